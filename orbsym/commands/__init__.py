@@ -1,0 +1,1 @@
+"""Sub-commands of the ``orbsym`` CLI (see :mod:`orbsym.cli`)."""

@@ -1,0 +1,113 @@
+"""The physics conventions of orbsym, stated once.
+
+Every docstring that mentions a sign, a factor of two, a basis order or a unit refers here.
+The paper is N. H. Aase, E. W. Hodt, J. Linder and A. Sudbø, "Orbital currents in lattice
+multiorbital systems: continuity equation, torques, and RKKY interaction" (equation numbers
+below are the paper's).
+
+Units and lattice
+-----------------
+* Lattice constant ``a = 1``, ``hbar = 1``, ``k_B = 1``; energies (``t, gamma, w, mu, |m|, T``)
+  are in units of the hopping ``t``.
+* Square lattice, sites ``n = (x, y)``.  Columns ``x = 0 .. N_x - 1`` have open (hard-wall) ends,
+  rows ``y = 0 .. N_y - 1`` are periodic.  A positive current along ``k = x`` flows toward larger x.
+
+Bases and generators
+--------------------
+* Orbital basis (multiorbital metal, Eq. 3): three states per site in the order
+  ``(d_yz, d_xz, d_xy)``; generators are the effective-L matrices of Eq. (2) exactly as printed.
+* Spin basis (altermagnet, Eq. 4): ``(up, down)``; the paper's generators are the Pauli matrices
+  ``sigma`` (normalization ``[sigma_a, sigma_b] = 2 i eps_abc sigma_c``, so Eq. (1) holds for
+  ``S = sigma / 2``, not for ``sigma``).  ``S = sigma / 2`` is offered as ``spin_half()``.
+* A generator set declares its normalization ``c`` in ``[J_a, J_b] = i c eps_abc J_c``; orbsym checks it.
+
+Hamiltonian (Eqs. 3-6)
+----------------------
+Every nearest-neighbour bond is counted ONCE with amplitude ``t``::
+
+    H = sum_n sum_k ( c_n^dag t_k c_{n+e_k} + h.c. ) + sum_n c_n^dag eps_n c_n,
+    eps_n = -mu 1 - m_n . J       (the exchange term only on FM sites, Eq. 6)
+
+so the one-body matrix has ``h_{n, n+e_k} = t_k`` and ``h_{n+e_k, n} = t_k^dag``.  This is the
+reading "1/2 x sum over ordered pairs, + h.c." of the paper's Eq. (5).  The paper's Eqs. (7), (8),
+(10), (11) carry a factor 1/2 that corresponds to the other reading (amplitude ``t/2`` per bond);
+with our normalization every current and torque is twice the printed expression
+(``derivations/`` shows this explicitly).
+
+* Normal metal (NM): ``t_x = diag(-gamma, -t, -t')``, ``t_y = diag(-t, -gamma, -t')``, ``t' = t`` unless set.
+* Altermagnet (AM): ``t_x = -t 1 + w sigma_z``, ``t_y = -t 1 - w sigma_z``.
+* Ferromagnet (FM): ``t_x = t_y = -t 1``, on-site ``-m . J``; ``|m|`` is the exchange strength.
+* The bond between an FM column and a neighbouring metal column uses the isotropic FM hopping by
+  default (``interface="fm"``); ``interface="metal"`` uses the metal's own hopping on that bond.
+
+Operators
+---------
+* Local angular momentum ``J_{alpha,n} = c_n^dag J_alpha c_n``; Heisenberg equation
+  ``dO/dt = i [H, O]`` (Eq. 8).
+* Expectation values use ``G_ij = <c_i^dag c_j>``, so ``<c^dag A c> = sum_ij A_ij G_ij = Tr(A G^T)``;
+  the one-body density matrix is ``rho = G^T``.
+* Bond current of bond ``(n, n + e_k)``: ``j = (i/2) c_n^dag {t_k, J} c_{n+e_k} + h.c.`` (derived,
+  not assumed; see ``orbsym.continuity``), positive when angular momentum flows from ``n`` to ``n+e_k``.
+* Torques are the source terms ``tau`` in ``dJ_n/dt = -div j + tau``.
+
+Thermal state and free energy (Eqs. 12-13)
+------------------------------------------
+* ``f(E) = 1 / (1 + exp(E / T))`` with ``mu`` inside ``h``; ``T = 0`` is the step function with a
+  level exactly at zero counted half occupied.
+* ``F = -T sum_n ln(1 + exp(-E_n / T))`` (grand potential); reported per row (``F / N_y``) by
+  default.  The RKKY coupling ``J = F_AP - F_P`` is reported per row as well.
+
+Magnetization directions
+------------------------
+``m = |m| (sin theta cos phi, sin theta sin phi, cos theta)``.
+"""
+
+__all__ = [
+    "ORBITAL_BASIS",
+    "SPIN_BASIS",
+    "P_BASIS",
+    "POLARIZATIONS",
+    "DIRECTIONS",
+    "UNIT_VECTORS",
+    "PAPER",
+    "PAPER_PARAMETERS",
+    "direction_from_angles",
+]
+
+import math
+
+#: Basis order of the multiorbital metal (Eq. 2, 3).
+ORBITAL_BASIS = ("d_yz", "d_xz", "d_xy")
+#: Basis order of spin-1/2 models (Eq. 4).
+SPIN_BASIS = ("up", "down")
+#: Basis order of p orbitals.
+P_BASIS = ("p_x", "p_y", "p_z")
+#: Labels of the three generator components.
+POLARIZATIONS = ("x", "y", "z")
+#: Lattice directions of nearest-neighbour bonds.
+DIRECTIONS = ("x", "y")
+#: Unit lattice vectors e_x, e_y as integer offsets.
+UNIT_VECTORS = {"x": (1, 0), "y": (0, 1)}
+
+PAPER = (
+    "N. H. Aase, E. W. Hodt, J. Linder and A. Sudbo, Orbital currents in lattice multiorbital "
+    "systems: continuity equation, torques, and RKKY interaction"
+)
+
+#: Defaults of the reproduction of the paper's figures (shared/CONVENTIONS.md, bottom).
+PAPER_PARAMETERS = {
+    "N_x": 25,
+    "N_y": 800,
+    "N_FM": 1,
+    "m": 1.0,
+    "T": 0.01,
+    "mu": -0.2,
+    "t": 1.0,
+    "tp": 1.0,
+}
+
+
+def direction_from_angles(theta, phi, magnitude=1.0):
+    """Return ``m = |m| (sin th cos ph, sin th sin ph, cos th)`` as a tuple of floats."""
+    st = math.sin(theta)
+    return (magnitude * st * math.cos(phi), magnitude * st * math.sin(phi), magnitude * math.cos(theta))
