@@ -1,0 +1,42 @@
+"""Numeric engine (NumPy/SciPy only -- never imports SymPy).
+
+Consumes the plain-data kernels of :mod:`orbsym.kernels`:
+
+* :mod:`~orbsym.numeric.lattice` -- column-sequence geometry (:class:`Column`, :class:`Lattice`).
+* :mod:`~orbsym.numeric.bloch` -- Bloch decomposition in y, batched diagonalization, G bands.
+* :mod:`~orbsym.numeric.thermo` -- Fermi occupations and grand potential (Eqs. 12-13).
+* :mod:`~orbsym.numeric.observables` -- kernel expectation values (densities, currents, torques).
+* :mod:`~orbsym.numeric.realspace` -- independent dense real-space solver (slow path).
+
+Conventions: :mod:`orbsym.conventions`.
+"""
+
+from .bloch import BlochSolution, bloch_hamiltonians, free_energy_bloch, k_points, real_gauge, solve_bloch
+from .lattice import INTERFACES, Column, Lattice
+from .observables import KERNEL_NAMES, POLARIZATIONS, Observables, polarization_label
+from .realspace import RealSpaceObservables, RealSpaceSolution, angular_momentum_rate, dense_hamiltonian, solve_realspace
+from .thermo import fermi, grand_potential_from_density_matrix, grand_potential_terms
+
+__all__ = [
+    "Column",
+    "Lattice",
+    "INTERFACES",
+    "k_points",
+    "real_gauge",
+    "bloch_hamiltonians",
+    "solve_bloch",
+    "free_energy_bloch",
+    "BlochSolution",
+    "Observables",
+    "POLARIZATIONS",
+    "KERNEL_NAMES",
+    "polarization_label",
+    "dense_hamiltonian",
+    "solve_realspace",
+    "RealSpaceSolution",
+    "RealSpaceObservables",
+    "angular_momentum_rate",
+    "fermi",
+    "grand_potential_terms",
+    "grand_potential_from_density_matrix",
+]

@@ -1,0 +1,228 @@
+"""Column-sequence geometry of a heterostructure (open in x, periodic in y).
+
+A :class:`Lattice` is a sequence of ``N_x`` columns, each carrying a
+:class:`~orbsym.kernels.KernelSet` (the model of that column) and numeric parameter values, and
+``N_y`` periodic rows.  It resolves, once, which model owns every bond and evaluates the numeric
+on-site and hopping matrices that the Bloch solver (:mod:`orbsym.numeric.bloch`) and the real-space
+solver (:mod:`orbsym.numeric.realspace`) both use.  Conventions (bond counted once, ``h_{n,n+d} =
+t_d``, hard walls at ``x = 0`` and ``x = N_x - 1``): :mod:`orbsym.conventions`.
+
+Bond ownership
+--------------
+* y-bonds inside column ``x`` belong to the model of column ``x``.
+* The x-bond ``(x, x+1)`` between a ferromagnetic and a non-magnetic column belongs to the FM column
+  for ``interface="fm"`` (isotropic hopping ``-t 1``, the default of the paper's reproduction) and to
+  the metal for ``interface="metal"``.
+* Any other x-bond (same kind on both sides) belongs to its left column.
+
+All bond kernels of a bond (currents, torques, equation-of-motion pieces) are evaluated with the
+owner's kernels and parameters: the equation of motion splits exactly bond by bond, so this is
+exact for any owner choice as long as the Hamiltonian uses the same hopping.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Column", "Lattice", "INTERFACES", "X_BOND", "Y_BOND"]
+
+#: Allowed values of the FM-metal interface rule.
+INTERFACES = ("fm", "metal")
+X_BOND = (1, 0)
+Y_BOND = (0, 1)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the heterostructure.
+
+    Parameters
+    ----------
+    kernels : orbsym.kernels.KernelSet
+        Model of the column (from :func:`orbsym.continuity.kernels` or built by hand).
+    params : dict
+        Numeric values of every name in ``kernels.parameters``.
+    magnetic : bool or None
+        Whether the column is a ferromagnet (decides the interface rule).  None: magnetic when the
+        model has the exchange parameters ``m_x, m_y, m_z``.
+    label : str
+        Short name for output (``"FM"``, ``"NM"``, ``"AM"``...).
+    """
+
+    kernels: object
+    params: dict
+    magnetic: bool = None
+    label: str = ""
+    _key: tuple = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        ks = self.kernels
+        missing = [p for p in ks.parameters if p not in self.params]
+        if missing:
+            raise ValueError(
+                f"column {self.label or ks.model!r}: missing parameter values {missing}; model {ks.model!r} "
+                f"needs {list(ks.parameters)}"
+            )
+        vals = {}
+        for p in ks.parameters:
+            v = self.params[p]
+            try:
+                v = float(v)
+            except (TypeError, ValueError):
+                raise ValueError(f"parameter {p!r} of column {self.label or ks.model!r} must be a real number, got {v!r}") from None
+            if not np.isfinite(v):
+                raise ValueError(f"parameter {p!r} of column {self.label or ks.model!r} must be finite, got {v!r}")
+            vals[p] = v
+        object.__setattr__(self, "params", vals)
+        if self.magnetic is None:
+            object.__setattr__(self, "magnetic", all(f"m_{a}" in ks.parameters for a in "xyz"))
+        object.__setattr__(self, "_key", (id(ks), tuple(sorted(vals.items()))))
+
+
+class Lattice:
+    """Heterostructure geometry: columns along x (open), ``N_y`` periodic rows.
+
+    Parameters
+    ----------
+    columns : sequence of Column
+        One entry per column ``x = 0 .. N_x - 1``.
+    N_y : int
+        Number of rows (periodic), ``>= 1``.
+    interface : {"fm", "metal"}
+        Owner of FM-metal x-bonds (see module docstring).
+
+    Attributes
+    ----------
+    N_x, N_y, dim : int
+    onsite : ndarray, shape (N_x, dim, dim)
+        ``eps_x`` of each column.
+    hop_x : ndarray, shape (N_x - 1, dim, dim)
+        ``t`` of the x-bond ``(x, x+1)`` (``h_{x, x+1} = t``).
+    hop_y : ndarray, shape (N_x, dim, dim)
+        ``t`` of the y-bonds of column ``x``.
+    x_owner : ndarray of int, shape (N_x - 1,)
+        Column whose model owns each x-bond.
+    y_hermitian : bool
+        All ``t_y`` Hermitian, so that ``h(-k) = h(k)``.
+    """
+
+    def __init__(self, columns, N_y, interface="fm"):
+        columns = tuple(columns)
+        if not columns:
+            raise ValueError("a lattice needs at least one column")
+        bad = [c for c in columns if not isinstance(c, Column)]
+        if bad:
+            raise TypeError(f"columns must be orbsym.numeric.Column objects, got {type(bad[0]).__name__}")
+        if isinstance(N_y, bool) or not isinstance(N_y, (int, np.integer)) or N_y < 1:
+            raise ValueError(f"N_y must be an integer >= 1, got {N_y!r}")
+        if interface not in INTERFACES:
+            raise ValueError(f"interface must be one of {INTERFACES}, got {interface!r}")
+        ref = columns[0].kernels
+        gens = np.asarray(ref.generators)
+        for c in columns:
+            ks = c.kernels
+            if ks.dim != ref.dim or not np.allclose(np.asarray(ks.generators), gens):
+                raise ValueError(
+                    f"all columns must share one on-site basis and generator set: column model {ks.model!r} "
+                    f"(dim {ks.dim}) differs from {ref.model!r} (dim {ref.dim})"
+                )
+            extra = [d for d in ks.bonds if tuple(d) not in (X_BOND, Y_BOND)]
+            if extra:
+                raise ValueError(
+                    f"model {ks.model!r} has bond offsets {extra}; the heterostructure solver supports only "
+                    f"nearest-neighbour bonds {X_BOND} and {Y_BOND}"
+                )
+        self.columns = columns
+        self.N_x = len(columns)
+        self.N_y = int(N_y)
+        self.dim = ref.dim
+        self.generators = gens
+        self.normalization = ref.normalization
+        self.interface = interface
+        owners = []
+        for x in range(self.N_x - 1):
+            a, b = columns[x], columns[x + 1]
+            if a.magnetic != b.magnetic:
+                fm_side = x if a.magnetic else x + 1
+                owners.append(fm_side if interface == "fm" else (2 * x + 1 - fm_side))
+            else:
+                owners.append(x)
+        self.x_owner = np.array(owners, dtype=int)
+        self._blocks = {}
+        d = self.dim
+        self.onsite = np.array([c.kernels.onsite_matrix(c.params) for c in columns], dtype=complex).reshape(self.N_x, d, d)
+        self.hop_y = np.array([self._hopping(c, Y_BOND) for c in columns], dtype=complex).reshape(self.N_x, d, d)
+        self.hop_x = np.array([self._hopping(columns[o], X_BOND) for o in owners], dtype=complex).reshape(self.N_x - 1, d, d)
+        for x, e in enumerate(self.onsite):
+            if not np.allclose(e, e.conj().T, atol=1e-12):
+                raise ValueError(f"on-site matrix of column {x} ({columns[x].kernels.model!r}) is not Hermitian")
+        self.y_hermitian = bool(np.allclose(self.hop_y, self.hop_y.conj().transpose(0, 2, 1), rtol=0, atol=1e-14))
+
+    @staticmethod
+    def _hopping(column, d):
+        if d not in [tuple(b) for b in column.kernels.bonds]:
+            return np.zeros((column.kernels.dim,) * 2, complex)
+        return column.kernels.hopping_matrix(d, column.params)
+
+    # ------------------------------------------------------------------ kernels
+    def anchors(self, bond):
+        """Anchor columns and owner columns of a kernel family.
+
+        ``bond=None`` (site kernels) and ``bond=(0, 1)``: every column, owned by itself.
+        ``bond=(1, 0)``: bonds ``x = 0 .. N_x - 2`` (start columns), owned by ``x_owner``.
+        """
+        if bond is None or tuple(bond) == Y_BOND:
+            xs = np.arange(self.N_x)
+            return xs, xs
+        if tuple(bond) == X_BOND:
+            return np.arange(self.N_x - 1), self.x_owner
+        raise ValueError(f"bond must be None, {X_BOND} or {Y_BOND}, got {bond!r}")
+
+    def kernel_blocks(self, name, polarization, bond):
+        """Evaluated kernel coefficients for every anchor, grouped by owner model and parameters.
+
+        Returns
+        -------
+        anchors : ndarray of int
+            Start columns of the anchors (see :meth:`anchors`).
+        groups : list of (index array, {(left, right): matrix})
+            ``index`` selects anchors that share one owner model and parameter set.
+        """
+        xs, owners = self.anchors(bond)
+        bkey = None if bond is None else tuple(bond)
+        by_key = {}
+        for i, o in enumerate(owners):
+            by_key.setdefault(self.columns[o]._key, []).append(i)
+        groups = []
+        for key, idx in by_key.items():
+            ck = (key, name, polarization, bkey)
+            blocks = self._blocks.get(ck)
+            if blocks is None:
+                col = self.columns[owners[idx[0]]]
+                blocks = col.kernels.kernel(name, polarization, bkey).blocks(col.params)
+                self._blocks[ck] = blocks
+            groups.append((np.array(idx, dtype=int), blocks))
+        return xs, groups
+
+    def offset_pairs(self, names, polarizations=(None, "x", "y", "z")):
+        """All relative offsets ``(dx, dy) = right - left`` the named kernels need (plus (0, 0))."""
+        pairs = {(0, 0)}
+        for c in {id(c.kernels): c.kernels for c in self.columns}.values():
+            for (name, pol, bond), k in c.operators.items():
+                if name in names and pol in polarizations:
+                    for t in k.terms:
+                        pairs.add((t.right[0] - t.left[0], t.right[1] - t.left[1]))
+        return sorted(pairs)
+
+    def describe(self):
+        """Plain-data summary (labels, owners, interface) for output."""
+        return {
+            "N_x": self.N_x,
+            "N_y": self.N_y,
+            "dim": self.dim,
+            "interface": self.interface,
+            "columns": [c.label or c.kernels.model for c in self.columns],
+            "x_bond_owner": [int(o) for o in self.x_owner],
+        }
