@@ -180,6 +180,12 @@ class Lattice:
             return np.arange(self.N_x - 1), self.x_owner
         raise ValueError(f"bond must be None, {X_BOND} or {Y_BOND}, got {bond!r}")
 
+    def has_kernel(self, name, polarization, bond):
+        """Whether every owner model of the anchors provides kernel ``(name, polarization, bond)``."""
+        _, owners = self.anchors(bond)
+        key = (name, polarization, None if bond is None else tuple(bond))
+        return all(key in self.columns[o].kernels.operators for o in set(owners.tolist()))
+
     def kernel_blocks(self, name, polarization, bond):
         """Evaluated kernel coefficients for every anchor, grouped by owner model and parameters.
 

@@ -48,6 +48,11 @@ KERNEL_NAMES = (
 )
 
 
+#: Charge-channel kernels that vanish identically (``[eps, 1] = 0``; ``eom_start + eom_end = 0`` for
+#: the particle number); a KernelSet may omit them.
+_ZERO_FOR_CHARGE = ("torque_onsite", "source")
+
+
 def polarization_label(p):
     """Output label of a polarization: ``'charge'`` for None, else ``'x'``, ``'y'``, ``'z'``."""
     return "charge" if p is None else p
@@ -90,6 +95,10 @@ class Observables:
             return self._cache[key]
         lat = self.lattice
         N = lat.N_x
+        if polarization is None and name in _ZERO_FOR_CHARGE and not lat.has_kernel(name, None, bond):
+            val = np.zeros(lat.anchors(bond)[0].size)
+            self._cache[key] = val
+            return val
         xs, groups = lat.kernel_blocks(name, polarization, bond)
         out = np.zeros(xs.size, complex)
         for idx, blocks in groups:

@@ -1,0 +1,579 @@
+"""Heterostructures of the paper and user column sequences, and the solve API.
+
+This is the glue between the symbolic layer (kernels from :func:`orbsym.continuity.kernels`, derived
+once per model and cached) and the numeric engine (:mod:`orbsym.numeric`, NumPy only).
+
+Geometries (conventions: :mod:`orbsym.conventions`)
+---------------------------------------------------
+* :func:`trilayer` -- FM/NM/FM: the first ``N_FM`` columns are FM with ``m_L``, the last ``N_FM``
+  FM with ``m_R``, the metal in between (orbital NM of Eq. 3, or spin NM/AM of Eq. 4).
+* :func:`bilayer` -- NM/FM or AM/FM: the FM occupies the last ``N_FM`` columns.
+* :func:`heterostructure` -- any sequence of :func:`layer` blocks (FM/NM/AM/user models, each
+  with its own parameters and magnetization).
+
+Every system carries the FM-metal ``interface`` rule (``"fm"``: isotropic FM hopping on the
+interface bond, the default; ``"metal"``: the metal's own hopping), and every output reports it.
+
+Magnetizations are given as a vector ``(m_x, m_y, m_z)``, as angles ``(theta, phi)`` (with the
+magnitude ``m``, ``m = |m| (sin th cos ph, sin th sin ph, cos th)``) or as an axis name
+``"x"``, ``"-y"``, ...
+
+Example
+-------
+>>> from orbsym.systems import trilayer, solve
+>>> res = solve(trilayer(gamma=0.5, m_L="x", m_R="y", N_y=200), T=0.01)
+>>> j = res.currents()["z"]          # bond current of L_z on each x-bond
+>>> F = res.free_energy()            # grand potential per row, Eq. (13)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .conventions import PAPER_PARAMETERS, direction_from_angles
+from .numeric import Column, Lattice, Observables, solve_bloch
+from .numeric.lattice import INTERFACES
+from .numeric.observables import KERNEL_NAMES, POLARIZATIONS, polarization_label
+from .numeric.thermo import check_temperature
+
+__all__ = [
+    "System",
+    "Layer",
+    "layer",
+    "trilayer",
+    "bilayer",
+    "heterostructure",
+    "magnetization",
+    "solve",
+    "Result",
+    "rkky",
+    "BASES",
+    "KINDS",
+    "CURRENT_KINDS",
+]
+
+#: On-site bases of the built-in models.
+BASES = ("orbital", "spin")
+#: Built-in layer kinds.
+KINDS = ("fm", "nm", "am")
+#: Current definitions reported by :meth:`Result.currents`.
+CURRENT_KINDS = ("bond", "eq7", "forward", "backward")
+#: Units of the spin angular momentum in the spin basis: Pauli ``sigma`` (paper) or ``S = sigma/2``.
+SPIN_UNITS = ("sigma", "S")
+
+_AXES = {"x": (1.0, 0.0, 0.0), "y": (0.0, 1.0, 0.0), "z": (0.0, 0.0, 1.0)}
+_DEFAULTS = {"t": PAPER_PARAMETERS["t"], "mu": PAPER_PARAMETERS["mu"], "gamma": 1.0, "w": 0.0, "tp": None}
+
+
+def magnetization(value, magnitude=1.0):
+    """Normalize a magnetization to a vector ``(m_x, m_y, m_z)``.
+
+    Parameters
+    ----------
+    value : str, sequence of 3 numbers, or sequence of 2 numbers
+        Axis name (``"x"``, ``"+y"``, ``"-z"``), a vector (used as given), or ``(theta, phi)`` in
+        radians (combined with ``magnitude``).
+    magnitude : float
+        ``|m|`` for axis names and angles.
+    """
+    if isinstance(value, str):
+        s = value.strip().lower()
+        sign = -1.0 if s.startswith("-") else 1.0
+        axis = s.lstrip("+-")
+        if axis not in _AXES:
+            raise ValueError(f"unknown magnetization direction {value!r}; allowed: x, y, z with optional sign (e.g. '-y'), a vector (mx, my, mz) or angles (theta, phi)")
+        return tuple(sign * float(magnitude) * c for c in _AXES[axis])
+    try:
+        vals = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"magnetization must be an axis name, a vector (mx, my, mz) or angles (theta, phi); got {value!r}") from None
+    if not all(math.isfinite(v) for v in vals):
+        raise ValueError(f"magnetization must be finite, got {value!r}")
+    if len(vals) == 3:
+        return vals
+    if len(vals) == 2:
+        return direction_from_angles(vals[0], vals[1], float(magnitude))
+    raise ValueError(f"magnetization needs 3 components (vector) or 2 angles (theta, phi), got {len(vals)} values: {value!r}")
+
+
+def _builtin_model(kind, basis):
+    from .generators import pauli, t2g_L
+    from .models import altermagnet, ferromagnet, multiorbital_metal
+
+    if basis not in BASES:
+        raise ValueError(f"unknown basis {basis!r}; allowed: {', '.join(BASES)}")
+    if kind == "fm":
+        return ferromagnet(t2g_L() if basis == "orbital" else pauli())
+    if kind == "nm":
+        return multiorbital_metal() if basis == "orbital" else altermagnet()
+    if kind == "am":
+        if basis != "spin":
+            raise ValueError("an altermagnet ('am') layer needs basis='spin' (Eq. 4 acts on spin up/down)")
+        return altermagnet()
+    raise ValueError(f"unknown layer kind {kind!r}; allowed: {', '.join(KINDS)} or an orbsym Model")
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A block of identical columns: a model (kind name or orbsym Model), a width, parameters.
+
+    See :func:`layer`.
+    """
+
+    model: object
+    width: int = 1
+    params: dict = field(default_factory=dict)
+    m: object = None
+    magnetic: bool = None
+    label: str = ""
+
+
+def layer(model, width=1, m=None, label="", magnetic=None, **params):
+    """One block of a :func:`heterostructure`.
+
+    Parameters
+    ----------
+    model : {"fm", "nm", "am"} or orbsym.models.Model
+        Built-in kind (in the heterostructure's basis) or any user Model.
+    width : int
+        Number of columns, ``>= 1``.
+    m : magnetization, optional
+        For FM layers (see :func:`magnetization`); default ``+z`` with ``|m| = 1``.
+    label : str
+        Name in output (default ``"FM"``, ``"NM"``, ``"AM"`` or the model name).
+    magnetic : bool, optional
+        Whether the layer is an FM for the interface rule (default: built-in kind, or whether the
+        model has the exchange parameters ``m_x, m_y, m_z``).
+    **params
+        Parameter values (``t``, ``gamma``, ``tp``, ``w``, ``mu``, ``m``, or any user parameter).
+    """
+    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
+        raise ValueError(f"layer width must be an integer >= 1, got {width!r}")
+    return Layer(model, int(width), dict(params), m, magnetic, label)
+
+
+@dataclass(frozen=True)
+class System:
+    """A solvable heterostructure: the numeric :class:`~orbsym.numeric.Lattice` plus metadata.
+
+    Attributes
+    ----------
+    lattice : orbsym.numeric.Lattice
+    info : dict
+        Geometry, basis, ``interface``, ``N_FM``, magnetizations and parameters (reported in every output).
+    rebuild : callable or None
+        ``rebuild(**changes) -> System`` with some constructor arguments replaced (used by :func:`rkky`).
+    """
+
+    lattice: Lattice
+    info: dict
+    rebuild: object = field(default=None, compare=False, repr=False)
+    spin_unit: str = "sigma"
+
+    @property
+    def interface(self):
+        return self.lattice.interface
+
+    def describe(self):
+        """Plain-data description: constructor parameters plus the resolved column layout."""
+        out = dict(self.info)
+        out.update(self.lattice.describe())
+        if self.info.get("basis") == "spin":
+            out["spin_unit"] = self.spin_unit
+        return out
+
+
+def _check_int(name, v, lo):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+        raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+    return int(v)
+
+
+def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interface="fm", spin_unit="sigma", info=None, **defaults):
+    """General column sequence.
+
+    Parameters
+    ----------
+    layers : sequence of Layer
+        Blocks from left (``x = 0``) to right (see :func:`layer`).
+    N_y : int
+        Periodic rows.
+    basis : {"orbital", "spin"}
+        Basis of the built-in kinds (user Models bring their own; all columns must share one basis).
+    interface : {"fm", "metal"}
+        Owner of FM-metal bonds (:mod:`orbsym.conventions`).
+    spin_unit : {"sigma", "S"}
+        Spin basis only: report angular momentum in units of the Pauli matrices (paper) or of
+        ``S = sigma/2`` (all polarized quantities halved; the Hamiltonian is unchanged).
+    **defaults
+        Parameter defaults for every layer (``t=1``, ``mu=-0.2``, ``gamma=1``, ``w=0``, ``tp=t``).
+    """
+    from .continuity import kernels
+
+    if interface not in INTERFACES:
+        raise ValueError(f"unknown interface rule {interface!r}; allowed: {', '.join(INTERFACES)}")
+    if spin_unit not in SPIN_UNITS:
+        raise ValueError(f"unknown spin_unit {spin_unit!r}; allowed: {', '.join(SPIN_UNITS)}")
+    N_y = _check_int("N_y", N_y, 1)
+    layers = list(layers)
+    if not layers:
+        raise ValueError("a heterostructure needs at least one layer")
+    columns = []
+    for i, ly in enumerate(layers):
+        if not isinstance(ly, Layer):
+            raise TypeError(f"layers must be built with orbsym.systems.layer(...), item {i} is {type(ly).__name__}")
+        params = dict(_DEFAULTS)
+        params.update({k: v for k, v in defaults.items()})
+        params.update(ly.params)
+        if params.get("tp") is None:
+            params["tp"] = params["t"]
+        if isinstance(ly.model, str):
+            kind = ly.model.lower()
+            model = _builtin_model(kind, basis)
+            label = ly.label or kind.upper()
+            magnetic = kind == "fm" if ly.magnetic is None else ly.magnetic
+            if kind == "nm" and basis == "spin" and params.get("w", 0.0) != 0.0:
+                raise ValueError(f"a spin NM layer is the altermagnet with w = 0; got w = {params['w']!r} (use kind 'am')")
+            if kind == "nm" and basis == "spin":
+                params["w"] = 0.0
+        else:
+            from .models import Model
+
+            if not isinstance(ly.model, Model):
+                raise ValueError(f"layer model must be one of {', '.join(KINDS)} or an orbsym Model, got {ly.model!r}")
+            model = ly.model
+            label = ly.label or model.name
+            magnetic = ly.magnetic
+        ks = kernels(model)
+        if any(f"m_{a}" in ks.parameters for a in "xyz") or ly.m is not None:
+            mvec = magnetization("z" if ly.m is None else ly.m, params.get("m", 1.0))
+            params.update({"m_x": mvec[0], "m_y": mvec[1], "m_z": mvec[2]})
+        for _ in range(ly.width):
+            columns.append(Column(ks, params, magnetic, label))
+    lattice = Lattice(columns, N_y, interface)
+    meta = {"geometry": "heterostructure", "basis": basis, "interface": interface, "N_y": N_y}
+    if info:
+        meta.update(info)
+    meta["interface"] = interface
+
+    def rebuild(**changes):
+        kw = dict(N_y=N_y, basis=basis, interface=interface, spin_unit=spin_unit, info=info)
+        kw.update(defaults)
+        kw.update(changes)
+        return heterostructure(layers, **kw)
+
+    return System(lattice, meta, rebuild, spin_unit)
+
+
+def _metal_kind(metal, basis):
+    metal = str(metal).lower()
+    if metal not in ("nm", "am"):
+        raise ValueError(f"unknown metal {metal!r}; allowed: 'nm' (multiorbital or spin normal metal), 'am' (altermagnet)")
+    if basis is None:
+        basis = "spin" if metal == "am" else "orbital"
+    if basis not in BASES:
+        raise ValueError(f"unknown basis {basis!r}; allowed: {', '.join(BASES)}")
+    if metal == "am" and basis != "spin":
+        raise ValueError("the altermagnet (metal='am') exists only in basis='spin'")
+    return metal, basis
+
+
+def _metal_params(metal, basis, gamma, w, tp):
+    p = {}
+    if basis == "orbital":
+        p["gamma"] = float(gamma)
+        if tp is not None:
+            p["tp"] = float(tp)
+    elif metal == "am":
+        p["w"] = 0.4 if w is None else float(w)
+    elif w not in (None, 0, 0.0):
+        raise ValueError(f"the spin NM is the altermagnet with w = 0; got w = {w!r} (use metal='am')")
+    return p
+
+
+def trilayer(
+    basis="orbital",
+    *,
+    metal="nm",
+    N_x=PAPER_PARAMETERS["N_x"],
+    N_y=PAPER_PARAMETERS["N_y"],
+    N_FM=PAPER_PARAMETERS["N_FM"],
+    m_L="x",
+    m_R="y",
+    m=PAPER_PARAMETERS["m"],
+    gamma=1.0,
+    tp=None,
+    w=None,
+    t=PAPER_PARAMETERS["t"],
+    mu=PAPER_PARAMETERS["mu"],
+    interface="fm",
+    spin_unit="sigma",
+):
+    """FM/NM/FM (or FM/AM/FM) trilayer of ``N_x`` columns (Figs. 2 and 5 of the paper).
+
+    Parameters
+    ----------
+    basis : {"orbital", "spin"}
+        Orbital: multiorbital NM (Eq. 3) between orbital FMs (t2g L of Eq. 2).  Spin: spin NM
+        (``metal="nm"``, altermagnet with ``w = 0``) or altermagnet (``metal="am"``) between spin FMs.
+    N_x, N_y, N_FM : int
+        Columns, periodic rows, FM columns on each side (``N_x >= 2 N_FM + 1``).
+    m_L, m_R : magnetization
+        Vector, ``(theta, phi)`` with magnitude ``m``, or axis name (:func:`magnetization`).
+    gamma, tp : float
+        NM hopping anisotropy and t' (``tp = t`` unless set); orbital basis only.
+    w : float
+        Altermagnet spin anisotropy (default 0.4 for ``metal="am"``).
+    t, mu : float
+        Hopping and chemical potential (everywhere).
+    interface : {"fm", "metal"}
+        Owner of the FM-metal bonds.
+    """
+    metal, basis = _metal_kind(metal, basis)
+    N_x = _check_int("N_x", N_x, 3)
+    N_FM = _check_int("N_FM", N_FM, 1)
+    if N_x < 2 * N_FM + 1:
+        raise ValueError(f"a trilayer needs N_x >= 2 N_FM + 1 = {2 * N_FM + 1} columns, got N_x = {N_x}")
+    mL = magnetization(m_L, m)
+    mR = magnetization(m_R, m)
+    mp = _metal_params(metal, basis, gamma, w, tp)
+    layers = [layer("fm", N_FM, m=mL, label="FM_L"), layer(metal, N_x - 2 * N_FM, **mp), layer("fm", N_FM, m=mR, label="FM_R")]
+    info = {
+        "geometry": "trilayer",
+        "metal": metal,
+        "N_x": N_x,
+        "N_FM": N_FM,
+        "m_L": list(mL),
+        "m_R": list(mR),
+        "t": float(t),
+        "mu": float(mu),
+        **{k: v for k, v in mp.items()},
+    }
+    if basis == "orbital":
+        info.setdefault("tp", float(t if tp is None else tp))
+    sys_ = heterostructure(layers, N_y=N_y, basis=basis, interface=interface, spin_unit=spin_unit, info=info, t=t, mu=mu)
+    args = dict(basis=basis, metal=metal, N_x=N_x, N_y=N_y, N_FM=N_FM, m_L=mL, m_R=mR, m=m, gamma=gamma, tp=tp, w=w, t=t, mu=mu, interface=interface, spin_unit=spin_unit)
+
+    def rebuild(**changes):
+        kw = dict(args)
+        kw.update(changes)
+        return trilayer(**kw)
+
+    return System(sys_.lattice, sys_.info, rebuild, spin_unit)
+
+
+def bilayer(
+    metal="nm",
+    basis=None,
+    *,
+    N_x=PAPER_PARAMETERS["N_x"],
+    N_y=PAPER_PARAMETERS["N_y"],
+    N_FM=PAPER_PARAMETERS["N_FM"],
+    m_FM="z",
+    m=PAPER_PARAMETERS["m"],
+    gamma=1.0,
+    tp=None,
+    w=None,
+    t=PAPER_PARAMETERS["t"],
+    mu=PAPER_PARAMETERS["mu"],
+    interface="fm",
+    spin_unit="sigma",
+):
+    """NM/FM or AM/FM bilayer (Figs. 3-4): the FM occupies the last ``N_FM`` of ``N_x`` columns.
+
+    ``metal="nm"`` with ``basis="orbital"`` (default) is the multiorbital NM/FM; ``basis="spin"``
+    the spin NM (altermagnet, ``w = 0``); ``metal="am"`` the AM/FM (spin basis, ``w`` default 0.4).
+    Other parameters as in :func:`trilayer`; ``m_FM`` is the FM magnetization.
+    """
+    metal, basis = _metal_kind(metal, basis)
+    N_x = _check_int("N_x", N_x, 2)
+    N_FM = _check_int("N_FM", N_FM, 1)
+    if N_x < N_FM + 1:
+        raise ValueError(f"a bilayer needs N_x >= N_FM + 1 = {N_FM + 1} columns, got N_x = {N_x}")
+    mv = magnetization(m_FM, m)
+    mp = _metal_params(metal, basis, gamma, w, tp)
+    layers = [layer(metal, N_x - N_FM, **mp), layer("fm", N_FM, m=mv, label="FM")]
+    info = {"geometry": "bilayer", "metal": metal, "N_x": N_x, "N_FM": N_FM, "m_FM": list(mv), "t": float(t), "mu": float(mu), **mp}
+    if basis == "orbital":
+        info.setdefault("tp", float(t if tp is None else tp))
+    sys_ = heterostructure(layers, N_y=N_y, basis=basis, interface=interface, spin_unit=spin_unit, info=info, t=t, mu=mu)
+    args = dict(metal=metal, basis=basis, N_x=N_x, N_y=N_y, N_FM=N_FM, m_FM=mv, m=m, gamma=gamma, tp=tp, w=w, t=t, mu=mu, interface=interface, spin_unit=spin_unit)
+
+    def rebuild(**changes):
+        kw = dict(args)
+        kw.update(changes)
+        return bilayer(**kw)
+
+    return System(sys_.lattice, sys_.info, rebuild, spin_unit)
+
+
+# =============================================================================== solving
+class Result:
+    """Equilibrium state of a :class:`System` at temperature ``T`` (computed lazily, cached).
+
+    Quantities are per site (the same in every row); the free energy and particle number per row
+    by default.  Keys of the per-polarization dicts: ``"charge"``, ``"x"``, ``"y"``, ``"z"``.
+    """
+
+    def __init__(self, system, T):
+        if not isinstance(system, System):
+            raise TypeError(f"solve() needs an orbsym.systems.System (from trilayer(), bilayer(), heterostructure()), got {type(system).__name__}")
+        self.system = system
+        self.T = check_temperature(T)
+        self._full = None
+        self._evals = None
+
+    @property
+    def lattice(self):
+        return self.system.lattice
+
+    @property
+    def _scale(self):
+        return 0.5 if (self.system.info.get("basis") == "spin" and self.system.spin_unit == "S") else 1.0
+
+    @property
+    def solution(self):
+        """The full :class:`~orbsym.numeric.BlochSolution` (eigenvectors and correlation bands)."""
+        if self._full is None:
+            lat = self.lattice
+            self._full = solve_bloch(lat, self.T, lat.offset_pairs(KERNEL_NAMES))
+        return self._full
+
+    @property
+    def observables(self):
+        """:class:`~orbsym.numeric.Observables` on the solution's correlation bands."""
+        sol = self.solution
+        if not hasattr(self, "_obs"):
+            self._obs = Observables(self.lattice, sol.bands)
+        return self._obs
+
+    def _per_pol(self, fn, charge=True):
+        out = {}
+        for p in POLARIZATIONS:
+            if p is None and not charge:
+                continue
+            v = fn(p)
+            s = 1.0 if p is None else self._scale
+            out[polarization_label(p)] = {k: s * a for k, a in v.items()} if isinstance(v, dict) else s * v
+        return out
+
+    def densities(self):
+        """Particle density (``"charge"``) and ``<J_alpha>`` per column."""
+        return self._per_pol(self.observables.density)
+
+    def currents(self, kind="bond", direction="x"):
+        """Currents per polarization.
+
+        Parameters
+        ----------
+        kind : {"bond", "eq7", "forward", "backward"}
+            ``bond``: exact bond current of every bond (x: ``N_x - 1`` values, positive toward
+            larger x; y: one per column).  ``eq7``: the paper's site-centred Eq. (7) current per
+            column (NaN at the two hard-wall end columns).  ``forward``/``backward``: Eq. (7) with a
+            one-sided difference, per bond.  Charge is included for ``bond`` only.
+        direction : {"x", "y"}
+        """
+        o = self.observables
+        fns = {"bond": o.bond_current, "eq7": o.eq7_current, "forward": o.forward_current, "backward": o.backward_current}
+        if kind not in fns:
+            raise ValueError(f"unknown current kind {kind!r}; allowed: {', '.join(CURRENT_KINDS)}")
+        if direction not in ("x", "y"):
+            raise ValueError(f"unknown current direction {direction!r}; allowed: 'x', 'y'")
+        return self._per_pol(lambda p: fns[kind](p, direction), charge=kind == "bond")
+
+    def torques(self, kind="bond"):
+        """Torque terms per polarization and column: ``exchange`` (FM exchange, on-site),
+        ``bond_x``, ``bond_y`` (hopping torques) and ``total``, for the bond-current (``"bond"``) or
+        Eq. (7) forward (``"forward"``) decomposition; ``d<J>/dt = -div j + total``."""
+        if kind not in ("bond", "forward"):
+            raise ValueError(f"unknown torque decomposition {kind!r}; allowed: 'bond', 'forward'")
+        return self._per_pol(lambda p: self.observables.torques(p, kind), charge=False)
+
+    def continuity_residual(self):
+        """Largest ``|d<J>/dt|`` and ``|d<J>/dt - (-div j + tau)|`` over columns and polarizations."""
+        o = self.observables
+        rate = max(float(np.abs(o.time_derivative(p)).max()) for p in POLARIZATIONS)
+        res = max(float(np.abs(o.continuity_residual(p, k)).max()) for p in "xyz" for k in ("bond", "forward"))
+        return {"max_abs_dJ_dt": rate, "max_abs_continuity_residual": res}
+
+    def _eigen(self):
+        if self._full is not None:
+            return self._full
+        if self._evals is None:
+            self._evals = solve_bloch(self.lattice, self.T, vectors=False)
+        return self._evals
+
+    def free_energy(self, per_row=True):
+        """Grand potential ``F = -T sum ln(1 + exp(-E/T))`` (Eq. 13), per row by default."""
+        return self._eigen().free_energy(per_row)
+
+    def particle_number(self, per_row=True):
+        """Electrons per row (default) or in total."""
+        return self._eigen().particle_number(per_row)
+
+    def to_dict(self, quantities=("densities", "currents", "torques", "free_energy")):
+        """JSON-ready dict (NaN -> None) with the system description and the requested quantities."""
+        out = {"system": self.system.describe(), "T": self.T}
+        allowed = ("densities", "currents", "torques", "free_energy", "particle_number", "continuity")
+        for q in quantities:
+            if q not in allowed:
+                raise ValueError(f"unknown quantity {q!r}; allowed: {', '.join(allowed)}")
+        if "densities" in quantities:
+            out["densities"] = _jsonable(self.densities())
+        if "currents" in quantities:
+            out["currents"] = {k: _jsonable(self.currents(k)) for k in CURRENT_KINDS}
+            out["currents"]["bond_y"] = _jsonable(self.currents("bond", "y"))
+        if "torques" in quantities:
+            out["torques"] = _jsonable(self.torques("bond"))
+            out["torques_forward"] = _jsonable(self.torques("forward"))
+        if "free_energy" in quantities:
+            out["free_energy_per_row"] = self.free_energy()
+            out["free_energy_total"] = self.free_energy(per_row=False)
+        if "particle_number" in quantities:
+            out["particle_number_per_row"] = self.particle_number()
+        if "continuity" in quantities:
+            out["continuity"] = self.continuity_residual()
+        return out
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, np.ndarray):
+        return [None if not np.isfinite(v) else float(v) for v in x.ravel()]
+    return x
+
+
+def solve(system, T=PAPER_PARAMETERS["T"]):
+    """Equilibrium state of ``system`` at temperature ``T`` (units of t, ``T >= 0``).
+
+    Returns a lazy :class:`Result`: the free energy alone uses an eigenvalue-only Bloch solve; any
+    density, current or torque triggers one solve with eigenvectors.
+    """
+    return Result(system, T)
+
+
+def rkky(system, T=PAPER_PARAMETERS["T"], per_row=True):
+    """RKKY coupling ``J = F_AP - F_P`` of a trilayer (Fig. 5), per row by default.
+
+    ``F_P`` uses ``m_R`` parallel to ``m_L`` and ``F_AP`` antiparallel (both with ``|m_R|``).
+
+    Returns
+    -------
+    dict
+        ``J``, ``F_P``, ``F_AP``, the direction used and ``interface``.
+    """
+    if not isinstance(system, System) or system.info.get("geometry") != "trilayer" or system.rebuild is None:
+        raise ValueError("rkky() needs a trilayer system from orbsym.systems.trilayer()")
+    mL = np.array(system.info["m_L"], float)
+    nL = np.linalg.norm(mL)
+    if nL == 0:
+        raise ValueError("rkky() needs a nonzero m_L to define parallel/antiparallel")
+    mag = float(np.linalg.norm(system.info["m_R"]))
+    u = mL / nL
+    FP = solve(system.rebuild(m_R=tuple(mag * u)), T).free_energy(per_row)
+    FAP = solve(system.rebuild(m_R=tuple(-mag * u)), T).free_energy(per_row)
+    return {"J": FAP - FP, "F_P": FP, "F_AP": FAP, "direction": [float(v) for v in u], "per_row": per_row, "interface": system.interface}
