@@ -74,6 +74,7 @@ __all__ = [
     "symmetric_hoppings",
     "symmetric_onsite",
     "check_invariance",
+    "match_parameters",
     "transform_hopping",
 ]
 
@@ -620,6 +621,7 @@ class SymmetricHoppings:
     def to_latex(self):
         """LaTeX rendering (one ``align*``-free equation per matrix)."""
         lines = [f"% basis {self.basis.name}: {', '.join(self.basis.labels)}; group {self.group.name}"]
+        lines += [f"% {p.name} = {self.meaning[p]}" for p in self.parameters if p in self.meaning]
         for d, m in self.hoppings.items():
             lines.append(rf"t_{{({d[0]},{d[1]})}} = {sp.latex(m)}")
         if self.onsite is not None:
@@ -768,3 +770,45 @@ def check_invariance(hoppings, basis, group, onsite=None):
                 problems.append(f"{g.name}: on-site matrix not invariant")
     return problems
 
+
+
+def match_parameters(result, reference):
+    """Express a reference model in the free parameters of ``result``.
+
+    Parameters
+    ----------
+    result : SymmetricHoppings
+    reference : dict or Model
+        ``{offset: matrix}`` (e.g. Eq. 3's ``{(1, 0): t_x, (0, 1): t_y}``) or a Model (its hoppings).
+
+    Returns
+    -------
+    dict
+        ``{parameter: expression}`` with ``result.subs(solution).hoppings == reference`` on every
+        offset of ``reference``; parameters not fixed by the reference are left out.
+
+    Raises
+    ------
+    ValueError
+        If the reference is not a member of the symmetric family (symmetry forbids it).
+    """
+    hops = reference.hoppings if isinstance(reference, Model) else reference
+    eqs = []
+    for d, M in hops.items():
+        d = tuple(d)
+        if d in result.hoppings:
+            G = result.hoppings[d]
+        elif (-d[0], -d[1]) in result.hoppings:
+            G = result.hoppings[(-d[0], -d[1])].H
+        else:
+            raise ValueError(f"offset {d} is not among the derived bonds {tuple(result.hoppings)}")
+        for e in sp.Matrix(G) - sp.Matrix(M):
+            e = sp.expand(e)
+            eqs += [sp.re(e), sp.im(e)]
+    eqs = [e for e in eqs if e != 0]
+    params = [p for p in result.parameters]
+    sol = sp.linsolve(eqs, params) if eqs else sp.FiniteSet(tuple(params))
+    if sol == sp.EmptySet or not sol:
+        raise ValueError("the reference hoppings are not allowed by the symmetry group (no parameter values reproduce them)")
+    (values,) = tuple(sol)
+    return {p: v for p, v in zip(params, values) if v != p}
