@@ -1,0 +1,133 @@
+"""``orbsym compute``: densities, currents, torques and free energies of trilayers and bilayers.
+
+Examples::
+
+    orbsym compute trilayer --gamma 0.5 --m-L x --m-R y --json
+    orbsym compute bilayer --metal am --w 0.4 --m-FM 1.2,0.3 --quantities free_energy
+    orbsym compute trilayer --m-L y --m-R y --rkky --json
+
+Magnetizations: an axis (``x``, ``-y``), a vector ``mx,my,mz`` or angles ``theta,phi`` (radians,
+with ``--m`` as magnitude).  Conventions (units of t, bond counted once, F per row):
+:mod:`orbsym.conventions`; every output names the FM-metal ``interface`` rule.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+NAME = "compute"
+HELP = "equilibrium densities, currents, torques and free energy of FM/NM/FM, NM/FM and AM/FM systems"
+
+GEOMETRIES = ("trilayer", "bilayer")
+QUANTITIES = ("densities", "currents", "torques", "free_energy", "particle_number", "continuity")
+
+
+def add_arguments(parser):
+    from ..conventions import PAPER_PARAMETERS as P
+
+    parser.add_argument("geometry", choices=GEOMETRIES, help="trilayer (FM/metal/FM) or bilayer (metal/FM)")
+    parser.add_argument("--basis", choices=("orbital", "spin"), default=None, help="orbital (Eq. 3, default) or spin (Eq. 4)")
+    parser.add_argument("--metal", choices=("nm", "am"), default="nm", help="normal metal or altermagnet (spin basis)")
+    parser.add_argument("--N-x", dest="N_x", type=int, default=P["N_x"], help="columns (open x)")
+    parser.add_argument("--N-y", dest="N_y", type=int, default=P["N_y"], help="rows (periodic y)")
+    parser.add_argument("--N-FM", dest="N_FM", type=int, default=P["N_FM"], help="FM columns per ferromagnet")
+    parser.add_argument("--m-L", dest="m_L", default="x", help="left FM magnetization (trilayer)")
+    parser.add_argument("--m-R", dest="m_R", default="y", help="right FM magnetization (trilayer)")
+    parser.add_argument("--m-FM", dest="m_FM", default="z", help="FM magnetization (bilayer)")
+    parser.add_argument("--m", type=float, default=P["m"], help="|m| for axis names and angles")
+    parser.add_argument("--gamma", type=float, default=1.0, help="NM anisotropic hopping (orbital basis)")
+    parser.add_argument("--tp", type=float, default=None, help="t' (default t)")
+    parser.add_argument("--w", type=float, default=None, help="altermagnet anisotropy (default 0.4 for --metal am)")
+    parser.add_argument("--t", type=float, default=P["t"], help="hopping")
+    parser.add_argument("--mu", type=float, default=P["mu"], help="chemical potential")
+    parser.add_argument("--T", type=float, default=P["T"], help="temperature (>= 0)")
+    parser.add_argument("--interface", choices=("fm", "metal"), default="fm", help="hopping on FM-metal bonds")
+    parser.add_argument("--spin-unit", dest="spin_unit", choices=("sigma", "S"), default="sigma", help="spin basis: report sigma or S = sigma/2")
+    parser.add_argument(
+        "--quantities",
+        default="densities,currents,torques,free_energy",
+        help=f"comma-separated subset of {','.join(QUANTITIES)}",
+    )
+    parser.add_argument("--rkky", action="store_true", help="also compute J = F_AP - F_P (trilayer; m_R along +-m_L)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def _magnetization_arg(name, text):
+    s = str(text).strip()
+    if "," in s:
+        parts = [p for p in s.split(",")]
+        try:
+            vals = tuple(float(p) for p in parts)
+        except ValueError:
+            raise ValueError(f"{name} {text!r}: expected an axis (x, -y, ...), a vector mx,my,mz or angles theta,phi") from None
+        if len(vals) not in (2, 3):
+            raise ValueError(f"{name} {text!r}: expected 3 components mx,my,mz or 2 angles theta,phi, got {len(vals)} numbers")
+        return vals
+    return s
+
+
+def _system(args):
+    from ..systems import bilayer, magnetization, trilayer
+
+    common = dict(
+        N_x=args.N_x, N_y=args.N_y, N_FM=args.N_FM, m=args.m, gamma=args.gamma, tp=args.tp, w=args.w,
+        t=args.t, mu=args.mu, interface=args.interface, spin_unit=args.spin_unit,
+    )
+    if args.geometry == "trilayer":
+        mL = magnetization(_magnetization_arg("--m-L", args.m_L), args.m)
+        mR = magnetization(_magnetization_arg("--m-R", args.m_R), args.m)
+        return trilayer(args.basis or ("spin" if args.metal == "am" else "orbital"), metal=args.metal, m_L=mL, m_R=mR, **common)
+    mv = magnetization(_magnetization_arg("--m-FM", args.m_FM), args.m)
+    return bilayer(args.metal, args.basis, m_FM=mv, **common)
+
+
+def _format_text(d):
+    lines = []
+    s = d["system"]
+    lines.append(f"system: {s['geometry']} ({s['basis']} basis, interface={s['interface']}), N_x={s['N_x']}, N_y={s['N_y']}, N_FM={s.get('N_FM')}, T={d['T']}")
+    if "free_energy_per_row" in d:
+        lines.append(f"free energy per row: {d['free_energy_per_row']:.12g}  (total {d['free_energy_total']:.12g})")
+    if "particle_number_per_row" in d:
+        lines.append(f"particles per row: {d['particle_number_per_row']:.12g}")
+    if "rkky" in d:
+        r = d["rkky"]
+        lines.append(f"RKKY J = F_AP - F_P per row: {r['J']:.6e}  (F_P {r['F_P']:.12g}, F_AP {r['F_AP']:.12g})")
+
+    def fmt(v):
+        return " ".join("nan" if x is None else f"{x: .3e}" for x in v)
+
+    for section, title in (("densities", "density"), ("torques", "total torque (bond decomposition)")):
+        if section in d:
+            for p, v in d[section].items():
+                vals = v["total"] if isinstance(v, dict) else v
+                lines.append(f"{title} [{p}]: {fmt(vals)}")
+    if "currents" in d:
+        for p, v in d["currents"]["bond"].items():
+            lines.append(f"bond current x [{p}]: {fmt(v)}")
+    if "continuity" in d:
+        lines.append(f"continuity: {d['continuity']}")
+    return "\n".join(lines)
+
+
+def run(args):
+    from ..systems import rkky, solve
+
+    qs = [q.strip() for q in str(args.quantities).split(",") if q.strip()]
+    bad = [q for q in qs if q not in QUANTITIES]
+    if bad:
+        raise ValueError(f"unknown quantity {bad[0]!r} in --quantities; allowed: {', '.join(QUANTITIES)}")
+    if not math.isfinite(args.T) or args.T < 0:
+        raise ValueError(f"--T must be a finite temperature >= 0, got {args.T!r}")
+    if args.rkky and args.geometry != "trilayer":
+        raise ValueError("--rkky needs the trilayer geometry (J = F_AP - F_P between the two FMs)")
+    system = _system(args)
+    result = solve(system, args.T)
+    out = result.to_dict(tuple(qs))
+    if args.rkky:
+        out["rkky"] = rkky(system, args.T)
+    if args.json:
+        print(json.dumps(out, allow_nan=False))
+    else:
+        print(_format_text(out))
+    return 0
