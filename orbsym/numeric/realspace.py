@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .lattice import X_BOND, Y_BOND
-from .observables import Observables
+from .observables import _ZERO_FOR_CHARGE, Observables
 from .thermo import check_temperature, fermi, grand_potential_terms
 
 __all__ = ["dense_hamiltonian", "site_index", "thermal_correlations", "RealSpaceObservables", "RealSpaceSolution", "solve_realspace", "angular_momentum_rate"]
@@ -71,6 +71,8 @@ class RealSpaceObservables(Observables):
     def evaluate_sites(self, name, polarization=None, bond=None):
         lat = self.lattice
         N, Ny = lat.N_x, lat.N_y
+        if polarization is None and name in _ZERO_FOR_CHARGE and not lat.has_kernel(name, None, bond):
+            return np.zeros((lat.anchors(bond)[0].size, Ny))
         xs, groups = lat.kernel_blocks(name, polarization, bond)
         y = np.arange(Ny)
         out = np.zeros((xs.size, Ny), complex)
