@@ -336,7 +336,8 @@ def orbital_representation(shapes, rotation):
     Raises
     ------
     ValueError
-        If the span of the shapes is not mapped into itself by ``R``.
+        If the span of the shapes is not mapped into itself by ``R``, or if ``D`` is not orthogonal
+        (shapes not orthonormal under rotation-invariant integration).
     """
     R = sp.Matrix(rotation)
     Rinv = R.T
@@ -358,11 +359,15 @@ def orbital_representation(shapes, rotation):
     C = sp.Matrix.hstack(*[coeffs(p) for p in moved])
     if B.rank() != len(shapes):
         raise ValueError(f"orbital shapes {shapes} are linearly dependent")
-    D = (B.T * B).inv() * B.T * C
-    D = D.applyfunc(sp.nsimplify) if any(not e.is_Rational for e in D) else D
-    if not sp.simplify(B * D - C).is_zero_matrix:
+    D = ((B.T * B).inv() * B.T * C).applyfunc(sp.radsimp)
+    if not (B * D - C).applyfunc(sp.expand).is_zero_matrix:
         raise ValueError(f"the orbital shapes {shapes} are not closed under the operation {R.tolist()} (rotated shapes {moved})")
-    return sp.ImmutableMatrix(sp.simplify(D))
+    if not (D.T * D - sp.eye(len(shapes))).applyfunc(sp.expand).is_zero_matrix:
+        raise ValueError(
+            f"the orbital shapes {shapes} give a non-orthogonal representation of {R.tolist()}; use orthonormal "
+            "shapes (e.g. x*y together with (x**2 - y**2)/2, not x**2 - y**2)"
+        )
+    return sp.ImmutableMatrix(D)
 
 
 _SIGMA = (sp.Matrix([[0, 1], [1, 0]]), sp.Matrix([[0, -sp.I], [sp.I, 0]]), sp.Matrix([[1, 0], [0, -1]]))
@@ -762,11 +767,11 @@ def check_invariance(hoppings, basis, group, onsite=None):
     for g in grp:
         for d in list(hops):
             img = g.act(d)
-            diff = sp.simplify(transform_hopping(basis, g, T(d)) - T(img))
+            diff = (transform_hopping(basis, g, T(d)) - T(img)).applyfunc(sp.expand)
             if not diff.is_zero_matrix:
                 problems.append(f"{g.name}: U t_{d} U^dag != t_{img}")
         if onsite is not None:
-            if not sp.simplify(transform_hopping(basis, g, onsite) - sp.Matrix(onsite)).is_zero_matrix:
+            if not (transform_hopping(basis, g, onsite) - sp.Matrix(onsite)).applyfunc(sp.expand).is_zero_matrix:
                 problems.append(f"{g.name}: on-site matrix not invariant")
     return problems
 

@@ -14,7 +14,6 @@ from orbsym.commands import hoppings as hop_cmd
 from orbsym.models import SYMBOLS, altermagnet, multiorbital_metal
 from orbsym.symmetry import (
     OPERATIONS,
-    POINT_GROUPS,
     altermagnet_group,
     check_invariance,
     get_group,
@@ -107,6 +106,9 @@ def test_orbital_representation_rejects_non_invariant_shapes():
     R45 = sp.Matrix([[c, -s, 0], [s, c, 0], [0, 0, 1]])
     with pytest.raises(ValueError, match="not closed"):
         orbital_representation((Y * Z, X * Z, X * Y), R45)
+    with pytest.raises(ValueError, match="non-orthogonal"):  # x*y and x**2 - y**2 have different norms
+        orbital_representation((X * Y, X**2 - Y**2), R45)
+    assert orbital_representation((X * Y, (X**2 - Y**2) / 2), R45).T * orbital_representation((X * Y, (X**2 - Y**2) / 2), R45) == sp.eye(2)
 
 
 @settings(max_examples=30)
@@ -265,6 +267,13 @@ CASES = [
 ]
 
 
+def _split_labels(text, labels):
+    for a in labels:
+        if text.startswith(a + ", ") and text[len(a) + 2:] in labels:
+            return a, text[len(a) + 2:]
+    raise AssertionError(f"cannot parse {text!r}")
+
+
 def _reynolds(basis, group, hops):
     """Group average of a bond function {offset: matrix} (independent numeric path)."""
     offsets = list(hops)
@@ -306,6 +315,14 @@ def test_generated_hoppings_are_invariant_and_most_general(basis, group, kw):
     assert np.allclose(A @ coef, b, atol=1e-10)
     # ... and the parameters are independent (no redundant parameter)
     assert np.linalg.matrix_rank(A) == len(hop_params)
+    # each parameter is the real number its `meaning` names (entry of the orbit representative)
+    for p, text in res.meaning.items():
+        part, rest = text.split(" ", 1)
+        where, entry = rest.split("[", 1)
+        i, j = (res.basis.labels.index(x) for x in _split_labels(entry.rstrip("]"), res.basis.labels))
+        mat = res.onsite if where == "onsite" else res.hoppings[tuple(int(v) for v in where[3:-1].split(","))]
+        value = sp.re(mat[i, j]) if part == "Re" else sp.im(mat[i, j])
+        assert sp.expand(value - p) == 0, (p, text)
     # 3. a random member is a fixed point of the group average
     vals = {p: float(v) for p, v in zip(hop_params, rng.normal(size=len(hop_params)))}
     member = {d: _np(m.subs(vals)) for d, m in res.hoppings.items()}
@@ -332,6 +349,26 @@ def test_invariance_holds_numerically_for_random_parameter_values(values):
         for d, M in mats.items():
             src = M.conj() if g.antiunitary else M
             assert np.allclose(U @ src @ U.conj().T, T(g.act(d))), g.name
+
+
+def test_symmetric_model_end_to_end_continuity_and_currents():
+    """symmetry -> Model -> continuity.derive -> numeric currents, on p orbitals."""
+    from orbsym.continuity import derive
+    from orbsym.generators import p_L
+    from orbsym.models import ferromagnet
+    from orbsym.systems import heterostructure, layer, solve
+
+    res = symmetric_hoppings("p", "D4h")
+    model = res.to_model("p-metal")
+    t1, t2, t3 = res.parameters
+    assert not derive(model).torque[("z", (1, 0))].is_zero()  # sigma != pi: orbital torque
+    iso = res.subs({t2: t1, t3: t1}).to_model("p-iso")
+    assert all(derive(iso).torque[(a, d)].is_zero() for a in "xyz" for d in iso.offsets)
+    fm = ferromagnet(p_L())
+    system = heterostructure([layer(fm, 1, m="x"), layer(model, 3, t_1=-1.0, t_2=-0.5, t_3=-0.3), layer(fm, 1, m="y")], N_y=12)
+    result = solve(system, T=0.1)
+    assert result.continuity_residual()["max_abs_continuity_residual"] < 1e-10
+    assert np.abs(result.currents()["z"]).max() > 1e-6
 
 
 # ---------------------------------------------------------------------- errors
