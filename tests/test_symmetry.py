@@ -227,6 +227,13 @@ def test_altermagnet_eq4_from_the_spin_group():
     assert check_invariance(altermagnet().subs({w: sp.Rational(2, 5)}).hoppings, "spin", get_group("altermagnet", time_reversal=True))
 
 
+def test_altermagnet_magnetic_point_group_also_gives_eq4_for_spin_half():
+    res = symmetric_hoppings("spin", "altermagnet-soc")
+    assert len(res.parameters) == 2
+    assert set(match_parameters(res, altermagnet()).values()) == {-SYMBOLS["t"] + SYMBOLS["w"], -SYMBOLS["t"] - SYMBOLS["w"]}
+    assert len(symmetric_hoppings("spin", "altermagnet-soc", time_reversal=True).parameters) == 1
+
+
 def test_orbital_rashba_is_allowed_by_c4v_but_not_by_mz():
     ref = multiorbital_metal()
     hops = {d: ref.hoppings[d] + m for d, m in orbital_rashba("t2g").items()}

@@ -21,7 +21,8 @@ def add_arguments(parser):
     parser.add_argument("--basis", default="t2g", help="on-site basis: t2g, p, d, spin, t2g-spin, p-spin, d-spin (default t2g)")
     parser.add_argument(
         "--group", default="D4h",
-        help="symmetry group: C2v, C4, C4v, C4h, D2h, D4h (= C4v+Mz), altermagnet (default D4h)",
+        help="symmetry group: C2v, C4, C4v, C4h, D2h, D4h (= C4v+Mz), altermagnet (spin group), "
+        "altermagnet-soc (magnetic point group) (default D4h)",
     )
     parser.add_argument("--neighbours", default="nn", help="bond shells: nn, nnn or nn+nnn (default nn)")
     parser.add_argument("--time-reversal", action="store_true", help="add time reversal to the group")
