@@ -418,11 +418,14 @@ class Result:
     by default.  Keys of the per-polarization dicts: ``"charge"``, ``"x"``, ``"y"``, ``"z"``.
     """
 
-    def __init__(self, system, T):
+    def __init__(self, system, T, workers=1):
         if not isinstance(system, System):
             raise TypeError(f"solve() needs an orbsym.systems.System (from trilayer(), bilayer(), heterostructure()), got {type(system).__name__}")
         self.system = system
         self.T = check_temperature(T)
+        if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+            raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+        self.workers = int(workers)
         self._full = None
         self._evals = None
 
@@ -439,7 +442,7 @@ class Result:
         """The full :class:`~orbsym.numeric.BlochSolution` (eigenvectors and correlation bands)."""
         if self._full is None:
             lat = self.lattice
-            self._full = solve_bloch(lat, self.T, lat.offset_pairs(KERNEL_NAMES))
+            self._full = solve_bloch(lat, self.T, lat.offset_pairs(KERNEL_NAMES), workers=self.workers)
         return self._full
 
     @property
@@ -503,7 +506,7 @@ class Result:
         if self._full is not None:
             return self._full
         if self._evals is None:
-            self._evals = solve_bloch(self.lattice, self.T, vectors=False)
+            self._evals = solve_bloch(self.lattice, self.T, vectors=False, workers=self.workers)
         return self._evals
 
     def free_energy(self, per_row=True):
@@ -547,16 +550,17 @@ def _jsonable(x):
     return x
 
 
-def solve(system, T=PAPER_PARAMETERS["T"]):
+def solve(system, T=PAPER_PARAMETERS["T"], workers=1):
     """Equilibrium state of ``system`` at temperature ``T`` (units of t, ``T >= 0``).
 
     Returns a lazy :class:`Result`: the free energy alone uses an eigenvalue-only Bloch solve; any
-    density, current or torque triggers one solve with eigenvectors.
+    density, current or torque triggers one solve with eigenvectors.  ``workers > 1`` shares the
+    k-points among that many processes (see :func:`orbsym.numeric.solve_bloch`).
     """
-    return Result(system, T)
+    return Result(system, T, workers)
 
 
-def rkky(system, T=PAPER_PARAMETERS["T"], per_row=True):
+def rkky(system, T=PAPER_PARAMETERS["T"], per_row=True, workers=1):
     """RKKY coupling ``J = F_AP - F_P`` of a trilayer (Fig. 5), per row by default.
 
     ``F_P`` uses ``m_R`` parallel to ``m_L`` and ``F_AP`` antiparallel (both with ``|m_R|``).
@@ -574,6 +578,6 @@ def rkky(system, T=PAPER_PARAMETERS["T"], per_row=True):
         raise ValueError("rkky() needs a nonzero m_L to define parallel/antiparallel")
     mag = float(np.linalg.norm(system.info["m_R"]))
     u = mL / nL
-    FP = solve(system.rebuild(m_R=tuple(mag * u)), T).free_energy(per_row)
-    FAP = solve(system.rebuild(m_R=tuple(-mag * u)), T).free_energy(per_row)
+    FP = solve(system.rebuild(m_R=tuple(mag * u)), T, workers).free_energy(per_row)
+    FAP = solve(system.rebuild(m_R=tuple(-mag * u)), T, workers).free_energy(per_row)
     return {"J": FAP - FP, "F_P": FP, "F_AP": FAP, "direction": [float(v) for v in u], "per_row": per_row, "interface": system.interface}

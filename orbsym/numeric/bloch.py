@@ -27,6 +27,7 @@ Conventions: :mod:`orbsym.conventions`.
 
 from __future__ import annotations
 
+import atexit
 from collections import deque
 from dataclasses import dataclass
 
@@ -34,10 +35,13 @@ import numpy as np
 
 from .thermo import check_temperature, fermi, grand_potential_terms
 
-__all__ = ["k_points", "real_gauge", "bloch_hamiltonians", "BlochSolution", "solve_bloch", "free_energy_bloch"]
+__all__ = ["k_points", "real_gauge", "bloch_hamiltonians", "BlochSolution", "solve_bloch", "free_energy_bloch", "shutdown_workers"]
 
 #: Memory budget (bytes) for one chunk of eigenvectors and its work copies.
 CHUNK_BYTES = 192 * 2**20
+#: States whose weighted occupation ``w_k f(E) / N_y`` is below this at every k of a chunk are
+#: left out of ``G`` (their contribution is below double-precision rounding of the bands).
+OCCUPATION_CUTOFF = 1e-20
 
 
 def k_points(N_y, symmetric):
@@ -118,21 +122,31 @@ def real_gauge(lattice, tol=1e-13):
     return phi
 
 
-def bloch_hamiltonians(lattice, k, phases=None):
-    """``h(k)`` for every ``k`` at once, shape ``(len(k), N_x dim, N_x dim)``.
-
-    With ``phases`` (from :func:`real_gauge`) the real matrices ``D^dag h(k) D`` are returned.
-    """
+def _gauged_pieces(lattice, phases):
     H0, C, S = _pieces(lattice)
     if phases is not None:
         n = H0.shape[0]
         D = np.tile(np.exp(1j * np.asarray(phases)), n // lattice.dim)
         H0, C, S = ((D.conj()[:, None] * M * D[None, :]).real for M in (H0, C, S))
-    k = np.asarray(k, dtype=float)
-    h = H0[None] + np.cos(k)[:, None, None] * C[None]
+    return H0, C, S
+
+
+def _assemble(H0, C, S, k):
+    h = np.empty((k.size,) + H0.shape, dtype=H0.dtype)
+    h[:] = H0
+    h += np.cos(k)[:, None, None] * C
     if np.abs(S).max(initial=0.0) > 0:
-        h = h + np.sin(k)[:, None, None] * S[None]
+        h += np.sin(k)[:, None, None] * S
     return h
+
+
+def bloch_hamiltonians(lattice, k, phases=None):
+    """``h(k)`` for every ``k`` at once, shape ``(len(k), N_x dim, N_x dim)``.
+
+    With ``phases`` (from :func:`real_gauge`) the real matrices ``D^dag h(k) D`` are returned.
+    """
+    H0, C, S = _gauged_pieces(lattice, phases)
+    return _assemble(H0, C, S, np.asarray(k, dtype=float))
 
 
 @dataclass
@@ -177,7 +191,71 @@ def _chunks(nk, n, itemsize, budget):
     return [(i, min(nk, i + size)) for i in range(0, nk, size)]
 
 
-def solve_bloch(lattice, T, pairs=((0, 0),), vectors=True, use_symmetry=True, use_real_gauge=True, chunk_bytes=CHUNK_BYTES):
+def _solve_range(H0, C, S, k, w, T, Ny, N, d, pairs, vectors, symmetric, chunk_bytes):
+    """Diagonalize ``h(k)`` for the given momenta; return energies and the partial bands."""
+    n = H0.shape[0]
+    real = H0.dtype != complex
+    acc = {p: np.zeros((N, d, d), dtype=float if (symmetric and real) else complex) for p in pairs}
+    energies = np.empty((k.size, n))
+    for a, b in _chunks(k.size, n, H0.dtype.itemsize, chunk_bytes):
+        h = _assemble(H0, C, S, k[a:b])
+        if not vectors:
+            energies[a:b] = np.linalg.eigvalsh(h)
+            continue
+        E, U = np.linalg.eigh(h)
+        del h
+        energies[a:b] = E
+        nkc = b - a
+        occ = fermi(E, T) * (w[a:b, None] / Ny)
+        # levels are sorted, so the states with a non-negligible occupation at some k of the chunk
+        # are the first `keep`; the empty ones contribute nothing to G
+        keep = int((occ > OCCUPATION_CUTOFF).sum(axis=1).max())
+        if keep == 0:
+            continue
+        U4 = U[:, :, :keep].reshape(nkc, N, d, keep)
+        A = (U4 if real else U4.conj()) * occ[:, None, None, :keep]
+        Ut = U4.transpose(0, 1, 3, 2)
+        per_k = {}
+        for dx in {p[0] for p in pairs if abs(p[0]) < N}:
+            lo, hi = max(0, -dx), min(N, N - dx)
+            per_k[dx] = (lo, hi, A[:, lo:hi] @ Ut[:, lo + dx : hi + dx])  # (nkc, hi - lo, d, d)
+        del U, U4, A, Ut
+        for dx, dy in pairs:
+            if dx not in per_k:
+                continue
+            lo, hi, g = per_k[dx]
+            phase = np.cos(k[a:b] * dy) if symmetric else np.exp(1j * k[a:b] * dy)
+            acc[dx, dy][lo:hi] += np.tensordot(phase, g, axes=(0, 0))
+    return energies, acc
+
+
+_POOL = {}
+
+
+def _pool(workers):
+    """A persistent process pool with ``workers`` processes (fork start method: no ``__main__``
+    guard needed; all workers are forked at once, before the pool starts its manager thread)."""
+    import concurrent.futures
+    import multiprocessing
+
+    pool = _POOL.get(workers)
+    if pool is None:
+        ctx = multiprocessing.get_context("fork")
+        pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        if not _POOL:
+            atexit.register(shutdown_workers)
+        _POOL[workers] = pool
+    return pool
+
+
+def shutdown_workers():
+    """Stop the worker processes started by ``solve_bloch(..., workers > 1)``."""
+    while _POOL:
+        _, pool = _POOL.popitem()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def solve_bloch(lattice, T, pairs=((0, 0),), vectors=True, use_symmetry=True, use_real_gauge=True, chunk_bytes=CHUNK_BYTES, workers=1):
     """Diagonalize all ``h(k)`` and form the correlation bands ``G(x, x+dx; dy)``.
 
     Parameters
@@ -193,48 +271,32 @@ def solve_bloch(lattice, T, pairs=((0, 0),), vectors=True, use_symmetry=True, us
         Enable the exact speed-ups described in the module docstring (for testing them).
     chunk_bytes : int
         Memory budget per chunk of k-points.
+    workers : int
+        Number of processes sharing the k-points (1: in-process).  Use with one BLAS thread per
+        process (``OMP_NUM_THREADS=1``); the worker processes are forked once and kept.
 
     Returns
     -------
     BlochSolution
     """
     T = check_temperature(T)
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
     symmetric = use_symmetry and lattice.y_hermitian
     k, w = k_points(lattice.N_y, symmetric)
     phases = real_gauge(lattice) if use_real_gauge else None
     N, d, Ny = lattice.N_x, lattice.dim, lattice.N_y
-    n = N * d
     pairs = sorted({tuple(int(v) for v in p) for p in pairs}) if vectors else []
-    dys = sorted({p[1] for p in pairs})
-    dtype = float if phases is not None else complex
-    acc = {p: np.zeros((N, d, d), dtype=complex if (not symmetric or phases is None) else float) for p in pairs}
-    energies = np.empty((k.size, n))
-    itemsize = np.dtype(dtype).itemsize
-    for a, b in _chunks(k.size, n, itemsize, chunk_bytes):
-        h = bloch_hamiltonians(lattice, k[a:b], phases)
-        if not vectors:
-            energies[a:b] = np.linalg.eigvalsh(h)
-            continue
-        E, U = np.linalg.eigh(h)
-        del h
-        energies[a:b] = E
-        nkc = b - a
-        occ = fermi(E, T) * (w[a:b, None] / Ny)
-        V = U.reshape(nkc, N, d, n).transpose(1, 2, 0, 3).reshape(N, d, nkc * n)
-        del U
-        Vc = V.conj() if dtype is complex else V
-        Vt = V.transpose(0, 2, 1)
-        for dy in dys:
-            if symmetric:
-                W = occ * np.cos(k[a:b, None] * dy)
-            else:
-                W = occ * np.exp(1j * k[a:b, None] * dy)
-            A = Vc * W.reshape(1, 1, nkc * n)
-            for dx, dyy in pairs:
-                if dyy != dy or abs(dx) >= N:
-                    continue
-                lo, hi = max(0, -dx), min(N, N - dx)
-                acc[dx, dy][lo:hi] += A[lo:hi] @ Vt[lo + dx : hi + dx]
+    H0, C, S = _gauged_pieces(lattice, phases)
+    common = (T, Ny, N, d, pairs, vectors, symmetric, chunk_bytes)
+    if workers == 1 or k.size < 2 * workers:
+        energies, acc = _solve_range(H0, C, S, k, w, *common)
+    else:
+        parts = np.array_split(np.arange(k.size), workers)
+        futures = [_pool(workers).submit(_solve_range, H0, C, S, k[p], w[p], *common) for p in parts]
+        results = [f.result() for f in futures]
+        energies = np.concatenate([r[0] for r in results])
+        acc = {p: sum(r[1][p] for r in results) for p in pairs}
     bands = {}
     if vectors:
         if phases is not None:

@@ -159,3 +159,19 @@ def test_lattice_validation(bad, msg):
 
 def test_polarizations_constant():
     assert POLARIZATIONS == (None, "x", "y", "z")
+
+
+def test_worker_processes_give_the_same_solution():
+    import warnings
+
+    lat = trilayer("orbital", 5, 12, 0.5, (0.3, 0.5, 0.8), (0.0, 1.0, 0.2))
+    pairs = lat.offset_pairs(KERNEL_NAMES)
+    one = solve_bloch(lat, 0.02, pairs)
+    with warnings.catch_warnings():  # Python >= 3.12 warns about fork() if BLAS started threads
+        warnings.simplefilter("ignore", DeprecationWarning)
+        two = solve_bloch(lat, 0.02, pairs, workers=2)
+    np.testing.assert_allclose(two.energies, one.energies, atol=1e-13)
+    for p in pairs:
+        np.testing.assert_allclose(two.bands[p], one.bands[p], atol=1e-13)
+    with pytest.raises(ValueError, match="workers"):
+        solve_bloch(lat, 0.02, workers=0)
