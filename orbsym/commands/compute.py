@@ -50,6 +50,7 @@ def add_arguments(parser):
         help=f"comma-separated subset of {','.join(QUANTITIES)}",
     )
     parser.add_argument("--rkky", action="store_true", help="also compute J = F_AP - F_P (trilayer; m_R along +-m_L)")
+    parser.add_argument("--workers", type=int, default=1, help="processes sharing the k-points (default 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
 
 
@@ -121,11 +122,13 @@ def run(args):
         raise ValueError(f"--T must be a finite temperature >= 0, got {args.T!r}")
     if args.rkky and args.geometry != "trilayer":
         raise ValueError("--rkky needs the trilayer geometry (J = F_AP - F_P between the two FMs)")
+    if args.workers < 1:
+        raise ValueError(f"--workers must be an integer >= 1, got {args.workers}")
     system = _system(args)
-    result = solve(system, args.T)
+    result = solve(system, args.T, workers=args.workers)
     out = result.to_dict(tuple(qs))
     if args.rkky:
-        out["rkky"] = rkky(system, args.T)
+        out["rkky"] = rkky(system, args.T, workers=args.workers)
     if args.json:
         print(json.dumps(out, allow_nan=False))
     else:

@@ -11,7 +11,7 @@ Consumes the plain-data kernels of :mod:`orbsym.kernels`:
 Conventions: :mod:`orbsym.conventions`.
 """
 
-from .bloch import BlochSolution, bloch_hamiltonians, free_energy_bloch, k_points, real_gauge, solve_bloch
+from .bloch import BlochSolution, bloch_hamiltonians, free_energy_bloch, k_points, real_gauge, shutdown_workers, solve_bloch
 from .lattice import INTERFACES, Column, Lattice
 from .observables import KERNEL_NAMES, POLARIZATIONS, Observables, polarization_label
 from .realspace import RealSpaceObservables, RealSpaceSolution, angular_momentum_rate, dense_hamiltonian, solve_realspace
@@ -27,6 +27,7 @@ __all__ = [
     "solve_bloch",
     "free_energy_bloch",
     "BlochSolution",
+    "shutdown_workers",
     "Observables",
     "POLARIZATIONS",
     "KERNEL_NAMES",

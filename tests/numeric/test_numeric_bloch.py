@@ -175,3 +175,17 @@ def test_worker_processes_give_the_same_solution():
         np.testing.assert_allclose(two.bands[p], one.bands[p], atol=1e-13)
     with pytest.raises(ValueError, match="workers"):
         solve_bloch(lat, 0.02, workers=0)
+
+
+@pytest.mark.parametrize("interface", ["fm", "metal"])
+def test_interface_bond_owner_and_hopping(interface):
+    """FM-metal x-bonds use the FM hopping (-t 1) for 'fm' and the metal's t_x for 'metal'."""
+    lat = trilayer("orbital", 4, 2, 0.3, (1.0, 0, 0), (0, 1.0, 0), interface=interface)
+    assert lat.columns[0].magnetic and not lat.columns[1].magnetic
+    fm_owned = [0, 1, 3] if interface == "fm" else [1, 1, 2]
+    assert lat.x_owner.tolist() == fm_owned
+    metal_tx = np.diag([-0.3, -1.0, -1.0])
+    expect_edge = -np.eye(3) if interface == "fm" else metal_tx
+    np.testing.assert_allclose(lat.hop_x[0], expect_edge)
+    np.testing.assert_allclose(lat.hop_x[2], expect_edge)
+    np.testing.assert_allclose(lat.hop_x[1], metal_tx)
