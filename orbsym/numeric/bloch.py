@@ -132,11 +132,13 @@ def _gauged_pieces(lattice, phases):
 
 
 def _assemble(H0, C, S, k):
+    """``H0 + cos k C + sin k S`` for all k; C and S are sparse (block diagonal), added entrywise."""
     h = np.empty((k.size,) + H0.shape, dtype=H0.dtype)
     h[:] = H0
-    h += np.cos(k)[:, None, None] * C
-    if np.abs(S).max(initial=0.0) > 0:
-        h += np.sin(k)[:, None, None] * S
+    for M, fn in ((C, np.cos), (S, np.sin)):
+        r, c = np.nonzero(M)
+        if r.size:
+            h[:, r, c] += fn(k)[:, None] * M[r, c][None, :]
     return h
 
 
@@ -196,6 +198,9 @@ def _solve_range(H0, C, S, k, w, T, Ny, N, d, pairs, vectors, symmetric, chunk_b
     n = H0.shape[0]
     real = H0.dtype != complex
     acc = {p: np.zeros((N, d, d), dtype=float if (symmetric and real) else complex) for p in pairs}
+    groups = {}
+    for dx, dy in pairs:
+        groups.setdefault(dx, []).append(dy)
     energies = np.empty((k.size, n))
     for a, b in _chunks(k.size, n, H0.dtype.itemsize, chunk_bytes):
         h = _assemble(H0, C, S, k[a:b])
@@ -215,17 +220,17 @@ def _solve_range(H0, C, S, k, w, T, Ny, N, d, pairs, vectors, symmetric, chunk_b
         U4 = U[:, :, :keep].reshape(nkc, N, d, keep)
         A = (U4 if real else U4.conj()) * occ[:, None, None, :keep]
         Ut = U4.transpose(0, 1, 3, 2)
-        per_k = {}
-        for dx in {p[0] for p in pairs if abs(p[0]) < N}:
-            lo, hi = max(0, -dx), min(N, N - dx)
-            per_k[dx] = (lo, hi, A[:, lo:hi] @ Ut[:, lo + dx : hi + dx])  # (nkc, hi - lo, d, d)
-        del U, U4, A, Ut
-        for dx, dy in pairs:
-            if dx not in per_k:
+        for dx, dys in groups.items():
+            if abs(dx) >= N:
                 continue
-            lo, hi, g = per_k[dx]
-            phase = np.cos(k[a:b] * dy) if symmetric else np.exp(1j * k[a:b] * dy)
-            acc[dx, dy][lo:hi] += np.tensordot(phase, g, axes=(0, 0))
+            lo, hi = max(0, -dx), min(N, N - dx)
+            g = A[:, lo:hi] @ Ut[:, lo + dx : hi + dx]  # per-k blocks, (nkc, hi - lo, d, d)
+            for dy in dys:
+                if dy == 0:
+                    acc[dx, dy][lo:hi] += g.sum(axis=0)
+                else:
+                    phase = np.cos(k[a:b] * dy) if symmetric else np.exp(1j * k[a:b] * dy)
+                    acc[dx, dy][lo:hi] += np.tensordot(phase, g, axes=(0, 0))
     return energies, acc
 
 
@@ -287,8 +292,10 @@ def solve_bloch(lattice, T, pairs=((0, 0),), vectors=True, use_symmetry=True, us
     phases = real_gauge(lattice) if use_real_gauge else None
     N, d, Ny = lattice.N_x, lattice.dim, lattice.N_y
     pairs = sorted({tuple(int(v) for v in p) for p in pairs}) if vectors else []
+    # G is Hermitian: G(x, x - dx; -dy) = G(x - dx, x; dy)^dag, so only "canonical" offsets are formed
+    canonical = sorted({p if p >= (0, 0) else (-p[0], -p[1]) for p in pairs})
     H0, C, S = _gauged_pieces(lattice, phases)
-    common = (T, Ny, N, d, pairs, vectors, symmetric, chunk_bytes)
+    common = (T, Ny, N, d, canonical, vectors, symmetric, chunk_bytes)
     if workers == 1 or k.size < 2 * workers:
         energies, acc = _solve_range(H0, C, S, k, w, *common)
     else:
@@ -296,7 +303,7 @@ def solve_bloch(lattice, T, pairs=((0, 0),), vectors=True, use_symmetry=True, us
         futures = [_pool(workers).submit(_solve_range, H0, C, S, k[p], w[p], *common) for p in parts]
         results = [f.result() for f in futures]
         energies = np.concatenate([r[0] for r in results])
-        acc = {p: sum(r[1][p] for r in results) for p in pairs}
+        acc = {p: sum(r[1][p] for r in results) for p in canonical}
     bands = {}
     if vectors:
         if phases is not None:
@@ -305,6 +312,13 @@ def solve_bloch(lattice, T, pairs=((0, 0),), vectors=True, use_symmetry=True, us
             bands = {p: a * ph[None] for p, a in acc.items()}
         else:
             bands = {p: a.astype(complex) for p, a in acc.items()}
+        for dx, dy in pairs:
+            if (dx, dy) not in bands:
+                src = bands[-dx, -dy]
+                out = np.zeros_like(src)
+                lo, hi = max(0, -dx), min(N, N - dx)  # G(x, x+dx; dy) = G(x+dx, x; -dy)^dag
+                out[lo:hi] = src[lo + dx : hi + dx].conj().transpose(0, 2, 1)
+                bands[dx, dy] = out
     return BlochSolution(k, w, energies, T, Ny, bands, phases is not None)
 
 
