@@ -141,7 +141,8 @@ def layer(model, width=1, m=None, label="", magnetic=None, **params):
     width : int
         Number of columns, ``>= 1``.
     m : magnetization, optional
-        For FM layers (see :func:`magnetization`); default ``+z`` with ``|m| = 1``.
+        For FM layers (see :func:`magnetization`); default ``+z`` with ``|m| = 1`` unless
+        ``m_x, m_y, m_z`` are given as parameters.
     label : str
         Name in output (default ``"FM"``, ``"NM"``, ``"AM"`` or the model name).
     magnetic : bool, optional
@@ -248,7 +249,8 @@ def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interf
             label = ly.label or model.name
             magnetic = ly.magnetic
         ks = kernels(model)
-        if any(f"m_{a}" in ks.parameters for a in "xyz") or ly.m is not None:
+        needs_m = any(f"m_{a}" in ks.parameters for a in "xyz")
+        if ly.m is not None or (needs_m and not any(f"m_{a}" in params for a in "xyz")):
             mvec = magnetization("z" if ly.m is None else ly.m, params.get("m", 1.0))
             params.update({"m_x": mvec[0], "m_y": mvec[1], "m_z": mvec[2]})
         for _ in range(ly.width):
@@ -295,7 +297,7 @@ def _metal_params(metal, basis, gamma, w, tp):
 
 
 def trilayer(
-    basis="orbital",
+    basis=None,
     *,
     metal="nm",
     N_x=PAPER_PARAMETERS["N_x"],
@@ -316,9 +318,10 @@ def trilayer(
 
     Parameters
     ----------
-    basis : {"orbital", "spin"}
-        Orbital: multiorbital NM (Eq. 3) between orbital FMs (t2g L of Eq. 2).  Spin: spin NM
-        (``metal="nm"``, altermagnet with ``w = 0``) or altermagnet (``metal="am"``) between spin FMs.
+    basis : {"orbital", "spin"}, optional
+        Orbital (default for ``metal="nm"``): multiorbital NM (Eq. 3) between orbital FMs (t2g L
+        of Eq. 2).  Spin (default for ``metal="am"``): spin NM (``metal="nm"``, altermagnet with
+        ``w = 0``) or altermagnet (``metal="am"``) between spin FMs (Pauli generators).
     N_x, N_y, N_FM : int
         Columns, periodic rows, FM columns on each side (``N_x >= 2 N_FM + 1``).
     m_L, m_R : magnetization

@@ -226,3 +226,9 @@ def test_cli_bad_input(capsys, argv, msg):
     assert main(["compute", "trilayer", "--N-x", "5", "--N-y", "4"] + argv) == 2
     err = capsys.readouterr().err
     assert msg in err and err.count("\n") == 1
+
+
+def test_explicit_exchange_parameters_are_kept():
+    s = heterostructure([layer("nm"), layer("fm", m_x=0.1, m_y=0.2, m_z=-0.3)], N_y=3)
+    assert s.lattice.columns[1].params["m_y"] == 0.2 and s.lattice.columns[1].params["m_z"] == -0.3
+    assert trilayer(metal="am", N_x=4, N_y=2).describe()["basis"] == "spin"

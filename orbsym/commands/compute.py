@@ -78,7 +78,7 @@ def _system(args):
     if args.geometry == "trilayer":
         mL = magnetization(_magnetization_arg("--m-L", args.m_L), args.m)
         mR = magnetization(_magnetization_arg("--m-R", args.m_R), args.m)
-        return trilayer(args.basis or ("spin" if args.metal == "am" else "orbital"), metal=args.metal, m_L=mL, m_R=mR, **common)
+        return trilayer(args.basis, metal=args.metal, m_L=mL, m_R=mR, **common)
     mv = magnetization(_magnetization_arg("--m-FM", args.m_FM), args.m)
     return bilayer(args.metal, args.basis, m_FM=mv, **common)
 
