@@ -46,9 +46,9 @@ def best(fn, repeat):
     return min(times)
 
 
-def all_profiles(lattice, T):
+def all_profiles(lattice, T, workers=1):
     """One full solve: bands plus every current and torque profile for every polarization."""
-    sol = solve_bloch(lattice, T, lattice.offset_pairs(KERNEL_NAMES))
+    sol = solve_bloch(lattice, T, lattice.offset_pairs(KERNEL_NAMES), workers=workers)
     obs = Observables(lattice, sol.bands)
     for p in POLARIZATIONS:
         obs.density(p)
@@ -62,8 +62,8 @@ def all_profiles(lattice, T):
     return sol.free_energy()
 
 
-def free_energy_only(lattice, T):
-    return solve_bloch(lattice, T, vectors=False).free_energy()
+def free_energy_only(lattice, T, workers=1):
+    return solve_bloch(lattice, T, vectors=False, workers=workers).free_energy()
 
 
 def peak_memory(fn):
@@ -79,6 +79,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
+    print(f"load average before start: {os.getloadavg()}")
 
     t0 = time.perf_counter()
     systems = {name: trilayer(m_L=a, m_R=b, **FIG2) for name, (a, b) in CONFIGS.items()}
@@ -94,6 +95,10 @@ def main():
         mem_F = peak_memory(lambda: free_energy_only(lat, T))
         print(f"  {name:30s} full solve + all profiles {t_full:6.3f} s | F only {t_F:6.3f} s | "
               f"solve().to_dict() {t_api:6.3f} s | peak NumPy memory {mem_full:6.1f} MB (F only {mem_F:5.1f} MB)")
+        all_profiles(lat, T, workers=2)  # starts the worker processes once
+        t_full2 = best(lambda: all_profiles(lat, T, workers=2), args.repeat)
+        t_F2 = best(lambda: free_energy_only(lat, T, workers=2), args.repeat)
+        print(f"  {'':30s} with workers=2: full {t_full2:6.3f} s | F only {t_F2:6.3f} s")
     print(f"  process max RSS so far: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
     nxs = (25, 50, 100) if args.quick else (25, 50, 100, 200, 300)

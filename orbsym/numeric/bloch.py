@@ -19,8 +19,13 @@ Speed-ups, all exact:
 * If every ``t_y`` is Hermitian, ``h(-k) = h(k)``: only ``0 <= k <= pi`` is diagonalized, with
   weight 2 for the interior points.
 * If a site-uniform diagonal phase gauge ``D = diag(e^{i phi_a})`` makes every matrix in ``h(k)``
-  real (e.g. all magnetizations in a coordinate plane of the orbital model), the blocks are
-  diagonalized as real symmetric matrices and the phases are restored in ``G``.
+  real (orbital model: all magnetizations in one coordinate plane, e.g. m_L = x, m_R = y; spin
+  model likewise), the blocks are diagonalized as real symmetric matrices (about twice as fast)
+  and the phases are restored in ``G``.
+* ``G`` is Hermitian, ``G(x, x+dx; dy) = G(x+dx, x; -dy)^dag``: only half of the offsets are formed.
+* States with negligible occupation (``w f / N_y < 1e-20`` at every k of a chunk) are left out of
+  the contraction that forms ``G``.
+* Optionally the k-points are shared among worker processes (``workers``).
 
 Conventions: :mod:`orbsym.conventions`.
 """
