@@ -39,7 +39,7 @@ def all_kernel_values(lattice, obs):
     basis=st.sampled_from(["orbital", "spin", "user"]),
     N_x=st.integers(1, 5),
     N_y=st.integers(1, 5),
-    T=st.sampled_from([0.0, 1e-3, 0.05, 0.7]),
+    T=st.sampled_from([0.0, 1e-4, 0.05, 0.7]),
     interface=st.sampled_from(["fm", "metal"]),
 )
 def test_bloch_matches_brute_force(seed, basis, N_x, N_y, T, interface):
