@@ -478,42 +478,58 @@ def derive(model, generators=None):
 
 # =============================================================================== kernels (hand-off)
 def _split_matrix(A, params):
-    """Split ``A`` into ``[(coefficient expr, constant matrix)]``, grouping proportional matrices."""
+    """Split ``A`` into ``[(coefficient expr, constant matrix)]``, grouping proportional matrices.
+
+    Linear dependence on the parameters (the usual case: hoppings, exchange, chemical potential)
+    gives one constant matrix per group of parameters with proportional matrices, e.g.
+    ``(t - gamma) |L_y|``; anything else falls back to one term per nonzero entry.
+    """
     A = sp.Matrix(A)
-    zero = {p: 0 for p in params}
-    const = A.subs(zero)
-    parts = []
-    linear = sp.zeros(*A.shape)
-    for p in params:
-        Mp = A.diff(p)
-        if Mp.free_symbols & set(params):
-            parts = None
-            break
-        linear += p * Mp
-        if not Mp.is_zero_matrix:
-            parts.append((p, Mp))
-    if parts is None or not sp.simplify(A - const - linear).is_zero_matrix:
-        # not linear in the parameters: one term per nonzero entry
-        out = []
-        for i, j in itertools.product(range(A.rows), range(A.cols)):
-            if sp.simplify(A[i, j]) != 0:
-                E = sp.zeros(*A.shape)
-                E[i, j] = 1
-                out.append((A[i, j], E))
-        return out
-    if not const.is_zero_matrix:
-        parts.append((sp.Integer(1), const))
-    groups = []  # [(normalized matrix, coefficient expr)]
-    for p, M in parts:
-        first = next(v for v in M if v != 0)
-        N = sp.simplify(M / first)
+    pset = set(params)
+    per = {}
+    for idx, e in enumerate(A):
+        e = sp.expand(e)
+        if e == 0:
+            continue
+        for term, coeff in e.as_coefficients_dict().items():
+            key = sp.Integer(1) if term == 1 else term
+            if not (key == 1 or key in pset) or coeff.free_symbols:
+                return _split_entrywise(A)
+            per.setdefault(key, {})
+            per[key][idx] = per[key].get(idx, 0) + coeff
+    groups = []  # [normalized {idx: value}, coefficient expr]
+    for key, vec in per.items():
+        vec = {i: v for i, v in vec.items() if v != 0}
+        if not vec:
+            continue
+        first = vec[min(vec)]
+        norm = {i: sp.expand(v / first) for i, v in vec.items()}
         for g in groups:
-            if sp.simplify(g[0] - N).is_zero_matrix:
-                g[1] += p * first
+            if g[0] == norm:
+                g[1] += key * first
                 break
         else:
-            groups.append([N, p * first])
-    return [(sp.factor(c), N) for N, c in groups]
+            groups.append([norm, key * first])
+    out = []
+    for norm, coeff in groups:
+        coeff = sp.factor(coeff)
+        if coeff == 0:
+            continue
+        M = sp.zeros(*A.shape)
+        for i, v in norm.items():
+            M[i] = v
+        out.append((coeff, M))
+    return out
+
+
+def _split_entrywise(A):
+    out = []
+    for i, j in itertools.product(range(A.rows), range(A.cols)):
+        if sp.expand(A[i, j]) != 0:
+            E = sp.zeros(*A.shape)
+            E[i, j] = 1
+            out.append((A[i, j], E))
+    return out
 
 
 def _to_kernel(op, name, anchor, bond, polarization, params, printer):

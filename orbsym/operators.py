@@ -55,7 +55,7 @@ def adjoint(x):
 def simplify_coefficient(x):
     """Canonical simplified form: expanded non-commutative expression or entry-wise simplified matrix."""
     if isinstance(x, sp.MatrixBase):
-        return sp.ImmutableMatrix(x.applyfunc(lambda e: sp.factor_terms(sp.expand(e))))
+        return sp.ImmutableMatrix(x.applyfunc(sp.expand))
     return sp.expand(x)
 
 
