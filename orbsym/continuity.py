@@ -50,6 +50,7 @@ __all__ = [
     "paper_current",
     "divergence",
     "current_analysis",
+    "central_remainder",
     "DERIVATIVES",
 ]
 
@@ -255,10 +256,40 @@ def derivative_form(op, directions=((1, 0), (0, 1))):
 
 
 # =============================================================================== commutator recognition
+class _Comm(Commutator):
+    """Commutator that keeps the written order (``[t, J]``, as in the paper) when printed."""
+
+    @classmethod
+    def eval(cls, a, b):
+        if not (a and b) or a == b or a.is_commutative or b.is_commutative:
+            return sp.S.Zero
+        return None
+
+
+class _AntiComm(AntiCommutator):
+    """Anticommutator that keeps the written order when printed."""
+
+    @classmethod
+    def eval(cls, a, b):
+        if not (a and b):
+            return sp.S.Zero
+        return None
+
+
+def _second(x, y):
+    """Order a pair so that the generator J (a Hermitian operator) comes second."""
+    def is_gen(z):
+        return isinstance(z, HermitianOperator) and str(z.label[0]).startswith("J")
+    if is_gen(x) and not is_gen(y):
+        return (y, x), -1
+    return (x, y), 1
+
+
 def collect_commutators(expr):
     """Rewrite a sum of two-letter operator words as commutators and anticommutators.
 
     ``p X Y + q Y X = (p + q)/2 {X, Y} + (p - q)/2 [X, Y]``; longer or single words are kept.
+    The generator is written second (``[t, J]``, ``{t, J}``), as in the paper.
     """
     expr = sp.expand(expr)
     words = {}
@@ -277,12 +308,13 @@ def collect_commutators(expr):
             continue
         q = words.get((y, x), 0)
         done |= {(x, y), (y, x)}
+        (a, b), sign = _second(x, y)
         plus = sp.simplify((p + q) / 2)
-        minus = sp.simplify((p - q) / 2)
+        minus = sp.simplify(sign * (p - q) / 2)
         if plus != 0:
-            out += plus * AntiCommutator(x, y)
+            out += plus * _AntiComm(a, b)
         if minus != 0:
-            out += minus * Commutator(x, y)
+            out += minus * _Comm(a, b)
     return out
 
 
@@ -373,6 +405,44 @@ def current_analysis(hermitian=True, directions=((1, 0), (0, 1))):
     return results
 
 
+def central_remainder():
+    """The remainder of Eq. (7) as printed (central difference, central divergence) at ``[t, J] = 0``.
+
+    Returns ``(remainder, third_difference)``: the remainder ``dJ/dt + div_c j^c`` with every hopping
+    a scalar (translation-invariant), and ``(1/4) sum_d (j_{n+d} - 3 j_n + 3 j_{n-d} - j_{n-2d})`` of
+    the bond current with the same scalars; they are equal, i.e. the printed pair is exact only up to
+    a third lattice derivative (continuum limit).
+    """
+    g = derive_generic(hermitian=True)
+    S = g.symbols
+    eom = LatticeOperator()
+    for key, op in g.eom.items():
+        if key[0] == "bond":
+            eom = eom + op
+    tau = eom
+    for d in g.directions:
+        jc = paper_current(S.J, S.hop, "central", d).map(S.hermitian).simplify()
+        tau = tau + divergence(jc, d, "central", S.relabel)
+    lam = {d: sp.Symbol(f"lambda_{_label(d)}", real=True) for d in g.directions}
+
+    def scalar(expr):
+        expr = S.bulk(expr)
+        rep = {}
+        for d, l in lam.items():
+            rep[S.bulk_hop[d]] = l
+            rep[Dagger(S.bulk_hop[d])] = l
+        return sp.expand(expr.xreplace(rep))
+
+    remainder = tau.map(scalar).simplify()
+    third = LatticeOperator()
+    for d in g.directions:
+        j = g.current[d].map(scalar)
+        md = neg_offset(d)
+        m2d = tuple(2 * v for v in md)
+        third = third + (j.shift(d) - j.scale(3) + j.shift(md).scale(3) - j.shift(m2d)).scale(sp.Rational(1, 4))
+    return remainder, third.simplify()
+
+
 # =============================================================================== concrete derivation
 @dataclass
 class Derivation:
@@ -417,6 +487,24 @@ class Derivation:
         return derivative_form(op, self.model.offsets)
 
 
+def _decompose(model, H, Jmat):
+    """All bond/site pieces of the continuity equation of ``c^dag Jmat c`` for a concrete model."""
+    Jm = sp.ImmutableMatrix(Jmat)
+    e = H.heisenberg(LatticeOperator({((0, 0), (0, 0)): Jm}))
+    p, onsite = _bond_pieces(e, model.offsets)
+    out = {"eom": e, "torque_onsite": onsite, "pieces": p, "current": {}, "source": {}, "torque": {}, "forward": {}, "backward": {}}
+    hop = lambda dd, s: model.hopping(dd)  # noqa: E731 - translation-invariant model
+    for d, (start, end) in p.items():
+        out["current"][d] = (end - start).scale(sp.Rational(1, 2)).simplify()
+        out["source"][d] = (end + start).scale(sp.Rational(1, 2)).simplify()
+        out["torque"][d] = (out["source"][d] + out["source"][d].shift(neg_offset(d))).simplify()
+        jf = paper_current(Jm, hop, "forward", d)
+        out["forward"][d] = (jf, (start + jf).simplify(), (end - jf).simplify())
+        jb = paper_current(Jm, hop, "backward", d).shift(d)
+        out["backward"][d] = (jb, (start + jb).simplify(), (end - jb).simplify())
+    return out
+
+
 def _model_key(model, generators):
     gens = generators or model.generators
     return (
@@ -454,23 +542,18 @@ def derive(model, generators=None):
     if key in _DERIVATIONS:
         return _DERIVATIONS[key]
     H = _model_hamiltonian(model)
-    bonds = model.offsets
     eom, pieces, current, source, torque, onsite_t, forward, backward = {}, {}, {}, {}, {}, {}, {}, {}
     for alpha, Ja in zip("xyz", gens.matrices):
-        Jn = LatticeOperator({((0, 0), (0, 0)): sp.ImmutableMatrix(Ja)})
-        e = H.heisenberg(Jn)
-        eom[alpha] = e
-        p, onsite = _bond_pieces(e, bonds)
-        onsite_t[alpha] = onsite
-        for d, (start, end) in p.items():
-            pieces[(alpha, d)] = (start, end)
-            current[(alpha, d)] = (end - start).scale(sp.Rational(1, 2)).simplify()
-            source[(alpha, d)] = (end + start).scale(sp.Rational(1, 2)).simplify()
-            torque[(alpha, d)] = (source[(alpha, d)] + source[(alpha, d)].shift(neg_offset(d))).simplify()
-            jf = paper_current(sp.ImmutableMatrix(Ja), lambda dd, s: model.hopping(dd), "forward", d)
-            forward[(alpha, d)] = (jf, (start + jf).simplify(), (end - jf).simplify())
-            jb = paper_current(sp.ImmutableMatrix(Ja), lambda dd, s: model.hopping(dd), "backward", d).shift(d)
-            backward[(alpha, d)] = (jb, (start + jb).simplify(), (end - jb).simplify())
+        dec = _decompose(model, H, Ja)
+        eom[alpha] = dec["eom"]
+        onsite_t[alpha] = dec["torque_onsite"]
+        for d in model.offsets:
+            pieces[(alpha, d)] = dec["pieces"][d]
+            current[(alpha, d)] = dec["current"][d]
+            source[(alpha, d)] = dec["source"][d]
+            torque[(alpha, d)] = dec["torque"][d]
+            forward[(alpha, d)] = dec["forward"][d]
+            backward[(alpha, d)] = dec["backward"][d]
     result = Derivation(model, gens, eom, pieces, current, source, torque, onsite_t, forward, backward)
     _DERIVATIONS[key] = result
     return result
@@ -560,28 +643,31 @@ def kernels(model):
     params = list(model.parameters)
     printer = NumPyPrinter({"fully_qualified_modules": True})
     ops = {}
-    ident = sp.eye(model.dim)
     H = _model_hamiltonian(model)
-    # charge (polarization None) and angular momentum (x, y, z)
-    charge_eom = H.heisenberg(LatticeOperator({((0, 0), (0, 0)): sp.ImmutableMatrix(ident)}))
-    charge_pieces, _ = _bond_pieces(charge_eom, model.offsets)
-    ops[("density", None, None)] = _to_kernel(LatticeOperator({((0, 0), (0, 0)): sp.ImmutableMatrix(ident)}), "density", "site", None, None, params, printer)
-    for d, (start, end) in charge_pieces.items():
-        ops[("current", None, d)] = _to_kernel((end - start).scale(sp.Rational(1, 2)).simplify(), "current", "bond", d, None, params, printer)
-        ops[("eom_start", None, d)] = _to_kernel(start, "eom_start", "bond", d, None, params, printer)
-        ops[("eom_end", None, d)] = _to_kernel(end, "eom_end", "bond", d, None, params, printer)
-    for alpha, Ja in zip("xyz", der.generators.matrices):
-        ops[("density", alpha, None)] = _to_kernel(LatticeOperator({((0, 0), (0, 0)): sp.ImmutableMatrix(Ja)}), "density", "site", None, alpha, params, printer)
-        ops[("torque_onsite", alpha, None)] = _to_kernel(der.torque_onsite[alpha], "torque_onsite", "site", None, alpha, params, printer)
+    channels = [(None, sp.eye(model.dim))] + list(zip("xyz", der.generators.matrices))
+    for alpha, Ja in channels:
+        dec = _decompose(model, H, Ja) if alpha is None else None
+        get = (lambda name, d=None: dec[name] if d is None else dec[name][d]) if dec else None
+        density = LatticeOperator({((0, 0), (0, 0)): sp.ImmutableMatrix(Ja)})
+        ops[("density", alpha, None)] = _to_kernel(density, "density", "site", None, alpha, params, printer)
+        onsite = dec["torque_onsite"] if dec else der.torque_onsite[alpha]
+        ops[("torque_onsite", alpha, None)] = _to_kernel(onsite, "torque_onsite", "site", None, alpha, params, printer)
         for d in model.offsets:
-            start, end = der.pieces[(alpha, d)]
-            jf, sf_start, sf_end = der.forward[(alpha, d)]
-            jb = der.backward[(alpha, d)][0]
+            if dec:
+                start, end = dec["pieces"][d]
+                cur, src = dec["current"][d], dec["source"][d]
+                jf, sf_start, sf_end = dec["forward"][d]
+                jb = dec["backward"][d][0]
+            else:
+                start, end = der.pieces[(alpha, d)]
+                cur, src = der.current[(alpha, d)], der.source[(alpha, d)]
+                jf, sf_start, sf_end = der.forward[(alpha, d)]
+                jb = der.backward[(alpha, d)][0]
             for name, op in (
                 ("eom_start", start),
                 ("eom_end", end),
-                ("current", der.current[(alpha, d)]),
-                ("source", der.source[(alpha, d)]),
+                ("current", cur),
+                ("source", src),
                 ("current_forward", jf),
                 ("current_backward", jb),
                 ("source_forward_start", sf_start),
