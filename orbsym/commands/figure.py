@@ -1,0 +1,162 @@
+"""``orbsym figure N``: regenerate one of the paper's Figs. 2-5 with changed parameters.
+
+Examples::
+
+    orbsym figure 2 --gamma 1,0.5 --current eq7 --out figs
+    orbsym figure 3 --grid 37x73 --interface metal
+    orbsym figure 4 --mu-range -4:4:801
+    orbsym figure 5 --N-x-range 3:40 --quick
+
+Writes ``figN.png``, ``figN.pdf`` and ``figN.csv`` (parameters in ``#`` header lines) atomically
+into ``--out``.  Defaults are the paper's parameters (:data:`orbsym.conventions.PAPER_PARAMETERS`).
+An option that does not apply to the chosen figure is an error (exit status 2).
+"""
+
+from __future__ import annotations
+
+import sys
+
+NAME = "figure"
+HELP = "regenerate one figure of the paper (2, 3, 4 or 5) as PNG + PDF + CSV, with changed parameters"
+
+
+def _floats(text):
+    try:
+        vals = tuple(float(v) for v in str(text).split(",") if v.strip())
+    except ValueError:
+        raise ValueError(f"expected comma-separated numbers, got {text!r}") from None
+    if not vals:
+        raise ValueError(f"expected at least one number, got {text!r}")
+    return vals
+
+
+def _configs(text):
+    out = []
+    for part in str(text).split(","):
+        a, sep, b = part.partition(":")
+        if not sep or not a.strip() or not b.strip():
+            raise ValueError(f"--configs expects comma-separated m_L:m_R axis pairs like 'x:y,x:z', got {text!r}")
+        out.append((a.strip(), b.strip()))
+    return tuple(out)
+
+
+def _grid(text):
+    a, sep, b = str(text).lower().partition("x")
+    try:
+        return int(a), int(b)
+    except ValueError:
+        raise ValueError(f"--grid expects N_THETAxN_PHI (e.g. 19x37), got {text!r}") from None
+
+
+def _range(text, name, n):
+    parts = str(text).split(":")
+    if len(parts) != n:
+        raise ValueError(f"{name} expects {':'.join(['X'] * n)}, got {text!r}")
+    return parts
+
+
+def add_common_arguments(parser):
+    """Options shared by ``figure`` and ``reproduce``."""
+    parser.add_argument("--out", default="figures", help="output directory (created if needed; default: figures)")
+    parser.add_argument("--quick", action="store_true", help="reduced sizes (N_y = 200, coarser grids) for a fast look")
+    parser.add_argument("--workers", type=int, default=1, help="processes sharing the solves (default 1)")
+    parser.add_argument("--interface", choices=("fm", "metal"), default=None, help="hopping on FM-metal bonds (default fm)")
+    parser.add_argument("--current", choices=("bond", "eq7"), default=None, help="Fig. 2 current: exact bond current (default) or the paper's Eq. (7)")
+    parser.add_argument("--T", type=float, default=None, help="temperature (units of t, default 0.01)")
+    parser.add_argument("--N-y", dest="N_y", type=int, default=None, help="periodic rows (default 800)")
+    parser.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show the progress bar")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="never show the progress bar")
+
+
+def add_arguments(parser):
+    parser.add_argument("number", help="figure number: 2, 3, 4 or 5")
+    add_common_arguments(parser)
+    parser.add_argument("--gamma", default=None, help="NM anisotropy; Figs. 2 and 5: comma-separated list (default 1,0.8,0.5,0.3); Figs. 3-4: one value (0.3)")
+    parser.add_argument("--w", type=float, default=None, help="Fig. 3: altermagnet anisotropy (default 0.4)")
+    parser.add_argument("--mu", type=float, default=None, help="chemical potential (default -0.2; Figs. 2, 3, 5)")
+    parser.add_argument("--N-x", dest="N_x", type=int, default=None, help="columns (default 25; Figs. 2-4)")
+    parser.add_argument("--N-FM", dest="N_FM", type=int, default=None, help="FM columns (default 1)")
+    parser.add_argument("--m", type=float, default=None, help="exchange strength |m| (default 1)")
+    parser.add_argument("--t", type=float, default=None, help="hopping t (default 1)")
+    parser.add_argument("--tp", type=float, default=None, help="t' of the d_xy orbital (default t)")
+    parser.add_argument("--configs", default=None, help="Fig. 2: m_L:m_R pairs (default x:y,x:z,y:z)")
+    parser.add_argument("--grid", default=None, help="Fig. 3: N_THETAxN_PHI grid on [0,pi]x[0,2pi] (default 19x37)")
+    parser.add_argument("--panels", default=None, help="Fig. 3: nm,am (default both)")
+    parser.add_argument("--no-symmetry", dest="symmetry", action="store_false", default=None, help="Fig. 3: diagonalize every grid point (no symmetry reduction)")
+    parser.add_argument("--mu-range", dest="mu_range", default=None, help="Fig. 4: MIN:MAX:N (default -3:3:601)")
+    parser.add_argument("--N-x-range", dest="N_x_range", default=None, help="Fig. 5: MIN:MAX (default 3:25)")
+    parser.add_argument("--axis", default=None, choices=("x", "y", "z"), help="Fig. 5: common FM axis (default y)")
+    parser.add_argument("--name", default=None, help="output file stem (default figN)")
+
+
+def figure_parameters(args, n):
+    """Translate the command-line options into the figure's parameters (None = not given)."""
+    p = {
+        "interface": args.interface,
+        "current": args.current,
+        "T": args.T,
+        "N_y": args.N_y,
+    }
+    for k in ("w", "mu", "N_x", "N_FM", "m", "t", "tp", "axis", "symmetry"):
+        p[k] = getattr(args, k, None)
+    if getattr(args, "gamma", None) is not None:
+        g = _floats(args.gamma)
+        if n in (2, 5):
+            p["gammas"] = g
+        elif len(g) != 1:
+            raise ValueError(f"figure {n} takes one --gamma value, got {args.gamma!r}")
+        else:
+            p["gamma"] = g[0]
+    if getattr(args, "configs", None) is not None:
+        p["configs"] = _configs(args.configs)
+    if getattr(args, "grid", None) is not None:
+        p["n_theta"], p["n_phi"] = _grid(args.grid)
+    if getattr(args, "panels", None) is not None:
+        p["panels"] = tuple(s.strip() for s in args.panels.split(",") if s.strip())
+    if getattr(args, "mu_range", None) is not None:
+        a, b, c = _range(args.mu_range, "--mu-range", 3)
+        try:
+            p["mu_min"], p["mu_max"], p["n_mu"] = float(a), float(b), int(c)
+        except ValueError:
+            raise ValueError(f"--mu-range expects MIN:MAX:N with N an integer, got {args.mu_range!r}") from None
+    if getattr(args, "N_x_range", None) is not None:
+        a, b = _range(args.N_x_range, "--N-x-range", 2)
+        try:
+            p["N_x_min"], p["N_x_max"] = int(a), int(b)
+        except ValueError:
+            raise ValueError(f"--N-x-range expects integers MIN:MAX, got {args.N_x_range!r}") from None
+    return {k: v for k, v in p.items() if v is not None}
+
+
+_OPTION = {
+    "gammas": "--gamma", "gamma": "--gamma", "configs": "--configs", "n_theta": "--grid", "n_phi": "--grid", "panels": "--panels",
+    "symmetry": "--no-symmetry", "mu_min": "--mu-range", "mu_max": "--mu-range", "n_mu": "--mu-range", "N_x_min": "--N-x-range",
+    "N_x_max": "--N-x-range", "axis": "--axis", "current": "--current", "interface": "--interface", "N_x": "--N-x", "N_y": "--N-y",
+    "N_FM": "--N-FM",
+}
+
+
+def check_applicable(params, mod, n):
+    """Raise ValueError naming an option that the figure does not have."""
+    for k in params:
+        if k not in mod.DEFAULTS:
+            opt = _OPTION.get(k, "--" + k)
+            raise ValueError(f"option {opt} does not apply to figure {n}")
+
+
+def run(args):
+    from .. import figures
+
+    mod = figures.module(args.number)
+    n = int(args.number)
+    params = figure_parameters(args, n)
+    check_applicable(params, mod, n)
+    if isinstance(args.workers, bool) or args.workers < 1:
+        raise ValueError(f"--workers must be an integer >= 1, got {args.workers!r}")
+    data = mod.compute(quick=args.quick, workers=args.workers, show_progress=args.progress, **params)
+    paths = mod.save(data, args.out, name=args.name or mod.NAME)
+    print(figures.headline(n, data))
+    for p in paths:
+        print(f"wrote {p}")
+    sys.stdout.flush()
+    return 0
