@@ -41,7 +41,38 @@ def _as_matrix(m, what):
         raise TypeError(f"{what} must be a square matrix (nested list, NumPy array or SymPy Matrix), got {m!r}") from exc
     if mat.rows != mat.cols or mat.rows == 0:
         raise ValueError(f"{what} must be a non-empty square matrix, got shape {mat.shape}")
+    for (i, j), v in zip(((i, j) for i in range(mat.rows) for j in range(mat.cols)), mat):
+        if v.has(sp.nan, sp.oo, -sp.oo, sp.zoo) or (v.is_number and v.is_finite is False):
+            raise ValueError(f"{what} has the non-finite entry {v} at ({i}, {j}); generators must be finite numbers")
     return mat
+
+
+def first_non_hermitian_entry(mat):
+    """``(i, j)`` of the first entry with ``mat[i, j] != conj(mat[j, i])`` (None if Hermitian).
+
+    Free symbols are treated as real parameters.
+    """
+    subs = {s: sp.Symbol(s.name, real=True) for s in mat.free_symbols if not s.is_real}
+    m = mat.xreplace(subs) if subs else mat
+    for i in range(m.rows):
+        for j in range(i, m.cols):
+            if not sp.simplify(m[i, j] - sp.conjugate(m[j, i])).is_zero:
+                return i, j
+    return None
+
+
+def hermiticity_message(what, mat):
+    """``"<what> is not Hermitian: [i, j] = a but conj([j, i]) = b"`` or None if Hermitian."""
+    subs = {s: sp.Symbol(s.name, real=True) for s in mat.free_symbols if not s.is_real}
+    mat = mat.xreplace(subs) if subs else mat
+    ij = first_non_hermitian_entry(mat)
+    if ij is None:
+        return None
+    i, j = ij
+    return (
+        f"{what} is not Hermitian: entry [{i}, {j}] = {mat[i, j]} but conj([{j}, {i}]) = {sp.conjugate(mat[j, i])}"
+        f" (full matrix {mat.tolist()})"
+    )
 
 
 @dataclass(frozen=True)
@@ -102,11 +133,11 @@ class GeneratorSet:
     def validate(self):
         """Check Hermiticity and ``[J_a, J_b] = i c eps_abc J_c``; raise ValueError otherwise."""
         c = self.normalization
-        if not (c.is_real and c.is_nonzero) and c.is_number:
-            raise ValueError(f"normalization c must be a nonzero real number, got {c}")
+        if c.is_number and not (c.is_real and c.is_nonzero and c.is_finite):
+            raise ValueError(f"normalization c must be a finite nonzero real number (1 for L and S, 2 for Pauli), got {c}")
         for a, m in zip("xyz", self.matrices):
             if not sp.simplify(m - m.H).is_zero_matrix:
-                raise ValueError(f"generator {self.name}_{a} is not Hermitian: {m.tolist()}")
+                raise ValueError(hermiticity_message(f"generator {self.name}_{a}", m) or f"generator {self.name}_{a} is not Hermitian: {m.tolist()}")
         for a, b in itertools.combinations(range(3), 2):
             comm = self.matrices[a] * self.matrices[b] - self.matrices[b] * self.matrices[a]
             expected = sp.zeros(self.dim)

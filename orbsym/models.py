@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from .generators import GeneratorSet, pauli, t2g_L
+from .generators import GeneratorSet, hermiticity_message, pauli, t2g_L
 
 __all__ = [
     "Model",
@@ -49,6 +49,14 @@ def _offset(key):
     if len(off) != 2 or off == (0, 0) or tuple(key) != off:
         raise ValueError(f"bond offset must be a nonzero pair of integers (dx, dy), got {key!r}")
     return off
+
+
+def _check_finite(mat, what):
+    """Reject NaN and infinite entries (``nan``, ``oo``, ``zoo``), naming the first one."""
+    bad = (sp.nan, sp.oo, -sp.oo, sp.zoo)
+    for (i, j), v in zip(((i, j) for i in range(mat.rows) for j in range(mat.cols)), mat):
+        if v.has(*bad) or (v.is_number and v.is_finite is False):
+            raise ValueError(f"{what} has the non-finite entry {v} at ({i}, {j}); entries must be finite numbers or expressions")
 
 
 def _realify(expr_or_matrix):
@@ -114,7 +122,9 @@ class Model:
         onsite = self.onsite if self.onsite is not None else -SYMBOLS["mu"] * sp.eye(n)
         onsite = self._matrix(onsite, "on-site matrix")
         if not sp.simplify(_realify(onsite - onsite.H)).is_zero_matrix:
-            raise ValueError(f"on-site matrix of model {self.name!r} is not Hermitian: {onsite.tolist()}")
+            what = f"on-site matrix of model {self.name!r}"
+            msg = hermiticity_message(what, onsite) or f"{what} is not Hermitian: {onsite.tolist()}"
+            raise ValueError(f"{msg}; h must be Hermitian (parameters are real symbols)")
         object.__setattr__(self, "onsite", onsite)
         if self.magnetization is not None:
             object.__setattr__(self, "magnetization", tuple(sp.sympify(v) for v in self.magnetization))
@@ -136,6 +146,7 @@ class Model:
                 f"{what} has shape {m.shape}, but the generators {self.generators.name} act on a "
                 f"{n}-state basis {self.generators.basis}: expected ({n}, {n})"
             )
+        _check_finite(m, f"{what} of model {self.name!r}")
         return m
 
     # ------------------------------------------------------------------ views

@@ -16,7 +16,25 @@ interface bond, the default; ``"metal"``: the metal's own hopping), and every ou
 
 Magnetizations are given as a vector ``(m_x, m_y, m_z)``, as angles ``(theta, phi)`` (with the
 magnitude ``m``, ``m = |m| (sin th cos ph, sin th sin ph, cos th)``) or as an axis name
-``"x"``, ``"-y"``, ...
+``"x"``, ``"-y"``, ...  A zero vector is allowed (an FM column without exchange); only
+:func:`rkky`, which needs the direction of ``m_L``, rejects it.
+
+Input checks (:mod:`orbsym.numeric.checks`)
+-------------------------------------------
+Every public function validates its arguments and raises ValueError naming the bad value and the
+allowed ones: ``t, mu, gamma, tp, w`` finite reals, ``m = |m| >= 0``, ``T >= 0`` finite, integer
+sizes (``N_y >= 1``, ``N_FM >= 1``, ``N_x >= 2 N_FM + 1`` for a trilayer, ``N_x >= N_FM + 1`` for
+a bilayer), unknown names (basis, metal, kind, interface, quantity, current kind...) with the
+close matches suggested.
+
+Small N_y
+---------
+``y`` is a ring of ``N_y`` rows with ``N_y`` y-bonds per column (bond ``(y, y+1 mod N_y)``),
+which is exactly the Brillouin-zone sampling ``k = 2 pi j / N_y``.  For ``N_y = 2`` the two bonds
+join the same pair of rows (the hopping between them is doubled, ``k = 0, pi``); for ``N_y = 1``
+the bond closes on the site itself (``t_y + t_y^dag`` adds to the on-site matrix, ``k = 0`` only).
+Both are allowed and are what the real-space solver builds too; the thermodynamic limit needs
+large ``N_y`` (the paper uses 800).
 
 Example
 -------
@@ -35,6 +53,7 @@ import numpy as np
 
 from .conventions import PAPER_PARAMETERS, direction_from_angles
 from .numeric import Column, Lattice, Observables, solve_bloch
+from .numeric.checks import check_name, integer_at_least, real_number, unknown_name
 from .numeric.lattice import INTERFACES
 from .numeric.observables import KERNEL_NAMES, POLARIZATIONS, polarization_label
 from .numeric.thermo import check_temperature
@@ -53,6 +72,7 @@ __all__ = [
     "BASES",
     "KINDS",
     "CURRENT_KINDS",
+    "QUANTITIES",
 ]
 
 #: On-site bases of the built-in models.
@@ -61,6 +81,8 @@ BASES = ("orbital", "spin")
 KINDS = ("fm", "nm", "am")
 #: Current definitions reported by :meth:`Result.currents`.
 CURRENT_KINDS = ("bond", "eq7", "forward", "backward")
+#: Quantities of :meth:`Result.to_dict`.
+QUANTITIES = ("densities", "currents", "torques", "free_energy", "particle_number", "continuity")
 #: Units of the spin angular momentum in the spin basis: Pauli ``sigma`` (paper) or ``S = sigma/2``.
 SPIN_UNITS = ("sigma", "S")
 
@@ -77,15 +99,18 @@ def magnetization(value, magnitude=1.0):
         Axis name (``"x"``, ``"+y"``, ``"-z"``), a vector (used as given), or ``(theta, phi)`` in
         radians (combined with ``magnitude``).
     magnitude : float
-        ``|m|`` for axis names and angles.
+        ``|m| >= 0`` for axis names and angles.
     """
     if isinstance(value, str):
         s = value.strip().lower()
         sign = -1.0 if s.startswith("-") else 1.0
-        axis = s.lstrip("+-")
+        axis = s[1:] if s[:1] in "+-" and s else s
         if axis not in _AXES:
             raise ValueError(f"unknown magnetization direction {value!r}; allowed: x, y, z with optional sign (e.g. '-y'), a vector (mx, my, mz) or angles (theta, phi)")
-        return tuple(sign * float(magnitude) * c for c in _AXES[axis])
+        mag = real_number("magnetization magnitude m = |m|", magnitude, minimum=0.0)
+        return tuple(sign * mag * c for c in _AXES[axis])
+    if isinstance(value, (bytes, dict)) or not hasattr(value, "__iter__"):
+        raise ValueError(f"magnetization must be an axis name, a vector (mx, my, mz) or angles (theta, phi); got {value!r}")
     try:
         vals = tuple(float(v) for v in value)
     except (TypeError, ValueError):
@@ -95,7 +120,8 @@ def magnetization(value, magnitude=1.0):
     if len(vals) == 3:
         return vals
     if len(vals) == 2:
-        return direction_from_angles(vals[0], vals[1], float(magnitude))
+        mag = real_number("magnetization magnitude m = |m|", magnitude, minimum=0.0)
+        return tuple(float(c) for c in direction_from_angles(vals[0], vals[1], mag))
     raise ValueError(f"magnetization needs 3 components (vector) or 2 angles (theta, phi), got {len(vals)} values: {value!r}")
 
 
@@ -103,8 +129,7 @@ def _builtin_model(kind, basis):
     from .generators import pauli, t2g_L
     from .models import altermagnet, ferromagnet, multiorbital_metal
 
-    if basis not in BASES:
-        raise ValueError(f"unknown basis {basis!r}; allowed: {', '.join(BASES)}")
+    check_name("basis", basis, BASES)
     if kind == "fm":
         return ferromagnet(t2g_L() if basis == "orbital" else pauli())
     if kind == "nm":
@@ -113,7 +138,7 @@ def _builtin_model(kind, basis):
         if basis != "spin":
             raise ValueError("an altermagnet ('am') layer needs basis='spin' (Eq. 4 acts on spin up/down)")
         return altermagnet()
-    raise ValueError(f"unknown layer kind {kind!r}; allowed: {', '.join(KINDS)} or an orbsym Model")
+    raise unknown_name("layer kind", kind, KINDS)
 
 
 @dataclass(frozen=True)
@@ -187,10 +212,8 @@ class System:
         return out
 
 
-def _check_int(name, v, lo):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
-    return int(v)
+def _check_int(name, v, lo, hint=""):
+    return integer_at_least(name, v, lo, hint)
 
 
 def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interface="fm", spin_unit="sigma", info=None, **defaults):
@@ -201,7 +224,7 @@ def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interf
     layers : sequence of Layer
         Blocks from left (``x = 0``) to right (see :func:`layer`).
     N_y : int
-        Periodic rows.
+        Periodic rows, ``>= 1`` (``N_y = 1, 2``: see "Small N_y" in the module docstring).
     basis : {"orbital", "spin"}
         Basis of the built-in kinds (user Models bring their own; all columns must share one basis).
     interface : {"fm", "metal"}
@@ -214,11 +237,10 @@ def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interf
     """
     from .continuity import kernels
 
-    if interface not in INTERFACES:
-        raise ValueError(f"unknown interface rule {interface!r}; allowed: {', '.join(INTERFACES)}")
-    if spin_unit not in SPIN_UNITS:
-        raise ValueError(f"unknown spin_unit {spin_unit!r}; allowed: {', '.join(SPIN_UNITS)}")
-    N_y = _check_int("N_y", N_y, 1)
+    check_name("interface rule", interface, INTERFACES)
+    check_name("spin_unit", spin_unit, SPIN_UNITS)
+    check_name("basis", basis, BASES)
+    N_y = _check_int("N_y", N_y, 1, " (rows, periodic in y)")
     layers = list(layers)
     if not layers:
         raise ValueError("a heterostructure needs at least one layer")
@@ -233,6 +255,8 @@ def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interf
             params["tp"] = params["t"]
         if isinstance(ly.model, str):
             kind = ly.model.lower()
+            if kind not in KINDS:
+                raise unknown_name("layer kind", ly.model, KINDS)
             model = _builtin_model(kind, basis)
             label = ly.label or kind.upper()
             magnetic = kind == "fm" if ly.magnetic is None else ly.magnetic
@@ -271,16 +295,26 @@ def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interf
 
 
 def _metal_kind(metal, basis):
-    metal = str(metal).lower()
-    if metal not in ("nm", "am"):
-        raise ValueError(f"unknown metal {metal!r}; allowed: 'nm' (multiorbital or spin normal metal), 'am' (altermagnet)")
+    if not isinstance(metal, str) or metal.lower() not in ("nm", "am"):
+        err = unknown_name("metal", metal, ("nm", "am"))
+        raise ValueError(f"{err} ('nm': multiorbital or spin normal metal, 'am': altermagnet)")
+    metal = metal.lower()
     if basis is None:
         basis = "spin" if metal == "am" else "orbital"
-    if basis not in BASES:
-        raise ValueError(f"unknown basis {basis!r}; allowed: {', '.join(BASES)}")
+    check_name("basis", basis, BASES)
     if metal == "am" and basis != "spin":
         raise ValueError("the altermagnet (metal='am') exists only in basis='spin'")
     return metal, basis
+
+
+def _scalars(**values):
+    """Validate the scalar parameters of trilayer()/bilayer() (finite reals, |m| >= 0)."""
+    out = {}
+    for name, v in values.items():
+        out[name] = real_number(name, v, allow_none=name in ("tp", "w"))
+    if out["m"] < 0:
+        raise ValueError(f"m is the magnitude |m| of the magnetization and must be >= 0, got {values['m']!r} (reverse a direction with a sign, e.g. '-x')")
+    return out
 
 
 def _metal_params(metal, basis, gamma, w, tp):
@@ -336,10 +370,14 @@ def trilayer(
         Owner of the FM-metal bonds.
     """
     metal, basis = _metal_kind(metal, basis)
-    N_x = _check_int("N_x", N_x, 3)
-    N_FM = _check_int("N_FM", N_FM, 1)
+    N_FM = _check_int("N_FM", N_FM, 1, " (FM columns on each side)")
+    N_x = _check_int("N_x", N_x, 3, " (columns: FM, metal, FM)")
     if N_x < 2 * N_FM + 1:
-        raise ValueError(f"a trilayer needs N_x >= 2 N_FM + 1 = {2 * N_FM + 1} columns, got N_x = {N_x}")
+        raise ValueError(
+            f"N_x = {N_x} is too small for N_FM = {N_FM}: a trilayer needs N_x >= 2 N_FM + 1 = {2 * N_FM + 1} "
+            "columns (two FMs and at least one metal column)"
+        )
+    _scalars(m=m, gamma=gamma, tp=tp, w=w, t=t, mu=mu)
     mL = magnetization(m_L, m)
     mR = magnetization(m_R, m)
     mp = _metal_params(metal, basis, gamma, w, tp)
@@ -392,10 +430,14 @@ def bilayer(
     Other parameters as in :func:`trilayer`; ``m_FM`` is the FM magnetization.
     """
     metal, basis = _metal_kind(metal, basis)
-    N_x = _check_int("N_x", N_x, 2)
-    N_FM = _check_int("N_FM", N_FM, 1)
+    N_FM = _check_int("N_FM", N_FM, 1, " (FM columns)")
+    N_x = _check_int("N_x", N_x, 2, " (columns: metal, FM)")
     if N_x < N_FM + 1:
-        raise ValueError(f"a bilayer needs N_x >= N_FM + 1 = {N_FM + 1} columns, got N_x = {N_x}")
+        raise ValueError(
+            f"N_x = {N_x} is too small for N_FM = {N_FM}: a bilayer needs N_x >= N_FM + 1 = {N_FM + 1} "
+            "columns (the FM and at least one metal column)"
+        )
+    _scalars(m=m, gamma=gamma, tp=tp, w=w, t=t, mu=mu)
     mv = magnetization(m_FM, m)
     mp = _metal_params(metal, basis, gamma, w, tp)
     layers = [layer(metal, N_x - N_FM, **mp), layer("fm", N_FM, m=mv, label="FM")]
@@ -426,9 +468,7 @@ class Result:
             raise TypeError(f"solve() needs an orbsym.systems.System (from trilayer(), bilayer(), heterostructure()), got {type(system).__name__}")
         self.system = system
         self.T = check_temperature(T)
-        if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-            raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
-        self.workers = int(workers)
+        self.workers = integer_at_least("workers", workers, 1)
         self._full = None
         self._evals = None
 
@@ -484,18 +524,15 @@ class Result:
         """
         o = self.observables
         fns = {"bond": o.bond_current, "eq7": o.eq7_current, "forward": o.forward_current, "backward": o.backward_current}
-        if kind not in fns:
-            raise ValueError(f"unknown current kind {kind!r}; allowed: {', '.join(CURRENT_KINDS)}")
-        if direction not in ("x", "y"):
-            raise ValueError(f"unknown current direction {direction!r}; allowed: 'x', 'y'")
+        check_name("current kind", kind, CURRENT_KINDS)
+        check_name("current direction", direction, ("x", "y"))
         return self._per_pol(lambda p: fns[kind](p, direction), charge=kind == "bond")
 
     def torques(self, kind="bond"):
         """Torque terms per polarization and column: ``exchange`` (FM exchange, on-site),
         ``bond_x``, ``bond_y`` (hopping torques) and ``total``, for the bond-current (``"bond"``) or
         Eq. (7) forward (``"forward"``) decomposition; ``d<J>/dt = -div j + total``."""
-        if kind not in ("bond", "forward"):
-            raise ValueError(f"unknown torque decomposition {kind!r}; allowed: 'bond', 'forward'")
+        check_name("torque decomposition", kind, ("bond", "forward"))
         return self._per_pol(lambda p: self.observables.torques(p, kind), charge=False)
 
     def continuity_residual(self):
@@ -523,10 +560,10 @@ class Result:
     def to_dict(self, quantities=("densities", "currents", "torques", "free_energy")):
         """JSON-ready dict (NaN -> None) with the system description and the requested quantities."""
         out = {"system": self.system.describe(), "T": self.T}
-        allowed = ("densities", "currents", "torques", "free_energy", "particle_number", "continuity")
+        if isinstance(quantities, str):
+            quantities = (quantities,)
         for q in quantities:
-            if q not in allowed:
-                raise ValueError(f"unknown quantity {q!r}; allowed: {', '.join(allowed)}")
+            check_name("quantity", q, QUANTITIES)
         if "densities" in quantities:
             out["densities"] = _jsonable(self.densities())
         if "currents" in quantities:
@@ -578,7 +615,8 @@ def rkky(system, T=PAPER_PARAMETERS["T"], per_row=True, workers=1):
     mL = np.array(system.info["m_L"], float)
     nL = np.linalg.norm(mL)
     if nL == 0:
-        raise ValueError("rkky() needs a nonzero m_L to define parallel/antiparallel")
+        raise ValueError(f"rkky() needs a nonzero m_L to define parallel/antiparallel, got m_L = {tuple(mL.tolist())}")
+    check_temperature(T)
     mag = float(np.linalg.norm(system.info["m_R"]))
     u = mL / nL
     FP = solve(system.rebuild(m_R=tuple(mag * u)), T, workers).free_energy(per_row)

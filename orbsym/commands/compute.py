@@ -4,7 +4,11 @@ Examples::
 
     orbsym compute trilayer --gamma 0.5 --m-L x --m-R y --json
     orbsym compute bilayer --metal am --w 0.4 --m-FM 1.2,0.3 --quantities free_energy
-    orbsym compute trilayer --m-L y --m-R y --rkky --json
+    orbsym compute trilayer --m-L y --m-R y --rkky --json --out rkky.json
+
+``--out FILE`` writes the output to ``FILE`` atomically (temporary file + rename,
+:mod:`orbsym.io`): a failed or interrupted run leaves the previous ``FILE`` (or none), never half
+of one.  Bad values are reported in one line (exit status 2) before anything is computed.
 
 Magnetizations: an axis (``x``, ``-y``), a vector ``mx,my,mz`` or angles ``theta,phi`` (radians,
 with ``--m`` as magnitude).  Conventions (units of t, bond counted once, F per row):
@@ -52,6 +56,7 @@ def add_arguments(parser):
     parser.add_argument("--rkky", action="store_true", help="also compute J = F_AP - F_P (trilayer; m_R along +-m_L)")
     parser.add_argument("--workers", type=int, default=1, help="processes sharing the k-points (default 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--out", default=None, metavar="FILE", help="write the output to FILE (atomically) instead of stdout")
 
 
 def _magnetization_arg(name, text):
@@ -114,12 +119,17 @@ def _format_text(d):
 def run(args):
     from ..systems import rkky, solve
 
+    from ..numeric.checks import unknown_name
+
     qs = [q.strip() for q in str(args.quantities).split(",") if q.strip()]
+    if not qs:
+        raise ValueError(f"--quantities is empty; give a comma-separated subset of {','.join(QUANTITIES)}")
     bad = [q for q in qs if q not in QUANTITIES]
     if bad:
-        raise ValueError(f"unknown quantity {bad[0]!r} in --quantities; allowed: {', '.join(QUANTITIES)}")
+        raise ValueError(f"{unknown_name('quantity', bad[0], QUANTITIES)} (in --quantities)")
     if not math.isfinite(args.T) or args.T < 0:
-        raise ValueError(f"--T must be a finite temperature >= 0, got {args.T!r}")
+        raise ValueError(f"--T must be a finite temperature >= 0 (units of t), got {args.T!r}")
+    target = _check_out(args.out)
     if args.rkky and args.geometry != "trilayer":
         raise ValueError("--rkky needs the trilayer geometry (J = F_AP - F_P between the two FMs)")
     if args.workers < 1:
@@ -129,8 +139,27 @@ def run(args):
     out = result.to_dict(tuple(qs))
     if args.rkky:
         out["rkky"] = rkky(system, args.T, workers=args.workers)
-    if args.json:
-        print(json.dumps(out, allow_nan=False))
+    text = json.dumps(out, allow_nan=False) if args.json else _format_text(out)
+    if target is None:
+        print(text)
     else:
-        print(_format_text(out))
+        from ..io import atomic_write
+
+        with atomic_write(target) as fh:
+            fh.write(text + "\n")
     return 0
+
+
+def _check_out(path):
+    """Validate ``--out`` before computing: a file path in a writable directory (created if needed)."""
+    if path is None:
+        return None
+    from pathlib import Path
+
+    from ..io import ensure_writable_dir
+
+    p = Path(path)
+    if not str(path).strip() or p.is_dir():
+        raise ValueError(f"--out {str(path)!r} is a directory or empty; give a file name, e.g. --out result.json")
+    ensure_writable_dir(p.parent if str(p.parent) else ".")
+    return p

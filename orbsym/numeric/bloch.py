@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .thermo import check_temperature, fermi, grand_potential_terms
+from .thermo import ZERO_LEVEL_RTOL, check_temperature, fermi, grand_potential_terms
 
 __all__ = ["k_points", "real_gauge", "bloch_hamiltonians", "BlochSolution", "solve_bloch", "free_energy_bloch", "shutdown_workers"]
 
@@ -181,6 +181,7 @@ class BlochSolution:
     N_y: int
     bands: dict
     real_gauge: bool
+    zero_tol: float = 0.0
 
     def free_energy(self, per_row=True):
         """Grand potential of Eq. (13), per row (``F / N_y``, default) or total."""
@@ -189,8 +190,15 @@ class BlochSolution:
 
     def particle_number(self, per_row=True):
         """``sum_n f(E_n)``, per row (default) or total."""
-        total = float(np.sum(self.weights[:, None] * fermi(self.energies, self.T)))
+        total = float(np.sum(self.weights[:, None] * fermi(self.energies, self.T, self.zero_tol)))
         return total / self.N_y if per_row else total
+
+
+def _zero_tol(H0, C, S):
+    """T = 0 tolerance for "a level exactly at zero" (:func:`orbsym.numeric.thermo.zero_level_tolerance`),
+    from a bound on ``max |E|`` (row-sum norms), the same for every k-point, chunk and worker."""
+    scale = sum(float(np.abs(M).sum(axis=1).max(initial=0.0)) for M in (H0, C, S))
+    return ZERO_LEVEL_RTOL * max(1.0, scale)
 
 
 def _chunks(nk, n, itemsize, budget):
@@ -198,7 +206,7 @@ def _chunks(nk, n, itemsize, budget):
     return [(i, min(nk, i + size)) for i in range(0, nk, size)]
 
 
-def _solve_range(H0, C, S, k, w, T, Ny, N, d, pairs, vectors, symmetric, chunk_bytes):
+def _solve_range(H0, C, S, k, w, T, Ny, N, d, pairs, vectors, symmetric, chunk_bytes, zero_tol=0.0):
     """Diagonalize ``h(k)`` for the given momenta; return energies and the partial bands."""
     n = H0.shape[0]
     real = H0.dtype != complex
@@ -216,7 +224,7 @@ def _solve_range(H0, C, S, k, w, T, Ny, N, d, pairs, vectors, symmetric, chunk_b
         del h
         energies[a:b] = E
         nkc = b - a
-        occ = fermi(E, T) * (w[a:b, None] / Ny)
+        occ = fermi(E, T, zero_tol) * (w[a:b, None] / Ny)
         # levels are sorted, so the states with a non-negligible occupation at some k of the chunk
         # are the first `keep`; the empty ones contribute nothing to G
         keep = int((occ > OCCUPATION_CUTOFF).sum(axis=1).max())
@@ -300,7 +308,8 @@ def solve_bloch(lattice, T, pairs=((0, 0),), vectors=True, use_symmetry=True, us
     # G is Hermitian: G(x, x - dx; -dy) = G(x - dx, x; dy)^dag, so only "canonical" offsets are formed
     canonical = sorted({p if p >= (0, 0) else (-p[0], -p[1]) for p in pairs})
     H0, C, S = _gauged_pieces(lattice, phases)
-    common = (T, Ny, N, d, canonical, vectors, symmetric, chunk_bytes)
+    zero_tol = _zero_tol(H0, C, S)
+    common = (T, Ny, N, d, canonical, vectors, symmetric, chunk_bytes, zero_tol)
     if workers == 1 or k.size < 2 * workers:
         energies, acc = _solve_range(H0, C, S, k, w, *common)
     else:
@@ -324,7 +333,7 @@ def solve_bloch(lattice, T, pairs=((0, 0),), vectors=True, use_symmetry=True, us
                 lo, hi = max(0, -dx), min(N, N - dx)  # G(x, x+dx; dy) = G(x+dx, x; -dy)^dag
                 out[lo:hi] = src[lo + dx : hi + dx].conj().transpose(0, 2, 1)
                 bands[dx, dy] = out
-    return BlochSolution(k, w, energies, T, Ny, bands, phases is not None)
+    return BlochSolution(k, w, energies, T, Ny, bands, phases is not None, zero_tol)
 
 
 def free_energy_bloch(lattice, T, per_row=True, **kwargs):

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .checks import check_name, integer_at_least
+
 __all__ = ["Column", "Lattice", "INTERFACES", "X_BOND", "Y_BOND"]
 
 #: Allowed values of the FM-metal interface rule.
@@ -89,7 +91,9 @@ class Lattice:
     columns : sequence of Column
         One entry per column ``x = 0 .. N_x - 1``.
     N_y : int
-        Number of rows (periodic), ``>= 1``.
+        Number of rows (periodic), ``>= 1``: a ring of ``N_y`` y-bonds per column, i.e. the
+        momenta ``k = 2 pi j / N_y``.  ``N_y = 2``: both bonds join rows 0 and 1 (hopping doubled);
+        ``N_y = 1``: the bond closes on the site (``t_y + t_y^dag`` adds to the on-site matrix).
     interface : {"fm", "metal"}
         Owner of FM-metal x-bonds (see module docstring).
 
@@ -115,10 +119,8 @@ class Lattice:
         bad = [c for c in columns if not isinstance(c, Column)]
         if bad:
             raise TypeError(f"columns must be orbsym.numeric.Column objects, got {type(bad[0]).__name__}")
-        if isinstance(N_y, bool) or not isinstance(N_y, (int, np.integer)) or N_y < 1:
-            raise ValueError(f"N_y must be an integer >= 1, got {N_y!r}")
-        if interface not in INTERFACES:
-            raise ValueError(f"interface must be one of {INTERFACES}, got {interface!r}")
+        integer_at_least("N_y", N_y, 1, " (rows, periodic in y)")
+        check_name("interface rule", interface, INTERFACES)
         ref = columns[0].kernels
         gens = np.asarray(ref.generators)
         for c in columns:
@@ -152,13 +154,35 @@ class Lattice:
         self.x_owner = np.array(owners, dtype=int)
         self._blocks = {}
         d = self.dim
-        self.onsite = np.array([c.kernels.onsite_matrix(c.params) for c in columns], dtype=complex).reshape(self.N_x, d, d)
-        self.hop_y = np.array([self._hopping(c, Y_BOND) for c in columns], dtype=complex).reshape(self.N_x, d, d)
-        self.hop_x = np.array([self._hopping(columns[o], X_BOND) for o in owners], dtype=complex).reshape(self.N_x - 1, d, d)
+        self.onsite = np.array([self._evaluate(c, x, "on-site matrix", None) for x, c in enumerate(columns)], dtype=complex).reshape(self.N_x, d, d)
+        self.hop_y = np.array([self._evaluate(c, x, "y hopping", Y_BOND) for x, c in enumerate(columns)], dtype=complex).reshape(self.N_x, d, d)
+        self.hop_x = np.array([self._evaluate(columns[o], o, "x hopping", X_BOND) for o in owners], dtype=complex).reshape(self.N_x - 1, d, d)
         for x, e in enumerate(self.onsite):
-            if not np.allclose(e, e.conj().T, atol=1e-12):
-                raise ValueError(f"on-site matrix of column {x} ({columns[x].kernels.model!r}) is not Hermitian")
+            dev = float(np.abs(e - e.conj().T).max(initial=0.0))
+            if dev > 1e-12 * max(1.0, float(np.abs(e).max(initial=0.0))):
+                i, j = np.unravel_index(int(np.argmax(np.abs(e - e.conj().T))), e.shape)
+                raise ValueError(
+                    f"on-site matrix of column {x} ({columns[x].kernels.model!r}, parameters {columns[x].params}) is not "
+                    f"Hermitian: entry [{i}, {j}] = {e[i, j]:.6g} but conj([{j}, {i}]) = {np.conj(e[j, i]):.6g}; h must be Hermitian"
+                )
         self.y_hermitian = bool(np.allclose(self.hop_y, self.hop_y.conj().transpose(0, 2, 1), rtol=0, atol=1e-14))
+
+    @classmethod
+    def _evaluate(cls, column, x, what, bond):
+        """On-site (``bond=None``) or hopping matrix of a column; ValueError if not finite."""
+        try:
+            with np.errstate(all="raise"):
+                m = column.kernels.onsite_matrix(column.params) if bond is None else cls._hopping(column, bond)
+                m = np.asarray(m, dtype=complex)
+        except (ArithmeticError, FloatingPointError, ValueError) as exc:
+            raise ValueError(
+                f"{what} of column {x} ({column.kernels.model!r}) cannot be evaluated at parameters {column.params}: {exc}"
+            ) from None
+        if m.shape != (column.kernels.dim,) * 2:
+            raise ValueError(f"{what} of column {x} has shape {m.shape}, expected {(column.kernels.dim,) * 2} (basis size of model {column.kernels.model!r})")
+        if not np.all(np.isfinite(m)):
+            raise ValueError(f"{what} of column {x} ({column.kernels.model!r}) is not finite at parameters {column.params}: {m.tolist()}")
+        return m
 
     @staticmethod
     def _hopping(column, d):

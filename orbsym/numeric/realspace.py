@@ -17,7 +17,7 @@ import numpy as np
 
 from .lattice import X_BOND, Y_BOND
 from .observables import _ZERO_FOR_CHARGE, Observables
-from .thermo import check_temperature, fermi, grand_potential_terms
+from .thermo import check_temperature, fermi, grand_potential_terms, zero_level_tolerance
 
 __all__ = ["dense_hamiltonian", "site_index", "thermal_correlations", "RealSpaceObservables", "RealSpaceSolution", "solve_realspace", "angular_momentum_rate"]
 
@@ -52,7 +52,7 @@ def dense_hamiltonian(lattice):
 def thermal_correlations(h, T):
     """Eigenvalues ``E`` and ``G = U* f(E) U^T`` (Eq. 12) of a dense one-body matrix."""
     E, U = np.linalg.eigh(h)
-    f = fermi(E, T)
+    f = fermi(E, T, zero_level_tolerance(E))
     return E, (U.conj() * f[None, :]) @ U.T
 
 
@@ -158,7 +158,7 @@ class RealSpaceSolution:
         return total / self.lattice.N_y if per_row else total
 
     def particle_number(self, per_row=True):
-        total = float(fermi(self.energies, self.T).sum())
+        total = float(fermi(self.energies, self.T, zero_level_tolerance(self.energies)).sum())
         return total / self.lattice.N_y if per_row else total
 
 

@@ -3,14 +3,23 @@
 Conventions (:mod:`orbsym.conventions`): ``mu`` is inside ``h``, so levels are measured from the
 chemical potential; ``f(E) = 1 / (1 + exp(E / T))``; ``T = 0`` is the step function with a level
 exactly at zero counted half occupied; ``F = -T sum_n ln(1 + exp(-E_n / T))``.
+
+Numerical edges
+---------------
+* Every formula is written in terms of ``exp(-|E| / T) <= 1``, so no ``T > 0`` -- however small,
+  down to subnormal numbers -- and no ``|E|`` -- however large (``|mu| -> inf``: empty or full
+  bands) -- overflows; underflow to exactly 0 is the correct limit and is silenced.
+* At ``T = 0`` "exactly at zero" means within rounding of the eigensolver: a level with
+  ``|E| <= zero_tol`` (callers pass a tolerance relative to the spectrum's scale,
+  :func:`zero_level_tolerance`) counts as half occupied, so that the result does not depend on the
+  sign of a ``1e-16`` rounding error (e.g. on the BLAS thread count).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
 
-__all__ = ["check_temperature", "fermi", "grand_potential_terms", "entropy_terms", "grand_potential_from_density_matrix"]
+__all__ = ["check_temperature", "zero_level_tolerance", "fermi", "grand_potential_terms", "entropy_terms", "grand_potential_from_density_matrix"]
 
 
 def check_temperature(T):
@@ -24,28 +33,49 @@ def check_temperature(T):
     return Tf
 
 
-def fermi(E, T):
+def zero_level_tolerance(E):
+    """Levels with ``|E|`` below this count as "exactly at zero" at ``T = 0``.
+
+    ``ZERO_LEVEL_RTOL * max(1, max |E|)``: a few hundred times the rounding error of a Hermitian
+    eigensolver on a matrix of that norm, far below any physical energy scale.
+    """
+    E = np.asarray(E, dtype=float)
+    scale = float(np.max(np.abs(E), initial=0.0)) if E.size else 0.0
+    return ZERO_LEVEL_RTOL * max(1.0, scale)
+
+
+#: Relative tolerance of :func:`zero_level_tolerance`.
+ZERO_LEVEL_RTOL = 1e-13
+
+
+def fermi(E, T, zero_tol=0.0):
     """Fermi-Dirac occupation ``f(E) = 1/(1 + exp(E/T))`` (Eq. 12); no overflow for any ``E/T``.
 
-    ``T = 0`` gives ``1`` below zero, ``0`` above and ``1/2`` exactly at zero.
+    ``T = 0`` gives ``1`` below zero, ``0`` above and ``1/2`` for ``|E| <= zero_tol`` (default:
+    exactly zero; see :func:`zero_level_tolerance`).
     """
     E = np.asarray(E, dtype=float)
     T = check_temperature(T)
     if T == 0:
-        return np.where(E < 0, 1.0, np.where(E > 0, 0.0, 0.5))
-    return expit(-E / T)
+        return np.where(np.abs(E) <= zero_tol, 0.5, np.where(E < 0, 1.0, 0.0))
+    with np.errstate(over="ignore", under="ignore"):
+        x = np.exp(-np.abs(E) / T)  # in [0, 1]
+        low = 1.0 / (1.0 + x)  # occupation of a level below zero
+        return np.where(E <= 0, low, x / (1.0 + x))
 
 
 def grand_potential_terms(E, T):
-    """Per-level grand potential ``-T ln(1 + exp(-E/T))`` (Eq. 13), as ``-T logaddexp(0, -E/T)``.
+    """Per-level grand potential ``-T ln(1 + exp(-E/T))`` (Eq. 13).
 
-    At ``T = 0`` this is ``min(E, 0)``.
+    Evaluated as ``min(E, 0) - T ln(1 + exp(-|E|/T))``: no overflow for any ``E/T``; empty levels
+    (``E >> T``) give 0 and full ones (``-E >> T``) exactly ``E``.  At ``T = 0`` this is ``min(E, 0)``.
     """
     E = np.asarray(E, dtype=float)
     T = check_temperature(T)
     if T == 0:
         return np.minimum(E, 0.0)
-    return -T * np.logaddexp(0.0, -E / T)
+    with np.errstate(over="ignore", under="ignore"):
+        return np.minimum(E, 0.0) - T * np.log1p(np.exp(-np.abs(E) / T))
 
 
 def entropy_terms(p):
