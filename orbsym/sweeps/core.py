@@ -395,7 +395,7 @@ def load(path):
     with xr.open_dataset(p, engine="scipy") as ds:
         ds = ds.load()
     for name in list(ds.data_vars):
-        if ds[name].attrs.get("complex_part") == "real":
+        if name in ds.data_vars and ds[name].attrs.get("complex_part") == "real":
             base = ds[name].attrs["complex_of"]
             imag = ds[f"{base}_imag"]
             attrs = {k: v for k, v in ds[name].attrs.items() if k not in ("complex_part", "complex_of")}

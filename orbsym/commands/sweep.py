@@ -1,0 +1,176 @@
+"""``orbsym sweep``: parameter sweeps of trilayers and bilayers into a labeled NetCDF file.
+
+Examples::
+
+    orbsym sweep bilayer --param theta=0:3.14:21 --param phi=0:6.28:41 --set gamma=0.3 \\
+        --observable free_energy --out F.nc --workers 2
+    orbsym sweep trilayer --param N_x=5,7,9,11 --set m_L=y --set m_R=y --observable rkky --out J.nc
+    orbsym sweep bilayer --param N_y=200,800,inf --observable free_energy --out conv.nc
+    orbsym sweep bilayer --param mu=-1:0:11 --scheduler tcp://host:8786 --out F_mu.nc   # dask cluster
+
+``--param NAME=START:STOP:NUM`` is ``numpy.linspace(START, STOP, NUM)`` (both ends included);
+``--param NAME=V1,V2,...`` lists values (numbers, ``inf`` for ``N_y``, or words such as
+``interface=fm,metal``).  ``--set NAME=VALUE`` fixes a parameter.  Re-running an interrupted sweep
+with the same arguments computes only the missing points (partial results in ``OUT.parts/``).
+Conventions (units of t, free energies per row): :mod:`orbsym.conventions`.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+
+NAME = "sweep"
+HELP = "parameter sweeps (free energy, currents, densities, torques, RKKY) in parallel, saved as labeled NetCDF"
+
+_INTS = ("N_x", "N_y", "N_FM")
+
+
+def add_arguments(parser):
+    parser.add_argument("geometry", help="trilayer (FM/metal/FM) or bilayer (metal/FM)")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=SPEC", help="swept parameter: START:STOP:NUM (linspace) or V1,V2,...; repeat for more axes (dimension order)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="fixed parameter value (e.g. gamma=0.3, T=0.01, m_L=y, m_FM=1.57,0)")
+    parser.add_argument("--observable", action="append", default=[], metavar="NAME", help="free_energy (default), particle_number, densities, currents[:KIND[:DIR]], torques[:KIND], rkky; repeat or comma-separate")
+    parser.add_argument("--out", default=None, help="NetCDF output file (resumable); without it a summary is printed")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores for large sweeps, serial for tiny ones)")
+    parser.add_argument("--executor", choices=("auto", "serial", "process"), default="auto", help="execution backend (default auto)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS", help="run on a dask.distributed scheduler (e.g. tcp://host:8786) via client.get_executor()")
+    parser.add_argument("--chunk-size", dest="chunk_size", type=int, default=None, help="points per task")
+    parser.add_argument("--tol", type=float, default=None, help="absolute tolerance of the k_y integral for N_y=inf (default 1e-10)")
+    parser.add_argument("--restart", action="store_true", help="discard partial results of a different sweep in OUT.parts/")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _number(text):
+    t = text.strip()
+    low = t.lower()
+    if low in ("inf", "+inf", "infinity"):
+        return math.inf
+    try:
+        return int(t)
+    except ValueError:
+        pass
+    try:
+        return float(t)
+    except ValueError:
+        return None
+
+
+def _split(option, item):
+    if "=" not in item:
+        raise ValueError(f"{option} {item!r}: expected NAME=VALUES (e.g. {option} theta=0:3.14:21)")
+    name, _, spec = item.partition("=")
+    name = name.strip()
+    if not name:
+        raise ValueError(f"{option} {item!r}: missing parameter name before '='")
+    return name, spec.strip()
+
+
+def parse_axis(item):
+    """``NAME=START:STOP:NUM`` or ``NAME=V1,V2,...`` -> ``(name, list of values)``."""
+    import numpy as np
+
+    name, spec = _split("--param", item)
+    if not spec:
+        raise ValueError(f"--param {name}: no values given (expected START:STOP:NUM or V1,V2,...)")
+    if ":" in spec:
+        parts = spec.split(":")
+        if len(parts) != 3:
+            raise ValueError(f"--param {name}={spec}: expected START:STOP:NUM with three fields, got {len(parts)}")
+        start, stop, num = (_number(p) for p in parts)
+        if start is None or stop is None or not (math.isfinite(start) and math.isfinite(stop)):
+            raise ValueError(f"--param {name}={spec}: START and STOP must be finite numbers")
+        if not isinstance(num, int) or num < 1:
+            raise ValueError(f"--param {name}={spec}: NUM must be an integer >= 1, got {parts[2]!r}")
+        values = [float(v) for v in np.linspace(start, stop, num)]
+    else:
+        tokens = [p.strip() for p in spec.split(",")]
+        if any(not t for t in tokens):
+            raise ValueError(f"--param {name}={spec}: empty value in the list")
+        nums = [_number(t) for t in tokens]
+        values = tokens if any(v is None for v in nums) else nums
+        if any(v is None for v in nums) and any(v is not None for v in nums):
+            raise ValueError(f"--param {name}={spec}: mixes numbers and words")
+    if name in _INTS and not any(isinstance(v, str) for v in values):
+        if all(math.isinf(v) or float(v).is_integer() for v in values):
+            values = [v if math.isinf(v) else int(v) for v in values]
+    return name, values
+
+
+def parse_fixed(item):
+    """``NAME=VALUE`` -> ``(name, value)``; ``a,b`` / ``a,b,c`` become angle pairs / vectors."""
+    name, spec = _split("--set", item)
+    if not spec:
+        raise ValueError(f"--set {name}: no value given")
+    if "," in spec:
+        nums = [_number(t) for t in spec.split(",")]
+        if any(v is None for v in nums):
+            raise ValueError(f"--set {name}={spec}: expected comma-separated numbers (angles theta,phi or a vector)")
+        return name, tuple(float(v) for v in nums)
+    v = _number(spec)
+    if v is None:
+        return name, spec
+    if name in _INTS and not math.isinf(v) and float(v).is_integer():
+        return name, int(v)
+    return name, v
+
+
+def run(args):
+    from ..sweeps import SweepError, sweep
+
+    axes = {}
+    for item in args.param:
+        name, values = parse_axis(item)
+        if name in axes:
+            raise ValueError(f"--param {name} is given twice")
+        axes[name] = values
+    if not axes:
+        raise ValueError("no swept parameter; give at least one --param NAME=START:STOP:NUM or NAME=V1,V2,...")
+    fixed = dict(parse_fixed(item) for item in args.set)
+    observables = [o.strip() for item in (args.observable or ["free_energy"]) for o in item.split(",") if o.strip()]
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be an integer >= 1, got {args.workers}")
+    if args.chunk_size is not None and args.chunk_size < 1:
+        raise ValueError(f"--chunk-size must be an integer >= 1, got {args.chunk_size}")
+    kwargs = {}
+    if args.tol is not None:
+        kwargs["tol"] = args.tol
+    client = None
+    executor = None if args.executor == "auto" else args.executor
+    if args.scheduler:
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            raise ValueError("--scheduler needs dask.distributed (pip install 'orbsym[dask]')") from None
+        client = Client(args.scheduler)
+        executor = client.get_executor()
+        if args.workers is None:
+            args.workers = max(1, len(client.scheduler_info().get("workers", {})))
+    try:
+        ds = sweep(
+            args.geometry,
+            axes,
+            observables,
+            params=fixed,
+            executor=executor,
+            workers=args.workers,
+            chunk_size=args.chunk_size,
+            out=args.out,
+            restart=args.restart,
+            progress=False if args.quiet else None,
+            **kwargs,
+        )
+    except SweepError as exc:
+        print(f"orbsym: {exc}", file=sys.stderr)
+        if args.out:
+            print(f"orbsym: successful points are kept in {args.out}.parts/; re-run the same command to retry the failed ones", file=sys.stderr)
+        return 1
+    finally:
+        if client is not None:
+            client.close()
+    if args.out:
+        dims = " x ".join(f"{n}={len(v)}" for n, v in axes.items())
+        print(f"wrote {args.out}: {dims}; variables {', '.join(ds.data_vars)}")
+    else:
+        print(ds)
+    return 0
