@@ -4,7 +4,7 @@ Examples::
 
     orbsym figure 2 --gamma 1,0.5 --current eq7 --out figs
     orbsym figure 3 --grid 37x73 --interface metal
-    orbsym figure 4 --mu-range -4:4:801
+    orbsym figure 4 --mu-range=-4:4:801    (use "=" when MIN is negative)
     orbsym figure 5 --N-x-range 3:40 --quick
 
 Writes ``figN.png``, ``figN.pdf`` and ``figN.csv`` (parameters in ``#`` header lines) atomically
@@ -83,7 +83,7 @@ def add_arguments(parser):
     parser.add_argument("--grid", default=None, help="Fig. 3: N_THETAxN_PHI grid on [0,pi]x[0,2pi] (default 19x37)")
     parser.add_argument("--panels", default=None, help="Fig. 3: nm,am (default both)")
     parser.add_argument("--no-symmetry", dest="symmetry", action="store_false", default=None, help="Fig. 3: diagonalize every grid point (no symmetry reduction)")
-    parser.add_argument("--mu-range", dest="mu_range", default=None, help="Fig. 4: MIN:MAX:N (default -3:3:601)")
+    parser.add_argument("--mu-range", dest="mu_range", default=None, help="Fig. 4: MIN:MAX:N (default -3:3:601; write --mu-range=-3:3:601 when MIN < 0)")
     parser.add_argument("--N-x-range", dest="N_x_range", default=None, help="Fig. 5: MIN:MAX (default 3:25)")
     parser.add_argument("--axis", default=None, choices=("x", "y", "z"), help="Fig. 5: common FM axis (default y)")
     parser.add_argument("--name", default=None, help="output file stem (default figN)")
