@@ -46,6 +46,7 @@ __all__ = [
     "Derivation",
     "kernels",
     "derivative_form",
+    "from_derivative_form",
     "collect_commutators",
     "paper_current",
     "divergence",
@@ -253,6 +254,27 @@ def derivative_form(op, directions=((1, 0), (0, 1))):
     from .operators import simplify_coefficient
 
     return {k: simplify_coefficient(v) for k, v in out.items() if not is_zero(v)}
+
+
+def from_derivative_form(form):
+    """Inverse of :func:`derivative_form`: back to ``{(a, b): X}`` bilinears (for checks)."""
+    def offsets(u):
+        if u == "c":
+            return [((0, 0), 1)]
+        kind, d = u
+        if kind == "+":
+            return [(tuple(d), 1), ((0, 0), -1)]
+        if kind == "-":
+            return [((0, 0), 1), (neg_offset(d), -1)]
+        if kind == "2":
+            return [(tuple(d), 1), ((0, 0), -2), (neg_offset(d), 1)]
+        return [(tuple(d), 1), ((0, 0), -1)]
+
+    op = LatticeOperator()
+    for (u, v), X in form.items():
+        for (a, sa), (b, sb) in itertools.product(offsets(u), offsets(v)):
+            op = op + LatticeOperator({(a, b): (sa * sb) * X})
+    return op.simplify()
 
 
 # =============================================================================== commutator recognition

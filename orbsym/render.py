@@ -81,7 +81,7 @@ def _var(u):
     if u == "c":
         return "c_n"
     kind, d = u
-    if kind in "+-":
+    if kind in "+-2":
         return rf"\partial^{{{kind}}}_{{{DIRS.get(tuple(d), d)}}} c_n"
     return rf"(c_{{n+{d}}} - c_n)"
 
@@ -174,8 +174,24 @@ def _join(terms):
     return out or "0"
 
 
+def _second_differences(form):
+    """Merge ``c^dag X d+ c - c^dag X d- c`` into ``c^dag X d2 c`` (``d2 c_n = c_{n+e} - 2 c_n + c_{n-e}``)."""
+    form = dict(form)
+    dirs = {k[1] for key in form for k in key if isinstance(k, tuple) and k[0] in "+-"}
+    for d in dirs:
+        for first in (True, False):
+            kp = ("c", ("+", d)) if first else (("+", d), "c")
+            km = ("c", ("-", d)) if first else (("-", d), "c")
+            if kp in form and km in form and sp.Matrix(form[kp]).equals(-sp.Matrix(form[km])):
+                k2 = ("c", ("2", d)) if first else (("2", d), "c")
+                form[k2] = form.pop(kp)
+                form.pop(km)
+    return form
+
+
 def _form_latex(form, namer):
     """LaTeX of ``sum (u c)^dag X (v c)`` grouping Hermitian pairs as ``+ h.c.``."""
+    form = _second_differences(form)
     terms = []
     done = set()
     keys = sorted(form, key=lambda k: (k[0] != "c" or k[1] != "c", str(k)))
@@ -423,7 +439,7 @@ def _model_sections(doc, model):
         doc.p("With $t' = t$ (the paper's choice):")
         for a in "xyz":
             doc.eq(rf"\tau_{{{a},n}}\big|_{{t'=t}} = " + _form_latex(_summed(der_tp, a, "forward"), namer))
-    doc.p("Bond-current decomposition (the conserved, anticommutator current); $\\partial^{\\pm}$ as above:")
+    doc.p("Bond-current decomposition (the conserved, anticommutator current); $\\partial^{2}_k c_n = c_{n+e_k} - 2 c_n + c_{n-e_k}$:")
     for a in "xyz":
         doc.eq(rf"\tau^{{\rm bond}}_{{{a},n}} = " + _form_latex(_summed(der, a, "bond"), namer))
     doc.h(3, "On-site (exchange) torque")

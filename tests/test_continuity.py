@@ -301,3 +301,19 @@ def test_derived_operators_are_hermitian():
 def test_derive_rejects_non_models():
     with pytest.raises(TypeError, match="needs an orbsym Model"):
         derive("multiorbital")
+
+
+@settings(max_examples=25)
+@given(
+    entries=st.dictionaries(
+        st.tuples(st.sampled_from([(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (1, 1)]), st.sampled_from([(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1), (-1, 1)])),
+        st.tuples(st.integers(-5, 5), st.integers(-5, 5)),
+        min_size=1,
+    )
+)
+def test_derivative_form_is_an_exact_invertible_rewrite(entries):
+    from orbsym.continuity import from_derivative_form
+    from orbsym.operators import LatticeOperator
+
+    op = LatticeOperator({k: sp.Matrix([[re + sp.I * im, 1], [0, re]]) for k, (re, im) in entries.items()}).simplify()
+    assert from_derivative_form(derivative_form(op)) == op
