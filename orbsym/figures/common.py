@@ -31,6 +31,10 @@ __all__ = [
     "read_csv",
     "save_figure",
     "sign_changes",
+    "png_bytes",
+    "new_figure",
+    "output_stem",
+    "Timer",
 ]
 
 #: Environment variable that switches notebooks (and ``quick_from_env``) to reduced sizes.
@@ -285,3 +289,12 @@ class Timer:
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self._t0
         return False
+
+
+def png_bytes(fig, dpi=110):
+    """PNG bytes of a Figure (for ``IPython.display.Image`` in notebooks, no pyplot needed)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
