@@ -296,7 +296,17 @@ def solve_bloch(lattice, T, pairs=((0, 0),), vectors=True, use_symmetry=True, us
     Returns
     -------
     BlochSolution
+
+    Notes
+    -----
+    Floating-point underflow (tiny matrix elements, occupations ``exp(-E/T)`` of empty levels) is
+    harmless here and is ignored even if the caller made NumPy raise on it (``np.seterr``).
     """
+    with np.errstate(under="ignore"):
+        return _solve_bloch(lattice, T, pairs, vectors, use_symmetry, use_real_gauge, chunk_bytes, workers)
+
+
+def _solve_bloch(lattice, T, pairs, vectors, use_symmetry, use_real_gauge, chunk_bytes, workers):
     T = check_temperature(T)
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")

@@ -123,12 +123,13 @@ class Lattice:
         check_name("interface rule", interface, INTERFACES)
         ref = columns[0].kernels
         gens = np.asarray(ref.generators)
-        for c in columns:
+        for x, c in enumerate(columns):
             ks = c.kernels
-            if ks.dim != ref.dim or not np.allclose(np.asarray(ks.generators), gens):
+            if ks.dim != ref.dim or np.shape(ks.generators) != gens.shape or not np.allclose(np.asarray(ks.generators), gens):
+                what = f"basis size dim {ks.dim} vs dim {ref.dim}" if ks.dim != ref.dim else "different generator matrices"
                 raise ValueError(
-                    f"all columns must share one on-site basis and generator set: column model {ks.model!r} "
-                    f"(dim {ks.dim}) differs from {ref.model!r} (dim {ref.dim})"
+                    f"all columns must share the same on-site basis and generator set: column {x} (model {ks.model!r}, "
+                    f"basis {tuple(ks.basis)}) differs from column 0 (model {ref.model!r}, basis {tuple(ref.basis)}): {what}"
                 )
             extra = [d for d in ks.bonds if tuple(d) not in (X_BOND, Y_BOND)]
             if extra:

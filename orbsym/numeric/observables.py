@@ -111,7 +111,8 @@ class Observables:
                     continue
                 if band is None:
                     raise ValueError(f"correlation band (dx, dy) = {(dx, dy)} needed by kernel {name!r} was not computed")
-                out[idx[inside]] += np.einsum("ij,aij->a", M, band[xl[inside]])
+                with np.errstate(under="ignore"):  # tiny correlations of nearly empty bands
+                    out[idx[inside]] += np.einsum("ij,aij->a", M, band[xl[inside]])
         val = out.real
         self._cache[key] = val
         return val
