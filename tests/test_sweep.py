@@ -309,3 +309,17 @@ def test_cli_reports_failed_points(capsys):
     assert rc == 1
     err = capsys.readouterr().err
     assert "1 of 2 sweep points failed" in err and '"N_x": 1' in err and "N_x must be" in err
+
+
+def test_process_workers_start_with_one_blas_thread(monkeypatch):
+    from orbsym.sweeps import process_executor
+    from orbsym.sweeps.points import startup_blas_env
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    with process_executor(1) as ex:
+        env = ex.submit(startup_blas_env).result()
+    assert env["OMP_NUM_THREADS"] == "1" and env["OPENBLAS_NUM_THREADS"] == "1"
+    import os
+
+    assert os.environ["OMP_NUM_THREADS"] == "2"  # the parent's environment is restored

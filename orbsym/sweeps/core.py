@@ -61,6 +61,8 @@ GEOMETRIES = ("trilayer", "bilayer")
 BLAS_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1"}
 #: Sweeps estimated below this many seconds run serially when no executor is given.
 SERIAL_SECONDS = 2.0
+#: Target duration of one task (points per chunk follow from the cost estimate).
+TASK_SECONDS = 0.5
 _SECONDS_PER_UNIT = 1e-9  # ~ time of eigvalsh per (N_x dim)^3 per k-point on one core
 _UNITS = {
     "free_energy": "t per row (F / N_y)",
@@ -107,16 +109,34 @@ class SerialExecutor(cf.Executor):
         return fut
 
 
-def process_executor(workers):
-    """Local process pool with ``workers`` processes, ``spawn`` context, one BLAS thread each.
+class _BlasPool(cf.ProcessPoolExecutor):
+    """ProcessPoolExecutor whose worker processes start with one BLAS thread.
 
-    The BLAS variables are also set in the parent's environment for as long as :func:`sweep` runs
-    (spawned workers inherit them before NumPy loads); this function alone sets them only through
-    the initializer, which is too late for NumPy imported by the worker's ``__main__``.
+    Workers are spawned lazily inside :meth:`submit`; the BLAS variables are put into the
+    environment around it, so a spawned child has them before it imports NumPy.
+    """
+
+    def submit(self, fn, /, *args, **kwargs):
+        with _blas_env():
+            return super().submit(fn, *args, **kwargs)
+
+
+def process_executor(workers):
+    """Local process pool with ``workers`` processes (``spawn`` context), one BLAS thread each.
+
+    Usable on its own to keep warm workers across several sweeps::
+
+        with process_executor(2) as ex:
+            a = sweep("bilayer", {...}, executor=ex, workers=2)
+            b = sweep("bilayer", {...}, executor=ex, workers=2)
+
+    Scripts need the ``if __name__ == "__main__":`` guard (spawned workers import ``__main__``).
     """
     import multiprocessing
 
-    return cf.ProcessPoolExecutor(max_workers=int(workers), mp_context=multiprocessing.get_context("spawn"), initializer=worker_init, initargs=(dict(BLAS_ENV),))
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    return _BlasPool(max_workers=int(workers), mp_context=multiprocessing.get_context("spawn"), initializer=worker_init, initargs=(dict(BLAS_ENV),))
 
 
 @contextlib.contextmanager
@@ -219,6 +239,16 @@ def _estimate_seconds(spec, axes, n_points):
     N_y = biggest("N_y", PAPER_PARAMETERS["N_y"])
     nk = 3000 if math.isinf(N_y) else N_y / 2 + 1
     return n_points * nk * (3 * N_x) ** 3 * _SECONDS_PER_UNIT
+
+
+def _default_chunk(spec, axes, n_missing, n_workers):
+    """About ``TASK_SECONDS`` of work per task, at least ``4 n_workers`` tasks (load balance)."""
+    if n_missing == 0:
+        return 1
+    per_point = _estimate_seconds(spec, axes, 1)
+    by_time = max(1, int(TASK_SECONDS / max(per_point, 1e-6)))
+    by_balance = max(1, math.ceil(n_missing / (4 * n_workers)))
+    return max(1, min(by_time, by_balance, 64))
 
 
 def _fingerprint(spec, axes, observables, tol):
@@ -445,7 +475,8 @@ def sweep(
         Processes of the local pool (default: ``os.cpu_count()``); with a user executor, the
         number of its workers (only sizes the chunks and the submission window).
     chunk_size : int, optional
-        Points per task (default: about four tasks per worker, at most 16 points).
+        Points per task (default: about ``TASK_SECONDS`` of estimated work per task and at
+        least four tasks per worker).
     out : path, optional
         NetCDF file to write; enables resumable per-chunk storage in ``<out>.parts/``.
     restart : bool
@@ -557,7 +588,7 @@ def sweep(
     else:
         raise ValueError(f"executor must be 'serial', 'process' or a concurrent.futures.Executor, got {executor!r}")
     if chunk_size is None:
-        chunk_size = max(1, min(16, math.ceil(len(missing) / (4 * n_workers)))) if missing else 1
+        chunk_size = _default_chunk(spec, axes, len(missing), n_workers)
     chunks = [missing[i : i + chunk_size] for i in range(0, len(missing), chunk_size)]
     values = [axes[n] for n in names]
 
@@ -573,37 +604,35 @@ def sweep(
     queue = deque(chunks)
     pending = {}
     done_count = n_points - len(missing)
-    env = _blas_env() if owned is not None else contextlib.nullcontext()
     try:
-        with env:
-            while queue or pending:
-                while queue and len(pending) < window:
-                    ch = queue.popleft()
-                    task = [(i, point(i)) for i in ch]
-                    try:
-                        fut = ex.submit(run_chunk, spec, task, parsed, tol)
-                    except Exception as exc:  # noqa: BLE001 - e.g. a broken pool
-                        fut = cf.Future()
-                        fut.set_exception(exc)
-                    pending[fut] = ch
-                done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
-                for fut in sorted(done, key=lambda f: pending[f][0]):
-                    ch = pending.pop(fut)
-                    try:
-                        rows = fut.result()
-                    except Exception as exc:  # noqa: BLE001 - the whole task was lost (e.g. killed worker)
-                        rows = [(i, None, f"{type(exc).__name__}: {exc} (task of points {ch[0]}..{ch[-1]} lost)") for i in ch]
-                    good = [(i, d) for i, d, err in rows if err is None]
-                    for i, d, err in rows:
-                        if err is not None:
-                            failures.append({"index": int(i), "point": point(i), "error": err})
-                    if store is not None:
-                        store.write(good)
-                    results.update(good)
-                    done_count += len(ch)
-                    bar.update(len(ch))
-                    if on_chunk is not None:
-                        on_chunk({"indices": list(ch), "done": done_count, "total": n_points, "failed": len(failures)})
+        while queue or pending:
+            while queue and len(pending) < window:
+                ch = queue.popleft()
+                task = [(i, point(i)) for i in ch]
+                try:
+                    fut = ex.submit(run_chunk, spec, task, parsed, tol)
+                except Exception as exc:  # noqa: BLE001 - e.g. a broken pool
+                    fut = cf.Future()
+                    fut.set_exception(exc)
+                pending[fut] = ch
+            done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
+            for fut in sorted(done, key=lambda f: pending[f][0]):
+                ch = pending.pop(fut)
+                try:
+                    rows = fut.result()
+                except Exception as exc:  # noqa: BLE001 - the whole task was lost (e.g. killed worker)
+                    rows = [(i, None, f"{type(exc).__name__}: {exc} (task of points {ch[0]}..{ch[-1]} lost)") for i in ch]
+                good = [(i, d) for i, d, err in rows if err is None]
+                for i, d, err in rows:
+                    if err is not None:
+                        failures.append({"index": int(i), "point": point(i), "error": err})
+                if store is not None:
+                    store.write(good)
+                results.update(good)
+                done_count += len(ch)
+                bar.update(len(ch))
+                if on_chunk is not None:
+                    on_chunk({"indices": list(ch), "done": done_count, "total": n_points, "failed": len(failures)})
     except BaseException:
         for fut in pending:
             fut.cancel()

@@ -22,10 +22,15 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
 import traceback
 from dataclasses import dataclass, field
 
 import numpy as np
+
+#: BLAS thread variables as found when this module was first imported (in a spawned worker: its
+#: environment at start, i.e. before NumPy was loaded there).
+STARTUP_BLAS_ENV = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
 __all__ = ["SystemSpec", "OBSERVABLES", "ANGLE_PARAMETERS", "parse_observable", "observable_schema", "compute_point", "run_chunk"]
 
@@ -325,7 +330,10 @@ def run_chunk(spec, points, observables, tol):
 
 
 def worker_init(env):
-    """Process-pool initializer: keep BLAS single-threaded in this worker and its children."""
-    import os
-
+    """Process-pool initializer: keep BLAS single-threaded in this worker's children too."""
     os.environ.update(env)
+
+
+def startup_blas_env():
+    """:data:`STARTUP_BLAS_ENV` (a task for checking what a worker process started with)."""
+    return dict(STARTUP_BLAS_ENV)
