@@ -196,6 +196,30 @@ def test_worker_exception_reports_point_and_keeps_others(tmp_path, executor):
     assert sorted(i for s in seen for i in s["indices"]) == [2, 3]
 
 
+def dying_bilayer(gamma, **kw):
+    """Module-level factory whose worker process dies (no exception) at gamma == 0.5."""
+    if gamma == 0.5:
+        import os
+
+        os._exit(3)
+    return bilayer(gamma=gamma, **kw)
+
+
+def test_killed_worker_reports_lost_points_and_keeps_others(tmp_path):
+    out = tmp_path / "F.nc"
+    axes = {"gamma": [0.3, 0.8, 0.5]}
+    factory = functools.partial(dying_bilayer, N_x=4, N_y=20)
+    with pytest.raises(SweepError) as info:
+        sweep(factory, axes, executor="process", workers=1, chunk_size=1, out=out)
+    assert [f["point"] for f in info.value.failures] == [{"gamma": 0.5}]
+    assert "BrokenProcessPool" in info.value.failures[0]["error"]
+    assert np.isfinite(info.value.dataset.free_energy.sel(gamma=[0.3, 0.8])).all()
+    seen = []
+    with pytest.raises(SweepError):
+        sweep(factory, axes, executor="process", workers=1, chunk_size=1, out=out, on_chunk=seen.append)
+    assert [s["indices"] for s in seen] == [[2]]
+
+
 # ------------------------------------------------------------------------ N_y = infinity
 def test_infinite_N_y_is_the_limit_of_large_N_y():
     s = bilayer(gamma=0.3, N_x=6, m_FM=(1.0, 0.4))

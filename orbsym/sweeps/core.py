@@ -252,7 +252,10 @@ def _default_chunk(spec, axes, n_missing, n_workers):
 
 
 def _fingerprint(spec, axes, observables, tol):
+    from .. import __version__
+
     doc = {
+        "orbsym_version": __version__,
         "geometry": spec.geometry,
         "factory": None if spec.factory is None else _qualname(spec.factory),
         "fixed": spec.fixed,
