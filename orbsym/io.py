@@ -3,6 +3,8 @@
 All files written by orbsym (figures, data, derivations) go through :func:`atomic_write` or
 :func:`atomic_path`: the content is written to a temporary file in the same directory, flushed
 and fsync'ed, then moved over the target with :func:`os.replace` (atomic on POSIX and Windows).
+The new file gets the permissions of the file it replaces, or the usual ``0666 & ~umask`` for a
+new file (not the private ``0600`` of the temporary file).
 """
 
 from __future__ import annotations
@@ -32,7 +34,24 @@ def ensure_writable_dir(path):
         raise ValueError(f"cannot create output directory {str(p)!r}: {exc.strerror}") from None
     if not os.access(p, os.W_OK | os.X_OK):
         raise ValueError(f"output directory {str(p)!r} is not writable")
+    try:  # os.access can be optimistic (root, ACLs, network file systems): really try
+        fd, probe = tempfile.mkstemp(prefix=".orbsym-write-test.", dir=p)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ValueError(f"output directory {str(p)!r} is not writable: {exc.strerror}") from None
     return p
+
+
+def _new_file_mode(target):
+    """Mode for the file that replaces ``target``: its current mode, else ``0666 & ~umask``."""
+    try:
+        return os.stat(target).st_mode & 0o7777
+    except OSError:
+        pass
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 @contextlib.contextmanager
@@ -50,6 +69,7 @@ def atomic_path(target):
         yield Path(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, _new_file_mode(target))
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -80,6 +80,12 @@ def test_output_file_complete_and_atomic(tmp_path):
     data = json.loads(out.read_text())
     assert data["system"]["N_x"] == 5 and "free_energy_per_row" in data and "currents" in data
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result.json"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask  # not the 0600 of the temporary file
+    out.chmod(0o640)  # replacing a file keeps its permissions
+    assert run(*SMALL, "--out", str(out), "--quantities", "free_energy").returncode == 0
+    assert out.stat().st_mode & 0o777 == 0o640 and out.read_text().startswith("system:")
 
 
 @pytest.mark.parametrize("target", ["file-as-directory", "directory"])
