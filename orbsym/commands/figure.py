@@ -80,6 +80,7 @@ def add_arguments(parser):
     parser.add_argument("--t", type=float, default=None, help="hopping t (default 1)")
     parser.add_argument("--tp", type=float, default=None, help="t' of the d_xy orbital (default t)")
     parser.add_argument("--configs", default=None, help="Fig. 2: m_L:m_R pairs (default x:y,x:z,y:z)")
+    parser.add_argument("--log", action="store_true", default=None, help="Fig. 2: plot |j| on a logarithmic axis")
     parser.add_argument("--grid", default=None, help="Fig. 3: N_THETAxN_PHI grid on [0,pi]x[0,2pi] (default 19x37)")
     parser.add_argument("--panels", default=None, help="Fig. 3: nm,am (default both)")
     parser.add_argument("--no-symmetry", dest="symmetry", action="store_false", default=None, help="Fig. 3: diagonalize every grid point (no symmetry reduction)")
@@ -97,7 +98,7 @@ def figure_parameters(args, n):
         "T": args.T,
         "N_y": args.N_y,
     }
-    for k in ("w", "mu", "N_x", "N_FM", "m", "t", "tp", "axis", "symmetry"):
+    for k in ("w", "mu", "N_x", "N_FM", "m", "t", "tp", "axis", "symmetry", "log"):
         p[k] = getattr(args, k, None)
     if getattr(args, "gamma", None) is not None:
         g = _floats(args.gamma)

@@ -32,6 +32,7 @@ DEFAULTS = {
     "gammas": (1.0, 0.8, 0.5, 0.3),
     "configs": (("x", "y"), ("x", "z"), ("y", "z")),
     "current": "bond",
+    "log": False,
 }
 QUICK = {"N_y": 200}
 
@@ -72,7 +73,8 @@ def compute(quick=False, workers=1, show_progress=None, **params):
     **params
         Any key of :data:`DEFAULTS`: ``N_x, N_y, N_FM, m, T, mu, t, tp, interface`` (see
         :func:`orbsym.systems.trilayer`), ``gammas`` (sequence), ``configs`` (sequence of
-        ``(m_L, m_R)`` magnetizations), ``current`` (``"bond"`` or ``"eq7"``).
+        ``(m_L, m_R)`` magnetizations), ``current`` (``"bond"`` or ``"eq7"``), ``log`` (plot
+        ``|j|`` on a logarithmic axis; shows the orders of magnitude between the panels).
 
     Returns
     -------
@@ -155,13 +157,18 @@ def plot(data):
                 q = max("xyz", key=lambda s: np.nanmax(np.abs(j[s])))
             else:
                 q = pol
-            ax.plot(x, j[q], marker=".", ms=3, lw=1.0, label=f"$\\gamma={g:g}$")
+            y = np.abs(j[q]) if p["log"] else j[q]
+            ax.plot(x, y, marker=".", ms=3, lw=1.0, label=f"$\\gamma={g:g}$")
         label = pol if pol else "max"
         ax.set_title(f"$m_L={_tex(a)}$, $m_R={_tex(b)}$", fontsize=10)
         ax.set_xlabel("x")
-        ax.set_ylabel(f"$\\langle j^L_{{{label}}}\\rangle$ ($t$)")
-        ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
-        ax.axhline(0, color="0.7", lw=0.5)
+        if p["log"]:
+            ax.set_yscale("log")
+            ax.set_ylabel(f"$|\\langle j^L_{{{label}}}\\rangle|$ ($t$)")
+        else:
+            ax.set_ylabel(f"$\\langle j^L_{{{label}}}\\rangle$ ($t$)")
+            ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
+            ax.axhline(0, color="0.7", lw=0.5)
     axes[0].legend(fontsize=8)
     cur = "bond current (exact, conserved form)" if p["current"] == "bond" else "site-centred Eq. (7) current"
     fig.suptitle(
