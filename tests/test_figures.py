@@ -23,7 +23,7 @@ def _run(argv, capsys):
 @pytest.mark.parametrize(
     "n, extra",
     [
-        ("2", ["--N-x", "7", "--gamma", "1,0.5", "--current", "eq7", "--interface", "metal"]),
+        ("2", ["--N-x", "7", "--gamma", "1,0.5", "--current", "eq7", "--interface", "metal", "--log"]),
         ("3", ["--N-x", "5", "--grid", "4x5"]),
         ("4", ["--N-x", "5", "--mu-range=-1:1:11"]),
         ("5", ["--N-x-range", "3:6", "--gamma", "1,0.3"]),
@@ -47,6 +47,7 @@ def test_figure_command_writes_png_pdf_csv_with_parameters(tmp_path, capsys, n, 
         assert meta["current_definition"] == "eq7" and meta["interface"] == "metal"
         assert meta["parameters"]["gammas"] == [1.0, 0.5]
         assert columns == ["m_L", "m_R", "gamma", "x", "j_x", "j_y", "j_z"]
+        assert meta["parameters"]["log"] is True
 
 
 def test_reproduce_quick_writes_all_figures(tmp_path, capsys):
@@ -161,6 +162,17 @@ def test_fig4_switch_points_and_sign_changes():
     d = {"mu": np.array([0.0, 1.0, 2.0]), "F": {"x": np.array([0.0, 0.0, 0.0]), "y": np.array([1.0, -1.0, -1.0]), "z": np.array([2.0, 2.0, 2.0])}}
     assert fig4.switch_points(d) == [(0.5, "x", "y")]
     assert sign_changes([0, 1, 2], [1.0, -1.0, -3.0]) == [0.5]
+
+
+def test_quick_from_env(monkeypatch):
+    from orbsym.figures.common import quick_from_env
+
+    monkeypatch.delenv("ORBSYM_QUICK", raising=False)
+    assert quick_from_env() is False
+    monkeypatch.setenv("ORBSYM_QUICK", "1")
+    assert quick_from_env() is True
+    monkeypatch.setenv("ORBSYM_QUICK", "0")
+    assert quick_from_env() is False
 
 
 def test_unknown_parameter_named():
