@@ -42,6 +42,16 @@ def _fake_onsite(matrix, coefficient="1", parameters=()):
     return dataclasses.replace(ks, hamiltonian=ham, parameters=tuple(ks.parameters) + tuple(p for p in parameters if p not in ks.parameters))
 
 
+def _fake_hopping_with_reverse_term():
+    """FM KernelSet whose x-hopping kernel also contains the reverse hop (h.c. given by hand)."""
+    ks = _fm_kernels()
+    k = ks.hamiltonian[(1, 0)]
+    extra = Term((1, 0), (0, 0), "1", np.eye(3, dtype=complex))
+    ham = dict(ks.hamiltonian)
+    ham[(1, 0)] = dataclasses.replace(k, terms=tuple(k.terms) + (extra,))
+    return dataclasses.replace(ks, hamiltonian=ham)
+
+
 def _result():
     return solve(trilayer(**SMALL), 0.1)
 
@@ -131,6 +141,8 @@ BAD_INPUTS = [
     # ---- numeric columns and lattices
     ("numeric non-Hermitian on-site", lambda: Lattice([Column(_fake_onsite([[0, 1, 0], [0, 0, 0], [0, 0, 0]]), FM_PARAMS)], 2), ValueError, ["on-site", "column 0", "not Hermitian", "[0, 1]"]),
     ("numeric on-site division by zero", lambda: Lattice([Column(_fake_onsite(np.eye(3), "1/g", ("g",)), dict(FM_PARAMS, g=0.0))], 2), ValueError, ["on-site", "column 0", "cannot be evaluated", "'g': 0.0"]),
+    ("numeric hopping with its h.c. term", lambda: Lattice([Column(_fake_hopping_with_reverse_term(), FM_PARAMS)] * 2, 2), ValueError, ["x hopping", "offsets [((1, 0), (0, 0))]", "Hermitian conjugate"]),
+    ("numeric generators vs basis size", lambda: Lattice([Column(dataclasses.replace(_fm_kernels(), generators=np.zeros((3, 2, 2))), FM_PARAMS)], 2), ValueError, ["generators have shape (3, 2, 2)", "(3, 3, 3)"]),
     ("numeric mixed bases", lambda: Lattice([Column(_fm_kernels(), FM_PARAMS), Column(kernels(builtin_model("altermagnet")), {"t": 1.0, "mu": 0.0, "w": 0.0})], 2), ValueError, ["same on-site basis", "dim 2", "dim 3"]),
 ]
 

@@ -123,6 +123,8 @@ class Lattice:
         check_name("interface rule", interface, INTERFACES)
         ref = columns[0].kernels
         gens = np.asarray(ref.generators)
+        if gens.shape != (3, ref.dim, ref.dim):
+            raise ValueError(f"model {ref.model!r}: generators have shape {gens.shape}, expected (3, {ref.dim}, {ref.dim}) for its {ref.dim}-state basis")
         for x, c in enumerate(columns):
             ks = c.kernels
             if ks.dim != ref.dim or np.shape(ks.generators) != gens.shape or not np.allclose(np.asarray(ks.generators), gens):
@@ -171,25 +173,33 @@ class Lattice:
     @classmethod
     def _evaluate(cls, column, x, what, bond):
         """On-site (``bond=None``) or hopping matrix of a column; ValueError if not finite."""
+        ks = column.kernels
+        key = "onsite" if bond is None else tuple(bond)
+        expected = ((0, 0), (0, 0) if bond is None else tuple(bond))
+        if bond is not None and key not in [tuple(b) for b in ks.bonds]:
+            return np.zeros((ks.dim,) * 2, complex)
         try:
             with np.errstate(all="raise"):
-                m = column.kernels.onsite_matrix(column.params) if bond is None else cls._hopping(column, bond)
-                m = np.asarray(m, dtype=complex)
+                blocks = ks.hamiltonian[key].blocks(column.params)
+                m = np.asarray(blocks.get(expected, np.zeros((ks.dim,) * 2)), dtype=complex)
+        except KeyError:
+            raise ValueError(f"model {ks.model!r} of column {x} has no Hamiltonian kernel for {key!r}") from None
         except (ArithmeticError, FloatingPointError, ValueError) as exc:
             raise ValueError(
                 f"{what} of column {x} ({column.kernels.model!r}) cannot be evaluated at parameters {column.params}: {exc}"
             ) from None
+        stray = [k for k, v in blocks.items() if k != expected and np.any(v != 0)]
+        if stray:
+            raise ValueError(
+                f"{what} kernel of column {x} ({ks.model!r}) has terms at offsets {stray}; it must be the single "
+                f"block c^dag_{{n+{expected[0]}}} M c_{{n+{expected[1]}}} (the Hermitian conjugate of a hop is added by "
+                "orbsym, so h stays Hermitian)"
+            )
         if m.shape != (column.kernels.dim,) * 2:
             raise ValueError(f"{what} of column {x} has shape {m.shape}, expected {(column.kernels.dim,) * 2} (basis size of model {column.kernels.model!r})")
         if not np.all(np.isfinite(m)):
             raise ValueError(f"{what} of column {x} ({column.kernels.model!r}) is not finite at parameters {column.params}: {m.tolist()}")
         return m
-
-    @staticmethod
-    def _hopping(column, d):
-        if d not in [tuple(b) for b in column.kernels.bonds]:
-            return np.zeros((column.kernels.dim,) * 2, complex)
-        return column.kernels.hopping_matrix(d, column.params)
 
     # ------------------------------------------------------------------ kernels
     def anchors(self, bond):
