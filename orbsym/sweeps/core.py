@@ -29,7 +29,6 @@ import concurrent.futures as cf
 import contextlib
 import difflib
 import hashlib
-import itertools
 import json
 import math
 import os
@@ -374,13 +373,10 @@ def _attrs(spec, axes, observables, tol, fingerprint):
         defaults = {p.name: p.default for p in sig.parameters.values() if p.default is not inspect.Parameter.empty}
     params = {k: v for k, v in defaults.items() if k not in axes}
     params.update({k: v for k, v in spec.fixed.items() if k not in axes})
-    params.setdefault("T", spec.fixed.get("T", None) if "T" not in axes else None)
-    if params.get("T") is None and "T" not in axes:
+    if "T" not in axes:
         from ..conventions import PAPER_PARAMETERS
 
-        params["T"] = PAPER_PARAMETERS["T"]
-    if "T" in axes:
-        params.pop("T", None)
+        params["T"] = spec.fixed.get("T", PAPER_PARAMETERS["T"])
     attrs = {
         "title": "orbsym parameter sweep",
         "orbsym_version": __version__,
