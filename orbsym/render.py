@@ -563,7 +563,7 @@ def _eq11_rows(model):
         for kind, k, coef, mat in paper.EQ11[a]:
             key = ("c", "c") if kind == "onsite" else (("-", _dir(k)), ("-", _dir(k)))
             printed[key] = paper.PAPER_NORMALIZATION * coef * absJ[mat]
-        for key in set(printed) | set(form):
+        for key in sorted(set(printed) | set(form), key=str):
             derived_m = sp.Matrix(form.get(key, sp.zeros(3)))
             printed_m = sp.Matrix(printed.get(key, sp.zeros(3)))
             if not sp.simplify(derived_m - printed_m).is_zero_matrix:
