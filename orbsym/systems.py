@@ -245,6 +245,7 @@ def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interf
     if not layers:
         raise ValueError("a heterostructure needs at least one layer")
     columns = []
+    known_names = set(_DEFAULTS) | {"m"}
     for i, ly in enumerate(layers):
         if not isinstance(ly, Layer):
             raise TypeError(f"layers must be built with orbsym.systems.layer(...), item {i} is {type(ly).__name__}")
@@ -273,12 +274,23 @@ def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interf
             label = ly.label or model.name
             magnetic = ly.magnetic
         ks = kernels(model)
+        known_names.update(ks.parameters)
         needs_m = any(f"m_{a}" in ks.parameters for a in "xyz")
+        allowed = set(ks.parameters) | ({"m"} if needs_m else set())
+        for name in ly.params:
+            if name not in allowed:
+                err = unknown_name(f"parameter of layer {i} ({label}, model {ks.model!r})", name, sorted(allowed))
+                raise ValueError(f"{err}; a parameter the model does not have would be silently ignored")
+        if ly.m is not None and not needs_m:
+            raise ValueError(f"layer {i} ({label}, model {ks.model!r}) has no exchange term -m.J; m = {ly.m!r} applies only to FM layers")
         if ly.m is not None or (needs_m and not any(f"m_{a}" in params for a in "xyz")):
             mvec = magnetization("z" if ly.m is None else ly.m, params.get("m", 1.0))
             params.update({"m_x": mvec[0], "m_y": mvec[1], "m_z": mvec[2]})
         for _ in range(ly.width):
             columns.append(Column(ks, params, magnetic, label))
+    for name in defaults:
+        if name not in known_names:
+            raise unknown_name("heterostructure parameter", name, sorted(known_names))
     lattice = Lattice(columns, N_y, interface)
     meta = {"geometry": "heterostructure", "basis": basis, "interface": interface, "N_y": N_y}
     if info:

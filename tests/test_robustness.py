@@ -70,6 +70,10 @@ BAD_INPUTS = [
     ("N_y float", lambda: trilayer(N_x=5, N_y=2.0), ValueError, ["N_y", "integer", "2.0"]),
     ("N_x bool", lambda: trilayer(N_x=True, N_y=2), ValueError, ["N_x", "integer", "True"]),
     ("layer width 0", lambda: layer("fm", 0), ValueError, ["width", ">= 1", "got 0"]),
+    ("layer parameter typo", lambda: heterostructure([layer("nm", 2, gama=0.3), layer("fm")], N_y=2), ValueError, ["'gama'", "did you mean 'gamma'", "silently ignored"]),
+    ("layer parameter of another model", lambda: heterostructure([layer("fm", gamma=0.3)], N_y=2), ValueError, ["'gamma'", "model 'ferromagnet'", "allowed: m, m_x"]),
+    ("magnetization on a metal layer", lambda: heterostructure([layer("nm", m="x")], N_y=2), ValueError, ["no exchange", "only to FM layers"]),
+    ("heterostructure default typo", lambda: heterostructure([layer("nm")], N_y=2, gama=1.0), ValueError, ["'gama'", "did you mean 'gamma'"]),
     ("no layers", lambda: heterostructure([], N_y=2), ValueError, ["at least one layer"]),
     ("lattice N_y = 0", lambda: Lattice([Column(_fm_kernels(), FM_PARAMS)], 0), ValueError, ["N_y", ">= 1", "got 0"]),
     # ---- scalar parameters
