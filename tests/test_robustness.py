@@ -117,6 +117,7 @@ BAD_INPUTS = [
     ("current kind typo", lambda: _result().currents("bnd"), ValueError, ["'bnd'", "did you mean 'bond'", "eq7"]),
     ("current direction", lambda: _result().currents("bond", "z"), ValueError, ["current direction 'z'", "x, y"]),
     ("torque kind typo", lambda: _result().torques("forwrd"), ValueError, ["'forwrd'", "did you mean 'forward'"]),
+    ("polarization case", lambda: _result().observables.density("X"), ValueError, ["polarization 'X'", "did you mean 'x'", "charge"]),
     ("quantity typo", lambda: _result().to_dict(("density",)), ValueError, ["'density'", "did you mean 'densities'"]),
     ("model name typo", lambda: builtin_model("altermagent"), ValueError, ["'altermagent'", "did you mean 'altermagnet'"]),
     ("lattice interface typo", lambda: Lattice([Column(_fm_kernels(), FM_PARAMS)], 2, "metl"), ValueError, ["'metl'", "did you mean 'metal'"]),

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .checks import unknown_name
 from .lattice import X_BOND, Y_BOND
 
 __all__ = ["Observables", "POLARIZATIONS", "KERNEL_NAMES", "polarization_label"]
@@ -62,7 +63,7 @@ def _check_pol(p):
     if p == "charge":
         return None
     if p not in POLARIZATIONS:
-        raise ValueError(f"unknown polarization {p!r}; allowed: 'x', 'y', 'z' or None/'charge'")
+        raise unknown_name("polarization", p, ("x", "y", "z", "charge"))
     return p
 
 
@@ -212,4 +213,4 @@ def _bond(direction):
         return X_BOND
     if direction == "y":
         return Y_BOND
-    raise ValueError(f"unknown current direction {direction!r}; allowed: 'x', 'y'")
+    raise unknown_name("current direction", direction, ("x", "y"))
