@@ -236,12 +236,34 @@ def test_infinite_N_y_is_the_limit_of_large_N_y():
     np.testing.assert_allclose(obs.density("z"), big.densities()["z"], atol=1e-12)
     np.testing.assert_allclose(obs.bond_current("y"), big.currents()["y"], atol=1e-12)
     assert abs(inf.particle_number - big.particle_number()) < 1e-11
-    # the general [-pi, pi] path (used when h(-k) != h(k)) gives the same integral
+    # independent slow path: adaptive Gauss-Kronrod (quad_vec) on the same integrand
+    ada = solve_infinite(s.lattice, 0.01, pairs=[(0, 0), (1, 0), (0, 1)], tol=1e-11, method="adaptive")
+    assert abs(ada.free_energy - inf.free_energy) < 2e-11
+    for p in ada.bands:
+        np.testing.assert_allclose(ada.bands[p], inf.bands[p], atol=2e-11)
+    # the general [-pi, pi] rule (used when h(-k) != h(k)) gives the same integral, both methods
     lat = copy.copy(s.lattice)
     lat.y_hermitian = False
-    full = solve_infinite(lat, 0.01, pairs=[(0, 0), (1, 0), (0, 1)], tol=1e-11)
-    assert abs(full.free_energy - inf.free_energy) < 1e-11
-    np.testing.assert_allclose(full.bands[1, 0], inf.bands[1, 0], atol=1e-11)
+    for method in ("trapezoid", "adaptive"):
+        full = solve_infinite(lat, 0.01, pairs=[(0, 0), (1, 0), (0, 1)], tol=1e-11, method=method)
+        assert abs(full.free_energy - inf.free_energy) < 2e-11
+        np.testing.assert_allclose(full.bands[0, 1], inf.bands[0, 1], atol=2e-11)
+
+
+def test_infinite_N_y_error_estimate_and_T0():
+    s = bilayer(gamma=0.3, N_x=4, m_FM="x")
+    loose = solve_infinite(s.lattice, 0.01, tol=1e-4)
+    tight = solve_infinite(s.lattice, 0.01, tol=1e-12)
+    assert loose.error <= 1e-4 and abs(loose.free_energy - tight.free_energy) <= 1e-4
+    assert loose.evaluations < tight.evaluations
+    # T = 0: kinked integrand, adaptive rule by default; the finite sums approach it
+    z = solve_infinite(s.lattice, 0.0, tol=1e-9)
+    diffs = [abs(solve(s.rebuild(N_y=n), 0.0).free_energy() - z.free_energy) for n in (200, 3200)]
+    assert diffs[1] < diffs[0] / 10 and diffs[1] < 1e-5
+    with pytest.raises(ValueError, match="unknown integration method 'simpson'"):
+        solve_infinite(s.lattice, 0.01, method="simpson")
+    with pytest.raises(ValueError, match="tol must be a positive"):
+        solve_infinite(s.lattice, 0.01, tol=0.0)
 
 
 def test_sweep_over_N_y_with_infinity():
