@@ -30,9 +30,9 @@ QUANTITIES = ("densities", "currents", "torques", "free_energy", "particle_numbe
 def add_arguments(parser):
     from ..conventions import PAPER_PARAMETERS as P
 
-    parser.add_argument("geometry", choices=GEOMETRIES, help="trilayer (FM/metal/FM) or bilayer (metal/FM)")
-    parser.add_argument("--basis", choices=("orbital", "spin"), default=None, help="orbital (Eq. 3, default) or spin (Eq. 4)")
-    parser.add_argument("--metal", choices=("nm", "am"), default="nm", help="normal metal or altermagnet (spin basis)")
+    parser.add_argument("geometry", type=_choice("geometry", GEOMETRIES), metavar="{trilayer,bilayer}", help="trilayer (FM/metal/FM) or bilayer (metal/FM)")
+    parser.add_argument("--basis", type=_choice("basis", ("orbital", "spin")), metavar="{orbital,spin}", default=None, help="orbital (Eq. 3, default) or spin (Eq. 4)")
+    parser.add_argument("--metal", type=_choice("metal", ("nm", "am")), metavar="{nm,am}", default="nm", help="normal metal or altermagnet (spin basis)")
     parser.add_argument("--N-x", dest="N_x", type=int, default=P["N_x"], help="columns (open x)")
     parser.add_argument("--N-y", dest="N_y", type=int, default=P["N_y"], help="rows (periodic y)")
     parser.add_argument("--N-FM", dest="N_FM", type=int, default=P["N_FM"], help="FM columns per ferromagnet")
@@ -46,8 +46,8 @@ def add_arguments(parser):
     parser.add_argument("--t", type=float, default=P["t"], help="hopping")
     parser.add_argument("--mu", type=float, default=P["mu"], help="chemical potential")
     parser.add_argument("--T", type=float, default=P["T"], help="temperature (>= 0)")
-    parser.add_argument("--interface", choices=("fm", "metal"), default="fm", help="hopping on FM-metal bonds")
-    parser.add_argument("--spin-unit", dest="spin_unit", choices=("sigma", "S"), default="sigma", help="spin basis: report sigma or S = sigma/2")
+    parser.add_argument("--interface", type=_choice("interface rule", ("fm", "metal")), metavar="{fm,metal}", default="fm", help="hopping on FM-metal bonds")
+    parser.add_argument("--spin-unit", dest="spin_unit", type=_choice("spin unit", ("sigma", "S")), metavar="{sigma,S}", default="sigma", help="spin basis: report sigma or S = sigma/2")
     parser.add_argument(
         "--quantities",
         default="densities,currents,torques,free_energy",
@@ -57,6 +57,21 @@ def add_arguments(parser):
     parser.add_argument("--workers", type=int, default=1, help="processes sharing the k-points (default 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--out", default=None, metavar="FILE", help="write the output to FILE (atomically) instead of stdout")
+
+
+def _choice(what, allowed):
+    """argparse ``type`` accepting one of ``allowed``; otherwise a one-line error with suggestions."""
+    import argparse
+
+    def convert(text):
+        if text in allowed:
+            return text
+        from ..numeric.checks import unknown_name
+
+        raise argparse.ArgumentTypeError(str(unknown_name(what, text, allowed)))
+
+    convert.__name__ = what
+    return convert
 
 
 def _magnetization_arg(name, text):
