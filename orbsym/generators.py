@@ -47,6 +47,19 @@ def _as_matrix(m, what):
     return mat
 
 
+#: Relative tolerance for generator sets given as floating-point numbers (NumPy arrays, sympy
+#: Floats): a rotated or numerically computed set closes its algebra only up to rounding.
+FLOAT_RTOL = 1e-10
+
+
+def _vanishes(mat, scale):
+    """Whether ``mat`` is zero: exactly (symbolic/rational entries) or, when it holds floats, up to
+    ``FLOAT_RTOL * scale`` (rounding of numerically given generators)."""
+    if not mat.free_symbols and mat.has(sp.Float):
+        return max((abs(complex(v)) for v in mat), default=0.0) <= FLOAT_RTOL * max(1.0, scale)
+    return sp.simplify(mat).is_zero_matrix
+
+
 def first_non_hermitian_entry(mat):
     """``(i, j)`` of the first entry with ``mat[i, j] != conj(mat[j, i])`` (None if Hermitian).
 
@@ -136,7 +149,7 @@ class GeneratorSet:
         if c.is_number and not (c.is_real and c.is_nonzero and c.is_finite):
             raise ValueError(f"normalization c must be a finite nonzero real number (1 for L and S, 2 for Pauli), got {c}")
         for a, m in zip("xyz", self.matrices):
-            if not sp.simplify(m - m.H).is_zero_matrix:
+            if not _vanishes(m - m.H, self._scale()):
                 raise ValueError(hermiticity_message(f"generator {self.name}_{a}", m) or f"generator {self.name}_{a} is not Hermitian: {m.tolist()}")
         for a, b in itertools.combinations(range(3), 2):
             comm = self.matrices[a] * self.matrices[b] - self.matrices[b] * self.matrices[a]
@@ -145,13 +158,18 @@ class GeneratorSet:
                 eps = levi_civita(a, b, g)
                 if eps:
                     expected += I * c * eps * self.matrices[g]
-            if not sp.simplify(comm - expected).is_zero_matrix:
+            if not _vanishes(comm - expected, self._scale() ** 2):
                 g = 3 - a - b
                 raise ValueError(
                     f"generators {self.name} fail the declared algebra [J_a, J_b] = i*c*eps_abc*J_c with "
                     f"c = {c}: [{self.name}_{'xyz'[a]}, {self.name}_{'xyz'[b]}] != i*{c}*{self.name}_{'xyz'[g]}"
                     " (check the normalization you declared, or the sign/ordering of the matrices)"
                 )
+
+    def _scale(self):
+        """Largest absolute entry of the generators (numeric sets), for rounding tolerances."""
+        vals = [abs(complex(v)) for m in self.matrices if not m.free_symbols for v in m]
+        return max(vals, default=1.0) or 1.0
 
     # ------------------------------------------------------------------ accessors
     @property

@@ -369,3 +369,21 @@ def test_no_ferromagnet_no_equilibrium_currents_or_torques(system, T):
         for p, terms in r.torques(kind).items():
             for name, v in terms.items():
                 np.testing.assert_allclose(v, 0, atol=1e-10, err_msg=f"{kind} {p} {name}")
+
+
+# =============================================================================== valid edge inputs
+def test_floating_point_generator_sets_are_accepted_up_to_rounding():
+    """A rotated Pauli set given as floats closes its algebra only to ~1e-16: accepted; a set off
+    by 1e-3 or with the wrong normalization is still rejected."""
+    P = pauli().to_numpy()
+    rng = np.random.default_rng(0)
+    U, _ = np.linalg.qr(rng.normal(size=(2, 2)) + 1j * rng.normal(size=(2, 2)))
+    G = np.einsum("ij,ajk,lk->ail", U, P, U.conj())
+    assert np.abs(G[0] @ G[1] - G[1] @ G[0] - 2j * G[2]).max() > 0  # really not exact
+    assert GeneratorSet(tuple(G), 2).dim == 2
+    with pytest.raises(ValueError, match="declared algebra"):
+        GeneratorSet(tuple(G * 1.001), 2)
+    with pytest.raises(ValueError, match="declared algebra"):
+        GeneratorSet(tuple(G), 1)
+    with pytest.raises(ValueError, match="not Hermitian"):
+        GeneratorSet((G[0] + 1e-3j * np.eye(2), G[1], G[2]), 2)
