@@ -59,6 +59,17 @@ def _check_finite(mat, what):
             raise ValueError(f"{what} has the non-finite entry {v} at ({i}, {j}); entries must be finite numbers or expressions")
 
 
+def _hermitian_up_to_rounding(mat):
+    """``mat == mat^dag`` for real parameters; floating-point coefficients (NumPy input) may differ by
+    rounding, ``1e-10`` relative to the largest float in ``mat``."""
+    diff = _realify(mat - mat.H).applyfunc(sp.expand)
+    floats = [abs(f) for f in mat.atoms(sp.Float)]
+    if floats:
+        tol = 1e-10 * max(1.0, float(max(floats)))
+        diff = diff.applyfunc(lambda v: v.xreplace({f: 0 for f in v.atoms(sp.Float) if abs(f) <= tol}))
+    return sp.simplify(diff).is_zero_matrix
+
+
 def _realify(expr_or_matrix):
     """Replace non-real free symbols by real ones (for Hermiticity checks of user input)."""
     subs = {s: sp.Symbol(s.name, real=True) for s in expr_or_matrix.free_symbols if not s.is_real}
@@ -121,7 +132,7 @@ class Model:
         object.__setattr__(self, "hoppings", dict(sorted(hops.items(), key=lambda kv: (abs(kv[0][0]) + abs(kv[0][1]), kv[0][1], kv[0][0]))))
         onsite = self.onsite if self.onsite is not None else -SYMBOLS["mu"] * sp.eye(n)
         onsite = self._matrix(onsite, "on-site matrix")
-        if not sp.simplify(_realify(onsite - onsite.H)).is_zero_matrix:
+        if not _hermitian_up_to_rounding(onsite):
             what = f"on-site matrix of model {self.name!r}"
             msg = hermiticity_message(what, onsite) or f"{what} is not Hermitian: {onsite.tolist()}"
             raise ValueError(f"{msg}; h must be Hermitian (parameters are real symbols)")

@@ -387,3 +387,11 @@ def test_floating_point_generator_sets_are_accepted_up_to_rounding():
         GeneratorSet(tuple(G), 1)
     with pytest.raises(ValueError, match="not Hermitian"):
         GeneratorSet((G[0] + 1e-3j * np.eye(2), G[1], G[2]), 2)
+
+
+def test_floating_point_onsite_matrix_hermitian_up_to_rounding():
+    A = np.array([[0.3, 0.1 + 0.2j], [0.1 - 0.2j + 3e-14j, -0.3]])
+    mu = sp.Symbol("mu", real=True)
+    assert Model("u", pauli(), {"x": -sp.eye(2)}, -mu * sp.eye(2) + sp.Matrix(A)).dim == 2
+    with pytest.raises(ValueError, match=r"not Hermitian: entry \[0, 1\]"):
+        Model("u", pauli(), {"x": -sp.eye(2)}, -mu * sp.eye(2) + sp.Matrix(A + [[0, 1e-3], [0, 0]]))
