@@ -481,12 +481,13 @@ def sweep(
     restart : bool
         Discard partial results of a *different* sweep in ``<out>.parts/`` instead of raising.
     progress : bool, optional
-        tqdm progress bar on stderr; default: only when stderr is a terminal.
+        tqdm progress bar on stderr; default: only when stderr is a terminal (or in Jupyter).
     tol : float
         Absolute tolerance of the k_y integral for ``N_y = inf`` (units of t per row).
     on_chunk : callable, optional
-        Called after every stored chunk with ``{"indices", "done", "total", "failed"}``; an
-        exception raised there stops the sweep (completed chunks stay stored).
+        Called after every stored chunk with ``{"indices", "done", "total", "failed",
+        "seconds"}`` (``seconds``: time the worker spent on the chunk's points); an exception
+        raised there stops the sweep (completed chunks stay stored).
 
     Returns
     -------
@@ -595,7 +596,7 @@ def sweep(
         return {n: values[j][k] for j, (n, k) in enumerate(zip(names, np.unravel_index(i, shape)))}
 
     failures = []
-    show = sys.stderr.isatty() if progress is None else bool(progress)
+    show = (sys.stderr.isatty() or "ipykernel" in sys.modules) if progress is None else bool(progress)
     from tqdm.auto import tqdm
 
     bar = tqdm(total=n_points, initial=n_points - len(missing), disable=not show, unit="pt", desc="orbsym sweep", leave=True)
@@ -620,9 +621,9 @@ def sweep(
                 try:
                     rows = fut.result()
                 except Exception as exc:  # noqa: BLE001 - the whole task was lost (e.g. killed worker)
-                    rows = [(i, None, f"{type(exc).__name__}: {exc} (task of points {ch[0]}..{ch[-1]} lost)") for i in ch]
-                good = [(i, d) for i, d, err in rows if err is None]
-                for i, d, err in rows:
+                    rows = [(i, None, f"{type(exc).__name__}: {exc} (task of points {ch[0]}..{ch[-1]} lost)", 0.0) for i in ch]
+                good = [(i, d) for i, d, err, _ in rows if err is None]
+                for i, d, err, _ in rows:
                     if err is not None:
                         failures.append({"index": int(i), "point": point(i), "error": err})
                 if store is not None:
@@ -631,7 +632,8 @@ def sweep(
                 done_count += len(ch)
                 bar.update(len(ch))
                 if on_chunk is not None:
-                    on_chunk({"indices": list(ch), "done": done_count, "total": n_points, "failed": len(failures)})
+                    seconds = float(sum(r[3] for r in rows))
+                    on_chunk({"indices": list(ch), "done": done_count, "total": n_points, "failed": len(failures), "seconds": seconds})
     except BaseException:
         for fut in pending:
             fut.cancel()

@@ -316,16 +316,20 @@ def run_chunk(spec, points, observables, tol):
 
     Returns
     -------
-    list of (index, dict or None, str or None)
-        The observables of each point, or ``None`` and the error (type, message and traceback).
+    list of (index, dict or None, str or None, float)
+        The observables of each point (or ``None`` and the error: type, message and traceback),
+        and the seconds spent on the point in the worker.
     """
+    import time
+
     out = []
     for index, params in points:
+        t0 = time.perf_counter()
         try:
-            out.append((index, compute_point(spec, params, observables, tol), None))
+            out.append((index, compute_point(spec, params, observables, tol), None, time.perf_counter() - t0))
         except Exception as exc:  # noqa: BLE001 - reported with the failing point
             tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__, limit=-3))
-            out.append((index, None, f"{type(exc).__name__}: {exc}\n{tb}"))
+            out.append((index, None, f"{type(exc).__name__}: {exc}\n{tb}", time.perf_counter() - t0))
     return out
 
 
