@@ -294,6 +294,9 @@ def test_sweep_over_N_y_with_infinity():
         ({"executor": "threads"}, "unknown executor 'threads'"),
         ({"workers": 0}, "workers must be an integer >= 1"),
         ({"tol": -1.0}, "tol must be a positive"),
+        ({"axes": {"T": [0.01, -0.1]}}, "temperature T must be a finite number >= 0"),
+        ({"axes": {"N_x": [4, 5.5]}}, "N_x must be an integer, got 5.5"),
+        ({"axes": {"N_x": [4, float("inf")]}}, "not finite"),
         ({"system": "bilayr"}, "unknown geometry 'bilayr'.*'bilayer'"),
     ],
 )

@@ -218,6 +218,19 @@ def _axes(axes):
     return out
 
 
+def _check_values(axes, fixed):
+    """Cheap checks in the parent: temperatures and integer sizes (others fail per point)."""
+    from ..numeric.thermo import check_temperature
+    from .points import _INT_PARAMETERS, _as_int
+
+    items = [(n, v) for n, vals in axes.items() for v in vals] + list(fixed.items())
+    for name, v in items:
+        if name == "T":
+            check_temperature(v)
+        elif name in _INT_PARAMETERS:
+            _as_int(name, v)
+
+
 def _coord(values):
     if isinstance(values[0], str):
         return np.array(values, dtype=str)
@@ -514,6 +527,7 @@ def sweep(
     axes = _axes(axes)
     _check_names(spec, list(axes), "sweep parameter")
     _check_names(spec, list(params), "fixed parameter")
+    _check_values(axes, params)
     both = [n for n in axes if n in params]
     if both:
         raise ValueError(f"parameter {both[0]!r} is both swept (axes) and fixed (params); give it in one place")
