@@ -317,3 +317,21 @@ def test_derivative_form_is_an_exact_invertible_rewrite(entries):
 
     op = LatticeOperator({k: sp.Matrix([[re + sp.I * im, 1], [0, re]]) for k, (re, im) in entries.items()}).simplify()
     assert from_derivative_form(derivative_form(op)) == op
+
+
+@settings(max_examples=5)
+@given(seed=st.integers(0, 10**6), gens=st.sampled_from(["L", "pauli", "spin1"]))
+def test_derived_current_and_torque_operators_are_hermitian_for_random_hoppings(seed, gens):
+    """Random complex (non-Hermitian) hoppings: every derived current/source/torque is Hermitian."""
+    g = {"L": t2g_L, "pauli": pauli, "spin1": lambda: spin_matrices(1)}[gens]()
+    rng = np.random.default_rng(seed)
+    n = g.dim
+    rnd = lambda: sp.Matrix(n, n, lambda i, j: sp.Rational(int(rng.integers(-9, 10)), 4) + sp.I * sp.Rational(int(rng.integers(-9, 10)), 4))  # noqa: E731
+    eps = rnd()
+    der = derive(Model("random-herm", g, {"x": rnd(), "y": rnd()}, eps + eps.H))
+    for a in "xyz":
+        assert der.torque_onsite[a].is_hermitian()
+        for d in BONDS:
+            for op in (der.current[(a, d)], der.source[(a, d)], der.torque[(a, d)], *der.forward[(a, d)]):
+                assert op.is_hermitian()
+            assert not der.current[(a, d)].is_zero()
