@@ -32,6 +32,8 @@ _EXPORTS = {
     # heterostructures and the numeric engine (Eqs. 12-13)
     "trilayer": "systems", "bilayer": "systems", "heterostructure": "systems", "layer": "systems",
     "solve": "systems", "rkky": "systems", "magnetization": "systems",
+    # parameter sweeps (labeled xarray results, executors, N_y = infinity)
+    "sweep": "sweeps",
 }
 
 __all__ = ["__version__", *_EXPORTS]

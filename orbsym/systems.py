@@ -46,6 +46,7 @@ Example
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -125,7 +126,9 @@ def magnetization(value, magnitude=1.0):
     raise ValueError(f"magnetization needs 3 components (vector) or 2 angles (theta, phi), got {len(vals)} values: {value!r}")
 
 
+@functools.lru_cache(maxsize=None)
 def _builtin_model(kind, basis):
+    """Built-in symbolic model of a layer kind (cached: models are immutable)."""
     from .generators import pauli, t2g_L
     from .models import altermagnet, ferromagnet, multiorbital_metal
 
