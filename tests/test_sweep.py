@@ -372,3 +372,12 @@ def test_process_workers_start_with_one_blas_thread(monkeypatch):
     import os
 
     assert os.environ["OMP_NUM_THREADS"] == "2"  # the parent's environment is restored
+
+
+def test_progress_bar_stays_quiet_when_ipykernel_is_merely_imported(capsys, monkeypatch):
+    """Importing ipykernel (as notebook tooling does) is not the same as running in a notebook."""
+    import types
+
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    sweep("bilayer", {"theta": [0.0, 1.0]}, params={"N_x": 3, "N_y": 10}, executor="serial")
+    assert capsys.readouterr().err == ""

@@ -610,7 +610,7 @@ def sweep(
         return {n: values[j][k] for j, (n, k) in enumerate(zip(names, np.unravel_index(i, shape)))}
 
     failures = []
-    show = (sys.stderr.isatty() or "ipykernel" in sys.modules) if progress is None else bool(progress)
+    show = (sys.stderr.isatty() or _in_notebook()) if progress is None else bool(progress)
     from tqdm.auto import tqdm
 
     bar = tqdm(total=n_points, initial=n_points - len(missing), disable=not show, unit="pt", desc="orbsym sweep", leave=True)
@@ -668,3 +668,15 @@ def sweep(
         save(ds, out)
         store.remove()
     return ds
+
+
+def _in_notebook():
+    """True inside a Jupyter kernel (not merely when ipykernel happens to be imported)."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    try:
+        shell = ipython.get_ipython()
+    except Exception:  # noqa: BLE001 - any IPython oddity means "no notebook"
+        return False
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
