@@ -376,6 +376,7 @@ def test_process_workers_start_with_one_blas_thread(monkeypatch):
 
 def test_progress_bar_stays_quiet_when_ipykernel_is_merely_imported(capsys, monkeypatch):
     """Importing ipykernel (as notebook tooling does) is not the same as running in a notebook."""
+    import sys
     import types
 
     monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
