@@ -53,7 +53,8 @@ Operators
 Thermal state and free energy (Eqs. 12-13)
 ------------------------------------------
 * ``f(E) = 1 / (1 + exp(E / T))`` with ``mu`` inside ``h``; ``T = 0`` is the step function with a
-  level exactly at zero counted half occupied.
+  level exactly at zero counted half occupied ("exactly" = within 1e-13 of the spectrum's scale, so
+  that rounding cannot flip a degenerate zero level).
 * ``F = -T sum_n ln(1 + exp(-E_n / T))`` (grand potential); reported per row (``F / N_y``) by
   default.  The RKKY coupling ``J = F_AP - F_P`` is reported per row as well.
 
