@@ -25,6 +25,9 @@ Speed-ups, all exact:
 * ``G`` is Hermitian, ``G(x, x+dx; dy) = G(x+dx, x; -dy)^dag``: only half of the offsets are formed.
 * States with negligible occupation (``w f / N_y < 1e-20`` at every k of a chunk) are left out of
   the contraction that forms ``G``.
+* Eigenvalues only (free energy, particle number): ``h(k)`` is block tridiagonal in x, i.e. a band
+  matrix of bandwidth ``<= 2 dim - 1``; the Hermitian band solver (LAPACK ``?hbevd``) reduces it to
+  tridiagonal form in ``O(n^2 u)`` instead of ``O(n^3)`` (about 2x faster at the paper's sizes).
 * Optionally the k-points are shared among worker processes (``workers``).
 
 Conventions: :mod:`orbsym.conventions`.
@@ -201,6 +204,41 @@ def _zero_tol(H0, C, S):
     return ZERO_LEVEL_RTOL * max(1.0, scale)
 
 
+def _lower_bandwidth(*mats):
+    """Largest ``i - j`` with a nonzero entry in any of the (Hermitian) matrices."""
+    u = 0
+    for M in mats:
+        r, c = np.nonzero(M)
+        if r.size:
+            u = max(u, int(np.max(np.abs(r - c))))
+    return u
+
+
+def _band(M, u):
+    """Lower band storage ``ab[i, j] = M[j + i, j]`` (LAPACK ``?hbevd`` layout) of the last two axes."""
+    n = M.shape[-1]
+    ab = np.zeros(M.shape[:-2] + (u + 1, n), dtype=M.dtype)
+    for i in range(u + 1):
+        ab[..., i, : n - i] = np.diagonal(M, offset=-i, axis1=-2, axis2=-1)
+    return ab
+
+
+def _banded_eigenvalues(H0, C, S, k, u):
+    """Eigenvalues of ``H0 + cos k C + sin k S`` with the Hermitian band solver (``?hbevd``/``?sbevd``).
+
+    ``h(k)`` is block tridiagonal in the column index, so its bandwidth is at most ``2 dim - 1``;
+    reducing a band matrix to tridiagonal form costs ``O(n^2 u)`` instead of ``O(n^3)``: about 2x
+    faster than dense ``eigvalsh`` at the paper's sizes (eigenvalues only; vectors are faster dense).
+    """
+    from scipy.linalg import eig_banded
+
+    ab = _band(H0, u)[None] + np.cos(k)[:, None, None] * _band(C, u)[None] + np.sin(k)[:, None, None] * _band(S, u)[None]
+    out = np.empty((k.size, H0.shape[0]))
+    for i in range(k.size):
+        out[i] = eig_banded(ab[i], lower=True, eigvals_only=True, check_finite=False)
+    return out
+
+
 def _chunks(nk, n, itemsize, budget):
     size = max(1, int(budget // (4 * n * n * itemsize)))
     return [(i, min(nk, i + size)) for i in range(0, nk, size)]
@@ -215,6 +253,9 @@ def _solve_range(H0, C, S, k, w, T, Ny, N, d, pairs, vectors, symmetric, chunk_b
     for dx, dy in pairs:
         groups.setdefault(dx, []).append(dy)
     energies = np.empty((k.size, n))
+    u = _lower_bandwidth(H0, C, S)
+    if not vectors and 4 * u < n:
+        return _banded_eigenvalues(H0, C, S, k, u), acc
     for a, b in _chunks(k.size, n, H0.dtype.itemsize, chunk_bytes):
         h = _assemble(H0, C, S, k[a:b])
         if not vectors:

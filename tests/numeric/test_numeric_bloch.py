@@ -189,3 +189,18 @@ def test_interface_bond_owner_and_hopping(interface):
     np.testing.assert_allclose(lat.hop_x[0], expect_edge)
     np.testing.assert_allclose(lat.hop_x[2], expect_edge)
     np.testing.assert_allclose(lat.hop_x[1], metal_tx)
+
+
+@settings(max_examples=10, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**31 - 1), basis=st.sampled_from(["orbital", "spin"]), N_x=st.integers(8, 14), N_y=st.integers(3, 9))
+def test_banded_eigenvalue_path_equals_dense(seed, basis, N_x, N_y):
+    """The band solver used for eigenvalues-only solves gives the dense spectrum of every h(k)."""
+    from orbsym.numeric.bloch import _banded_eigenvalues, _gauged_pieces, _lower_bandwidth
+
+    lat = random_lattice(np.random.default_rng(seed), basis, N_x, N_y, "fm")
+    k, _ = k_points(N_y, symmetric=False)
+    H0, C, S = _gauged_pieces(lat, None)
+    u = _lower_bandwidth(H0, C, S)
+    assert 4 * u < H0.shape[0]  # the banded path is the one taken at these sizes
+    dense = np.linalg.eigvalsh(bloch_hamiltonians(lat, k))
+    np.testing.assert_allclose(_banded_eigenvalues(H0, C, S, k, u), dense, rtol=0, atol=1e-11)
