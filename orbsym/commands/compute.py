@@ -53,6 +53,14 @@ def add_arguments(parser):
         default="densities,currents,torques,free_energy",
         help=f"comma-separated subset of {','.join(QUANTITIES)}",
     )
+    parser.add_argument(
+        "--metal-model",
+        dest="metal_model",
+        default=None,
+        metavar="FILE.py",
+        help="use the model defined as `model` in FILE.py (e.g. from `orbsym hoppings`) as the metal; "
+        "optional `params` dict there sets its parameters; the FMs are isotropic with the model's generators",
+    )
     parser.add_argument("--rkky", action="store_true", help="also compute J = F_AP - F_P (trilayer; m_R along +-m_L)")
     parser.add_argument("--workers", type=int, default=1, help="processes sharing the k-points (default 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
@@ -88,8 +96,57 @@ def _magnetization_arg(name, text):
     return s
 
 
+def _user_metal(path):
+    """``(model, params)`` from a Python file defining ``model`` and optionally ``params``."""
+    import runpy
+    from pathlib import Path
+
+    from .derive import load_model
+
+    if not str(path).endswith(".py"):
+        raise ValueError(f"--metal-model must be a .py file defining `model`, got {path!r}")
+    model = load_model(path)
+    params = runpy.run_path(str(Path(path))).get("params", {})
+    if not isinstance(params, dict):
+        raise ValueError(f"`params` in {path!r} must be a dict of parameter values, got {type(params).__name__}")
+    return model, dict(params)
+
+
+def _user_system(args):
+    """Trilayer/bilayer whose metal is a user model (FMs: isotropic, -m.J with the model's generators)."""
+    from ..models import ferromagnet
+    from ..systems import heterostructure, layer, magnetization
+
+    model, params = _user_metal(args.metal_model)
+    names = {p.name for p in model.parameters}
+    for name, value in (("t", args.t), ("mu", args.mu)):
+        if name in names:
+            params.setdefault(name, value)
+    missing = sorted(names - set(params))
+    if missing:
+        raise ValueError(f"the metal model {model.name!r} needs values for {missing}: set them in a `params` dict in {args.metal_model!r}")
+    fm = ferromagnet(model.generators)
+    fm_params = {"t": args.t, "mu": args.mu}
+    if args.geometry == "trilayer":
+        width = args.N_x - 2 * args.N_FM
+        mL = magnetization(_magnetization_arg("--m-L", args.m_L), args.m)
+        mR = magnetization(_magnetization_arg("--m-R", args.m_R), args.m)
+        blocks = [layer(fm, args.N_FM, m=mL, label="FM_L", **fm_params), layer(model, max(width, 1), label=model.name, **params),
+                  layer(fm, args.N_FM, m=mR, label="FM_R", **fm_params)]
+    else:
+        width = args.N_x - args.N_FM
+        mv = magnetization(_magnetization_arg("--m-FM", args.m_FM), args.m)
+        blocks = [layer(model, max(width, 1), label=model.name, **params), layer(fm, args.N_FM, m=mv, label="FM", **fm_params)]
+    if width < 1:
+        raise ValueError(f"N_x = {args.N_x} leaves no metal column between the FMs (N_FM = {args.N_FM})")
+    return heterostructure(blocks, N_y=args.N_y, interface=args.interface, spin_unit=args.spin_unit)
+
+
 def _system(args):
     from ..systems import bilayer, magnetization, trilayer
+
+    if args.metal_model:
+        return _user_system(args)
 
     common = dict(
         N_x=args.N_x, N_y=args.N_y, N_FM=args.N_FM, m=args.m, gamma=args.gamma, tp=args.tp, w=args.w,
