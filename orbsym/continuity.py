@@ -648,6 +648,8 @@ def _to_kernel(op, name, anchor, bond, polarization, params, printer):
 
 
 _KERNELS = {}
+#: id(model) -> (model, KernelSet); the model is kept alive so its id cannot be reused.
+_KERNELS_BY_ID = {}
 
 
 def kernels(model):
@@ -658,8 +660,12 @@ def kernels(model):
     """
     from sympy.printing.numpy import NumPyPrinter
 
+    hit = _KERNELS_BY_ID.get(id(model))
+    if hit is not None and hit[0] is model:  # same (immutable) Model object: no SymPy hashing at all
+        return hit[1]
     key = _model_key(model, None)
     if key in _KERNELS:
+        _KERNELS_BY_ID[id(model)] = (model, _KERNELS[key])
         return _KERNELS[key]
     der = derive(model)
     params = list(model.parameters)
@@ -712,4 +718,5 @@ def kernels(model):
         ops,
     )
     _KERNELS[key] = ks
+    _KERNELS_BY_ID[id(model)] = (model, ks)
     return ks
