@@ -29,7 +29,7 @@ except ModuleNotFoundError:  # running from a checkout without installing
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import orbsym  # noqa: E402
-from orbsym import figures  # noqa: E402
+from orbsym.workflows import figures  # noqa: E402
 
 TARGETS = {False: 120.0, True: 20.0}
 

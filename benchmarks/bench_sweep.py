@@ -1,4 +1,4 @@
-"""Benchmark of orbsym.sweeps: a 200-point free-energy sweep of the Fig. 3 bilayer (N_y = 800).
+"""Benchmark of orbsym.workflows.sweeps: a 200-point free-energy sweep of the Fig. 3 bilayer (N_y = 800).
 
 Measures, on the NM/FM bilayer of Fig. 3 (gamma = 0.3, N_x = 25, N_y = 800, T = 0.01, mu = -0.2)
 over a (theta, phi) grid:
@@ -60,7 +60,7 @@ def loop(axes):
 
 
 def timed_sweep(axes, **kw):
-    from orbsym.sweeps import sweep
+    from orbsym.workflows.sweeps import sweep
 
     busy = []
     t0 = time.perf_counter()
@@ -83,7 +83,7 @@ def main():
 
     t_loop, c_loop, F_loop = loop(axes)
     print(f"plain loop (1 process)          : {t_loop:7.2f} s  ({1e3 * t_loop / n:.1f} ms/point), CPU {c_loop:.2f} s")
-    from orbsym.sweeps import process_executor
+    from orbsym.workflows.sweeps import process_executor
 
     t1c, _ = timed_sweep(axes, executor="process", workers=1)
     print(f"sweep, new pool, 1 worker (cold): {t1c:7.2f} s  overhead vs loop {100 * (t1c / t_loop - 1):+.1f} % (incl. worker start: spawn, imports, kernel derivation)")

@@ -1,9 +1,15 @@
 """orbsym: orbital and spin angular-momentum currents, torques and RKKY couplings in lattice models.
 
-Symbolic layer (SymPy): :mod:`orbsym.generators`, :mod:`orbsym.models`, :mod:`orbsym.operators`,
-:mod:`orbsym.continuity`, :mod:`orbsym.symmetry`, :mod:`orbsym.bases`, :mod:`orbsym.render`.
-Numeric layer (NumPy/SciPy only): :mod:`orbsym.numeric`, with the user-facing heterostructures
-in :mod:`orbsym.systems`.  Hand-off: :mod:`orbsym.kernels`.  Conventions: :mod:`orbsym.conventions`.
+The package tree is the architecture (docs/ARCHITECTURE.md)::
+
+    orbsym/symbolic/   SymPy layer: generators, models, operators, continuity, symmetry, bases, render
+    orbsym/kernels.py  hand-off: derived operators as plain data (offsets, matrices, NumPy source)
+    orbsym/numeric/    NumPy/SciPy engines (never imports SymPy): lattice, Bloch, observables
+    orbsym/systems.py  user-facing heterostructures and the solve/Result API
+    orbsym/workflows/  many solves: the execution layer, parameter sweeps, the paper's figures
+    orbsym/commands/   the command line (orbsym.cli)
+
+Conventions are stated once in :mod:`orbsym.conventions`.
 
 The public names below are imported lazily, so ``import orbsym.numeric`` (or ``orbsym.systems``)
 does not import SymPy.
@@ -15,25 +21,25 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     # generators (Eqs. 1-2)
-    "GeneratorSet": "generators", "t2g_L": "generators", "p_L": "generators", "d_L": "generators",
-    "pauli": "generators", "spin_half": "generators", "spin_matrices": "generators",
+    "GeneratorSet": "symbolic.generators", "t2g_L": "symbolic.generators", "p_L": "symbolic.generators", "d_L": "symbolic.generators",
+    "pauli": "symbolic.generators", "spin_half": "symbolic.generators", "spin_matrices": "symbolic.generators",
     # models (Eqs. 3-6)
-    "Model": "models", "multiorbital_metal": "models", "altermagnet": "models", "ferromagnet": "models",
-    "builtin_model": "models",
+    "Model": "symbolic.models", "multiorbital_metal": "symbolic.models", "altermagnet": "symbolic.models", "ferromagnet": "symbolic.models",
+    "builtin_model": "symbolic.models",
     # derivation (Eqs. 7-11) and rendering
-    "derive": "continuity", "derive_generic": "continuity", "kernels": "continuity",
-    "current_analysis": "continuity", "render": "render",
+    "derive": "symbolic.continuity", "derive_generic": "symbolic.continuity", "kernels": "symbolic.continuity",
+    "current_analysis": "symbolic.continuity", "render": "symbolic.render",
     # symmetry-derived hoppings and richer bases
-    "symmetric_hoppings": "symmetry", "point_group": "symmetry", "check_invariance": "symmetry",
-    "match_parameters": "symmetry", "get_basis": "bases", "spinful_metal": "bases",
-    "spin_orbit_coupling": "bases", "orbital_rashba": "bases",
+    "symmetric_hoppings": "symbolic.symmetry", "point_group": "symbolic.symmetry", "check_invariance": "symbolic.symmetry",
+    "match_parameters": "symbolic.symmetry", "get_basis": "symbolic.bases", "spinful_metal": "symbolic.spinful",
+    "spin_orbit_coupling": "symbolic.spinful", "orbital_rashba": "symbolic.spinful",
     # hand-off
     "Kernel": "kernels", "KernelSet": "kernels", "Term": "kernels",
     # heterostructures and the numeric engine (Eqs. 12-13)
     "trilayer": "systems", "bilayer": "systems", "heterostructure": "systems", "layer": "systems",
     "solve": "systems", "rkky": "systems", "magnetization": "systems",
     # parameter sweeps (labeled xarray results, executors, N_y = infinity)
-    "sweep": "sweeps",
+    "sweep": "workflows.sweeps",
 }
 
 __all__ = ["__version__", *_EXPORTS]

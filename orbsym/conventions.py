@@ -47,7 +47,7 @@ Operators
 * Expectation values use ``G_ij = <c_i^dag c_j>``, so ``<c^dag A c> = sum_ij A_ij G_ij = Tr(A G^T)``;
   the one-body density matrix is ``rho = G^T``.
 * Bond current of bond ``(n, n + e_k)``: ``j = (i/2) c_n^dag {t_k, J} c_{n+e_k} + h.c.`` (derived,
-  not assumed; see ``orbsym.continuity``), positive when angular momentum flows from ``n`` to ``n+e_k``.
+  not assumed; see ``orbsym.symbolic.continuity``), positive when angular momentum flows from ``n`` to ``n+e_k``.
 * Torques are the source terms ``tau`` in ``dJ_n/dt = -div j + tau``.
 
 Thermal state and free energy (Eqs. 12-13)

@@ -1,6 +1,6 @@
 """Plain-data hand-off from the symbolic layer to the numeric layer (no SymPy here).
 
-The symbolic layer (:mod:`orbsym.continuity`) derives every operator the numeric engine needs --
+The symbolic layer (:mod:`orbsym.symbolic.continuity`) derives every operator the numeric engine needs --
 the Hamiltonian blocks, densities, currents, torques -- and exports each as a :class:`Kernel`: a
 list of :class:`Term` ``coefficient(params) * c_{n+left}^dag M c_{n+right}`` with a constant matrix
 ``M`` and a scalar coefficient given as NumPy source code in the model's parameter names.  Kernels
@@ -126,7 +126,7 @@ class Kernel:
 
 @dataclass(frozen=True)
 class KernelSet:
-    """All kernels of one model (generated once by :func:`orbsym.continuity.kernels`).
+    """All kernels of one model (generated once by :func:`orbsym.symbolic.continuity.kernels`).
 
     Attributes
     ----------
@@ -160,7 +160,7 @@ class KernelSet:
         ``source_forward_start`` / ``source_forward_end``
                              torques of the forward-current decomposition at the two ends
 
-        Exact lattice continuity (derived and checked in orbsym.continuity) at every site n::
+        Exact lattice continuity (derived and checked in orbsym.symbolic.continuity) at every site n::
 
             dJ_n/dt = sum_d [eom_start(n, d) + eom_end(n - d, d)] + torque_onsite(n)
                     = -sum_d [current(n, d) - current(n - d, d)]

@@ -1,6 +1,6 @@
 """Heterostructures of the paper and user column sequences, and the solve API.
 
-This is the glue between the symbolic layer (kernels from :func:`orbsym.continuity.kernels`, derived
+This is the glue between the symbolic layer (kernels from :func:`orbsym.symbolic.continuity.kernels`, derived
 once per model and cached) and the numeric engine (:mod:`orbsym.numeric`, NumPy only).
 
 Geometries (conventions: :mod:`orbsym.conventions`)
@@ -129,8 +129,8 @@ def magnetization(value, magnitude=1.0):
 @functools.lru_cache(maxsize=None)
 def _builtin_model(kind, basis):
     """Built-in symbolic model of a layer kind (cached: models are immutable)."""
-    from .generators import pauli, t2g_L
-    from .models import altermagnet, ferromagnet, multiorbital_metal
+    from .symbolic.generators import pauli, t2g_L
+    from .symbolic.models import altermagnet, ferromagnet, multiorbital_metal
 
     check_name("basis", basis, BASES)
     if kind == "fm":
@@ -164,7 +164,7 @@ def layer(model, width=1, m=None, label="", magnetic=None, **params):
 
     Parameters
     ----------
-    model : {"fm", "nm", "am"} or orbsym.models.Model
+    model : {"fm", "nm", "am"} or orbsym.symbolic.models.Model
         Built-in kind (in the heterostructure's basis) or any user Model.
     width : int
         Number of columns, ``>= 1``.
@@ -238,7 +238,7 @@ def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interf
     **defaults
         Parameter defaults for every layer (``t=1``, ``mu=-0.2``, ``gamma=1``, ``w=0``, ``tp=t``).
     """
-    from .continuity import kernels
+    from .symbolic.continuity import kernels
 
     check_name("interface rule", interface, INTERFACES)
     check_name("spin_unit", spin_unit, SPIN_UNITS)
@@ -269,7 +269,7 @@ def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interf
             if kind == "nm" and basis == "spin":
                 params["w"] = 0.0
         else:
-            from .models import Model
+            from .symbolic.models import Model
 
             if not isinstance(ly.model, Model):
                 raise ValueError(f"layer model must be one of {', '.join(KINDS)} or an orbsym Model, got {ly.model!r}")

@@ -16,10 +16,10 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orbsym.continuity import kernels
-from orbsym.generators import GeneratorSet, pauli, t2g_L
+from orbsym.symbolic.continuity import kernels
+from orbsym.symbolic.generators import GeneratorSet, pauli, t2g_L
 from orbsym.kernels import Kernel, Term
-from orbsym.models import Model, builtin_model
+from orbsym.symbolic.models import Model, builtin_model
 from orbsym.numeric import Column, Lattice, dense_hamiltonian, fermi, grand_potential_terms, solve_realspace
 from orbsym.numeric.thermo import check_temperature
 from orbsym.systems import bilayer, heterostructure, layer, magnetization, rkky, solve, trilayer

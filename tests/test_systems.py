@@ -162,7 +162,7 @@ def test_spin_unit_S_halves_polarized_quantities():
 
 
 def test_heterostructure_with_user_model_and_per_column_magnetizations():
-    from orbsym.models import multiorbital_metal
+    from orbsym.symbolic.models import multiorbital_metal
 
     layers = [layer("fm", m="x"), layer(multiorbital_metal(tp=0.5), 2, gamma=0.7, label="NM'"), layer("nm", gamma=0.2), layer("fm", m=(1.0, 0.5)), layer("fm", m="-z")]
     s = heterostructure(layers, N_y=5, mu=-0.1)

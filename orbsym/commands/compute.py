@@ -114,7 +114,7 @@ def _user_metal(path):
 
 def _user_system(args):
     """Trilayer/bilayer whose metal is a user model (FMs: isotropic, -m.J with the model's generators)."""
-    from ..models import ferromagnet
+    from ..symbolic.models import ferromagnet
     from ..systems import heterostructure, layer, magnetization
 
     model, params = _user_metal(args.metal_model)

@@ -24,7 +24,7 @@ def add_arguments(parser):
 
 def load_model(spec):
     """A built-in model by name, or the ``model`` defined in a Python file."""
-    from ..models import BUILTIN_MODELS, Model, builtin_model
+    from ..symbolic.models import BUILTIN_MODELS, Model, builtin_model
 
     if spec in BUILTIN_MODELS:
         return builtin_model(spec)
@@ -44,7 +44,7 @@ def load_model(spec):
 
 def run(args):
     from ..io import atomic_write
-    from ..render import FORMATS, render, write_derivations
+    from ..symbolic.render import FORMATS, render, write_derivations
 
     if args.write_all:
         for path in write_derivations(args.write_all):

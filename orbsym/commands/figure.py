@@ -146,7 +146,7 @@ def check_applicable(params, mod, n):
 
 
 def run(args):
-    from .. import figures
+    from ..workflows import figures
 
     mod = figures.module(args.number)
     n = int(args.number)

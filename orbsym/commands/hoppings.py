@@ -34,7 +34,7 @@ def add_arguments(parser):
 
 def run(args):
     """Derive and print; returns 0.  Bad values raise ValueError naming the allowed values."""
-    from ..symmetry import symmetric_hoppings
+    from ..symbolic.symmetry import symmetric_hoppings
 
     if args.format not in FORMATS:
         raise ValueError(f"unknown format {args.format!r}; allowed: {', '.join(FORMATS)}")

@@ -23,7 +23,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    from .. import figures
+    from ..workflows import figures
 
     try:
         numbers = [int(s) for s in str(args.figures).split(",") if s.strip()]

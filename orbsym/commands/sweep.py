@@ -116,7 +116,7 @@ def parse_fixed(item):
 
 
 def run(args):
-    from ..sweeps import SweepError, sweep
+    from ..workflows.sweeps import SweepError, sweep
 
     axes = {}
     for item in args.param:

@@ -43,7 +43,7 @@ class Column:
     Parameters
     ----------
     kernels : orbsym.kernels.KernelSet
-        Model of the column (from :func:`orbsym.continuity.kernels` or built by hand).
+        Model of the column (from :func:`orbsym.symbolic.continuity.kernels` or built by hand).
     params : dict
         Numeric values of every name in ``kernels.parameters``.
     magnetic : bool or None

@@ -10,7 +10,7 @@ hand from the one-body commutators (see :mod:`orbsym.conventions`):
   ``current_backward(n, d) = (i/2) c_{n+d}^dag J t (c_{n+d} - c_n) + h.c.``,
   ``source_forward_start = eom_start + current_forward``, ``source_forward_end = eom_end - current_forward``.
 
-They let the numeric layer be tested with SymPy blocked, and independently of orbsym.continuity.
+They let the numeric layer be tested with SymPy blocked, and independently of orbsym.symbolic.continuity.
 """
 
 import numpy as np

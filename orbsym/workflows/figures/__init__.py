@@ -1,0 +1,75 @@
+"""Reproductions of the paper's numerical figures (Figs. 2-5): data, plots, PNG + PDF + CSV.
+
+One module per figure (:mod:`~orbsym.workflows.figures.fig2` ... :mod:`~orbsym.workflows.figures.fig5`), each with
+``DEFAULTS`` (the paper's parameters), ``QUICK`` (reduced sizes), ``compute(**params) -> dict``,
+``plot(data) -> matplotlib Figure``, ``save(data, out_dir)``, ``summary(data)`` and ``run``.
+Shared machinery: :mod:`~orbsym.workflows.figures.common`.
+
+Example
+-------
+>>> from orbsym.workflows.figures import fig4
+>>> data = fig4.compute(quick=True)
+>>> fig4.summary(data)["switch_points"]           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__all__ = ["FIGURES", "module", "reproduce", "headline"]
+
+#: Figure number -> module name.
+FIGURES = {2: "fig2", 3: "fig3", 4: "fig4", 5: "fig5"}
+
+
+def module(n):
+    """The module of figure ``n`` (2, 3, 4 or 5)."""
+    try:
+        n = int(n)
+    except (TypeError, ValueError):
+        n = None
+    if n not in FIGURES:
+        raise ValueError(f"unknown figure {n!r}; allowed: {', '.join(str(k) for k in FIGURES)}")
+    return importlib.import_module(f"{__name__}.{FIGURES[n]}")
+
+
+def reproduce(out_dir, quick=False, workers=1, figures=tuple(FIGURES), show_progress=None, **common):
+    """Regenerate the given figures into ``out_dir``; returns ``{n: (data, paths, seconds)}``.
+
+    ``common`` parameters (e.g. ``interface``, ``T``) are passed to every figure that has them.
+    """
+    import time
+
+    results = {}
+    for n in figures:
+        mod = module(n)
+        kw = {k: v for k, v in common.items() if k in mod.DEFAULTS}
+        t0 = time.perf_counter()
+        data, paths = mod.run(out_dir, quick=quick, workers=workers, show_progress=show_progress, **kw)
+        results[int(n)] = (data, paths, time.perf_counter() - t0)
+    return results
+
+
+def headline(n, data):
+    """One line with the figure's headline numbers (for the CLI and the benchmark)."""
+    mod = module(n)
+    s = mod.summary(data)
+    p = data["params"]
+    if int(n) == 2:
+        parts = []
+        for r in s:
+            if r["polarization"] and r["gamma"] in (p["gammas"][0], p["gammas"][-1]):
+                parts.append(f"{r['m_L']}|{r['m_R']} g={r['gamma']:g}: j_{r['polarization']} right={r['j_right']:.2e}")
+        return f"Fig. 2 ({p['current']} current, interface={p['interface']}): " + "; ".join(parts)
+    if int(n) == 3:
+        parts = [f"{k.upper()}/FM minima {', '.join(v['minima'])} (F range {v['F_max_minus_min']:.2e})" for k, v in s.items()]
+        return f"Fig. 3 (interface={p['interface']}): " + "; ".join(parts)
+    if int(n) == 4:
+        sw = ", ".join(f"{a}->{b} at mu={m:+.3f}" for m, a, b in s["switch_points"])
+        low = f"; lowest at mu=-0.2: {s['lowest_at_mu_ref']}" if "lowest_at_mu_ref" in s else ""
+        return f"Fig. 4 (interface={p['interface']}): switch points {sw or 'none'}{low}"
+    parts = []
+    for g, v in s.items():
+        js = ", ".join(f"J({k})={val:.2e}" for k, val in v["J"].items() if k in (5, 9, 15))
+        parts.append(f"g={g:g}: {js}")
+    return f"Fig. 5 (interface={p['interface']}): " + "; ".join(parts)

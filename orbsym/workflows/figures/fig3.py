@@ -1,0 +1,238 @@
+"""Fig. 3 of the paper: free energy vs the FM magnetization direction ``(theta, phi)`` in bilayers.
+
+(a) multiorbital NM/FM (``gamma = 0.3``), (b) AM/FM (``w = 0.4``); other parameters as in Fig. 2.
+Plotted: ``F(theta, phi) - min F`` per row (grand potential, Eq. 13, units of t), with
+``m = |m| (sin th cos ph, sin th sin ph, cos th)`` (:mod:`orbsym.conventions`).  The CSV holds the
+absolute ``F`` per row.
+
+Exact symmetries used to avoid redundant diagonalizations (``symmetry=True``, the default; every
+run re-checks them at two generic directions and records the largest deviation):
+
+* NM/FM: the hoppings are real and diagonal in ``(d_yz, d_xz, d_xy)`` and the ``L`` matrices are
+  imaginary, so complex conjugation maps ``m -> -m``; the mirrors ``y -> -y`` and ``z -> -z`` of the
+  (x-open, y-periodic) lattice flip the sign of two components of ``L`` each.  Together ``F`` is
+  even in each of ``m_x, m_y, m_z``: only ``(|m_x|, |m_y|, |m_z|)`` is diagonalized.
+* AM/FM: ``t_x, t_y`` contain only ``1`` and ``sigma_z``, so spin rotations about z are exact
+  symmetries: ``F`` depends on ``theta`` only.
+
+``symmetry=False`` diagonalizes every grid point.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .common import BASE_PARAMETERS, new_figure, output_stem, parallel_map, resolve_parameters, save_figure, write_csv
+
+__all__ = ["NAME", "DEFAULTS", "QUICK", "PANELS", "compute", "plot", "save", "summary", "run", "minima"]
+
+NAME = "fig3"
+PANELS = ("nm", "am")
+DEFAULTS = {
+    **BASE_PARAMETERS,
+    "gamma": 0.3,
+    "w": 0.4,
+    "n_theta": 19,
+    "n_phi": 37,
+    "panels": PANELS,
+    "symmetry": True,
+}
+QUICK = {"N_y": 200, "n_theta": 7, "n_phi": 13}
+
+#: Tolerance (units of t, per row) for grid points counted as degenerate minima.
+MIN_TOL = 1e-9
+_TITLES = {"nm": "(a) NM/FM, $\\gamma={gamma:g}$", "am": "(b) AM/FM, $w={w:g}$"}
+
+
+def _representative(panel, v):
+    """Symmetry-reduced magnetization (see module docstring), rounded for deduplication."""
+    if panel == "nm":
+        r = np.abs(v)
+    else:
+        r = np.array([math.hypot(v[0], v[1]), 0.0, v[2]])
+    r = np.round(r, 12) + 0.0
+    return tuple(float(c) for c in r)
+
+
+def _bilayer_F(kw, T):
+    from ...systems import bilayer, solve
+
+    return solve(bilayer(**kw), T).free_energy()
+
+
+def _base(p, panel):
+    kw = {k: p[k] for k in ("N_x", "N_y", "N_FM", "m", "mu", "t", "interface")}
+    if panel == "nm":
+        kw.update(metal="nm", gamma=p["gamma"], tp=p["tp"])
+    else:
+        kw.update(metal="am", w=p["w"])
+    return kw
+
+
+def compute(quick=False, workers=1, show_progress=None, **params):
+    """Free-energy maps of Fig. 3.
+
+    Parameters
+    ----------
+    quick : bool
+        Reduced sizes (``N_y = 200``, 7 x 13 grid).
+    workers : int
+        Processes sharing the bilayer solves.
+    **params
+        ``N_x, N_y, N_FM, m, T, mu, t, tp, interface`` (:func:`orbsym.systems.bilayer`), ``gamma``
+        (NM), ``w`` (AM), ``n_theta`` / ``n_phi`` (grid points on ``[0, pi]`` / ``[0, 2 pi]``),
+        ``panels`` (subset of ``("nm", "am")``), ``symmetry`` (bool).
+
+    Returns
+    -------
+    dict
+        ``theta``, ``phi`` (radians), ``F[panel]`` (``(n_theta, n_phi)``, per row, units of t),
+        ``axes[panel]`` (F per row for m along x, y, z), ``symmetry_check[panel]`` (largest
+        ``|F(m) - F(representative)|`` at two generic directions, or None).
+    """
+    p = resolve_parameters(DEFAULTS, QUICK, quick, **params)
+    for k in ("n_theta", "n_phi"):
+        if isinstance(p[k], bool) or not isinstance(p[k], (int, np.integer)) or p[k] < 2:
+            raise ValueError(f"{k} must be an integer >= 2, got {p[k]!r}")
+    panels = tuple(p["panels"])
+    if not panels or any(q not in PANELS for q in panels):
+        raise ValueError(f"panels must be a non-empty subset of {', '.join(PANELS)}, got {panels!r}")
+    p["panels"] = panels
+    from ...systems import bilayer
+
+    theta = np.linspace(0.0, np.pi, p["n_theta"])
+    phi = np.linspace(0.0, 2 * np.pi, p["n_phi"])
+    sym = bool(p["symmetry"])
+    rng = np.random.default_rng(3)
+    checks_dirs = [np.array([math.sin(a) * math.cos(b), math.sin(a) * math.sin(b), math.cos(a)]) for a, b in rng.uniform([0.3, 0.3], [2.8, 5.9], (2, 2))]
+    jobs, index = [], {}
+    plans = {}
+    for panel in panels:
+        base = _base(p, panel)
+        bilayer(**base)  # validate, generate kernels before any fork
+        keys = np.empty((theta.size, phi.size), dtype=object)
+        for i, th in enumerate(theta):
+            for j, ph in enumerate(phi):
+                v = np.array([math.sin(th) * math.cos(ph), math.sin(th) * math.sin(ph), math.cos(th)])
+                keys[i, j] = _representative(panel, v) if sym else tuple(np.round(v, 12) + 0.0)
+        axis_keys = {a: _representative(panel, np.eye(3)[n]) if sym else tuple(np.eye(3)[n]) for n, a in enumerate("xyz")}
+        check_keys = []
+        if sym:
+            for v in checks_dirs:
+                check_keys.append((tuple(float(c) for c in v), _representative(panel, v)))
+        wanted = list(dict.fromkeys(list(keys.ravel()) + list(axis_keys.values()) + [c for c, _ in check_keys] + [r for _, r in check_keys]))
+        for kk in wanted:
+            if (panel, kk) not in index:
+                index[(panel, kk)] = len(jobs)
+                jobs.append(({**base, "m_FM": tuple(p["m"] * c for c in kk)}, p["T"]))
+        plans[panel] = (keys, axis_keys, check_keys)
+    values = parallel_map(_bilayer_F, jobs, workers, desc="Fig. 3", show=show_progress)
+    F, axes, checks = {}, {}, {}
+    for panel in panels:
+        keys, axis_keys, check_keys = plans[panel]
+        F[panel] = np.array([[values[index[(panel, keys[i, j])]] for j in range(phi.size)] for i in range(theta.size)])
+        axes[panel] = {a: values[index[(panel, kk)]] for a, kk in axis_keys.items()}
+        checks[panel] = max((abs(values[index[(panel, c)]] - values[index[(panel, r)]]) for c, r in check_keys), default=None)
+    return {"figure": "Fig. 3", "params": p, "theta": theta, "phi": phi, "F": F, "axes": axes, "symmetry_check": checks, "n_solves": len(jobs)}
+
+
+def minima(theta, phi, F, tol=MIN_TOL):
+    """Distinct magnetization directions (unit vectors) of the grid points with ``F <= min F + tol``."""
+    out = []
+    Fmin = float(np.min(F))
+    for i, j in zip(*np.nonzero(F <= Fmin + tol)):
+        th, ph = theta[i], phi[j]
+        v = np.round([math.sin(th) * math.cos(ph), math.sin(th) * math.sin(ph), math.cos(th)], 9) + 0.0
+        if not any(np.allclose(v, u, atol=1e-8) for u in out):
+            out.append(v)
+    return [tuple(float(c) for c in u) for u in out]
+
+
+def _direction_name(v):
+    names = {(1, 0, 0): "+x", (-1, 0, 0): "-x", (0, 1, 0): "+y", (0, -1, 0): "-y", (0, 0, 1): "+z", (0, 0, -1): "-z"}
+    key = tuple(int(round(c)) for c in v)
+    if key in names and np.allclose(v, key, atol=1e-8):
+        return names[key]
+    return "(" + ", ".join(f"{c:.3f}" for c in v) + ")"
+
+
+def summary(data):
+    """Headline numbers per panel: minimum directions, F range, F along the axes, symmetry check."""
+    out = {}
+    for panel, F in data["F"].items():
+        mins = minima(data["theta"], data["phi"], F)
+        out[panel] = {
+            "minima": [_direction_name(v) for v in mins],
+            "F_min": float(F.min()),
+            "F_max_minus_min": float(F.max() - F.min()),
+            "F_axes_minus_min": {a: float(v - F.min()) for a, v in data["axes"][panel].items()},
+            "symmetry_check_max_abs_dev": data["symmetry_check"][panel],
+        }
+    return out
+
+
+def plot(data):
+    """Two maps of ``F - min F`` over ``(phi, theta)``, minima marked."""
+    p = data["params"]
+    panels = p["panels"]
+    fig = new_figure(4.2 * len(panels), 3.6)
+    axs = fig.subplots(1, len(panels), squeeze=False)[0]
+    th, ph = np.degrees(data["theta"]), np.degrees(data["phi"])
+    for panel, ax in zip(panels, axs):
+        F = data["F"][panel]
+        dF = F - F.min()
+        mesh = ax.pcolormesh(ph, th, dF, shading="gouraud", cmap="viridis")
+        cb = fig.colorbar(mesh, ax=ax)
+        cb.set_label("$F - F_{min}$ per row ($t$)")
+        cb.formatter.set_powerlimits((-2, 2))
+        for v in minima(data["theta"], data["phi"], F):
+            t_ = math.degrees(math.acos(max(-1.0, min(1.0, v[2]))))
+            if abs(v[2]) > 1 - 1e-9:
+                ax.plot([0, 360], [t_, t_], color="r", lw=4, clip_on=False)
+            else:
+                pv = math.degrees(math.atan2(v[1], v[0])) % 360
+                for pp in {pv, pv + 360} if pv == 0 else {pv}:
+                    ax.plot(pp, t_, "w*", ms=10, mec="k")
+        ax.set_xlabel("$\\phi$ (deg)")
+        ax.set_ylabel("$\\theta$ (deg)")
+        ax.set_xticks([0, 90, 180, 270, 360])
+        ax.set_yticks([0, 45, 90, 135, 180])
+        ax.invert_yaxis()
+        ax.set_title(_TITLES[panel].format(gamma=p["gamma"], w=p["w"]), fontsize=10)
+    fig.suptitle(
+        f"Fig. 3: bilayer free energy; $N_x={p['N_x']}$, $N_y={p['N_y']}$, $T={p['T']:g}$, $\\mu={p['mu']:g}$, interface={p['interface']} (stars: minima)",
+        fontsize=9,
+    )
+    return fig
+
+
+def meta(data):
+    return {
+        "figure": "Fig. 3",
+        "quantity": "grand potential F per row (Eq. 13, units of t) vs FM magnetization angles theta, phi (radians)",
+        "interface": data["params"]["interface"],
+        "symmetry_check_max_abs_dev": data["symmetry_check"],
+        "parameters": data["params"],
+    }
+
+
+def save(data, out_dir, name=NAME):
+    """Write ``<name>.png``, ``<name>.pdf`` and ``<name>.csv`` (long format) atomically."""
+    stem = output_stem(out_dir, name)
+    fig = plot(data)
+    paths = save_figure(fig, stem)
+    rows = []
+    for panel in data["params"]["panels"]:
+        F = data["F"][panel]
+        for i, th in enumerate(data["theta"]):
+            for j, ph in enumerate(data["phi"]):
+                rows.append((panel, th, ph, F[i, j], F[i, j] - F.min()))
+    return paths + [write_csv(stem + ".csv", meta(data), ["system", "theta", "phi", "F_per_row", "F_minus_min"], rows)]
+
+
+def run(out_dir, quick=False, workers=1, show_progress=None, **params):
+    """Compute, plot and save Fig. 3; returns ``(data, paths)``."""
+    data = compute(quick=quick, workers=workers, show_progress=show_progress, **params)
+    return data, save(data, out_dir)

@@ -1,0 +1,160 @@
+"""Fig. 5 of the paper: orbital RKKY coupling ``J_y = F_AP - F_P`` vs trilayer length ``N_x``.
+
+FM/NM/FM trilayers with ``m_L = +y`` and ``m_R = +y`` (P) or ``-y`` (AP), for several ``gamma``;
+other parameters as in Fig. 2.  ``J_y`` is per row (units of t), from :func:`orbsym.systems.rkky`.
+The inset zooms in near a sign change of ``J_y`` for a ``gamma != t`` curve.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .common import BASE_PARAMETERS, new_figure, output_stem, parallel_map, resolve_parameters, save_figure, sign_changes, write_csv
+
+__all__ = ["NAME", "DEFAULTS", "QUICK", "compute", "plot", "save", "summary", "run"]
+
+NAME = "fig5"
+DEFAULTS = {**BASE_PARAMETERS, "gammas": (1.0, 0.8, 0.5, 0.3), "N_x_min": 3, "N_x_max": 25, "axis": "y"}
+DEFAULTS.pop("N_x")
+QUICK = {"N_y": 200, "N_x_max": 15}
+
+
+def _J(kw, T):
+    from ...systems import rkky, trilayer
+
+    r = rkky(trilayer(**kw), T)
+    return r["J"], r["F_P"], r["F_AP"]
+
+
+def compute(quick=False, workers=1, show_progress=None, **params):
+    """``J_y(N_x)`` per row for every gamma (Fig. 5).
+
+    Parameters
+    ----------
+    quick : bool
+        Reduced sizes (``N_y = 200``, ``N_x <= 15``).
+    workers : int
+        Processes sharing the trilayer solves.
+    **params
+        ``N_y, N_FM, m, T, mu, t, tp, interface`` (:func:`orbsym.systems.trilayer`), ``gammas``,
+        the range ``N_x_min .. N_x_max`` (inclusive, ``N_x_min >= 2 N_FM + 1``), ``axis`` (the
+        common FM axis, default ``"y"`` as in the paper).
+
+    Returns
+    -------
+    dict
+        ``N_x`` (array), ``J[gamma]``, ``F_P[gamma]``, ``F_AP[gamma]`` (per row, units of t).
+    """
+    p = resolve_parameters(DEFAULTS, QUICK, quick, **params)
+    lo, hi = p["N_x_min"], p["N_x_max"]
+    for k in ("N_x_min", "N_x_max"):
+        if isinstance(p[k], bool) or not isinstance(p[k], (int, np.integer)):
+            raise ValueError(f"{k} must be an integer, got {p[k]!r}")
+    if lo < 2 * p["N_FM"] + 1 or hi < lo:
+        raise ValueError(f"need {2 * p['N_FM'] + 1} <= N_x_min <= N_x_max (N_x_min >= 2 N_FM + 1), got N_x_min = {lo}, N_x_max = {hi}")
+    if p["axis"] not in ("x", "y", "z"):
+        raise ValueError(f"axis must be one of x, y, z, got {p['axis']!r}")
+    gammas = tuple(float(g) for g in p["gammas"])
+    if not gammas:
+        raise ValueError("gammas must contain at least one value")
+    p["gammas"] = gammas
+    from ...systems import trilayer
+
+    Ns = np.arange(lo, hi + 1)
+    base = {k: p[k] for k in ("N_y", "N_FM", "m", "mu", "t", "tp", "interface")}
+    base.update(m_L=p["axis"], m_R=p["axis"])
+    trilayer(N_x=int(lo), **base)
+    # largest systems first: better load balance across worker processes
+    order = sorted(((g, int(n)) for g in gammas for n in Ns), key=lambda gn: -gn[1])
+    jobs = [({**base, "gamma": g, "N_x": n}, p["T"]) for g, n in order]
+    out = dict(zip(order, parallel_map(_J, jobs, workers, desc="Fig. 5", show=show_progress)))
+    J = {g: np.array([out[(g, int(n))][0] for n in Ns]) for g in gammas}
+    FP = {g: np.array([out[(g, int(n))][1] for n in Ns]) for g in gammas}
+    FAP = {g: np.array([out[(g, int(n))][2] for n in Ns]) for g in gammas}
+    return {"figure": "Fig. 5", "params": p, "N_x": Ns, "J": J, "F_P": FP, "F_AP": FAP}
+
+
+def summary(data):
+    """Per gamma: J at a few N_x, sign changes, and the envelope max |J| over the far half of the range."""
+    Ns = data["N_x"]
+    out = {}
+    for g, J in data["J"].items():
+        half = Ns >= Ns[0] + (Ns[-1] - Ns[0]) // 2
+        out[g] = {
+            "J": {int(n): float(j) for n, j in zip(Ns, J) if n in (3, 5, 7, 9, 11, 15, 20, 25)},
+            "sign_changes_N_x": [round(s, 2) for s in sign_changes(Ns, J)],
+            "max_abs_J_far_half": float(np.max(np.abs(J[half]))),
+        }
+    return out
+
+
+def _inset_target(data):
+    """(gamma, N_x of the sign change) near the first sign change beyond the first few sites, for gamma != t."""
+    t = data["params"]["t"]
+    Ns = data["N_x"]
+    for g in sorted(data["J"], reverse=True):
+        if abs(g - t) < 1e-12:
+            continue
+        zs = [z for z in sign_changes(Ns, data["J"][g]) if z > Ns[0] + 2]
+        if zs:
+            return g, zs[0]
+    return None
+
+
+def plot(data):
+    p = data["params"]
+    Ns = data["N_x"]
+    fig = new_figure(6.0, 4.2)
+    ax = fig.subplots()
+    for g, J in data["J"].items():
+        ax.plot(Ns, J, marker="o", ms=3, lw=1.0, label=f"$\\gamma={g:g}$")
+    ax.axhline(0, color="0.7", lw=0.5)
+    ax.set_xlabel("$N_x$")
+    ax.set_ylabel(f"$J_{p['axis']} = F_{{AP}} - F_P$ per row ($t$)")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(
+        f"Fig. 5: FM/NM/FM RKKY, $m_L = {p['axis']}$; $N_y={p['N_y']}$, $T={p['T']:g}$, $\\mu={p['mu']:g}$, interface={p['interface']}",
+        fontsize=9,
+    )
+    tgt = _inset_target(data)
+    if tgt:
+        g, z = tgt
+        ins = ax.inset_axes([0.5, 0.5, 0.45, 0.35])
+        i = list(data["J"]).index(g)
+        J = data["J"][g]
+        sel = (Ns >= np.floor(z) - 1) & (Ns <= np.floor(z) + 4)
+        after = (Ns >= np.floor(z)) & sel
+        ins.plot(Ns[sel], J[sel], marker="o", ms=3, lw=1.0, color=f"C{i}")
+        lim = 1.3 * float(np.max(np.abs(J[after]))) if after.any() else None
+        if lim:
+            ins.set_ylim(-lim, lim)
+        ins.axhline(0, color="0.7", lw=0.5)
+        ins.set_title(f"zoom near sign change, $\\gamma={g:g}$", fontsize=7)
+        ins.tick_params(labelsize=6)
+        ins.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
+        ins.yaxis.get_offset_text().set_fontsize(6)
+    return fig
+
+
+def meta(data):
+    return {
+        "figure": "Fig. 5",
+        "quantity": "RKKY coupling J = F_AP - F_P per row (units of t) vs N_x; m_L = +axis, m_R = +-axis",
+        "interface": data["params"]["interface"],
+        "parameters": data["params"],
+    }
+
+
+def save(data, out_dir, name=NAME):
+    """Write ``<name>.png``, ``<name>.pdf`` and ``<name>.csv`` atomically."""
+    stem = output_stem(out_dir, name)
+    fig = plot(data)
+    paths = save_figure(fig, stem)
+    rows = [(g, int(n), data["J"][g][i], data["F_P"][g][i], data["F_AP"][g][i]) for g in data["J"] for i, n in enumerate(data["N_x"])]
+    return paths + [write_csv(stem + ".csv", meta(data), ["gamma", "N_x", "J", "F_P", "F_AP"], rows)]
+
+
+def run(out_dir, quick=False, workers=1, show_progress=None, **params):
+    """Compute, plot and save Fig. 5; returns ``(data, paths)``."""
+    data = compute(quick=quick, workers=workers, show_progress=show_progress, **params)
+    return data, save(data, out_dir)

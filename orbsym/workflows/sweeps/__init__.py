@@ -1,0 +1,31 @@
+"""Parameter sweeps at scale: labeled xarray results, any executor, resumable, N_y = infinity.
+
+* :func:`sweep` -- Cartesian product of named parameter axes, observables per point, returned as an
+  :class:`xarray.Dataset` (:mod:`orbsym.workflows.sweeps.core`).
+* :func:`save` / :func:`load` -- NetCDF3 files (xarray scipy backend), written atomically.
+* :func:`solve_infinite` -- the k_y integral for ``N_y = infinity`` (:mod:`orbsym.numeric.infinite`).
+
+Conventions (units of t, free energies per row): :mod:`orbsym.conventions`.
+"""
+
+from .core import BLAS_ENV, GEOMETRIES, SerialExecutor, SweepError, load, process_executor, save, sweep
+from ...numeric.infinite import DEFAULT_TOL, InfiniteSolution, solve_infinite
+from .points import ANGLE_PARAMETERS, OBSERVABLES, SystemSpec, parse_observable
+
+__all__ = [
+    "sweep",
+    "save",
+    "load",
+    "SweepError",
+    "SerialExecutor",
+    "process_executor",
+    "GEOMETRIES",
+    "BLAS_ENV",
+    "OBSERVABLES",
+    "ANGLE_PARAMETERS",
+    "SystemSpec",
+    "parse_observable",
+    "solve_infinite",
+    "InfiniteSolution",
+    "DEFAULT_TOL",
+]
