@@ -248,7 +248,7 @@ def test_text_fig2_exchange_current_formula_not_a_lattice_identity(fig2_paper):
     from orbsym.systems import solve, trilayer
 
     bond = fig2_paper["bond"]
-    for g in (1.0, 0.5):
+    for g in GAMMAS:
         for c in [("x", "y"), ("x", "z")]:
             d = solve(trilayer(gamma=g, m_L=c[0], m_R=c[1]), T).densities()
             L = np.array([d[q] for q in "xyz"]).T
@@ -283,6 +283,8 @@ def test_text_fig2_current_enters_through_the_exchange_torque(fig2_paper):
         else:
             assert np.abs(tq["total"][nm]).max() > 1e-5
         assert r.continuity_residual()["max_abs_dJ_dt"] < 1e-14
+        for q in "xy":  # the components off m_L x m_R have no torque either
+            assert np.abs(r.torques("bond")[q]["total"]).max() < 1e-15
 
 
 def test_text_fig2_L_x_persists_L_y_L_z_die_off():
