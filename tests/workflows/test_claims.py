@@ -443,3 +443,45 @@ def test_text_fig5_order_1e_3_is_J_y_per_row(rkky_paper):
     J3 = [J[g][Ns == 3][0] for g in J]
     assert J3[0] == pytest.approx(1.6881e-2, rel=1e-4)
     assert np.ptp(J3) < 1e-12
+
+
+def test_text_fig2_gamma_t_current_vanishes_near_90_degrees():
+    """gamma = t: "conserved and finite (supposing there is a nonzero misalignment between the two
+    FMs)".  Zero for collinear FMs (<= 6e-18, also at gamma = 0.5), but "finite" for every
+    misalignment does not hold at |m| = t: as a function of the angle theta between m_L = x and m_R
+    (in the xy plane) j_z is 4.9e-5 at 50 deg, 4.0e-6 at the paper's 90 deg, -2.3e-5 at 100 deg and
+    -9.5e-5 at 140 deg, with a zero at theta = 91.5 deg.  The paper's panels sit next to that zero,
+    which is why the conserved gamma = t current is 10-20x smaller than at other angles.  For weak
+    exchange (|m| = 0.1) j ~ sin(theta): j(45 deg) / j(90 deg) = 0.715."""
+    from orbsym.systems import solve, trilayer
+
+    def jz(theta_deg, m=1.0, gamma=1.0, **size):
+        th = math.radians(theta_deg)
+        mR = (m * math.cos(th), m * math.sin(th), 0.0)
+        return solve(trilayer(gamma=gamma, m=m, m_L="x", m_R=mR, **size), T).currents("bond")
+
+    for g in (1.0, 0.5):
+        for theta in (0.0, 180.0):  # zero by symmetry: small sizes suffice
+            j = jz(theta, gamma=g, N_x=12, N_y=100)
+            assert all(np.abs(j[q]).max() < 1e-15 for q in "xyz")
+    vals = {th: jz(th)["z"].mean() for th in (50.0, 90.0, 100.0, 140.0)}
+    assert vals[90.0] == pytest.approx(4.014e-6, rel=1e-3)
+    assert vals[50.0] > 10 * vals[90.0] > 0 > vals[100.0] and vals[140.0] < -20 * vals[90.0]
+    zero = sign_changes([90.0, 100.0], [vals[90.0], vals[100.0]])[0]
+    assert 90.5 < zero < 93.0
+    weak = jz(45.0, m=0.1)["z"].mean() / jz(90.0, m=0.1)["z"].mean()
+    assert weak == pytest.approx(math.sin(math.pi / 4), abs=0.02)
+
+
+def test_text_fig5_gamma_t_is_exactly_the_spin_rkky():
+    """gamma = t "exhibits conventional spin RKKY behavior ... expected when gamma = t": exactly so.
+    orbsym: J_y of the orbital trilayer at gamma = t equals the spin FM/NM/FM J_y (Pauli, w = 0) to
+    1e-13 at every N_x (the L_y = 0 orbital d_xz is a spectator; the L_y = +-1 pair behaves like
+    spin up/down)."""
+    from orbsym.systems import rkky, trilayer
+
+    for N_x in (4, 9, 14):
+        orb = rkky(trilayer(gamma=1.0, m_L="y", m_R="y", N_x=N_x, N_y=400), T)["J"]
+        spin = rkky(trilayer(basis="spin", metal="nm", m_L="y", m_R="y", N_x=N_x, N_y=400), T)["J"]
+        assert abs(orb) > 1e-4
+        assert orb == pytest.approx(spin, abs=1e-13)
