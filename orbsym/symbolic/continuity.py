@@ -498,7 +498,12 @@ class Derivation:
     backward: dict = field(default_factory=dict)
 
     def torque_derivative_form(self, alpha, d, kind="bond"):
-        """Torque from bonds along ``d`` in lattice-derivative variables (:func:`derivative_form`)."""
+        """Torque from bonds along ``d`` in lattice-derivative variables (:func:`derivative_form`).
+
+        ``alpha`` is a polarization ``"x"``, ``"y"``, ``"z"``; ``d`` a bond offset of the model
+        (``(1, 0)``, ``(0, 1)``, or ``"x"``/``"y"``).  Anything else raises ValueError naming the allowed ones.
+        """
+        alpha, d = self._check_key(alpha, d)
         if kind == "bond":
             op = self.torque[(alpha, d)]
         elif kind == "forward":
@@ -507,6 +512,20 @@ class Derivation:
         else:
             raise ValueError(f"unknown decomposition {kind!r}; allowed: 'bond', 'forward'")
         return derivative_form(op, self.model.offsets)
+
+    def _check_key(self, alpha, d):
+        alphas = sorted({a for a, _ in self.torque})
+        if not isinstance(alpha, str) or alpha not in alphas:
+            raise ValueError(f"unknown polarization {alpha!r}; allowed: {', '.join(alphas)}")
+        offsets = self.model.offsets
+        key = {"x": (1, 0), "y": (0, 1)}.get(d, d) if isinstance(d, str) else d
+        try:
+            key = tuple(key)
+        except (TypeError, ValueError):
+            key = None
+        if key not in offsets:
+            raise ValueError(f"unknown bond offset {d!r} of model {self.model.name!r}; allowed: {', '.join(str(o) for o in offsets)} (or 'x', 'y')")
+        return alpha, key
 
 
 def _decompose(model, H, Jmat):

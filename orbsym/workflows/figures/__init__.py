@@ -24,12 +24,13 @@ FIGURES = {2: "fig2", 3: "fig3", 4: "fig4", 5: "fig5"}
 
 def module(n):
     """The module of figure ``n`` (2, 3, 4 or 5)."""
+    given = n
     try:
-        n = int(n)
+        n = int(n) if not isinstance(n, (bool, float)) else None
     except (TypeError, ValueError):
         n = None
     if n not in FIGURES:
-        raise ValueError(f"unknown figure {n!r}; allowed: {', '.join(str(k) for k in FIGURES)}")
+        raise ValueError(f"unknown figure {given!r}; allowed: {', '.join(str(k) for k in FIGURES)}")
     return importlib.import_module(f"{__name__}.{FIGURES[n]}")
 
 
