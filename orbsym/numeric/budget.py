@@ -10,7 +10,7 @@ Limits
 ------
 * memory: the machine's physical memory, or the process limit (``RLIMIT_AS``/``RLIMIT_DATA``) if it
   is lower; ``ORBSYM_MAX_MEMORY`` (bytes, or with a suffix ``K``, ``M``, ``G``, ``T``) overrides.
-* time: :data:`DEFAULT_MAX_SECONDS` of CPU time (one core, divided among ``workers``);
+* time: :data:`DEFAULT_MAX_SECONDS` (one day) of CPU time (one core, divided among ``workers``);
   ``ORBSYM_MAX_SECONDS`` overrides.  The time model is a rough fit (LAPACK ``?heevd``: about
   ``7e-10 n^3`` s per complex ``n x n`` block on one core of a 2020s CPU); it is meant to catch runs
   of days, not to predict seconds.
@@ -41,13 +41,14 @@ __all__ = [
     "DEFAULT_MAX_SECONDS",
 ]
 
-#: Default refusal threshold for the estimated CPU time (one week on one core).
-DEFAULT_MAX_SECONDS = 7 * 86400.0
+#: Default refusal threshold for the estimated CPU time (one day on one core, shared by the workers).
+DEFAULT_MAX_SECONDS = 86400.0
 #: Seconds per ``n^3`` of one dense Hermitian eigendecomposition (one core): complex / real gauge,
 #: with and without eigenvectors (measured with OpenBLAS, n = 75 ... 1200).
 _EIGH_COEFF = {(True, False): 7e-10, (True, True): 2.5e-10, (False, False): 3.5e-10, (False, True): 1.2e-10}
-#: Seconds per ``n u^2`` of one banded eigenvalue solve (``?hbevd``), and per solve overhead.
-_BAND_COEFF = 4e-9
+#: Seconds per ``n^2 u`` of one banded eigenvalue solve (``?hbevd``: reduction to tridiagonal
+#: form), and per-k overhead.
+_BAND_COEFF = 8e-9
 _PER_K_OVERHEAD = 2e-5
 
 
@@ -160,7 +161,7 @@ def dense_bloch_estimate(N_x, N_y, dim, vectors=True, symmetric=True, real=False
     banded = (not vectors) and 4 * u < n
     if banded:
         work = 4 * 16.0 * nk * (u + 1) * n
-        seconds = nk * (_BAND_COEFF * n * u * u + _PER_K_OVERHEAD)
+        seconds = nk * (_BAND_COEFF * float(n) * n * u + _PER_K_OVERHEAD)
         what = f"{nk} banded eigenvalue solves of size {n} (N_x = {N_x} x {dim} states)"
     else:
         chunk = max(float(CHUNK_BYTES), 4.0 * item * n * n)
@@ -170,6 +171,7 @@ def dense_bloch_estimate(N_x, N_y, dim, vectors=True, symmetric=True, real=False
         if vectors:
             work += workers * n_pairs * 16.0 * N_x * dim * dim
             seconds += nk * 4e-10 * n * n * dim * n_pairs  # contraction forming G
+    seconds += 3e-8 * float(n) * n  # building the dense pieces H0, C, S
     return ResourceEstimate("dense Bloch", pieces + energies + work, seconds, what)
 
 
@@ -245,7 +247,7 @@ def time_limit():
     return DEFAULT_MAX_SECONDS
 
 
-def check_resources(est, what="this solve", workers=1, max_bytes=None, max_seconds=None):
+def check_resources(est, what="this solve", workers=1, max_bytes=None, max_seconds=None, hint="reduce N_x or N_y"):
     """Return ``est`` if it fits the limits; else raise :class:`ResourceError` with the estimate.
 
     ``max_bytes``/``max_seconds`` default to :func:`memory_limit` and :func:`time_limit`.
@@ -256,11 +258,11 @@ def check_resources(est, what="this solve", workers=1, max_bytes=None, max_secon
     if est.bytes > mem:
         raise ResourceError(
             f"{what} needs {est.describe(workers)}, more than the {format_bytes(mem)} available "
-            "(limit: physical memory or ORBSYM_MAX_MEMORY); reduce N_x or N_y"
+            f"(limit: physical memory or ORBSYM_MAX_MEMORY); {hint}"
         )
     if est.seconds / workers > sec:
         raise ResourceError(
             f"{what} needs {est.describe(workers)}, more than the limit of {format_seconds(sec)} "
-            "(set ORBSYM_MAX_SECONDS to allow longer runs); reduce N_x or N_y"
+            f"(set ORBSYM_MAX_SECONDS to allow longer runs); {hint}"
         )
     return est

@@ -41,12 +41,15 @@ def reproduce(out_dir, quick=False, workers=1, figures=tuple(FIGURES), show_prog
     """
     import time
 
+    from ...io import atomic_files
+
     results = {}
     for n in figures:
         mod = module(n)
         kw = {k: v for k, v in common.items() if k in mod.DEFAULTS}
         t0 = time.perf_counter()
-        data, paths = mod.run(out_dir, quick=quick, workers=workers, show_progress=show_progress, **kw)
+        with atomic_files():  # the figure's files are published together or not at all
+            data, paths = mod.run(out_dir, quick=quick, workers=workers, show_progress=show_progress, **kw)
         results[int(n)] = (data, paths, time.perf_counter() - t0)
     return results
 
