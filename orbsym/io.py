@@ -9,7 +9,7 @@ new file (not the private ``0600`` of the temporary file).
 Sets of files (a figure's PNG, PDF, CSV and NetCDF) are published together with
 :func:`atomic_files`: inside the block every :func:`atomic_path`/:func:`atomic_write` writes its
 temporary file, and only when the whole block succeeds are all of them renamed into place (with
-SIGINT/SIGTERM held off during the renames); on any exception -- including the
+SIGINT/SIGTERM deferred until the renames are done); on any exception -- including the
 :class:`Terminated` that the CLI raises on SIGTERM -- every temporary file is removed and no target
 is touched.  Only a SIGKILL or power loss between two renames can still mix old and new files.
 
@@ -171,8 +171,9 @@ class _FileSet:
         old = self.pending.pop(target, None)
         if old is not None:
             _unlink(old)
-        tmp = _temp_for(target)
-        self.pending[target] = tmp
+        with _signals_held():  # a SIGTERM between creating and registering would leak the file
+            tmp = _temp_for(target)
+            self.pending[target] = tmp
         return tmp
 
     def drop(self, target):
@@ -204,17 +205,39 @@ def _unlink(path):
 
 @contextlib.contextmanager
 def _signals_held():
-    """Hold SIGINT and SIGTERM (delivered after the block) while a set of files is renamed."""
-    sigs = {signal.SIGINT, signal.SIGTERM}
-    try:
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
-    except (AttributeError, OSError, ValueError):  # pragma: no cover - platforms without sigmask
+    """Defer SIGINT and SIGTERM to the end of the block (set renames, temporary-file bookkeeping).
+
+    Python runs signal handlers only in the main thread, so the handlers are swapped there for a
+    recorder and the original handler is called once the block is done (a default action is
+    re-raised with :func:`os.kill`).  In other threads nothing can interrupt the block.
+    """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
+    got = []
+
+    def record(signum, frame):
+        got.append(signum)
+
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            old[sig] = signal.signal(sig, record)
+        except (ValueError, OSError):  # pragma: no cover - embedded interpreters
+            pass
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(got):
+            handler = old.get(sig)
+            if callable(handler):
+                handler(sig, None)
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), sig)
 
 
 _CURRENT_SET = contextvars.ContextVar("orbsym_atomic_files", default=None)
@@ -277,8 +300,10 @@ def atomic_path(target):
             raise
         return
     ensure_writable_dir(target.parent if str(target.parent) else ".")
-    tmp = _temp_for(target)
+    tmp = None
     try:
+        with _signals_held():  # a signal between creating and remembering would leak the file
+            tmp = _temp_for(target)
         try:
             yield tmp
             _finish(tmp, target)
@@ -288,7 +313,8 @@ def atomic_path(target):
             raise _output_error(exc, target) from exc
         os.replace(tmp, target)
     except BaseException:
-        _unlink(tmp)
+        if tmp is not None:
+            _unlink(tmp)
         raise
 
 

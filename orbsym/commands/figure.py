@@ -232,11 +232,12 @@ def run(args):
     check_panel_options(params, n)
     if isinstance(args.workers, bool) or args.workers < 1:
         raise ValueError(f"--workers must be an integer >= 1, got {args.workers!r}")
-    check_outputs(args.out, [args.name or mod.NAME])
+    name = mod.NAME if args.name is None else args.name
+    check_outputs(args.out, [name])
     check_figure_size(mod, n, params, args.quick, args.workers)
     data = mod.compute(quick=args.quick, workers=args.workers, show_progress=args.progress, **params)
     with atomic_files():  # PNG, PDF, CSV (and NetCDF) published together or not at all
-        paths = mod.save(data, args.out, name=args.name or mod.NAME)
+        paths = mod.save(data, args.out, name=name)
     print(figures.headline(n, data))
     for p in paths:
         print(f"wrote {p}")

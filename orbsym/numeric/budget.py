@@ -143,8 +143,8 @@ def dense_bloch_estimate(N_x, N_y, dim, vectors=True, symmetric=True, real=False
     Returns
     -------
     ResourceEstimate
-        Peak memory: the three ``n x n`` pieces ``H0, C, S`` (complex, with their 4-index build
-        copies), one chunk of eigenvectors and work copies per worker (at least one block,
+        Peak memory: the three ``n x n`` pieces ``H0, C, S`` (complex, with their gauge-rotated
+        copies and a temporary: 8 complex ``n x n`` arrays), one chunk of eigenvectors and work copies per worker (at least one block,
         ``4 n^2`` entries), all eigenvalues ``(n_k, n)``; eigenvalues-only solves of a narrow band
         matrix hold the band storage ``(n_k, u + 1, n)`` of all k-points.
     """
@@ -155,7 +155,7 @@ def dense_bloch_estimate(N_x, N_y, dim, vectors=True, symmetric=True, real=False
     n = N_x * dim
     nk = N_y // 2 + 1 if symmetric else N_y
     item = 8 if real else 16
-    pieces = 6 * 16.0 * n * n  # H0, C, S and their (N, d, N, d) build arrays
+    pieces = 8 * 16.0 * n * n  # H0, C, S, their gauge-rotated copies and one temporary
     energies = 8.0 * nk * n + 32.0 * nk
     u = 2 * dim - 1
     banded = (not vectors) and 4 * u < n
