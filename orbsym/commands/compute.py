@@ -55,6 +55,7 @@ def add_arguments(parser):
     parser.add_argument(
         "--quantities",
         default="densities,currents,torques,free_energy",
+        metavar="LIST",
         help=f"comma-separated subset of {','.join(QUANTITIES)} (default: densities,currents,torques,free_energy)",
     )
     parser.add_argument(
