@@ -32,6 +32,7 @@ __all__ = [
     "register_estimator",
     "estimate",
     "dense_bloch_estimate",
+    "dense_realspace_estimate",
     "lattice_estimate",
     "check_resources",
     "memory_limit",
@@ -175,8 +176,19 @@ def dense_bloch_estimate(N_x, N_y, dim, vectors=True, symmetric=True, real=False
     return ResourceEstimate("dense Bloch", pieces + energies + work, seconds, what)
 
 
+def dense_realspace_estimate(N_x, N_y, dim):
+    """Estimate of :func:`orbsym.numeric.realspace.solve_realspace` (the dense slow path): one
+    complex ``n x n`` matrix with ``n = N_x N_y dim``, its eigenvectors, ``G`` and work copies."""
+    N_x, N_y, dim = _positive_int("N_x", N_x), _positive_int("N_y", N_y), _positive_int("dim", dim)
+    n = N_x * N_y * dim
+    return ResourceEstimate(
+        "dense real-space", 5 * 16.0 * n * n, _EIGH_COEFF[(True, False)] * float(n) ** 3 + 3e-9 * float(n) ** 3,
+        f"one {n} x {n} matrix (N_x = {N_x}, N_y = {N_y}, {dim} states)",
+    )
+
+
 #: Engine name -> estimator ``f(N_x, N_y, dim, **options) -> ResourceEstimate``.
-ESTIMATORS = {"bloch": dense_bloch_estimate}
+ESTIMATORS = {"bloch": dense_bloch_estimate, "realspace": dense_realspace_estimate}
 
 
 def register_estimator(engine, fn):

@@ -306,6 +306,10 @@ def test_budget_estimate_bounds_the_measured_peak_and_refuses_with_the_estimate(
     assert r.free_energy() < 0  # the eigenvalue solve fits the limit ...
     with pytest.raises(ResourceError, match="with eigenvectors needs .* more than the limit of"):
         r.currents()  # ... the one with eigenvectors does not
+    from orbsym.numeric import solve_realspace
+
+    with pytest.raises(ResourceError, match="dense real-space solve needs ~268 GiB .* one 60000 x 60000 matrix"):
+        solve_realspace(trilayer(N_x=25, N_y=800).lattice, 0.01)
     monkeypatch.setenv("ORBSYM_MAX_MEMORY", "lots")
     with pytest.raises(ValueError, match="ORBSYM_MAX_MEMORY must be a size"):
         solve(trilayer(N_x=4, N_y=2), 0.1)
