@@ -211,6 +211,17 @@ def estimate_figure(mod, n, params, quick):
     return dense_bloch_estimate(N_x, N_y, 3, vectors=False).times(count, "solves (at most)")
 
 
+def check_energies(params):
+    """Energy-like options (units of t) within :data:`orbsym.numeric.checks.ENERGY_LIMIT`."""
+    from ..numeric.checks import ENERGY_LIMIT, real_number
+
+    for k in ("T", "mu", "t", "tp", "m", "w", "gamma", "mu_min", "mu_max"):
+        if k in params:
+            real_number("--" + k.replace("_", "-") if "_" in k else "--" + k, params[k], bound=ENERGY_LIMIT)
+    for g in params.get("gammas", ()):
+        real_number("--gamma", g, bound=ENERGY_LIMIT)
+
+
 def check_figure_size(mod, n, params, quick, workers=1):
     """Refuse a figure whose solves would not fit in memory or exceed the time limit."""
     from ..numeric.budget import check_resources
@@ -234,6 +245,7 @@ def run(args):
         raise ValueError(f"--workers must be an integer >= 1, got {args.workers!r}")
     name = mod.NAME if args.name is None else args.name
     check_outputs(args.out, [name])
+    check_energies(params)
     check_figure_size(mod, n, params, args.quick, args.workers)
     data = mod.compute(quick=args.quick, workers=args.workers, show_progress=args.progress, **params)
     with atomic_files():  # PNG, PDF, CSV (and NetCDF) published together or not at all

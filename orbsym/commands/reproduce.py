@@ -49,9 +49,10 @@ def run(args):
     common = {k: v for k, v in common.items() if v is not None}
     check_common_applicable(common, mods)
     from ..io import atomic_files
-    from .figure import check_figure_size, check_outputs
+    from .figure import check_energies, check_figure_size, check_outputs
 
     check_outputs(args.out, [mod.NAME for mod in mods.values()])
+    check_energies(common)
     for n, mod in mods.items():
         check_figure_size(mod, n, {k: v for k, v in common.items() if k in mod.DEFAULTS}, args.quick, args.workers)
     total = 0.0
