@@ -2,7 +2,11 @@
 
 Sub-commands live in :mod:`orbsym.commands` (one module each, exposing ``NAME``, ``HELP``,
 ``add_arguments(parser)`` and ``run(args) -> int``).  Usage errors print one line to stderr and exit
-with status 2; other failures exit with status 1; ``--debug`` shows the traceback.
+with status 2; other failures exit with status 1; ``--debug`` shows the traceback.  Ctrl-C exits
+with 130 and SIGTERM with 143, after the usual cleanups (no temporary files, no half-published
+figure set: :func:`orbsym.io.atomic_files`).  If the matplotlib configuration directory is not
+writable (read-only or missing ``HOME``), a private one in the temporary directory is used, so
+that matplotlib prints no warnings.
 """
 
 from __future__ import annotations
@@ -61,15 +65,96 @@ def build_parser():
     return parser
 
 
+def _private_mplconfig():
+    """Point ``MPLCONFIGDIR`` at a private directory if matplotlib's default one is not writable."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    if os.environ.get("MPLCONFIGDIR") or "matplotlib" in sys.modules:
+        return None
+    home = os.environ.get("HOME") or ""
+    base = os.environ.get("XDG_CONFIG_HOME") or (os.path.join(home, ".config") if home else "")
+    cache = os.environ.get("XDG_CACHE_HOME") or (os.path.join(home, ".cache") if home else "")
+
+    def writable(path):
+        if not path:
+            return False
+        p = Path(path)
+        while not p.exists():
+            if p.parent == p:
+                return False
+            p = p.parent
+        return p.is_dir() and os.access(p, os.W_OK | os.X_OK)
+
+    if writable(os.path.join(base, "matplotlib")) and writable(os.path.join(cache, "matplotlib")):
+        return None
+    uid = os.getuid() if hasattr(os, "getuid") else "user"
+    d = Path(tempfile.gettempdir()) / f"orbsym-matplotlib-{uid}"
+    try:
+        d.mkdir(mode=0o700, exist_ok=True)
+        st = d.stat()
+        if not d.is_dir() or (hasattr(os, "getuid") and st.st_uid != os.getuid()) or st.st_mode & 0o077:
+            d = Path(tempfile.mkdtemp(prefix="orbsym-matplotlib-"))
+    except OSError:
+        d = Path(tempfile.mkdtemp(prefix="orbsym-matplotlib-"))
+    os.environ["MPLCONFIGDIR"] = str(d)
+    return d
+
+
+def _on_sigterm(main_pid):
+    import os
+    import signal
+
+    from .io import Terminated
+
+    def handler(signum, frame):
+        if os.getpid() != main_pid:  # a forked worker: die as SIGTERM would have done
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        raise Terminated()
+
+    return handler
+
+
 def main(argv=None):
+    import os
+    import signal
+
+    from .io import Terminated
+
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
+    _private_mplconfig()
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm(os.getpid()))
+    except ValueError:  # not in the main thread (e.g. called from a test thread)
+        previous = None
+    try:
+        return _main(argv, debug)
+    except Terminated:
+        print("orbsym: terminated (SIGTERM)", file=sys.stderr)
+        return 143
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv, debug):
+    from .io import OutputError
+
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
         if not getattr(args, "command", None):
             raise UsageError("no command given; run 'orbsym --help' for the list of commands")
         return int(args._run(args) or 0)
+    except OutputError as exc:
+        if debug:
+            raise
+        print(f"orbsym: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
     except UsageError as exc:
         if debug:
             raise

@@ -20,24 +20,77 @@ Expectation value (see :mod:`orbsym.conventions`)::
 
 from __future__ import annotations
 
+import ast
+import keyword
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Term", "Kernel", "KernelSet", "compile_coefficients"]
+__all__ = ["Term", "Kernel", "KernelSet", "compile_coefficients", "check_parameter_name"]
 
 _COMPILED = {}
+#: Names the generated coefficient functions use themselves (a parameter may not shadow them).
+RESERVED_NAMES = ("numpy", "math", "I")
+_AST_NODES = (
+    ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.Name, ast.Load, ast.Call, ast.Attribute,
+    ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd, ast.Tuple,
+)
+
+
+def check_parameter_name(name, where="model"):
+    """Return ``name`` if it can be a parameter of generated kernel code, else raise ValueError.
+
+    A parameter name must be a Python identifier that is not a keyword (``t_1``, ``gamma``, ``tp``;
+    not ``t'``, ``lambda``, ``t_{1}``, ``a b``) and not one of :data:`RESERVED_NAMES`.
+    """
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name) or name in RESERVED_NAMES:
+        raise ValueError(
+            f"parameter {name!r} of the {where} is not a valid parameter name: use a Python identifier "
+            f"(letters, digits, underscores, not starting with a digit; e.g. 't_1', 'tp'), not a keyword "
+            f"such as 'lambda' and not {', '.join(repr(r) for r in RESERVED_NAMES)}"
+        )
+    return name
+
+
+def _check_source(source, parameters):
+    """Reject a coefficient source that is not a plain arithmetic expression in the parameters."""
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError:
+        raise ValueError(f"kernel coefficient {source!r} is not a valid expression") from None
+    allowed = set(parameters) | set(RESERVED_NAMES)
+    for node in ast.walk(tree):
+        bad = not isinstance(node, _AST_NODES)
+        if isinstance(node, ast.Name) and node.id not in allowed:
+            bad = True
+        if isinstance(node, ast.Attribute) and not (isinstance(node.value, ast.Name) and node.value.id in ("numpy", "math")):
+            bad = True
+        if isinstance(node, ast.Call) and not isinstance(node.func, ast.Attribute):
+            bad = True
+        if bad:
+            raise ValueError(
+                f"kernel coefficient {source!r} is not an arithmetic expression in the parameters "
+                f"{list(parameters)} (found {ast.dump(node)[:60]})"
+            )
 
 
 def compile_coefficients(parameters, sources):
     """Compile coefficient sources into one function ``f(**params) -> tuple`` (cached by source).
 
-    The generated function's source is attached as ``f.source`` for inspection.
+    The generated function's source is attached as ``f.source`` for inspection.  The source is
+    built only from validated names (:func:`check_parameter_name`) and coefficient expressions that
+    parse as plain arithmetic in them (numbers, ``+ - * / **``, ``numpy.f(...)``/``math.f(...)``).
     """
     key = (tuple(parameters), tuple(sources))
     fn = _COMPILED.get(key)
     if fn is None:
+        for p in parameters:
+            check_parameter_name(p, "kernel")
+        if len(set(parameters)) != len(tuple(parameters)):
+            raise ValueError(f"kernel parameters {list(parameters)} contain a repeated name")
+        for s in sources:
+            _check_source(s, parameters)
         args = ", ".join(parameters)
         body = ", ".join(f"({s})" for s in sources)
         src = f"def _coefficients({args}):\n    return ({body}{',' if len(sources) == 1 else ''})\n"

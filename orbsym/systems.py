@@ -54,7 +54,7 @@ import numpy as np
 
 from .conventions import PAPER_PARAMETERS, direction_from_angles
 from .numeric import Column, Lattice, Observables, solve_bloch
-from .numeric.checks import check_name, integer_at_least, real_number, unknown_name
+from .numeric.checks import ENERGY_LIMIT, check_energy_scale, check_name, integer_at_least, real_number, unknown_name
 from .numeric.lattice import INTERFACES
 from .numeric.observables import KERNEL_NAMES, POLARIZATIONS, polarization_label
 from .numeric.thermo import check_temperature
@@ -113,6 +113,8 @@ def magnetization(value, magnitude=1.0):
     if isinstance(value, (bytes, dict)) or not hasattr(value, "__iter__"):
         raise ValueError(f"magnetization must be an axis name, a vector (mx, my, mz) or angles (theta, phi); got {value!r}")
     try:
+        if any(isinstance(v, (str, bytes, bool, np.bool_)) for v in value):
+            raise TypeError("strings and bools are not components")
         vals = tuple(float(v) for v in value)
     except (TypeError, ValueError):
         raise ValueError(f"magnetization must be an axis name, a vector (mx, my, mz) or angles (theta, phi); got {value!r}") from None
@@ -277,6 +279,8 @@ def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interf
             label = ly.label or model.name
             magnetic = ly.magnetic
         ks = kernels(model)
+        if i == 0:  # before building any column: refuse a lattice that cannot be held at all
+            _check_lattice_size(sum(ly_.width for ly_ in layers if isinstance(ly_, Layer)), N_y, model.dim)
         known_names.update(ks.parameters)
         needs_m = any(f"m_{a}" in ks.parameters for a in "xyz")
         allowed = set(ks.parameters) | ({"m"} if needs_m else set())
@@ -309,6 +313,19 @@ def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interf
     return System(lattice, meta, rebuild, spin_unit)
 
 
+def _check_lattice_size(N_x, N_y, dim):
+    from .numeric.budget import check_resources, lattice_estimate
+
+    check_resources(lattice_estimate(N_x, dim), what=f"a lattice of N_x = {N_x} columns")
+
+
+def _solve_estimate(lattice, vectors, workers=1):
+    """Resources of the dense Bloch solve of ``lattice`` (:mod:`orbsym.numeric.budget`)."""
+    from .numeric.budget import dense_bloch_estimate
+
+    return dense_bloch_estimate(lattice.N_x, lattice.N_y, lattice.dim, vectors=vectors, symmetric=lattice.y_hermitian, workers=workers)
+
+
 def _metal_kind(metal, basis):
     if not isinstance(metal, str) or metal.lower() not in ("nm", "am"):
         err = unknown_name("metal", metal, ("nm", "am"))
@@ -326,7 +343,7 @@ def _scalars(**values):
     """Validate the scalar parameters of trilayer()/bilayer() (finite reals, |m| >= 0)."""
     out = {}
     for name, v in values.items():
-        out[name] = real_number(name, v, allow_none=name in ("tp", "w"))
+        out[name] = real_number(name, v, allow_none=name in ("tp", "w"), bound=ENERGY_LIMIT)
     if out["m"] < 0:
         raise ValueError(f"m is the magnitude |m| of the magnetization and must be >= 0, got {values['m']!r} (reverse a direction with a sign, e.g. '-x')")
     return out
@@ -482,10 +499,31 @@ class Result:
         if not isinstance(system, System):
             raise TypeError(f"solve() needs an orbsym.systems.System (from trilayer(), bilayer(), heterostructure()), got {type(system).__name__}")
         self.system = system
-        self.T = check_temperature(T)
+        self.T = check_energy_scale("temperature T", check_temperature(T))
         self.workers = integer_at_least("workers", workers, 1)
         self._full = None
         self._evals = None
+        lat = system.lattice
+        scale = max(float(np.abs(a).max(initial=0.0)) for a in (lat.onsite, lat.hop_x, lat.hop_y))
+        if scale > ENERGY_LIMIT:
+            raise ValueError(
+                f"the Hamiltonian has matrix elements up to {scale:.3g}, outside the allowed range [-{ENERGY_LIMIT:g}, "
+                f"{ENERGY_LIMIT:g}] (units of t): larger energies overflow the free energy and the eigensolver"
+            )
+        self.check_resources(vectors=False)
+
+    def estimate(self, vectors=True):
+        """Estimated memory and time of the solve (:class:`orbsym.numeric.budget.ResourceEstimate`);
+        ``vectors=False``: the eigenvalue-only solve of the free energy and particle number."""
+        return _solve_estimate(self.lattice, vectors, self.workers)
+
+    def check_resources(self, vectors=True):
+        """Raise :class:`orbsym.numeric.budget.ResourceError` (a ValueError) with the estimate if the
+        solve would not fit in memory or would take longer than the limit; called before solving."""
+        from .numeric.budget import check_resources
+
+        what = "the solve with eigenvectors" if vectors else "the eigenvalue solve"
+        return check_resources(self.estimate(vectors), what=what, workers=self.workers)
 
     @property
     def lattice(self):
@@ -500,6 +538,7 @@ class Result:
         """The full :class:`~orbsym.numeric.BlochSolution` (eigenvectors and correlation bands)."""
         if self._full is None:
             lat = self.lattice
+            self.check_resources(vectors=True)
             self._full = solve_bloch(lat, self.T, lat.offset_pairs(KERNEL_NAMES), workers=self.workers)
         return self._full
 
@@ -631,7 +670,7 @@ def rkky(system, T=PAPER_PARAMETERS["T"], per_row=True, workers=1):
     nL = np.linalg.norm(mL)
     if nL == 0:
         raise ValueError(f"rkky() needs a nonzero m_L to define parallel/antiparallel, got m_L = {tuple(mL.tolist())}")
-    check_temperature(T)
+    check_energy_scale("temperature T", check_temperature(T))
     mag = float(np.linalg.norm(system.info["m_R"]))
     u = mL / nL
     FP = solve(system.rebuild(m_R=tuple(mag * u)), T, workers).free_energy(per_row)

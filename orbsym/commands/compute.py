@@ -27,31 +27,36 @@ GEOMETRIES = ("trilayer", "bilayer")
 QUANTITIES = ("densities", "currents", "torques", "free_energy", "particle_number", "continuity")
 
 
+#: Defaults of the options whose applicability is checked (None in argparse = "not given").
+OPTION_DEFAULTS = {"metal": "nm", "m_L": "x", "m_R": "y", "m_FM": "z", "gamma": 1.0, "spin_unit": "sigma"}
+
+
 def add_arguments(parser):
     from ..conventions import PAPER_PARAMETERS as P
 
     parser.add_argument("geometry", type=_choice("geometry", GEOMETRIES), metavar="{trilayer,bilayer}", help="trilayer (FM/metal/FM) or bilayer (metal/FM)")
-    parser.add_argument("--basis", type=_choice("basis", ("orbital", "spin")), metavar="{orbital,spin}", default=None, help="orbital (Eq. 3, default) or spin (Eq. 4)")
-    parser.add_argument("--metal", type=_choice("metal", ("nm", "am")), metavar="{nm,am}", default="nm", help="normal metal or altermagnet (spin basis)")
-    parser.add_argument("--N-x", dest="N_x", type=int, default=P["N_x"], help="columns (open x)")
-    parser.add_argument("--N-y", dest="N_y", type=int, default=P["N_y"], help="rows (periodic y)")
-    parser.add_argument("--N-FM", dest="N_FM", type=int, default=P["N_FM"], help="FM columns per ferromagnet")
-    parser.add_argument("--m-L", dest="m_L", default="x", help="left FM magnetization (trilayer)")
-    parser.add_argument("--m-R", dest="m_R", default="y", help="right FM magnetization (trilayer)")
-    parser.add_argument("--m-FM", dest="m_FM", default="z", help="FM magnetization (bilayer)")
-    parser.add_argument("--m", type=float, default=P["m"], help="|m| for axis names and angles")
-    parser.add_argument("--gamma", type=float, default=1.0, help="NM anisotropic hopping (orbital basis)")
-    parser.add_argument("--tp", type=float, default=None, help="t' (default t)")
-    parser.add_argument("--w", type=float, default=None, help="altermagnet anisotropy (default 0.4 for --metal am)")
-    parser.add_argument("--t", type=float, default=P["t"], help="hopping")
-    parser.add_argument("--mu", type=float, default=P["mu"], help="chemical potential")
-    parser.add_argument("--T", type=float, default=P["T"], help="temperature (>= 0)")
-    parser.add_argument("--interface", type=_choice("interface rule", ("fm", "metal")), metavar="{fm,metal}", default="fm", help="hopping on FM-metal bonds")
-    parser.add_argument("--spin-unit", dest="spin_unit", type=_choice("spin unit", ("sigma", "S")), metavar="{sigma,S}", default="sigma", help="spin basis: report sigma or S = sigma/2")
+    parser.add_argument("--basis", type=_choice("basis", ("orbital", "spin")), metavar="{orbital,spin}", default=None, help="orbital (Eq. 3) or spin (Eq. 4) (default: orbital for --metal nm, spin for --metal am)")
+    parser.add_argument("--metal", type=_choice("metal", ("nm", "am")), metavar="{nm,am}", default=None, help="normal metal or altermagnet (am: spin basis) (default: nm)")
+    parser.add_argument("--N-x", dest="N_x", type=int, default=P["N_x"], metavar="N", help=f"columns, open in x (default: {P['N_x']})")
+    parser.add_argument("--N-y", dest="N_y", type=int, default=P["N_y"], metavar="N", help=f"rows, periodic in y (default: {P['N_y']})")
+    parser.add_argument("--N-FM", dest="N_FM", type=int, default=P["N_FM"], metavar="N", help=f"FM columns per ferromagnet (default: {P['N_FM']})")
+    parser.add_argument("--m-L", dest="m_L", default=None, metavar="M", help="left FM magnetization, trilayer only (default: x)")
+    parser.add_argument("--m-R", dest="m_R", default=None, metavar="M", help="right FM magnetization, trilayer only (default: y)")
+    parser.add_argument("--m-FM", dest="m_FM", default=None, metavar="M", help="FM magnetization, bilayer only (default: z)")
+    parser.add_argument("--m", type=float, default=P["m"], metavar="M", help=f"exchange |m| for axis names and angles (default: {P['m']:g})")
+    parser.add_argument("--gamma", type=float, default=None, metavar="G", help="NM anisotropic hopping, orbital basis only (default: 1)")
+    parser.add_argument("--tp", type=float, default=None, metavar="TP", help="t' of the d_xy orbital, orbital basis only (default: t)")
+    parser.add_argument("--w", type=float, default=None, metavar="W", help="altermagnet anisotropy, --metal am only (default: 0.4)")
+    parser.add_argument("--t", type=float, default=P["t"], metavar="HOP", help=f"hopping t, the energy unit (default: {P['t']:g})")
+    parser.add_argument("--mu", type=float, default=P["mu"], metavar="MU", help=f"chemical potential (default: {P['mu']:g})")
+    parser.add_argument("--T", type=float, default=P["T"], metavar="TEMP", help=f"temperature >= 0, units of t (default: {P['T']:g})")
+    parser.add_argument("--interface", type=_choice("interface rule", ("fm", "metal")), metavar="{fm,metal}", default="fm", help="hopping on FM-metal bonds (default: fm)")
+    parser.add_argument("--spin-unit", dest="spin_unit", type=_choice("spin unit", ("sigma", "S")), metavar="{sigma,S}", default=None, help="spin basis only: report sigma or S = sigma/2 (default: sigma)")
     parser.add_argument(
         "--quantities",
         default="densities,currents,torques,free_energy",
-        help=f"comma-separated subset of {','.join(QUANTITIES)}",
+        metavar="LIST",
+        help=f"comma-separated subset of {','.join(QUANTITIES)} (default: densities,currents,torques,free_energy)",
     )
     parser.add_argument(
         "--metal-model",
@@ -59,12 +64,59 @@ def add_arguments(parser):
         default=None,
         metavar="FILE.py",
         help="use the model defined as `model` in FILE.py (e.g. from `orbsym hoppings`) as the metal; "
-        "optional `params` dict there sets its parameters; the FMs are isotropic with the model's generators",
+        "optional `params` dict there sets its parameters; the FMs are isotropic with the model's generators. "
+        "FILE.py is executed as Python code (once): use only files you trust",
     )
     parser.add_argument("--rkky", action="store_true", help="also compute J = F_AP - F_P (trilayer; m_R along +-m_L)")
-    parser.add_argument("--workers", type=int, default=1, help="processes sharing the k-points (default 1)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N", help="processes sharing the k-points (default: 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--out", default=None, metavar="FILE", help="write the output to FILE (atomically) instead of stdout")
+
+
+def check_applicable(args):
+    """Raise ValueError for an option that does not apply to this geometry, basis or metal;
+    then fill in the defaults of :data:`OPTION_DEFAULTS` (so nothing given is silently ignored)."""
+    given = {k for k in OPTION_DEFAULTS if getattr(args, k) is not None}
+    if args.tp is not None:
+        given.add("tp")
+    if args.w is not None:
+        given.add("w")
+    if args.basis is not None:
+        given.add("basis")
+    opt = {"m_L": "--m-L", "m_R": "--m-R", "m_FM": "--m-FM", "spin_unit": "--spin-unit"}
+
+    def name(k):
+        return opt.get(k, "--" + k)
+
+    if args.metal_model:
+        for k in ("basis", "metal", "gamma", "tp", "w", "spin_unit"):
+            if k in given:
+                raise ValueError(
+                    f"option {name(k)} does not apply with --metal-model (the model file defines the metal, its basis "
+                    "and its parameters: set them in its `params` dict)"
+                )
+    geometry = args.geometry
+    for k, geo in (("m_L", "trilayer"), ("m_R", "trilayer"), ("m_FM", "bilayer")):
+        if k in given and geometry != geo:
+            other = "--m-FM" if geo == "trilayer" else "--m-L/--m-R"
+            raise ValueError(f"option {name(k)} applies only to the {geo} geometry; the {geometry} has {other}")
+    if not args.metal_model:
+        metal = args.metal or OPTION_DEFAULTS["metal"]
+        basis = args.basis or ("spin" if metal == "am" else "orbital")
+        if basis == "spin":
+            for k in ("gamma", "tp"):
+                if k in given:
+                    raise ValueError(f"option {name(k)} applies only to the orbital basis (Eq. 3); the spin basis (Eq. 4) has --w for --metal am")
+        else:
+            if "spin_unit" in given:
+                raise ValueError("option --spin-unit applies only to the spin basis (--basis spin or --metal am)")
+        if "w" in given and metal != "am":
+            where = "the orbital basis has --gamma and --tp" if basis == "orbital" else "the spin normal metal is the altermagnet with w = 0"
+            raise ValueError(f"option --w applies only to the altermagnet (--metal am); {where}")
+    for k, v in OPTION_DEFAULTS.items():
+        if getattr(args, k) is None:
+            setattr(args, k, v)
+    return given
 
 
 def _choice(what, allowed):
@@ -97,27 +149,28 @@ def _magnetization_arg(name, text):
 
 
 def _user_metal(path):
-    """``(model, params)`` from a Python file defining ``model`` and optionally ``params``."""
-    import runpy
-    from pathlib import Path
+    """``(model, params)`` from a Python file defining ``model`` and optionally ``params``.
 
-    from .derive import load_model
+    The file is executed exactly once (it is Python code: use only files you trust)."""
+    from .derive import ModelFileError, load_model_file
 
     if not str(path).endswith(".py"):
-        raise ValueError(f"--metal-model must be a .py file defining `model`, got {path!r}")
-    model = load_model(path)
-    params = runpy.run_path(str(Path(path))).get("params", {})
+        raise ModelFileError(f"--metal-model must be a .py file defining `model`, got {path!r}")
+    model, namespace = load_model_file(path)
+    params = namespace.get("params", {})
     if not isinstance(params, dict):
-        raise ValueError(f"`params` in {path!r} must be a dict of parameter values, got {type(params).__name__}")
+        raise ModelFileError(f"`params` in {path!r} must be a dict of parameter values, got {type(params).__name__}")
     return model, dict(params)
 
 
-def _user_system(args):
-    """Trilayer/bilayer whose metal is a user model (FMs: isotropic, -m.J with the model's generators)."""
+def _user_system(args, model, params):
+    """Trilayer/bilayer whose metal is a user model (FMs: isotropic, -m.J with the model's generators).
+
+    The JSON ``system`` records the model file, the model's name and parameter values, the FM
+    parameters (``N_FM``, ``t``, ``mu``, ``m`` and the magnetizations) like the built-in geometries."""
     from ..symbolic.models import ferromagnet
     from ..systems import heterostructure, layer, magnetization
 
-    model, params = _user_metal(args.metal_model)
     names = {p.name for p in model.parameters}
     for name, value in (("t", args.t), ("mu", args.mu)):
         if name in names:
@@ -127,26 +180,42 @@ def _user_system(args):
         raise ValueError(f"the metal model {model.name!r} needs values for {missing}: set them in a `params` dict in {args.metal_model!r}")
     fm = ferromagnet(model.generators)
     fm_params = {"t": args.t, "mu": args.mu}
-    if args.geometry == "trilayer":
-        width = args.N_x - 2 * args.N_FM
-        mL = magnetization(_magnetization_arg("--m-L", args.m_L), args.m)
-        mR = magnetization(_magnetization_arg("--m-R", args.m_R), args.m)
-        blocks = [layer(fm, args.N_FM, m=mL, label="FM_L", **fm_params), layer(model, max(width, 1), label=model.name, **params),
-                  layer(fm, args.N_FM, m=mR, label="FM_R", **fm_params)]
-    else:
-        width = args.N_x - args.N_FM
-        mv = magnetization(_magnetization_arg("--m-FM", args.m_FM), args.m)
-        blocks = [layer(model, max(width, 1), label=model.name, **params), layer(fm, args.N_FM, m=mv, label="FM", **fm_params)]
+    width = args.N_x - (2 if args.geometry == "trilayer" else 1) * args.N_FM
     if width < 1:
         raise ValueError(f"N_x = {args.N_x} leaves no metal column between the FMs (N_FM = {args.N_FM})")
-    return heterostructure(blocks, N_y=args.N_y, interface=args.interface, spin_unit=args.spin_unit)
+    info = {
+        "geometry": args.geometry,
+        "metal": "model",
+        "basis": f"model file (generators {model.generators.name})",
+        "metal_model": {
+            "file": str(args.metal_model),
+            "name": model.name,
+            "parameters": {k: (float(v) if isinstance(v, (int, float)) else str(v)) for k, v in sorted(params.items())},
+        },
+        "N_x": args.N_x,
+        "N_FM": args.N_FM,
+        "m": args.m,
+        "t": args.t,
+        "mu": args.mu,
+    }
+    if args.geometry == "trilayer":
+        mL = magnetization(_magnetization_arg("--m-L", args.m_L), args.m)
+        mR = magnetization(_magnetization_arg("--m-R", args.m_R), args.m)
+        info.update(m_L=list(mL), m_R=list(mR))
+        blocks = [layer(fm, args.N_FM, m=mL, label="FM_L", **fm_params), layer(model, width, label=model.name, **params),
+                  layer(fm, args.N_FM, m=mR, label="FM_R", **fm_params)]
+    else:
+        mv = magnetization(_magnetization_arg("--m-FM", args.m_FM), args.m)
+        info.update(m_FM=list(mv))
+        blocks = [layer(model, width, label=model.name, **params), layer(fm, args.N_FM, m=mv, label="FM", **fm_params)]
+    return heterostructure(blocks, N_y=args.N_y, interface=args.interface, spin_unit=args.spin_unit, info=info)
 
 
-def _system(args):
+def _system(args, user=None):
     from ..systems import bilayer, magnetization, trilayer
 
     if args.metal_model:
-        return _user_system(args)
+        return _user_system(args, *user)
 
     common = dict(
         N_x=args.N_x, N_y=args.N_y, N_FM=args.N_FM, m=args.m, gamma=args.gamma, tp=args.tp, w=args.w,
@@ -160,10 +229,28 @@ def _system(args):
     return bilayer(args.metal, args.basis, m_FM=mv, **common)
 
 
+def check_size(args, dim, vectors):
+    """Refuse, before building anything, a solve that would not fit (estimate in the message)."""
+    from ..numeric.budget import check_resources, dense_bloch_estimate
+
+    if min(args.N_x, args.N_y, args.N_FM) < 1:
+        return None  # the geometry reports the bad size with its allowed range
+    est = dense_bloch_estimate(args.N_x, args.N_y, dim, vectors=vectors, workers=args.workers)
+    if args.rkky:
+        est = est.times(3, "solves")
+    what = f"N_x = {args.N_x}, N_y = {args.N_y}" + (" with eigenvectors" if vectors else " (eigenvalues only)")
+    return check_resources(est, what=what, workers=args.workers)
+
+
 def _format_text(d):
     lines = []
     s = d["system"]
-    lines.append(f"system: {s['geometry']} ({s['basis']} basis, interface={s['interface']}), N_x={s['N_x']}, N_y={s['N_y']}, N_FM={s.get('N_FM')}, T={d['T']}")
+    sizes = ", ".join(f"{k}={s[k]}" for k in ("N_x", "N_y", "N_FM") if s.get(k) is not None)
+    lines.append(f"system: {s['geometry']} ({s['basis']} basis, interface={s['interface']}), {sizes}, T={d['T']}")
+    if "metal_model" in s:
+        mm = s["metal_model"]
+        pars = ", ".join(f"{k}={v}" for k, v in mm["parameters"].items())
+        lines.append(f"metal: model {mm['name']!r} from {mm['file']} ({pars}); FMs: m={s['m']}, t={s['t']}, mu={s['mu']}")
     if "free_energy_per_row" in d:
         lines.append(f"free energy per row: {d['free_energy_per_row']:.12g}  (total {d['free_energy_total']:.12g})")
     if "particle_number_per_row" in d:
@@ -189,24 +276,33 @@ def _format_text(d):
 
 
 def run(args):
+    from ..numeric.checks import ENERGY_LIMIT, real_number, unknown_name
     from ..systems import rkky, solve
 
-    from ..numeric.checks import unknown_name
-
+    check_applicable(args)
     qs = [q.strip() for q in str(args.quantities).split(",") if q.strip()]
     if not qs:
         raise ValueError(f"--quantities is empty; give a comma-separated subset of {','.join(QUANTITIES)}")
     bad = [q for q in qs if q not in QUANTITIES]
     if bad:
         raise ValueError(f"{unknown_name('quantity', bad[0], QUANTITIES)} (in --quantities)")
+    if len(set(qs)) != len(qs):
+        raise ValueError(f"--quantities {args.quantities!r} names a quantity twice")
     if not math.isfinite(args.T) or args.T < 0:
         raise ValueError(f"--T must be a finite temperature >= 0 (units of t), got {args.T!r}")
+    for name, v in (("--T", args.T), ("--mu", args.mu), ("--t", args.t), ("--m", args.m), ("--gamma", args.gamma), ("--tp", args.tp), ("--w", args.w)):
+        if v is not None:
+            real_number(name, v, bound=ENERGY_LIMIT)
     target = _check_out(args.out)
     if args.rkky and args.geometry != "trilayer":
         raise ValueError("--rkky needs the trilayer geometry (J = F_AP - F_P between the two FMs)")
     if args.workers < 1:
         raise ValueError(f"--workers must be an integer >= 1, got {args.workers}")
-    system = _system(args)
+    user = _user_metal(args.metal_model) if args.metal_model else None
+    dim = user[0].dim if user else (2 if (args.basis == "spin" or args.metal == "am") else 3)
+    vectors = any(q not in ("free_energy", "particle_number") for q in qs)
+    check_size(args, dim, vectors)
+    system = _system(args, user)
     result = solve(system, args.T, workers=args.workers)
     out = result.to_dict(tuple(qs))
     if args.rkky:
@@ -226,12 +322,6 @@ def _check_out(path):
     """Validate ``--out`` before computing: a file path in a writable directory (created if needed)."""
     if path is None:
         return None
-    from pathlib import Path
+    from ..io import check_output_file
 
-    from ..io import ensure_writable_dir
-
-    p = Path(path)
-    if not str(path).strip() or p.is_dir():
-        raise ValueError(f"--out {str(path)!r} is a directory or empty; give a file name, e.g. --out result.json")
-    ensure_writable_dir(p.parent if str(p.parent) else ".")
-    return p
+    return check_output_file(path, "--out", "result.json")

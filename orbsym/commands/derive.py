@@ -2,6 +2,7 @@
 
 MODEL is a built-in name (``multiorbital``, ``altermagnet``, ``ferromagnet``, ``ferromagnet-spin``)
 or a Python file that defines ``model`` (an :class:`orbsym.Model`, or a function returning one).
+A model file is executed as Python code, exactly once: use only files you trust.
 ``--write-all DIR`` regenerates the committed ``derivations/`` files.
 """
 
@@ -16,29 +17,79 @@ HELP = "derive the exact lattice continuity equation (current, torques) of a mod
 
 
 def add_arguments(parser):
-    parser.add_argument("model", nargs="?", help="built-in model name or path to a Python file defining `model`")
-    parser.add_argument("--format", default="text", help="output format: text (default), markdown or latex")
-    parser.add_argument("--out", help="write to this file (atomically) instead of standard output")
+    parser.add_argument(
+        "model", nargs="?",
+        help="built-in model name (multiorbital, altermagnet, ferromagnet, ferromagnet-spin) or a Python file "
+        "defining `model`; the file is executed as Python code: use only files you trust",
+    )
+    parser.add_argument("--format", default="text", help="output format: text, markdown or latex (default: text)")
+    parser.add_argument("--out", metavar="FILE", help="write to this file (atomically) instead of standard output")
     parser.add_argument("--write-all", metavar="DIR", help="regenerate the Markdown files of the paper's models in DIR")
 
 
+class ModelFileError(ValueError):
+    """A model file that does not exist, raises, exits or defines no `model` (one line, names the file)."""
+
+
+def run_model_file(path):
+    """Execute a trusted Python model file ONCE and return its namespace.
+
+    The file is executed as Python code with the rights of the user running orbsym: use only files
+    you trust.  An exception or ``sys.exit`` in the file becomes one :class:`ModelFileError` naming
+    the file (and the line); Ctrl-C and SIGTERM still interrupt.
+    """
+    import traceback
+
+    path = Path(path)
+    if path.suffix != ".py":
+        raise ModelFileError(f"model file {str(path)!r} must be a Python file ending in .py that defines `model`")
+    if not path.is_file():
+        raise ModelFileError(f"model file {str(path)!r} does not exist" if not path.exists() else f"model file {str(path)!r} is not a file")
+    try:
+        return runpy.run_path(str(path), run_name="__orbsym_model__")
+    except SystemExit as exc:
+        raise ModelFileError(f"model file {str(path)!r} called sys.exit({exc.code!r}) instead of defining `model`") from None
+    except Exception as exc:  # noqa: BLE001 - user code: report it in one line
+        line = ""
+        for fr in reversed(traceback.extract_tb(exc.__traceback__)):
+            if Path(fr.filename).resolve() == path.resolve():
+                line = f" (line {fr.lineno})"
+                break
+        if isinstance(exc, SyntaxError) and exc.lineno:
+            line = f" (line {exc.lineno})"
+        msg = " ".join(str(exc).split())
+        raise ModelFileError(f"model file {str(path)!r} raised {type(exc).__name__}{line}: {msg}") from exc
+
+
+def model_from_namespace(namespace, spec):
+    """The ``model`` of an executed model file (an orbsym Model, or a function returning one)."""
+    from ..symbolic.models import Model
+
+    obj = namespace.get("model")
+    if callable(obj) and not isinstance(obj, Model):
+        try:
+            obj = obj()
+        except Exception as exc:  # noqa: BLE001 - user code
+            raise ModelFileError(f"`model()` in model file {str(spec)!r} raised {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
+    if not isinstance(obj, Model):
+        raise ModelFileError(f"model file {str(spec)!r} must define `model` as an orbsym Model (or a function returning one)")
+    return obj
+
+
+def load_model_file(path):
+    """``(model, namespace)`` of a model file, executing it exactly once."""
+    namespace = run_model_file(path)
+    return model_from_namespace(namespace, path), namespace
+
+
 def load_model(spec):
-    """A built-in model by name, or the ``model`` defined in a Python file."""
-    from ..symbolic.models import BUILTIN_MODELS, Model, builtin_model
+    """A built-in model by name, or the ``model`` defined in a Python file (executed once)."""
+    from ..symbolic.models import BUILTIN_MODELS, builtin_model
 
     if spec in BUILTIN_MODELS:
         return builtin_model(spec)
-    path = Path(spec)
-    if path.suffix == ".py":
-        if not path.is_file():
-            raise ValueError(f"model file {spec!r} does not exist")
-        namespace = runpy.run_path(str(path))
-        obj = namespace.get("model")
-        if callable(obj) and not isinstance(obj, Model):
-            obj = obj()
-        if not isinstance(obj, Model):
-            raise ValueError(f"model file {spec!r} must define `model` as an orbsym Model (or a function returning one)")
-        return obj
+    if Path(spec).suffix == ".py":
+        return load_model_file(spec)[0]
     return builtin_model(spec)  # raises ValueError with close matches
 
 
@@ -46,7 +97,12 @@ def run(args):
     from ..io import atomic_write
     from ..symbolic.render import FORMATS, render, write_derivations
 
-    if args.write_all:
+    from ..io import check_output_dir, check_output_file
+
+    if args.write_all is not None:
+        if args.model or args.out is not None:
+            raise ValueError("--write-all DIR regenerates the paper's models; it takes no MODEL and no --out")
+        check_output_dir(args.write_all, "--write-all", "derivations")
         for path in write_derivations(args.write_all):
             print(path)
         return 0
@@ -54,6 +110,8 @@ def run(args):
         raise ValueError("give a MODEL (built-in name or .py file) or --write-all DIR")
     if args.format not in FORMATS:
         raise ValueError(f"unknown format {args.format!r}; allowed: {', '.join(FORMATS)}")
+    if args.out is not None:
+        check_output_file(args.out, "--out", "model.md")
     text = render(load_model(args.model), args.format)
     if args.out:
         with atomic_write(args.out) as fh:

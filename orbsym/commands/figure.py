@@ -57,37 +57,38 @@ def _range(text, name, n):
 
 def add_common_arguments(parser):
     """Options shared by ``figure`` and ``reproduce``."""
-    parser.add_argument("--out", default="figures", help="output directory (created if needed; default: figures)")
+    parser.add_argument("--out", default="figures", metavar="DIR", help="output directory (created if needed; default: figures)")
     parser.add_argument("--quick", action="store_true", help="reduced sizes (N_y = 200, coarser grids) for a fast look")
-    parser.add_argument("--workers", type=int, default=1, help="processes sharing the solves (default 1)")
-    parser.add_argument("--interface", choices=("fm", "metal"), default=None, help="hopping on FM-metal bonds (default fm)")
-    parser.add_argument("--current", choices=("bond", "eq7"), default=None, help="Fig. 2 current: exact bond current (default) or the paper's Eq. (7)")
-    parser.add_argument("--T", type=float, default=None, help="temperature (units of t, default 0.01)")
-    parser.add_argument("--N-y", dest="N_y", type=int, default=None, help="periodic rows (default 800)")
-    parser.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show the progress bar")
-    parser.add_argument("--no-progress", dest="progress", action="store_false", help="never show the progress bar")
+    parser.add_argument("--workers", type=int, default=1, metavar="N", help="processes sharing the solves (default: 1)")
+    parser.add_argument("--interface", choices=("fm", "metal"), default=None, help="hopping on FM-metal bonds (default: fm)")
+    parser.add_argument("--current", choices=("bond", "eq7"), default=None, help="Fig. 2 only: exact bond current or the paper's Eq. (7) (default: bond)")
+    parser.add_argument("--T", type=float, default=None, metavar="TEMP", help="temperature, units of t (default: 0.01)")
+    parser.add_argument("--N-y", dest="N_y", type=int, default=None, metavar="N", help="periodic rows (default: 800; 200 with --quick)")
+    bar = parser.add_mutually_exclusive_group()
+    bar.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show the progress bar (default: only on a terminal)")
+    bar.add_argument("--no-progress", dest="progress", action="store_false", help="never show the progress bar")
 
 
 def add_arguments(parser):
-    parser.add_argument("number", help="figure number: 2, 3, 4 or 5")
+    parser.add_argument("number", metavar="N", help="figure number: 2, 3, 4 or 5")
     add_common_arguments(parser)
-    parser.add_argument("--gamma", default=None, help="NM anisotropy; Figs. 2 and 5: comma-separated list (default 1,0.8,0.5,0.3); Figs. 3-4: one value (0.3)")
-    parser.add_argument("--w", type=float, default=None, help="Fig. 3: altermagnet anisotropy (default 0.4)")
-    parser.add_argument("--mu", type=float, default=None, help="chemical potential (default -0.2; Figs. 2, 3, 5)")
-    parser.add_argument("--N-x", dest="N_x", type=int, default=None, help="columns (default 25; Figs. 2-4)")
-    parser.add_argument("--N-FM", dest="N_FM", type=int, default=None, help="FM columns (default 1)")
-    parser.add_argument("--m", type=float, default=None, help="exchange strength |m| (default 1)")
-    parser.add_argument("--t", type=float, default=None, help="hopping t (default 1)")
-    parser.add_argument("--tp", type=float, default=None, help="t' of the d_xy orbital (default t)")
-    parser.add_argument("--configs", default=None, help="Fig. 2: m_L:m_R pairs (default x:y,x:z,y:z)")
+    parser.add_argument("--gamma", default=None, metavar="G", help="NM anisotropy; Figs. 2 and 5: comma-separated list (default: 1,0.8,0.5,0.3); Figs. 3-4: one value (default: 0.3)")
+    parser.add_argument("--w", type=float, default=None, metavar="W", help="Fig. 3 (AM panel): altermagnet anisotropy (default: 0.4)")
+    parser.add_argument("--mu", type=float, default=None, metavar="MU", help="chemical potential, Figs. 2, 3, 5 (default: -0.2)")
+    parser.add_argument("--N-x", dest="N_x", type=int, default=None, metavar="N", help="columns, Figs. 2-4 (default: 25)")
+    parser.add_argument("--N-FM", dest="N_FM", type=int, default=None, metavar="N", help="FM columns (default: 1)")
+    parser.add_argument("--m", type=float, default=None, metavar="M", help="exchange strength |m| (default: 1)")
+    parser.add_argument("--t", type=float, default=None, metavar="HOP", help="hopping t, the energy unit (default: 1)")
+    parser.add_argument("--tp", type=float, default=None, metavar="TP", help="t' of the d_xy orbital, orbital basis (default: t)")
+    parser.add_argument("--configs", default=None, metavar="PAIRS", help="Fig. 2: m_L:m_R pairs (default: x:y,x:z,y:z)")
     parser.add_argument("--log", action="store_true", default=None, help="Fig. 2: plot |j| on a logarithmic axis")
-    parser.add_argument("--grid", default=None, help="Fig. 3: N_THETAxN_PHI grid on [0,pi]x[0,2pi] (default 19x37)")
-    parser.add_argument("--panels", default=None, help="Fig. 3: nm,am (default both)")
+    parser.add_argument("--grid", default=None, metavar="NxM", help="Fig. 3: N_THETAxN_PHI grid on [0,pi]x[0,2pi] (default: 19x37; 7x13 with --quick)")
+    parser.add_argument("--panels", default=None, metavar="LIST", help="Fig. 3: nm,am (default: both)")
     parser.add_argument("--no-symmetry", dest="symmetry", action="store_false", default=None, help="Fig. 3: diagonalize every grid point (no symmetry reduction)")
-    parser.add_argument("--mu-range", dest="mu_range", default=None, help="Fig. 4: MIN:MAX:N (default -3:3:601; write --mu-range=-3:3:601 when MIN < 0)")
-    parser.add_argument("--N-x-range", dest="N_x_range", default=None, help="Fig. 5: MIN:MAX (default 3:25)")
-    parser.add_argument("--axis", default=None, choices=("x", "y", "z"), help="Fig. 5: common FM axis (default y)")
-    parser.add_argument("--name", default=None, help="output file stem (default figN)")
+    parser.add_argument("--mu-range", dest="mu_range", default=None, metavar="MIN:MAX:N", help="Fig. 4: mu grid (default: -3:3:601; write --mu-range=-3:3:601 when MIN < 0)")
+    parser.add_argument("--N-x-range", dest="N_x_range", default=None, metavar="MIN:MAX", help="Fig. 5: N_x range (default: 3:25; 3:15 with --quick)")
+    parser.add_argument("--axis", default=None, choices=("x", "y", "z"), help="Fig. 5: common FM axis (default: y)")
+    parser.add_argument("--name", default=None, metavar="STEM", help="output file stem, a plain file name (default: figN)")
 
 
 def figure_parameters(args, n):
@@ -145,17 +146,110 @@ def check_applicable(params, mod, n):
             raise ValueError(f"option {opt} does not apply to figure {n}")
 
 
+#: File suffixes a figure may write (PNG, PDF, CSV and NetCDF).
+SUFFIXES = (".png", ".pdf", ".csv", ".nc")
+
+
+def check_outputs(out, names):
+    """Before computing: ``--out`` is (or can be made) a writable directory, every ``--name`` a plain
+    file stem, and no target file (``DIR/name.png`` ...) is an existing directory."""
+    from ..io import check_file_stem, check_output_dir
+
+    d = check_output_dir(out, "--out", "figures")
+    for name in names:
+        check_file_stem(name, "--name", SUFFIXES)
+        for suf in SUFFIXES:
+            if (d / (name + suf)).is_dir():
+                raise ValueError(f"output file {str(d / (name + suf))!r} is an existing directory; remove it or choose another --name")
+    return d
+
+
+def check_panel_options(params, n):
+    """Fig. 3: --w applies only with the AM panel, --gamma/--tp only with the NM panel."""
+    if n != 3 or "panels" not in params:
+        return
+    panels = set(params["panels"])
+    for key, panel, opt in (("w", "am", "--w"), ("gamma", "nm", "--gamma"), ("tp", "nm", "--tp")):
+        if key in params and panel not in panels:
+            raise ValueError(f"option {opt} applies only to the {panel.upper()}/FM panel of figure 3, which --panels {','.join(params['panels'])} leaves out")
+
+
+def estimate_figure(mod, n, params, quick):
+    """Memory (largest single solve) and CPU time (all solves) of one figure, before computing."""
+    from ..numeric.budget import dense_bloch_estimate
+
+    p = dict(mod.DEFAULTS)
+    if quick:
+        p.update(mod.QUICK)
+    p.update(params)
+    try:
+        N_y = int(p["N_y"])
+        N_x = int(p.get("N_x_max", p.get("N_x", 1)))
+    except (TypeError, ValueError):
+        return None
+    if N_y < 1 or N_x < 1:
+        return None  # the figure reports the bad size
+    if n == 2:
+        count = len(p["configs"]) * len(p["gammas"])
+        return dense_bloch_estimate(N_x, N_y, 3, vectors=True).times(count, "solves")
+    if n == 3:
+        panels = tuple(p["panels"])
+        est = None
+        for panel in panels:
+            e = dense_bloch_estimate(N_x, N_y, 3 if panel == "nm" else 2, vectors=False).times(int(p["n_theta"]) * int(p["n_phi"]), "grid points")
+            est = e if est is None else est + e
+        return est
+    if n == 4:
+        e = dense_bloch_estimate(N_x, N_y, 3, vectors=False).times(3, "solves")
+        nk = N_y // 2 + 1
+        from dataclasses import replace
+
+        n_mu = int(p["n_mu"])  # F(mu) from the levels; ~300 bytes per mu row for the plot and the CSV
+        return replace(e, seconds=e.seconds + 3 * n_mu * nk * N_x * 3 * 3e-8, bytes=e.bytes + 3 * 8.0 * nk * N_x * 3 + 300.0 * n_mu)
+    lo = int(p["N_x_min"])
+    count = 2 * len(p["gammas"]) * max(1, N_x - lo + 1)
+    return dense_bloch_estimate(N_x, N_y, 3, vectors=False).times(count, "solves (at most)")
+
+
+def check_energies(params):
+    """Energy-like options (units of t) within :data:`orbsym.numeric.checks.ENERGY_LIMIT`."""
+    from ..numeric.checks import ENERGY_LIMIT, real_number
+
+    for k in ("T", "mu", "t", "tp", "m", "w", "gamma", "mu_min", "mu_max"):
+        if k in params:
+            real_number("--" + k.replace("_", "-") if "_" in k else "--" + k, params[k], bound=ENERGY_LIMIT)
+    for g in params.get("gammas", ()):
+        real_number("--gamma", g, bound=ENERGY_LIMIT)
+
+
+def check_figure_size(mod, n, params, quick, workers=1):
+    """Refuse a figure whose solves would not fit in memory or exceed the time limit."""
+    from ..numeric.budget import check_resources
+
+    est = estimate_figure(mod, n, params, quick)
+    if est is not None:
+        check_resources(est, what=f"figure {n}", workers=workers, hint="reduce N_x, N_y or the grid/range")
+    return est
+
+
 def run(args):
+    from ..io import atomic_files
     from ..workflows import figures
 
     mod = figures.module(args.number)
     n = int(args.number)
     params = figure_parameters(args, n)
     check_applicable(params, mod, n)
+    check_panel_options(params, n)
     if isinstance(args.workers, bool) or args.workers < 1:
         raise ValueError(f"--workers must be an integer >= 1, got {args.workers!r}")
+    name = mod.NAME if args.name is None else args.name
+    check_outputs(args.out, [name])
+    check_energies(params)
+    check_figure_size(mod, n, params, args.quick, args.workers)
     data = mod.compute(quick=args.quick, workers=args.workers, show_progress=args.progress, **params)
-    paths = mod.save(data, args.out, name=args.name or mod.NAME)
+    with atomic_files():  # PNG, PDF, CSV (and NetCDF) published together or not at all
+        paths = mod.save(data, args.out, name=name)
     print(figures.headline(n, data))
     for p in paths:
         print(f"wrote {p}")

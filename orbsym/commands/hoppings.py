@@ -4,7 +4,8 @@ Examples
 --------
 ``orbsym hoppings --basis t2g --group D4h`` reproduces Eq. (3) (three free parameters);
 ``orbsym hoppings --basis spin --group altermagnet`` gives the form of Eq. (4);
-``orbsym hoppings --basis t2g-spin --group D4h --time-reversal --onsite --format latex``.
+``orbsym hoppings --basis t2g-spin --group D4h --time-reversal --onsite --format latex``;
+``--out FILE`` writes the output atomically (checked before anything is derived).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def add_arguments(parser):
     parser.add_argument("--no-soc", action="store_true",
                         help="spin-rotation invariant (no spin-orbit coupling); only matters for spinful bases")
     parser.add_argument("--onsite", action="store_true", help="also print the most general symmetric on-site matrix")
-    parser.add_argument("--format", default="text", help="output format: text or latex (default text)")
+    parser.add_argument("--format", default="text", help="output format: text or latex (default: text)")
+    parser.add_argument("--out", default=None, metavar="FILE", help="write to FILE (atomically) instead of standard output")
 
 
 def run(args):
@@ -38,6 +40,10 @@ def run(args):
 
     if args.format not in FORMATS:
         raise ValueError(f"unknown format {args.format!r}; allowed: {', '.join(FORMATS)}")
+    if args.out is not None:
+        from ..io import check_output_file
+
+        check_output_file(args.out, "--out", "hoppings.txt")
     result = symmetric_hoppings(
         args.basis,
         args.group,
@@ -46,5 +52,12 @@ def run(args):
         spin_rotation_invariant=args.no_soc,
         onsite=args.onsite,
     )
-    print(result.to_text() if args.format == "text" else result.to_latex())
+    text = result.to_text() if args.format == "text" else result.to_latex()
+    if args.out is None:
+        print(text)
+    else:
+        from ..io import atomic_write
+
+        with atomic_write(args.out) as fh:
+            fh.write(text + "\n")
     return 0

@@ -22,6 +22,15 @@ def add_arguments(parser):
     parser.add_argument("--figures", default="2,3,4,5", help="comma-separated subset of 2,3,4,5 (default all)")
 
 
+def check_common_applicable(common, mods):
+    """An option given to ``reproduce`` must apply to at least one of the selected figures."""
+    opt = {"interface": "--interface", "current": "--current", "T": "--T", "N_y": "--N-y"}
+    for k in common:
+        if not any(k in mod.DEFAULTS for mod in mods.values()):
+            have = [str(n) for n, mod in mods.items()]
+            raise ValueError(f"option {opt.get(k, '--' + k)} does not apply to figure{'s' if len(have) > 1 else ''} {','.join(have)} (--figures)")
+
+
 def run(args):
     from ..workflows import figures
 
@@ -31,20 +40,28 @@ def run(args):
         raise ValueError(f"--figures expects comma-separated figure numbers from 2,3,4,5, got {args.figures!r}") from None
     if not numbers:
         raise ValueError("--figures needs at least one figure number from 2,3,4,5")
+    if len(set(numbers)) != len(numbers):
+        raise ValueError(f"--figures {args.figures!r} names a figure twice")
     mods = {n: figures.module(n) for n in numbers}
     if isinstance(args.workers, bool) or args.workers < 1:
         raise ValueError(f"--workers must be an integer >= 1, got {args.workers!r}")
     common = {"interface": args.interface, "current": args.current, "T": args.T, "N_y": args.N_y}
     common = {k: v for k, v in common.items() if v is not None}
-    from ..io import ensure_writable_dir
+    check_common_applicable(common, mods)
+    from ..io import atomic_files
+    from .figure import check_energies, check_figure_size, check_outputs
 
-    ensure_writable_dir(args.out)
+    check_outputs(args.out, [mod.NAME for mod in mods.values()])
+    check_energies(common)
+    for n, mod in mods.items():
+        check_figure_size(mod, n, {k: v for k, v in common.items() if k in mod.DEFAULTS}, args.quick, args.workers)
     total = 0.0
     for n, mod in mods.items():
         kw = {k: v for k, v in common.items() if k in mod.DEFAULTS}
         t0 = time.perf_counter()
         data = mod.compute(quick=args.quick, workers=args.workers, show_progress=args.progress, **kw)
-        paths = mod.save(data, args.out)
+        with atomic_files():  # this figure's PNG, PDF, CSV (and NetCDF) together or not at all
+            paths = mod.save(data, args.out)
         dt = time.perf_counter() - t0
         total += dt
         print(f"[{dt:6.1f} s] {figures.headline(n, data)}")

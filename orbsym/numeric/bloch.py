@@ -348,7 +348,9 @@ def solve_bloch(lattice, T, pairs=((0, 0),), vectors=True, use_symmetry=True, us
 
 
 def _solve_bloch(lattice, T, pairs, vectors, use_symmetry, use_real_gauge, chunk_bytes, workers):
-    T = check_temperature(T)
+    from .checks import check_energy_scale
+
+    T = check_energy_scale("temperature T", check_temperature(T))
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
     symmetric = use_symmetry and lattice.y_hermitian

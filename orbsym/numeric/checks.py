@@ -13,7 +13,13 @@ import numbers
 
 import numpy as np
 
-__all__ = ["unknown_name", "check_name", "real_number", "integer_at_least"]
+__all__ = ["unknown_name", "check_name", "real_number", "integer_at_least", "ENERGY_LIMIT", "check_energy_scale"]
+
+#: Largest ``|value|`` (units of t) accepted for an energy-like parameter (t, mu, m, gamma, w, T,
+#: any model parameter).  The grand potential sums ``~ N_x N_y dim`` levels of size ``|E| + T ln 2``;
+#: with ``|E|, T <= 1e100`` every sum, eigensolver scaling and current stays far from the float
+#: overflow at ``1.8e308`` (``--mu 1e308`` used to give ``F = -inf`` silently).
+ENERGY_LIMIT = 1e100
 
 
 def unknown_name(what, value, allowed):
@@ -33,13 +39,15 @@ def check_name(what, value, allowed):
     raise unknown_name(what, value, allowed)
 
 
-def real_number(name, value, *, minimum=None, strict=False, allow_none=False):
+def real_number(name, value, *, minimum=None, strict=False, allow_none=False, bound=None):
     """``value`` as a finite float; ValueError naming ``name`` otherwise.
 
     Parameters
     ----------
     minimum : float, optional
         Lower bound (inclusive, or exclusive with ``strict``).
+    bound : float, optional
+        Largest allowed ``|value|`` (e.g. :data:`ENERGY_LIMIT`).
     allow_none : bool
         Pass None through (for "default" parameters such as ``tp``).
     """
@@ -56,7 +64,19 @@ def real_number(name, value, *, minimum=None, strict=False, allow_none=False):
         raise ValueError(f"{name} must be a finite number (units of t), got {value!r}")
     if minimum is not None and (v < minimum or (strict and v == minimum)):
         raise ValueError(f"{name} must be {'>' if strict else '>='} {minimum:g}, got {value!r}")
+    if bound is not None:
+        check_energy_scale(name, v, bound)
     return v
+
+
+def check_energy_scale(name, value, bound=ENERGY_LIMIT):
+    """``value`` if ``|value| <= bound``; else ValueError giving the allowed range and the reason."""
+    if abs(value) > bound:
+        raise ValueError(
+            f"{name} = {value!r} is outside the allowed range [-{bound:g}, {bound:g}] (units of t): "
+            "larger energies overflow the free energy and the eigensolver"
+        )
+    return value
 
 
 def integer_at_least(name, value, minimum, hint=""):

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .checks import check_name, integer_at_least
+from .checks import check_energy_scale, check_name, integer_at_least
 
 __all__ = ["Column", "Lattice", "INTERFACES", "X_BOND", "Y_BOND"]
 
@@ -71,11 +71,14 @@ class Column:
         for p in ks.parameters:
             v = self.params[p]
             try:
+                if isinstance(v, (str, bytes, bool, np.bool_)):
+                    raise TypeError("not a number")
                 v = float(v)
             except (TypeError, ValueError):
                 raise ValueError(f"parameter {p!r} of column {self.label or ks.model!r} must be a real number, got {v!r}") from None
             if not np.isfinite(v):
                 raise ValueError(f"parameter {p!r} of column {self.label or ks.model!r} must be finite, got {v!r}")
+            check_energy_scale(f"parameter {p} of column {self.label or ks.model!r}", v)
             vals[p] = v
         object.__setattr__(self, "params", vals)
         if self.magnetic is None:

@@ -163,5 +163,11 @@ class RealSpaceSolution:
 
 
 def solve_realspace(lattice, T):
-    """Diagonalize the dense real-space ``h`` and return a :class:`RealSpaceSolution`."""
+    """Diagonalize the dense real-space ``h`` and return a :class:`RealSpaceSolution`.
+
+    Refused before any allocation if the dense matrix would not fit in memory
+    (:func:`orbsym.numeric.budget.dense_realspace_estimate`)."""
+    from .budget import check_resources, dense_realspace_estimate
+
+    check_resources(dense_realspace_estimate(lattice.N_x, lattice.N_y, lattice.dim), what="the dense real-space solve")
     return RealSpaceSolution(lattice, T)

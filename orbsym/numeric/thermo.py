@@ -23,7 +23,15 @@ __all__ = ["check_temperature", "zero_level_tolerance", "fermi", "grand_potentia
 
 
 def check_temperature(T):
-    """Return ``T`` as a float; raise ValueError unless it is a finite number >= 0."""
+    """Return ``T`` as a float; raise ValueError unless it is a finite real number >= 0.
+
+    Strings (``"0.01"`` as well as ``"hot"``), bools and complex numbers are rejected alike.
+    """
+    import numbers
+
+    scalar_array = isinstance(T, np.ndarray) and T.ndim == 0 and T.dtype.kind in "iuf"
+    if isinstance(T, (str, bytes, bool, np.bool_)) or not (isinstance(T, numbers.Real) or scalar_array):
+        raise ValueError(f"temperature T must be a real number >= 0 (units of t), got {T!r}")
     try:
         Tf = float(T)
     except (TypeError, ValueError):

@@ -256,6 +256,43 @@ def derivative_form(op, directions=((1, 0), (0, 1))):
     return {k: simplify_coefficient(v) for k, v in out.items() if not is_zero(v)}
 
 
+class DerivativeForm(dict):
+    """A :func:`derivative_form` result ``{(u, v): X}`` that prints readably.
+
+    Still a plain dict (``form[("c", "c")]`` is a SymPy matrix); ``str(form)`` lists the bilinears
+    ``(u c_n)^dag X (v c_n)`` with the difference operators spelled out, and ``_repr_latex_`` renders
+    it in notebooks.
+    """
+
+    def __init__(self, form, title=""):
+        super().__init__(form)
+        self.title = title
+
+    @staticmethod
+    def _var(u, latex=False):
+        names = {(1, 0): "x", (0, 1): "y"}
+        if u == "c":
+            return "c_n"
+        kind, d = u
+        dn = names.get(tuple(d), str(tuple(d)))
+        if latex:
+            return rf"(\partial^{{{kind}}}_{{{dn}}} c_n)" if kind in "+-" else rf"(c_{{n+{dn}}} - c_n)"
+        return f"(d{kind}_{dn} c_n)" if kind in "+-" else f"(c_n+{dn} - c_n)"
+
+    def __str__(self):
+        lines = [self.title] if self.title else []
+        lines.append("sum of (u c_n)^dag X (v c_n), with d+_e c_n = c_n+e - c_n and d-_e c_n = c_n - c_n-e:")
+        for (u, v), X in self.items():
+            rows = sp.Matrix(X).tolist()
+            mat = "[" + ", ".join("[" + ", ".join(sp.sstr(c) for c in r) + "]" for r in rows) + "]"
+            lines.append(f"  {self._var(u)}^dag X {self._var(v)}  with X = {mat}")
+        return "\n".join(lines)
+
+    def _repr_latex_(self):
+        terms = [rf"{self._var(u, True)}^\dagger {sp.latex(sp.Matrix(X))} {self._var(v, True)}" for (u, v), X in self.items()]
+        return "$" + (" + ".join(terms) or "0") + "$"
+
+
 def from_derivative_form(form):
     """Inverse of :func:`derivative_form`: back to ``{(a, b): X}`` bilinears (for checks)."""
     def offsets(u):
@@ -498,7 +535,12 @@ class Derivation:
     backward: dict = field(default_factory=dict)
 
     def torque_derivative_form(self, alpha, d, kind="bond"):
-        """Torque from bonds along ``d`` in lattice-derivative variables (:func:`derivative_form`)."""
+        """Torque from bonds along ``d`` in lattice-derivative variables (:func:`derivative_form`).
+
+        ``alpha`` is a polarization ``"x"``, ``"y"``, ``"z"``; ``d`` a bond offset of the model
+        (``(1, 0)``, ``(0, 1)``, or ``"x"``/``"y"``).  Anything else raises ValueError naming the allowed ones.
+        """
+        alpha, d = self._check_key(alpha, d)
         if kind == "bond":
             op = self.torque[(alpha, d)]
         elif kind == "forward":
@@ -506,7 +548,24 @@ class Derivation:
             op = (s_start + s_end.shift(neg_offset(d))).simplify()
         else:
             raise ValueError(f"unknown decomposition {kind!r}; allowed: 'bond', 'forward'")
-        return derivative_form(op, self.model.offsets)
+        names = {(1, 0): "x", (0, 1): "y"}
+        title = (f"torque on J_{alpha} from the {names.get(d, d)}-bonds of model {self.model.name!r} "
+                 f"({kind} decomposition, lattice-derivative form, Eq. 11):")
+        return DerivativeForm(derivative_form(op, self.model.offsets), title)
+
+    def _check_key(self, alpha, d):
+        alphas = sorted({a for a, _ in self.torque})
+        if not isinstance(alpha, str) or alpha not in alphas:
+            raise ValueError(f"unknown polarization {alpha!r}; allowed: {', '.join(alphas)}")
+        offsets = self.model.offsets
+        key = {"x": (1, 0), "y": (0, 1)}.get(d, d) if isinstance(d, str) else d
+        try:
+            key = tuple(key)
+        except (TypeError, ValueError):
+            key = None
+        if key not in offsets:
+            raise ValueError(f"unknown bond offset {d!r} of model {self.model.name!r}; allowed: {', '.join(str(o) for o in offsets)} (or 'x', 'y')")
+        return alpha, key
 
 
 def _decompose(model, H, Jmat):

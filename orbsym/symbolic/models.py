@@ -144,6 +144,10 @@ class Model:
             syms |= m.free_symbols
         order = list(SYMBOLS.values())
         params = sorted(syms, key=lambda s: (order.index(s) if s in order else len(order), s.name))
+        from ..kernels import check_parameter_name
+
+        for s in params:  # the names become arguments of generated NumPy code
+            check_parameter_name(s.name, f"model {self.name!r}")
         object.__setattr__(self, "parameters", tuple(params))
 
     def _matrix(self, mat, what):

@@ -63,17 +63,25 @@ def _plain(latex):
     """Readable plain-text version of a LaTeX string (for ``--format text``)."""
     s = latex
     s = re.sub(r"\\left\[\\begin\{matrix\}(.*?)\\end\{matrix\}\\right\]", _plain_matrix, s)
+    # literal braces first (so that they do not count as LaTeX groups inside \frac{...}{...})
+    s = s.replace(r"\left\{", "\x01").replace(r"\right\}", "\x02").replace(r"\{", "\x01").replace(r"\}", "\x02")
+    s = re.sub(r"\\t?frac(\d)(\d)", r"\1/\2", s)  # \tfrac14 -> 1/4
     for _ in range(3):
         s = re.sub(r"\\t?frac\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}\{([^{}]*)\}", r"(\1)/(\2)", s)
     s = re.sub(r"\\(?:mathrm|mathbb|boldsymbol|operatorname)\{([^{}]*)\}", r"\1", s)
     s = s.replace(r"\left|", "|").replace(r"\right|", "|").replace(r"\rm ", "").replace(r"\boldsymbol ", "")
-    s = s.replace(r"\left\{", "\x01").replace(r"\right\}", "\x02").replace(r"\{", "\x01").replace(r"\}", "\x02")
     for a, b in _PLAIN_SUBS:
         s = s.replace(a, b)
     s = re.sub(r"_\{([^{}]*)\}", r"_\1", s)
     s = re.sub(r"\^\{([^{}]*)\}", r"^\1", s)
     s = s.replace("{", "").replace("}", "").replace("\x01", "{").replace("\x02", "}")
     return re.sub(r"\s+", " ", s).strip()
+
+
+def _as_direction_d(latex):
+    """The generic sections derive with the representative bond ``d = e_x``; name it ``d``."""
+    latex = latex.replace("t_{x}", "t_{d}")
+    return re.sub(r"\\partial\^\{([+\-2])\}_\{x\}", r"\\partial^{\1}_{d}", latex)
 
 
 def _var(u):
@@ -344,8 +352,10 @@ def _generic_sections(doc):
     key = ((0, 0), d)
     doc.p("Splitting each bond's contribution into its antisymmetric part (current) and symmetric part (source):")
     doc.eq(
-        rf"j_{{\alpha,n,d}} = c_n^\dagger\, {_lx(collect_commutators(cur.terms[key]))}\, c_{{n+d}} + \mathrm{{h.c.}},"
-        rf"\qquad s_{{\alpha,n,d}} = c_n^\dagger\, {_lx(collect_commutators(src.terms[key]))}\, c_{{n+d}} + \mathrm{{h.c.}}"
+        _as_direction_d(
+            rf"j_{{\alpha,n,d}} = c_n^\dagger\, {_lx(collect_commutators(cur.terms[key]))}\, c_{{n+d}} + \mathrm{{h.c.}},"
+            rf"\qquad s_{{\alpha,n,d}} = c_n^\dagger\, {_lx(collect_commutators(src.terms[key]))}\, c_{{n+d}} + \mathrm{{h.c.}}"
+        )
     )
     doc.eq(r"\dot J_{\alpha,n} = -\sum_d \left(j_{\alpha,n,d} - j_{\alpha,n-d,d}\right) + \sum_d \left(s_{\alpha,n,d} + s_{\alpha,n-d,d}\right) + i\, c_n^\dagger [\epsilon, J_\alpha]\, c_n")
     doc.p(
@@ -353,7 +363,7 @@ def _generic_sections(doc):
         "(and $[\\epsilon, J_\\alpha] = 0$). In lattice-derivative variables "
         "($\\partial^{+} c_n = c_{n+d} - c_n$, $\\partial^{-} c_n = c_n - c_{n-d}$) the bond torque of direction $d$ at site $n$ is"
     )
-    doc.eq(r"\tau^{\rm bond}_{\alpha,n,d} = " + _nc_form_latex(derivative_form(g.torque[d].map(S.bulk))))
+    doc.eq(r"\tau^{\rm bond}_{\alpha,n,d} = " + _as_direction_d(_nc_form_latex(derivative_form(g.torque[d].map(S.bulk)))))
 
 
 def _eq7_sections(doc):
@@ -382,7 +392,7 @@ def _eq7_sections(doc):
         "For Hermitian hoppings, the forward-difference current $j^{+}_{\\alpha,n,d} = i\\, c_n^\\dagger J_\\alpha t_d (c_{n+d} - c_n) + \\mathrm{h.c.}$ "
         "with the backward divergence $\\nabla^{-}\\cdot j = j_n - j_{n-d}$ gives exactly (per direction $d$)"
     )
-    doc.eq(r"\tau^{(7)}_{\alpha,n,d} = " + _nc_form_latex(derivative_form(tau)))
+    doc.eq(r"\tau^{(7)}_{\alpha,n,d} = " + _as_direction_d(_nc_form_latex(derivative_form(tau))))
     doc.p(
         "which is Eq. (10) times 2 (our normalization) with $\\partial$ read as the *backward* difference. "
         "With the central difference as printed, no local divergence is exact: even for $[t_d,J]=0$ the remainder is "

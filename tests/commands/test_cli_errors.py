@@ -124,7 +124,7 @@ def test_failed_write_exits_1_and_keeps_the_old_file(tmp_path):
     out = tmp_path / "result.json"
     out.write_text("old\n")
     proc = run(*SMALL, "--json", "--out", str(out), preexec_fn=_limit_file_size)
-    assert_one_line_error(proc, 1, "error:", "File too large")
+    assert_one_line_error(proc, 1, "error:", "File too large", f"cannot write {str(out)!r}")
     assert out.read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result.json"]
 

@@ -24,12 +24,13 @@ FIGURES = {2: "fig2", 3: "fig3", 4: "fig4", 5: "fig5"}
 
 def module(n):
     """The module of figure ``n`` (2, 3, 4 or 5)."""
+    given = n
     try:
-        n = int(n)
+        n = int(n) if not isinstance(n, (bool, float)) else None
     except (TypeError, ValueError):
         n = None
     if n not in FIGURES:
-        raise ValueError(f"unknown figure {n!r}; allowed: {', '.join(str(k) for k in FIGURES)}")
+        raise ValueError(f"unknown figure {given!r}; allowed: {', '.join(str(k) for k in FIGURES)}")
     return importlib.import_module(f"{__name__}.{FIGURES[n]}")
 
 
@@ -40,12 +41,15 @@ def reproduce(out_dir, quick=False, workers=1, figures=tuple(FIGURES), show_prog
     """
     import time
 
+    from ...io import atomic_files
+
     results = {}
     for n in figures:
         mod = module(n)
         kw = {k: v for k, v in common.items() if k in mod.DEFAULTS}
         t0 = time.perf_counter()
-        data, paths = mod.run(out_dir, quick=quick, workers=workers, show_progress=show_progress, **kw)
+        with atomic_files():  # the figure's files are published together or not at all
+            data, paths = mod.run(out_dir, quick=quick, workers=workers, show_progress=show_progress, **kw)
         results[int(n)] = (data, paths, time.perf_counter() - t0)
     return results
 

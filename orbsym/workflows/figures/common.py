@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from ...conventions import PAPER, PAPER_PARAMETERS
-from ...io import atomic_path, atomic_write, ensure_writable_dir
+from ...io import atomic_files, atomic_path, atomic_write, ensure_writable_dir
 
 __all__ = [
     "BASE_PARAMETERS",
@@ -246,13 +246,19 @@ def read_csv(path):
 
 
 def save_figure(fig, path_stem, formats=("png", "pdf"), dpi=150):
-    """Save a matplotlib Figure as ``<stem>.png`` and ``<stem>.pdf``, each atomically."""
+    """Save a matplotlib Figure as ``<stem>.png`` and ``<stem>.pdf``, each atomically.
+
+    Inside :func:`orbsym.io.atomic_files` (as ``orbsym figure``/``reproduce`` and
+    :func:`orbsym.workflows.figures.reproduce` call ``save``) these files, the CSV of
+    :func:`write_csv` and any other :func:`orbsym.io.atomic_path` output are renamed into place
+    together, only after all of them were written; outside it, both formats still form one set."""
     paths = []
-    for fmt in formats:
-        target = f"{path_stem}.{fmt}"
-        with atomic_path(target) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=dpi, metadata=_metadata(fmt))
-        paths.append(target)
+    with atomic_files():
+        for fmt in formats:
+            target = f"{path_stem}.{fmt}"
+            with atomic_path(target) as tmp:
+                fig.savefig(tmp, format=fmt, dpi=dpi, metadata=_metadata(fmt))
+            paths.append(target)
     return paths
 
 
