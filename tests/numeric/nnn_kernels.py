@@ -65,3 +65,12 @@ def random_nnn_lattice(rng, kind, N_x, N_y, interface):
             ks = ms[kind]
             cols.append(Column(ks, {k: v for k, v in p.items() if k in ks.parameters}, label="M"))
     return Lattice(cols, N_y, interface)
+
+
+def nnn_bilayer(interface, s3=0.3):
+    """Three NNN-metal columns and one FM (m = z), N_y = 6."""
+    ms = _models()
+    p = metal_params(np.random.default_rng(0), -0.2)
+    p["s_3"] = s3
+    cols = [Column(ms["nnn"], p, label="NM") for _ in range(3)] + [Column(ms["fm"], dict(t=1.0, mu=-0.2, m_x=0, m_y=0, m_z=1.0), label="FM")]
+    return Lattice(cols, 6, interface)

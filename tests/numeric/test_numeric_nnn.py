@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from nnn_kernels import D1, D2, _models, metal_params, random_nnn_lattice
+from nnn_kernels import D1, D2, _models, nnn_bilayer, random_nnn_lattice
 
 from orbsym.numeric import KERNEL_NAMES, Column, Lattice, Observables, angular_momentum_rate, bloch_hamiltonians, solve_bloch, solve_realspace
 from orbsym.numeric.bloch import k_points
@@ -71,18 +71,10 @@ def test_nnn_continuity_on_random_nonequilibrium_state():
         np.testing.assert_allclose(tq["total"], tq["exchange"] + tq["bond_x"] + tq["bond_y"] + tq["bond_diagonal"], atol=1e-14)
 
 
-def _bilayer(interface, s3=0.3):
-    ms = _models()
-    p = metal_params(np.random.default_rng(0), -0.2)
-    p["s_3"] = s3
-    cols = [Column(ms["nnn"], p, label="NM") for _ in range(3)] + [Column(ms["fm"], dict(t=1.0, mu=-0.2, m_x=0, m_y=0, m_z=1.0), label="FM")]
-    return Lattice(cols, 6, interface)
-
-
 def test_diagonal_bond_ownership_and_flags():
     """Diagonal NM-FM bonds: the FM (no NNN hoppings) owns them under interface='fm' -> absent;
     the metal owns them under interface='metal'; flags tell NN-only engines to refuse."""
-    fm_rule, metal_rule = _bilayer("fm"), _bilayer("metal")
+    fm_rule, metal_rule = nnn_bilayer("fm"), nnn_bilayer("metal")
     for lat in (fm_rule, metal_rule):
         assert lat.bonds == ((1, 0), (0, 1), (1, -1), (1, 1))
         assert lat.has_diagonal_bonds and lat.max_dy == 1 and lat.max_dx == 1
@@ -93,7 +85,7 @@ def test_diagonal_bond_ownership_and_flags():
     np.testing.assert_allclose(metal_rule.hoppings[D1][2], metal_rule.hoppings[D1][0])
     assert not fm_rule.y_hermitian  # t_(1,1) != t_(1,-1): h(-k) != h(k)
     assert fm_rule.describe()["bonds"] == [[1, 0], [0, 1], [1, -1], [1, 1]]
-    nn_only = _bilayer("fm", s3=0.0)
+    nn_only = nnn_bilayer("fm", s3=0.0)
     ms = _models()
     plain = Lattice([Column(ms["fm"], dict(t=1.0, mu=0.0, m_x=0, m_y=0, m_z=1.0))] * 2, 3)
     assert not plain.has_diagonal_bonds and plain.max_dy == 1 and plain.max_dx == 1
@@ -102,7 +94,7 @@ def test_diagonal_bond_ownership_and_flags():
 
 def test_bloch_hamiltonian_of_diagonal_bonds():
     """h(k) entries of a diagonal bond: t_(1,1) e^{ik} + t_(1,-1) e^{-ik} on block (x, x+1)."""
-    lat = _bilayer("metal")
+    lat = nnn_bilayer("metal")
     k = np.array([0.37])
     h = bloch_hamiltonians(lat, k)[0].reshape(4, 3, 4, 3)
     t = lat.hoppings
