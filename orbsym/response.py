@@ -87,11 +87,14 @@ class Response(Result):
 
     @property
     def solution(self):
-        """The :class:`~orbsym.numeric.kubo.KuboSolution` (all parts)."""
-        if "solution" not in self._shared:
+        """The :class:`~orbsym.numeric.kubo.KuboSolution` of the Fermi-surface and Fermi-sea parts
+        (and their total); the ``drive`` part is a separate solve, made only when needed."""
+        key = "drive" if self.part == "drive" else "solution"
+        if key not in self._shared:
             lat = self.lattice
-            self._shared["solution"] = solve_kubo(lat, self.T, self.eta, lat.offset_pairs(KERNEL_NAMES))
-        return self._shared["solution"]
+            parts = ("drive",) if key == "drive" else ("fermi_surface", "fermi_sea")
+            self._shared[key] = solve_kubo(lat, self.T, self.eta, lat.offset_pairs(KERNEL_NAMES), parts=parts)
+        return self._shared[key]
 
     @property
     def observables(self):

@@ -65,7 +65,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bloch import _assemble, _pieces, _zero_tol, k_points
+from .bloch import _assemble, _gauged_pieces, _zero_tol, k_points, real_gauge
 from .checks import real_number
 from .thermo import check_temperature, fermi
 
@@ -128,7 +128,7 @@ class KuboSolution:
     Attributes
     ----------
     k : ndarray
-        Momenta (all ``N_y``, weight 1 each).
+        Momenta diagonalized (``0 <= k <= pi`` when ``h(-k) = h(k)``, where ``delta(-k) = -delta(k)``).
     energies : ndarray (N_y, N_x dim)
     T, eta : float
     bands : dict
@@ -145,7 +145,7 @@ class KuboSolution:
 
 
 def _chunk_size(nk, n, budget):
-    return max(1, min(nk, int(budget // (10 * n * n * 16))))
+    return max(1, min(nk, int(budget // (8 * n * n * 16))))
 
 
 def solve_kubo(lattice, T, eta, pairs=((0, 0),), parts=("fermi_surface", "fermi_sea", "drive"), chunk_bytes=CHUNK_BYTES):
@@ -182,10 +182,14 @@ def solve_kubo(lattice, T, eta, pairs=((0, 0),), parts=("fermi_surface", "fermi_
 def _solve_kubo(lattice, T, eta, pairs, parts, chunk_bytes):
     N, d, Ny = lattice.N_x, lattice.dim, lattice.N_y
     n = N * d
-    H0, C, S = _pieces(lattice)
+    phases = real_gauge(lattice)
+    H0, C, S = _gauged_pieces(lattice, phases)
+    real = phases is not None
     zero_tol = _zero_tol(H0, C, S)
     tol = DEGENERACY_RTOL * max(1.0, zero_tol / 1e-13)
-    k, _ = k_points(Ny, symmetric=False)
+    # h(-k) = h(k) => delta(-k) = -delta(k): half the zone, sum_k e^{ik dy} delta = sum 2i sin(k dy) delta
+    symmetric = bool(lattice.y_hermitian)
+    k, w = k_points(Ny, symmetric)
     pairs = sorted({tuple(int(v) for v in p) for p in pairs})
     groups = {}
     for dx, dy in pairs:
@@ -193,31 +197,44 @@ def _solve_kubo(lattice, T, eta, pairs, parts, chunk_bytes):
     acc = {p: {q: np.zeros((N, d, d), complex) for q in pairs} for p in parts}
     energies = np.empty((k.size, n))
     step = _chunk_size(k.size, n, chunk_bytes)
+    dys = sorted({q[1] for q in pairs})
     for a in range(0, k.size, step):
-        kk = k[a : a + step]
+        kk, ww = k[a : a + step], w[a : a + step]
         h = _assemble(H0, C, S, kk)
         E, U = np.linalg.eigh(h)
         del h
         energies[a : a + kk.size] = E
         v = velocity(C, S, kk)
-        Ud = U.conj().transpose(0, 2, 1)
-        V = Ud @ v @ U  # velocity in the eigenbasis
+        Ut = U.transpose(0, 2, 1) if real else U.conj().transpose(0, 2, 1)
+        V = Ut @ v @ U  # velocity in the eigenbasis (real in the real gauge)
         del v
         fac = response_factors(E, T, eta, tol, zero_tol)
-        phases = {dy: np.exp(1j * kk * dy) / Ny for dy in {q[1] for q in pairs}}
+        if symmetric:
+            phase = {dy: 1j * ww * np.sin(kk * dy) / Ny for dy in dys}
+        else:
+            phase = {dy: ww * np.exp(1j * kk * dy) / Ny for dy in dys}
+        U4 = U.reshape(kk.size, N, d, n)
         for part in parts:
-            delta = U @ (fac[part] * V) @ Ud  # (nk, n, n), Hermitian
-            R = delta.reshape(kk.size, N, d, N, d)
-            for dx, dys in groups.items():
+            K = fac[part]
+            if real and part == "fermi_sea":  # purely imaginary factor: keep the matmuls real
+                X, unit = K.imag * V, 1j
+            else:
+                X, unit = K * V, 1.0
+            Y4 = (X @ Ut).reshape(kk.size, n, N, d)  # delta = U X U^dag; blocks delta[x+dx, x] = U[x+dx] Y[:, x]
+            for dx, dys_ in groups.items():
                 if abs(dx) >= N:
                     continue
                 lo, hi = max(0, -dx), min(N, N - dx)
-                xs = np.arange(lo, hi)
-                # dG(x, x+dx; dy) = sum_k e^{ik dy} delta(k)[x+dx, x]^T / N_y
-                blk = R[:, xs + dx, :, xs, :]  # (len(xs), nk, d, d): advanced indices first
-                blk = blk.transpose(1, 0, 3, 2)
-                for dy in dys:
-                    acc[part][(dx, dy)][lo:hi] += np.tensordot(phases[dy], blk, axes=(0, 0))
+                blk = U4[:, lo + dx : hi + dx] @ Y4[:, :, lo:hi].transpose(0, 2, 1, 3)  # (nk, L, d, d)
+                blk = blk.transpose(0, 1, 3, 2)  # dG(x, x+dx) = delta[x+dx, x]^T
+                for dy in dys_:
+                    if symmetric and dy == 0:
+                        continue
+                    acc[part][(dx, dy)][lo:hi] += unit * np.tensordot(phase[dy], blk, axes=(0, 0))
+    if real:
+        D = np.exp(1j * np.asarray(phases))
+        ph = (D.conj()[:, None] * D[None, :])[None]
+        acc = {p: {q: a * ph for q, a in bands.items()} for p, bands in acc.items()}
     if "fermi_surface" in parts and "fermi_sea" in parts:
         acc["total"] = {q: acc["fermi_surface"][q] + acc["fermi_sea"][q] for q in pairs}
     return KuboSolution(k, energies, T, eta, Ny, acc)
@@ -225,8 +242,9 @@ def _solve_kubo(lattice, T, eta, pairs, parts, chunk_bytes):
 
 def velocity(C, S, k):
     """``v(k) = dh/dk = -sin k C + cos k S`` for ``h(k) = H0 + cos k C + sin k S``, all k at once
-    (C, S sparse: added entrywise)."""
-    v = np.zeros((k.size,) + C.shape, dtype=complex)
+    (C, S sparse: added entrywise; real if C, S are real)."""
+    dtype = np.result_type(C.dtype, S.dtype, float)
+    v = np.zeros((k.size,) + C.shape, dtype=dtype)
     for M, fn in ((C, lambda x: -np.sin(x)), (S, np.cos)):
         r, c = np.nonzero(M)
         if r.size:
