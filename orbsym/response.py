@@ -62,7 +62,7 @@ UNITS = (
     "L is the on-site (intra-atomic) angular momentum; densities per site, currents per bond, torques per site"
 )
 #: Quantities of :meth:`Response.to_dict`.
-RESPONSE_QUANTITIES = ("densities", "currents", "torques", "orbital_torque", "balance")
+RESPONSE_QUANTITIES = ("densities", "currents", "torques", "orbital_torque", "balance", "proper_currents")
 
 
 class Response(Result):
@@ -166,6 +166,8 @@ class Response(Result):
             out["torques"] = _jsonable(self.torques("bond"))
         if "orbital_torque" in quantities:
             out["orbital_torque"] = self.orbital_torque()
+        if "proper_currents" in quantities:
+            out["proper_currents"] = _jsonable(self.proper_currents())
         if "balance" in quantities:
             b = self.balance()
             out["balance"] = {k: (_jsonable(v) if isinstance(v, dict) else v) for k, v in b.items()}

@@ -120,3 +120,17 @@ def test_input_errors():
     with pytest.raises(ValueError, match="N_k must be an integer >= 2"):
         orbital_hall("nm", N_k=1)
     assert DEFAULT_ETA > 0
+
+
+def test_proper_currents_api():
+    """Equilibrium (Fig. 2 type trilayer): conventional L_z current nonzero, proper current zero; driven
+    NNN/FM bilayer: the FM makes the net driven rate nonzero -> flagged (no torque dipole)."""
+    from orbsym.systems import trilayer
+
+    eq = solve(trilayer(N_x=8, N_y=60, gamma=0.5), 0.05).proper_currents()["z"]
+    assert eq["exists"] and np.abs(eq["conventional"]).max() > 1e-4
+    np.testing.assert_allclose(eq["current"], 0, atol=1e-14)
+    drv = response(nnn_bilayer(), 0.05, 0.1).proper_currents()
+    assert not drv["z"]["exists"] and drv["z"]["current"] is None and abs(drv["z"]["net_torque"]) > 1e-5
+    d = response(nnn_bilayer(), 0.05, 0.1).to_dict("proper_currents")
+    assert d["proper_currents"]["z"]["current"] is None

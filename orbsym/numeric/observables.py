@@ -225,6 +225,58 @@ class Observables:
             div[dx:] -= j
         return div
 
+    def boundary_current(self, polarization, kind="bond"):
+        """Current through each boundary between columns ``b`` and ``b + 1`` (``N_x - 1`` values): the
+        sum of the x-directed currents of every bond that crosses it (``(1, 0)``, ``(1, +-1)``, ``(2, 0)``
+        ...), so that ``-div j`` of column x is ``I(x - 1) - I(x)`` (hard walls: ``I(-1) = I(N_x - 1) = 0``)."""
+        name = {"bond": "current", "forward": "current_forward"}.get(kind)
+        if name is None:
+            raise ValueError(f"unknown current kind {kind!r}; allowed: 'bond', 'forward'")
+        p = _check_pol(polarization)
+        N = self.lattice.N_x
+        out = np.zeros(max(N - 1, 0))
+        for b in self.lattice.bonds:
+            dx = b[0]
+            if dx == 0 or N - dx <= 0:
+                continue
+            j = self.evaluate(name, p, b)
+            for s in range(dx):  # bond (x, x + dx) crosses the boundaries x + s, s = 0 .. dx - 1
+                out[s : s + j.size] += j
+        return out
+
+    def torque_dipole(self, polarization, kind="bond", rtol=1e-10):
+        """Lattice torque dipole ``P`` with ``tau = -div P`` (Shi-Zhang-Xiao-Niu, the paper's ref. 44).
+
+        On the column lattice (open x, translation invariant in y) ``P`` on boundary ``b`` is
+        ``-sum_{x <= b} tau(x)``; it exists iff the net torque ``sum_x tau(x)`` vanishes (true in every
+        stationary state, ``rho = g(H)``: ``sum_x tau = <i [H, J_total]> = 0``; in a driven state only
+        when the driven accumulation has no net rate).  As an operator identity a local ``P`` exists
+        only if ``[h(k), J] = 0`` for all k (then ``tau = 0``; :mod:`orbsym.symbolic.proper`).
+
+        Returns
+        -------
+        dict
+            ``P`` (``N_x - 1`` values), ``net_torque`` and ``exists`` (``|net| <= rtol * scale``).
+        """
+        tau = self.torques(polarization, kind)["total"]
+        c = np.cumsum(tau)
+        net = float(c[-1]) if c.size else 0.0
+        scale = max(1e-300, float(np.abs(tau).sum()), float(np.abs(self.boundary_current(polarization, kind)).max(initial=0.0)))
+        return {"P": -c[:-1], "net_torque": net, "exists": abs(net) <= rtol * max(scale, 1.0)}
+
+    def proper_current(self, polarization, kind="bond", rtol=1e-10):
+        """Proper (conserved) current ``I + P`` per column boundary, with ``-div(I + P) = d<J>/dt``.
+
+        Raises ValueError (naming the net torque) when no torque dipole exists (see :meth:`torque_dipole`).
+        """
+        td = self.torque_dipole(polarization, kind, rtol)
+        if not td["exists"]:
+            raise ValueError(
+                f"no torque dipole for polarization {polarization!r}: the net torque sum_x tau = {td['net_torque']:.3e} does not vanish, "
+                "so tau is not a lattice divergence and the proper current is undefined for this state"
+            )
+        return self.boundary_current(polarization, kind) + td["P"]
+
     def time_derivative(self, polarization):
         """``d<J_n>/dt`` per column from the equation of motion (``eom_start/end + torque_onsite``)."""
         p = _check_pol(polarization)
