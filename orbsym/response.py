@@ -125,6 +125,35 @@ class Response(Result):
         tq = self.torques("bond")
         return {p: float(np.sum(v["exchange"][fm])) for p, v in tq.items()}
 
+    def reciprocity(self):
+        """Global Onsager reciprocity between the E_y drive and orbital pumping by a precessing FM.
+
+        For each axis ``a``: ``torque_side`` = driven ``<J_a>`` summed over the FM columns per unit
+        ``q E_y`` (the FM's response to E, conjugate to ``m_a`` since ``dh/dm_a = -J_a``, with sign
+        ``-<dh/dm_a>``), and ``pumping_side`` = the particle current along y (all bonds, ``sum_d dy j_d``,
+        per row) pumped per unit ``d m_a/dt``.  Exactly: ``pumping = torque`` for the Fermi-surface part
+        and ``pumping = -torque`` for the Fermi-sea part (``K_mn = conj(K_nm)``; the sea part is odd
+        under the time reversal that maps m -> -m).  Per unit ``q`` and per row.
+        """
+        lat = self.lattice
+        fm = self.magnetic_columns()
+        if not fm:
+            raise ValueError("reciprocity() needs a system with an FM column (orbital pumping by its precession)")
+        pairs = lat.offset_pairs(KERNEL_NAMES)
+        out = {}
+        for a, J in zip("xyz", lat.generators):
+            W = np.zeros((lat.N_x, lat.dim, lat.dim), complex)
+            W[fm] = -J
+            pump = solve_kubo(lat, self.T, self.eta, pairs, perturbation=W)
+            rec = {}
+            for part in ("fermi_surface", "fermi_sea"):
+                A = -float(self.select(part).observables.density(a)[fm].sum()) * self._scale
+                oP = Observables(lat, pump.bands[part])
+                B = sum(d[1] * float(oP.evaluate("current", None, d).sum()) for d in lat.bonds if d[1] != 0) * self._scale
+                rec[part] = {"torque_side": A, "pumping_side": B}
+            out[a] = rec
+        return out
+
     def balance(self):
         """The driven continuity balance per polarization and column.
 

@@ -134,3 +134,15 @@ def test_proper_currents_api():
     assert not drv["z"]["exists"] and drv["z"]["current"] is None and abs(drv["z"]["net_torque"]) > 1e-5
     d = response(nnn_bilayer(), 0.05, 0.1).to_dict("proper_currents")
     assert d["proper_currents"]["z"]["current"] is None
+
+
+def test_reciprocity_api():
+    r = response(nnn_bilayer(N_y=30), 0.1, 0.1)
+    rec = r.reciprocity()
+    for a in "xyz":
+        s, e = rec[a]["fermi_surface"], rec[a]["fermi_sea"]
+        assert s["pumping_side"] == pytest.approx(s["torque_side"], abs=1e-12)
+        assert e["pumping_side"] == pytest.approx(-e["torque_side"], abs=1e-12)
+    assert max(abs(rec[a][p]["torque_side"]) for a in "yz" for p in ("fermi_surface", "fermi_sea")) > 1e-3
+    with pytest.raises(ValueError, match="needs a system with an FM column"):
+        response(heterostructure([layer(nnn_model(), 3, **NNN)], N_y=8), 0.1, 0.1).reciprocity()

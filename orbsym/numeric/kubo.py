@@ -148,7 +148,7 @@ def _chunk_size(nk, n, budget):
     return max(1, min(nk, int(budget // (8 * n * n * 16))))
 
 
-def solve_kubo(lattice, T, eta, pairs=((0, 0),), parts=("fermi_surface", "fermi_sea", "drive"), chunk_bytes=CHUNK_BYTES):
+def solve_kubo(lattice, T, eta, pairs=((0, 0),), parts=("fermi_surface", "fermi_sea", "drive"), chunk_bytes=CHUNK_BYTES, perturbation=None):
     """Response bands ``dG`` of the steady state in a static field ``E_y`` (module docstring).
 
     Parameters
@@ -164,6 +164,10 @@ def solve_kubo(lattice, T, eta, pairs=((0, 0),), parts=("fermi_surface", "fermi_
     parts : iterable of str
         Among ``fermi_surface``, ``fermi_sea``, ``drive``; ``total`` (the sum of the first two)
         is added whenever both are formed.
+    perturbation : ndarray (N_x, dim, dim), optional
+        Instead of the field: the response to the rate ``d lambda/dt`` of a slowly varying parameter
+        with ``dh/d lambda = W`` on-site (``W[x]`` on column x; e.g. ``-J_a`` on the FM columns for a
+        precessing magnetization ``d m_a/dt``: orbital pumping).  Same formula with ``v -> W``.
 
     Returns
     -------
@@ -175,20 +179,31 @@ def solve_kubo(lattice, T, eta, pairs=((0, 0),), parts=("fermi_surface", "fermi_
     for p in parts:
         if p not in PARTS[1:]:
             raise ValueError(f"unknown response part {p!r}; allowed: fermi_surface, fermi_sea, drive")
+    W = None
+    if perturbation is not None:
+        W = np.asarray(perturbation, dtype=complex)
+        if W.shape != (lattice.N_x, lattice.dim, lattice.dim):
+            raise ValueError(f"perturbation must have shape (N_x, dim, dim) = {(lattice.N_x, lattice.dim, lattice.dim)}, got {W.shape}")
+        if not np.allclose(W, W.conj().transpose(0, 2, 1), atol=1e-13):
+            raise ValueError("perturbation dh/dlambda must be Hermitian on every column")
     with np.errstate(under="ignore"):
-        return _solve_kubo(lattice, T, eta, pairs, parts, chunk_bytes)
+        return _solve_kubo(lattice, T, eta, pairs, parts, chunk_bytes, W)
 
 
-def _solve_kubo(lattice, T, eta, pairs, parts, chunk_bytes):
+def _solve_kubo(lattice, T, eta, pairs, parts, chunk_bytes, W=None):
     N, d, Ny = lattice.N_x, lattice.dim, lattice.N_y
     n = N * d
-    phases = real_gauge(lattice)
+    phases = real_gauge(lattice) if W is None else None
     H0, C, S = _gauged_pieces(lattice, phases)
     real = phases is not None
+    if W is not None:
+        Wfull = np.zeros((N, d, N, d), complex)
+        Wfull[np.arange(N), :, np.arange(N), :] = W
+        Wfull = Wfull.reshape(n, n)
     zero_tol = _zero_tol(H0, C, S)
     tol = DEGENERACY_RTOL * max(1.0, zero_tol / 1e-13)
     # h(-k) = h(k) => delta(-k) = -delta(k): half the zone, sum_k e^{ik dy} delta = sum 2i sin(k dy) delta
-    symmetric = bool(lattice.y_hermitian)
+    symmetric = bool(lattice.y_hermitian) and W is None
     k, w = k_points(Ny, symmetric)
     pairs = sorted({tuple(int(v) for v in p) for p in pairs})
     groups = {}
@@ -204,7 +219,7 @@ def _solve_kubo(lattice, T, eta, pairs, parts, chunk_bytes):
         E, U = np.linalg.eigh(h)
         del h
         energies[a : a + kk.size] = E
-        v = velocity(C, S, kk)
+        v = velocity(C, S, kk) if W is None else np.broadcast_to(Wfull, (kk.size, n, n))
         Ut = U.transpose(0, 2, 1) if real else U.conj().transpose(0, 2, 1)
         V = Ut @ v @ U  # velocity in the eigenbasis (real in the real gauge)
         del v

@@ -223,3 +223,48 @@ def test_bulk_orbital_hall_eq3_vanishes_nnn_finite():
     onsite, hops = _bulk(ks, NNN)
     small = bulk_hall(onsite, hops, ks.generators, mus, 40, eta=1e-5)
     np.testing.assert_allclose(small["fermi_sea"], plus["fermi_sea"], atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["nnn", "user-nnn", "orbital"])
+def test_onsager_reciprocity_torque_and_pumping(kind):
+    """Global reciprocity between the E_y drive and a precessing magnetization (d m_a/dt, W = dh/dm_a = -J_a
+    on the FM columns): the FM's driven <-W> per unit qE_y and the pumped particle current per unit dm_a/dt
+    (sum_d dy j_d over the sample) agree for the Fermi-surface part and are opposite for the Fermi-sea
+    part (K_mn = conj(K_nm)), part by part, to rounding."""
+    lat = make_lattice(np.random.default_rng(11), kind, 5, 7, "fm")
+    fm = [x for x, c in enumerate(lat.columns) if c.magnetic]
+    if not fm:
+        pytest.skip("no FM column drawn")
+    T, eta = 0.1, 0.08
+    E = solve_kubo(lat, T, eta, lat.offset_pairs(KERNEL_NAMES))
+    for a, J in zip("xyz", lat.generators):
+        W = np.zeros((lat.N_x, lat.dim, lat.dim), complex)
+        W[fm] = -J
+        pump = solve_kubo(lat, T, eta, lat.offset_pairs(KERNEL_NAMES), perturbation=W)
+        for part, sign in (("fermi_surface", 1), ("fermi_sea", -1)):
+            oE, oP = Observables(lat, E.bands[part]), Observables(lat, pump.bands[part])
+            A = -float(oE.density(a)[fm].sum())
+            B = sum(d[1] * float(oP.evaluate("current", None, d).sum()) for d in lat.bonds if d[1] != 0)
+            assert B == pytest.approx(sign * A, abs=1e-12), (a, part)
+        # the pumped state also balances (D: the adiabatic rate d<J>/dlambda)
+        tot, drv = Observables(lat, pump.bands["total"]), Observables(lat, pump.bands["drive"])
+        np.testing.assert_allclose(tot.time_derivative(a), eta * tot.density(a) + drv.density(a), atol=1e-12)
+
+
+def test_pumping_against_sylvester():
+    """The on-site perturbation path == dense real-space Sylvester solve with df/dlambda."""
+    from kubo_helpers import fermi_matrix
+
+    lat = make_lattice(np.random.default_rng(3), "nnn", 4, 4, "metal")
+    W = np.zeros((lat.N_x, lat.dim, lat.dim), complex)
+    W[-1] = -lat.generators[0]
+    W[0] = 0.3 * lat.generators[2]
+    T, eta, s = 0.3, 0.1, 1e-3
+    h = peierls_hamiltonian(lat, 0.0)
+    Wd = np.zeros_like(h)  # real space, site index x N_y + y
+    n = lat.N_y * lat.dim
+    for x in range(lat.N_x):
+        Wd[x * n : (x + 1) * n, x * n : (x + 1) * n] = np.kron(np.eye(lat.N_y), W[x])
+    dF = (fermi_matrix(h - 2 * s * Wd, T) - 8 * fermi_matrix(h - s * Wd, T) + 8 * fermi_matrix(h + s * Wd, T) - fermi_matrix(h + 2 * s * Wd, T)) / (12 * s)
+    sol = solve_kubo(lat, T, eta, lat.offset_pairs(KERNEL_NAMES), perturbation=W)
+    compare(lat, sol.bands["total"], sylvester_response(h, dF, eta).T, 1e-8)
