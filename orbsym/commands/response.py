@@ -321,7 +321,6 @@ def run(args):
 
 def _table(ds):
     """Long CSV table: one row per point, part, polarization and column."""
-    import pandas as pd  # noqa: F401 - xarray's dataframe backend
 
     cols = [v for v in ds.data_vars if ds[v].dims == ("point", "part", "polarization", "column")]
     df = ds[cols].to_dataframe().reset_index()

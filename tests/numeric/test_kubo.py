@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from kubo_helpers import dfermi_exact, dfermi_fd, eigen_parts, peierls_hamiltonian, sylvester_response
 from lattices import random_lattice, trilayer
 from nnn_kernels import nnn_orbital, random_nnn_lattice
-from numeric_kernels import X, Y, nm_orbital
+from numeric_kernels import nm_orbital
 
 from orbsym.numeric import KERNEL_NAMES, POLARIZATIONS, Column, Lattice, Observables
 from orbsym.numeric.kubo import bulk_hall, bulk_hamiltonian, solve_kubo

@@ -112,3 +112,16 @@ def test_unsupported_offsets_are_refused(offset):
     ks = linear_kernelset("bad", L_T2G, 1, {offset: {"t": np.eye(3)}}, {"mu": -np.eye(3)})
     with pytest.raises(ValueError, match=r"bond offsets \[\(" + str(offset[0])):
         Lattice([Column(ks, dict(t=1.0, mu=0.0))], 3)
+
+
+def test_infinite_N_y_with_diagonal_bonds():
+    """The N_y = inf k integral (orbsym.numeric.infinite) takes diagonal bonds: equals a converged large N_y."""
+    from orbsym.numeric.infinite import solve_infinite
+
+    lat = nnn_bilayer("metal")
+    big = Lattice(lat.columns, 300, "metal")
+    pairs = big.offset_pairs(KERNEL_NAMES)
+    inf, fin = solve_infinite(big, 0.2, pairs), solve_bloch(big, 0.2, pairs)
+    assert inf.free_energy == pytest.approx(fin.free_energy(), abs=1e-12)
+    for p in "xyz":
+        np.testing.assert_allclose(Observables(big, inf.bands).bond_current(p, D1), Observables(big, fin.bands).bond_current(p, D1), atol=1e-12)
