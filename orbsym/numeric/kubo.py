@@ -190,9 +190,19 @@ def solve_kubo(lattice, T, eta, pairs=((0, 0),), parts=("fermi_surface", "fermi_
         return _solve_kubo(lattice, T, eta, pairs, parts, chunk_bytes, W)
 
 
+#: Refuse problems whose single-k work arrays alone exceed this (bytes).
+MAX_BYTES = 4 * 2**30
+
+
 def _solve_kubo(lattice, T, eta, pairs, parts, chunk_bytes, W=None):
     N, d, Ny = lattice.N_x, lattice.dim, lattice.N_y
     n = N * d
+    need = 8 * n * n * 16
+    if need > MAX_BYTES:
+        raise ValueError(
+            f"the response of N_x = {N} columns (h(k) of size {n}) needs ~{need / 2**30:.1f} GiB per k-point "
+            f"(limit {MAX_BYTES / 2**30:.0f} GiB); reduce N_x"
+        )
     phases = real_gauge(lattice) if W is None else None
     H0, C, S = _gauged_pieces(lattice, phases)
     real = phases is not None

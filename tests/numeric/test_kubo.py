@@ -148,6 +148,18 @@ def test_solve_kubo_input_checks():
         solve_kubo(lat, 0.1, 0.1, parts=("sea",))
     with pytest.raises(ValueError, match="temperature"):
         solve_kubo(lat, -1, 0.1)
+    import orbsym.numeric.kubo as kubo
+
+    old, kubo.MAX_BYTES = kubo.MAX_BYTES, 1000
+    try:
+        with pytest.raises(ValueError, match=r"needs ~.* GiB per k-point .* reduce N_x"):
+            solve_kubo(lat, 0.1, 0.1)
+    finally:
+        kubo.MAX_BYTES = old
+    with pytest.raises(ValueError, match="perturbation must have shape"):
+        solve_kubo(lat, 0.1, 0.1, perturbation=np.zeros((2, 3, 3)))
+    with pytest.raises(ValueError, match="Hermitian"):
+        solve_kubo(lat, 0.1, 0.1, perturbation=np.tile(np.triu(np.ones((3, 3))), (3, 1, 1)))
 
 
 # =============================================================================== bulk
