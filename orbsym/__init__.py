@@ -6,6 +6,7 @@ The package tree is the architecture (docs/ARCHITECTURE.md)::
     orbsym/kernels.py  hand-off: derived operators as plain data (offsets, matrices, NumPy source)
     orbsym/numeric/    NumPy/SciPy engines (never imports SymPy): lattice, Bloch, observables
     orbsym/systems.py  user-facing heterostructures and the solve/Result API
+    orbsym/response.py linear response to an electric field (orbital Hall effect, orbital torque)
     orbsym/workflows/  many solves: the execution layer, parameter sweeps, the paper's figures
     orbsym/commands/   the command line (orbsym.cli)
 
@@ -38,6 +39,8 @@ _EXPORTS = {
     # heterostructures and the numeric engine (Eqs. 12-13)
     "trilayer": "systems", "bilayer": "systems", "heterostructure": "systems", "layer": "systems",
     "solve": "systems", "rkky": "systems", "magnetization": "systems",
+    # linear response to E_y (orbital Hall effect, orbital torque) and the proper current
+    "response": "response", "orbital_hall": "response", "torque_dipole": "symbolic.proper",
     # parameter sweeps (labeled xarray results, executors, N_y = infinity)
     "sweep": "workflows.sweeps",
 }
