@@ -128,10 +128,10 @@ class Response(Result):
     def reciprocity(self):
         """Global Onsager reciprocity between the E_y drive and orbital pumping by a precessing FM.
 
-        For each axis ``a``: ``torque_side`` = driven ``<J_a>`` summed over the FM columns per unit
-        ``q E_y`` (the FM's response to E, conjugate to ``m_a`` since ``dh/dm_a = -J_a``, with sign
-        ``-<dh/dm_a>``), and ``pumping_side`` = the particle current along y (all bonds, ``sum_d dy j_d``,
-        per row) pumped per unit ``d m_a/dt``.  Exactly: ``pumping = torque`` for the Fermi-surface part
+        For each axis ``a``: ``torque_side`` = ``<dh/dm_a> = -sum_FM <J_a>`` driven per unit ``q E_y``
+        (the FM's OAM response to E, conjugate to ``m_a``; with ``eps = -m.J`` the exchange torque is
+        ``m x`` this OAM up to the normalization), and ``pumping_side`` = the particle current along y
+        (all bonds, ``sum_d dy j_d``, per row) pumped per unit ``d m_a/dt``.  Exactly: ``pumping = torque`` for the Fermi-surface part
         and ``pumping = -torque`` for the Fermi-sea part (``K_mn = conj(K_nm)``; the sea part is odd
         under the time reversal that maps m -> -m).  Per unit ``q`` and per row.
         """
@@ -152,6 +152,54 @@ class Response(Result):
                 B = sum(d[1] * float(oP.evaluate("current", None, d).sum()) for d in lat.bonds if d[1] != 0) * self._scale
                 rec[part] = {"torque_side": A, "pumping_side": B}
             out[a] = rec
+        return out
+
+    def local_reciprocity(self, polarization="z"):
+        """Column-resolved reciprocity: which OAM current is conjugate to a local orbital force.
+
+        For every column boundary ``b`` a step orbital Zeeman field ``H' = -lambda sum_{x > b} J_a(x)``
+        is ramped (``d lambda/dt``); the particle current along y it pumps (``pumping``, per row) is
+        reciprocal to the E-driven OAM to the right of ``b``, ``A(b) = <sum_{x > b} J_a>``:
+        ``pumping = -A`` for the Fermi-surface parts and ``+A`` for the Fermi-sea parts (``<dh/dlambda> = -A``).  The driven balance turns ``A`` into currents:
+        ``eta A(b) + D(b) = I(b) + P(b) + net`` (``I`` conventional boundary current, ``P`` torque dipole,
+        ``net`` the net torque, ``D(b)`` the drive term to the right of ``b``).  So the reciprocal partner
+        of the local orbital force is the proper current ``I + P``, not the conventional ``I``: the
+        conventional current is locally non-reciprocal by the torque dipole ``P(b)``.
+
+        Returns
+        -------
+        dict of arrays over the ``N_x - 1`` boundaries
+            ``pumping_surface``, ``pumping_sea``, ``accumulation_surface``, ``accumulation_sea`` (``A``),
+            ``conventional`` (``I``), ``torque_dipole`` (``P``), ``drive`` (``D(b)``), ``net_torque``.
+        """
+        from .numeric.observables import _check_pol
+
+        a = _check_pol(polarization)
+        if a is None:
+            raise ValueError("local_reciprocity() needs an angular-momentum polarization x, y or z")
+        lat = self.lattice
+        N = lat.N_x
+        J = lat.generators["xyz".index(a)]
+        pairs = lat.offset_pairs(KERNEL_NAMES)
+        tot = self.select("total").observables
+        dens = {p: self.select(p).observables.density(a) for p in ("fermi_surface", "fermi_sea", "drive")}
+        td = tot.torque_dipole(a)
+        out = {k: np.zeros(N - 1) for k in ("pumping_surface", "pumping_sea", "accumulation_surface", "accumulation_sea", "drive")}
+        for b in range(N - 1):
+            W = np.zeros((N, lat.dim, lat.dim), complex)
+            W[b + 1 :] = -J
+            pump = solve_kubo(lat, self.T, self.eta, pairs, perturbation=W)
+            for part, key in (("fermi_surface", "pumping_surface"), ("fermi_sea", "pumping_sea")):
+                oP = Observables(lat, pump.bands[part])
+                out[key][b] = sum(d[1] * float(oP.evaluate("current", None, d).sum()) for d in lat.bonds if d[1] != 0)
+            out["accumulation_surface"][b] = dens["fermi_surface"][b + 1 :].sum()
+            out["accumulation_sea"][b] = dens["fermi_sea"][b + 1 :].sum()
+            out["drive"][b] = dens["drive"][b + 1 :].sum()
+        s = self._scale
+        out = {k: s * v for k, v in out.items()}
+        out["conventional"] = s * tot.boundary_current(a)
+        out["torque_dipole"] = s * td["P"]
+        out["net_torque"] = s * td["net_torque"]
         return out
 
     def balance(self):

@@ -146,3 +146,20 @@ def test_reciprocity_api():
     assert max(abs(rec[a][p]["torque_side"]) for a in "yz" for p in ("fermi_surface", "fermi_sea")) > 1e-3
     with pytest.raises(ValueError, match="needs a system with an FM column"):
         response(heterostructure([layer(nnn_model(), 3, **NNN)], N_y=8), 0.1, 0.1).reciprocity()
+
+
+def test_local_reciprocity_selects_the_proper_current():
+    """NNN strip (no FM): the particle current pumped by a ramped step orbital Zeeman field at boundary b
+    equals minus the E-driven OAM right of b (Fermi surface; the sea part of the accumulation vanishes
+    here), which the balance turns into the proper current -(I + P - D)/eta, not the conventional I/eta."""
+    strip = heterostructure([layer(nnn_model(), 6, **NNN)], N_y=40, mu=-0.2)
+    eta = 0.1
+    loc = response(strip, 0.1, eta).local_reciprocity("z")
+    np.testing.assert_allclose(loc["pumping_surface"], -loc["accumulation_surface"], atol=1e-12)
+    np.testing.assert_allclose(loc["pumping_sea"], loc["accumulation_sea"], atol=1e-12)
+    assert abs(loc["net_torque"]) < 1e-12 and np.abs(loc["accumulation_sea"]).max() < 1e-12
+    pumped = loc["pumping_surface"] + loc["pumping_sea"]
+    proper = (loc["conventional"] + loc["torque_dipole"] - loc["drive"]) / eta
+    np.testing.assert_allclose(pumped, -proper, atol=1e-11)
+    mismatch = np.abs(pumped + (loc["conventional"] - loc["drive"]) / eta).max()
+    assert mismatch > 0.1 * np.abs(pumped).max()  # the conventional current is locally non-reciprocal
