@@ -11,6 +11,10 @@ Two geometries:
   angular-momentum Hall conductivity ``sigma^{J_a}_{xy}(mu)`` of the conventional current
   ``{v_x, J_a}/2`` (orbital Hall for ``L``, spin Hall for ``S``), ``eta -> 0``.
 
+Proper currents (:meth:`Response.proper_currents`, Shi-Zhang-Xiao-Niu) where the driven net torque
+vanishes; global (:meth:`Response.reciprocity`) and column-resolved (:meth:`Response.local_reciprocity`)
+Onsager reciprocity with orbital pumping.
+
 The driven state (:mod:`orbsym.numeric.kubo`): every Bloch block relaxes with rate ``eta`` toward
 the instantaneous equilibrium, ``d rho/dt = -i[h(t), rho] - eta (rho - f(h(t)))``, and the field
 enters by ``h(k) -> h(k - q A)``, ``E = -dA/dt``.  Degenerate subspaces are handled by the density

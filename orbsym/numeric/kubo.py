@@ -50,6 +50,16 @@ the driven divergence and torques are balanced by the relaxation of the driven a
 the k-derivative of a smooth periodic function over the ``N_y`` momenta: zero for ``N_y -> inf``
 (exponentially small in ``N_y T``) and computed exactly for finite ``N_y`` (part ``drive``).
 
+Other drives
+------------
+``perturbation=W`` replaces the field by the rate ``d lambda/dt`` of an on-site parameter with
+``dh/d lambda = W`` (a precessing magnetization: orbital pumping; a ramped orbital Zeeman field):
+``delta_nm = -F_nm W_nm / (eta + i (E_n - E_m))``, the same formula with ``v -> W``.  Because
+``K_mn = conj(K_nm)``, the response of ``A`` to drive ``B`` equals the response of ``B`` to drive ``A``
+for the Fermi-surface part and its negative for the Fermi-sea part (Onsager reciprocity,
+:meth:`orbsym.response.Response.reciprocity`).  For such drives ``D_n`` is the adiabatic rate
+``Tr(J_n df/d lambda)``, which does not vanish for ``N_y -> inf``.
+
 Units
 -----
 ``e = hbar = a = 1``, energies (``eta`` as ``hbar eta``, ``T``) in units of ``t``.  A response

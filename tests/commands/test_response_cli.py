@@ -43,6 +43,9 @@ def test_netcdf_profiles_equal_the_api(tmp_path, model_file):
     assert ds.orbital_torque.sel(part="total", polarization="z").values[1] == pytest.approx(r.orbital_torque()["z"], abs=1e-14)
     assert np.isnan(ds.density.values[0, 0, 0, 4:]).all()  # N_x = 4 padded
     assert float(ds.balance_residual.max()) < 1e-12
+    pc = r.proper_currents()["z"]
+    assert not pc["exists"] and np.isnan(ds.proper_current.sel(polarization="z").values[1]).all()
+    np.testing.assert_allclose(ds.torque_dipole.sel(polarization="z").values[1], pc["torque_dipole"], atol=1e-14)
     ds.close()
 
 
