@@ -6,7 +6,6 @@ The package tree is the architecture (docs/ARCHITECTURE.md)::
     orbsym/kernels.py  hand-off: derived operators as plain data (offsets, matrices, NumPy source)
     orbsym/numeric/    NumPy/SciPy engines (never imports SymPy): lattice, Bloch, observables
     orbsym/systems.py  user-facing heterostructures and the solve/Result API
-    orbsym/response.py linear response to an electric field (orbital Hall effect, orbital torque)
     orbsym/workflows/  many solves: the execution layer, parameter sweeps, the paper's figures
     orbsym/commands/   the command line (orbsym.cli)
 
