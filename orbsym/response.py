@@ -91,14 +91,12 @@ class Response(Result):
 
     @property
     def solution(self):
-        """The :class:`~orbsym.numeric.kubo.KuboSolution` of the Fermi-surface and Fermi-sea parts
-        (and their total); the ``drive`` part is a separate solve, made only when needed."""
-        key = "drive" if self.part == "drive" else "solution"
-        if key not in self._shared:
+        """The :class:`~orbsym.numeric.kubo.KuboSolution` of all parts (one pass over k: the
+        Fermi-surface and Fermi-sea parts, their total, and the ``drive`` term of the balance)."""
+        if "solution" not in self._shared:
             lat = self.lattice
-            parts = ("drive",) if key == "drive" else ("fermi_surface", "fermi_sea")
-            self._shared[key] = solve_kubo(lat, self.T, self.eta, lat.offset_pairs(KERNEL_NAMES), parts=parts)
-        return self._shared[key]
+            self._shared["solution"] = solve_kubo(lat, self.T, self.eta, lat.offset_pairs(KERNEL_NAMES), parts=("fermi_surface", "fermi_sea", "drive"))
+        return self._shared["solution"]
 
     @property
     def observables(self):
