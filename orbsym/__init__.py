@@ -39,6 +39,8 @@ _EXPORTS = {
     # heterostructures and the numeric engine (Eqs. 12-13)
     "trilayer": "systems", "bilayer": "systems", "heterostructure": "systems", "layer": "systems",
     "solve": "systems", "rkky": "systems", "magnetization": "systems",
+    # linear response to E_y (orbital Hall effect, orbital torque) and the proper current
+    "response": "response", "orbital_hall": "response", "torque_dipole": "symbolic.proper",
     # parameter sweeps (labeled xarray results, executors, N_y = infinity)
     "sweep": "workflows.sweeps",
 }

@@ -58,6 +58,12 @@ Thermal state and free energy (Eqs. 12-13)
 * ``F = -T sum_n ln(1 + exp(-E_n / T))`` (grand potential); reported per row (``F / N_y``) by
   default.  The RKKY coupling ``J = F_AP - F_P`` is reported per row as well.
 
+Linear response (orbsym.response)
+---------------------------------
+* Static field ``E_y`` via ``h(k) -> h(k - q A)``, ``E = -dA/dt``; the state relaxes with rate ``eta``
+  toward the instantaneous equilibrium.  Responses are per unit force ``q E_y`` (``q E_y = -e E_y`` for
+  electrons), ``e = hbar = a = 1``: ``delta<O> = chi q E_y a / t`` (``orbsym.response.UNITS``).
+
 Magnetization directions
 ------------------------
 ``m = |m| (sin theta cos phi, sin theta sin phi, cos theta)``.

@@ -589,6 +589,32 @@ class Result:
         check_name("torque decomposition", kind, ("bond", "forward"))
         return self._per_pol(lambda p: self.observables.torques(p, kind), charge=False)
 
+    def proper_currents(self, kind="bond"):
+        """Proper (conserved) currents ``I + P`` of Shi-Zhang-Xiao-Niu (the paper's ref. 44) per polarization.
+
+        ``I`` is the current through each column boundary (all bonds crossing it), ``P = -sum_{x <= b} tau``
+        the lattice torque dipole (:meth:`orbsym.numeric.Observables.torque_dipole`), so that
+        ``-div(I + P) = d<J>/dt``: zero in equilibrium, where the proper current therefore vanishes
+        identically (hard walls) -- the equilibrium OAM current is pure torque dipole.  Each entry:
+        ``current`` (None when no dipole exists: net torque != 0), ``conventional`` (= ``I``),
+        ``torque_dipole``, ``net_torque``, ``exists``.
+        """
+        check_name("current kind", kind, ("bond", "forward"))
+        o = self.observables
+        out = {}
+        for p in "xyz":
+            td = o.torque_dipole(p, kind)
+            I = o.boundary_current(p, kind)
+            s = self._scale
+            out[p] = {
+                "current": s * (I + td["P"]) if td["exists"] else None,
+                "conventional": s * I,
+                "torque_dipole": s * td["P"],
+                "net_torque": s * td["net_torque"],
+                "exists": td["exists"],
+            }
+        return out
+
     def continuity_residual(self):
         """Largest ``|d<J>/dt|`` and ``|d<J>/dt - (-div j + tau)|`` over columns and polarizations."""
         o = self.observables

@@ -6,7 +6,9 @@ Hamiltonian of :class:`~orbsym.numeric.lattice.Lattice` splits into ``N_y`` bloc
 
     h(k) = H0 + cos(k) (t_y + t_y^dag) + sin(k) i (t_y - t_y^dag)      (t_y block diagonal in x),
 
-where ``H0`` holds the on-site matrices and the x-bonds (``h_{x,x+1} = t_x``).  The thermal
+where ``H0`` holds the on-site matrices and the x-bonds (``h_{x,x+1} = t_x``).  Diagonal bonds
+``(dx, +-1)`` (next-nearest neighbours) add ``t_d e^{+-ik}`` to the off-diagonal blocks
+``(x, x + dx)`` of the same cos/sin pieces (see :func:`_pieces`).  The thermal
 correlations of Eq. (12) in real space follow as::
 
     G(x, x'; dy) = <c^dag_{x,y} c_{x',y+dy}> = N_y^{-1} sum_k e^{i k dy} sum_s U*_{x,s}(k) f(E_s(k)) U_{x',s}(k).
@@ -71,23 +73,36 @@ def k_points(N_y, symmetric):
 
 
 def _pieces(lattice):
-    """``H0``, ``C``, ``S`` with ``h(k) = H0 + cos k C + sin k S`` (complex, ``(n, n)``)."""
+    """``H0``, ``C``, ``S`` with ``h(k) = H0 + cos k C + sin k S`` (complex, ``(n, n)``).
+
+    Every bond ``d = (dx, dy)`` (``|dy| <= 1``) puts ``t_d e^{i k dy}`` at block ``(x, x + dx)``
+    and its Hermitian conjugate at ``(x + dx, x)``; with ``M`` the ``e^{+ik}`` part,
+    ``C = M + M^dag`` and ``S = i (M - M^dag)``.
+    """
     N, d = lattice.N_x, lattice.dim
     n = N * d
     H0 = np.zeros((N, d, N, d), complex)
-    C = np.zeros_like(H0)
-    S = np.zeros_like(H0)
+    M = np.zeros_like(H0)
     x = np.arange(N)
     H0[x, :, x, :] = lattice.onsite
-    if N > 1:
-        xb = np.arange(N - 1)
-        H0[xb, :, xb + 1, :] = lattice.hop_x
-        H0[xb + 1, :, xb, :] = lattice.hop_x.conj().transpose(0, 2, 1)
-    ty = lattice.hop_y
-    tyd = ty.conj().transpose(0, 2, 1)
-    C[x, :, x, :] = ty + tyd
-    S[x, :, x, :] = 1j * (ty - tyd)
-    return H0.reshape(n, n), C.reshape(n, n), S.reshape(n, n)
+    for (dx, dy), t in lattice.hoppings.items():
+        if t.shape[0] == 0:
+            continue
+        xb = np.arange(t.shape[0])
+        td = t.conj().transpose(0, 2, 1)
+        if dy == 0:
+            H0[xb, :, xb + dx, :] += t
+            H0[xb + dx, :, xb, :] += td
+        elif dy == 1:
+            M[xb, :, xb + dx, :] += t
+        elif dy == -1:  # e^{-ik} t at (x, x+dx): its conjugate e^{+ik} t^dag sits at (x+dx, x)
+            M[xb + dx, :, xb, :] += td
+        else:  # pragma: no cover - refused by Lattice
+            raise ValueError(f"bond offset {(dx, dy)} with |dy| > 1 is not supported")
+    M = M.reshape(n, n)
+    C = M + M.conj().T
+    S = 1j * (M - M.conj().T)
+    return H0.reshape(n, n), C, S
 
 
 def real_gauge(lattice, tol=1e-13):
@@ -97,10 +112,12 @@ def real_gauge(lattice, tol=1e-13):
     ``phi_b - phi_a = -arg(M_ab) (mod pi)``; the constraints are propagated over the graph of
     on-site states and then verified on every matrix.
     """
-    d = lattice.dim
-    ty = lattice.hop_y
-    mats = [lattice.onsite, lattice.hop_x, ty + ty.conj().transpose(0, 2, 1), 1j * (ty - ty.conj().transpose(0, 2, 1))]
-    mats = np.concatenate([m.reshape(-1, d, d) for m in mats if m.size])
+    d, N = lattice.dim, lattice.N_x
+    blocks = [P.reshape(N, d, N, d).transpose(0, 2, 1, 3).reshape(N * N, d, d) for P in _pieces(lattice)]
+    mats = np.concatenate(blocks)
+    mats = mats[np.abs(mats).reshape(mats.shape[0], -1).max(axis=1) > 0] if mats.size else mats
+    if mats.shape[0] == 0:
+        return np.zeros(d)
     scale = max(1.0, float(np.abs(mats).max()))
     big = np.abs(mats) > tol * scale
     phi = np.full(d, np.nan)

@@ -14,6 +14,22 @@ Bond ownership
   for ``interface="fm"`` (isotropic hopping ``-t 1``, the default of the paper's reproduction) and to
   the metal for ``interface="metal"``.
 * Any other x-bond (same kind on both sides) belongs to its left column.
+* Further bonds (next-nearest neighbours ``(1, 1)``, ``(1, -1)``, or any offset ``(dx, dy)`` with
+  ``dx >= 0`` and ``|dy| <= 1``) follow the same rule: the bond ``(x, x + dx)`` joins columns ``x``
+  and ``x + dx`` and belongs to the FM end (``interface="fm"``) or the metal end
+  (``interface="metal"``) when exactly one end is an FM, else to its left column ``x``.  If the
+  owner's model has no hopping for that offset, the bond is absent (zero hopping, and all its
+  kernels vanish): e.g. with ``interface="fm"`` an FM without NNN hoppings cuts the NNN bonds that
+  cross the interface.
+
+General representation
+----------------------
+``lattice.bonds`` lists every bond offset of the column models (canonical: ``dx >= 0``,
+``dy = 1`` when ``dx = 0``); ``lattice.hoppings[d]`` is an ``(N_x - dx, dim, dim)`` array (the
+hopping ``t_d`` of the bond starting in column ``x``) and ``lattice.owners[d]`` its owner columns.
+``onsite``, ``hop_x``, ``hop_y`` and ``x_owner`` remain the nearest-neighbour views; engines that
+only understand those must check :attr:`Lattice.has_diagonal_bonds` (True when any bond other
+than ``(1, 0)``, ``(0, 1)`` is present) and refuse or handle the other bonds.
 
 All bond kernels of a bond (currents, torques, equation-of-motion pieces) are evaluated with the
 owner's kernels and parameters: the equation of motion splits exactly bond by bond, so this is
@@ -111,8 +127,17 @@ class Lattice:
         ``t`` of the y-bonds of column ``x``.
     x_owner : ndarray of int, shape (N_x - 1,)
         Column whose model owns each x-bond.
+    bonds : tuple of (dx, dy)
+        Bond offsets of all column models (``(1, 0)``, ``(0, 1)`` first).
+    hoppings : dict
+        ``{(dx, dy): ndarray (N_x - dx, dim, dim)}``: ``t_d`` of the bond starting in column ``x``
+        (zero where the owner has no such bond); ``hoppings[(1, 0)] is hop_x``, ``hoppings[(0, 1)] is hop_y``.
+    owners : dict
+        ``{(dx, dy): ndarray of int (N_x - dx,)}``: owner column of each bond.
+    has_diagonal_bonds, max_dx, max_dy
+        Whether bonds beyond ``(1, 0)``, ``(0, 1)`` are present; largest ``dx``, ``|dy|``.
     y_hermitian : bool
-        All ``t_y`` Hermitian, so that ``h(-k) = h(k)``.
+        ``h(-k) = h(k)`` (e.g. all ``t_y`` Hermitian and no diagonal bonds).
     """
 
     def __init__(self, columns, N_y, interface="fm"):
@@ -136,11 +161,12 @@ class Lattice:
                     f"all columns must share the same on-site basis and generator set: column {x} (model {ks.model!r}, "
                     f"basis {tuple(ks.basis)}) differs from column 0 (model {ref.model!r}, basis {tuple(ref.basis)}): {what}"
                 )
-            extra = [d for d in ks.bonds if tuple(d) not in (X_BOND, Y_BOND)]
-            if extra:
+            bad_offsets = [tuple(d) for d in ks.bonds if not _supported_offset(d)]
+            if bad_offsets:
                 raise ValueError(
-                    f"model {ks.model!r} has bond offsets {extra}; the heterostructure solver supports only "
-                    f"nearest-neighbour bonds {X_BOND} and {Y_BOND}"
+                    f"model {ks.model!r} has bond offsets {bad_offsets}; the heterostructure solver supports bond "
+                    "offsets (dx, dy) with dx >= 0, |dy| <= 1 and dy = 1 when dx = 0 (each bond once), e.g. "
+                    f"{X_BOND}, {Y_BOND}, (1, 1), (1, -1), (2, 0)"
                 )
         self.columns = columns
         self.N_x = len(columns)
@@ -149,20 +175,33 @@ class Lattice:
         self.generators = gens
         self.normalization = ref.normalization
         self.interface = interface
-        owners = []
-        for x in range(self.N_x - 1):
-            a, b = columns[x], columns[x + 1]
-            if a.magnetic != b.magnetic:
-                fm_side = x if a.magnetic else x + 1
-                owners.append(fm_side if interface == "fm" else (2 * x + 1 - fm_side))
-            else:
-                owners.append(x)
-        self.x_owner = np.array(owners, dtype=int)
+        bonds = {X_BOND, Y_BOND}
+        for c in columns:
+            bonds.update(tuple(int(v) for v in b) for b in c.kernels.bonds)
+        self.bonds = tuple(sorted(bonds, key=lambda b: (b != X_BOND, b != Y_BOND, abs(b[0]) + abs(b[1]), b)))
         self._blocks = {}
         d = self.dim
+        self.owners = {}
+        self.hoppings = {}
+        for bond in self.bonds:
+            dx = bond[0]
+            owners = []
+            for x in range(max(0, self.N_x - dx)):
+                a, b = columns[x], columns[x + dx]
+                if dx > 0 and a.magnetic != b.magnetic:
+                    fm_side = x if a.magnetic else x + dx
+                    owners.append(fm_side if interface == "fm" else (2 * x + dx - fm_side))
+                else:
+                    owners.append(x)
+            self.owners[bond] = np.array(owners, dtype=int)
+            what = {X_BOND: "x hopping", Y_BOND: "y hopping"}.get(bond, f"hopping {bond}")
+            self.hoppings[bond] = np.array(
+                [self._evaluate(columns[o], o, what, bond) for o in owners], dtype=complex
+            ).reshape(len(owners), d, d)
+        self.x_owner = self.owners[X_BOND]
         self.onsite = np.array([self._evaluate(c, x, "on-site matrix", None) for x, c in enumerate(columns)], dtype=complex).reshape(self.N_x, d, d)
-        self.hop_y = np.array([self._evaluate(c, x, "y hopping", Y_BOND) for x, c in enumerate(columns)], dtype=complex).reshape(self.N_x, d, d)
-        self.hop_x = np.array([self._evaluate(columns[o], o, "x hopping", X_BOND) for o in owners], dtype=complex).reshape(self.N_x - 1, d, d)
+        self.hop_y = self.hoppings[Y_BOND]
+        self.hop_x = self.hoppings[X_BOND]
         for x, e in enumerate(self.onsite):
             dev = float(np.abs(e - e.conj().T).max(initial=0.0))
             if dev > 1e-12 * max(1.0, float(np.abs(e).max(initial=0.0))):
@@ -171,7 +210,37 @@ class Lattice:
                     f"on-site matrix of column {x} ({columns[x].kernels.model!r}, parameters {columns[x].params}) is not "
                     f"Hermitian: entry [{i}, {j}] = {e[i, j]:.6g} but conj([{j}, {i}]) = {np.conj(e[j, i]):.6g}; h must be Hermitian"
                 )
-        self.y_hermitian = bool(np.allclose(self.hop_y, self.hop_y.conj().transpose(0, 2, 1), rtol=0, atol=1e-14))
+        # h(-k) = h(k) iff the k-odd part S of h(k) = H0 + cos k C + sin k S vanishes: every dy = 1
+        # block of h(k) (t_d at (x, x + dx), t_{(dx, -1)}^dag at (x + dx, x)) is Hermitian
+        self.y_hermitian = bool(self._k_even())
+
+    # ------------------------------------------------------------------ geometry
+    @property
+    def has_diagonal_bonds(self):
+        """True if any bond other than the nearest-neighbour ``(1, 0)``, ``(0, 1)`` is present."""
+        return any(b not in (X_BOND, Y_BOND) and np.any(self.hoppings[b] != 0) for b in self.bonds)
+
+    @property
+    def max_dy(self):
+        """Largest ``|dy|`` of a bond (1 for every supported model: ``h(k)`` has ``cos k``, ``sin k`` only)."""
+        return max((abs(b[1]) for b in self.bonds if np.any(self.hoppings[b] != 0)), default=0)
+
+    @property
+    def max_dx(self):
+        """Largest ``dx`` of a bond (the block bandwidth of ``h(k)`` in the column index)."""
+        return max((b[0] for b in self.bonds if np.any(self.hoppings[b] != 0)), default=0)
+
+    def _k_even(self):
+        N, d = self.N_x, self.dim
+        M = np.zeros((N, d, N, d), complex)  # the e^{+ik} block of h(k)
+        for (dx, dy), t in self.hoppings.items():
+            xs = np.arange(t.shape[0])
+            if dy == 1:
+                M[xs, :, xs + dx, :] += t
+            elif dy == -1:
+                M[xs + dx, :, xs, :] += t.conj().transpose(0, 2, 1)
+        M = M.reshape(N * d, N * d)
+        return np.allclose(M, M.conj().T, rtol=0, atol=1e-14)
 
     @classmethod
     def _evaluate(cls, column, x, what, bond):
@@ -209,20 +278,26 @@ class Lattice:
         """Anchor columns and owner columns of a kernel family.
 
         ``bond=None`` (site kernels) and ``bond=(0, 1)``: every column, owned by itself.
-        ``bond=(1, 0)``: bonds ``x = 0 .. N_x - 2`` (start columns), owned by ``x_owner``.
+        ``bond=(dx, dy)``: bonds starting in columns ``x = 0 .. N_x - 1 - dx``, owned by
+        ``owners[bond]`` (``x_owner`` for ``(1, 0)``).
         """
-        if bond is None or tuple(bond) == Y_BOND:
+        if bond is None:
             xs = np.arange(self.N_x)
             return xs, xs
-        if tuple(bond) == X_BOND:
-            return np.arange(self.N_x - 1), self.x_owner
-        raise ValueError(f"bond must be None, {X_BOND} or {Y_BOND}, got {bond!r}")
+        b = tuple(bond)
+        if b not in self.owners:
+            raise ValueError(f"bond must be None or one of the lattice's bond offsets {list(self.bonds)}, got {bond!r}")
+        o = self.owners[b]
+        return np.arange(o.size), o
+
+    def _owner_has_bond(self, owner, bond):
+        return bond is None or tuple(bond) in {tuple(b) for b in self.columns[owner].kernels.bonds}
 
     def has_kernel(self, name, polarization, bond):
-        """Whether every owner model of the anchors provides kernel ``(name, polarization, bond)``."""
+        """Whether every owner model of the anchors (that has the bond) provides kernel ``(name, polarization, bond)``."""
         _, owners = self.anchors(bond)
         key = (name, polarization, None if bond is None else tuple(bond))
-        return all(key in self.columns[o].kernels.operators for o in set(owners.tolist()))
+        return all(key in self.columns[o].kernels.operators for o in set(owners.tolist()) if self._owner_has_bond(o, bond))
 
     def kernel_blocks(self, name, polarization, bond):
         """Evaluated kernel coefficients for every anchor, grouped by owner model and parameters.
@@ -238,7 +313,8 @@ class Lattice:
         bkey = None if bond is None else tuple(bond)
         by_key = {}
         for i, o in enumerate(owners):
-            by_key.setdefault(self.columns[o]._key, []).append(i)
+            if self._owner_has_bond(o, bkey):  # an owner without this bond: zero hopping, no kernel
+                by_key.setdefault(self.columns[o]._key, []).append(i)
         groups = []
         for key, idx in by_key.items():
             ck = (key, name, polarization, bkey)
@@ -269,4 +345,11 @@ class Lattice:
             "interface": self.interface,
             "columns": [c.label or c.kernels.model for c in self.columns],
             "x_bond_owner": [int(o) for o in self.x_owner],
+            **({"bonds": [list(b) for b in self.bonds if np.any(self.hoppings[b] != 0)]} if self.has_diagonal_bonds else {}),
         }
+
+
+def _supported_offset(d):
+    """Canonical bond offsets the engine handles: ``dx >= 0``, ``|dy| <= 1``, ``dy = 1`` if ``dx = 0``."""
+    dx, dy = (int(v) for v in d)
+    return dx >= 0 and abs(dy) <= 1 and (dx > 0 or dy == 1)

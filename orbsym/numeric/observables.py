@@ -16,7 +16,9 @@ Quantities, for polarization ``alpha`` in ``'x', 'y', 'z'`` or ``None`` (charge)
   the y-bonds of every column; the paper's Eq. (7) current (``current_forward`` /
   ``current_backward``, site-centred average at interior columns).
 * torques: ``exchange`` (``torque_onsite``, the FM exchange torque ``i c^dag [eps, J] c``),
-  ``bond_x`` and ``bond_y`` (the ``source`` kernels given to both end sites), and their sum.
+  ``bond_x`` and ``bond_y`` (the ``source`` kernels given to both end sites), with diagonal
+  (next-nearest-neighbour) bonds also ``bond_diagonal`` (all other bond offsets), and their sum.
+  The lattice divergence and the equation of motion sum over every bond of the lattice.
 * the equation of motion ``d<J_n>/dt`` from ``eom_start``/``eom_end`` (zero in equilibrium).
 
 Our normalization counts every bond once (conventions); currents and torques are therefore twice
@@ -129,7 +131,10 @@ class Observables:
         return n if per_row else n * self.lattice.N_y
 
     def bond_current(self, polarization=None, direction="x"):
-        """Bond current (kernel ``current``): x-bonds ``(x, x+1)`` (length N_x - 1) or y-bonds per column."""
+        """Bond current (kernel ``current``): x-bonds ``(x, x+1)`` (length N_x - 1) or y-bonds per column.
+
+        ``direction`` may also be a bond offset ``(dx, dy)`` of the lattice (length ``N_x - dx``).
+        """
         p = _check_pol(polarization)
         return self.evaluate("current", p, _bond(direction))
 
@@ -155,15 +160,28 @@ class Observables:
         return out
 
     def _bond_sum(self, start_name, end_name, polarization):
-        """Per column: x-bond kernel at its start site (bond x) + end site (bond x-1), plus y."""
+        """Per column and bond offset: kernel at the start site (bond from x) + end site (bond from x - dx).
+
+        Returns ``{bond: array (N_x,)}`` for every bond offset of the lattice.
+        """
         N = self.lattice.N_x
-        sx = self.evaluate(start_name, polarization, X_BOND)
-        ex = self.evaluate(end_name, polarization, X_BOND)
-        bx = np.zeros(N)
-        bx[: N - 1] += sx
-        bx[1:] += ex
-        by = self.evaluate(start_name, polarization, Y_BOND) + self.evaluate(end_name, polarization, Y_BOND)
-        return bx, by
+        out = {}
+        for b in self.lattice.bonds:
+            dx = b[0]
+            v = np.zeros(N)
+            if N - dx > 0:
+                v[: N - dx] += self.evaluate(start_name, polarization, b)
+                v[dx:] += self.evaluate(end_name, polarization, b)
+            out[b] = v
+        return out
+
+    def _grouped(self, per_bond):
+        """``bond_x``, ``bond_y`` and (if present) ``bond_diagonal`` = all other offsets."""
+        N = self.lattice.N_x
+        out = {"bond_x": per_bond.get(X_BOND, np.zeros(N)), "bond_y": per_bond.get(Y_BOND, np.zeros(N))}
+        if self.lattice.has_diagonal_bonds:
+            out["bond_diagonal"] = sum((v for b, v in per_bond.items() if b not in (X_BOND, Y_BOND)), np.zeros(N))
+        return out
 
     def torques(self, polarization, kind="bond"):
         """Torque terms per column for the bond-current (``kind='bond'``) or Eq. (7) forward
@@ -173,35 +191,97 @@ class Observables:
         -------
         dict
             ``exchange`` (on-site, FM exchange torque), ``bond_x``, ``bond_y`` (hopping torques
-            from the x- and y-bonds of the site) and ``total``; arrays of length N_x.
+            from the x- and y-bonds of the site), ``bond_diagonal`` (all other bonds; only when
+            the lattice has them) and ``total``; arrays of length N_x.
         """
         p = _check_pol(polarization)
         if kind == "bond":
-            bx, by = self._bond_sum("source", "source", p)
+            per = self._bond_sum("source", "source", p)
         elif kind == "forward":
-            bx, by = self._bond_sum("source_forward_start", "source_forward_end", p)
+            per = self._bond_sum("source_forward_start", "source_forward_end", p)
         else:
             raise ValueError(f"unknown torque decomposition kind {kind!r}; allowed: 'bond', 'forward'")
         ex = self.evaluate("torque_onsite", p)
-        return {"exchange": ex, "bond_x": bx, "bond_y": by, "total": ex + bx + by}
+        out = {"exchange": ex, **self._grouped(per)}
+        out["total"] = ex + sum(per.values(), np.zeros(self.lattice.N_x))
+        return out
 
     def divergence(self, polarization, kind="bond"):
-        """Lattice divergence of the current per column (the y part vanishes by translation invariance)."""
+        """Lattice divergence of the current per column, summed over every bond with ``dx > 0``
+        (bond ``(x, x + dx)`` takes ``j`` out of column ``x`` into ``x + dx``; the y part of each bond
+        vanishes by translation invariance)."""
         name = {"bond": "current", "forward": "current_forward"}.get(kind)
         if name is None:
             raise ValueError(f"unknown current kind {kind!r}; allowed: 'bond', 'forward'")
-        j = self.evaluate(name, _check_pol(polarization), X_BOND)
+        p = _check_pol(polarization)
         N = self.lattice.N_x
         div = np.zeros(N)
-        div[: N - 1] += j
-        div[1:] -= j
+        for b in self.lattice.bonds:
+            dx = b[0]
+            if dx == 0 or N - dx <= 0:
+                continue
+            j = self.evaluate(name, p, b)
+            div[: N - dx] += j
+            div[dx:] -= j
         return div
+
+    def boundary_current(self, polarization, kind="bond"):
+        """Current through each boundary between columns ``b`` and ``b + 1`` (``N_x - 1`` values): the
+        sum of the x-directed currents of every bond that crosses it (``(1, 0)``, ``(1, +-1)``, ``(2, 0)``
+        ...), so that ``-div j`` of column x is ``I(x - 1) - I(x)`` (hard walls: ``I(-1) = I(N_x - 1) = 0``)."""
+        name = {"bond": "current", "forward": "current_forward"}.get(kind)
+        if name is None:
+            raise ValueError(f"unknown current kind {kind!r}; allowed: 'bond', 'forward'")
+        p = _check_pol(polarization)
+        N = self.lattice.N_x
+        out = np.zeros(max(N - 1, 0))
+        for b in self.lattice.bonds:
+            dx = b[0]
+            if dx == 0 or N - dx <= 0:
+                continue
+            j = self.evaluate(name, p, b)
+            for s in range(dx):  # bond (x, x + dx) crosses the boundaries x + s, s = 0 .. dx - 1
+                out[s : s + j.size] += j
+        return out
+
+    def torque_dipole(self, polarization, kind="bond", rtol=1e-10):
+        """Lattice torque dipole ``P`` with ``tau = -div P`` (Shi-Zhang-Xiao-Niu, the paper's ref. 44).
+
+        On the column lattice (open x, translation invariant in y) ``P`` on boundary ``b`` is
+        ``-sum_{x <= b} tau(x)``; it exists iff the net torque ``sum_x tau(x)`` vanishes (true in every
+        stationary state, ``rho = g(H)``: ``sum_x tau = <i [H, J_total]> = 0``; in a driven state only
+        when the driven accumulation has no net rate).  As an operator identity a local ``P`` exists
+        only if ``[h(k), J] = 0`` for all k (then ``tau = 0``; :mod:`orbsym.symbolic.proper`).
+
+        Returns
+        -------
+        dict
+            ``P`` (``N_x - 1`` values), ``net_torque`` and ``exists`` (``|net| <= rtol * scale``).
+        """
+        tau = self.torques(polarization, kind)["total"]
+        c = np.cumsum(tau)
+        net = float(c[-1]) if c.size else 0.0
+        scale = max(1e-300, float(np.abs(tau).sum()), float(np.abs(self.boundary_current(polarization, kind)).max(initial=0.0)))
+        return {"P": -c[:-1], "net_torque": net, "exists": abs(net) <= rtol * max(scale, 1.0)}
+
+    def proper_current(self, polarization, kind="bond", rtol=1e-10):
+        """Proper (conserved) current ``I + P`` per column boundary, with ``-div(I + P) = d<J>/dt``.
+
+        Raises ValueError (naming the net torque) when no torque dipole exists (see :meth:`torque_dipole`).
+        """
+        td = self.torque_dipole(polarization, kind, rtol)
+        if not td["exists"]:
+            raise ValueError(
+                f"no torque dipole for polarization {polarization!r}: the net torque sum_x tau = {td['net_torque']:.3e} does not vanish, "
+                "so tau is not a lattice divergence and the proper current is undefined for this state"
+            )
+        return self.boundary_current(polarization, kind) + td["P"]
 
     def time_derivative(self, polarization):
         """``d<J_n>/dt`` per column from the equation of motion (``eom_start/end + torque_onsite``)."""
         p = _check_pol(polarization)
-        bx, by = self._bond_sum("eom_start", "eom_end", p)
-        return bx + by + self.evaluate("torque_onsite", p)
+        per = self._bond_sum("eom_start", "eom_end", p)
+        return sum(per.values(), np.zeros(self.lattice.N_x)) + self.evaluate("torque_onsite", p)
 
     def continuity_residual(self, polarization, kind="bond"):
         """``d<J>/dt - (-div j + tau)`` per column: zero by the exact lattice continuity equation."""
@@ -209,8 +289,10 @@ class Observables:
 
 
 def _bond(direction):
+    if isinstance(direction, tuple) and len(direction) == 2:
+        return tuple(int(v) for v in direction)
     if direction == "x":
         return X_BOND
     if direction == "y":
         return Y_BOND
-    raise unknown_name("current direction", direction, ("x", "y"))
+    raise unknown_name("current direction", direction, ("x", "y", "a bond offset (dx, dy)"))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .lattice import X_BOND, Y_BOND
 from .observables import _ZERO_FOR_CHARGE, Observables
 from .thermo import check_temperature, fermi, grand_potential_terms, zero_level_tolerance
 
@@ -36,16 +35,14 @@ def dense_hamiltonian(lattice):
     for x in range(N):
         s = site_index(lattice, x, y)
         h[s, :, s, :] += lattice.onsite[x]
-        s1 = site_index(lattice, x, y + 1)
-        ty = lattice.hop_y[x]
-        for a, b in zip(s, s1):  # += also for N_y <= 2, where a bond repeats
-            h[a, :, b, :] += ty
-            h[b, :, a, :] += ty.conj().T
-        if x + 1 < N:
-            s2 = site_index(lattice, x + 1, y)
-            tx = lattice.hop_x[x]
-            h[s, :, s2, :] += tx
-            h[s2, :, s, :] += tx.conj().T
+    for (dx, dy), hop in lattice.hoppings.items():  # every bond (x, y) -> (x + dx, y + dy) once
+        for x in range(hop.shape[0]):
+            s = site_index(lattice, x, y)
+            s2 = site_index(lattice, x + dx, y + dy)
+            t = hop[x]
+            for a, b in zip(s, s2):  # += also for N_y <= 2, where a bond repeats
+                h[a, :, b, :] += t
+                h[b, :, a, :] += t.conj().T
     return h.reshape(S * d, S * d)
 
 
@@ -106,14 +103,13 @@ class RealSpaceObservables(Observables):
         cur, s_start, s_end = names[kind]
         N = self.lattice.N_x
         out = self.evaluate_sites("torque_onsite", polarization).copy()
-        jx = self.evaluate_sites(cur, polarization, X_BOND)
-        out[: N - 1] -= jx
-        out[1:] += jx
-        out[: N - 1] += self.evaluate_sites(s_start, polarization, X_BOND)
-        out[1:] += self.evaluate_sites(s_end, polarization, X_BOND)
-        jy = self.evaluate_sites(cur, polarization, Y_BOND)
-        out -= jy - np.roll(jy, 1, axis=1)
-        out += self.evaluate_sites(s_start, polarization, Y_BOND) + np.roll(self.evaluate_sites(s_end, polarization, Y_BOND), 1, axis=1)
+        for dx, dy in self.lattice.bonds:  # bond (x, y) -> (x + dx, y + dy), every bond once
+            if N - dx <= 0:
+                continue
+            b = (dx, dy)
+            j = self.evaluate_sites(cur, polarization, b)
+            out[: N - dx] += self.evaluate_sites(s_start, polarization, b) - j
+            out[dx:] += np.roll(self.evaluate_sites(s_end, polarization, b) + j, dy, axis=1)
         return out
 
 

@@ -23,7 +23,7 @@ def test_numeric_layer_runs_without_sympy():
         import orbsym.numeric
         import importlib, pkgutil
         names = [m.name for m in pkgutil.iter_modules(orbsym.numeric.__path__)]
-        assert {{"bloch", "lattice", "observables", "realspace", "thermo", "infinite"}} <= set(names), names
+        assert {{"bloch", "lattice", "observables", "realspace", "thermo", "infinite", "kubo"}} <= set(names), names
         for name in names:                      # every module of the numeric layer, present and future
             importlib.import_module("orbsym.numeric." + name)
         from lattices import trilayer
@@ -31,6 +31,8 @@ def test_numeric_layer_runs_without_sympy():
         lat = trilayer("orbital", 4, 6, 0.5, (1.0, 0, 0), (0, 1.0, 0))
         obs = Observables(lat, solve_bloch(lat, 0.01, lat.offset_pairs(KERNEL_NAMES)).bands)
         obs.torques("z"); obs.bond_current("z")
+        from orbsym.numeric.kubo import solve_kubo
+        Observables(lat, solve_kubo(lat, 0.1, 0.1, lat.offset_pairs(KERNEL_NAMES)).bands["total"]).torques("z")
         assert not any(m == "sympy" or m.startswith("sympy.") for m, v in sys.modules.items() if v is not None)
         print("ok")
         """

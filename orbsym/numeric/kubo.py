@@ -1,0 +1,373 @@
+"""Linear response to a static, uniform electric field along y (Kubo, density-matrix form).
+
+Model of the driven, damped state
+---------------------------------
+The field enters through the vector potential, ``h(k) -> h(k - q A(t))`` with ``E_y = -dA/dt``
+(Peierls phase ``e^{-i q A dy}`` on every bond with a y component; ``q`` is the particles'
+charge, ``q = -e`` for electrons).  The one-body density matrix of every Bloch block relaxes with
+the constant rate ``eta`` toward the instantaneous equilibrium state::
+
+    d rho / dt = -i [h(t), rho] - eta (rho - f(h(t)))                    (hbar = 1).
+
+In a static field the kinetic momentum ``kappa = k - q A = k + q E t`` drifts uniformly, and the
+steady state to first order in ``E`` is ``rho = f(h) + q E_y delta(kappa)`` with::
+
+    -i [h, delta] - eta delta = d f(h(k)) / dk.
+
+In the eigenbasis of ``h(k)`` (energies ``E_n``, velocity ``v = dh/dk``)::
+
+    delta_nm = - F_nm v_nm / (eta + i (E_n - E_m)),
+    F_nm = (f(E_n) - f(E_m)) / (E_n - E_m)      (``f'(E_n)`` inside a degenerate subspace).
+
+``delta`` depends only on the energies and on ``v`` between eigenspaces, so it is independent of
+the choice of eigenvectors in degenerate subspaces (it is the matrix function ``F`` applied to
+``v``, not a sum over single eigenvectors).  It is Hermitian.
+
+Parts
+-----
+``1/(eta + i D) = eta/(eta^2 + D^2) - i D/(eta^2 + D^2)`` with ``D = E_n - E_m``:
+
+* ``fermi_surface``: ``-F eta/(eta^2 + D^2) v`` -- the intraband (Drude, ``-f' v / eta``) term plus
+  interband terms that vanish as ``eta -> 0`` for non-degenerate bands; only states within ``~T``
+  and ``~eta`` of the Fermi level contribute.
+* ``fermi_sea``: ``i (f_n - f_m)/(eta^2 + D^2) v`` (zero inside degenerate subspaces) -- for
+  ``eta -> 0`` the intrinsic, Berry-curvature-like (TKNN) term, a sum over occupied states.
+
+The response of any kernel operator ``O`` (density, bond and Eq. 7 currents, every torque) per
+unit force ``q E_y`` is ``<O>_delta``: it is evaluated by :class:`orbsym.numeric.Observables`
+on the response bands ``dG(x, x + dx; dy) = N_y^{-1} sum_k e^{i k dy} delta(k)^T`` (the same
+layout as the equilibrium bands; ``G = rho^T``).  The equilibrium state's own response to a
+static ``A`` (persistent currents of a finite ring) is not part of the response to ``E``.
+
+Continuity balance
+------------------
+Taking ``Tr(J_n .)`` of the steady-state equation gives, exactly and for every column::
+
+    d<J_n>/dt|_delta = -div j + tau = eta <J_n>_delta + D_n,      D_n = N_y^{-1} sum_k Tr(J_n df/dk),
+
+the driven divergence and torques are balanced by the relaxation of the driven accumulation
+(``eta <J_n>_delta``; the accumulation rate that the relaxation removes) and by ``D_n``, a sum of
+the k-derivative of a smooth periodic function over the ``N_y`` momenta: zero for ``N_y -> inf``
+(exponentially small in ``N_y T``) and computed exactly for finite ``N_y`` (part ``drive``).
+
+Other drives
+------------
+``perturbation=W`` replaces the field by the rate ``d lambda/dt`` of an on-site parameter with
+``dh/d lambda = W`` (a precessing magnetization: orbital pumping; a ramped orbital Zeeman field):
+``delta_nm = -F_nm W_nm / (eta + i (E_n - E_m))``, the same formula with ``v -> W``.  Because
+``K_mn = conj(K_nm)``, the response of ``A`` to drive ``B`` equals the response of ``B`` to drive ``A``
+for the Fermi-surface part and its negative for the Fermi-sea part (Onsager reciprocity,
+:meth:`orbsym.response.Response.reciprocity`).  For such drives ``D_n`` is the adiabatic rate
+``Tr(J_n df/d lambda)``, which does not vanish for ``N_y -> inf``.
+
+Units
+-----
+``e = hbar = a = 1``, energies (``eta`` as ``hbar eta``, ``T``) in units of ``t``.  A response
+``chi`` means ``delta<O> = chi * q E_y a / t`` in the units of ``O`` (densities per site,
+currents and torques in ``t / hbar`` per bond / site); for electrons ``q E_y = -e E_y``.
+
+Conventions: :mod:`orbsym.conventions`.  No SymPy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .bloch import _assemble, _gauged_pieces, _zero_tol, k_points, real_gauge
+from .checks import real_number
+from .thermo import check_temperature, fermi
+
+__all__ = ["PARTS", "KuboSolution", "solve_kubo", "velocity", "divided_difference", "response_factors", "bulk_hamiltonian", "bulk_hall"]
+
+#: Parts of the response (:func:`solve_kubo`); ``total = fermi_surface + fermi_sea``.
+PARTS = ("total", "fermi_surface", "fermi_sea", "drive")
+#: Memory budget (bytes) per chunk of k-points.
+CHUNK_BYTES = 128 * 2**20
+#: Energies closer than this (relative to the spectrum scale) are one degenerate subspace.
+DEGENERACY_RTOL = 1e-9
+
+
+def fermi_derivative(E, T):
+    """``f'(E) = -f(E)(1 - f(E))/T`` (zero at ``T = 0``: the step has no weight on a discrete grid)."""
+    E = np.asarray(E, dtype=float)
+    if T == 0:
+        return np.zeros_like(E)
+    x = -np.abs(E) / T
+    with np.errstate(under="ignore"):
+        ex = np.exp(x)
+    return -ex / (T * (1.0 + ex) ** 2)
+
+
+def divided_difference(E, T, tol, zero_tol=0.0):
+    """``F_nm = (f_n - f_m)/(E_n - E_m)``, ``f'((E_n + E_m)/2)`` for ``|E_n - E_m| <= tol``.
+
+    ``E`` has shape ``(..., n)``; returns ``(F, D, degenerate)`` with ``D = E_n - E_m``.
+    """
+    f = fermi(E, T, zero_tol)
+    D = E[..., :, None] - E[..., None, :]
+    deg = np.abs(D) <= tol
+    with np.errstate(divide="ignore", invalid="ignore"):
+        F = np.where(deg, 0.0, (f[..., :, None] - f[..., None, :]) / np.where(deg, 1.0, D))
+    mid = 0.5 * (E[..., :, None] + E[..., None, :])
+    F = np.where(deg, fermi_derivative(mid, T), F)
+    return F, D, deg
+
+
+def response_factors(E, T, eta, tol, zero_tol=0.0):
+    """Eigenbasis factors ``K`` with ``delta_nm = K_nm v_nm`` for each part.
+
+    Returns ``{"fermi_surface": K_s, "fermi_sea": K_e, "drive": F}``; ``eta = 0`` is allowed for the
+    Fermi-sea part only (the Fermi-surface part then diverges and is returned as None).
+    """
+    F, D, deg = divided_difference(E, T, tol, zero_tol)
+    den = eta * eta + D * D
+    out = {"drive": F}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # i (f_n - f_m)/(eta^2 + D^2) = i F D / den; zero inside degenerate subspaces
+        out["fermi_sea"] = np.where(deg, 0.0, 1j * F * D / np.where(deg, 1.0, den))
+        out["fermi_surface"] = None if eta == 0 else -F * eta / den
+    return out
+
+
+@dataclass
+class KuboSolution:
+    """Result of :func:`solve_kubo`.
+
+    Attributes
+    ----------
+    k : ndarray
+        Momenta diagonalized (``0 <= k <= pi`` when ``h(-k) = h(k)``, where ``delta(-k) = -delta(k)``).
+    energies : ndarray (N_y, N_x dim)
+    T, eta : float
+    bands : dict
+        ``{part: {(dx, dy): ndarray (N_x, dim, dim)}}`` response bands per unit ``q E_y`` for the
+        parts of :data:`PARTS` (input of :class:`orbsym.numeric.Observables`).
+    """
+
+    k: np.ndarray
+    energies: np.ndarray
+    T: float
+    eta: float
+    N_y: int
+    bands: dict
+
+
+def _chunk_size(nk, n, budget):
+    return max(1, min(nk, int(budget // (8 * n * n * 16))))
+
+
+def solve_kubo(lattice, T, eta, pairs=((0, 0),), parts=("fermi_surface", "fermi_sea", "drive"), chunk_bytes=CHUNK_BYTES, perturbation=None):
+    """Response bands ``dG`` of the steady state in a static field ``E_y`` (module docstring).
+
+    Parameters
+    ----------
+    lattice : Lattice
+    T : float
+        Temperature (units of t), ``T >= 0``.  The Fermi-surface part needs ``T > 0`` on a finite
+        k grid (``T`` larger than the level spacing ``~ bandwidth / N_y``).
+    eta : float
+        Relaxation rate / broadening ``hbar eta > 0`` (units of t).
+    pairs : iterable of (dx, dy)
+        Offsets of the bands to form (:meth:`Lattice.offset_pairs`).
+    parts : iterable of str
+        Among ``fermi_surface``, ``fermi_sea``, ``drive``; ``total`` (the sum of the first two)
+        is added whenever both are formed.
+    perturbation : ndarray (N_x, dim, dim), optional
+        Instead of the field: the response to the rate ``d lambda/dt`` of a slowly varying parameter
+        with ``dh/d lambda = W`` on-site (``W[x]`` on column x; e.g. ``-J_a`` on the FM columns for a
+        precessing magnetization ``d m_a/dt``: orbital pumping).  Same formula with ``v -> W``.
+
+    Returns
+    -------
+    KuboSolution
+    """
+    T = check_temperature(T)
+    eta = real_number("broadening eta", eta, minimum=0.0, strict=True)
+    parts = tuple(parts)
+    for p in parts:
+        if p not in PARTS[1:]:
+            raise ValueError(f"unknown response part {p!r}; allowed: fermi_surface, fermi_sea, drive")
+    W = None
+    if perturbation is not None:
+        W = np.asarray(perturbation, dtype=complex)
+        if W.shape != (lattice.N_x, lattice.dim, lattice.dim):
+            raise ValueError(f"perturbation must have shape (N_x, dim, dim) = {(lattice.N_x, lattice.dim, lattice.dim)}, got {W.shape}")
+        if not np.allclose(W, W.conj().transpose(0, 2, 1), atol=1e-13):
+            raise ValueError("perturbation dh/dlambda must be Hermitian on every column")
+    with np.errstate(under="ignore"):
+        return _solve_kubo(lattice, T, eta, pairs, parts, chunk_bytes, W)
+
+
+#: Refuse problems whose single-k work arrays alone exceed this (bytes).
+MAX_BYTES = 4 * 2**30
+
+
+def _solve_kubo(lattice, T, eta, pairs, parts, chunk_bytes, W=None):
+    N, d, Ny = lattice.N_x, lattice.dim, lattice.N_y
+    n = N * d
+    need = 8 * n * n * 16
+    if need > MAX_BYTES:
+        raise ValueError(
+            f"the response of N_x = {N} columns (h(k) of size {n}) needs ~{need / 2**30:.1f} GiB per k-point "
+            f"(limit {MAX_BYTES / 2**30:.0f} GiB); reduce N_x"
+        )
+    phases = real_gauge(lattice) if W is None else None
+    H0, C, S = _gauged_pieces(lattice, phases)
+    real = phases is not None
+    if W is not None:
+        Wfull = np.zeros((N, d, N, d), complex)
+        Wfull[np.arange(N), :, np.arange(N), :] = W
+        Wfull = Wfull.reshape(n, n)
+    zero_tol = _zero_tol(H0, C, S)
+    tol = DEGENERACY_RTOL * max(1.0, zero_tol / 1e-13)
+    # h(-k) = h(k) => delta(-k) = -delta(k): half the zone, sum_k e^{ik dy} delta = sum 2i sin(k dy) delta
+    symmetric = bool(lattice.y_hermitian) and W is None
+    k, w = k_points(Ny, symmetric)
+    pairs = sorted({tuple(int(v) for v in p) for p in pairs})
+    groups = {}
+    for dx, dy in pairs:
+        groups.setdefault(dx, []).append(dy)
+    acc = {p: {q: np.zeros((N, d, d), complex) for q in pairs} for p in parts}
+    energies = np.empty((k.size, n))
+    step = _chunk_size(k.size, n, chunk_bytes)
+    dys = sorted({q[1] for q in pairs})
+    for a in range(0, k.size, step):
+        kk, ww = k[a : a + step], w[a : a + step]
+        h = _assemble(H0, C, S, kk)
+        E, U = np.linalg.eigh(h)
+        del h
+        energies[a : a + kk.size] = E
+        v = velocity(C, S, kk) if W is None else np.broadcast_to(Wfull, (kk.size, n, n))
+        Ut = U.transpose(0, 2, 1) if real else U.conj().transpose(0, 2, 1)
+        V = Ut @ v @ U  # velocity in the eigenbasis (real in the real gauge)
+        del v
+        fac = response_factors(E, T, eta, tol, zero_tol)
+        if symmetric:
+            phase = {dy: 1j * ww * np.sin(kk * dy) / Ny for dy in dys}
+        else:
+            phase = {dy: ww * np.exp(1j * kk * dy) / Ny for dy in dys}
+        U4 = U.reshape(kk.size, N, d, n)
+        for part in parts:
+            K = fac[part]
+            if real and part == "fermi_sea":  # purely imaginary factor: keep the matmuls real
+                X, unit = K.imag * V, 1j
+            else:
+                X, unit = K * V, 1.0
+            Y4 = (X @ Ut).reshape(kk.size, n, N, d)  # delta = U X U^dag; blocks delta[x+dx, x] = U[x+dx] Y[:, x]
+            for dx, dys_ in groups.items():
+                if abs(dx) >= N:
+                    continue
+                lo, hi = max(0, -dx), min(N, N - dx)
+                blk = U4[:, lo + dx : hi + dx] @ Y4[:, :, lo:hi].transpose(0, 2, 1, 3)  # (nk, L, d, d)
+                blk = blk.transpose(0, 1, 3, 2)  # dG(x, x+dx) = delta[x+dx, x]^T
+                for dy in dys_:
+                    if symmetric and dy == 0:
+                        continue
+                    acc[part][(dx, dy)][lo:hi] += unit * np.tensordot(phase[dy], blk, axes=(0, 0))
+    if real:
+        D = np.exp(1j * np.asarray(phases))
+        ph = (D.conj()[:, None] * D[None, :])[None]
+        acc = {p: {q: a * ph for q, a in bands.items()} for p, bands in acc.items()}
+    if "fermi_surface" in parts and "fermi_sea" in parts:
+        acc["total"] = {q: acc["fermi_surface"][q] + acc["fermi_sea"][q] for q in pairs}
+    return KuboSolution(k, energies, T, eta, Ny, acc)
+
+
+def velocity(C, S, k):
+    """``v(k) = dh/dk = -sin k C + cos k S`` for ``h(k) = H0 + cos k C + sin k S``, all k at once
+    (C, S sparse: added entrywise; real if C, S are real)."""
+    dtype = np.result_type(C.dtype, S.dtype, float)
+    v = np.zeros((k.size,) + C.shape, dtype=dtype)
+    for M, fn in ((C, lambda x: -np.sin(x)), (S, np.cos)):
+        r, c = np.nonzero(M)
+        if r.size:
+            v[:, r, c] += fn(k)[:, None] * M[r, c][None, :]
+    return v
+
+
+# =============================================================================== bulk (2D k grid)
+def bulk_hamiltonian(onsite, hoppings, kx, ky):
+    """``h(k) = eps + sum_d (t_d e^{i k.d} + h.c.)`` and ``v_x, v_y = dh/dk_x, dh/dk_y``.
+
+    ``hoppings = {(dx, dy): t_d}`` (each bond once); ``kx, ky`` 1D arrays of equal length.
+    Returns ``h, vx, vy`` of shape ``(len(kx), dim, dim)``.
+    """
+    kx = np.asarray(kx, float)
+    ky = np.asarray(ky, float)
+    dim = onsite.shape[0]
+    h = np.zeros((kx.size, dim, dim), complex)
+    vx = np.zeros_like(h)
+    vy = np.zeros_like(h)
+    h += onsite
+    for (dx, dy), t in hoppings.items():
+        ph = np.exp(1j * (kx * dx + ky * dy))[:, None, None]
+        a = ph * t
+        b = a.conj().transpose(0, 2, 1)
+        h += a + b
+        vx += 1j * dx * (a - b)
+        vy += 1j * dy * (a - b)
+    return h, vx, vy
+
+
+def bulk_hall(onsite, hoppings, generators, mus, N_k=400, T=0.0, eta=0.0, polarization=2, mu_shift=True, batch=20000):
+    """Intrinsic (``eta -> 0``) angular-momentum Hall conductivity of a bulk 2D crystal.
+
+    ``sigma^{J_a}_{xy}(mu)``: response of the conventional current ``j^a_x = {v_x, J_a}/2``
+    (= the sum of the bond currents ``sum_d d_x j_d`` of orbsym's kernels) per site, to the force
+    ``q E_y``, on an ``N_k x N_k`` grid of the Brillouin zone, with the density-matrix formula of
+    the module docstring (Fermi-sea part; with ``eta > 0`` also the Fermi-surface part)::
+
+        sigma = N_k^{-2} sum_k sum_{n != m} i (f_n - f_m) O_mn (v_y)_nm / (eta^2 + (E_n - E_m)^2)  (+ surface).
+
+    Parameters
+    ----------
+    onsite : ndarray (dim, dim)
+        On-site matrix at ``mu = 0`` when ``mu_shift`` (then ``mu`` enters as ``-mu 1``).
+    hoppings : dict ``{(dx, dy): t_d}``
+    generators : ndarray (3, dim, dim)
+    mus : array_like
+        Chemical potentials (vectorized: one diagonalization serves all).
+    N_k : int
+    T, eta : float
+    polarization : int
+        0, 1, 2 for ``J_x, J_y, J_z``.
+
+    Returns
+    -------
+    dict
+        ``{"fermi_sea": array (len(mus),), "fermi_surface": array or None, "charge_hall": array}``;
+        ``charge_hall`` is the (Fermi-sea) Hall conductivity of the particle current ``v_x``
+        (a check: zero with time reversal).  Units: ``j = sigma q E_y`` per site, ``e = hbar = a = 1``
+        (multiply by ``q/(2 pi) e/hbar``-free factor ``q`` for a charge current: ``sigma_xy = q^2 sigma``).
+    """
+    mus = np.atleast_1d(np.asarray(mus, float))
+    g = np.arange(N_k) * 2 * np.pi / N_k
+    KX, KY = np.meshgrid(g, g, indexing="ij")
+    KX, KY = KX.ravel(), KY.ravel()
+    J = np.asarray(generators)[polarization]
+    sea = np.zeros(mus.size)
+    surf = np.zeros(mus.size) if eta > 0 else None
+    charge = np.zeros(mus.size)
+    for a in range(0, KX.size, batch):
+        h, vx, vy = bulk_hamiltonian(onsite, hoppings, KX[a : a + batch], KY[a : a + batch])
+        E0, U = np.linalg.eigh(h)
+        Ud = U.conj().transpose(0, 2, 1)
+        Vy = Ud @ vy @ U
+        Vx = Ud @ vx @ U
+        Je = Ud @ J @ U
+        O = 0.5 * (Vx @ Je + Je @ Vx)  # {v_x, J}/2 in the eigenbasis
+        # Tr(O delta) = sum_nm O_mn delta_nm, delta_nm = K_nm V_nm: contract with O^T
+        OV = np.swapaxes(O, -1, -2) * Vy
+        CV = np.swapaxes(Vx, -1, -2) * Vy
+        scale = max(1.0, float(np.abs(E0).max()))
+        for i, mu in enumerate(mus):
+            E = E0 - mu if mu_shift else E0
+            fac = response_factors(E, T, eta, DEGENERACY_RTOL * scale)
+            sea[i] += float(np.sum(fac["fermi_sea"] * OV).real)
+            charge[i] += float(np.sum(fac["fermi_sea"] * CV).real)
+            if surf is not None:
+                surf[i] += float(np.sum(fac["fermi_surface"] * OV).real)
+    nk = KX.size
+    return {"fermi_sea": sea / nk, "fermi_surface": None if surf is None else surf / nk, "charge_hall": charge / nk}

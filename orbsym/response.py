@@ -1,0 +1,374 @@
+"""Linear response to a static electric field: orbital Hall effect, orbital accumulation and torque.
+
+Two geometries:
+
+* :func:`response` -- a heterostructure of :mod:`orbsym.systems` (open in x, periodic in y) in a
+  uniform field ``E_y`` along the periodic direction: the DC response of every derived kernel
+  operator per column (OAM accumulation = densities, bond and Eq. (7) currents, every torque
+  term including the exchange torque on the FM, i.e. the orbital torque), split into Fermi-surface
+  and Fermi-sea parts, and the driven continuity balance.
+* :func:`orbital_hall` -- a bulk crystal (periodic in x and y, ``N_k x N_k`` k grid): the intrinsic
+  angular-momentum Hall conductivity ``sigma^{J_a}_{xy}(mu)`` of the conventional current
+  ``{v_x, J_a}/2`` (orbital Hall for ``L``, spin Hall for ``S``), ``eta -> 0``.
+
+Proper currents (:meth:`Response.proper_currents`, Shi-Zhang-Xiao-Niu) where the driven net torque
+vanishes; global (:meth:`Response.reciprocity`) and column-resolved (:meth:`Response.local_reciprocity`)
+Onsager reciprocity with orbital pumping.
+
+The driven state (:mod:`orbsym.numeric.kubo`): every Bloch block relaxes with rate ``eta`` toward
+the instantaneous equilibrium, ``d rho/dt = -i[h(t), rho] - eta (rho - f(h(t)))``, and the field
+enters by ``h(k) -> h(k - q A)``, ``E = -dA/dt``.  Degenerate subspaces are handled by the density
+matrix (matrix function of the energies), not by single eigenvectors.
+
+Units and definitions
+---------------------
+* ``e = hbar = a = 1``; energies (``t, mu, T, hbar eta``) in units of ``t``.
+* Every response is per unit force ``q E_y`` (``q`` the particles' charge; ``q E_y = -e E_y`` for
+  electrons): ``delta<O> = chi q E_y a / t`` in the units of ``O``.  Densities are per site (OAM
+  ``<J_alpha>`` of the on-site, intra-atomic angular momentum ``L`` or spin), currents per bond and
+  torques per site in units of ``t / hbar`` times the angular-momentum unit.
+* Currents: ``bond`` (the exact bond current; along x it is the conventional current ``{v_x, J}/2``
+  summed over a column's bonds), ``eq7`` / ``forward`` / ``backward`` (the paper's Eq. 7), as in
+  :meth:`orbsym.systems.Result.currents`.  Torques: :meth:`orbsym.systems.Result.torques`.
+  Normalization (each bond once): :mod:`orbsym.conventions`.
+* The charge (particle-number) channel is the ``"charge"`` polarization; its y bond current is the
+  longitudinal particle current (Drude conductivity ``~ 1/eta``).
+
+Example
+-------
+>>> from orbsym.systems import bilayer
+>>> from orbsym.response import response
+>>> r = response(bilayer(N_x=12, N_y=200, gamma=0.5, m_FM="x"), T=0.05, eta=0.05)
+>>> acc = r.densities()["z"]           # driven L_z accumulation per column, per unit q E_y
+>>> tq = r.orbital_torque()            # exchange torque on the FM columns
+>>> r.balance()["max_abs_residual"]    # -div j + tau - eta <J> - D: exact (~1e-15)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .conventions import PAPER_PARAMETERS
+from .numeric import Observables
+from .numeric.checks import check_name, integer_at_least, real_number, unknown_name
+from .numeric.kubo import PARTS, bulk_hall, solve_kubo
+from .numeric.observables import KERNEL_NAMES, POLARIZATIONS, polarization_label
+from .systems import BASES, CURRENT_KINDS, Result, System, _builtin_model, _jsonable
+
+__all__ = ["response", "Response", "orbital_hall", "PARTS", "UNITS", "DEFAULT_ETA"]
+
+#: Default broadening ``hbar eta`` (units of t).
+DEFAULT_ETA = 0.05
+#: Units statement attached to every output.
+UNITS = (
+    "linear response per unit force q E_y (q: particle charge, q E_y = -e E_y for electrons); "
+    "e = hbar = a = 1, energies and hbar*eta in units of t: delta<O> = chi * q E_y a / t; "
+    "L is the on-site (intra-atomic) angular momentum; densities per site, currents per bond, torques per site"
+)
+#: Quantities of :meth:`Response.to_dict`.
+RESPONSE_QUANTITIES = ("densities", "currents", "torques", "orbital_torque", "balance", "proper_currents")
+
+
+class Response(Result):
+    """DC linear response of a :class:`~orbsym.systems.System` to ``E_y`` (lazy, cached).
+
+    Same accessors as :class:`orbsym.systems.Result` -- :meth:`densities` (OAM accumulation),
+    :meth:`currents`, :meth:`torques`, :meth:`continuity_residual` -- but every value is the
+    response ``chi`` per unit ``q E_y`` of the part :attr:`part` (``"total"``, ``"fermi_surface"``,
+    ``"fermi_sea"``; ``"drive"`` is the finite-N_y term of the balance).  :meth:`select` gives
+    another part without recomputing.
+    """
+
+    def __init__(self, system, T, eta, part="total", workers=1, _shared=None):
+        super().__init__(system, T, workers)
+        self.eta = real_number("broadening eta", eta, minimum=0.0, strict=True)
+        self.part = check_name("response part", part, PARTS)
+        self._shared = {} if _shared is None else _shared
+
+    def select(self, part):
+        """The same response, another part (shares the solution)."""
+        return Response(self.system, self.T, self.eta, part, self.workers, self._shared)
+
+    @property
+    def solution(self):
+        """The :class:`~orbsym.numeric.kubo.KuboSolution` of all parts (one pass over k: the
+        Fermi-surface and Fermi-sea parts, their total, and the ``drive`` term of the balance)."""
+        if "solution" not in self._shared:
+            lat = self.lattice
+            self._shared["solution"] = solve_kubo(lat, self.T, self.eta, lat.offset_pairs(KERNEL_NAMES), parts=("fermi_surface", "fermi_sea", "drive"))
+        return self._shared["solution"]
+
+    @property
+    def observables(self):
+        key = ("observables", self.part)
+        if key not in self._shared:
+            self._shared[key] = Observables(self.lattice, self.solution.bands[self.part])
+        return self._shared[key]
+
+    def free_energy(self, per_row=True):
+        raise ValueError("a Response holds the driven deviation of the state; the free energy is an equilibrium quantity (use orbsym.systems.solve)")
+
+    def particle_number(self, per_row=True):
+        """Driven change of the particle number per row (per unit q E_y)."""
+        n = float(self.observables.density(None).sum())
+        return n if per_row else n * self.lattice.N_y
+
+    def magnetic_columns(self):
+        """Indices of the FM columns."""
+        return [x for x, c in enumerate(self.lattice.columns) if c.magnetic]
+
+    def orbital_torque(self):
+        """Driven exchange torque ``i <[eps, J_alpha]>`` summed over the FM columns, per polarization.
+
+        This is the torque of the exchange field on the electrons' angular momentum; the (orbital)
+        torque on the magnetization is its negative.  Per row, per unit ``q E_y``.
+        """
+        fm = self.magnetic_columns()
+        tq = self.torques("bond")
+        return {p: float(np.sum(v["exchange"][fm])) for p, v in tq.items()}
+
+    def reciprocity(self):
+        """Global Onsager reciprocity between the E_y drive and orbital pumping by a precessing FM.
+
+        For each axis ``a``: ``torque_side`` = ``<dh/dm_a> = -sum_FM <J_a>`` driven per unit ``q E_y``
+        (the FM's OAM response to E, conjugate to ``m_a``; with ``eps = -m.J`` the exchange torque is
+        ``m x`` this OAM up to the normalization), and ``pumping_side`` = the particle current along y
+        (all bonds, ``sum_d dy j_d``, per row) pumped per unit ``d m_a/dt``.  Exactly: ``pumping = torque`` for the Fermi-surface part
+        and ``pumping = -torque`` for the Fermi-sea part (``K_mn = conj(K_nm)``; the sea part is odd
+        under the time reversal that maps m -> -m).  Per unit ``q`` and per row.
+        """
+        lat = self.lattice
+        fm = self.magnetic_columns()
+        if not fm:
+            raise ValueError("reciprocity() needs a system with an FM column (orbital pumping by its precession)")
+        pairs = lat.offset_pairs(KERNEL_NAMES)
+        out = {}
+        for a, J in zip("xyz", lat.generators):
+            W = np.zeros((lat.N_x, lat.dim, lat.dim), complex)
+            W[fm] = -J
+            pump = solve_kubo(lat, self.T, self.eta, pairs, perturbation=W)
+            rec = {}
+            for part in ("fermi_surface", "fermi_sea"):
+                A = -float(self.select(part).observables.density(a)[fm].sum()) * self._scale
+                oP = Observables(lat, pump.bands[part])
+                B = sum(d[1] * float(oP.evaluate("current", None, d).sum()) for d in lat.bonds if d[1] != 0) * self._scale
+                rec[part] = {"torque_side": A, "pumping_side": B}
+            out[a] = rec
+        return out
+
+    def local_reciprocity(self, polarization="z"):
+        """Column-resolved reciprocity: which OAM current is conjugate to a local orbital force.
+
+        For every column boundary ``b`` a step orbital Zeeman field ``H' = -lambda sum_{x > b} J_a(x)``
+        is ramped (``d lambda/dt``); the particle current along y it pumps (``pumping``, per row) is
+        reciprocal to the E-driven OAM to the right of ``b``, ``A(b) = <sum_{x > b} J_a>``:
+        ``pumping = -A`` for the Fermi-surface parts and ``+A`` for the Fermi-sea parts (``<dh/dlambda> = -A``).  The driven balance turns ``A`` into currents:
+        ``eta A(b) + D(b) = I(b) + P(b) + net`` (``I`` conventional boundary current, ``P`` torque dipole,
+        ``net`` the net torque, ``D(b)`` the drive term to the right of ``b``).  So the reciprocal partner
+        of the local orbital force is the proper current ``I + P``, not the conventional ``I``: the
+        conventional current is locally non-reciprocal by the torque dipole ``P(b)``.
+
+        Returns
+        -------
+        dict of arrays over the ``N_x - 1`` boundaries
+            ``pumping_surface``, ``pumping_sea``, ``accumulation_surface``, ``accumulation_sea`` (``A``),
+            ``conventional`` (``I``), ``torque_dipole`` (``P``), ``drive`` (``D(b)``), ``net_torque``.
+        """
+        from .numeric.observables import _check_pol
+
+        a = _check_pol(polarization)
+        if a is None:
+            raise ValueError("local_reciprocity() needs an angular-momentum polarization x, y or z")
+        lat = self.lattice
+        N = lat.N_x
+        J = lat.generators["xyz".index(a)]
+        pairs = lat.offset_pairs(KERNEL_NAMES)
+        tot = self.select("total").observables
+        dens = {p: self.select(p).observables.density(a) for p in ("fermi_surface", "fermi_sea", "drive")}
+        td = tot.torque_dipole(a)
+        out = {k: np.zeros(N - 1) for k in ("pumping_surface", "pumping_sea", "accumulation_surface", "accumulation_sea", "drive")}
+        for b in range(N - 1):
+            W = np.zeros((N, lat.dim, lat.dim), complex)
+            W[b + 1 :] = -J
+            pump = solve_kubo(lat, self.T, self.eta, pairs, perturbation=W)
+            for part, key in (("fermi_surface", "pumping_surface"), ("fermi_sea", "pumping_sea")):
+                oP = Observables(lat, pump.bands[part])
+                out[key][b] = sum(d[1] * float(oP.evaluate("current", None, d).sum()) for d in lat.bonds if d[1] != 0)
+            out["accumulation_surface"][b] = dens["fermi_surface"][b + 1 :].sum()
+            out["accumulation_sea"][b] = dens["fermi_sea"][b + 1 :].sum()
+            out["drive"][b] = dens["drive"][b + 1 :].sum()
+        s = self._scale
+        out = {k: s * v for k, v in out.items()}
+        out["conventional"] = s * tot.boundary_current(a)
+        out["torque_dipole"] = s * td["P"]
+        out["net_torque"] = s * td["net_torque"]
+        return out
+
+    def balance(self):
+        """The driven continuity balance per polarization and column.
+
+        ``-div j + tau = eta <J> + D`` exactly (:mod:`orbsym.numeric.kubo`); returns the four terms
+        (``divergence``, ``torque``, ``relaxation = eta <J>``, ``drive = D``: the finite-N_y sum of a
+        k-derivative, -> 0 for ``N_y -> inf``) for ``x, y, z`` and ``charge`` and the largest residual.
+        Uses the total response (Fermi surface + Fermi sea).
+        """
+        tot = self.select("total").observables
+        drv = self.select("drive").observables
+        out, worst = {}, 0.0
+        for p in POLARIZATIONS:
+            div = tot.divergence(p)
+            tq = tot.torques(p)["total"] if p is not None else np.zeros(self.lattice.N_x)
+            relax = self.eta * tot.density(p)
+            drive = drv.density(p)
+            rate = tot.time_derivative(p)
+            worst = max(worst, float(np.abs(-div + tq - relax - drive).max()), float(np.abs(rate - relax - drive).max()))
+            out[polarization_label(p)] = {"divergence": div, "torque": tq, "relaxation": relax, "drive": drive}
+        out["max_abs_residual"] = worst
+        return out
+
+    def describe(self):
+        return {"T": self.T, "eta": self.eta, "part": self.part, "units": UNITS, "system": self.system.describe()}
+
+    def to_dict(self, quantities=("densities", "currents", "torques", "orbital_torque")):
+        """JSON-ready dict of the requested quantities for the current part (NaN -> None)."""
+        if isinstance(quantities, str):
+            quantities = (quantities,)
+        for q in quantities:
+            check_name("response quantity", q, RESPONSE_QUANTITIES)
+        out = self.describe()
+        if "densities" in quantities:
+            out["densities"] = _jsonable(self.densities())
+        if "currents" in quantities:
+            out["currents"] = {k: _jsonable(self.currents(k)) for k in CURRENT_KINDS}
+            out["currents"]["bond_y"] = _jsonable(self.currents("bond", "y"))
+        if "torques" in quantities:
+            out["torques"] = _jsonable(self.torques("bond"))
+        if "orbital_torque" in quantities:
+            out["orbital_torque"] = self.orbital_torque()
+        if "proper_currents" in quantities:
+            out["proper_currents"] = _jsonable(self.proper_currents())
+        if "balance" in quantities:
+            b = self.balance()
+            out["balance"] = {k: (_jsonable(v) if isinstance(v, dict) else v) for k, v in b.items()}
+        return out
+
+
+def response(system, T=PAPER_PARAMETERS["T"], eta=DEFAULT_ETA, part="total"):
+    """DC linear response of ``system`` to a static uniform field ``E_y`` (module docstring).
+
+    Parameters
+    ----------
+    system : orbsym.systems.System
+    T : float
+        Temperature (units of t, ``>= 0``; the Fermi-surface part needs ``T`` above the level
+        spacing ``~ 8 t / N_y`` of the k grid).
+    eta : float
+        Relaxation rate ``hbar eta > 0`` (units of t).
+    part : {"total", "fermi_surface", "fermi_sea", "drive"}
+
+    Returns
+    -------
+    Response
+        Lazy: the first quantity triggers one batched Bloch solve of all parts.
+    """
+    if not isinstance(system, System):
+        raise TypeError(f"response() needs an orbsym.systems.System (from trilayer(), bilayer(), heterostructure()), got {type(system).__name__}")
+    return Response(system, T, eta, part)
+
+
+# =============================================================================== bulk
+def _bulk_model(model, basis):
+    from .symbolic.continuity import kernels
+    from .symbolic.models import Model
+
+    if isinstance(model, str):
+        kind = model.lower()
+        if kind not in ("nm", "am", "fm"):
+            raise unknown_name("bulk model", model, ("nm", "am", "fm", "an orbsym Model"))
+        return kernels(_builtin_model(kind, basis))
+    if isinstance(model, Model):
+        return kernels(model)
+    if hasattr(model, "hamiltonian") and hasattr(model, "operators"):
+        return model  # a KernelSet
+    raise ValueError(f"bulk model must be 'nm', 'am', 'fm', an orbsym Model or a KernelSet, got {model!r}")
+
+
+def orbital_hall(model="nm", mu=PAPER_PARAMETERS["mu"], N_k=400, T=0.0, eta=0.0, polarization="z", basis="orbital", **params):
+    """Intrinsic angular-momentum Hall conductivity ``sigma^{J_alpha}_{xy}(mu)`` of a bulk crystal.
+
+    Response of the conventional current ``j^alpha_x = {v_x, J_alpha}/2`` per site to the force
+    ``q E_y`` on an ``N_k x N_k`` grid (periodic in x and y), from the density-matrix Kubo formula of
+    :mod:`orbsym.numeric.kubo`; ``eta = 0`` gives the intrinsic (Fermi-sea, Berry-curvature-like)
+    limit, ``eta > 0`` adds the Fermi-surface part.  ``J`` is the model's generator set (orbital
+    ``L`` of the t2g basis: orbital Hall; spin: spin Hall).
+
+    Parameters
+    ----------
+    model : {"nm", "am", "fm"}, orbsym Model or KernelSet
+        Built-in kinds in ``basis``, a user/symmetry-generated model (e.g.
+        ``symmetric_hoppings("t2g", neighbours="nn+nnn").to_model()``) or its kernels.
+    mu : float or array_like
+        Chemical potential(s); one diagonalization serves all when ``mu`` enters as ``-mu 1``.
+    N_k : int
+        k points per direction (``>= 2``).
+    T, eta : float
+        Temperature and broadening (units of t, ``>= 0``).
+    polarization : {"x", "y", "z"}
+    **params
+        Model parameters (``t``, ``gamma``, ``tp``, ``s_1``...; built-in defaults ``t = 1``,
+        ``gamma = 1``, ``tp = t``, ``m = 0``).
+
+    Returns
+    -------
+    dict
+        ``mu``, ``sigma`` (Fermi sea), ``fermi_surface`` (None for ``eta = 0``), ``total``,
+        ``charge_hall`` (particle Hall response of ``v_x``, zero with time reversal), and the
+        ``units``/``current`` statements.
+    """
+    check_name("basis", basis, BASES)
+    ks = _bulk_model(model, basis)
+    N_k = integer_at_least("N_k", N_k, 2, " (k points per direction)")
+    T = real_number("temperature T", T, minimum=0.0)
+    eta = real_number("broadening eta", eta, minimum=0.0)
+    pol = check_name("polarization", polarization, ("x", "y", "z"))
+    mem = 20000 * ks.dim * ks.dim * 16 * 12
+    if mem > 2 * 2**30:
+        raise ValueError(f"model dim {ks.dim} needs ~{mem / 2**30:.1f} GiB per k batch; too large")
+    defaults = {"t": 1.0, "gamma": 1.0, "w": 0.0, "m_x": 0.0, "m_y": 0.0, "m_z": 0.0}
+    vals = {p: defaults.get(p, 0.0) for p in ks.parameters}
+    if "tp" in ks.parameters:
+        vals["tp"] = params.get("t", 1.0)
+    for name, v in params.items():
+        if name not in ks.parameters or name == "mu":
+            raise unknown_name(f"parameter of model {ks.model!r}", name, [p for p in ks.parameters if p != "mu"])
+        vals[name] = real_number(name, v)
+    mus = np.atleast_1d(np.asarray(mu, dtype=float))
+    if not np.all(np.isfinite(mus)):
+        raise ValueError(f"mu must be finite, got {mu!r}")
+    onsite = lambda m: ks.onsite_matrix({**vals, "mu": m}) if "mu" in ks.parameters else ks.onsite_matrix(vals)  # noqa: E731
+    hops = {tuple(d): ks.hopping_matrix(d, {**vals, "mu": 0.0}) for d in ks.bonds}
+    gens = np.asarray(ks.generators)
+    p = "xyz".index(pol)
+    shift = "mu" in ks.parameters and np.allclose(onsite(1.0) - onsite(0.0), -np.eye(ks.dim), atol=1e-14)
+    if shift or "mu" not in ks.parameters:
+        res = bulk_hall(onsite(0.0), hops, gens, mus if shift else np.zeros(1), N_k, T, eta, p, mu_shift=True)
+        if not shift:
+            res = {k: (None if v is None else np.full(mus.size, v[0])) for k, v in res.items()}
+    else:
+        parts = [bulk_hall(onsite(m), hops, gens, np.zeros(1), N_k, T, eta, p) for m in mus]
+        res = {k: (None if parts[0][k] is None else np.array([r[k][0] for r in parts])) for k in parts[0]}
+    total = res["fermi_sea"] + (0.0 if res["fermi_surface"] is None else res["fermi_surface"])
+    return {
+        "mu": mus,
+        "sigma": res["fermi_sea"],
+        "fermi_surface": res["fermi_surface"],
+        "total": total,
+        "charge_hall": res["charge_hall"],
+        "polarization": pol,
+        "model": ks.model,
+        "N_k": N_k,
+        "T": T,
+        "eta": eta,
+        "current": "conventional {v_x, J}/2 (= sum of orbsym bond currents d_x j_d)",
+        "units": UNITS.replace("per bond", "per site (bulk)"),
+    }
