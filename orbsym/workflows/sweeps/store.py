@@ -234,7 +234,7 @@ class Store:
         results = {}
         for f in self.chunk_files():
             try:
-                with np.load(f, allow_pickle=False) as z:
+                with open(f, "rb") as fh, np.load(fh, allow_pickle=False) as z:
                     files = list(z.files)
                     if FINGERPRINT_KEY not in files:
                         raise SweepStateError(f"chunk {str(f)!r} carries no sweep fingerprint (written by another orbsym version or not by orbsym); {self._recover()}")
