@@ -166,12 +166,15 @@ def test_truncated_chunk_and_sweep_json_name_the_file(tmp_path, reference):
 def test_truncated_netcdf(tmp_path, reference):
     out = tmp_path / "F.nc"
     out.write_bytes(reference[1.0].read_bytes()[:300])
+    stale = tmp_path / ".F.nc.abc123.tmp.nc"  # the temporary file of a save killed half-way
+    stale.write_bytes(b"half")
     with pytest.raises(ValueError, match=r"'.*F.nc' is not a readable NetCDF3 file .*truncated"):
         load(out)
     with pytest.raises(ValueError, match="is not a file"):
         load(tmp_path)
     run(out, 1.0)  # a damaged output is recomputed, not trusted
     _assert_is_gamma(out, 1.0, reference)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["F.nc"]
 
 
 # ------------------------------------------------------------------ one owner at a time
@@ -290,7 +293,7 @@ BASE = ["sweep", "bilayer", "--set", "N_y=8", "--quiet"]
         (["--param", "metal=nm,xm"], ["'xm'", "nm"]),
         (["--param", "N_FM=1,2", "--param", "N_x=2,5"], ["N_FM=2, N_x=2", "N_x = 2 is too small for N_FM = 2", "N_FM = [1, 2]", "N_x = [2, 5]"]),
         (["--param", "theta=0:1:1000000000"], ["1000000000 values", "at most 10000000 points"]),
-        (["--param", "theta=0:1:5000", "--param", "phi=0:1:5000"], ["25000000 points", "GiB", "core-hours"]),
+        (["--param", "theta=0:1:5000", "--param", "phi=0:1:5000"], ["25000000 points", "iB of memory", "core-hours"]),
         (["--param", "theta=0,1", "--ny-inf-method", "simpson"], ["invalid choice", "'simpson'"]),
         (["--param", "theta=0,1", "--out", ""], ["must be a file path"]),
     ],
@@ -321,8 +324,9 @@ def test_bad_sweep_options_are_usage_errors_before_any_point(extra, words, tmp_p
         ({"axes": {"N_x": [2, 3, 4]}, "params": {"N_FM": 2}}, "sweep point N_x=2 is invalid.*too small for N_FM = 2.*N_x = \\[2, 3, 4\\]"),
         ({"axes": {"N_x": [3, 4], "N_FM": [1, 3]}, "params": {"N_y": 8}}, "N_x=3, N_FM=3 is invalid"),
         ({"axes": {"theta": np.broadcast_to(0.0, (10**9,))}}, "1000000000 values; a sweep has at most"),
-        ({"axes": {"theta": range(4000), "phi": range(4000)}}, "16000000 points .*GiB of memory"),
+        ({"axes": {"theta": range(4000), "phi": range(4000)}}, "16000000 points .*iB of memory"),
         ({"axes": {"m": [0.5, -1.0]}}, "sweep point m=-1.0 is invalid: m is the magnitude"),
+        ({"axes": {"N_x": [4, 100000]}, "params": {"N_y": 8}}, "one point at N_x = 100000 .*TiB"),
         ({"observables": None}, "observables must be a name or a list"),
         ({"params": [("gamma", 1)]}, "params must be a dict"),
         ({"ny_inf_method": "gauss"}, "unknown N_y = inf method 'gauss'"),

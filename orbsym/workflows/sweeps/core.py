@@ -471,7 +471,9 @@ def sweep(
     columns = [v for v in axes.get("N_x", [spec.fixed.get("N_x")]) if isinstance(v, int)]
     from ...conventions import PAPER_PARAMETERS
 
-    n_points = check_size(axes, schema, max(columns or [PAPER_PARAMETERS["N_x"]]), _estimate_seconds(spec, axes, math.prod(shape)))
+    bases = set(axes.get("basis", [spec.fixed.get("basis")])) | {"spin" for m in axes.get("metal", [spec.fixed.get("metal")]) if m == "am"}
+    site_dim = 2 if bases and bases <= {"spin"} else 3
+    n_points = check_size(axes, schema, max(columns or [PAPER_PARAMETERS["N_x"]]), _estimate_seconds(spec, axes, math.prod(shape)), site_dim)
     check_points(spec, axes)
     fingerprint, doc = _fingerprint(spec, axes, parsed, tol, ny_inf_method)
     attrs = _attrs(spec, axes, parsed, tol, fingerprint)

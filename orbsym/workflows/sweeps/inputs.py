@@ -213,11 +213,14 @@ def _physical_memory():
 
 
 def _gib(n):
-    return f"{n / 2**30:.3g} GiB"
+    return f"{n / 2**40:.3g} TiB" if n >= 2**40 else f"{n / 2**30:.3g} GiB"
 
 
-def check_size(axes, schema, max_columns, seconds):
-    """Refuse a sweep whose results would not fit in memory, before allocating anything.
+def check_size(axes, schema, max_columns, seconds, site_dim=3):
+    """Refuse a sweep whose results, or one of whose points, would not fit in memory.
+
+    Runs before anything is allocated.  A point needs about four ``n x n`` complex matrices
+    (``n = N_x site_dim``: the k-point Hamiltonian, eigenvectors and products of the Bloch solve).
 
     Parameters
     ----------
@@ -227,6 +230,8 @@ def check_size(axes, schema, max_columns, seconds):
         Largest ``N_x`` of the sweep (length of the ``x`` dimensions).
     seconds : float
         Estimated compute time on one core (for the message).
+    site_dim : int
+        Orbitals per site (3 in the orbital basis, 2 in the spin basis).
     """
     from .points import AXIS_LABELS, POLARIZATION_LABELS, TORQUE_TERMS
 
@@ -236,6 +241,13 @@ def check_size(axes, schema, max_columns, seconds):
     need = n_points * (2 * per_point + _OVERHEAD_BYTES)  # results dict + assembled arrays
     limit = _physical_memory() // 2
     shape = " x ".join(f"{n}={len(v)}" for n, v in axes.items())
+    n = max_columns * site_dim
+    point = 4 * 16 * n * n
+    if point > limit:
+        raise ValueError(
+            f"sweep refused: one point at N_x = {max_columns} ({n} x {n} Bloch matrices) needs about {_gib(point)} of memory "
+            f"(limit {_gib(limit)}, half of this machine); use fewer columns"
+        )
     if n_points > MAX_POINTS or need > limit:
         raise ValueError(
             f"sweep of {n_points} points ({shape}) refused: it needs about {_gib(need)} of memory here "

@@ -141,6 +141,17 @@ def _try_lock(fd):
         return True
     except (BlockingIOError, PermissionError):
         return False
+    except OSError as exc:  # e.g. ENOLCK / EOPNOTSUPP on some network file systems
+        raise SweepStateError(
+            f"cannot lock {_fd_path(fd)!r}: {exc.strerror}; this file system does not support file locks -- "
+            f"write the sweep to a local disk and copy the file afterwards"
+        ) from None
+
+
+def _fd_path(fd):
+    with contextlib.suppress(OSError):
+        return os.readlink(f"/proc/self/fd/{fd}")
+    return f"file descriptor {fd}"
 
 
 def _read_holder(fd):
@@ -184,6 +195,11 @@ class Store:
         ensure_writable_dir(self.dir.parent if str(self.dir.parent) else ".")
         self._lock.acquire(repr(str(self.out)))
         try:
+            # we own the output now: temporary files of an earlier, killed save are stale
+            # (named as orbsym.io.atomic_path names them)
+            for tmp in self.out.parent.glob(f".{self.out.name}.*.tmp{self.out.suffix}"):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
             if self.restart:
                 self._clear()
         except BaseException:
