@@ -295,6 +295,9 @@ BASE = ["sweep", "bilayer", "--set", "N_y=8", "--quiet"]
         (["--param", "theta=0:1:1000000000"], ["1000000000 values", "at most 10000000 points"]),
         (["--param", "theta=0:1:5000", "--param", "phi=0:1:5000"], ["25000000 points", "iB of memory", "core-hours"]),
         (["--param", "theta=0,1", "--ny-inf-method", "simpson"], ["invalid choice", "'simpson'"]),
+        (["--param", "theta=0,1", "--set", "m_FM=q"], ["fixed parameters", "m_FM='q' are invalid", "unknown magnetization direction 'q'"]),
+        (["--param", "theta=0,1", "--set", "w=0.3"], ["'w' applies only to the spin basis", "orbital basis", "silently ignored"]),
+        (["--param", "mu=0,1", "--set", "basis=spin", "--set", "tp=0.5"], ["'tp' applies only to the orbital basis"]),
         (["--param", "theta=0,1", "--out", ""], ["must be a file path"]),
     ],
 )
@@ -331,6 +334,7 @@ def test_bad_sweep_options_are_usage_errors_before_any_point(extra, words, tmp_p
         ({"params": [("gamma", 1)]}, "params must be a dict"),
         ({"ny_inf_method": "gauss"}, "unknown N_y = inf method 'gauss'"),
         ({"axes": {"interface": ["fm", " "]}}, "empty value"),
+        ({"params": {"N_y": 8, "spin_unit": "S"}}, "'spin_unit' applies only to the spin basis"),
     ],
 )
 def test_bad_sweep_values_api(kwargs, match, tmp_path, monkeypatch):
@@ -343,6 +347,12 @@ def test_bad_sweep_values_api(kwargs, match, tmp_path, monkeypatch):
         sweep("bilayer", call.pop("axes"), call.pop("observables"), executor="serial", out=tmp_path / "F.nc", **call)
     assert not isinstance(info.value, SweepError)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_basis_only_parameter_is_fine_when_some_points_use_it():
+    ds = sweep("bilayer", {"basis": ["orbital", "spin"]}, params={"N_x": 4, "N_y": 8, "gamma": 0.3}, executor="serial")
+    assert ds.free_energy.sel(basis="orbital").item() == solve(bilayer(gamma=0.3, N_x=4, N_y=8), 0.01).free_energy()
+    assert ds.free_energy.sel(basis="spin").item() == solve(bilayer(basis="spin", N_x=4, N_y=8), 0.01).free_energy()
 
 
 def test_factory_points_still_fail_one_by_one():

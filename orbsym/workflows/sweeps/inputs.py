@@ -174,13 +174,19 @@ def _candidates(name, vals):
     return [lo] if lo == hi else [lo, hi]
 
 
+#: Parameters that only one basis uses (the other silently ignores them).
+_BASIS_ONLY = {"w": "spin", "spin_unit": "spin", "gamma": "orbital", "tp": "orbital"}
+
+
 def check_points(spec, axes):
     """Build the system of representative points in the parent (built-in geometries only).
 
     All combinations of the discrete values (strings and integer sizes) with the extremes of the
     continuous axes when there are at most ``_MAX_CHECKS`` of them, else each axis's candidates
     separately (the other axes at their first value).  A constructor error is raised as a
-    ValueError naming the point's values.
+    ValueError naming the point's values (or the fixed parameters, when they alone fail).  A
+    given parameter that no point's basis uses (``w`` in the orbital basis, ``gamma`` or ``tp``
+    in the spin basis, ``spin_unit`` in the orbital basis) is refused too: it would be ignored.
     """
     if spec.factory is not None:
         return
@@ -193,14 +199,33 @@ def check_points(spec, axes):
         first = {n: v[0] for n, v in axes.items()}
         points = [dict(first, **{n: c}) for n, cs in cands.items() for c in cs[:_MAX_CHECKS]]
     make = spec.constructor()
+    bases = set()
     for p in points:
         try:
             kw, _, _ = system_kwargs(spec, p)
-            make(**kw)
+            bases.add(make(**kw).info.get("basis"))
         except (ValueError, TypeError) as exc:
+            why = " ".join(str(exc).split())
+            fixed = ", ".join(f"{n}={v!r}" for n, v in spec.fixed.items())
+            if fixed:
+                try:
+                    kw, _, _ = system_kwargs(spec, {})
+                    make(**kw)
+                except (ValueError, TypeError) as alone:
+                    if " ".join(str(alone).split()) == why:
+                        raise ValueError(f"fixed parameters {fixed} are invalid: {why}") from None
             swept = ", ".join(f"{n}={v!r}" for n, v in p.items())
             values = "; ".join(f"{n} = {axes[n]!r}" if len(axes[n]) <= 12 else f"{n} = [{len(axes[n])} values]" for n in p)
-            raise ValueError(f"sweep point {swept} is invalid: {' '.join(str(exc).split())} (axis values: {values})") from None
+            raise ValueError(f"sweep point {swept} is invalid: {why} (axis values: {values})") from None
+    given = [n for n in list(axes) + list(spec.fixed) if n in _BASIS_ONLY]
+    for n in given:
+        if _BASIS_ONLY[n] not in bases:
+            only = _BASIS_ONLY[n]
+            raise ValueError(
+                f"parameter {n!r} applies only to the {only} basis, but every point of this sweep is in the "
+                f"{' / '.join(sorted(b for b in bases if b))} basis (it would be silently ignored); remove it"
+                + (" or set basis=spin (metal=am for the altermagnet)" if only == "spin" else " or set basis=orbital")
+            )
 
 
 def _physical_memory():
