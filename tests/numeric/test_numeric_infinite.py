@@ -97,5 +97,5 @@ def test_infinite_sweep_at_low_T_and_cli_method(tmp_path):
     assert abs(F[0] - F[1]) < 3e-10 and (ds.free_energy_error.values <= 1e-10).all()
     with pytest.raises(ValueError, match="unknown N_y = inf method 'simpson'.*auto, trapezoid, adaptive"):
         sweep("bilayer", {"T": [0.0]}, params={"N_y": math.inf}, ny_inf_method="simpson")
-    with pytest.raises(Exception, match="trapezoid nodes"):
-        sweep("bilayer", {"T": [1e-7]}, params={"N_x": 4, "N_y": math.inf}, ny_inf_method="trapezoid", executor="serial")
+    ada = sweep("bilayer", {"T": [1e-7]}, "free_energy", params={"N_x": 4, "N_y": math.inf, "m_FM": "x", "gamma": 0.3}, executor="serial", ny_inf_method="adaptive")
+    assert ada.attrs["k_integral_method"] == "adaptive" and ada.free_energy.item() == F[1]  # auto chose adaptive

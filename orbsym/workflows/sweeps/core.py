@@ -423,7 +423,7 @@ def sweep(
         raise ValueError(f"params must be a dict {{name: value}} of fixed parameters, got {params!r}")
     params = dict(params or {})
     spec = system_spec(system, params)
-    axes = parse_axes(axes)
+    axes = parse_axes(axes, lambda: _estimate_seconds(spec, {}, 1))
     check_names(spec, list(axes), "sweep parameter")
     check_names(spec, list(params), "fixed parameter")
     check_values(axes, params)

@@ -69,8 +69,12 @@ def _scalar(v):
     return v
 
 
-def parse_axes(axes):
-    """``{name: list of values}`` from a dict or a list of ``(name, values)``; shape and type checks."""
+def parse_axes(axes, seconds_per_point=None):
+    """``{name: list of values}`` from a dict or a list of ``(name, values)``; shape and type checks.
+
+    ``seconds_per_point`` (a callable) estimates the cost of one point for the message refusing an
+    axis longer than :data:`MAX_POINTS` (checked before the values are copied).
+    """
     if isinstance(axes, dict):
         items = list(axes.items())
     else:
@@ -90,7 +94,11 @@ def parse_axes(axes):
             raise ValueError(f"axis {name!r}: values must be a 1-D sequence, got {values!r}")
         n = len(values) if hasattr(values, "__len__") else None
         if n is not None and n > MAX_POINTS:
-            raise ValueError(f"axis {name!r} has {n} values; a sweep has at most {MAX_POINTS} points (split it)")
+            hours = f", and about {n * seconds_per_point() / 3600:.3g} core-hours" if seconds_per_point else ""
+            raise ValueError(
+                f"axis {name!r} has {n} values; a sweep has at most {MAX_POINTS} points (it would need at least "
+                f"{_gib(n * _OVERHEAD_BYTES)} of memory for bookkeeping alone{hours}) -- coarsen or split it"
+            )
         vals = [_scalar(v) for v in np.asarray(values, dtype=object).ravel().tolist()] if np.ndim(values) == 1 else None
         if vals is None:
             raise ValueError(f"axis {name!r}: values must be 1-D, got shape {np.shape(values)}")
