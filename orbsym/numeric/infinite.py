@@ -25,8 +25,9 @@ Two methods, and an automatic choice:
 * ``"adaptive"``: :func:`scipy.integrate.quad_vec`, adaptive Gauss-Kronrod 21-point rule, error
   estimate from it, with breakpoints at the Fermi points ``E_s(k_F) = 0`` (found by bisection on
   the number of occupied levels) and, for ``T > 0``, a geometric grid of breakpoints
-  ``k_F +- (T / v_max) 8^j`` that resolves the thermal layer of width ``~T / v`` around each of
-  them (``v_max = ||C|| + ||S||`` bounds every band velocity).  At ``T = 0`` the integrand is
+  ``k_F +- (T / v_max) 8^j`` up to ``40 T / v_F`` that resolves the thermal layer of width
+  ``~T / v_F`` around each of them (``v_max = ||C|| + ||S||`` bounds every band velocity, ``v_F``
+  is the band's velocity at ``k_F``).  At ``T = 0`` the integrand is
   then analytic on every piece (kinks only at breakpoints); for ``0 < T << 1`` each piece is at
   least as long as its distance to the layer, so the first Gauss-Kronrod estimates are already
   reliable.  It is also the independent slow path the tests compare the trapezoidal rule with.
@@ -56,6 +57,8 @@ _AUTO_TRAPEZOID_NODES = 2**14
 _FERMI_GRID = 256
 #: Ratio of successive breakpoints of the graded grid around a Fermi point (adaptive, T > 0).
 _GRADING = 8.0
+#: The graded grid reaches ``_LAYER T / v_F`` from the Fermi point (thermal tail ``exp(-_LAYER)``).
+_LAYER = 40.0
 #: Coarsest trapezoid level (nodes on [0, pi] or points on [-pi, pi]) and the finest allowed.
 _M_START = 32
 _M_MAX = 2**17
@@ -230,15 +233,40 @@ def fermi_points(lattice, a, b, phases=None, cells=_FERMI_GRID):
     return sorted({float(x) for x in 0.5 * (lo + hi)})
 
 
-def _breakpoints(kf, a, b, T, v_max):
-    """Fermi points plus (for ``T > 0``) the graded grid ``k_F +- (T / v_max) 8^j`` inside ``(a, b)``."""
+def fermi_velocities(lattice, kf, C, S):
+    """``|dE/dk|`` at each Fermi point (Hellmann-Feynman ``u^dag dh/dk u``; smallest if degenerate)."""
+    from . import bloch_hamiltonians
+
+    if not kf:
+        return []
+    k = np.asarray(kf, float)
+    E, U = np.linalg.eigh(bloch_hamiltonians(lattice, k))
+    out = []
+    for i, kk in enumerate(k):
+        dh = -math.sin(kk) * C + math.cos(kk) * S
+        near = np.abs(E[i]) <= max(1e-9, 1e3 * np.finfo(float).eps * np.abs(E[i]).max())
+        cols = U[i][:, near] if near.any() else U[i][:, [int(np.argmin(np.abs(E[i])))]]
+        v = np.abs(np.einsum("is,ij,js->s", cols.conj(), dh, cols).real)
+        out.append(float(v.min()))
+    return out
+
+
+def _breakpoints(kf, vf, a, b, T, v_max):
+    """Fermi points plus, for ``T > 0``, the graded grid ``k_F +- (T / v_max) 8^j`` inside ``(a, b)``.
+
+    The grid stops once it passes ``_LAYER T / v_F`` (there ``f(E) - theta(-E) ~ exp(-_LAYER)``):
+    beyond, the integrand is the ``T = 0`` one up to an exponentially small correction.
+    """
     pts = set(kf)
     if T > 0 and v_max > 0:
         top = (b - a) / 64
-        for p in kf:
+        for p, v in zip(kf, vf):
+            reach = _LAYER * T / max(v, 1e-6 * v_max)
             d = T / v_max
             while d < top:
                 pts.update(q for q in (p - d, p + d) if a < q < b)
+                if d >= reach:
+                    break
                 d *= _GRADING
     return sorted(pts)
 
@@ -311,7 +339,8 @@ def solve_infinite(lattice, T, pairs=(), tol=DEFAULT_TOL, method=None, limit=400
                 raise ValueError(str(exc)) from None
             evals_before = exc.evaluations
     a, b, norm = (0.0, math.pi, 1.0 / math.pi) if symmetric else (-math.pi, math.pi, 0.5 / math.pi)
-    points = _breakpoints(fermi_points(lattice, a, b), a, b, T, v_max)
+    kf = fermi_points(lattice, a, b)
+    points = _breakpoints(kf, fermi_velocities(lattice, kf, C, S) if T > 0 else [0.0] * len(kf), a, b, T, v_max)
     limit = max(int(limit), 4 * (len(points) + 1))
     nb = len(pairs) * N * d * d
     count = [0]
