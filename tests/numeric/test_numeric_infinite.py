@@ -99,3 +99,17 @@ def test_infinite_sweep_at_low_T_and_cli_method(tmp_path):
         sweep("bilayer", {"T": [0.0]}, params={"N_y": math.inf}, ny_inf_method="simpson")
     ada = sweep("bilayer", {"T": [1e-7]}, "free_energy", params={"N_x": 4, "N_y": math.inf, "m_FM": "x", "gamma": 0.3}, executor="serial", ny_inf_method="adaptive")
     assert ada.attrs["k_integral_method"] == "adaptive" and ada.free_energy.item() == F[1]  # auto chose adaptive
+
+
+def test_fermi_velocities_match_finite_differences(lattice):
+    from orbsym.numeric.infinite import fermi_velocities
+
+    H0, C, S = _pieces(lattice)
+    kf = fermi_points(lattice, 0.0, math.pi)
+    v = fermi_velocities(lattice, kf, C, S)
+    h = 1e-6
+    for k, vk in zip(kf, v):
+        Ep, Em = (np.linalg.eigvalsh(bloch_hamiltonians(lattice, np.array([k + s * h])))[0] for s in (1, -1))
+        E0 = np.linalg.eigvalsh(bloch_hamiltonians(lattice, np.array([k])))[0]
+        s = int(np.argmin(np.abs(E0)))
+        assert abs(abs(Ep[s] - Em[s]) / (2 * h) - vk) < 1e-6 * max(1.0, vk)
