@@ -142,6 +142,30 @@ def test_equal_numbers_are_the_same_sweep(tmp_path):
     assert c.attrs["fingerprint"] == d.attrs["fingerprint"]
 
 
+def test_leftovers_are_cleaned(tmp_path, reference, monkeypatch):
+    import orbsym.workflows.sweeps.core as core
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    out = tmp_path / "F.nc"
+    with monkeypatch.context() as m:
+        m.setattr(core, "run_chunk", interrupted)
+        with pytest.raises(KeyboardInterrupt):  # Ctrl-C before anything was stored: nothing is left
+            run(out, 1.0)
+    assert list(tmp_path.iterdir()) == []
+    run(out, 1.0)
+    # killed between writing OUT and removing OUT.parts/: the next run finds the file complete and
+    # removes its own leftovers
+    (tmp_path / "F.nc.parts").mkdir()
+    (tmp_path / "F.nc.parts" / "sweep.json").write_text('{"fingerprint": "%s"}' % load(out).attrs["fingerprint"])
+    (tmp_path / "F.nc.parts" / "points_0000000_0000000_1.npz").write_bytes(b"stale")
+    seen = []
+    run(out, 1.0, on_chunk=seen.append)
+    assert seen == [] and sorted(p.name for p in tmp_path.iterdir()) == ["F.nc"]
+    _assert_is_gamma(out, 1.0, reference)
+
+
 # ------------------------------------------------------------------ truncated state
 def test_truncated_chunk_and_sweep_json_name_the_file(tmp_path, reference):
     out = tmp_path / "F.nc"
@@ -333,6 +357,7 @@ def test_bad_sweep_options_are_usage_errors_before_any_point(extra, words, tmp_p
         ({"observables": None}, "observables must be a name or a list"),
         ({"params": [("gamma", 1)]}, "params must be a dict"),
         ({"ny_inf_method": "gauss"}, "unknown N_y = inf method 'gauss'"),
+        ({"executor": "threads"}, "unknown executor 'threads'"),
         ({"axes": {"interface": ["fm", " "]}}, "empty value"),
         ({"params": {"N_y": 8, "spin_unit": "S"}}, "'spin_unit' applies only to the spin basis"),
     ],
@@ -343,8 +368,9 @@ def test_bad_sweep_values_api(kwargs, match, tmp_path, monkeypatch):
     monkeypatch.setattr(core, "run_chunk", lambda *a, **k: pytest.fail("a point ran"))
     call = {"axes": {"theta": [0.0, 1.0]}, "observables": "free_energy", "params": {"N_x": 4, "N_y": 8}}
     call.update(kwargs)
+    call.setdefault("executor", "serial")
     with pytest.raises(ValueError, match=match) as info:
-        sweep("bilayer", call.pop("axes"), call.pop("observables"), executor="serial", out=tmp_path / "F.nc", **call)
+        sweep("bilayer", call.pop("axes"), call.pop("observables"), out=tmp_path / "F.nc", **call)
     assert not isinstance(info.value, SweepError)
     assert list(tmp_path.iterdir()) == []
 

@@ -461,6 +461,8 @@ def sweep(
         raise ValueError(f"tol must be a positive finite number, got {tol!r}")
     infinite = any(v == math.inf for v in axes.get("N_y", []) if not isinstance(v, str)) or params.get("N_y") == math.inf
     schema = [s for o in parsed for s in observable_schema(o, infinite)]
+    if (isinstance(executor, str) and executor not in ("serial", "process")) or not (executor is None or isinstance(executor, str) or hasattr(executor, "submit")):
+        raise ValueError(f"unknown executor {executor!r}; allowed: 'serial', 'process', or a concurrent.futures.Executor (e.g. dask client.get_executor())")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1):
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
     if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1):
@@ -491,7 +493,7 @@ def sweep(
             with contextlib.suppress(ValueError):
                 old = load(out)
                 if old.attrs.get("fingerprint") == fingerprint:
-                    store.finish(clear=False)
+                    store.finish(clear=bool(store.same_sweep()))  # our own leftovers (killed after the save) go
                     return old
         store.prepare()
         ds = _compute(run, store.load(n_points), store, **options)

@@ -208,8 +208,19 @@ class Store:
         return self
 
     def __exit__(self, *exc):
+        if self._lock.fd is not None and not self.chunk_files() and self.same_sweep() is not False:
+            self.finish()  # nothing stored yet (e.g. stopped before the first chunk): leave nothing
         self._lock.release()
         return False
+
+    def same_sweep(self):
+        """True if ``sweep.json`` names this sweep, False if another (or unreadable), None if absent."""
+        if not self.meta.exists():
+            return None
+        try:
+            return json.loads(self.meta.read_text())["fingerprint"] == self.fingerprint
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError, OSError):
+            return False
 
     def _recover(self):
         return _RECOVER.format(dir=str(self.dir))
