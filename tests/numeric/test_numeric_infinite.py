@@ -13,7 +13,6 @@ import pytest
 
 from orbsym.numeric import bloch_hamiltonians
 from orbsym.numeric.infinite import fermi_points, solve_infinite, trapezoid_nodes_estimate, _pieces
-from orbsym.numeric.observables import KERNEL_NAMES
 from orbsym.systems import bilayer
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 from orbsym.cli import main
 from orbsym.systems import bilayer, solve
@@ -388,3 +389,15 @@ def test_factory_points_still_fail_one_by_one():
     with pytest.raises(SweepError, match="1 of 2 sweep points failed"):
         sweep(functools.partial(bilayer, N_y=8), {"N_x": [4, 1]}, executor="serial")
     assert math.isfinite(sweep(functools.partial(bilayer, N_y=8), {"N_x": [4]}, executor="serial").free_energy.item())
+
+
+@given(st.lists(st.integers(-10**6, 10**6), min_size=1, max_size=5), st.integers(-50, 50))
+def test_fingerprint_sees_values_not_their_type(values, fixed):
+    from orbsym.workflows.sweeps.store import fingerprint
+
+    as_int = {"axes": {"gamma": values}, "fixed": {"mu": fixed, "m_FM": (fixed, 0)}}
+    as_float = {"axes": {"gamma": [float(v) for v in values]}, "fixed": {"mu": float(fixed), "m_FM": [float(fixed), 0.0]}}
+    assert fingerprint(as_int) == fingerprint(as_float)
+    shifted = {"axes": {"gamma": [v + 0.5 for v in values]}, "fixed": as_int["fixed"]}
+    assert fingerprint(shifted)[0] != fingerprint(as_int)[0]
+    assert fingerprint({**as_int, "fixed": {"mu": fixed, "m_FM": (fixed, 1)}})[0] != fingerprint(as_int)[0]
