@@ -224,9 +224,11 @@ _CHILD = textwrap.dedent(
     import sys, time
     from pathlib import Path
     from orbsym.workflows.sweeps import sweep
-    out, marker, go = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    out, marker, go, pause = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4] == "pause"
     def cb(info):
-        if info["done"] == 2:
+        if not pause:
+            marker.write_text("running")
+        elif info["done"] == 2:
             marker.write_text("paused")
             t0 = time.time()
             while not go.exists() and time.time() - t0 < 60:
@@ -237,10 +239,10 @@ _CHILD = textwrap.dedent(
 
 
 @contextlib.contextmanager
-def _child(out, tmp_path):
+def _child(out, tmp_path, pause=True):
     marker, go = tmp_path / "paused", tmp_path / "go"
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), OMP_NUM_THREADS="1")
-    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(out), str(marker), str(go)], env=env, cwd=ROOT, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(out), str(marker), str(go), "pause" if pause else "run"], env=env, cwd=ROOT, stderr=subprocess.PIPE)
     try:
         t0 = time.time()
         while not marker.exists():
@@ -283,7 +285,19 @@ def test_sigkill_mid_sweep_then_resume_is_identical(tmp_path, reference):
     run(out, 1.0, on_chunk=seen.append)  # the kernel released the dead owner's lock
     assert sorted(i for s in seen for i in s["indices"]) == [2, 3, 4, 5]
     _assert_is_gamma(out, 1.0, reference)
-    assert _leftovers(tmp_path) == ["go"] or _leftovers(tmp_path) == ["paused"]
+    assert _leftovers(tmp_path) == ["paused"]
+
+
+def test_sigkill_while_computing_then_resume_is_identical(tmp_path, reference):
+    """Killed at an arbitrary moment (mid-point, mid-write or even after the save): same file."""
+    out = tmp_path / "F.nc"
+    with _child(out, tmp_path, pause=False) as (proc, _):
+        time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    run(out, 1.0)
+    _assert_is_gamma(out, 1.0, reference)
+    assert _leftovers(tmp_path) == ["paused"]  # the marker file
 
 
 # ------------------------------------------------------------------ bad options, found up front
