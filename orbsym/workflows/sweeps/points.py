@@ -60,6 +60,9 @@ class SystemSpec:
     factory : callable or None
         ``factory(**params) -> orbsym.systems.System``; must be picklable (module-level function or
         :func:`functools.partial`) for process pools.
+    ny_inf_method : str
+        Rule of the ``N_y = inf`` k_y integral, ``"auto"``, ``"trapezoid"`` or ``"adaptive"``
+        (:func:`orbsym.numeric.infinite.solve_infinite`).
     """
 
     geometry: str
