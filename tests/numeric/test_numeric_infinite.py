@@ -112,3 +112,15 @@ def test_fermi_velocities_match_finite_differences(lattice):
         E0 = np.linalg.eigvalsh(bloch_hamiltonians(lattice, np.array([k])))[0]
         s = int(np.argmin(np.abs(E0)))
         assert abs(abs(Ep[s] - Em[s]) / (2 * h) - vk) < 1e-6 * max(1.0, vk)
+
+
+def test_auto_falls_back_to_adaptive_when_trapezoid_does_not_converge(lattice, zero, monkeypatch):
+    import orbsym.numeric.infinite as inf
+
+    monkeypatch.setattr(inf, "_AUTO_TRAPEZOID_NODES", math.inf)  # auto picks the trapezoid rule ...
+    monkeypatch.setattr(inf, "_M_MAX", 256)  # ... which then gives up early
+    r = inf.solve_infinite(lattice, 1e-7, pairs=[(0, 0), (1, 0)], tol=1e-11)
+    assert r.method == "adaptive" and r.evaluations > 256
+    assert abs(r.free_energy - zero.free_energy) < 3e-11
+    with pytest.raises(ValueError, match="with 256 trapezoid nodes"):
+        inf.solve_infinite(lattice, 1e-7, tol=1e-11, method="trapezoid")
