@@ -10,8 +10,10 @@ Examples::
 
 ``--param NAME=START:STOP:NUM`` is ``numpy.linspace(START, STOP, NUM)`` (both ends included);
 ``--param NAME=V1,V2,...`` lists values (numbers, ``inf`` for ``N_y``, or words such as
-``interface=fm,metal``).  ``--set NAME=VALUE`` fixes a parameter.  Re-running an interrupted sweep
-with the same arguments computes only the missing points (partial results in ``OUT.parts/``).
+``interface=fm,metal``).  ``--set NAME=VALUE`` fixes a parameter (once per name).  Every value is
+checked before any point runs (exit status 2, one line).  Re-running an interrupted sweep with
+the same arguments computes only the missing points (partial results in ``OUT.parts/``, owned by
+one run at a time; ``--restart`` discards them).
 Conventions (units of t, free energies per row): :mod:`orbsym.conventions`.
 """
 
@@ -37,7 +39,14 @@ def add_arguments(parser):
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS", help="run on a dask.distributed scheduler (e.g. tcp://host:8786) via client.get_executor()")
     parser.add_argument("--chunk-size", dest="chunk_size", type=int, default=None, help="points per task")
     parser.add_argument("--tol", type=float, default=None, help="absolute tolerance of the k_y integral for N_y=inf (default 1e-10)")
-    parser.add_argument("--restart", action="store_true", help="discard partial results of a different sweep in OUT.parts/")
+    parser.add_argument(
+        "--ny-inf-method",
+        dest="ny_inf_method",
+        choices=("auto", "trapezoid", "adaptive"),
+        default="auto",
+        help="rule of the N_y=inf k_y integral: auto (default; trapezoid at ordinary T, adaptive split at the Fermi points for T <~ 1e-3 and T = 0), trapezoid, adaptive",
+    )
+    parser.add_argument("--restart", action="store_true", help="start over: discard OUT.parts/ (partial, stale or corrupt results, also of a different sweep) and recompute")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -82,11 +91,15 @@ def parse_axis(item):
             raise ValueError(f"--param {name}={spec}: START and STOP must be finite numbers")
         if not isinstance(num, int) or num < 1:
             raise ValueError(f"--param {name}={spec}: NUM must be an integer >= 1, got {parts[2]!r}")
+        from ..workflows.sweeps.inputs import MAX_POINTS
+
+        if num > MAX_POINTS:
+            raise ValueError(f"--param {name}={spec}: {num} values (about {num * 1e3 / 2**30:.3g} GiB of bookkeeping alone); a sweep has at most {MAX_POINTS} points")
         values = [float(v) for v in np.linspace(start, stop, num)]
     else:
         tokens = [p.strip() for p in spec.split(",")]
         if any(not t for t in tokens):
-            raise ValueError(f"--param {name}={spec}: empty value in the list")
+            raise ValueError(f"--param {name}={spec}: empty value in the list (position {tokens.index('') + 1})")
         nums = [_number(t) for t in tokens]
         values = tokens if any(v is None for v in nums) else nums
         if any(v is None for v in nums) and any(v is not None for v in nums):
@@ -103,7 +116,10 @@ def parse_fixed(item):
     if not spec:
         raise ValueError(f"--set {name}: no value given")
     if "," in spec:
-        nums = [_number(t) for t in spec.split(",")]
+        tokens = [t.strip() for t in spec.split(",")]
+        if any(not t for t in tokens):
+            raise ValueError(f"--set {name}={spec}: empty value in the list (position {tokens.index('') + 1})")
+        nums = [_number(t) for t in tokens]
         if any(v is None for v in nums):
             raise ValueError(f"--set {name}={spec}: expected comma-separated numbers (angles theta,phi or a vector)")
         return name, tuple(float(v) for v in nums)
@@ -126,7 +142,12 @@ def run(args):
         axes[name] = values
     if not axes:
         raise ValueError("no swept parameter; give at least one --param NAME=START:STOP:NUM or NAME=V1,V2,...")
-    fixed = dict(parse_fixed(item) for item in args.set)
+    fixed = {}
+    for item in args.set:
+        name, value = parse_fixed(item)
+        if name in fixed:
+            raise ValueError(f"--set {name} is given twice ({fixed[name]!r} and {value!r}); give each fixed parameter once")
+        fixed[name] = value
     observables = [o.strip() for item in (args.observable or ["free_energy"]) for o in item.split(",") if o.strip()]
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be an integer >= 1, got {args.workers}")
@@ -158,6 +179,7 @@ def run(args):
             out=args.out,
             restart=args.restart,
             progress=False if args.quiet else None,
+            ny_inf_method=args.ny_inf_method,
             **kwargs,
         )
     except SweepError as exc:

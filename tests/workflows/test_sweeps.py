@@ -354,10 +354,11 @@ def test_cli_bad_axes(argv, match):
 
 
 def test_cli_reports_failed_points(capsys):
-    rc = _cli(["bilayer", "--param", "N_x=1,3", "--set", "N_y=10", "--quiet"])
+    # a point that fails at run time (not detectable up front): the trapezoid rule forced at T = 1e-7
+    rc = _cli(["bilayer", "--param", "T=0.01,1e-7", "--set", "N_y=inf", "--set", "N_x=4", "--ny-inf-method", "trapezoid", "--quiet"])
     assert rc == 1
     err = capsys.readouterr().err
-    assert "1 of 2 sweep points failed" in err and '"N_x": 1' in err and "N_x must be" in err
+    assert "1 of 2 sweep points failed" in err and '"T": 1e-07' in err and "trapezoid nodes" in err
 
 
 def test_process_workers_start_with_one_blas_thread(monkeypatch):

@@ -3,12 +3,16 @@
 * :func:`sweep` -- Cartesian product of named parameter axes, observables per point, returned as an
   :class:`xarray.Dataset` (:mod:`orbsym.workflows.sweeps.core`).
 * :func:`save` / :func:`load` -- NetCDF3 files (xarray scipy backend), written atomically.
+* resumable state in ``<out>.parts/``: fingerprinted chunks, one owning run at a time
+  (:mod:`orbsym.workflows.sweeps.store`, :class:`SweepStateError`); inputs checked before any
+  point runs (:mod:`orbsym.workflows.sweeps.inputs`).
 * :func:`solve_infinite` -- the k_y integral for ``N_y = infinity`` (:mod:`orbsym.numeric.infinite`).
 
 Conventions (units of t, free energies per row): :mod:`orbsym.conventions`.
 """
 
 from .core import BLAS_ENV, GEOMETRIES, SerialExecutor, SweepError, load, process_executor, save, sweep
+from .store import SweepStateError
 from ...numeric.infinite import DEFAULT_TOL, InfiniteSolution, solve_infinite
 from .points import ANGLE_PARAMETERS, OBSERVABLES, SystemSpec, parse_observable
 
@@ -17,6 +21,7 @@ __all__ = [
     "save",
     "load",
     "SweepError",
+    "SweepStateError",
     "SerialExecutor",
     "process_executor",
     "GEOMETRIES",

@@ -16,46 +16,44 @@ Every point is computed by the same function on the same inputs, and results are
 index, so the numbers and their order do not depend on the executor, the worker count or the
 chunking.
 
-With ``out="F.nc"`` each completed chunk is written atomically to ``F.nc.parts/`` (with the sweep's
-fingerprint in ``sweep.json``); re-running the same sweep computes only the missing points, then
-writes ``F.nc`` atomically (NetCDF3 via xarray's scipy backend) and removes the parts directory.  A
-point that raises is reported (:class:`SweepError`, with its parameters) and left out; the others
-are kept.
+With ``out="F.nc"`` each completed chunk is written atomically to ``F.nc.parts/``, carrying the
+sweep's fingerprint (:mod:`orbsym.workflows.sweeps.store`: a chunk is reused only when it proves it
+belongs to this sweep; one run owns the directory at a time); re-running the same sweep computes
+only the missing points, then writes ``F.nc`` atomically (NetCDF3 via xarray's scipy backend) and
+removes the parts directory.  A point that raises is reported (:class:`SweepError`, with its
+parameters) and left out; the others are kept.  Inputs are checked in the parent before any point
+runs (:mod:`orbsym.workflows.sweeps.inputs`).
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
-import difflib
-import hashlib
 import json
 import math
 import os
-import shutil
 import sys
 from collections import deque
 from pathlib import Path
 
 import numpy as np
 
-from ...numeric.infinite import DEFAULT_TOL
+from ...numeric.infinite import DEFAULT_TOL, METHODS as NY_INF_METHODS
+from .inputs import GEOMETRIES, canonical_values, check_names, check_points, check_size, check_values, parse_axes, system_spec
 from .points import (
     ANGLE_PARAMETERS,
     AXIS_LABELS,
     POLARIZATION_LABELS,
     TORQUE_TERMS,
-    SystemSpec,
     observable_schema,
     parse_observable,
     run_chunk,
     worker_init,
 )
 
-__all__ = ["sweep", "save", "load", "SweepError", "SerialExecutor", "process_executor", "GEOMETRIES", "BLAS_ENV"]
+from .store import SweepStateError, Store, fingerprint as _store_fingerprint
 
-#: Built-in geometries (constructors of :mod:`orbsym.systems`).
-GEOMETRIES = ("trilayer", "bilayer")
+__all__ = ["sweep", "save", "load", "SweepError", "SweepStateError", "SerialExecutor", "process_executor", "GEOMETRIES", "BLAS_ENV"]
 #: Environment that keeps BLAS/OpenMP single-threaded in worker processes.
 BLAS_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1"}
 #: Sweeps estimated below this many seconds run serially when no executor is given.
@@ -152,85 +150,7 @@ def _blas_env():
                 os.environ[k] = v
 
 
-# ----------------------------------------------------------------------------- inputs
-def _spec(system, fixed):
-    if isinstance(system, str):
-        if system not in GEOMETRIES:
-            close = difflib.get_close_matches(system, GEOMETRIES, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"unknown geometry {system!r}{hint}; allowed: {', '.join(GEOMETRIES)} or a factory callable(**params) -> System")
-        return SystemSpec(system, None, dict(fixed))
-    if callable(system):
-        return SystemSpec("custom", system, dict(fixed))
-    raise ValueError(f"system must be a geometry name ({', '.join(GEOMETRIES)}) or a factory callable(**params) -> System, got {system!r}")
-
-
-def _check_names(spec, names, what):
-    allowed = spec.parameter_names()
-    if spec.accepts_any():
-        return
-    for n in names:
-        if not isinstance(n, str) or n not in allowed:
-            close = difflib.get_close_matches(str(n), allowed, n=3)
-            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            raise ValueError(f"unknown {what} {n!r} for geometry {spec.geometry!r}{hint} (allowed: {', '.join(allowed)})")
-
-
-def _scalar(v):
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
-
-def _axes(axes):
-    if isinstance(axes, dict):
-        items = list(axes.items())
-    else:
-        try:
-            items = [tuple(a) for a in axes]
-        except TypeError:
-            raise ValueError(f"axes must be a dict {{name: values}} or a list of (name, values), got {axes!r}") from None
-        if any(len(a) != 2 for a in items):
-            raise ValueError("axes given as a list need (name, values) pairs")
-    if not items:
-        raise ValueError("a sweep needs at least one axis {name: values}")
-    out = {}
-    for name, values in items:
-        if name in out:
-            raise ValueError(f"axis {name!r} is given twice")
-        if isinstance(values, (str, bytes)) or np.ndim(values) == 0:
-            raise ValueError(f"axis {name!r}: values must be a 1-D sequence, got {values!r}")
-        vals = [_scalar(v) for v in np.asarray(values, dtype=object).ravel().tolist()] if np.ndim(values) == 1 else None
-        if vals is None:
-            raise ValueError(f"axis {name!r}: values must be 1-D, got shape {np.shape(values)}")
-        if not vals:
-            raise ValueError(f"axis {name!r} has no values")
-        kinds = {isinstance(v, str) for v in vals}
-        if len(kinds) > 1:
-            raise ValueError(f"axis {name!r} mixes strings and numbers: {vals!r}")
-        if kinds == {False}:
-            for v in vals:
-                if isinstance(v, bool) or not isinstance(v, (int, float)):
-                    raise ValueError(f"axis {name!r}: values must be numbers or strings, got {v!r}")
-                if math.isnan(v) or (math.isinf(v) and not (name == "N_y" and v > 0)):
-                    raise ValueError(f"axis {name!r}: value {v!r} is not finite" + (" (only N_y may be inf)" if name != "N_y" else ""))
-        out[name] = vals
-    return out
-
-
-def _check_values(axes, fixed):
-    """Cheap checks in the parent: temperatures and integer sizes (others fail per point)."""
-    from ...numeric.thermo import check_temperature
-    from .points import _INT_PARAMETERS, _as_int
-
-    items = [(n, v) for n, vals in axes.items() for v in vals] + list(fixed.items())
-    for name, v in items:
-        if name == "T":
-            check_temperature(v)
-        elif name in _INT_PARAMETERS:
-            _as_int(name, v)
-
-
+# ----------------------------------------------------------------------------- inputs (see .inputs)
 def _coord(values):
     if isinstance(values[0], str):
         return np.array(values, dtype=str)
@@ -263,9 +183,11 @@ def _default_chunk(spec, axes, n_missing, n_workers):
     return max(1, min(by_time, by_balance, 64))
 
 
-def _fingerprint(spec, axes, observables, tol):
+def _fingerprint(spec, axes, observables, tol, method="auto"):
+    """``(sha256, canonical JSON)`` of everything that determines the numbers (:mod:`.store`)."""
     from ... import __version__
 
+    infinite = any(v == math.inf for v in axes.get("N_y", []) if not isinstance(v, str)) or spec.fixed.get("N_y") == math.inf
     doc = {
         "orbsym_version": __version__,
         "geometry": spec.geometry,
@@ -275,8 +197,14 @@ def _fingerprint(spec, axes, observables, tol):
         "observables": [":".join(p for p in o if p) for o in observables],
         "tol": tol,
     }
-    text = json.dumps(doc, sort_keys=True, default=repr)
-    return hashlib.sha256(text.encode()).hexdigest(), text
+    if infinite:
+        doc["ny_inf_method"] = method
+    if spec.factory is not None:  # a factory may tell 1 from 1.0: keep the types in the fingerprint
+        doc["types"] = {
+            "axes": {n: sorted({type(v).__name__ for v in vals}) for n, vals in axes.items()},
+            "fixed": {n: type(v).__name__ for n, v in spec.fixed.items()},
+        }
+    return _store_fingerprint(doc)
 
 
 def _qualname(fn):
@@ -285,56 +213,6 @@ def _qualname(fn):
     if isinstance(fn, functools.partial):
         return f"partial({_qualname(fn.func)}, {fn.args!r}, {sorted(fn.keywords.items())!r})"
     return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
-
-
-# ----------------------------------------------------------------------------- chunk store
-class _Store:
-    """``<out>.parts/``: ``sweep.json`` plus one ``points_<first>_<last>.npz`` per completed chunk."""
-
-    def __init__(self, out, fingerprint, doc, restart):
-        from ...io import ensure_writable_dir
-
-        self.dir = Path(str(out) + ".parts")
-        meta = self.dir / "sweep.json"
-        if self.dir.exists() and meta.exists():
-            old = json.loads(meta.read_text())
-            if old.get("fingerprint") != fingerprint:
-                if not restart:
-                    raise ValueError(
-                        f"{str(self.dir)!r} holds the partial results of a different sweep; remove it, choose another output "
-                        f"file, or pass restart=True (CLI: --restart) to discard it"
-                    )
-                shutil.rmtree(self.dir)
-        elif self.dir.exists() and restart:
-            shutil.rmtree(self.dir)
-        ensure_writable_dir(self.dir)
-        if not meta.exists():
-            from ...io import atomic_write
-
-            with atomic_write(meta) as fh:
-                json.dump({"fingerprint": fingerprint, "sweep": json.loads(doc)}, fh, indent=1, default=repr)
-
-    def load(self):
-        results = {}
-        for f in sorted(self.dir.glob("points_*.npz")):
-            with np.load(f, allow_pickle=False) as z:
-                for key in z.files:
-                    var, _, idx = key.rpartition("__")
-                    results.setdefault(int(idx), {})[var] = z[key]
-        return results
-
-    def write(self, rows):
-        from ...io import atomic_write
-
-        if not rows:
-            return
-        idx = sorted(i for i, _ in rows)
-        arrays = {f"{var}__{i}": a for i, d in rows for var, a in d.items()}
-        with atomic_write(self.dir / f"points_{idx[0]:07d}_{idx[-1]:07d}_{len(idx)}.npz", "wb") as fh:
-            np.savez(fh, **arrays)
-
-    def remove(self):
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------- assembly
@@ -432,10 +310,18 @@ def load(path):
     import xarray as xr
 
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise ValueError(f"sweep file {str(p)!r} does not exist")
-    with xr.open_dataset(p, engine="scipy") as ds:
-        ds = ds.load()
+    if not p.is_file():
+        raise ValueError(f"sweep file {str(p)!r} is not a file")
+    try:
+        with xr.open_dataset(p, engine="scipy") as ds:
+            ds = ds.load()
+    except Exception as exc:  # noqa: BLE001 - scipy's reader fails with IndexError, TypeError, ValueError... on a bad file
+        raise SweepStateError(
+            f"sweep file {str(p)!r} is not a readable NetCDF3 file ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
+            f"it is truncated or was not written by orbsym -- re-run the sweep that made it (its output is rewritten) or restore a copy"
+        ) from None
     for name in list(ds.data_vars):
         if name in ds.data_vars and ds[name].attrs.get("complex_part") == "real":
             base = ds[name].attrs["complex_of"]
@@ -461,6 +347,7 @@ def sweep(
     progress=None,
     tol=DEFAULT_TOL,
     on_chunk=None,
+    ny_inf_method="auto",
 ):
     """Compute observables on the Cartesian product of parameter axes.
 
@@ -492,11 +379,16 @@ def sweep(
     out : path, optional
         NetCDF file to write; enables resumable per-chunk storage in ``<out>.parts/``.
     restart : bool
-        Discard partial results of a *different* sweep in ``<out>.parts/`` instead of raising.
+        Start over: discard ``<out>.parts/`` (partial results, also of a different sweep, stale
+        or corrupt ones) and an existing ``out`` instead of raising or reusing them.
     progress : bool, optional
         tqdm progress bar on stderr; default: only when stderr is a terminal (or in Jupyter).
     tol : float
         Absolute tolerance of the k_y integral for ``N_y = inf`` (units of t per row).
+    ny_inf_method : {"auto", "trapezoid", "adaptive"}
+        Rule of the ``N_y = inf`` k_y integral (:func:`orbsym.numeric.infinite.solve_infinite`):
+        ``"auto"`` takes the trapezoidal rule at ordinary T and the adaptive rule split at the
+        Fermi points for ``T <~ 1e-3`` (and ``T = 0``).
     on_chunk : callable, optional
         Called after every stored chunk with ``{"indices", "done", "total", "failed",
         "seconds"}`` (``seconds``: time the worker spent on the chunk's points); an exception
@@ -512,7 +404,12 @@ def sweep(
     Raises
     ------
     ValueError
-        Bad axes, parameter names, observables or options (the message names the bad value).
+        Bad axes, parameter names, values, observables or options, a point that cannot be built,
+        or a sweep too large for memory -- all found before any point runs (the message names the
+        bad value).
+    SweepStateError
+        (a ValueError) ``out`` is being written by another run, or its partial results belong
+        to another sweep or are corrupt (the message names the file and the recovery).
     SweepError
         Some points failed (listed with their parameters); the others are computed and kept.
 
@@ -522,12 +419,18 @@ def sweep(
     >>> ds = sweep("bilayer", {"theta": [0, 0.5, 1.0]}, "free_energy", params={"gamma": 0.3, "N_y": 100})
     >>> ds.free_energy.sel(theta=0.5)                                         # doctest: +SKIP
     """
+    if params is not None and not isinstance(params, dict):
+        raise ValueError(f"params must be a dict {{name: value}} of fixed parameters, got {params!r}")
     params = dict(params or {})
-    spec = _spec(system, params)
-    axes = _axes(axes)
-    _check_names(spec, list(axes), "sweep parameter")
-    _check_names(spec, list(params), "fixed parameter")
-    _check_values(axes, params)
+    spec = system_spec(system, params)
+    axes = parse_axes(axes, lambda: _estimate_seconds(spec, {}, 1))
+    check_names(spec, list(axes), "sweep parameter")
+    check_names(spec, list(params), "fixed parameter")
+    check_values(axes, params)
+    axes, params = canonical_values(spec, axes, params)
+    if ny_inf_method not in NY_INF_METHODS:
+        raise ValueError(f"unknown N_y = inf method {ny_inf_method!r}; allowed: {', '.join(NY_INF_METHODS)}")
+    spec = type(spec)(spec.geometry, spec.factory, dict(params), ny_inf_method)
     both = [n for n in axes if n in params]
     if both:
         raise ValueError(f"parameter {both[0]!r} is both swept (axes) and fixed (params); give it in one place")
@@ -538,6 +441,8 @@ def sweep(
                     raise ValueError(f"sweep either the angle {a!r} or the magnetization {target!r}, not both")
     if isinstance(observables, str):
         observables = [observables]
+    if observables is None or not hasattr(observables, "__iter__"):
+        raise ValueError(f"observables must be a name or a list of names, got {observables!r}; allowed: free_energy, particle_number, densities, currents, torques, rkky")
     observables = list(observables)
     if not observables:
         raise ValueError("no observables requested; allowed: free_energy, particle_number, densities, currents, torques, rkky")
@@ -556,6 +461,8 @@ def sweep(
         raise ValueError(f"tol must be a positive finite number, got {tol!r}")
     infinite = any(v == math.inf for v in axes.get("N_y", []) if not isinstance(v, str)) or params.get("N_y") == math.inf
     schema = [s for o in parsed for s in observable_schema(o, infinite)]
+    if (isinstance(executor, str) and executor not in ("serial", "process")) or not (executor is None or isinstance(executor, str) or hasattr(executor, "submit")):
+        raise ValueError(f"unknown executor {executor!r}; allowed: 'serial', 'process', or a concurrent.futures.Executor (e.g. dask client.get_executor())")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1):
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
     if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1):
@@ -563,21 +470,41 @@ def sweep(
 
     names = list(axes)
     shape = tuple(len(v) for v in axes.values())
-    n_points = int(np.prod(shape))
-    fingerprint, doc = _fingerprint(spec, axes, parsed, tol)
-    attrs = _attrs(spec, axes, parsed, tol, fingerprint)
+    columns = [v for v in axes.get("N_x", [spec.fixed.get("N_x")]) if isinstance(v, int)]
+    from ...conventions import PAPER_PARAMETERS
 
-    store = None
-    results = {}
-    if out is not None:
-        out = Path(out)
+    bases = set(axes.get("basis", [spec.fixed.get("basis")])) | {"spin" for m in axes.get("metal", [spec.fixed.get("metal")]) if m == "am"}
+    site_dim = 2 if bases and bases <= {"spin"} else 3
+    n_points = check_size(axes, schema, max(columns or [PAPER_PARAMETERS["N_x"]]), _estimate_seconds(spec, axes, math.prod(shape)), site_dim)
+    check_points(spec, axes)
+    fingerprint, doc = _fingerprint(spec, axes, parsed, tol, ny_inf_method)
+    attrs = _attrs(spec, axes, parsed, tol, fingerprint)
+    if ny_inf_method != "auto" and "k_integral_tol" in attrs:
+        attrs["k_integral_method"] = ny_inf_method
+    run = (spec, axes, parsed, tol, schema, attrs, names, shape, n_points)
+    options = dict(executor=executor, workers=workers, chunk_size=chunk_size, progress=progress, on_chunk=on_chunk)
+    if out is None:
+        return _compute(run, {}, None, **options)
+    out = Path(out)
+    if str(out) in ("", ".", "-") or out.is_dir():
+        raise ValueError(f"sweep output {str(out)!r} must be a file path (e.g. F.nc), not {'a directory' if out.is_dir() else 'empty or stdout'}")
+    with Store(out, fingerprint, doc, restart) as store:
         if out.is_file() and not restart:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(ValueError):
                 old = load(out)
                 if old.attrs.get("fingerprint") == fingerprint:
+                    store.finish(clear=bool(store.same_sweep()))  # our own leftovers (killed after the save) go
                     return old
-        store = _Store(out, fingerprint, doc, restart)
-        results = store.load()
+        store.prepare()
+        ds = _compute(run, store.load(n_points), store, **options)
+        save(ds, out)
+        store.finish()
+    return ds
+
+
+def _compute(run, results, store, *, executor, workers, chunk_size, progress, on_chunk):
+    """Run the missing points (not in ``results``), storing each chunk in ``store``; the Dataset."""
+    spec, axes, parsed, tol, schema, attrs, names, shape, n_points = run
     missing = [i for i in range(n_points) if i not in results]
 
     # executor
@@ -664,9 +591,6 @@ def sweep(
     if failures:
         failures.sort(key=lambda f: f["index"])
         raise SweepError(failures, ds, n_points)
-    if out is not None:
-        save(ds, out)
-        store.remove()
     return ds
 
 

@@ -60,11 +60,16 @@ class SystemSpec:
     factory : callable or None
         ``factory(**params) -> orbsym.systems.System``; must be picklable (module-level function or
         :func:`functools.partial`) for process pools.
+    ny_inf_method : str
+        Rule of the ``N_y = inf`` k_y integral, ``"auto"``, ``"trapezoid"`` or ``"adaptive"``
+        (:func:`orbsym.numeric.infinite.solve_infinite`).
     """
 
     geometry: str
     factory: object = None
     fixed: dict = field(default_factory=dict)
+    #: Rule of the ``N_y = inf`` k_y integral (:data:`orbsym.numeric.infinite.METHODS`).
+    ny_inf_method: str = "auto"
 
     def constructor(self):
         if self.factory is not None:
@@ -196,14 +201,14 @@ def _as_int(name, v):
 class _InfiniteResult:
     """:class:`orbsym.systems.Result`-like view of an ``N_y = infinity`` solution."""
 
-    def __init__(self, system, T, tol, vectors):
+    def __init__(self, system, T, tol, vectors, method="auto"):
         from ...numeric import Observables
         from ...numeric.observables import KERNEL_NAMES
         from ...numeric.infinite import solve_infinite
 
         lat = system.lattice
         pairs = lat.offset_pairs(KERNEL_NAMES) if vectors else ()
-        self.solution = solve_infinite(lat, T, pairs=pairs, tol=tol)
+        self.solution = solve_infinite(lat, T, pairs=pairs, tol=tol, method=method)
         self.observables = Observables(lat, self.solution.bands) if vectors else None
         spin_half = system.info.get("basis") == "spin" and system.spin_unit == "S"
         self._scale = 0.5 if spin_half else 1.0
@@ -236,9 +241,9 @@ class _InfiniteResult:
         return self._per_pol(lambda p: self.observables.torques(p, kind), charge=False)
 
 
-def _solve(system, T, infinite, tol, vectors):
+def _solve(system, T, infinite, tol, vectors, method="auto"):
     if infinite:
-        return _InfiniteResult(system, T, tol, vectors)
+        return _InfiniteResult(system, T, tol, vectors, method)
     from ...systems import solve
 
     return solve(system, T)
@@ -264,7 +269,7 @@ def compute_point(spec, params, observables, tol):
     system = spec.constructor()(**kw)
     vectors = any(o[0] in ("densities", "currents", "torques") for o in observables)
     need_res = any(o[0] != "rkky" for o in observables)
-    res = _solve(system, T, infinite, tol, vectors) if need_res else None
+    res = _solve(system, T, infinite, tol, vectors, spec.ny_inf_method) if need_res else None
     N = system.lattice.N_x
     out = {}
     for obs in observables:
@@ -307,7 +312,7 @@ def _rkky(spec, system, kw, T, infinite, tol):
     F = []
     for sign in (1.0, -1.0):
         s = make(**{**kw, "m_R": tuple(sign * mag * u)})
-        F.append(_solve(s, T, infinite, tol, False).free_energy())
+        F.append(_solve(s, T, infinite, tol, False, spec.ny_inf_method).free_energy())
     return F[0], F[1]
 
 
