@@ -48,6 +48,7 @@ _FIGURE = textwrap.dedent(
     t0, c0 = time.perf_counter(), time.process_time()
     from orbsym.cli import main
     rc = main(["figure", "2", "--quick", "--no-progress", "--out", {out!r}])
+    assert rc == 0, rc
     print(json.dumps([time.perf_counter() - t0, time.process_time() - c0]))
     """
 )
@@ -65,6 +66,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args(argv)
+    import numpy  # noqa: F401 - load BLAS so that threadpoolctl sees it
     import threadpoolctl
 
     info = [(i["internal_api"], i["num_threads"]) for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]

@@ -67,6 +67,8 @@ _UNITS = {
     "rkky_J": "t per row (F_AP - F_P)",
     "F_P": "t per row",
     "F_AP": "t per row",
+    "levels": "t (single-particle energies E_n(k), measured from the point's mu)",
+    "k_weight": "k-point weight (sums to N_y)",
 }
 
 
@@ -304,7 +306,7 @@ def _assemble(axes, schema, results, attrs):
     sizes = dict((d, len(labels)) for d, labels in _DIM_LABELS.items())
     for var, dims in schema:
         for d in dims:
-            if d in ("x", "x_bond"):
+            if d not in _DIM_LABELS:  # x, x_bond, k, level: sized by the results
                 pos = dims.index(d)
                 sizes[d] = max([sizes.get(d, 0)] + [r[var].shape[pos] for r in results.values() if var in r])
     data_vars = {}
