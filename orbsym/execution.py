@@ -357,15 +357,18 @@ def resolve_executor(executor, workers=None):
     raise ValueError(f"executor must be 'serial', 'process' or a concurrent.futures.Executor, got {executor!r}")
 
 
-def connect_scheduler(address, timeout=SCHEDULER_TIMEOUT):
+def connect_scheduler(address, timeout=None):
     """``(client, executor, n_workers)`` for a dask.distributed scheduler at ``address``.
 
     Raises
     ------
     ValueError
-        dask.distributed is not installed, or the scheduler does not answer within ``timeout``
-        seconds (one line naming the address).
+        dask.distributed is not installed, or no address.
+    ConnectionError
+        The scheduler does not answer within ``timeout`` seconds (default
+        :data:`SCHEDULER_TIMEOUT`; one line naming the address).
     """
+    timeout = SCHEDULER_TIMEOUT if timeout is None else float(timeout)
     try:
         from dask.distributed import Client
     except ImportError:
@@ -382,7 +385,7 @@ def connect_scheduler(address, timeout=SCHEDULER_TIMEOUT):
         client = Client(address.strip(), timeout=timeout, set_as_default=False)
     except Exception as exc:  # noqa: BLE001 - OSError, TimeoutError, ValueError (bad address) ...
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"cannot reach the dask scheduler {address!r} within {timeout:g} s ({type(exc).__name__}: {first[:200]})") from None
+        raise ConnectionError(f"cannot reach the dask scheduler {address!r} within {timeout:g} s ({first[:200]})") from None
     finally:
         for lg, lv in zip(quiet, levels):
             lg.setLevel(lv)

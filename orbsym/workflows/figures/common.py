@@ -186,6 +186,20 @@ class Runner:
         self.resume = None if resume is None else str(resume)
         self.progress = progress
         self.files = []
+        self._owned = None
+
+    def close(self):
+        """Shut down the local pool this runner started (if any)."""
+        if self._owned is not None:
+            self._owned.shutdown(wait=True)
+            self.executor = self._owned = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
 
     def sweep(self, system, axes, observables, params, key, tag):
         """The grid ``axes`` x ``observables`` (a :func:`~orbsym.workflows.sweeps.sweep` Dataset)."""
@@ -198,8 +212,11 @@ class Runner:
             self.files.append(out)
         if self.executor is not None:
             ex, n = self.executor, self.workers
+        elif self.workers == 1:
+            ex, n = "serial", 1
         else:
-            ex, n = ("serial", 1) if self.workers == 1 else ("process", self.workers)
+            ex = self.executor = self._owned = local_pool(self.workers)
+            n = self.workers
         return sweep(system, axes, observables, params=params, executor=ex, workers=n, out=out, progress=self.progress)
 
     def cleanup(self):
@@ -219,6 +236,26 @@ class Runner:
 def runner(workers=1, show_progress=None, run=None):
     """The :class:`Runner` of a ``compute()`` call (``run`` if given)."""
     return run if run is not None else Runner(workers, progress=show_progress)
+
+
+def local_pool(workers):
+    """The local pool of the figures: :func:`orbsym.execution.process_pool` with the ``fork`` start
+    method (no ``__main__`` guard needed; the workers inherit the kernels already derived in this
+    process -- see :func:`warm_kernels`), one BLAS thread per worker."""
+    from ...execution import BLAS_ENV, process_pool
+    from ..sweeps.points import worker_init
+
+    return process_pool(int(workers), context="fork", initializer=worker_init, initargs=(dict(BLAS_ENV),))
+
+
+def warm_kernels():
+    """Derive the kernels of the figures' systems (trilayer, NM and AM bilayers) in this process, so
+    that forked workers inherit them instead of each running SymPy."""
+    from ...systems import bilayer, trilayer
+
+    trilayer(N_x=3, N_y=2)
+    bilayer(metal="nm", N_x=2, N_y=2)
+    bilayer(metal="am", N_x=2, N_y=2)
 
 
 def parameter_key(name, params):

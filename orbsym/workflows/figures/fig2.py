@@ -104,13 +104,18 @@ def compute(quick=False, workers=1, show_progress=None, run=None, **params):
 
     base = {k: p[k] for k in ("N_x", "N_y", "N_FM", "m", "mu", "t", "tp", "interface")}
     trilayer(**base)  # validate sizes, generate kernels before any fork
+    own = run is None
     run = runner(workers, show_progress, run)
     factory = functools.partial(config_trilayer, configs=configs)
     axes = {"config": list(range(len(configs))), "gamma": list(gammas)}
     if p["log"]:
         axes["N_y"] = [int(p["N_y"]), 2 * int(p["N_y"])]
     base.pop("N_y") if p["log"] else None
-    ds = run.sweep(factory, axes, [f"currents:{p['current']}:x"], {**base, "T": p["T"]}, parameter_key(NAME, p), "currents")
+    try:
+        ds = run.sweep(factory, axes, [f"currents:{p['current']}:x"], {**base, "T": p["T"]}, parameter_key(NAME, p), "currents")
+    finally:
+        if own:
+            run.close()
     var = ds[f"current_{p['current']}_x"]
     pol = "polarization" if p["current"] == "bond" else "axis"
     currents, floor = {}, {}

@@ -114,34 +114,39 @@ def compute(quick=False, workers=1, show_progress=None, run=None, **params):
     sym = bool(p["symmetry"])
     rng = np.random.default_rng(3)
     checks_dirs = [np.array([math.sin(a) * math.cos(b), math.sin(a) * math.sin(b), math.cos(a)]) for a, b in rng.uniform([0.3, 0.3], [2.8, 5.9], (2, 2))]
+    own = run is None
     run = runner(workers, show_progress, run)
     key = parameter_key(NAME, p)
     F, axes, checks = {}, {}, {}
     n_solves = 0
-    for panel in panels:
-        base = _base(p, panel)
-        bilayer(**base)  # validate before any worker starts
-        keys = np.empty((theta.size, phi.size), dtype=object)
-        for i, th in enumerate(theta):
-            for j, ph in enumerate(phi):
-                v = np.array([math.sin(th) * math.cos(ph), math.sin(th) * math.sin(ph), math.cos(th)])
-                keys[i, j] = _representative(panel, v) if sym else tuple(np.round(v, 12) + 0.0)
-        axis_keys = {a: _representative(panel, np.eye(3)[n]) if sym else tuple(np.eye(3)[n]) for n, a in enumerate("xyz")}
-        check_keys = []
-        if sym:
-            for v in checks_dirs:
-                check_keys.append((tuple(float(c) for c in v), _representative(panel, v)))
-        wanted = list(dict.fromkeys(list(keys.ravel()) + list(axis_keys.values()) + [c for c, _ in check_keys] + [r for _, r in check_keys]))
-        index = {kk: n for n, kk in enumerate(wanted)}
-        factory = functools.partial(direction_bilayer, directions=tuple(wanted))
-        params_ = {k: v for k, v in base.items()}
-        params_["T"] = p["T"]
-        ds = run.sweep(factory, {"direction": list(range(len(wanted)))}, ["free_energy"], params_, key, panel)
-        values = ds.free_energy.values
-        n_solves += len(wanted)
-        F[panel] = np.array([[values[index[keys[i, j]]] for j in range(phi.size)] for i in range(theta.size)])
-        axes[panel] = {a: float(values[index[kk]]) for a, kk in axis_keys.items()}
-        checks[panel] = max((abs(float(values[index[c]] - values[index[r]])) for c, r in check_keys), default=None)
+    try:
+        for panel in panels:
+            base = _base(p, panel)
+            bilayer(**base)  # validate before any worker starts
+            keys = np.empty((theta.size, phi.size), dtype=object)
+            for i, th in enumerate(theta):
+                for j, ph in enumerate(phi):
+                    v = np.array([math.sin(th) * math.cos(ph), math.sin(th) * math.sin(ph), math.cos(th)])
+                    keys[i, j] = _representative(panel, v) if sym else tuple(np.round(v, 12) + 0.0)
+            axis_keys = {a: _representative(panel, np.eye(3)[n]) if sym else tuple(np.eye(3)[n]) for n, a in enumerate("xyz")}
+            check_keys = []
+            if sym:
+                for v in checks_dirs:
+                    check_keys.append((tuple(float(c) for c in v), _representative(panel, v)))
+            wanted = list(dict.fromkeys(list(keys.ravel()) + list(axis_keys.values()) + [c for c, _ in check_keys] + [r for _, r in check_keys]))
+            index = {kk: n for n, kk in enumerate(wanted)}
+            factory = functools.partial(direction_bilayer, directions=tuple(wanted))
+            params_ = {k: v for k, v in base.items()}
+            params_["T"] = p["T"]
+            ds = run.sweep(factory, {"direction": list(range(len(wanted)))}, ["free_energy"], params_, key, panel)
+            values = ds.free_energy.values
+            n_solves += len(wanted)
+            F[panel] = np.array([[values[index[keys[i, j]]] for j in range(phi.size)] for i in range(theta.size)])
+            axes[panel] = {a: float(values[index[kk]]) for a, kk in axis_keys.items()}
+            checks[panel] = max((abs(float(values[index[c]] - values[index[r]])) for c, r in check_keys), default=None)
+    finally:
+        if own:
+            run.close()
     return {"figure": "Fig. 3", "params": p, "theta": theta, "phi": phi, "F": F, "axes": axes, "symmetry_check": checks, "n_solves": n_solves}
 
 

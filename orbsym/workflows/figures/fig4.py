@@ -74,8 +74,13 @@ def compute(quick=False, workers=1, show_progress=None, run=None, **params):
     base = {k: p[k] for k in ("N_x", "N_y", "N_FM", "m", "t", "tp", "interface", "gamma")}
     base.update(metal="nm", mu=0.0)
     bilayer(**base)  # validate before any worker starts
+    own = run is None
     run = runner(workers, show_progress, run)
-    ds = run.sweep("bilayer", {"m_FM": list(AXES)}, ["levels"], {**base, "T": p["T"]}, parameter_key(NAME, p), "axes")
+    try:
+        ds = run.sweep("bilayer", {"m_FM": list(AXES)}, ["levels"], {**base, "T": p["T"]}, parameter_key(NAME, p), "axes")
+    finally:
+        if own:
+            run.close()
     levels = {a: ds.levels.sel(m_FM=a).values for a in AXES}
     weights = {a: ds.k_weight.sel(m_FM=a).values for a in AXES}
     F = {a: free_energy_from_levels(levels[a], weights[a], p["T"], mus) for a in AXES}

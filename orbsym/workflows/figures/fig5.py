@@ -59,8 +59,13 @@ def compute(quick=False, workers=1, show_progress=None, run=None, **params):
     base = {k: p[k] for k in ("N_y", "N_FM", "m", "mu", "t", "tp", "interface")}
     base.update(m_L=p["axis"], m_R=p["axis"])
     trilayer(N_x=int(lo), **base)
+    own = run is None
     run = runner(workers, show_progress, run)
-    ds = run.sweep("trilayer", {"gamma": list(gammas), "N_x": [int(n) for n in Ns]}, ["rkky"], {**base, "T": p["T"]}, parameter_key(NAME, p), "J")
+    try:
+        ds = run.sweep("trilayer", {"gamma": list(gammas), "N_x": [int(n) for n in Ns]}, ["rkky"], {**base, "T": p["T"]}, parameter_key(NAME, p), "J")
+    finally:
+        if own:
+            run.close()
     J = {g: ds.rkky_J.values[i] for i, g in enumerate(gammas)}
     FP = {g: ds.F_P.values[i] for i, g in enumerate(gammas)}
     FAP = {g: ds.F_AP.values[i] for i, g in enumerate(gammas)}
