@@ -243,18 +243,23 @@ def plot(data):
                 pv = math.degrees(m["phi"]) % 360
                 for pp in {pv, pv + 360} if pv == 0 else {pv}:
                     ax.plot(pp, t_, "w*", ms=10, mec="k")
-            else:  # a pole is one direction (a whole row of the map); a ring is a circle of directions
-                ax.axhline(t_, color="w" if m["kind"] == "ring" else "r", lw=1.5, ls="--" if m["kind"] == "ring" else "-", clip_on=False)
+            elif m["kind"] == "pole":  # one direction, drawn as the whole row theta = 0 or pi of the map
+                ax.axhline(t_, color="r", lw=3, clip_on=False)
+                ax.text(180, t_ + (-6 if t_ > 90 else 6), f"minimum: pole {_direction_name(m['vector'])}", color="r", ha="center", va="bottom" if t_ > 90 else "top", fontsize=8)
+            else:  # a ring: every phi at this theta
+                ax.axhline(t_, color="w", lw=1.5, ls="--")
+                ax.text(180, t_ - 3, f"ring of minima, $\\theta={t_:.0f}^\\circ$", color="w", ha="center", va="bottom", fontsize=8)
         ax.set_xlabel("$\\phi$ (deg)")
         ax.set_ylabel("$\\theta$ (deg)")
         ax.set_xticks([0, 90, 180, 270, 360])
         ax.set_yticks([0, 45, 90, 135, 180])
         ax.invert_yaxis()
         ax.set_title(_TITLES[panel].format(gamma=p["gamma"], w=p["w"]), fontsize=10)
-    fig.suptitle(
-        f"Fig. 3: bilayer free energy; $N_x={p['N_x']}$, $N_y={p['N_y']}$, $T={p['T']:g}$, $\\mu={p['mu']:g}$, interface={p['interface']}; minima: stars (directions), red line (pole), dashed (ring, all $\\phi$)",
-        fontsize=9,
-    )
+    head = "Fig. 3: bilayer free energy"
+    pars = f"$N_x={p['N_x']}$, $N_y={p['N_y']}$, $T={p['T']:g}$, $\\mu={p['mu']:g}$, interface={p['interface']}"
+    legend = "minima: $\\star$ direction; red line at $\\theta = 0$ or $180^\\circ$: pole; white dashed: ring (every $\\phi$)"
+    lines = [f"{head}; {pars}", legend] if len(panels) > 1 else [head, pars, legend.replace("; ", "\n", 1)]
+    fig.suptitle("\n".join(lines), fontsize=9 if len(panels) > 1 else 8)
     return fig
 
 
