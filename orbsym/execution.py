@@ -243,7 +243,7 @@ class ProcessPool(cf.Executor):
     def __init__(self, workers, context="spawn", initializer=None, initargs=()):
         import multiprocessing
 
-        if isinstance(workers, bool) or not isinstance(workers, int) and not hasattr(workers, "__index__") or int(workers) < 1:
+        if isinstance(workers, bool) or not hasattr(workers, "__index__") or int(workers) < 1:
             raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
         if context not in ("spawn", "fork", "forkserver"):
             raise ValueError(f"unknown start method {context!r}; allowed: spawn, fork, forkserver")
@@ -342,8 +342,10 @@ def resolve_executor(executor, workers=None):
 
     ``owned`` is the pool this call created (to be shut down by the caller) or None.
     """
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    if workers is not None:
+        if isinstance(workers, bool) or not hasattr(workers, "__index__") or int(workers) < 1:
+            raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+        workers = int(workers)
     if isinstance(executor, str):
         if executor == "serial":
             return SerialExecutor(), 1, None

@@ -2,7 +2,9 @@
 
 A sweep is the Cartesian product of named axes (``{"theta": [...], "phi": [...]}``) over any
 parameter of a system recipe (:mod:`orbsym.workflows.sweeps.points`).  Points are grouped into chunks; each
-chunk is one task ``run_chunk(spec, points, ...)`` submitted to a :class:`concurrent.futures.Executor`:
+chunk is one task ``run_chunk(spec, points, ...)`` run by the execution layer :mod:`orbsym.execution`
+(bounded submission window, lost tasks re-run on a fresh pool, one progress-bar policy) on a
+:class:`concurrent.futures.Executor`:
 
 * ``"serial"`` -- in this process (default for tiny sweeps);
 * ``"process"`` -- a local :class:`~concurrent.futures.ProcessPoolExecutor` (``spawn`` context, one
