@@ -223,10 +223,15 @@ class Runner:
         """Remove the resumable state of the grids run so far (after the figure is written)."""
         import shutil
 
-        for f in self.files:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(f)
-            shutil.rmtree(f + ".parts", ignore_errors=True)
+        import glob
+
+        for f in self.files:  # the sweep file and whatever the sweep store keeps beside it (parts, locks)
+            for g in glob.glob(glob.escape(f) + "*"):
+                if os.path.isdir(g):
+                    shutil.rmtree(g, ignore_errors=True)
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(g)
         self.files = []
         if self.resume is not None:
             with contextlib.suppress(OSError):
