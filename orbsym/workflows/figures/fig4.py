@@ -178,6 +178,8 @@ def switch_points(data):
     :func:`exact_switch_points`)."""
     if "switch_points" in data:
         return list(data["switch_points"])
+    if "levels" not in data:  # curves without their spectra (e.g. read back from a CSV): grid reading
+        return grid_switch_points(data)
     return exact_switch_points(data)
 
 
