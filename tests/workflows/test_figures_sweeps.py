@@ -85,19 +85,19 @@ def read_csv_of(data, tmp=None):
 def test_fig3_ring_and_pole_reported_as_such():
     """AM/FM: F depends on theta only (exact spin rotation about z), so a minimum away from the poles
     is a ring -- reported once, not once per phi grid point; a pole is one direction."""
-    d = fig3.compute(N_y=16, N_x=4, n_theta=7, n_phi=13, panels=("am",), w=0.6)
-    mins = fig3.minimum_sets(d["theta"], d["phi"], d["F"]["am"])
-    F = d["F"]["am"]
+    ring = fig3.compute(N_y=16, N_x=4, n_theta=7, n_phi=13, panels=("am",), w=0.4)  # minimum at theta = 30 deg here
+    F = ring["F"]["am"]
     i = int(np.argmin(F.min(axis=1)))
-    assert np.ptp(F[i]) < 1e-12  # phi-independent
-    kinds = [m["kind"] for m in mins]
-    if 0 < i < len(d["theta"]) - 1:
-        assert kinds == ["ring"] and fig3.summary(d)["am"]["minima"][0].startswith("ring theta=")
-    else:
-        assert kinds == ["pole"]
-    assert len(fig3.summary(d)["am"]["minima"]) <= 2
-    pole = fig3.minimum_sets(d["theta"], d["phi"], np.where(np.arange(7)[:, None] == 6, -1.0, 0.0) * np.ones((7, 13)))
-    assert pole == [{"kind": "pole", "theta": math.pi, "phi": None, "vector": (0.0, 0.0, -1.0)}]
+    assert 0 < i < 6 and np.ptp(F[i]) < 1e-12  # phi-independent, away from the poles
+    assert fig3.minimum_sets(ring["theta"], ring["phi"], F) == [{"kind": "ring", "theta": ring["theta"][i], "phi": None, "vector": None}]
+    assert fig3.summary(ring)["am"]["minima"] == ["ring theta=30 deg (all phi)"]
+    pole = fig3.compute(N_y=16, N_x=4, n_theta=7, n_phi=13, panels=("am",), w=0.6)  # minimum at +z here
+    assert fig3.summary(pole)["am"]["minima"] == ["+z"]
+    south = fig3.minimum_sets(ring["theta"], ring["phi"], np.where(np.arange(7)[:, None] == 6, -1.0, 0.0) * np.ones((7, 13)))
+    assert south == [{"kind": "pole", "theta": math.pi, "phi": None, "vector": (0.0, 0.0, -1.0)}]
+    point = np.zeros((7, 13))
+    point[3, [3, 9]] = -1.0  # two isolated directions: +y and -y
+    assert [m["vector"] for m in fig3.minimum_sets(ring["theta"], ring["phi"], point)] == [(0.0, 1.0, 0.0), (0.0, -1.0, 0.0)]
 
 
 def test_netcdf_beside_csv_holds_the_same_labeled_numbers(tmp_path):
