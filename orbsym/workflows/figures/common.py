@@ -188,17 +188,20 @@ class Runner:
         self.files = []
         self._owned = None
 
-    def close(self):
-        """Shut down the local pool this runner started (if any)."""
+    def close(self, abort=False):
+        """Shut down the local pool this runner started (if any); ``abort``: kill its workers now."""
         if self._owned is not None:
-            self._owned.shutdown(wait=True)
+            if abort:
+                self._owned.terminate()
+            else:
+                self._owned.shutdown(wait=True)
             self.executor = self._owned = None
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, exc_type, *exc):
+        self.close(abort=exc_type is not None)
         return False
 
     def sweep(self, system, axes, observables, params, key, tag):

@@ -113,9 +113,12 @@ def compute(quick=False, workers=1, show_progress=None, run=None, **params):
     base.pop("N_y") if p["log"] else None
     try:
         ds = run.sweep(factory, axes, [f"currents:{p['current']}:x"], {**base, "T": p["T"]}, parameter_key(NAME, p), "currents")
-    finally:
+    except BaseException:
         if own:
-            run.close()
+            run.close(abort=True)  # interrupted: stop the workers now
+        raise
+    if own:
+        run.close()
     var = ds[f"current_{p['current']}_x"]
     pol = "polarization" if p["current"] == "bond" else "axis"
     currents, floor = {}, {}

@@ -144,9 +144,12 @@ def compute(quick=False, workers=1, show_progress=None, run=None, **params):
             F[panel] = np.array([[values[index[keys[i, j]]] for j in range(phi.size)] for i in range(theta.size)])
             axes[panel] = {a: float(values[index[kk]]) for a, kk in axis_keys.items()}
             checks[panel] = max((abs(float(values[index[c]] - values[index[r]])) for c, r in check_keys), default=None)
-    finally:
+    except BaseException:
         if own:
-            run.close()
+            run.close(abort=True)  # interrupted: stop the workers now
+        raise
+    if own:
+        run.close()
     return {"figure": "Fig. 3", "params": p, "theta": theta, "phi": phi, "F": F, "axes": axes, "symmetry_check": checks, "n_solves": n_solves}
 
 

@@ -78,9 +78,12 @@ def compute(quick=False, workers=1, show_progress=None, run=None, **params):
     run = runner(workers, show_progress, run)
     try:
         ds = run.sweep("bilayer", {"m_FM": list(AXES)}, ["levels"], {**base, "T": p["T"]}, parameter_key(NAME, p), "axes")
-    finally:
+    except BaseException:
         if own:
-            run.close()
+            run.close(abort=True)  # interrupted: stop the workers now
+        raise
+    if own:
+        run.close()
     levels = {a: ds.levels.sel(m_FM=a).values for a in AXES}
     weights = {a: ds.k_weight.sel(m_FM=a).values for a in AXES}
     F = {a: free_energy_from_levels(levels[a], weights[a], p["T"], mus) for a in AXES}

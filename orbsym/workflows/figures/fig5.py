@@ -63,9 +63,12 @@ def compute(quick=False, workers=1, show_progress=None, run=None, **params):
     run = runner(workers, show_progress, run)
     try:
         ds = run.sweep("trilayer", {"gamma": list(gammas), "N_x": [int(n) for n in Ns]}, ["rkky"], {**base, "T": p["T"]}, parameter_key(NAME, p), "J")
-    finally:
+    except BaseException:
         if own:
-            run.close()
+            run.close(abort=True)  # interrupted: stop the workers now
+        raise
+    if own:
+        run.close()
     J = {g: ds.rkky_J.values[i] for i, g in enumerate(gammas)}
     FP = {g: ds.F_P.values[i] for i, g in enumerate(gammas)}
     FAP = {g: ds.F_AP.values[i] for i, g in enumerate(gammas)}
