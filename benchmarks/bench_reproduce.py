@@ -5,7 +5,7 @@
     python benchmarks/bench_reproduce.py --workers 2
 
 Targets on the 2-core reference machine: full reproduction under 2 minutes, ``--quick`` under 20 s.
-Each figure is timed from ``compute`` to the three saved files (PNG, PDF, CSV) in a temporary
+Each figure is timed from ``compute`` to the saved files (PNG, PDF, CSV, NetCDF) in a temporary
 directory; SymPy kernel generation (once per model and process) is timed separately, first.
 One BLAS thread per process (set before NumPy is imported).
 """
@@ -48,12 +48,12 @@ def run(quick, workers, out):
     rows = []
     for n in figures.FIGURES:
         mod = figures.module(n)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         data = mod.compute(quick=quick, workers=workers, show_progress=False)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         mod.save(data, out)
-        t2 = time.perf_counter()
-        rows.append((n, t1 - t0, t2 - t1, figures.headline(n, data)))
+        t2, c2 = time.perf_counter(), time.process_time()
+        rows.append((n, t1 - t0, t2 - t1, figures.headline(n, data), c1 - c0, c2 - c1))
     return rows
 
 
@@ -71,8 +71,9 @@ def main():
             total = sum(r[1] + r[2] for r in rows)
             label = "quick" if quick else "full (paper parameters)"
             print(f"\n{label}: total {total:.1f} s (target < {TARGETS[quick]:.0f} s) {'OK' if total < TARGETS[quick] else 'SLOW'}")
-            for n, tc, ts, head in rows:
-                print(f"  Fig. {n}: compute {tc:6.2f} s  plot+save {ts:5.2f} s")
+            print(f"  (cpu: this process's CPU time; the machine may be shared, compare it as well)")
+            for n, tc, ts, head, cc, cs in rows:
+                print(f"  Fig. {n}: compute {tc:6.2f} s (cpu {cc:6.2f} s)  plot+save {ts:5.2f} s (cpu {cs:5.2f} s)")
                 print(f"          {head}")
 
 

@@ -296,7 +296,7 @@ def test_results_independent_of_blas_threads():
     root = Path(__file__).resolve().parents[1]
     runs = []
     for n in ("1", "2"):
-        env = dict(os.environ, OMP_NUM_THREADS=n, OPENBLAS_NUM_THREADS=n, MKL_NUM_THREADS=n, PYTHONPATH=str(root))
+        env = dict(os.environ, OMP_NUM_THREADS=n, OPENBLAS_NUM_THREADS=n, MKL_NUM_THREADS=n, ORBSYM_BLAS_THREADS=n, PYTHONPATH=str(root))
         out = subprocess.run([sys.executable, "-c", _THREADS_SCRIPT], capture_output=True, text=True, env=env, cwd=root, timeout=120)
         assert out.returncode == 0, out.stderr
         runs.append(np.array(json.loads(out.stdout)))

@@ -7,13 +7,17 @@ Examples::
     orbsym figure 4 --mu-range=-4:4:801    (use "=" when MIN is negative)
     orbsym figure 5 --N-x-range 3:40 --quick
 
-Writes ``figN.png``, ``figN.pdf`` and ``figN.csv`` (parameters in ``#`` header lines) atomically
-into ``--out``.  Defaults are the paper's parameters (:data:`orbsym.conventions.PAPER_PARAMETERS`).
+Writes ``figN.png``, ``figN.pdf``, ``figN.csv`` (parameters in ``#`` header lines) and ``figN.nc``
+(the labeled data, NetCDF) atomically into ``--out``.  The parameter grids run as sweeps
+(:func:`orbsym.workflows.sweeps.sweep`): ``--workers N`` (local processes) or ``--scheduler ADDRESS``
+(dask); an interrupted run resumes when repeated with the same options (state in
+``OUT/.orbsym-resume/``, removed when the figure is written).  Defaults are the paper's parameters (:data:`orbsym.conventions.PAPER_PARAMETERS`).
 An option that does not apply to the chosen figure is an error (exit status 2).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 NAME = "figure"
@@ -59,7 +63,8 @@ def add_common_arguments(parser):
     """Options shared by ``figure`` and ``reproduce``."""
     parser.add_argument("--out", default="figures", metavar="DIR", help="output directory (created if needed; default: figures)")
     parser.add_argument("--quick", action="store_true", help="reduced sizes (N_y = 200, coarser grids) for a fast look")
-    parser.add_argument("--workers", type=int, default=1, metavar="N", help="processes sharing the solves (default: 1)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N", help="local processes sharing the solves, one BLAS thread each (default: 1); with --scheduler: the number of dask workers to plan for")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS", help="run the solves on a dask.distributed scheduler (e.g. tcp://host:8786; fails within 5 s if unreachable)")
     parser.add_argument("--interface", choices=("fm", "metal"), default=None, help="hopping on FM-metal bonds (default: fm)")
     parser.add_argument("--current", choices=("bond", "eq7"), default=None, help="Fig. 2 only: exact bond current or the paper's Eq. (7) (default: bond)")
     parser.add_argument("--T", type=float, default=None, metavar="TEMP", help="temperature, units of t (default: 0.01)")
@@ -232,6 +237,45 @@ def check_figure_size(mod, n, params, quick, workers=1):
     return est
 
 
+RESUME_DIR = ".orbsym-resume"
+
+
+@contextlib.contextmanager
+def figure_runner(args):
+    """The :class:`orbsym.workflows.figures.common.Runner` of a ``figure`` / ``reproduce`` command:
+    one local pool (``--workers``) or dask executor (``--scheduler``) for all its grids, resumable
+    state in ``OUT/.orbsym-resume/``."""
+    import os
+
+    from .. import execution
+    from ..workflows.figures.common import Runner
+
+    if isinstance(args.workers, bool) or args.workers < 1:
+        raise ValueError(f"--workers must be an integer >= 1, got {args.workers!r}")
+    client = executor = None
+    workers = args.workers
+    try:
+        if getattr(args, "scheduler", None):
+            client, executor, n = execution.connect_scheduler(args.scheduler)
+            workers = max(workers, n)
+        elif workers > 1:  # one forked pool for all grids; the workers inherit the kernels
+            from ..workflows.figures.common import local_pool, warm_kernels
+
+            warm_kernels()
+            executor = local_pool(workers)
+        yield Runner(workers, executor=executor, resume=os.path.join(args.out, RESUME_DIR), progress=args.progress)
+    except BaseException:
+        if client is None and executor is not None:
+            executor.terminate()
+            executor = None
+        raise
+    finally:
+        if client is not None:
+            client.close()
+        elif executor is not None:
+            executor.shutdown(wait=True)
+
+
 def run(args):
     from ..io import atomic_files
     from ..workflows import figures
@@ -247,9 +291,11 @@ def run(args):
     check_outputs(args.out, [name])
     check_energies(params)
     check_figure_size(mod, n, params, args.quick, args.workers)
-    data = mod.compute(quick=args.quick, workers=args.workers, show_progress=args.progress, **params)
-    with atomic_files():  # PNG, PDF, CSV (and NetCDF) published together or not at all
-        paths = mod.save(data, args.out, name=name)
+    with figure_runner(args) as run_:
+        data = mod.compute(quick=args.quick, run=run_, **params)
+        with atomic_files():  # PNG, PDF, CSV and NetCDF published together or not at all
+            paths = mod.save(data, args.out, name=name)
+        run_.cleanup()
     print(figures.headline(n, data))
     for p in paths:
         print(f"wrote {p}")

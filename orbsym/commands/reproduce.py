@@ -1,9 +1,10 @@
 """``orbsym reproduce --out DIR``: regenerate all numerical figures of the paper (Figs. 2-5).
 
-Each figure is written as ``figN.png``, ``figN.pdf`` and ``figN.csv`` (the plotted data with the
-parameters in ``#`` header lines), atomically, at the paper's parameters
+Each figure is written as ``figN.png``, ``figN.pdf``, ``figN.csv`` (the plotted data with the
+parameters in ``#`` header lines) and ``figN.nc`` (labeled NetCDF), atomically, at the paper's parameters
 (:data:`orbsym.conventions.PAPER_PARAMETERS`) or, with ``--quick``, at reduced sizes.  One line of
 headline numbers and the wall time per figure are printed.  ``orbsym figure N`` changes parameters.
+``--workers`` / ``--scheduler`` and resuming as for ``orbsym figure``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import sys
 import time
 
-from .figure import add_common_arguments
+from .figure import add_common_arguments, figure_runner
 
 NAME = "reproduce"
 HELP = "regenerate the paper's Figs. 2-5 (PNG + PDF + CSV) at the paper's parameters"
@@ -56,16 +57,18 @@ def run(args):
     for n, mod in mods.items():
         check_figure_size(mod, n, {k: v for k, v in common.items() if k in mod.DEFAULTS}, args.quick, args.workers)
     total = 0.0
-    for n, mod in mods.items():
-        kw = {k: v for k, v in common.items() if k in mod.DEFAULTS}
-        t0 = time.perf_counter()
-        data = mod.compute(quick=args.quick, workers=args.workers, show_progress=args.progress, **kw)
-        with atomic_files():  # this figure's PNG, PDF, CSV (and NetCDF) together or not at all
-            paths = mod.save(data, args.out)
-        dt = time.perf_counter() - t0
-        total += dt
-        print(f"[{dt:6.1f} s] {figures.headline(n, data)}")
-        print("          wrote " + ", ".join(paths))
-        sys.stdout.flush()
+    with figure_runner(args) as run_:  # one pool / dask client for all figures; resumable
+        for n, mod in mods.items():
+            kw = {k: v for k, v in common.items() if k in mod.DEFAULTS}
+            t0 = time.perf_counter()
+            data = mod.compute(quick=args.quick, run=run_, **kw)
+            with atomic_files():  # this figure's PNG, PDF, CSV and NetCDF together or not at all
+                paths = mod.save(data, args.out)
+            run_.cleanup()
+            dt = time.perf_counter() - t0
+            total += dt
+            print(f"[{dt:6.1f} s] {figures.headline(n, data)}")
+            print("          wrote " + ", ".join(paths))
+            sys.stdout.flush()
     print(f"total {total:.1f} s ({'quick' if args.quick else 'paper'} parameters)")
     return 0

@@ -36,7 +36,7 @@ def add_arguments(parser):
     parser.add_argument("--out", default=None, help="NetCDF output file (resumable); without it a summary is printed")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores for large sweeps, serial for tiny ones)")
     parser.add_argument("--executor", choices=("auto", "serial", "process"), default="auto", help="execution backend (default auto)")
-    parser.add_argument("--scheduler", default=None, metavar="ADDRESS", help="run on a dask.distributed scheduler (e.g. tcp://host:8786) via client.get_executor()")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS", help="run on a dask.distributed scheduler (e.g. tcp://host:8786) via client.get_executor(); fails within 5 s if unreachable")
     parser.add_argument("--chunk-size", dest="chunk_size", type=int, default=None, help="points per task")
     parser.add_argument("--tol", type=float, default=None, help="absolute tolerance of the k_y integral for N_y=inf (default 1e-10)")
     parser.add_argument(
@@ -159,14 +159,11 @@ def run(args):
     client = None
     executor = None if args.executor == "auto" else args.executor
     if args.scheduler:
-        try:
-            from dask.distributed import Client
-        except ImportError:
-            raise ValueError("--scheduler needs dask.distributed (pip install 'orbsym[dask]')") from None
-        client = Client(args.scheduler)
-        executor = client.get_executor()
+        from ..execution import connect_scheduler
+
+        client, executor, n = connect_scheduler(args.scheduler)  # fails within a few seconds if unreachable
         if args.workers is None:
-            args.workers = max(1, len(client.scheduler_info().get("workers", {})))
+            args.workers = max(1, n)
     try:
         ds = sweep(
             args.geometry,

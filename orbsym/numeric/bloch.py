@@ -30,14 +30,17 @@ Speed-ups, all exact:
 * Eigenvalues only (free energy, particle number): ``h(k)`` is block tridiagonal in x, i.e. a band
   matrix of bandwidth ``<= 2 dim - 1``; the Hermitian band solver (LAPACK ``?hbevd``) reduces it to
   tridiagonal form in ``O(n^2 u)`` instead of ``O(n^3)`` (about 2x faster at the paper's sizes).
-* Optionally the k-points are shared among worker processes (``workers``).
+* Optionally the k-points are shared among worker processes (``workers``), through the one
+  execution layer :mod:`orbsym.execution` (a persistent forked pool, one BLAS thread per worker,
+  lost parts re-run).
+* BLAS runs with :func:`orbsym.execution.blas_threads` threads (default 1, the fastest for many
+  small blocks; opt out with ``ORBSYM_BLAS_THREADS=0``).
 
 Conventions: :mod:`orbsym.conventions`.
 """
 
 from __future__ import annotations
 
-import atexit
 from collections import deque
 from dataclasses import dataclass
 
@@ -305,30 +308,12 @@ def _solve_range(H0, C, S, k, w, T, Ny, N, d, pairs, vectors, symmetric, chunk_b
     return energies, acc
 
 
-_POOL = {}
-
-
-def _pool(workers):
-    """A persistent process pool with ``workers`` processes (fork start method: no ``__main__``
-    guard needed; all workers are forked at once, before the pool starts its manager thread)."""
-    import concurrent.futures
-    import multiprocessing
-
-    pool = _POOL.get(workers)
-    if pool is None:
-        ctx = multiprocessing.get_context("fork")
-        pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
-        if not _POOL:
-            atexit.register(shutdown_workers)
-        _POOL[workers] = pool
-    return pool
-
-
 def shutdown_workers():
-    """Stop the worker processes started by ``solve_bloch(..., workers > 1)``."""
-    while _POOL:
-        _, pool = _POOL.popitem()
-        pool.shutdown(wait=True, cancel_futures=True)
+    """Stop the worker processes started by ``solve_bloch(..., workers > 1)``
+    (:func:`orbsym.execution.shutdown_shared_pools`; also done at exit)."""
+    from ..execution import shutdown_shared_pools
+
+    shutdown_shared_pools()
 
 
 def solve_bloch(lattice, T, pairs=((0, 0),), vectors=True, use_symmetry=True, use_real_gauge=True, chunk_bytes=CHUNK_BYTES, workers=1):
@@ -348,8 +333,8 @@ def solve_bloch(lattice, T, pairs=((0, 0),), vectors=True, use_symmetry=True, us
     chunk_bytes : int
         Memory budget per chunk of k-points.
     workers : int
-        Number of processes sharing the k-points (1: in-process).  Use with one BLAS thread per
-        process (``OMP_NUM_THREADS=1``); the worker processes are forked once and kept.
+        Number of processes sharing the k-points (1: in-process); the worker processes (one BLAS
+        thread each) are forked once and kept (:func:`orbsym.execution.shared_pool`).
 
     Returns
     -------
@@ -357,10 +342,15 @@ def solve_bloch(lattice, T, pairs=((0, 0),), vectors=True, use_symmetry=True, us
 
     Notes
     -----
+    BLAS is limited to :func:`orbsym.execution.blas_threads` threads during the solve (default 1;
+    ``ORBSYM_BLAS_THREADS=0`` leaves it alone).
+
     Floating-point underflow (tiny matrix elements, occupations ``exp(-E/T)`` of empty levels) is
     harmless here and is ignored even if the caller made NumPy raise on it (``np.seterr``).
     """
-    with np.errstate(under="ignore"):
+    from ..execution import limit_blas
+
+    with np.errstate(under="ignore"), limit_blas():
         return _solve_bloch(lattice, T, pairs, vectors, use_symmetry, use_real_gauge, chunk_bytes, workers)
 
 
@@ -383,9 +373,11 @@ def _solve_bloch(lattice, T, pairs, vectors, use_symmetry, use_real_gauge, chunk
     if workers == 1 or k.size < 2 * workers:
         energies, acc = _solve_range(H0, C, S, k, w, *common)
     else:
+        from ..execution import map_tasks, shared_pool
+
         parts = np.array_split(np.arange(k.size), workers)
-        futures = [_pool(workers).submit(_solve_range, H0, C, S, k[p], w[p], *common) for p in parts]
-        results = [f.result() for f in futures]
+        tasks = [(H0, C, S, k[p], w[p], *common) for p in parts]
+        results = map_tasks(_solve_range, tasks, executor=shared_pool(workers), workers=workers, progress=False, errors="raise")
         energies = np.concatenate([r[0] for r in results])
         acc = {p: sum(r[1][p] for r in results) for p in canonical}
     bands = {}

@@ -302,6 +302,13 @@ def solve_infinite(lattice, T, pairs=(), tol=DEFAULT_TOL, method=None, limit=400
     ValueError
         For a bad ``tol``, or when the integral did not reach ``tol`` within ``limit`` intervals.
     """
+    from ..execution import limit_blas
+
+    with limit_blas():  # one BLAS thread (orbsym.execution.blas_threads) for the many small blocks
+        return _solve_infinite(lattice, T, pairs, tol, method, limit)
+
+
+def _solve_infinite(lattice, T, pairs, tol, method, limit):
     from scipy.integrate import quad_vec
 
     from . import fermi, grand_potential_terms

@@ -364,7 +364,8 @@ def _env(**extra):
 
 
 FIG4_TINY = ["figure", "4", "--quick", "--no-progress", "--N-x", "4", "--N-y", "8", "--mu-range=-1:1:5"]
-NAMES = ("fig4.png", "fig4.pdf", "fig4.csv")
+NAMES = ("fig4.png", "fig4.pdf", "fig4.csv", "fig4.nc")
+RESUME = ".orbsym-resume"  # sweep state of an interrupted figure (removed once the figure is written)
 
 # SIGTERM sent by the process to itself at a chosen point of the save: while the PDF is being
 # written (the set must stay old), or during the renames (held off: the set must be all new).
@@ -399,7 +400,7 @@ def _old_set(d):
 
 
 def _state(d):
-    names = sorted(p.name for p in d.iterdir())
+    names = sorted(p.name for p in d.iterdir() if p.name != RESUME)
     old = [n for n in NAMES if (d / n).read_bytes() == b"old"]
     return names, old
 

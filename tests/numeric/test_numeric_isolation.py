@@ -20,6 +20,7 @@ def test_numeric_layer_runs_without_sympy():
         sys.modules["orbsym"] = pkg
         sys.path.insert(0, {str(HERE)!r})
         import orbsym.kernels
+        import orbsym.execution                 # the execution layer below numeric/ (k-point splitting)
         import orbsym.numeric
         import importlib, pkgutil
         names = [m.name for m in pkgutil.iter_modules(orbsym.numeric.__path__)]

@@ -33,7 +33,7 @@ def test_figure_command_writes_png_pdf_csv_with_parameters(tmp_path, capsys, n, 
     rc, out, err = _run(["figure", n, "--out", str(tmp_path)] + SMALL + extra, capsys)
     assert rc == 0, err
     names = sorted(os.listdir(tmp_path))
-    assert names == [f"fig{n}.csv", f"fig{n}.pdf", f"fig{n}.png"]
+    assert names == [f"fig{n}.csv", f"fig{n}.nc", f"fig{n}.pdf", f"fig{n}.png"]  # the resume state is gone
     assert (tmp_path / f"fig{n}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / f"fig{n}.pdf").read_bytes()[:5] == b"%PDF-"
     meta, columns, rows = read_csv(tmp_path / f"fig{n}.csv")
@@ -53,7 +53,7 @@ def test_figure_command_writes_png_pdf_csv_with_parameters(tmp_path, capsys, n, 
 def test_reproduce_quick_writes_all_figures(tmp_path, capsys):
     rc, out, err = _run(["reproduce", "--out", str(tmp_path / "figs"), "--quick", "--N-y", "16", "--figures", "2,4"], capsys)
     assert rc == 0, err
-    assert sorted(os.listdir(tmp_path / "figs")) == ["fig2.csv", "fig2.pdf", "fig2.png", "fig4.csv", "fig4.pdf", "fig4.png"]
+    assert sorted(os.listdir(tmp_path / "figs")) == ["fig2.csv", "fig2.nc", "fig2.pdf", "fig2.png", "fig4.csv", "fig4.nc", "fig4.pdf", "fig4.png"]
     meta, _, _ = read_csv(tmp_path / "figs" / "fig2.csv")
     assert meta["current_definition"] == "bond"
     assert "total" in out
@@ -80,7 +80,10 @@ def test_interrupted_save_leaves_no_partial_file(tmp_path, capsys, monkeypatch):
     assert rc == 1
     assert "disk full" in err and "fig4.pdf" in err and len(err.strip().splitlines()) == 1
     assert (tmp_path / "fig4.pdf").read_bytes() == b"old pdf"
-    assert sorted(os.listdir(tmp_path)) == ["fig4.pdf"]  # no new PNG beside the old PDF, no temporary
+    assert not (tmp_path / "fig4.csv").exists()
+    # no new PNG beside the old PDF (the set is published together), no temporary; the finished
+    # sweep stays in the resume state, so a re-run only re-plots
+    assert sorted(os.listdir(tmp_path)) == [".orbsym-resume", "fig4.pdf"]
 
 
 @pytest.mark.parametrize(
@@ -161,7 +164,7 @@ def test_fig2_positions_and_plotted_polarization():
 
 def test_fig4_switch_points_and_sign_changes():
     d = {"mu": np.array([0.0, 1.0, 2.0]), "F": {"x": np.array([0.0, 0.0, 0.0]), "y": np.array([1.0, -1.0, -1.0]), "z": np.array([2.0, 2.0, 2.0])}}
-    assert fig4.switch_points(d) == [(0.5, "x", "y")]
+    assert fig4.grid_switch_points(d) == [(0.5, "x", "y")]
     assert sign_changes([0, 1, 2], [1.0, -1.0, -3.0]) == [0.5]
 
 

@@ -2,7 +2,10 @@
 
 One module per figure (:mod:`~orbsym.workflows.figures.fig2` ... :mod:`~orbsym.workflows.figures.fig5`), each with
 ``DEFAULTS`` (the paper's parameters), ``QUICK`` (reduced sizes), ``compute(**params) -> dict``,
-``plot(data) -> matplotlib Figure``, ``save(data, out_dir)``, ``summary(data)`` and ``run``.
+``plot(data) -> matplotlib Figure``, ``save(data, out_dir)`` (PNG, PDF, CSV and NetCDF),
+``summary(data)`` and ``run``.  Their parameter grids are sweeps
+(:func:`orbsym.workflows.sweeps.sweep`, through :class:`~orbsym.workflows.figures.common.Runner`), so
+they run on local processes or dask and resume after an interruption.
 Shared machinery: :mod:`~orbsym.workflows.figures.common`.
 
 Example
@@ -34,23 +37,40 @@ def module(n):
     return importlib.import_module(f"{__name__}.{FIGURES[n]}")
 
 
-def reproduce(out_dir, quick=False, workers=1, figures=tuple(FIGURES), show_progress=None, **common):
+def reproduce(out_dir, quick=False, workers=1, figures=tuple(FIGURES), show_progress=None, executor=None, resume=True, **common):
     """Regenerate the given figures into ``out_dir``; returns ``{n: (data, paths, seconds)}``.
 
     ``common`` parameters (e.g. ``interface``, ``T``) are passed to every figure that has them.
+    All grids run as sweeps on one executor: ``executor`` (e.g. a dask ``client.get_executor()``),
+    else one local pool of ``workers`` processes (``workers > 1``), else this process.  With
+    ``resume`` the sweep state lives in ``out_dir/.orbsym-resume/`` until each figure is written.
     """
+    import os
     import time
 
     from ...io import atomic_files
+    from .common import Runner
 
+    owned = None
+    if executor is None and workers > 1:
+        from .common import local_pool, warm_kernels
+
+        warm_kernels()
+        executor = owned = local_pool(workers)
+    run = Runner(workers, executor=executor, resume=os.path.join(out_dir, ".orbsym-resume") if resume else None, progress=show_progress)
     results = {}
-    for n in figures:
-        mod = module(n)
-        kw = {k: v for k, v in common.items() if k in mod.DEFAULTS}
-        t0 = time.perf_counter()
-        with atomic_files():  # the figure's files are published together or not at all
-            data, paths = mod.run(out_dir, quick=quick, workers=workers, show_progress=show_progress, **kw)
-        results[int(n)] = (data, paths, time.perf_counter() - t0)
+    try:
+        for n in figures:
+            mod = module(n)
+            kw = {k: v for k, v in common.items() if k in mod.DEFAULTS}
+            t0 = time.perf_counter()
+            with atomic_files():  # the figure's files are published together or not at all
+                data, paths = mod.run(out_dir, quick=quick, run=run, **kw)
+            run.cleanup()
+            results[int(n)] = (data, paths, time.perf_counter() - t0)
+    finally:
+        if owned is not None:
+            owned.shutdown(wait=True)
     return results
 
 
@@ -69,7 +89,7 @@ def headline(n, data):
         parts = [f"{k.upper()}/FM minima {', '.join(v['minima'])} (F range {v['F_max_minus_min']:.2e})" for k, v in s.items()]
         return f"Fig. 3 (interface={p['interface']}): " + "; ".join(parts)
     if int(n) == 4:
-        sw = ", ".join(f"{a}->{b} at mu={m:+.3f}" for m, a, b in s["switch_points"])
+        sw = ", ".join(f"{a}->{b} at mu={m:+.6f}" for m, a, b in s["switch_points"])
         low = f"; lowest at mu=-0.2: {s['lowest_at_mu_ref']}" if "lowest_at_mu_ref" in s else ""
         return f"Fig. 4 (interface={p['interface']}): switch points {sw or 'none'}{low}"
     parts = []

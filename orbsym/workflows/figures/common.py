@@ -1,5 +1,5 @@
 """Shared machinery of the figure reproductions: parameters, F(mu) from one diagonalization,
-parallel maps with a progress bar, and atomic PNG + PDF + CSV output.
+parameter grids as sweeps (:class:`Runner`), and atomic PNG + PDF + CSV + NetCDF output.
 
 Conventions (units of t, every bond counted once, F per row): :mod:`orbsym.conventions`.
 Every output file records the figure's parameters, the current definition (Fig. 2) and the
@@ -8,10 +8,10 @@ FM-metal ``interface`` rule.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
-import sys
 import time
 
 import numpy as np
@@ -25,8 +25,11 @@ __all__ = [
     "quick_from_env",
     "resolve_parameters",
     "free_energy_vs_mu",
-    "parallel_map",
     "progress",
+    "Runner",
+    "runner",
+    "parameter_key",
+    "save_netcdf",
     "write_csv",
     "read_csv",
     "save_figure",
@@ -94,6 +97,23 @@ def _check_common(p):
 
 
 # ------------------------------------------------------------------------------ F(mu)
+def free_energy_from_levels(E, w, T, mus):
+    """``F(mu) / N_y = sum_k w_k sum_n g(E_n(k) - mu) / sum_k w_k`` (Eq. 13) for every ``mu``.
+
+    ``E``: levels of the ``mu = 0`` system, ``(nk, n)``; ``w``: k weights (summing to ``N_y``).
+    """
+    from ...numeric import grand_potential_terms
+
+    E = np.asarray(E, float)
+    w = np.asarray(w, float)
+    Ny = float(np.sum(w))
+    mus = np.atleast_1d(np.asarray(mus, dtype=float))
+    out = np.empty(mus.size)
+    for i, mu in enumerate(mus):
+        out[i] = float(np.sum(w[:, None] * grand_potential_terms(E - mu, T))) / Ny
+    return out
+
+
 def free_energy_vs_mu(system_at_mu0, T, mus, workers=1):
     """Grand potential per row (Eq. 13) for many chemical potentials from ONE diagonalization.
 
@@ -134,45 +154,141 @@ def free_energy_vs_mu(system_at_mu0, T, mus, workers=1):
 
 # ------------------------------------------------------------------------------ running
 def progress(total, desc, enabled=None):
-    """A tqdm progress bar on stderr, shown only when stderr is a terminal (or ``enabled``)."""
-    from tqdm import tqdm
+    """A progress bar following the one policy of :func:`orbsym.execution.progress_bar`."""
+    from ...execution import progress_bar
 
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    return tqdm(total=total, desc=desc, file=sys.stderr, disable=not enabled, leave=False, unit="solve")
+    return progress_bar(total, desc, enabled, unit="solve")
 
 
-def _call(job):
-    fn, args = job
-    return fn(*args)
+class Runner:
+    """How a figure runs its parameter grids: every grid is one :func:`orbsym.workflows.sweeps.sweep`.
 
-
-def parallel_map(fn, arglist, workers=1, desc="orbsym", show=None):
-    """``[fn(*args) for args in arglist]`` with a progress bar; ``workers > 1`` uses forked processes.
-
-    ``fn`` must be a module-level function.  Kernels (SymPy, once per model) are generated in the
-    parent before forking, so the workers inherit the cache.
+    Parameters
+    ----------
+    workers : int
+        Local processes (1: in this process).  Ignored when ``executor`` is given.
+    executor : concurrent.futures.Executor, optional
+        E.g. one :func:`orbsym.workflows.sweeps.process_executor` shared by all grids of a
+        ``reproduce`` run, or a dask executor (:func:`orbsym.execution.connect_scheduler`).
+    resume : path, optional
+        Directory for the resumable sweep state (``<resume>/<figure>-<hash>-<grid>.nc.parts/``):
+        an interrupted run continues where it stopped when it is repeated with the same parameters.
+        :meth:`cleanup` removes the state once the figure is written.
+    progress : bool, optional
+        Progress bars (default: :func:`orbsym.execution.progress_enabled`).
     """
-    arglist = list(arglist)
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
-    results = [None] * len(arglist)
-    with progress(len(arglist), desc, show) as bar:
-        if workers == 1 or len(arglist) < 2:
-            for i, a in enumerate(arglist):
-                results[i] = fn(*a)
-                bar.update(1)
-            return results
-        import concurrent.futures
-        import multiprocessing
 
-        ctx = multiprocessing.get_context("fork")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=int(workers), mp_context=ctx) as pool:
-            futs = {pool.submit(_call, (fn, a)): i for i, a in enumerate(arglist)}
-            for f in concurrent.futures.as_completed(futs):
-                results[futs[f]] = f.result()
-                bar.update(1)
-    return results
+    def __init__(self, workers=1, executor=None, resume=None, progress=None):
+        if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+            raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+        self.workers = int(workers)
+        self.executor = executor
+        self.resume = None if resume is None else str(resume)
+        self.progress = progress
+        self.files = []
+        self._owned = None
+
+    def close(self, abort=False):
+        """Shut down the local pool this runner started (if any); ``abort``: kill its workers now."""
+        if self._owned is not None:
+            if abort:
+                self._owned.terminate()
+            else:
+                self._owned.shutdown(wait=True)
+            self.executor = self._owned = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *exc):
+        self.close(abort=exc_type is not None)
+        return False
+
+    def sweep(self, system, axes, observables, params, key, tag):
+        """The grid ``axes`` x ``observables`` (a :func:`~orbsym.workflows.sweeps.sweep` Dataset)."""
+        from ..sweeps import sweep
+
+        out = None
+        if self.resume is not None:
+            ensure_writable_dir(self.resume)
+            out = os.path.join(self.resume, f"{key}-{tag}.nc")
+            self.files.append(out)
+        if self.executor is not None:
+            ex, n = self.executor, self.workers
+        elif self.workers == 1:
+            ex, n = "serial", 1
+        else:
+            ex = self.executor = self._owned = local_pool(self.workers)
+            n = self.workers
+        return sweep(system, axes, observables, params=params, executor=ex, workers=n, out=out, progress=self.progress)
+
+    def cleanup(self):
+        """Remove the resumable state of the grids run so far (after the figure is written)."""
+        import shutil
+
+        import glob
+
+        for f in self.files:  # the sweep file and whatever the sweep store keeps beside it (parts, locks)
+            for g in glob.glob(glob.escape(f) + "*"):
+                if os.path.isdir(g):
+                    shutil.rmtree(g, ignore_errors=True)
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(g)
+        self.files = []
+        if self.resume is not None:
+            with contextlib.suppress(OSError):
+                os.rmdir(self.resume)  # only if empty
+
+
+def runner(workers=1, show_progress=None, run=None):
+    """The :class:`Runner` of a ``compute()`` call (``run`` if given)."""
+    return run if run is not None else Runner(workers, progress=show_progress)
+
+
+def local_pool(workers):
+    """The local pool of the figures: :func:`orbsym.execution.process_pool` with the ``fork`` start
+    method (no ``__main__`` guard needed; the workers inherit the kernels already derived in this
+    process -- see :func:`warm_kernels`), one BLAS thread per worker."""
+    from ...execution import BLAS_ENV, process_pool
+    from ..sweeps.points import worker_init
+
+    return process_pool(int(workers), context="fork", initializer=worker_init, initargs=(dict(BLAS_ENV),))
+
+
+def warm_kernels():
+    """Derive the kernels of the figures' systems (trilayer, NM and AM bilayers) in this process, so
+    that forked workers inherit them instead of each running SymPy."""
+    from ...systems import bilayer, trilayer
+
+    trilayer(N_x=3, N_y=2)
+    bilayer(metal="nm", N_x=2, N_y=2)
+    bilayer(metal="am", N_x=2, N_y=2)
+
+
+def parameter_key(name, params):
+    """``<name>-<12 hex>``: a short hash of a figure's resolved parameters (names its resume state)."""
+    import hashlib
+
+    from ... import __version__
+
+    text = json.dumps({"orbsym": __version__, "figure": name, "params": params}, sort_keys=True, default=_json_default_repr)
+    return f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+
+def _json_default_repr(o):
+    try:
+        return _json_default(o)
+    except TypeError:
+        return repr(o)
+
+
+def save_netcdf(ds, path):
+    """Write a figure's labeled data as NetCDF (:func:`orbsym.workflows.sweeps.save`, atomic)."""
+    from ..sweeps import save
+
+    save(ds, path)
+    return path
 
 
 def sign_changes(x, y):

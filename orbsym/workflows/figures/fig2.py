@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import BASE_PARAMETERS, new_figure, output_stem, parallel_map, resolve_parameters, save_figure, write_csv
+import functools
+
+from .common import BASE_PARAMETERS, new_figure, output_stem, parameter_key, resolve_parameters, runner, save_figure, save_netcdf, write_csv
 
 __all__ = ["NAME", "DEFAULTS", "QUICK", "CURRENTS", "compute", "plot", "save", "summary", "run"]
 
@@ -53,16 +55,18 @@ def plotted_polarization(m_L, m_R):
     return "xyz"[int(np.argmax(np.abs(c)))]
 
 
-def _profile(kw, T, kind):
-    from ...systems import solve, trilayer
+def config_trilayer(config, configs, **kw):
+    """Sweep factory: the trilayer with ``(m_L, m_R) = configs[config]`` (a picklable partial over
+    ``configs`` makes the magnetization configurations one sweep axis)."""
+    from ...systems import trilayer
 
-    res = solve(trilayer(**kw), T)
-    cur = res.currents(kind, "x")
-    return {p: np.asarray(cur[p], float) for p in "xyz"}
+    m_L, m_R = configs[int(config)]
+    return trilayer(m_L=m_L, m_R=m_R, **kw)
 
 
-def compute(quick=False, workers=1, show_progress=None, **params):
-    """Compute the Fig. 2 current profiles.
+def compute(quick=False, workers=1, show_progress=None, run=None, **params):
+    """Compute the Fig. 2 current profiles: one sweep over ``configuration x gamma`` (with ``log``
+    also ``N_y x {1, 2}``, whose difference is the finite-N_y floor drawn in the plot).
 
     Parameters
     ----------
@@ -70,11 +74,14 @@ def compute(quick=False, workers=1, show_progress=None, **params):
         Reduced sizes (``N_y = 200``).
     workers : int
         Processes sharing the trilayer solves.
+    run : orbsym.workflows.figures.common.Runner, optional
+        Executor, workers, resumable state and progress of the sweep (overrides ``workers``).
     **params
         Any key of :data:`DEFAULTS`: ``N_x, N_y, N_FM, m, T, mu, t, tp, interface`` (see
         :func:`orbsym.systems.trilayer`), ``gammas`` (sequence), ``configs`` (sequence of
         ``(m_L, m_R)`` magnetizations), ``current`` (``"bond"`` or ``"eq7"``), ``log`` (plot
-        ``|j|`` on a logarithmic axis; shows the orders of magnitude between the panels).
+        ``|j|`` on a logarithmic axis only, with the finite-N_y floor ``max_x |j(N_y) - j(2 N_y)|``
+        marked; costs the solves at ``2 N_y``).
 
     Returns
     -------
@@ -97,14 +104,32 @@ def compute(quick=False, workers=1, show_progress=None, **params):
 
     base = {k: p[k] for k in ("N_x", "N_y", "N_FM", "m", "mu", "t", "tp", "interface")}
     trilayer(**base)  # validate sizes, generate kernels before any fork
-    jobs = [({**base, "gamma": g, "m_L": a, "m_R": b}, p["T"], p["current"]) for a, b in configs for g in gammas]
-    out = parallel_map(_profile, jobs, workers, desc="Fig. 2", show=show_progress)
-    currents = {}
-    i = 0
+    own = run is None
+    run = runner(workers, show_progress, run)
+    factory = functools.partial(config_trilayer, configs=configs)
+    axes = {"config": list(range(len(configs))), "gamma": list(gammas)}
+    if p["log"]:
+        axes["N_y"] = [int(p["N_y"]), 2 * int(p["N_y"])]
+    base.pop("N_y") if p["log"] else None
+    try:
+        ds = run.sweep(factory, axes, [f"currents:{p['current']}:x"], {**base, "T": p["T"]}, parameter_key(NAME, p), "currents")
+    except BaseException:
+        if own:
+            run.close(abort=True)  # interrupted: stop the workers now
+        raise
+    if own:
+        run.close()
+    var = ds[f"current_{p['current']}_x"]
+    pol = "polarization" if p["current"] == "bond" else "axis"
+    currents, floor = {}, {}
     for ic in range(len(configs)):
-        for g in gammas:
-            currents[(ic, g)] = out[i]
-            i += 1
+        for ig, g in enumerate(gammas):
+            sel = var.isel(config=ic, gamma=ig)
+            if p["log"]:
+                fine = sel.isel(N_y=1)
+                sel = sel.isel(N_y=0)
+                floor[(ic, g)] = {q: float(np.nanmax(np.abs(sel.sel({pol: q}).values - fine.sel({pol: q}).values))) for q in "xyz"}
+            currents[(ic, g)] = {q: np.asarray(sel.sel({pol: q}).values, float) for q in "xyz"}
     N = p["N_x"]
     x = np.arange(N - 1) + 0.5 if p["current"] == "bond" else np.arange(N, dtype=float)
     return {
@@ -115,6 +140,7 @@ def compute(quick=False, workers=1, show_progress=None, **params):
         "gammas": gammas,
         "plotted": [plotted_polarization(a, b) for a, b in configs],
         "currents": currents,
+        "floor": floor,
     }
 
 
@@ -143,33 +169,51 @@ def summary(data):
 
 
 def plot(data):
-    """Matplotlib Figure: one panel per configuration, one curve per gamma."""
+    """Matplotlib Figure: one column per configuration, one curve per gamma.
+
+    Top row: the current on a linear axis; bottom row: ``|j|`` on a logarithmic axis, where the
+    conserved ``gamma = t`` current (orders of magnitude below the others) is visible.  With
+    ``log`` only the logarithmic row is drawn, with the finite-N_y floor.  Shaded: FM columns.
+    """
     p = data["params"]
     n = len(data["configs"])
-    fig = new_figure(3.3 * n, 3.4)
-    axes = fig.subplots(1, n, squeeze=False)[0]
+    rows = ("log",) if p["log"] else ("linear", "log")
+    fig = new_figure(3.3 * n, 2.9 * len(rows) + 0.5)
+    grid = fig.subplots(len(rows), n, squeeze=False, sharex=True)
     x = data["x"]
-    for ic, ((a, b), ax) in enumerate(zip(data["configs"], axes)):
+    N, nfm = p["N_x"], p["N_FM"]
+    for ic, (a, b) in enumerate(data["configs"]):
         pol = data["plotted"][ic]
-        for g in data["gammas"]:
-            j = data["currents"][(ic, g)]
-            if pol is None:
-                q = max("xyz", key=lambda s: np.nanmax(np.abs(j[s])))
-            else:
-                q = pol
-            y = np.abs(j[q]) if p["log"] else j[q]
-            ax.plot(x, y, marker=".", ms=3, lw=1.0, label=f"$\\gamma={g:g}$")
         label = pol if pol else "max"
-        ax.set_title(f"$m_L={_tex(a)}$, $m_R={_tex(b)}$", fontsize=10)
-        ax.set_xlabel("x")
-        if p["log"]:
-            ax.set_yscale("log")
-            ax.set_ylabel(f"$|\\langle j^L_{{{label}}}\\rangle|$ ($t$)")
-        else:
-            ax.set_ylabel(f"$\\langle j^L_{{{label}}}\\rangle$ ($t$)")
-            ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
-            ax.axhline(0, color="0.7", lw=0.5)
-    axes[0].legend(fontsize=8)
+        for r, kind in enumerate(rows):
+            ax = grid[r][ic]
+            for side in ((-0.5, nfm - 0.5), (N - nfm - 0.5, N - 0.5)):
+                ax.axvspan(*side, color="0.88", lw=0, zorder=0)
+            for g in data["gammas"]:
+                j = data["currents"][(ic, g)]
+                q = pol if pol is not None else max("xyz", key=lambda s: np.nanmax(np.abs(j[s])))
+                if kind == "log":
+                    y = np.abs(j[q])
+                    ax.plot(x, np.where(y > 0, y, np.nan), marker=".", ms=3, lw=1.0, label=f"$\\gamma={g:g}$")
+                else:
+                    ax.plot(x, j[q], marker=".", ms=3, lw=1.0, label=f"$\\gamma={g:g}$")
+            if kind == "log":
+                ax.set_yscale("log")
+                ax.set_ylabel(f"$|\\langle j^L_{{{label}}}\\rangle|$ (units of $t$)")
+                if data.get("floor"):
+                    fl = max(v.get(pol or "x", 0.0) for (i, _), v in data["floor"].items() if i == ic)
+                    if fl > 0:
+                        ax.axhline(fl, color="k", lw=0.8, ls=":")
+                        ax.text(0.5, fl, f" finite-$N_y$ floor {fl:.1e}", transform=ax.get_yaxis_transform(), fontsize=6, va="bottom", ha="center")
+            else:
+                ax.set_ylabel(f"$\\langle j^L_{{{label}}}\\rangle$ (units of $t$)")
+                ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
+                ax.axhline(0, color="0.7", lw=0.5)
+            if r == 0:
+                ax.set_title(f"$m_L={_tex(a)}$, $m_R={_tex(b)}$", fontsize=10)
+            if r == len(rows) - 1:
+                ax.set_xlabel("x (shaded: FM columns)")
+    grid[0][0].legend(fontsize=7)
     cur = "bond current (exact, conserved form)" if p["current"] == "bond" else "site-centred Eq. (7) current"
     fig.suptitle(
         f"Fig. 2: FM/NM/FM, {cur}; $N_x={p['N_x']}$, $N_y={p['N_y']}$, $T={p['T']:g}$, $\\mu={p['mu']:g}$, interface={p['interface']}",
@@ -196,8 +240,27 @@ def meta(data):
     }
 
 
+def dataset(data):
+    """The labeled data (xarray): ``j(config, gamma, polarization, x)`` in units of t."""
+    import xarray as xr
+
+    from .fig4 import _nc_attrs
+
+    cfg = [f"{_tex(a)}|{_tex(b)}" for a, b in data["configs"]]
+    J = np.array([[[data["currents"][(ic, g)][q] for q in "xyz"] for g in data["gammas"]] for ic in range(len(cfg))])
+    where = "bond midpoint x + 1/2 of bond (x, x+1)" if data["params"]["current"] == "bond" else "column x (Eq. 7, NaN at the end columns)"
+    ds = xr.Dataset(
+        {"j": (("config", "gamma", "polarization", "x"), J, {"units": "t (x-current of L_alpha per site)"})},
+        coords={"config": np.array(cfg), "gamma": np.array(data["gammas"], float), "polarization": np.array(list("xyz")), "x": ("x", data["x"], {"long_name": where})},
+        attrs=_nc_attrs(meta(data)),
+    )
+    if data.get("floor"):
+        ds["finite_N_y_floor"] = (("config", "gamma", "polarization"), np.array([[[data["floor"][(ic, g)][q] for q in "xyz"] for g in data["gammas"]] for ic in range(len(cfg))]), {"units": "t", "long_name": "max_x |j(N_y) - j(2 N_y)|"})
+    return ds
+
+
 def save(data, out_dir, name=NAME):
-    """Write ``<name>.png``, ``<name>.pdf`` and ``<name>.csv`` (long format) atomically."""
+    """Write ``<name>.png``, ``<name>.pdf``, ``<name>.csv`` (long format) and ``<name>.nc`` atomically."""
     stem = output_stem(out_dir, name)
     rows = []
     for ic, (a, b) in enumerate(data["configs"]):
@@ -207,10 +270,11 @@ def save(data, out_dir, name=NAME):
                 rows.append((_tex(a), _tex(b), g, xv, j["x"][i], j["y"][i], j["z"][i]))
     fig = plot(data)
     paths = save_figure(fig, stem)
-    return paths + [write_csv(stem + ".csv", meta(data), ["m_L", "m_R", "gamma", "x", "j_x", "j_y", "j_z"], rows)]
+    paths.append(write_csv(stem + ".csv", meta(data), ["m_L", "m_R", "gamma", "x", "j_x", "j_y", "j_z"], rows))
+    return paths + [save_netcdf(dataset(data), stem + ".nc")]
 
 
-def run(out_dir, quick=False, workers=1, show_progress=None, **params):
+def run(out_dir, quick=False, workers=1, show_progress=None, run=None, **params):
     """Compute, plot and save Fig. 2; returns ``(data, paths)``."""
-    data = compute(quick=quick, workers=workers, show_progress=show_progress, **params)
+    data = compute(quick=quick, workers=workers, show_progress=show_progress, run=run, **params)
     return data, save(data, out_dir)

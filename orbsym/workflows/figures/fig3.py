@@ -24,9 +24,11 @@ import math
 
 import numpy as np
 
-from .common import BASE_PARAMETERS, new_figure, output_stem, parallel_map, resolve_parameters, save_figure, write_csv
+import functools
 
-__all__ = ["NAME", "DEFAULTS", "QUICK", "PANELS", "compute", "plot", "save", "summary", "run", "minima"]
+from .common import BASE_PARAMETERS, new_figure, output_stem, parameter_key, resolve_parameters, runner, save_figure, save_netcdf, write_csv
+
+__all__ = ["NAME", "DEFAULTS", "QUICK", "PANELS", "compute", "plot", "save", "summary", "run", "minima", "minimum_sets", "direction_bilayer", "dataset"]
 
 NAME = "fig3"
 PANELS = ("nm", "am")
@@ -56,10 +58,12 @@ def _representative(panel, v):
     return tuple(float(c) for c in r)
 
 
-def _bilayer_F(kw, T):
-    from ...systems import bilayer, solve
+def direction_bilayer(direction, directions, m, **kw):
+    """Sweep factory: the bilayer with ``m_FM = m * directions[direction]`` (a picklable partial
+    over ``directions`` makes the symmetry-reduced set of directions one sweep axis)."""
+    from ...systems import bilayer
 
-    return solve(bilayer(**kw), T).free_energy()
+    return bilayer(m=m, m_FM=tuple(m * c for c in directions[int(direction)]), **kw)
 
 
 def _base(p, panel):
@@ -71,8 +75,9 @@ def _base(p, panel):
     return kw
 
 
-def compute(quick=False, workers=1, show_progress=None, **params):
-    """Free-energy maps of Fig. 3.
+def compute(quick=False, workers=1, show_progress=None, run=None, **params):
+    """Free-energy maps of Fig. 3: per panel one sweep over the distinct (symmetry-reduced)
+    magnetization directions of the ``(theta, phi)`` grid (:func:`direction_bilayer`).
 
     Parameters
     ----------
@@ -80,6 +85,8 @@ def compute(quick=False, workers=1, show_progress=None, **params):
         Reduced sizes (``N_y = 200``, 7 x 13 grid).
     workers : int
         Processes sharing the bilayer solves.
+    run : orbsym.workflows.figures.common.Runner, optional
+        Executor, workers, resumable state and progress of the sweeps (overrides ``workers``).
     **params
         ``N_x, N_y, N_FM, m, T, mu, t, tp, interface`` (:func:`orbsym.systems.bilayer`), ``gamma``
         (NM), ``w`` (AM), ``n_theta`` / ``n_phi`` (grid points on ``[0, pi]`` / ``[0, 2 pi]``),
@@ -107,35 +114,43 @@ def compute(quick=False, workers=1, show_progress=None, **params):
     sym = bool(p["symmetry"])
     rng = np.random.default_rng(3)
     checks_dirs = [np.array([math.sin(a) * math.cos(b), math.sin(a) * math.sin(b), math.cos(a)]) for a, b in rng.uniform([0.3, 0.3], [2.8, 5.9], (2, 2))]
-    jobs, index = [], {}
-    plans = {}
-    for panel in panels:
-        base = _base(p, panel)
-        bilayer(**base)  # validate, generate kernels before any fork
-        keys = np.empty((theta.size, phi.size), dtype=object)
-        for i, th in enumerate(theta):
-            for j, ph in enumerate(phi):
-                v = np.array([math.sin(th) * math.cos(ph), math.sin(th) * math.sin(ph), math.cos(th)])
-                keys[i, j] = _representative(panel, v) if sym else tuple(np.round(v, 12) + 0.0)
-        axis_keys = {a: _representative(panel, np.eye(3)[n]) if sym else tuple(np.eye(3)[n]) for n, a in enumerate("xyz")}
-        check_keys = []
-        if sym:
-            for v in checks_dirs:
-                check_keys.append((tuple(float(c) for c in v), _representative(panel, v)))
-        wanted = list(dict.fromkeys(list(keys.ravel()) + list(axis_keys.values()) + [c for c, _ in check_keys] + [r for _, r in check_keys]))
-        for kk in wanted:
-            if (panel, kk) not in index:
-                index[(panel, kk)] = len(jobs)
-                jobs.append(({**base, "m_FM": tuple(p["m"] * c for c in kk)}, p["T"]))
-        plans[panel] = (keys, axis_keys, check_keys)
-    values = parallel_map(_bilayer_F, jobs, workers, desc="Fig. 3", show=show_progress)
+    own = run is None
+    run = runner(workers, show_progress, run)
+    key = parameter_key(NAME, p)
     F, axes, checks = {}, {}, {}
-    for panel in panels:
-        keys, axis_keys, check_keys = plans[panel]
-        F[panel] = np.array([[values[index[(panel, keys[i, j])]] for j in range(phi.size)] for i in range(theta.size)])
-        axes[panel] = {a: values[index[(panel, kk)]] for a, kk in axis_keys.items()}
-        checks[panel] = max((abs(values[index[(panel, c)]] - values[index[(panel, r)]]) for c, r in check_keys), default=None)
-    return {"figure": "Fig. 3", "params": p, "theta": theta, "phi": phi, "F": F, "axes": axes, "symmetry_check": checks, "n_solves": len(jobs)}
+    n_solves = 0
+    try:
+        for panel in panels:
+            base = _base(p, panel)
+            bilayer(**base)  # validate before any worker starts
+            keys = np.empty((theta.size, phi.size), dtype=object)
+            for i, th in enumerate(theta):
+                for j, ph in enumerate(phi):
+                    v = np.array([math.sin(th) * math.cos(ph), math.sin(th) * math.sin(ph), math.cos(th)])
+                    keys[i, j] = _representative(panel, v) if sym else tuple(np.round(v, 12) + 0.0)
+            axis_keys = {a: _representative(panel, np.eye(3)[n]) if sym else tuple(np.eye(3)[n]) for n, a in enumerate("xyz")}
+            check_keys = []
+            if sym:
+                for v in checks_dirs:
+                    check_keys.append((tuple(float(c) for c in v), _representative(panel, v)))
+            wanted = list(dict.fromkeys(list(keys.ravel()) + list(axis_keys.values()) + [c for c, _ in check_keys] + [r for _, r in check_keys]))
+            index = {kk: n for n, kk in enumerate(wanted)}
+            factory = functools.partial(direction_bilayer, directions=tuple(wanted))
+            params_ = {k: v for k, v in base.items()}
+            params_["T"] = p["T"]
+            ds = run.sweep(factory, {"direction": list(range(len(wanted)))}, ["free_energy"], params_, key, panel)
+            values = ds.free_energy.values
+            n_solves += len(wanted)
+            F[panel] = np.array([[values[index[keys[i, j]]] for j in range(phi.size)] for i in range(theta.size)])
+            axes[panel] = {a: float(values[index[kk]]) for a, kk in axis_keys.items()}
+            checks[panel] = max((abs(float(values[index[c]] - values[index[r]])) for c, r in check_keys), default=None)
+    except BaseException:
+        if own:
+            run.close(abort=True)  # interrupted: stop the workers now
+        raise
+    if own:
+        run.close()
+    return {"figure": "Fig. 3", "params": p, "theta": theta, "phi": phi, "F": F, "axes": axes, "symmetry_check": checks, "n_solves": n_solves}
 
 
 def minima(theta, phi, F, tol=MIN_TOL):
@@ -150,6 +165,45 @@ def minima(theta, phi, F, tol=MIN_TOL):
     return [tuple(float(c) for c in u) for u in out]
 
 
+def minimum_sets(theta, phi, F, tol=MIN_TOL):
+    """The minima grouped as the physicist reads them: ``[{"kind", "theta", "phi", "vector"}]``.
+
+    ``kind`` is ``"pole"`` (theta = 0 or pi: one direction, every phi), ``"ring"`` (every phi of a
+    grid row at ``0 < theta < pi`` is minimal: F does not depend on phi there, e.g. AM/FM whose
+    exact spin-rotation symmetry about z makes F a function of theta only) or ``"point"``.
+    ``phi`` is None for poles and rings.
+    """
+    Fmin = float(np.min(F))
+    at = F <= Fmin + tol
+    phis = np.mod(phi, 2 * np.pi)
+    distinct_phi = np.unique(np.round(phis, 9)).size
+    out = []
+    for i in np.nonzero(at.any(axis=1))[0]:
+        th = float(theta[i])
+        row = at[i]
+        if abs(math.sin(th)) < 1e-9:
+            out.append({"kind": "pole", "theta": th, "phi": None, "vector": (0.0, 0.0, 1.0 if math.cos(th) > 0 else -1.0)})
+        elif row.all() or np.unique(np.round(phis[row], 9)).size == distinct_phi:
+            out.append({"kind": "ring", "theta": th, "phi": None, "vector": None})
+        else:
+            seen = set()
+            for j in np.nonzero(row)[0]:
+                key = round(float(phis[j]), 9)
+                if key in seen:
+                    continue
+                seen.add(key)
+                ph = float(phi[j])
+                v = tuple(float(c) for c in np.round([math.sin(th) * math.cos(ph), math.sin(th) * math.sin(ph), math.cos(th)], 9) + 0.0)
+                out.append({"kind": "point", "theta": th, "phi": ph, "vector": v})
+    return out
+
+
+def _set_name(m):
+    if m["kind"] == "ring":
+        return f"ring theta={math.degrees(m['theta']):.4g} deg (all phi)"
+    return _direction_name(m["vector"])
+
+
 def _direction_name(v):
     names = {(1, 0, 0): "+x", (-1, 0, 0): "-x", (0, 1, 0): "+y", (0, -1, 0): "-y", (0, 0, 1): "+z", (0, 0, -1): "-z"}
     key = tuple(int(round(c)) for c in v)
@@ -162,9 +216,8 @@ def summary(data):
     """Headline numbers per panel: minimum directions, F range, F along the axes, symmetry check."""
     out = {}
     for panel, F in data["F"].items():
-        mins = minima(data["theta"], data["phi"], F)
         out[panel] = {
-            "minima": [_direction_name(v) for v in mins],
+            "minima": [_set_name(m) for m in minimum_sets(data["theta"], data["phi"], F)],
             "F_min": float(F.min()),
             "F_max_minus_min": float(F.max() - F.min()),
             "F_axes_minus_min": {a: float(v - F.min()) for a, v in data["axes"][panel].items()},
@@ -185,26 +238,31 @@ def plot(data):
         dF = F - F.min()
         mesh = ax.pcolormesh(ph, th, dF, shading="gouraud", cmap="viridis")
         cb = fig.colorbar(mesh, ax=ax)
-        cb.set_label("$F - F_{min}$ per row ($t$)")
+        cb.set_label("$F - F_{min}$ per row (units of $t$)")
         cb.formatter.set_powerlimits((-2, 2))
-        for v in minima(data["theta"], data["phi"], F):
-            t_ = math.degrees(math.acos(max(-1.0, min(1.0, v[2]))))
-            if abs(v[2]) > 1 - 1e-9:
-                ax.plot([0, 360], [t_, t_], color="r", lw=4, clip_on=False)
-            else:
-                pv = math.degrees(math.atan2(v[1], v[0])) % 360
+        for m in minimum_sets(data["theta"], data["phi"], F):
+            t_ = math.degrees(m["theta"])
+            if m["kind"] == "point":
+                pv = math.degrees(m["phi"]) % 360
                 for pp in {pv, pv + 360} if pv == 0 else {pv}:
                     ax.plot(pp, t_, "w*", ms=10, mec="k")
+            elif m["kind"] == "pole":  # one direction, drawn as the whole row theta = 0 or pi of the map
+                ax.axhline(t_, color="r", lw=3, clip_on=False)
+                ax.text(180, t_ + (-6 if t_ > 90 else 6), f"minimum: pole {_direction_name(m['vector'])}", color="r", ha="center", va="bottom" if t_ > 90 else "top", fontsize=8)
+            else:  # a ring: every phi at this theta
+                ax.axhline(t_, color="w", lw=1.5, ls="--")
+                ax.text(180, t_ - 3, f"ring of minima, $\\theta={t_:.0f}^\\circ$", color="w", ha="center", va="bottom", fontsize=8)
         ax.set_xlabel("$\\phi$ (deg)")
         ax.set_ylabel("$\\theta$ (deg)")
         ax.set_xticks([0, 90, 180, 270, 360])
         ax.set_yticks([0, 45, 90, 135, 180])
         ax.invert_yaxis()
         ax.set_title(_TITLES[panel].format(gamma=p["gamma"], w=p["w"]), fontsize=10)
-    fig.suptitle(
-        f"Fig. 3: bilayer free energy; $N_x={p['N_x']}$, $N_y={p['N_y']}$, $T={p['T']:g}$, $\\mu={p['mu']:g}$, interface={p['interface']} (stars: minima)",
-        fontsize=9,
-    )
+    head = "Fig. 3: bilayer free energy"
+    pars = f"$N_x={p['N_x']}$, $N_y={p['N_y']}$, $T={p['T']:g}$, $\\mu={p['mu']:g}$, interface={p['interface']}"
+    legend = "minima: $\\star$ direction; red line at $\\theta = 0$ or $180^\\circ$: pole; white dashed: ring (every $\\phi$)"
+    lines = [f"{head}; {pars}", legend] if len(panels) > 1 else [head, pars, legend.replace("; ", "\n", 1)]
+    fig.suptitle("\n".join(lines), fontsize=9 if len(panels) > 1 else 8)
     return fig
 
 
@@ -218,8 +276,27 @@ def meta(data):
     }
 
 
+def dataset(data):
+    """The labeled data (xarray): ``F(panel, theta, phi)`` per row and ``F - min F`` per panel."""
+    import xarray as xr
+
+    from .fig4 import _nc_attrs
+
+    panels = list(data["params"]["panels"])
+    F = np.stack([data["F"][q] for q in panels])
+    dF = F - F.min(axis=(1, 2), keepdims=True)
+    return xr.Dataset(
+        {
+            "F": (("system", "theta", "phi"), F, {"units": "t per row (grand potential, Eq. 13)"}),
+            "F_minus_min": (("system", "theta", "phi"), dF, {"units": "t per row"}),
+        },
+        coords={"system": np.array(panels), "theta": ("theta", data["theta"], {"units": "rad"}), "phi": ("phi", data["phi"], {"units": "rad"})},
+        attrs=_nc_attrs(meta(data)),
+    )
+
+
 def save(data, out_dir, name=NAME):
-    """Write ``<name>.png``, ``<name>.pdf`` and ``<name>.csv`` (long format) atomically."""
+    """Write ``<name>.png``, ``<name>.pdf``, ``<name>.csv`` (long format) and ``<name>.nc`` atomically."""
     stem = output_stem(out_dir, name)
     fig = plot(data)
     paths = save_figure(fig, stem)
@@ -229,10 +306,11 @@ def save(data, out_dir, name=NAME):
         for i, th in enumerate(data["theta"]):
             for j, ph in enumerate(data["phi"]):
                 rows.append((panel, th, ph, F[i, j], F[i, j] - F.min()))
-    return paths + [write_csv(stem + ".csv", meta(data), ["system", "theta", "phi", "F_per_row", "F_minus_min"], rows)]
+    paths.append(write_csv(stem + ".csv", meta(data), ["system", "theta", "phi", "F_per_row", "F_minus_min"], rows))
+    return paths + [save_netcdf(dataset(data), stem + ".nc")]
 
 
-def run(out_dir, quick=False, workers=1, show_progress=None, **params):
+def run(out_dir, quick=False, workers=1, show_progress=None, run=None, **params):
     """Compute, plot and save Fig. 3; returns ``(data, paths)``."""
-    data = compute(quick=quick, workers=workers, show_progress=show_progress, **params)
+    data = compute(quick=quick, workers=workers, show_progress=show_progress, run=run, **params)
     return data, save(data, out_dir)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import BASE_PARAMETERS, new_figure, output_stem, parallel_map, resolve_parameters, save_figure, sign_changes, write_csv
+from .common import BASE_PARAMETERS, new_figure, output_stem, parameter_key, resolve_parameters, runner, save_figure, save_netcdf, sign_changes, write_csv
 
 __all__ = ["NAME", "DEFAULTS", "QUICK", "compute", "plot", "save", "summary", "run"]
 
@@ -19,15 +19,8 @@ DEFAULTS.pop("N_x")
 QUICK = {"N_y": 200, "N_x_max": 15}
 
 
-def _J(kw, T):
-    from ...systems import rkky, trilayer
-
-    r = rkky(trilayer(**kw), T)
-    return r["J"], r["F_P"], r["F_AP"]
-
-
-def compute(quick=False, workers=1, show_progress=None, **params):
-    """``J_y(N_x)`` per row for every gamma (Fig. 5).
+def compute(quick=False, workers=1, show_progress=None, run=None, **params):
+    """``J_y(N_x)`` per row for every gamma (Fig. 5): one sweep over ``gamma x N_x`` (observable ``rkky``).
 
     Parameters
     ----------
@@ -35,6 +28,8 @@ def compute(quick=False, workers=1, show_progress=None, **params):
         Reduced sizes (``N_y = 200``, ``N_x <= 15``).
     workers : int
         Processes sharing the trilayer solves.
+    run : orbsym.workflows.figures.common.Runner, optional
+        Executor, workers, resumable state and progress of the sweep (overrides ``workers``).
     **params
         ``N_y, N_FM, m, T, mu, t, tp, interface`` (:func:`orbsym.systems.trilayer`), ``gammas``,
         the range ``N_x_min .. N_x_max`` (inclusive, ``N_x_min >= 2 N_FM + 1``), ``axis`` (the
@@ -64,13 +59,19 @@ def compute(quick=False, workers=1, show_progress=None, **params):
     base = {k: p[k] for k in ("N_y", "N_FM", "m", "mu", "t", "tp", "interface")}
     base.update(m_L=p["axis"], m_R=p["axis"])
     trilayer(N_x=int(lo), **base)
-    # largest systems first: better load balance across worker processes
-    order = sorted(((g, int(n)) for g in gammas for n in Ns), key=lambda gn: -gn[1])
-    jobs = [({**base, "gamma": g, "N_x": n}, p["T"]) for g, n in order]
-    out = dict(zip(order, parallel_map(_J, jobs, workers, desc="Fig. 5", show=show_progress)))
-    J = {g: np.array([out[(g, int(n))][0] for n in Ns]) for g in gammas}
-    FP = {g: np.array([out[(g, int(n))][1] for n in Ns]) for g in gammas}
-    FAP = {g: np.array([out[(g, int(n))][2] for n in Ns]) for g in gammas}
+    own = run is None
+    run = runner(workers, show_progress, run)
+    try:
+        ds = run.sweep("trilayer", {"gamma": list(gammas), "N_x": [int(n) for n in Ns]}, ["rkky"], {**base, "T": p["T"]}, parameter_key(NAME, p), "J")
+    except BaseException:
+        if own:
+            run.close(abort=True)  # interrupted: stop the workers now
+        raise
+    if own:
+        run.close()
+    J = {g: ds.rkky_J.values[i] for i, g in enumerate(gammas)}
+    FP = {g: ds.F_P.values[i] for i, g in enumerate(gammas)}
+    FAP = {g: ds.F_AP.values[i] for i, g in enumerate(gammas)}
     return {"figure": "Fig. 5", "params": p, "N_x": Ns, "J": J, "F_P": FP, "F_AP": FAP}
 
 
@@ -104,14 +105,18 @@ def _inset_target(data):
 def plot(data):
     p = data["params"]
     Ns = data["N_x"]
-    fig = new_figure(6.0, 4.2)
-    ax = fig.subplots()
+    fig = new_figure(6.0, 6.6)
+    ax, axl = fig.subplots(2, 1, sharex=True, height_ratios=[1.2, 1])
     for g, J in data["J"].items():
         ax.plot(Ns, J, marker="o", ms=3, lw=1.0, label=f"$\\gamma={g:g}$")
+        # log panel: the small gamma curves (~1e-5 t) are flat on the linear axis
+        axl.semilogy(Ns, np.where(np.abs(J) > 0, np.abs(J), np.nan), marker="o", ms=3, lw=1.0, label=f"$\\gamma={g:g}$")
     ax.axhline(0, color="0.7", lw=0.5)
-    ax.set_xlabel("$N_x$")
-    ax.set_ylabel(f"$J_{p['axis']} = F_{{AP}} - F_P$ per row ($t$)")
+    ax.set_ylabel(f"$J_{p['axis']} = F_{{AP}} - F_P$ per row (units of $t$)")
     ax.legend(fontsize=8, loc="lower right")
+    axl.set_xlabel("$N_x$")
+    axl.set_ylabel(f"$|J_{p['axis']}|$ per row (units of $t$)")
+    axl.text(0.01, 0.03, "log scale: dips are sign changes of $J$", transform=axl.transAxes, fontsize=7)
     ax.set_title(
         f"Fig. 5: FM/NM/FM RKKY, $m_L = {p['axis']}$; $N_y={p['N_y']}$, $T={p['T']:g}$, $\\mu={p['mu']:g}$, interface={p['interface']}",
         fontsize=9,
@@ -145,16 +150,32 @@ def meta(data):
     }
 
 
+def dataset(data):
+    """The labeled data (xarray): ``J``, ``F_P``, ``F_AP`` per row on ``(gamma, N_x)``."""
+    import xarray as xr
+
+    from .fig4 import _nc_attrs
+
+    gs = list(data["J"])
+    units = "t per row"
+    return xr.Dataset(
+        {k: (("gamma", "N_x"), np.vstack([data[k][g] for g in gs]), {"units": units}) for k in ("J", "F_P", "F_AP")},
+        coords={"gamma": np.array(gs, float), "N_x": np.asarray(data["N_x"], np.int64)},
+        attrs=_nc_attrs(meta(data)),
+    )
+
+
 def save(data, out_dir, name=NAME):
-    """Write ``<name>.png``, ``<name>.pdf`` and ``<name>.csv`` atomically."""
+    """Write ``<name>.png``, ``<name>.pdf``, ``<name>.csv`` and ``<name>.nc`` atomically."""
     stem = output_stem(out_dir, name)
     fig = plot(data)
     paths = save_figure(fig, stem)
     rows = [(g, int(n), data["J"][g][i], data["F_P"][g][i], data["F_AP"][g][i]) for g in data["J"] for i, n in enumerate(data["N_x"])]
-    return paths + [write_csv(stem + ".csv", meta(data), ["gamma", "N_x", "J", "F_P", "F_AP"], rows)]
+    paths.append(write_csv(stem + ".csv", meta(data), ["gamma", "N_x", "J", "F_P", "F_AP"], rows))
+    return paths + [save_netcdf(dataset(data), stem + ".nc")]
 
 
-def run(out_dir, quick=False, workers=1, show_progress=None, **params):
+def run(out_dir, quick=False, workers=1, show_progress=None, run=None, **params):
     """Compute, plot and save Fig. 5; returns ``(data, paths)``."""
-    data = compute(quick=quick, workers=workers, show_progress=show_progress, **params)
+    data = compute(quick=quick, workers=workers, show_progress=show_progress, run=run, **params)
     return data, save(data, out_dir)

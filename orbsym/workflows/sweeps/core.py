@@ -2,7 +2,9 @@
 
 A sweep is the Cartesian product of named axes (``{"theta": [...], "phi": [...]}``) over any
 parameter of a system recipe (:mod:`orbsym.workflows.sweeps.points`).  Points are grouped into chunks; each
-chunk is one task ``run_chunk(spec, points, ...)`` submitted to a :class:`concurrent.futures.Executor`:
+chunk is one task ``run_chunk(spec, points, ...)`` run by the execution layer :mod:`orbsym.execution`
+(bounded submission window, lost tasks re-run on a fresh pool, one progress-bar policy) on a
+:class:`concurrent.futures.Executor`:
 
 * ``"serial"`` -- in this process (default for tiny sweeps);
 * ``"process"`` -- a local :class:`~concurrent.futures.ProcessPoolExecutor` (``spawn`` context, one
@@ -27,17 +29,16 @@ runs (:mod:`orbsym.workflows.sweeps.inputs`).
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import contextlib
 import json
 import math
 import os
-import sys
-from collections import deque
 from pathlib import Path
 
 import numpy as np
 
+from ... import execution
+from ...execution import BLAS_ENV, SerialExecutor, TaskError
 from ...numeric.infinite import DEFAULT_TOL, METHODS as NY_INF_METHODS
 from .inputs import GEOMETRIES, canonical_values, check_names, check_points, check_size, check_values, parse_axes, system_spec
 from .points import (
@@ -54,8 +55,6 @@ from .points import (
 from .store import SweepStateError, Store, fingerprint as _store_fingerprint
 
 __all__ = ["sweep", "save", "load", "SweepError", "SweepStateError", "SerialExecutor", "process_executor", "GEOMETRIES", "BLAS_ENV"]
-#: Environment that keeps BLAS/OpenMP single-threaded in worker processes.
-BLAS_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1"}
 #: Sweeps estimated below this many seconds run serially when no executor is given.
 SERIAL_SECONDS = 2.0
 #: Target duration of one task (points per chunk follow from the cost estimate).
@@ -68,11 +67,16 @@ _UNITS = {
     "rkky_J": "t per row (F_AP - F_P)",
     "F_P": "t per row",
     "F_AP": "t per row",
+    "levels": "t (single-particle energies E_n(k), measured from the point's mu)",
+    "k_weight": "k-point weight (sums to N_y)",
 }
 
 
-class SweepError(RuntimeError):
+class SweepError(TaskError):
     """Some points of a sweep failed; the others are computed and kept.
+
+    The error policy of :class:`orbsym.execution.TaskError` (failed points listed with their
+    parameters).
 
     Attributes
     ----------
@@ -82,44 +86,16 @@ class SweepError(RuntimeError):
         The result with NaN at the failed points (not written to ``out``).
     """
 
+    what = "sweep points"
+
     def __init__(self, failures, dataset, n_points):
-        self.failures = failures
         self.dataset = dataset
-        lines = [f"{len(failures)} of {n_points} sweep points failed (the others are kept):"]
-        for f in failures[:5]:
-            first = f["error"].strip().splitlines()[0] if f["error"].strip() else "?"
-            lines.append(f"  point {f['index']} {json.dumps(f['point'], default=str)}: {first}")
-        if len(failures) > 5:
-            lines.append(f"  ... and {len(failures) - 5} more")
-        super().__init__("\n".join(lines))
-
-
-class SerialExecutor(cf.Executor):
-    """A :class:`concurrent.futures.Executor` that runs each task in this process at submission."""
-
-    def submit(self, fn, /, *args, **kwargs):
-        fut = cf.Future()
-        try:
-            fut.set_result(fn(*args, **kwargs))
-        except Exception as exc:  # noqa: BLE001 - delivered through the future
-            fut.set_exception(exc)
-        return fut
-
-
-class _BlasPool(cf.ProcessPoolExecutor):
-    """ProcessPoolExecutor whose worker processes start with one BLAS thread.
-
-    Workers are spawned lazily inside :meth:`submit`; the BLAS variables are put into the
-    environment around it, so a spawned child has them before it imports NumPy.
-    """
-
-    def submit(self, fn, /, *args, **kwargs):
-        with _blas_env():
-            return super().submit(fn, *args, **kwargs)
+        super().__init__(failures, n_points)
 
 
 def process_executor(workers):
-    """Local process pool with ``workers`` processes (``spawn`` context), one BLAS thread each.
+    """Local process pool with ``workers`` processes (``spawn``), one BLAS thread each (alias of
+    :func:`orbsym.execution.process_pool`; the workers also carry the sweeps' initializer).
 
     Usable on its own to keep warm workers across several sweeps::
 
@@ -129,25 +105,9 @@ def process_executor(workers):
 
     Scripts need the ``if __name__ == "__main__":`` guard (spawned workers import ``__main__``).
     """
-    import multiprocessing
-
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
-    return _BlasPool(max_workers=int(workers), mp_context=multiprocessing.get_context("spawn"), initializer=worker_init, initargs=(dict(BLAS_ENV),))
-
-
-@contextlib.contextmanager
-def _blas_env():
-    saved = {k: os.environ.get(k) for k in BLAS_ENV}
-    os.environ.update(BLAS_ENV)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    return execution.process_pool(int(workers), initializer=worker_init, initargs=(dict(BLAS_ENV),))
 
 
 # ----------------------------------------------------------------------------- inputs (see .inputs)
@@ -226,7 +186,7 @@ def _assemble(axes, schema, results, attrs):
     sizes = dict((d, len(labels)) for d, labels in _DIM_LABELS.items())
     for var, dims in schema:
         for d in dims:
-            if d in ("x", "x_bond"):
+            if d not in _DIM_LABELS:  # x, x_bond, k, level: sized by the results
                 pos = dims.index(d)
                 sizes[d] = max([sizes.get(d, 0)] + [r[var].shape[pos] for r in results.values() if var in r])
     data_vars = {}
@@ -475,7 +435,11 @@ def sweep(
 
     bases = set(axes.get("basis", [spec.fixed.get("basis")])) | {"spin" for m in axes.get("metal", [spec.fixed.get("metal")]) if m == "am"}
     site_dim = 2 if bases and bases <= {"spin"} else 3
-    n_points = check_size(axes, schema, max(columns or [PAPER_PARAMETERS["N_x"]]), _estimate_seconds(spec, axes, math.prod(shape)), site_dim)
+    rows = [v for v in axes.get("N_y", [spec.fixed.get("N_y")]) if isinstance(v, int)]
+    n_points = check_size(
+        axes, schema, max(columns or [PAPER_PARAMETERS["N_x"]]), _estimate_seconds(spec, axes, math.prod(shape)), site_dim,
+        max_rows=max(rows or [PAPER_PARAMETERS["N_y"]]),
+    )
     check_points(spec, axes)
     fingerprint, doc = _fingerprint(spec, axes, parsed, tol, ny_inf_method)
     attrs = _attrs(spec, axes, parsed, tol, fingerprint)
@@ -507,27 +471,17 @@ def _compute(run, results, store, *, executor, workers, chunk_size, progress, on
     spec, axes, parsed, tol, schema, attrs, names, shape, n_points = run
     missing = [i for i in range(n_points) if i not in results]
 
-    # executor
-    owned = None
+    # executor (orbsym.execution: serial, local pool with one BLAS thread per worker, or any Executor)
     if executor is None:
         if workers == 1 or (workers is None and _estimate_seconds(spec, axes, len(missing)) < SERIAL_SECONDS):
             executor = "serial"
         else:
             executor = "process"
-    if isinstance(executor, str):
-        if executor == "serial":
-            n_workers = 1
-            ex = SerialExecutor()
-        elif executor == "process":
-            n_workers = int(workers or os.cpu_count() or 1)
-            ex = owned = process_executor(n_workers)
-        else:
-            raise ValueError(f"unknown executor {executor!r}; allowed: 'serial', 'process', or a concurrent.futures.Executor (e.g. dask client.get_executor())")
-    elif hasattr(executor, "submit"):
-        ex = executor
+    if executor == "process":
         n_workers = int(workers or os.cpu_count() or 1)
+        ex = owned = process_executor(n_workers)
     else:
-        raise ValueError(f"executor must be 'serial', 'process' or a concurrent.futures.Executor, got {executor!r}")
+        ex, n_workers, owned = execution.resolve_executor(executor, workers)
     if chunk_size is None:
         chunk_size = _default_chunk(spec, axes, len(missing), n_workers)
     chunks = [missing[i : i + chunk_size] for i in range(0, len(missing), chunk_size)]
@@ -537,49 +491,30 @@ def _compute(run, results, store, *, executor, workers, chunk_size, progress, on
         return {n: values[j][k] for j, (n, k) in enumerate(zip(names, np.unravel_index(i, shape)))}
 
     failures = []
-    show = (sys.stderr.isatty() or _in_notebook()) if progress is None else bool(progress)
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=n_points, initial=n_points - len(missing), disable=not show, unit="pt", desc="orbsym sweep", leave=True)
-    window = max(2, 2 * n_workers)
-    queue = deque(chunks)
-    pending = {}
+    bar = execution.progress_bar(n_points, "orbsym sweep", progress, initial=n_points - len(missing), unit="pt")
+    window = 1 if isinstance(ex, SerialExecutor) else max(2, 2 * n_workers)
+    tasks = ((spec, [(i, point(i)) for i in ch], parsed, tol) for ch in chunks)
     done_count = n_points - len(missing)
     try:
-        while queue or pending:
-            while queue and len(pending) < window:
-                ch = queue.popleft()
-                task = [(i, point(i)) for i in ch]
-                try:
-                    fut = ex.submit(run_chunk, spec, task, parsed, tol)
-                except Exception as exc:  # noqa: BLE001 - e.g. a broken pool
-                    fut = cf.Future()
-                    fut.set_exception(exc)
-                pending[fut] = ch
-            done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
-            for fut in sorted(done, key=lambda f: pending[f][0]):
-                ch = pending.pop(fut)
-                try:
-                    rows = fut.result()
-                except Exception as exc:  # noqa: BLE001 - the whole task was lost (e.g. killed worker)
-                    rows = [(i, None, f"{type(exc).__name__}: {exc} (task of points {ch[0]}..{ch[-1]} lost)", 0.0) for i in ch]
-                good = [(i, d) for i, d, err, _ in rows if err is None]
-                for i, d, err, _ in rows:
-                    if err is not None:
-                        failures.append({"index": int(i), "point": point(i), "error": err})
-                if store is not None:
-                    store.write(good)
-                results.update(good)
-                done_count += len(ch)
-                bar.update(len(ch))
-                if on_chunk is not None:
-                    seconds = float(sum(r[3] for r in rows))
-                    on_chunk({"indices": list(ch), "done": done_count, "total": n_points, "failed": len(failures), "seconds": seconds})
+        for j, rows, exc in execution.run_tasks(run_chunk, tasks, ex, window=window):
+            ch = chunks[j]
+            if exc is not None:  # the whole task was lost (e.g. its worker died on every retry)
+                rows = [(i, None, f"{execution.describe(exc)} (task of points {ch[0]}..{ch[-1]} lost)", 0.0) for i in ch]
+            good = [(i, d) for i, d, err, _ in rows if err is None]
+            for i, d, err, _ in rows:
+                if err is not None:
+                    failures.append({"index": int(i), "point": point(i), "error": err})
+            if store is not None:
+                store.write(good)
+            results.update(good)
+            done_count += len(ch)
+            bar.update(len(ch))
+            if on_chunk is not None:
+                seconds = float(sum(r[3] for r in rows))
+                on_chunk({"indices": list(ch), "done": done_count, "total": n_points, "failed": len(failures), "seconds": seconds})
     except BaseException:
-        for fut in pending:
-            fut.cancel()
         if owned is not None:
-            owned.shutdown(wait=False, cancel_futures=True)
+            owned.terminate()
             owned = None
         raise
     finally:
@@ -595,12 +530,5 @@ def _compute(run, results, store, *, executor, workers, chunk_size, progress, on
 
 
 def _in_notebook():
-    """True inside a Jupyter kernel (not merely when ipykernel happens to be imported)."""
-    ipython = sys.modules.get("IPython")
-    if ipython is None:
-        return False
-    try:
-        shell = ipython.get_ipython()
-    except Exception:  # noqa: BLE001 - any IPython oddity means "no notebook"
-        return False
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+    """True inside a Jupyter kernel (:func:`orbsym.execution.in_notebook`)."""
+    return execution.in_notebook()

@@ -249,7 +249,7 @@ def _gib(n):
     return f"{n / 2**40:.3g} TiB" if n >= 2**40 else f"{n / 2**30:.3g} GiB"
 
 
-def check_size(axes, schema, max_columns, seconds, site_dim=3):
+def check_size(axes, schema, max_columns, seconds, site_dim=3, max_rows=None):
     """Refuse a sweep whose results, or one of whose points, would not fit in memory.
 
     Runs before anything is allocated.  A point needs about four ``n x n`` complex matrices
@@ -265,11 +265,15 @@ def check_size(axes, schema, max_columns, seconds, site_dim=3):
         Estimated compute time on one core (for the message).
     site_dim : int
         Orbitals per site (3 in the orbital basis, 2 in the spin basis).
+    max_rows : int, optional
+        Largest finite ``N_y`` (length of the ``k`` dimension of the ``levels`` observable).
     """
     from .points import AXIS_LABELS, POLARIZATION_LABELS, TORQUE_TERMS
 
     n_points = math.prod(len(v) for v in axes.values())
     sizes = {"polarization": len(POLARIZATION_LABELS), "axis": len(AXIS_LABELS), "torque_term": len(TORQUE_TERMS), "x": max_columns, "x_bond": max(1, max_columns - 1)}
+    sizes["k"] = int(max_rows or 1)  # levels: at most N_y momenta ...
+    sizes["level"] = max_columns * site_dim  # ... of N_x dim levels each
     per_point = sum(8 * math.prod(sizes[d] for d in dims) for _, dims in schema)
     need = n_points * (2 * per_point + _OVERHEAD_BYTES)  # results dict + assembled arrays
     limit = _physical_memory() // 2

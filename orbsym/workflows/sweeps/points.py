@@ -15,6 +15,9 @@ Sweepable parameters
   angle that is not given keeps the value of the base magnetization;
 * ``N_y = inf`` (``math.inf``): the thermodynamic limit in y (:mod:`orbsym.numeric.infinite`).
 
+Observable ``levels``: the band energies ``E_n(k)`` (dims ``k``, ``level``) and k weights of one
+eigenvalue-only solve, from which F at any chemical potential follows in closed form.
+
 Conventions (units of t, F per row): :mod:`orbsym.conventions`.
 """
 
@@ -35,7 +38,7 @@ STARTUP_BLAS_ENV = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_
 __all__ = ["SystemSpec", "OBSERVABLES", "ANGLE_PARAMETERS", "parse_observable", "observable_schema", "compute_point", "run_chunk"]
 
 #: Observable names (``currents`` and ``torques`` take options, see :func:`parse_observable`).
-OBSERVABLES = ("free_energy", "particle_number", "densities", "currents", "torques", "rkky")
+OBSERVABLES = ("free_energy", "particle_number", "densities", "currents", "torques", "rkky", "levels")
 #: Angle parameters per geometry (radians), mapped onto the magnetization keyword.
 ANGLE_PARAMETERS = {
     "bilayer": {"theta": ("m_FM", 0), "phi": ("m_FM", 1)},
@@ -150,6 +153,8 @@ def observable_schema(obs, infinite=False):
         return [(f"torque_{kind}", ("axis", "torque_term", "x"))]
     if base == "rkky":
         return [("rkky_J", ()), ("F_P", ()), ("F_AP", ())]
+    if base == "levels":
+        return [("levels", ("k", "level")), ("k_weight", ("k",))]
     raise AssertionError(base)
 
 
@@ -268,7 +273,7 @@ def compute_point(spec, params, observables, tol):
     kw, T, infinite = system_kwargs(spec, params)
     system = spec.constructor()(**kw)
     vectors = any(o[0] in ("densities", "currents", "torques") for o in observables)
-    need_res = any(o[0] != "rkky" for o in observables)
+    need_res = any(o[0] not in ("rkky", "levels") for o in observables)
     res = _solve(system, T, infinite, tol, vectors, spec.ny_inf_method) if need_res else None
     N = system.lattice.N_x
     out = {}
@@ -290,12 +295,29 @@ def compute_point(spec, params, observables, tol):
         elif base == "torques":
             d = res.torques(kind)
             out[f"torque_{kind}"] = np.array([[d[a][term] for term in TORQUE_TERMS] for a in AXIS_LABELS], float)
+        elif base == "levels":
+            out["levels"], out["k_weight"] = _levels(system, T, infinite)
         elif base == "rkky":
             FP, FAP = _rkky(spec, system, kw, T, infinite, tol)
             out["rkky_J"] = np.array(FAP - FP)
             out["F_P"] = np.array(FP)
             out["F_AP"] = np.array(FAP)
     return out
+
+
+def _levels(system, T, infinite):
+    """Single-particle levels ``E_n(k)`` (measured from the system's own mu) and the k weights.
+
+    One eigenvalue-only diagonalization; everything thermodynamic at any chemical potential
+    follows in closed form, e.g. ``F(mu') / N_y = sum_k w_k sum_n g(E_n(k) - (mu' - mu)) / sum_k w_k``
+    (Eq. 13; used by Fig. 4).
+    """
+    if infinite:
+        raise ValueError("observable 'levels' needs a finite N_y (the k grid is the lattice's)")
+    from ...numeric import solve_bloch
+
+    sol = solve_bloch(system.lattice, T, vectors=False)
+    return np.asarray(sol.energies, float), np.asarray(sol.weights, float)
 
 
 def _rkky(spec, system, kw, T, infinite, tol):
