@@ -140,14 +140,15 @@ def _profiles(args, value_name, values, bar_mode):
     import numpy as np
 
     from ..response import DEFAULT_ETA, response
-    from .compute import _system
+    from .compute import _system, _user_metal
 
+    user = _user_metal(args.metal_model) if args.metal_model else None  # the model file runs once
     rows = []
     with _bar(len(values), bar_mode, "orbsym response") as bar:
         for v in values:
             a = _with(args, value_name, v)
             eta = DEFAULT_ETA if a.eta is None else a.eta
-            r = response(_system(a), a.T, eta)
+            r = response(_system(a, user), a.T, eta)
             rec = {"value": v, "N_x": r.lattice.N_x, "eta": eta, "T": a.T, "system": r.system.describe()}
             for part in PARTS:
                 rp = r.select(part)
