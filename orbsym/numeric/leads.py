@@ -129,7 +129,15 @@ class Lead:
 
 
 def _decimate(h00, a, b, z, tol, max_iter):
-    """Lopez-Sancho iteration; returns ``(g_surface, converged mask, decimated coupling size)``."""
+    """Lopez-Sancho iteration; returns ``(g_surface, converged mask, decimated coupling size)``.
+
+    Overflow at a (nearly singular) point gives non-finite values there, caught by the caller.
+    """
+    with np.errstate(all="ignore"):
+        return _decimate_steps(h00, a, b, z, tol, max_iter)
+
+
+def _decimate_steps(h00, a, b, z, tol, max_iter):
     d = h00.shape[-1]
     shape = np.broadcast_shapes(h00.shape[:-2], z.shape)
     zI = np.broadcast_to(z, shape)[..., None, None] * np.eye(d)
@@ -176,22 +184,33 @@ def _newton(g, h00, a, b, z, steps=8, tol=1e-13):
     d = g.shape[-1]
     eye = np.eye(d)
     zz = np.asarray(z)[..., None, None]
+
+    def residual(g):
+        F = g @ (zz * eye - h00 - a @ g @ b) - eye
+        with np.errstate(invalid="ignore"):
+            r = np.abs(F).max(axis=(-1, -2))
+        return F, np.where(np.isfinite(r), r, np.inf)
+
+    F, r = residual(g)
     for _ in range(steps):
-        M = zz * eye - h00 - a @ g @ b
-        F = g @ M - eye
-        if np.abs(F).max(initial=0.0) <= tol:
+        if r.max(initial=0.0) <= tol:
             break
+        M = zz * eye - h00 - a @ g @ b
         ga = g @ a
         J = np.einsum("ij,...lk->...iljk", eye, M).reshape(g.shape[:-2] + (d * d, d * d))
         J = J - np.einsum("...ij,...kl->...ikjl", ga, np.broadcast_to(b, g.shape)).reshape(J.shape)
         with np.errstate(all="ignore"):
             dg = np.linalg.solve(J, -F.reshape(g.shape[:-2] + (d * d, 1))).reshape(g.shape)
-        ok = np.isfinite(dg).all(axis=(-1, -2))
-        g = np.where(ok[..., None, None], g + np.where(ok[..., None, None], dg, 0), g)
+            trial = g + np.where(np.isfinite(dg), dg, 0)
+        Ft, rt = residual(trial)
+        better = (rt < r) & (r > tol)  # a step is kept only where it lowers that point's residual
+        g = np.where(better[..., None, None], trial, g)
+        F = np.where(better[..., None, None], Ft, F)
+        r = np.where(better, rt, r)
     return g
 
 
-def surface_green(h00, a, b, z, tol=DEFAULT_TOL, max_iter=DEFAULT_MAX_ITER, residual_tol=1e-11):
+def surface_green(h00, a, b, z, tol=DEFAULT_TOL, max_iter=DEFAULT_MAX_ITER, residual_tol=1e-8):
     """Retarded surface Green's function by Lopez-Sancho decimation, batched over leading axes.
 
     Parameters
@@ -219,9 +238,9 @@ def surface_green(h00, a, b, z, tol=DEFAULT_TOL, max_iter=DEFAULT_MAX_ITER, resi
     Decimation loses accuracy where ``z - h_00`` is nearly singular (``E`` within ``~sqrt(eta)`` of
     an eigenvalue of ``h_00(k)``, e.g. ``E = 0`` of a bipartite chain, where the first step divides
     by ``eta``).  Every result is therefore polished by Newton steps on the Dyson equation, and where
-    the residual still exceeds ``residual_tol`` the point is re-solved by continuation: decimation at
-    ``E + i 1e-3 scale`` (well conditioned), then Newton steps while ``Im z`` is lowered by factors of
-    10 to the requested value.  Points that still fail raise :class:`RuntimeError`.
+    the residual still exceeds ``residual_tol`` the point is re-solved with supercells of 2, 3, 5, 7
+    cells (their ``z - h_00`` is singular at other energies; the surface block of the supercell's
+    surface Green's function is the lead's).  Points that still fail raise :class:`RuntimeError`.
     """
     h00 = np.asarray(h00, dtype=complex)
     z = np.asarray(z, dtype=complex)
@@ -243,30 +262,47 @@ def surface_green(h00, a, b, z, tol=DEFAULT_TOL, max_iter=DEFAULT_MAX_ITER, resi
         g = _newton(g, hb, ab, bb, zb)
         res = dyson_residual(g, hb, ab, bb, zb)
     bad = ~(np.isfinite(res) & (res <= residual_tol * scale) & _retarded(g))
-    if bad.any():
+    for n in (2, 3, 5, 7):
+        if not bad.any():
+            break
         idx = np.nonzero(bad)
         hz, aa, bz, zz = hb[idx], ab[idx], bb[idx], zb[idx]
-        eta_target = zz.imag
-        eta = np.maximum(1e-3 * scale, eta_target)
-        gg, cz, _ = _decimate(hz, aa, bz, zz.real + 1j * eta, tol, max_iter)
+        H, A, B = _supercell(hz, aa, bz, n)
         with np.errstate(all="ignore"):
-            gg = _newton(gg, hz, aa, bz, zz.real + 1j * eta)
-            while np.any(eta > eta_target):
-                eta = np.maximum(eta / 10, eta_target)
-                gg = _newton(gg, hz, aa, bz, zz.real + 1j * eta)
+            gs, _, _ = _decimate(H, A, B, zz, tol, max_iter)
+            gg = gs[..., :d, :d]
+            gg = _newton(np.where(np.isfinite(gg), gg, 0), hz, aa, bz, zz)
             r2 = dyson_residual(gg, hz, aa, bz, zz)
-        g[idx] = gg
-        res[idx] = r2
-        conv[idx] = cz
+        improve = np.isfinite(r2) & (r2 < res[idx])
+        sel = tuple(i[improve] for i in idx)
+        g[sel] = gg[improve]
+        res[sel] = r2[improve]
         bad = ~(np.isfinite(res) & (res <= residual_tol * scale) & _retarded(g))
     if bad.any():
         worst = tuple(int(i[0]) for i in np.nonzero(bad))
         raise RuntimeError(
             f"surface Green's function did not converge at batch index {worst}, z = {zb[worst]:.6g}: Dyson residual "
             f"{float(res[worst]):.3g} > {residual_tol * scale:.3g} after Lopez-Sancho decimation ({max_iter} iterations max, "
-            f"decimated coupling {float(size[worst]):.3g}) and Newton continuation; increase eta (Im z) or max_iter"
+            f"decimated coupling {float(size[worst]):.3g}), Newton polish and supercells; increase eta (Im z) or max_iter"
         )
     return g
+
+
+def _supercell(h, a, b, n):
+    """Lead of supercells of ``n`` cells (surface cell first): on-site, coupling into the bulk and back."""
+    d = h.shape[-1]
+    lead = h.shape[:-2]
+    H = np.zeros(lead + (n * d, n * d), complex)
+    A = np.zeros_like(H)
+    B = np.zeros_like(H)
+    for i in range(n):
+        H[..., i * d : (i + 1) * d, i * d : (i + 1) * d] = h
+        if i + 1 < n:
+            H[..., i * d : (i + 1) * d, (i + 1) * d : (i + 2) * d] = a
+            H[..., (i + 1) * d : (i + 2) * d, i * d : (i + 1) * d] = b
+    A[..., (n - 1) * d :, :d] = a
+    B[..., :d, (n - 1) * d :] = b
+    return H, A, B
 
 
 def _retarded(g, atol=1e-9):

@@ -314,23 +314,21 @@ class OpenSystem:
 
     def scattering_blocks(self, E, w_L, w_R, dxs):
         """``sum_E [w_L(E) A_L + w_R(E) A_R] / 2pi`` as per-k blocks ``{dx: (nk, M, d, d)}`` (``rho[x+dx, x]``),
-        plus ``sum_E w_L T(k, E)`` and ``sum_E w_R T(k, E)`` per k (``(nk,)`` each)."""
+        and the transmission ``T(k, E)`` at the same points (``(nk, nE)``)."""
         E = np.atleast_1d(np.asarray(E, float))
         w_L = np.broadcast_to(np.asarray(w_L, float), E.shape)
         w_R = np.broadcast_to(np.asarray(w_R, float), E.shape)
         M, d = self.lattice.N_x, self.lattice.dim
         nk = self.k.size
         blocks = {dx: np.zeros((nk, M, d, d), complex) for dx in dxs}
-        tL = np.zeros(nk)
-        tR = np.zeros(nk)
+        trans = np.zeros((nk, E.size))
         if E.size == 0:
-            return blocks, tL, tR
+            return blocks, trans
         for ki, zi, sL, sR, g in self.greens(E):
             GL, GR = broadening(sL), broadening(sR)
             G0N = g.last[:, 0]
             T = np.einsum("bij,bjk,bkl,bli->b", GL, G0N, GR, _dag(G0N)).real
-            np.add.at(tL, ki, w_L[zi] * T)
-            np.add.at(tR, ki, w_R[zi] * T)
+            trans[ki, zi] = T
             for cols, Gm, wv in ((g.first, GL, w_L[zi]), (g.last, GR, w_R[zi])):
                 if not np.any(wv):
                     continue
@@ -341,7 +339,7 @@ class OpenSystem:
                     if hi <= lo:
                         continue
                     np.add.at(blocks[dx], (ki, slice(lo, hi)), B[:, lo + dx : hi + dx] @ Cd[:, lo:hi])
-        return blocks, tL, tR
+        return blocks, trans
 
     def equilibrium_blocks(self, mu, T, dxs, n_per_panel=8):
         """Equilibrium ``rho_eq(mu, T)`` (bound states included) as per-k blocks ``{dx: (nk, M, d, d)}``.
