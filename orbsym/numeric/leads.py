@@ -140,28 +140,39 @@ def _decimate(h00, a, b, z, tol, max_iter):
 def _decimate_steps(h00, a, b, z, tol, max_iter):
     d = h00.shape[-1]
     shape = np.broadcast_shapes(h00.shape[:-2], z.shape)
-    zI = np.broadcast_to(z, shape)[..., None, None] * np.eye(d)
-    eps_s = np.array(np.broadcast_to(h00, shape + (d, d)))
+    n = int(np.prod(shape, dtype=int))
+    zI = (np.broadcast_to(z, shape).reshape(n)[:, None, None] * np.eye(d))
+    eps_s = np.array(np.broadcast_to(h00, shape + (d, d))).reshape(n, d, d)
     eps = eps_s.copy()
-    a = np.array(np.broadcast_to(a, shape + (d, d)))
-    b = np.array(np.broadcast_to(b, shape + (d, d)))
+    a = np.array(np.broadcast_to(a, shape + (d, d))).reshape(n, d, d)
+    b = np.array(np.broadcast_to(b, shape + (d, d))).reshape(n, d, d)
     scale = _scale(h00, a)
+    size = np.full(n, np.inf)
+    act = np.arange(n)  # points still decimating (converged points leave the batch)
+    A, B, E, Es, Z = a, b, eps, eps_s, zI
     for _ in range(int(max_iter)):
-        size = np.maximum(np.abs(a).max(axis=(-1, -2), initial=0.0), np.abs(b).max(axis=(-1, -2), initial=0.0))
-        if size.max(initial=0.0) <= tol * scale:
+        sz = np.maximum(np.abs(A).max(axis=(-1, -2), initial=0.0), np.abs(B).max(axis=(-1, -2), initial=0.0))
+        done = ~(sz > tol * scale)  # converged (or non-finite: caught by the caller)
+        if done.any():
+            size[act[done]] = sz[done]
+            eps_s[act[done]] = Es[done]
+            keep = ~done
+            act, A, B, E, Es, Z = act[keep], A[keep], B[keep], E[keep], Es[keep], Z[keep]
+        if act.size == 0:
             break
-        g = np.linalg.inv(zI - eps)
-        ga = g @ a
-        gb = g @ b
-        agb = a @ gb
-        eps_s = eps_s + agb
-        eps = eps + agb + b @ ga
-        a = a @ ga
-        b = b @ gb
-    size = np.maximum(np.abs(a).max(axis=(-1, -2), initial=0.0), np.abs(b).max(axis=(-1, -2), initial=0.0))
-    with np.errstate(all="ignore"):
-        g = np.linalg.inv(zI - eps_s)
-    return g, size <= tol * scale, size
+        g = np.linalg.inv(Z - E)
+        ga = g @ A
+        gb = g @ B
+        agb = A @ gb
+        Es = Es + agb
+        E = E + agb + B @ ga
+        A = A @ ga
+        B = B @ gb
+    if act.size:
+        size[act] = np.maximum(np.abs(A).max(axis=(-1, -2), initial=0.0), np.abs(B).max(axis=(-1, -2), initial=0.0))
+        eps_s[act] = Es
+    g = np.linalg.inv(zI - eps_s)
+    return g.reshape(shape + (d, d)), (size <= tol * scale).reshape(shape), size.reshape(shape)
 
 
 def _scale(h00, a):

@@ -114,10 +114,18 @@ def dense_region_solver(z, diag, hop, sigma_L, sigma_R, dxs=()):
     A[:, M - 1, :, M - 1, :] -= sigma_R
     A = A.reshape(nb, n, n)
     A[:, np.arange(n), np.arange(n)] += z[:, None]
+    bands = {}
+    if not dxs:
+        # only the first and last block columns: one LU and 2 d right-hand sides (about 3x cheaper
+        # than the full inverse)
+        rhs = np.zeros((n, 2 * d), complex)
+        rhs[:d, :d] = np.eye(d)
+        rhs[n - d :, d:] = np.eye(d)
+        X = np.linalg.solve(A, np.broadcast_to(rhs, (nb, n, 2 * d))).reshape(nb, M, d, 2 * d)
+        return RegionGreens(X[..., :d].copy(), X[..., d:].copy(), bands)
     G = np.linalg.inv(A).reshape(nb, M, d, M, d)
     first = G[:, :, :, 0, :].copy()
     last = G[:, :, :, M - 1, :].copy()
-    bands = {}
     for dx in dxs:
         out = np.zeros((nb, M, d, d), complex)
         lo, hi = max(0, -dx), min(M, M - dx)
