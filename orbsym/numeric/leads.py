@@ -59,6 +59,8 @@ DEFAULT_ETA = 1e-10
 DEFAULT_TOL = 1e-14
 #: Default largest number of decimation steps (2^max_iter cells).
 DEFAULT_MAX_ITER = 200
+#: Newton polishing of the surface Green's function only for cells of at most this many states.
+NEWTON_MAX_DIM = 8
 
 
 def _dag(a):
@@ -193,6 +195,8 @@ def _newton(g, h00, a, b, z, steps=8, tol=1e-13):
     ``(1 (x) M^T - (g a) (x) b^T) vec(dg) = -vec(F)`` (``d^2 x d^2`` solves).
     """
     d = g.shape[-1]
+    if d > NEWTON_MAX_DIM:  # the d^2 x d^2 Jacobian would be too large; rely on the residual check
+        return g
     eye = np.eye(d)
     zz = np.asarray(z)[..., None, None]
 

@@ -80,6 +80,8 @@ __all__ = [
 
 #: Memory budget (bytes) of one batch of dense region inverses.
 DENSE_BYTES = 128 * 2**20
+#: Largest memory (bytes) one dense region inverse may take (refused above, with the estimate).
+MAX_DENSE_BYTES = 4 * 2**30
 
 
 def _dag(a):
@@ -256,6 +258,13 @@ class OpenSystem:
             raise ValueError(f"eta must be a finite number > 0 (units of t), got {eta!r}")
         self.solver = solver
         self.chunk_bytes = chunk_bytes
+        n = lattice.N_x * lattice.dim
+        need = 3 * n * n * 16
+        if solver is dense_region_solver and need > MAX_DENSE_BYTES:
+            raise ValueError(
+                f"the dense region solver needs ~{need / 2**30:.1f} GiB per (k, E) point for {lattice.N_x} columns x {lattice.dim} "
+                f"states (n = {n}); the limit is {MAX_DENSE_BYTES / 2**30:.0f} GiB: use fewer columns or a recursive solver"
+            )
         ty = lattice.hop_y
         self.symmetric = bool(
             lattice.y_hermitian

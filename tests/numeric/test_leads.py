@@ -89,6 +89,9 @@ def test_surface_green_errors():
         lead.surface_green([0.0], [0.1 + 1e-10j], "left", max_iter=2)
     with pytest.raises(TypeError, match="Column"):
         Lead.from_column("nm")
+    col = _columns()["orbital"]
+    with pytest.raises(ValueError, match="GiB"):
+        OpenSystem(Lattice([col] * 6000, 2), lead, lead)
 
 
 @pytest.mark.parametrize("name", ["orbital", "spin", "fm"])
