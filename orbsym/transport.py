@@ -52,11 +52,13 @@ from .numeric import Column, Lattice, Observables
 from .numeric.checks import check_name, integer_at_least, real_number
 from .numeric.leads import DEFAULT_ETA, Lead
 from .numeric.negf import OpenSystem, bands_from_blocks, dense_region_solver, fermi_derivative_rule, window_rule
+from .numeric.realspace import angular_momentum_rate
+from .numeric.strip import OpenStripObservables, strip_correlations, strip_hamiltonian, strip_lattice, strip_lead
 from .numeric.observables import KERNEL_NAMES, POLARIZATIONS, polarization_label
 from .numeric.thermo import check_temperature
 from .systems import CURRENT_KINDS, QUANTITIES, Layer, System, _jsonable
 
-__all__ = ["LeadedSystem", "attach_leads", "transport", "TransportResult", "DEFAULT_N_LINEAR", "DEFAULT_N_BIAS"]
+__all__ = ["LeadedSystem", "attach_leads", "transport", "TransportResult", "StripTransportResult", "WIDTHS", "DEFAULT_N_LINEAR", "DEFAULT_N_BIAS"]
 
 #: Default Gauss-Legendre nodes in ``u = f(E - mu)`` for the linear response at ``T > 0``.
 DEFAULT_N_LINEAR = 16
@@ -82,18 +84,30 @@ class LeadedSystem:
     right: Lead
     lattice: Lattice
     lead_labels: tuple = field(default=("", ""))
+    width: str = "periodic"
 
     @property
     def N_x(self):
         return self.system.lattice.N_x
+
+    def solve_parts(self):
+        """Lattice and leads handed to :class:`~orbsym.numeric.negf.OpenSystem` (super-sites for strips)."""
+        if self.width == "periodic":
+            return self.lattice, self.left, self.right
+        rows = self.lattice.N_y
+        return strip_lattice(self.lattice), strip_lead(self.left, rows), strip_lead(self.right, rows)
 
     def describe(self):
         out = self.system.describe()
         out["leads"] = {
             "left": {"label": self.lead_labels[0], "model": self.left.column.kernels.model, "params": dict(self.left.column.params)},
             "right": {"label": self.lead_labels[1], "model": self.right.column.kernels.model, "params": dict(self.right.column.params)},
-            "geometry": "semi-infinite in x, periodic in y (k_y conserved); one lead cell on each side is part of the solved lattice",
+            "geometry": (
+                "semi-infinite in x, periodic in y (k_y conserved)" if self.width == "periodic" else f"semi-infinite in x, finite width {self.lattice.N_y} rows open in y (hard walls)"
+            )
+            + "; one lead cell on each side is part of the solved lattice",
         }
+        out["width"] = self.width
         return out
 
 
@@ -113,7 +127,11 @@ def _lead_column(system, spec, end):
     raise TypeError(f"{end} lead must be None (continue the end column), an orbsym.numeric.Column or an orbsym.systems.layer(...), got {type(spec).__name__}")
 
 
-def attach_leads(system, left=None, right=None):
+#: Transverse geometries: periodic rows (k_y conserved) or a finite-width strip open in y.
+WIDTHS = ("periodic", "open")
+
+
+def attach_leads(system, left=None, right=None, width="periodic"):
     """Attach semi-infinite leads to the two open ends (in x) of ``system``.
 
     Parameters
@@ -122,6 +140,10 @@ def attach_leads(system, left=None, right=None):
     left, right : None, Column or Layer
         Lead model: None continues the end column's model and parameters; a ``Column`` or a
         one-column :func:`orbsym.systems.layer` (built in the system's basis) is used as given.
+    width : {"periodic", "open"}
+        ``"periodic"``: rows periodic, ``k_y`` conserved (default).  ``"open"``: a strip of the
+        system's ``N_y`` rows with hard walls in y, between leads of the same width
+        (:mod:`orbsym.numeric.strip`); every quantity is then resolved per site ``(x, y)``.
 
     Returns
     -------
@@ -131,9 +153,10 @@ def attach_leads(system, left=None, right=None):
         raise TypeError(f"attach_leads() needs an orbsym.systems.System, got {type(system).__name__}")
     cl, ll = _lead_column(system, left, "left")
     cr, lr = _lead_column(system, right, "right")
+    check_name("width", width, WIDTHS)
     lat = system.lattice
     ext = Lattice((cl,) + tuple(lat.columns) + (cr,), lat.N_y, lat.interface)
-    return LeadedSystem(system, Lead.from_column(cl), Lead.from_column(cr), ext, (ll, lr))
+    return LeadedSystem(system, Lead.from_column(cl), Lead.from_column(cr), ext, (ll, lr), width)
 
 
 def transport(leaded, T=0.01, bias=None, mu=0.0, split=0.5, n_energy=None, eta=DEFAULT_ETA, solver=dense_region_solver):
@@ -174,7 +197,8 @@ def transport(leaded, T=0.01, bias=None, mu=0.0, split=0.5, n_energy=None, eta=D
     if n_energy is not None:
         n_energy = integer_at_least("n_energy", n_energy, 1, " (energy nodes)")
     eta = real_number("eta", eta, minimum=0.0, strict=True)
-    return TransportResult(leaded, T, bias, mu, split, n_energy, eta, solver)
+    cls = TransportResult if leaded.width == "periodic" else StripTransportResult
+    return cls(leaded, T, bias, mu, split, n_energy, eta, solver)
 
 
 class TransportResult:
@@ -184,11 +208,18 @@ class TransportResult:
     :class:`orbsym.systems.Result`.  Linear response: every value is per unit bias.
     """
 
+    #: Current kinds of :meth:`currents`.
+    CURRENT_KINDS = CURRENT_KINDS
+
+    @staticmethod
+    def _json(x):
+        return _jsonable(x)
+
     def __init__(self, leaded, T, bias, mu, split, n_energy, eta, solver):
         self.leaded = leaded
         self.T, self.bias, self.mu, self.split, self.eta = T, bias, mu, split, eta
         lat = leaded.lattice
-        self.open = OpenSystem(lat, leaded.left, leaded.right, eta=eta, solver=solver)
+        self.open = OpenSystem(*leaded.solve_parts(), eta=eta, solver=solver)
         op = self.open
         pairs = lat.offset_pairs(KERNEL_NAMES)
         dxs = sorted({p[0] for p in pairs})
@@ -213,8 +244,12 @@ class TransportResult:
             info["mu_L"], info["mu_R"] = mu_L, mu_R
         self.energies = E
         self.info = info
-        self.bands = bands_from_blocks(blocks, op.k, op.weights, lat.N_y, pairs, op.symmetric)
         self._obs = None
+        self._store(blocks, pairs)
+
+    def _store(self, blocks, pairs):
+        op = self.open
+        self.bands = bands_from_blocks(blocks, op.k, op.weights, self.leaded.lattice.N_y, pairs, op.symmetric)
 
     # ---------------------------------------------------------------- basics
     @property
@@ -345,15 +380,105 @@ class TransportResult:
         out["landauer_current_per_row"] = self.landauer_current()
         if self.linear:
             c = self.conductance()
-            out["conductance"] = {"total_per_row": c["total"], "per_k": _jsonable(c["per_k"]), "k": _jsonable(c["k"]), "weight": _jsonable(c["weight"])}
+            out["conductance"] = {"total_per_row": c["total"], "per_k": self._json(c["per_k"]), "k": self._json(c["k"]), "weight": self._json(c["weight"])}
         if "densities" in quantities:
-            out["densities"] = _jsonable(self.densities())
+            out["densities"] = self._json(self.densities())
         if "currents" in quantities:
-            out["currents"] = {k: _jsonable(self.currents(k)) for k in CURRENT_KINDS}
-            out["currents"]["bond_y"] = _jsonable(self.currents("bond", "y"))
+            out["currents"] = {k: self._json(self.currents(k)) for k in self.CURRENT_KINDS}
+            out["currents"]["bond_y"] = self._json(self.currents("bond", "y"))
         if "torques" in quantities:
-            out["torques"] = _jsonable(self.torques("bond"))
-            out["torques_forward"] = _jsonable(self.torques("forward"))
+            out["torques"] = self._json(self.torques("bond"))
+            out["torques_forward"] = self._json(self.torques("forward"))
         if "continuity" in quantities:
             out["continuity"] = self.continuity_residual()
         return out
+
+
+class StripTransportResult(TransportResult):
+    """Steady state of a finite-width strip (``attach_leads(..., width="open")``), resolved per site.
+
+    Arrays have shape ``(N_x, N_y)`` for site quantities, ``(N_x + 1, N_y)`` for x-bonds (contact
+    bonds included, as in :class:`TransportResult`) and ``(N_x, N_y - 1)`` for y-bonds (bond ``y ->
+    y + 1``).  Landauer quantities are for the whole strip (``per_row`` divides by ``N_y``).
+    """
+
+    CURRENT_KINDS = ("bond", "forward", "backward")
+
+    @staticmethod
+    def _json(x):
+        """Nested lists keeping the (x, y) shape (NaN -> None)."""
+        if isinstance(x, dict):
+            return {k: StripTransportResult._json(v) for k, v in x.items()}
+        if isinstance(x, np.ndarray):
+            return [StripTransportResult._json(r) for r in x] if x.ndim > 1 else _jsonable(x)
+        return x
+
+    def _store(self, blocks, pairs):
+        sup = self.open.lattice
+        self.G = strip_correlations(blocks, sup.N_x, sup.dim)
+        self.bands = None
+
+    @property
+    def observables(self):
+        """:class:`~orbsym.numeric.strip.OpenStripObservables` on the solved columns."""
+        if self._obs is None:
+            self._obs = OpenStripObservables(self.leaded.lattice, self.G)
+        return self._obs
+
+    def densities(self):
+        return self._per_pol(lambda p: self.observables.evaluate_sites("density", p)[1:-1])
+
+    def currents(self, kind="bond", direction="x"):
+        names = {"bond": "current", "forward": "current_forward", "backward": "current_backward"}
+        check_name("current kind (strip)", kind, tuple(names))
+        check_name("current direction", direction, ("x", "y"))
+        bond = (1, 0) if direction == "x" else (0, 1)
+        Ny = self.leaded.lattice.N_y
+
+        def fn(p):
+            v = self.observables.evaluate_sites(names[kind], p, bond)
+            return v if direction == "x" else v[1:-1, : Ny - 1]
+
+        return self._per_pol(fn, charge=kind == "bond")
+
+    def torques(self, kind="bond"):
+        check_name("torque decomposition", kind, ("bond", "forward"))
+        o = self.observables
+        start, end = ("source", "source") if kind == "bond" else ("source_forward_start", "source_forward_end")
+
+        def fn(p):
+            bx, by = o.bond_sum_sites(start, end, p)
+            ex = o.evaluate_sites("torque_onsite", p)
+            return {"exchange": ex[1:-1], "bond_x": bx[1:-1], "bond_y": by[1:-1], "total": (ex + bx + by)[1:-1]}
+
+        return self._per_pol(fn, charge=False)
+
+    def divergence(self, kind="bond"):
+        name = {"bond": "current", "forward": "current_forward"}.get(kind)
+        if name is None:
+            raise ValueError(f"unknown current kind {kind!r}; allowed: 'bond', 'forward'")
+        o = self.observables
+        N = self.leaded.lattice.N_x
+
+        def fn(p):
+            jx = o.evaluate_sites(name, p, (1, 0))
+            jy = o.evaluate_sites(name, p, (0, 1))
+            div = jy - np.roll(jy, 1, axis=1)
+            div[: N - 1] += jx
+            div[1:] -= jx
+            return div[1:-1]
+
+        return self._per_pol(fn, charge=True)
+
+    def time_derivative(self, polarization):
+        """``d<J_n>/dt = i Tr(rho [h, J_n])`` per region site, directly from ``h`` (no kernels)."""
+        h = strip_hamiltonian(self.open.lattice)
+        return angular_momentum_rate(self.leaded.lattice, h, self.G.T, polarization)[1:-1]
+
+    def continuity_residual(self):
+        o = self.observables
+        rate = max(float(np.abs(self.time_derivative(p)).max()) for p in POLARIZATIONS)
+        bal = max(float(np.abs(o.site_continuity(p, k)[1:-1]).max()) for p in POLARIZATIONS for k in ("bond", "forward") if not (p is None and k == "forward"))
+        jc = o.evaluate_sites("current", None, (1, 0)).sum(axis=1)
+        dev = float(np.abs(jc - self.landauer_current(per_row=False)).max())
+        return {"max_abs_dJ_dt": rate, "max_abs_balance": bal, "max_abs_charge_current_minus_landauer": dev}

@@ -128,3 +128,20 @@ def test_kwant_transmission():
     # the contact bonds: the solved lattice's extra cells are lead cells, so kwant's leads attach directly
     smat = kwant.smatrix(syst.finalized(), energy=0.0)
     assert abs(smat.transmission(1, 0) - res.conductance()["per_k"][0]) < 1e-8
+
+
+@pytest.mark.parametrize("bias", [None, 0.1])
+def test_open_strip_balance_per_site(bias):
+    s = _fm_sandwich(N_y=5, n=2, m=(0.3, 0.5, 0.8))
+    res = transport(attach_leads(s, width="open"), T=0.02, bias=bias, n_energy=20)
+    r = res.continuity_residual()
+    assert r["max_abs_dJ_dt"] < 1e-10 and r["max_abs_balance"] < 1e-10 and r["max_abs_charge_current_minus_landauer"] < 1e-10
+    d, j, jy, tq, div = res.densities(), res.currents(), res.currents(direction="y"), res.torques(), res.divergence()
+    assert d["z"].shape == (5, 5) and j["z"].shape == (6, 5) and jy["z"].shape == (5, 4)
+    for p in "xyz":
+        np.testing.assert_allclose(div[p], tq[p]["total"], atol=1e-10)
+    # mirror y -> N_y - 1 - y of the strip: the driven densities are symmetric about the middle row
+    np.testing.assert_allclose(d["charge"], d["charge"][:, ::-1], atol=1e-10)
+    assert res.describe()["system"]["width"] == "open"
+    with pytest.raises(ValueError, match="width"):
+        attach_leads(s, width="closed")

@@ -3,7 +3,8 @@
 Examples
 --------
 ``orbsym transport --n-metal 10 --gamma 0.3 --N-y 200`` (linear response, per unit bias);
-``orbsym transport --fm y --bias 0.05 --T 0.01 --output out.json`` (finite bias, JSON file).
+``orbsym transport --fm y --bias 0.05 --T 0.01 --output out.json`` (finite bias, JSON file);
+``orbsym transport --width open --N-y 12 --fm z`` (finite-width strip, per-site maps).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def add_arguments(parser):
     parser.add_argument("--bias", type=float, default=None, help="bias V = mu_L - mu_R (default: linear response per unit bias)")
     parser.add_argument("--split", type=float, default=0.5, help="fraction of the bias on the left lead (default 0.5)")
     parser.add_argument("--n-energy", type=int, default=None, help="energy nodes (default 16 linear, 200 bias window)")
+    parser.add_argument("--width", default="periodic", help="periodic (rows periodic, k_y conserved) or open (finite-width strip, per-site output)")
     parser.add_argument("--output", default=None, help="write JSON here (atomically) instead of stdout")
 
 
@@ -43,7 +45,7 @@ def run(args):
     if args.fm is not None:
         layers += [layer("fm", 1, m=args.fm), layer("nm", args.n_metal, gamma=args.gamma)]
     system = heterostructure(layers, N_y=args.N_y, mu=args.mu)
-    res = transport(attach_leads(system), T=args.T, bias=args.bias, split=args.split, n_energy=args.n_energy)
+    res = transport(attach_leads(system, width=args.width), T=args.T, bias=args.bias, split=args.split, n_energy=args.n_energy)
     out = res.to_dict()
     if "conductance" in out:
         out["conductance"].pop("per_k", None)

@@ -20,3 +20,10 @@ def test_transport_command_linear_and_bad_split(capsys):
     assert d["conductance"]["total_per_row"] > 0
     assert main(["transport", "--split", "3"]) == 2
     assert "split" in capsys.readouterr().err
+
+
+def test_transport_command_open_strip(capsys):
+    assert main(["transport", "--n-metal", "1", "--fm", "z", "--N-y", "3", "--width", "open", "--T", "0.05"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert len(d["densities"]["z"]) == 3 and len(d["densities"]["z"][0]) == 3
+    assert main(["transport", "--width", "ring"]) == 2
