@@ -275,6 +275,11 @@ class OpenSystem:
         self._C = ty + ty.conj().transpose(0, 2, 1)
         self._S = 1j * (ty - ty.conj().transpose(0, 2, 1))
         self.hop = lattice.hop_x
+        L, R = left, right
+        self._mirror_leads = bool(
+            all(np.array_equal(getattr(L, a), getattr(R, a)) for a in ("onsite", "hop_x", "hop_y"))
+            and np.allclose(L.hop_x, L.hop_x.conj().T, rtol=0, atol=0)
+        )
 
     # ---------------------------------------------------------------- pieces
     def diag_blocks(self, k):
@@ -315,7 +320,8 @@ class OpenSystem:
             ki, zi = kk[s : s + step], zz[s : s + step]
             k = self.k[ki]
             sL = self.left.self_energy_batch(k, zl[zi], "left")
-            sR = self.right.self_energy_batch(k, zl[zi], "right")
+            # a lead with t_x = t_x^dag is the same seen from either end: Sigma_R = Sigma_L
+            sR = sL if self._mirror_leads else self.right.self_energy_batch(k, zl[zi], "right")
             res = self.solver(z[zi], self.diag_blocks(k), self.hop, sL, sR, tuple(dxs))
             yield ki, zi, sL, sR, res
 
