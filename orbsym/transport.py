@@ -24,6 +24,12 @@ Conventions (also :mod:`orbsym.conventions`, "Transport")
 * ``bias=None``: linear response -- every quantity is ``d<O>/dV`` at ``V = 0`` (per unit bias,
   per site).  ``bias=V``: the full steady state at that bias (equilibrium part included).
 
+Finite width
+------------
+``attach_leads(system, width="open")`` makes the system's ``N_y`` rows a strip with hard walls in y
+between leads of the same width (:mod:`orbsym.numeric.strip`); :class:`StripTransportResult` then
+resolves every quantity per site ``(x, y)`` (e.g. orbital Hall accumulation at the edges).
+
 Region layout
 -------------
 The solved lattice (``LeadedSystem.lattice``) is the region plus one lead cell on each side, so every
