@@ -17,7 +17,7 @@ from numeric_kernels import L_T2G, am, fm, nm_orbital, random_model
 from scipy.linalg import solve_banded
 
 from orbsym.numeric import KERNEL_NAMES, POLARIZATIONS, Column, Lattice, Observables, fermi
-from orbsym.numeric.leads import Lead, dyson_residual, lead_bands, open_channels, surface_green
+from orbsym.numeric.leads import Lead, dyson_residual, open_channels, surface_green
 from orbsym.numeric.negf import OpenSystem, bands_from_blocks, dense_region_solver, fermi_derivative_rule, fermi_poles, imaginary_axis_rule, window_rule
 
 
