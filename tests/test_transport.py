@@ -172,3 +172,24 @@ def test_orbital_rashba_strip_orbital_hall_and_edelstein_accumulation():
     tq, div = res.torques(), res.divergence()
     np.testing.assert_allclose(div["z"], tq["z"]["bond_x"] + tq["z"]["bond_y"], atol=1e-10)
     assert np.abs(tq["z"]["bond_y"]).max() > 1e-4 and np.abs(tq["z"]["exchange"]).max() == 0
+
+
+def test_linear_response_split_dependence_is_the_equilibrium_mu_derivative():
+    """Moving the bias between the leads (split s) changes the linear response by the equilibrium
+    response to mu: d/dV|_{s=1} - d/dV|_{s=0} = d<O>_eq/d mu, for densities, OAM currents (the
+    equilibrium OAM currents of an FM-metal structure depend on mu) and torques.  The charge current
+    does not change."""
+    L = attach_leads(_fm_sandwich(N_y=6, n=2, m=(0.0, 0.6, 0.8)))
+    a, b = transport(L, T=0.05, split=0.0, n_energy=256), transport(L, T=0.05, split=1.0, n_energy=256)  # slow (van Hove) convergence
+    dmu = 1e-4
+    up, dn = transport(L, T=0.05, bias=0.0, mu=dmu), transport(L, T=0.05, bias=0.0, mu=-dmu)
+    np.testing.assert_allclose(a.currents()["charge"], b.currents()["charge"], atol=1e-12)
+    for p in ("charge", "x", "y", "z"):
+        fd = (up.densities()[p] - dn.densities()[p]) / (2 * dmu)
+        np.testing.assert_allclose(b.densities()[p] - a.densities()[p], fd, atol=5e-5)
+        if p != "charge":
+            fd = (up.currents()[p] - dn.currents()[p]) / (2 * dmu)
+            np.testing.assert_allclose(b.currents()[p] - a.currents()[p], fd, atol=5e-5)
+            fd = (up.torques()[p]["exchange"] - dn.torques()[p]["exchange"]) / (2 * dmu)
+            np.testing.assert_allclose(b.torques()[p]["exchange"] - a.torques()[p]["exchange"], fd, atol=5e-5)
+    assert max(np.abs(b.currents()[p] - a.currents()[p]).max() for p in "xyz") > 1e-3
