@@ -43,6 +43,8 @@ _EXPORTS = {
     "response": "response", "orbital_hall": "response", "torque_dipole": "symbolic.proper",
     # parameter sweeps (labeled xarray results, executors, N_y = infinity)
     "sweep": "workflows.sweeps",
+    # transport between semi-infinite leads (NEGF)
+    "attach_leads": "transport",  # the function transport() lives in orbsym.transport (same name as the module)
 }
 
 __all__ = ["__version__", *_EXPORTS]

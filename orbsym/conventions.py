@@ -64,6 +64,16 @@ Linear response (orbsym.response)
   toward the instantaneous equilibrium.  Responses are per unit force ``q E_y`` (``q E_y = -e E_y`` for
   electrons), ``e = hbar = a = 1``: ``delta<O> = chi q E_y a / t`` (``orbsym.response.UNITS``).
 
+Transport (leads, NEGF: ``orbsym.transport``, ``orbsym.numeric.negf``)
+----------------------------------------------------------------------
+* Leads continue the end column's model (or a given column) semi-infinitely in x, periodic in y.
+* Energies on the axis of ``h`` (the model's ``mu`` inside ``h``); lead chemical potentials
+  ``mu_L = mu + s V``, ``mu_R = mu - (1 - s) V``, bias ``V = mu_L - mu_R``, ``s = 1/2`` by default;
+  flat bands (no potential drop).  A positive bias drives electrons toward +x.
+* Currents are particle currents (``e = hbar = 1``), positive toward +x; electric current ``= -e x``.
+  Conductance in ``e^2/h`` per row; the particle current per unit bias is ``G / 2 pi``.
+* Linear response reports ``d<O>/dV`` per unit bias; finite bias the full steady state.
+
 Magnetization directions
 ------------------------
 ``m = |m| (sin theta cos phi, sin theta sin phi, cos theta)``.

@@ -1,0 +1,361 @@
+"""Semi-infinite leads along x, periodic in y: surface Green's functions and self-energies.
+
+A lead is a translation-invariant (in x) continuation of one orbsym :class:`~orbsym.numeric.Column`
+(its model and parameters), attached to one open end of a :class:`~orbsym.numeric.Lattice` and kept
+periodic in y, so that ``k = k_y`` stays a good quantum number.  In the Bloch basis of
+:mod:`orbsym.numeric.bloch` a lead is a one-dimensional chain of cells (one column each) with::
+
+    h_00(k) = eps + cos k (t_y + t_y^dag) + sin k i (t_y - t_y^dag),      h_{x, x+1} = t_x,
+
+exactly the diagonal block and the x-bond of ``h(k)`` in :func:`orbsym.numeric.bloch._pieces`
+(conventions, bond counted once: :mod:`orbsym.conventions`).
+
+Direction conventions
+---------------------
+* Left lead: cells ``x = ..., -2, -1`` to the left of the column it is attached to (``x = 0``),
+  ``h_{x, x+1} = t_x``.  Its surface Green's function ``g_L = G_{-1,-1}`` is that of the isolated
+  semi-infinite lead; the self-energy on column 0 is ``Sigma_L = h_{0,-1} g_L h_{-1,0} = t_x^dag g_L t_x``.
+* Right lead: cells ``x = N, N+1, ...``; ``g_R = G_{N,N}`` of the isolated lead and, on column
+  ``N - 1``, ``Sigma_R = h_{N-1,N} g_R h_{N,N-1} = t_x g_R t_x^dag``.
+* Retarded: ``z = E + i eta`` with ``eta > 0`` (``Im z > 0`` anywhere in the upper half plane is
+  allowed: the analytic continuation used by the equilibrium pole sum of :mod:`orbsym.numeric.negf`).
+  ``Gamma = i (Sigma - Sigma^dag) >= 0`` is the broadening.
+
+Surface Green's function: Lopez-Sancho decimation
+-------------------------------------------------
+M. P. Lopez Sancho, J. M. Lopez Sancho, J. Rubio, J. Phys. F 15, 851 (1985).  With ``a`` the
+coupling from the surface cell into the bulk (``t_x`` for the right lead, ``t_x^dag`` for the left)
+and ``b = a`` reversed, iteration ``i`` eliminates every other cell (effective chain of ``2^i``-spaced
+cells)::
+
+    g = (z - eps)^-1;  eps_s += a g b;  eps += a g b + b g a;  a <- a g a;  b <- b g b,
+
+starting from ``eps_s = eps = h_00``; ``g_surface = (z - eps_s)^-1``.  **Convergence criterion**: the
+decimated couplings are negligible, ``max(|a|, |b|) <= tol * scale`` (largest matrix entry, ``scale
+= max(1, |h_00| + |t_x|)``), at every point of the batch; after ``max_iter`` iterations without
+convergence a :class:`RuntimeError` names the worst point.  At real energies the decimated coupling
+of propagating modes decays like ``exp(-eta 2^i / v)``, so ``eta`` must be > 0 (typically 1e-10
+converges in ~40 iterations; the error in ``Sigma`` is ``O(eta)``).  Independent checks in
+``tests/numeric/test_leads.py``: a long finite lead at complex ``z`` (dense inverse), the Dyson
+fixed point ``g = (z - h_00 - a g b)^-1`` and the number of open channels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .checks import check_name
+from .lattice import Column, Lattice
+
+__all__ = ["Lead", "SIDES", "surface_green", "self_energy", "broadening", "DEFAULT_ETA", "DEFAULT_TOL"]
+
+#: Lead sides.
+SIDES = ("left", "right")
+#: Default imaginary part of the energy in the leads' surface Green's functions (units of t).
+DEFAULT_ETA = 1e-10
+#: Default decimation tolerance (relative to the lead's energy scale).
+DEFAULT_TOL = 1e-14
+#: Default largest number of decimation steps (2^max_iter cells).
+DEFAULT_MAX_ITER = 200
+#: Newton polishing of the surface Green's function only for cells of at most this many states.
+NEWTON_MAX_DIM = 8
+
+
+def _dag(a):
+    return np.conj(np.swapaxes(a, -1, -2))
+
+
+@dataclass(frozen=True)
+class Lead:
+    """A semi-infinite lead: the translation-invariant continuation of one column.
+
+    Attributes
+    ----------
+    column : orbsym.numeric.Column
+        Model and parameters of every lead cell.
+    onsite, hop_x, hop_y : ndarray, shape (dim, dim)
+        ``eps``, ``t_x`` (``h_{x,x+1}``) and ``t_y`` of the lead's model.
+    """
+
+    column: Column
+    onsite: np.ndarray
+    hop_x: np.ndarray
+    hop_y: np.ndarray
+
+    @classmethod
+    def from_column(cls, column):
+        """Lead continuing ``column`` (its model's own x-hopping between lead cells)."""
+        if not isinstance(column, Column):
+            raise TypeError(f"a lead is built from an orbsym.numeric.Column, got {type(column).__name__}")
+        lat = Lattice([column, column], 1)
+        return cls(column, lat.onsite[0].copy(), lat.hop_x[0].copy(), Lattice._evaluate(column, 0, "y hopping", (0, 1)))
+
+    @property
+    def dim(self):
+        return self.onsite.shape[0]
+
+    def h00(self, k):
+        """Cell Hamiltonian ``h_00(k)`` for every ``k`` (shape ``(len(k), dim, dim)``)."""
+        k = np.asarray(k, dtype=float).reshape(-1)
+        ty = self.hop_y
+        C = ty + ty.conj().T
+        S = 1j * (ty - ty.conj().T)
+        return self.onsite[None] + np.cos(k)[:, None, None] * C[None] + np.sin(k)[:, None, None] * S[None]
+
+    def coupling_into_bulk(self, side):
+        """``(a, b)``: hopping from the surface cell into the lead's bulk and back."""
+        check_name("lead side", side, SIDES)
+        t = self.hop_x
+        return (t.conj().T, t) if side == "left" else (t, t.conj().T)
+
+    def surface_green(self, k, z, side, tol=DEFAULT_TOL, max_iter=DEFAULT_MAX_ITER):
+        """Retarded surface Green's function, shape ``(len(k), len(z), dim, dim)`` (see module docstring)."""
+        h = self.h00(k)
+        z = np.atleast_1d(np.asarray(z, dtype=complex))
+        a, b = self.coupling_into_bulk(side)
+        hb = np.broadcast_to(h[:, None], (h.shape[0], z.size) + h.shape[1:])
+        return surface_green(hb, a, b, z[None, :], tol=tol, max_iter=max_iter)
+
+    def self_energy(self, k, z, side, tol=DEFAULT_TOL, max_iter=DEFAULT_MAX_ITER):
+        """``Sigma_L = t^dag g_L t`` (side 'left') or ``Sigma_R = t g_R t^dag`` ('right'), shape ``(len(k), len(z), d, d)``."""
+        g = self.surface_green(k, z, side, tol, max_iter)
+        return self_energy(g, self.hop_x, side)
+
+    def self_energy_batch(self, k, z, side, tol=DEFAULT_TOL, max_iter=DEFAULT_MAX_ITER):
+        """``Sigma`` for paired points ``(k_i, z_i)``, shape ``(len(k), dim, dim)``."""
+        a, b = self.coupling_into_bulk(side)
+        g = surface_green(self.h00(k), a, b, np.asarray(z, complex).reshape(-1), tol=tol, max_iter=max_iter)
+        return self_energy(g, self.hop_x, side)
+
+
+def _decimate(h00, a, b, z, tol, max_iter):
+    """Lopez-Sancho iteration; returns ``(g_surface, converged mask, decimated coupling size)``.
+
+    Overflow at a (nearly singular) point gives non-finite values there, caught by the caller.
+    """
+    with np.errstate(all="ignore"):
+        return _decimate_steps(h00, a, b, z, tol, max_iter)
+
+
+def _decimate_steps(h00, a, b, z, tol, max_iter):
+    d = h00.shape[-1]
+    shape = np.broadcast_shapes(h00.shape[:-2], z.shape)
+    n = int(np.prod(shape, dtype=int))
+    zI = (np.broadcast_to(z, shape).reshape(n)[:, None, None] * np.eye(d))
+    eps_s = np.array(np.broadcast_to(h00, shape + (d, d))).reshape(n, d, d)
+    eps = eps_s.copy()
+    a = np.array(np.broadcast_to(a, shape + (d, d))).reshape(n, d, d)
+    b = np.array(np.broadcast_to(b, shape + (d, d))).reshape(n, d, d)
+    scale = _scale(h00, a)
+    size = np.full(n, np.inf)
+    act = np.arange(n)  # points still decimating (converged points leave the batch)
+    A, B, E, Es, Z = a, b, eps, eps_s, zI
+    for _ in range(int(max_iter)):
+        sz = np.maximum(np.abs(A).max(axis=(-1, -2), initial=0.0), np.abs(B).max(axis=(-1, -2), initial=0.0))
+        done = ~(sz > tol * scale)  # converged (or non-finite: caught by the caller)
+        if done.any():
+            size[act[done]] = sz[done]
+            eps_s[act[done]] = Es[done]
+            keep = ~done
+            act, A, B, E, Es, Z = act[keep], A[keep], B[keep], E[keep], Es[keep], Z[keep]
+        if act.size == 0:
+            break
+        g = np.linalg.inv(Z - E)
+        ga = g @ A
+        gb = g @ B
+        agb = A @ gb
+        Es = Es + agb
+        E = E + agb + B @ ga
+        A = A @ ga
+        B = B @ gb
+    if act.size:
+        size[act] = np.maximum(np.abs(A).max(axis=(-1, -2), initial=0.0), np.abs(B).max(axis=(-1, -2), initial=0.0))
+        eps_s[act] = Es
+    g = np.linalg.inv(zI - eps_s)
+    return g.reshape(shape + (d, d)), (size <= tol * scale).reshape(shape), size.reshape(shape)
+
+
+def _scale(h00, a):
+    return max(1.0, float(np.abs(h00).max(initial=0.0)) + float(np.abs(a).max(initial=0.0)))
+
+
+def dyson_residual(g, h00, a, b, z):
+    """Largest entry of ``g (z - h_00 - a g b) - 1`` per batch point (zero for the exact surface g)."""
+    d = g.shape[-1]
+    M = np.asarray(z)[..., None, None] * np.eye(d) - h00 - a @ g @ b
+    return np.abs(g @ M - np.eye(d)).max(axis=(-1, -2))
+
+
+def _newton(g, h00, a, b, z, steps=8, tol=1e-13):
+    """Newton steps on the Dyson equation ``F(g) = g (z - h_00 - a g b) - 1 = 0`` (batched).
+
+    Linearization: ``dg M - g a dg b = -F`` with ``M = z - h_00 - a g b``; in row-major vec form
+    ``(1 (x) M^T - (g a) (x) b^T) vec(dg) = -vec(F)`` (``d^2 x d^2`` solves).
+    """
+    d = g.shape[-1]
+    if d > NEWTON_MAX_DIM:  # the d^2 x d^2 Jacobian would be too large; rely on the residual check
+        return g
+    eye = np.eye(d)
+    zz = np.asarray(z)[..., None, None]
+
+    def residual(g):
+        F = g @ (zz * eye - h00 - a @ g @ b) - eye
+        with np.errstate(invalid="ignore"):
+            r = np.abs(F).max(axis=(-1, -2))
+        return F, np.where(np.isfinite(r), r, np.inf)
+
+    F, r = residual(g)
+    for _ in range(steps):
+        if r.max(initial=0.0) <= tol:
+            break
+        M = zz * eye - h00 - a @ g @ b
+        ga = g @ a
+        J = np.einsum("ij,...lk->...iljk", eye, M).reshape(g.shape[:-2] + (d * d, d * d))
+        J = J - np.einsum("...ij,...kl->...ikjl", ga, np.broadcast_to(b, g.shape)).reshape(J.shape)
+        with np.errstate(all="ignore"):
+            dg = np.linalg.solve(J, -F.reshape(g.shape[:-2] + (d * d, 1))).reshape(g.shape)
+            trial = g + np.where(np.isfinite(dg), dg, 0)
+        Ft, rt = residual(trial)
+        better = (rt < r) & (r > tol)  # a step is kept only where it lowers that point's residual
+        g = np.where(better[..., None, None], trial, g)
+        F = np.where(better[..., None, None], Ft, F)
+        r = np.where(better, rt, r)
+    return g
+
+
+def surface_green(h00, a, b, z, tol=DEFAULT_TOL, max_iter=DEFAULT_MAX_ITER, residual_tol=1e-8):
+    """Retarded surface Green's function by Lopez-Sancho decimation, batched over leading axes.
+
+    Parameters
+    ----------
+    h00 : ndarray, shape (..., d, d)
+        Cell Hamiltonian (per k-point, energy, ...).
+    a, b : ndarray, shape (d, d) or (..., d, d)
+        Coupling from the surface cell into the bulk (``h_{s, s+1}`` in the lead's direction) and
+        back (``b = a^dag`` for a Hermitian lead).
+    z : complex or ndarray broadcastable to ``h00.shape[:-2]``
+        Energies, ``Im z > 0`` (retarded).
+    tol, max_iter
+        Decimation convergence criterion (module docstring).
+    residual_tol
+        Required accuracy of the result: the Dyson residual ``|g (z - h_00 - a g b) - 1|`` (largest
+        entry), relative to the lead's energy scale.
+
+    Returns
+    -------
+    ndarray, shape (..., d, d)
+        ``g_surface``.
+
+    Notes
+    -----
+    Decimation loses accuracy where ``z - h_00`` is nearly singular (``E`` within ``~sqrt(eta)`` of
+    an eigenvalue of ``h_00(k)``, e.g. ``E = 0`` of a bipartite chain, where the first step divides
+    by ``eta``).  Every result is therefore polished by Newton steps on the Dyson equation, and where
+    the residual still exceeds ``residual_tol`` the point is re-solved with supercells of 2, 3, 5, 7
+    cells (their ``z - h_00`` is singular at other energies; the surface block of the supercell's
+    surface Green's function is the lead's).  Points that still fail raise :class:`RuntimeError`.
+    """
+    h00 = np.asarray(h00, dtype=complex)
+    z = np.asarray(z, dtype=complex)
+    if np.any(z.imag <= 0):
+        bad = z.reshape(-1)[np.argmin(z.imag.reshape(-1))]
+        raise ValueError(f"retarded surface Green's function needs Im z > 0 (eta > 0), got z = {bad!r}")
+    a = np.asarray(a, complex)
+    b = np.asarray(b, complex)
+    shape = np.broadcast_shapes(h00.shape[:-2], z.shape)
+    d = h00.shape[-1]
+    hb = np.broadcast_to(h00, shape + (d, d))
+    zb = np.broadcast_to(z, shape)
+    ab = np.broadcast_to(a, shape + (d, d))
+    bb = np.broadcast_to(b, shape + (d, d))
+    scale = _scale(h00, a)
+    g, conv, size = _decimate(hb, ab, bb, zb, tol, max_iter)
+    with np.errstate(all="ignore"):
+        g = np.where(np.isfinite(g), g, 0)
+        g = _newton(g, hb, ab, bb, zb)
+        res = dyson_residual(g, hb, ab, bb, zb)
+    bad = ~(np.isfinite(res) & (res <= residual_tol * scale) & _retarded(g))
+    for n in (2, 3, 5, 7):
+        if not bad.any():
+            break
+        idx = np.nonzero(bad)
+        hz, aa, bz, zz = hb[idx], ab[idx], bb[idx], zb[idx]
+        H, A, B = _supercell(hz, aa, bz, n)
+        with np.errstate(all="ignore"):
+            gs, _, _ = _decimate(H, A, B, zz, tol, max_iter)
+            gg = gs[..., :d, :d]
+            gg = _newton(np.where(np.isfinite(gg), gg, 0), hz, aa, bz, zz)
+            r2 = dyson_residual(gg, hz, aa, bz, zz)
+        improve = np.isfinite(r2) & (r2 < res[idx])
+        sel = tuple(i[improve] for i in idx)
+        g[sel] = gg[improve]
+        res[sel] = r2[improve]
+        bad = ~(np.isfinite(res) & (res <= residual_tol * scale) & _retarded(g))
+    if bad.any():
+        worst = tuple(int(i[0]) for i in np.nonzero(bad))
+        raise RuntimeError(
+            f"surface Green's function did not converge at batch index {worst}, z = {zb[worst]:.6g}: Dyson residual "
+            f"{float(res[worst]):.3g} > {residual_tol * scale:.3g} after Lopez-Sancho decimation ({max_iter} iterations max, "
+            f"decimated coupling {float(size[worst]):.3g}), Newton polish and supercells; increase eta (Im z) or max_iter"
+        )
+    return g
+
+
+def _supercell(h, a, b, n):
+    """Lead of supercells of ``n`` cells (surface cell first): on-site, coupling into the bulk and back."""
+    d = h.shape[-1]
+    lead = h.shape[:-2]
+    H = np.zeros(lead + (n * d, n * d), complex)
+    A = np.zeros_like(H)
+    B = np.zeros_like(H)
+    for i in range(n):
+        H[..., i * d : (i + 1) * d, i * d : (i + 1) * d] = h
+        if i + 1 < n:
+            H[..., i * d : (i + 1) * d, (i + 1) * d : (i + 2) * d] = a
+            H[..., (i + 1) * d : (i + 2) * d, i * d : (i + 1) * d] = b
+    A[..., (n - 1) * d :, :d] = a
+    B[..., :d, (n - 1) * d :] = b
+    return H, A, B
+
+
+def _retarded(g, atol=1e-9):
+    """Whether ``i (g - g^dag)`` is positive semi-definite (spectral function of a retarded g)."""
+    with np.errstate(all="ignore"):
+        A = 1j * (g - _dag(g))
+        A = 0.5 * (A + _dag(A))
+        ok = np.isfinite(A).all(axis=(-1, -2))
+        w = np.linalg.eigvalsh(np.where(ok[..., None, None], A, 0))
+    return ok & (w.min(axis=-1) >= -atol * max(1.0, float(np.abs(g).max(initial=0.0)) if g.size else 1.0))
+
+
+def self_energy(g, t, side):
+    """``Sigma_L = t^dag g t`` (left) or ``Sigma_R = t g t^dag`` (right) from a surface Green's function."""
+    check_name("lead side", side, SIDES)
+    t = np.asarray(t, complex)
+    td = t.conj().T
+    return td @ g @ t if side == "left" else t @ g @ td
+
+
+def broadening(sigma):
+    """``Gamma = i (Sigma - Sigma^dag)`` (Hermitian, positive semi-definite for a retarded Sigma)."""
+    return 1j * (sigma - _dag(sigma))
+
+
+def lead_bands(lead, k, kx):
+    """Lead band energies ``E_s(k_x, k)``, shape ``(len(k), len(kx), dim)`` (for channel counting)."""
+    h = lead.h00(k)[:, None] + np.exp(1j * np.asarray(kx))[None, :, None, None] * lead.hop_x + np.exp(-1j * np.asarray(kx))[None, :, None, None] * lead.hop_x.conj().T
+    return np.linalg.eigvalsh(h)
+
+
+def open_channels(lead, k, E, n_kx=4096):
+    """Number of right-moving propagating modes of the lead at energy ``E`` per ``k`` (band crossings / 2)."""
+    kx = 2 * np.pi * np.arange(n_kx) / n_kx
+    bands = lead_bands(lead, k, kx) - E
+    s = np.sign(bands)
+    crossings = (s != np.roll(s, -1, axis=1)).sum(axis=(1, 2))
+    return crossings // 2
+
+
+__all__ += ["lead_bands", "open_channels", "dyson_residual"]

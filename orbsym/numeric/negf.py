@@ -1,0 +1,417 @@
+"""Steady-state non-equilibrium Green's functions of a lattice between two semi-infinite leads.
+
+The open system is a :class:`~orbsym.numeric.Lattice` of ``M`` columns (the *region*: in
+:mod:`orbsym.transport` the user's scattering region plus one lead cell on each side, so that every
+bond of the user's columns lies inside it) with a semi-infinite lead (:mod:`orbsym.numeric.leads`)
+attached to column 0 (left) and column ``M - 1`` (right); rows periodic, ``k = k_y`` conserved.
+Per ``(k, z)``::
+
+    G^r(z) = (z - h(k) - Sigma_L(k, z) - Sigma_R(k, z))^-1,      Gamma_a = i (Sigma_a - Sigma_a^dag),
+
+with ``h(k)`` of :mod:`orbsym.numeric.bloch` (block tridiagonal: diagonal blocks ``h_xx(k)``, x-bonds
+``t_x``) and no broadening inside the region (``z = E`` real; the leads' ``eta`` enters only their
+surface Green's functions).  Energies are measured on the axis of ``h`` (``mu`` of the model is
+inside ``h``; conventions: :mod:`orbsym.conventions`).
+
+One-body density matrix ``rho = G^T`` (``rho_ab = <c_b^dag c_a>``):
+
+* **Scattering states** injected from lead ``a`` at energy ``E``: ``A_a(E) = G^r Gamma_a G^a``;
+  ``rho = sum_a int dE/2pi f_a(E) A_a(E)`` (+ bound states).
+* **Equilibrium** at ``(mu, T)``, bound states included: the projected resolvent is summed over the
+  poles of a continued-fraction expansion of the Fermi function (T. Ozaki, PRB 75, 035123 (2007)),
+  ``f(x) = 1/2 - sum_p R_p [1/(x - i a_p) + 1/(x + i a_p)]``::
+
+      rho_eq = 1/2 + T sum_p R_p [G(mu + i a_p T) + G(mu + i a_p T)^dag].
+
+  The number of poles is the smallest (multiple of 8) for which the expansion reproduces ``f`` to
+  ``1e-14`` on ``|x| <= (spectral radius)/T`` (checked on a grid; :func:`fermi_poles`).  At ``T = 0``
+  the imaginary-axis integral ``rho_eq = 1/2 + (1/2pi) int_0^inf [G(mu + i y) + G(mu + i y)^dag] dy``
+  is done by Gauss-Legendre on geometric panels ``[y_0 2^j, y_0 2^(j+1)]`` down to ``y = 1e-12 R``
+  plus a mapped tail (:func:`imaginary_axis_rule`); the neglected piece is ``<= 1e-12 R |G|``.
+* **Finite bias** (lead chemical potentials ``mu_L, mu_R``, one temperature):
+  ``rho = rho_eq(mu_R) + int dE/2pi (f_L - f_R) A_L`` -- bound states filled up to ``mu_R``.
+* **Linear response** (``mu_L = mu + s V``, ``mu_R = mu - (1 - s) V``):
+  ``d rho/dV = int dE (-f'(E - mu)) [s A_L - (1 - s) A_R] / 2pi``.
+
+Exactness of the balance: per energy, ``[h, A_a]`` and ``[h, G(z)]`` vanish outside the two end
+columns (``(z - h - Sigma) G = 1``), so the equation of motion ``d<J_n>/dt`` of every interior
+column is zero for any energy grid, pole set or lead accuracy: the steady-state balance
+``-div j + tau = 0`` is exact to rounding.  Grids only set the accuracy of the energy integrals.
+
+Scattering-region solver (replaceable)
+--------------------------------------
+Everything above calls one function, ``solver(z, diag, hop, sigma_L, sigma_R, dxs)``:
+
+* ``z``: ``(nb,)`` complex energies; ``diag``: ``(nb, M, d, d)`` diagonal blocks ``h_xx(k)`` for each
+  batch point; ``hop``: ``(M - 1, d, d)`` x-bond blocks ``h_{x,x+1}`` (the same for every batch
+  point); ``sigma_L``, ``sigma_R``: ``(nb, d, d)`` added to blocks ``(0, 0)`` and ``(M-1, M-1)``;
+  ``dxs``: band offsets wanted.
+* returns :class:`RegionGreens` with ``first[b, x] = G_{x,0}``, ``last[b, x] = G_{x,M-1}`` (the
+  first and last block columns of ``G = (z - h - Sigma_L - Sigma_R)^-1``) and ``bands[dx][b, x] =
+  G_{x,x+dx}`` (zero where ``x + dx`` is outside ``0 .. M-1``) for every ``dx`` in ``dxs``.
+
+:func:`dense_region_solver` (batched dense inverse, ``O(nb (M d)^3)``) is the reference
+implementation; a recursive Green's-function engine returning the same blocks in ``O(nb M d^3)``
+plugs in through the ``solver`` argument of :class:`OpenSystem`.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from .bloch import k_points
+from .leads import DEFAULT_ETA, broadening
+from .thermo import check_temperature, fermi
+
+__all__ = [
+    "RegionGreens",
+    "dense_region_solver",
+    "OpenSystem",
+    "fermi_poles",
+    "imaginary_axis_rule",
+    "fermi_derivative_rule",
+    "window_rule",
+    "bands_from_blocks",
+    "DENSE_BYTES",
+]
+
+#: Memory budget (bytes) of one batch of dense region inverses.
+DENSE_BYTES = 128 * 2**20
+#: Largest memory (bytes) one dense region inverse may take (refused above, with the estimate).
+MAX_DENSE_BYTES = 4 * 2**30
+
+
+def _dag(a):
+    return np.conj(np.swapaxes(a, -1, -2))
+
+
+@dataclass
+class RegionGreens:
+    """Blocks of ``G^r`` returned by a region solver (see module docstring)."""
+
+    first: np.ndarray
+    last: np.ndarray
+    bands: dict
+
+
+def dense_region_solver(z, diag, hop, sigma_L, sigma_R, dxs=()):
+    """Reference region solver: assemble ``z - h - Sigma`` densely and invert (batched).
+
+    Contract in the module docstring.
+    """
+    z = np.asarray(z, complex)
+    nb, M, d, _ = diag.shape
+    n = M * d
+    A = np.zeros((nb, M, d, M, d), complex)
+    x = np.arange(M)
+    A[:, x, :, x, :] = -np.swapaxes(diag, 0, 1)
+    if M > 1:
+        xb = np.arange(M - 1)
+        A[:, xb, :, xb + 1, :] = -hop[None].swapaxes(0, 1)
+        A[:, xb + 1, :, xb, :] = -_dag(hop)[None].swapaxes(0, 1)
+    A[:, 0, :, 0, :] -= sigma_L
+    A[:, M - 1, :, M - 1, :] -= sigma_R
+    A = A.reshape(nb, n, n)
+    A[:, np.arange(n), np.arange(n)] += z[:, None]
+    bands = {}
+    if not dxs:
+        # only the first and last block columns: one LU and 2 d right-hand sides (about 3x cheaper
+        # than the full inverse)
+        rhs = np.zeros((n, 2 * d), complex)
+        rhs[:d, :d] = np.eye(d)
+        rhs[n - d :, d:] = np.eye(d)
+        X = np.linalg.solve(A, np.broadcast_to(rhs, (nb, n, 2 * d))).reshape(nb, M, d, 2 * d)
+        return RegionGreens(X[..., :d].copy(), X[..., d:].copy(), bands)
+    G = np.linalg.inv(A).reshape(nb, M, d, M, d)
+    first = G[:, :, :, 0, :].copy()
+    last = G[:, :, :, M - 1, :].copy()
+    for dx in dxs:
+        out = np.zeros((nb, M, d, d), complex)
+        lo, hi = max(0, -dx), min(M, M - dx)
+        if hi > lo:
+            xs = np.arange(lo, hi)
+            out[:, lo:hi] = G[:, xs, :, xs + dx, :].swapaxes(0, 1)
+        bands[dx] = out
+    return RegionGreens(first, last, bands)
+
+
+# ------------------------------------------------------------------ quadrature rules
+@functools.lru_cache(maxsize=64)
+def _poles(N):
+    m = np.arange(1, 2 * N)
+    off = 1.0 / (2.0 * np.sqrt((2 * m - 1) * (2 * m + 1)))
+    w, v = np.linalg.eigh(np.diag(off, 1) + np.diag(off, -1))
+    sel = w > 0
+    b = w[sel]
+    return 1.0 / b, np.abs(v[0, sel]) ** 2 / (4 * b**2)
+
+
+def fermi_poles(x_max, tol=1e-14):
+    """Poles ``a_p`` and residues ``R_p`` of the continued-fraction Fermi expansion (Ozaki).
+
+    ``f(x) = 1/(1 + e^x) = 1/2 - sum_p R_p [1/(x - i a_p) + 1/(x + i a_p)]`` to ``tol`` for
+    ``|x| <= x_max`` (verified on a grid of 4001 points; the smallest multiple of 8 poles that passes).
+    """
+    x_max = float(x_max)
+    x = np.linspace(-x_max, x_max, 4001)
+    exact = 0.5 * (1.0 - np.tanh(x / 2))
+    N = 8
+    while True:
+        a, R = _poles(N)
+        approx = 0.5 - np.sum(R[None] * (2 * x[:, None] / (x[:, None] ** 2 + a[None] ** 2)), axis=1)
+        if np.abs(approx - exact).max() <= tol:
+            return a, R
+        N += 8
+        if N > 4096:
+            raise ValueError(f"x_max = {x_max:g} (spectral radius / T) is too large for the pole expansion; raise T")
+
+
+def imaginary_axis_rule(scale, n_per_panel=8, depth=1e-12):
+    """Nodes ``y`` and weights for ``int_0^inf F(y) dy`` (T = 0 equilibrium, module docstring)."""
+    xg, wg = np.polynomial.legendre.leggauss(int(n_per_panel))
+    ys, ws = [], []
+    bounds = np.geomspace(scale * depth, scale, int(np.ceil(np.log2(1 / depth))) + 1)
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        ys.append(0.5 * (b - a) * xg + 0.5 * (b + a))
+        ws.append(0.5 * (b - a) * wg)
+    # tail [scale, inf): y = scale / u, u in (0, 1], dy = scale / u^2 du
+    for a, b in ((0.0, 0.5), (0.5, 1.0)):
+        u = 0.5 * (b - a) * xg + 0.5 * (b + a)
+        ys.append(scale / u)
+        ws.append(0.5 * (b - a) * wg * scale / u**2)
+    return np.concatenate(ys), np.concatenate(ws)
+
+
+def fermi_derivative_rule(mu, T, n):
+    """Nodes ``E`` and weights for ``int dE (-f'(E - mu)) F(E)``.
+
+    ``T = 0``: the single node ``E = mu``.  ``T > 0``: Gauss-Legendre in ``u = f(E - mu)`` on (0, 1)
+    (``du = -f' dE``), ``E = mu + T ln(1/u - 1)``; exact for ``F`` polynomial in ``u`` of degree
+    ``< 2n``, algebraic convergence where ``F`` has kinks (band edges within a few T).
+    """
+    T = check_temperature(T)
+    if T == 0:
+        return np.array([float(mu)]), np.array([1.0])
+    xg, wg = np.polynomial.legendre.leggauss(int(n))
+    u = 0.5 * (xg + 1)
+    return mu + T * np.log(1 / u - 1), 0.5 * wg
+
+
+def window_rule(mu_L, mu_R, T, n, panel=10, tail=36.0):
+    """Nodes and weights for ``int dE (f(E - mu_L) - f(E - mu_R)) F(E)`` (the weight is included).
+
+    Composite Gauss-Legendre (``panel`` nodes per panel, ``ceil(n / panel)`` panels) on
+    ``[min(mu) - tail T, max(mu) + tail T]``, outside of which ``|f_L - f_R| < e^-36 ~ 2e-16``.
+    ``T = 0``: the window ``[mu_R, mu_L]`` exactly.
+    """
+    T = check_temperature(T)
+    lo, hi = min(mu_L, mu_R) - tail * T, max(mu_L, mu_R) + tail * T
+    if hi == lo:
+        return np.zeros(0), np.zeros(0)
+    xg, wg = np.polynomial.legendre.leggauss(int(panel))
+    npan = max(1, int(np.ceil(n / panel)))
+    edges = np.linspace(lo, hi, npan + 1)
+    E = np.concatenate([0.5 * (b - a) * xg + 0.5 * (b + a) for a, b in zip(edges[:-1], edges[1:])])
+    w = np.concatenate([0.5 * (b - a) * wg for a, b in zip(edges[:-1], edges[1:])])
+    zt = 0.0 if T == 0 else 1e-300
+    return E, w * (fermi(E - mu_L, T, zt) - fermi(E - mu_R, T, zt))
+
+
+def bands_from_blocks(blocks, k, weights, N_y, pairs, symmetric):
+    """Per-k blocks ``rho_k[x+dx, x]`` -> correlation bands in the format of :mod:`orbsym.numeric.bloch`.
+
+    ``bands[dx, dy][x] = G(x, x+dx; dy) = N_y^-1 sum_k w_k e^{i k dy} rho_k[x+dx, x]^T`` (``cos k dy``
+    when only ``0 <= k <= pi`` is kept, ``h(-k) = h(k)``).
+    """
+    out = {}
+    for dx, dy in pairs:
+        rho = blocks[dx]
+        phase = np.cos(k * dy) if symmetric else np.exp(1j * k * dy)
+        out[dx, dy] = np.tensordot(weights * phase / N_y, np.swapaxes(rho, -1, -2), axes=(0, 0)).astype(complex)
+    return out
+
+
+# ------------------------------------------------------------------ the open system
+class OpenSystem:
+    """A region lattice with a lead on each end (numeric core of :mod:`orbsym.transport`).
+
+    Parameters
+    ----------
+    lattice : orbsym.numeric.Lattice
+        The region (``M >= 1`` columns); leads attach to columns 0 and ``M - 1``.
+    left, right : orbsym.numeric.leads.Lead
+    eta : float
+        Imaginary part of real energies in the leads' surface Green's functions (``> 0``).
+    solver : callable
+        Region solver (module docstring); default :func:`dense_region_solver`.
+    """
+
+    def __init__(self, lattice, left, right, eta=DEFAULT_ETA, solver=dense_region_solver, chunk_bytes=DENSE_BYTES):
+        self.lattice = lattice
+        self.left = left
+        self.right = right
+        self.eta = float(eta)
+        if not (self.eta > 0 and np.isfinite(self.eta)):
+            raise ValueError(f"eta must be a finite number > 0 (units of t), got {eta!r}")
+        self.solver = solver
+        self.chunk_bytes = chunk_bytes
+        n = lattice.N_x * lattice.dim
+        need = 3 * n * n * 16
+        if solver is dense_region_solver and need > MAX_DENSE_BYTES:
+            raise ValueError(
+                f"the dense region solver needs ~{need / 2**30:.1f} GiB per (k, E) point for {lattice.N_x} columns x {lattice.dim} "
+                f"states (n = {n}); the limit is {MAX_DENSE_BYTES / 2**30:.0f} GiB: use fewer columns or a recursive solver"
+            )
+        ty = lattice.hop_y
+        self.symmetric = bool(
+            lattice.y_hermitian
+            and np.allclose(left.hop_y, left.hop_y.conj().T, rtol=0, atol=1e-14)
+            and np.allclose(right.hop_y, right.hop_y.conj().T, rtol=0, atol=1e-14)
+        )
+        self.k, self.weights = k_points(lattice.N_y, self.symmetric)
+        self._C = ty + ty.conj().transpose(0, 2, 1)
+        self._S = 1j * (ty - ty.conj().transpose(0, 2, 1))
+        self.hop = lattice.hop_x
+        L, R = left, right
+        self._mirror_leads = bool(
+            all(np.array_equal(getattr(L, a), getattr(R, a)) for a in ("onsite", "hop_x", "hop_y"))
+            and np.allclose(L.hop_x, L.hop_x.conj().T, rtol=0, atol=0)
+        )
+
+    # ---------------------------------------------------------------- pieces
+    def diag_blocks(self, k):
+        """``h_xx(k)``, shape ``(len(k), M, d, d)``."""
+        k = np.asarray(k, float)
+        return self.lattice.onsite[None] + np.cos(k)[:, None, None, None] * self._C[None] + np.sin(k)[:, None, None, None] * self._S[None]
+
+    def spectral_bounds(self):
+        """Safe bounds ``(E_min, E_max)`` of the spectrum of the whole open system at the sampled k.
+
+        Block Gershgorin (Feingold-Varga) for the Hermitian block-tridiagonal ``h(k)`` of region and
+        leads: every eigenvalue lies within ``||h_{x,x-1}|| + ||h_{x,x+1}||`` (spectral norms) of the
+        spectrum of some diagonal block ``h_xx(k)``; lead cells have ``2 ||t_x||``.
+        """
+        lat = self.lattice
+        nrm = np.linalg.norm(self.hop, ord=2, axis=(-2, -1)) if self.hop.size else np.zeros(0)
+        r = np.zeros(lat.N_x)
+        r[1:] += nrm
+        r[:-1] += nrm
+        ev = np.linalg.eigvalsh(self.diag_blocks(self.k))  # (nk, M, d)
+        r[0] = max(r[0], 0.0) + np.linalg.norm(self.left.hop_x, 2)
+        r[-1] = max(r[-1], 0.0) + np.linalg.norm(self.right.hop_x, 2)
+        lo = float((ev[..., 0] - r).min())
+        hi = float((ev[..., -1] + r).max())
+        for lead in (self.left, self.right):
+            e = np.linalg.eigvalsh(lead.h00(self.k))
+            t = 2 * np.linalg.norm(lead.hop_x, 2)
+            lo, hi = min(lo, float(e.min()) - t), max(hi, float(e.max()) + t)
+        return lo, hi
+
+    def spectral_radius(self):
+        """``max |E|`` bound over the spectrum of region and leads (:meth:`spectral_bounds`)."""
+        lo, hi = self.spectral_bounds()
+        return max(abs(lo), abs(hi))
+
+    def _chunk(self, nz):
+        M, d = self.lattice.N_x, self.lattice.dim
+        per = 3 * (M * d) ** 2 * 16
+        return max(1, int(self.chunk_bytes // per))
+
+    def greens(self, z_of_k, dxs=()):
+        """Yield ``(ki, zi, Sigma_L, Sigma_R, RegionGreens)`` over batches of all (k, z) pairs.
+
+        ``z_of_k``: ``(nz,)`` complex energies (the same for every k).  The leads get ``E + i eta``
+        for real ``z``.
+        """
+        z = np.atleast_1d(np.asarray(z_of_k, complex))
+        zl = np.where(z.imag > 0, z, z.real + 1j * self.eta)
+        nk = self.k.size
+        kk, zz = np.meshgrid(np.arange(nk), np.arange(z.size), indexing="ij")
+        kk, zz = kk.ravel(), zz.ravel()
+        step = self._chunk(z.size)
+        for s in range(0, kk.size, step):
+            ki, zi = kk[s : s + step], zz[s : s + step]
+            k = self.k[ki]
+            sL = self.left.self_energy_batch(k, zl[zi], "left")
+            # a lead with t_x = t_x^dag is the same seen from either end: Sigma_R = Sigma_L
+            sR = sL if self._mirror_leads else self.right.self_energy_batch(k, zl[zi], "right")
+            res = self.solver(z[zi], self.diag_blocks(k), self.hop, sL, sR, tuple(dxs))
+            yield ki, zi, sL, sR, res
+
+    # ---------------------------------------------------------------- quantities
+    def transmission(self, E):
+        """``T(k, E) = Tr(Gamma_L G_{0,M-1} Gamma_R G_{0,M-1}^dag)``, shape ``(nk, nE)``."""
+        E = np.atleast_1d(np.asarray(E, float))
+        out = np.zeros((self.k.size, E.size))
+        for ki, zi, sL, sR, g in self.greens(E):
+            G0N = g.last[:, 0]
+            out[ki, zi] = np.einsum("bij,bjk,bkl,bli->b", broadening(sL), G0N, broadening(sR), _dag(G0N)).real
+        return out
+
+    def scattering_blocks(self, E, w_L, w_R, dxs):
+        """``sum_E [w_L(E) A_L + w_R(E) A_R] / 2pi`` as per-k blocks ``{dx: (nk, M, d, d)}`` (``rho[x+dx, x]``),
+        and the transmission ``T(k, E)`` at the same points (``(nk, nE)``)."""
+        E = np.atleast_1d(np.asarray(E, float))
+        w_L = np.broadcast_to(np.asarray(w_L, float), E.shape)
+        w_R = np.broadcast_to(np.asarray(w_R, float), E.shape)
+        M, d = self.lattice.N_x, self.lattice.dim
+        nk = self.k.size
+        blocks = {dx: np.zeros((nk, M, d, d), complex) for dx in dxs}
+        trans = np.zeros((nk, E.size))
+        if E.size == 0:
+            return blocks, trans
+        for ki, zi, sL, sR, g in self.greens(E):
+            GL, GR = broadening(sL), broadening(sR)
+            G0N = g.last[:, 0]
+            T = np.einsum("bij,bjk,bkl,bli->b", GL, G0N, GR, _dag(G0N)).real
+            trans[ki, zi] = T
+            for cols, Gm, wv in ((g.first, GL, w_L[zi]), (g.last, GR, w_R[zi])):
+                if not np.any(wv):
+                    continue
+                B = (cols @ Gm[:, None]) * (wv / (2 * np.pi))[:, None, None, None]  # G_{x,end} Gamma w / 2pi
+                Cd = _dag(cols)
+                for dx in dxs:
+                    lo, hi = max(0, -dx), min(M, M - dx)
+                    if hi <= lo:
+                        continue
+                    np.add.at(blocks[dx], (ki, slice(lo, hi)), B[:, lo + dx : hi + dx] @ Cd[:, lo:hi])
+        return blocks, trans
+
+    def equilibrium_blocks(self, mu, T, dxs, n_per_panel=8):
+        """Equilibrium ``rho_eq(mu, T)`` (bound states included) as per-k blocks ``{dx: (nk, M, d, d)}``.
+
+        Returns ``(blocks, info)`` with the rule used (module docstring).
+        """
+        T = check_temperature(T)
+        lo, hi = self.spectral_bounds()
+        R = max(hi - mu, mu - lo, 1e-3)
+        if T > 0:
+            a, Rp = fermi_poles(R / T)
+            z = mu + 1j * a * T
+            wz = T * Rp
+            info = {"method": "Ozaki continued-fraction poles", "poles": int(a.size), "tolerance": 1e-14}
+        else:
+            y, wy = imaginary_axis_rule(R, n_per_panel)
+            z = mu + 1j * y
+            wz = wy / (2 * np.pi)
+            info = {"method": "imaginary-axis Gauss-Legendre on geometric panels", "nodes": int(y.size), "lower_cutoff": 1e-12 * R}
+        M, d = self.lattice.N_x, self.lattice.dim
+        nk = self.k.size
+        need = sorted(set(dxs) | {-dx for dx in dxs})
+        blocks = {dx: np.zeros((nk, M, d, d), complex) for dx in dxs}
+        for ki, zi, _, _, g in self.greens(z, need):
+            wv = wz[zi][:, None, None, None]
+            for dx in dxs:
+                lo, hi = max(0, -dx), min(M, M - dx)
+                if hi <= lo:
+                    continue
+                # rho[x+dx, x] += w (G_{x+dx, x} + (G_{x, x+dx})^dag)
+                term = g.bands[-dx][:, lo + dx : hi + dx] + _dag(g.bands[dx][:, lo:hi])
+                np.add.at(blocks[dx], (ki, slice(lo, hi)), wv * term)
+        if 0 in blocks:
+            blocks[0] += 0.5 * np.eye(d)
+        return blocks, info
+

@@ -1,0 +1,29 @@
+"""``orbsym transport``: JSON output with the balance, usage errors exit 2."""
+
+import json
+
+from orbsym.cli import main
+
+
+def test_transport_command_writes_balanced_state(tmp_path, capsys):
+    out = tmp_path / "t.json"
+    rc = main(["transport", "--n-metal", "2", "--fm", "y", "--N-y", "6", "--bias", "0.05", "--n-energy", "10", "--output", str(out)])
+    assert rc == 0
+    d = json.loads(out.read_text())
+    assert d["regime"] == "finite bias" and d["continuity"]["max_abs_balance"] < 1e-10
+    assert abs(d["currents"]["bond"]["charge"][0] - d["landauer_current_per_row"]) < 1e-10
+
+
+def test_transport_command_linear_and_bad_split(capsys):
+    assert main(["transport", "--n-metal", "2", "--N-y", "4", "--T", "0"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["conductance"]["total_per_row"] > 0
+    assert main(["transport", "--split", "3"]) == 2
+    assert "split" in capsys.readouterr().err
+
+
+def test_transport_command_open_strip(capsys):
+    assert main(["transport", "--n-metal", "1", "--fm", "z", "--N-y", "3", "--width", "open", "--T", "0.05"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert len(d["densities"]["z"]) == 3 and len(d["densities"]["z"][0]) == 3
+    assert main(["transport", "--width", "ring"]) == 2

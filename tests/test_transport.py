@@ -1,0 +1,195 @@
+"""Transport API (orbsym.transport): Landauer conductance, the driven steady state, the balance."""
+
+import numpy as np
+import pytest
+
+from orbsym.numeric.leads import open_channels
+from orbsym.systems import heterostructure, layer, solve
+from orbsym.transport import attach_leads, transport
+
+
+def _fm_sandwich(N_y=6, n=3, m=(0.6, 0.0, 0.8), gamma=0.3):
+    return heterostructure([layer("nm", n, gamma=gamma), layer("fm", 1, m=m), layer("nm", n, gamma=gamma)], N_y=N_y)
+
+
+def test_clean_lead_conductance_is_number_of_open_channels():
+    s = heterostructure([layer("nm", 4, gamma=0.3)], N_y=10)
+    L = attach_leads(s)
+    res = transport(L, T=0.0)
+    c = res.conductance()
+    n = open_channels(L.left, res.k, 0.0)
+    np.testing.assert_allclose(c["per_k"], n, atol=1e-8)
+    np.testing.assert_allclose(c["total"], res.open.weights @ n / 10, atol=1e-8)
+    # particle current per unit bias = G / 2 pi on every bond, contacts included (N_x + 1 bonds)
+    j = res.currents()["charge"]
+    assert j.shape == (5,)
+    np.testing.assert_allclose(j, c["total"] / (2 * np.pi), atol=1e-10)
+
+
+@pytest.mark.parametrize("bias", [None, 0.05])
+def test_balance_and_charge_conservation_under_bias(bias):
+    res = transport(attach_leads(_fm_sandwich()), T=0.02, bias=bias, n_energy=30)
+    r = res.continuity_residual()
+    assert r["max_abs_dJ_dt"] < 1e-10
+    assert r["max_abs_balance"] < 1e-10
+    assert r["max_abs_continuity_residual"] < 1e-10
+    assert r["max_abs_charge_current_minus_landauer"] < 1e-10
+    assert res.landauer_current() > 0  # positive bias drives electrons toward +x
+    tq = res.torques()
+    div = res.divergence()
+    for p in "xyz":
+        np.testing.assert_allclose(div[p], tq[p]["total"], atol=1e-10)
+    # the FM's exchange torque is driven: nonzero somewhere, and only on the FM column
+    ex = np.array([tq[p]["exchange"] for p in "xyz"])
+    assert np.abs(ex[:, 3]).max() > 1e-4 or bias is None
+    np.testing.assert_allclose(np.delete(ex, 3, axis=1), 0, atol=1e-14)
+
+
+def test_linear_response_is_derivative_of_finite_bias():
+    L = attach_leads(_fm_sandwich(N_y=4, n=2, m=(1.0, 0.0, 0.0)))
+    lin = transport(L, T=0.0, split=0.3)
+    V = 1e-4
+    up = transport(L, T=0.0, bias=V, split=0.3, n_energy=10)
+    dn = transport(L, T=0.0, bias=-V, split=0.3, n_energy=10)
+    for p in ("charge", "x", "y", "z"):
+        fd = (up.densities()[p] - dn.densities()[p]) / (2 * V)
+        np.testing.assert_allclose(fd, lin.densities()[p], atol=1e-6)
+        fd = (up.currents()[p] - dn.currents()[p]) / (2 * V)
+        np.testing.assert_allclose(fd, lin.currents()[p], atol=1e-6)
+    assert abs((up.landauer_current() - dn.landauer_current()) / (2 * V) - lin.conductance()["total"] / (2 * np.pi)) < 1e-8
+
+
+def test_zero_bias_reproduces_closed_strip_far_from_its_walls():
+    """At zero bias the open system is in equilibrium: an FM column in the middle of a long NM strip
+    has the same density, exchange torque and equilibrium currents as in the closed strip (hard
+    walls far away; at T = 0.4 their influence decays exponentially)."""
+    n = 14
+    s = _fm_sandwich(N_y=6, n=n, m=(0.0, 0.6, 0.8))
+    res = transport(attach_leads(s), T=0.4, bias=0.0)
+    closed = solve(s, T=0.4)
+    mid = slice(n - 2, n + 3)
+    for p in ("charge", "x", "y", "z"):
+        np.testing.assert_allclose(res.densities()[p][mid], closed.densities()[p][mid], atol=1e-7)
+    for p in "xyz":
+        np.testing.assert_allclose(res.torques()[p]["exchange"][mid], closed.torques()[p]["exchange"][mid], atol=1e-7)
+        # bond x of region column c is res bond c; closed bond c-1 -> c is index c - 1
+        np.testing.assert_allclose(res.currents()[p][n - 1 : n + 3], closed.currents()[p][n - 2 : n + 2], atol=1e-7)
+    assert abs(res.landauer_current()) < 1e-15
+
+
+def test_user_lead_and_bad_input():
+    s = heterostructure([layer("nm", 3, gamma=0.5)], N_y=4)
+    L = attach_leads(s, left=layer("fm", m="z"), right=layer("nm", gamma=1.0))
+    assert L.lattice.N_x == 5 and L.describe()["leads"]["left"]["model"] != L.describe()["leads"]["right"]["model"]
+    res = transport(L, T=0.05, bias=0.1, n_energy=20)
+    assert res.continuity_residual()["max_abs_balance"] < 1e-10
+    with pytest.raises(TypeError, match="attach_leads"):
+        transport(s)
+    with pytest.raises(TypeError, match="lead"):
+        attach_leads(s, left="nm")
+    with pytest.raises(ValueError, match="split"):
+        transport(L, split=1.5)
+    with pytest.raises(ValueError, match="temperature"):
+        transport(L, T=-1)
+    with pytest.raises(ValueError, match="finite bias"):
+        res.conductance()
+    with pytest.raises(ValueError, match="quantity"):
+        res.to_dict(quantities=("free_energy",))
+    d = res.to_dict()
+    assert d["regime"] == "finite bias" and "continuity" in d and len(d["currents"]["bond"]["charge"]) == 4
+
+
+def test_kwant_transmission():
+    """Optional cross-check with Kwant (skipped when absent).
+
+    Kwant no longer installs with pip on current Python/NumPy; to build it: ``pip install cython``,
+    clone https://github.com/kwant-project/kwant, ``python setup.py build_ext -i`` (regenerates the C
+    sources with Cython), then put the clone on PYTHONPATH.
+    """
+    kwant = pytest.importorskip("kwant")
+    s = _fm_sandwich(N_y=1, n=2)
+    L = attach_leads(s)
+    res = transport(L, T=0.0)
+    lat = L.lattice
+    k = res.k[0]
+    diag = res.open.diag_blocks([k])[0]
+    sym = kwant.TranslationalSymmetry((-1,))
+    chain = kwant.lattice.chain(norbs=3)
+    syst = kwant.Builder()
+    for x in range(1, lat.N_x - 1):
+        syst[chain(x)] = diag[x]
+    for x in range(1, lat.N_x - 2):
+        syst[chain(x + 1), chain(x)] = lat.hop_x[x].conj().T  # kwant: H[to, from]
+    lead = kwant.Builder(sym)
+    lead[chain(0)] = diag[0]
+    lead[chain(1), chain(0)] = lat.hop_x[0].conj().T
+    syst.attach_lead(lead)
+    syst.attach_lead(lead.reversed())
+    # the contact bonds: the solved lattice's extra cells are lead cells, so kwant's leads attach directly
+    smat = kwant.smatrix(syst.finalized(), energy=0.0)
+    assert abs(smat.transmission(1, 0) - res.conductance()["per_k"][0]) < 1e-8
+
+
+@pytest.mark.parametrize("bias", [None, 0.1])
+def test_open_strip_balance_per_site(bias):
+    s = _fm_sandwich(N_y=5, n=2, m=(0.3, 0.5, 0.8))
+    res = transport(attach_leads(s, width="open"), T=0.02, bias=bias, n_energy=20)
+    r = res.continuity_residual()
+    assert r["max_abs_dJ_dt"] < 1e-10 and r["max_abs_balance"] < 1e-10 and r["max_abs_charge_current_minus_landauer"] < 1e-10
+    d, j, jy, tq, div = res.densities(), res.currents(), res.currents(direction="y"), res.torques(), res.divergence()
+    assert d["z"].shape == (5, 5) and j["z"].shape == (6, 5) and jy["z"].shape == (5, 4)
+    for p in "xyz":
+        np.testing.assert_allclose(div[p], tq[p]["total"], atol=1e-10)
+    # mirror y -> N_y - 1 - y of the strip: the driven densities are symmetric about the middle row
+    np.testing.assert_allclose(d["charge"], d["charge"][:, ::-1], atol=1e-10)
+    assert res.describe()["system"]["width"] == "open"
+    with pytest.raises(ValueError, match="width"):
+        attach_leads(s, width="closed")
+
+
+def test_orbital_rashba_strip_orbital_hall_and_edelstein_accumulation():
+    """Driven OAM in a finite-width strip of the Eq. (3) metal plus orbital Rashba hopping (C4v),
+    between plain-metal leads: L_z accumulates with opposite signs at the two edges (orbital Hall),
+    L_y with the same sign across the width (orbital Edelstein); the balance holds per site, with
+    -div j matched by the hopping torques (the lattice as source and sink of OAM)."""
+    import sympy as sp
+
+    from orbsym.symbolic.models import Model, multiorbital_metal
+    from orbsym.symbolic.spinful import orbital_rashba
+
+    m0 = multiorbital_metal()
+    R = orbital_rashba("t2g")
+    m = Model("nm_rashba", m0.generators, {d: sp.ImmutableMatrix(m0.hoppings[d] + R[d]) for d in m0.hoppings}, m0.onsite, "Eq. 3 + orbital Rashba", m0.magnetization)
+    s = heterostructure([layer(m, 4, gamma=0.3, alpha_R=0.4)], N_y=5)
+    res = transport(attach_leads(s, left=layer("nm", gamma=0.3), right=layer("nm", gamma=0.3), width="open"), T=0.02)
+    assert res.continuity_residual()["max_abs_balance"] < 1e-10
+    d = res.densities()
+    # mirror y -> -y keeps the current and maps (L_x, L_y, L_z) -> (-L_x, L_y, -L_z)
+    np.testing.assert_allclose(d["z"], -d["z"][:, ::-1], atol=1e-12)
+    np.testing.assert_allclose(d["x"], -d["x"][:, ::-1], atol=1e-12)
+    np.testing.assert_allclose(d["y"], d["y"][:, ::-1], atol=1e-12)
+    assert np.abs(d["z"][:, 0]).max() > 1e-4 and (d["y"] < 0).all()
+    tq, div = res.torques(), res.divergence()
+    np.testing.assert_allclose(div["z"], tq["z"]["bond_x"] + tq["z"]["bond_y"], atol=1e-10)
+    assert np.abs(tq["z"]["bond_y"]).max() > 1e-4 and np.abs(tq["z"]["exchange"]).max() == 0
+
+
+def test_linear_response_split_dependence_is_the_equilibrium_mu_derivative():
+    """Moving the bias between the leads (split s) changes the linear response by the equilibrium
+    response to mu: d/dV|_{s=1} - d/dV|_{s=0} = d<O>_eq/d mu, for densities, OAM currents (the
+    equilibrium OAM currents of an FM-metal structure depend on mu) and torques.  The charge current
+    does not change."""
+    L = attach_leads(_fm_sandwich(N_y=6, n=2, m=(0.0, 0.6, 0.8)))
+    a, b = transport(L, T=0.05, split=0.0, n_energy=256), transport(L, T=0.05, split=1.0, n_energy=256)  # slow (van Hove) convergence
+    dmu = 1e-4
+    up, dn = transport(L, T=0.05, bias=0.0, mu=dmu), transport(L, T=0.05, bias=0.0, mu=-dmu)
+    np.testing.assert_allclose(a.currents()["charge"], b.currents()["charge"], atol=1e-12)
+    for p in ("charge", "x", "y", "z"):
+        fd = (up.densities()[p] - dn.densities()[p]) / (2 * dmu)
+        np.testing.assert_allclose(b.densities()[p] - a.densities()[p], fd, atol=5e-5)
+        if p != "charge":
+            fd = (up.currents()[p] - dn.currents()[p]) / (2 * dmu)
+            np.testing.assert_allclose(b.currents()[p] - a.currents()[p], fd, atol=5e-5)
+            fd = (up.torques()[p]["exchange"] - dn.torques()[p]["exchange"]) / (2 * dmu)
+            np.testing.assert_allclose(b.torques()[p]["exchange"] - a.torques()[p]["exchange"], fd, atol=5e-5)
+    assert max(np.abs(b.currents()[p] - a.currents()[p]).max() for p in "xyz") > 1e-3
