@@ -9,8 +9,11 @@ Current definitions (``current``):
 * ``"bond"`` (default): the exact bond current of every x-bond ``(x, x+1)``, derived by
   :mod:`orbsym.symbolic.continuity`; it satisfies the lattice continuity equation exactly.  Plotted at the
   bond midpoints ``x + 1/2``.
-* ``"eq7"``: the paper's site-centred Eq. (7) current per column (undefined, NaN, at the two
-  hard-wall end columns).
+* ``"eq7"``: the paper's site-centred Eq. (7) current per column, read as the average of the
+  forward and backward one-sided forms (undefined, NaN, at the two hard-wall end columns).  At the
+  two metal columns next to an FM with interface rule ``"fm"`` the two one-sided forms use
+  different hoppings (isotropic FM bond on one side), so this average is one reading of Eq. (7)
+  there; the CSV header says so.
 
 Our normalization counts every bond once, so currents are twice the paper's printed Eq. (7)
 (:mod:`orbsym.conventions`).  Paper parameters (caption): ``N_x = 25, N_y = 800, N_FM = 1,
@@ -232,7 +235,7 @@ def meta(data):
     p["configs"] = [[_tex(a), _tex(b)] for a, b in p["configs"]]
     return {
         "figure": "Fig. 2",
-        "quantity": "x-current of L_alpha per site (units of t); bond: exact bond current on bond (x-1/2, x+1/2); eq7: paper Eq. (7) site-centred",
+        "quantity": "x-current of L_alpha per site (units of t); bond: exact bond current on bond (x-1/2, x+1/2); eq7: paper Eq. (7) site-centred, the average (forward + backward)/2 of its one-sided forms (next to an FM with interface 'fm' the two sides use different hoppings)",
         "current_definition": p["current"],
         "interface": p["interface"],
         "normalization": "every bond counted once: currents are twice the paper's printed Eq. (7)",
