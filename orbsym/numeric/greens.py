@@ -261,16 +261,16 @@ def _points(lattice, exp, N_y, tol, use_subgrids):
     return np.concatenate(ks), np.concatenate(ws), np.concatenate(cs), M
 
 
-def _local_h_average(lattice, N_y, dys):
-    """``N_y^{-1} sum_k e^{i k dy} h(k)`` blocks: on-site part per dy, and the x-bond blocks.
-
-    Returns ``{dy: (N_x, d, d)}`` for the diagonal blocks ``A_x`` (exact k average on the grid).
-    """
+def _k_average(N_y, q):
+    """``N_y^{-1} sum_k e^{i k q}``: 1 if ``q = 0 (mod N_y)`` else 0 (``N_y = None``: ``q = 0``)."""
     if N_y is None:
-        avg = lambda q: 1.0 if q == 0 else 0.0  # noqa: E731  (1/2pi) int e^{i q k}
-    else:
-        kk = 2 * np.pi * np.arange(N_y) / N_y
-        avg = lambda q: complex(np.mean(np.exp(1j * q * kk)))  # noqa: E731
+        return 1.0 if q == 0 else 0.0
+    return 1.0 if q % N_y == 0 else 0.0
+
+
+def _local_h_average(lattice, N_y, dys):
+    """``N_y^{-1} sum_k e^{i k dy} A_x(k)`` (diagonal blocks of ``h(k)``) per ``dy``, ``(N_x, d, d)``."""
+    avg = lambda q: _k_average(N_y, q)  # noqa: E731
     ty = lattice.hop_y
     out = {}
     for dy in dys:
@@ -336,8 +336,8 @@ def _solve(lattice, T, pairs, vectors, tol, resolution, N_y, chunk_bytes, use_su
     per_point = (N if vectors else 1) * d * d * 16 * 4 + 16 * d * d * 24
     if per_point > MEMORY_LIMIT:
         raise ValueError(
-            f"the Green's-function solve needs {per_point / 2**30:.2f} GiB per (k, w) point for N_x = {N} "
-            f"(limit {MEMORY_LIMIT / 2**30:.0f} GiB): reduce N_x"
+            f"the Green's-function solve needs {per_point / 2**20:.3g} MiB per (k, w) point for N_x = {N} "
+            f"(limit {MEMORY_LIMIT / 2**20:.3g} MiB): reduce N_x"
         )
     batch = int(max(1, min(k.size, chunk_bytes // per_point)))
     dys = sorted({p[1] for p in pairs} | {-p[1] for p in pairs})
@@ -404,10 +404,9 @@ def _solve(lattice, T, pairs, vectors, tol, resolution, N_y, chunk_bytes, use_su
     if vectors:
         for (dx, dy), B in acc.items():
             if dx == 0:
-                if dy == 0:
-                    B += 0.5 * np.eye(d)[None]
+                B += 0.5 * _k_average(Npoint, dy) * np.eye(d)[None]
                 B -= exp.tail_f * hdiag[dy].transpose(0, 2, 1)
-            elif exp.tail_f and dy == 0:
+            elif exp.tail_f and _k_average(Npoint, dy):
                 # h_{(x+dx, j), (x, i)} is k independent: dx = 1 -> (B_x^dag)[j, i], dx = -1 -> B_{x-1}[j, i]
                 if dx == 1:
                     B[: N - 1] -= exp.tail_f * hop.conj()

@@ -21,12 +21,13 @@ def test_numeric_layer_runs_without_sympy():
         sys.path.insert(0, {str(HERE)!r})
         import orbsym.kernels
         import orbsym.numeric
-        from orbsym.numeric import bloch, lattice, observables, realspace, thermo
+        from orbsym.numeric import bloch, greens, lattice, observables, poles, realspace, thermo
         from lattices import trilayer
         from orbsym.numeric import KERNEL_NAMES, Observables, solve_bloch
         lat = trilayer("orbital", 4, 6, 0.5, (1.0, 0, 0), (0, 1.0, 0))
         obs = Observables(lat, solve_bloch(lat, 0.01, lat.offset_pairs(KERNEL_NAMES)).bands)
         obs.torques("z"); obs.bond_current("z")
+        greens.solve_greens(lat, 0.01, lat.offset_pairs(KERNEL_NAMES)).free_energy()
         assert not any(m == "sympy" or m.startswith("sympy.") for m, v in sys.modules.items() if v is not None)
         print("ok")
         """
