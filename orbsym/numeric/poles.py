@@ -235,6 +235,11 @@ def pole_expansion(T, E_max, tol=DEFAULT_TOL, resolution=DEFAULT_RESOLUTION):
     if not (1e-15 <= tol < 0.1):
         raise ValueError(f"pole-expansion tolerance tol must be in [1e-15, 0.1), got {tol!r}")
     if T > 0:
+        if 2.0 * math.sqrt(E_max / T) > MAX_POLES:
+            raise ValueError(
+                f"the Ozaki pole expansion would need more than {MAX_POLES} poles for E_max / T = {E_max / T:.4g} "
+                "(use T = 0, which is exact to the T = 0 resolution, or the dense engine)"
+            )
         X = _round_up(E_max / T)
         N, err = _ozaki_count(X, tol)
         z, R = ozaki_poles(N)
