@@ -420,13 +420,14 @@ def _solve(lattice, T, pairs, vectors, tol, resolution, N_y, chunk_bytes, use_su
 
 def _mean_trace_h2(lattice, N_y):
     """``N_y^{-1} sum_k Tr h(k)^2`` (exact on the grid; the k integral for ``N_y = None``)."""
-    if N_y is None:
-        kk = 2 * np.pi * np.arange(8) / 8  # Tr h(k)^2 is a trigonometric polynomial of degree 2
-    else:
-        kk = 2 * np.pi * np.arange(N_y) / N_y
-    e = np.exp(1j * kk)
-    A = lattice.onsite[None] + lattice.hop_y[None] * e[:, None, None, None] + lattice.hop_y.conj().transpose(0, 2, 1)[None] * e.conj()[:, None, None, None]
-    diag = np.einsum("kxij,kxji->k", A, A).real.mean()
+    # Tr h(k)^2 is a trigonometric polynomial of degree 2: for N_y >= 3 (and the integral) its grid
+    # average is the exact one from 8 points; N_y = 1, 2 alias and use their own grid
+    M = 8 if (N_y is None or N_y >= 3) else N_y
+    diag = 0.0
+    for kk in 2 * np.pi * np.arange(M) / M:
+        e = np.exp(1j * kk)
+        A = lattice.onsite + lattice.hop_y * e + lattice.hop_y.conj().transpose(0, 2, 1) * np.conj(e)
+        diag += float(np.einsum("xij,xji->", A, A).real) / M
     return float(diag + 2 * np.sum(np.abs(lattice.hop_x) ** 2))
 
 
