@@ -28,13 +28,13 @@ __all__ = ["ENGINES", "engine_costs", "choose_engine"]
 ENGINES = ("auto", "dense", "greens")
 
 #: Dense seconds per k-point vs matrix size n (generic complex h(k)), with eigenvectors / eigenvalues only.
-_DENSE_N = np.array([15.0, 30.0, 75.0, 150.0, 300.0])
-_DENSE_VEC = np.array([3.1e-5, 9.3e-5, 5.9e-4, 2.9e-3, 1.66e-2])
-_DENSE_VAL = np.array([1.5e-5, 3.5e-5, 1.53e-4, 5.1e-4, 2.0e-3])
+_DENSE_N = np.array([9.0, 15.0, 30.0, 75.0, 150.0, 300.0])
+_DENSE_VEC = np.array([1.5e-5, 4.0e-5, 1.1e-4, 5.9e-4, 2.9e-3, 1.66e-2])
+_DENSE_VAL = np.array([7.0e-6, 1.5e-5, 3.5e-5, 1.53e-4, 5.1e-4, 2.0e-3])
 #: Real-gauge speed-up of the dense path (vectors / eigenvalues only).
 REAL_GAUGE_FACTOR = (0.6, 0.7)
 #: Green's function seconds per (k, w) point: a + b N_x (bands) and the forward sweep only.
-_GREENS_VEC = (1.5e-6, 3.5e-7)
+_GREENS_VEC = (1.4e-6, 3.6e-7)
 _GREENS_VAL = (0.5e-6, 1.3e-7)
 #: ``E_max / T`` above which auto does not consider the Green's-function engine (about 2500 poles).
 MAX_RATIO = 1e6

@@ -109,7 +109,6 @@ def _sweep(lat_P, lat_AP, N_FM, lengths, T, tol, resolution, N_y, chunk_bytes):
     m = N_FM * d
     per_point = 16 * (m * m * 12 + d * d * 24)
     batch = int(max(1, min(k.size, chunk_bytes // per_point)))
-    dVb = np.zeros((m, m))
     dVb = np.zeros((m, m), complex)
     for a, x in enumerate(right):
         dVb[a * d : (a + 1) * d, a * d : (a + 1) * d] = dV[a]
