@@ -21,7 +21,7 @@ def test_numeric_layer_runs_without_sympy():
         sys.path.insert(0, {str(HERE)!r})
         import orbsym.kernels
         import orbsym.numeric
-        from orbsym.numeric import bloch, greens, lattice, observables, poles, realspace, thermo
+        from orbsym.numeric import bloch, engines, greens, lattice, lloyd, observables, poles, realspace, thermo
         from lattices import trilayer
         from orbsym.numeric import KERNEL_NAMES, Observables, solve_bloch
         lat = trilayer("orbital", 4, 6, 0.5, (1.0, 0, 0), (0, 1.0, 0))
