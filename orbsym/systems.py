@@ -55,6 +55,7 @@ import numpy as np
 from .conventions import PAPER_PARAMETERS, direction_from_angles
 from .numeric import Column, Lattice, Observables, solve_bloch
 from .numeric.checks import ENERGY_LIMIT, check_energy_scale, check_name, integer_at_least, real_number, unknown_name
+from .numeric.engines import ENGINES, choose_engine
 from .numeric.lattice import INTERFACES
 from .numeric.observables import KERNEL_NAMES, POLARIZATIONS, polarization_label
 from .numeric.thermo import check_temperature
@@ -70,6 +71,7 @@ __all__ = [
     "solve",
     "Result",
     "rkky",
+    "ENGINES",
     "BASES",
     "KINDS",
     "CURRENT_KINDS",
@@ -495,14 +497,16 @@ class Result:
     by default.  Keys of the per-polarization dicts: ``"charge"``, ``"x"``, ``"y"``, ``"z"``.
     """
 
-    def __init__(self, system, T, workers=1):
+    def __init__(self, system, T, workers=1, engine="auto"):
         if not isinstance(system, System):
             raise TypeError(f"solve() needs an orbsym.systems.System (from trilayer(), bilayer(), heterostructure()), got {type(system).__name__}")
         self.system = system
         self.T = check_energy_scale("temperature T", check_temperature(T))
         self.workers = integer_at_least("workers", workers, 1)
+        self.engine_requested = check_name("engine", engine, ENGINES)
         self._full = None
         self._evals = None
+        self._used = {}
         lat = system.lattice
         scale = max(float(np.abs(a).max(initial=0.0)) for a in (lat.onsite, lat.hop_x, lat.hop_y))
         if scale > ENERGY_LIMIT:
@@ -519,11 +523,39 @@ class Result:
 
     def check_resources(self, vectors=True):
         """Raise :class:`orbsym.numeric.budget.ResourceError` (a ValueError) with the estimate if the
-        solve would not fit in memory or would take longer than the limit; called before solving."""
+        dense solve would not fit in memory or would take longer than the limit; called before
+        solving.  The Green's-function engine (memory O(N_x) per batch) checks its own budget."""
         from .numeric.budget import check_resources
+
+        if self._engine_for(vectors) != "dense":
+            return None
 
         what = "the solve with eigenvectors" if vectors else "the eigenvalue solve"
         return check_resources(self.estimate(vectors), what=what, workers=self.workers)
+
+    def _engine_for(self, vectors):
+        key = "bands" if vectors else "eigenvalues"
+        if key not in self._used:
+            self._used[key] = choose_engine(self.engine_requested, self.lattice, self.T, vectors)
+        return self._used[key]
+
+    def _run(self, vectors):
+        """One solve with the chosen engine (``vectors``: correlation bands too)."""
+        lat = self.lattice
+        if self._engine_for(vectors) == "greens":
+            from .numeric.greens import solve_greens
+
+            return solve_greens(lat, self.T, lat.offset_pairs(KERNEL_NAMES) if vectors else (), vectors=vectors)
+        if vectors:
+            return solve_bloch(lat, self.T, lat.offset_pairs(KERNEL_NAMES), workers=self.workers)
+        return solve_bloch(lat, self.T, vectors=False, workers=self.workers)
+
+    @property
+    def engine(self):
+        """Engine that ran (``"dense"`` or ``"greens"``): of the band solve if any, else of the free energy."""
+        if self._full is not None or self._evals is None:
+            return self._engine_for(True)
+        return self._engine_for(False)
 
     @property
     def lattice(self):
@@ -537,9 +569,8 @@ class Result:
     def solution(self):
         """The full :class:`~orbsym.numeric.BlochSolution` (eigenvectors and correlation bands)."""
         if self._full is None:
-            lat = self.lattice
             self.check_resources(vectors=True)
-            self._full = solve_bloch(lat, self.T, lat.offset_pairs(KERNEL_NAMES), workers=self.workers)
+            self._full = self._run(True)
         return self._full
 
     @property
@@ -626,7 +657,7 @@ class Result:
         if self._full is not None:
             return self._full
         if self._evals is None:
-            self._evals = solve_bloch(self.lattice, self.T, vectors=False, workers=self.workers)
+            self._evals = self._run(False)
         return self._evals
 
     def free_energy(self, per_row=True):
@@ -635,7 +666,10 @@ class Result:
 
     def particle_number(self, per_row=True):
         """Electrons per row (default) or in total."""
-        return self._eigen().particle_number(per_row)
+        sol = self._eigen()
+        if getattr(sol, "_N", 0) is None:  # Green's-function free-energy solve: the number needs the bands
+            sol = self.solution
+        return sol.particle_number(per_row)
 
     def to_dict(self, quantities=("densities", "currents", "torques", "free_energy")):
         """JSON-ready dict (NaN -> None) with the system description and the requested quantities."""
@@ -644,6 +678,7 @@ class Result:
             quantities = (quantities,)
         for q in quantities:
             check_name("quantity", q, QUANTITIES)
+        out["engine_requested"] = self.engine_requested
         if "densities" in quantities:
             out["densities"] = _jsonable(self.densities())
         if "currents" in quantities:
@@ -659,6 +694,7 @@ class Result:
             out["particle_number_per_row"] = self.particle_number()
         if "continuity" in quantities:
             out["continuity"] = self.continuity_residual()
+        out["engine"] = self.engine
         return out
 
 
@@ -670,35 +706,43 @@ def _jsonable(x):
     return x
 
 
-def solve(system, T=PAPER_PARAMETERS["T"], workers=1):
+def solve(system, T=PAPER_PARAMETERS["T"], workers=1, engine="auto"):
     """Equilibrium state of ``system`` at temperature ``T`` (units of t, ``T >= 0``).
 
-    Returns a lazy :class:`Result`: the free energy alone uses an eigenvalue-only Bloch solve; any
-    density, current or torque triggers one solve with eigenvectors.  ``workers > 1`` shares the
-    k-points among that many processes (see :func:`orbsym.numeric.solve_bloch`).
+    Returns a lazy :class:`Result`: the free energy alone uses an eigenvalue-only solve; any
+    density, current or torque triggers one solve with correlation bands.  ``workers > 1`` shares the
+    k-points among that many processes (dense engine only, see :func:`orbsym.numeric.solve_bloch`).
+
+    ``engine``: ``"dense"`` (Bloch diagonalization, the reference), ``"greens"`` (recursive
+    Green's functions on the imaginary axis, linear in ``N_x``: :mod:`orbsym.numeric.greens`) or
+    ``"auto"`` (the faster by the cost model of :mod:`orbsym.numeric.engines`).  Both agree to
+    ~1e-12; :attr:`Result.engine` and ``to_dict()["engine"]`` record which one ran.
     """
-    return Result(system, T, workers)
+    return Result(system, T, workers, engine)
 
 
-def rkky(system, T=PAPER_PARAMETERS["T"], per_row=True, workers=1):
+def rkky(system, T=PAPER_PARAMETERS["T"], per_row=True, workers=1, engine="auto"):
     """RKKY coupling ``J = F_AP - F_P`` of a trilayer (Fig. 5), per row by default.
 
     ``F_P`` uses ``m_R`` parallel to ``m_L`` and ``F_AP`` antiparallel (both with ``|m_R|``).
+    ``engine="dense"``: ``J`` as the difference of the two free energies (reference);
+    ``"greens"``: ``J`` directly from Lloyd's formula (:mod:`orbsym.rkky`), ``F_P``/``F_AP`` from
+    Green's-function solves; ``"auto"``: by the cost model (:mod:`orbsym.numeric.engines`).
 
     Returns
     -------
     dict
-        ``J``, ``F_P``, ``F_AP``, the direction used and ``interface``.
+        ``J``, ``F_P``, ``F_AP``, the direction used, ``interface`` and ``engine``.
     """
-    if not isinstance(system, System) or system.info.get("geometry") != "trilayer" or system.rebuild is None:
-        raise ValueError("rkky() needs a trilayer system from orbsym.systems.trilayer()")
-    mL = np.array(system.info["m_L"], float)
-    nL = np.linalg.norm(mL)
-    if nL == 0:
-        raise ValueError(f"rkky() needs a nonzero m_L to define parallel/antiparallel, got m_L = {tuple(mL.tolist())}")
+    from .rkky import rkky_directions, rkky_vs_length
+
+    u, mag = rkky_directions(system)
     check_energy_scale("temperature T", check_temperature(T))
-    mag = float(np.linalg.norm(system.info["m_R"]))
-    u = mL / nL
-    FP = solve(system.rebuild(m_R=tuple(mag * u)), T, workers).free_energy(per_row)
-    FAP = solve(system.rebuild(m_R=tuple(-mag * u)), T, workers).free_energy(per_row)
-    return {"J": FAP - FP, "F_P": FP, "F_AP": FAP, "direction": [float(v) for v in u], "per_row": per_row, "interface": system.interface}
+    sP, sAP = system.rebuild(m_R=tuple(mag * u)), system.rebuild(m_R=tuple(-mag * u))
+    used = choose_engine(engine, sP.lattice, T, vectors=False)
+    FP = solve(sP, T, workers, used).free_energy(per_row)
+    FAP = solve(sAP, T, workers, used).free_energy(per_row)
+    J = FAP - FP
+    if used == "greens":
+        J = float(rkky_vs_length(system, T, [system.lattice.N_x])["J"][0]) * (1 if per_row else system.lattice.N_y)
+    return {"J": J, "F_P": FP, "F_AP": FAP, "direction": [float(v) for v in u], "per_row": per_row, "interface": system.interface, "engine": used}

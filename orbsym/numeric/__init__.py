@@ -8,12 +8,17 @@ Consumes the plain-data kernels of :mod:`orbsym.kernels`:
 * :mod:`~orbsym.numeric.observables` -- kernel expectation values (densities, currents, torques).
 * :mod:`~orbsym.numeric.realspace` -- independent dense real-space solver (slow path).
 * :mod:`~orbsym.numeric.kubo` -- linear response to a static field E_y (density-matrix Kubo), bulk Hall conductivity.
+* :mod:`~orbsym.numeric.poles` -- Fermi function / grand potential on the imaginary axis (Ozaki poles, T = 0 quadrature).
+* :mod:`~orbsym.numeric.greens` -- linear-scaling recursive Green's-function engine (same bands, F, N as bloch).
+* :mod:`~orbsym.numeric.lloyd` -- RKKY coupling by Lloyd's formula, all spacer lengths in one sweep.
+* :mod:`~orbsym.numeric.engines` -- engine choice (dense / greens) by a measured cost model.
 * :mod:`~orbsym.numeric.checks` -- input validation with precise messages and close-match suggestions.
 
 Conventions: :mod:`orbsym.conventions`.
 """
 
 from .bloch import BlochSolution, bloch_hamiltonians, free_energy_bloch, k_points, real_gauge, shutdown_workers, solve_bloch
+from .greens import GreensSolution, free_energy_greens, solve_greens
 from .lattice import INTERFACES, Column, Lattice
 from .observables import KERNEL_NAMES, POLARIZATIONS, Observables, polarization_label
 from .realspace import RealSpaceObservables, RealSpaceSolution, angular_momentum_rate, dense_hamiltonian, solve_realspace
@@ -30,6 +35,9 @@ __all__ = [
     "free_energy_bloch",
     "BlochSolution",
     "shutdown_workers",
+    "solve_greens",
+    "free_energy_greens",
+    "GreensSolution",
     "Observables",
     "POLARIZATIONS",
     "KERNEL_NAMES",
