@@ -93,7 +93,10 @@ def k_grid(omega, weight, N_y, tau, E_max, tol, symmetric):
     P = max(1, omega.size)
     kappa = np.arcsinh(omega / (4 * tau))
     B = np.maximum(2 / omega, 2 * np.log(2 * (E_max + omega) / omega)) * np.exp(kappa)
-    need = np.ceil((np.log(np.maximum(8 * weight * B * P / tol, 1.0)) + math.log(2.0)) / kappa).astype(np.int64) + 1
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        need = np.ceil((np.log(np.maximum(8 * weight * B * P / tol, 1.0)) + math.log(2.0)) / kappa)
+    # kappa underflows for w << tau (energy scales near the 1e100 bound): no sub-grid, all momenta
+    need = np.where(np.isfinite(need) & (need < 2**62), need, 2**62).astype(np.int64) + 1
     if N_y is None:
         M = np.minimum(np.maximum(need, 4), MAX_K_INFINITE)
         if np.any(need > MAX_K_INFINITE):

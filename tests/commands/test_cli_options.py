@@ -280,17 +280,18 @@ def test_torque_derivative_form_bad_keys_and_readable_print():
 def test_budget_estimate_bounds_the_measured_peak_and_refuses_with_the_estimate(monkeypatch):
     """The dense Bloch estimate is an upper bound of the measured peak (tracemalloc sees NumPy's
     allocations) and within a small factor of it when the n x n pieces dominate; solve() refuses a
-    system that does not fit the limit, naming the estimate."""
+    system that does not fit the limit, naming the estimate (engine="dense": the Green's-function
+    engine, which "auto" picks for long strips, checks its own O(N_x) batches)."""
     import tracemalloc
 
     from orbsym.numeric.budget import ResourceError, dense_bloch_estimate, format_bytes
     from orbsym.systems import solve, trilayer
 
     system = trilayer(N_x=150, N_y=6)
-    est = solve(system, 0.1).estimate(vectors=False)
+    est = solve(system, 0.1, engine="dense").estimate(vectors=False)
     assert est.bytes == dense_bloch_estimate(150, 6, 3, vectors=False).bytes
     tracemalloc.start()
-    solve(system, 0.1).free_energy()
+    solve(system, 0.1, engine="dense").free_energy()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert est.bytes / 4 < peak <= est.bytes, (format_bytes(peak), format_bytes(est.bytes))
@@ -298,14 +299,14 @@ def test_budget_estimate_bounds_the_measured_peak_and_refuses_with_the_estimate(
     assert big.bytes > 6 * 16 * (3 * 10**5) ** 2 and big.seconds > 401 * 1e-10 * (3e5) ** 3
     monkeypatch.setenv("ORBSYM_MAX_MEMORY", "1M")
     with pytest.raises(ResourceError, match=r"the eigenvalue solve needs ~[0-9.]+ MiB of memory .* more than the 1 MiB available"):
-        solve(trilayer(N_x=60, N_y=8), 0.1)
+        solve(trilayer(N_x=60, N_y=8), 0.1, engine="dense")
     monkeypatch.setenv("ORBSYM_MAX_MEMORY", "64G")
     small = trilayer(N_x=40, N_y=4)
     t_values = dense_bloch_estimate(40, 4, 3, vectors=False).seconds
     t_vectors = dense_bloch_estimate(40, 4, 3, vectors=True).seconds
     assert t_vectors > 2 * t_values
     monkeypatch.setenv("ORBSYM_MAX_SECONDS", repr((t_values * t_vectors) ** 0.5))
-    r = solve(small, 0.1)
+    r = solve(small, 0.1, engine="dense")
     assert r.free_energy() < 0  # the eigenvalue solve fits the limit ...
     with pytest.raises(ResourceError, match="with eigenvectors needs .* more than the limit of"):
         r.currents()  # ... the one with eigenvectors does not
