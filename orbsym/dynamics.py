@@ -389,7 +389,7 @@ def _split_drives(drives, relaxation):
     return [d for d in drives if not isinstance(d, Relaxation)], (relax[0] if relax else None)
 
 
-def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relaxation=None, check="raise", progress=False, fd_order=4):
+def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relaxation=None, check="raise", progress=False, fd_order=4, error_estimate=True):
     """Propagate the thermal state of ``system`` under ``drives`` and record every kernel in time.
 
     Parameters
@@ -413,6 +413,9 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
         What to do when a continuity balance exceeds its tolerance.
     progress : bool
         tqdm progress bar over the stored times.
+    error_estimate : bool
+        Estimate the propagator's local error by step doubling on the last step of every stored
+        interval (two extra steps per stored time; enters the finite-difference tolerance).
 
     Returns
     -------
@@ -428,12 +431,16 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
 
     (a) ``rate_exact = Tr(rho [i h(t), J_n]) + relaxation`` from the matrices directly equals the
         kernel decomposition to ``1e-10`` times the largest rate (an exact identity);
-    (b) ``dJdt_fd``, the derivative of the stored trajectory ``<J_n>(t)`` by finite differences of
-        order ``fd_order`` (central, one-sided at the ends), equals the decomposition within
-        ``tol_fd = 10 max_{+-2 Delta} |D_2 - D_4| + 1e-9 (1 + max |rate|)``, where ``|D_2 - D_4|`` (2nd- minus
-        4th-order difference) estimates the 2nd-order truncation error ``O(Delta^2)`` and thereby
-        bounds both the 4th-order truncation and the propagator defect (``O(dt^2)``, ``dt <=
-        Delta``).  Stencils that straddle a quench are skipped (NaN): ``J(t)`` has a kink there.
+    (b) ``dJdt_fd``, the derivative of the stored trajectory ``<J_n>(t)`` by 4th-order finite
+        differences (central, one-sided 5-point at the ends), equals the decomposition within
+        ``tol_fd = 10 max|D_2 - D_4| + max rate_kink + 1e-9 (1 + max |rate|)`` (maxima over
+        ``+-2`` stored times).  ``|D_2 - D_4|`` (2nd- minus 4th-order difference) estimates the
+        2nd-order truncation error and bounds the 4th-order one on a resolved grid;
+        ``rate_kink = |rate(h(t + dt/2)) - rate(h(t - dt/2))|`` is the jump of ``d<J>/dt`` across a
+        step boundary, ``O(dt)``, which bounds the propagator's defect (``O(dt^2)`` for ``"exact"``,
+        ``O(dt^4)`` for ``"magnus4"``; measured 5-20x below it).  The relaxation term's own jump is
+        not included (it is smaller by ``1/(tau_r t)``).  Stencils that straddle a quench are
+        skipped (NaN): ``J(t)`` has a kink there.
     """
     import xarray as xr
 
@@ -491,8 +498,20 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
         if i > 0:
             t0 = times[i - 1]
             nsub = 1 if dt is None else max(1, int(math.ceil((t - t0) / dt * (1 - 1e-12))))
-            rho = ev.propagate(rho, hfun, t0, t, nsub, method, T, tau)
+            h_sub = (t - t0) / nsub
+            if nsub > 1:
+                rho = ev.propagate(rho, hfun, t0, t - h_sub, nsub - 1, method, T, tau)
+            t_last = t - h_sub
+            full = ev.step(rho, hfun, t_last, h_sub, method, T, tau)
+            if error_estimate:
+                # step doubling on the last step: local error of the full step ~ (y_1 - y_2) 2^(p+1) / (2^(p+1) - 1)
+                half = ev.step(ev.step(rho, hfun, t_last, 0.5 * h_sub, method, T, tau), hfun, t_last + 0.5 * h_sub, 0.5 * h_sub, method, T, tau)
+                gain = 2 ** (ev.ORDERS[method] + 1)
+                diff = ev.onsite_expectations(full - half, ops, w, Ny, N)
+                rec.local_error[i] = scale * np.abs(diff) * gain / (gain - 1) / h_sub
+            rho = 0.5 * (full + full.conj().transpose(0, 2, 1))
             rec.substeps.append(nsub)
+            rec.dt_sub = h_sub
         _record(rec, i, rho, proto, t, k, w, Ny, N, d, pairs, ops, symmetric, T, tau, scale)
         if bar is not None:
             bar.update(1)
@@ -541,6 +560,9 @@ class _Recorder:
         self.m = np.zeros((nt, N, 3))
         self.trace_dev = np.zeros(nt)
         self.substeps = []
+        self.dt_sub = None
+        self.kink = np.zeros((nt, 4, N))
+        self.local_error = np.zeros((nt, 4, N))
 
 
 def _record(rec, i, rho, proto, t, k, w, Ny, N, d, pairs, ops, symmetric, T, tau, scale):
@@ -551,6 +573,12 @@ def _record(rec, i, rho, proto, t, k, w, Ny, N, d, pairs, ops, symmetric, T, tau
     obs = Observables(lat, bands)
     dens = ev.onsite_expectations(rho, ops, w, Ny, N)
     rate = ev.onsite_rates(rho, h, ops, w, Ny, N)
+    if rec.dt_sub is not None:
+        # one-sided rates of the propagated trajectory at this step boundary (h frozen at the
+        # neighbouring midpoints): their difference bounds the propagator's defect in d<J>/dt
+        hs = [ev.hamiltonians(proto.lattice(t + sgn * 0.5 * rec.dt_sub), k, proto.A(t + sgn * 0.5 * rec.dt_sub)) for sgn in (-1, 1)]
+        rp = [ev.onsite_rates(rho, hh, ops, w, Ny, N) for hh in hs]
+        rec.kink[i] = scale * np.abs(rp[1] - rp[0])
     if tau is not None:
         rho_eq = ev.equilibrium_state(h, T)
         dens_eq = ev.onsite_expectations(rho_eq, ops, w, Ny, N)
@@ -620,6 +648,8 @@ def _rec_dataset(self, xr, times, proto, system, drives, relax, method, T, symme
     data["A_y"] = (("time",), self.A, {"description": "vector potential along y (k -> k + A_y)"})
     data["E_y"] = (("time",), self.E, {"description": "electric field along y, E = -dA_y/dt"})
     data["m"] = (("time", "column", "component"), self.m, {"description": "exchange field m of each column (0 for metal columns)"})
+    data["defect_estimate"] = (("time", "polarization", "column"), self.local_error, {"description": "step-doubling estimate of the local error of the last step before this time, divided by the step: the propagator defect in d<J>/dt"})
+    data["rate_kink"] = (("time", "polarization", "column"), self.kink, {"description": "|rate(h(t + dt/2)) - rate(h(t - dt/2))| on the stored state: jump of d<J>/dt across a step boundary"})
     ds = xr.Dataset({k: xr.Variable(v[0], v[1], v[2]) for k, v in data.items()}, coords=coords)
     ds["time"].attrs["units"] = "1/t (hbar = 1)"
     all_drives = [dr.describe() for dr in drives] + ([relax.describe()] if relax else [])
@@ -655,6 +685,15 @@ def _plain_dict(x):
     return _plain(x)
 
 
+def _window_max(a, half=2):
+    """Running maximum over ``+-half`` entries along axis 0."""
+    out = a.copy()
+    for sh in range(1, half + 1):
+        out[sh:] = np.maximum(out[sh:], a[:-sh])
+        out[:-sh] = np.maximum(out[:-sh], a[sh:])
+    return out
+
+
 def _balance(ds, times, uniform, proto, check, fd_order):
     """Add the continuity residuals and tolerances to ``ds`` and enforce them."""
     decomposition = -ds["divergence"] + ds["torque_total"] + ds["relaxation"]
@@ -677,13 +716,8 @@ def _balance(ds, times, uniform, proto, check, fd_order):
         y = ds["density"].values
         d_hi, ranges = finite_difference(y, Delta, fd_order)
         d_lo, _ = finite_difference(y, Delta, 2)
-        est = np.abs(d_hi - d_lo)
         # running max over +-2 stored times: |D_2 - D_4| vanishes where d^3 J/dt^3 changes sign, the error of D_4 need not
-        win = est.copy()
-        for sh in (1, 2):
-            win[sh:] = np.maximum(win[sh:], est[:-sh])
-            win[:-sh] = np.maximum(win[:-sh], est[sh:])
-        tol = 10 * win + 1e-9 * (1.0 + scale)
+        tol = 10 * _window_max(np.abs(d_hi - d_lo)) + _window_max(ds["rate_kink"].values) + 10 * _window_max(ds["defect_estimate"].values) + 1e-9 * (1.0 + scale)
         mask = np.zeros(nt, bool)
         for q in proto.quenches:
             if q.time > times[0]:
@@ -692,7 +726,7 @@ def _balance(ds, times, uniform, proto, check, fd_order):
         res_fd = d_hi - decomposition.values
         ds["dJdt_fd"] = (("time", "polarization", "column"), d_hi, {"description": f"d<J>/dt of the stored trajectory, finite differences of order {fd_order} (NaN: stencil across a quench)"})
         ds["residual_fd"] = (("time", "polarization", "column"), res_fd, {"description": "dJdt_fd - (-divergence + torque_total + relaxation)"})
-        ds["tolerance_fd"] = (("time", "polarization", "column"), tol, {"description": "10 max_{+-2 Delta} |D_2 - D_4| + 1e-9 (1 + max|rate|): FD truncation and propagator defect bound"})
+        ds["tolerance_fd"] = (("time", "polarization", "column"), tol, {"description": "10 max_{+-2 Delta} |D_2 - D_4| + max_{+-2 Delta} rate_kink + 1e-9 (1 + max|rate|): FD truncation + propagator defect bound"})
         ratio = np.abs(res_fd) / tol
         worst = float(np.nanmax(ratio)) if np.any(np.isfinite(ratio)) else 0.0
         ds.attrs["fd_order"] = fd_order
