@@ -14,7 +14,7 @@ import sys
 __all__ = ["main", "UsageError", "COMMANDS"]
 
 #: Sub-command modules, in the order shown by ``orbsym --help``.
-COMMANDS = ["derive", "compute", "figure", "reproduce", "sweep", "hoppings"]
+COMMANDS = ["derive", "compute", "figure", "reproduce", "sweep", "hoppings", "evolve"]
 
 
 class UsageError(ValueError):
