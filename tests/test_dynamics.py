@@ -113,6 +113,7 @@ def _pumped(system, omega, theta, tau=1.0, bond=2, per_period=24):
     """j on ``bond`` averaged over the last of an integer number of periods, after ~6 tau of transient
     (grid commensurate with the period; substeps dt = 0.2)."""
     P = 2 * np.pi / abs(omega)
+    per_period = max(per_period, int(math.ceil(P / 1.0)))  # stored spacing <= 1/t: the FD check resolves the transient
     Delta = P / per_period
     n_transient = int(math.ceil(6 * tau / Delta))
     times = Delta * np.arange(n_transient + per_period + 1)
