@@ -6,6 +6,7 @@ The package tree is the architecture (docs/ARCHITECTURE.md)::
     orbsym/kernels.py  hand-off: derived operators as plain data (offsets, matrices, NumPy source)
     orbsym/numeric/    NumPy/SciPy engines (never imports SymPy): lattice, Bloch, observables
     orbsym/systems.py  user-facing heterostructures and the solve/Result API
+    orbsym/dynamics.py real-time drives (quench, precession, field, relaxation) and evolve()
     orbsym/workflows/  many solves: the execution layer, parameter sweeps, the paper's figures
     orbsym/commands/   the command line (orbsym.cli)
 
@@ -40,6 +41,8 @@ _EXPORTS = {
     "solve": "systems", "rkky": "systems", "magnetization": "systems",
     # parameter sweeps (labeled xarray results, executors, N_y = infinity)
     "sweep": "workflows.sweeps",
+    # real-time dynamics (drives, continuity balance in time)
+    "evolve": "dynamics", "Quench": "dynamics", "Precession": "dynamics", "ElectricField": "dynamics", "Relaxation": "dynamics",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -53,6 +53,7 @@ __all__ = [
     "write_csv",
     "pumped_current",
     "smooth_switch",
+    "finite_difference",
 ]
 
 POL_LABELS = tuple(polarization_label(p) for p in POLARIZATIONS)

@@ -7,6 +7,7 @@ Consumes the plain-data kernels of :mod:`orbsym.kernels`:
 * :mod:`~orbsym.numeric.thermo` -- Fermi occupations and grand potential (Eqs. 12-13).
 * :mod:`~orbsym.numeric.observables` -- kernel expectation values (densities, currents, torques).
 * :mod:`~orbsym.numeric.realspace` -- independent dense real-space solver (slow path).
+* :mod:`~orbsym.numeric.evolution` -- real-time propagation of per-k density matrices (drives, relaxation).
 * :mod:`~orbsym.numeric.checks` -- input validation with precise messages and close-match suggestions.
 
 Conventions: :mod:`orbsym.conventions`.
