@@ -438,17 +438,26 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
     (a) ``rate_exact = Tr(rho [i h(t), J_n]) + relaxation`` from the matrices directly equals the
         kernel decomposition to ``1e-10`` times the largest rate (an exact identity);
     (b) ``dJdt_fd``, the derivative of the stored trajectory ``<J_n>(t)`` by 4th-order finite
-        differences (central, one-sided 5-point at the ends), equals the decomposition within
-        ``tol_fd = 10 max|D_2 - D_4| + max (rate_kink + 10 defect_estimate) + 1e-9 (1 + max |rate|)``
-        (maxima over ``+-2`` stored times; the propagator terms also over columns and polarizations,
-        since a step's error spreads over the state and every generator has norm <= 1).  ``defect_estimate`` is the step-doubling estimate of the
-        last step's local error divided by the step (``error_estimate=True``).  ``|D_2 - D_4|`` (2nd- minus 4th-order difference) estimates the
-        2nd-order truncation error and bounds the 4th-order one on a resolved grid;
-        ``rate_kink = |rate(h(t + dt/2)) - rate(h(t - dt/2))|`` is the jump of ``d<J>/dt`` across a
-        step boundary, ``O(dt)``, which bounds the propagator's defect (``O(dt^2)`` for ``"exact"``,
-        ``O(dt^4)`` for ``"magnus4"``; measured 5-20x below it).  The relaxation term's own jump is
-        not included (it is smaller by ``1/(tau_r t)``).  Stencils that straddle a quench are
-        skipped (NaN): ``J(t)`` has a kink there.
+        differences (central, one-sided 5-point at the ends), equals the decomposition within::
+
+            tol_fd = 10 W|D_2 - D_4| + W'(rate_kink + 10 defect_estimate) + 1e-9 (1 + max|rate|)
+
+        ``W`` is the maximum over +-2 stored times (``|D_2 - D_4|`` vanishes where ``d^3J/dt^3``
+        changes sign), ``W'`` that maximum also over columns and polarizations (a step's error is a
+        property of the whole state; every generator has norm <= 1).  The three terms:
+
+        * ``|D_2 - D_4|`` (2nd- minus 4th-order difference) estimates the 2nd-order truncation
+          error and bounds the 4th-order one on a resolved grid (spacing ``Delta`` with
+          ``Delta x bandwidth`` of order 1 or less);
+        * ``rate_kink = |rate(h(t + dt/2)) - rate(h(t - dt/2))|``: the jump of ``d<J>/dt`` across a
+          step boundary, ``O(dt |dh/dt|)``;
+        * ``defect_estimate``: the local error of the last step by step doubling (scaled with the
+          propagator order, ``2^(p+1) / (2^(p+1) - 1)``), divided by the step
+          (``error_estimate=True``; the relaxation step's own error is only covered by this term).
+
+        Stencils that straddle a quench are skipped (NaN): ``J(t)`` has a kink there.  The check
+        is meaningful on a resolved grid; a too coarse ``dt`` or stored spacing is reported
+        (``ContinuityError``, or a warning with ``check="warn"``) with the advice to refine it.
     """
     import xarray as xr
 
