@@ -33,12 +33,19 @@ from orbsym.systems import trilayer  # noqa: E402
 OMEGA, THETA = 0.1, 0.3
 
 
-def run(N_x, N_y, steps, periods=1.0, method="exact", error_estimate=False):
+def run(N_x, N_y, steps, periods=1.0, method="exact", error_estimate=False, workers=1):
     s = trilayer(N_x=N_x, N_y=N_y, N_FM=1, gamma=0.5, m_L="z", m_R="y")
     times = np.linspace(0, periods * 2 * np.pi / OMEGA, steps + 1)
-    c0, w0 = time.process_time(), time.perf_counter()
-    ds = evolve(s, Precession(OMEGA, THETA, columns="FM_L"), times, T=0.01, method=method, error_estimate=error_estimate, check="warn")
-    return time.process_time() - c0, time.perf_counter() - w0, ds
+    c0, w0, ch0 = time.process_time(), time.perf_counter(), _children()
+    ds = evolve(s, Precession(OMEGA, THETA, columns="FM_L"), times, T=0.01, method=method, error_estimate=error_estimate, check="warn", workers=workers)
+    return time.process_time() - c0 + _children() - ch0, time.perf_counter() - w0, ds
+
+
+def _children():
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def main():
@@ -58,6 +65,8 @@ def main():
             f"per step {1e3 * cpu / steps:6.1f} ms CPU  -> 200 steps {200 * cpu / steps:6.1f} s CPU   "
             f"N_k={ds.attrs['N_k']} check={ds.attrs['continuity_check'][:6]} max exact residual {ds.attrs['max_residual_exact']:.1e}"
         )
+    cpu, wall, ds = run(25, 800, steps, periods, "exact", False, workers=2)
+    print(f"N_x=25 N_y=800 exact    workers=2 {steps} steps: CPU (all processes) {cpu:7.2f} s  wall {wall:7.2f} s  -> 200 steps {200 * wall / steps:6.1f} s wall")
     print("cost per step vs N_x (N_y = 800, exact, no error estimate, 10 steps):")
     for N_x in (10, 25, 50):
         cpu, wall, ds = run(N_x, 800, 10, 0.05)

@@ -37,7 +37,7 @@ import numpy as np
 
 from .numeric import Column, Lattice, Observables
 from .numeric import evolution as ev
-from .numeric.checks import real_number, unknown_name
+from .numeric.checks import integer_at_least, real_number, unknown_name
 from .numeric.observables import KERNEL_NAMES, POLARIZATIONS, polarization_label
 from .numeric.thermo import check_temperature
 
@@ -395,7 +395,7 @@ def _split_drives(drives, relaxation):
     return [d for d in drives if not isinstance(d, Relaxation)], (relax[0] if relax else None)
 
 
-def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relaxation=None, check="raise", progress=False, fd_order=4, error_estimate=True):
+def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relaxation=None, check="raise", progress=False, fd_order=4, error_estimate=True, workers=1):
     """Propagate the thermal state of ``system`` under ``drives`` and record every kernel in time.
 
     Parameters
@@ -422,6 +422,9 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
     error_estimate : bool
         Estimate the propagator's local error by step doubling on the last step of every stored
         interval (two extra steps per stored time; enters the finite-difference tolerance).
+    workers : int
+        Processes sharing the momenta (forked; each propagates its chunk, the k-sums add up).
+        Use with one BLAS thread per process.
 
     Returns
     -------
@@ -478,6 +481,7 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
     steps = np.diff(times)
     uniform = bool(np.allclose(steps, steps[0], rtol=1e-9, atol=0))
     dt = None if dt is None else real_number("time step dt", dt, minimum=0.0, strict=True)
+    workers = integer_at_least("workers", workers, 1)
     drives, relax = _split_drives(drives, relaxation)
     tau = None if relax is None else relax.tau_r
     if tau is not None and method != "exact":
@@ -500,38 +504,21 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
     scale = 0.5 if (system.info.get("basis") == "spin" and system.spin_unit == "S") else 1.0
     ops = np.concatenate([np.eye(d)[None], L0.generators], axis=0)
 
-    def hfun(s):
-        return ev.hamiltonians(proto.lattice(s), k, proto.A(s))
-
-    rho = ev.thermal_state(L0, T, k)
     nt = times.size
-    rec = _Recorder(nt, N)
+    job = _Job(proto, times, dt, method, T, tau, Ny, N, d, pairs, ops, symmetric, error_estimate)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=nt, desc="evolve", unit="time")
+    if workers == 1 or k.size < 2 * workers:
+        sums = job.run(k, w, bar)
+    else:
+        sums = _run_parallel(job, k, w, workers, bar)
+    rec = _Recorder(nt, N)
+    rec.substeps = list(job.substeps)
     for i, t in enumerate(times):
-        if i > 0:
-            t0 = times[i - 1]
-            nsub = 1 if dt is None else max(1, int(math.ceil((t - t0) / dt * (1 - 1e-12))))
-            h_sub = (t - t0) / nsub
-            if nsub > 1:
-                rho = ev.propagate(rho, hfun, t0, t - h_sub, nsub - 1, method, T, tau)
-            t_last = t - h_sub
-            full = ev.step(rho, hfun, t_last, h_sub, method, T, tau)
-            if error_estimate:
-                # step doubling on the last step: local error of the full step ~ (y_1 - y_2) 2^(p+1) / (2^(p+1) - 1)
-                half = ev.step(ev.step(rho, hfun, t_last, 0.5 * h_sub, method, T, tau), hfun, t_last + 0.5 * h_sub, 0.5 * h_sub, method, T, tau)
-                gain = 2 ** (ev.ORDERS[method] + 1)
-                diff = ev.onsite_expectations(full - half, ops, w, Ny, N)
-                rec.local_error[i] = scale * np.abs(diff) * gain / (gain - 1) / h_sub
-            rho = 0.5 * (full + full.conj().transpose(0, 2, 1))
-            rec.substeps.append(nsub)
-            rec.dt_sub = h_sub
-        _record(rec, i, rho, proto, t, k, w, Ny, N, d, pairs, ops, symmetric, T, tau, scale)
-        if bar is not None:
-            bar.update(1)
+        _record(rec, i, sums[i], proto, t, scale, tau)
     if bar is not None:
         bar.close()
     ds = rec.dataset(xr, times, proto, system, drives, relax, method, T, symmetric, k.size, scale)
@@ -582,23 +569,117 @@ class _Recorder:
         self.local_error = np.zeros((nt, 4, N))
 
 
-def _record(rec, i, rho, proto, t, k, w, Ny, N, d, pairs, ops, symmetric, T, tau, scale):
+class _Job:
+    """Propagation of one chunk of momenta and its k-sums at every stored time (additive over chunks)."""
+
+    def __init__(self, proto, times, dt, method, T, tau, Ny, N, d, pairs, ops, symmetric, error_estimate):
+        self.__dict__.update(locals())
+        del self.__dict__["self"]
+        self.substeps = []
+
+    def run(self, k, w, bar=None):
+        proto, times, method, T, tau = self.proto, self.times, self.method, self.T, self.tau
+
+        def hfun(s):
+            return ev.hamiltonians(proto.lattice(s), k, proto.A(s))
+
+        rho = ev.thermal_state(proto.lattice0, T, k)
+        out = [self.sums(rho, times[0], k, w, None, None)]
+        self.substeps = []
+        if bar is not None:
+            bar.update(1)
+        for i in range(1, times.size):
+            t0, t = times[i - 1], times[i]
+            nsub = 1 if self.dt is None else max(1, int(math.ceil((t - t0) / self.dt * (1 - 1e-12))))
+            h_sub = (t - t0) / nsub
+            if nsub > 1:
+                rho = ev.propagate(rho, hfun, t0, t - h_sub, nsub - 1, method, T, tau)
+            t_last = t - h_sub
+            full = ev.step(rho, hfun, t_last, h_sub, method, T, tau)
+            err = None
+            if self.error_estimate:
+                # step doubling on the last step: local error of the full step ~ (y_1 - y_2) 2^(p+1) / (2^(p+1) - 1)
+                half = ev.step(ev.step(rho, hfun, t_last, 0.5 * h_sub, method, T, tau), hfun, t_last + 0.5 * h_sub, 0.5 * h_sub, method, T, tau)
+                gain = 2 ** (ev.ORDERS[method] + 1)
+                err = ev.onsite_expectations(full - half, self.ops, w, self.Ny, self.N) * gain / (gain - 1) / h_sub
+            rho = 0.5 * (full + full.conj().transpose(0, 2, 1))
+            self.substeps.append(nsub)
+            out.append(self.sums(rho, t, k, w, h_sub, err))
+            if bar is not None:
+                bar.update(1)
+        return out
+
+    def sums(self, rho, t, k, w, h_sub, err):
+        """Every k-sum the record needs (all linear in the weights, so chunks add up)."""
+        proto, Ny, N, ops = self.proto, self.Ny, self.N, self.ops
+        A = proto.A(t)
+        h = ev.hamiltonians(proto.lattice(t), k, A)
+        out = {
+            "bands": ev.correlation_bands(rho, k, w, Ny, N, self.d, self.pairs, A, self.symmetric),
+            "dens": ev.onsite_expectations(rho, ops, w, Ny, N),
+            "rate": ev.onsite_rates(rho, h, ops, w, Ny, N),
+            "energy": ev.energy(rho, h, w, Ny),
+            "particles": float(np.sum(w * np.trace(rho, axis1=1, axis2=2).real)) / Ny,
+            "err": np.zeros((len(ops), N)) if err is None else err,
+        }
+        if h_sub is not None:
+            # one-sided rates of the propagated trajectory at this step boundary (h frozen at the
+            # neighbouring midpoints): d<J>/dt jumps by their difference
+            hs = [ev.hamiltonians(proto.lattice(t + sgn * 0.5 * h_sub), k, proto.A(t + sgn * 0.5 * h_sub)) for sgn in (-1, 1)]
+            out["kink"] = ev.onsite_rates(rho, hs[1] - hs[0], ops, w, Ny, N)
+        else:
+            out["kink"] = np.zeros((len(ops), N))
+        if self.tau is not None:
+            out["dens_eq"] = ev.onsite_expectations(ev.equilibrium_state(h, self.T), ops, w, Ny, N)
+        return out
+
+
+def _add(a, b):
+    if isinstance(a, dict):
+        return {key: _add(a[key], b[key]) for key in a}
+    return a + b
+
+
+_PARALLEL_JOB = {}
+
+
+def _chunk_worker(key, lo, hi):
+    job, k, w = _PARALLEL_JOB[key]
+    return job.run(k[lo:hi], w[lo:hi]), job.substeps
+
+
+def _run_parallel(job, k, w, workers, bar):
+    """Share the momenta among ``workers`` forked processes (each propagates its chunk; the k-sums add)."""
+    import concurrent.futures
+    import multiprocessing
+
+    key = id(job)
+    _PARALLEL_JOB[key] = (job, k, w)
+    try:
+        ctx = multiprocessing.get_context("fork")
+        parts = np.array_split(np.arange(k.size), workers)
+        with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures = [pool.submit(_chunk_worker, key, int(p[0]), int(p[-1]) + 1) for p in parts]
+            results = [f.result() for f in futures]
+    finally:
+        _PARALLEL_JOB.pop(key, None)
+    job.substeps = results[0][1]
+    sums = results[0][0]
+    for r, _ in results[1:]:
+        sums = [_add(a, b) for a, b in zip(sums, r)]
+    if bar is not None:
+        bar.update(len(sums))
+    return sums
+
+
+def _record(rec, i, sums, proto, t, scale, tau):
     lat = proto.lattice(t)
-    A = proto.A(t)
-    h = ev.hamiltonians(lat, k, A)
-    bands = ev.correlation_bands(rho, k, w, Ny, N, d, pairs, A, symmetric)
-    obs = Observables(lat, bands)
-    dens = ev.onsite_expectations(rho, ops, w, Ny, N)
-    rate = ev.onsite_rates(rho, h, ops, w, Ny, N)
-    if rec.dt_sub is not None:
-        # one-sided rates of the propagated trajectory at this step boundary (h frozen at the
-        # neighbouring midpoints): their difference bounds the propagator's defect in d<J>/dt
-        hs = [ev.hamiltonians(proto.lattice(t + sgn * 0.5 * rec.dt_sub), k, proto.A(t + sgn * 0.5 * rec.dt_sub)) for sgn in (-1, 1)]
-        rp = [ev.onsite_rates(rho, hh, ops, w, Ny, N) for hh in hs]
-        rec.kink[i] = scale * np.abs(rp[1] - rp[0])
+    obs = Observables(lat, sums["bands"])
+    dens, rate = sums["dens"], sums["rate"]
+    rec.kink[i] = scale * np.abs(sums["kink"])
+    rec.local_error[i] = scale * np.abs(sums["err"])
     if tau is not None:
-        rho_eq = ev.equilibrium_state(h, T)
-        dens_eq = ev.onsite_expectations(rho_eq, ops, w, Ny, N)
+        dens_eq = sums["dens_eq"]
         relax = -(dens - dens_eq) / tau
     else:
         dens_eq = np.full_like(dens, np.nan)
@@ -625,10 +706,10 @@ def _record(rec, i, rho, proto, t, k, w, Ny, N, d, pairs, ops, symmetric, T, tau
             pc["current_eq7"][i, j] = s * obs.eq7_current(p, "x")
             pc["torque_forward_total"][i, j] = s * obs.torques(p, "forward")["total"]
             pc["divergence_forward"][i, j] = s * obs.divergence(p, "forward")
-    rec.energy[i] = ev.energy(rho, h, w, Ny)
-    rec.particles[i] = float(np.sum(w * np.trace(rho, axis1=1, axis2=2).real)) / Ny
+    rec.energy[i] = sums["energy"]
+    rec.particles[i] = sums["particles"]
     rec.trace_dev[i] = abs(rec.particles[i] - float(obs.density(None).sum()))
-    rec.A[i] = A
+    rec.A[i] = proto.A(t)
     rec.E[i] = sum(f.field(t) for f in proto.field)
     rec.m[i] = proto.magnetizations(t)
 
