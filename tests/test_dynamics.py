@@ -125,8 +125,8 @@ def _pumped(system, omega, theta, tau=1.0, bond=2, per_period=24):
 @pytest.mark.parametrize("basis", ["spin", "orbital"])
 def test_pumping_polarized_along_axis_and_scales_as_omega_sin2(basis):
     """Precessing FM (axis z, FM on the right) pumps angular momentum into the metal.  Measured with
-    relaxation (tau_r = 1, everywhere) in the periodic steady state, on the bond next to the
-    interface, averaged over one period:
+    relaxation (tau_r = 1, everywhere) in the periodic steady state, on the FM-metal
+    interface bond, averaged over one period:
 
     * polarized along the precession axis (|j_x|, |j_y| < 2 % of |j_z|: residual transient);
     * the part odd in omega (sense of precession), j_odd = (j(omega) - j(-omega))/2, flows into the
