@@ -157,6 +157,26 @@ def test_pumping_polarized_along_axis_and_scales_as_omega_sin2(basis):
         assert abs(even[0.2] / even[0.1] / 4 - 1) < 0.03, even
 
 
+def test_pumping_in_a_trilayer_from_the_left_fm():
+    """FM_L precesses about z, FM_R static along z (spin trilayer): the pumped current on the FM_L-metal
+    bond is z-polarized (2 %) and its part odd in omega flows into the metal (+x)."""
+    s = trilayer(basis="spin", N_x=6, N_y=4, N_FM=1, m_L="z", m_R="z")
+    jp = _pumped_trilayer(s, 0.2)
+    jm = _pumped_trilayer(s, -0.2)
+    for j in (jp, jm):
+        assert abs(j["x"]) < 0.02 * abs(j["z"]) and abs(j["y"]) < 0.02 * abs(j["z"]), j
+    assert (jp["z"] - jm["z"]) / 2 > 0
+
+
+def _pumped_trilayer(system, omega, tau=1.0, per_period=32):
+    P = 2 * np.pi / abs(omega)
+    Delta = P / per_period
+    times = Delta * np.arange(int(math.ceil(6 * tau / Delta)) + per_period + 1)
+    ds = evolve(system, Precession(omega, 0.3, columns="FM_L", switch_on=3.0), times, T=0.05, dt=0.2, relaxation=tau, error_estimate=False)
+    _passed(ds)
+    return dyn.pumped_current(ds, bond=0, window=(times[-per_period - 1], times[-1]))
+
+
 def test_broken_propagator_is_caught(spin_bilayer, monkeypatch):
     """A trajectory that does not solve Eq. (1) (time step sign flipped) fails the FD balance loudly."""
     real = ev.step
