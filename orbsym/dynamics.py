@@ -580,8 +580,12 @@ class _Job:
     def run(self, k, w, bar=None):
         proto, times, method, T, tau = self.proto, self.times, self.method, self.T, self.tau
 
-        def hfun(s):
-            return ev.hamiltonians(proto.lattice(s), k, proto.A(s))
+        shape = (k.size, self.N * self.d, self.N * self.d)
+        slot = [0]
+
+        def hfun(s):  # two alternating work buffers: magnus4 holds two Hamiltonians at once
+            slot[0] ^= 1
+            return ev.hamiltonians(proto.lattice(s), k, proto.A(s), out=ev.work_buffer(f"hfun{slot[0]}", shape))
 
         rho = ev.thermal_state(proto.lattice0, T, k)
         out = [self.sums(rho, times[0], k, w, None, None)]
@@ -602,7 +606,7 @@ class _Job:
                 half = ev.step(ev.step(rho, hfun, t_last, 0.5 * h_sub, method, T, tau), hfun, t_last + 0.5 * h_sub, 0.5 * h_sub, method, T, tau)
                 gain = 2 ** (ev.ORDERS[method] + 1)
                 err = ev.onsite_expectations(full - half, self.ops, w, self.Ny, self.N) * gain / (gain - 1) / h_sub
-            rho = 0.5 * (full + full.conj().transpose(0, 2, 1))
+            rho = ev.hermitize(full)
             self.substeps.append(nsub)
             out.append(self.sums(rho, t, k, w, h_sub, err))
             if bar is not None:
@@ -613,7 +617,8 @@ class _Job:
         """Every k-sum the record needs (all linear in the weights, so chunks add up)."""
         proto, Ny, N, ops = self.proto, self.Ny, self.N, self.ops
         A = proto.A(t)
-        h = ev.hamiltonians(proto.lattice(t), k, A)
+        shape = rho.shape
+        h = ev.hamiltonians(proto.lattice(t), k, A, out=ev.work_buffer("h_rec", shape))
         out = {
             "bands": ev.correlation_bands(rho, k, w, Ny, N, self.d, self.pairs, A, self.symmetric),
             "dens": ev.onsite_expectations(rho, ops, w, Ny, N),
@@ -625,8 +630,9 @@ class _Job:
         if h_sub is not None:
             # one-sided rates of the propagated trajectory at this step boundary (h frozen at the
             # neighbouring midpoints): d<J>/dt jumps by their difference
-            hs = [ev.hamiltonians(proto.lattice(t + sgn * 0.5 * h_sub), k, proto.A(t + sgn * 0.5 * h_sub)) for sgn in (-1, 1)]
-            out["kink"] = ev.onsite_rates(rho, hs[1] - hs[0], ops, w, Ny, N)
+            hs = [ev.hamiltonians(proto.lattice(t + sgn * 0.5 * h_sub), k, proto.A(t + sgn * 0.5 * h_sub), out=ev.work_buffer(f"h_kink{sgn}", shape)) for sgn in (-1, 1)]
+            hs[1] -= hs[0]
+            out["kink"] = ev.onsite_rates(rho, hs[1], ops, w, Ny, N)
         else:
             out["kink"] = np.zeros((len(ops), N))
         if self.tau is not None:

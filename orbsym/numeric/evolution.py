@@ -68,7 +68,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .bloch import bloch_hamiltonians, k_points
+from .bloch import _gauged_pieces, k_points
 from .thermo import check_temperature, fermi, zero_level_tolerance
 
 __all__ = [
@@ -84,6 +84,7 @@ __all__ = [
     "energy",
     "step",
     "propagate",
+    "hermitize",
 ]
 
 #: Propagators and their global error order in the time step.
@@ -100,9 +101,45 @@ def momentum_grid(N_y, symmetric):
     return k_points(N_y, symmetric)
 
 
-def hamiltonians(lattice, k, A=0.0):
-    """``h_0(k + A)`` for every k, shape ``(N_k, n, n)`` (complex)."""
-    return bloch_hamiltonians(lattice, np.asarray(k, float) + float(A)).astype(complex, copy=False)
+def hamiltonians(lattice, k, A=0.0, out=None):
+    """``h_0(k + A) = H0 + cos(k + A) C + sin(k + A) S`` for every k, shape ``(N_k, n, n)`` (complex),
+    written into ``out`` if given (the same assembly as :func:`orbsym.numeric.bloch.bloch_hamiltonians`)."""
+    H0, C, S = _gauged_pieces(lattice, None)
+    kk = np.asarray(k, float) + float(A)
+    h = np.empty((kk.size,) + H0.shape, complex) if out is None else out
+    h[:] = H0
+    for M, fn in ((C, np.cos), (S, np.sin)):
+        r, c = np.nonzero(M)
+        if r.size:
+            h[:, r, c] += fn(kk)[:, None] * M[r, c][None, :]
+    return h
+
+
+#: Reusable work buffers (large fresh arrays cost page faults comparable to a matrix product).
+_WORK = {}
+
+
+def work_buffer(name, shape, dtype=complex):
+    """A cached scratch array (contents undefined); never returned to callers of this module."""
+    key = (name, tuple(shape), np.dtype(dtype))
+    buf = _WORK.get(key)
+    if buf is None:
+        if len(_WORK) > 24:
+            _WORK.clear()
+        buf = _WORK[key] = np.empty(shape, dtype)
+    return buf
+
+
+def _conj_t(M, name):
+    """``M^dag`` per k as a transposed view of a conjugated work buffer."""
+    return np.conjugate(M, out=work_buffer(name, M.shape, M.dtype)).transpose(0, 2, 1)
+
+
+def hermitize(rho):
+    """``(rho + rho^dag) / 2`` in place (returns ``rho``)."""
+    rho += _conj_t(rho, "herm")
+    rho *= 0.5
+    return rho
 
 
 def _eigh(h):
@@ -222,16 +259,22 @@ def step(rho, hfun, t, dt, method="exact", T=None, tau_r=None):
     if method == "exact":
         h = hfun(t + 0.5 * dt)
         E, Q = _eigh(h)
+        QH = _conj_t(Q, "qh")
+        ph = np.exp(-1j * dt * E)
         if tau_r is None:
-            return _conjugate(_from_eigen(Q, np.exp(-1j * dt * E)), rho)
-        Qd = Q.conj().transpose(0, 2, 1)
-        r = Qd @ rho @ Q
+            np.multiply(Q, ph[:, None, :], out=Q)
+            U = np.matmul(Q, QH, out=work_buffer("u", Q.shape))
+            X = np.matmul(U, rho, out=work_buffer("x", Q.shape))
+            return np.matmul(X, _conj_t(U, "qh"))
+        r = np.matmul(np.matmul(QH, rho, out=work_buffer("x", Q.shape)), Q, out=work_buffer("u", Q.shape))
         f = _occupations(E, T)
         idx = np.arange(E.shape[1])
         r[:, idx, idx] -= f
-        r *= np.exp(-1j * dt * (E[:, :, None] - E[:, None, :])) * np.exp(-dt / tau_r)
+        r *= ph[:, :, None]
+        r *= ph.conj()[:, None, :]
+        r *= np.exp(-dt / tau_r)
         r[:, idx, idx] += f
-        return Q @ r @ Qd
+        return np.matmul(np.matmul(Q, r, out=work_buffer("x", Q.shape)), QH)
     if method == "magnus4":
         if tau_r is not None:
             raise ValueError("method 'magnus4' does not support relaxation; use method 'exact' with a relaxation time tau_r")
@@ -243,7 +286,9 @@ def step(rho, hfun, t, dt, method="exact", T=None, tau_r=None):
 
 def propagate(rho, hfun, t0, t1, nsteps, method="exact", T=None, tau_r=None):
     """``nsteps`` equal steps from ``t0`` to ``t1``; returns the new ``rho`` (Hermitized)."""
+    if nsteps < 1:
+        return rho.copy()
     dt = (t1 - t0) / nsteps
     for i in range(nsteps):
         rho = step(rho, hfun, t0 + i * dt, dt, method, T, tau_r)
-    return 0.5 * (rho + rho.conj().transpose(0, 2, 1))
+    return hermitize(rho)
