@@ -170,7 +170,9 @@ class Precession:
 
 
 class ElectricField:
-    """Uniform electric field along y via ``A_y(t)`` (``E = -dA_y/dt``, charge absorbed, units of t).
+    """Uniform electric field along y via ``A_y(t)`` (``E = -dA_y/dt``; the particle charge is absorbed
+    in ``E``, units of t per lattice constant): ``h_k(t) = h_0(k + A_y(t))``.  The field does the work
+    ``dE/dt = -E_y sum_x j_y`` (``j_y`` the charge bond current per column; checked in the tests).
 
     ``pulse=None``: static field switched on at t = 0, ``A_y = -E t``.  ``pulse=(t0, sigma)``:
     Gaussian pulse ``E(t) = E exp(-(t - t0)^2 / (2 sigma^2))``, ``A_y = -E sigma sqrt(pi/2)
@@ -492,7 +494,7 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
             raise ValueError(f"quench time {q.time:g} is not one of the stored times; put it on the grid (e.g. times = linspace(0, {times[-1]:g}, ...))")
     L0 = system.lattice
     N, d, Ny = L0.N_x, L0.dim, L0.N_y
-    symmetric = bool(not proto.field and all(_y_hermitian_at(proto, t) for t in _probe_times(proto, times)))
+    symmetric = bool(not proto.field and all(L.y_hermitian for L in [proto.lattice0] + [Lq for _, Lq in proto._bases]))
     k, w = ev.momentum_grid(Ny, symmetric)
     n = N * d
     if k.size * n * n > MAX_STATE_ENTRIES:
@@ -526,15 +528,6 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
     return ds
 
 
-def _probe_times(proto, times):
-    ts = [0.0] + [q.time for q in proto.quenches]
-    return ts
-
-
-def _y_hermitian_at(proto, t):
-    return proto.base(t).y_hermitian
-
-
 class _Recorder:
     NAMES_PC = (
         "density",
@@ -564,7 +557,6 @@ class _Recorder:
         self.m = np.zeros((nt, N, 3))
         self.trace_dev = np.zeros(nt)
         self.substeps = []
-        self.dt_sub = None
         self.kink = np.zeros((nt, 4, N))
         self.local_error = np.zeros((nt, 4, N))
 
