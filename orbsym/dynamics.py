@@ -294,8 +294,13 @@ class _Protocol:
     def A(self, t):
         return float(sum(f.A(t) for f in self.field))
 
-    def lattice(self, t):
-        base = self.base(t)
+    def initial_lattice(self):
+        """The lattice of the initial thermal state: the system before any quench, with m(0) of the
+        precessing columns (the tilted cone when there is no switch-on)."""
+        return self.lattice(0.0, base=self.lattice0)
+
+    def lattice(self, t, base=None):
+        base = self.base(t) if base is None else base
         if not self.precessions:
             return base
         overrides = {}
@@ -579,7 +584,7 @@ class _Job:
             slot[0] ^= 1
             return ev.hamiltonians(proto.lattice(s), k, proto.A(s), out=ev.work_buffer(f"hfun{slot[0]}", shape))
 
-        rho = ev.thermal_state(proto.lattice0, T, k)
+        rho = ev.thermal_state(proto.initial_lattice(), T, k)
         out = [self.sums(rho, times[0], k, w, None, None)]
         self.substeps = []
         if bar is not None:
