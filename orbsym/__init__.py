@@ -6,6 +6,8 @@ The package tree is the architecture (docs/ARCHITECTURE.md)::
     orbsym/kernels.py  hand-off: derived operators as plain data (offsets, matrices, NumPy source)
     orbsym/numeric/    NumPy/SciPy engines (never imports SymPy): lattice, Bloch, observables
     orbsym/systems.py  user-facing heterostructures and the solve/Result API
+    orbsym/dynamics.py real-time drives (quench, precession, field, relaxation) and evolve()
+    orbsym/response.py linear response (Kubo); orbsym/transport.py leads and NEGF; orbsym/rkky.py
     orbsym/execution.py  one way to run many solves: serial, process pool, any Executor (dask)
     orbsym/workflows/  many solves: parameter sweeps, the paper's figures
     orbsym/commands/   the command line (orbsym.cli)
@@ -45,6 +47,8 @@ _EXPORTS = {
     "sweep": "workflows.sweeps",
     # transport between semi-infinite leads (NEGF)
     "attach_leads": "transport",  # the function transport() lives in orbsym.transport (same name as the module)
+    # real-time dynamics (drives, continuity balance in time)
+    "evolve": "dynamics", "Quench": "dynamics", "Precession": "dynamics", "ElectricField": "dynamics", "Relaxation": "dynamics",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -12,6 +12,7 @@ Consumes the plain-data kernels of :mod:`orbsym.kernels`:
 * :mod:`~orbsym.numeric.greens` -- linear-scaling recursive Green's-function engine (same bands, F, N as bloch).
 * :mod:`~orbsym.numeric.lloyd` -- RKKY coupling by Lloyd's formula, all spacer lengths in one sweep.
 * :mod:`~orbsym.numeric.engines` -- engine choice (dense / greens) by a measured cost model.
+* :mod:`~orbsym.numeric.evolution` -- real-time propagation of per-k density matrices (drives, relaxation).
 * :mod:`~orbsym.numeric.checks` -- input validation with precise messages and close-match suggestions.
 
 Conventions: :mod:`orbsym.conventions`.
