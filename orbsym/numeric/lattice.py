@@ -231,16 +231,22 @@ class Lattice:
         return max((b[0] for b in self.bonds if np.any(self.hoppings[b] != 0)), default=0)
 
     def _k_even(self):
+        """Whether the ``e^{+ik}`` part of ``h(k)`` is Hermitian (then ``h(-k) = h(k)``), in O(N_x) memory."""
         N, d = self.N_x, self.dim
-        M = np.zeros((N, d, N, d), complex)  # the e^{+ik} block of h(k)
+        A = {}  # A[o][x] = block (x, x + o) of the e^{+ik} part
         for (dx, dy), t in self.hoppings.items():
             xs = np.arange(t.shape[0])
             if dy == 1:
-                M[xs, :, xs + dx, :] += t
+                A.setdefault(dx, np.zeros((N, d, d), complex))[xs] += t
             elif dy == -1:
-                M[xs + dx, :, xs, :] += t.conj().transpose(0, 2, 1)
-        M = M.reshape(N * d, N * d)
-        return np.allclose(M, M.conj().T, rtol=0, atol=1e-14)
+                A.setdefault(-dx, np.zeros((N, d, d), complex))[xs + dx] += t.conj().transpose(0, 2, 1)
+        zero = np.zeros((N, d, d), complex)
+        for o, a in A.items():
+            b = A.get(-o, zero)
+            lo, hi = max(0, -o), min(N, N - o)  # rows x with x + o inside the lattice
+            if not np.allclose(a[lo:hi], b[lo + o : hi + o].conj().transpose(0, 2, 1), rtol=0, atol=1e-14):
+                return False
+        return True
 
     @classmethod
     def _evaluate(cls, column, x, what, bond):

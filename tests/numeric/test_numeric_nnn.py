@@ -125,3 +125,20 @@ def test_infinite_N_y_with_diagonal_bonds():
     assert inf.free_energy == pytest.approx(fin.free_energy(), abs=1e-12)
     for p in "xyz":
         np.testing.assert_allclose(Observables(big, inf.bands).bond_current(p, D1), Observables(big, fin.bands).bond_current(p, D1), atol=1e-12)
+
+
+def test_lattice_setup_memory_is_linear_in_N_x():
+    """Building a long strip (the Green's-function engine's N_x = 10^4 regime) must not allocate
+    anything of size (N_x dim)^2: the k -> -k symmetry test works on column blocks."""
+    import tracemalloc
+
+    from lattices import trilayer
+
+    small = trilayer("orbital", 6, 4, 0.5, (1.0, 0, 0), (0, 1.0, 0))
+    col = small.columns[2]
+    tracemalloc.start()
+    lat = Lattice([col] * 4000, 4)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert lat.y_hermitian
+    assert peak < 50 * 2**20, f"{peak / 2**20:.0f} MiB for 4000 columns"  # dense (N_x dim)^2 would be 2.1 GiB
