@@ -31,10 +31,11 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from .execution import blas_limited
 from .numeric import Column, Lattice, Observables
 from .numeric import evolution as ev
 from .numeric.checks import integer_at_least, real_number, unknown_name
@@ -402,6 +403,7 @@ def _split_drives(drives, relaxation):
     return [d for d in drives if not isinstance(d, Relaxation)], (relax[0] if relax else None)
 
 
+@blas_limited
 def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relaxation=None, check="raise", progress=False, fd_order=4, error_estimate=True, workers=1):
     """Propagate the thermal state of ``system`` under ``drives`` and record every kernel in time.
 

@@ -62,6 +62,7 @@ __all__ = [
     "blas_threads",
     "set_blas_threads",
     "limit_blas",
+    "blas_limited",
 ]
 
 #: Environment that keeps BLAS/OpenMP single-threaded in worker processes.
@@ -151,6 +152,19 @@ def limit_blas(n="default"):
 
 
 _LIMIT_STATE = threading.local()
+
+
+def blas_limited(fn):
+    """Decorator: run ``fn`` inside :func:`limit_blas` (every engine entry point uses it, so the
+    API and the CLI get one BLAS thread per process for their many small blocks by default)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with limit_blas():
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 # ============================================================================ progress

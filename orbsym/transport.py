@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .execution import blas_limited
 from .numeric import Column, Lattice, Observables
 from .numeric.checks import check_name, integer_at_least, real_number
 from .numeric.leads import DEFAULT_ETA, Lead
@@ -165,6 +166,7 @@ def attach_leads(system, left=None, right=None, width="periodic"):
     return LeadedSystem(system, Lead.from_column(cl), Lead.from_column(cr), ext, (ll, lr), width)
 
 
+@blas_limited
 def transport(leaded, T=0.01, bias=None, mu=0.0, split=0.5, n_energy=None, eta=DEFAULT_ETA, solver=dense_region_solver):
     """Steady state of a :class:`LeadedSystem`: linear response (``bias=None``) or finite bias.
 

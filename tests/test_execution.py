@@ -274,3 +274,15 @@ def test_sweep_survives_a_dying_worker_with_every_point(tmp_path):
     assert os.path.exists(marker)
     ref = sweep(factory, axes, executor="serial")
     np.testing.assert_array_equal(ds.free_energy.values, ref.free_energy.values)
+
+
+def test_every_engine_entry_point_limits_blas_threads():
+    """The newer engines (Green's functions, Kubo, real-time evolution, NEGF) run their many small
+    blocks with the same one-BLAS-thread default as the dense solve (issue 14, item 7)."""
+    from orbsym.dynamics import evolve
+    from orbsym.numeric.greens import solve_greens
+    from orbsym.numeric.kubo import bulk_hall, solve_kubo
+    from orbsym.transport import transport
+
+    for fn in (solve_greens, solve_kubo, bulk_hall, evolve, transport):
+        assert getattr(fn, "__wrapped__", None) is not None, fn.__name__  # wrapped by execution.blas_limited

@@ -137,8 +137,6 @@ def _validate(args):
 
 # =============================================================================== heterostructures
 def _profiles(args, value_name, values, bar_mode):
-    import numpy as np
-
     from ..response import DEFAULT_ETA, response
     from .compute import _system, _user_metal
 

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..execution import blas_limited
 from .bloch import k_points
 from .checks import integer_at_least
 from .poles import DEFAULT_RESOLUTION, DEFAULT_TOL, pole_expansion
@@ -289,6 +290,7 @@ def _check_pairs(pairs):
     return pairs
 
 
+@blas_limited
 def solve_greens(lattice, T, pairs=((0, 0),), vectors=True, tol=DEFAULT_TOL, resolution=DEFAULT_RESOLUTION, N_y="lattice", chunk_bytes=CHUNK_BYTES, use_subgrids=True):
     """Correlation bands, free energy and particle number from recursive Green's functions.
 

@@ -75,6 +75,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..execution import blas_limited
 from .bloch import _assemble, _gauged_pieces, _zero_tol, k_points, real_gauge
 from .checks import real_number
 from .thermo import check_temperature, fermi
@@ -158,6 +159,7 @@ def _chunk_size(nk, n, budget):
     return max(1, min(nk, int(budget // (8 * n * n * 16))))
 
 
+@blas_limited
 def solve_kubo(lattice, T, eta, pairs=((0, 0),), parts=("fermi_surface", "fermi_sea", "drive"), chunk_bytes=CHUNK_BYTES, perturbation=None):
     """Response bands ``dG`` of the steady state in a static field ``E_y`` (module docstring).
 
@@ -311,6 +313,7 @@ def bulk_hamiltonian(onsite, hoppings, kx, ky):
     return h, vx, vy
 
 
+@blas_limited
 def bulk_hall(onsite, hoppings, generators, mus, N_k=400, T=0.0, eta=0.0, polarization=2, mu_shift=True, batch=20000):
     """Intrinsic (``eta -> 0``) angular-momentum Hall conductivity of a bulk 2D crystal.
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 import sympy as sp
@@ -734,7 +733,6 @@ def kernels(model):
     channels = [(None, sp.eye(model.dim))] + list(zip("xyz", der.generators.matrices))
     for alpha, Ja in channels:
         dec = _decompose(model, H, Ja) if alpha is None else None
-        get = (lambda name, d=None: dec[name] if d is None else dec[name][d]) if dec else None
         density = LatticeOperator({((0, 0), (0, 0)): sp.ImmutableMatrix(Ja)})
         ops[("density", alpha, None)] = _to_kernel(density, "density", "site", None, alpha, params, printer)
         onsite = dec["torque_onsite"] if dec else der.torque_onsite[alpha]

@@ -28,7 +28,7 @@ from .continuity import (
 )
 from ..io import atomic_write
 from .models import LATEX_NAMES, SYMBOLS, Model, builtin_model
-from .operators import LatticeOperator, neg_offset
+from .operators import neg_offset
 
 __all__ = ["render", "render_generic", "write_derivations", "FORMATS", "PAPER_MODELS"]
 
