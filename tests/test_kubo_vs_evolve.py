@@ -1,5 +1,6 @@
 """Kubo linear response (orbsym.response) = small-field, long-time limit of the real-time evolution
-(orbsym.dynamics) with the same relaxation (tau_r = 1/eta), and a field pulse's OAM current is O(E^2).
+(orbsym.dynamics) with the same relaxation (tau_r = 1/eta); the same for orbital pumping by a slowly
+precessing FM (the other side of Response.reciprocity()); a field pulse's OAM current is O(E^2).
 
 Both codes propagate ``d rho/dt = -i[h(t), rho] - (rho - f(h(t)))/tau_r``.  Sign convention checked
 here: ``evolve``'s ``ElectricField(E)`` enters as ``h_0(k + A)``, ``A = -E t``, so the kinetic momentum
