@@ -359,7 +359,7 @@ class TransportResult:
                 bal = max(bal, float(np.abs(self._site(-o.divergence(p, k) + tau)).max()))
                 if p is not None:
                     res = max(res, float(np.abs(self._site(o.continuity_residual(p, k))).max()))
-        jc = o.bond_current(None)
+        jc = o.boundary_current(None)  # every bond crossing each column boundary ((1, 0) and diagonal ones)
         dev = float(np.abs(jc - self.landauer_current()).max())
         return {"max_abs_dJ_dt": rate, "max_abs_balance": bal, "max_abs_continuity_residual": res, "max_abs_charge_current_minus_landauer": dev}
 
@@ -454,10 +454,16 @@ class StripTransportResult(TransportResult):
         o = self.observables
         start, end = ("source", "source") if kind == "bond" else ("source_forward_start", "source_forward_end")
 
+        diag = self.leaded.lattice.has_diagonal_bonds
+
         def fn(p):
-            bx, by = o.bond_sum_sites(start, end, p)
+            per = o.bond_sum_per_bond(start, end, p)
             ex = o.evaluate_sites("torque_onsite", p)
-            return {"exchange": ex[1:-1], "bond_x": bx[1:-1], "bond_y": by[1:-1], "total": (ex + bx + by)[1:-1]}
+            out = {"exchange": ex[1:-1], "bond_x": per[(1, 0)][1:-1], "bond_y": per[(0, 1)][1:-1]}
+            if diag:
+                out["bond_diagonal"] = sum((v for b, v in per.items() if b not in ((1, 0), (0, 1))), np.zeros_like(ex))[1:-1]
+            out["total"] = (ex + sum(per.values(), np.zeros_like(ex)))[1:-1]
+            return out
 
         return self._per_pol(fn, charge=False)
 
@@ -466,17 +472,7 @@ class StripTransportResult(TransportResult):
         if name is None:
             raise ValueError(f"unknown current kind {kind!r}; allowed: 'bond', 'forward'")
         o = self.observables
-        N = self.leaded.lattice.N_x
-
-        def fn(p):
-            jx = o.evaluate_sites(name, p, (1, 0))
-            jy = o.evaluate_sites(name, p, (0, 1))
-            div = jy - np.roll(jy, 1, axis=1)
-            div[: N - 1] += jx
-            div[1:] -= jx
-            return div[1:-1]
-
-        return self._per_pol(fn, charge=True)
+        return self._per_pol(lambda p: o.divergence_sites(name, p)[1:-1], charge=True)
 
     def time_derivative(self, polarization):
         """``d<J_n>/dt = i Tr(rho [h, J_n])`` per region site, directly from ``h`` (no kernels)."""
@@ -487,6 +483,6 @@ class StripTransportResult(TransportResult):
         o = self.observables
         rate = max(float(np.abs(self.time_derivative(p)).max()) for p in POLARIZATIONS)
         bal = max(float(np.abs(o.site_continuity(p, k)[1:-1]).max()) for p in POLARIZATIONS for k in ("bond", "forward") if not (p is None and k == "forward"))
-        jc = o.evaluate_sites("current", None, (1, 0)).sum(axis=1)
+        jc = sum(o.evaluate_sites("current", None, b).sum(axis=1) for b in self.leaded.lattice.bonds if b[0] == 1)
         dev = float(np.abs(jc - self.landauer_current(per_row=False)).max())
         return {"max_abs_dJ_dt": rate, "max_abs_balance": bal, "max_abs_charge_current_minus_landauer": dev}

@@ -193,3 +193,24 @@ def test_linear_response_split_dependence_is_the_equilibrium_mu_derivative():
             fd = (up.torques()[p]["exchange"] - dn.torques()[p]["exchange"]) / (2 * dmu)
             np.testing.assert_allclose(b.torques()[p]["exchange"] - a.torques()[p]["exchange"], fd, atol=5e-5)
     assert max(np.abs(b.currents()[p] - a.currents()[p]).max() for p in "xyz") > 1e-3
+
+
+def test_transport_with_diagonal_bonds_periodic_and_strip():
+    """A D4h t2g metal with nn + nnn bonds (s_3 mixes d_yz/d_xz on the diagonals) around an FM:
+    balance at every column / site with the diagonal hopping torque, charge current = Landauer."""
+    from orbsym.symbolic.symmetry import symmetric_hoppings
+
+    m = symmetric_hoppings("t2g", "D4h", neighbours="nn+nnn", time_reversal=True).to_model()
+    p = dict(t_1=-0.5, t_2=-1.0, t_3=-1.0, s_1=0.1, s_2=0.1, s_3=0.2)
+    s = heterostructure([layer(m, 2, **p), layer("fm", 1, m=(0.6, 0.0, 0.8)), layer(m, 2, **p)], N_y=4, mu=-0.2)
+    for width in ("periodic", "open"):
+        res = transport(attach_leads(s, width=width), T=0.02, bias=0.05, n_energy=20)
+        r = res.continuity_residual()
+        assert r["max_abs_dJ_dt"] < 1e-10 and r["max_abs_balance"] < 1e-10
+        assert r["max_abs_charge_current_minus_landauer"] < 1e-10 and res.landauer_current() > 1e-4
+        tq, div = res.torques(), res.divergence()
+        for q in "xyz":
+            parts = tq[q]["exchange"] + tq[q]["bond_x"] + tq[q]["bond_y"] + tq[q]["bond_diagonal"]
+            np.testing.assert_allclose(parts, tq[q]["total"], atol=1e-14)
+            np.testing.assert_allclose(div[q], tq[q]["total"], atol=1e-10)
+        assert max(np.abs(tq[q]["bond_diagonal"]).max() for q in "xyz") > 1e-5

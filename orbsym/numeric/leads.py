@@ -5,10 +5,15 @@ A lead is a translation-invariant (in x) continuation of one orbsym :class:`~orb
 periodic in y, so that ``k = k_y`` stays a good quantum number.  In the Bloch basis of
 :mod:`orbsym.numeric.bloch` a lead is a one-dimensional chain of cells (one column each) with::
 
-    h_00(k) = eps + cos k (t_y + t_y^dag) + sin k i (t_y - t_y^dag),      h_{x, x+1} = t_x,
+    h_00(k) = eps + cos k (t_y + t_y^dag) + sin k i (t_y - t_y^dag),
+    h_01(k) = h_{x, x+1}(k) = t_(1,0) + t_(1,1) e^{+ik} + t_(1,-1) e^{-ik},
 
-exactly the diagonal block and the x-bond of ``h(k)`` in :func:`orbsym.numeric.bloch._pieces`
-(conventions, bond counted once: :mod:`orbsym.conventions`).
+exactly the diagonal block and the ``(x, x+1)`` block of ``h(k)`` in :func:`orbsym.numeric.bloch._pieces`
+(a bond ``d = (dx, dy)`` puts ``t_d e^{i k dy}`` at block ``(x, x + dx)``, its conjugate at
+``(x + dx, x)``; conventions, bond counted once: :mod:`orbsym.conventions`).  Diagonal bonds
+``(1, +-1)`` of the lead's model thus make the inter-cell coupling k-dependent; ``t_x`` below
+stands for ``h_01(k)`` at the k of the batch point.  Bonds with ``dx >= 2`` (e.g. ``(2, 0)``)
+would couple non-adjacent cells and are refused.
 
 Direction conventions
 ---------------------
@@ -76,25 +81,67 @@ class Lead:
     column : orbsym.numeric.Column
         Model and parameters of every lead cell.
     onsite, hop_x, hop_y : ndarray, shape (dim, dim)
-        ``eps``, ``t_x`` (``h_{x,x+1}``) and ``t_y`` of the lead's model.
+        ``eps``, ``t_(1,0)`` (``h_{x,x+1}`` without diagonal bonds) and ``t_y`` of the lead's model.
+    hop_up, hop_down : ndarray, shape (dim, dim), optional
+        ``t_(1,1)`` and ``t_(1,-1)`` (diagonal bonds; default zero).
     """
 
     column: Column
     onsite: np.ndarray
     hop_x: np.ndarray
     hop_y: np.ndarray
+    hop_up: np.ndarray = None
+    hop_down: np.ndarray = None
+
+    def __post_init__(self):
+        for name in ("hop_up", "hop_down"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, np.zeros_like(np.asarray(self.hop_x, complex)))
 
     @classmethod
     def from_column(cls, column):
-        """Lead continuing ``column`` (its model's own x-hopping between lead cells)."""
+        """Lead continuing ``column`` (its model's own x- and diagonal hoppings between lead cells)."""
         if not isinstance(column, Column):
             raise TypeError(f"a lead is built from an orbsym.numeric.Column, got {type(column).__name__}")
-        lat = Lattice([column, column], 1)
-        return cls(column, lat.onsite[0].copy(), lat.hop_x[0].copy(), Lattice._evaluate(column, 0, "y hopping", (0, 1)))
+        lat = Lattice([column] * 3, 1)
+        far = [b for b in lat.bonds if b[0] >= 2 and np.any(lat.hoppings[b] != 0)]
+        if far:
+            raise ValueError(
+                f"lead model {column.kernels.model!r} has bonds {far} that skip a cell (dx >= 2); the lead's surface Green's "
+                "function needs nearest-cell coupling only (supported bonds: (1, 0), (0, 1), (1, 1), (1, -1)); regroup "
+                "the model into supercells of 2 columns"
+            )
+        zero = np.zeros((column.kernels.dim,) * 2, complex)
+        up = lat.hoppings[(1, 1)][0].copy() if (1, 1) in lat.hoppings else zero
+        down = lat.hoppings[(1, -1)][0].copy() if (1, -1) in lat.hoppings else zero
+        return cls(column, lat.onsite[0].copy(), lat.hop_x[0].copy(), Lattice._evaluate(column, 0, "y hopping", (0, 1)), up, down)
 
     @property
     def dim(self):
         return self.onsite.shape[0]
+
+    @property
+    def has_diagonal_bonds(self):
+        """Whether ``h_01`` depends on k (diagonal bonds ``(1, +-1)``)."""
+        return bool(np.any(self.hop_up != 0) or np.any(self.hop_down != 0))
+
+    def h01(self, k):
+        """Inter-cell coupling ``h_01(k) = t_(1,0) + t_(1,1) e^{ik} + t_(1,-1) e^{-ik}``, shape ``(len(k), dim, dim)``."""
+        k = np.asarray(k, dtype=float).reshape(-1)
+        e = np.exp(1j * k)[:, None, None]
+        return self.hop_x[None] + e * self.hop_up[None] + e.conj() * self.hop_down[None]
+
+    @property
+    def coupling_hermitian(self):
+        """``h_01(k) = h_01(k)^dag`` for every k (then the lead looks the same from either end)."""
+        return bool(
+            np.allclose(self.hop_x, self.hop_x.conj().T, rtol=0, atol=0) and np.allclose(self.hop_up, self.hop_down.conj().T, rtol=0, atol=0)
+        )
+
+    @property
+    def k_even(self):
+        """``h_00(-k) = h_00(k)`` and ``h_01(-k) = h_01(k)`` (Hermitian ``t_y``, ``t_(1,1) = t_(1,-1)``)."""
+        return bool(np.allclose(self.hop_y, self.hop_y.conj().T, rtol=0, atol=1e-14) and np.allclose(self.hop_up, self.hop_down, rtol=0, atol=1e-14))
 
     def h00(self, k):
         """Cell Hamiltonian ``h_00(k)`` for every ``k`` (shape ``(len(k), dim, dim)``)."""
@@ -104,30 +151,42 @@ class Lead:
         S = 1j * (ty - ty.conj().T)
         return self.onsite[None] + np.cos(k)[:, None, None] * C[None] + np.sin(k)[:, None, None] * S[None]
 
-    def coupling_into_bulk(self, side):
-        """``(a, b)``: hopping from the surface cell into the lead's bulk and back."""
+    def coupling_into_bulk(self, side, k=None):
+        """``(a, b)``: hopping from the surface cell into the lead's bulk and back.
+
+        ``k=None``: the ``(dim, dim)`` matrices of ``t_(1,0)`` alone (leads without diagonal bonds);
+        else ``h_01(k)``-based, shape ``(len(k), dim, dim)``.
+        """
         check_name("lead side", side, SIDES)
-        t = self.hop_x
-        return (t.conj().T, t) if side == "left" else (t, t.conj().T)
+        if k is None:
+            if self.has_diagonal_bonds:
+                raise ValueError("this lead has diagonal bonds: its inter-cell coupling h_01(k) depends on k; pass k")
+            t = self.hop_x
+        else:
+            t = self.h01(k)
+        td = _dag(t)
+        return (td, t) if side == "left" else (t, td)
 
     def surface_green(self, k, z, side, tol=DEFAULT_TOL, max_iter=DEFAULT_MAX_ITER):
         """Retarded surface Green's function, shape ``(len(k), len(z), dim, dim)`` (see module docstring)."""
         h = self.h00(k)
         z = np.atleast_1d(np.asarray(z, dtype=complex))
-        a, b = self.coupling_into_bulk(side)
-        hb = np.broadcast_to(h[:, None], (h.shape[0], z.size) + h.shape[1:])
-        return surface_green(hb, a, b, z[None, :], tol=tol, max_iter=max_iter)
+        a, b = self.coupling_into_bulk(side, k)
+        shp = (h.shape[0], z.size) + h.shape[1:]
+        hb = np.broadcast_to(h[:, None], shp)
+        return surface_green(hb, np.broadcast_to(a[:, None], shp), np.broadcast_to(b[:, None], shp), z[None, :], tol=tol, max_iter=max_iter)
 
     def self_energy(self, k, z, side, tol=DEFAULT_TOL, max_iter=DEFAULT_MAX_ITER):
-        """``Sigma_L = t^dag g_L t`` (side 'left') or ``Sigma_R = t g_R t^dag`` ('right'), shape ``(len(k), len(z), d, d)``."""
+        """``Sigma_L = t^dag g_L t`` (side 'left') or ``Sigma_R = t g_R t^dag`` ('right'), ``t = h_01(k)``,
+        shape ``(len(k), len(z), d, d)``."""
         g = self.surface_green(k, z, side, tol, max_iter)
-        return self_energy(g, self.hop_x, side)
+        return self_energy(g, self.h01(k)[:, None], side)
 
     def self_energy_batch(self, k, z, side, tol=DEFAULT_TOL, max_iter=DEFAULT_MAX_ITER):
         """``Sigma`` for paired points ``(k_i, z_i)``, shape ``(len(k), dim, dim)``."""
-        a, b = self.coupling_into_bulk(side)
+        a, b = self.coupling_into_bulk(side, k)
         g = surface_green(self.h00(k), a, b, np.asarray(z, complex).reshape(-1), tol=tol, max_iter=max_iter)
-        return self_energy(g, self.hop_x, side)
+        return self_energy(g, self.h01(k), side)
 
 
 def _decimate(h00, a, b, z, tol, max_iter):
@@ -331,10 +390,11 @@ def _retarded(g, atol=1e-9):
 
 
 def self_energy(g, t, side):
-    """``Sigma_L = t^dag g t`` (left) or ``Sigma_R = t g t^dag`` (right) from a surface Green's function."""
+    """``Sigma_L = t^dag g t`` (left) or ``Sigma_R = t g t^dag`` (right) from a surface Green's function
+    (``t`` of shape ``(d, d)`` or batched like ``g``)."""
     check_name("lead side", side, SIDES)
     t = np.asarray(t, complex)
-    td = t.conj().T
+    td = _dag(t)
     return td @ g @ t if side == "left" else t @ g @ td
 
 
@@ -345,7 +405,8 @@ def broadening(sigma):
 
 def lead_bands(lead, k, kx):
     """Lead band energies ``E_s(k_x, k)``, shape ``(len(k), len(kx), dim)`` (for channel counting)."""
-    h = lead.h00(k)[:, None] + np.exp(1j * np.asarray(kx))[None, :, None, None] * lead.hop_x + np.exp(-1j * np.asarray(kx))[None, :, None, None] * lead.hop_x.conj().T
+    t = lead.h01(k)[:, None]
+    h = lead.h00(k)[:, None] + np.exp(1j * np.asarray(kx))[None, :, None, None] * t + np.exp(-1j * np.asarray(kx))[None, :, None, None] * _dag(t)
     return np.linalg.eigvalsh(h)
 
 

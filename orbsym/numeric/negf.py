@@ -8,8 +8,9 @@ Per ``(k, z)``::
 
     G^r(z) = (z - h(k) - Sigma_L(k, z) - Sigma_R(k, z))^-1,      Gamma_a = i (Sigma_a - Sigma_a^dag),
 
-with ``h(k)`` of :mod:`orbsym.numeric.bloch` (block tridiagonal: diagonal blocks ``h_xx(k)``, x-bonds
-``t_x``) and no broadening inside the region (``z = E`` real; the leads' ``eta`` enters only their
+with ``h(k)`` of :mod:`orbsym.numeric.bloch` (block tridiagonal: diagonal blocks ``h_xx(k)``,
+off-diagonal blocks ``h_{x,x+1}(k) = t_(1,0) + t_(1,1) e^{ik} + t_(1,-1) e^{-ik}``, k-independent
+without diagonal bonds; bonds with ``dx >= 2`` are refused) and no broadening inside the region (``z = E`` real; the leads' ``eta`` enters only their
 surface Green's functions).  Energies are measured on the axis of ``h`` (``mu`` of the model is
 inside ``h``; conventions: :mod:`orbsym.conventions`).
 
@@ -43,8 +44,8 @@ Scattering-region solver (replaceable)
 Everything above calls one function, ``solver(z, diag, hop, sigma_L, sigma_R, dxs)``:
 
 * ``z``: ``(nb,)`` complex energies; ``diag``: ``(nb, M, d, d)`` diagonal blocks ``h_xx(k)`` for each
-  batch point; ``hop``: ``(M - 1, d, d)`` x-bond blocks ``h_{x,x+1}`` (the same for every batch
-  point); ``sigma_L``, ``sigma_R``: ``(nb, d, d)`` added to blocks ``(0, 0)`` and ``(M-1, M-1)``;
+  batch point; ``hop``: x-bond blocks ``h_{x,x+1}``, either ``(M - 1, d, d)`` (the same for every batch
+  point) or ``(nb, M - 1, d, d)`` (per batch point: ``h_{x,x+1}(k)`` with diagonal bonds); ``sigma_L``, ``sigma_R``: ``(nb, d, d)`` added to blocks ``(0, 0)`` and ``(M-1, M-1)``;
   ``dxs``: band offsets wanted.
 * returns :class:`RegionGreens` with ``first[b, x] = G_{x,0}``, ``last[b, x] = G_{x,M-1}`` (the
   first and last block columns of ``G = (z - h - Sigma_L - Sigma_R)^-1``) and ``bands[dx][b, x] =
@@ -110,8 +111,9 @@ def dense_region_solver(z, diag, hop, sigma_L, sigma_R, dxs=()):
     A[:, x, :, x, :] = -np.swapaxes(diag, 0, 1)
     if M > 1:
         xb = np.arange(M - 1)
-        A[:, xb, :, xb + 1, :] = -hop[None].swapaxes(0, 1)
-        A[:, xb + 1, :, xb, :] = -_dag(hop)[None].swapaxes(0, 1)
+        hb = np.broadcast_to(hop, (nb, M - 1, d, d)) if hop.ndim == 3 else hop
+        A[:, xb, :, xb + 1, :] = -hb.swapaxes(0, 1)
+        A[:, xb + 1, :, xb, :] = -_dag(hb).swapaxes(0, 1)
     A[:, 0, :, 0, :] -= sigma_L
     A[:, M - 1, :, M - 1, :] -= sigma_R
     A = A.reshape(nb, n, n)
@@ -266,19 +268,25 @@ class OpenSystem:
                 f"states (n = {n}); the limit is {MAX_DENSE_BYTES / 2**30:.0f} GiB: use fewer columns or a recursive solver"
             )
         ty = lattice.hop_y
-        self.symmetric = bool(
-            lattice.y_hermitian
-            and np.allclose(left.hop_y, left.hop_y.conj().T, rtol=0, atol=1e-14)
-            and np.allclose(right.hop_y, right.hop_y.conj().T, rtol=0, atol=1e-14)
-        )
+        hoppings = getattr(lattice, "hoppings", {})
+        far = [b for b, t in hoppings.items() if b[0] >= 2 and np.any(t != 0)]
+        if far:
+            raise ValueError(
+                f"bonds {far} skip a column (dx >= 2): h(k) is then block pentadiagonal and the region solver and the leads "
+                "need nearest-column coupling; supported bonds: (1, 0), (0, 1), (1, 1), (1, -1)"
+            )
+        self.symmetric = bool(lattice.y_hermitian and left.k_even and right.k_even)
         self.k, self.weights = k_points(lattice.N_y, self.symmetric)
         self._C = ty + ty.conj().transpose(0, 2, 1)
         self._S = 1j * (ty - ty.conj().transpose(0, 2, 1))
+        zero = np.zeros_like(lattice.hop_x)
+        self._hop_up = hoppings.get((1, 1), zero)
+        self._hop_down = hoppings.get((1, -1), zero)
+        self.k_dependent_hop = bool(np.any(self._hop_up != 0) or np.any(self._hop_down != 0))
         self.hop = lattice.hop_x
         L, R = left, right
         self._mirror_leads = bool(
-            all(np.array_equal(getattr(L, a), getattr(R, a)) for a in ("onsite", "hop_x", "hop_y"))
-            and np.allclose(L.hop_x, L.hop_x.conj().T, rtol=0, atol=0)
+            all(np.array_equal(getattr(L, a), getattr(R, a)) for a in ("onsite", "hop_x", "hop_y", "hop_up", "hop_down")) and L.coupling_hermitian
         )
 
     # ---------------------------------------------------------------- pieces
@@ -286,6 +294,12 @@ class OpenSystem:
         """``h_xx(k)``, shape ``(len(k), M, d, d)``."""
         k = np.asarray(k, float)
         return self.lattice.onsite[None] + np.cos(k)[:, None, None, None] * self._C[None] + np.sin(k)[:, None, None, None] * self._S[None]
+
+    def hop_blocks(self, k):
+        """``h_{x,x+1}(k) = t_(1,0) + t_(1,1) e^{ik} + t_(1,-1) e^{-ik}``, shape ``(len(k), M - 1, d, d)``
+        (phases of :func:`orbsym.numeric.bloch._pieces`)."""
+        e = np.exp(1j * np.asarray(k, float))[:, None, None, None]
+        return self.hop[None] + e * self._hop_up[None] + e.conj() * self._hop_down[None]
 
     def spectral_bounds(self):
         """Safe bounds ``(E_min, E_max)`` of the spectrum of the whole open system at the sampled k.
@@ -295,18 +309,22 @@ class OpenSystem:
         spectrum of some diagonal block ``h_xx(k)``; lead cells have ``2 ||t_x||``.
         """
         lat = self.lattice
-        nrm = np.linalg.norm(self.hop, ord=2, axis=(-2, -1)) if self.hop.size else np.zeros(0)
+        # ||h_{x,x+1}(k)|| <= ||t_(1,0)|| + ||t_(1,1)|| + ||t_(1,-1)|| for every k
+        nrm = sum(np.linalg.norm(t, ord=2, axis=(-2, -1)) for t in (self.hop, self._hop_up, self._hop_down)) if self.hop.size else np.zeros(0)
         r = np.zeros(lat.N_x)
         r[1:] += nrm
         r[:-1] += nrm
         ev = np.linalg.eigvalsh(self.diag_blocks(self.k))  # (nk, M, d)
-        r[0] = max(r[0], 0.0) + np.linalg.norm(self.left.hop_x, 2)
-        r[-1] = max(r[-1], 0.0) + np.linalg.norm(self.right.hop_x, 2)
+        def lead_norm(lead):
+            return sum(np.linalg.norm(t, 2) for t in (lead.hop_x, lead.hop_up, lead.hop_down))
+
+        r[0] = max(r[0], 0.0) + lead_norm(self.left)
+        r[-1] = max(r[-1], 0.0) + lead_norm(self.right)
         lo = float((ev[..., 0] - r).min())
         hi = float((ev[..., -1] + r).max())
         for lead in (self.left, self.right):
             e = np.linalg.eigvalsh(lead.h00(self.k))
-            t = 2 * np.linalg.norm(lead.hop_x, 2)
+            t = 2 * lead_norm(lead)
             lo, hi = min(lo, float(e.min()) - t), max(hi, float(e.max()) + t)
         return lo, hi
 
@@ -338,7 +356,8 @@ class OpenSystem:
             sL = self.left.self_energy_batch(k, zl[zi], "left")
             # a lead with t_x = t_x^dag is the same seen from either end: Sigma_R = Sigma_L
             sR = sL if self._mirror_leads else self.right.self_energy_batch(k, zl[zi], "right")
-            res = self.solver(z[zi], self.diag_blocks(k), self.hop, sL, sR, tuple(dxs))
+            hop = self.hop_blocks(k) if self.k_dependent_hop else self.hop
+            res = self.solver(z[zi], self.diag_blocks(k), hop, sL, sR, tuple(dxs))
             yield ki, zi, sL, sR, res
 
     # ---------------------------------------------------------------- quantities

@@ -5,10 +5,12 @@ Hall accumulation at the lateral edges needs hard walls in y as well.  A strip o
 open ends in y is mapped onto the same NEGF machinery by treating each column as one *super-site*
 of ``D = N_y dim`` states (one "k-point", ``N_y = 1`` in the super-lattice)::
 
-    h_col = 1 (x) eps + S (x) t_y + S^T (x) t_y^dag,     h_{x,x+1} = 1 (x) t_x,     S_{y,y+1} = 1 (y < N_y - 1)
+    h_col = 1 (x) eps + S (x) t_y + S^T (x) t_y^dag,     S_{y,y+1} = 1 (y < N_y - 1),
+    h_{x,x+1} = 1 (x) t_(1,0) + S (x) t_(1,1) + S^T (x) t_(1,-1)
 
-(state index ``y dim + i``; ``(x)`` the Kronecker product; no bond between rows ``N_y - 1`` and 0).
-The leads are semi-infinite strips of the same width (their own ``h_col``, ``1 (x) t_x``).
+(state index ``y dim + i``; ``(x)`` the Kronecker product; no bond between rows ``N_y - 1`` and 0,
+and no diagonal bond that would wrap around: ``(1, 1)`` from row ``N_y - 1``, ``(1, -1)`` from row 0).
+The leads are semi-infinite strips of the same width (their own ``h_col`` and ``h_{x,x+1}``).
 
 Observables are evaluated site by site with :class:`~orbsym.numeric.realspace.RealSpaceObservables`
 on the full real-space correlation matrix of the solved columns, with the y-bond that would close
@@ -56,18 +58,28 @@ def _column(eps, ty, rows):
     return np.kron(np.eye(rows), eps) + np.kron(S, ty) + np.kron(S.T, ty.conj().T)
 
 
+def _inter(t10, t11, t1m, rows):
+    S = _shift(rows)
+    return np.kron(np.eye(rows), t10) + np.kron(S, t11) + np.kron(S.T, t1m)
+
+
 def strip_lattice(lattice):
     """Super-lattice of an orbsym Lattice with its y-ring opened (``N_y`` rows, hard walls in y)."""
     rows, d = lattice.N_y, lattice.dim
+    far = [b for b, t in lattice.hoppings.items() if b[0] >= 2 and np.any(t != 0)]
+    if far:
+        raise ValueError(f"bonds {far} skip a column (dx >= 2); strips between leads support (1, 0), (0, 1), (1, 1), (1, -1)")
     on = np.array([_column(e, t, rows) for e, t in zip(lattice.onsite, lattice.hop_y)])
-    hx = np.array([np.kron(np.eye(rows), t) for t in lattice.hop_x]).reshape(lattice.N_x - 1, rows * d, rows * d)
+    zero = np.zeros_like(lattice.hop_x)
+    up, down = lattice.hoppings.get((1, 1), zero), lattice.hoppings.get((1, -1), zero)
+    hx = np.array([_inter(a, b, c, rows) for a, b, c in zip(lattice.hop_x, up, down)]).reshape(lattice.N_x - 1, rows * d, rows * d)
     return SuperLattice(on, hx, np.zeros_like(on), lattice.N_x, rows * d, rows)
 
 
 def strip_lead(lead, rows):
     """A lead of ``rows`` rows, open in y (super-site lead)."""
     D = rows * lead.dim
-    return Lead(lead.column, _column(lead.onsite, lead.hop_y, rows), np.kron(np.eye(rows), lead.hop_x), np.zeros((D, D), complex))
+    return Lead(lead.column, _column(lead.onsite, lead.hop_y, rows), _inter(lead.hop_x, lead.hop_up, lead.hop_down, rows), np.zeros((D, D), complex))
 
 
 def strip_hamiltonian(sup):
@@ -94,22 +106,42 @@ def strip_correlations(blocks, M, D):
 
 
 class OpenStripObservables(RealSpaceObservables):
-    """Site-resolved kernels on a strip open in y: the ring-closing y-bond (row ``N_y - 1`` to 0) is absent."""
+    """Site-resolved kernels on a strip open in y: the bonds that would close the ring -- ``(0, 1)``
+    and ``(1, 1)`` from row ``N_y - 1``, ``(1, -1)`` from row 0 -- are absent."""
 
     def evaluate_sites(self, name, polarization=None, bond=None):
         out = super().evaluate_sites(name, polarization, bond)
-        if bond is not None and tuple(bond) == Y_BOND:
+        if bond is not None and tuple(bond)[1] != 0:
             out = out.copy()
-            out[:, self.lattice.N_y - 1] = 0.0
+            out[:, self.lattice.N_y - 1 if tuple(bond)[1] == 1 else 0] = 0.0
+        return out
+
+    def bond_sum_per_bond(self, start_name, end_name, polarization):
+        """Per site and bond offset: the kernel at the bond's start site + at its end site, ``{bond: (N_x, N_y)}``."""
+        N, Ny = self.lattice.N_x, self.lattice.N_y
+        out = {}
+        for b in self.lattice.bonds:
+            dx, dy = b
+            v = np.zeros((N, Ny))
+            if N - dx > 0:
+                v[: N - dx] += self.evaluate_sites(start_name, polarization, b)
+                v[dx:] += np.roll(self.evaluate_sites(end_name, polarization, b), dy, axis=1)
+            out[b] = v
         return out
 
     def bond_sum_sites(self, start_name, end_name, polarization):
         """Per site: the x-bond kernel at its start site (bond x) + end site (bond x-1), and the same in y."""
-        N = self.lattice.N_x
-        sx = self.evaluate_sites(start_name, polarization, (1, 0))
-        ex = self.evaluate_sites(end_name, polarization, (1, 0))
-        bx = np.zeros((N, self.lattice.N_y))
-        bx[: N - 1] += sx
-        bx[1:] += ex
-        by = self.evaluate_sites(start_name, polarization, Y_BOND) + np.roll(self.evaluate_sites(end_name, polarization, Y_BOND), 1, axis=1)
-        return bx, by
+        per = self.bond_sum_per_bond(start_name, end_name, polarization)
+        return per[(1, 0)], per[Y_BOND]
+
+    def divergence_sites(self, name, polarization):
+        """``div j`` per site from the bond currents ``name`` of every bond (out of the start site, into the end site)."""
+        N, Ny = self.lattice.N_x, self.lattice.N_y
+        div = np.zeros((N, Ny))
+        for dx, dy in self.lattice.bonds:
+            if N - dx <= 0:
+                continue
+            j = self.evaluate_sites(name, polarization, (dx, dy))
+            div[: N - dx] += j
+            div[dx:] -= np.roll(j, dy, axis=1)
+        return div
