@@ -65,7 +65,89 @@ from .numeric.observables import KERNEL_NAMES, POLARIZATIONS, polarization_label
 from .numeric.thermo import check_temperature
 from .systems import CURRENT_KINDS, QUANTITIES, Layer, System, _jsonable
 
-__all__ = ["LeadedSystem", "attach_leads", "transport", "TransportResult", "StripTransportResult", "WIDTHS", "DEFAULT_N_LINEAR", "DEFAULT_N_BIAS"]
+__all__ = ["rotated_model", "rotated_layers", "ANGLES", "LeadedSystem", "attach_leads", "transport", "TransportResult", "StripTransportResult", "WIDTHS", "DEFAULT_N_LINEAR", "DEFAULT_N_BIAS"]
+
+#: Current directions of :func:`rotated_model`: along a crystal axis or at 45 degrees to it.
+ANGLES = ("0", "45")
+
+
+def rotated_model(model, angle="45", column="even"):
+    """Re-express a nearest-neighbour model with the crystal rotated by 45 degrees to the strip.
+
+    The crystal has sites ``(X, Y)`` and bonds ``(1, 0)`` (``t_X``) and ``(0, 1)`` (``t_Y``).  For a
+    current at 45 degrees the strip's column index is ``u = X + Y`` (the current flows toward +u,
+    the leads' interfaces are the lines ``X + Y = const`` along the crystal ``(1, -1)`` direction).
+    The strip's row index is, for ``column="even"`` (the *sheared* labelling, one model for every
+    column), ``w = (v - u)/2 = -Y`` with ``v = X - Y``: the map ``(X, Y) -> (u, w) = (X + Y, -Y)`` is
+    unimodular (determinant -1, a bijection of Z^2) and sends ``(1, 0) -> (1, 0)``, ``(0, 1) -> (1, -1)``::
+
+        even: {(1, 0): t_X, (1, -1): t_Y}        odd: {(1, 1): t_X, (1, 0): t_Y}
+
+    ``column="odd"`` is the other sheared labelling, rows ``r = (u + v)/2 = X``: ``(1, 0) -> (1, 1)``,
+    ``(0, 1) -> (1, 0)``.  Periodic in y, either labelling alone is the rotated crystal exactly (rows periodic along
+    the crystal ``(1, -1)`` axis, ``N_y`` rows = ``N_y`` sites across).  For a strip open in y with
+    edges *parallel to the current* (constant ``v``), alternate even and odd columns
+    (:func:`rotated_layers`): with rows ``r = floor(v / 2)``, a column of even ``u`` continues with the
+    even bonds and one of odd ``u`` with the odd bonds.
+
+    The orbital basis and the generators stay attached to the crystal: ``L_x, L_y, L_z`` (and every
+    current and torque) are components along the crystal axes ``X, Y, z``, not along the current;
+    the on-site matrix is unchanged.  ``angle="0"`` returns ``model`` itself.
+
+    Parameters
+    ----------
+    model : orbsym.symbolic.models.Model
+        A model with bonds ``(1, 0)`` and/or ``(0, 1)`` only (diagonal crystal bonds would become
+        offsets with ``dx = 2``, which the transport engine refuses).
+    angle : {"0", "45"}
+    column : {"even", "odd"}
+
+    Returns
+    -------
+    orbsym.symbolic.models.Model
+        Named ``"<name>@45"`` (``"<name>@45odd"`` for odd columns).
+    """
+    from .symbolic.models import Model
+
+    if not isinstance(model, Model):
+        raise TypeError(f"rotated_model() needs an orbsym Model, got {type(model).__name__}")
+    check_name("angle", str(angle), ANGLES)
+    check_name("column", column, ("even", "odd"))
+    if str(angle) == "0":
+        return model
+    bad = [d for d in model.hoppings if d not in ((1, 0), (0, 1))]
+    if bad:
+        raise ValueError(
+            f"model {model.name!r} has bonds {bad}; the 45-degree re-expression supports nearest-neighbour crystal bonds "
+            "(1, 0), (0, 1) only (a crystal diagonal (1, 1) would become the strip offset (2, -1), which needs supercells)"
+        )
+    import sympy as sp
+
+    zero = sp.zeros(model.dim)
+    tX, tY = model.hoppings.get((1, 0), zero), model.hoppings.get((0, 1), zero)
+    hops = {(1, 0): tX, (1, -1): tY} if column == "even" else {(1, 1): tX, (1, 0): tY}
+    hops = {d: m for d, m in hops.items() if not sp.ImmutableMatrix(m).is_zero_matrix}
+    suffix = "@45" if column == "even" else "@45odd"
+    desc = f"{model.description or model.name}, crystal rotated by 45 degrees ({column} columns of u = X + Y)"
+    return Model(model.name + suffix, model.generators, hops, model.onsite, desc, model.magnetization)
+
+
+def rotated_layers(model, width, angle="45", label="", **params):
+    """Layers of ``width`` columns of ``model`` with the current at ``angle`` to the crystal axes.
+
+    ``"45"``: even and odd columns alternate (:func:`rotated_model`), so that a strip open in y has
+    edges parallel to the current; ``"0"``: one layer of ``model``.  Parameters as in
+    :func:`orbsym.systems.layer`.
+    """
+    from .systems import layer
+
+    width = integer_at_least("width", width, 1, " (columns)")
+    check_name("angle", str(angle), ANGLES)
+    if str(angle) == "0":
+        return [layer(model, width, label=label, **params)]
+    even, odd = rotated_model(model, "45", "even"), rotated_model(model, "45", "odd")
+    return [layer(even if u % 2 == 0 else odd, 1, label=label or model.name, **params) for u in range(width)]
+
 
 #: Default Gauss-Legendre nodes in ``u = f(E - mu)`` for the linear response at ``T > 0``.
 DEFAULT_N_LINEAR = 16

@@ -1,0 +1,106 @@
+"""Current at 45 degrees to the crystal axes (orbsym.transport.rotated_model / rotated_layers)."""
+
+import functools
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from orbsym.numeric.leads import lead_bands
+from orbsym.systems import heterostructure, layer
+from orbsym.transport import attach_leads, rotated_layers, rotated_model, transport
+
+
+@functools.lru_cache(maxsize=None)
+def _models():
+    from orbsym.symbolic.models import Model, multiorbital_metal
+    from orbsym.symbolic.spinful import orbital_rashba
+
+    m0 = multiorbital_metal()
+    R = orbital_rashba("t2g")
+    mr = Model("nm_rashba", m0.generators, {d: sp.ImmutableMatrix(m0.hoppings[d] + R[d]) for d in m0.hoppings}, m0.onsite, "Eq. 3 + orbital Rashba")
+    return m0, mr
+
+
+RASHBA = dict(gamma=0.3, alpha_R=0.4)
+
+
+@pytest.mark.parametrize("column", ["even", "odd"])
+def test_rotated_bands_are_the_crystal_bands(column):
+    """Lead bands of the rotated model at strip momenta (k_u, k) = crystal bands at (K_X, K_Y):
+    even rows w = -Y: K = (k_u, k_u - k); odd rows r = X: K = (k_u + k, k_u)."""
+    _, mr = _models()
+    crystal = attach_leads(heterostructure([layer(mr, 1, **RASHBA)], N_y=3)).left
+    rot = attach_leads(heterostructure([layer(rotated_model(mr, column=column), 1, **RASHBA)], N_y=3)).left
+    assert rot.has_diagonal_bonds
+    rng = np.random.default_rng(0)
+    for ku, k in rng.uniform(-np.pi, np.pi, size=(5, 2)):
+        KX, KY = (ku, ku - k) if column == "even" else (ku + k, ku)
+        tX, tY = crystal.hop_x, crystal.hop_y
+        h = crystal.onsite + np.exp(1j * KX) * tX + np.exp(1j * KY) * tY
+        h = h + np.exp(-1j * KX) * tX.conj().T + np.exp(-1j * KY) * tY.conj().T
+        np.testing.assert_allclose(lead_bands(rot, [k], [ku])[0, 0], np.linalg.eigvalsh(h), atol=1e-12)
+
+
+def test_rotated_model_input():
+    m0, _ = _models()
+    assert rotated_model(m0, "0") is m0
+    r = rotated_model(m0)
+    assert set(r.hoppings) == {(1, 0), (1, -1)} and r.name.endswith("@45") and r.generators is m0.generators
+    assert set(rotated_model(m0, column="odd").hoppings) == {(1, 1), (1, 0)}
+    with pytest.raises(ValueError, match="angle"):
+        rotated_model(m0, "30")
+    with pytest.raises(ValueError, match=r"\(1, 1\)"):
+        rotated_model(r)
+    with pytest.raises(TypeError, match="Model"):
+        rotated_model("nm")
+
+
+@pytest.mark.parametrize("angle", ["0", "45"])
+@pytest.mark.parametrize("width", ["periodic", "open"])
+def test_eq3_metal_has_no_driven_oam_at_any_angle(angle, width):
+    """Eq. 3 hoppings are diagonal in (d_yz, d_xz, d_xy) along both crystal axes and the rotation keeps
+    the basis on the crystal: h and the leads never mix orbitals, so rho is orbital-diagonal and every
+    L component (purely inter-orbital) vanishes exactly -- at 0 and at 45 degrees, periodic or open."""
+    m0, _ = _models()
+    s = heterostructure(rotated_layers(m0, 4, angle, gamma=0.3), N_y=5, mu=-0.2)
+    r = transport(attach_leads(s, width=width), T=0.02)
+    assert r.landauer_current() > 0.05
+    d = r.densities()
+    for q in "xyz":
+        assert np.abs(d[q]).max() == pytest.approx(0, abs=1e-14)
+    assert r.continuity_residual()["max_abs_charge_current_minus_landauer"] < 1e-10
+
+
+def test_orbital_rashba_edelstein_rotates_with_the_current():
+    """Periodic in y, Eq. 3 + orbital Rashba: the driven OAM is perpendicular to the current in plane
+    (L_y for a current along X; L_x = -L_y for a current along (1, 1)); L_z = 0 (no edges); balance."""
+    _, mr = _models()
+    out = {}
+    for angle in ("0", "45"):
+        s = heterostructure(rotated_layers(mr, 4, angle, **RASHBA), N_y=9, mu=-0.2)
+        r = transport(attach_leads(s), T=0.02)
+        assert r.continuity_residual()["max_abs_balance"] < 1e-10
+        out[angle] = {q: r.densities()[q] for q in "xyz"}
+    a, b = out["0"], out["45"]
+    assert np.abs(a["y"]).min() > 1e-3 and np.abs(a["x"]).max() < 1e-13
+    assert np.abs(b["x"]).min() > 1e-3
+    np.testing.assert_allclose(b["x"], -b["y"], atol=1e-12)
+    assert np.abs(a["z"]).max() < 1e-13 and np.abs(b["z"]).max() < 1e-12
+
+
+def test_rotated_open_strip_balance_per_site_with_torque_terms():
+    """45 degrees, strip open in y: -div j + tau = 0 per site, tau = exchange + bond_x + bond_y + bond_diagonal,
+    and the in-plane and L_z accumulations are finite."""
+    _, mr = _models()
+    s = heterostructure(rotated_layers(mr, 4, "45", **RASHBA), N_y=4, mu=-0.2)
+    r = transport(attach_leads(s, width="open"), T=0.02)
+    c = r.continuity_residual()
+    assert c["max_abs_balance"] < 1e-10 and c["max_abs_dJ_dt"] < 1e-10 and c["max_abs_charge_current_minus_landauer"] < 1e-10
+    tq, div = r.torques(), r.divergence()
+    for q in "xyz":
+        parts = tq[q]["exchange"] + tq[q]["bond_x"] + tq[q]["bond_y"] + tq[q]["bond_diagonal"]
+        np.testing.assert_allclose(parts, tq[q]["total"], atol=1e-14)
+        np.testing.assert_allclose(div[q], tq[q]["total"], atol=1e-10)
+        np.testing.assert_allclose(tq[q]["exchange"], 0, atol=1e-14)
+    assert np.abs(r.densities()["z"]).max() > 1e-3 and np.abs(tq["z"]["bond_diagonal"]).max() > 1e-4
