@@ -61,6 +61,7 @@ from .numeric.leads import DEFAULT_ETA, Lead
 from .numeric.negf import OpenSystem, bands_from_blocks, dense_region_solver, fermi_derivative_rule, window_rule
 from .numeric.realspace import angular_momentum_rate
 from .numeric.strip import OpenStripObservables, strip_correlations, strip_hamiltonian, strip_lattice, strip_lead
+from .numeric.supercell import pair_columns, pair_lead, super_offsets, unpack_blocks
 from .numeric.observables import KERNEL_NAMES, POLARIZATIONS, polarization_label
 from .numeric.thermo import check_temperature
 from .systems import CURRENT_KINDS, QUANTITIES, Layer, System, _jsonable
@@ -71,24 +72,34 @@ __all__ = ["rotated_model", "rotated_layers", "ANGLES", "LeadedSystem", "attach_
 ANGLES = ("0", "45")
 
 
+#: Strip offsets of the crystal bonds for a current at 45 degrees (rows ``r = floor(v / 2)``, ``v = X - Y``),
+#: for columns of even and odd ``u = X + Y`` (see :func:`rotated_model`).
+ROTATED_OFFSETS = {
+    "even": {(1, 0): (1, 0), (0, 1): (1, -1), (1, 1): (2, 0), (1, -1): (0, 1)},
+    "odd": {(1, 0): (1, 1), (0, 1): (1, 0), (1, 1): (2, 0), (1, -1): (0, 1)},
+}
+
+
 def rotated_model(model, angle="45", column="even"):
-    """Re-express a nearest-neighbour model with the crystal rotated by 45 degrees to the strip.
+    """Re-express a square-lattice model with the crystal rotated by 45 degrees to the strip.
 
-    The crystal has sites ``(X, Y)`` and bonds ``(1, 0)`` (``t_X``) and ``(0, 1)`` (``t_Y``).  For a
-    current at 45 degrees the strip's column index is ``u = X + Y`` (the current flows toward +u,
-    the leads' interfaces are the lines ``X + Y = const`` along the crystal ``(1, -1)`` direction).
-    The strip's row index is, for ``column="even"`` (the *sheared* labelling, one model for every
-    column), ``w = (v - u)/2 = -Y`` with ``v = X - Y``: the map ``(X, Y) -> (u, w) = (X + Y, -Y)`` is
-    unimodular (determinant -1, a bijection of Z^2) and sends ``(1, 0) -> (1, 0)``, ``(0, 1) -> (1, -1)``::
+    The crystal has sites ``(X, Y)`` and bonds ``(1, 0)`` (``t_X``), ``(0, 1)`` (``t_Y``) and
+    optionally the diagonals ``(1, 1)``, ``(1, -1)``.  For a current at 45 degrees the strip's column
+    index is ``u = X + Y`` (current toward +u; the leads' interfaces are the lines ``X + Y = const``
+    along the crystal ``(1, -1)`` direction) and its row index ``r = floor(v / 2)`` with ``v = X - Y``
+    (``v = 2 r + (u mod 2)``): rows run parallel to the current, so a strip open in y has edges
+    parallel to the current.  A bond from a column of even / odd ``u`` then has the strip offset::
 
-        even: {(1, 0): t_X, (1, -1): t_Y}        odd: {(1, 1): t_X, (1, 0): t_Y}
+        crystal     (1, 0)   (0, 1)    (1, 1)   (1, -1)
+        even u      (1, 0)   (1, -1)   (2, 0)   (0, 1)
+        odd u       (1, 1)   (1, 0)    (2, 0)   (0, 1)
 
-    ``column="odd"`` is the other sheared labelling, rows ``r = (u + v)/2 = X``: ``(1, 0) -> (1, 1)``,
-    ``(0, 1) -> (1, 0)``.  Periodic in y, either labelling alone is the rotated crystal exactly (rows periodic along
-    the crystal ``(1, -1)`` axis, ``N_y`` rows = ``N_y`` sites across).  For a strip open in y with
-    edges *parallel to the current* (constant ``v``), alternate even and odd columns
-    (:func:`rotated_layers`): with rows ``r = floor(v / 2)``, a column of even ``u`` continues with the
-    even bonds and one of odd ``u`` with the odd bonds.
+    so the rotated crystal is the alternating column sequence even, odd, even, ... of the two models
+    returned for ``column="even"`` and ``"odd"`` (:func:`rotated_layers`; bonds belong to their left
+    column, as in every orbsym lattice).  Crystal diagonals become ``(2, 0)`` bonds (along the current)
+    and y-bonds: such models need ``attach_leads(..., period=2)`` (chosen automatically).  For a
+    nearest-neighbour model the even model alone is also the rotated crystal exactly, in the sheared
+    labelling ``w = -Y`` (the map ``(X, Y) -> (X + Y, -Y)`` is unimodular), periodic in y.
 
     The orbital basis and the generators stay attached to the crystal: ``L_x, L_y, L_z`` (and every
     current and torque) are components along the crystal axes ``X, Y, z``, not along the current;
@@ -97,15 +108,14 @@ def rotated_model(model, angle="45", column="even"):
     Parameters
     ----------
     model : orbsym.symbolic.models.Model
-        A model with bonds ``(1, 0)`` and/or ``(0, 1)`` only (diagonal crystal bonds would become
-        offsets with ``dx = 2``, which the transport engine refuses).
+        Bonds among ``(1, 0)``, ``(0, 1)``, ``(1, 1)``, ``(1, -1)``.
     angle : {"0", "45"}
     column : {"even", "odd"}
 
     Returns
     -------
     orbsym.symbolic.models.Model
-        Named ``"<name>@45"`` (``"<name>@45odd"`` for odd columns).
+        Named ``"<name>@45"`` (even columns) or ``"<name>@45odd"``.
     """
     from .symbolic.models import Model
 
@@ -115,18 +125,16 @@ def rotated_model(model, angle="45", column="even"):
     check_name("column", column, ("even", "odd"))
     if str(angle) == "0":
         return model
-    bad = [d for d in model.hoppings if d not in ((1, 0), (0, 1))]
+    table = ROTATED_OFFSETS[column]
+    bad = [d for d in model.hoppings if d not in table]
     if bad:
         raise ValueError(
-            f"model {model.name!r} has bonds {bad}; the 45-degree re-expression supports nearest-neighbour crystal bonds "
-            "(1, 0), (0, 1) only (a crystal diagonal (1, 1) would become the strip offset (2, -1), which needs supercells)"
+            f"model {model.name!r} has bonds {bad}; the 45-degree re-expression supports the crystal bonds "
+            f"{list(table)} (nearest and next-nearest neighbours)"
         )
     import sympy as sp
 
-    zero = sp.zeros(model.dim)
-    tX, tY = model.hoppings.get((1, 0), zero), model.hoppings.get((0, 1), zero)
-    hops = {(1, 0): tX, (1, -1): tY} if column == "even" else {(1, 1): tX, (1, 0): tY}
-    hops = {d: m for d, m in hops.items() if not sp.ImmutableMatrix(m).is_zero_matrix}
+    hops = {table[d]: m for d, m in model.hoppings.items() if not sp.ImmutableMatrix(m).is_zero_matrix}
     suffix = "@45" if column == "even" else "@45odd"
     desc = f"{model.description or model.name}, crystal rotated by 45 degrees ({column} columns of u = X + Y)"
     return Model(model.name + suffix, model.generators, hops, model.onsite, desc, model.magnetization)
@@ -135,9 +143,10 @@ def rotated_model(model, angle="45", column="even"):
 def rotated_layers(model, width, angle="45", label="", **params):
     """Layers of ``width`` columns of ``model`` with the current at ``angle`` to the crystal axes.
 
-    ``"45"``: even and odd columns alternate (:func:`rotated_model`), so that a strip open in y has
-    edges parallel to the current; ``"0"``: one layer of ``model``.  Parameters as in
-    :func:`orbsym.systems.layer`.
+    ``"45"``: even and odd columns alternate (:func:`rotated_model`; the first column has even ``u``);
+    ``"0"``: one layer of ``model``.  Parameters as in :func:`orbsym.systems.layer`.  With crystal
+    diagonals (or for leads that continue the alternation, e.g. in a strip open in y) use an even
+    ``width`` and ``attach_leads(..., period=2)``.
     """
     from .systems import layer
 
@@ -165,7 +174,10 @@ class LeadedSystem:
         The scattering region.
     left, right : orbsym.numeric.leads.Lead
     lattice : orbsym.numeric.Lattice
-        Region plus one lead cell on each side (``N_x + 2`` columns, see module docstring).
+        Region plus ``period`` lead columns on each side (``N_x + 2 period`` columns, module docstring).
+    period : int
+        1: leads of one column per cell.  2: supercells of two columns for the leads and the solved
+        region (bonds ``(2, dy)``, or leads that repeat two different columns; :mod:`orbsym.numeric.supercell`).
     """
 
     system: System
@@ -174,17 +186,20 @@ class LeadedSystem:
     lattice: Lattice
     lead_labels: tuple = field(default=("", ""))
     width: str = "periodic"
+    period: int = 1
 
     @property
     def N_x(self):
         return self.system.lattice.N_x
 
     def solve_parts(self):
-        """Lattice and leads handed to :class:`~orbsym.numeric.negf.OpenSystem` (super-sites for strips)."""
+        """Lattice and leads handed to :class:`~orbsym.numeric.negf.OpenSystem` (super-sites for strips,
+        pairs of columns for ``period = 2``)."""
+        lat = self.lattice if self.period == 1 else pair_columns(self.lattice)
         if self.width == "periodic":
-            return self.lattice, self.left, self.right
+            return lat, self.left, self.right
         rows = self.lattice.N_y
-        return strip_lattice(self.lattice), strip_lead(self.left, rows), strip_lead(self.right, rows)
+        return strip_lattice(lat), strip_lead(self.left, rows), strip_lead(self.right, rows)
 
     def describe(self):
         out = self.system.describe()
@@ -194,8 +209,10 @@ class LeadedSystem:
             "geometry": (
                 "semi-infinite in x, periodic in y (k_y conserved)" if self.width == "periodic" else f"semi-infinite in x, finite width {self.lattice.N_y} rows open in y (hard walls)"
             )
-            + "; one lead cell on each side is part of the solved lattice",
+            + f"; {self.period} lead column(s) on each side are part of the solved lattice",
         }
+        if self.period == 2:
+            out["leads"]["supercell"] = "leads and solved region grouped in pairs of columns (orbsym.numeric.supercell)"
         out["width"] = self.width
         return out
 
@@ -220,7 +237,7 @@ def _lead_column(system, spec, end):
 WIDTHS = ("periodic", "open")
 
 
-def attach_leads(system, left=None, right=None, width="periodic"):
+def attach_leads(system, left=None, right=None, width="periodic", period=None):
     """Attach semi-infinite leads to the two open ends (in x) of ``system``.
 
     Parameters
@@ -233,6 +250,13 @@ def attach_leads(system, left=None, right=None, width="periodic"):
         ``"periodic"``: rows periodic, ``k_y`` conserved (default).  ``"open"``: a strip of the
         system's ``N_y`` rows with hard walls in y, between leads of the same width
         (:mod:`orbsym.numeric.strip`); every quantity is then resolved per site ``(x, y)``.
+    period : {None, 1, 2}
+        Lead cell in columns.  2: every lead repeats two columns -- by default the region's first
+        two (left) and last two (right), e.g. the alternating columns of :func:`rotated_layers`, or
+        ``(c, c)`` for a given lead column ``c`` -- and the region is solved in pairs of columns
+        (needs an even ``N_x``); this also admits bonds ``(2, dy)``.  ``left``/``right`` may then be
+        a pair ``(first, second)`` of columns or layers (the lead cell, in the order of increasing x).
+        None: 2 when the system has bonds with ``dx = 2`` or a lead is given as a pair, else 1.
 
     Returns
     -------
@@ -240,12 +264,36 @@ def attach_leads(system, left=None, right=None, width="periodic"):
     """
     if not isinstance(system, System):
         raise TypeError(f"attach_leads() needs an orbsym.systems.System, got {type(system).__name__}")
-    cl, ll = _lead_column(system, left, "left")
-    cr, lr = _lead_column(system, right, "right")
+    pair = lambda spec: isinstance(spec, (tuple, list))  # noqa: E731  (a period-2 lead cell)
+    cl, ll = _lead_column(system, left[0] if pair(left) else left, "left")
+    cr, lr = _lead_column(system, right[-1] if pair(right) else right, "right")
     check_name("width", width, WIDTHS)
     lat = system.lattice
-    ext = Lattice((cl,) + tuple(lat.columns) + (cr,), lat.N_y, lat.interface)
-    return LeadedSystem(system, Lead.from_column(cl), Lead.from_column(cr), ext, (ll, lr), width)
+    if period is None:
+        period = 2 if (lat.max_dx >= 2 or pair(left) or pair(right)) else 1
+    if isinstance(period, bool) or period not in (1, 2):
+        raise ValueError(f"period (lead cell in columns) must be None, 1 or 2, got {period!r}")
+    if period == 1:
+        if pair(left) or pair(right):
+            raise ValueError("a lead given as a pair of columns needs period=2")
+        ext = Lattice((cl,) + tuple(lat.columns) + (cr,), lat.N_y, lat.interface)
+        return LeadedSystem(system, Lead.from_column(cl), Lead.from_column(cr), ext, (ll, lr), width)
+    if lat.N_x % 2:
+        raise ValueError(f"period=2 (leads and region in pairs of columns) needs an even number of region columns, got N_x = {lat.N_x}")
+    cols = lat.columns
+
+    def cell(spec, own):
+        if spec is None:
+            return own
+        if isinstance(spec, (tuple, list)) and len(spec) == 2:
+            return tuple(_lead_column(system, s_, "left")[0] for s_ in spec)
+        c = _lead_column(system, spec, "left")[0]
+        return (c, c)
+
+    lc = cell(left, (cols[0], cols[1]))
+    rc = cell(right, (cols[-2], cols[-1]))
+    ext = Lattice(lc + tuple(cols) + rc, lat.N_y, lat.interface)
+    return LeadedSystem(system, pair_lead(*lc, interface=lat.interface), pair_lead(*rc, interface=lat.interface), ext, (ll, lr), width, 2)
 
 
 @blas_limited
@@ -313,6 +361,9 @@ class TransportResult:
         op = self.open
         pairs = lat.offset_pairs(KERNEL_NAMES)
         dxs = sorted({p[0] for p in pairs})
+        wanted = dxs
+        if leaded.period == 2:
+            dxs = super_offsets(wanted)
         info = {}
         if bias is None:
             E, w = fermi_derivative_rule(mu, T, n_energy or DEFAULT_N_LINEAR)
@@ -335,6 +386,9 @@ class TransportResult:
         self.energies = E
         self.info = info
         self._obs = None
+        if leaded.period == 2:
+            rows = 1 if leaded.width == "periodic" else lat.N_y
+            blocks = unpack_blocks(blocks, lat.N_x, lat.dim, wanted, rows)
         self._store(blocks, pairs)
 
     def _store(self, blocks, pairs):
@@ -396,8 +450,18 @@ class TransportResult:
         return tot / Ny if per_row else tot
 
     # ---------------------------------------------------------------- observables of the region
+    @property
+    def _pad(self):
+        return self.leaded.period
+
     def _site(self, a):
-        return a[1:-1]
+        p = self._pad
+        return a[p:-p]
+
+    def _xbond(self, a):
+        """The ``N_x + 1`` x-bonds touching region columns (contact bonds included)."""
+        p = self._pad - 1
+        return a[p : a.shape[0] - p]
 
     def densities(self):
         """Particle density and ``<J_alpha>`` per region column (per unit bias in linear response)."""
@@ -414,7 +478,7 @@ class TransportResult:
         check_name("current kind", kind, CURRENT_KINDS)
         check_name("current direction", direction, ("x", "y"))
         per_column = direction == "y" or kind == "eq7"
-        return self._per_pol(lambda p: self._site(fns[kind](p, direction)) if per_column else fns[kind](p, direction), charge=kind == "bond")
+        return self._per_pol(lambda p: self._site(fns[kind](p, direction)) if per_column else self._xbond(fns[kind](p, direction)), charge=kind == "bond")
 
     def torques(self, kind="bond"):
         """Torque terms per region column: ``exchange``, ``bond_x``, ``bond_y``, ``total``."""
@@ -441,7 +505,9 @@ class TransportResult:
                 bal = max(bal, float(np.abs(self._site(-o.divergence(p, k) + tau)).max()))
                 if p is not None:
                     res = max(res, float(np.abs(self._site(o.continuity_residual(p, k))).max()))
-        jc = o.boundary_current(None)  # every bond crossing each column boundary ((1, 0) and diagonal ones)
+        # every bond crossing each column boundary ((1, 0), diagonal, (2, 0)); the boundaries touching
+        # region columns (with period 2 the outermost ones miss (2, dy) bonds from outside the solved lattice)
+        jc = self._xbond(o.boundary_current(None))
         dev = float(np.abs(jc - self.landauer_current()).max())
         return {"max_abs_dJ_dt": rate, "max_abs_balance": bal, "max_abs_continuity_residual": res, "max_abs_charge_current_minus_landauer": dev}
 
@@ -504,8 +570,8 @@ class StripTransportResult(TransportResult):
         return x
 
     def _store(self, blocks, pairs):
-        sup = self.open.lattice
-        self.G = strip_correlations(blocks, sup.N_x, sup.dim)
+        lat = self.leaded.lattice
+        self.G = strip_correlations(blocks, lat.N_x, lat.N_y * lat.dim)
         self.bands = None
 
     @property
@@ -516,7 +582,7 @@ class StripTransportResult(TransportResult):
         return self._obs
 
     def densities(self):
-        return self._per_pol(lambda p: self.observables.evaluate_sites("density", p)[1:-1])
+        return self._per_pol(lambda p: self.observables.evaluate_sites("density", p)[self._pad : -self._pad])
 
     def currents(self, kind="bond", direction="x"):
         names = {"bond": "current", "forward": "current_forward", "backward": "current_backward"}
@@ -527,7 +593,7 @@ class StripTransportResult(TransportResult):
 
         def fn(p):
             v = self.observables.evaluate_sites(names[kind], p, bond)
-            return v if direction == "x" else v[1:-1, : Ny - 1]
+            return self._xbond(v) if direction == "x" else self._site(v)[:, : Ny - 1]
 
         return self._per_pol(fn, charge=kind == "bond")
 
@@ -541,10 +607,10 @@ class StripTransportResult(TransportResult):
         def fn(p):
             per = o.bond_sum_per_bond(start, end, p)
             ex = o.evaluate_sites("torque_onsite", p)
-            out = {"exchange": ex[1:-1], "bond_x": per[(1, 0)][1:-1], "bond_y": per[(0, 1)][1:-1]}
+            out = {"exchange": ex[self._pad : -self._pad], "bond_x": per[(1, 0)][self._pad : -self._pad], "bond_y": per[(0, 1)][self._pad : -self._pad]}
             if diag:
-                out["bond_diagonal"] = sum((v for b, v in per.items() if b not in ((1, 0), (0, 1))), np.zeros_like(ex))[1:-1]
-            out["total"] = (ex + sum(per.values(), np.zeros_like(ex)))[1:-1]
+                out["bond_diagonal"] = sum((v for b, v in per.items() if b not in ((1, 0), (0, 1))), np.zeros_like(ex))[self._pad : -self._pad]
+            out["total"] = (ex + sum(per.values(), np.zeros_like(ex)))[self._pad : -self._pad]
             return out
 
         return self._per_pol(fn, charge=False)
@@ -554,17 +620,29 @@ class StripTransportResult(TransportResult):
         if name is None:
             raise ValueError(f"unknown current kind {kind!r}; allowed: 'bond', 'forward'")
         o = self.observables
-        return self._per_pol(lambda p: o.divergence_sites(name, p)[1:-1], charge=True)
+        return self._per_pol(lambda p: o.divergence_sites(name, p)[self._pad : -self._pad], charge=True)
 
     def time_derivative(self, polarization):
         """``d<J_n>/dt = i Tr(rho [h, J_n])`` per region site, directly from ``h`` (no kernels)."""
         h = strip_hamiltonian(self.open.lattice)
-        return angular_momentum_rate(self.leaded.lattice, h, self.G.T, polarization)[1:-1]
+        if self.leaded.period == 2:  # pair ordering (X, y, a, i) -> column ordering (2X + a, y, i)
+            lat = self.leaded.lattice
+            P, rows, d = lat.N_x // 2, lat.N_y, lat.dim
+            perm = np.arange(h.shape[0]).reshape(P, rows, 2, d).transpose(0, 2, 1, 3).reshape(-1)
+            h = h[np.ix_(perm, perm)]
+        return angular_momentum_rate(self.leaded.lattice, h, self.G.T, polarization)[self._pad : -self._pad]
 
     def continuity_residual(self):
         o = self.observables
         rate = max(float(np.abs(self.time_derivative(p)).max()) for p in POLARIZATIONS)
-        bal = max(float(np.abs(o.site_continuity(p, k)[1:-1]).max()) for p in POLARIZATIONS for k in ("bond", "forward") if not (p is None and k == "forward"))
-        jc = sum(o.evaluate_sites("current", None, b).sum(axis=1) for b in self.leaded.lattice.bonds if b[0] == 1)
+        bal = max(float(np.abs(o.site_continuity(p, k)[self._pad : -self._pad]).max()) for p in POLARIZATIONS for k in ("bond", "forward") if not (p is None and k == "forward"))
+        lat = self.leaded.lattice
+        jc = np.zeros(lat.N_x - 1)  # current through each column boundary, every bond that crosses it
+        for b in lat.bonds:
+            if b[0] >= 1 and lat.N_x - b[0] > 0:
+                j = o.evaluate_sites("current", None, b).sum(axis=1)
+                for sft in range(b[0]):
+                    jc[sft : sft + j.size] += j
+        jc = self._xbond(jc)
         dev = float(np.abs(jc - self.landauer_current(per_row=False)).max())
         return {"max_abs_dJ_dt": rate, "max_abs_balance": bal, "max_abs_charge_current_minus_landauer": dev}

@@ -23,6 +23,44 @@ def _models():
 
 
 RASHBA = dict(gamma=0.3, alpha_R=0.4)
+NNN = dict(t_1=-0.3, t_2=-1.0, t_3=-1.0, s_1=0.1, s_2=0.1, s_3=0.3)
+
+
+@functools.lru_cache(maxsize=None)
+def _nnn_model():
+    from orbsym.symbolic.symmetry import symmetric_hoppings
+
+    return symmetric_hoppings("t2g", "D4h", neighbours="nn+nnn", time_reversal=True).to_model()
+
+
+def test_rotated_nnn_supercell_bands_are_the_folded_crystal_bands():
+    """Alternating even/odd columns with crystal diagonals: the period-2 lead at (q, k) has the crystal
+    bands at K = ((q + k)/2, (q - k)/2) and K + (pi, pi) (two crystal sites per cell)."""
+    from orbsym.numeric.supercell import pair_lead
+
+    m = _nnn_model()
+    s = heterostructure(rotated_layers(m, 2, **NNN), N_y=3, mu=-0.2)
+    lead = pair_lead(*s.lattice.columns)
+    crystal = heterostructure([layer(m, 1, **NNN)], N_y=3, mu=-0.2).lattice
+    c = crystal.columns[0]
+    from orbsym.numeric import Lattice
+
+    lat = Lattice([c] * 3, 1)
+    t = {b: lat.hoppings[b][0] for b in lat.bonds}
+    eps = lat.onsite[0]
+
+    def h(KX, KY):
+        out = eps.copy()
+        for (dx, dy), tb in t.items():
+            ph = np.exp(1j * (dx * KX + dy * KY))
+            out = out + ph * tb + np.conj(ph) * tb.conj().T
+        return out
+
+    rng = np.random.default_rng(1)
+    for q, k in rng.uniform(-np.pi, np.pi, size=(4, 2)):
+        KX, KY = (q + k) / 2, (q - k) / 2
+        ref = np.sort(np.concatenate([np.linalg.eigvalsh(h(KX, KY)), np.linalg.eigvalsh(h(KX + np.pi, KY + np.pi))]))
+        np.testing.assert_allclose(lead_bands(lead, [k], [q])[0, 0], ref, atol=1e-12)
 
 
 @pytest.mark.parametrize("column", ["even", "odd"])
@@ -50,8 +88,8 @@ def test_rotated_model_input():
     assert set(rotated_model(m0, column="odd").hoppings) == {(1, 1), (1, 0)}
     with pytest.raises(ValueError, match="angle"):
         rotated_model(m0, "30")
-    with pytest.raises(ValueError, match=r"\(1, 1\)"):
-        rotated_model(r)
+    with pytest.raises(ValueError, match=r"\(2, 0\)"):
+        rotated_model(rotated_model(_nnn_model()))
     with pytest.raises(TypeError, match="Model"):
         rotated_model("nm")
 

@@ -214,3 +214,54 @@ def test_transport_with_diagonal_bonds_periodic_and_strip():
             np.testing.assert_allclose(parts, tq[q]["total"], atol=1e-14)
             np.testing.assert_allclose(div[q], tq[q]["total"], atol=1e-10)
         assert max(np.abs(tq[q]["bond_diagonal"]).max() for q in "xyz") > 1e-5
+
+
+def _random_nnn_system(seed, extra):
+    import sys
+    import pathlib
+
+    sys.path.insert(0, str(pathlib.Path(__file__).parent / "numeric"))
+    from nnn_kernels import random_nnn_model
+
+    from orbsym.numeric import Column, Lattice
+    from orbsym.systems import System
+
+    ks = random_nnn_model(seed, extra=extra)
+    rng = np.random.default_rng(seed)
+    cols = [Column(ks, dict(t=0.6, gamma=rng.uniform(0, 1), mu=0.2)) for _ in range(4)]
+    return System(Lattice(cols, 3), {}), cols
+
+
+@pytest.mark.parametrize("width", ["periodic", "open"])
+def test_pairs_of_columns_reproduce_single_column_leads(width):
+    """period=2 (leads and region solved in pairs of columns, orbsym.numeric.supercell) == period=1 on
+    the same system and leads: an independent assembly of every block, to rounding."""
+    s, cols = _random_nnn_system(3, ())
+    a = transport(attach_leads(s, width=width), T=0.05, bias=0.1, n_energy=10)
+    b = transport(attach_leads(s, left=cols[0], right=cols[-1], width=width, period=2), T=0.05, bias=0.1, n_energy=10)
+    assert b.leaded.period == 2 and b.leaded.lattice.N_x == 8
+    for q in ("charge", "x", "y", "z"):
+        np.testing.assert_allclose(b.densities()[q], a.densities()[q], atol=1e-11)
+        np.testing.assert_allclose(b.currents()[q], a.currents()[q], atol=1e-11)
+        if q != "charge":
+            np.testing.assert_allclose(b.torques()[q]["total"], a.torques()[q]["total"], atol=1e-11)
+    assert abs(b.landauer_current() - a.landauer_current()) < 1e-12
+
+
+@pytest.mark.parametrize("width", ["periodic", "open"])
+def test_bonds_skipping_a_column_by_pairs(width):
+    """(2, 0) bonds (block-pentadiagonal h): solved in pairs (chosen automatically); balance at every
+    region column / site, boundary current (all crossing bonds) = Landauer; odd N_x refused."""
+    s, _ = _random_nnn_system(4, ((2, 0),))
+    L = attach_leads(s, width=width)
+    assert L.period == 2
+    r = transport(L, T=0.05, bias=0.1, n_energy=10)
+    c = r.continuity_residual()
+    assert c["max_abs_dJ_dt"] < 1e-10 and c["max_abs_balance"] < 1e-10 and c["max_abs_charge_current_minus_landauer"] < 1e-10
+    assert abs(r.landauer_current()) > 1e-4
+    assert max(np.abs(r.torques()[q]["bond_diagonal"]).max() for q in "xyz") > 1e-4
+    odd = heterostructure([layer("nm", 3)], N_y=2)
+    with pytest.raises(ValueError, match="even number"):
+        attach_leads(odd, period=2)
+    with pytest.raises(ValueError, match="period"):
+        attach_leads(odd, period=3)

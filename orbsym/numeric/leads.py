@@ -109,7 +109,7 @@ class Lead:
             raise ValueError(
                 f"lead model {column.kernels.model!r} has bonds {far} that skip a cell (dx >= 2); the lead's surface Green's "
                 "function needs nearest-cell coupling only (supported bonds: (1, 0), (0, 1), (1, 1), (1, -1)); regroup "
-                "the model into supercells of 2 columns"
+                "the model into supercells of 2 columns (orbsym.numeric.supercell.pair_lead)"
             )
         zero = np.zeros((column.kernels.dim,) * 2, complex)
         up = lat.hoppings[(1, 1)][0].copy() if (1, 1) in lat.hoppings else zero

@@ -273,7 +273,8 @@ class OpenSystem:
         if far:
             raise ValueError(
                 f"bonds {far} skip a column (dx >= 2): h(k) is then block pentadiagonal and the region solver and the leads "
-                "need nearest-column coupling; supported bonds: (1, 0), (0, 1), (1, 1), (1, -1)"
+                "need nearest-column coupling; supported bonds: (1, 0), (0, 1), (1, 1), (1, -1) -- group the columns in pairs "
+                "(orbsym.numeric.supercell.pair_columns; orbsym.transport.attach_leads(..., period=2) does it)"
             )
         self.symmetric = bool(lattice.y_hermitian and left.k_even and right.k_even)
         self.k, self.weights = k_points(lattice.N_y, self.symmetric)
