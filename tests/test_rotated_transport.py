@@ -142,3 +142,28 @@ def test_rotated_open_strip_balance_per_site_with_torque_terms():
         np.testing.assert_allclose(div[q], tq[q]["total"], atol=1e-10)
         np.testing.assert_allclose(tq[q]["exchange"], 0, atol=1e-14)
     assert np.abs(r.densities()["z"]).max() > 1e-3 and np.abs(tq["z"]["bond_diagonal"]).max() > 1e-4
+
+
+@pytest.mark.parametrize("angle", ["0", "45"])
+def test_nnn_t2g_strip_orbital_hall_accumulation_symmetries(angle):
+    """Centrosymmetric D4h t2g metal with the diagonal d_yz/d_xz mixing s_3, strip open in y between
+    leads of the same material (period-2 leads at 45 degrees): only L_z is driven (M_z forbids
+    d_xy mixing, so L_x = L_y = 0 exactly); it is odd across the width -- the mirror y -> -y at 0
+    degrees, the point reflection through the strip centre at 45 degrees (whose rows have staircase
+    edges); no accumulation without edges (periodic in y)."""
+    m = _nnn_model()
+    Nx, Ny = 6, 6
+    s = heterostructure(rotated_layers(m, Nx, angle, **NNN), N_y=Ny, mu=-0.2)
+    r = transport(attach_leads(s, width="open"), T=0.02)
+    assert r.leaded.period == (2 if angle == "45" else 1)
+    d = r.densities()
+    np.testing.assert_allclose(d["x"], 0, atol=1e-14)
+    np.testing.assert_allclose(d["y"], 0, atol=1e-14)
+    Lz = d["z"]
+    assert np.abs(Lz).max() > 1e-2
+    mirrored = Lz[:, ::-1] if angle == "0" else Lz[::-1, ::-1]
+    np.testing.assert_allclose(Lz, -mirrored, atol=1e-9)
+    c = r.continuity_residual()
+    assert c["max_abs_balance"] < 1e-10 and c["max_abs_charge_current_minus_landauer"] < 1e-10
+    per = transport(attach_leads(s), T=0.02)
+    assert np.abs(per.densities()["z"]).max() < 1e-11
