@@ -73,6 +73,10 @@ Transport (leads, NEGF: ``orbsym.transport``, ``orbsym.numeric.negf``)
 * Currents are particle currents (``e = hbar = 1``), positive toward +x; electric current ``= -e x``.
   Conductance in ``e^2/h`` per row; the particle current per unit bias is ``G / 2 pi``.
 * Linear response reports ``d<O>/dV`` per unit bias; finite bias the full steady state.
+* Inter-column coupling per ``k = k_y``: ``h_{x,x+1}(k) = t_(1,0) + t_(1,1) e^{ik} + t_(1,-1) e^{-ik}``
+  (the phases of ``h(k)``); bonds ``(2, dy)`` and leads of period two: pairs of columns.
+* Current at 45 degrees (``orbsym.transport.rotated_model``): columns ``u = X + Y``, rows
+  ``r = floor((X - Y)/2)``; ``L`` and all polarizations stay along the crystal axes ``X, Y, z``.
 
 Magnetization directions
 ------------------------

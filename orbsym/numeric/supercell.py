@@ -107,7 +107,6 @@ def unpack_blocks(blocks, M, d, dxs, rows=1):
     """
     some = next(iter(blocks.values()))
     nk = some.shape[0]
-    P = M // 2
     out = {}
     for dx in dxs:
         o = np.zeros((nk, M, rows * d, rows * d), complex)
@@ -117,5 +116,4 @@ def unpack_blocks(blocks, M, d, dxs, rows=1):
             B = blocks[Xe - X][:, X].reshape(nk, rows, 2, d, rows, 2, d)[:, :, b, :, :, a, :]
             o[:, x] = B.reshape(nk, rows * d, rows * d)
         out[dx] = o
-    del P
     return out
