@@ -4,7 +4,9 @@ Examples
 --------
 ``orbsym transport --n-metal 10 --gamma 0.3 --N-y 200`` (linear response, per unit bias);
 ``orbsym transport --fm y --bias 0.05 --T 0.01 --output out.json`` (finite bias, JSON file);
-``orbsym transport --width open --N-y 12 --fm z`` (finite-width strip, per-site maps).
+``orbsym transport --width open --N-y 12 --fm z`` (finite-width strip, per-site maps);
+``orbsym transport --angle 45 --fm z`` (current at 45 degrees to the crystal axes,
+:func:`orbsym.transport.rotated_model`; ``L`` stays along the crystal axes).
 """
 
 from __future__ import annotations
@@ -30,22 +32,34 @@ def add_arguments(parser):
     parser.add_argument("--split", type=float, default=0.5, help="fraction of the bias on the left lead (default 0.5)")
     parser.add_argument("--n-energy", type=int, default=None, help="energy nodes (default 16 linear, 200 bias window)")
     parser.add_argument("--width", default="periodic", help="periodic (rows periodic, k_y conserved) or open (finite-width strip, per-site output)")
+    parser.add_argument("--angle", default="0", help="current direction to the crystal axes: 0 (along X) or 45 (along (1, 1); default 0)")
     parser.add_argument("--output", default=None, help="write JSON here (atomically) instead of stdout")
 
 
 def run(args):
     """Solve and print/write the JSON result; returns 0 (1 if the balance check fails)."""
     from ..io import atomic_write
-    from ..systems import _jsonable, heterostructure, layer
-    from ..transport import attach_leads, transport
+    from ..numeric.checks import check_name
+    from ..systems import _builtin_model, _jsonable, heterostructure, layer
+    from ..transport import ANGLES, attach_leads, rotated_model, transport
 
     if args.n_metal < 1:
         raise ValueError(f"--n-metal must be an integer >= 1, got {args.n_metal}")
-    layers = [layer("nm", args.n_metal, gamma=args.gamma)]
-    if args.fm is not None:
-        layers += [layer("fm", 1, m=args.fm), layer("nm", args.n_metal, gamma=args.gamma)]
+    check_name("--angle", args.angle, ANGLES)
+    kinds = ["nm"] * args.n_metal + (["fm"] + ["nm"] * args.n_metal if args.fm is not None else [])
+    if args.angle == "0":
+        layers = [layer("nm", args.n_metal, gamma=args.gamma)]
+        if args.fm is not None:
+            layers += [layer("fm", 1, m=args.fm), layer("nm", args.n_metal, gamma=args.gamma)]
+    else:  # one column per u = X + Y, even and odd columns alternating
+        layers = []
+        for u, kind in enumerate(kinds):
+            model = rotated_model(_builtin_model(kind, "orbital"), "45", "even" if u % 2 == 0 else "odd")
+            layers.append(layer(model, 1, m=args.fm, label="FM") if kind == "fm" else layer(model, 1, gamma=args.gamma, label="NM"))
     system = heterostructure(layers, N_y=args.N_y, mu=args.mu)
-    res = transport(attach_leads(system, width=args.width), T=args.T, bias=args.bias, split=args.split, n_energy=args.n_energy)
+    # strips at 45 degrees: leads repeat the last two columns (rectangular leads) when N_x is even
+    period = 2 if (args.angle == "45" and args.width == "open" and len(kinds) % 2 == 0) else None
+    res = transport(attach_leads(system, width=args.width, period=period), T=args.T, bias=args.bias, split=args.split, n_energy=args.n_energy)
     out = res.to_dict()
     if "conductance" in out:
         out["conductance"].pop("per_k", None)

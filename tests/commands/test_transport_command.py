@@ -27,3 +27,13 @@ def test_transport_command_open_strip(capsys):
     d = json.loads(capsys.readouterr().out)
     assert len(d["densities"]["z"]) == 3 and len(d["densities"]["z"][0]) == 3
     assert main(["transport", "--width", "ring"]) == 2
+
+
+def test_transport_command_at_45_degrees(capsys):
+    """--angle 45: Eq. 3 metal around an FM column, crystal rotated; balanced, diagonal torque reported."""
+    assert main(["transport", "--n-metal", "2", "--fm", "z", "--N-y", "4", "--angle", "45", "--T", "0.05"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["continuity"]["max_abs_balance"] < 1e-10 and "bond_diagonal" in d["torques"]["z"]
+    assert any("@45" in str(c) for c in d["system"]["columns"]) or d["system"]["bonds"]
+    assert main(["transport", "--angle", "30"]) == 2
+    assert "angle" in capsys.readouterr().err
