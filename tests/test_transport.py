@@ -265,3 +265,29 @@ def test_bonds_skipping_a_column_by_pairs(width):
         attach_leads(odd, period=2)
     with pytest.raises(ValueError, match="period"):
         attach_leads(odd, period=3)
+
+
+def test_energy_error_estimates_linear_and_bias():
+    """T > 0: the reported error of the energy integral (half rule from the transmission alone) is
+    of the size of the true error (vs a 1024-node rule) or above it; energy_tol doubles the nodes
+    until the estimate meets it; the window's per-panel estimate bounds the current's error."""
+    from orbsym.numeric.negf import fermi_derivative_rule, window_rule
+    from orbsym.transport import _landauer_integral
+
+    L = attach_leads(_fm_sandwich(N_y=20, n=2))
+    r = transport(L, T=0.05, mu=1.9, energy_tol=1e-4)
+    e = r.info["energy_error_estimate"]
+    ref = _landauer_integral(r.open, *fermi_derivative_rule(1.9, 0.05, 1024))
+    assert e["converged"] and e["rel"] <= 1e-4 and r.energies.size > 16
+    assert e["value"] == pytest.approx(r.conductance()["total"], abs=1e-14)
+    assert abs(e["value"] - ref) <= 2 * e["abs"]
+    plain = transport(L, T=0.05, mu=1.9)
+    assert plain.energies.size == 16 and plain.info["energy_error_estimate"]["abs"] > e["abs"]
+    b = transport(L, T=0.02, bias=0.3, n_energy=40)
+    eb = b.info["energy_error_estimate"]
+    ref = _landauer_integral(b.open, *window_rule(0.15, -0.15, 0.02, 1000)) / (2 * np.pi)
+    assert eb["value"] == pytest.approx(b.landauer_current(), abs=1e-14)
+    assert abs(eb["value"] - ref) <= eb["abs"] and eb["rel"] < 5e-2
+    assert "energy_error_estimate" not in transport(L, T=0.05, error_estimate=False).info
+    with pytest.raises(ValueError, match="energy_tol"):
+        transport(L, energy_tol=0)

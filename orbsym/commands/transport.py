@@ -32,6 +32,7 @@ def add_arguments(parser):
     parser.add_argument("--split", type=float, default=0.5, help="fraction of the bias on the left lead (default 0.5)")
     parser.add_argument("--n-energy", type=int, default=None, help="energy nodes (default 16 linear, 200 bias window)")
     parser.add_argument("--width", default="periodic", help="periodic (rows periodic, k_y conserved) or open (finite-width strip, per-site output)")
+    parser.add_argument("--energy-tol", dest="energy_tol", type=float, default=None, help="linear response at T > 0: double the energy nodes until the conductance's error estimate is below this (relative)")
     parser.add_argument("--angle", default="0", help="current direction to the crystal axes: 0 (along X) or 45 (along (1, 1); default 0)")
     parser.add_argument("--output", default=None, help="write JSON here (atomically) instead of stdout")
 
@@ -59,7 +60,7 @@ def run(args):
     system = heterostructure(layers, N_y=args.N_y, mu=args.mu)
     # strips at 45 degrees: leads repeat the last two columns (rectangular leads) when N_x is even
     period = 2 if (args.angle == "45" and args.width == "open" and len(kinds) % 2 == 0) else None
-    res = transport(attach_leads(system, width=args.width, period=period), T=args.T, bias=args.bias, split=args.split, n_energy=args.n_energy)
+    res = transport(attach_leads(system, width=args.width, period=period), T=args.T, bias=args.bias, split=args.split, n_energy=args.n_energy, energy_tol=args.energy_tol)
     out = res.to_dict()
     if "conductance" in out:
         out["conductance"].pop("per_k", None)
