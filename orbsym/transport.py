@@ -32,8 +32,13 @@ resolves every quantity per site ``(x, y)`` (e.g. orbital Hall accumulation at t
 
 Region layout
 -------------
-The solved lattice (``LeadedSystem.lattice``) is the region plus one lead cell on each side, so every
-bond touching a region column is inside it and the balance at every region column is exact.
+The solved lattice (``LeadedSystem.lattice``) is the region plus one lead cell on each side (two
+columns each with ``period=2``: bonds ``(2, dy)`` or leads repeating two columns, solved in pairs of
+columns by :mod:`orbsym.numeric.supercell`), so every bond touching a region column is inside it and
+the balance at every region column is exact.  Diagonal bonds ``(1, +-1)`` make the inter-column
+coupling k-dependent, ``h_{x,x+1}(k) = t_(1,0) + t_(1,1) e^{ik} + t_(1,-1) e^{-ik}`` (leads and region);
+their currents enter the divergence and their hopping torques the ``bond_diagonal`` term.
+Current at 45 degrees to the crystal axes: :func:`rotated_model`, :func:`rotated_layers`.
 Site quantities have ``N_x`` values (the region's columns).  x-bond quantities have ``N_x + 1``:
 bond ``b`` joins columns ``b - 1`` and ``b`` (``b = 0``: left lead -> column 0; ``b = N_x``:
 column ``N_x - 1`` -> right lead).
@@ -546,7 +551,8 @@ class TransportResult:
         return self._per_pol(lambda p: self._site(fns[kind](p, direction)) if per_column else self._xbond(fns[kind](p, direction)), charge=kind == "bond")
 
     def torques(self, kind="bond"):
-        """Torque terms per region column: ``exchange``, ``bond_x``, ``bond_y``, ``total``."""
+        """Torque terms per region column: ``exchange``, ``bond_x``, ``bond_y``, (with diagonal or
+        ``(2, dy)`` bonds) ``bond_diagonal``, and ``total``."""
         check_name("torque decomposition", kind, ("bond", "forward"))
         return self._per_pol(lambda p: {k: self._site(v) for k, v in self.observables.torques(p, kind).items()}, charge=False)
 
