@@ -71,7 +71,7 @@ from .numeric.observables import KERNEL_NAMES, POLARIZATIONS, polarization_label
 from .numeric.thermo import check_temperature
 from .systems import CURRENT_KINDS, QUANTITIES, Layer, System, _jsonable
 
-__all__ = ["rotated_model", "rotated_layers", "ANGLES", "LeadedSystem", "attach_leads", "transport", "TransportResult", "StripTransportResult", "WIDTHS", "DEFAULT_N_LINEAR", "DEFAULT_N_BIAS", "MAX_N_LINEAR"]
+__all__ = ["rotated_model", "rotated_layers", "crystal_bond_torques", "ANGLES", "LeadedSystem", "attach_leads", "transport", "TransportResult", "StripTransportResult", "WIDTHS", "DEFAULT_N_LINEAR", "DEFAULT_N_BIAS", "MAX_N_LINEAR"]
 
 #: Current directions of :func:`rotated_model`: along a crystal axis or at 45 degrees to it.
 ANGLES = ("0", "45")
@@ -161,6 +161,61 @@ def rotated_layers(model, width, angle="45", label="", **params):
         return [layer(model, width, label=label, **params)]
     even, odd = rotated_model(model, "45", "even"), rotated_model(model, "45", "odd")
     return [layer(even if u % 2 == 0 else odd, 1, label=label or model.name, **params) for u in range(width)]
+
+
+#: Crystal bond of each strip offset, by the owner column's labelling (inverse of :data:`ROTATED_OFFSETS`).
+_CRYSTAL_BOND = {suffix: {v: k for k, v in ROTATED_OFFSETS[col].items()} for suffix, col in (("@45", "even"), ("@45odd", "odd"))}
+
+
+def _crystal_label(b):
+    return {(1, 0): "bond_X", (0, 1): "bond_Y", (1, 1): "bond_(1,1)", (1, -1): "bond_(1,-1)"}[b]
+
+
+def crystal_bond_torques(result, polarization, kind="bond"):
+    """Hopping torques of a 45-degree result (:func:`rotated_layers`) grouped by **crystal** bond.
+
+    ``result.torques()`` groups by strip offset (``bond_x`` = strip ``(1, 0)``, which is the crystal X
+    bond from even columns but the crystal Y bond from odd ones).  Here every bond is mapped back
+    through its owner column's labelling (model name ``...@45`` or ``...@45odd``) and the torque
+    kernel at its two end sites is added to ``bond_X``, ``bond_Y``, ``bond_(1,1)`` or ``bond_(1,-1)``;
+    ``exchange`` and ``total`` as in ``torques()``.  Per region column (periodic) or per site (strip).
+    """
+    if not isinstance(result, TransportResult):
+        raise TypeError(f"crystal_bond_torques() needs a transport() result, got {type(result).__name__}")
+    check_name("torque decomposition", kind, ("bond", "forward"))
+    start, end = ("source", "source") if kind == "bond" else ("source_forward_start", "source_forward_end")
+    lat = result.leaded.lattice
+    o = result.observables
+    strip = isinstance(result, StripTransportResult)
+    N = lat.N_x
+    shape = (N, lat.N_y) if strip else (N,)
+    out = {_crystal_label(b): np.zeros(shape) for b in ((1, 0), (0, 1), (1, 1), (1, -1))}
+    for b in lat.bonds:
+        dx, dy = b
+        if N - dx <= 0:
+            continue
+        if strip:
+            sv, ev = o.evaluate_sites(start, polarization, b), o.evaluate_sites(end, polarization, b)
+        else:
+            sv, ev = o.evaluate(start, polarization, b), o.evaluate(end, polarization, b)
+        for x, owner in enumerate(lat.owners[b]):
+            name = lat.columns[owner].kernels.model
+            suffix = "@45odd" if name.endswith("@45odd") else ("@45" if name.endswith("@45") else None)
+            if suffix is None:
+                raise ValueError(f"column {owner} (model {name!r}) is not a 45-degree column of rotated_layers(); crystal bonds are unknown")
+            cb = _CRYSTAL_BOND[suffix].get(b)
+            if cb is None:
+                if np.any(lat.hoppings[b][x] != 0):  # pragma: no cover - rotated models only have the mapped offsets
+                    raise ValueError(f"bond {b} of column {owner} has no crystal counterpart")
+                continue
+            tgt = out[_crystal_label(cb)]
+            tgt[x] += sv[x]
+            tgt[x + dx] += np.roll(ev[x], dy) if strip else ev[x]
+    pad = result._pad
+    ex = o.evaluate_sites("torque_onsite", polarization) if strip else o.evaluate("torque_onsite", polarization)
+    res = {"exchange": ex[pad:-pad], **{k: v[pad:-pad] for k, v in out.items()}}
+    res["total"] = (ex + sum(out.values()))[pad:-pad]
+    return res
 
 
 #: Default Gauss-Legendre nodes in ``u = f(E - mu)`` for the linear response at ``T > 0``.

@@ -167,3 +167,32 @@ def test_nnn_t2g_strip_orbital_hall_accumulation_symmetries(angle):
     assert c["max_abs_balance"] < 1e-10 and c["max_abs_charge_current_minus_landauer"] < 1e-10
     per = transport(attach_leads(s), T=0.02)
     assert np.abs(per.densities()["z"]).max() < 1e-11
+
+
+def test_crystal_bond_torques_are_labelling_independent():
+    """The same rotated crystal (NN metal around an FM column, periodic in y) in the two sheared
+    labellings -- all even columns (rows w = -Y) or all odd ones (rows r = X): densities and the
+    torques per *crystal* bond agree, while the strip-offset groups swap (bond_x is crystal X in
+    one labelling and crystal Y in the other); the crystal terms add up to the total."""
+    from orbsym.symbolic.models import ferromagnet, multiorbital_metal
+    from orbsym.transport import crystal_bond_torques
+
+    out = {}
+    for col in ("even", "odd"):
+        nm, fm = rotated_model(multiorbital_metal(), column=col), rotated_model(ferromagnet(), column=col)
+        s = heterostructure([layer(nm, 3, gamma=0.3), layer(fm, 1, m=(0.3, 0.5, 0.8), label="FM"), layer(nm, 3, gamma=0.3)], N_y=5, mu=-0.2)
+        out[col] = transport(attach_leads(s), T=0.05)
+    a, b = out["even"], out["odd"]
+    for q in "xyz":
+        np.testing.assert_allclose(a.densities()[q], b.densities()[q], atol=1e-12)
+        ca, cb = crystal_bond_torques(a, q), crystal_bond_torques(b, q)
+        for k in ca:
+            np.testing.assert_allclose(ca[k], cb[k], atol=1e-12, err_msg=k)
+        np.testing.assert_allclose(ca["bond_X"] + ca["bond_Y"] + ca["bond_(1,1)"] + ca["bond_(1,-1)"] + ca["exchange"], ca["total"], atol=1e-14)
+        np.testing.assert_allclose(ca["total"], a.torques()[q]["total"], atol=1e-14)
+        np.testing.assert_allclose(ca["bond_(1,1)"], 0, atol=1e-15)
+    assert np.abs(ca["bond_X"] - ca["bond_Y"]).max() > 1e-4
+    np.testing.assert_allclose(a.torques()["z"]["bond_x"], crystal_bond_torques(a, "z")["bond_X"], atol=1e-14)
+    np.testing.assert_allclose(b.torques()["z"]["bond_x"], crystal_bond_torques(b, "z")["bond_Y"], atol=1e-14)
+    with pytest.raises(ValueError, match="45-degree"):
+        crystal_bond_torques(transport(attach_leads(heterostructure([layer("nm", 2)], N_y=2)), T=0.1), "z")
