@@ -169,3 +169,22 @@ def test_bonds_skipping_a_column_are_refused():
         OpenSystem(lat, Lead.from_column(plain), Lead.from_column(plain))
     with pytest.raises(ValueError, match=r"\(2, 0\)"):
         strip_lattice(lat)
+
+
+@pytest.mark.parametrize("kind", ["nnn", "user", "nn"])
+def test_k_even_flag_matches_bloch_hamiltonians(kind):
+    """Lattice.y_hermitian (block-wise, no dense (N_x dim)^2 matrix) == [h(-k) == h(k)] from bloch."""
+    from lattices import random_lattice
+
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        if kind == "nn":
+            lat = random_lattice(rng, "orbital", 3, 3, "fm")
+        else:
+            lat = _random_lattice(rng, kind, 3, 3, "fm" if seed % 2 else "metal")
+            if kind == "nnn" and seed % 3 == 0:  # s_3 = 0: t_(1,1) = t_(1,-1), h(-k) = h(k)
+                cols = [Column(c.kernels, {**c.params, "s_3": 0.0} if "s_3" in c.params else c.params, label=c.label) for c in lat.columns]
+                lat = Lattice(cols, 3, lat.interface)
+        k = np.array([0.4, 1.3, 2.8])
+        even = np.allclose(bloch_hamiltonians(lat, k), bloch_hamiltonians(lat, -k), rtol=0, atol=1e-13)
+        assert lat.y_hermitian == even, (kind, seed)
