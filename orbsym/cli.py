@@ -102,6 +102,11 @@ def _private_mplconfig():
     return d
 
 
+#: Set by the SIGTERM handler: an exception seen after it (e.g. the ``ImportError: initialization
+#: failed`` of a C extension whose import the signal interrupted) is reported as the termination.
+_SIGTERM_SEEN = {"main": False}
+
+
 def _on_sigterm(main_pid):
     import os
     import signal
@@ -113,6 +118,7 @@ def _on_sigterm(main_pid):
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGTERM)
             return
+        _SIGTERM_SEEN["main"] = True
         raise Terminated()
 
     return handler
@@ -131,8 +137,12 @@ def main(argv=None):
         previous = signal.signal(signal.SIGTERM, _on_sigterm(os.getpid()))
     except ValueError:  # not in the main thread (e.g. called from a test thread)
         previous = None
+    _SIGTERM_SEEN["main"] = False
     try:
-        return _main(argv, debug)
+        code = _main(argv, debug)
+        if _SIGTERM_SEEN["main"] and code != 0:
+            raise Terminated()
+        return code
     except Terminated:
         print("orbsym: terminated (SIGTERM)", file=sys.stderr)
         return 143
@@ -142,7 +152,7 @@ def main(argv=None):
 
 
 def _main(argv, debug):
-    from .io import OutputError
+    from .io import OutputError, Terminated
 
     try:
         parser = build_parser()
@@ -150,6 +160,20 @@ def _main(argv, debug):
         if not getattr(args, "command", None):
             raise UsageError("no command given; run 'orbsym --help' for the list of commands")
         return int(args._run(args) or 0)
+    except Terminated:
+        raise
+    except BaseException as exc:
+        if _SIGTERM_SEEN["main"] and not isinstance(exc, SystemExit):
+            raise Terminated() from exc  # the failure is the interrupted work, not a bug to report
+        return _report(exc, debug)
+
+
+def _report(exc, debug):
+    """The one-line message and exit status of an exception at the CLI boundary."""
+    from .io import OutputError
+
+    try:
+        raise exc
     except OutputError as exc:
         if debug:
             raise

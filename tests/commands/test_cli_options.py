@@ -457,3 +457,29 @@ def test_no_matplotlib_warning_with_an_unusable_home(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     assert sorted(os.listdir(tmp_path / "f")) == sorted(NAMES)
+
+
+def test_sigterm_that_surfaces_as_another_exception_still_exits_143(monkeypatch, capsys):
+    """A SIGTERM that lands inside a C-extension import surfaces as ``ImportError: initialization
+    failed``; the CLI must report the termination (143), not a one-line error with status 1."""
+    import argparse
+
+    from orbsym import cli
+    from orbsym.io import Terminated
+
+    def run(args):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+        except Terminated:
+            raise ImportError("initialization failed") from None
+
+    def build_parser():
+        p = argparse.ArgumentParser()
+        p.set_defaults(command="x", _run=run)
+        return p
+
+    monkeypatch.setattr(cli, "build_parser", build_parser)
+    assert cli.main([]) == 143
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == ["orbsym: terminated (SIGTERM)"]
