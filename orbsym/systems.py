@@ -490,6 +490,25 @@ def bilayer(
 
 
 # =============================================================================== solving
+def spin_unit_scale(system):
+    """Factor applied to polarized quantities: 1/2 for the spin basis reported in units of
+    ``S = sigma/2`` (``spin_unit="S"``), else 1 (:mod:`orbsym.conventions`)."""
+    return 0.5 if (system.info.get("basis") == "spin" and system.spin_unit == "S") else 1.0
+
+
+def per_polarization(fn, scale=1.0, charge=True):
+    """``{"charge", "x", "y", "z"}: fn(polarization)`` with the polarized values times ``scale``
+    (arrays, or dicts of arrays such as the torque terms); the one layout every result uses."""
+    out = {}
+    for p in POLARIZATIONS:
+        if p is None and not charge:
+            continue
+        v = fn(p)
+        s = 1.0 if p is None else scale
+        out[polarization_label(p)] = {k: s * a for k, a in v.items()} if isinstance(v, dict) else s * v
+    return out
+
+
 class Result:
     """Equilibrium state of a :class:`System` at temperature ``T`` (computed lazily, cached).
 
@@ -563,7 +582,7 @@ class Result:
 
     @property
     def _scale(self):
-        return 0.5 if (self.system.info.get("basis") == "spin" and self.system.spin_unit == "S") else 1.0
+        return spin_unit_scale(self.system)
 
     @property
     def solution(self):
@@ -582,14 +601,7 @@ class Result:
         return self._obs
 
     def _per_pol(self, fn, charge=True):
-        out = {}
-        for p in POLARIZATIONS:
-            if p is None and not charge:
-                continue
-            v = fn(p)
-            s = 1.0 if p is None else self._scale
-            out[polarization_label(p)] = {k: s * a for k, a in v.items()} if isinstance(v, dict) else s * v
-        return out
+        return per_polarization(fn, self._scale, charge)
 
     def densities(self):
         """Particle density (``"charge"``) and ``<J_alpha>`` per column."""

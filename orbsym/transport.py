@@ -67,9 +67,9 @@ from .numeric.negf import OpenSystem, bands_from_blocks, dense_region_solver, fe
 from .numeric.realspace import angular_momentum_rate
 from .numeric.strip import OpenStripObservables, strip_correlations, strip_hamiltonian, strip_lattice, strip_lead
 from .numeric.supercell import pair_columns, pair_lead, super_offsets, unpack_blocks
-from .numeric.observables import KERNEL_NAMES, POLARIZATIONS, polarization_label
+from .numeric.observables import KERNEL_NAMES, POLARIZATIONS
 from .numeric.thermo import check_temperature
-from .systems import CURRENT_KINDS, QUANTITIES, Layer, System, _jsonable
+from .systems import CURRENT_KINDS, QUANTITIES, Layer, System, _jsonable, per_polarization, spin_unit_scale
 
 __all__ = ["rotated_model", "rotated_layers", "crystal_bond_torques", "ANGLES", "LeadedSystem", "attach_leads", "transport", "TransportResult", "StripTransportResult", "WIDTHS", "DEFAULT_N_LINEAR", "DEFAULT_N_BIAS", "MAX_N_LINEAR"]
 
@@ -538,18 +538,10 @@ class TransportResult:
 
     @property
     def _scale(self):
-        s = self.leaded.system
-        return 0.5 if (s.info.get("basis") == "spin" and s.spin_unit == "S") else 1.0
+        return spin_unit_scale(self.leaded.system)
 
     def _per_pol(self, fn, charge=True):
-        out = {}
-        for p in POLARIZATIONS:
-            if p is None and not charge:
-                continue
-            v = fn(p)
-            s = 1.0 if p is None else self._scale
-            out[polarization_label(p)] = {k: s * a for k, a in v.items()} if isinstance(v, dict) else s * v
-        return out
+        return per_polarization(fn, self._scale, charge)
 
     # ---------------------------------------------------------------- transport coefficients
     def conductance(self, per_row=True):
