@@ -66,8 +66,11 @@ def engine_costs(lattice, T, vectors=True, tol=None, N_y="lattice"):
         pts, greens = 0, float("inf")
     else:
         exp = pole_expansion(T, E_max, tol)
-        pts = _points(lattice, exp, N_y, tol, True)[0].size
-        greens = pts * (a + b * N) * (d / 3.0) ** 2.5
+        try:
+            pts = _points(lattice, exp, N_y, tol, True)[0].size
+            greens = pts * (a + b * N) * (d / 3.0) ** 2.5
+        except ValueError:  # N_y = infinity beyond the largest k sub-grid (low T): greens cannot run
+            pts, greens = 0, float("inf")
     if N_y is None:
         return {"dense": float("inf"), "greens": greens, "greens_points": int(pts)}
     nk = N_y // 2 + 1 if lattice.y_hermitian else N_y
