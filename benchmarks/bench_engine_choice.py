@@ -4,7 +4,7 @@
 
 For trilayers/bilayers around the dense-greens crossover (N_x = 3 .. 50, N_y = 100 and 800,
 T = 0.01 and 0.1, generic and coplanar m, orbital and spin basis) it times the full solve as a user
-sees it -- ``to_dict`` of densities, currents, torques and F ("all") and ``free_energy()`` alone
+sees it (and T = 0, N_y = inf: dense = the k integral of :mod:`orbsym.numeric.infinite`) -- ``to_dict`` of densities, currents, torques and F ("all") and ``free_energy()`` alone
 ("F") -- with both engines (CPU seconds, best of ``--repeat``; the machine may be shared, CPU time
 is the number to compare), the engine auto chose, and the model's predicted seconds
 (:func:`orbsym.numeric.engines.engine_costs`).  Prints auto / best per case and the worst.
@@ -38,10 +38,19 @@ def cpu(fn, repeat):
     return best
 
 
-def cases():
+def cases(only=None):
+    for label, s, T in _cases():
+        if only is None or only in label:
+            yield label, s, T
+
+
+def _cases():
     for N_y in (800, 100):
         for N in (3, 5, 7, 10, 15, 25, 35, 50):
             yield f"tri orb generic N_y={N_y}", trilayer(N_x=N, N_y=N_y, gamma=0.5, m_L=(0.3, 0.5, 0.8)), 0.01
+    for N in (3, 5, 10, 25):
+        yield "tri orb T=0", trilayer(N_x=N, N_y=800, gamma=0.5, m_L=(0.3, 0.5, 0.8)), 0.0
+        yield "tri orb N_y=inf", trilayer(N_x=N, N_y=float("inf"), gamma=0.5, m_L=(0.3, 0.5, 0.8)), 0.01
     for N in (5, 10, 25):
         yield "tri orb coplanar", trilayer(N_x=N, N_y=800, gamma=0.5, m_L="x", m_R="y"), 0.01
         yield "tri orb T=0.1", trilayer(N_x=N, N_y=800, gamma=0.5, m_L=(0.3, 0.5, 0.8)), 0.1
@@ -52,12 +61,13 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--fit", action="store_true")
+    ap.add_argument("--only", default=None, help="run only the cases whose label contains this text")
     args = ap.parse_args(argv)
     solve(trilayer(N_x=5, N_y=10), 0.01, engine="greens").to_dict(QS)  # warm up kernels / caches
     worst = {"all": 0.0, "F": 0.0}
     fit = {"all": [], "F": []}
     print(f"{'case':28s} {'N_x':>4} {'what':>4} {'dense':>8} {'greens':>8} {'auto':>6} {'auto/best':>9} {'pred d':>8} {'pred g':>8}")
-    for label, s, T in cases():
+    for label, s, T in cases(args.only):
         for what, vectors in (("all", True), ("F", False)):
             if what == "all":
                 run = lambda e: solve(s, T, engine=e).to_dict(QS)  # noqa: E731
@@ -67,7 +77,7 @@ def main(argv=None):
             g = cpu(lambda: run("greens"), args.repeat)
             r = solve(s, T)
             a = r._engine_for(vectors)
-            pred = engine_costs(s.lattice, T, vectors)
+            pred = engine_costs(s.lattice, T, vectors, N_y=None if s.infinite else "lattice")
             ratio = (g if a == "greens" else d) / min(d, g)
             worst[what] = max(worst[what], ratio)
             fit[what].append((s.lattice.N_x, s.lattice.dim, pred["greens_points"], g, d))
