@@ -818,6 +818,9 @@ def solve(system, T=PAPER_PARAMETERS["T"], workers=1, engine="auto"):
     Green's functions on the imaginary axis, linear in ``N_x``: :mod:`orbsym.numeric.greens`) or
     ``"auto"`` (the faster by the cost model of :mod:`orbsym.numeric.engines`).  Both agree to
     ~1e-12; :attr:`Result.engine` and ``to_dict()["engine"]`` record which one ran.
+
+    A system built with ``N_y=math.inf`` is solved as the k_y integral (module docstring, "N_y =
+    infinity"); :meth:`Result.k_integral` and ``to_dict()["k_integral"]`` give the rule and its error.
     """
     return Result(system, T, workers, engine)
 

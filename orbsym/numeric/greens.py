@@ -35,6 +35,14 @@ k-points per frequency
     (Matsubara-like) frequencies use all ``N_y`` momenta, the high ones a few dozen.  The same bound
     makes ``N_y = infinity`` a plain sum (see :func:`k_grid`).
 
+Levels at zero (T = 0)
+    The quadrature resolves ``|E| >= 4 resolution``; a level much closer (an exact zero mode sits at
+    rounding distance ~1e-16 from zero) would come out neither full nor exactly half.  Such levels
+    are counted per k on the ``N_y`` grid by the Sylvester inertia of the block ``LDL^dag`` of
+    ``h(k) -+ 4 resolution`` (:func:`count_below`); if there are any, the result is the average of
+    the solves at ``mu -+ s`` (``s = 1e-5 t`` by default, no other level within ``2 s``, checked),
+    which counts them exactly half occupied as the dense engine does (:func:`zero_levels`).
+
 Conventions: :mod:`orbsym.conventions`.
 """
 
