@@ -233,6 +233,11 @@ class System:
         """Whether ``N_y = infinity`` (the lattice then carries a placeholder ``N_y = 1``)."""
         return self.N_y == math.inf
 
+    def require_finite_rows(self, what):
+        """Raise ValueError if ``N_y = infinity`` (for solvers that need the finite k grid)."""
+        if self.infinite:
+            raise ValueError(f"{what} needs a finite N_y (the N_y = infinity k integral is available in solve() and rkky() only); got N_y = inf")
+
     def describe(self):
         """Plain-data description: constructor parameters plus the resolved column layout."""
         out = dict(self.info)

@@ -158,6 +158,7 @@ def attach_leads(system, left=None, right=None, width="periodic"):
     """
     if not isinstance(system, System):
         raise TypeError(f"attach_leads() needs an orbsym.systems.System, got {type(system).__name__}")
+    system.require_finite_rows("attach_leads()")
     cl, ll = _lead_column(system, left, "left")
     cr, lr = _lead_column(system, right, "right")
     check_name("width", width, WIDTHS)

@@ -117,3 +117,15 @@ def test_rkky_of_infinite_system():
     assert g["J"] == pytest.approx(d["J"], abs=1e-10)
     assert g["J"] == pytest.approx(float(rkky_vs_length(s, 0.05, [5], N_y=math.inf)["J"][0]), abs=1e-14)
     assert abs(g["J"]) > 1e-6
+
+
+def test_finite_grid_solvers_refuse_infinite_rows():
+    """Transport, real-time evolution and Kubo response run on the finite k grid: no silent N_y = 1."""
+    from orbsym.dynamics import evolve
+    from orbsym.response import response
+    from orbsym.transport import attach_leads
+
+    s = bilayer(N_x=3, N_y=math.inf)
+    for fn, name in ((attach_leads, "attach_leads()"), (evolve, "evolve()"), (response, "response()")):
+        with pytest.raises(ValueError, match=rf"{name[:-2]}\(\) needs a finite N_y"):
+            fn(s)
