@@ -39,3 +39,20 @@ def test_engine_in_fingerprint_and_checked():
     assert _fingerprint(other, {"mu": [0.0]}, [("free_energy", None, None)], 1e-10)[0] != base
     with pytest.raises(ValueError, match="unknown engine 'fast'"):
         sweep("trilayer", {"mu": [0.0]}, "free_energy", params=PARAMS, engine="fast")
+
+
+def test_sweep_command_engine_option(tmp_path, capsys):
+    import xarray as xr
+
+    from orbsym.cli import main
+
+    argv = ["sweep", "trilayer", "--param", "mu=-0.4,0.1", "--set", "N_x=5", "--set", "N_y=8", "--set", "T=0.05", "--executor", "serial", "--quiet"]
+    assert main([*argv, "--engine", "greens", "--out", str(tmp_path / "g.nc")]) == 0
+    assert main([*argv, "--engine", "dense", "--out", str(tmp_path / "d.nc")]) == 0
+    with xr.open_dataset(tmp_path / "g.nc") as g, xr.open_dataset(tmp_path / "d.nc") as d:
+        assert (g.attrs["engine_requested"], d.attrs["engine_requested"]) == ("greens", "dense")
+        np.testing.assert_allclose(g.free_energy.values, d.free_energy.values, rtol=0, atol=1e-10)
+    capsys.readouterr()
+    assert main([*argv, "--engine", "fast"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--engine: invalid choice: 'fast'" in err
