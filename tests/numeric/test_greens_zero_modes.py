@@ -32,6 +32,7 @@ def test_zero_modes_half_occupied_like_dense(N_x, N_y, mu, N_total, plain_fails)
     assert g.zero_levels > 0
     assert g.particle_number(per_row=False) == pytest.approx(N_total, abs=1e-11)
     assert g.free_energy() == pytest.approx(d.free_energy(), abs=1e-12)
+    assert G.solve_greens(lat, 0.0, vectors=False).free_energy() == pytest.approx(d.free_energy(), abs=1e-12)
     for p, B in d.bands.items():
         np.testing.assert_allclose(g.bands[p], B, rtol=0, atol=1e-12, err_msg=str(p))
     o = Observables(lat, g.bands)
