@@ -477,6 +477,7 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
 
     if not isinstance(system, System):
         raise TypeError(f"evolve() needs an orbsym.systems.System, got {type(system).__name__}")
+    system.require_finite_rows("evolve()")
     T = check_temperature(T)
     if not isinstance(method, str) or method not in ev.METHODS:
         raise unknown_name("propagator method", method, ev.METHODS)

@@ -273,6 +273,7 @@ def response(system, T=PAPER_PARAMETERS["T"], eta=DEFAULT_ETA, part="total"):
     """
     if not isinstance(system, System):
         raise TypeError(f"response() needs an orbsym.systems.System (from trilayer(), bilayer(), heterostructure()), got {type(system).__name__}")
+    system.require_finite_rows("response()")
     return Response(system, T, eta, part)
 
 

@@ -52,7 +52,7 @@ def rkky_vs_length(system, T, lengths=None, N_y=None, tol=1e-13):
     lengths : sequence of int, optional
         Total lengths ``N_x >= 2 N_FM + 1``; default ``2 N_FM + 1 .. system N_x``.
     N_y : int or float('inf'), optional
-        Rows; default the system's.  ``float('inf')``: the k integral.
+        Rows; default the system's (``System.N_y``, possibly infinite).  ``float('inf')``: the k integral.
     tol : float
         Accuracy of the occupations in the pole expansion (:func:`orbsym.numeric.poles.pole_expansion`).
 
@@ -71,7 +71,7 @@ def rkky_vs_length(system, T, lengths=None, N_y=None, tol=1e-13):
     if lengths is None:
         lengths = np.arange(2 * N_FM + 1, int(system.info["N_x"]) + 1)
     lengths = np.array([integer_at_least("trilayer length N_x", int(L) if float(L).is_integer() else L, 2 * N_FM + 1) for L in lengths], dtype=int)
-    rows = _rows(N_y, system.lattice.N_y)
+    rows = _rows(N_y, None if system.infinite else system.lattice.N_y)
     big = int(lengths.max())
     sP = system.rebuild(N_x=big, m_R=tuple(mag * u))
     sAP = system.rebuild(N_x=big, m_R=tuple(-mag * u))

@@ -36,6 +36,19 @@ the bond closes on the site itself (``t_y + t_y^dag`` adds to the on-site matrix
 Both are allowed and are what the real-space solver builds too; the thermodynamic limit needs
 large ``N_y`` (the paper uses 800).
 
+N_y = infinity
+--------------
+``N_y=math.inf`` (or ``"inf"``) in :func:`trilayer`, :func:`bilayer` or :func:`heterostructure`
+is the thermodynamic limit in y: every per-row quantity (densities, currents, torques, F, N) is the
+k integral ``(1 / 2 pi) int dk`` instead of the ``N_y``-point average.  ``N_y`` is a property of the
+geometry, so it lives on the :class:`System` (``System.N_y``, ``System.infinite``, ``describe()``);
+its :class:`~orbsym.numeric.Lattice` holds the matrices, which do not depend on ``N_y``, and a
+placeholder ``N_y = 1`` (never used by :func:`solve`).  :func:`solve` integrates with the
+Green's-function engine (k sub-grids per imaginary frequency, :mod:`orbsym.numeric.greens`) or the
+dense engine (trapezoid / adaptive Gauss-Kronrod integral, :mod:`orbsym.numeric.infinite`, the slow
+path); ``to_dict()["k_integral"]`` records the rule and its error estimate.  Totals
+(``per_row=False``) are infinite and refused.
+
 Example
 -------
 >>> from orbsym.systems import trilayer, solve
@@ -210,10 +223,26 @@ class System:
     def interface(self):
         return self.lattice.interface
 
+    @property
+    def N_y(self):
+        """Rows: an int, or ``math.inf`` for the thermodynamic limit in y (see "N_y = infinity")."""
+        return self.info.get("N_y", self.lattice.N_y)
+
+    @property
+    def infinite(self):
+        """Whether ``N_y = infinity`` (the lattice then carries a placeholder ``N_y = 1``)."""
+        return self.N_y == math.inf
+
+    def require_finite_rows(self, what):
+        """Raise ValueError if ``N_y = infinity`` (for solvers that need the finite k grid)."""
+        if self.infinite:
+            raise ValueError(f"{what} needs a finite N_y (the N_y = infinity k integral is available in solve() and rkky() only); got N_y = inf")
+
     def describe(self):
         """Plain-data description: constructor parameters plus the resolved column layout."""
         out = dict(self.info)
         out.update(self.lattice.describe())
+        out["N_y"] = self.N_y
         if self.info.get("basis") == "spin":
             out["spin_unit"] = self.spin_unit
         return out
@@ -223,6 +252,15 @@ def _check_int(name, v, lo, hint=""):
     return integer_at_least(name, v, lo, hint)
 
 
+def _rows(N_y):
+    """``N_y``: an int ``>= 1`` or ``math.inf`` (also the strings ``"inf"``, ``"infinity"``)."""
+    if isinstance(N_y, str) and N_y.strip().lower() in ("inf", "+inf", "infinity"):
+        return math.inf
+    if isinstance(N_y, (float, np.floating)) and math.isinf(N_y) and N_y > 0:
+        return math.inf
+    return _check_int("N_y", N_y, 1, " (rows, periodic in y), or math.inf for N_y = infinity")
+
+
 def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interface="fm", spin_unit="sigma", info=None, **defaults):
     """General column sequence.
 
@@ -230,8 +268,9 @@ def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interf
     ----------
     layers : sequence of Layer
         Blocks from left (``x = 0``) to right (see :func:`layer`).
-    N_y : int
-        Periodic rows, ``>= 1`` (``N_y = 1, 2``: see "Small N_y" in the module docstring).
+    N_y : int or math.inf
+        Periodic rows, ``>= 1`` (``N_y = 1, 2``: see "Small N_y" in the module docstring), or
+        ``math.inf`` (see "N_y = infinity" there).
     basis : {"orbital", "spin"}
         Basis of the built-in kinds (user Models bring their own; all columns must share one basis).
     interface : {"fm", "metal"}
@@ -247,7 +286,7 @@ def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interf
     check_name("interface rule", interface, INTERFACES)
     check_name("spin_unit", spin_unit, SPIN_UNITS)
     check_name("basis", basis, BASES)
-    N_y = _check_int("N_y", N_y, 1, " (rows, periodic in y)")
+    N_y = _rows(N_y)
     layers = list(layers)
     if not layers:
         raise ValueError("a heterostructure needs at least one layer")
@@ -300,7 +339,7 @@ def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interf
     for name in defaults:
         if name not in known_names:
             raise unknown_name("heterostructure parameter", name, sorted(known_names))
-    lattice = Lattice(columns, N_y, interface)
+    lattice = Lattice(columns, 1 if N_y == math.inf else N_y, interface)
     meta = {"geometry": "heterostructure", "basis": basis, "interface": interface, "N_y": N_y}
     if info:
         meta.update(info)
@@ -391,7 +430,8 @@ def trilayer(
         of Eq. 2).  Spin (default for ``metal="am"``): spin NM (``metal="nm"``, altermagnet with
         ``w = 0``) or altermagnet (``metal="am"``) between spin FMs (Pauli generators).
     N_x, N_y, N_FM : int
-        Columns, periodic rows, FM columns on each side (``N_x >= 2 N_FM + 1``).
+        Columns, periodic rows (or ``math.inf``: the k integral, see the module docstring), FM
+        columns on each side (``N_x >= 2 N_FM + 1``).
     m_L, m_R : magnetization
         Vector, ``(theta, phi)`` with magnitude ``m``, or axis name (:func:`magnetization`).
     gamma, tp : float
@@ -543,10 +583,11 @@ class Result:
     def check_resources(self, vectors=True):
         """Raise :class:`orbsym.numeric.budget.ResourceError` (a ValueError) with the estimate if the
         dense solve would not fit in memory or would take longer than the limit; called before
-        solving.  The Green's-function engine (memory O(N_x) per batch) checks its own budget."""
+        solving.  The Green's-function engine (memory O(N_x) per batch) and the ``N_y = infinity``
+        integral (memory O(N_x^2) per k-point batch) check their own budget."""
         from .numeric.budget import check_resources
 
-        if self._engine_for(vectors) != "dense":
+        if self._engine_for(vectors) != "dense" or self.system.infinite:
             return None
 
         what = "the solve with eigenvectors" if vectors else "the eigenvalue solve"
@@ -555,7 +596,8 @@ class Result:
     def _engine_for(self, vectors):
         key = "bands" if vectors else "eigenvalues"
         if key not in self._used:
-            self._used[key] = choose_engine(self.engine_requested, self.lattice, self.T, vectors)
+            N_y = None if self.system.infinite else "lattice"
+            self._used[key] = choose_engine(self.engine_requested, self.lattice, self.T, vectors, N_y=N_y)
         return self._used[key]
 
     def _run(self, vectors):
@@ -564,7 +606,13 @@ class Result:
         if self._engine_for(vectors) == "greens":
             from .numeric.greens import solve_greens
 
-            return solve_greens(lat, self.T, lat.offset_pairs(KERNEL_NAMES) if vectors else (), vectors=vectors)
+            N_y = None if self.system.infinite else "lattice"
+            return solve_greens(lat, self.T, lat.offset_pairs(KERNEL_NAMES) if vectors else (), vectors=vectors, N_y=N_y)
+        if self.system.infinite:
+            from .numeric.infinite import solve_infinite
+
+            sol = solve_infinite(lat, self.T, lat.offset_pairs(KERNEL_NAMES) if vectors else (), tol=INFINITE_TOL)
+            return _InfiniteDense(sol)
         if vectors:
             return solve_bloch(lat, self.T, lat.offset_pairs(KERNEL_NAMES), workers=self.workers)
         return solve_bloch(lat, self.T, vectors=False, workers=self.workers)
@@ -672,16 +720,50 @@ class Result:
             self._evals = self._run(False)
         return self._evals
 
+    def _per_row(self, per_row, what):
+        if not per_row and self.system.infinite:
+            raise ValueError(f"the total {what} of an N_y = infinity system is infinite; use per_row=True")
+
     def free_energy(self, per_row=True):
         """Grand potential ``F = -T sum ln(1 + exp(-E/T))`` (Eq. 13), per row by default."""
+        self._per_row(per_row, "free energy")
         return self._eigen().free_energy(per_row)
 
     def particle_number(self, per_row=True):
         """Electrons per row (default) or in total."""
+        self._per_row(per_row, "particle number")
         sol = self._eigen()
         if getattr(sol, "_N", 0) is None:  # Green's-function free-energy solve: the number needs the bands
             sol = self.solution
         return sol.particle_number(per_row)
+
+    def k_integral(self):
+        """``N_y = infinity`` only (else None): how the k integral was done and its error estimate.
+
+        ``engine``; ``method`` (greens: ``"poles+k-subgrids"``; dense: ``"trapezoid"`` or
+        ``"adaptive"`` of :mod:`orbsym.numeric.infinite`); ``error_estimate`` (units of t per row for
+        F; dense: the rule's estimate, max norm over F, N and every band element; greens: the
+        a-priori bound ``n E_max err`` on F, ``err`` the per-level occupation bound of the pole
+        expansion and k sub-grids); ``points`` (greens: (k, w) points; dense: diagonalizations).
+        """
+        if not self.system.infinite:
+            return None
+        sol = self._eigen()
+        if isinstance(sol, _InfiniteDense):
+            s = sol.solution
+            return {"N_y": "inf", "engine": "dense", "method": s.method, "tol": INFINITE_TOL, "error_estimate": s.error, "points": s.evaluations}
+        from .numeric.greens import spectral_bound
+
+        n = self.lattice.N_x * self.lattice.dim
+        return {
+            "N_y": "inf",
+            "engine": "greens",
+            "method": "poles+k-subgrids",
+            "tol": sol.expansion.tol,
+            "error_estimate": float(n * spectral_bound(self.lattice) * sol.error),
+            "occupation_error": float(sol.error),
+            "points": sol.points,
+        }
 
     def to_dict(self, quantities=("densities", "currents", "torques", "free_energy")):
         """JSON-ready dict (NaN -> None) with the system description and the requested quantities."""
@@ -701,13 +783,37 @@ class Result:
             out["torques_forward"] = _jsonable(self.torques("forward"))
         if "free_energy" in quantities:
             out["free_energy_per_row"] = self.free_energy()
-            out["free_energy_total"] = self.free_energy(per_row=False)
+            out["free_energy_total"] = None if self.system.infinite else self.free_energy(per_row=False)
         if "particle_number" in quantities:
             out["particle_number_per_row"] = self.particle_number()
         if "continuity" in quantities:
             out["continuity"] = self.continuity_residual()
         out["engine"] = self.engine
+        if self.system.infinite:
+            out["system"]["N_y"] = "inf"
+            out["k_integral"] = self.k_integral()
         return out
+
+
+#: Absolute tolerance of the dense ``N_y = infinity`` k integral (:func:`orbsym.numeric.infinite.solve_infinite`).
+INFINITE_TOL = 1e-11
+
+
+class _InfiniteDense:
+    """:class:`orbsym.numeric.infinite.InfiniteSolution` with the solution interface of the engines."""
+
+    engine = "dense"
+
+    def __init__(self, solution):
+        self.solution = solution
+        self.bands = solution.bands
+        self.N_y = None
+
+    def free_energy(self, per_row=True):
+        return self.solution.free_energy
+
+    def particle_number(self, per_row=True):
+        return self.solution.particle_number
 
 
 def _jsonable(x):
@@ -729,6 +835,9 @@ def solve(system, T=PAPER_PARAMETERS["T"], workers=1, engine="auto"):
     Green's functions on the imaginary axis, linear in ``N_x``: :mod:`orbsym.numeric.greens`) or
     ``"auto"`` (the faster by the cost model of :mod:`orbsym.numeric.engines`).  Both agree to
     ~1e-12; :attr:`Result.engine` and ``to_dict()["engine"]`` record which one ran.
+
+    A system built with ``N_y=math.inf`` is solved as the k_y integral (module docstring, "N_y =
+    infinity"); :meth:`Result.k_integral` and ``to_dict()["k_integral"]`` give the rule and its error.
     """
     return Result(system, T, workers, engine)
 
@@ -751,7 +860,7 @@ def rkky(system, T=PAPER_PARAMETERS["T"], per_row=True, workers=1, engine="auto"
     u, mag = rkky_directions(system)
     check_energy_scale("temperature T", check_temperature(T))
     sP, sAP = system.rebuild(m_R=tuple(mag * u)), system.rebuild(m_R=tuple(-mag * u))
-    used = choose_engine(engine, sP.lattice, T, vectors=False)
+    used = choose_engine(engine, sP.lattice, T, vectors=False, N_y=None if system.infinite else "lattice")
     FP = solve(sP, T, workers, used).free_energy(per_row)
     FAP = solve(sAP, T, workers, used).free_energy(per_row)
     J = FAP - FP

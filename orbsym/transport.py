@@ -324,6 +324,7 @@ def attach_leads(system, left=None, right=None, width="periodic", period=None):
     """
     if not isinstance(system, System):
         raise TypeError(f"attach_leads() needs an orbsym.systems.System, got {type(system).__name__}")
+    system.require_finite_rows("attach_leads()")
     pair = lambda spec: isinstance(spec, (tuple, list))  # noqa: E731  (a period-2 lead cell)
     cl, ll = _lead_column(system, left[0] if pair(left) else left, "left")
     cr, lr = _lead_column(system, right[-1] if pair(right) else right, "right")

@@ -135,3 +135,25 @@ def test_greens_refuses_next_nearest_neighbour_bonds_and_auto_falls_back_to_dens
     auto = solve(system, 0.05, engine="auto")
     assert auto.free_energy() == solve(system, 0.05, engine="dense").free_energy()
     assert auto.engine == "dense"
+
+
+@pytest.mark.parametrize("kind, basis, N_x, m_L", [("trilayer", "orbital", 6, (0.3, 0.5, 0.8)), ("bilayer", "spin", 5, (0.2, 0.4, 0.9)), ("trilayer", "orbital", 4, "x")])
+def test_cost_model_bandwidth_is_the_bloch_one(kind, basis, N_x, m_L):
+    """The band-solver branch of the dense cost uses the bandwidth solve_bloch will see."""
+    from orbsym.numeric.bloch import _lower_bandwidth
+    from orbsym.numeric.engines import _bandwidth
+    from orbsym.numeric.infinite import _pieces
+
+    s = _system(kind, basis, N_x, m_L, 0.5, -0.2, "fm")
+    assert _bandwidth(s.lattice) == _lower_bandwidth(*_pieces(s.lattice))
+
+
+def test_auto_takes_greens_from_the_measured_crossover():
+    """benchmarks/bench_engine_choice.py: at N_y = 800, T = 0.01 greens is faster from N_x = 5 (all
+    profiles and F), dense at N_x = 3; at N_y = 100 dense up to N_x = 15."""
+    gen = dict(gamma=0.5, m_L=(0.3, 0.5, 0.8))
+    for N_x, N_y, want in ((3, 800, "dense"), (5, 800, "greens"), (25, 800, "greens"), (15, 100, "dense"), (35, 100, "greens")):
+        lat = trilayer(N_x=N_x, N_y=N_y, **gen).lattice
+        assert choose_engine("auto", lat, 0.01, True) == want, (N_x, N_y)
+        assert choose_engine("auto", lat, 0.01, False) == want, (N_x, N_y)
+    assert choose_engine("auto", trilayer(N_x=25, N_y=800, **gen).lattice, 0.0) == "dense"  # T = 0: ~220 points x sub-grids

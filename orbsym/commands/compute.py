@@ -5,6 +5,11 @@ Examples::
     orbsym compute trilayer --gamma 0.5 --m-L x --m-R y --json
     orbsym compute bilayer --metal am --w 0.4 --m-FM 1.2,0.3 --quantities free_energy
     orbsym compute trilayer --m-L y --m-R y --rkky --json --out rkky.json
+    orbsym compute trilayer --N-x 400 --engine greens --N-y inf --quantities free_energy,currents
+
+``--engine`` picks the solver (``auto``, ``dense``, ``greens``; both outputs record the engine that
+ran); ``--N-y inf`` is the thermodynamic limit in y (the k integral; the output records its rule
+and error estimate).
 
 ``--out FILE`` writes the output to ``FILE`` atomically (temporary file + rename,
 :mod:`orbsym.io`): a failed or interrupted run leaves the previous ``FILE`` (or none), never half
@@ -33,12 +38,13 @@ OPTION_DEFAULTS = {"metal": "nm", "m_L": "x", "m_R": "y", "m_FM": "z", "gamma": 
 
 def add_arguments(parser):
     from ..conventions import PAPER_PARAMETERS as P
+    from ..numeric.engines import ENGINES
 
     parser.add_argument("geometry", type=_choice("geometry", GEOMETRIES), metavar="{trilayer,bilayer}", help="trilayer (FM/metal/FM) or bilayer (metal/FM)")
     parser.add_argument("--basis", type=_choice("basis", ("orbital", "spin")), metavar="{orbital,spin}", default=None, help="orbital (Eq. 3) or spin (Eq. 4) (default: orbital for --metal nm, spin for --metal am)")
     parser.add_argument("--metal", type=_choice("metal", ("nm", "am")), metavar="{nm,am}", default=None, help="normal metal or altermagnet (am: spin basis) (default: nm)")
     parser.add_argument("--N-x", dest="N_x", type=int, default=P["N_x"], metavar="N", help=f"columns, open in x (default: {P['N_x']})")
-    parser.add_argument("--N-y", dest="N_y", type=int, default=P["N_y"], metavar="N", help=f"rows, periodic in y (default: {P['N_y']})")
+    parser.add_argument("--N-y", dest="N_y", type=_rows, default=P["N_y"], metavar="N", help=f"rows, periodic in y, or inf for the k integral (N_y = infinity) (default: {P['N_y']})")
     parser.add_argument("--N-FM", dest="N_FM", type=int, default=P["N_FM"], metavar="N", help=f"FM columns per ferromagnet (default: {P['N_FM']})")
     parser.add_argument("--m-L", dest="m_L", default=None, metavar="M", help="left FM magnetization, trilayer only (default: x)")
     parser.add_argument("--m-R", dest="m_R", default=None, metavar="M", help="right FM magnetization, trilayer only (default: y)")
@@ -68,6 +74,14 @@ def add_arguments(parser):
         "FILE.py is executed as Python code (once): use only files you trust",
     )
     parser.add_argument("--rkky", action="store_true", help="also compute J = F_AP - F_P (trilayer; m_R along +-m_L)")
+    parser.add_argument(
+        "--engine",
+        type=_choice("engine", ENGINES),
+        metavar="{" + ",".join(ENGINES) + "}",
+        default="auto",
+        help="dense (Bloch diagonalization, the reference), greens (recursive Green's functions, linear in N_x) "
+        "or auto (the faster by the cost model of orbsym.numeric.engines) (default: auto)",
+    )
     parser.add_argument("--workers", type=int, default=1, metavar="N", help="processes sharing the k-points (default: 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--out", default=None, metavar="FILE", help="write the output to FILE (atomically) instead of stdout")
@@ -117,6 +131,18 @@ def check_applicable(args):
         if getattr(args, k) is None:
             setattr(args, k, v)
     return given
+
+
+def _rows(text):
+    """argparse ``type`` of ``--N-y``: an integer, or ``inf`` for ``N_y = infinity``."""
+    import argparse
+
+    if str(text).strip().lower() in ("inf", "infinity"):
+        return math.inf
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--N-y must be an integer >= 1 or inf (N_y = infinity), got {text!r}") from None
 
 
 def _choice(what, allowed):
@@ -235,6 +261,8 @@ def check_size(args, dim, vectors):
 
     if min(args.N_x, args.N_y, args.N_FM) < 1:
         return None  # the geometry reports the bad size with its allowed range
+    if args.engine == "greens" or args.N_y == math.inf:
+        return None  # O(N_x) per point (greens) or adaptive k integral: the solve checks its own budget
     est = dense_bloch_estimate(args.N_x, args.N_y, dim, vectors=vectors, workers=args.workers)
     if args.rkky:
         est = est.times(3, "solves")
@@ -247,12 +275,17 @@ def _format_text(d):
     s = d["system"]
     sizes = ", ".join(f"{k}={s[k]}" for k in ("N_x", "N_y", "N_FM") if s.get(k) is not None)
     lines.append(f"system: {s['geometry']} ({s['basis']} basis, interface={s['interface']}), {sizes}, T={d['T']}")
+    lines.append(f"engine: {d['engine']} (requested {d['engine_requested']})")
+    if d.get("k_integral"):
+        k = d["k_integral"]
+        lines.append(f"N_y = inf: k integral by {k['method']} ({k['engine']} engine), error estimate {k['error_estimate']:.2g} t per row")
     if "metal_model" in s:
         mm = s["metal_model"]
         pars = ", ".join(f"{k}={v}" for k, v in mm["parameters"].items())
         lines.append(f"metal: model {mm['name']!r} from {mm['file']} ({pars}); FMs: m={s['m']}, t={s['t']}, mu={s['mu']}")
     if "free_energy_per_row" in d:
-        lines.append(f"free energy per row: {d['free_energy_per_row']:.12g}  (total {d['free_energy_total']:.12g})")
+        total = "infinite" if d["free_energy_total"] is None else f"{d['free_energy_total']:.12g}"
+        lines.append(f"free energy per row: {d['free_energy_per_row']:.12g}  (total {total})")
     if "particle_number_per_row" in d:
         lines.append(f"particles per row: {d['particle_number_per_row']:.12g}")
     if "rkky" in d:
@@ -303,10 +336,10 @@ def run(args):
     vectors = any(q not in ("free_energy", "particle_number") for q in qs)
     check_size(args, dim, vectors)
     system = _system(args, user)
-    result = solve(system, args.T, workers=args.workers)
+    result = solve(system, args.T, workers=args.workers, engine=args.engine)
     out = result.to_dict(tuple(qs))
     if args.rkky:
-        out["rkky"] = rkky(system, args.T, workers=args.workers)
+        out["rkky"] = rkky(system, args.T, workers=args.workers, engine=args.engine)
     text = json.dumps(out, allow_nan=False) if args.json else _format_text(out)
     if target is None:
         print(text)

@@ -46,6 +46,13 @@ def add_arguments(parser):
         default="auto",
         help="rule of the N_y=inf k_y integral: auto (default; trapezoid at ordinary T, adaptive split at the Fermi points for T <~ 1e-3 and T = 0), trapezoid, adaptive",
     )
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "dense", "greens"),
+        default="auto",
+        help="solver of every point: auto (default), dense or greens (orbsym.systems.solve; at N_y=inf greens uses its k sub-grids, "
+        "auto/dense the k_y integral of --ny-inf-method); part of the sweep fingerprint",
+    )
     parser.add_argument("--restart", action="store_true", help="start over: discard OUT.parts/ (partial, stale or corrupt results, also of a different sweep) and recompute")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -177,6 +184,7 @@ def run(args):
             restart=args.restart,
             progress=False if args.quiet else None,
             ny_inf_method=args.ny_inf_method,
+            engine=args.engine,
             **kwargs,
         )
     except SweepError as exc:

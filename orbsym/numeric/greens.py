@@ -35,6 +35,14 @@ k-points per frequency
     (Matsubara-like) frequencies use all ``N_y`` momenta, the high ones a few dozen.  The same bound
     makes ``N_y = infinity`` a plain sum (see :func:`k_grid`).
 
+Levels at zero (T = 0)
+    The quadrature resolves ``|E| >= 4 resolution``; a level much closer (an exact zero mode sits at
+    rounding distance ~1e-16 from zero) would come out neither full nor exactly half.  Such levels
+    are counted per k on the ``N_y`` grid by the Sylvester inertia of the block ``LDL^dag`` of
+    ``h(k) -+ 4 resolution`` (:func:`count_below`); if there are any, the result is the average of
+    the solves at ``mu -+ s`` (``s = 1e-5 t`` by default, no other level within ``2 s``, checked),
+    which counts them exactly half occupied as the dense engine does (:func:`zero_levels`).
+
 Conventions: :mod:`orbsym.conventions`.
 """
 
@@ -51,7 +59,7 @@ from .checks import integer_at_least
 from .poles import DEFAULT_RESOLUTION, DEFAULT_TOL, pole_expansion
 from .thermo import check_temperature
 
-__all__ = ["GreensSolution", "solve_greens", "free_energy_greens", "spectral_bound", "k_grid", "CHUNK_BYTES", "MEMORY_LIMIT"]
+__all__ = ["GreensSolution", "solve_greens", "free_energy_greens", "spectral_bound", "k_grid", "count_below", "zero_levels", "CHUNK_BYTES", "MEMORY_LIMIT"]
 
 #: Memory budget (bytes) of one batch of (k, w) points (stored left-connected blocks and work arrays).
 CHUNK_BYTES = 256 * 2**20
@@ -213,6 +221,9 @@ class GreensSolution:
         Sub-grid size ``M`` per frequency.
     error : float
         A-priori bound of the per-level occupation error (expansion + k sub-grids).
+    zero_levels : float
+        T = 0: levels per row within ``ZERO_WINDOW * resolution`` of zero, counted half occupied
+        (solved as the average of ``mu -+ 8 resolution``; see :func:`zero_levels`).
     """
 
     T: float
@@ -225,6 +236,7 @@ class GreensSolution:
     _F: float = 0.0
     _N: float = None
     engine: str = field(default="greens")
+    zero_levels: float = 0.0
 
     def free_energy(self, per_row=True):
         """Grand potential of Eq. (13), per row (default) or total (finite ``N_y`` only)."""
@@ -321,17 +333,121 @@ def solve_greens(lattice, T, pairs=((0, 0),), vectors=True, tol=DEFAULT_TOL, res
     GreensSolution
     """
     with np.errstate(under="ignore"):
-        return _solve(lattice, T, pairs, vectors, tol, resolution, N_y, chunk_bytes, use_subgrids)
+        return _solve_zero_safe(lattice, T, pairs, vectors, tol, resolution, N_y, chunk_bytes, use_subgrids)
 
 
-def _solve(lattice, T, pairs, vectors, tol, resolution, N_y, chunk_bytes, use_subgrids):
-    T = check_temperature(T)
+# ----------------------------------------------------------------- T = 0 levels at zero
+#: T = 0: levels with ``|E| < ZERO_WINDOW * resolution`` are "at zero" (half occupied).
+ZERO_WINDOW = 4.0
+#: Shifts ``s / resolution`` tried (largest first) for the average over ``mu -+ s``; a shift is
+#: usable when no level has ``ZERO_WINDOW resolution <= |E| < 2 s``.  The recursion's rounding
+#: for a level at distance ``s`` falls like ``(eps / s)^2``: ``s = 1e-5 t`` gives ~1e-14.
+SHIFTS = (1000.0, 64.0, 8.0)
+
+
+class _Shifted:
+    """A lattice whose on-site blocks are shifted by ``-s`` (``h -> h - s``); all else delegated."""
+
+    def __init__(self, lattice, s):
+        self._lattice = lattice
+        self.onsite = lattice.onsite - s * np.eye(lattice.dim)[None]
+
+    def __getattr__(self, name):
+        return getattr(self._lattice, name)
+
+
+def count_below(lattice, k, sigma):
+    """Number of levels ``E < sigma`` of each ``h(k)`` (Sylvester inertia of the block LDL^dag).
+
+    ``h(k) - sigma = L D L^dag`` with the Schur-complement pivots ``D_0 = A_0 - sigma``,
+    ``D_x = A_x - sigma - B_{x-1}^dag D_{x-1}^{-1} B_{x-1}``; the count is the number of negative
+    eigenvalues of all pivots (``O(N_x dim^3)`` per k, vectorized over k).
+    """
+    d = lattice.dim
+    eik = np.exp(1j * np.asarray(k, float))[:, None, None]
+    ty, hop = lattice.hop_y, lattice.hop_x
+    n = np.zeros(eik.shape[0], dtype=np.int64)
+    Dinv = None
+    for x in range(lattice.N_x):
+        D = lattice.onsite[x] - sigma * np.eye(d) + ty[x] * eik + ty[x].conj().T * eik.conj()
+        if x > 0:
+            B = hop[x - 1]
+            D = D - B.conj().T @ Dinv @ B
+        D = 0.5 * (D + D.conj().transpose(0, 2, 1))
+        ev, U = np.linalg.eigh(D)
+        n += (ev < 0).sum(axis=1)
+        tiny = 1e-300 + 1e-15 * np.abs(ev).max(axis=1, initial=0.0)[:, None]
+        ev = np.where(np.abs(ev) < tiny, tiny, ev)  # an exactly singular pivot: a level at sigma, counted above
+        Dinv = (U / ev[:, None, :]) @ U.conj().transpose(0, 2, 1)
+    return n
+
+
+def zero_levels(lattice, N_y, resolution=DEFAULT_RESOLUTION):
+    """T = 0 levels near zero on the ``N_y`` momenta: ``(at_zero, shift)``.
+
+    ``at_zero``: levels per row with ``|E| < ZERO_WINDOW resolution`` (unresolved by the
+    imaginary-axis quadrature; counted half occupied), ``N_y^{-1} sum_k`` of the k-resolved counts
+    of :func:`count_below`.  ``shift``: the largest ``s`` of :data:`SHIFTS` (times ``resolution``)
+    with no level in ``ZERO_WINDOW resolution <= |E| < 2 s``, or None if there is none.
+    """
+    from .bloch import k_points
+
+    k, w = k_points(int(N_y), lattice.y_hermitian)
+    count = lambda e: float(np.dot(w, count_below(lattice, k, e))) / N_y  # noqa: E731
+    lo, hi = count(-ZERO_WINDOW * resolution), count(ZERO_WINDOW * resolution)
+    at_zero = hi - lo
+    if at_zero == 0:
+        return 0.0, None
+    for m in SHIFTS:
+        s = m * resolution
+        if count(2 * s) == hi and count(-2 * s) == lo:
+            return at_zero, s
+    return at_zero, None
+
+
+def _solve_zero_safe(lattice, T, pairs, vectors, tol, resolution, N_y, chunk_bytes, use_subgrids):
+    """:func:`_solve`, and at T = 0 with levels at zero the average of the solves at ``mu -+ s``.
+
+    ``s`` from :func:`zero_levels`.  A level at zero then sits at ``-+ s`` (resolved) and is half
+    occupied in the average, as in the dense engine; every other level (``|E| >= 2 s``, checked)
+    stays on its side.  The grand potential of the average, ``(min(E - s, 0) + min(E + s, 0)) / 2``,
+    is exact except ``-s/2`` per level at zero, which is added back from the count.
+    """
+    args = (T, pairs, vectors, tol, resolution, N_y, chunk_bytes, use_subgrids)
+    rows = lattice.N_y if (isinstance(N_y, str) and N_y == "lattice") else N_y
+    if check_temperature(T) != 0 or rows is None or (isinstance(rows, float) and math.isinf(rows)):
+        return _solve(lattice, *args)
+    _check_nn(lattice)
+    rows = integer_at_least("N_y", rows, 1, " (rows), or None / inf for N_y = infinity")
+    at_zero, s = zero_levels(lattice, rows, resolution)
+    if at_zero == 0:
+        return _solve(lattice, *args)
+    if s is None:
+        raise ValueError(
+            f"T = 0 with {at_zero:g} levels per row within {ZERO_WINDOW * resolution:.2g} t of the chemical potential "
+            f"and others within {2 * SHIFTS[-1] * resolution:.2g} t: the Green's-function quadrature cannot separate "
+            "them; use engine='dense', T > 0 or another resolution"
+        )
+    a = _solve(_Shifted(lattice, s), *args)
+    b = _solve(_Shifted(lattice, -s), *args)
+    bands = {p: 0.5 * (a.bands[p] + b.bands[p]) for p in a.bands}
+    Nn = None if a._N is None else 0.5 * (a._N + b._N)
+    F = 0.5 * (a._F + b._F) + 0.5 * s * at_zero
+    return GreensSolution(T, a.N_y, bands, a.expansion, a.points + b.points, a.k_sizes, max(a.error, b.error), F, Nn, zero_levels=at_zero)
+
+
+def _check_nn(lattice):
     if lattice.has_diagonal_bonds:
         extra = [tuple(b) for b in lattice.bonds if tuple(b) not in ((1, 0), (0, 1))]
         raise ValueError(
             f"the Green's-function engine handles nearest-neighbour bonds (1, 0) and (0, 1) only; this lattice "
             f"has bonds {extra} (next-nearest neighbours): use engine='dense'"
         )
+
+
+def _solve(lattice, T, pairs, vectors, tol, resolution, N_y, chunk_bytes, use_subgrids):
+    T = check_temperature(T)
+    _check_nn(lattice)
     if isinstance(N_y, str) and N_y == "lattice":
         N_y = lattice.N_y
     elif N_y is not None and not (isinstance(N_y, float) and math.isinf(N_y)):

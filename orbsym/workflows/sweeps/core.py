@@ -159,6 +159,8 @@ def _fingerprint(spec, axes, observables, tol, method="auto"):
     }
     if infinite:
         doc["ny_inf_method"] = method
+    if getattr(spec, "engine", "auto") != "auto":  # "auto" keeps the fingerprints of older sweeps
+        doc["engine"] = spec.engine
     if spec.factory is not None:  # a factory may tell 1 from 1.0: keep the types in the fingerprint
         doc["types"] = {
             "axes": {n: sorted({type(v).__name__ for v in vals}) for n, vals in axes.items()},
@@ -238,6 +240,7 @@ def _attrs(spec, axes, observables, tol, fingerprint):
         "interface": "swept" if "interface" in axes else str(params.get("interface", "see parameters")),
         "conventions": "energies in units of t, hbar = k_B = a = 1; free energies per row; see orbsym.conventions",
         "fingerprint": fingerprint,
+        "engine_requested": getattr(spec, "engine", "auto"),
     }
     if spec.factory is not None:
         attrs["factory"] = _qualname(spec.factory)
@@ -308,6 +311,7 @@ def sweep(
     tol=DEFAULT_TOL,
     on_chunk=None,
     ny_inf_method="auto",
+    engine="auto",
 ):
     """Compute observables on the Cartesian product of parameter axes.
 
@@ -349,6 +353,10 @@ def sweep(
         Rule of the ``N_y = inf`` k_y integral (:func:`orbsym.numeric.infinite.solve_infinite`):
         ``"auto"`` takes the trapezoidal rule at ordinary T and the adaptive rule split at the
         Fermi points for ``T <~ 1e-3`` (and ``T = 0``).
+    engine : {"auto", "dense", "greens"}
+        Solver of every point (:func:`orbsym.systems.solve`; enters the fingerprint).  At
+        ``N_y = inf`` ``"greens"`` uses the Green's-function k sub-grids, ``"auto"`` and ``"dense"``
+        the k integral of ``ny_inf_method``.
     on_chunk : callable, optional
         Called after every stored chunk with ``{"indices", "done", "total", "failed",
         "seconds"}`` (``seconds``: time the worker spent on the chunk's points); an exception
@@ -390,7 +398,10 @@ def sweep(
     axes, params = canonical_values(spec, axes, params)
     if ny_inf_method not in NY_INF_METHODS:
         raise ValueError(f"unknown N_y = inf method {ny_inf_method!r}; allowed: {', '.join(NY_INF_METHODS)}")
-    spec = type(spec)(spec.geometry, spec.factory, dict(params), ny_inf_method)
+    from ...numeric.checks import check_name
+    from ...numeric.engines import ENGINES
+
+    spec = type(spec)(spec.geometry, spec.factory, dict(params), ny_inf_method, check_name("engine", engine, ENGINES))
     both = [n for n in axes if n in params]
     if both:
         raise ValueError(f"parameter {both[0]!r} is both swept (axes) and fixed (params); give it in one place")

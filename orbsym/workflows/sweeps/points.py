@@ -66,6 +66,10 @@ class SystemSpec:
     ny_inf_method : str
         Rule of the ``N_y = inf`` k_y integral, ``"auto"``, ``"trapezoid"`` or ``"adaptive"``
         (:func:`orbsym.numeric.infinite.solve_infinite`).
+    engine : str
+        ``"auto"``, ``"dense"`` or ``"greens"`` for the finite-``N_y`` solves; at ``N_y = inf``
+        ``"greens"`` uses the Green's-function k sub-grids (``free_energy_error``: its a-priori
+        bound), the others the dense k integral of ``ny_inf_method``.
     """
 
     geometry: str
@@ -73,6 +77,9 @@ class SystemSpec:
     fixed: dict = field(default_factory=dict)
     #: Rule of the ``N_y = inf`` k_y integral (:data:`orbsym.numeric.infinite.METHODS`).
     ny_inf_method: str = "auto"
+    #: Engine of :func:`orbsym.systems.solve` (:data:`orbsym.numeric.engines.ENGINES`); for
+    #: ``N_y = inf`` points only ``"greens"`` replaces the dense k integral.
+    engine: str = "auto"
 
     def constructor(self):
         if self.factory is not None:
@@ -206,14 +213,22 @@ def _as_int(name, v):
 class _InfiniteResult:
     """:class:`orbsym.systems.Result`-like view of an ``N_y = infinity`` solution."""
 
-    def __init__(self, system, T, tol, vectors, method="auto"):
+    def __init__(self, system, T, tol, vectors, method="auto", engine="auto", number=True):
         from ...numeric import Observables
         from ...numeric.observables import KERNEL_NAMES
         from ...numeric.infinite import solve_infinite
 
         lat = system.lattice
         pairs = lat.offset_pairs(KERNEL_NAMES) if vectors else ()
-        self.solution = solve_infinite(lat, T, pairs=pairs, tol=tol, method=method)
+        if engine == "greens":
+            from ...numeric.greens import solve_greens, spectral_bound
+
+            sol = solve_greens(lat, T, pairs or ((0, 0),), vectors=vectors or number, N_y=None)
+            self._F, self._N, self.error = sol.free_energy(), sol._N, lat.N_x * lat.dim * spectral_bound(lat) * sol.error
+            self.solution = sol
+        else:
+            self.solution = solve_infinite(lat, T, pairs=pairs, tol=tol, method=method)
+            self._F, self._N, self.error = self.solution.free_energy, self.solution.particle_number, self.solution.error
         self.observables = Observables(lat, self.solution.bands) if vectors else None
         spin_half = system.info.get("basis") == "spin" and system.spin_unit == "S"
         self._scale = 0.5 if spin_half else 1.0
@@ -229,10 +244,10 @@ class _InfiniteResult:
         return out
 
     def free_energy(self):
-        return self.solution.free_energy
+        return self._F
 
     def particle_number(self):
-        return self.solution.particle_number
+        return self._N
 
     def densities(self):
         return self._per_pol(self.observables.density)
@@ -246,12 +261,12 @@ class _InfiniteResult:
         return self._per_pol(lambda p: self.observables.torques(p, kind), charge=False)
 
 
-def _solve(system, T, infinite, tol, vectors, method="auto"):
+def _solve(system, T, infinite, tol, vectors, method="auto", engine="auto", number=True):
     if infinite:
-        return _InfiniteResult(system, T, tol, vectors, method)
+        return _InfiniteResult(system, T, tol, vectors, method, engine, number)
     from ...systems import solve
 
-    return solve(system, T)
+    return solve(system, T, engine=engine)
 
 
 def _stack(d, labels, width):
@@ -274,7 +289,8 @@ def compute_point(spec, params, observables, tol):
     system = spec.constructor()(**kw)
     vectors = any(o[0] in ("densities", "currents", "torques") for o in observables)
     need_res = any(o[0] not in ("rkky", "levels") for o in observables)
-    res = _solve(system, T, infinite, tol, vectors, spec.ny_inf_method) if need_res else None
+    number = any(o[0] == "particle_number" for o in observables)
+    res = _solve(system, T, infinite, tol, vectors, spec.ny_inf_method, spec.engine, number) if need_res else None
     N = system.lattice.N_x
     out = {}
     for obs in observables:
@@ -282,7 +298,7 @@ def compute_point(spec, params, observables, tol):
         if base == "free_energy":
             out["free_energy"] = np.array(res.free_energy())
             if infinite:
-                out["free_energy_error"] = np.array(res.solution.error)
+                out["free_energy_error"] = np.array(res.error)
         elif base == "particle_number":
             out["particle_number"] = np.array(res.particle_number())
         elif base == "densities":
@@ -334,7 +350,7 @@ def _rkky(spec, system, kw, T, infinite, tol):
     F = []
     for sign in (1.0, -1.0):
         s = make(**{**kw, "m_R": tuple(sign * mag * u)})
-        F.append(_solve(s, T, infinite, tol, False, spec.ny_inf_method).free_energy())
+        F.append(_solve(s, T, infinite, tol, False, spec.ny_inf_method, spec.engine, False).free_energy())
     return F[0], F[1]
 
 
