@@ -568,6 +568,15 @@ class _Recorder:
         self.local_error = np.zeros((nt, 4, N))
 
 
+#: Use the precession fast path (:mod:`orbsym.numeric.local_update`) when it applies; tests switch
+#: it off to compare with the eigen-decomposition path.
+LOCAL_UPDATE = True
+
+
+class _NotLocal(Exception):
+    pass
+
+
 class _Job:
     """Propagation of one chunk of momenta and its k-sums at every stored time (additive over chunks)."""
 
@@ -586,12 +595,19 @@ class _Job:
             slot[0] ^= 1
             return ev.hamiltonians(proto.lattice(s), k, proto.A(s), out=ev.work_buffer(f"hfun{slot[0]}", shape))
 
-        rho = ev.thermal_state(proto.initial_lattice(), T, k)
-        out = [self.sums(rho, times[0], k, w, None, None)]
         self.substeps = []
-        if bar is not None:
-            bar.update(1)
-        for i in range(1, times.size):
+        local = self._local_setup(k)
+        if local is not None:
+            out, rho, start = self._run_local(local, k, w, bar)
+            if rho is None:
+                return out
+        else:
+            rho = ev.thermal_state(proto.initial_lattice(), T, k)
+            out = [self.sums(rho, times[0], k, w, None, None)]
+            start = 1
+            if bar is not None:
+                bar.update(1)
+        for i in range(start, times.size):
             t0, t = times[i - 1], times[i]
             nsub = 1 if self.dt is None else max(1, int(math.ceil((t - t0) / self.dt * (1 - 1e-12))))
             h_sub = (t - t0) / nsub
@@ -611,6 +627,105 @@ class _Job:
             if bar is not None:
                 bar.update(1)
         return out
+
+    # ------------------------------------------------------------------ local (low-rank) fast path
+    def _local_setup(self, k):
+        """The precession-only fast path of the "exact" propagator (:mod:`orbsym.numeric.local_update`):
+        every midpoint Hamiltonian differs from the initial one only in the on-site blocks of the
+        precessing columns.  None when it does not apply (other drives, relaxation, magnus4)."""
+        proto = self.proto
+        if not (LOCAL_UPDATE and self.method == "exact" and self.tau is None and proto.precessions and not proto.field and not proto.quenches):
+            return None
+        from .numeric.bloch import _gauged_pieces
+        from .numeric.local_update import LocalPropagator
+
+        d = self.d
+        cols = sorted({x for p in proto.precessions for x in p._frames})
+        rows = np.concatenate([np.arange(x * d, (x + 1) * d) for x in cols])
+        L0 = proto.initial_lattice()
+        ref = _gauged_pieces(L0, None)
+        h_ref = ev.hamiltonians(L0, k)
+        E = np.linalg.eigvalsh(h_ref)
+        f = ev._occupations(E, self.T)
+        n = E.shape[1]
+        # per k, rho = sum_j f_j psi_j psi_j^dag over the m lowest states (particles) or 1 - sum_j (1 - f_j) psi_j psi_j^dag
+        # over the m highest (holes), whichever needs fewer; weights below 1e-18 (rounding level of rho) are dropped
+        m_p = np.sum(f > 1e-18, axis=1)
+        m_h = np.sum(1.0 - f > 1e-18, axis=1)
+        hole = m_h < m_p
+        m = int(max(1, np.max(np.minimum(m_p, m_h))))
+        states = np.where(hole[:, None], np.arange(n - m, n)[None, :], np.arange(m)[None, :])
+        weights = np.where(hole[:, None], -(1.0 - np.take_along_axis(f, states, 1)), np.take_along_axis(f, states, 1))
+        return {"prop": LocalPropagator(h_ref, rows), "rows": rows, "ref": ref, "f": weights, "hole": hole.astype(float), "states": states, "pieces": _gauged_pieces}
+
+    def _local_v(self, local, s):
+        """``v = (h(s) - h_ref)`` on the precessing rows; None if ``h(s)`` differs elsewhere."""
+        H0, C, S = local["pieces"](self.proto.lattice(s), None)
+        H0r, Cr, Sr = local["ref"]
+        rows = local["rows"]
+        D = H0 - H0r
+        v = D[np.ix_(rows, rows)].copy()
+        D[np.ix_(rows, rows)] = 0.0
+        scale = 1e-14 * max(1.0, float(np.abs(H0r).max()))
+        if np.abs(D).max() > scale or np.abs(C - Cr).max() > scale or np.abs(S - Sr).max() > scale:
+            return None
+        return v
+
+    def _local_step(self, local, phi, t0, h):
+        v = self._local_v(local, t0 + 0.5 * h)
+        if v is None:
+            raise _NotLocal
+        new = local["prop"].step(phi, v, h)
+        if new is None:
+            raise _NotLocal
+        return new
+
+    def _local_rho(self, local, phi):
+        psi = local["prop"].from_eigenbasis(phi)
+        rho = np.matmul(psi * local["f"][:, None, :], psi.conj().transpose(0, 2, 1), out=ev.work_buffer("rho_local", (psi.shape[0], psi.shape[1], psi.shape[1])))
+        idx = np.arange(psi.shape[1])
+        rho[:, idx, idx] += local["hole"][:, None]
+        return rho
+
+    def _local_onsite(self, local, phi, w):
+        """``onsite_expectations`` of ``rho = Q phi f phi^dag Q^dag`` from its diagonal blocks only."""
+        psi = local["prop"].from_eigenbasis(phi)
+        nk, n, m = psi.shape
+        p = psi.reshape(nk, self.N, self.d, m)
+        diag = np.matmul(p * local["f"][:, None, None, :], p.conj().transpose(0, 1, 3, 2))  # rho[x i, x j]
+        diag += local["hole"][:, None, None, None] * np.eye(self.d)
+        return np.einsum("k,oij,kxji->ox", np.asarray(w, float) / self.Ny, self.ops, diag).real
+
+    def _run_local(self, local, k, w, bar):
+        times, nk = self.times, k.size
+        st = local["states"]
+        phi = np.zeros((nk, self.N * self.d, st.shape[1]), complex)
+        phi[np.arange(nk)[:, None], st, np.arange(st.shape[1])[None, :]] = 1.0  # eigenstates of h_ref (the thermal state)
+        out = [self.sums(self._local_rho(local, phi), times[0], k, w, None, None)]
+        if bar is not None:
+            bar.update(1)
+        gain = 2 ** (ev.ORDERS["exact"] + 1)
+        for i in range(1, times.size):
+            try:
+                t0, t = times[i - 1], times[i]
+                nsub = 1 if self.dt is None else max(1, int(math.ceil((t - t0) / self.dt * (1 - 1e-12))))
+                h_sub = (t - t0) / nsub
+                for j in range(nsub - 1):
+                    phi = self._local_step(local, phi, t0 + j * h_sub, h_sub)
+                t_last = t - h_sub
+                full = self._local_step(local, phi, t_last, h_sub)
+                err = None
+                if self.error_estimate:  # step doubling, as on the generic path
+                    half = self._local_step(local, self._local_step(local, phi, t_last, 0.5 * h_sub), t_last + 0.5 * h_sub, 0.5 * h_sub)
+                    err = (self._local_onsite(local, full, w) - self._local_onsite(local, half, w)) * gain / (gain - 1) / h_sub
+            except _NotLocal:  # R dt too large for the collocation (or h changed elsewhere): eigen-decomposition path from here
+                return out, self._local_rho(local, phi).copy(), i
+            phi = full
+            self.substeps.append(nsub)
+            out.append(self.sums(self._local_rho(local, phi), t, k, w, h_sub, err))
+            if bar is not None:
+                bar.update(1)
+        return out, None, times.size
 
     def sums(self, rho, t, k, w, h_sub, err):
         """Every k-sum the record needs (all linear in the weights, so chunks add up)."""
