@@ -421,7 +421,10 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
         equal steps (default: one step per stored interval).
     method : {"exact", "magnus4"}
         Propagator (:mod:`orbsym.numeric.evolution`): exponential midpoint (order 2, exact for
-        piecewise-constant h) or 4th-order commutator-free Magnus.
+        piecewise-constant h) or 4th-order commutator-free Magnus.  With only precession drives and
+        no relaxation, "exact" uses the local-update fast path (:mod:`orbsym.numeric.local_update`:
+        the same step to rounding, one eigen-decomposition per run, the occupied or empty states per
+        k), falling back to the per-step eigen-decomposition when a step is too long for it.
     relaxation : float or Relaxation, optional
         Relaxation time ``tau_r``.
     check : {"raise", "warn"}
