@@ -2,7 +2,6 @@
 the eigen-decomposition of the full Hamiltonian, on random Hermitian stacks."""
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
