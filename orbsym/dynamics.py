@@ -683,16 +683,16 @@ class _Job:
             raise _NotLocal
         return new
 
-    def _local_rho(self, local, phi):
-        psi = local["prop"].from_eigenbasis(phi)
+    def _local_rho(self, local, phi, psi=None):
+        psi = local["prop"].from_eigenbasis(phi) if psi is None else psi
         rho = np.matmul(psi * local["f"][:, None, :], psi.conj().transpose(0, 2, 1), out=ev.work_buffer("rho_local", (psi.shape[0], psi.shape[1], psi.shape[1])))
         idx = np.arange(psi.shape[1])
         rho[:, idx, idx] += local["hole"][:, None]
         return rho
 
-    def _local_onsite(self, local, phi, w):
+    def _local_onsite(self, local, phi, w, psi=None):
         """``onsite_expectations`` of ``rho = Q phi f phi^dag Q^dag`` from its diagonal blocks only."""
-        psi = local["prop"].from_eigenbasis(phi)
+        psi = local["prop"].from_eigenbasis(phi) if psi is None else psi
         nk, n, m = psi.shape
         p = psi.reshape(nk, self.N, self.d, m)
         diag = np.matmul(p * local["f"][:, None, None, :], p.conj().transpose(0, 1, 3, 2))  # rho[x i, x j]
@@ -717,20 +717,33 @@ class _Job:
                     phi = self._local_step(local, phi, t0 + j * h_sub, h_sub)
                 t_last = t - h_sub
                 full = self._local_step(local, phi, t_last, h_sub)
-                err = None
+                err = psi = None
                 if self.error_estimate:  # step doubling, as on the generic path
                     half = self._local_step(local, self._local_step(local, phi, t_last, 0.5 * h_sub), t_last + 0.5 * h_sub, 0.5 * h_sub)
-                    err = (self._local_onsite(local, full, w) - self._local_onsite(local, half, w)) * gain / (gain - 1) / h_sub
+                    psi = local["prop"].from_eigenbasis(full)
+                    err = (self._local_onsite(local, full, w, psi) - self._local_onsite(local, half, w)) * gain / (gain - 1) / h_sub
             except _NotLocal:  # R dt too large for the collocation (or h changed elsewhere): eigen-decomposition path from here
                 return out, self._local_rho(local, phi).copy(), i
             phi = full
             self.substeps.append(nsub)
-            out.append(self.sums(self._local_rho(local, phi), t, k, w, h_sub, err))
+            out.append(self.sums(self._local_rho(local, phi, psi), t, k, w, h_sub, err, local))
             if bar is not None:
                 bar.update(1)
         return out, None, times.size
 
-    def sums(self, rho, t, k, w, h_sub, err):
+    def _local_kink(self, local, rho, dv, w):
+        """``onsite_rates(rho, h(t + dt/2) - h(t - dt/2))`` when the difference is ``P dv P^T`` (the
+        precessing columns' on-site blocks): only those columns' diagonal blocks of ``rho dh`` differ from 0."""
+        rows, d = local["rows"], self.d
+        A = np.matmul(rho[:, rows][:, :, rows], dv)  # (rho dh)[P, P]
+        nb = rows.size // d
+        blocks = A.reshape(A.shape[0], nb, d, nb, d)[:, np.arange(nb), :, np.arange(nb), :]  # (nb, N_k, d, d)
+        z = np.einsum("k,oca,xkac->ox", np.asarray(w, float) / self.Ny, self.ops, blocks)
+        out = np.zeros((len(self.ops), self.N))
+        out[:, rows.reshape(nb, d)[:, 0] // d] = -2.0 * z.imag
+        return out
+
+    def sums(self, rho, t, k, w, h_sub, err, local=None):
         """Every k-sum the record needs (all linear in the weights, so chunks add up)."""
         proto, Ny, N, ops = self.proto, self.Ny, self.N, self.ops
         A = proto.A(t)
@@ -744,7 +757,12 @@ class _Job:
             "particles": float(np.sum(w * np.trace(rho, axis1=1, axis2=2).real)) / Ny,
             "err": np.zeros((len(ops), N)) if err is None else err,
         }
-        if h_sub is not None:
+        vs = None
+        if local is not None and h_sub is not None:
+            vs = [self._local_v(local, t + sgn * 0.5 * h_sub) for sgn in (-1, 1)]
+        if vs is not None and vs[0] is not None and vs[1] is not None:
+            out["kink"] = self._local_kink(local, rho, vs[1] - vs[0], w)
+        elif h_sub is not None:
             # one-sided rates of the propagated trajectory at this step boundary (h frozen at the
             # neighbouring midpoints): d<J>/dt jumps by their difference
             hs = [ev.hamiltonians(proto.lattice(t + sgn * 0.5 * h_sub), k, proto.A(t + sgn * 0.5 * h_sub), out=ev.work_buffer(f"h_kink{sgn}", shape)) for sgn in (-1, 1)]
