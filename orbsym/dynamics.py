@@ -683,10 +683,37 @@ class _Job:
             raise _NotLocal
         return new
 
-    def _local_rho(self, local, phi, psi=None):
-        psi = local["prop"].from_eigenbasis(phi) if psi is None else psi
-        rho = np.matmul(psi * local["f"][:, None, :], psi.conj().transpose(0, 2, 1), out=ev.work_buffer("rho_local", (psi.shape[0], psi.shape[1], psi.shape[1])))
+    def _local_rho_full(self, local, phi):
+        """The full ``rho_k`` of the local representation (to continue on the eigen-decomposition path)."""
+        psi = local["prop"].from_eigenbasis(phi)
+        rho = np.matmul(psi * local["f"][:, None, :], psi.conj().transpose(0, 2, 1))
         idx = np.arange(psi.shape[1])
+        rho[:, idx, idx] += local["hole"][:, None]
+        return ev.hermitize(rho)
+
+    def _local_rho(self, local, phi, psi=None):
+        """``rho`` on the blocks ``(x + dx, x)``, ``|dx| <= D`` (zero elsewhere), ``D`` the largest x-range of
+        a bond or a correlation band: every record (bands, on-site values, rates, energy, trace) reads
+        only those blocks, since ``h`` has no others."""
+        psi = local["prop"].from_eigenbasis(phi) if psi is None else psi
+        nk, n, m = psi.shape
+        N, d = self.N, self.d
+        D = local.get("band")
+        if D is None:
+            D = local["band"] = min(N - 1, max([abs(int(dx)) for dx, _ in self.pairs] + [self.proto.lattice0.max_dx]))
+        rho = local.get("rho_buf")
+        if rho is None or rho.shape[0] != nk:
+            rho = local["rho_buf"] = np.zeros((nk, n, n), complex)
+        p = psi.reshape(nk, N, d, m)
+        pf = (p * local["f"][:, None, None, :]).conj().transpose(0, 1, 3, 2)  # (nk, N, m, d): f psi_x^dag
+        r5 = rho.reshape(nk, N, d, N, d)
+        for dx in range(D + 1):
+            xs = np.arange(N - dx)
+            B = np.matmul(p[:, dx:], pf[:, : N - dx]).transpose(1, 0, 2, 3)  # (N - dx, nk, d, d): rho[x + dx, x]
+            r5[:, xs + dx, :, xs, :] = B
+            if dx:
+                r5[:, xs, :, xs + dx, :] = B.conj().transpose(0, 1, 3, 2)
+        idx = np.arange(n)
         rho[:, idx, idx] += local["hole"][:, None]
         return rho
 
@@ -723,7 +750,7 @@ class _Job:
                     psi = local["prop"].from_eigenbasis(full)
                     err = (self._local_onsite(local, full, w, psi) - self._local_onsite(local, half, w)) * gain / (gain - 1) / h_sub
             except _NotLocal:  # R dt too large for the collocation (or h changed elsewhere): eigen-decomposition path from here
-                return out, self._local_rho(local, phi).copy(), i
+                return out, self._local_rho_full(local, phi), i
             phi = full
             self.substeps.append(nsub)
             out.append(self.sums(self._local_rho(local, phi, psi), t, k, w, h_sub, err, local))
