@@ -574,6 +574,8 @@ class _Recorder:
 #: Use the precession fast path (:mod:`orbsym.numeric.local_update`) when it applies; tests switch
 #: it off to compare with the eigen-decomposition path.
 LOCAL_UPDATE = True
+#: Momentum groups of the local path (by the number of states each k needs).
+K_GROUPS = 4
 
 
 class _NotLocal(Exception):
@@ -588,8 +590,21 @@ class _Job:
         del self.__dict__["self"]
         self.substeps = []
 
-    def run(self, k, w, bar=None):
+    def run(self, k, w, bar=None, grouped=False):
         proto, times, method, T, tau = self.proto, self.times, self.method, self.T, self.tau
+        if not grouped and self._local_applies() and k.size >= 4 * K_GROUPS:
+            # the local path propagates m states per k (the most any k of the group needs): group the momenta
+            # by their own count so that few k's set the width; the k-sums of the groups add up
+            E = np.linalg.eigvalsh(ev.hamiltonians(proto.initial_lattice(), k))
+            f = ev._occupations(E, T)
+            need = np.minimum(np.sum(f > 1e-18, axis=1), np.sum(1.0 - f > 1e-18, axis=1))
+            res = None
+            for part in np.array_split(np.argsort(need, kind="stable"), K_GROUPS):
+                r = self.run(k[part], w[part], None, grouped=True)
+                res = r if res is None else [_add(a, b) for a, b in zip(res, r)]
+            if bar is not None:
+                bar.update(len(res))
+            return res
 
         shape = (k.size, self.N * self.d, self.N * self.d)
         slot = [0]
@@ -632,12 +647,16 @@ class _Job:
         return out
 
     # ------------------------------------------------------------------ local (low-rank) fast path
+    def _local_applies(self):
+        proto = self.proto
+        return bool(LOCAL_UPDATE and self.method == "exact" and self.tau is None and proto.precessions and not proto.field and not proto.quenches)
+
     def _local_setup(self, k):
         """The precession-only fast path of the "exact" propagator (:mod:`orbsym.numeric.local_update`):
         every midpoint Hamiltonian differs from the initial one only in the on-site blocks of the
         precessing columns.  None when it does not apply (other drives, relaxation, magnus4)."""
         proto = self.proto
-        if not (LOCAL_UPDATE and self.method == "exact" and self.tau is None and proto.precessions and not proto.field and not proto.quenches):
+        if not self._local_applies():
             return None
         from .numeric.bloch import _gauged_pieces
         from .numeric.local_update import LocalPropagator
