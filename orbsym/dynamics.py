@@ -683,7 +683,11 @@ class _Job:
         m = int(max(1, np.max(np.minimum(m_p, m_h))))
         states = np.where(hole[:, None], np.arange(n - m, n)[None, :], np.arange(m)[None, :])
         weights = np.where(hole[:, None], -(1.0 - np.take_along_axis(f, states, 1)), np.take_along_axis(f, states, 1))
-        return {"prop": LocalPropagator(h_ref, rows), "rows": rows, "ref": ref, "f": weights, "hole": hole.astype(float), "states": states, "pieces": _gauged_pieces}
+        local = {"rows": rows, "ref": ref, "pieces": _gauged_pieces}
+        # the largest perturbation of the run, sampled (sizes the collocation once; a larger one later re-sizes it)
+        vs = [self._local_v(local, s) for s in np.linspace(self.times[0], self.times[-1], 17)]
+        vmax = max((float(np.linalg.norm(v, 2)) for v in vs if v is not None), default=0.0)
+        return {"prop": LocalPropagator(h_ref, rows), "vmax": vmax, "rows": rows, "ref": ref, "f": weights, "hole": hole.astype(float), "states": states, "pieces": _gauged_pieces}
 
     def _local_v(self, local, s):
         """``v = (h(s) - h_ref)`` on the precessing rows; None if ``h(s)`` differs elsewhere."""
@@ -702,7 +706,7 @@ class _Job:
         v = self._local_v(local, t0 + 0.5 * h)
         if v is None:
             raise _NotLocal
-        new = local["prop"].step(phi, v, h)
+        new = local["prop"].step(phi, v, h, local["vmax"])
         if new is None:
             raise _NotLocal
         return new

@@ -126,11 +126,12 @@ class LocalPropagator:
         self._tables[key] = tab
         return tab
 
-    def step(self, phi, v, dt):
+    def step(self, phi, v, dt, vmax=0.0):
         """``phi(dt)`` for ``phi(0) = phi`` (eigenbasis of ``h_ref``, shape ``(N_k, n, m)``) under
-        ``h = h_ref + P v P^T`` frozen over the step; None if ``R dt`` is too large for ``MAX_NODES``."""
+        ``h = h_ref + P v P^T`` frozen over the step; None if ``R dt`` is too large for ``MAX_NODES``.
+        ``vmax``: expected largest ``||v||_2`` of the run (sizes the node count once instead of growing it)."""
         v = np.asarray(v, complex)
-        tab = self._table(dt, float(np.linalg.norm(v, 2)) if v.size else 0.0)
+        tab = self._table(dt, max(float(vmax), float(np.linalg.norm(v, 2)) if v.size else 0.0))
         if tab is None:
             return None
         M, K = tab["M"], tab["K"]
