@@ -185,6 +185,7 @@ def test_broken_propagator_is_caught(spin_bilayer, monkeypatch):
         return real(rho, lambda s: -hfun(s), t, dt, method, T, tau_r)
 
     monkeypatch.setattr(ev, "step", backwards)
+    monkeypatch.setattr(dyn, "LOCAL_UPDATE", False)  # the eigen-decomposition path (the local one: test_local_update_broken_is_caught)
     with pytest.raises(ContinuityError, match="finite-difference balance violated"):
         evolve(spin_bilayer, Precession(0.4, 0.5), np.linspace(0, 2, 21), T=0.05)
     with pytest.warns(RuntimeWarning, match="continuity balance failed"):
@@ -320,3 +321,56 @@ def test_precession_matches_exact_rotating_frame_solution(method, dt, order, bou
     assert errs[0] < bound, errs
     assert abs(np.log2(errs[0] / errs[1]) - order) < 0.25, errs
     np.testing.assert_allclose(ds["m"].sel(column=3, component="x").values, math.sin(theta) * np.cos(omega * times), atol=1e-14)
+
+
+@pytest.mark.parametrize("estimate", [False, True])
+def test_local_update_path_equals_eigh_path(orbital_trilayer, spin_bilayer, monkeypatch, estimate):
+    """Precession's fast path (local on-site update, numeric.local_update) reproduces the eigen-
+    decomposition path: every recorded variable to 1e-11, with substeps and the error estimate."""
+    times = np.linspace(0, 3, 16)
+    for system in (orbital_trilayer, spin_bilayer):
+        kw = dict(T=0.05, dt=0.1, error_estimate=estimate)
+        fast = evolve(system, Precession(0.7, 0.4), times, **kw)
+        monkeypatch.setattr(dyn, "LOCAL_UPDATE", False)
+        slow = evolve(system, Precession(0.7, 0.4), times, **kw)
+        monkeypatch.setattr(dyn, "LOCAL_UPDATE", True)
+        _passed(fast)
+        for name in ("density", "current_x", "current_x_forward", "current_y", "torque_total", "torque_exchange", "rate_exact", "energy", "particle_number", "rate_kink"):
+            np.testing.assert_allclose(fast[name].values, slow[name].values, atol=1e-11, rtol=0, err_msg=name)
+        # step-doubling differences are O(dt^3) small numbers: compared absolutely at the rounding level / dt
+        np.testing.assert_allclose(fast["defect_estimate"].values, slow["defect_estimate"].values, atol=1e-10, rtol=1e-6)
+
+
+def test_local_update_broken_is_caught(spin_bilayer, monkeypatch):
+    """A wrong local step (perturbation with the opposite sign) fails the FD balance loudly."""
+    from orbsym.numeric import local_update as lu
+
+    real = lu.LocalPropagator.step
+    monkeypatch.setattr(lu.LocalPropagator, "step", lambda self, phi, v, dt, vmax=0.0: real(self, phi, -v, dt, vmax))
+    with pytest.raises(ContinuityError, match="finite-difference balance violated"):
+        evolve(spin_bilayer, Precession(0.4, 0.5), np.linspace(0, 2, 21), T=0.05)
+
+
+def test_local_update_falls_back_when_step_too_long(orbital_trilayer, monkeypatch):
+    """A step too long for the collocation (R dt beyond MAX_NODES) continues on the eigh path: same result."""
+    times = np.array([0.0, 0.5, 60.0])
+    ds = evolve(orbital_trilayer, Precession(0.05, 0.2), times, T=0.05, check="warn")
+    monkeypatch.setattr(dyn, "LOCAL_UPDATE", False)
+    ref = evolve(orbital_trilayer, Precession(0.05, 0.2), times, T=0.05, check="warn")
+    np.testing.assert_allclose(ds["density"].values, ref["density"].values, atol=1e-11)
+    np.testing.assert_allclose(ds["current_x"].values, ref["current_x"].values, atol=1e-11)
+
+
+def test_local_update_momentum_groups(monkeypatch):
+    """The local path's momentum groups (k sorted by the states they need) add up to the ungrouped
+    run and to the eigen-decomposition path."""
+    system = trilayer(N_x=4, N_y=40, N_FM=1, gamma=0.4, m_L="x", m_R="y")
+    times = np.linspace(0, 2, 11)
+    runs = {}
+    for name, groups, local in (("grouped", 4, True), ("one", 1, True), ("eigh", 4, False)):
+        monkeypatch.setattr(dyn, "K_GROUPS", groups)
+        monkeypatch.setattr(dyn, "LOCAL_UPDATE", local)
+        runs[name] = evolve(system, Precession(0.7, 0.4), times, T=0.05)
+    for name in ("density", "current_x", "torque_total", "rate_exact", "energy", "defect_estimate"):
+        for other in ("one", "eigh"):
+            np.testing.assert_allclose(runs["grouped"][name].values, runs[other][name].values, atol=1e-11, err_msg=(name, other))

@@ -52,6 +52,9 @@ Propagators
 
              Global error ``O(dt^4)``; unitary.  Without relaxation only.
 
+For a precession alone ``"exact"`` runs on :mod:`orbsym.numeric.local_update` (the same midpoint
+step to rounding, without an ``eigh`` per step; :mod:`orbsym.dynamics` chooses it and falls back here).
+
 Both are exponential integrators: their error is controlled by the drive's rate of change
 (commutators of ``h`` at different times), not by the bandwidth, so ``dt`` may be comparable to
 ``1/t``.  Cost per step ``O(N_k n^3)`` (batched ``eigh`` and matrix products).

@@ -67,6 +67,7 @@ def test_failed_balance_exits_1_without_writing(tmp_path, capsys, monkeypatch):
 
     real = ev.step
     monkeypatch.setattr(ev, "step", lambda rho, hfun, t, dt, *a: real(rho, lambda s: -hfun(s), t, dt, *a))
+    monkeypatch.setattr("orbsym.dynamics.LOCAL_UPDATE", False)  # precession's fast path does not call ev.step
     out = tmp_path / "bad.nc"
     rc = main([*SMALL, "--precess", "0.4,0.5", "--t-max", "2", "--steps", "20", "--out", str(out)])
     err = capsys.readouterr().err

@@ -1,0 +1,147 @@
+"""Exponential midpoint steps for a local on-site perturbation, without an eigen-decomposition per step.
+
+A precessing magnet changes only the on-site blocks of its columns: at every time
+``h_k(t) = h_k^ref + P v(t) P^T`` with ``P`` the ``r = N_prec dim`` rows of the precessing columns
+and ``v(t)`` a k-independent ``r x r`` Hermitian matrix (the exchange term's change).  The
+exponential midpoint step of :mod:`orbsym.numeric.evolution` (method ``"exact"``) needs
+``exp(-i h dt) psi`` for the occupied states ``psi``.  With ``h^ref = Q E Q^dag`` diagonalized ONCE
+and ``phi = Q^dag psi``, ``W = P^T Q`` (``r x n``), the exact solution of ``i d phi/ds = (E + W^dag v W) phi``
+on ``0 <= s <= dt`` (``h`` frozen) satisfies, with ``a(s) = W phi(s)`` (``r x m``)::
+
+    a(s)      = W e^{-i E s} phi(0) - i int_0^s G(s - u) v a(u) du,      G(tau) = W e^{-i E tau} W^dag    (V1)
+    phi(dt)   = e^{-i E dt} phi(0) - i int_0^dt e^{-i E (dt - u)} W^dag v a(u) du                        (V2)
+
+(variation of constants).  ``a`` is entire in ``s``; it is collocated at ``M`` Gauss-Legendre
+nodes of ``[0, dt]`` (Lagrange interpolant ``a(u) = sum_j a_j l_j(u)``), and the integrals of
+``e^{-i E tau} l_j`` are done once per step length by Gauss-Legendre quadrature of order
+``M + 24`` (exact to rounding for the polynomial times the exponential on the resolved interval).
+(V1) becomes one ``(M r) x (M r)`` linear system per k and step; (V2) one matrix product.
+
+Error: the only approximation is the interpolation of ``a(s)``, whose frequencies lie in the spectrum
+of ``h`` (shifted to its centre): degree ``M - 1`` interpolation at Legendre nodes of ``e^{-i w s}`` on
+an interval of length ``dt`` errs by at most ``2 (|w| dt / 4)^M / M!`` (|w| <= R, the half-width of the
+spectrum of ``h``, bounded by that of ``h^ref`` plus ``||v||_2`` (Weyl)).  ``M`` is chosen so that this bound
+is below ``1e-17``, plus one node of headroom (``M <= 48``; larger ``R dt`` is refused and the caller falls back to the
+eigen-decomposition).  The result is the exponential midpoint step to rounding (tests compare with
+the eigen-decomposition path to 1e-12).
+
+Cost per step and k: ``O(n r M m + (r M)^3 + (r M)^2 m)`` instead of a batched ``eigh``
+(``~ 10 n^3``); one ``eigh`` per run.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["LocalPropagator", "nodes_needed"]
+
+#: Target bound on the interpolation error of one step (relative to the state's norm).
+TARGET = 1e-17
+MAX_NODES = 48
+
+
+def nodes_needed(R, dt, target=TARGET):
+    """Smallest ``M`` with ``2 (R dt / 4)^M / M! <= target`` (None if above ``MAX_NODES``)."""
+    x = R * dt / 4.0
+    for M in range(4, MAX_NODES + 1):
+        if 2.0 * math.exp(M * math.log(max(x, 1e-300)) - math.lgamma(M + 1)) <= target:
+            return M
+    return None
+
+
+def _lagrange(nodes, u):
+    """``l_j(u_q)`` for Lagrange polynomials on ``nodes``: shape ``(len(u), len(nodes))``."""
+    M = nodes.size
+    out = np.ones((u.size, M))
+    for j in range(M):
+        for l in range(M):
+            if l != j:
+                out[:, j] *= (u - nodes[l]) / (nodes[j] - nodes[l])
+    return out
+
+
+class LocalPropagator:
+    """``exp(-i (h^ref + P v P^T) dt) psi`` for stacks of states (see the module docstring).
+
+    Parameters
+    ----------
+    h_ref : ndarray (N_k, n, n)
+        Reference Hamiltonians (Hermitian).
+    rows : sequence of int
+        The ``r`` rows/columns ``P`` where ``h`` may differ from ``h_ref``.
+    """
+
+    def __init__(self, h_ref, rows):
+        E, Q = np.linalg.eigh(h_ref)
+        self.E_ref, self.Q = E, Q
+        self.rows = np.asarray(rows, int)
+        c = 0.5 * (E[:, :1] + E[:, -1:])
+        self.E = E - c  # common phase per k cancels in rho = psi f psi^dag
+        self.R = float(np.max(0.5 * (E[:, -1] - E[:, 0])))
+        self.W = np.ascontiguousarray(Q[:, self.rows, :])  # (N_k, r, n)
+        self._tables = {}
+
+    def to_eigenbasis(self, psi):
+        return np.matmul(self.Q.conj().transpose(0, 2, 1), psi)
+
+    def from_eigenbasis(self, phi):
+        return np.matmul(self.Q, phi)
+
+    def _table(self, dt, vnorm):
+        R = self.R + vnorm
+        M = nodes_needed(R, dt)
+        if M is None:
+            return None
+        key = float(f"{dt:.13e}")  # stored-time differences of a linspace agree to rounding
+        tab = self._tables.get(key)
+        if tab is not None and tab["M"] >= M:
+            return tab
+        M += 1  # headroom: ||v|| changes along the drive
+        if len(self._tables) > 8:
+            self._tables.clear()
+        E, W = self.E, self.W
+        nk, r, n = W.shape
+        x, _ = np.polynomial.legendre.leggauss(M)
+        s = 0.5 * dt * (1.0 + x)  # collocation nodes on [0, dt]
+        xq, wq = np.polynomial.legendre.leggauss(M + 24)
+        e_nodes = np.exp(-1j * E[:, None, :] * s[None, :, None])  # (N_k, M, n)
+        # right-hand side rows: b_i = W e^{-i E s_i} phi0  -> Wn[k, (i, a), l]
+        Wn = (e_nodes[:, :, None, :] * W[:, None, :, :]).reshape(nk, M * r, n)
+        WW = (W[:, :, None, :] * W.conj()[:, None, :, :]).reshape(nk, r * r, n)  # W_al conj(W_bl)
+        K = np.empty((nk, M, r, M, r), complex)
+        for i in range(M):
+            u = 0.5 * s[i] * (1.0 + xq)  # quadrature on [0, s_i]
+            lw = _lagrange(s, u) * (0.5 * s[i] * wq)[:, None]  # (Q, M)
+            ex = np.exp(-1j * E[:, :, None] * (s[i] - u)[None, None, :])  # (N_k, n, Q)
+            I = ex @ lw  # (N_k, n, M): int_0^{s_i} e^{-i E (s_i - u)} l_j(u) du
+            Kij = np.matmul(WW, I)  # (N_k, r*r, M)
+            K[:, i] = Kij.reshape(nk, r, r, M).transpose(0, 3, 1, 2).transpose(0, 2, 1, 3)  # (N_k, r_a, M_j, r_b)
+        u = 0.5 * dt * (1.0 + xq)
+        lw = _lagrange(s, u) * (0.5 * dt * wq)[:, None]
+        J = np.exp(-1j * E[:, :, None] * (dt - u)[None, None, :]) @ lw  # (N_k, n, M)
+        Wj = (J[:, :, :, None] * W.conj().transpose(0, 2, 1)[:, :, None, :]).reshape(nk, n, M * r)
+        tab = {"M": M, "Wn": Wn, "K": K.reshape(nk, M * r, M, r), "Wj": Wj, "phase": np.exp(-1j * E * dt)[:, :, None]}
+        self._tables[key] = tab
+        return tab
+
+    def step(self, phi, v, dt, vmax=0.0):
+        """``phi(dt)`` for ``phi(0) = phi`` (eigenbasis of ``h_ref``, shape ``(N_k, n, m)``) under
+        ``h = h_ref + P v P^T`` frozen over the step; None if ``R dt`` is too large for ``MAX_NODES``.
+        ``vmax``: expected largest ``||v||_2`` of the run (sizes the node count once instead of growing it)."""
+        v = np.asarray(v, complex)
+        tab = self._table(dt, max(float(vmax), float(np.linalg.norm(v, 2)) if v.size else 0.0))
+        if tab is None:
+            return None
+        M, K = tab["M"], tab["K"]
+        nk, Mr = K.shape[0], K.shape[1]
+        r = v.shape[0]
+        b = np.matmul(tab["Wn"], phi)  # (N_k, M r, m)
+        A = np.tensordot(K, 1j * v, axes=(3, 0)).reshape(nk, Mr, Mr)  # i K_ij v (block columns j); one GEMM
+        A[:, np.arange(Mr), np.arange(Mr)] += 1.0
+        a = np.linalg.solve(A, b)
+        Wjv = np.tensordot(tab["Wj"].reshape(nk, -1, M, r), -1j * v, axes=(3, 0)).reshape(nk, -1, Mr)  # -i J_j W^dag v: one GEMM
+        out = tab["phase"] * phi
+        out += np.matmul(Wjv, a)
+        return out
