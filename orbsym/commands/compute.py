@@ -263,11 +263,25 @@ def check_size(args, dim, vectors):
         return None  # the geometry reports the bad size with its allowed range
     if args.engine == "greens" or args.N_y == math.inf:
         return None  # O(N_x) per point (greens) or adaptive k integral: the solve checks its own budget
+    from ..numeric.budget import ResourceError
+
     est = dense_bloch_estimate(args.N_x, args.N_y, dim, vectors=vectors, workers=args.workers)
     if args.rkky:
         est = est.times(3, "solves")
     what = f"N_x = {args.N_x}, N_y = {args.N_y}" + (" with eigenvectors" if vectors else " (eigenvalues only)")
-    return check_resources(est, what=what, workers=args.workers)
+    try:
+        return check_resources(est, what=what, workers=args.workers)
+    except ResourceError:
+        if args.engine != "auto":
+            raise
+    # auto: a size beyond the dense engine may still be cheap for the linear-scaling engine (the
+    # solve re-checks the engine auto actually picks); refuse only if that one is out of reach too
+    from ..numeric.engines import greens_estimate
+
+    g = greens_estimate(args.N_x, args.N_y, dim, args.T, vectors)
+    if args.rkky:
+        g = g.times(3, "solves")
+    return check_resources(g, what=what + " (beyond the dense engine; Green's-function engine)", workers=args.workers)
 
 
 def _format_text(d):

@@ -108,6 +108,31 @@ def _pieces(lattice):
     return H0.reshape(n, n), C, S
 
 
+def _block_pieces(lattice):
+    """The nonzero ``d x d`` blocks of ``H0``, ``C`` and ``S`` (see :func:`_pieces`) as one
+    ``(n_blocks, d, d)`` array, built in O(N_x) memory (no ``n x n`` matrix)."""
+    N, d = lattice.N_x, lattice.dim
+    out = [lattice.onsite]
+    A = {}  # A[o][x] = block (x, x + o) of the e^{+ik} part M
+    for (dx, dy), t in lattice.hoppings.items():
+        if t.shape[0] == 0:
+            continue
+        xb = np.arange(t.shape[0])
+        if dy == 0:
+            out.append(t)
+        elif dy == 1:
+            A.setdefault(dx, np.zeros((N, d, d), complex))[xb] += t
+        elif dy == -1:
+            A.setdefault(-dx, np.zeros((N, d, d), complex))[xb + dx] += t.conj().transpose(0, 2, 1)
+    zero = np.zeros((N, d, d), complex)
+    for o, a in A.items():
+        lo, hi = max(0, -o), min(N, N - o)
+        mt = A.get(-o, zero)[lo + o : hi + o].conj().transpose(0, 2, 1)  # (M^dag) block (x, x + o)
+        out.append(a[lo:hi] + mt)  # C
+        out.append(1j * (a[lo:hi] - mt))  # S
+    return np.concatenate([m.reshape(-1, d, d) for m in out])
+
+
 def real_gauge(lattice, tol=1e-13):
     """Phases ``phi`` (per on-site state) making ``D^dag h(k) D`` real for all k, or None.
 
@@ -115,9 +140,8 @@ def real_gauge(lattice, tol=1e-13):
     ``phi_b - phi_a = -arg(M_ab) (mod pi)``; the constraints are propagated over the graph of
     on-site states and then verified on every matrix.
     """
-    d, N = lattice.dim, lattice.N_x
-    blocks = [P.reshape(N, d, N, d).transpose(0, 2, 1, 3).reshape(N * N, d, d) for P in _pieces(lattice)]
-    mats = np.concatenate(blocks)
+    d = lattice.dim
+    mats = _block_pieces(lattice)
     mats = mats[np.abs(mats).reshape(mats.shape[0], -1).max(axis=1) > 0] if mats.size else mats
     if mats.shape[0] == 0:
         return np.zeros(d)

@@ -28,7 +28,7 @@ import numpy as np
 from .bloch import real_gauge
 from .checks import check_name
 
-__all__ = ["ENGINES", "engine_costs", "choose_engine"]
+__all__ = ["ENGINES", "engine_costs", "choose_engine", "greens_estimate"]
 
 #: Allowed engine names.
 ENGINES = ("auto", "dense", "greens")
@@ -125,3 +125,30 @@ def choose_engine(engine, lattice, T, vectors=True, N_y="lattice"):
     with np.errstate(under="ignore"):
         cost = engine_costs(lattice, T, vectors, N_y=N_y)
     return "greens" if cost["greens"] < cost["dense"] else "dense"
+
+
+def greens_estimate(N_x, N_y, dim, T, vectors=True, E_max=8.0, tol=None):
+    """Rough :class:`orbsym.numeric.budget.ResourceEstimate` of the Green's-function engine from the
+    sizes alone (before any system is built; the CLI's up-front check for ``engine="auto"``).
+
+    Time: the cost model above with ``P = N_k * n_poles`` (every pole on the full k grid -- an upper
+    bound, the sub-grids only lower it), ``n_poles`` from :func:`orbsym.numeric.poles.pole_expansion`
+    at the bound ``E_max`` (units of t; ~8 t for the paper's models with |m| = 1).  Memory: one batch
+    (``greens.CHUNK_BYTES``) plus the correlation bands, O(N_x).
+    """
+    from .budget import ResourceEstimate
+    from .greens import CHUNK_BYTES
+    from .poles import DEFAULT_TOL, pole_expansion
+
+    N_x, dim = int(N_x), int(dim)
+    T = float(T)
+    if T > 0 and E_max / T > MAX_RATIO:
+        return ResourceEstimate("Green's-function", float("inf"), float("inf"), f"E_max/T = {E_max / T:.3g} needs too many poles")
+    n_poles = pole_expansion(T, E_max, DEFAULT_TOL if tol is None else tol).omega.size
+    nk = float(N_y) // 2 + 1
+    g0, a, h, b = _GREENS_VEC if vectors else _GREENS_VAL
+    seconds = g0 + nk * n_poles * (a + b * N_x) * (dim / 3.0) ** 2 + h * N_x
+    bands = (9 if vectors else 0) * N_x * dim * dim * 16.0
+    detail = f"{n_poles} poles x {int(nk)} momenta x {N_x} columns of {dim} states"
+    return ResourceEstimate("Green's-function", CHUNK_BYTES + bands, seconds, detail)
+

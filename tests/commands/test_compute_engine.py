@@ -77,3 +77,14 @@ def test_bad_engine_or_rows_is_one_line_usage_error(argv, words):
     for w in words:
         assert w in proc.stderr
     assert proc.stdout == ""
+
+
+def test_auto_runs_a_strip_too_long_for_the_dense_engine_and_dense_is_refused(capsys):
+    """The up-front size check knows the linear-scaling engine: a strip whose dense solve would need
+    ~1e2 GiB or more runs under ``--engine auto`` (greens), while ``--engine dense`` is refused at once."""
+    long = ["compute", "trilayer", "--N-x", "15000", "--N-y", "4", "--gamma", "0.5", "--T", "0.5", "--quantities", "free_energy"]
+    d = _json(capsys, *long)
+    assert d["engine"] == "greens" and np.isfinite(d["free_energy_per_row"])
+    assert main([*long, "--engine", "dense"]) == 2
+    err = capsys.readouterr().err
+    assert "memory" in err and "dense Bloch" in err and len(err.strip().splitlines()) == 1

@@ -142,3 +142,28 @@ def test_lattice_setup_memory_is_linear_in_N_x():
     tracemalloc.stop()
     assert lat.y_hermitian
     assert peak < 50 * 2**20, f"{peak / 2**20:.0f} MiB for 4000 columns"  # dense (N_x dim)^2 would be 2.1 GiB
+
+
+def test_block_pieces_are_the_dense_pieces_and_real_gauge_is_linear_in_N_x():
+    """``real_gauge`` (used by the engine choice for every solve) reads the d x d blocks of h(k)
+    without forming the (N_x dim)^2 pieces: same blocks as the dense ``_pieces``, O(N_x) memory."""
+    import tracemalloc
+
+    from lattices import trilayer
+
+    from orbsym.numeric.bloch import _block_pieces, _pieces, real_gauge
+
+    lat = random_nnn_lattice(np.random.default_rng(3), "nnn", 5, 4, "metal")
+    N, d = lat.N_x, lat.dim
+    dense = np.concatenate([P.reshape(N, d, N, d).transpose(0, 2, 1, 3).reshape(N * N, d, d) for P in _pieces(lat)])
+    dense = dense[np.abs(dense).reshape(dense.shape[0], -1).max(axis=1) > 0]
+    blocks = _block_pieces(lat)
+    blocks = blocks[np.abs(blocks).reshape(blocks.shape[0], -1).max(axis=1) > 0]
+    key = lambda b: tuple(np.round(b.ravel(), 12).tolist())  # noqa: E731 - compare as sets of blocks
+    assert {key(b) for b in dense} == {key(b) for b in blocks}
+    col = trilayer("orbital", 6, 4, 0.5, (1.0, 0, 0), (0, 1.0, 0)).columns[2]
+    tracemalloc.start()
+    phases = real_gauge(Lattice([col] * 4000, 4))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert phases is not None and peak < 50 * 2**20
