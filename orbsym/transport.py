@@ -63,7 +63,8 @@ from .execution import blas_limited
 from .numeric import Column, Lattice, Observables
 from .numeric.checks import check_name, integer_at_least, real_number
 from .numeric.leads import DEFAULT_ETA, Lead
-from .numeric.negf import OpenSystem, bands_from_blocks, dense_region_solver, fermi_derivative_rule, window_rule
+from .numeric.negf import OpenSystem, bands_from_blocks, fermi_derivative_rule, window_rule
+from .numeric.rgf import choose_region_solver
 from .numeric.realspace import angular_momentum_rate
 from .numeric.strip import OpenStripObservables, strip_correlations, strip_hamiltonian, strip_lattice, strip_lead
 from .numeric.supercell import pair_columns, pair_lead, super_offsets, unpack_blocks
@@ -358,7 +359,7 @@ def attach_leads(system, left=None, right=None, width="periodic", period=None):
 
 
 @blas_limited
-def transport(leaded, T=0.01, bias=None, mu=0.0, split=0.5, n_energy=None, eta=DEFAULT_ETA, solver=dense_region_solver, energy_tol=None, error_estimate=True):
+def transport(leaded, T=0.01, bias=None, mu=0.0, split=0.5, n_energy=None, eta=DEFAULT_ETA, solver="auto", energy_tol=None, error_estimate=True):
     """Steady state of a :class:`LeadedSystem`: linear response (``bias=None``) or finite bias.
 
     Parameters
@@ -377,8 +378,12 @@ def transport(leaded, T=0.01, bias=None, mu=0.0, split=0.5, n_energy=None, eta=D
         uses ``E = mu`` only), or the bias window (default 200).
     eta : float
         Imaginary part of the energy in the leads' surface Green's functions.
-    solver : callable
-        Scattering-region solver (contract: :mod:`orbsym.numeric.negf`).
+    solver : {"auto", "rgf", "dense"} or callable
+        Scattering-region solver (contract: :mod:`orbsym.numeric.negf`): ``"rgf"`` the recursive
+        Green's function (:mod:`orbsym.numeric.rgf`, cost linear in the number of columns), ``"dense"``
+        the dense reference inverse; ``"auto"`` (default) RGF from
+        :data:`orbsym.numeric.rgf.RGF_MIN_COLUMNS` solved columns (leads' cells included) on.  Recorded
+        in ``info["region_solver"]`` (and ``describe()`` / ``to_dict()``).
     energy_tol : float, optional
         Linear response at ``T > 0``: double the number of energy nodes (from ``n_energy``, up to
         :data:`MAX_N_LINEAR`) until the error estimate of the conductance is ``<= energy_tol`` relative.
@@ -457,14 +462,16 @@ class TransportResult:
         self.leaded = leaded
         self.T, self.bias, self.mu, self.split, self.eta = T, bias, mu, split, eta
         lat = leaded.lattice
-        self.open = OpenSystem(*leaded.solve_parts(), eta=eta, solver=solver)
+        parts = leaded.solve_parts()
+        solver, solver_name = choose_region_solver(solver, parts[0].N_x, parts[0].dim)
+        self.open = OpenSystem(*parts, eta=eta, solver=solver)
         op = self.open
         pairs = lat.offset_pairs(KERNEL_NAMES)
         dxs = sorted({p[0] for p in pairs})
         wanted = dxs
         if leaded.period == 2:
             dxs = super_offsets(wanted)
-        info = {}
+        info = {"region_solver": solver_name}
         if bias is None:
             n = n_energy or DEFAULT_N_LINEAR
             half = None  # (nodes, conductance) of the half rule, for the error estimate

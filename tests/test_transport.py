@@ -291,3 +291,34 @@ def test_energy_error_estimates_linear_and_bias():
     assert "energy_error_estimate" not in transport(L, T=0.05, error_estimate=False).info
     with pytest.raises(ValueError, match="energy_tol"):
         transport(L, energy_tol=0)
+
+
+@pytest.mark.parametrize("case", ["linear", "bias", "pairs_open"])
+def test_rgf_region_solver_equals_dense(case):
+    """transport(..., solver="rgf") == the dense reference: densities, every current kind, torques,
+    conductance / Landauer current (linear response, finite bias with the pole sum, and a strip open in
+    y solved in pairs of columns with (2, 0) bonds: per-point blocks of size 2 N_y d); ``auto`` records its choice."""
+    if case == "pairs_open":
+        s, _ = _random_nnn_system(4, ((2, 0),))
+        L, kw = attach_leads(s, width="open"), dict(T=0.05, bias=0.1, n_energy=10)
+    else:
+        L = attach_leads(_fm_sandwich(N_y=6, n=3))
+        kw = dict(T=0.02, n_energy=12) if case == "linear" else dict(T=0.02, bias=0.05, n_energy=20)
+    a = transport(L, solver="dense", **kw)
+    b = transport(L, solver="rgf", **kw)
+    assert a.to_dict(())["region_solver"] == "dense" and b.to_dict(())["region_solver"] == "rgf"
+    for q in ("charge", "x", "y", "z"):
+        np.testing.assert_allclose(b.densities()[q], a.densities()[q], atol=1e-10)
+        for kind in b.CURRENT_KINDS:
+            if q == "charge" and kind != "bond":
+                continue
+            np.testing.assert_allclose(b.currents(kind)[q], a.currents(kind)[q], atol=1e-10)
+        if q != "charge":
+            for kind in ("bond", "forward"):
+                for term, v in a.torques(kind)[q].items():
+                    np.testing.assert_allclose(b.torques(kind)[q][term], v, atol=1e-10)
+    assert abs(b.landauer_current() - a.landauer_current()) < 1e-10
+    if case == "linear":
+        np.testing.assert_allclose(b.conductance()["per_k"], a.conductance()["per_k"], atol=1e-10)
+    assert b.continuity_residual()["max_abs_balance"] < 1e-10
+    assert transport(L, **kw).info["region_solver"] == ("rgf" if L.solve_parts()[0].N_x >= 12 else "dense")

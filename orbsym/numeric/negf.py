@@ -52,8 +52,9 @@ Everything above calls one function, ``solver(z, diag, hop, sigma_L, sigma_R, dx
   G_{x,x+dx}`` (zero where ``x + dx`` is outside ``0 .. M-1``) for every ``dx`` in ``dxs``.
 
 :func:`dense_region_solver` (batched dense inverse, ``O(nb (M d)^3)``) is the reference
-implementation; a recursive Green's-function engine returning the same blocks in ``O(nb M d^3)``
-plugs in through the ``solver`` argument of :class:`OpenSystem`.
+implementation; the recursive Green's-function engine :func:`orbsym.numeric.rgf.rgf_region_solver`
+returns the same blocks in ``O(nb M d^3)`` and plugs in through the ``solver`` argument of
+:class:`OpenSystem` (a solver may carry ``bytes_per_point(M, d, n_dxs)`` to size the batches).
 """
 
 from __future__ import annotations
@@ -334,9 +335,11 @@ class OpenSystem:
         lo, hi = self.spectral_bounds()
         return max(abs(lo), abs(hi))
 
-    def _chunk(self, nz):
+    def _chunk(self, nz, ndx=0):
         M, d = self.lattice.N_x, self.lattice.dim
-        per = 3 * (M * d) ** 2 * 16
+        # a solver may state its working memory per point (``solver.bytes_per_point(M, d, ndx)``); else dense
+        per_point = getattr(self.solver, "bytes_per_point", None)
+        per = per_point(M, d, ndx) if per_point is not None else 3 * (M * d) ** 2 * 16
         return max(1, int(self.chunk_bytes // per))
 
     def greens(self, z_of_k, dxs=()):
@@ -350,7 +353,7 @@ class OpenSystem:
         nk = self.k.size
         kk, zz = np.meshgrid(np.arange(nk), np.arange(z.size), indexing="ij")
         kk, zz = kk.ravel(), zz.ravel()
-        step = self._chunk(z.size)
+        step = self._chunk(z.size, len(dxs))
         for s in range(0, kk.size, step):
             ki, zi = kk[s : s + step], zz[s : s + step]
             k = self.k[ki]

@@ -19,6 +19,7 @@ from scipy.linalg import solve_banded
 from orbsym.numeric import KERNEL_NAMES, POLARIZATIONS, Column, Lattice, Observables, fermi
 from orbsym.numeric.leads import Lead, dyson_residual, open_channels, surface_green
 from orbsym.numeric.negf import OpenSystem, bands_from_blocks, dense_region_solver, fermi_derivative_rule, fermi_poles, imaginary_axis_rule, window_rule
+from orbsym.numeric.rgf import rgf_region_solver
 
 
 def _columns():
@@ -121,7 +122,7 @@ def _dense_reference(osys, k, z):
     return np.linalg.inv(z * np.eye(M * d) - h).reshape(M, d, M, d)
 
 
-@pytest.mark.parametrize("solver", [dense_region_solver])
+@pytest.mark.parametrize("solver", [dense_region_solver, rgf_region_solver])
 def test_region_solver_contract(solver):
     """Any region solver (the dense reference, a future recursive engine) returns these blocks."""
     rng = np.random.default_rng(3)

@@ -1,0 +1,136 @@
+"""Recursive Green's-function (RGF) region solver: the blocks of ``G^r`` in ``O(M d^3)`` per point.
+
+Implements the region-solver contract of :mod:`orbsym.numeric.negf` (``solver(z, diag, hop, sigma_L,
+sigma_R, dxs) -> RegionGreens``) for the block-tridiagonal ``A = z - h - Sigma_L - Sigma_R`` of ``M``
+columns of ``d`` states, batched over the ``nb`` points ``(k, z)`` with NumPy.  With ``A_xx`` the
+diagonal blocks (``Sigma_L`` in ``A_00``, ``Sigma_R`` in ``A_{M-1,M-1}``) and ``t_x = h_{x,x+1}``:
+
+* left-connected sweep: ``gL_0 = A_00^-1``, ``gL_x = (A_xx - SL_x)^-1`` with
+  ``SL_x = t_{x-1}^dag gL_{x-1} t_{x-1}`` (the Green's function of columns ``0..x`` alone);
+* right-connected sweep: ``gR_{M-1} = A^-1_{M-1,M-1}``, ``gR_x = (A_xx - SR_x)^-1`` with
+  ``SR_x = t_x gR_{x+1} t_x^dag``;
+* diagonal: ``G_xx = (A_xx - SL_x - SR_x)^-1`` (one batched inverse over all ``x``);
+* off the diagonal, from the rows of ``A G = 1``: ``G_{x,y} = gL_x t_x G_{x+1,y}`` (``x < y``) and
+  ``G_{x,y} = gR_x t_{x-1}^dag G_{x-1,y}`` (``x > y``).  They give the band ``G_{x,x+dx}`` from the band
+  ``dx - 1`` (``dx > 0``) or ``dx + 1`` (``dx < 0``), vectorized over ``x``, and the end columns by
+  propagation from the corners: ``G_{x,0} = gR_x t_{x-1}^dag G_{x-1,0}`` from ``G_00 = gR_0`` and
+  ``G_{x,M-1} = gL_x t_x G_{x+1,M-1}`` from ``G_{M-1,M-1} = gL_{M-1}``.
+
+Cost per point: ``2 M`` inverses of ``d x d`` blocks and ``~6 M`` block products (plus ``M`` inverses
+for the diagonal when bands are asked for), against ``O((M d)^3)`` for
+:func:`~orbsym.numeric.negf.dense_region_solver`, which stays the slow reference the tests compare with.
+The recursions are the rows of ``A G = 1`` solved exactly (no truncation): agreement with the dense
+inverse is to rounding times the condition of the sweeps' blocks (``~1e-13`` relative on the tests'
+random blocks).  :func:`choose_region_solver` picks between the two (``"auto"``; crossover measured in
+``benchmarks/bench_transport.py --scan``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .negf import RegionGreens, _dag, dense_region_solver
+
+__all__ = ["rgf_region_solver", "choose_region_solver", "REGION_SOLVERS", "RGF_MIN_COLUMNS"]
+
+#: ``"auto"`` uses the RGF solver for regions (solved columns, leads' cells included) of at least this
+#: many columns (measured crossover, benchmarks/results.txt).
+RGF_MIN_COLUMNS = 12
+
+
+def _bytes_per_point(M, d, ndx):
+    """Working memory (bytes) of :func:`rgf_region_solver` per batch point."""
+    return (9 + ndx) * M * d * d * 16
+
+
+def rgf_region_solver(z, diag, hop, sigma_L, sigma_R, dxs=()):
+    """Region solver by the recursive Green's function (module docstring); contract of :mod:`orbsym.numeric.negf`.
+
+    Parameters
+    ----------
+    z : (nb,) complex
+    diag : (nb, M, d, d)
+        ``h_xx(k)`` per batch point.
+    hop : (M - 1, d, d) or (nb, M - 1, d, d)
+        ``h_{x,x+1}`` (shared, or per batch point).
+    sigma_L, sigma_R : (nb, d, d)
+        Lead self-energies, added to blocks ``(0, 0)`` and ``(M - 1, M - 1)``.
+    dxs : tuple of int
+        Band offsets wanted (any integers).
+
+    Returns
+    -------
+    RegionGreens
+    """
+    z = np.asarray(z, complex)
+    nb, M, d, _ = diag.shape
+    eye = np.arange(d)
+    A = -np.asarray(diag, complex)
+    A[:, :, eye, eye] += z[:, None, None]
+    A[:, 0] -= sigma_L
+    A[:, M - 1] -= sigma_R
+    t = np.asarray(hop, complex)
+    if t.ndim == 3:
+        t = t[None]
+    td = _dag(t)  # h_{x+1,x}
+    # left- and right-connected sweeps; SL / SR the self-energies of the parts to the left / right
+    gL = np.empty_like(A)
+    gR = np.empty_like(A)
+    SL = np.zeros_like(A)
+    SR = np.zeros_like(A)
+    gL[:, 0] = np.linalg.inv(A[:, 0])
+    for x in range(1, M):
+        SL[:, x] = td[:, x - 1] @ gL[:, x - 1] @ t[:, x - 1]
+        gL[:, x] = np.linalg.inv(A[:, x] - SL[:, x])
+    gR[:, M - 1] = np.linalg.inv(A[:, M - 1])
+    for x in range(M - 2, -1, -1):
+        SR[:, x] = t[:, x] @ gR[:, x + 1] @ td[:, x]
+        gR[:, x] = np.linalg.inv(A[:, x] - SR[:, x])
+    Q = gL[:, : M - 1] @ t  # gL_x t_x, x = 0 .. M-2: G_{x,y} = Q_x G_{x+1,y} for x < y
+    P = gR[:, 1:] @ td  # gR_x t_{x-1}^dag, x = 1 .. M-1 (P[:, x-1]): G_{x,y} = P_x G_{x-1,y} for x > y
+    first = np.empty_like(A)
+    last = np.empty_like(A)
+    first[:, 0] = gR[:, 0]
+    for x in range(1, M):
+        first[:, x] = P[:, x - 1] @ first[:, x - 1]
+    last[:, M - 1] = gL[:, M - 1]
+    for x in range(M - 2, -1, -1):
+        last[:, x] = Q[:, x] @ last[:, x + 1]
+    bands = {}
+    if dxs:
+        G0 = np.linalg.inv(A - SL - SR)
+        bands[0] = G0
+        up, down = G0, G0
+        for dx in range(1, max(max(dxs), 0) + 1):
+            nxt = np.zeros_like(A)
+            if dx < M:
+                nxt[:, : M - dx] = Q[:, : M - dx] @ up[:, 1 : M - dx + 1]
+            bands[dx] = up = nxt
+        for dx in range(-1, min(min(dxs), 0) - 1, -1):
+            nxt = np.zeros_like(A)
+            if -dx < M:
+                nxt[:, -dx:] = P[:, -dx - 1 :] @ down[:, -dx - 1 : M - 1]
+            bands[dx] = down = nxt
+        bands = {dx: bands[dx] for dx in dxs}
+    return RegionGreens(first, last, bands)
+
+
+rgf_region_solver.bytes_per_point = _bytes_per_point
+
+#: Region solvers by name (``transport(..., solver=NAME)``; ``"auto"`` is :func:`choose_region_solver`).
+REGION_SOLVERS = {"dense": dense_region_solver, "rgf": rgf_region_solver}
+
+
+def choose_region_solver(solver, M, d):
+    """Resolve ``solver`` (``"auto"``, ``"dense"``, ``"rgf"`` or a callable) for a region of ``M`` columns of ``d`` states.
+
+    ``"auto"``: :func:`rgf_region_solver` when ``M >= RGF_MIN_COLUMNS``, else the dense reference.
+    Returns ``(callable, name)``; a user callable is named by its ``__name__``.
+    """
+    if callable(solver):
+        return solver, getattr(solver, "__name__", "user")
+    if not isinstance(solver, str) or solver not in ("auto",) + tuple(REGION_SOLVERS):
+        raise ValueError(f"region solver must be 'auto', 'dense', 'rgf' or a callable, got {solver!r}")
+    if solver == "auto":
+        solver = "rgf" if M >= RGF_MIN_COLUMNS else "dense"
+    return REGION_SOLVERS[solver], solver
