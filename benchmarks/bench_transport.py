@@ -1,31 +1,69 @@
 """Benchmark: NEGF transport of a 25 x 800 (k_y-periodic) scattering region with all observables.
 
-Run by hand: ``OMP_NUM_THREADS=1 python benchmarks/bench_transport.py [--bias]``.  Reports wall and
-CPU time (the machine may be shared).  Dense reference region solver (orbsym.numeric.negf).
+Run by hand: ``OMP_NUM_THREADS=1 python benchmarks/bench_transport.py [--bias] [--solver auto|rgf|dense]``.
+Reports wall and CPU time (the machine may be shared).
+
+Length scan (issue 13, "cost linear in the length of the scattering region"):
+``python benchmarks/bench_transport.py --scan [--N-y 200] [--dense-max 100]``: linear response
+T = 0.01, all observables + balance, N_x = 25, 50, 100, 200, 400, both region solvers
+(``rgf``: orbsym.numeric.rgf; ``dense``: the reference, up to ``--dense-max`` columns).
 """
 
 import sys
 import time
 
-import numpy as np
-
 from orbsym.systems import heterostructure, layer
 from orbsym.transport import attach_leads, transport
 
 
+def _arg(name, default):
+    return type(default)(sys.argv[sys.argv.index(name) + 1]) if name in sys.argv else default
+
+
+def sandwich(N_x, N_y):
+    n = (N_x - 1) // 2
+    return heterostructure([layer("nm", n, gamma=0.3), layer("fm", 1, m=(1.0, 0.0, 0.0)), layer("nm", N_x - 1 - n, gamma=0.3)], N_y=N_y)
+
+
+def run(L, **kw):
+    w0, c0 = time.perf_counter(), time.process_time()
+    res = transport(L, **kw)
+    res.densities(), res.currents(), res.torques(), res.torques("forward")
+    r = res.continuity_residual()
+    w1, c1 = time.perf_counter(), time.process_time()
+    return res, r, w1 - w0, c1 - c0
+
+
+def scan():
+    N_y = _arg("--N-y", 200)
+    dense_max = _arg("--dense-max", 100)
+    print(f"length scan: NM | FM | NM, N_y = {N_y}, linear response T = 0.01 (16 nodes + error estimate), all observables + balance")
+    for N_x in (25, 50, 100, 200, 400):
+        L = attach_leads(sandwich(N_x, N_y))
+        line = f"  N_x = {N_x:4d}"
+        G = {}
+        for solver in ("rgf", "dense"):
+            if solver == "dense" and N_x > dense_max:
+                continue
+            res, r, wall, cpu = run(L, T=0.01, solver=solver)
+            G[solver] = res.conductance()["total"]
+            line += f" | {solver:5s} cpu {cpu:7.2f} s (wall {wall:7.2f} s, balance {r['max_abs_balance']:.0e})"
+        if len(G) == 2:
+            line += f" | |G_rgf - G_dense| = {abs(G['rgf'] - G['dense']):.1e}"
+        print(line, flush=True)
+
+
 def main():
-    s = heterostructure([layer("nm", 12, gamma=0.3), layer("fm", 1, m=(1.0, 0.0, 0.0)), layer("nm", 12, gamma=0.3)], N_y=800)
-    L = attach_leads(s)
+    if "--scan" in sys.argv:
+        return scan()
+    solver = _arg("--solver", "auto")
+    L = attach_leads(sandwich(25, 800))
     runs = [("linear response, T = 0", dict(T=0.0)), ("linear response, T = 0.01, 16 nodes", dict(T=0.01))]
     if "--bias" in sys.argv:
         runs.append(("finite bias V = 0.1, T = 0.01, 200 window nodes + poles", dict(T=0.01, bias=0.1)))
     for name, kw in runs:
-        w0, c0 = time.perf_counter(), time.process_time()
-        res = transport(L, **kw)
-        res.densities(), res.currents(), res.torques(), res.torques("forward")
-        r = res.continuity_residual()
-        w1, c1 = time.perf_counter(), time.process_time()
-        print(f"{name}: wall {w1 - w0:.2f} s, cpu {c1 - c0:.2f} s; I/V or I = {res.landauer_current():.6g}; balance {r['max_abs_balance']:.1e}")
+        res, r, wall, cpu = run(L, solver=solver, **kw)
+        print(f"{name} [{res.info['region_solver']}]: wall {wall:.2f} s, cpu {cpu:.2f} s; I/V or I = {res.landauer_current():.6g}; balance {r['max_abs_balance']:.1e}")
 
 
 if __name__ == "__main__":

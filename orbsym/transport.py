@@ -381,8 +381,8 @@ def transport(leaded, T=0.01, bias=None, mu=0.0, split=0.5, n_energy=None, eta=D
     solver : {"auto", "rgf", "dense"} or callable
         Scattering-region solver (contract: :mod:`orbsym.numeric.negf`): ``"rgf"`` the recursive
         Green's function (:mod:`orbsym.numeric.rgf`, cost linear in the number of columns), ``"dense"``
-        the dense reference inverse; ``"auto"`` (default) RGF from
-        :data:`orbsym.numeric.rgf.RGF_MIN_COLUMNS` solved columns (leads' cells included) on.  Recorded
+        the dense reference inverse; ``"auto"`` (default) RGF above the measured crossover
+        (:func:`orbsym.numeric.rgf.choose_region_solver`; solved columns, leads' cells included).  Recorded
         in ``info["region_solver"]`` (and ``describe()`` / ``to_dict()``).
     energy_tol : float, optional
         Linear response at ``T > 0``: double the number of energy nodes (from ``n_energy``, up to
