@@ -38,6 +38,7 @@ def scan():
     N_y = _arg("--N-y", 200)
     dense_max = _arg("--dense-max", 100)
     print(f"length scan: NM | FM | NM, N_y = {N_y}, linear response T = 0.01 (16 nodes + error estimate), all observables + balance")
+    run(attach_leads(sandwich(5, 4)), T=0.01)  # warm-up (kernel compilation, caches) outside the timings
     for N_x in (25, 50, 100, 200, 400):
         L = attach_leads(sandwich(N_x, N_y))
         line = f"  N_x = {N_x:4d}"

@@ -90,6 +90,16 @@ def _dag(a):
     return np.conj(np.swapaxes(a, -1, -2))
 
 
+def _accumulate(target, ki, sl, values):
+    """``target[ki[b], sl] += values[b]`` summed over the batch; ``ki`` is nondecreasing within a batch of
+    :meth:`OpenSystem.greens` (k-major order), so the repeated indices are summed by one ``reduceat``."""
+    if ki.size > 1 and np.all(ki[1:] >= ki[:-1]):
+        u, start = np.unique(ki, return_index=True)
+        target[u, sl] += np.add.reduceat(values, start, axis=0)
+    else:
+        np.add.at(target, (ki, sl), values)
+
+
 @dataclass
 class RegionGreens:
     """Blocks of ``G^r`` returned by a region solver (see module docstring)."""
@@ -400,7 +410,7 @@ class OpenSystem:
                     lo, hi = max(0, -dx), min(M, M - dx)
                     if hi <= lo:
                         continue
-                    np.add.at(blocks[dx], (ki, slice(lo, hi)), B[:, lo + dx : hi + dx] @ Cd[:, lo:hi])
+                    _accumulate(blocks[dx], ki, slice(lo, hi), B[:, lo + dx : hi + dx] @ Cd[:, lo:hi])
         return blocks, trans
 
     def equilibrium_blocks(self, mu, T, dxs, n_per_panel=8):
@@ -433,7 +443,7 @@ class OpenSystem:
                     continue
                 # rho[x+dx, x] += w (G_{x+dx, x} + (G_{x, x+dx})^dag)
                 term = g.bands[-dx][:, lo + dx : hi + dx] + _dag(g.bands[dx][:, lo:hi])
-                np.add.at(blocks[dx], (ki, slice(lo, hi)), wv * term)
+                _accumulate(blocks[dx], ki, slice(lo, hi), wv * term)
         if 0 in blocks:
             blocks[0] += 0.5 * np.eye(d)
         return blocks, info
