@@ -34,6 +34,7 @@ def add_arguments(parser):
     parser.add_argument("--width", default="periodic", help="periodic (rows periodic, k_y conserved) or open (finite-width strip, per-site output)")
     parser.add_argument("--energy-tol", dest="energy_tol", type=float, default=None, help="linear response at T > 0: double the energy nodes until the conductance's error estimate is below this (relative)")
     parser.add_argument("--angle", default="0", help="current direction to the crystal axes: 0 (along X) or 45 (along (1, 1); default 0)")
+    parser.add_argument("--solver", default="auto", choices=("auto", "rgf", "dense"), help="scattering-region solver: rgf (recursive Green's function, linear in N_x), dense (reference) or auto (default; recorded as region_solver)")
     parser.add_argument("--output", default=None, help="write JSON here (atomically) instead of stdout")
 
 
@@ -60,7 +61,7 @@ def run(args):
     system = heterostructure(layers, N_y=args.N_y, mu=args.mu)
     # strips at 45 degrees: leads repeat the last two columns (rectangular leads) when N_x is even
     period = 2 if (args.angle == "45" and args.width == "open" and len(kinds) % 2 == 0) else None
-    res = transport(attach_leads(system, width=args.width, period=period), T=args.T, bias=args.bias, split=args.split, n_energy=args.n_energy, energy_tol=args.energy_tol)
+    res = transport(attach_leads(system, width=args.width, period=period), T=args.T, bias=args.bias, split=args.split, n_energy=args.n_energy, energy_tol=args.energy_tol, solver=args.solver)
     out = res.to_dict()
     if "conductance" in out:
         out["conductance"].pop("per_k", None)

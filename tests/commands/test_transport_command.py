@@ -37,3 +37,18 @@ def test_transport_command_at_45_degrees(capsys):
     assert any("@45" in str(c) for c in d["system"]["columns"]) or d["system"]["bonds"]
     assert main(["transport", "--angle", "30"]) == 2
     assert "angle" in capsys.readouterr().err
+
+
+def test_transport_command_region_solver(capsys):
+    """--solver rgf / dense give the same state (recorded as region_solver); auto picks rgf for a long region."""
+    outs = {}
+    for solver in ("rgf", "dense"):
+        assert main(["transport", "--n-metal", "3", "--fm", "y", "--N-y", "4", "--T", "0", "--solver", solver]) == 0
+        outs[solver] = json.loads(capsys.readouterr().out)
+        assert outs[solver]["region_solver"] == solver
+    assert abs(outs["rgf"]["conductance"]["total_per_row"] - outs["dense"]["conductance"]["total_per_row"]) < 1e-12
+    assert max(abs(a - b) for a, b in zip(outs["rgf"]["densities"]["y"], outs["dense"]["densities"]["y"])) < 1e-12
+    assert main(["transport", "--n-metal", "5", "--fm", "z", "--N-y", "2", "--T", "0"]) == 0
+    assert json.loads(capsys.readouterr().out)["region_solver"] == "rgf"
+    assert main(["transport", "--solver", "fast"]) == 2
+    assert "solver" in capsys.readouterr().err
