@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from orbsym.numeric.negf import dense_region_solver
-from orbsym.numeric.rgf import RGF_MIN_COLUMNS, RGF_MIN_STATES, choose_region_solver, rgf_region_solver
+from orbsym.numeric.rgf import RGF_MIN_COLUMNS, RGF_MIN_STATES, _inv, choose_region_solver, rgf_region_solver
 
 
 def _random_blocks(rng, nb, M, d, per_point_hop):
@@ -19,7 +19,7 @@ def _random_blocks(rng, nb, M, d, per_point_hop):
     return diag, hop, sig[0], sig[1]
 
 
-@pytest.mark.parametrize("M, d, per_point_hop", [(1, 3, False), (2, 2, True), (7, 3, False), (9, 4, True)])
+@pytest.mark.parametrize("M, d, per_point_hop", [(1, 3, False), (2, 2, True), (4, 1, True), (7, 3, False), (9, 4, True)])
 def test_rgf_equals_dense_on_random_blocks(M, d, per_point_hop):
     """Every block of the contract (end columns, bands dx = -3..3, zero outside) on random Hermitian
     diagonal blocks, random (per-point, k-dependent) hoppings and random retarded self-energies, at
@@ -62,3 +62,15 @@ def test_choose_region_solver():
     assert choose_region_solver(rgf_region_solver, 2, 3) == (rgf_region_solver, "rgf_region_solver")
     with pytest.raises(ValueError, match="'auto', 'dense', 'rgf'"):
         choose_region_solver("fast", 10, 3)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 4])
+def test_small_block_inverse(d):
+    """Closed-form inverses (d <= 3) equal LAPACK's on random complex stacks; a singular block raises."""
+    rng = np.random.default_rng(d)
+    a = rng.normal(size=(50, 2, d, d)) + 1j * rng.normal(size=(50, 2, d, d))
+    np.testing.assert_allclose(_inv(a) @ a, np.broadcast_to(np.eye(d), a.shape), atol=1e-11)
+    np.testing.assert_allclose(_inv(a), np.linalg.inv(a), rtol=1e-10, atol=1e-12)
+    a[3, 1] = 0
+    with pytest.raises(np.linalg.LinAlgError):
+        _inv(a)
