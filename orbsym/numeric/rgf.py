@@ -31,13 +31,13 @@ import numpy as np
 
 from .negf import RegionGreens, _dag, dense_region_solver
 
-__all__ = ["rgf_region_solver", "choose_region_solver", "REGION_SOLVERS", "RGF_MIN_COLUMNS", "RGF_MIN_STATES"]
+__all__ = ["rgf_region_solver", "choose_region_solver", "REGION_SOLVERS", "RGF_MIN_COLUMNS", "RGF_MIN_COLUMNS_SMALL"]
 
 #: ``"auto"`` uses the RGF solver for regions of ``M >= RGF_MIN_COLUMNS`` solved columns (leads' cells
-#: included) of ``d`` states with ``M d >= RGF_MIN_STATES`` (measured crossover, benchmarks/results.txt:
-#: RGF faster from M ~ 8-10 at d = 3, M ~ 5 at d = 6 and 12).
-RGF_MIN_COLUMNS = 5
-RGF_MIN_STATES = 30
+#: included), ``M >= RGF_MIN_COLUMNS_SMALL`` for blocks of ``d <= 3`` states (closed-form inverses); measured
+#: crossover (benchmarks/results.txt): RGF faster from M = 3 at d = 2, 3 and from M ~ 6-8 at d = 6.
+RGF_MIN_COLUMNS = 6
+RGF_MIN_COLUMNS_SMALL = 3
 
 
 def _inv(a):
@@ -157,8 +157,8 @@ REGION_SOLVERS = {"dense": dense_region_solver, "rgf": rgf_region_solver}
 def choose_region_solver(solver, M, d):
     """Resolve ``solver`` (``"auto"``, ``"dense"``, ``"rgf"`` or a callable) for a region of ``M`` columns of ``d`` states.
 
-    ``"auto"``: :func:`rgf_region_solver` when ``M >= RGF_MIN_COLUMNS`` and ``M d >= RGF_MIN_STATES``,
-    else the dense reference.
+    ``"auto"``: :func:`rgf_region_solver` when ``M >= RGF_MIN_COLUMNS`` (``RGF_MIN_COLUMNS_SMALL`` for
+    ``d <= 3``), else the dense reference.
     Returns ``(callable, name)``; a user callable is named by its ``__name__``.
     """
     if callable(solver):
@@ -166,5 +166,5 @@ def choose_region_solver(solver, M, d):
     if not isinstance(solver, str) or solver not in ("auto",) + tuple(REGION_SOLVERS):
         raise ValueError(f"region solver must be 'auto', 'dense', 'rgf' or a callable, got {solver!r}")
     if solver == "auto":
-        solver = "rgf" if M >= RGF_MIN_COLUMNS and M * d >= RGF_MIN_STATES else "dense"
+        solver = "rgf" if M >= (RGF_MIN_COLUMNS_SMALL if d <= 3 else RGF_MIN_COLUMNS) else "dense"
     return REGION_SOLVERS[solver], solver

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from orbsym.numeric.negf import dense_region_solver
-from orbsym.numeric.rgf import RGF_MIN_COLUMNS, RGF_MIN_STATES, _inv, choose_region_solver, rgf_region_solver
+from orbsym.numeric.rgf import RGF_MIN_COLUMNS, RGF_MIN_COLUMNS_SMALL, _inv, choose_region_solver, rgf_region_solver
 
 
 def _random_blocks(rng, nb, M, d, per_point_hop):
@@ -55,9 +55,10 @@ def test_rgf_per_point_hop_follows_each_point():
 
 
 def test_choose_region_solver():
-    assert choose_region_solver("auto", 10, RGF_MIN_STATES // 10) == (rgf_region_solver, "rgf")
-    assert choose_region_solver("auto", 10, 2) == (dense_region_solver, "dense")
-    assert choose_region_solver("auto", RGF_MIN_COLUMNS - 1, 100) == (dense_region_solver, "dense")
+    assert choose_region_solver("auto", RGF_MIN_COLUMNS, 6) == (rgf_region_solver, "rgf")
+    assert choose_region_solver("auto", RGF_MIN_COLUMNS - 1, 6) == (dense_region_solver, "dense")
+    assert choose_region_solver("auto", RGF_MIN_COLUMNS_SMALL, 3) == (rgf_region_solver, "rgf")
+    assert choose_region_solver("auto", RGF_MIN_COLUMNS_SMALL - 1, 3) == (dense_region_solver, "dense")
     assert choose_region_solver("dense", 500, 3)[0] is dense_region_solver
     assert choose_region_solver(rgf_region_solver, 2, 3) == (rgf_region_solver, "rgf_region_solver")
     with pytest.raises(ValueError, match="'auto', 'dense', 'rgf'"):
