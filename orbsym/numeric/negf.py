@@ -276,7 +276,7 @@ class OpenSystem:
         if solver is dense_region_solver and need > MAX_DENSE_BYTES:
             raise ValueError(
                 f"the dense region solver needs ~{need / 2**30:.1f} GiB per (k, E) point for {lattice.N_x} columns x {lattice.dim} "
-                f"states (n = {n}); the limit is {MAX_DENSE_BYTES / 2**30:.0f} GiB: use fewer columns or a recursive solver"
+                f"states (n = {n}); the limit is {MAX_DENSE_BYTES / 2**30:.0f} GiB: use fewer columns or the recursive solver (orbsym.numeric.rgf.rgf_region_solver; transport(..., solver=\"rgf\"))"
             )
         ty = lattice.hop_y
         hoppings = getattr(lattice, "hoppings", {})
