@@ -188,3 +188,22 @@ def test_k_even_flag_matches_bloch_hamiltonians(kind):
         k = np.array([0.4, 1.3, 2.8])
         even = np.allclose(bloch_hamiltonians(lat, k), bloch_hamiltonians(lat, -k), rtol=0, atol=1e-13)
         assert lat.y_hermitian == even, (kind, seed)
+
+
+def test_rgf_region_solver_with_k_dependent_coupling():
+    """The RGF region solver (orbsym.numeric.rgf) on a lattice with diagonal bonds (per-k, non-Hermitian
+    h_{x,x+1}(k)) returns the dense solver's blocks at real energies and at poles."""
+    from orbsym.numeric.rgf import rgf_region_solver
+
+    rng = np.random.default_rng(11)
+    lat = _random_lattice(rng, "nnn", 5, 4, "fm")
+    lead = Lead.from_column(lat.columns[0]), Lead.from_column(lat.columns[-1])
+    dense, rgf = (OpenSystem(lat, *lead, solver=s) for s in (dense_region_solver, rgf_region_solver))
+    assert rgf.k_dependent_hop
+    z = np.array([0.35, -0.8, 0.1 + 0.3j])
+    for dxs in ((), (-1, 0, 1)):
+        for (ka, za, _, _, a), (kb, zb, _, _, b) in zip(dense.greens(z, dxs), rgf.greens(z, dxs)):
+            assert np.array_equal(ka, kb) and np.array_equal(za, zb)
+            scale = np.abs(a.first).max()
+            for x, y in [(a.first, b.first), (a.last, b.last)] + [(a.bands[dx], b.bands[dx]) for dx in dxs]:
+                np.testing.assert_allclose(y, x, atol=1e-11 * scale)
