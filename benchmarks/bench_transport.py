@@ -7,6 +7,7 @@ Length scan (issue 13, "cost linear in the length of the scattering region"):
 ``python benchmarks/bench_transport.py --scan [--N-y 200] [--dense-max 100]``: linear response
 T = 0.01, all observables + balance, N_x = 25, 50, 100, 200, 400, both region solvers
 (``rgf``: orbsym.numeric.rgf; ``dense``: the reference, up to ``--dense-max`` columns).
+``--crossover``: the two region solvers alone on random blocks (the crossover of ``solver="auto"``).
 """
 
 import sys
@@ -54,9 +55,44 @@ def scan():
         print(line, flush=True)
 
 
+def crossover():
+    """CPU per (k, E) point of the two region solvers alone on random blocks (the ``"auto"`` crossover)."""
+    import numpy as np
+
+    from orbsym.numeric.negf import dense_region_solver
+    from orbsym.numeric.rgf import rgf_region_solver
+
+    rng = np.random.default_rng(0)
+
+    def cpu(f, *a):
+        best = np.inf
+        for _ in range(2):
+            c = time.process_time()
+            f(*a)
+            best = min(best, time.process_time() - c)
+        return best
+
+    print("region solvers alone, CPU us per point: dense / rgf, end columns only | + bands dx = -1, 0, 1")
+    for d in (2, 3, 6):
+        for M in (3, 5, 8, 10, 16, 27):
+            nb = max(50, 200000 // (M * d * d))
+            diag = rng.normal(size=(nb, M, d, d)) + 0j
+            diag = diag + np.conj(np.swapaxes(diag, -1, -2))
+            hop = rng.normal(size=(M - 1, d, d)) + 0j
+            s = -0.3j * np.broadcast_to(np.eye(d), (nb, d, d))
+            z = np.full(nb, 0.1 + 0j)
+            line = f"  d = {d:2d}, M = {M:3d}"
+            for dxs in ((), (-1, 0, 1)):
+                td, tr = (1e6 * cpu(f, z, diag, hop, s, s, dxs) / nb for f in (dense_region_solver, rgf_region_solver))
+                line += f" | {td:8.1f} / {tr:8.1f} (x{td / tr:5.2f})"
+            print(line, flush=True)
+
+
 def main():
     if "--scan" in sys.argv:
         return scan()
+    if "--crossover" in sys.argv:
+        return crossover()
     solver = _arg("--solver", "auto")
     L = attach_leads(sandwich(25, 800))
     runs = [("linear response, T = 0", dict(T=0.0)), ("linear response, T = 0.01, 16 nodes", dict(T=0.01))]

@@ -22,7 +22,7 @@ for the diagonal when bands are asked for), against ``O((M d)^3)`` for
 The recursions are the rows of ``A G = 1`` solved exactly (no truncation): agreement with the dense
 inverse is to rounding times the condition of the sweeps' blocks (``~1e-13`` relative on the tests'
 random blocks).  :func:`choose_region_solver` picks between the two (``"auto"``; crossover measured in
-``benchmarks/bench_transport.py --scan``).
+``benchmarks/bench_transport.py --crossover``; length scan: ``--scan``).
 """
 
 from __future__ import annotations
