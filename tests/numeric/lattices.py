@@ -1,6 +1,5 @@
 """Test helper: random small heterostructures built from the NumPy-only kernels of numeric_kernels."""
 
-import numpy as np
 from numeric_kernels import L_T2G, PAULI, am, fm, nm_orbital, random_model
 
 from orbsym.numeric import Column, Lattice
@@ -42,3 +41,17 @@ def trilayer(basis, N_x, N_y, gamma, mL, mR, mu=-0.2, interface="fm", w=0.0):
     cols += [Column(metal, dict(t=1.0, gamma=gamma, tp=1.0, w=w, mu=mu), label="M") for _ in range(N_x - 2)]
     cols += [Column(ferro, dict(t=1.0, mu=mu, m_x=mR[0], m_y=mR[1], m_z=mR[2]), label="FM")]
     return Lattice(cols, N_y, interface)
+
+
+def all_kernel_values(lattice, obs):
+    """Every kernel every column model provides, evaluated on ``obs``: ``{(name, pol, bond): values}``
+    (the comparison set of the engine-vs-engine tests)."""
+    from orbsym.numeric import KERNEL_NAMES
+
+    out = {}
+    for ks in {id(c.kernels): c.kernels for c in lattice.columns}.values():
+        for name, pol, bond in ks.operators:
+            if name in KERNEL_NAMES and lattice.has_kernel(name, pol, bond):
+                out[name, pol, bond] = obs.evaluate(name, pol, bond)
+    return out
+

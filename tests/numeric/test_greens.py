@@ -12,15 +12,7 @@ from orbsym.numeric import KERNEL_NAMES, POLARIZATIONS, Observables, solve_bloch
 from orbsym.numeric import greens as greens_module
 from orbsym.numeric.greens import free_energy_greens, k_grid, solve_greens, spectral_bound
 from orbsym.numeric.infinite import solve_infinite
-
-
-def all_kernel_values(lattice, obs):
-    out = {}
-    for ks in {id(c.kernels): c.kernels for c in lattice.columns}.values():
-        for name, pol, bond in ks.operators:
-            if name in KERNEL_NAMES and lattice.has_kernel(name, pol, bond):
-                out[name, pol, bond] = obs.evaluate(name, pol, bond)
-    return out
+from lattices import all_kernel_values
 
 
 @settings(max_examples=60)

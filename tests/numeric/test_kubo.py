@@ -18,15 +18,7 @@ from numeric_kernels import nm_orbital
 from orbsym.numeric import KERNEL_NAMES, POLARIZATIONS, Column, Lattice, Observables
 from orbsym.numeric.kubo import bulk_hall, bulk_hamiltonian, solve_kubo
 from orbsym.numeric.realspace import RealSpaceObservables
-
-
-def kernel_values(lattice, obs):
-    out = {}
-    for ks in {id(c.kernels): c.kernels for c in lattice.columns}.values():
-        for name, pol, bond in ks.operators:
-            if name in KERNEL_NAMES and lattice.has_kernel(name, pol, bond):
-                out[name, pol, bond] = obs.evaluate(name, pol, bond)
-    return out
+from lattices import all_kernel_values as kernel_values
 
 
 def make_lattice(rng, kind, N_x, N_y, interface):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from lattices import random_lattice, trilayer
+from lattices import all_kernel_values, random_lattice, trilayer
 
 from orbsym.numeric import (
     KERNEL_NAMES,
@@ -22,15 +22,6 @@ from orbsym.numeric import (
 )
 
 BONDS = (None, (1, 0), (0, 1))
-
-
-def all_kernel_values(lattice, obs):
-    out = {}
-    for ks in {id(c.kernels): c.kernels for c in lattice.columns}.values():
-        for name, pol, bond in ks.operators:
-            if name in KERNEL_NAMES and lattice.has_kernel(name, pol, bond):
-                out[name, pol, bond] = obs.evaluate(name, pol, bond)
-    return out
 
 
 @settings(max_examples=30, deadline=None, derandomize=True)

@@ -9,15 +9,7 @@ from nnn_kernels import D1, D2, _models, nnn_bilayer, random_nnn_lattice
 from orbsym.numeric import KERNEL_NAMES, Column, Lattice, Observables, angular_momentum_rate, bloch_hamiltonians, solve_bloch, solve_realspace
 from orbsym.numeric.bloch import k_points
 from orbsym.numeric.realspace import dense_hamiltonian
-
-
-def kernel_values(lattice, obs):
-    out = {}
-    for ks in {id(c.kernels): c.kernels for c in lattice.columns}.values():
-        for name, pol, bond in ks.operators:
-            if name in KERNEL_NAMES and lattice.has_kernel(name, pol, bond):
-                out[name, pol, bond] = obs.evaluate(name, pol, bond)
-    return out
+from lattices import all_kernel_values as kernel_values
 
 
 @settings(max_examples=20)
