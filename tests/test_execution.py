@@ -276,13 +276,37 @@ def test_sweep_survives_a_dying_worker_with_every_point(tmp_path):
     np.testing.assert_array_equal(ds.free_energy.values, ref.free_energy.values)
 
 
-def test_every_engine_entry_point_limits_blas_threads():
-    """The newer engines (Green's functions, Kubo, real-time evolution, NEGF) run their many small
-    blocks with the same one-BLAS-thread default as the dense solve (issue 14, item 7)."""
+def test_every_engine_entry_point_limits_blas_threads(monkeypatch):
+    """The newer engines (Green's functions, Kubo, bulk Hall, real-time evolution, NEGF) run their
+    many small blocks inside the same one-BLAS-thread limit as the dense solve (issue 14, item 7):
+    each entry point, called on a tiny system, enters ``execution.limit_blas``."""
+    import contextlib
+
     from orbsym.dynamics import evolve
     from orbsym.numeric.greens import solve_greens
-    from orbsym.numeric.kubo import bulk_hall, solve_kubo
-    from orbsym.transport import transport
+    from orbsym.numeric.kubo import solve_kubo
+    from orbsym.response import orbital_hall
+    from orbsym.systems import trilayer
+    from orbsym.transport import attach_leads, transport
 
-    for fn in (solve_greens, solve_kubo, bulk_hall, evolve, transport):
-        assert getattr(fn, "__wrapped__", None) is not None, fn.__name__  # wrapped by execution.blas_limited
+    entered = []
+
+    @contextlib.contextmanager
+    def recording(n="default"):
+        entered.append(n)
+        yield
+
+    monkeypatch.setattr(execution, "limit_blas", recording)
+    system = trilayer(N_x=3, N_y=4, gamma=0.5)
+    lat = system.lattice
+    calls = {
+        "solve_greens": lambda: solve_greens(lat, 0.1),
+        "solve_kubo": lambda: solve_kubo(lat, 0.1, 0.2),
+        "bulk_hall": lambda: orbital_hall(mu=[-0.2], N_k=8, T=0.1, eta=0.1),
+        "evolve": lambda: evolve(system, times=[0.0, 0.1], T=0.1),
+        "transport": lambda: transport(attach_leads(system), T=0.1),
+    }
+    for name, call in calls.items():
+        entered.clear()
+        call()
+        assert entered, f"{name} ran without execution.limit_blas"
