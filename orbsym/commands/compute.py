@@ -160,6 +160,30 @@ def _choice(what, allowed):
     return convert
 
 
+
+def add_system_arguments(parser, N_x, N_y, N_FM, m_L, m_R, T, T_help="temperature (units of t, >= 0)"):
+    """Options that build a trilayer/bilayer, shared by the driver commands (``evolve``, ``response``);
+    the defaults differ per command and are shown in ``--help``."""
+    from ..conventions import PAPER_PARAMETERS as P
+
+    parser.add_argument("--basis", type=_choice("basis", ("orbital", "spin")), metavar="{orbital,spin}", default=None, help="orbital (Eq. 3, default) or spin (Eq. 4)")
+    parser.add_argument("--metal", type=_choice("metal", ("nm", "am")), metavar="{nm,am}", default="nm", help="normal metal or altermagnet (spin basis)")
+    parser.add_argument("--N-x", dest="N_x", type=int, default=N_x, help="columns (open x; default %(default)s)")
+    parser.add_argument("--N-y", dest="N_y", type=int, default=N_y, help="rows (periodic y) = k points along y (default %(default)s)")
+    parser.add_argument("--N-FM", dest="N_FM", type=int, default=N_FM, help="FM columns per ferromagnet (default %(default)s)")
+    parser.add_argument("--m-L", dest="m_L", default=m_L, help="left FM magnetization (trilayer; default %(default)s)")
+    parser.add_argument("--m-R", dest="m_R", default=m_R, help="right FM magnetization (trilayer; default %(default)s)")
+    parser.add_argument("--m-FM", dest="m_FM", default="z", help="FM magnetization (bilayer; default %(default)s)")
+    parser.add_argument("--m", type=float, default=P["m"], help="|m| for axis names and angles (default %(default)s)")
+    parser.add_argument("--gamma", type=float, default=1.0, help="NM anisotropic hopping (orbital basis; default %(default)s)")
+    parser.add_argument("--tp", type=float, default=None, help="t' (default t)")
+    parser.add_argument("--w", type=float, default=None, help="altermagnet anisotropy (default 0.4 for --metal am)")
+    parser.add_argument("--t", type=float, default=P["t"], metavar="HOP", help="hopping (default %(default)s)")
+    parser.add_argument("--mu", type=float, default=P["mu"], help="chemical potential (default %(default)s)")
+    parser.add_argument("--T", type=float, default=T, metavar="TEMP", help=T_help + " (default %(default)s)")
+    parser.add_argument("--interface", type=_choice("interface rule", ("fm", "metal")), metavar="{fm,metal}", default="fm", help="hopping on FM-metal bonds (default %(default)s)")
+    parser.add_argument("--spin-unit", dest="spin_unit", type=_choice("spin unit", ("sigma", "S")), metavar="{sigma,S}", default="sigma", help="spin basis: report sigma or S = sigma/2 (default %(default)s)")
+
 def _magnetization_arg(name, text):
     s = str(text).strip()
     if "," in s:

@@ -22,33 +22,15 @@ from __future__ import annotations
 
 import math
 
-from .compute import _check_out, _choice
+from .compute import _check_out, _choice, add_system_arguments
 
 NAME = "evolve"
 HELP = "real-time dynamics (precession, quench, field pulse, relaxation) with the continuity balance checked in time"
 
 
 def add_arguments(parser):
-    from ..conventions import PAPER_PARAMETERS as P
-
     parser.add_argument("geometry", type=_choice("geometry", ("trilayer", "bilayer")), metavar="{trilayer,bilayer}", help="trilayer (FM/metal/FM) or bilayer (metal/FM)")
-    parser.add_argument("--basis", type=_choice("basis", ("orbital", "spin")), metavar="{orbital,spin}", default=None, help="orbital (Eq. 3, default) or spin (Eq. 4)")
-    parser.add_argument("--metal", type=_choice("metal", ("nm", "am")), metavar="{nm,am}", default="nm", help="normal metal or altermagnet (spin basis)")
-    parser.add_argument("--N-x", dest="N_x", type=int, default=9, help="columns (open x; default 9)")
-    parser.add_argument("--N-y", dest="N_y", type=int, default=40, help="rows (periodic y; default 40)")
-    parser.add_argument("--N-FM", dest="N_FM", type=int, default=2, help="FM columns per ferromagnet (default 2)")
-    parser.add_argument("--m-L", dest="m_L", default="z", help="left FM magnetization (trilayer)")
-    parser.add_argument("--m-R", dest="m_R", default="z", help="right FM magnetization (trilayer)")
-    parser.add_argument("--m-FM", dest="m_FM", default="z", help="FM magnetization (bilayer)")
-    parser.add_argument("--m", type=float, default=P["m"], help="|m| for axis names and angles")
-    parser.add_argument("--gamma", type=float, default=1.0, help="NM anisotropic hopping (orbital basis)")
-    parser.add_argument("--tp", type=float, default=None, help="t' (default t)")
-    parser.add_argument("--w", type=float, default=None, help="altermagnet anisotropy (default 0.4 for --metal am)")
-    parser.add_argument("--t", type=float, default=P["t"], help="hopping")
-    parser.add_argument("--mu", type=float, default=P["mu"], help="chemical potential")
-    parser.add_argument("--T", type=float, default=0.05, help="temperature of the initial state and the bath (>= 0; default 0.05)")
-    parser.add_argument("--interface", type=_choice("interface rule", ("fm", "metal")), metavar="{fm,metal}", default="fm", help="hopping on FM-metal bonds")
-    parser.add_argument("--spin-unit", dest="spin_unit", type=_choice("spin unit", ("sigma", "S")), metavar="{sigma,S}", default="sigma", help="spin basis: report sigma or S = sigma/2")
+    add_system_arguments(parser, N_x=9, N_y=40, N_FM=2, m_L="z", m_R="z", T=0.05, T_help="temperature of the initial state and the bath (>= 0)")
     g = parser.add_argument_group("drives")
     g.add_argument("--precess", action="append", default=[], metavar="OMEGA,THETA[,LAYER]", help="FM precession: angular frequency, cone angle (rad), optional FM layer label")
     g.add_argument("--switch-on", dest="switch_on", type=float, default=0.0, help="smooth switch-on time of the precession cone (default 0)")

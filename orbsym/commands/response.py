@@ -41,28 +41,12 @@ POLS = ("charge", "x", "y", "z")
 def add_arguments(parser):
     from ..conventions import PAPER_PARAMETERS as P
     from ..response import DEFAULT_ETA
-    from .compute import _choice
+    from .compute import _choice, add_system_arguments
 
     parser.add_argument("geometry", type=_choice("geometry", GEOMETRIES), metavar="{trilayer,bilayer,bulk}", help="heterostructure (open x) or bulk (periodic x and y)")
-    parser.add_argument("--basis", type=_choice("basis", ("orbital", "spin")), metavar="{orbital,spin}", default=None, help="orbital (default) or spin")
-    parser.add_argument("--metal", type=_choice("metal", ("nm", "am")), metavar="{nm,am}", default="nm", help="normal metal or altermagnet")
-    parser.add_argument("--metal-model", dest="metal_model", default=None, metavar="FILE.py", help="metal model defined as `model` (and `params`) in FILE.py")
-    parser.add_argument("--N-x", dest="N_x", type=int, default=P["N_x"], help="columns (open x)")
-    parser.add_argument("--N-y", dest="N_y", type=int, default=P["N_y"], help="rows (periodic y) = k points along y")
-    parser.add_argument("--N-FM", dest="N_FM", type=int, default=P["N_FM"], help="FM columns per ferromagnet")
-    parser.add_argument("--m-L", dest="m_L", default="x", help="left FM magnetization (trilayer)")
-    parser.add_argument("--m-R", dest="m_R", default="y", help="right FM magnetization (trilayer)")
-    parser.add_argument("--m-FM", dest="m_FM", default="z", help="FM magnetization (bilayer)")
-    parser.add_argument("--m", type=float, default=P["m"], help="|m|")
-    parser.add_argument("--gamma", type=float, default=1.0, help="NM anisotropic hopping")
-    parser.add_argument("--tp", type=float, default=None, help="t' (default t)")
-    parser.add_argument("--w", type=float, default=None, help="altermagnet anisotropy")
-    parser.add_argument("--t", type=float, default=P["t"], help="hopping")
-    parser.add_argument("--mu", type=float, default=P["mu"], help="chemical potential")
-    parser.add_argument("--T", type=float, default=P["T"], help="temperature (>= 0)")
+    add_system_arguments(parser, N_x=P["N_x"], N_y=P["N_y"], N_FM=P["N_FM"], m_L="x", m_R="y", T=P["T"])
+    parser.add_argument("--metal-model", dest="metal_model", default=None, metavar="FILE.py", help="metal model defined as `model` (and `params`) in FILE.py (executed as Python: use only files you trust)")
     parser.add_argument("--eta", type=float, default=None, help=f"broadening hbar*eta > 0 (default {DEFAULT_ETA}; bulk: 0, the intrinsic limit)")
-    parser.add_argument("--interface", type=_choice("interface rule", ("fm", "metal")), metavar="{fm,metal}", default="fm", help="hopping on FM-metal bonds")
-    parser.add_argument("--spin-unit", dest="spin_unit", type=_choice("spin unit", ("sigma", "S")), metavar="{sigma,S}", default="sigma", help="spin basis: sigma or S = sigma/2")
     parser.add_argument("--scan", default=None, metavar="NAME=v1,v2,...", help=f"repeat for each value of one of {', '.join(SCAN_NAMES)}")
     parser.add_argument("--N-k", dest="N_k", type=int, default=400, help="bulk: k points per direction")
     parser.add_argument("--mu-range", dest="mu_range", default=None, metavar="A:B:N", help="bulk: N chemical potentials from A to B (default: --mu); write --mu-range=-4:4:81 for a negative A")
