@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .execution import blas_limited
-from .numeric import Column, Lattice, Observables
+from .numeric import Column, Observables
 from .numeric import evolution as ev
 from .numeric.checks import integer_at_least, real_number, unknown_name
 from .numeric.observables import KERNEL_NAMES, POLARIZATIONS, polarization_label
@@ -311,16 +311,15 @@ class _Protocol:
         key = (id(base), tuple((x, tuple(np.round(v, 15))) for x, v in sorted(overrides.items())))
         lat = self._cache.get(key)
         if lat is None:
-            cols = list(base.columns)
+            updates = {}
             for x, m in overrides.items():
-                c = cols[x]
-                params = dict(c.params, m_x=float(m[0]), m_y=float(m[1]), m_z=float(m[2]))
-                cols[x] = Column(c.kernels, params, c.magnetic, c.label)
-            lat = Lattice(cols, base.N_y, base.interface)
+                c = base.columns[x]
+                updates[x] = Column(c.kernels, dict(c.params, m_x=float(m[0]), m_y=float(m[1]), m_z=float(m[2])), c.magnetic, c.label)
             if len(self._blocks) > 20000:
                 self._blocks.clear()
+            lat = base.with_columns(updates)  # re-evaluates only the precessing columns
             lat._blocks = self._blocks  # keys include the column's (model, parameters): valid across lattices
-            if len(self._cache) > 64:
+            if len(self._cache) > 512:
                 self._cache.clear()
             self._cache[key] = lat
         return lat
@@ -404,7 +403,7 @@ def _split_drives(drives, relaxation):
 
 
 @blas_limited
-def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relaxation=None, check="raise", progress=False, fd_order=4, error_estimate=True, workers=1):
+def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relaxation=None, check="raise", progress=False, fd_order=4, error_estimate="auto", workers=1):
     """Propagate the thermal state of ``system`` under ``drives`` and record every kernel in time.
 
     Parameters
@@ -431,14 +430,18 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
         What to do when a continuity balance exceeds its tolerance.
     progress : bool
         tqdm progress bar over the stored times.
-    error_estimate : bool
+    error_estimate : bool or "auto"
         Estimate the propagator's local error by step doubling on the last step of every stored
-        interval (two extra steps per stored time; enters the finite-difference tolerance).  Kept
-        as the default: it measures the actual defect of every method and drive (no model of the
-        error), which the finite-difference check's tolerance needs.  On the precession fast path
-        the two half steps are local updates, so it costs ~2x the run without it (3x on the
-        eigen-decomposition path).  ``False`` drops the term from the tolerance (``rate_kink`` and
-        the truncation term remain).
+        interval (two extra steps per stored time; enters the finite-difference tolerance as
+        ``defect_estimate``).  ``"auto"`` (default): on where the stored trajectory is not a
+        piecewise-exact evolution, i.e. for ``magnus4`` (a product of two exponentials per step) and
+        with relaxation (the bath's target ``f(h)`` is frozen over the step); off for ``"exact"``
+        without relaxation, whose trajectory solves ``d rho/dt = -i[h(t_mid), rho]`` exactly in
+        every step, so that its derivative at a stored time is one of the one-sided rates
+        ``Tr(rho i[h(t -+ dt/2), J])`` exactly and their difference, ``rate_kink`` (always in the
+        tolerance), is its whole defect against the rate at ``h(t)`` up to ``O(dt^2 h'')``.  ``True``
+        forces the estimate (about 2x the cost on the precession fast path, 3x on the
+        eigen-decomposition path); ``False`` drops it.
     workers : int
         Processes sharing the momenta (forked; each propagates its chunk, the k-sums add up).
         Use with one BLAS thread per process.
@@ -502,6 +505,10 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
     workers = integer_at_least("workers", workers, 1)
     drives, relax = _split_drives(drives, relaxation)
     tau = None if relax is None else relax.tau_r
+    if not (error_estimate == "auto" or isinstance(error_estimate, (bool, np.bool_))):
+        raise ValueError(f"error_estimate must be True, False or 'auto', got {error_estimate!r}")
+    if error_estimate == "auto":
+        error_estimate = method != "exact" or tau is not None
     if tau is not None and method != "exact":
         raise ValueError(f"relaxation (tau_r = {tau:g}) needs method 'exact' (the relaxation step is exact for h frozen over a step); got method {method!r}")
     proto = _Protocol(system, drives)
@@ -540,6 +547,14 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
     if bar is not None:
         bar.close()
     ds = rec.dataset(xr, times, proto, system, drives, relax, method, T, symmetric, k.size, scale)
+    ds.attrs["error_estimate"] = (
+        "step doubling on the last step of every stored interval (defect_estimate)"
+        if error_estimate
+        else "off (defect_estimate = 0): the exact midpoint trajectory is piecewise exact, its defect is rate_kink"
+        if (method == "exact" and tau is None)
+        else "off (defect_estimate = 0), by request"
+    )
+    ds.attrs["engine"] += "; precession fast path (numeric.local_update, orbitals per k)" if job.local_path else "; eigen-decomposition per step"
     _balance(ds, times, uniform, proto, check, fd_order)
     return ds
 
@@ -581,7 +596,7 @@ class _Recorder:
 #: it off to compare with the eigen-decomposition path.
 LOCAL_UPDATE = True
 #: Momentum groups of the local path (by the number of states each k needs).
-K_GROUPS = 4
+K_GROUPS = 12
 
 
 class _NotLocal(Exception):
@@ -595,23 +610,13 @@ class _Job:
         self.__dict__.update(locals())
         del self.__dict__["self"]
         self.substeps = []
+        self.local_path = self._local_applies()
 
-    def run(self, k, w, bar=None, grouped=False):
+    def _nsub(self, t0, t):
+        return 1 if self.dt is None else max(1, int(math.ceil((t - t0) / self.dt * (1 - 1e-12))))
+
+    def run(self, k, w, bar=None):
         proto, times, method, T, tau = self.proto, self.times, self.method, self.T, self.tau
-        if not grouped and self._local_applies() and k.size >= 4 * K_GROUPS:
-            # the local path propagates m states per k (the most any k of the group needs): group the momenta
-            # by their own count so that few k's set the width; the k-sums of the groups add up
-            E = np.linalg.eigvalsh(ev.hamiltonians(proto.initial_lattice(), k))
-            f = ev._occupations(E, T)
-            need = np.minimum(np.sum(f > 1e-18, axis=1), np.sum(1.0 - f > 1e-18, axis=1))
-            res = None
-            for part in np.array_split(np.argsort(need, kind="stable"), K_GROUPS):
-                r = self.run(k[part], w[part], None, grouped=True)
-                res = r if res is None else [_add(a, b) for a, b in zip(res, r)]
-            if bar is not None:
-                bar.update(len(res))
-            return res
-
         shape = (k.size, self.N * self.d, self.N * self.d)
         slot = [0]
 
@@ -620,9 +625,8 @@ class _Job:
             return ev.hamiltonians(proto.lattice(s), k, proto.A(s), out=ev.work_buffer(f"hfun{slot[0]}", shape))
 
         self.substeps = []
-        local = self._local_setup(k)
-        if local is not None:
-            out, rho, start = self._run_local(local, k, w, bar)
+        if self.local_path:
+            out, rho, start = _LocalPath(self, k, w).run(bar)
             if rho is None:
                 return out
         else:
@@ -633,7 +637,7 @@ class _Job:
                 bar.update(1)
         for i in range(start, times.size):
             t0, t = times[i - 1], times[i]
-            nsub = 1 if self.dt is None else max(1, int(math.ceil((t - t0) / self.dt * (1 - 1e-12))))
+            nsub = self._nsub(t0, t)
             h_sub = (t - t0) / nsub
             if nsub > 1:
                 rho = ev.propagate(rho, hfun, t0, t - h_sub, nsub - 1, method, T, tau)
@@ -652,154 +656,12 @@ class _Job:
                 bar.update(1)
         return out
 
-    # ------------------------------------------------------------------ local (low-rank) fast path
     def _local_applies(self):
+        """The precession-only fast path of the "exact" propagator (:class:`_LocalPath`)."""
         proto = self.proto
         return bool(LOCAL_UPDATE and self.method == "exact" and self.tau is None and proto.precessions and not proto.field and not proto.quenches)
 
-    def _local_setup(self, k):
-        """The precession-only fast path of the "exact" propagator (:mod:`orbsym.numeric.local_update`):
-        every midpoint Hamiltonian differs from the initial one only in the on-site blocks of the
-        precessing columns.  None when it does not apply (other drives, relaxation, magnus4)."""
-        proto = self.proto
-        if not self._local_applies():
-            return None
-        from .numeric.bloch import _gauged_pieces
-        from .numeric.local_update import LocalPropagator
-
-        d = self.d
-        cols = sorted({x for p in proto.precessions for x in p._frames})
-        rows = np.concatenate([np.arange(x * d, (x + 1) * d) for x in cols])
-        L0 = proto.initial_lattice()
-        ref = _gauged_pieces(L0, None)
-        h_ref = ev.hamiltonians(L0, k)
-        E = np.linalg.eigvalsh(h_ref)
-        f = ev._occupations(E, self.T)
-        n = E.shape[1]
-        # per k, rho = sum_j f_j psi_j psi_j^dag over the m lowest states (particles) or 1 - sum_j (1 - f_j) psi_j psi_j^dag
-        # over the m highest (holes), whichever needs fewer; weights below 1e-18 (rounding level of rho) are dropped
-        m_p = np.sum(f > 1e-18, axis=1)
-        m_h = np.sum(1.0 - f > 1e-18, axis=1)
-        hole = m_h < m_p
-        m = int(max(1, np.max(np.minimum(m_p, m_h))))
-        states = np.where(hole[:, None], np.arange(n - m, n)[None, :], np.arange(m)[None, :])
-        weights = np.where(hole[:, None], -(1.0 - np.take_along_axis(f, states, 1)), np.take_along_axis(f, states, 1))
-        local = {"rows": rows, "ref": ref, "pieces": _gauged_pieces}
-        # the largest perturbation of the run, sampled (sizes the collocation once; a larger one later re-sizes it)
-        vs = [self._local_v(local, s) for s in np.linspace(self.times[0], self.times[-1], 17)]
-        vmax = max((float(np.linalg.norm(v, 2)) for v in vs if v is not None), default=0.0)
-        return {"prop": LocalPropagator(h_ref, rows), "vmax": vmax, "rows": rows, "ref": ref, "f": weights, "hole": hole.astype(float), "states": states, "pieces": _gauged_pieces}
-
-    def _local_v(self, local, s):
-        """``v = (h(s) - h_ref)`` on the precessing rows; None if ``h(s)`` differs elsewhere."""
-        H0, C, S = local["pieces"](self.proto.lattice(s), None)
-        H0r, Cr, Sr = local["ref"]
-        rows = local["rows"]
-        D = H0 - H0r
-        v = D[np.ix_(rows, rows)].copy()
-        D[np.ix_(rows, rows)] = 0.0
-        scale = 1e-14 * max(1.0, float(np.abs(H0r).max()))
-        if np.abs(D).max() > scale or np.abs(C - Cr).max() > scale or np.abs(S - Sr).max() > scale:
-            return None
-        return v
-
-    def _local_step(self, local, phi, t0, h):
-        v = self._local_v(local, t0 + 0.5 * h)
-        if v is None:
-            raise _NotLocal
-        new = local["prop"].step(phi, v, h, local["vmax"])
-        if new is None:
-            raise _NotLocal
-        return new
-
-    def _local_rho_full(self, local, phi):
-        """The full ``rho_k`` of the local representation (to continue on the eigen-decomposition path)."""
-        psi = local["prop"].from_eigenbasis(phi)
-        rho = np.matmul(psi * local["f"][:, None, :], psi.conj().transpose(0, 2, 1))
-        idx = np.arange(psi.shape[1])
-        rho[:, idx, idx] += local["hole"][:, None]
-        return ev.hermitize(rho)
-
-    def _local_rho(self, local, phi, psi=None):
-        """``rho`` on the blocks ``(x + dx, x)``, ``|dx| <= D`` (zero elsewhere), ``D`` the largest x-range of
-        a bond or a correlation band: every record (bands, on-site values, rates, energy, trace) reads
-        only those blocks, since ``h`` has no others."""
-        psi = local["prop"].from_eigenbasis(phi) if psi is None else psi
-        nk, n, m = psi.shape
-        N, d = self.N, self.d
-        D = local.get("band")
-        if D is None:
-            D = local["band"] = min(N - 1, max([abs(int(dx)) for dx, _ in self.pairs] + [self.proto.lattice0.max_dx]))
-        rho = local.get("rho_buf")
-        if rho is None or rho.shape[0] != nk:
-            rho = local["rho_buf"] = np.zeros((nk, n, n), complex)
-        p = psi.reshape(nk, N, d, m)
-        pf = (p * local["f"][:, None, None, :]).conj().transpose(0, 1, 3, 2)  # (nk, N, m, d): f psi_x^dag
-        r5 = rho.reshape(nk, N, d, N, d)
-        for dx in range(D + 1):
-            xs = np.arange(N - dx)
-            B = np.matmul(p[:, dx:], pf[:, : N - dx]).transpose(1, 0, 2, 3)  # (N - dx, nk, d, d): rho[x + dx, x]
-            r5[:, xs + dx, :, xs, :] = B
-            if dx:
-                r5[:, xs, :, xs + dx, :] = B.conj().transpose(0, 1, 3, 2)
-        idx = np.arange(n)
-        rho[:, idx, idx] += local["hole"][:, None]
-        return rho
-
-    def _local_onsite(self, local, phi, w, psi=None):
-        """``onsite_expectations`` of ``rho = Q phi f phi^dag Q^dag`` from its diagonal blocks only."""
-        psi = local["prop"].from_eigenbasis(phi) if psi is None else psi
-        nk, n, m = psi.shape
-        p = psi.reshape(nk, self.N, self.d, m)
-        diag = np.matmul(p * local["f"][:, None, None, :], p.conj().transpose(0, 1, 3, 2))  # rho[x i, x j]
-        diag += local["hole"][:, None, None, None] * np.eye(self.d)
-        return np.einsum("k,oij,kxji->ox", np.asarray(w, float) / self.Ny, self.ops, diag).real
-
-    def _run_local(self, local, k, w, bar):
-        times, nk = self.times, k.size
-        st = local["states"]
-        phi = np.zeros((nk, self.N * self.d, st.shape[1]), complex)
-        phi[np.arange(nk)[:, None], st, np.arange(st.shape[1])[None, :]] = 1.0  # eigenstates of h_ref (the thermal state)
-        out = [self.sums(self._local_rho(local, phi), times[0], k, w, None, None)]
-        if bar is not None:
-            bar.update(1)
-        gain = 2 ** (ev.ORDERS["exact"] + 1)
-        for i in range(1, times.size):
-            try:
-                t0, t = times[i - 1], times[i]
-                nsub = 1 if self.dt is None else max(1, int(math.ceil((t - t0) / self.dt * (1 - 1e-12))))
-                h_sub = (t - t0) / nsub
-                for j in range(nsub - 1):
-                    phi = self._local_step(local, phi, t0 + j * h_sub, h_sub)
-                t_last = t - h_sub
-                full = self._local_step(local, phi, t_last, h_sub)
-                err = psi = None
-                if self.error_estimate:  # step doubling, as on the generic path
-                    half = self._local_step(local, self._local_step(local, phi, t_last, 0.5 * h_sub), t_last + 0.5 * h_sub, 0.5 * h_sub)
-                    psi = local["prop"].from_eigenbasis(full)
-                    err = (self._local_onsite(local, full, w, psi) - self._local_onsite(local, half, w)) * gain / (gain - 1) / h_sub
-            except _NotLocal:  # R dt too large for the collocation (or h changed elsewhere): eigen-decomposition path from here
-                return out, self._local_rho_full(local, phi), i
-            phi = full
-            self.substeps.append(nsub)
-            out.append(self.sums(self._local_rho(local, phi, psi), t, k, w, h_sub, err, local))
-            if bar is not None:
-                bar.update(1)
-        return out, None, times.size
-
-    def _local_kink(self, local, rho, dv, w):
-        """``onsite_rates(rho, h(t + dt/2) - h(t - dt/2))`` when the difference is ``P dv P^T`` (the
-        precessing columns' on-site blocks): only those columns' diagonal blocks of ``rho dh`` differ from 0."""
-        rows, d = local["rows"], self.d
-        A = np.matmul(rho[:, rows][:, :, rows], dv)  # (rho dh)[P, P]
-        nb = rows.size // d
-        blocks = A.reshape(A.shape[0], nb, d, nb, d)[:, np.arange(nb), :, np.arange(nb), :]  # (nb, N_k, d, d)
-        z = np.einsum("k,oca,xkac->ox", np.asarray(w, float) / self.Ny, self.ops, blocks)
-        out = np.zeros((len(self.ops), self.N))
-        out[:, rows.reshape(nb, d)[:, 0] // d] = -2.0 * z.imag
-        return out
-
-    def sums(self, rho, t, k, w, h_sub, err, local=None):
+    def sums(self, rho, t, k, w, h_sub, err):
         """Every k-sum the record needs (all linear in the weights, so chunks add up)."""
         proto, Ny, N, ops = self.proto, self.Ny, self.N, self.ops
         A = proto.A(t)
@@ -813,12 +675,7 @@ class _Job:
             "particles": float(np.sum(w * np.trace(rho, axis1=1, axis2=2).real)) / Ny,
             "err": np.zeros((len(ops), N)) if err is None else err,
         }
-        vs = None
-        if local is not None and h_sub is not None:
-            vs = [self._local_v(local, t + sgn * 0.5 * h_sub) for sgn in (-1, 1)]
-        if vs is not None and vs[0] is not None and vs[1] is not None:
-            out["kink"] = self._local_kink(local, rho, vs[1] - vs[0], w)
-        elif h_sub is not None:
+        if h_sub is not None:
             # one-sided rates of the propagated trajectory at this step boundary (h frozen at the
             # neighbouring midpoints): d<J>/dt jumps by their difference
             hs = [ev.hamiltonians(proto.lattice(t + sgn * 0.5 * h_sub), k, proto.A(t + sgn * 0.5 * h_sub), out=ev.work_buffer(f"h_kink{sgn}", shape)) for sgn in (-1, 1)]
@@ -828,6 +685,188 @@ class _Job:
             out["kink"] = np.zeros((len(ops), N))
         if self.tau is not None:
             out["dens_eq"] = ev.onsite_expectations(ev.equilibrium_state(h, self.T), ops, w, Ny, N)
+        return out
+
+class _LocalPath:
+    """The precession fast path of the "exact" propagator for one chunk of momenta.
+
+    Every midpoint Hamiltonian differs from the initial one only in the on-site blocks ``P v P^T``
+    of the precessing columns, so :class:`~orbsym.numeric.local_update.LocalPropagator` applies the
+    exponential midpoint step to rounding with one eigen-decomposition per run.  Per k the state is
+    kept as its orbitals: ``rho_k = sum_j f_j psi_j psi_j^dag`` over the ``m`` lowest states
+    (particles) or ``1 - sum_j (1 - f_j) psi_j psi_j^dag`` over the ``m`` highest (holes), whichever
+    needs fewer (weights below 1e-18, the rounding level of ``rho``, are dropped).  The momenta are
+    split into ``K_GROUPS`` groups by the number of states they need (each group propagates as many
+    as its largest member needs), and every record is formed from the orbitals of all groups at once
+    (:func:`~orbsym.numeric.evolution.factored_bands`: the correlation bands, then densities, exact
+    rates, energy and particle number from the bands and the real-space Hamiltonian), never from the
+    full ``rho_k``.  If a step is too long for the collocation, or ``h`` changes outside the
+    precessing blocks, the full ``rho_k`` is formed and the run continues on the eigen-decomposition path.
+    """
+
+    def __init__(self, job, k, w):
+        from .numeric.local_update import LocalPropagator
+
+        self.job, self.k, self.w = job, k, w
+        proto, d, N = job.proto, job.d, job.N
+        cols = sorted({x for p in proto.precessions for x in p._frames})
+        self.rows = np.concatenate([np.arange(x * d, (x + 1) * d) for x in cols])
+        L0 = proto.initial_lattice()
+        self.ref = ev.hamiltonian_pieces(L0)
+        E, Q = np.linalg.eigh(ev.hamiltonians(L0, k))
+        f = ev._occupations(E, job.T)
+        n = E.shape[1]
+        m_p = np.sum(f > 1e-18, axis=1)
+        m_h = np.sum(1.0 - f > 1e-18, axis=1)
+        need = np.minimum(m_p, m_h)
+        hole = m_h < m_p
+        self._v = {}
+        # the largest perturbation of the run, sampled (sizes the collocation once; a larger one later re-sizes it)
+        vs = [self.v(s) for s in np.linspace(job.times[0], job.times[-1], 17)]
+        self.vmax = max((float(np.linalg.norm(v, 2)) for v in vs if v is not None), default=0.0)
+        self.groups = []
+        off = 0
+        for part in np.array_split(np.argsort(need, kind="stable"), K_GROUPS if k.size >= 4 * K_GROUPS else 1):
+            if part.size == 0:
+                continue
+            m = int(max(1, need[part].max()))
+            hp = hole[part]
+            st = np.where(hp[:, None], np.arange(n - m, n)[None, :], np.arange(m)[None, :])
+            fp = np.take_along_axis(f[part], st, 1)
+            phi = np.zeros((part.size, n, m), complex)
+            phi[np.arange(part.size)[:, None], st, np.arange(m)[None, :]] = 1.0  # eigenstates of h(0): the thermal state
+            g = {"idx": part, "m": m, "f": np.where(hp[:, None], fp - 1.0, fp), "hole": hp, "phi": phi, "cols": slice(off, off + part.size * m)}
+            g["prop"] = LocalPropagator(None, self.rows, eig=(E[part], Q[part]))
+            self.groups.append(g)
+            off += part.size * m
+        self.D = min(N - 1, max([abs(int(a)) for a, _ in job.pairs] + [L0.max_dx, 1]))
+        self.pairs = sorted(set(map(tuple, job.pairs)) | {(a, b) for a in range(-L0.max_dx, L0.max_dx + 1) for b in (-1, 0, 1)})
+        self.X = np.zeros(((N + self.D) * d, off), complex)
+        self.X_half = np.zeros_like(self.X) if job.error_estimate else None
+        self._coef = {}
+
+    # ------------------------------------------------------------------ drive
+    def v(self, s):
+        """``v = (h(s) - h(0))`` on the precessing rows (cached per time); None if ``h(s)`` differs elsewhere."""
+        key = float(s)
+        if key not in self._v:
+            H0, C, S = ev.hamiltonian_pieces(self.job.proto.lattice(s))
+            H0r, Cr, Sr = self.ref
+            r = self.rows
+            D = H0 - H0r
+            v = D[np.ix_(r, r)].copy()
+            D[np.ix_(r, r)] = 0.0
+            scale = 1e-14 * max(1.0, float(np.abs(H0r).max()))
+            local = np.abs(D).max() <= scale and np.abs(C - Cr).max() <= scale and np.abs(S - Sr).max() <= scale
+            if len(self._v) > 64:
+                self._v.clear()
+            self._v[key] = v if local else None
+        return self._v[key]
+
+    def _step(self, g, phi, t0, h):
+        v = self.v(t0 + 0.5 * h)
+        new = None if v is None else g["prop"].step(phi, v, h, self.vmax)
+        if new is None:
+            raise _NotLocal
+        return new
+
+    # ------------------------------------------------------------------ state
+    def _orbitals(self, X, phis):
+        """Write ``psi = Q phi`` of every group into the columns of ``X`` (rows ``x dim + i``)."""
+        n = self.job.N * self.job.d
+        for g, phi in zip(self.groups, phis):
+            dest = X[:n, g["cols"]].reshape(n, phi.shape[0], g["m"]).transpose(1, 0, 2)
+            np.matmul(g["prop"].Q, phi, out=dest)
+
+    def coef(self, dy):
+        c = self._coef.get(dy)
+        if c is None:
+            job = self.job
+            c = np.concatenate([(ev.band_phases(self.k[g["idx"]], self.w[g["idx"]], job.Ny, dy, 0.0, job.symmetric)[:, None] * g["f"]).reshape(-1) for g in self.groups])
+            self._coef[dy] = c
+        return c
+
+    def identity(self, dy):
+        job = self.job
+        return sum(complex(np.sum(ev.band_phases(self.k[g["idx"]], self.w[g["idx"]], job.Ny, dy, 0.0, job.symmetric)[g["hole"]])) for g in self.groups)
+
+    def bands(self, X, pairs=None, band=None):
+        job = self.job
+        return ev.factored_bands(X, self.coef, self.identity, job.N, job.d, self.pairs if pairs is None else pairs, job.symmetric, band=self.D if band is None else band)
+
+    def rho_full(self):
+        """The full ``rho_k`` (chunk order) of the current orbitals, to continue on the eigen-decomposition path."""
+        n = self.job.N * self.job.d
+        rho = np.zeros((self.k.size, n, n), complex)
+        for g in self.groups:
+            psi = np.matmul(g["prop"].Q, g["phi"])
+            r = np.matmul(psi * g["f"][:, None, :], psi.conj().transpose(0, 2, 1))
+            idx = np.arange(n)
+            r[:, idx, idx] += g["hole"][:, None]
+            rho[g["idx"]] = r
+        return ev.hermitize(rho)
+
+    # ------------------------------------------------------------------ run
+    def run(self, bar):
+        job = self.job
+        times = job.times
+        self._orbitals(self.X, [g["phi"] for g in self.groups])
+        out = [self.sums(times[0], None, None)]
+        if bar is not None:
+            bar.update(1)
+        gain = 2 ** (ev.ORDERS["exact"] + 1)
+        for i in range(1, times.size):
+            t0, t = times[i - 1], times[i]
+            nsub = job._nsub(t0, t)
+            h = (t - t0) / nsub
+            try:
+                fulls, halves = [], []
+                for g in self.groups:
+                    phi = g["phi"]
+                    for j in range(nsub - 1):
+                        phi = self._step(g, phi, t0 + j * h, h)
+                    fulls.append(self._step(g, phi, t - h, h))
+                    if job.error_estimate:  # step doubling, as on the generic path
+                        halves.append(self._step(g, self._step(g, phi, t - h, 0.5 * h), t - 0.5 * h, 0.5 * h))
+            except _NotLocal:  # R dt too large for the collocation (or h changed elsewhere): eigen-decomposition path from here
+                return out, self.rho_full(), i
+            for g, phi in zip(self.groups, fulls):
+                g["phi"] = phi
+            self._orbitals(self.X, fulls)
+            err = None
+            if job.error_estimate:
+                self._orbitals(self.X_half, halves)
+                dens_half = ev.onsite_from_bands(self.bands(self.X_half, [(0, 0)], 0), job.ops)
+                err = dens_half  # completed in sums
+            job.substeps.append(nsub)
+            out.append(self.sums(t, h, err, gain))
+            if bar is not None:
+                bar.update(1)
+        return out, None, times.size
+
+    def sums(self, t, h_sub, dens_half, gain=None):
+        """The k-sums of :meth:`_Job.sums` from the orbitals (no ``rho_k`` formed)."""
+        job = self.job
+        N, d, ops = job.N, job.d, job.ops
+        bands = self.bands(self.X)
+        lat = job.proto.lattice(t)
+        A = ev.density_hamiltonian_blocks(bands, ev.hamiltonian_pieces(lat), N, d, lat.max_dx)
+        dens = ev.onsite_from_bands(bands, ops)
+        out = {
+            "bands": {p: bands[p] for p in map(tuple, job.pairs)},
+            "dens": dens,
+            "rate": -2.0 * np.einsum("oca,xac->ox", ops, A).imag,
+            "energy": float(np.trace(A, axis1=1, axis2=2).sum().real),
+            "particles": float(np.trace(bands[0, 0], axis1=1, axis2=2).sum().real),
+            "err": np.zeros((len(ops), N)) if dens_half is None else (dens - dens_half) * gain / (gain - 1) / h_sub,
+        }
+        if h_sub is None:
+            out["kink"] = np.zeros((len(ops), N))
+        else:
+            # one-sided rates at this step boundary (h frozen at the neighbouring midpoints): d<J>/dt jumps by their difference
+            lo, hi = (ev.hamiltonian_pieces(job.proto.lattice(t + sgn * 0.5 * h_sub)) for sgn in (-1, 1))
+            dh = tuple(b - a for a, b in zip(lo, hi))
+            out["kink"] = ev.rates_from_bands(bands, dh, ops, N, d, max(lat.max_dx, 1))
         return out
 
 

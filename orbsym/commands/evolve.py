@@ -44,7 +44,15 @@ def add_arguments(parser):
     tg.add_argument("--dt", type=float, default=None, help="largest propagation step (default: one step per stored interval)")
     tg.add_argument("--method", type=_choice("propagator method", ("exact", "magnus4")), metavar="{exact,magnus4}", default="exact", help="exponential midpoint (order 2) or 4th-order Magnus")
     tg.add_argument("--check", type=_choice("check mode", ("raise", "warn")), metavar="{raise,warn}", default="raise", help="failed continuity balance: error (default) or warning")
-    tg.add_argument("--no-error-estimate", dest="error_estimate", action="store_false", help="skip the step-doubling defect estimate (3x faster for 'exact')")
+    tg.add_argument(
+        "--error-estimate",
+        dest="error_estimate",
+        type=_choice("error estimate", ("auto", "on", "off")),
+        metavar="{auto,on,off}",
+        default="auto",
+        help="step-doubling defect estimate: auto (default: on for magnus4 and relaxation, where the trajectory is not piecewise exact), on, off",
+    )
+    tg.add_argument("--no-error-estimate", dest="error_estimate", action="store_const", const="off", help="same as --error-estimate off")
     tg.add_argument("--workers", type=int, default=1, help="processes sharing the momenta (default 1)")
     parser.add_argument("--out", default=None, metavar="FILE", help="write FILE.nc (NetCDF) or FILE.csv atomically")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -132,7 +140,7 @@ def run(args):
     drv = drives(args)
     system = _system(args)
     times = np.linspace(0.0, args.t_max, args.steps + 1)
-    ds = dyn.evolve(system, drv, times, T=args.T, dt=args.dt, method=args.method, check=args.check, progress=not args.quiet, error_estimate=args.error_estimate, workers=args.workers)
+    ds = dyn.evolve(system, drv, times, T=args.T, dt=args.dt, method=args.method, check=args.check, progress=not args.quiet, error_estimate={"auto": "auto", "on": True, "off": False}[args.error_estimate], workers=args.workers)
     if target is not None:
         if target.suffix == ".nc":
             dyn.save(ds, target)

@@ -78,10 +78,16 @@ __all__ = [
     "METHODS",
     "ORDERS",
     "momentum_grid",
+    "hamiltonian_pieces",
     "hamiltonians",
     "thermal_state",
     "equilibrium_state",
     "correlation_bands",
+    "band_phases",
+    "factored_bands",
+    "density_hamiltonian_blocks",
+    "rates_from_bands",
+    "onsite_from_bands",
     "onsite_expectations",
     "onsite_rates",
     "energy",
@@ -104,10 +110,15 @@ def momentum_grid(N_y, symmetric):
     return k_points(N_y, symmetric)
 
 
+def hamiltonian_pieces(lattice):
+    """Real-space pieces ``(H0, C, S)`` of ``h_0(k) = H0 + cos k C + sin k S``, each ``(n, n)`` complex."""
+    return _gauged_pieces(lattice, None)
+
+
 def hamiltonians(lattice, k, A=0.0, out=None):
     """``h_0(k + A) = H0 + cos(k + A) C + sin(k + A) S`` for every k, shape ``(N_k, n, n)`` (complex),
     written into ``out`` if given (the same assembly as :func:`orbsym.numeric.bloch.bloch_hamiltonians`)."""
-    H0, C, S = _gauged_pieces(lattice, None)
+    H0, C, S = hamiltonian_pieces(lattice)
     kk = np.asarray(k, float) + float(A)
     h = np.empty((kk.size,) + H0.shape, complex) if out is None else out
     h[:] = H0
@@ -201,6 +212,145 @@ def correlation_bands(rho, k, weights, N_y, N_x, dim, pairs, A=0.0, symmetric=Fa
             g = np.tensordot(ph, blk, axes=(0, 1))  # (len xs, j, i)
             out[dx, dy][lo:hi] = g.transpose(0, 2, 1)
     return out
+
+
+def band_phases(k, weights, N_y, dy, A=0.0, symmetric=False):
+    """``w_k e^{i (k + A) dy} / N_y`` per momentum (``w_k cos(k dy) / N_y`` on the symmetric grid): the
+    factor with which ``rho_k`` enters the correlation band ``(., dy)`` (see :func:`correlation_bands`)."""
+    k = np.asarray(k, float)
+    w = np.asarray(weights, float) / N_y
+    if symmetric:
+        if A != 0.0:
+            raise ValueError("the symmetric k grid (0..pi) cannot carry a vector potential A != 0")
+        return w * np.cos(k * dy)
+    return w * np.exp(1j * (k + A) * dy)
+
+
+def factored_bands(X, coef, identity, N_x, dim, pairs, symmetric=False, band=None):
+    """Correlation bands (format of :func:`correlation_bands`) of states given by their orbitals.
+
+    The state of momentum ``k`` is ``rho_k = c_k 1 + sum_j f_kj psi_kj psi_kj^dag``; the orbitals of
+    all momenta stand side by side as the columns of ``X``, so that every band is one contraction
+    over the combined index ``(k, j)``::
+
+        bands[dx, dy][x]_ij = sum_(k,j) coef(dy)_kj X[(x+dx) dim + j', kj] conj(X[x dim + i, kj]) + delta_dx0 delta_ij identity(dy)
+
+    (indices ``i, j`` of the band are the orbital indices at ``x`` and ``x + dx``).  This costs
+    ``O(n K dim (D + 1))`` for ``K`` orbitals instead of ``O(N_k n^2 m)`` for forming every ``rho_k``.
+
+    Parameters
+    ----------
+    X : ndarray (n_pad, K), complex
+        Orbitals as columns; rows ``x dim + i`` for ``x < N_x``, and at least ``D dim`` rows of zeros
+        after them (``D`` the largest ``|dx|`` of ``pairs``), so that the blocks ``(x, x + dx)`` with
+        ``x + dx >= N_x`` read zeros (the hard wall).
+    coef : callable
+        ``coef(dy) -> (K,)``: the band phase of the orbital's momentum (:func:`band_phases`) times its
+        occupation ``f_kj``.
+    identity : callable
+        ``identity(dy) -> complex``: ``sum_k c_k w_k e^{i (k + A) dy} / N_y`` (the ``c_k 1`` parts).
+    symmetric : bool
+        Real, even-in-``dy`` coefficients (the ``0..pi`` grid): ``bands[dx, -dy] = bands[dx, dy]``.
+    band : int, optional
+        ``D`` (default: the largest ``|dx|`` of ``pairs``).
+
+    Notes
+    -----
+    ``coef(-dy) = conj(coef(dy))`` (real occupations and weights) gives
+    ``bands[-dx, -dy][x + dx] = bands[dx, dy][x]^dag``: only ``dx >= 0`` is contracted.
+    """
+    N, d = int(N_x), int(dim)
+    pairs = [(int(a), int(b)) for a, b in pairs]
+    D = max([abs(a) for a, _ in pairs] + [0]) if band is None else int(band)
+    n, K = N * d, X.shape[1]
+    if X.shape[0] < n + D * d:
+        raise ValueError(f"X needs {n + D * d} rows (N_x dim plus D dim zero rows), got {X.shape[0]}")
+    # the dy contracted directly: dx >= 0 as asked, dx < 0 from (-dx, -dy) by Hermiticity
+    dys = sorted({(abs(b) if symmetric else (b if a >= 0 else -b)) for a, b in pairs})
+    Xr = X[: n].reshape(N, d, K)
+    s = X.strides
+    windows = np.lib.stride_tricks.as_strided(X, shape=(N, (D + 1) * d, K), strides=(d * s[0], s[0], s[1]), writeable=False)
+    Y = np.empty((N, len(dys), d, K), complex)
+    np.conjugate(Xr, out=Y[:, 0])
+    for i in range(len(dys) - 1, -1, -1):  # Y[:, 0] holds conj(X) until it is scaled last
+        np.multiply(Y[:, 0], coef(dys[i]), out=Y[:, i])
+    Z = np.matmul(Y.reshape(N, len(dys) * d, K), windows.transpose(0, 2, 1))  # (N, dys * d, (D + 1) * d)
+    Z = Z.reshape(N, len(dys), d, D + 1, d)
+    eye = np.eye(d)
+    out = {}
+    for a, b in pairs:
+        if a >= 0:
+            blk = Z[:, dys.index(abs(b) if symmetric else b), :, a, :].copy()
+            if a == 0:
+                blk += identity(b) * eye
+        else:
+            src = Z[:, dys.index(abs(b) if symmetric else -b), :, -a, :]
+            blk = np.zeros((N, d, d), complex)
+            if -a < N:
+                blk[-a:] = src[: N + a].conj().transpose(0, 2, 1)
+        out[a, b] = blk
+    return out
+
+
+def _h_blocks(M, N, d, D):
+    """Blocks ``M[(x + delta), x]`` of an ``(n, n)`` matrix for ``|delta| <= D``: ``{delta: (N, d, d)}``
+    (zero where ``x + delta`` is outside the lattice)."""
+    M4 = np.asarray(M).reshape(N, d, N, d)
+    out = {}
+    for delta in range(-D, D + 1):
+        blk = np.zeros((N, d, d), complex)
+        xs = np.arange(max(0, -delta), min(N, N - delta))
+        blk[xs] = M4[xs + delta, :, xs, :]
+        out[delta] = blk
+    return out
+
+
+def density_hamiltonian_blocks(bands, pieces, N_x, dim, band):
+    """Diagonal blocks ``[sum_k w_k rho_k h_k / N_y]_(x, x)`` from the correlation bands and the real-space
+    pieces ``(H0, C, S)`` of ``h_k = H0 + cos(k + A) C + sin(k + A) S``, shape ``(N_x, dim, dim)``.
+
+    ``sum_k w_k e^{i (k + A) dy} rho_k / N_y`` is the band matrix ``G_dy[(x + dx) dim + j, x dim + i] =
+    bands[dx, dy][x]_ij``, so ``sum_k w_k rho_k h_k / N_y = G_0 H0 + (G_1 + G_-1)/2 C + (G_1 - G_-1)/(2i) S``,
+    of which only the blocks within ``band`` (the Hamiltonian's largest ``dx``) of the diagonal enter.
+    ``C`` or ``S`` may be None (zero).
+    """
+    N, d, D = int(N_x), int(dim), int(band)
+    out = np.zeros((N, d, d), complex)
+
+    def G(delta, dy):  # block (x, x + delta) of G_dy, i.e. bands[-delta, dy][x + delta]^T
+        blk = np.zeros((N, d, d), complex)
+        b = bands.get((-delta, dy))
+        if b is None:
+            raise ValueError(f"correlation band (dx, dy) = {(-delta, dy)} is needed for the Hamiltonian's blocks")
+        xs = np.arange(max(0, -delta), min(N, N - delta))
+        blk[xs] = b[xs + delta].transpose(0, 2, 1)
+        return blk
+
+    terms = [(pieces[0], {0: 1.0})]
+    if pieces[1] is not None and np.any(pieces[1]):
+        terms.append((pieces[1], {1: 0.5, -1: 0.5}))
+    if pieces[2] is not None and np.any(pieces[2]):
+        terms.append((pieces[2], {1: -0.5j, -1: 0.5j}))
+    for M, mix in terms:
+        hb = _h_blocks(M, N, d, D)
+        for delta in range(-D, D + 1):
+            if not np.any(hb[delta]):
+                continue
+            g = sum(c * G(delta, dy) for dy, c in mix.items())
+            out += np.matmul(g, hb[delta])  # block (x, x + delta) of G times block (x + delta, x) of h
+    return out
+
+
+def rates_from_bands(bands, pieces, ops, N_x, dim, band):
+    """Exact rates ``sum_k w_k Tr(rho_k i[h_k, O_x]) / N_y`` per column from the correlation bands (the
+    same numbers as :func:`onsite_rates`, without forming ``rho_k``), shape ``(len(ops), N_x)``."""
+    A = density_hamiltonian_blocks(bands, pieces, N_x, dim, band)
+    return -2.0 * np.einsum("oca,xac->ox", np.asarray(ops), A).imag
+
+
+def onsite_from_bands(bands, ops):
+    """``<c_x^dag O c_x>`` per column from the band ``(0, 0)`` (the same numbers as :func:`onsite_expectations`)."""
+    return np.einsum("oij,xij->ox", np.asarray(ops), bands[0, 0]).real
 
 
 def onsite_expectations(rho, ops, weights, N_y, N_x):

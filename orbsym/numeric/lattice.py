@@ -180,6 +180,7 @@ class Lattice:
             bonds.update(tuple(int(v) for v in b) for b in c.kernels.bonds)
         self.bonds = tuple(sorted(bonds, key=lambda b: (b != X_BOND, b != Y_BOND, abs(b[0]) + abs(b[1]), b)))
         self._blocks = {}
+        self._anchor_groups = {}
         d = self.dim
         self.owners = {}
         self.hoppings = {}
@@ -199,20 +200,84 @@ class Lattice:
                 [self._evaluate(columns[o], o, what, bond) for o in owners], dtype=complex
             ).reshape(len(owners), d, d)
         self.x_owner = self.owners[X_BOND]
-        self.onsite = np.array([self._evaluate(c, x, "on-site matrix", None) for x, c in enumerate(columns)], dtype=complex).reshape(self.N_x, d, d)
+        self.onsite = np.array([self._onsite(c, x) for x, c in enumerate(columns)], dtype=complex).reshape(self.N_x, d, d)
         self.hop_y = self.hoppings[Y_BOND]
         self.hop_x = self.hoppings[X_BOND]
-        for x, e in enumerate(self.onsite):
-            dev = float(np.abs(e - e.conj().T).max(initial=0.0))
-            if dev > 1e-12 * max(1.0, float(np.abs(e).max(initial=0.0))):
-                i, j = np.unravel_index(int(np.argmax(np.abs(e - e.conj().T))), e.shape)
-                raise ValueError(
-                    f"on-site matrix of column {x} ({columns[x].kernels.model!r}, parameters {columns[x].params}) is not "
-                    f"Hermitian: entry [{i}, {j}] = {e[i, j]:.6g} but conj([{j}, {i}]) = {np.conj(e[j, i]):.6g}; h must be Hermitian"
-                )
         # h(-k) = h(k) iff the k-odd part S of h(k) = H0 + cos k C + sin k S vanishes: every dy = 1
         # block of h(k) (t_d at (x, x + dx), t_{(dx, -1)}^dag at (x + dx, x)) is Hermitian
         self.y_hermitian = bool(self._k_even())
+
+    def with_columns(self, updates):
+        """This lattice with some columns replaced by columns of the same models (new parameter values).
+
+        Only the replaced columns' on-site matrices and the bonds they own are evaluated again, so the
+        cost is O(replaced columns) instead of O(N_x) (a precessing magnet rebuilds its lattice at
+        every time step); bond owners are unchanged because the magnetic flags must be.  Kernel
+        blocks are cached by model and parameter values, so the cache is shared with this lattice.
+
+        Parameters
+        ----------
+        updates : dict
+            ``{x: Column}``; each new column has the same ``kernels`` object and ``magnetic`` flag as
+            the column it replaces.
+
+        Returns
+        -------
+        Lattice
+            Equal (to the last bit) to ``Lattice(columns, N_y, interface)`` with the new columns.
+        """
+        cols = list(self.columns)
+        for x, c in updates.items():
+            x = int(x)
+            if not 0 <= x < self.N_x:
+                raise ValueError(f"column index {x} is outside the lattice (0 .. {self.N_x - 1})")
+            if not isinstance(c, Column):
+                raise TypeError(f"columns must be orbsym.numeric.Column objects, got {type(c).__name__}")
+            old = cols[x]
+            if c.kernels is not old.kernels or c.magnetic != old.magnetic:
+                raise ValueError(
+                    f"with_columns keeps models and interfaces: column {x} must keep model {old.kernels.model!r} and "
+                    f"magnetic={old.magnetic}; build a new Lattice to change them"
+                )
+            cols[x] = c
+        changed = sorted({int(x) for x in updates})
+        new = object.__new__(Lattice)
+        new.__dict__.update(self.__dict__)
+        new.columns = tuple(cols)
+        new._anchor_groups = {}
+        new.onsite = self.onsite.copy()
+        for x in changed:
+            new.onsite[x] = new._onsite(cols[x], x)
+        new.hoppings = dict(self.hoppings)
+        hops_changed = False
+        for bond, owners in self.owners.items():
+            idx = np.nonzero(np.isin(owners, changed))[0]
+            if idx.size == 0:
+                continue
+            what = {X_BOND: "x hopping", Y_BOND: "y hopping"}.get(bond, f"hopping {bond}")
+            t = self.hoppings[bond].copy()
+            for i in idx:
+                o = int(owners[i])
+                t[i] = self._evaluate(cols[o], o, what, bond)
+            hops_changed = hops_changed or not np.array_equal(t, self.hoppings[bond])
+            new.hoppings[bond] = t
+        new.hop_y = new.hoppings[Y_BOND]
+        new.hop_x = new.hoppings[X_BOND]
+        if hops_changed:
+            new.y_hermitian = bool(new._k_even())
+        return new
+
+    def _onsite(self, column, x):
+        """Evaluated on-site matrix of ``column`` at position ``x``; ValueError if not Hermitian."""
+        e = self._evaluate(column, x, "on-site matrix", None)
+        dev = float(np.abs(e - e.conj().T).max(initial=0.0))
+        if dev > 1e-12 * max(1.0, float(np.abs(e).max(initial=0.0))):
+            i, j = np.unravel_index(int(np.argmax(np.abs(e - e.conj().T))), e.shape)
+            raise ValueError(
+                f"on-site matrix of column {x} ({column.kernels.model!r}, parameters {column.params}) is not "
+                f"Hermitian: entry [{i}, {j}] = {e[i, j]:.6g} but conj([{j}, {i}]) = {np.conj(e[j, i]):.6g}; h must be Hermitian"
+            )
+        return e
 
     # ------------------------------------------------------------------ geometry
     @property
@@ -315,22 +380,35 @@ class Lattice:
         groups : list of (index array, {(left, right): matrix})
             ``index`` selects anchors that share one owner model and parameter set.
         """
-        xs, owners = self.anchors(bond)
         bkey = None if bond is None else tuple(bond)
-        by_key = {}
-        for i, o in enumerate(owners):
-            if self._owner_has_bond(o, bkey):  # an owner without this bond: zero hopping, no kernel
-                by_key.setdefault(self.columns[o]._key, []).append(i)
+        xs, anchor_groups = self.anchor_groups(bkey)
         groups = []
-        for key, idx in by_key.items():
+        for key, idx, owner in anchor_groups:
             ck = (key, name, polarization, bkey)
             blocks = self._blocks.get(ck)
             if blocks is None:
-                col = self.columns[owners[idx[0]]]
+                col = self.columns[owner]
                 blocks = col.kernels.kernel(name, polarization, bkey).blocks(col.params)
                 self._blocks[ck] = blocks
-            groups.append((np.array(idx, dtype=int), blocks))
+            groups.append((idx, blocks))
         return xs, groups
+
+    def anchor_groups(self, bond):
+        """Anchors of a kernel family grouped by owner model and parameters (computed once per lattice).
+
+        Returns ``(anchors, [(column key, index array, owner column), ...])``; anchors whose owner
+        has no such bond (zero hopping) are in no group."""
+        bkey = None if bond is None else tuple(bond)
+        hit = self._anchor_groups.get(bkey)
+        if hit is None:
+            xs, owners = self.anchors(bkey)
+            by_key = {}
+            for i, o in enumerate(owners):
+                if self._owner_has_bond(o, bkey):  # an owner without this bond: zero hopping, no kernel
+                    by_key.setdefault(self.columns[o]._key, []).append(i)
+            hit = (xs, [(key, np.array(idx, dtype=int), int(owners[idx[0]])) for key, idx in by_key.items()])
+            self._anchor_groups[bkey] = hit
+        return hit
 
     def offset_pairs(self, names, polarizations=(None, "x", "y", "z")):
         """All relative offsets ``(dx, dy) = right - left`` the named kernels need (plus (0, 0))."""

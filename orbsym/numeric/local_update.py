@@ -25,7 +25,15 @@ is below ``1e-17``, plus one node of headroom (``M <= 48``; larger ``R dt`` is r
 eigen-decomposition).  The result is the exponential midpoint step to rounding (tests compare with
 the eigen-decomposition path to 1e-12).
 
-Cost per step and k: ``O(n r M m + (r M)^3 + (r M)^2 m)`` instead of a batched ``eigh``
+Rank
+----
+Only ``v a`` enters (V1)-(V2): with ``v = U diag(lam) U^dag`` over its ``q`` nonzero eigenvalues
+(``q = 2`` of ``r = 3`` for an exchange change ``-dm.L`` of t2g orbitals, whose ``L`` has the eigenvalue 0),
+the unknowns ``alpha_j = U^dag a_j`` satisfy ``alpha_i + i sum_j U^dag K_ij U lam alpha_j = U^dag b_i``:
+a ``(M q) x (M q)`` system per k instead of ``(M r) x (M r)``, and ``v a_j = U lam alpha_j``.  This is
+the same step; eigenvalues zero to rounding (``|lam| <= 4 eps ||v||``) are left out.
+
+Cost per step and k: ``O(n r M m + (q M)^3 + (q M)^2 m)`` instead of a batched ``eigh``
 (``~ 10 n^3``); one ``eigh`` per run.
 """
 
@@ -40,6 +48,9 @@ __all__ = ["LocalPropagator", "nodes_needed"]
 #: Target bound on the interpolation error of one step (relative to the state's norm).
 TARGET = 1e-17
 MAX_NODES = 48
+#: Eigenvalues of ``v`` below this fraction of ``||v||_2`` are zero to rounding (h changes by less than
+#: its own rounding error): the collocation runs on the range of ``v`` without them.
+RANK_RTOL = 4 * np.finfo(float).eps
 
 
 def nodes_needed(R, dt, target=TARGET):
@@ -67,14 +78,16 @@ class LocalPropagator:
 
     Parameters
     ----------
-    h_ref : ndarray (N_k, n, n)
+    h_ref : ndarray (N_k, n, n) or None
         Reference Hamiltonians (Hermitian).
     rows : sequence of int
         The ``r`` rows/columns ``P`` where ``h`` may differ from ``h_ref``.
+    eig : (E, Q), optional
+        The eigen-decomposition of ``h_ref`` if already known (then ``h_ref`` may be None).
     """
 
-    def __init__(self, h_ref, rows):
-        E, Q = np.linalg.eigh(h_ref)
+    def __init__(self, h_ref, rows, eig=None):
+        E, Q = np.linalg.eigh(h_ref) if eig is None else eig
         self.E_ref, self.Q = E, Q
         self.rows = np.asarray(rows, int)
         c = 0.5 * (E[:, :1] + E[:, -1:])
@@ -129,19 +142,38 @@ class LocalPropagator:
     def step(self, phi, v, dt, vmax=0.0):
         """``phi(dt)`` for ``phi(0) = phi`` (eigenbasis of ``h_ref``, shape ``(N_k, n, m)``) under
         ``h = h_ref + P v P^T`` frozen over the step; None if ``R dt`` is too large for ``MAX_NODES``.
-        ``vmax``: expected largest ``||v||_2`` of the run (sizes the node count once instead of growing it)."""
+        ``vmax``: expected largest ``||v||_2`` of the run (sizes the node count once instead of growing it).
+
+        The collocation runs on the range of ``v`` (see "Rank" in the module docstring)."""
         v = np.asarray(v, complex)
-        tab = self._table(dt, max(float(vmax), float(np.linalg.norm(v, 2)) if v.size else 0.0))
+        lam, U = np.linalg.eigh(v) if v.size else (np.zeros(0), np.zeros((0, 0)))
+        vnorm = float(np.abs(lam).max(initial=0.0))
+        tab = self._table(dt, max(float(vmax), vnorm))
         if tab is None:
             return None
+        keep = np.abs(lam) > RANK_RTOL * vnorm
+        out = tab["phase"] * phi
+        if not keep.any():  # v = 0: h = h_ref
+            return out
         M, K = tab["M"], tab["K"]
         nk, Mr = K.shape[0], K.shape[1]
-        r = v.shape[0]
+        r, q = v.shape[0], int(keep.sum())
         b = np.matmul(tab["Wn"], phi)  # (N_k, M r, m)
-        A = np.tensordot(K, 1j * v, axes=(3, 0)).reshape(nk, Mr, Mr)  # i K_ij v (block columns j); one GEMM
-        A[:, np.arange(Mr), np.arange(Mr)] += 1.0
-        a = np.linalg.solve(A, b)
-        Wjv = np.tensordot(tab["Wj"].reshape(nk, -1, M, r), -1j * v, axes=(3, 0)).reshape(nk, -1, Mr)  # -i J_j W^dag v: one GEMM
-        out = tab["phase"] * phi
-        out += np.matmul(Wjv, a)
+        if q == r:
+            A = np.tensordot(K, 1j * v, axes=(3, 0)).reshape(nk, Mr, Mr)  # i K_ij v (block columns j); one GEMM
+            A[:, np.arange(Mr), np.arange(Mr)] += 1.0
+            a = np.linalg.solve(A, b)
+            va = np.matmul(-1j * v, a.reshape(nk, M, r, -1))  # -i v a_j
+        else:  # unknowns alpha_j = U^dag a_j on the range of v = U diag(lam) U^dag
+            U, lam = U[:, keep], lam[keep]
+            Mq = M * q
+            m = phi.shape[2]
+            # contractions over r as stacked small products (cheaper here than transposed copies for one GEMM)
+            bq = np.matmul(U.conj().T, b.reshape(nk, M, r, m)).reshape(nk, Mq, m)
+            KU = np.matmul(K.reshape(-1, r), U * (1j * lam)).reshape(nk, M, r, Mq)  # K (1 x U) i lam
+            A = np.matmul(U.conj().T, KU).reshape(nk, Mq, Mq)  # (1 x U^dag) K (1 x U) i lam
+            A[:, np.arange(Mq), np.arange(Mq)] += 1.0
+            alpha = np.linalg.solve(A, bq).reshape(nk, M, q, m)
+            va = np.matmul(U * (-1j * lam), alpha)  # -i v a_j = U (-i lam) alpha_j
+        out += np.matmul(tab["Wj"], va.reshape(nk, Mr, -1))
         return out

@@ -84,6 +84,7 @@ class Observables:
         self.lattice = lattice
         self.bands = bands
         self._cache = {}
+        self._inside = {}
 
     # ------------------------------------------------------------------ core
     def evaluate(self, name, polarization=None, bond=None):
@@ -104,18 +105,21 @@ class Observables:
             return val
         xs, groups = lat.kernel_blocks(name, polarization, bond)
         out = np.zeros(xs.size, complex)
-        for idx, blocks in groups:
+        for gi, (idx, blocks) in enumerate(groups):
             for (left, right), M in blocks.items():
                 dx, dy = right[0] - left[0], right[1] - left[1]
-                band = self.bands.get((dx, dy))
-                xl = xs[idx] + left[0]
-                inside = (xl >= 0) & (xl < N) & (xl + dx >= 0) & (xl + dx < N)
-                if not inside.any():
+                sel = self._inside.get((key[2], gi, left[0], dx))
+                if sel is None:  # anchors whose term stays inside the lattice (the same for every kernel)
+                    xl = xs[idx] + left[0]
+                    inside = (xl >= 0) & (xl < N) & (xl + dx >= 0) & (xl + dx < N)
+                    sel = self._inside[key[2], gi, left[0], dx] = (idx[inside], xl[inside]) if inside.any() else None
+                if sel is None:
                     continue
+                band = self.bands.get((dx, dy))
                 if band is None:
                     raise ValueError(f"correlation band (dx, dy) = {(dx, dy)} needed by kernel {name!r} was not computed")
                 with np.errstate(under="ignore"):  # tiny correlations of nearly empty bands
-                    out[idx[inside]] += np.einsum("ij,aij->a", M, band[xl[inside]])
+                    out[sel[0]] += np.einsum("ij,aij->a", M, band[sel[1]])
         val = out.real
         self._cache[key] = val
         return val
