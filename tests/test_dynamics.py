@@ -254,6 +254,7 @@ def test_netcdf_and_csv_round_trip(spin_bilayer, tmp_path):
         (dict(times=[0, 1], drives=[Quench(N_x=7)]), "changes the geometry"),
         (dict(times=None), "needs the stored times"),
         (dict(times=[0, 1], check="maybe"), "unknown check mode"),
+        (dict(times=[0, 1], error_estimate="yes"), "error_estimate must be True, False or 'auto'"),
     ],
 )
 def test_bad_inputs(spin_bilayer, kwargs, match):
@@ -374,3 +375,26 @@ def test_local_update_momentum_groups(monkeypatch):
     for name in ("density", "current_x", "torque_total", "rate_exact", "energy", "defect_estimate"):
         for other in ("one", "eigh"):
             np.testing.assert_allclose(runs["grouped"][name].values, runs[other][name].values, atol=1e-11, err_msg=(name, other))
+
+
+def test_error_estimate_auto_runs_step_doubling_only_where_the_trajectory_is_not_piecewise_exact(orbital_trilayer):
+    """'auto': the exact midpoint without relaxation records no defect estimate (its trajectory is exact
+    for the frozen midpoint h: rate_kink is its defect) and still passes a balance that fails when the
+    propagator is wrong (test_local_update_broken_is_caught); magnus4 and relaxation runs get the
+    step-doubling estimate, as does error_estimate=True; the choice is recorded."""
+    times = np.linspace(0, 2, 21)
+    drive = Precession(0.6, 0.4)
+    runs = {
+        "exact": evolve(orbital_trilayer, drive, times, T=0.05),
+        "exact+estimate": evolve(orbital_trilayer, drive, times, T=0.05, error_estimate=True),
+        "magnus4": evolve(orbital_trilayer, drive, times, T=0.05, method="magnus4"),
+        "relaxation": evolve(orbital_trilayer, drive, times, T=0.05, relaxation=2.0),
+    }
+    for name, ds in runs.items():
+        _passed(ds)
+        estimated = name != "exact"
+        assert (np.abs(ds["defect_estimate"].values).max() > 1e-8) == estimated, name
+        assert ds.attrs["error_estimate"].startswith("step doubling" if estimated else "off"), name
+        assert ("precession fast path" in ds.attrs["engine"]) == (name in ("exact", "exact+estimate")), name
+    for name in ("density", "current_x", "torque_total", "rate_kink"):
+        np.testing.assert_array_equal(runs["exact"][name].values, runs["exact+estimate"][name].values)

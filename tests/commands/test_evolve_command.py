@@ -73,3 +73,16 @@ def test_failed_balance_exits_1_without_writing(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert rc == 1 and "ContinuityError" in err and "finite-difference balance violated" in err and err.count("\n") == 1
     assert not out.exists()
+
+
+@pytest.mark.parametrize("flag,estimated", [([], False), (["--error-estimate", "on"], True), (["--no-error-estimate"], False), (["--error-estimate", "off", "--tau-r", "2"], False), (["--tau-r", "2"], True)])
+def test_error_estimate_option(tmp_path, capsys, flag, estimated):
+    out = tmp_path / "run.nc"
+    rc = main([*SMALL, "--precess", "0.3,0.4", "--t-max", "1", "--steps", "8", *flag, "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    ds = dyn.load(out)
+    assert ds.attrs["error_estimate"].startswith("step doubling" if estimated else "off")
+    assert (np.abs(ds["defect_estimate"].values).max() > 0) == estimated
+    rc = main([*SMALL, "--precess", "0.3,0.4", "--t-max", "1", "--error-estimate", "maybe"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "error estimate" in err and "maybe" in err and err.count("\n") == 1

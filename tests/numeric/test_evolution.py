@@ -166,3 +166,77 @@ def test_bad_inputs():
         ev.step(rho, lambda t: ev.hamiltonians(lat, k), 0.0, 0.1, "magnus4", 0.1, 1.0)
     with pytest.raises(ValueError, match="symmetric k grid"):
         ev.correlation_bands(rho, k, w, 4, 3, 2, [(0, 0)], A=0.1, symmetric=True)
+
+
+def _factored(rng, nk, n, m):
+    """Random orbitals psi (nk, n, m), real occupations f (nk, m) of either sign and identity parts c (nk,)."""
+    psi = rng.normal(size=(nk, n, m)) + 1j * rng.normal(size=(nk, n, m))
+    return psi, rng.normal(size=(nk, m)), rng.normal(size=nk) * (rng.random(nk) < 0.5)
+
+
+@settings(max_examples=15)
+@given(
+    seed=st.integers(0, 2**31),
+    kind=st.sampled_from(["orbital", "spin", "user", "nnn"]),
+    grid=st.sampled_from(["symmetric", "full", "full+A"]),
+    interface=st.sampled_from(["fm", "metal"]),
+)
+def test_factored_bands_rates_energy_equal_the_full_matrices(seed, kind, grid, interface):
+    """The records of the precession fast path, from the orbitals alone (factored_bands, then exact
+    rates, energy, densities and particle number from the bands and the real-space h), equal
+    correlation_bands / onsite_rates / energy / onsite_expectations of the full rho_k = c_k 1 +
+    psi_k f_k psi_k^dag to 1e-12 -- with diagonal (2, 0) and (1, +-1) bonds (kind 'nnn'), a vector
+    potential, and either grid."""
+    from nnn_kernels import random_nnn_lattice
+
+    rng = np.random.default_rng(seed)
+    N_x, N_y = int(rng.integers(1, 6)), int(rng.integers(1, 8))
+    lat = random_nnn_lattice(rng, "user", N_x, N_y, interface) if kind == "nnn" else random_lattice(rng, kind, N_x, N_y, interface)
+    symmetric = grid == "symmetric"
+    A = 0.7 if grid == "full+A" else 0.0
+    k, w = ev.momentum_grid(lat.N_y, symmetric)
+    N, d = lat.N_x, lat.dim
+    n, m = N * d, int(rng.integers(1, 5))
+    psi, f, c = _factored(rng, k.size, n, m)
+    rho = np.einsum("kam,km,kbm->kab", psi, f, psi.conj()) + c[:, None, None] * np.eye(n)
+    pairs = sorted(set(lat.offset_pairs(KERNEL_NAMES)) | {(a, b) for a in range(-lat.max_dx, lat.max_dx + 1) for b in (-1, 0, 1)})
+    D = max(abs(a) for a, _ in pairs)
+    X = np.zeros((n + D * d, k.size * m), complex)
+    X[:n] = psi.transpose(1, 0, 2).reshape(n, -1)
+    bands = ev.factored_bands(
+        X,
+        lambda dy: (ev.band_phases(k, w, lat.N_y, dy, A, symmetric)[:, None] * f).reshape(-1),
+        lambda dy: complex(np.sum(ev.band_phases(k, w, lat.N_y, dy, A, symmetric) * c)),
+        N,
+        d,
+        pairs,
+        symmetric,
+    )
+    ref = ev.correlation_bands(rho, k, w, lat.N_y, N, d, pairs, A, symmetric)
+    for p in pairs:
+        np.testing.assert_allclose(bands[p], ref[p], atol=1e-12, err_msg=f"band {p}")
+    ops = _ops(lat)
+    h = ev.hamiltonians(lat, k, A)
+    pieces = ev.hamiltonian_pieces(lat)
+    if not symmetric or lat.y_hermitian:  # the 0..pi grid stands for the full one only where h(-k) = h(k)
+        np.testing.assert_allclose(ev.rates_from_bands(bands, pieces, ops, N, d, lat.max_dx), ev.onsite_rates(rho, h, ops, w, lat.N_y, N), atol=1e-12)
+        block = ev.density_hamiltonian_blocks(bands, pieces, N, d, lat.max_dx)
+        assert float(np.trace(block, axis1=1, axis2=2).sum().real) == pytest.approx(ev.energy(rho, h, w, lat.N_y), abs=1e-11)
+    np.testing.assert_allclose(ev.onsite_from_bands(bands, ops), ev.onsite_expectations(rho, ops, w, lat.N_y, N), atol=1e-12)
+
+
+def test_rates_from_bands_fail_without_a_hopping_block():
+    """The band-based rate can fail: dropping the C piece (the y-bonds) changes it (so the equality above
+    tests the y-bond terms), and a missing band is named."""
+    rng = np.random.default_rng(4)
+    lat = random_lattice(rng, "orbital", 4, 6, "fm")
+    k, w = ev.momentum_grid(lat.N_y, False)
+    rho = _random_rho(rng, k.size, lat.N_x * lat.dim)
+    pairs = [(a, b) for a in (-1, 0, 1) for b in (-1, 0, 1)]
+    bands = ev.correlation_bands(rho, k, w, lat.N_y, lat.N_x, lat.dim, pairs)
+    H0, C, S = ev.hamiltonian_pieces(lat)
+    good = ev.rates_from_bands(bands, (H0, C, S), _ops(lat), lat.N_x, lat.dim, 1)
+    assert np.abs(good - ev.rates_from_bands(bands, (H0, None, S), _ops(lat), lat.N_x, lat.dim, 1)).max() > 1e-3
+    del bands[0, 1]
+    with pytest.raises(ValueError, match=r"\(dx, dy\) = \(0, 1\)"):
+        ev.rates_from_bands(bands, (H0, C, S), _ops(lat), lat.N_x, lat.dim, 1)

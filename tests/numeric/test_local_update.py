@@ -13,16 +13,18 @@ def _herm(rng, *shape):
     return (a + np.swapaxes(a, -1, -2).conj()) / 2
 
 
-@settings(max_examples=15)
-@given(seed=st.integers(0, 2**31), dt=st.floats(0.01, 1.5), r=st.integers(1, 4), vscale=st.floats(0.0, 3.0))
-def test_step_equals_dense_exponential(seed, dt, r, vscale):
+@settings(max_examples=25)
+@given(seed=st.integers(0, 2**31), dt=st.floats(0.01, 1.5), r=st.integers(1, 4), vscale=st.floats(0.0, 3.0), rank=st.integers(0, 4))
+def test_step_equals_dense_exponential(seed, dt, r, vscale, rank):
     """exp(-i (h_ref + P v P^T) dt) psi by collocation == by eigh of the full h, to 1e-12 (up to the
-    common phase per k that the propagator drops)."""
+    common phase per k that the propagator drops), for v of any rank (rank < r: the collocation on
+    the range of v; rank 0: v = 0)."""
     rng = np.random.default_rng(seed)
     nk, n, m = 3, 12, 5
     h = _herm(rng, nk, n, n) / 3
     rows = np.sort(rng.choice(n, r, replace=False))
-    v = vscale * _herm(rng, r, r)
+    U = np.linalg.qr(rng.normal(size=(r, r)) + 1j * rng.normal(size=(r, r)))[0][:, : min(rank, r)]
+    v = vscale * (U * rng.normal(size=U.shape[1])) @ U.conj().T
     hv = h.copy()
     hv[:, rows[:, None], rows[None, :]] += v
     psi = rng.normal(size=(nk, n, m)) + 1j * rng.normal(size=(nk, n, m))
@@ -61,3 +63,28 @@ def test_wrong_v_is_not_the_dense_step():
     P = LocalPropagator(h, [2, 3])
     got = P.from_eigenbasis(P.step(P.to_eigenbasis(psi), v, 0.3)) * np.exp(-0.15j * (P.E_ref[:, 0] + P.E_ref[:, -1]))[:, None, None]
     assert np.abs(got - ref).max() > 1e-3
+
+
+def test_reduced_rank_path_is_taken_and_matches_full_rank(monkeypatch):
+    """An exchange change -dm.L of t2g orbitals has rank 2 (L has the eigenvalue 0): the step solves the
+    (2M) x (2M) system on the range of v, and equals the step with the rank reduction switched off."""
+    from orbsym.numeric import local_update as lu
+
+    rng = np.random.default_rng(8)
+    Lx = np.array([[0, 0, 0], [0, 0, -1j], [0, 1j, 0]])
+    Ly = np.array([[0, 0, 1j], [0, 0, 0], [-1j, 0, 0]])
+    v = -(0.3 * Lx + 0.2 * Ly)
+    assert np.sum(np.abs(np.linalg.eigvalsh(v)) > 1e-12) == 2
+    h = _herm(rng, 4, 9, 9) / 3
+    psi = rng.normal(size=(4, 9, 3)) + 0j
+    P = LocalPropagator(h, [3, 4, 5])
+    phi = P.to_eigenbasis(psi)
+    sizes = []
+    real_solve = np.linalg.solve
+    monkeypatch.setattr(np.linalg, "solve", lambda A, b: sizes.append(A.shape[-1]) or real_solve(A, b))
+    reduced = P.step(phi, v, 0.4)
+    monkeypatch.setattr(lu, "RANK_RTOL", -1.0)  # keep every eigenvalue: the full-rank system
+    full = P.step(phi, v, 0.4)
+    M = P._tables[next(iter(P._tables))]["M"]
+    assert sizes == [2 * M, 3 * M]
+    np.testing.assert_allclose(reduced, full, atol=1e-13)

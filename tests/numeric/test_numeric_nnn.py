@@ -159,3 +159,51 @@ def test_block_pieces_are_the_dense_pieces_and_real_gauge_is_linear_in_N_x():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert phases is not None and peak < 50 * 2**20
+
+
+@settings(max_examples=10)
+@given(seed=st.integers(0, 2**31), kind=st.sampled_from(["nnn", "user"]), interface=st.sampled_from(["fm", "metal"]))
+def test_with_columns_equals_a_new_lattice(seed, kind, interface):
+    """Lattice.with_columns (re-evaluates only the replaced columns) == Lattice built anew with the same
+    columns: on-site matrices, every bond's hoppings and owners, the k-symmetry flag and every kernel
+    on a random state; the original lattice is unchanged."""
+    rng = np.random.default_rng(seed)
+    lat = random_nnn_lattice(rng, kind, int(rng.integers(2, 6)), 4, interface)
+    before = {b: t.copy() for b, t in lat.hoppings.items()}
+    onsite = lat.onsite.copy()
+    xs = rng.choice(lat.N_x, size=int(rng.integers(1, lat.N_x + 1)), replace=False)
+    updates = {}
+    for x in xs:
+        c = lat.columns[x]
+        params = {p: v + rng.normal() * 0.3 for p, v in c.params.items()}
+        updates[int(x)] = Column(c.kernels, params, c.magnetic, c.label)
+    fast = lat.with_columns(updates)
+    cols = list(lat.columns)
+    for x, c in updates.items():
+        cols[x] = c
+    slow = Lattice(cols, lat.N_y, lat.interface)
+    np.testing.assert_array_equal(fast.onsite, slow.onsite)
+    assert fast.hoppings.keys() == slow.hoppings.keys() and fast.y_hermitian == slow.y_hermitian
+    for b in slow.hoppings:
+        np.testing.assert_array_equal(fast.hoppings[b], slow.hoppings[b])
+        np.testing.assert_array_equal(fast.owners[b], slow.owners[b])
+    sol = solve_bloch(slow, 0.1, slow.offset_pairs(KERNEL_NAMES))
+    a, b = kernel_values(fast, Observables(fast, sol.bands)), kernel_values(slow, Observables(slow, sol.bands))
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=str(key))
+    np.testing.assert_array_equal(lat.onsite, onsite)
+    for bnd, t in before.items():
+        np.testing.assert_array_equal(lat.hoppings[bnd], t)
+
+
+def test_with_columns_refuses_other_models_and_indices():
+    lat = nnn_bilayer("fm")
+    fm_x = next(x for x, c in enumerate(lat.columns) if c.magnetic)
+    metal_x = next(x for x, c in enumerate(lat.columns) if not c.magnetic)
+    with pytest.raises(ValueError, match="must keep model"):
+        lat.with_columns({metal_x: lat.columns[fm_x]})
+    with pytest.raises(ValueError, match="outside the lattice"):
+        lat.with_columns({lat.N_x: lat.columns[0]})
+    with pytest.raises(TypeError, match="Column"):
+        lat.with_columns({0: "FM"})
