@@ -421,9 +421,11 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
     method : {"exact", "magnus4"}
         Propagator (:mod:`orbsym.numeric.evolution`): exponential midpoint (order 2, exact for
         piecewise-constant h) or 4th-order commutator-free Magnus.  With only precession drives and
-        no relaxation, "exact" uses the local-update fast path (:mod:`orbsym.numeric.local_update`:
-        the same step to rounding, one eigen-decomposition per run, the occupied or empty states per
-        k), falling back to the per-step eigen-decomposition when a step is too long for it.
+        no relaxation, "exact" uses the local-update fast path (:class:`_LocalPath`,
+        :mod:`orbsym.numeric.local_update`: the same step to rounding, one eigen-decomposition per
+        run, the occupied or empty orbitals per k, records formed from the orbitals), falling back to
+        the per-step eigen-decomposition when a step is too long for it; ``attrs["engine"]`` says
+        which ran.
     relaxation : float or Relaxation, optional
         Relaxation time ``tau_r``.
     check : {"raise", "warn"}
@@ -443,8 +445,10 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
         forces the estimate (about 2x the cost on the precession fast path, 3x on the
         eigen-decomposition path); ``False`` drops it.
     workers : int
-        Processes sharing the momenta (forked; each propagates its chunk, the k-sums add up).
-        Use with one BLAS thread per process.
+        Processes sharing the momenta (forked; each propagates every ``workers``-th momentum, the
+        k-sums add up; the records are formed in the calling process).  One BLAS thread per process
+        (the default of every engine entry point).  At the Fig. 2 size ``workers=2`` halves the wall
+        time on two cores (``benchmarks/bench_evolve.py``).
 
     Returns
     -------
@@ -476,7 +480,8 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
           step boundary, ``O(dt |dh/dt|)``;
         * ``defect_estimate``: the local error of the last step by step doubling (scaled with the
           propagator order, ``2^(p+1) / (2^(p+1) - 1)``), divided by the step
-          (``error_estimate=True``; the relaxation step's own error is only covered by this term).
+          (when the estimate runs, see ``error_estimate``: the relaxation step's and magnus4's own
+          errors are only covered by this term; 0 otherwise).
 
         Stencils that straddle a quench are skipped (NaN): ``J(t)`` has a kink there.  The check
         is meaningful on a resolved grid; a too coarse ``dt`` or stored spacing is reported
@@ -879,9 +884,9 @@ def _add(a, b):
 _PARALLEL_JOB = {}
 
 
-def _chunk_worker(key, lo, hi):
+def _chunk_worker(key, idx):
     job, k, w = _PARALLEL_JOB[key]
-    return job.run(k[lo:hi], w[lo:hi]), job.substeps
+    return job.run(k[idx], w[idx]), job.substeps
 
 
 def _run_parallel(job, k, w, workers, bar):
@@ -893,9 +898,10 @@ def _run_parallel(job, k, w, workers, bar):
     _PARALLEL_JOB[key] = (job, k, w)
     try:
         ctx = multiprocessing.get_context("fork")
-        parts = np.array_split(np.arange(k.size), workers)
+        # interleaved momenta: every chunk spans the whole zone, so the chunks need about as many states (equal work)
+        parts = [np.arange(i, k.size, workers) for i in range(workers)]
         with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = [pool.submit(_chunk_worker, key, int(p[0]), int(p[-1]) + 1) for p in parts]
+            futures = [pool.submit(_chunk_worker, key, p) for p in parts]
             results = [f.result() for f in futures]
     finally:
         _PARALLEL_JOB.pop(key, None)

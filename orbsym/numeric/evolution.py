@@ -54,6 +54,12 @@ Propagators
 
 For a precession alone ``"exact"`` runs on :mod:`orbsym.numeric.local_update` (the same midpoint
 step to rounding, without an ``eigh`` per step; :mod:`orbsym.dynamics` chooses it and falls back here).
+That path keeps each ``rho_k`` as its orbitals, ``rho_k = c_k 1 + sum_j f_kj psi_kj psi_kj^dag``, and
+forms every record from them: :func:`factored_bands` (one contraction over all momenta and orbitals
+per band), then :func:`rates_from_bands` / :func:`density_hamiltonian_blocks` (the exact rates
+``Tr(rho i[h, J_n])`` and the energy from ``sum_k w_k rho_k h_k``, whose diagonal blocks need only the
+bands within the Hamiltonian's reach) and :func:`onsite_from_bands`; the tests compare each with the
+full-matrix functions above.
 
 Both are exponential integrators: their error is controlled by the drive's rate of change
 (commutators of ``h`` at different times), not by the bandwidth, so ``dt`` may be comparable to
