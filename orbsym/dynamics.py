@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .execution import blas_limited
-from .numeric import Column, Observables
+from .numeric import Column, Lattice, Observables
 from .numeric import evolution as ev
 from .numeric.checks import integer_at_least, real_number, unknown_name
 from .numeric.observables import KERNEL_NAMES, POLARIZATIONS, polarization_label
@@ -317,7 +317,10 @@ class _Protocol:
                 updates[x] = Column(c.kernels, dict(c.params, m_x=float(m[0]), m_y=float(m[1]), m_z=float(m[2])), c.magnetic, c.label)
             if len(self._blocks) > 20000:
                 self._blocks.clear()
-            lat = base.with_columns(updates)  # re-evaluates only the precessing columns
+            try:
+                lat = base.with_columns(updates)  # re-evaluates only the precessing columns
+            except ValueError:  # a quench changed a precessing column's model or kind: build it anew
+                lat = Lattice([updates.get(x, c) for x, c in enumerate(base.columns)], base.N_y, base.interface)
             lat._blocks = self._blocks  # keys include the column's (model, parameters): valid across lattices
             if len(self._cache) > 512:
                 self._cache.clear()
@@ -420,12 +423,12 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
         equal steps (default: one step per stored interval).
     method : {"exact", "magnus4"}
         Propagator (:mod:`orbsym.numeric.evolution`): exponential midpoint (order 2, exact for
-        piecewise-constant h) or 4th-order commutator-free Magnus.  With only precession drives and
-        no relaxation, "exact" uses the local-update fast path (:class:`_LocalPath`,
+        piecewise-constant h) or 4th-order commutator-free Magnus.  With precessions and quenches
+        only (no field, no relaxation), "exact" uses the local-update fast path (:class:`_LocalPath`,
         :mod:`orbsym.numeric.local_update`: the same step to rounding, one eigen-decomposition per
-        run, the occupied or empty orbitals per k, records formed from the orbitals), falling back to
-        the per-step eigen-decomposition when a step is too long for it; ``attrs["engine"]`` says
-        which ran.
+        quench segment, the occupied or empty orbitals per k, records formed from the orbitals),
+        falling back to the per-step eigen-decomposition when a step is too long for it;
+        ``attrs["engine"]`` says which ran.
     relaxation : float or Relaxation, optional
         Relaxation time ``tau_r``.
     check : {"raise", "warn"}
@@ -559,7 +562,7 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
         if (method == "exact" and tau is None)
         else "off (defect_estimate = 0), by request"
     )
-    ds.attrs["engine"] += "; precession fast path (numeric.local_update, orbitals per k)" if job.local_path else "; eigen-decomposition per step"
+    ds.attrs["engine"] += "; fast path for precessions and quenches (numeric.local_update, orbitals per k)" if job.local_path else "; eigen-decomposition per step"
     _balance(ds, times, uniform, proto, check, fd_order)
     return ds
 
@@ -662,9 +665,9 @@ class _Job:
         return out
 
     def _local_applies(self):
-        """The precession-only fast path of the "exact" propagator (:class:`_LocalPath`)."""
+        """The fast path of the "exact" propagator (:class:`_LocalPath`): precessions and quenches, no field, no relaxation."""
         proto = self.proto
-        return bool(LOCAL_UPDATE and self.method == "exact" and self.tau is None and proto.precessions and not proto.field and not proto.quenches)
+        return bool(LOCAL_UPDATE and self.method == "exact" and self.tau is None and (proto.precessions or proto.quenches) and not proto.field)
 
     def sums(self, rho, t, k, w, h_sub, err):
         """Every k-sum the record needs (all linear in the weights, so chunks add up)."""
@@ -693,31 +696,32 @@ class _Job:
         return out
 
 class _LocalPath:
-    """The precession fast path of the "exact" propagator for one chunk of momenta.
+    """The fast path of the "exact" propagator for one chunk of momenta: precessions and quenches.
 
-    Every midpoint Hamiltonian differs from the initial one only in the on-site blocks ``P v P^T``
-    of the precessing columns, so :class:`~orbsym.numeric.local_update.LocalPropagator` applies the
-    exponential midpoint step to rounding with one eigen-decomposition per run.  Per k the state is
-    kept as its orbitals: ``rho_k = sum_j f_j psi_j psi_j^dag`` over the ``m`` lowest states
-    (particles) or ``1 - sum_j (1 - f_j) psi_j psi_j^dag`` over the ``m`` highest (holes), whichever
-    needs fewer (weights below 1e-18, the rounding level of ``rho``, are dropped).  The momenta are
-    split into ``K_GROUPS`` groups by the number of states they need (each group propagates as many
-    as its largest member needs), and every record is formed from the orbitals of all groups at once
+    Between quenches every midpoint Hamiltonian differs from a reference ``h_ref`` (the Hamiltonian at
+    the start of the segment: t = 0 or the last quench) only in the on-site blocks ``P v P^T`` of the
+    precessing columns, so :class:`~orbsym.numeric.local_update.LocalPropagator` applies the
+    exponential midpoint step to rounding with one eigen-decomposition per segment (without a
+    precession ``v = 0`` and the step is a phase per eigenstate; a quench at a stored time re-bases:
+    ``phi -> Q_new^dag Q_old phi``).  Per k the state is kept as its orbitals: ``rho_k = sum_j f_j
+    psi_j psi_j^dag`` over the ``m`` lowest states of the initial thermal state (particles) or
+    ``1 - sum_j (1 - f_j) psi_j psi_j^dag`` over the ``m`` highest (holes), whichever needs fewer
+    (weights below 1e-18, the rounding level of ``rho``, are dropped).  The momenta are split into
+    ``K_GROUPS`` groups by the number of states they need (each group propagates as many as its
+    largest member needs), and every record is formed from the orbitals of all groups at once
     (:func:`~orbsym.numeric.evolution.factored_bands`: the correlation bands, then densities, exact
     rates, energy and particle number from the bands and the real-space Hamiltonian), never from the
     full ``rho_k``.  If a step is too long for the collocation, or ``h`` changes outside the
-    precessing blocks, the full ``rho_k`` is formed and the run continues on the eigen-decomposition path.
+    precessing blocks within a segment, the full ``rho_k`` is formed and the run continues on the
+    eigen-decomposition path.
     """
 
     def __init__(self, job, k, w):
-        from .numeric.local_update import LocalPropagator
-
         self.job, self.k, self.w = job, k, w
         proto, d, N = job.proto, job.d, job.N
         cols = sorted({x for p in proto.precessions for x in p._frames})
-        self.rows = np.concatenate([np.arange(x * d, (x + 1) * d) for x in cols])
+        self.rows = np.concatenate([np.arange(x * d, (x + 1) * d) for x in cols]) if cols else np.zeros(0, int)
         L0 = proto.initial_lattice()
-        self.ref = ev.hamiltonian_pieces(L0)
         E, Q = np.linalg.eigh(ev.hamiltonians(L0, k))
         f = ev._occupations(E, job.T)
         n = E.shape[1]
@@ -725,10 +729,6 @@ class _LocalPath:
         m_h = np.sum(1.0 - f > 1e-18, axis=1)
         need = np.minimum(m_p, m_h)
         hole = m_h < m_p
-        self._v = {}
-        # the largest perturbation of the run, sampled (sizes the collocation once; a larger one later re-sizes it)
-        vs = [self.v(s) for s in np.linspace(job.times[0], job.times[-1], 17)]
-        self.vmax = max((float(np.linalg.norm(v, 2)) for v in vs if v is not None), default=0.0)
         self.groups = []
         off = 0
         for part in np.array_split(np.argsort(need, kind="stable"), K_GROUPS if k.size >= 4 * K_GROUPS else 1):
@@ -741,18 +741,46 @@ class _LocalPath:
             phi = np.zeros((part.size, n, m), complex)
             phi[np.arange(part.size)[:, None], st, np.arange(m)[None, :]] = 1.0  # eigenstates of h(0): the thermal state
             g = {"idx": part, "m": m, "f": np.where(hp[:, None], fp - 1.0, fp), "hole": hp, "phi": phi, "cols": slice(off, off + part.size * m)}
-            g["prop"] = LocalPropagator(None, self.rows, eig=(E[part], Q[part]))
             self.groups.append(g)
             off += part.size * m
-        self.D = min(N - 1, max([abs(int(a)) for a, _ in job.pairs] + [L0.max_dx, 1]))
-        self.pairs = sorted(set(map(tuple, job.pairs)) | {(a, b) for a in range(-L0.max_dx, L0.max_dx + 1) for b in (-1, 0, 1)})
+        lattices = [L0] + [Lq for _, Lq in proto._bases]
+        max_dx = max(L.max_dx for L in lattices)
+        self.D = min(N - 1, max([abs(int(a)) for a, _ in job.pairs] + [max_dx, 1]))
+        self.pairs = sorted(set(map(tuple, job.pairs)) | {(a, b) for a in range(-max_dx, max_dx + 1) for b in (-1, 0, 1)})
         self.X = np.zeros(((N + self.D) * d, off), complex)
         self.X_half = np.zeros_like(self.X) if job.error_estimate else None
         self._coef = {}
+        self.rebase(job.times[0], (L0, E, Q))
+
+    def rebase(self, t, initial=None):
+        """Make ``h_ref`` the Hamiltonian at time ``t`` (the start of a segment) and express the orbitals
+        in its eigenbasis; ``initial = (lattice, E, Q)``: the eigen-decomposition of the initial state's
+        Hamiltonian (reused when it is the reference)."""
+        from .numeric.local_update import LocalPropagator
+
+        job = self.job
+        L = job.proto.lattice(t)
+        self.ref = ev.hamiltonian_pieces(L)
+        self._v = {}
+        if initial is not None and all(np.array_equal(a, b) for a, b in zip(self.ref, ev.hamiltonian_pieces(initial[0]))):
+            E, Q = initial[1:]
+        else:
+            E, Q = np.linalg.eigh(ev.hamiltonians(L, self.k))
+        for g in self.groups:
+            idx = g["idx"]
+            if "prop" in g:
+                g["phi"] = np.matmul(Q[idx].conj().transpose(0, 2, 1), np.matmul(g["prop"].Q, g["phi"]))
+            elif initial is not None and Q is not initial[2]:  # the thermal orbitals in the new eigenbasis
+                g["phi"] = np.matmul(Q[idx].conj().transpose(0, 2, 1), np.matmul(initial[2][idx], g["phi"]))
+            g["prop"] = LocalPropagator(None, self.rows, eig=(E[idx], Q[idx]))
+        # the largest perturbation of the segment, sampled (sizes the collocation once; a larger one later re-sizes it)
+        ends = [q.time for q in job.proto.quenches if q.time > t] + [job.times[-1]]
+        vs = [self.v(s) for s in np.linspace(t, min(ends), 17)]
+        self.vmax = max((float(np.linalg.norm(v, 2)) for v in vs if v is not None and v.size), default=0.0)
 
     # ------------------------------------------------------------------ drive
     def v(self, s):
-        """``v = (h(s) - h(0))`` on the precessing rows (cached per time); None if ``h(s)`` differs elsewhere."""
+        """``v = (h(s) - h_ref)`` on the precessing rows (cached per time); None if ``h(s)`` differs elsewhere."""
         key = float(s)
         if key not in self._v:
             H0, C, S = ev.hamiltonian_pieces(self.job.proto.lattice(s))
@@ -820,8 +848,12 @@ class _LocalPath:
         if bar is not None:
             bar.update(1)
         gain = 2 ** (ev.ORDERS["exact"] + 1)
+        quench_times = sorted({q.time for q in job.proto.quenches if q.time > times[0]})
         for i in range(1, times.size):
             t0, t = times[i - 1], times[i]
+            if quench_times and abs(t0 - quench_times[0]) <= 1e-12 * max(1.0, times[-1]):
+                self.rebase(t0)  # quench times are stored times (checked by evolve)
+                quench_times.pop(0)
             nsub = job._nsub(t0, t)
             h = (t - t0) / nsub
             try:

@@ -329,7 +329,7 @@ def test_local_update_path_equals_eigh_path(orbital_trilayer, spin_bilayer, monk
     """Precession's fast path (local on-site update, numeric.local_update) reproduces the eigen-
     decomposition path: every recorded variable to 1e-11, with substeps and the error estimate."""
     times = np.linspace(0, 3, 16)
-    for system in (orbital_trilayer, spin_bilayer):
+    for system in (orbital_trilayer, spin_bilayer, bilayer(basis="orbital", N_x=2, N_y=5, N_FM=1, m_FM="x")):
         kw = dict(T=0.05, dt=0.1, error_estimate=estimate)
         fast = evolve(system, Precession(0.7, 0.4), times, **kw)
         monkeypatch.setattr(dyn, "LOCAL_UPDATE", False)
@@ -395,6 +395,29 @@ def test_error_estimate_auto_runs_step_doubling_only_where_the_trajectory_is_not
         estimated = name != "exact"
         assert (np.abs(ds["defect_estimate"].values).max() > 1e-8) == estimated, name
         assert ds.attrs["error_estimate"].startswith("step doubling" if estimated else "off"), name
-        assert ("precession fast path" in ds.attrs["engine"]) == (name in ("exact", "exact+estimate")), name
+        assert ("fast path" in ds.attrs["engine"]) == (name in ("exact", "exact+estimate")), name
     for name in ("density", "current_x", "torque_total", "rate_kink"):
         np.testing.assert_array_equal(runs["exact"][name].values, runs["exact+estimate"][name].values)
+
+
+@pytest.mark.parametrize(
+    "drives",
+    [
+        [Quench(gamma=0.3)],
+        [Quench(gamma=0.3, time=1.0), Precession(0.7, 0.4)],
+        [Quench(mu=-0.5), Quench(m_R="x", time=2.0), Precession(0.5, 0.3, columns="FM_L")],
+    ],
+    ids=["quench at 0", "quench at 1 + precession", "two quenches + precession"],
+)
+def test_local_path_with_quenches_equals_eigh_path(orbital_trilayer, monkeypatch, drives):
+    """Quenches on the fast path (one eigen-decomposition per segment, the orbitals re-based at each
+    quench) reproduce the per-step eigen-decomposition path on every recorded variable to 1e-11."""
+    times = np.linspace(0, 3, 16)
+    fast = evolve(orbital_trilayer, drives, times, T=0.05, dt=0.1)
+    monkeypatch.setattr(dyn, "LOCAL_UPDATE", False)
+    slow = evolve(orbital_trilayer, drives, times, T=0.05, dt=0.1)
+    assert "fast path" in fast.attrs["engine"] and "fast path" not in slow.attrs["engine"]
+    _passed(fast)
+    for name in ("density", "current_x", "current_y", "torque_total", "torque_exchange", "rate_exact", "energy", "particle_number", "rate_kink"):
+        np.testing.assert_allclose(fast[name].values, slow[name].values, atol=1e-11, rtol=0, err_msg=name)
+    assert np.abs(np.diff(fast["energy"].values)).max() > 1e-6 or len(drives) == 1  # the drive acts

@@ -267,7 +267,10 @@ def factored_bands(X, coef, identity, N_x, dim, pairs, symmetric=False, band=Non
     """
     N, d = int(N_x), int(dim)
     pairs = [(int(a), int(b)) for a, b in pairs]
-    D = max([abs(a) for a, _ in pairs] + [0]) if band is None else int(band)
+    D = min(N - 1, max([abs(a) for a, _ in pairs] + [0])) if band is None else int(band)
+    wide = [(a, b) for a, b in pairs if abs(a) > D]
+    if any(abs(a) < N for a, _ in wide):
+        raise ValueError(f"pairs {wide} reach beyond band = {D} inside the lattice (N_x = {N})")
     n, K = N * d, X.shape[1]
     if X.shape[0] < n + D * d:
         raise ValueError(f"X needs {n + D * d} rows (N_x dim plus D dim zero rows), got {X.shape[0]}")
@@ -285,16 +288,18 @@ def factored_bands(X, coef, identity, N_x, dim, pairs, symmetric=False, band=Non
     eye = np.eye(d)
     out = {}
     for a, b in pairs:
-        if a >= 0:
+        if abs(a) >= N:  # no column pair that far apart: zero (as in correlation_bands)
+            out[a, b] = np.zeros((N, d, d), complex)
+        elif a >= 0:
             blk = Z[:, dys.index(abs(b) if symmetric else b), :, a, :].copy()
             if a == 0:
                 blk += identity(b) * eye
+            out[a, b] = blk
         else:
             src = Z[:, dys.index(abs(b) if symmetric else -b), :, -a, :]
             blk = np.zeros((N, d, d), complex)
-            if -a < N:
-                blk[-a:] = src[: N + a].conj().transpose(0, 2, 1)
-        out[a, b] = blk
+            blk[-a:] = src[: N + a].conj().transpose(0, 2, 1)
+            out[a, b] = blk
     return out
 
 

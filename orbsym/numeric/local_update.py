@@ -148,13 +148,13 @@ class LocalPropagator:
         v = np.asarray(v, complex)
         lam, U = np.linalg.eigh(v) if v.size else (np.zeros(0), np.zeros((0, 0)))
         vnorm = float(np.abs(lam).max(initial=0.0))
+        keep = np.abs(lam) > RANK_RTOL * vnorm
+        if not keep.any():  # v = 0: h = h_ref, a phase per eigenstate (no collocation, any dt)
+            return np.exp(-1j * dt * self.E)[:, :, None] * phi
         tab = self._table(dt, max(float(vmax), vnorm))
         if tab is None:
             return None
-        keep = np.abs(lam) > RANK_RTOL * vnorm
         out = tab["phase"] * phi
-        if not keep.any():  # v = 0: h = h_ref
-            return out
         M, K = tab["M"], tab["K"]
         nk, Mr = K.shape[0], K.shape[1]
         r, q = v.shape[0], int(keep.sum())

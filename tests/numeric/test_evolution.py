@@ -240,3 +240,6 @@ def test_rates_from_bands_fail_without_a_hopping_block():
     del bands[0, 1]
     with pytest.raises(ValueError, match=r"\(dx, dy\) = \(0, 1\)"):
         ev.rates_from_bands(bands, (H0, C, S), _ops(lat), lat.N_x, lat.dim, 1)
+    X = np.zeros((5 * lat.dim, 4), complex)
+    with pytest.raises(ValueError, match="reach beyond band = 0"):
+        ev.factored_bands(X, lambda dy: np.ones(4), lambda dy: 0.0, 4, lat.dim, [(0, 0), (1, 0)], band=0)
