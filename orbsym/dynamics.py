@@ -776,7 +776,8 @@ class _LocalPath:
         # the largest perturbation of the segment, sampled (sizes the collocation once; a larger one later re-sizes it)
         ends = [q.time for q in job.proto.quenches if q.time > t] + [job.times[-1]]
         vs = [self.v(s) for s in np.linspace(t, min(ends), 17)]
-        self.vmax = max((float(np.linalg.norm(v, 2)) for v in vs if v is not None and v.size), default=0.0)
+        # 25% above the sampled maximum: the table is not rebuilt for a slightly larger v between samples
+        self.vmax = 1.25 * max((float(np.linalg.norm(v, 2)) for v in vs if v is not None and v.size), default=0.0)
 
     # ------------------------------------------------------------------ drive
     def v(self, s):

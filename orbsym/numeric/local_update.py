@@ -21,7 +21,7 @@ Error: the only approximation is the interpolation of ``a(s)``, whose frequencie
 of ``h`` (shifted to its centre): degree ``M - 1`` interpolation at Legendre nodes of ``e^{-i w s}`` on
 an interval of length ``dt`` errs by at most ``2 (|w| dt / 4)^M / M!`` (|w| <= R, the half-width of the
 spectrum of ``h``, bounded by that of ``h^ref`` plus ``||v||_2`` (Weyl)).  ``M`` is chosen so that this bound
-is below ``1e-17``, plus one node of headroom (``M <= 48``; larger ``R dt`` is refused and the caller falls back to the
+is below ``1e-17`` (``M <= 48``; larger ``R dt`` is refused and the caller falls back to the
 eigen-decomposition).  The result is the exponential midpoint step to rounding (tests compare with
 the eigen-decomposition path to 1e-12).
 
@@ -111,7 +111,6 @@ class LocalPropagator:
         tab = self._tables.get(key)
         if tab is not None and tab["M"] >= M:
             return tab
-        M += 1  # headroom: ||v|| changes along the drive
         if len(self._tables) > 8:
             self._tables.clear()
         E, W = self.E, self.W
@@ -142,7 +141,8 @@ class LocalPropagator:
     def step(self, phi, v, dt, vmax=0.0):
         """``phi(dt)`` for ``phi(0) = phi`` (eigenbasis of ``h_ref``, shape ``(N_k, n, m)``) under
         ``h = h_ref + P v P^T`` frozen over the step; None if ``R dt`` is too large for ``MAX_NODES``.
-        ``vmax``: expected largest ``||v||_2`` of the run (sizes the node count once instead of growing it).
+        ``vmax``: expected largest ``||v||_2`` of the run (sizes the node count once instead of growing it;
+        a larger ``||v||`` rebuilds the table with more nodes).
 
         The collocation runs on the range of ``v`` (see "Rank" in the module docstring)."""
         v = np.asarray(v, complex)
