@@ -292,6 +292,14 @@ def test_workers_share_momenta_exactly(orbital_trilayer):
         np.testing.assert_allclose(b[name].values, a[name].values, atol=1e-13, err_msg=name)
     with pytest.raises(ValueError, match="workers must be an integer >= 1"):
         evolve(orbital_trilayer, drives, times, workers=0)
+    # the fast path (precession + quench, orbitals per k) shares interleaved momenta the same way
+    system = trilayer(N_x=4, N_y=60, N_FM=1, gamma=0.4, m_L="x", m_R="y")
+    drives = [Precession(0.3, 0.4, columns="FM_L"), Quench(gamma=0.6, time=1.0)]
+    a = evolve(system, drives, times, T=0.05)
+    b = evolve(system, drives, times, T=0.05, workers=2)
+    assert "fast path" in b.attrs["engine"]
+    for name in ("density", "current_x", "torque_total", "rate_exact", "energy", "rate_kink"):
+        np.testing.assert_allclose(b[name].values, a[name].values, atol=1e-13, err_msg=name)
 
 
 @pytest.mark.parametrize("method,dt,order,bound", [("magnus4", 0.1, 4, 3e-7), ("exact", 0.05, 2, 1e-4)])
