@@ -555,6 +555,7 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
     if bar is not None:
         bar.close()
     ds = rec.dataset(xr, times, proto, system, drives, relax, method, T, symmetric, k.size, scale)
+    ds.attrs["workers"] = int(workers if k.size >= 2 * workers else 1)
     ds.attrs["error_estimate"] = (
         "step doubling on the last step of every stored interval (defect_estimate)"
         if error_estimate

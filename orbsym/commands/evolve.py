@@ -21,8 +21,12 @@ balance fails exits with status 1 (``--check warn``: write the file and warn).  
 from __future__ import annotations
 
 import math
+import os
 
 from .compute import _check_out, _choice, add_system_arguments
+
+#: ``N_k n^2 steps`` from which ``--workers`` defaults to all cores (a run of a few seconds on one).
+LARGE_RUN = 5e7
 
 NAME = "evolve"
 HELP = "real-time dynamics (precession, quench, field pulse, relaxation) with the continuity balance checked in time"
@@ -53,7 +57,7 @@ def add_arguments(parser):
         help="step-doubling defect estimate: auto (default: on for magnus4 and relaxation, where the trajectory is not piecewise exact), on, off",
     )
     tg.add_argument("--no-error-estimate", dest="error_estimate", action="store_const", const="off", help="same as --error-estimate off")
-    tg.add_argument("--workers", type=int, default=1, help="processes sharing the momenta (default 1)")
+    tg.add_argument("--workers", type=int, default=None, help="processes sharing the momenta (default: all cores for large runs, N_k n^2 steps >= 5e7; one for small ones)")
     parser.add_argument("--out", default=None, metavar="FILE", help="write FILE.nc (NetCDF) or FILE.csv atomically")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -137,9 +141,15 @@ def run(args):
     target = _check_out(args.out)
     if target is not None and target.suffix not in (".nc", ".csv"):
         raise ValueError(f"--out {str(target)!r}: the file name must end in .nc (NetCDF) or .csv")
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be an integer >= 1, got {args.workers}")
     drv = drives(args)
     system = _system(args)
     times = np.linspace(0.0, args.t_max, args.steps + 1)
+    if args.workers is None:
+        lat = system.lattice
+        work = (lat.N_y // 2 + 1) * (lat.N_x * lat.dim) ** 2 * args.steps
+        args.workers = max(1, os.cpu_count() or 1) if work >= LARGE_RUN else 1
     ds = dyn.evolve(system, drv, times, T=args.T, dt=args.dt, method=args.method, check=args.check, progress=not args.quiet, error_estimate={"auto": "auto", "on": True, "off": False}[args.error_estimate], workers=args.workers)
     if target is not None:
         if target.suffix == ".nc":
@@ -153,7 +163,7 @@ def run(args):
 def _summary(ds, target):
     lines = [
         f"evolve: {len(ds.time)} stored times to t = {float(ds.time[-1]):g} (1/t), propagator {ds.attrs['propagator']} (order {ds.attrs['propagator_order']}), "
-        f"N_k = {ds.attrs['N_k']}, interface = {ds.attrs['interface']}",
+        f"N_k = {ds.attrs['N_k']}, interface = {ds.attrs['interface']}, {ds.attrs['workers']} process(es)",
         f"continuity: {ds.attrs['continuity_check']}; max |exact residual| = {ds.attrs['max_residual_exact']:.2e}, "
         f"max |FD residual|/tolerance = {ds.attrs.get('max_residual_fd_over_tolerance', float('nan')):.3f}",
     ]

@@ -86,3 +86,25 @@ def test_error_estimate_option(tmp_path, capsys, flag, estimated):
     rc = main([*SMALL, "--precess", "0.3,0.4", "--t-max", "1", "--error-estimate", "maybe"])
     err = capsys.readouterr().err
     assert rc == 2 and "error estimate" in err and "maybe" in err and err.count("\n") == 1
+
+
+def test_workers_default_all_cores_for_large_runs_only(tmp_path, capsys, monkeypatch):
+    """--workers: one process for a small run, all cores from LARGE_RUN on (same numbers), 0 refused."""
+    import os
+
+    from orbsym.commands import evolve as cmd
+
+    argv = [*SMALL[:-1], "--N-y", "12", "--precess", "0.3,0.4", "--t-max", "1", "--steps", "8", "--quiet"]
+    outs = {}
+    for large in (False, True):
+        monkeypatch.setattr(cmd, "LARGE_RUN", 0 if large else 5e7)
+        out = tmp_path / f"run{large}.nc"
+        assert main([*argv, "--out", str(out)]) == 0
+        text = capsys.readouterr().out
+        n = max(1, os.cpu_count() or 1) if large else 1
+        assert f"{n} process(es)" in text, text
+        outs[large] = dyn.load(out)
+    np.testing.assert_allclose(outs[True]["current_x"].values, outs[False]["current_x"].values, atol=1e-13)
+    assert main([*argv, "--workers", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--workers must be an integer >= 1, got 0" in err and err.count("\n") == 1
