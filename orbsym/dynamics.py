@@ -702,14 +702,15 @@ class _LocalPath:
     Between quenches every midpoint Hamiltonian differs from a reference ``h_ref`` (the Hamiltonian at
     the start of the segment: t = 0 or the last quench) only in the on-site blocks ``P v P^T`` of the
     precessing columns, so :class:`~orbsym.numeric.local_update.LocalPropagator` applies the
-    exponential midpoint step to rounding with one eigen-decomposition per segment (without a
-    precession ``v = 0`` and the step is a phase per eigenstate; a quench at a stored time re-bases:
-    ``phi -> Q_new^dag Q_old phi``).  Per k the state is kept as its orbitals: ``rho_k = sum_j f_j
-    psi_j psi_j^dag`` over the ``m`` lowest states of the initial thermal state (particles) or
-    ``1 - sum_j (1 - f_j) psi_j psi_j^dag`` over the ``m`` highest (holes), whichever needs fewer
-    (weights below 1e-18, the rounding level of ``rho``, are dropped).  The momenta are split into
-    ``K_GROUPS`` groups by the number of states they need (each group propagates as many as its
-    largest member needs), and every record is formed from the orbitals of all groups at once
+    exponential midpoint step to rounding with one eigen-decomposition per segment, in the site basis:
+    the free step ``e^{-i h_ref dt}`` as a banded matrix, the collocated correction on the columns
+    within its reach of the magnet (without a precession ``v = 0`` and only the free step is left).
+    Per k the state is kept as its orbitals: ``rho_k = sum_j f_j psi_j psi_j^dag`` over the ``m``
+    lowest states of the initial thermal state (particles) or ``1 - sum_j (1 - f_j) psi_j psi_j^dag``
+    over the ``m`` highest (holes), whichever needs fewer (weights below 1e-18, the rounding level of
+    ``rho``, are dropped).  The momenta are split into ``K_GROUPS`` groups by the number of states
+    they need (each group propagates as many as its largest member needs); the orbitals of all groups
+    stand side by side in one array, from which every record is formed at once
     (:func:`~orbsym.numeric.evolution.factored_bands`: the correlation bands, then densities, exact
     rates, energy and particle number from the bands and the real-space Hamiltonian), never from the
     full ``rho_k``.  If a step is too long for the collocation, or ``h`` changes outside the
@@ -739,24 +740,26 @@ class _LocalPath:
             hp = hole[part]
             st = np.where(hp[:, None], np.arange(n - m, n)[None, :], np.arange(m)[None, :])
             fp = np.take_along_axis(f[part], st, 1)
-            phi = np.zeros((part.size, n, m), complex)
-            phi[np.arange(part.size)[:, None], st, np.arange(m)[None, :]] = 1.0  # eigenstates of h(0): the thermal state
-            g = {"idx": part, "m": m, "f": np.where(hp[:, None], fp - 1.0, fp), "hole": hp, "phi": phi, "cols": slice(off, off + part.size * m)}
+            g = {"idx": part, "m": m, "f": np.where(hp[:, None], fp - 1.0, fp), "hole": hp, "states": st, "cols": slice(off, off + part.size * m)}
             self.groups.append(g)
             off += part.size * m
         lattices = [L0] + [Lq for _, Lq in proto._bases]
         max_dx = max(L.max_dx for L in lattices)
         self.D = min(N - 1, max([abs(int(a)) for a, _ in job.pairs] + [max_dx, 1]))
         self.pairs = sorted(set(map(tuple, job.pairs)) | {(a, b) for a in range(-max_dx, max_dx + 1) for b in (-1, 0, 1)})
+        # the orbitals psi (site basis) of every group side by side; X_next receives the next step
         self.X = np.zeros(((N + self.D) * d, off), complex)
+        self.X_next = np.zeros_like(self.X)
         self.X_half = np.zeros_like(self.X) if job.error_estimate else None
+        for g in self.groups:  # the thermal state: eigenvectors of h(0)
+            self.psi(self.X, g)[:] = np.take_along_axis(Q[g["idx"]], g["states"][:, None, :], 2)
         self._coef = {}
         self.rebase(job.times[0], (L0, E, Q))
 
     def rebase(self, t, initial=None):
-        """Make ``h_ref`` the Hamiltonian at time ``t`` (the start of a segment) and express the orbitals
-        in its eigenbasis; ``initial = (lattice, E, Q)``: the eigen-decomposition of the initial state's
-        Hamiltonian (reused when it is the reference)."""
+        """Make ``h_ref`` the Hamiltonian at time ``t`` (the start of a segment: t = 0 or a quench);
+        ``initial = (lattice, E, Q)``: the eigen-decomposition of the initial state's Hamiltonian
+        (reused when it is the reference).  The orbitals stay in the site basis."""
         from .numeric.local_update import LocalPropagator
 
         job = self.job
@@ -769,11 +772,7 @@ class _LocalPath:
             E, Q = np.linalg.eigh(ev.hamiltonians(L, self.k))
         for g in self.groups:
             idx = g["idx"]
-            if "prop" in g:
-                g["phi"] = np.matmul(Q[idx].conj().transpose(0, 2, 1), np.matmul(g["prop"].Q, g["phi"]))
-            elif initial is not None and Q is not initial[2]:  # the thermal orbitals in the new eigenbasis
-                g["phi"] = np.matmul(Q[idx].conj().transpose(0, 2, 1), np.matmul(initial[2][idx], g["phi"]))
-            g["prop"] = LocalPropagator(None, self.rows, eig=(E[idx], Q[idx]))
+            g["prop"] = LocalPropagator(None, self.rows, eig=(E[idx], Q[idx]), site=(job.N, job.d, L.max_dx))
         # the largest perturbation of the segment, sampled (sizes the collocation once; a larger one later re-sizes it)
         ends = [q.time for q in job.proto.quenches if q.time > t] + [job.times[-1]]
         vs = [self.v(s) for s in np.linspace(t, min(ends), 17)]
@@ -798,20 +797,18 @@ class _LocalPath:
             self._v[key] = v if local else None
         return self._v[key]
 
-    def _step(self, g, phi, t0, h):
+    def _step(self, g, psi, t0, h, out=None):
         v = self.v(t0 + 0.5 * h)
-        new = None if v is None else g["prop"].step(phi, v, h, self.vmax)
+        new = None if v is None else g["prop"].step(psi, v, h, self.vmax, out=out)
         if new is None:
             raise _NotLocal
         return new
 
     # ------------------------------------------------------------------ state
-    def _orbitals(self, X, phis):
-        """Write ``psi = Q phi`` of every group into the columns of ``X`` (rows ``x dim + i``)."""
+    def psi(self, X, g):
+        """The orbitals of group ``g`` in ``X`` as a ``(N_k, n, m)`` view (rows ``x dim + i``)."""
         n = self.job.N * self.job.d
-        for g, phi in zip(self.groups, phis):
-            dest = X[:n, g["cols"]].reshape(n, phi.shape[0], g["m"]).transpose(1, 0, 2)
-            np.matmul(g["prop"].Q, phi, out=dest)
+        return X[:n, g["cols"]].reshape(n, g["idx"].size, g["m"]).transpose(1, 0, 2)
 
     def coef(self, dy):
         c = self._coef.get(dy)
@@ -834,7 +831,7 @@ class _LocalPath:
         n = self.job.N * self.job.d
         rho = np.zeros((self.k.size, n, n), complex)
         for g in self.groups:
-            psi = np.matmul(g["prop"].Q, g["phi"])
+            psi = self.psi(self.X, g)
             r = np.matmul(psi * g["f"][:, None, :], psi.conj().transpose(0, 2, 1))
             idx = np.arange(n)
             r[:, idx, idx] += g["hole"][:, None]
@@ -845,7 +842,6 @@ class _LocalPath:
     def run(self, bar):
         job = self.job
         times = job.times
-        self._orbitals(self.X, [g["phi"] for g in self.groups])
         out = [self.sums(times[0], None, None)]
         if bar is not None:
             bar.update(1)
@@ -858,23 +854,19 @@ class _LocalPath:
                 quench_times.pop(0)
             nsub = job._nsub(t0, t)
             h = (t - t0) / nsub
-            try:
-                fulls, halves = [], []
+            try:  # X holds the state at t0 until every group has made the step into X_next
                 for g in self.groups:
-                    phi = g["phi"]
+                    psi = self.psi(self.X, g)
                     for j in range(nsub - 1):
-                        phi = self._step(g, phi, t0 + j * h, h)
-                    fulls.append(self._step(g, phi, t - h, h))
+                        psi = self._step(g, psi, t0 + j * h, h)
+                    self._step(g, psi, t - h, h, out=self.psi(self.X_next, g))
                     if job.error_estimate:  # step doubling, as on the generic path
-                        halves.append(self._step(g, self._step(g, phi, t - h, 0.5 * h), t - 0.5 * h, 0.5 * h))
+                        self._step(g, self._step(g, psi, t - h, 0.5 * h), t - 0.5 * h, 0.5 * h, out=self.psi(self.X_half, g))
             except _NotLocal:  # R dt too large for the collocation (or h changed elsewhere): eigen-decomposition path from here
                 return out, self.rho_full(), i
-            for g, phi in zip(self.groups, fulls):
-                g["phi"] = phi
-            self._orbitals(self.X, fulls)
+            self.X, self.X_next = self.X_next, self.X
             err = None
             if job.error_estimate:
-                self._orbitals(self.X_half, halves)
                 dens_half = ev.onsite_from_bands(self.bands(self.X_half, [(0, 0)], 0), job.ops)
                 err = dens_half  # completed in sums
             job.substeps.append(nsub)

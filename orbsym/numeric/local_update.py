@@ -51,6 +51,8 @@ MAX_NODES = 48
 #: Eigenvalues of ``v`` below this fraction of ``||v||_2`` are zero to rounding (h changes by less than
 #: its own rounding error): the collocation runs on the range of ``v`` without them.
 RANK_RTOL = 4 * np.finfo(float).eps
+#: Bound on the dropped blocks of the free propagator in the site basis (relative to the state's norm).
+SITE_TOL = 1e-18
 
 
 def nodes_needed(R, dt, target=TARGET):
@@ -84,9 +86,13 @@ class LocalPropagator:
         The ``r`` rows/columns ``P`` where ``h`` may differ from ``h_ref``.
     eig : (E, Q), optional
         The eigen-decomposition of ``h_ref`` if already known (then ``h_ref`` may be None).
+    site : (N_x, dim, max_dx), optional
+        States in the site basis (see "Site basis" in the module docstring): ``h_ref`` is block banded
+        (``dim x dim`` blocks, nonzero for column distances ``<= max_dx``); :meth:`step` then takes and
+        returns ``psi`` itself, and the free propagator is applied as a banded matrix.
     """
 
-    def __init__(self, h_ref, rows, eig=None):
+    def __init__(self, h_ref, rows, eig=None, site=None):
         E, Q = np.linalg.eigh(h_ref) if eig is None else eig
         self.E_ref, self.Q = E, Q
         self.rows = np.asarray(rows, int)
@@ -94,7 +100,9 @@ class LocalPropagator:
         self.E = E - c  # common phase per k cancels in rho = psi f psi^dag
         self.R = float(np.max(0.5 * (E[:, -1] - E[:, 0])))
         self.W = np.ascontiguousarray(Q[:, self.rows, :])  # (N_k, r, n)
+        self.site = None if site is None else tuple(int(v) for v in site)
         self._tables = {}
+        self._free = {}
 
     def to_eigenbasis(self, psi):
         return np.matmul(self.Q.conj().transpose(0, 2, 1), psi)
@@ -135,30 +143,93 @@ class LocalPropagator:
         J = np.exp(-1j * E[:, :, None] * (dt - u)[None, None, :]) @ lw  # (N_k, n, M)
         Wj = (J[:, :, :, None] * W.conj().transpose(0, 2, 1)[:, :, None, :]).reshape(nk, n, M * r)
         tab = {"M": M, "Wn": Wn, "K": K.reshape(nk, M * r, M, r), "Wj": Wj, "phase": np.exp(-1j * E * dt)[:, :, None]}
+        if self.site is not None:  # the rows of W e^{-i E s} Q^dag and Q J W^dag within reach of the perturbed columns
+            near = self._near(dt)
+            Qh = self.Q.conj().transpose(0, 2, 1)
+            tab["Wn"] = np.ascontiguousarray(np.matmul(Wn, Qh)[:, :, near])
+            tab["Wj"] = np.ascontiguousarray(np.matmul(self.Q, Wj)[:, near, :])
+            tab["near"] = near
         self._tables[key] = tab
         return tab
 
-    def step(self, phi, v, dt, vmax=0.0):
-        """``phi(dt)`` for ``phi(0) = phi`` (eigenbasis of ``h_ref``, shape ``(N_k, n, m)``) under
-        ``h = h_ref + P v P^T`` frozen over the step; None if ``R dt`` is too large for ``MAX_NODES``.
-        ``vmax``: expected largest ``||v||_2`` of the run (sizes the node count once instead of growing it;
-        a larger ``||v||`` rebuilds the table with more nodes).
+    # ------------------------------------------------------------------ site basis
+    def reach(self, dt):
+        """Column distance beyond which the blocks of ``e^{-i (h_ref - c) s}``, ``0 <= s <= dt``, are below
+        ``SITE_TOL``: ``(h - c)^j`` has no block beyond ``j max_dx`` columns and ``||h - c|| <= R``, so a
+        block ``delta`` columns away is bounded by ``sum_{j >= ceil(delta / max_dx)} (R dt)^j / j!``."""
+        N, _, mdx = self.site
+        x = self.R * dt
+        j, term = 0, 1.0  # term = x^j / j!; sum_{i >= j} x^i / i! <= term / (1 - x / (j + 1)) once j + 1 > x
+        while (j + 1 <= x or term / (1.0 - x / (j + 1)) > SITE_TOL) and j <= N * max(mdx, 1):
+            j += 1
+            term *= x / j
+        # blocks delta columns away need j >= ceil(delta / max_dx) powers: kept while that power is below j
+        return min(N - 1, max(0, (j - 1) * max(mdx, 1)))
+
+    def _near(self, dt):
+        """Rows (slice or index array) of the columns within :meth:`reach` of the perturbed columns."""
+        N, d, _ = self.site
+        B = self.reach(dt)
+        cols = np.unique(self.rows // d)
+        mask = np.zeros(N, bool)
+        for c in cols:
+            mask[max(0, c - B) : min(N, c + B + 1)] = True
+        xs = np.nonzero(mask)[0]
+        if xs.size and xs[-1] - xs[0] + 1 == xs.size:
+            return slice(int(xs[0]) * d, (int(xs[-1]) + 1) * d)
+        return (xs[:, None] * d + np.arange(d)[None, :]).reshape(-1)
+
+    def free_slabs(self, dt):
+        """``e^{-i (h_ref - c) dt}`` in the site basis as row slabs ``(rows, cols, block)``: the columns
+        within :meth:`reach` of each slab's rows (one slab, dense, when the reach spans the strip)."""
+        key = float(f"{dt:.13e}")
+        slabs = self._free.get(key)
+        if slabs is None:
+            N, d, _ = self.site
+            B = self.reach(dt)
+            U0 = np.matmul(self.Q * np.exp(-1j * dt * self.E)[:, None, :], self.Q.conj().transpose(0, 2, 1))
+            width = max(1, (B + 1) // 2) if B < N - 1 else N  # each slab reads width + 2 B columns
+            slabs = []
+            for x0 in range(0, N, width):
+                x1 = min(N, x0 + width)
+                c0, c1 = max(0, x0 - B), min(N, x1 + B)
+                slabs.append((slice(x0 * d, x1 * d), slice(c0 * d, c1 * d), np.ascontiguousarray(U0[:, x0 * d : x1 * d, c0 * d : c1 * d])))
+            if len(self._free) > 4:
+                self._free.clear()
+            self._free[key] = slabs
+        return slabs
+
+    def _free_step(self, psi, dt, out):
+        if out is None:
+            out = np.empty(psi.shape, complex)
+        for rows, cols, U in self.free_slabs(dt):
+            np.matmul(U, psi[:, cols], out=out[:, rows])
+        return out
+
+    def step(self, phi, v, dt, vmax=0.0, out=None):
+        """``phi(dt)`` for ``phi(0) = phi`` (eigenbasis of ``h_ref``, shape ``(N_k, n, m)``; the site-basis
+        ``psi`` in ``site`` mode) under ``h = h_ref + P v P^T`` frozen over the step; None if ``R dt`` is
+        too large for ``MAX_NODES`` (then ``out`` is untouched).  ``vmax``: expected largest ``||v||_2``
+        of the run (sizes the node count once instead of growing it; a larger ``||v||`` rebuilds the
+        table with more nodes).  ``out``: where to write the result (site mode; must not overlap ``phi``).
 
         The collocation runs on the range of ``v`` (see "Rank" in the module docstring)."""
         v = np.asarray(v, complex)
         lam, U = np.linalg.eigh(v) if v.size else (np.zeros(0), np.zeros((0, 0)))
         vnorm = float(np.abs(lam).max(initial=0.0))
         keep = np.abs(lam) > RANK_RTOL * vnorm
-        if not keep.any():  # v = 0: h = h_ref, a phase per eigenstate (no collocation, any dt)
+        site = self.site is not None
+        if not keep.any():  # v = 0: h = h_ref, the free step (no collocation, any dt)
+            if site:
+                return self._free_step(phi, dt, out)
             return np.exp(-1j * dt * self.E)[:, :, None] * phi
         tab = self._table(dt, max(float(vmax), vnorm))
         if tab is None:
             return None
-        out = tab["phase"] * phi
         M, K = tab["M"], tab["K"]
         nk, Mr = K.shape[0], K.shape[1]
         r, q = v.shape[0], int(keep.sum())
-        b = np.matmul(tab["Wn"], phi)  # (N_k, M r, m)
+        b = np.matmul(tab["Wn"], phi[:, tab["near"]] if site else phi)  # (N_k, M r, m)
         if q == r:
             A = np.tensordot(K, 1j * v, axes=(3, 0)).reshape(nk, Mr, Mr)  # i K_ij v (block columns j); one GEMM
             A[:, np.arange(Mr), np.arange(Mr)] += 1.0
@@ -175,5 +246,10 @@ class LocalPropagator:
             A[:, np.arange(Mq), np.arange(Mq)] += 1.0
             alpha = np.linalg.solve(A, bq).reshape(nk, M, q, m)
             va = np.matmul(U * (-1j * lam), alpha)  # -i v a_j = U (-i lam) alpha_j
-        out += np.matmul(tab["Wj"], va.reshape(nk, Mr, -1))
-        return out
+        corr = np.matmul(tab["Wj"], va.reshape(nk, Mr, -1))
+        if site:
+            out = self._free_step(phi, dt, out)
+            out[:, tab["near"]] += corr
+            return out
+        corr += tab["phase"] * phi
+        return corr

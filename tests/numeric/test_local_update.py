@@ -88,3 +88,61 @@ def test_reduced_rank_path_is_taken_and_matches_full_rank(monkeypatch):
     M = P._tables[next(iter(P._tables))]["M"]
     assert sizes == [2 * M, 3 * M]
     np.testing.assert_allclose(reduced, full, atol=1e-13)
+
+
+def _banded(rng, nk, N, d, scale):
+    """Random block-tridiagonal Hermitian h (N columns of d states, nearest-neighbour blocks)."""
+    h = np.zeros((nk, N * d, N * d), complex)
+    for x in range(N):
+        h[:, x * d : (x + 1) * d, x * d : (x + 1) * d] = scale * _herm(rng, nk, d, d)
+        if x + 1 < N:
+            t = scale * (rng.normal(size=(nk, d, d)) + 1j * rng.normal(size=(nk, d, d)))
+            h[:, x * d : (x + 1) * d, (x + 1) * d : (x + 2) * d] = t
+            h[:, (x + 1) * d : (x + 2) * d, x * d : (x + 1) * d] = t.conj().transpose(0, 2, 1)
+    return h
+
+
+@settings(max_examples=25)
+@given(seed=st.integers(0, 2**31), dt=st.floats(0.01, 1.5), scale=st.floats(0.05, 1.0), rank=st.integers(0, 3), two=st.booleans())
+def test_site_basis_step_equals_dense_exponential(seed, dt, scale, rank, two):
+    """Site mode (banded free step, collocated correction on the columns within reach of the magnet)
+    == exp(-i (h_ref + P v P^T) dt) psi by eigh of the full h, to 1e-12, for v of any rank and one or
+    two perturbed columns -- also when the reach is shorter than the strip (the truncation is bounded)."""
+    rng = np.random.default_rng(seed)
+    nk, N, d, m = 2, 14, 2, 3
+    h = _banded(rng, nk, N, d, scale)
+    cols = [0, N - 1] if two else [int(rng.integers(0, N))]
+    rows = np.concatenate([np.arange(c * d, (c + 1) * d) for c in cols])
+    r = rows.size
+    U = np.linalg.qr(rng.normal(size=(r, r)) + 1j * rng.normal(size=(r, r)))[0][:, : min(rank, r)]
+    v = (U * rng.normal(size=U.shape[1])) @ U.conj().T
+    hv = h.copy()
+    hv[:, rows[:, None], rows[None, :]] += v
+    psi = rng.normal(size=(nk, N * d, m)) + 1j * rng.normal(size=(nk, N * d, m))
+    E, Q = np.linalg.eigh(hv)
+    ref = (Q * np.exp(-1j * dt * E)[:, None, :]) @ (Q.conj().transpose(0, 2, 1) @ psi)
+    P = LocalPropagator(h, rows, site=(N, d, 1))
+    out = np.full_like(psi, np.nan)
+    got = P.step(psi, v, dt, out=out)
+    assert got is out
+    got = got * np.exp(-0.5j * dt * (P.E_ref[:, 0] + P.E_ref[:, -1]))[:, None, None]
+    np.testing.assert_allclose(got, ref, atol=1e-12 * np.abs(psi).max())
+
+
+def test_site_reach_is_a_bound_and_shorter_than_the_strip_for_short_steps():
+    """The reach bounds the free propagator's blocks: beyond it every block of e^{-i h dt} (formed densely
+    from the eigenvectors) is at the rounding level of that product; for a short step on a long strip it
+    is shorter than the strip (the banded product skips the far blocks)."""
+    rng = np.random.default_rng(2)
+    N, d = 40, 2
+    h = _banded(rng, 1, N, d, 0.3)
+    P = LocalPropagator(h, [0, 1], site=(N, d, 1))
+    for dt in (0.1, 0.5):
+        B = P.reach(dt)
+        assert B < N - 1
+        U0 = (P.Q * np.exp(-1j * dt * P.E)[:, None, :]) @ P.Q.conj().transpose(0, 2, 1)
+        far = max(np.linalg.norm(U0[0, x * d : (x + 1) * d, y * d : (y + 1) * d], 2) for x in range(N) for y in range(N) if abs(x - y) > B)
+        assert far <= 1e-14
+    B = P.reach(0.1)
+    slabs = P.free_slabs(0.1)
+    assert B < N // 2 and len(slabs) > 1 and max(len(range(*cols.indices(N * d))) for _, cols, _ in slabs) < N * d
