@@ -33,7 +33,22 @@ the unknowns ``alpha_j = U^dag a_j`` satisfy ``alpha_i + i sum_j U^dag K_ij U la
 a ``(M q) x (M q)`` system per k instead of ``(M r) x (M r)``, and ``v a_j = U lam alpha_j``.  This is
 the same step; eigenvalues zero to rounding (``|lam| <= 4 eps ||v||``) are left out.
 
-Cost per step and k: ``O(n r M m + (q M)^3 + (q M)^2 m)`` instead of a batched ``eigh``
+Site basis
+----------
+With ``site=(N_x, dim, max_dx)`` the states are the site-basis orbitals ``psi = Q phi`` themselves (a
+driver reads its records from them, so keeping ``phi`` would cost an ``n x n`` product per step).  The
+same step is then ``psi(dt) = U0 psi - i int_0^dt U0(dt - u) P v a(u) du`` with the free propagator
+``U0(s) = e^{-i (h_ref - c) s}``.  ``h_ref`` couples columns at most ``max_dx`` apart, so the block of
+``(h_ref - c)^j`` between columns ``delta`` apart vanishes for ``j < delta / max_dx``, and with
+``||h_ref - c|| <= R`` the block of ``U0(s)``, ``s <= dt``, is bounded by
+``sum_{j >= ceil(delta / max_dx)} (R dt)^j / j!``.  Blocks beyond the distance where this bound falls
+below ``SITE_TOL = 1e-18`` (the "reach", about 18 columns for ``R dt = 0.8``) are dropped: ``U0`` is
+applied as a banded matrix, and ``b_i = P^T U0(s_i) psi`` and the correction read and write only the
+rows within reach of the perturbed columns.  Cost per step and k:
+``O(n min(n, 2 reach dim) m + reach dim r M m + (q M)^3 + (q M)^2 m)``, linear in ``N_x`` per state
+for long strips.
+
+Cost per step and k (eigenbasis): ``O(n r M m + (q M)^3 + (q M)^2 m)`` instead of a batched ``eigh``
 (``~ 10 n^3``); one ``eigh`` per run.
 """
 
