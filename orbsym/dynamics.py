@@ -799,10 +799,18 @@ class _LocalPath:
 
     def _step(self, g, psi, t0, h, out=None):
         v = self.v(t0 + 0.5 * h)
-        new = None if v is None else g["prop"].step(psi, v, h, self.vmax, out=out)
+        new = None if v is None else g["prop"].step(psi, v, h, self.vmax, out=out, v_eig=self._v_eig(t0 + 0.5 * h, v))
         if new is None:
             raise _NotLocal
         return new
+
+    def _v_eig(self, s, v):
+        """``eigh(v)`` at time ``s``, once for all momentum groups."""
+        key = ("eig", float(s))
+        hit = self._v.get(key)
+        if hit is None:
+            hit = self._v[key] = np.linalg.eigh(v) if v.size else (np.zeros(0), np.zeros((0, 0)))
+        return hit
 
     # ------------------------------------------------------------------ state
     def psi(self, X, g):

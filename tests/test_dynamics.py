@@ -355,7 +355,7 @@ def test_local_update_broken_is_caught(spin_bilayer, monkeypatch):
     from orbsym.numeric import local_update as lu
 
     real = lu.LocalPropagator.step
-    monkeypatch.setattr(lu.LocalPropagator, "step", lambda self, phi, v, dt, vmax=0.0, out=None: real(self, phi, -v, dt, vmax, out=out))
+    monkeypatch.setattr(lu.LocalPropagator, "step", lambda self, phi, v, dt, vmax=0.0, out=None, v_eig=None: real(self, phi, -v, dt, vmax, out=out))
     with pytest.raises(ContinuityError, match="finite-difference balance violated"):
         evolve(spin_bilayer, Precession(0.4, 0.5), np.linspace(0, 2, 21), T=0.05)
 

@@ -135,6 +135,9 @@ def hamiltonians(lattice, k, A=0.0, out=None):
     return h
 
 
+#: Size of the scaled conjugate orbitals that :func:`factored_bands` forms at once (cache-sized chunks).
+BAND_CHUNK_BYTES = 4e6
+
 #: Reusable work buffers (large fresh arrays cost page faults comparable to a matrix product).
 _WORK = {}
 
@@ -279,11 +282,18 @@ def factored_bands(X, coef, identity, N_x, dim, pairs, symmetric=False, band=Non
     Xr = X[: n].reshape(N, d, K)
     s = X.strides
     windows = np.lib.stride_tricks.as_strided(X, shape=(N, (D + 1) * d, K), strides=(d * s[0], s[0], s[1]), writeable=False)
-    Y = np.empty((N, len(dys), d, K), complex)
-    np.conjugate(Xr, out=Y[:, 0])
-    for i in range(len(dys) - 1, -1, -1):  # Y[:, 0] holds conj(X) until it is scaled last
-        np.multiply(Y[:, 0], coef(dys[i]), out=Y[:, i])
-    Z = np.matmul(Y.reshape(N, len(dys) * d, K), windows.transpose(0, 2, 1))  # (N, dys * d, (D + 1) * d)
+    coefs = [coef(dy) for dy in dys]
+    Z = np.empty((N, len(dys) * d, (D + 1) * d), complex)
+    # a few columns at a time: the scaled conjugates (n_dy d x K per column) stay in cache for their product
+    cx = max(1, int(BAND_CHUNK_BYTES // (len(dys) * d * K * 16)))
+    Y = np.empty((min(cx, N), len(dys), d, K), complex)
+    for x0 in range(0, N, cx):
+        x1 = min(N, x0 + cx)
+        y = Y[: x1 - x0]
+        np.conjugate(Xr[x0:x1], out=y[:, 0])
+        for i in range(len(dys) - 1, -1, -1):  # y[:, 0] holds conj(X) until it is scaled last
+            np.multiply(y[:, 0], coefs[i], out=y[:, i])
+        np.matmul(y.reshape(x1 - x0, len(dys) * d, K), windows[x0:x1].transpose(0, 2, 1), out=Z[x0:x1])
     Z = Z.reshape(N, len(dys), d, D + 1, d)
     eye = np.eye(d)
     out = {}

@@ -221,16 +221,17 @@ class LocalPropagator:
             np.matmul(U, psi[:, cols], out=out[:, rows])
         return out
 
-    def step(self, phi, v, dt, vmax=0.0, out=None):
+    def step(self, phi, v, dt, vmax=0.0, out=None, v_eig=None):
         """``phi(dt)`` for ``phi(0) = phi`` (eigenbasis of ``h_ref``, shape ``(N_k, n, m)``; the site-basis
         ``psi`` in ``site`` mode) under ``h = h_ref + P v P^T`` frozen over the step; None if ``R dt`` is
         too large for ``MAX_NODES`` (then ``out`` is untouched).  ``vmax``: expected largest ``||v||_2``
         of the run (sizes the node count once instead of growing it; a larger ``||v||`` rebuilds the
         table with more nodes).  ``out``: where to write the result (site mode; must not overlap ``phi``).
+        ``v_eig``: ``numpy.linalg.eigh(v)`` if already known (a driver shares it among momentum groups).
 
         The collocation runs on the range of ``v`` (see "Rank" in the module docstring)."""
         v = np.asarray(v, complex)
-        lam, U = np.linalg.eigh(v) if v.size else (np.zeros(0), np.zeros((0, 0)))
+        lam, U = v_eig if v_eig is not None else np.linalg.eigh(v) if v.size else (np.zeros(0), np.zeros((0, 0)))
         vnorm = float(np.abs(lam).max(initial=0.0))
         keep = np.abs(lam) > RANK_RTOL * vnorm
         site = self.site is not None
