@@ -71,3 +71,21 @@ def sylvester_response(h, source, eta):
     n = h.shape[0]
     I = np.eye(n)
     return solve_sylvester(-1j * h - 0.5 * eta * I, 1j * h - 0.5 * eta * I, source)
+
+
+def dfermi_direction_fd(h, V, T, step=2e-3):
+    """d f(h + s V)/ds at s = 0 by the 5-point stencil (no eigenvectors of h; smooth in s even where
+    h is degenerate, so no degenerate subspace needs care; error ~ step^4 f^(5))."""
+    F = {s: fermi_matrix(h + s * step * V, T) for s in (-2, -1, 1, 2)}
+    return (F[-2] - 8 * F[-1] + 8 * F[1] - F[2]) / (12 * step)
+
+
+def onsite_matrix(lattice, W):
+    """Dense real-space matrix of the on-site operator ``W[x]`` on every site of column x (the layout of
+    :func:`peierls_hamiltonian`: site index x N_y + y)."""
+    N, Ny, d = lattice.N_x, lattice.N_y, lattice.dim
+    out = np.zeros((N * Ny * d, N * Ny * d), complex)
+    n = Ny * d
+    for x in range(N):
+        out[x * n : (x + 1) * n, x * n : (x + 1) * n] = np.kron(np.eye(Ny), W[x])
+    return out
