@@ -64,3 +64,40 @@ def random_unitary(n, rng):
     A = rng.normal(size=(n, n)) + 1j * rng.normal(size=(n, n))
     Q, R = np.linalg.qr(A)
     return Q * (np.diag(R) / np.abs(np.diag(R)))
+
+
+def eq7_operator(lattice, h, x, y, polarization, direction):
+    """Dense one-body matrix ``O`` of the paper's Eq. (7) current at site ``(x, y)`` of a column lattice.
+
+    Built from the blocks of the dense real-space Hamiltonian ``h`` (orbsym.numeric.realspace:
+    site index ``x N_y + y``, so the hopping of each bond -- with the lattice's interface rule -- is
+    whatever ``h`` holds there; no kernel of the symbolic layer is used).  The site-centred reading,
+    twice the printed value (each bond once)::
+
+        O = [ i c_n^dag J h_{n,n+e} (c_{n+e} - c_n) + i c_n^dag J h_{n,n-e} (c_n - c_{n-e}) ] / 2 + h.c.
+
+    ``polarization``: None (identity: particle current) or 'x', 'y', 'z' (the lattice's generator);
+    ``direction``: 'x' (``e = (1, 0)``, needs ``0 < x < N_x - 1``) or 'y' (``e = (0, 1)``, periodic).
+    ``<c^dag O c> = sum_ij O_ij G_ij`` with ``G = <c_i^dag c_j>``.
+    """
+    N, Ny, d = lattice.N_x, lattice.N_y, lattice.dim
+    S = N * Ny
+    J = np.eye(d) if polarization is None else lattice.generators["xyz".index(polarization)]
+    ex, ey = {"x": (1, 0), "y": (0, 1)}[direction]
+    if direction == "x" and not 0 < x < N - 1:
+        raise ValueError(f"Eq. (7) along x needs both neighbours: 0 < x < {N - 1}, got x = {x}")
+
+    def site(xx, yy):
+        return xx * Ny + yy % Ny
+
+    hb = h.reshape(S, d, S, d)
+    n, right, left = site(x, y), site(x + ex, y + ey), site(x - ex, y - ey)
+    A = np.zeros((S, d, S, d), complex)
+    fwd = 1j * J @ hb[n, :, right, :]  # forward: i c_n^dag J h_{n,n+e} (c_{n+e} - c_n)
+    A[n, :, right, :] += 0.5 * fwd
+    A[n, :, n, :] -= 0.5 * fwd
+    bwd = 1j * J @ hb[n, :, left, :]  # backward: i c_n^dag J h_{n,n-e} (c_n - c_{n-e})
+    A[n, :, n, :] += 0.5 * bwd
+    A[n, :, left, :] -= 0.5 * bwd
+    A = A.reshape(S * d, S * d)
+    return A + A.conj().T
