@@ -51,8 +51,8 @@ def _zero(op):
 
 
 def _eq8_bond(J, t, d):
-    """Eq. (8) from the bonds along d at site 0, from the hopping t_d alone: i c^dag [h, J_0] c restricted
-    to the bonds (0, d) and (-d, 0); h_{d,0} = h_{0,-d}^dag = t_d^dag, h_{-d,0} = h_{0,d}^dag... written out."""
+    """Eq. (8) of the bonds along d at site 0, from the hopping t_d alone: ``i c^dag [h, J_0] c`` restricted
+    to the bonds (0, d) and (-d, 0), with h_{0,d} = t_d, h_{d,0} = t_d^dag, h_{-d,0} = t_d, h_{0,-d} = t_d^dag."""
     I = sp.I
     td = adjoint(t)
     md = neg_offset(d)
