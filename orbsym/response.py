@@ -272,13 +272,19 @@ def response(system, T=PAPER_PARAMETERS["T"], eta=DEFAULT_ETA, part="total"):
     -------
     Response
         Lazy: the first quantity triggers one batched Bloch solve of all parts.
+
+    Raises
+    ------
+    ValueError
+        Bad arguments, or a solve whose estimated memory or time exceeds the limits
+        (:func:`response_resources`: :class:`orbsym.numeric.budget.ResourceError` naming ``N_x``,
+        ``N_y`` and the estimate), before any work.
     """
     if not isinstance(system, System):
         raise TypeError(f"response() needs an orbsym.systems.System (from trilayer(), bilayer(), heterostructure()), got {type(system).__name__}")
     system.require_finite_rows("response()")
-    r = Response(system, T, eta, part)
     response_resources(system.lattice)
-    return r
+    return Response(system, T, eta, part)
 
 
 def response_resources(lattice, solves=1, max_bytes=None, max_seconds=None):
@@ -359,7 +365,7 @@ def _chemical_potentials(mu):
     return np.array([real_number(f"mu[{i}]" if arr.ndim else "mu", v, bound=ENERGY_LIMIT) for i, v in enumerate(items)], dtype=float)
 
 
-def bulk_hall_resources(N_k, dim, n_mu=1, grids=1, max_bytes=None, max_seconds=None):
+def bulk_hall_resources(N_k, dim, n_mu=1, grids=1, max_bytes=None, max_seconds=None, mu_option="the number of chemical potentials"):
     """Check the cost of a bulk Hall computation before it starts.
 
     ``grids`` ``N_k x N_k`` grids (:func:`orbsym.numeric.budget.bulk_hall_estimate`), each serving
@@ -369,10 +375,10 @@ def bulk_hall_resources(N_k, dim, n_mu=1, grids=1, max_bytes=None, max_seconds=N
     from .numeric.budget import bulk_hall_estimate, check_resources
 
     est = bulk_hall_estimate(N_k, dim, n_mu).times(grids, "grids")
-    n = max(int(n_mu), int(grids))
-    mus = f" and {n} chemical potentials" if n > 1 else ""
-    return check_resources(est, what=f"the bulk Hall conductivity with N_k = {N_k}{mus}", max_bytes=max_bytes, max_seconds=max_seconds,
-                           hint="reduce N_k (k points per direction; the work grows as N_k^2)" + (" or the number of chemical potentials" if n > 1 else ""))
+    extra = (f" and {n_mu} chemical potentials" if n_mu > 1 else "") + (f" on {grids} grids" if grids > 1 else "")
+    more = " or " + " or ".join(w for w, n in ((mu_option, n_mu), ("the number of grids (scan points)", grids)) if n > 1) if max(n_mu, grids) > 1 else ""
+    return check_resources(est, what=f"the bulk Hall conductivity with N_k = {N_k}{extra}", max_bytes=max_bytes, max_seconds=max_seconds,
+                           hint="reduce N_k (k points per direction; the work grows as N_k^2)" + more)
 
 
 def orbital_hall(model="nm", mu=PAPER_PARAMETERS["mu"], N_k=400, T=0.0, eta=0.0, polarization="z", basis="orbital", **params):

@@ -247,9 +247,15 @@ def _mu_range_parts(text):
 
 
 def _check_out(path):
+    """``--out`` checked before any work (:func:`orbsym.io.check_output_file`); every message names the path."""
     from .compute import _check_out as check
 
-    p = check(path)
+    try:
+        p = check(path)
+    except ValueError as exc:
+        if path is not None and str(path) not in str(exc):
+            raise ValueError(f"--out {str(path)!r}: {exc}") from None
+        raise
     if p is not None and p.suffix not in FORMATS:
         raise ValueError(f"--out {str(path)!r}: unknown format {p.suffix or '(no suffix)'!r}; allowed: {', '.join(FORMATS)}")
     return p
@@ -290,7 +296,7 @@ def check_size(args, scan_name, values, user=None):
     points = len(values)
     if args.geometry == "bulk":
         n_mu = 1 if args.mu_range is None else _mu_range_parts(args.mu_range)[2]
-        return bulk_hall_resources(args.N_k, dim, n_mu, grids=points)
+        return bulk_hall_resources(args.N_k, dim, n_mu, grids=points, mu_option="N of --mu-range")
     N_x = max(values) if scan_name == "N_x" else args.N_x
     est = kubo_estimate(N_x, args.N_y, dim, symmetric=True, solves=points)
     what = f"the linear response of N_x = {N_x}, N_y = {args.N_y}" + (f" at {points} scan points" if points > 1 else "")
@@ -449,6 +455,17 @@ def _bulk(args, scan_name, values, bar_mode, user=None):
     return ds
 
 
+def _check_file_names(args, user):
+    """Every name of the model file's `params` must be a parameter of its model ("did you mean")."""
+    from ..numeric.checks import unknown_name
+
+    model, params = user
+    names = sorted(p.name for p in model.parameters)
+    for k in params:
+        if k not in names:
+            raise ValueError(f"{unknown_name(f'parameter of the model {model.name!r}', k, names)} (in `params` of {args.metal_model!r})")
+
+
 def _bulk_model(a, user=None):
     """``(model, params)`` of the bulk crystal: the model file's model with its `params` (every
     name checked, ``t`` from ``--t``/``--scan t`` if the file leaves it open), or a built-in kind."""
@@ -494,6 +511,7 @@ def run(args):
     if user is not None:
         check_applicable(args, given, user)
         names = {p.name for p in user[0].parameters}
+        _check_file_names(args, user)
         if scan_name in ("t", "mu") and scan_name in user[1]:
             raise ValueError(f"--scan {scan_name} conflicts with {scan_name!r} set in `params` of {args.metal_model!r}; set it in one place")
         if args.geometry == "bulk":

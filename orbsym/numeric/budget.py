@@ -285,8 +285,10 @@ __all__ += ["bulk_hall_estimate", "kubo_estimate"]
 
 #: Seconds per k-point of :func:`orbsym.numeric.kubo.bulk_hall` (one core): a fixed part, a part
 #: ``~ dim^2`` (batched ``eigh`` and products of small blocks) and ``~ dim^2`` per chemical
-#: potential (measured with OpenBLAS, dim = 2 ... 24; within a factor 2).
-_BULK_PER_K = (4e-6, 5e-7, 6e-8)
+#: potential; and per chemical potential and batch (measured with OpenBLAS, dim = 2 ... 24,
+#: 1 ... 20000 chemical potentials; within a factor 2).
+_BULK_PER_K = (1.5e-6, 3.5e-7, 6e-8)
+_BULK_PER_MU_BATCH = 7e-5
 #: Bytes per k-point of a batch and per ``dim^2`` entry: ~24 complex work arrays.
 _BULK_BYTES_PER_K = 24 * 16.0
 #: Seconds per ``n^3`` of one Bloch block of :func:`orbsym.numeric.kubo.solve_kubo` (eigh, the
@@ -312,15 +314,19 @@ def bulk_hall_estimate(N_k, dim, n_mu=1, batch=20000):
     -------
     ResourceEstimate
         Peak memory: one batch of ``dim x dim`` work arrays and the per-``mu`` results; time:
-        ``N_k^2 (a + b dim^2 + c n_mu dim^2)`` (:data:`_BULK_PER_K`).
+        ``N_k^2 (a + b dim^2 + c n_mu dim^2) + n_batches n_mu d`` (:data:`_BULK_PER_K`,
+        :data:`_BULK_PER_MU_BATCH`).
     """
     N_k, dim, n_mu = _positive_int("N_k", N_k), _positive_int("dim", dim), _positive_int("n_mu", n_mu)
     nk = float(N_k) * N_k
     a, b, c = _BULK_PER_K
     per_k = a + b * dim * dim + c * n_mu * dim * dim
+    batches = math.ceil(nk / max(1, int(batch)))
     nbytes = min(nk, float(batch)) * (_BULK_BYTES_PER_K * dim * dim + 64.0) + 64.0 * n_mu
     mus = f", {n_mu} chemical potentials" if n_mu > 1 else ""
-    return ResourceEstimate("bulk Kubo", nbytes, nk * per_k, f"N_k^2 = {nk:.3g} k points (N_k = {N_k}) of {dim} x {dim} blocks{mus}")
+    return ResourceEstimate(
+        "bulk Kubo", nbytes, nk * per_k + batches * n_mu * _BULK_PER_MU_BATCH, f"N_k^2 = {nk:.3g} k points (N_k = {N_k}) of {dim} x {dim} blocks{mus}",
+    )
 
 
 def kubo_estimate(N_x, N_y, dim, symmetric=True, solves=1):
@@ -340,7 +346,7 @@ def kubo_estimate(N_x, N_y, dim, symmetric=True, solves=1):
     ResourceEstimate
         Peak memory: the dense pieces and gauge copies (8 complex ``n x n``), one chunk of k points
         (``max(CHUNK_BYTES, 12 n^2)`` complex entries), the energies; time ``n_k (a n^3 + b n^2 + c)``
-        per solve (:data:`_KUBO_COEFF`; measured: within a factor 2 for n = 60 ... 900).
+        per solve (:data:`_KUBO_COEFF`; measured: within a factor 2 for n = 30 ... 900).
     """
     from .kubo import CHUNK_BYTES
 
