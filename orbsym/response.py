@@ -34,6 +34,16 @@ Units and definitions
 * The charge (particle-number) channel is the ``"charge"`` polarization; its y bond current is the
   longitudinal particle current (Drude conductivity ``~ 1/eta``).
 
+Checks before any work
+----------------------
+Every parameter of a user Model or KernelSet needs a value (a missing one is refused by name, never
+set to zero; only the built-in kinds have documented defaults, :data:`BULK_DEFAULTS`); unknown names
+are refused with the close allowed ones; complex, NaN, infinite and out-of-range values are refused.
+The memory and time of a solve are estimated first (:func:`orbsym.numeric.budget.kubo_estimate`,
+:func:`orbsym.numeric.budget.bulk_hall_estimate`) and a solve beyond the limits of
+:func:`orbsym.numeric.budget.check_resources` is refused with the estimate, naming ``N_x``, ``N_y``
+or ``N_k``.
+
 Example
 -------
 >>> from orbsym.systems import bilayer

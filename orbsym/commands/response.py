@@ -16,6 +16,17 @@ model from ``orbsym hoppings --neighbours nn+nnn``): per column, the response of
 ``N_x`` varies.  Geometry ``bulk``: the intrinsic Hall conductivity ``sigma^{J_z}_{xy}(mu)`` of the
 conventional current ``{v_x, J}/2`` on an ``N_k x N_k`` grid (``eta -> 0`` by default).
 
+Checked before any work (one line on stderr, exit status 2): every option must apply to the
+chosen geometry (:data:`APPLIES`; e.g. ``--N-k``, ``--mu-range``, ``--polarization`` are bulk-only,
+``--m-FM`` bilayer-only), to the basis and metal (``--gamma``/``--tp`` orbital, ``--w`` altermagnet,
+``--spin-unit`` spin) and must not be defined by a ``--metal-model`` file; the file's ``params``
+must name every parameter of its model (a missing one is never set to zero) and nothing else;
+scan and ``--mu-range`` entries must be non-empty finite real numbers; the memory and time of the
+whole run (every scan point, every chemical potential) are estimated
+(:func:`orbsym.numeric.budget.bulk_hall_estimate`, :func:`orbsym.numeric.budget.kubo_estimate`) and
+a run beyond the limits is refused with the estimate, naming ``N_k`` or ``N_x``, ``N_y``; ``--out``
+is checked (with its path in the message) before anything is computed.
+
 Output: ``--out FILE`` with suffix ``.nc`` (NetCDF, xarray), ``.csv`` or ``.json``, written
 atomically (:mod:`orbsym.io`); without ``--out`` a text summary is printed.  Units (stated in every
 output): response per unit force ``q E_y``, ``e = hbar = a = 1``, energies in units of t
@@ -113,6 +124,8 @@ def add_arguments(parser):
             if action.help and "%(default)s" in action.help:
                 action.help = action.help.replace("%(default)s", str(action.default))
             action.default = None
+        if action.dest in APPLIES and action.help and "only" not in action.help:
+            action.help += f" [{', '.join(APPLIES[action.dest][1])} only]"
 
 
 def _given(args):
