@@ -287,7 +287,7 @@ __all__ += ["bulk_hall_estimate", "kubo_estimate"]
 #: ``~ dim^2`` (batched ``eigh`` and products of small blocks) and ``~ dim^2`` per chemical
 #: potential; and per chemical potential and batch (measured with OpenBLAS, dim = 2 ... 24,
 #: 1 ... 20000 chemical potentials; within a factor 2).
-_BULK_PER_K = (1.5e-6, 3.5e-7, 6e-8)
+_BULK_PER_K = (1.0e-6, 3.5e-7, 6e-8)
 _BULK_PER_MU_BATCH = 7e-5
 #: Bytes per k-point of a batch and per ``dim^2`` entry: ~24 complex work arrays.
 _BULK_BYTES_PER_K = 24 * 16.0
