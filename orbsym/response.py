@@ -391,7 +391,7 @@ def bulk_hall_resources(N_k, dim, n_mu=1, grids=1, max_bytes=None, max_seconds=N
                            hint="reduce N_k (k points per direction; the work grows as N_k^2)" + more)
 
 
-def orbital_hall(model="nm", mu=PAPER_PARAMETERS["mu"], N_k=400, T=0.0, eta=0.0, polarization="z", basis="orbital", **params):
+def orbital_hall(model="nm", mu=PAPER_PARAMETERS["mu"], N_k=400, T=0.0, eta=0.0, polarization="z", basis=None, **params):
     """Intrinsic angular-momentum Hall conductivity ``sigma^{J_alpha}_{xy}(mu)`` of a bulk crystal.
 
     Response of the conventional current ``j^alpha_x = {v_x, J_alpha}/2`` per site to the force
@@ -415,8 +415,9 @@ def orbital_hall(model="nm", mu=PAPER_PARAMETERS["mu"], N_k=400, T=0.0, eta=0.0,
     T, eta : float
         Temperature and broadening (units of t, ``>= 0``).
     polarization : {"x", "y", "z"}
-    basis : {"orbital", "spin"}
-        Basis of the built-in kinds.
+    basis : {"orbital", "spin"}, optional
+        Basis of the built-in kinds (default ``"orbital"``); refused for a user Model or KernelSet,
+        which brings its own.
     **params
         Model parameters (real numbers, units of t).  Built-in kinds only have documented
         defaults (:data:`BULK_DEFAULTS`): ``t = 1``, ``gamma = 1``, ``tp = t``, ``w = 0``,
@@ -439,8 +440,10 @@ def orbital_hall(model="nm", mu=PAPER_PARAMETERS["mu"], N_k=400, T=0.0, eta=0.0,
     """
     from .numeric.checks import ENERGY_LIMIT
 
-    check_name("basis", basis, BASES)
     builtin = isinstance(model, str)
+    if basis is not None and not builtin:
+        raise ValueError(f"basis={basis!r} applies only to the built-in kinds 'nm', 'am', 'fm'; a user Model or KernelSet brings its own basis")
+    basis = check_name("basis", "orbital" if basis is None else basis, BASES)
     ks = _bulk_model(model, basis)
     N_k = integer_at_least("N_k", N_k, 2, " (k points per direction)")
     T = real_number("temperature T", T, minimum=0.0, bound=ENERGY_LIMIT)

@@ -454,7 +454,8 @@ def _bulk(args, scan_name, values, bar_mode, user=None):
         for v in values:
             a = _with(args, scan_name, v)
             model, params = _bulk_model(a, user)
-            res = orbital_hall(model, mu=mus, N_k=a.N_k, T=a.T, eta=0.0 if a.eta is None else a.eta, polarization=a.polarization, basis=a.basis, **params)
+            res = orbital_hall(model, mu=mus, N_k=a.N_k, T=a.T, eta=0.0 if a.eta is None else a.eta, polarization=a.polarization,
+                               basis=None if user is not None else a.basis, **params)
             out.append(res)
             bar.update(1)
     coords = {"point": np.arange(len(values)), "mu": np.array(mus)}
@@ -472,11 +473,14 @@ def _check_file_names(args, user):
     """Every name of the model file's `params` must be a parameter of its model ("did you mean")."""
     from ..numeric.checks import unknown_name
 
+    from ..numeric.checks import ENERGY_LIMIT, real_number
+
     model, params = user
     names = sorted(p.name for p in model.parameters)
-    for k in params:
+    for k, v in params.items():
         if k not in names:
             raise ValueError(f"{unknown_name(f'parameter of the model {model.name!r}', k, names)} (in `params` of {args.metal_model!r})")
+        real_number(f"parameter {k} in `params` of {args.metal_model!r}", v, bound=ENERGY_LIMIT)
 
 
 def _bulk_model(a, user=None):

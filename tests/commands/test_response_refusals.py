@@ -36,6 +36,8 @@ MODEL_FILES = {
     "with_mu": {**NNN, "mu": 0.1},
     "complex": {**NNN, "s_3": 0.2j},
     "nan": {**NNN, "s_3": float("nan")},
+    "huge": {**NNN, "t_1": 1e200},
+    "string": {**NNN, "t_1": "-0.5"},
 }
 
 
@@ -114,6 +116,9 @@ API_BULK = [
     ("bad model name", "nmm", {}, {}, ValueError, ["bulk model", "did you mean 'nm'"]),
     ("bad basis", "nm", {"basis": "orbitl"}, {}, ValueError, ["basis", "did you mean 'orbital'"]),
     ("am in the orbital basis", "am", {}, {}, ValueError, ["altermagnet", "spin"]),
+    ("basis with a user model", "model", {**NNN, "basis": "spin"}, {}, ValueError, ["basis='spin'", "built-in kinds"]),
+    ("basis with kernels", "kernels", {**NNN, "basis": "orbital"}, {}, ValueError, ["basis='orbital'", "built-in kinds"]),
+    ("spin basis, orbital parameter", "nm", {"basis": "spin", "gamma": 0.5}, {}, ValueError, ["'gamma'", "allowed"]),
 ]
 
 
@@ -327,9 +332,12 @@ CLI_REFUSALS = [
     ("trilayer: t_2 t_3 missing", ["trilayer", "--metal-model", "{no_t2t3}"], ["['t_2', 't_3']"]),
     ("bulk: misspelled file parameter", ["bulk", "--metal-model", "{typo}"], ["'s3'", "did you mean 's_3'", "typo.py"]),
     ("bilayer: misspelled file parameter", ["bilayer", "--metal-model", "{typo}"], ["'s3'", "did you mean 's_3'"]),
-    ("bulk: complex file parameter", ["bulk", "--metal-model", "{complex}"], ["s_3", "complex"]),
-    ("bilayer: complex file parameter", ["bilayer", "--metal-model", "{complex}"], ["s_3", "real number"]),
-    ("bulk: NaN file parameter", ["bulk", "--metal-model", "{nan}"], ["s_3", "finite"]),
+    ("bulk: complex file parameter", ["bulk", "--metal-model", "{complex}"], ["s_3", "complex.py", "complex value"]),
+    ("bilayer: complex file parameter", ["bilayer", "--metal-model", "{complex}"], ["s_3", "complex.py", "complex value"]),
+    ("bulk: NaN file parameter", ["bulk", "--metal-model", "{nan}"], ["s_3", "nan.py", "finite"]),
+    ("trilayer: NaN file parameter", ["trilayer", "--metal-model", "{nan}"], ["s_3", "nan.py", "finite"]),
+    ("bulk: huge file parameter", ["bulk", "--metal-model", "{huge}"], ["t_1", "huge.py", "allowed range"]),
+    ("bulk: string file parameter", ["bulk", "--metal-model", "{string}"], ["t_1", "string.py", "real number"]),
     ("spin basis: --gamma", ["bulk", "--basis", "spin", "--gamma", "0.5"], ["--gamma applies only to the orbital basis"]),
     ("spin basis: --tp", ["bilayer", "--metal", "am", "--tp", "0.5"], ["--tp applies only to the orbital basis"]),
     ("orbital: --spin-unit", ["trilayer", "--spin-unit", "S"], ["--spin-unit applies only to the spin basis"]),
