@@ -124,6 +124,8 @@ def add_arguments(parser):
             if action.help and "%(default)s" in action.help:
                 action.help = action.help.replace("%(default)s", str(action.default))
             action.default = None
+        if action.dest in ("N_x", "N_y", "N_FM"):  # counts: also 1e6; >= 1, the size check names them
+            action.type = _count(APPLIES[action.dest][0], 1)
         if action.dest in APPLIES and action.help and "only" not in action.help:
             action.help += f" [{', '.join(APPLIES[action.dest][1])} only]"
 
