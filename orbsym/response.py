@@ -34,6 +34,16 @@ Units and definitions
 * The charge (particle-number) channel is the ``"charge"`` polarization; its y bond current is the
   longitudinal particle current (Drude conductivity ``~ 1/eta``).
 
+Checks before any work
+----------------------
+Every parameter of a user Model or KernelSet needs a value (a missing one is refused by name, never
+set to zero; only the built-in kinds have documented defaults, :data:`BULK_DEFAULTS`); unknown names
+are refused with the close allowed ones; complex, NaN, infinite and out-of-range values are refused.
+The memory and time of a solve are estimated first (:func:`orbsym.numeric.budget.kubo_estimate`,
+:func:`orbsym.numeric.budget.bulk_hall_estimate`) and a solve beyond the limits of
+:func:`orbsym.numeric.budget.check_resources` is refused with the estimate, naming ``N_x``, ``N_y``
+or ``N_k``.
+
 Example
 -------
 >>> from orbsym.systems import bilayer
@@ -55,7 +65,7 @@ from .numeric.kubo import PARTS, bulk_hall, solve_kubo
 from .numeric.observables import KERNEL_NAMES, POLARIZATIONS, polarization_label
 from .systems import BASES, CURRENT_KINDS, Result, System, _builtin_model, _jsonable
 
-__all__ = ["response", "Response", "orbital_hall", "PARTS", "UNITS", "DEFAULT_ETA"]
+__all__ = ["response", "Response", "orbital_hall", "PARTS", "UNITS", "DEFAULT_ETA", "BULK_DEFAULTS"]
 
 #: Default broadening ``hbar eta`` (units of t).
 DEFAULT_ETA = 0.05
@@ -142,6 +152,7 @@ class Response(Result):
         if not fm:
             raise ValueError("reciprocity() needs a system with an FM column (orbital pumping by its precession)")
         pairs = lat.offset_pairs(KERNEL_NAMES)
+        response_resources(lat, solves=4)  # the E_y response and three pumping drives (no k symmetry)
         out = {}
         for a, J in zip("xyz", lat.generators):
             W = np.zeros((lat.N_x, lat.dim, lat.dim), complex)
@@ -183,6 +194,7 @@ class Response(Result):
         N = lat.N_x
         J = lat.generators["xyz".index(a)]
         pairs = lat.offset_pairs(KERNEL_NAMES)
+        response_resources(lat, solves=N)  # the E_y response and one drive per boundary
         tot = self.select("total").observables
         dens = {p: self.select(p).observables.density(a) for p in ("fermi_surface", "fermi_sea", "drive")}
         td = tot.torque_dipole(a)
@@ -270,11 +282,32 @@ def response(system, T=PAPER_PARAMETERS["T"], eta=DEFAULT_ETA, part="total"):
     -------
     Response
         Lazy: the first quantity triggers one batched Bloch solve of all parts.
+
+    Raises
+    ------
+    ValueError
+        Bad arguments, or a solve whose estimated memory or time exceeds the limits
+        (:func:`response_resources`: :class:`orbsym.numeric.budget.ResourceError` naming ``N_x``,
+        ``N_y`` and the estimate), before any work.
     """
     if not isinstance(system, System):
         raise TypeError(f"response() needs an orbsym.systems.System (from trilayer(), bilayer(), heterostructure()), got {type(system).__name__}")
     system.require_finite_rows("response()")
+    response_resources(system.lattice)
     return Response(system, T, eta, part)
+
+
+def response_resources(lattice, solves=1, max_bytes=None, max_seconds=None):
+    """Check the cost of ``solves`` Kubo solves of ``lattice`` before any starts.
+
+    Raises :class:`orbsym.numeric.budget.ResourceError` (a ValueError) with the estimate
+    (:func:`orbsym.numeric.budget.kubo_estimate`) naming ``N_x`` and ``N_y``; returns the estimate.
+    """
+    from .numeric.budget import check_resources, kubo_estimate
+
+    est = kubo_estimate(lattice.N_x, lattice.N_y, lattice.dim, symmetric=bool(lattice.y_hermitian), solves=solves)
+    what = f"the linear response of N_x = {lattice.N_x}, N_y = {lattice.N_y}" + (f" ({solves} solves)" if solves > 1 else "")
+    return check_resources(est, what=what, max_bytes=max_bytes, max_seconds=max_seconds, hint="reduce N_x or N_y")
 
 
 # =============================================================================== bulk
@@ -294,7 +327,71 @@ def _bulk_model(model, basis):
     raise ValueError(f"bulk model must be 'nm', 'am', 'fm', an orbsym Model or a KernelSet, got {model!r}")
 
 
-def orbital_hall(model="nm", mu=PAPER_PARAMETERS["mu"], N_k=400, T=0.0, eta=0.0, polarization="z", basis="orbital", **params):
+#: Documented defaults of the built-in bulk kinds (``tp`` defaults to ``t``); a user Model or
+#: KernelSet has no defaults: every parameter must be given.
+BULK_DEFAULTS = {"t": 1.0, "gamma": 1.0, "w": 0.0, "m_x": 0.0, "m_y": 0.0, "m_z": 0.0}
+
+
+def _bulk_values(ks, builtin, params):
+    """Numeric values of every parameter of ``ks`` except ``mu`` (ValueError naming the bad ones).
+
+    Built-in kinds: :data:`BULK_DEFAULTS` (``tp = t``) unless given; user models: none -- a
+    parameter without a value is refused by name, never set to zero.
+    """
+    from .numeric.checks import ENERGY_LIMIT
+
+    names = [p for p in ks.parameters if p != "mu"]
+    for name in params:
+        if name == "mu":
+            raise ValueError("the chemical potential is the mu argument of orbital_hall(), not a model parameter")
+        if name not in names:
+            raise unknown_name(f"parameter of model {ks.model!r}", name, names)
+    vals = {name: real_number(f"parameter {name}", v, bound=ENERGY_LIMIT) for name, v in params.items()}
+    if builtin:
+        for name in names:
+            if name not in vals:
+                vals[name] = vals.get("t", BULK_DEFAULTS["t"]) if name == "tp" else BULK_DEFAULTS.get(name)
+    missing = [name for name in names if vals.get(name) is None]
+    if missing:
+        raise ValueError(
+            f"model {ks.model!r} needs values for its parameters {missing} (a missing parameter is never set to zero); "
+            f"give all of {names} as keyword arguments, e.g. orbital_hall(model, {missing[0]}=...)"
+        )
+    return vals
+
+
+def _chemical_potentials(mu):
+    """``mu`` (a real number or a non-empty sequence of them) as a 1D float array."""
+    from .numeric.checks import ENERGY_LIMIT
+
+    if isinstance(mu, (str, bytes)):
+        raise ValueError(f"mu must be a real number or a sequence of them (units of t), got {mu!r}")
+    arr = np.asarray(mu, dtype=object)
+    if arr.ndim > 1:
+        raise ValueError(f"mu must be a real number or a 1D sequence of them, got an array of shape {arr.shape}")
+    items = list(np.atleast_1d(arr))
+    if not items:
+        raise ValueError("mu is empty; give at least one chemical potential (units of t)")
+    return np.array([real_number(f"mu[{i}]" if arr.ndim else "mu", v, bound=ENERGY_LIMIT) for i, v in enumerate(items)], dtype=float)
+
+
+def bulk_hall_resources(N_k, dim, n_mu=1, grids=1, max_bytes=None, max_seconds=None, mu_option="the number of chemical potentials"):
+    """Check the cost of a bulk Hall computation before it starts.
+
+    ``grids`` ``N_k x N_k`` grids (:func:`orbsym.numeric.budget.bulk_hall_estimate`), each serving
+    ``n_mu`` chemical potentials.  Raises :class:`orbsym.numeric.budget.ResourceError` (a
+    ValueError) naming ``N_k`` and the estimate; returns the estimate otherwise.
+    """
+    from .numeric.budget import bulk_hall_estimate, check_resources
+
+    est = bulk_hall_estimate(N_k, dim, n_mu).times(grids, "grids")
+    extra = (f" and {n_mu} chemical potentials" if n_mu > 1 else "") + (f" on {grids} grids" if grids > 1 else "")
+    more = " or " + " or ".join(w for w, n in ((mu_option, n_mu), ("the number of grids (scan points)", grids)) if n > 1) if max(n_mu, grids) > 1 else ""
+    return check_resources(est, what=f"the bulk Hall conductivity with N_k = {N_k}{extra}", max_bytes=max_bytes, max_seconds=max_seconds,
+                           hint="reduce N_k (k points per direction; the work grows as N_k^2)" + more)
+
+
+def orbital_hall(model="nm", mu=PAPER_PARAMETERS["mu"], N_k=400, T=0.0, eta=0.0, polarization="z", basis=None, **params):
     """Intrinsic angular-momentum Hall conductivity ``sigma^{J_alpha}_{xy}(mu)`` of a bulk crystal.
 
     Response of the conventional current ``j^alpha_x = {v_x, J_alpha}/2`` per site to the force
@@ -308,16 +405,25 @@ def orbital_hall(model="nm", mu=PAPER_PARAMETERS["mu"], N_k=400, T=0.0, eta=0.0,
     model : {"nm", "am", "fm"}, orbsym Model or KernelSet
         Built-in kinds in ``basis``, a user/symmetry-generated model (e.g.
         ``symmetric_hoppings("t2g", neighbours="nn+nnn").to_model()``) or its kernels.
-    mu : float or array_like
-        Chemical potential(s); one diagonalization serves all when ``mu`` enters as ``-mu 1``.
+    mu : float or sequence of float
+        Chemical potential(s) (units of t), the Fermi level: one diagonalization serves all (``mu``
+        enters as ``-mu 1``; a model without a ``mu`` parameter is shifted the same way).
     N_k : int
-        k points per direction (``>= 2``).
+        k points per direction (``>= 2``).  The cost (``N_k^2`` blocks) is estimated first and a
+        run beyond the memory or time limit is refused naming ``N_k``
+        (:func:`orbsym.numeric.budget.bulk_hall_estimate`, :func:`orbsym.numeric.budget.check_resources`).
     T, eta : float
         Temperature and broadening (units of t, ``>= 0``).
     polarization : {"x", "y", "z"}
+    basis : {"orbital", "spin"}, optional
+        Basis of the built-in kinds (default ``"orbital"``); refused for a user Model or KernelSet,
+        which brings its own.
     **params
-        Model parameters (``t``, ``gamma``, ``tp``, ``s_1``...; built-in defaults ``t = 1``,
-        ``gamma = 1``, ``tp = t``, ``m = 0``).
+        Model parameters (real numbers, units of t).  Built-in kinds only have documented
+        defaults (:data:`BULK_DEFAULTS`): ``t = 1``, ``gamma = 1``, ``tp = t``, ``w = 0``,
+        ``m_x = m_y = m_z = 0``.  A user Model or KernelSet needs a value for every parameter
+        except ``mu``: a missing one is refused by name (ValueError), never set to zero.  Unknown
+        names are refused with the close allowed ones.
 
     Returns
     -------
@@ -325,36 +431,34 @@ def orbital_hall(model="nm", mu=PAPER_PARAMETERS["mu"], N_k=400, T=0.0, eta=0.0,
         ``mu``, ``sigma`` (Fermi sea), ``fermi_surface`` (None for ``eta = 0``), ``total``,
         ``charge_hall`` (particle Hall response of ``v_x``, zero with time reversal), and the
         ``units``/``current`` statements.
+
+    Raises
+    ------
+    ValueError
+        Bad or missing parameters, or a size beyond the limits (``ResourceError``), before any
+        k point is computed.
     """
-    check_name("basis", basis, BASES)
+    from .numeric.checks import ENERGY_LIMIT
+
+    builtin = isinstance(model, str)
+    if basis is not None and not builtin:
+        raise ValueError(f"basis={basis!r} applies only to the built-in kinds 'nm', 'am', 'fm'; a user Model or KernelSet brings its own basis")
+    basis = check_name("basis", "orbital" if basis is None else basis, BASES)
     ks = _bulk_model(model, basis)
     N_k = integer_at_least("N_k", N_k, 2, " (k points per direction)")
-    T = real_number("temperature T", T, minimum=0.0)
-    eta = real_number("broadening eta", eta, minimum=0.0)
+    T = real_number("temperature T", T, minimum=0.0, bound=ENERGY_LIMIT)
+    eta = real_number("broadening eta", eta, minimum=0.0, bound=ENERGY_LIMIT)
     pol = check_name("polarization", polarization, ("x", "y", "z"))
-    mem = 20000 * ks.dim * ks.dim * 16 * 12
-    if mem > 2 * 2**30:
-        raise ValueError(f"model dim {ks.dim} needs ~{mem / 2**30:.1f} GiB per k batch; too large")
-    defaults = {"t": 1.0, "gamma": 1.0, "w": 0.0, "m_x": 0.0, "m_y": 0.0, "m_z": 0.0}
-    vals = {p: defaults.get(p, 0.0) for p in ks.parameters}
-    if "tp" in ks.parameters:
-        vals["tp"] = params.get("t", 1.0)
-    for name, v in params.items():
-        if name not in ks.parameters or name == "mu":
-            raise unknown_name(f"parameter of model {ks.model!r}", name, [p for p in ks.parameters if p != "mu"])
-        vals[name] = real_number(name, v)
-    mus = np.atleast_1d(np.asarray(mu, dtype=float))
-    if not np.all(np.isfinite(mus)):
-        raise ValueError(f"mu must be finite, got {mu!r}")
+    vals = _bulk_values(ks, builtin, params)
+    mus = _chemical_potentials(mu)
     onsite = lambda m: ks.onsite_matrix({**vals, "mu": m}) if "mu" in ks.parameters else ks.onsite_matrix(vals)  # noqa: E731
+    shift = "mu" not in ks.parameters or np.allclose(onsite(1.0) - onsite(0.0), -np.eye(ks.dim), atol=1e-14)
+    bulk_hall_resources(N_k, ks.dim, mus.size, 1) if shift else bulk_hall_resources(N_k, ks.dim, 1, mus.size)
     hops = {tuple(d): ks.hopping_matrix(d, {**vals, "mu": 0.0}) for d in ks.bonds}
     gens = np.asarray(ks.generators)
     p = "xyz".index(pol)
-    shift = "mu" in ks.parameters and np.allclose(onsite(1.0) - onsite(0.0), -np.eye(ks.dim), atol=1e-14)
-    if shift or "mu" not in ks.parameters:
-        res = bulk_hall(onsite(0.0), hops, gens, mus if shift else np.zeros(1), N_k, T, eta, p, mu_shift=True)
-        if not shift:
-            res = {k: (None if v is None else np.full(mus.size, v[0])) for k, v in res.items()}
+    if shift:
+        res = bulk_hall(onsite(0.0), hops, gens, mus, N_k, T, eta, p, mu_shift=True)
     else:
         parts = [bulk_hall(onsite(m), hops, gens, np.zeros(1), N_k, T, eta, p) for m in mus]
         res = {k: (None if parts[0][k] is None else np.array([r[k][0] for r in parts])) for k in parts[0]}

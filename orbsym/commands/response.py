@@ -16,6 +16,17 @@ model from ``orbsym hoppings --neighbours nn+nnn``): per column, the response of
 ``N_x`` varies.  Geometry ``bulk``: the intrinsic Hall conductivity ``sigma^{J_z}_{xy}(mu)`` of the
 conventional current ``{v_x, J}/2`` on an ``N_k x N_k`` grid (``eta -> 0`` by default).
 
+Checked before any work (one line on stderr, exit status 2): every option must apply to the
+chosen geometry (:data:`APPLIES`; e.g. ``--N-k``, ``--mu-range``, ``--polarization`` are bulk-only,
+``--m-FM`` bilayer-only), to the basis and metal (``--gamma``/``--tp`` orbital, ``--w`` altermagnet,
+``--spin-unit`` spin) and must not be defined by a ``--metal-model`` file; the file's ``params``
+must name every parameter of its model (a missing one is never set to zero) and nothing else;
+scan and ``--mu-range`` entries must be non-empty finite real numbers; the memory and time of the
+whole run (every scan point, every chemical potential) are estimated
+(:func:`orbsym.numeric.budget.bulk_hall_estimate`, :func:`orbsym.numeric.budget.kubo_estimate`) and
+a run beyond the limits is refused with the estimate, naming ``N_k`` or ``N_x``, ``N_y``; ``--out``
+is checked (with its path in the message) before anything is computed.
+
 Output: ``--out FILE`` with suffix ``.nc`` (NetCDF, xarray), ``.csv`` or ``.json``, written
 atomically (:mod:`orbsym.io`); without ``--out`` a text summary is printed.  Units (stated in every
 output): response per unit force ``q E_y``, ``e = hbar = a = 1``, energies in units of t
@@ -38,6 +49,59 @@ PARTS = ("total", "fermi_surface", "fermi_sea")
 POLS = ("charge", "x", "y", "z")
 
 
+#: Where each option applies (dest -> (flag, geometries)); every option not listed applies to all.
+#: An option given (not None: the parser's defaults are None sentinels, :func:`add_arguments`)
+#: for a geometry outside its set is refused with its name and where it applies.
+HETERO = ("trilayer", "bilayer")
+APPLIES = {
+    "N_x": ("--N-x", HETERO),
+    "N_y": ("--N-y", HETERO),
+    "N_FM": ("--N-FM", HETERO),
+    "m_L": ("--m-L", ("trilayer",)),
+    "m_R": ("--m-R", ("trilayer",)),
+    "m_FM": ("--m-FM", ("bilayer",)),
+    "m": ("--m", HETERO),
+    "interface": ("--interface", HETERO),
+    "spin_unit": ("--spin-unit", HETERO),
+    "N_k": ("--N-k", ("bulk",)),
+    "mu_range": ("--mu-range", ("bulk",)),
+    "polarization": ("--polarization", ("bulk",)),
+}
+#: Options fixed by a ``--metal-model`` file (its model, basis and `params`).
+MODEL_FILE_DEFINES = {"basis": "--basis", "metal": "--metal", "gamma": "--gamma", "tp": "--tp", "w": "--w", "spin_unit": "--spin-unit"}
+#: Scan names per geometry and the option each one replaces.
+SCAN_APPLIES = {"gamma": ("trilayer", "bilayer", "bulk"), "mu": HETERO, "t": ("trilayer", "bilayer", "bulk"), "m": HETERO, "eta": ("trilayer", "bilayer", "bulk"),
+                "T": ("trilayer", "bilayer", "bulk"), "N_x": HETERO}
+#: Sentinel-free defaults of the options (filled in after the applicability check); set by add_arguments.
+DEFAULTS = {}
+#: Options whose "given or not" is tracked (argparse default None).
+_TRACKED = ("basis", "metal", "N_x", "N_y", "N_FM", "m_L", "m_R", "m_FM", "m", "gamma", "tp", "w", "t", "mu", "T", "interface", "spin_unit",
+            "N_k", "mu_range", "polarization")
+
+
+def _count(flag, minimum):
+    """argparse ``type`` of a count: an integer (``400``, or an integral ``1e8``) ``>= minimum``."""
+    import argparse
+
+    def convert(text):
+        try:
+            v = int(text)
+        except ValueError:
+            try:
+                f = float(text)
+            except ValueError:
+                f = math.nan
+            if not (math.isfinite(f) and f == int(f)):
+                raise argparse.ArgumentTypeError(f"{flag} must be an integer >= {minimum}, got {text!r}") from None
+            v = int(f)
+        if v < minimum:
+            raise argparse.ArgumentTypeError(f"{flag} must be an integer >= {minimum}, got {text!r}")
+        return v
+
+    convert.__name__ = flag
+    return convert
+
+
 def add_arguments(parser):
     from ..conventions import PAPER_PARAMETERS as P
     from ..response import DEFAULT_ETA
@@ -47,15 +111,86 @@ def add_arguments(parser):
     add_system_arguments(parser, N_x=P["N_x"], N_y=P["N_y"], N_FM=P["N_FM"], m_L="x", m_R="y", T=P["T"])
     parser.add_argument("--metal-model", dest="metal_model", default=None, metavar="FILE.py", help="metal model defined as `model` (and `params`) in FILE.py (executed as Python: use only files you trust)")
     parser.add_argument("--eta", type=float, default=None, help=f"broadening hbar*eta > 0 (default {DEFAULT_ETA}; bulk: 0, the intrinsic limit)")
-    parser.add_argument("--scan", default=None, metavar="NAME=v1,v2,...", help=f"repeat for each value of one of {', '.join(SCAN_NAMES)}")
-    parser.add_argument("--N-k", dest="N_k", type=int, default=400, help="bulk: k points per direction")
-    parser.add_argument("--mu-range", dest="mu_range", default=None, metavar="A:B:N", help="bulk: N chemical potentials from A to B (default: --mu); write --mu-range=-4:4:81 for a negative A")
-    parser.add_argument("--polarization", type=_choice("polarization", ("x", "y", "z")), metavar="{x,y,z}", default="z", help="bulk: component J_a of the Hall current")
+    parser.add_argument("--scan", default=None, metavar="NAME=v1,v2,...", help=f"repeat for each value of one of {', '.join(SCAN_NAMES)} (bulk: gamma, t, eta, T)")
+    parser.add_argument("--N-k", dest="N_k", type=_count("--N-k", 2), default=400, help="bulk only: k points per direction (default %(default)s)")
+    parser.add_argument("--mu-range", dest="mu_range", default=None, metavar="A:B:N", help="bulk only: N chemical potentials from A to B (default: --mu); write --mu-range=-4:4:81 for a negative A")
+    parser.add_argument("--polarization", type=_choice("polarization", ("x", "y", "z")), metavar="{x,y,z}", default="z", help="bulk only: component J_a of the Hall current (default %(default)s)")
     parser.add_argument("--progress", choices=("auto", "on", "off"), default="auto", help="progress bar on stderr (auto: when stderr is a terminal)")
     parser.add_argument("--out", default=None, metavar="FILE", help="write FILE.nc, FILE.csv or FILE.json atomically")
+    # "given" = not None: keep the real defaults here (and in --help), the parser's are None
+    for action in parser._actions:
+        if action.dest in _TRACKED:
+            DEFAULTS[action.dest] = action.default
+            if action.help and "%(default)s" in action.help:
+                action.help = action.help.replace("%(default)s", str(action.default))
+            action.default = None
+        if action.dest in ("N_x", "N_y", "N_FM"):  # counts: also 1e6; >= 1, the size check names them
+            action.type = _count(APPLIES[action.dest][0], 1)
+        if action.dest in APPLIES and action.help and "only" not in action.help:
+            action.help += f" [{', '.join(APPLIES[action.dest][1])} only]"
 
 
-def _scan(text):
+def _given(args):
+    return {k for k in _TRACKED if getattr(args, k, None) is not None}
+
+
+def check_applicable(args, given, user=None):
+    """Refuse every given option that does not apply to the geometry, the metal or the model file.
+
+    ``given``: the options set on the command line (:func:`_given`); ``user``: ``(model, params)``
+    of ``--metal-model``.  Raises ValueError naming the option and where it applies.
+    """
+    geo = args.geometry
+    for k, (flag, where) in APPLIES.items():
+        if k in given and geo not in where:
+            raise ValueError(f"option {flag} does not apply to `orbsym response {geo}`; it applies only to the {' and '.join(where)} geometr{'ies' if len(where) > 1 else 'y'}")
+    if args.metal_model:
+        for k, flag in MODEL_FILE_DEFINES.items():
+            if k in given:
+                raise ValueError(f"option {flag} does not apply with --metal-model (the model file defines the metal, its basis and its parameters: set them in its `params` dict)")
+    else:
+        metal = args.metal or DEFAULTS["metal"]
+        basis = args.basis or ("spin" if metal == "am" else "orbital")
+        if metal == "am" and basis != "spin":
+            raise ValueError("--metal am is the altermagnet of the spin basis (Eq. 4); drop --basis orbital or use --basis spin")
+        if basis == "spin":
+            for k in ("gamma", "tp"):
+                if k in given:
+                    raise ValueError(f"option --{k} applies only to the orbital basis (Eq. 3); the spin basis (Eq. 4) has --w for --metal am")
+        elif "spin_unit" in given:
+            raise ValueError("option --spin-unit applies only to the spin basis (--basis spin or --metal am)")
+        if "w" in given and metal != "am":
+            raise ValueError("option --w applies only to the altermagnet (--metal am)")
+    if geo == "bulk":
+        if "mu" in given and "mu_range" in given:
+            raise ValueError("options --mu and --mu-range both set the chemical potentials of the bulk; give one of them")
+        if user is not None:
+            model, params = user
+            names = {p.name for p in model.parameters}
+            for k, flag in (("t", "--t"), ("mu", "--mu"), ("mu_range", "--mu-range")):
+                name = "mu" if k == "mu_range" else k
+                if k in given and name not in names:
+                    raise ValueError(f"option {flag} does not apply: the model {model.name!r} of {args.metal_model!r} has no parameter {name!r} (its parameters: {', '.join(sorted(names))})")
+                if k in given and name in params:
+                    raise ValueError(f"option {flag} conflicts with {name!r} set in `params` of {args.metal_model!r}; set it in one place")
+
+
+def _fill_defaults(args):
+    for k, v in DEFAULTS.items():
+        if getattr(args, k, None) is None:
+            setattr(args, k, v)
+    if args.basis is None:
+        args.basis = "spin" if args.metal == "am" else "orbital"
+
+
+def _scan(text, geometry="bilayer", given=(), metal_model=None, basis="orbital"):
+    """``(name, values)`` of ``--scan NAME=v1,v2,...`` (``(None, [None])`` without a scan).
+
+    Every entry is checked: no empty entries, finite real numbers within the energy bound
+    (integers ``>= 1`` for ``N_x``), ``eta > 0`` (``>= 0`` for bulk), ``T >= 0``, ``m >= 0``; the
+    name must apply to the geometry and must not also be given as an option."""
+    from ..numeric.checks import ENERGY_LIMIT, real_number, unknown_name
+
     if text is None:
         return None, [None]
     if "=" not in text:
@@ -63,37 +198,79 @@ def _scan(text):
     name, vals = text.split("=", 1)
     name = name.strip()
     if name not in SCAN_NAMES:
-        from ..numeric.checks import unknown_name
-
         raise ValueError(f"{unknown_name('scan parameter', name, SCAN_NAMES)} (in --scan)")
-    try:
-        values = [int(v) if name == "N_x" else float(v) for v in vals.split(",") if v.strip()]
-    except ValueError:
-        raise ValueError(f"--scan {text!r}: values must be {'integers' if name == 'N_x' else 'numbers'} separated by commas") from None
-    if not values:
+    if geometry not in SCAN_APPLIES[name]:
+        raise ValueError(f"--scan {name} is not a bulk parameter; allowed for bulk: gamma, t, eta, T (use --mu-range for mu)")
+    if name in given:
+        raise ValueError(f"--scan {name}=... and --{name.replace('_', '-')} both set {name}; give one of them")
+    if metal_model and name == "gamma":
+        raise ValueError("--scan gamma does not apply with --metal-model (the model file defines the metal's parameters)")
+    if name == "gamma" and basis != "orbital":
+        raise ValueError("--scan gamma applies only to the orbital basis (Eq. 3)")
+    entries = vals.split(",")
+    if not vals.strip():
         raise ValueError(f"--scan {text!r}: no values given")
+    values = []
+    for i, e in enumerate(entries, 1):
+        if not e.strip():
+            raise ValueError(f"--scan {text!r}: entry {i} is empty; give values separated by single commas, e.g. {name}=1,2")
+        try:
+            v = int(e) if name == "N_x" else float(e)
+        except ValueError:
+            raise ValueError(f"--scan {text!r}: entry {e.strip()!r} is not {'an integer' if name == 'N_x' else 'a real number'}") from None
+        if name == "N_x":
+            if v < 1:
+                raise ValueError(f"--scan {text!r}: N_x must be an integer >= 1, got {v}")
+        else:
+            low = {"eta": (0.0, geometry != "bulk"), "T": (0.0, False), "m": (0.0, False)}.get(name, (None, False))
+            v = real_number(f"--scan {name} value", v, minimum=low[0], strict=low[1], bound=ENERGY_LIMIT)
+        values.append(v)
     return name, values
 
 
 def _mu_range(text, mu):
+    """The chemical potentials of ``--mu-range A:B:N`` (or ``[mu]``)."""
     if text is None:
         return [mu]
-    parts = text.split(":")
-    try:
-        a, b, n = float(parts[0]), float(parts[1]), int(parts[2])
-    except (ValueError, IndexError):
-        raise ValueError(f"--mu-range {text!r}: expected A:B:N (two numbers and an integer >= 1), e.g. -4:4:81") from None
-    if len(parts) != 3 or n < 1 or not (math.isfinite(a) and math.isfinite(b)):
-        raise ValueError(f"--mu-range {text!r}: expected A:B:N with finite A, B and N >= 1")
     import numpy as np
 
+    a, b, n = _mu_range_parts(text)
     return list(np.linspace(a, b, n))
 
 
+def _mu_range_parts(text):
+    """``(A, B, N)`` of ``--mu-range A:B:N``: finite bounded A, B and an integer N >= 1."""
+    from ..numeric.checks import ENERGY_LIMIT, check_energy_scale
+
+    parts = str(text).split(":")
+    usage = f"--mu-range {text!r}: expected A:B:N (two real numbers and an integer N >= 1), e.g. --mu-range=-4:4:81"
+    if len(parts) != 3:
+        raise ValueError(usage)
+    for i, p in enumerate(parts):
+        if not p.strip():
+            raise ValueError(f"{usage}; part {i + 1} is empty")
+    try:
+        a, b = float(parts[0]), float(parts[1])
+        n = int(parts[2])
+    except ValueError:
+        raise ValueError(usage) from None
+    if n < 1 or not (math.isfinite(a) and math.isfinite(b)):
+        raise ValueError(f"--mu-range {text!r}: expected A:B:N with finite A, B and N >= 1")
+    for v in (a, b):
+        check_energy_scale("--mu-range bound", v, ENERGY_LIMIT)
+    return a, b, n
+
+
 def _check_out(path):
+    """``--out`` checked before any work (:func:`orbsym.io.check_output_file`); every message names the path."""
     from .compute import _check_out as check
 
-    p = check(path)
+    try:
+        p = check(path)
+    except ValueError as exc:
+        if path is not None and str(path) not in str(exc):
+            raise ValueError(f"--out {str(path)!r}: {exc}") from None
+        raise
     if p is not None and p.suffix not in FORMATS:
         raise ValueError(f"--out {str(path)!r}: unknown format {p.suffix or '(no suffix)'!r}; allowed: {', '.join(FORMATS)}")
     return p
@@ -107,7 +284,10 @@ def _bar(total, mode, desc):
 
 
 def _validate(args):
-    for name in ("N_x", "N_y", "N_FM", "N_k"):
+    """Numbers of the options (after the defaults are filled in): finite, bounded, in range."""
+    from ..numeric.checks import ENERGY_LIMIT, real_number
+
+    for name in ("N_x", "N_y", "N_FM"):
         v = getattr(args, name)
         if v < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be an integer >= 1, got {v}")
@@ -115,22 +295,43 @@ def _validate(args):
         raise ValueError(f"--T must be a finite temperature >= 0 (units of t), got {args.T!r}")
     if args.eta is not None and not (math.isfinite(args.eta) and (args.eta > 0 or (args.geometry == "bulk" and args.eta == 0))):
         raise ValueError(f"--eta must be a finite broadening > 0 (units of t; 0 allowed for bulk), got {args.eta!r}")
-    if args.geometry != "bulk" and args.N_y * (args.N_x * 6) ** 2 * 16 * 8 > 8 * 2**30:
-        raise ValueError(f"N_x = {args.N_x}, N_y = {args.N_y} would need ~{args.N_y * (args.N_x * 6) ** 2 * 16 * 8 / 2**30:.1f} GiB; reduce N_x")
+    for flag, v in (("--T", args.T), ("--eta", args.eta), ("--mu", args.mu), ("--t", args.t), ("--gamma", args.gamma), ("--tp", args.tp), ("--w", args.w)):
+        if v is not None:
+            real_number(flag, v, bound=ENERGY_LIMIT)
+    if args.geometry != "bulk":
+        real_number("--m (exchange |m|)", args.m, minimum=0.0, bound=ENERGY_LIMIT)
+
+
+def check_size(args, scan_name, values, user=None):
+    """Refuse, before any work, a run whose estimate exceeds the limits (every scan point counted)."""
+    from ..numeric.budget import check_resources, kubo_estimate
+    from ..response import bulk_hall_resources
+
+    dim = user[0].dim if user else (2 if args.basis == "spin" else 3)
+    points = len(values)
+    if args.geometry == "bulk":
+        n_mu = 1 if args.mu_range is None else _mu_range_parts(args.mu_range)[2]
+        return bulk_hall_resources(args.N_k, dim, n_mu, grids=points, mu_option="N of --mu-range")
+    N_x = max(values) if scan_name == "N_x" else args.N_x
+    est = kubo_estimate(N_x, args.N_y, dim, symmetric=True, solves=points)
+    what = f"the linear response of N_x = {N_x}, N_y = {args.N_y}" + (f" at {points} scan points" if points > 1 else "")
+    return check_resources(est, what=what, hint="reduce N_x or N_y" + (" or the number of scan points" if points > 1 else ""))
 
 
 # =============================================================================== heterostructures
-def _profiles(args, value_name, values, bar_mode):
+def _profiles(args, value_name, values, bar_mode, user=None):
     from ..response import DEFAULT_ETA, response
-    from .compute import _system, _user_metal
+    from .compute import _system
 
-    user = _user_metal(args.metal_model) if args.metal_model else None  # the model file runs once
+    # build every point's system first (cheap): a bad point is refused before any solve
+    points = []
+    for v in values:
+        a = _with(args, value_name, v)
+        eta = DEFAULT_ETA if a.eta is None else a.eta
+        points.append((v, a, eta, response(_system(a, None if user is None else (user[0], dict(user[1]))), a.T, eta)))
     rows = []
     with _bar(len(values), bar_mode, "orbsym response") as bar:
-        for v in values:
-            a = _with(args, value_name, v)
-            eta = DEFAULT_ETA if a.eta is None else a.eta
-            r = response(_system(a, user), a.T, eta)
+        for v, a, eta, r in points:
             rec = {"value": v, "N_x": r.lattice.N_x, "eta": eta, "T": a.T, "system": r.system.describe()}
             for part in PARTS:
                 rp = r.select(part)
@@ -243,21 +444,20 @@ def _json(ds):
 
 
 # =============================================================================== bulk
-def _bulk(args, scan_name, values, bar_mode):
+def _bulk(args, scan_name, values, bar_mode, user=None):
     import numpy as np
     import xarray as xr
 
     from ..response import orbital_hall
 
-    if scan_name not in (None, "gamma", "t", "eta", "T"):
-        raise ValueError(f"--scan {scan_name} is not a bulk parameter; allowed for bulk: gamma, t, eta, T (use --mu-range for mu)")
     mus = _mu_range(args.mu_range, args.mu)
     out = []
     with _bar(len(values), bar_mode, "orbsym response bulk") as bar:
         for v in values:
             a = _with(args, scan_name, v)
-            model, params = _bulk_model(a)
-            res = orbital_hall(model, mu=mus, N_k=a.N_k, T=a.T, eta=0.0 if a.eta is None else a.eta, polarization=a.polarization, basis=a.basis or "orbital", **params)
+            model, params = _bulk_model(a, user)
+            res = orbital_hall(model, mu=mus, N_k=a.N_k, T=a.T, eta=0.0 if a.eta is None else a.eta, polarization=a.polarization,
+                               basis=None if user is not None else a.basis, **params)
             out.append(res)
             bar.update(1)
     coords = {"point": np.arange(len(values)), "mu": np.array(mus)}
@@ -271,19 +471,43 @@ def _bulk(args, scan_name, values, bar_mode):
     return ds
 
 
-def _bulk_model(a):
-    if a.metal_model:
-        from .compute import _user_metal
+def _check_file_names(args, user):
+    """Every name of the model file's `params` must be a parameter of its model ("did you mean")."""
+    from ..numeric.checks import unknown_name
 
-        model, params = _user_metal(a.metal_model)
-        names = {p.name for p in model.parameters}
-        params = {k: v for k, v in params.items() if k in names and k != "mu"}
-        if "t" in names and a.scan and a.scan.startswith("t="):
-            params["t"] = a.t
+    from ..numeric.checks import ENERGY_LIMIT, real_number
+
+    model, params = user
+    names = sorted(p.name for p in model.parameters)
+    for k, v in params.items():
+        if k not in names:
+            raise ValueError(f"{unknown_name(f'parameter of the model {model.name!r}', k, names)} (in `params` of {args.metal_model!r})")
+        real_number(f"parameter {k} in `params` of {args.metal_model!r}", v, bound=ENERGY_LIMIT)
+
+
+def _bulk_model(a, user=None):
+    """``(model, params)`` of the bulk crystal: the model file's model with its `params` (every
+    name checked, ``t`` from ``--t``/``--scan t`` if the file leaves it open), or a built-in kind."""
+    if user is not None:
+        from ..numeric.checks import unknown_name
+
+        model, file_params = user
+        names = sorted(p.name for p in model.parameters)
+        params = {}
+        for k, v in file_params.items():
+            if k not in names:
+                raise ValueError(f"{unknown_name(f'parameter of the model {model.name!r}', k, names)} (in `params` of {a.metal_model!r})")
+            if k != "mu":
+                params[k] = v
+        if "t" in names and "t" not in params:
+            params["t"] = a.t  # --t (default 1), like the heterostructures
+        missing = [k for k in names if k != "mu" and k not in params]
+        if missing:
+            raise ValueError(f"the metal model {model.name!r} needs values for {missing}: set them in a `params` dict in {a.metal_model!r} (a missing parameter is never set to zero)")
         return model, params
     kind = a.metal
     params = {"t": a.t}
-    if (a.basis or "orbital") == "orbital":
+    if a.basis == "orbital":
         params["gamma"] = a.gamma
         params["tp"] = a.t if a.tp is None else a.tp
     elif kind == "am":
@@ -292,15 +516,36 @@ def _bulk_model(a):
 
 
 def run(args):
+    from .compute import _user_metal
+
+    given = _given(args)
+    check_applicable(args, given)
+    _fill_defaults(args)
     _validate(args)
     target = _check_out(args.out)
-    scan_name, values = _scan(args.scan)
+    scan_name, values = _scan(args.scan, args.geometry, given, args.metal_model, args.basis)
+    if args.geometry == "bulk" and args.mu_range is not None:
+        _mu_range_parts(args.mu_range)
+    user = _user_metal(args.metal_model) if args.metal_model else None  # the model file runs once
+    if user is not None:
+        check_applicable(args, given, user)
+        names = {p.name for p in user[0].parameters}
+        _check_file_names(args, user)
+        if scan_name in ("t", "mu") and scan_name in user[1]:
+            raise ValueError(f"--scan {scan_name} conflicts with {scan_name!r} set in `params` of {args.metal_model!r}; set it in one place")
+        if args.geometry == "bulk":
+            if scan_name == "t" and "t" not in names:
+                raise ValueError(f"--scan t does not apply: the model {user[0].name!r} of {args.metal_model!r} has no parameter 't'")
+            if "mu" in user[1] and "mu" not in given and args.mu_range is None:
+                args.mu = user[1]["mu"]  # the file's chemical potential
+            _bulk_model(args, user)  # every parameter named and given, before any work
+    check_size(args, scan_name, values, user)
     if args.geometry == "bulk":
-        ds = _bulk(args, scan_name, values, args.progress)
+        ds = _bulk(args, scan_name, values, args.progress, user)
         table = ds.to_dataframe().reset_index()
         text = f"# {ds.attrs['units']}\n# current: {ds.attrs['current_definition']}\n" + table.to_string(index=False)
     else:
-        rows, n = _profiles(args, scan_name, values, args.progress)
+        rows, n = _profiles(args, scan_name, values, args.progress, user)
         ds = _dataset(rows, n, scan_name)
         table = _table(ds)
         text = _summary(rows, ds)

@@ -278,3 +278,83 @@ def check_resources(est, what="this solve", workers=1, max_bytes=None, max_secon
             f"(set ORBSYM_MAX_SECONDS to allow longer runs); {hint}"
         )
     return est
+
+
+# =============================================================================== linear response (Kubo)
+__all__ += ["bulk_hall_estimate", "kubo_estimate"]
+
+#: Seconds per k-point of :func:`orbsym.numeric.kubo.bulk_hall` (one core): a fixed part, a part
+#: ``~ dim^2`` (batched ``eigh`` and products of small blocks) and ``~ dim^2`` per chemical
+#: potential; and per chemical potential and batch (measured with OpenBLAS, dim = 2 ... 24,
+#: 1 ... 20000 chemical potentials; within a factor 2).
+_BULK_PER_K = (1.0e-6, 3.5e-7, 6e-8)
+_BULK_PER_MU_BATCH = 7e-5
+#: Bytes per k-point of a batch and per ``dim^2`` entry: ~24 complex work arrays.
+_BULK_BYTES_PER_K = 24 * 16.0
+#: Seconds per ``n^3`` of one Bloch block of :func:`orbsym.numeric.kubo.solve_kubo` (eigh, the
+#: velocity and response in the eigenbasis, the bands of three parts), per ``n^2`` and per k-point.
+_KUBO_COEFF = (8e-10, 2e-7, 1e-4)
+
+
+def bulk_hall_estimate(N_k, dim, n_mu=1, batch=20000):
+    """Estimate of :func:`orbsym.numeric.kubo.bulk_hall` (bulk Hall conductivity, ``N_k x N_k`` grid).
+
+    Parameters
+    ----------
+    N_k : int
+        k points per direction (``N_k^2`` Bloch blocks).
+    dim : int
+        States per site (the blocks are ``dim x dim``).
+    n_mu : int
+        Chemical potentials served by each diagonalization.
+    batch : int
+        k points per batch of work arrays.
+
+    Returns
+    -------
+    ResourceEstimate
+        Peak memory: one batch of ``dim x dim`` work arrays and the per-``mu`` results; time:
+        ``N_k^2 (a + b dim^2 + c n_mu dim^2) + n_batches n_mu d`` (:data:`_BULK_PER_K`,
+        :data:`_BULK_PER_MU_BATCH`).
+    """
+    N_k, dim, n_mu = _positive_int("N_k", N_k), _positive_int("dim", dim), _positive_int("n_mu", n_mu)
+    nk = float(N_k) * N_k
+    a, b, c = _BULK_PER_K
+    per_k = a + b * dim * dim + c * n_mu * dim * dim
+    batches = math.ceil(nk / max(1, int(batch)))
+    nbytes = min(nk, float(batch)) * (_BULK_BYTES_PER_K * dim * dim + 64.0) + 64.0 * n_mu
+    mus = f", {n_mu} chemical potentials" if n_mu > 1 else ""
+    return ResourceEstimate(
+        "bulk Kubo", nbytes, nk * per_k + batches * n_mu * _BULK_PER_MU_BATCH, f"N_k^2 = {nk:.3g} k points (N_k = {N_k}) of {dim} x {dim} blocks{mus}",
+    )
+
+
+def kubo_estimate(N_x, N_y, dim, symmetric=True, solves=1):
+    """Estimate of :func:`orbsym.numeric.kubo.solve_kubo` (heterostructure linear response).
+
+    Parameters
+    ----------
+    N_x, N_y, dim : int
+        Columns, rows (k points) and states per site; the Bloch blocks are ``n = N_x dim`` square.
+    symmetric : bool
+        ``h(-k) = h(k)``: only ``N_y // 2 + 1`` k points are diagonalized.
+    solves : int
+        Independent solves one after the other (scan points, drives of a reciprocity check).
+
+    Returns
+    -------
+    ResourceEstimate
+        Peak memory: the dense pieces and gauge copies (8 complex ``n x n``), one chunk of k points
+        (``max(CHUNK_BYTES, 12 n^2)`` complex entries), the energies; time ``n_k (a n^3 + b n^2 + c)``
+        per solve (:data:`_KUBO_COEFF`; measured: within a factor 2 for n = 30 ... 900).
+    """
+    from .kubo import CHUNK_BYTES
+
+    N_x, N_y, dim = _positive_int("N_x", N_x), _positive_int("N_y", N_y), _positive_int("dim", dim)
+    n = float(N_x * dim)
+    nk = N_y // 2 + 1 if symmetric else N_y
+    a, b, c = _KUBO_COEFF
+    nbytes = 8 * 16.0 * n * n + max(float(CHUNK_BYTES), 12 * 16.0 * n * n) + 8.0 * nk * n
+    seconds = nk * (a * n ** 3 + b * n * n + c) + 3e-8 * n * n
+    est = ResourceEstimate("Kubo response", nbytes, seconds, f"{nk} k points (N_y = {N_y}) of {int(n)} x {int(n)} blocks (N_x = {N_x} x {dim} states)")
+    return est.times(solves, "solves")

@@ -324,6 +324,9 @@ def bulk_hall(onsite, hoppings, generators, mus, N_k=400, T=0.0, eta=0.0, polari
 
         sigma = N_k^{-2} sum_k sum_{n != m} i (f_n - f_m) O_mn (v_y)_nm / (eta^2 + (E_n - E_m)^2)  (+ surface).
 
+    Cost: :func:`orbsym.numeric.budget.bulk_hall_estimate` (``N_k^2`` blocks; memory of one
+    batch of ``batch`` k points).
+
     Parameters
     ----------
     onsite : ndarray (dim, dim)
@@ -347,14 +350,14 @@ def bulk_hall(onsite, hoppings, generators, mus, N_k=400, T=0.0, eta=0.0, polari
     """
     mus = np.atleast_1d(np.asarray(mus, float))
     g = np.arange(N_k) * 2 * np.pi / N_k
-    KX, KY = np.meshgrid(g, g, indexing="ij")
-    KX, KY = KX.ravel(), KY.ravel()
+    nk = N_k * N_k  # k = (g[i], g[j]) in the order i * N_k + j, formed one batch at a time (memory O(batch))
     J = np.asarray(generators)[polarization]
     sea = np.zeros(mus.size)
     surf = np.zeros(mus.size) if eta > 0 else None
     charge = np.zeros(mus.size)
-    for a in range(0, KX.size, batch):
-        h, vx, vy = bulk_hamiltonian(onsite, hoppings, KX[a : a + batch], KY[a : a + batch])
+    for a in range(0, nk, batch):
+        idx = np.arange(a, min(a + batch, nk))
+        h, vx, vy = bulk_hamiltonian(onsite, hoppings, g[idx // N_k], g[idx % N_k])
         E0, U = np.linalg.eigh(h)
         Ud = U.conj().transpose(0, 2, 1)
         Vy = Ud @ vy @ U
@@ -372,5 +375,4 @@ def bulk_hall(onsite, hoppings, generators, mus, N_k=400, T=0.0, eta=0.0, polari
             charge[i] += float(np.sum(fac["fermi_sea"] * CV).real)
             if surf is not None:
                 surf[i] += float(np.sum(fac["fermi_surface"] * OV).real)
-    nk = KX.size
     return {"fermi_sea": sea / nk, "fermi_surface": None if surf is None else surf / nk, "charge_hall": charge / nk}

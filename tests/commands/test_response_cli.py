@@ -28,7 +28,7 @@ def test_netcdf_profiles_equal_the_api(tmp_path, model_file):
     from orbsym.systems import heterostructure, layer
 
     out = tmp_path / "r.nc"
-    argv = ["response", "bilayer", "--metal-model", str(model_file), "--N-x", "6", "--N-y", "40", "--m-FM", "x", "--T", "0.05", "--eta", "0.1"]
+    argv = ["response", "bilayer", "--metal-model", str(model_file), "--N-y", "40", "--m-FM", "x", "--T", "0.05", "--eta", "0.1"]
     assert main([*argv, "--scan", "N_x=4,6", "--out", str(out), "--progress", "off"]) == 0
     ds = xr.open_dataset(out)
     assert list(ds["N_x"].values) == [4, 6] and "q E_y" in ds.attrs["units"] and "conventional" in ds.attrs["current_definition"]
