@@ -104,6 +104,11 @@ SPIN_UNITS = ("sigma", "S")
 
 _AXES = {"x": (1.0, 0.0, 0.0), "y": (0.0, 1.0, 0.0), "z": (0.0, 0.0, 1.0)}
 _DEFAULTS = {"t": PAPER_PARAMETERS["t"], "mu": PAPER_PARAMETERS["mu"], "gamma": 1.0, "w": 0.0, "tp": None}
+#: The implicit defaults a user Model layer receives: the system's energy unit ``t``, the chemical
+#: potential ``mu`` and the paper's ``t' = t`` (``tp``, a relation, not a value).  The built-in kinds'
+#: amplitudes ``gamma`` and ``w`` are never filled into a user model, whose symbols of the same names
+#: may mean anything: they must be given, or the lattice names them as missing.
+_SYSTEM_DEFAULTS = ("t", "mu", "tp")
 
 
 def magnetization(value, magnitude=1.0):
@@ -280,6 +285,10 @@ def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interf
         ``S = sigma/2`` (all polarized quantities halved; the Hamiltonian is unchanged).
     **defaults
         Parameter defaults for every layer (``t=1``, ``mu=-0.2``, ``gamma=1``, ``w=0``, ``tp=t``).
+        Built-in kinds take all of them; a user Model takes the given ones and, implicitly, only
+        ``t``, ``mu`` and ``tp = t``: any other symbol it has (``gamma``, ``w`` included) must be
+        given, in the layer or here, else a ValueError names it -- a missing parameter never
+        becomes 0 or 1.
     """
     from .symbolic.continuity import kernels
 
@@ -295,12 +304,13 @@ def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interf
     for i, ly in enumerate(layers):
         if not isinstance(ly, Layer):
             raise TypeError(f"layers must be built with orbsym.systems.layer(...), item {i} is {type(ly).__name__}")
-        params = dict(_DEFAULTS)
+        builtin = isinstance(ly.model, str)
+        params = dict(_DEFAULTS) if builtin else {k: _DEFAULTS[k] for k in _SYSTEM_DEFAULTS}
         params.update({k: v for k, v in defaults.items()})
         params.update(ly.params)
-        if params.get("tp") is None:
+        if "tp" in params and params["tp"] is None:
             params["tp"] = params["t"]
-        if isinstance(ly.model, str):
+        if builtin:
             kind = ly.model.lower()
             if kind not in KINDS:
                 raise unknown_name("layer kind", ly.model, KINDS)

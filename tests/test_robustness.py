@@ -72,6 +72,9 @@ BAD_INPUTS = [
     ("layer width 0", lambda: layer("fm", 0), ValueError, ["width", ">= 1", "got 0"]),
     ("layer parameter typo", lambda: heterostructure([layer("nm", 2, gama=0.3), layer("fm")], N_y=2), ValueError, ["'gama'", "did you mean 'gamma'", "silently ignored"]),
     ("layer parameter of another model", lambda: heterostructure([layer("fm", gamma=0.3)], N_y=2), ValueError, ["'gamma'", "model 'ferromagnet'", "allowed: m, m_x"]),
+    # a user Model never receives the built-in kinds' gamma = 1 / w = 0: its symbols must be given
+    ("user model without gamma", lambda: heterostructure([layer(builtin_model("multiorbital"), 2)], N_y=2), ValueError, ["missing parameter values ['gamma']", "'multiorbital'"]),
+    ("user model without w", lambda: heterostructure([layer(builtin_model("altermagnet"), 2)], N_y=2, basis="spin"), ValueError, ["missing parameter values ['w']", "'altermagnet'"]),
     ("magnetization on a metal layer", lambda: heterostructure([layer("nm", m="x")], N_y=2), ValueError, ["no exchange", "only to FM layers"]),
     ("heterostructure default typo", lambda: heterostructure([layer("nm")], N_y=2, gama=1.0), ValueError, ["'gama'", "did you mean 'gamma'"]),
     ("no layers", lambda: heterostructure([], N_y=2), ValueError, ["at least one layer"]),
