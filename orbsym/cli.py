@@ -62,7 +62,26 @@ def build_parser():
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
+    parser.set_defaults(_commands=sub.choices)
     return parser
+
+
+def _unrecognized(extra, parser):
+    """UsageError for unrecognized arguments, matching each misspelled option against the allowed ones."""
+    import difflib
+
+    options = sorted({o for a in parser._actions for o in a.option_strings if o.startswith("--")})
+    hints = []
+    for item in extra:
+        name = item.split("=", 1)[0]
+        if name.startswith("-") and name not in options:
+            close = difflib.get_close_matches(name, options, n=2, cutoff=0.8)
+            if close:
+                hints.append(f"{name}: did you mean {' or '.join(close)}?")
+    message = f"unrecognized arguments: {' '.join(extra)}"
+    if hints:
+        message += f" ({'; '.join(hints)})"
+    return UsageError(message)
 
 
 def _private_mplconfig():
@@ -156,9 +175,11 @@ def _main(argv, debug):
 
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
         if not getattr(args, "command", None):
             raise UsageError("no command given; run 'orbsym --help' for the list of commands")
+        if extra:
+            raise _unrecognized(extra, args._commands.get(args.command, parser))
         return int(args._run(args) or 0)
     except Terminated:
         raise

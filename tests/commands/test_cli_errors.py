@@ -37,7 +37,8 @@ def assert_one_line_error(proc, status, *words):
 USAGE_ERRORS = [
     ("no command", [], ["no command given", "--help"]),
     ("unknown command", ["comptue"], ["invalid choice", "'comptue'", "compute"]),
-    ("unknown option", [*SMALL, "--gama", "0.3"], ["unrecognized arguments", "--gama"]),
+    ("unknown option", [*SMALL, "--gama", "0.3"], ["unrecognized arguments", "--gama", "did you mean --gamma?"]),
+    ("unknown option with =", [*SMALL, "--qantities=densities"], ["unrecognized arguments", "did you mean --quantities?"]),
     ("bad geometry", ["compute", "trilyer"], ["unknown geometry 'trilyer'", "did you mean 'trilayer'"]),
     ("bad basis", [*SMALL, "--basis", "orbitl"], ["--basis", "'orbitl'", "did you mean 'orbital'"]),
     ("bad interface", [*SMALL, "--interface", "metl"], ["--interface", "did you mean 'metal'", "fm, metal"]),
