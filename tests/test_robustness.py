@@ -398,3 +398,10 @@ def test_floating_point_onsite_matrix_hermitian_up_to_rounding():
     assert Model("u", pauli(), {"x": -sp.eye(2)}, -mu * sp.eye(2) + sp.Matrix(A)).dim == 2
     with pytest.raises(ValueError, match=r"not Hermitian: entry \[0, 1\]"):
         Model("u", pauli(), {"x": -sp.eye(2)}, -mu * sp.eye(2) + sp.Matrix(A + [[0, 1e-3], [0, 0]]))
+
+
+@pytest.mark.parametrize("seconds, text", [(3.2, "3.2 s"), (90, "1.5 min"), (86400, "1 day"), (2 * 86400, "2 days"), (365.25 * 86400, "1 year"), (3e9, "95.1 years")])
+def test_format_seconds_units(seconds, text):
+    from orbsym.numeric.budget import format_seconds
+
+    assert format_seconds(seconds) == text

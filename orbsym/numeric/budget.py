@@ -106,7 +106,8 @@ def format_seconds(s):
     s = float(s)
     for unit, size in (("years", 365.25 * 86400), ("days", 86400), ("h", 3600), ("min", 60)):
         if s >= size:
-            return f"{s / size:.3g} {unit}"
+            value = f"{s / size:.3g}"
+            return f"{value} {unit[:-1] if value == '1' and unit.endswith('s') else unit}"
     return f"{s:.2g} s"
 
 
