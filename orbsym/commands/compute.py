@@ -109,6 +109,11 @@ def check_applicable(args):
                     f"option {name(k)} does not apply with --metal-model (the model file defines the metal, its basis "
                     "and its parameters: set them in its `params` dict)"
                 )
+        if args.rkky:
+            raise ValueError(
+                "option --rkky does not apply with --metal-model (J = F_AP - F_P rebuilds the built-in trilayer "
+                "with m_R along +-m_L; compute F for the two --m-R directions with two runs instead)"
+            )
     geometry = args.geometry
     for k, geo in (("m_L", "trilayer"), ("m_R", "trilayer"), ("m_FM", "bilayer")):
         if k in given and geometry != geo:

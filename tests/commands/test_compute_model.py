@@ -39,3 +39,16 @@ def test_metal_model_file_errors(tmp_path):
     with pytest.raises(ValueError, match=r"needs values for \['t_2', 't_3'\]"):
         main(["--debug", "compute", "trilayer", "--N-x", "6", "--N-y", "4", "--metal-model", str(f)])
     assert main(["compute", "trilayer", "--metal-model", str(tmp_path / "nothere.py")]) == 2
+
+
+def test_rkky_with_a_metal_model_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    """--rkky rebuilds the built-in trilayer with m_R = +-|m| m_L: with a model file it is refused by
+    name before any solve (it used to fail late with "unknown heterostructure parameter 'm_R'")."""
+    import orbsym.systems
+
+    monkeypatch.setattr(orbsym.systems, "solve", lambda *a, **k: pytest.fail("solve ran"))
+    f = tmp_path / "eq3.py"
+    f.write_text(GENERATED)
+    assert main(["compute", "trilayer", "--N-x", "5", "--N-y", "4", "--metal-model", str(f), "--rkky"]) == 2
+    err = capsys.readouterr().err
+    assert "--rkky does not apply with --metal-model" in err and err.count("\n") == 1
