@@ -78,11 +78,11 @@ def check_output_file(path, option="--out", example="result.json"):
         A good file name for the message.
     """
     text = "" if path is None else str(path)
-    if not text.strip():
-        raise ValueError(f"{option} is empty; give a file name, e.g. {option} {example}")
-    if text.strip() == "-":
-        raise ValueError(f"{option} '-': standard output is the default, omit {option} to print there; or give a file name, e.g. {option} {example}")
     eg = f"{option} {example}" if option.startswith("-") else repr(example)
+    if not text.strip():
+        raise ValueError(f"{option} is empty; give a file name, e.g. {eg}")
+    if text.strip() == "-":
+        raise ValueError(f"{option} '-': standard output is the default, omit {option} to print there; or give a file name, e.g. {eg}")
     if text.endswith(("/", os.sep)) or Path(text).is_dir():
         raise ValueError(f"{option} {text!r} is a directory; give a file name, e.g. {eg}")
     p = Path(text)
@@ -96,13 +96,14 @@ def check_output_file(path, option="--out", example="result.json"):
 def check_output_dir(path, option="--out", example="figures"):
     """Validate an output *directory* before computing (created if missing); returns the Path."""
     text = "" if path is None else str(path)
+    eg = f"{option} {example}" if option.startswith("-") else repr(example)
     if not text.strip():
-        raise ValueError(f"{option} is empty; give an output directory, e.g. {option} {example}")
+        raise ValueError(f"{option} is empty; give an output directory, e.g. {eg}")
     if text.strip() == "-":
-        raise ValueError(f"{option} '-': this command writes several files; give an output directory, e.g. {option} {example}")
+        raise ValueError(f"{option} '-': this command writes several files; give an output directory, e.g. {eg}")
     p = Path(text)
     if p.exists() and not p.is_dir():
-        raise ValueError(f"{option} {text!r} is a file, not a directory; give an output directory, e.g. {option} {example}")
+        raise ValueError(f"{option} {text!r} is a file, not a directory; give an output directory, e.g. {eg}")
     try:
         return ensure_writable_dir(p)
     except ValueError as exc:

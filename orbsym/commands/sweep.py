@@ -98,9 +98,11 @@ def parse_axis(item):
     if not spec:
         raise ValueError(f"--param {name}: no values given (expected START:STOP:NUM or V1,V2,...)")
     if ":" in spec:
-        parts = spec.split(":")
+        parts = [p.strip() for p in spec.split(":")]
         if len(parts) != 3:
             raise ValueError(f"--param {name}={spec}: expected START:STOP:NUM with three fields, got {len(parts)}")
+        if not all(parts):
+            raise ValueError(f"--param {name}={spec}: empty field at position {parts.index('') + 1} (expected START:STOP:NUM)")
         start, stop, num = (_number(p) for p in parts)
         if start is None or stop is None or not (math.isfinite(start) and math.isfinite(stop)):
             raise ValueError(f"--param {name}={spec}: START and STOP must be finite numbers")

@@ -101,7 +101,8 @@ BAD = [
     ("sweep param empty entry", ["sweep", "bilayer", "--param", "mu=1,,2"], ["--param mu=1,,2", "position 2"]),
     ("sweep param empty words entry", ["sweep", "bilayer", "--param", "interface=fm,"], ["--param interface=fm,", "position 2"]),
     ("sweep set empty entry", [*SW, "--set", "m_FM=1,,0"], ["--set m_FM=1,,0", "position 2"]),
-    ("sweep param empty range field", ["sweep", "bilayer", "--param", "mu=0:1:"], ["--param mu=0:1:", "NUM"]),
+    ("sweep param empty range field", ["sweep", "bilayer", "--param", "mu=0:1:"], ["--param mu=0:1:", "empty field at position 3"]),
+    ("sweep param empty range start", ["sweep", "bilayer", "--param", "mu=:1:3"], ["--param mu=:1:3", "empty field at position 1"]),
     # --- NaN, inf, complex where reals are needed
     ("gamma nan", ["figure", "2", "--gamma", "1,nan"], ["--gamma '1,nan'", "'nan' is not a finite number"]),
     ("gamma inf", ["figure", "5", "--gamma", "inf"], ["--gamma", "'inf' is not a finite number"]),
@@ -135,6 +136,8 @@ BAD = [
     ("sweep fixed typo", [*SW, "--set", "gama=1"], ["'gama'", "did you mean 'gamma'"]),
     ("sweep axis typo", ["sweep", "bilayer", "--param", "muu=1,2"], ["'muu'", "did you mean 'mu'"]),
     ("sweep observable typo", [*SW, "--observable", "free_enrgy"], ["'free_enrgy'", "did you mean 'free_energy'"]),
+    ("sweep current kind typo", [*SW, "--observable", "currents:bnd"], ["'currents:bnd'", "did you mean 'bond'"]),
+    ("sweep torque kind typo", [*SW, "--observable", "torques:forwrd"], ["'torques:forwrd'", "did you mean 'forward'"]),
     ("sweep geometry typo", ["sweep", "bilayr", "--param", "mu=1,2"], ["'bilayr'", "did you mean 'bilayer'"]),
     ("sweep interface typo", [*SW, "--set", "interface=metl"], ["'metl'", "did you mean 'metal'"]),
 ]
@@ -269,12 +272,17 @@ def test_forked_child_does_not_keep_the_lock(tmp_path):
     """A forked child (e.g. a pool worker that outlives a killed parent) must not hold the lock."""
     lock = FileLock(tmp_path / "lock").acquire("parent")
     r, w = os.pipe()
+    ready_r, ready_w = os.pipe()
     pid = os.fork()
-    if pid == 0:  # child: wait until the parent says stop
+    if pid == 0:  # child (the at-fork hooks have run): say so, then wait until the parent says stop
         os.close(w)
+        os.write(ready_w, b"r")
         os.read(r, 1)
         os._exit(0)
     os.close(r)
+    os.close(ready_w)
+    assert os.read(ready_r, 1) == b"r"
+    os.close(ready_r)
     try:
         lock.release()  # the child is alive and inherited the descriptor before the release
         again = FileLock(tmp_path / "lock").acquire("parent again")
