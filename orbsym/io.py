@@ -16,15 +16,23 @@ is touched.  Only a SIGKILL or power loss between two renames can still mix old 
 Output paths are checked before anything is computed (:func:`check_output_file`,
 :func:`check_output_dir`, :func:`check_file_stem`); a write that fails (disk full, file-size
 limit) raises :class:`OutputError` naming the target file.
+
+One writer at a time: :class:`FileLock` is the exclusive, non-blocking ownership lock of an output
+(the sweep store's ``<out>.parts/lock``, a figure's ``OUT/.<name>.lock``); a second run fails at
+once with :class:`OutputLockedError` naming the lock file and its holder.  The kernel releases the
+lock when the owner dies (even by SIGKILL), so a lock is never stale; whoever holds it may remove
+the temporary files that a killed writer left behind (:func:`remove_leftover_temps`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import datetime
 import errno
 import os
 import signal
+import socket
 import tempfile
 from pathlib import Path
 
@@ -36,6 +44,10 @@ __all__ = [
     "check_output_file",
     "check_output_dir",
     "check_file_stem",
+    "temp_pattern",
+    "remove_leftover_temps",
+    "FileLock",
+    "OutputLockedError",
     "OutputError",
     "Terminated",
 ]
@@ -52,32 +64,50 @@ class Terminated(BaseException):
 def check_output_file(path, option="--out", example="result.json"):
     """Validate an output *file* name before computing; returns it as a :class:`~pathlib.Path`.
 
-    Refused with one-line ValueErrors: an empty name, ``-``, a name ending in a path separator, an
-    existing directory, and a parent that is not a writable directory (created if missing).
+    Refused with one-line ValueErrors that start with ``option`` and the user's ``path``: an empty
+    name, ``-``, a name ending in a path separator, an existing directory, and a parent that is not
+    a writable directory (created if missing; a parent that is a file is refused).
+
+    Parameters
+    ----------
+    path : path-like
+        The output file as the user gave it.
+    option : str
+        How the user gave it (``"--out"``, ``"--output"``; an API argument name such as ``"path"``).
+    example : str
+        A good file name for the message.
     """
     text = "" if path is None else str(path)
+    eg = f"{option} {example}" if option.startswith("-") else repr(example)
     if not text.strip():
-        raise ValueError(f"{option} is empty; give a file name, e.g. {option} {example}")
+        raise ValueError(f"{option} is empty; give a file name, e.g. {eg}")
     if text.strip() == "-":
-        raise ValueError(f"{option} '-': standard output is the default, omit {option} to print there; or give a file name, e.g. {option} {example}")
+        raise ValueError(f"{option} '-': standard output is the default, omit {option} to print there; or give a file name, e.g. {eg}")
     if text.endswith(("/", os.sep)) or Path(text).is_dir():
-        raise ValueError(f"{option} {text!r} is a directory; give a file name, e.g. {option} {example}")
+        raise ValueError(f"{option} {text!r} is a directory; give a file name, e.g. {eg}")
     p = Path(text)
-    ensure_writable_dir(p.parent if str(p.parent) else ".")
+    try:
+        ensure_writable_dir(p.parent if str(p.parent) else ".")
+    except ValueError as exc:
+        raise ValueError(f"{option} {text!r}: {exc}") from None
     return p
 
 
 def check_output_dir(path, option="--out", example="figures"):
     """Validate an output *directory* before computing (created if missing); returns the Path."""
     text = "" if path is None else str(path)
+    eg = f"{option} {example}" if option.startswith("-") else repr(example)
     if not text.strip():
-        raise ValueError(f"{option} is empty; give an output directory, e.g. {option} {example}")
+        raise ValueError(f"{option} is empty; give an output directory, e.g. {eg}")
     if text.strip() == "-":
-        raise ValueError(f"{option} '-': this command writes several files; give an output directory, e.g. {option} {example}")
+        raise ValueError(f"{option} '-': this command writes several files; give an output directory, e.g. {eg}")
     p = Path(text)
     if p.exists() and not p.is_dir():
-        raise ValueError(f"{option} {text!r} is a file, not a directory; give an output directory, e.g. {option} {example}")
-    return ensure_writable_dir(p)
+        raise ValueError(f"{option} {text!r} is a file, not a directory; give an output directory, e.g. {eg}")
+    try:
+        return ensure_writable_dir(p)
+    except ValueError as exc:
+        raise ValueError(f"{option} {text!r}: {exc}") from None
 
 
 def check_file_stem(name, option="--name", suffixes=()):
@@ -150,6 +180,188 @@ def _temp_for(target):
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp" + target.suffix, dir=target.parent)
     os.close(fd)
     return Path(tmp)
+
+
+def temp_pattern(target):
+    """Glob pattern (in ``target``'s directory) of the temporary files written for ``target``.
+
+    :func:`atomic_path` writes ``DIR/.<name>.<random>.tmp<suffix>`` (``.fig2.png.k3j9.tmp.png``).
+    """
+    target = Path(target)
+    return f".{_glob_escape(target.name)}.*.tmp{_glob_escape(target.suffix)}"
+
+
+def _glob_escape(text):
+    import glob
+
+    return glob.escape(text)
+
+
+def remove_leftover_temps(targets):
+    """Remove the temporary files that an interrupted writer of ``targets`` left behind.
+
+    Only safe while holding the targets' :class:`FileLock` (no live writer can own them then):
+    a SIGKILL between creating a temporary file and renaming it leaves it behind.
+
+    Parameters
+    ----------
+    targets : iterable of path-like
+        Output files (e.g. ``OUT/fig2.png``, ``OUT/fig2.csv``).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files removed.
+    """
+    removed = []
+    for target in targets:
+        target = Path(target)
+        parent = target.parent if str(target.parent) else Path(".")
+        for tmp in sorted(parent.glob(temp_pattern(target))):
+            try:
+                if tmp.is_file() or tmp.is_symlink():
+                    tmp.unlink()
+                    removed.append(tmp)
+            except OSError:
+                pass
+    return removed
+
+
+class OutputLockedError(ValueError):
+    """Another run holds the lock of an output; the message names the lock file and its holder."""
+
+
+#: Descriptors of the locks held by this process (closed in forked children, see :class:`FileLock`).
+_HELD_LOCKS = set()
+
+
+def _close_inherited_locks():
+    # A forked child shares the parent's open lock file description: a child that outlives its
+    # parent (a pool worker that is still finishing a task) would keep the lock held.  Closing the
+    # child's copy does not release the parent's lock (flock locks go with the last descriptor).
+    for fd in list(_HELD_LOCKS):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD_LOCKS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_inherited_locks)
+
+
+class FileLock:
+    """Exclusive, non-blocking ownership lock on the file ``path`` (one writer of an output).
+
+    :func:`fcntl.flock` (``msvcrt.locking`` on Windows): the kernel releases the lock when the
+    owning process exits, even by SIGKILL, so a lock is never stale and needs no clean-up rule;
+    the file's text (pid, host, start time) is written only for the message of a refused run.
+    Forked children do not keep it (their copy is closed at fork).
+
+    Parameters
+    ----------
+    path : path-like
+        The lock file (created, with its directory, if missing).
+    error : type
+        Exception class raised when another process holds the lock (default
+        :class:`OutputLockedError`, a ValueError: exit status 2 at the CLI).
+
+    Example
+    -------
+    >>> lock = FileLock("figures/.fig2.lock").acquire("'figures/fig2.*'")   # doctest: +SKIP
+    >>> ...; lock.release(unlink=True)                                       # doctest: +SKIP
+    """
+
+    def __init__(self, path, error=OutputLockedError):
+        self.path = Path(path)
+        self.error = error
+        self.fd = None
+
+    def acquire(self, what, hint="wait for it to finish or choose another output file"):
+        """Take the lock or raise ``error`` naming ``what``, the holder and the lock file."""
+        for _ in range(20):  # retry when the file was unlinked under us (the owner just finished)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            except FileNotFoundError:  # the directory was removed between mkdir and open
+                continue
+            if not _try_lock(fd, self.error):
+                holder = _read_holder(fd)
+                os.close(fd)
+                raise self.error(
+                    f"{what} is being written by another orbsym run ({holder}; lock {str(self.path)!r}); "
+                    f"{hint} (the lock is released when that process exits)"
+                )
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                os.close(fd)
+                continue
+            info = f"pid {os.getpid()} on {socket.gethostname()}, started {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+            os.ftruncate(fd, 0)
+            os.write(fd, info.encode())
+            self.fd = fd
+            _HELD_LOCKS.add(fd)
+            return self
+        raise self.error(f"could not take the lock {str(self.path)!r} (its directory keeps disappearing)")
+
+    def release(self, unlink=False):
+        """Give the lock up; ``unlink``: remove the lock file first (while still holding it)."""
+        if self.fd is None:
+            return
+        if unlink:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+        _HELD_LOCKS.discard(self.fd)
+        os.close(self.fd)  # closing the descriptor releases the lock
+        self.fd = None
+
+    def __enter__(self):
+        if self.fd is None:
+            raise RuntimeError("FileLock used as a context manager must be acquired first: with FileLock(p).acquire(what): ...")
+        return self
+
+    def __exit__(self, *exc):
+        self.release(unlink=True)
+        return False
+
+
+def _try_lock(fd, error=OutputLockedError):
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except (BlockingIOError, PermissionError):
+        return False
+    except OSError as exc:  # e.g. ENOLCK / EOPNOTSUPP on some network file systems
+        raise error(
+            f"cannot lock {_fd_path(fd)!r}: {exc.strerror}; this file system does not support file locks -- "
+            f"write the output to a local disk and copy it afterwards"
+        ) from None
+
+
+def _fd_path(fd):
+    with contextlib.suppress(OSError):
+        return os.readlink(f"/proc/self/fd/{fd}")
+    return f"file descriptor {fd}"
+
+
+def _read_holder(fd):
+    try:
+        text = os.pread(fd, 200, 0).decode(errors="replace").strip()
+    except (OSError, AttributeError):
+        text = ""
+    return text or "holder unknown"
 
 
 def _finish(tmp, target):

@@ -8,7 +8,12 @@ Examples::
     orbsym figure 5 --N-x-range 3:40 --quick
 
 Writes ``figN.png``, ``figN.pdf``, ``figN.csv`` (parameters in ``#`` header lines) and ``figN.nc``
-(the labeled data, NetCDF) atomically into ``--out``.  The parameter grids run as sweeps
+(the labeled data, NetCDF) atomically into ``--out``.  One run at a time writes these files: a
+second run on the same files is refused (exit status 2) naming the lock ``OUT/.figN.lock`` and the
+pid and host holding it; temporary files that a killed run left behind are removed by the next
+run, with a one-line notice on stderr.  Every option is checked before anything is computed: an
+empty list entry (``--gamma 1,,0.5``), NaN, inf or a complex value, a misspelled name, an
+``--out`` that is a file or not writable.  The parameter grids run as sweeps
 (:func:`orbsym.workflows.sweeps.sweep`): ``--workers N`` (local processes) or ``--scheduler ADDRESS``
 (dask); an interrupted run resumes when repeated with the same options (state in
 ``OUT/.orbsym-resume/``, removed when the figure is written).  Defaults are the paper's parameters (:data:`orbsym.conventions.PAPER_PARAMETERS`).
@@ -24,39 +29,82 @@ NAME = "figure"
 HELP = "regenerate one figure of the paper (2, 3, 4 or 5) as PNG + PDF + CSV, with changed parameters"
 
 
-def _floats(text):
-    try:
-        vals = tuple(float(v) for v in str(text).split(",") if v.strip())
-    except ValueError:
-        raise ValueError(f"expected comma-separated numbers, got {text!r}") from None
-    if not vals:
-        raise ValueError(f"expected at least one number, got {text!r}")
-    return vals
+def _floats(option, text):
+    """Comma-separated finite reals; an empty entry, NaN, inf or a complex value is refused."""
+    from ..workflows.sweeps.inputs import parse_real, split_list
+
+    return tuple(parse_real(option, t, text) for t in split_list(option, text, example="1,0.5"))
+
+
+#: Magnetization axes accepted in ``--configs`` (an optional sign in front).
+AXES = ("x", "y", "z", "-x", "-y", "-z")
+
+
+def _axis(option, value, text):
+    from ..numeric.checks import unknown_name
+
+    if value.lower().lstrip("+-") in ("x", "y", "z") and len(value.lstrip("+-")) == 1 and len(value) - len(value.lstrip("+-")) <= 1:
+        return value
+    raise unknown_name(f"magnetization axis in {option} {text!r}:", value, AXES)
 
 
 def _configs(text):
+    from ..workflows.sweeps.inputs import split_list
+
     out = []
-    for part in str(text).split(","):
-        a, sep, b = part.partition(":")
-        if not sep or not a.strip() or not b.strip():
-            raise ValueError(f"--configs expects comma-separated m_L:m_R axis pairs like 'x:y,x:z', got {text!r}")
-        out.append((a.strip(), b.strip()))
+    for part in split_list("--configs", text, example="x:y,x:z"):
+        pair = [t.strip() for t in part.split(":")]
+        if len(pair) != 2 or not all(pair):
+            raise ValueError(f"--configs {text!r}: entry {part!r} is not an m_L:m_R axis pair like 'x:y' (expected e.g. --configs x:y,x:z)")
+        out.append(tuple(_axis("--configs", v, text) for v in pair))
+    if len(set(out)) != len(out):
+        raise ValueError(f"--configs {text!r} names a configuration twice")
     return tuple(out)
 
 
+def _panels(text):
+    from ..numeric.checks import check_name
+    from ..workflows.figures.fig3 import PANELS
+    from ..workflows.sweeps.inputs import split_list
+
+    panels = tuple(check_name(f"panel in --panels {text!r}:", q, PANELS) for q in split_list("--panels", text, example="nm,am"))
+    if len(set(panels)) != len(panels):
+        raise ValueError(f"--panels {text!r} names a panel twice")
+    return panels
+
+
 def _grid(text):
-    a, sep, b = str(text).lower().partition("x")
+    from ..workflows.sweeps.inputs import split_list
+
+    parts = split_list("--grid", str(text).lower(), "x", "field", example="19x37")
     try:
-        return int(a), int(b)
+        if len(parts) != 2:
+            raise ValueError
+        return int(parts[0]), int(parts[1])
     except ValueError:
-        raise ValueError(f"--grid expects N_THETAxN_PHI (e.g. 19x37), got {text!r}") from None
+        raise ValueError(f"--grid expects N_THETAxN_PHI with two integers (e.g. 19x37), got {text!r}") from None
 
 
 def _range(text, name, n):
-    parts = str(text).split(":")
+    from ..workflows.sweeps.inputs import split_list
+
+    parts = split_list(name, text, ":", "field", example=":".join(["X"] * n))
     if len(parts) != n:
-        raise ValueError(f"{name} expects {':'.join(['X'] * n)}, got {text!r}")
+        raise ValueError(f"{name} expects {':'.join(['X'] * n)} ({n} fields), got {text!r}")
     return parts
+
+
+def _int(option, token, text, what):
+    try:
+        return int(token)
+    except ValueError:
+        raise ValueError(f"{option} {text!r}: {what} {token!r} is not an integer") from None
+
+
+def check_scheduler(address):
+    """``--scheduler ''`` is refused (an empty address would silently run locally)."""
+    if address is not None and not str(address).strip():
+        raise ValueError("--scheduler is empty; give the address of a dask scheduler (e.g. --scheduler tcp://host:8786), or omit it to run locally")
 
 
 def add_common_arguments(parser):
@@ -107,7 +155,7 @@ def figure_parameters(args, n):
     for k in ("w", "mu", "N_x", "N_FM", "m", "t", "tp", "axis", "symmetry", "log"):
         p[k] = getattr(args, k, None)
     if getattr(args, "gamma", None) is not None:
-        g = _floats(args.gamma)
+        g = _floats("--gamma", args.gamma)
         if n in (2, 5):
             p["gammas"] = g
         elif len(g) != 1:
@@ -119,19 +167,16 @@ def figure_parameters(args, n):
     if getattr(args, "grid", None) is not None:
         p["n_theta"], p["n_phi"] = _grid(args.grid)
     if getattr(args, "panels", None) is not None:
-        p["panels"] = tuple(s.strip() for s in args.panels.split(",") if s.strip())
+        p["panels"] = _panels(args.panels)
     if getattr(args, "mu_range", None) is not None:
+        from ..workflows.sweeps.inputs import parse_real
+
         a, b, c = _range(args.mu_range, "--mu-range", 3)
-        try:
-            p["mu_min"], p["mu_max"], p["n_mu"] = float(a), float(b), int(c)
-        except ValueError:
-            raise ValueError(f"--mu-range expects MIN:MAX:N with N an integer, got {args.mu_range!r}") from None
+        p["mu_min"], p["mu_max"] = parse_real("--mu-range", a, args.mu_range), parse_real("--mu-range", b, args.mu_range)
+        p["n_mu"] = _int("--mu-range", c, args.mu_range, "N")
     if getattr(args, "N_x_range", None) is not None:
         a, b = _range(args.N_x_range, "--N-x-range", 2)
-        try:
-            p["N_x_min"], p["N_x_max"] = int(a), int(b)
-        except ValueError:
-            raise ValueError(f"--N-x-range expects integers MIN:MAX, got {args.N_x_range!r}") from None
+        p["N_x_min"], p["N_x_max"] = _int("--N-x-range", a, args.N_x_range, "MIN"), _int("--N-x-range", b, args.N_x_range, "MAX")
     return {k: v for k, v in p.items() if v is not None}
 
 
@@ -151,8 +196,7 @@ def check_applicable(params, mod, n):
             raise ValueError(f"option {opt} does not apply to figure {n}")
 
 
-#: File suffixes a figure may write (PNG, PDF, CSV and NetCDF).
-SUFFIXES = (".png", ".pdf", ".csv", ".nc")
+from ..workflows.figures.common import SUFFIXES  # noqa: E402 - file suffixes a figure writes
 
 
 def check_outputs(out, names):
@@ -276,6 +320,19 @@ def figure_runner(args):
             executor.shutdown(wait=True)
 
 
+@contextlib.contextmanager
+def own_outputs(out, names):
+    """Hold the figures' output lock (:func:`orbsym.workflows.figures.common.locked_outputs`) and
+    print a one-line notice on stderr if temporary files of an interrupted run were removed."""
+    from ..workflows.figures.common import leftover_notice, locked_outputs
+
+    with locked_outputs(out, names) as removed:
+        if removed:
+            print(f"orbsym: {leftover_notice(removed, out)}", file=sys.stderr)
+            sys.stderr.flush()
+        yield removed
+
+
 def run(args):
     from ..io import atomic_files
     from ..workflows import figures
@@ -287,11 +344,13 @@ def run(args):
     check_panel_options(params, n)
     if isinstance(args.workers, bool) or args.workers < 1:
         raise ValueError(f"--workers must be an integer >= 1, got {args.workers!r}")
+    check_scheduler(args.scheduler)
     name = mod.NAME if args.name is None else args.name
     check_outputs(args.out, [name])
     check_energies(params)
+    mod.check(quick=args.quick, **params)
     check_figure_size(mod, n, params, args.quick, args.workers)
-    with figure_runner(args) as run_:
+    with own_outputs(args.out, [name]), figure_runner(args) as run_:  # a second run on these files is refused
         data = mod.compute(quick=args.quick, run=run_, **params)
         with atomic_files():  # PNG, PDF, CSV and NetCDF published together or not at all
             paths = mod.save(data, args.out, name=name)

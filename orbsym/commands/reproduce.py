@@ -4,7 +4,8 @@ Each figure is written as ``figN.png``, ``figN.pdf``, ``figN.csv`` (the plotted 
 parameters in ``#`` header lines) and ``figN.nc`` (labeled NetCDF), atomically, at the paper's parameters
 (:data:`orbsym.conventions.PAPER_PARAMETERS`) or, with ``--quick``, at reduced sizes.  One line of
 headline numbers and the wall time per figure are printed.  ``orbsym figure N`` changes parameters.
-``--workers`` / ``--scheduler`` and resuming as for ``orbsym figure``.
+``--workers`` / ``--scheduler``, resuming, the lock on each figure's files (a second run on them is
+refused) and the removal of a killed run's temporary files as for ``orbsym figure``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import sys
 import time
 
-from .figure import add_common_arguments, figure_runner
+from .figure import add_common_arguments, check_scheduler, figure_runner
 
 NAME = "reproduce"
 HELP = "regenerate the paper's Figs. 2-5 (PNG + PDF + CSV) at the paper's parameters"
@@ -34,30 +35,36 @@ def check_common_applicable(common, mods):
 
 def run(args):
     from ..workflows import figures
+    from ..workflows.sweeps.inputs import split_list
 
-    try:
-        numbers = [int(s) for s in str(args.figures).split(",") if s.strip()]
-    except ValueError:
-        raise ValueError(f"--figures expects comma-separated figure numbers from 2,3,4,5, got {args.figures!r}") from None
-    if not numbers:
-        raise ValueError("--figures needs at least one figure number from 2,3,4,5")
+    numbers = []
+    for tok in split_list("--figures", args.figures, example="2,3,4,5"):
+        try:
+            numbers.append(int(tok))
+        except ValueError:
+            raise ValueError(f"--figures {args.figures!r}: {tok!r} is not a figure number; allowed: 2, 3, 4, 5") from None
     if len(set(numbers)) != len(numbers):
         raise ValueError(f"--figures {args.figures!r} names a figure twice")
     mods = {n: figures.module(n) for n in numbers}
     if isinstance(args.workers, bool) or args.workers < 1:
         raise ValueError(f"--workers must be an integer >= 1, got {args.workers!r}")
+    check_scheduler(args.scheduler)
     common = {"interface": args.interface, "current": args.current, "T": args.T, "N_y": args.N_y}
     common = {k: v for k, v in common.items() if v is not None}
     check_common_applicable(common, mods)
     from ..io import atomic_files
-    from .figure import check_energies, check_figure_size, check_outputs
+    from .figure import check_energies, check_figure_size, check_outputs, own_outputs
 
-    check_outputs(args.out, [mod.NAME for mod in mods.values()])
+    names = [mod.NAME for mod in mods.values()]
+    check_outputs(args.out, names)
     check_energies(common)
     for n, mod in mods.items():
-        check_figure_size(mod, n, {k: v for k, v in common.items() if k in mod.DEFAULTS}, args.quick, args.workers)
+        kw = {k: v for k, v in common.items() if k in mod.DEFAULTS}
+        mod.check(quick=args.quick, **kw)
+        check_figure_size(mod, n, kw, args.quick, args.workers)
     total = 0.0
-    with figure_runner(args) as run_:  # one pool / dask client for all figures; resumable
+    # one lock per figure's files, one pool / dask client for all figures; resumable
+    with own_outputs(args.out, names), figure_runner(args) as run_:
         for n, mod in mods.items():
             kw = {k: v for k, v in common.items() if k in mod.DEFAULTS}
             t0 = time.perf_counter()

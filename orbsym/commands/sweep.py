@@ -72,6 +72,14 @@ def _number(text):
         return None
 
 
+def _is_complex(text):
+    try:
+        complex(text)
+        return True
+    except ValueError:
+        return False
+
+
 def _split(option, item):
     if "=" not in item:
         raise ValueError(f"{option} {item!r}: expected NAME=VALUES (e.g. {option} theta=0:3.14:21)")
@@ -90,9 +98,11 @@ def parse_axis(item):
     if not spec:
         raise ValueError(f"--param {name}: no values given (expected START:STOP:NUM or V1,V2,...)")
     if ":" in spec:
-        parts = spec.split(":")
+        parts = [p.strip() for p in spec.split(":")]
         if len(parts) != 3:
             raise ValueError(f"--param {name}={spec}: expected START:STOP:NUM with three fields, got {len(parts)}")
+        if not all(parts):
+            raise ValueError(f"--param {name}={spec}: empty field at position {parts.index('') + 1} (expected START:STOP:NUM)")
         start, stop, num = (_number(p) for p in parts)
         if start is None or stop is None or not (math.isfinite(start) and math.isfinite(stop)):
             raise ValueError(f"--param {name}={spec}: START and STOP must be finite numbers")
@@ -110,7 +120,10 @@ def parse_axis(item):
         nums = [_number(t) for t in tokens]
         values = tokens if any(v is None for v in nums) else nums
         if any(v is None for v in nums) and any(v is not None for v in nums):
-            raise ValueError(f"--param {name}={spec}: mixes numbers and words")
+            word = tokens[[v is None for v in nums].index(True)]
+            if _is_complex(word):
+                raise ValueError(f"--param {name}={spec}: {word!r} is complex; a real number is needed")
+            raise ValueError(f"--param {name}={spec}: mixes numbers and words ({word!r} is not a number)")
     if name in _INTS and not any(isinstance(v, str) for v in values):
         if all(math.isinf(v) or float(v).is_integer() for v in values):
             values = [v if math.isinf(v) else int(v) for v in values]
@@ -139,7 +152,14 @@ def parse_fixed(item):
 
 
 def run(args):
+    from ..io import check_output_file
     from ..workflows.sweeps import SweepError, sweep
+    from ..workflows.sweeps.inputs import split_list
+    from .figure import check_scheduler
+
+    check_scheduler(args.scheduler)
+    if args.out is not None:
+        check_output_file(args.out, "--out", "F.nc")  # before any point runs
 
     axes = {}
     for item in args.param:
@@ -155,7 +175,7 @@ def run(args):
         if name in fixed:
             raise ValueError(f"--set {name} is given twice ({fixed[name]!r} and {value!r}); give each fixed parameter once")
         fixed[name] = value
-    observables = [o.strip() for item in (args.observable or ["free_energy"]) for o in item.split(",") if o.strip()]
+    observables = [o for item in (args.observable or ["free_energy"]) for o in split_list("--observable", item, example="free_energy")]
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be an integer >= 1, got {args.workers}")
     if args.chunk_size is not None and args.chunk_size < 1:
@@ -165,7 +185,7 @@ def run(args):
         kwargs["tol"] = args.tol
     client = None
     executor = None if args.executor == "auto" else args.executor
-    if args.scheduler:
+    if args.scheduler is not None:
         from ..execution import connect_scheduler
 
         client, executor, n = connect_scheduler(args.scheduler)  # fails within a few seconds if unreachable

@@ -337,7 +337,7 @@ BASE = ["sweep", "bilayer", "--set", "N_y=8", "--quiet"]
         (["--param", "theta=0,1", "--set", "m_FM=q"], ["fixed parameters", "m_FM='q' are invalid", "unknown magnetization direction 'q'"]),
         (["--param", "theta=0,1", "--set", "w=0.3"], ["'w' applies only to the spin basis", "orbital basis", "silently ignored"]),
         (["--param", "mu=0,1", "--set", "basis=spin", "--set", "tp=0.5"], ["'tp' applies only to the orbital basis"]),
-        (["--param", "theta=0,1", "--out", ""], ["must be a file path"]),
+        (["--param", "theta=0,1", "--out", ""], ["--out is empty", "give a file name"]),
     ],
 )
 def test_bad_sweep_options_are_usage_errors_before_any_point(extra, words, tmp_path, monkeypatch):

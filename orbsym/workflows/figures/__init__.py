@@ -44,24 +44,38 @@ def reproduce(out_dir, quick=False, workers=1, figures=tuple(FIGURES), show_prog
     All grids run as sweeps on one executor: ``executor`` (e.g. a dask ``client.get_executor()``),
     else one local pool of ``workers`` processes (``workers > 1``), else this process.  With
     ``resume`` the sweep state lives in ``out_dir/.orbsym-resume/`` until each figure is written.
+    ``out_dir`` and every figure's parameters are checked first; the figures' files are locked
+    against a second run (:func:`~orbsym.workflows.figures.common.locked_outputs`).
     """
     import os
+
+    from ...io import check_output_dir
+    from .common import Runner, locked_outputs
+
+    mods = {int(n): module(n) for n in figures}
+    check_output_dir(out_dir, "out_dir", "figures")
+    for n, mod in mods.items():
+        mod.check(quick=quick, **{k: v for k, v in common.items() if k in mod.DEFAULTS})
+    owned = None
+    run = Runner(workers, executor=executor, resume=os.path.join(out_dir, ".orbsym-resume") if resume else None, progress=show_progress)
+    results = {}
+    with locked_outputs(out_dir, [mod.NAME for mod in mods.values()]):
+        if executor is None and workers > 1:
+            from .common import local_pool, warm_kernels
+
+            warm_kernels()
+            run.executor = owned = local_pool(workers)
+        _reproduce(mods, out_dir, quick, run, owned, results, common)
+    return results
+
+
+def _reproduce(mods, out_dir, quick, run, owned, results, common):
     import time
 
     from ...io import atomic_files
-    from .common import Runner
 
-    owned = None
-    if executor is None and workers > 1:
-        from .common import local_pool, warm_kernels
-
-        warm_kernels()
-        executor = owned = local_pool(workers)
-    run = Runner(workers, executor=executor, resume=os.path.join(out_dir, ".orbsym-resume") if resume else None, progress=show_progress)
-    results = {}
     try:
-        for n in figures:
-            mod = module(n)
+        for n, mod in mods.items():
             kw = {k: v for k, v in common.items() if k in mod.DEFAULTS}
             t0 = time.perf_counter()
             with atomic_files():  # the figure's files are published together or not at all

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import time
 
@@ -37,6 +36,10 @@ __all__ = [
     "png_bytes",
     "new_figure",
     "output_stem",
+    "SUFFIXES",
+    "locked_outputs",
+    "leftover_notice",
+    "run_figure",
     "Timer",
 ]
 
@@ -87,13 +90,15 @@ def _check_common(p):
     for k in ("N_x", "N_y", "N_FM"):
         if k in p and (isinstance(p[k], bool) or not isinstance(p[k], (int, np.integer)) or p[k] < 1):
             raise ValueError(f"{k} must be an integer >= 1, got {p[k]!r}")
-    if "T" in p and (not math.isfinite(float(p["T"])) or float(p["T"]) < 0):
-        raise ValueError(f"temperature T must be a finite number >= 0, got {p['T']!r}")
-    if "interface" in p and p["interface"] not in ("fm", "metal"):
-        raise ValueError(f"unknown interface rule {p['interface']!r}; allowed: fm, metal")
+    from ...numeric.checks import ENERGY_LIMIT, check_name, real_number
+
+    if "T" in p:
+        real_number("temperature T", p["T"], minimum=0.0, bound=ENERGY_LIMIT)
+    if "interface" in p:
+        check_name("interface rule", p["interface"], ("fm", "metal"))
     for k in ("mu", "t", "tp", "m", "w"):
-        if k in p and p[k] is not None and not math.isfinite(float(p[k])):
-            raise ValueError(f"{k} must be finite, got {p[k]!r}")
+        if k in p and p[k] is not None:
+            real_number(k, p[k], bound=ENERGY_LIMIT)
 
 
 # ------------------------------------------------------------------------------ F(mu)
@@ -393,6 +398,85 @@ def new_figure(width=7.0, height=4.0):
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), layout="constrained")
+
+
+#: File suffixes a figure writes (PNG, PDF, CSV and NetCDF).
+SUFFIXES = (".png", ".pdf", ".csv", ".nc")
+
+#: Lock files held by this process -> nesting depth (``reproduce`` holds them around ``run``).
+_HELD = {}
+
+
+@contextlib.contextmanager
+def locked_outputs(out_dir, names):
+    """Own the figure files ``out_dir/<name>.{png,pdf,csv,nc}`` for the block, like a sweep's output.
+
+    Takes one :class:`orbsym.io.FileLock` per name (``out_dir/.<name>.lock``) and then removes the
+    temporary files that a killed writer of these files left behind
+    (:func:`orbsym.io.remove_leftover_temps`; no live writer can own them while we hold the lock).
+    A second run on the same files fails at once with :class:`orbsym.io.OutputLockedError` (a
+    ValueError) naming the lock file and the pid and host holding it; the kernel releases the lock
+    of a dead process (even after SIGKILL), so no lock is ever stale.  The lock files are removed at
+    the end.  Nested use in one process (``reproduce`` around ``figN.run``) is allowed.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        The output directory (checked and created beforehand, e.g. by
+        :func:`orbsym.io.check_output_dir`).
+    names : iterable of str
+        File stems (``fig2`` ...).
+
+    Yields
+    ------
+    list of pathlib.Path
+        The leftover temporary files removed (for a notice).
+    """
+    from pathlib import Path
+
+    from ...io import FileLock, remove_leftover_temps
+
+    d = Path(out_dir)
+    names = list(dict.fromkeys(names))
+    taken = []
+    try:
+        for name in names:
+            path = d / f".{name}.lock"
+            key = os.path.realpath(path)
+            if key in _HELD:
+                _HELD[key][1] += 1
+            else:
+                what = f"figure output {str(d / name)!r} (.png, .pdf, .csv, .nc)"
+                lock = FileLock(path).acquire(what, hint="wait for it to finish, or write to another --out (or --name)")
+                _HELD[key] = [lock, 1]
+            taken.append(key)
+        removed = remove_leftover_temps(d / (name + suf) for name in names for suf in SUFFIXES)
+        yield removed
+    finally:
+        for key in reversed(taken):
+            entry = _HELD[key]
+            entry[1] -= 1
+            if entry[1] == 0:
+                del _HELD[key]
+                entry[0].release(unlink=True)
+
+
+def run_figure(mod, out_dir, quick=False, workers=1, show_progress=None, run=None, **params):
+    """``figN.run``: check ``out_dir`` and the parameters, then compute and save under the figure's
+    lock (:func:`locked_outputs`); returns ``(data, paths)``."""
+    from ...io import check_output_dir
+
+    check_output_dir(out_dir, "out_dir", "figures")
+    mod.check(quick=quick, **params)
+    with locked_outputs(out_dir, [mod.NAME]):
+        data = mod.compute(quick=quick, workers=workers, show_progress=show_progress, run=run, **params)
+        return data, mod.save(data, out_dir)
+
+
+def leftover_notice(removed, out_dir):
+    """The one-line notice (without the ``orbsym: `` prefix) about removed leftover temporary files."""
+    n = len(removed)
+    return f"removed {n} leftover temporary file{'s' if n != 1 else ''} of an interrupted run in {str(out_dir)!r}"
 
 
 def output_stem(out_dir, name):

@@ -28,7 +28,7 @@ import functools
 
 from .common import BASE_PARAMETERS, new_figure, output_stem, parameter_key, resolve_parameters, runner, save_figure, save_netcdf, write_csv
 
-__all__ = ["NAME", "DEFAULTS", "QUICK", "CURRENTS", "compute", "plot", "save", "summary", "run"]
+__all__ = ["NAME", "DEFAULTS", "QUICK", "check", "CURRENTS", "compute", "plot", "save", "summary", "run"]
 
 NAME = "fig2"
 CURRENTS = ("bond", "eq7")
@@ -67,6 +67,37 @@ def config_trilayer(config, configs, **kw):
     return trilayer(m_L=m_L, m_R=m_R, **kw)
 
 
+def check(quick=False, **params):
+    """The resolved, checked parameters of :func:`compute` (no solve): ValueError naming a bad one."""
+    from ...numeric.checks import check_name
+
+    p = resolve_parameters(DEFAULTS, QUICK, quick, **params)
+    check_name("current definition", p["current"], CURRENTS)
+    p["gammas"] = check_gammas(p["gammas"])
+    try:
+        configs = tuple((a, b) for a, b in p["configs"])
+    except (TypeError, ValueError):
+        raise ValueError(f"configs must be a sequence of (m_L, m_R) pairs such as (('x', 'y'), ('x', 'z')), got {p['configs']!r}") from None
+    if not configs:
+        raise ValueError("configs must contain at least one (m_L, m_R) pair")
+    for a, b in configs:
+        _vec(a), _vec(b)  # validate
+    p["configs"] = configs
+    return p
+
+
+def check_gammas(gammas, name="gammas"):
+    """``gammas`` as a non-empty tuple of finite real floats (Figs. 2 and 5)."""
+    from ...numeric.checks import ENERGY_LIMIT, real_number
+
+    if isinstance(gammas, (str, bytes)) or not hasattr(gammas, "__iter__"):
+        raise ValueError(f"{name} must be a sequence of numbers, got {gammas!r}")
+    out = tuple(real_number(name, g, bound=ENERGY_LIMIT) for g in gammas)
+    if not out:
+        raise ValueError(f"{name} must contain at least one value")
+    return out
+
+
 def compute(quick=False, workers=1, show_progress=None, run=None, **params):
     """Compute the Fig. 2 current profiles: one sweep over ``configuration x gamma`` (with ``log``
     also ``N_y x {1, 2}``, whose difference is the finite-N_y floor drawn in the plot).
@@ -93,16 +124,8 @@ def compute(quick=False, workers=1, show_progress=None, run=None, **params):
         ``plotted`` (polarization per configuration) and ``currents[(i_config, gamma)][alpha]``
         (arrays in units of t).
     """
-    p = resolve_parameters(DEFAULTS, QUICK, quick, **params)
-    if p["current"] not in CURRENTS:
-        raise ValueError(f"unknown current definition {p['current']!r}; allowed: {', '.join(CURRENTS)}")
-    gammas = tuple(float(g) for g in p["gammas"])
-    if not gammas:
-        raise ValueError("gammas must contain at least one value")
-    configs = tuple((a, b) for a, b in p["configs"])
-    for a, b in configs:
-        _vec(a), _vec(b)  # validate
-    p["gammas"], p["configs"] = gammas, configs
+    p = check(quick, **params)
+    gammas, configs = p["gammas"], p["configs"]
     from ...systems import trilayer
 
     base = {k: p[k] for k in ("N_x", "N_y", "N_FM", "m", "mu", "t", "tp", "interface")}
@@ -278,6 +301,10 @@ def save(data, out_dir, name=NAME):
 
 
 def run(out_dir, quick=False, workers=1, show_progress=None, run=None, **params):
-    """Compute, plot and save Fig. 2; returns ``(data, paths)``."""
-    data = compute(quick=quick, workers=workers, show_progress=show_progress, run=run, **params)
-    return data, save(data, out_dir)
+    """Compute, plot and save Fig. 2 into ``out_dir`` (checked first; the files are locked against a
+    second run, :func:`~orbsym.workflows.figures.common.locked_outputs`); returns ``(data, paths)``."""
+    import sys
+
+    from .common import run_figure
+
+    return run_figure(sys.modules[__name__], out_dir, quick=quick, workers=workers, show_progress=show_progress, run=run, **params)

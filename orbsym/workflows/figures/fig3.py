@@ -28,7 +28,7 @@ import functools
 
 from .common import BASE_PARAMETERS, new_figure, output_stem, parameter_key, resolve_parameters, runner, save_figure, save_netcdf, write_csv
 
-__all__ = ["NAME", "DEFAULTS", "QUICK", "PANELS", "compute", "plot", "save", "summary", "run", "minima", "minimum_sets", "direction_bilayer", "dataset"]
+__all__ = ["NAME", "DEFAULTS", "QUICK", "check", "PANELS", "compute", "plot", "save", "summary", "run", "minima", "minimum_sets", "direction_bilayer", "dataset"]
 
 NAME = "fig3"
 PANELS = ("nm", "am")
@@ -75,6 +75,29 @@ def _base(p, panel):
     return kw
 
 
+def check(quick=False, **params):
+    """The resolved, checked parameters of :func:`compute` (no solve): ValueError naming a bad one."""
+    from ...numeric.checks import ENERGY_LIMIT, check_name, real_number
+
+    p = resolve_parameters(DEFAULTS, QUICK, quick, **params)
+    for k in ("n_theta", "n_phi"):
+        if isinstance(p[k], bool) or not isinstance(p[k], (int, np.integer)) or p[k] < 2:
+            raise ValueError(f"{k} must be an integer >= 2, got {p[k]!r}")
+    if isinstance(p["panels"], str) or not hasattr(p["panels"], "__iter__"):
+        raise ValueError(f"panels must be a non-empty sequence from {', '.join(PANELS)}, got {p['panels']!r}")
+    panels = tuple(p["panels"])
+    if not panels:
+        raise ValueError(f"panels must be a non-empty subset of {', '.join(PANELS)}, got {panels!r}")
+    for q in panels:
+        check_name("panel", q, PANELS)
+    if len(set(panels)) != len(panels):
+        raise ValueError(f"panels {panels!r} names a panel twice")
+    for k in ("gamma", "w"):
+        real_number(k, p[k], bound=ENERGY_LIMIT)
+    p["panels"] = panels
+    return p
+
+
 def compute(quick=False, workers=1, show_progress=None, run=None, **params):
     """Free-energy maps of Fig. 3: per panel one sweep over the distinct (symmetry-reduced)
     magnetization directions of the ``(theta, phi)`` grid (:func:`direction_bilayer`).
@@ -99,14 +122,8 @@ def compute(quick=False, workers=1, show_progress=None, run=None, **params):
         ``axes[panel]`` (F per row for m along x, y, z), ``symmetry_check[panel]`` (largest
         ``|F(m) - F(representative)|`` at two generic directions, or None).
     """
-    p = resolve_parameters(DEFAULTS, QUICK, quick, **params)
-    for k in ("n_theta", "n_phi"):
-        if isinstance(p[k], bool) or not isinstance(p[k], (int, np.integer)) or p[k] < 2:
-            raise ValueError(f"{k} must be an integer >= 2, got {p[k]!r}")
-    panels = tuple(p["panels"])
-    if not panels or any(q not in PANELS for q in panels):
-        raise ValueError(f"panels must be a non-empty subset of {', '.join(PANELS)}, got {panels!r}")
-    p["panels"] = panels
+    p = check(quick, **params)
+    panels = p["panels"]
     from ...systems import bilayer
 
     theta = np.linspace(0.0, np.pi, p["n_theta"])
@@ -311,6 +328,10 @@ def save(data, out_dir, name=NAME):
 
 
 def run(out_dir, quick=False, workers=1, show_progress=None, run=None, **params):
-    """Compute, plot and save Fig. 3; returns ``(data, paths)``."""
-    data = compute(quick=quick, workers=workers, show_progress=show_progress, run=run, **params)
-    return data, save(data, out_dir)
+    """Compute, plot and save Fig. 3 into ``out_dir`` (checked first; the files are locked against a
+    second run, :func:`~orbsym.workflows.figures.common.locked_outputs`); returns ``(data, paths)``."""
+    import sys
+
+    from .common import run_figure
+
+    return run_figure(sys.modules[__name__], out_dir, quick=quick, workers=workers, show_progress=show_progress, run=run, **params)

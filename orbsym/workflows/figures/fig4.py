@@ -28,7 +28,7 @@ from .common import (
     write_csv,
 )
 
-__all__ = ["NAME", "DEFAULTS", "QUICK", "compute", "plot", "save", "summary", "run", "switch_points", "exact_switch_points", "grid_switch_points"]
+__all__ = ["NAME", "DEFAULTS", "QUICK", "check", "compute", "plot", "save", "summary", "run", "switch_points", "exact_switch_points", "grid_switch_points"]
 
 NAME = "fig4"
 DEFAULTS = {**BASE_PARAMETERS, "gamma": 0.3, "mu_min": -3.0, "mu_max": 3.0, "n_mu": 601}
@@ -36,6 +36,20 @@ DEFAULTS.pop("mu")
 QUICK = {"N_y": 200, "n_mu": 121}
 AXES = ("x", "y", "z")
 _COLORS = {"x": "C0", "y": "C1", "z": "C2"}
+
+
+def check(quick=False, **params):
+    """The resolved, checked parameters of :func:`compute` (no solve): ValueError naming a bad one."""
+    from ...numeric.checks import ENERGY_LIMIT, real_number
+
+    p = resolve_parameters(DEFAULTS, QUICK, quick, **params)
+    if isinstance(p["n_mu"], bool) or not isinstance(p["n_mu"], (int, np.integer)) or p["n_mu"] < 2:
+        raise ValueError(f"n_mu must be an integer >= 2, got {p['n_mu']!r}")
+    for k in ("mu_min", "mu_max", "gamma"):
+        real_number(k, p[k], bound=ENERGY_LIMIT)
+    if not float(p["mu_min"]) < float(p["mu_max"]):
+        raise ValueError(f"need mu_min < mu_max, got mu_min = {p['mu_min']!r}, mu_max = {p['mu_max']!r}")
+    return p
 
 
 def compute(quick=False, workers=1, show_progress=None, run=None, **params):
@@ -63,11 +77,7 @@ def compute(quick=False, workers=1, show_progress=None, run=None, **params):
         ``mu``, ``F[axis]`` (per row, units of t), ``levels[axis]`` / ``weights[axis]`` (the
         spectra at mu = 0) and ``switch_points`` (exact, :func:`switch_points`).
     """
-    p = resolve_parameters(DEFAULTS, QUICK, quick, **params)
-    if isinstance(p["n_mu"], bool) or not isinstance(p["n_mu"], (int, np.integer)) or p["n_mu"] < 2:
-        raise ValueError(f"n_mu must be an integer >= 2, got {p['n_mu']!r}")
-    if not float(p["mu_min"]) < float(p["mu_max"]):
-        raise ValueError(f"need mu_min < mu_max, got mu_min = {p['mu_min']!r}, mu_max = {p['mu_max']!r}")
+    p = check(quick, **params)
     mus = np.linspace(float(p["mu_min"]), float(p["mu_max"]), int(p["n_mu"]))
     from ...systems import bilayer
 
@@ -285,6 +295,10 @@ def save(data, out_dir, name=NAME):
 
 
 def run(out_dir, quick=False, workers=1, show_progress=None, run=None, **params):
-    """Compute, plot and save Fig. 4; returns ``(data, paths)``."""
-    data = compute(quick=quick, workers=workers, show_progress=show_progress, run=run, **params)
-    return data, save(data, out_dir)
+    """Compute, plot and save Fig. 4 into ``out_dir`` (checked first; the files are locked against a
+    second run, :func:`~orbsym.workflows.figures.common.locked_outputs`); returns ``(data, paths)``."""
+    import sys
+
+    from .common import run_figure
+
+    return run_figure(sys.modules[__name__], out_dir, quick=quick, workers=workers, show_progress=show_progress, run=run, **params)

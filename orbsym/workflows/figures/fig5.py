@@ -11,12 +11,29 @@ import numpy as np
 
 from .common import BASE_PARAMETERS, new_figure, output_stem, parameter_key, resolve_parameters, runner, save_figure, save_netcdf, sign_changes, write_csv
 
-__all__ = ["NAME", "DEFAULTS", "QUICK", "compute", "plot", "save", "summary", "run"]
+__all__ = ["NAME", "DEFAULTS", "QUICK", "check", "compute", "plot", "save", "summary", "run"]
 
 NAME = "fig5"
 DEFAULTS = {**BASE_PARAMETERS, "gammas": (1.0, 0.8, 0.5, 0.3), "N_x_min": 3, "N_x_max": 25, "axis": "y"}
 DEFAULTS.pop("N_x")
 QUICK = {"N_y": 200, "N_x_max": 15}
+
+
+def check(quick=False, **params):
+    """The resolved, checked parameters of :func:`compute` (no solve): ValueError naming a bad one."""
+    from ...numeric.checks import check_name
+    from .fig2 import check_gammas
+
+    p = resolve_parameters(DEFAULTS, QUICK, quick, **params)
+    lo, hi = p["N_x_min"], p["N_x_max"]
+    for k in ("N_x_min", "N_x_max"):
+        if isinstance(p[k], bool) or not isinstance(p[k], (int, np.integer)):
+            raise ValueError(f"{k} must be an integer, got {p[k]!r}")
+    if lo < 2 * p["N_FM"] + 1 or hi < lo:
+        raise ValueError(f"need {2 * p['N_FM'] + 1} <= N_x_min <= N_x_max (N_x_min >= 2 N_FM + 1), got N_x_min = {lo}, N_x_max = {hi}")
+    check_name("common FM axis", p["axis"], ("x", "y", "z"))
+    p["gammas"] = check_gammas(p["gammas"])
+    return p
 
 
 def compute(quick=False, workers=1, show_progress=None, run=None, **params):
@@ -40,19 +57,9 @@ def compute(quick=False, workers=1, show_progress=None, run=None, **params):
     dict
         ``N_x`` (array), ``J[gamma]``, ``F_P[gamma]``, ``F_AP[gamma]`` (per row, units of t).
     """
-    p = resolve_parameters(DEFAULTS, QUICK, quick, **params)
+    p = check(quick, **params)
     lo, hi = p["N_x_min"], p["N_x_max"]
-    for k in ("N_x_min", "N_x_max"):
-        if isinstance(p[k], bool) or not isinstance(p[k], (int, np.integer)):
-            raise ValueError(f"{k} must be an integer, got {p[k]!r}")
-    if lo < 2 * p["N_FM"] + 1 or hi < lo:
-        raise ValueError(f"need {2 * p['N_FM'] + 1} <= N_x_min <= N_x_max (N_x_min >= 2 N_FM + 1), got N_x_min = {lo}, N_x_max = {hi}")
-    if p["axis"] not in ("x", "y", "z"):
-        raise ValueError(f"axis must be one of x, y, z, got {p['axis']!r}")
-    gammas = tuple(float(g) for g in p["gammas"])
-    if not gammas:
-        raise ValueError("gammas must contain at least one value")
-    p["gammas"] = gammas
+    gammas = p["gammas"]
     from ...systems import trilayer
 
     Ns = np.arange(lo, hi + 1)
@@ -176,6 +183,10 @@ def save(data, out_dir, name=NAME):
 
 
 def run(out_dir, quick=False, workers=1, show_progress=None, run=None, **params):
-    """Compute, plot and save Fig. 5; returns ``(data, paths)``."""
-    data = compute(quick=quick, workers=workers, show_progress=show_progress, run=run, **params)
-    return data, save(data, out_dir)
+    """Compute, plot and save Fig. 5 into ``out_dir`` (checked first; the files are locked against a
+    second run, :func:`~orbsym.workflows.figures.common.locked_outputs`); returns ``(data, paths)``."""
+    import sys
+
+    from .common import run_figure
+
+    return run_figure(sys.modules[__name__], out_dir, quick=quick, workers=workers, show_progress=show_progress, run=run, **params)

@@ -460,9 +460,16 @@ def sweep(
     options = dict(executor=executor, workers=workers, chunk_size=chunk_size, progress=progress, on_chunk=on_chunk)
     if out is None:
         return _compute(run, {}, None, **options)
+    given = str(out)
     out = Path(out)
-    if str(out) in ("", ".", "-") or out.is_dir():
-        raise ValueError(f"sweep output {str(out)!r} must be a file path (e.g. F.nc), not {'a directory' if out.is_dir() else 'empty or stdout'}")
+    if given.strip() in ("", ".", "-") or out.is_dir():
+        raise ValueError(f"sweep output {given!r} must be a file path (e.g. F.nc), not {'a directory' if out.is_dir() else 'empty or stdout'}")
+    try:
+        from ...io import ensure_writable_dir
+
+        ensure_writable_dir(out.parent if str(out.parent) else ".")
+    except ValueError as exc:
+        raise ValueError(f"sweep output {given!r}: {exc}") from None
     with Store(out, fingerprint, doc, restart) as store:
         if out.is_file() and not restart:
             with contextlib.suppress(ValueError):

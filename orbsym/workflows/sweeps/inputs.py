@@ -28,7 +28,18 @@ import numpy as np
 
 from .points import _INT_PARAMETERS, SystemSpec, _as_int
 
-__all__ = ["system_spec", "check_names", "parse_axes", "check_values", "canonical_values", "check_points", "check_size", "MAX_POINTS"]
+__all__ = [
+    "system_spec",
+    "check_names",
+    "parse_axes",
+    "check_values",
+    "canonical_values",
+    "check_points",
+    "check_size",
+    "split_list",
+    "parse_real",
+    "MAX_POINTS",
+]
 
 #: Geometries of :mod:`orbsym.systems` a sweep can name.
 GEOMETRIES = ("trilayer", "bilayer")
@@ -38,6 +49,64 @@ MAX_POINTS = 10_000_000
 _OVERHEAD_BYTES = 1000
 #: At most this many parameter combinations are built in the parent by :func:`check_points`.
 _MAX_CHECKS = 256
+
+
+def split_list(option, text, sep=",", what="entry", example=None):
+    """Split the ``sep``-separated list ``text`` given to ``option`` (command-line lists and ranges).
+
+    Entries are stripped; an empty entry (``1,,0.5``, a trailing ``,``, ``-3::601``) or an empty
+    value is a ValueError naming the option, the value and the position, never silently dropped.
+
+    Parameters
+    ----------
+    option : str
+        The option as the user typed it (``"--gamma"``), for the message.
+    text : str
+        The value.
+    sep : str
+        ``","`` for lists, ``":"`` for ``MIN:MAX:N`` ranges.
+    what : str
+        ``"entry"`` or ``"field"`` (in the message).
+    example : str, optional
+        A good value for the message of an empty value.
+
+    Examples
+    --------
+    >>> split_list("--gamma", "1, 0.5")
+    ['1', '0.5']
+    >>> split_list("--gamma", "1,,0.5")
+    Traceback (most recent call last):
+    ...
+    ValueError: --gamma '1,,0.5': empty entry at position 2
+    """
+    raw = "" if text is None else str(text)
+    if not raw.strip():
+        hint = f"; e.g. {option} {example}" if example else ""
+        raise ValueError(f"{option} is empty{hint}")
+    parts = [t.strip() for t in raw.split(sep)]
+    for i, t in enumerate(parts, 1):
+        if not t:
+            raise ValueError(f"{option} {raw!r}: empty {what} at position {i}")
+    return parts
+
+
+def parse_real(option, token, text=None):
+    """``token`` (one entry of ``option``'s value ``text``) as a finite real float.
+
+    NaN, infinities, complex numbers and words are ValueErrors naming the option and the value.
+    """
+    where = f"{option} {text!r}: " if text is not None and str(text) != str(token) else f"{option}: "
+    try:
+        v = float(token)
+    except (TypeError, ValueError):
+        try:
+            complex(str(token).strip())
+        except ValueError:
+            raise ValueError(f"{where}{str(token)!r} is not a number") from None
+        raise ValueError(f"{where}{str(token)!r} is complex; a real number is needed") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{where}{str(token)!r} is not a finite number")
+    return v
 
 
 def system_spec(system, fixed):

@@ -101,6 +101,14 @@ class SystemSpec:
         return any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
 
 
+def _unknown(prefix, value, allowed):
+    """ValueError ``<prefix> 'value' (did you mean ...?); allowed: ...`` (:func:`orbsym.numeric.checks.unknown_name`)."""
+    from ...numeric.checks import unknown_name
+
+    msg = str(unknown_name("x", value, allowed))  # "unknown x 'value'...; allowed: ..."
+    return ValueError(prefix + msg[len("unknown x"):])
+
+
 def parse_observable(name):
     """Normalize an observable request to ``(base, option, direction)``.
 
@@ -123,16 +131,16 @@ def parse_observable(name):
         kind = parts[1] if len(parts) > 1 else "bond"
         direction = parts[2] if len(parts) > 2 else "x"
         if kind not in _CURRENT_KINDS:
-            raise ValueError(f"observable {name!r}: unknown current kind {kind!r}; allowed: {', '.join(_CURRENT_KINDS)}")
+            raise _unknown(f"observable {name!r}: unknown current kind", kind, _CURRENT_KINDS)
         if direction not in ("x", "y"):
-            raise ValueError(f"observable {name!r}: unknown current direction {direction!r}; allowed: x, y")
+            raise _unknown(f"observable {name!r}: unknown current direction", direction, ("x", "y"))
         return ("currents", kind, direction)
     if base == "torques":
         if len(parts) > 2:
             raise ValueError(f"observable {name!r}: expected torques[:KIND]")
         kind = parts[1] if len(parts) > 1 else "bond"
         if kind not in _TORQUE_KINDS:
-            raise ValueError(f"observable {name!r}: unknown torque decomposition {kind!r}; allowed: {', '.join(_TORQUE_KINDS)}")
+            raise _unknown(f"observable {name!r}: unknown torque decomposition", kind, _TORQUE_KINDS)
         return ("torques", kind, None)
     if len(parts) > 1:
         raise ValueError(f"observable {name!r}: {base} takes no options")

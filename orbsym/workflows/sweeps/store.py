@@ -2,10 +2,11 @@
 
 Layout of ``<out>.parts/``:
 
-* ``lock`` -- ownership lock (:func:`fcntl.flock`, exclusive, non-blocking; ``msvcrt.locking`` on
-  Windows).  The kernel releases it when the owning process dies, even by SIGKILL, so a lock is
-  never stale; the file's text (pid, host, start time) is only there for the error message.  A
-  second run on the same output fails at once with :class:`SweepStateError`.
+* ``lock`` -- ownership lock (:class:`orbsym.io.FileLock`: :func:`fcntl.flock`, exclusive,
+  non-blocking; ``msvcrt.locking`` on Windows).  The kernel releases it when the owning process
+  dies, even by SIGKILL, so a lock is never stale; the file's text (pid, host, start time) is only
+  there for the error message.  A second run on the same output fails at once with
+  :class:`SweepStateError`.
 * ``sweep.json`` -- the sweep's fingerprint and its full description (informative: the
   authority is the fingerprint inside every chunk).
 * ``points_<first>_<last>_<count>.npz`` -- one per completed chunk, written atomically, holding
@@ -23,17 +24,15 @@ are the same sweep.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import hashlib
 import json
 import math
-import os
 import shutil
-import socket
 import zipfile
 from pathlib import Path
 
 import numpy as np
+
 
 __all__ = ["SweepStateError", "Store", "fingerprint", "canonical", "FINGERPRINT_KEY"]
 
@@ -80,88 +79,6 @@ def fingerprint(doc):
     return hashlib.sha256(text.encode()).hexdigest(), text
 
 
-class _Lock:
-    """Exclusive, non-blocking lock on ``path`` (released by the kernel when the process dies)."""
-
-    def __init__(self, path):
-        self.path = Path(path)
-        self.fd = None
-
-    def acquire(self, what):
-        for _ in range(20):  # retry when the file was unlinked under us (the owner just finished)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
-            except FileNotFoundError:  # the directory was removed between mkdir and open
-                continue
-            if not _try_lock(fd):
-                holder = _read_holder(fd)
-                os.close(fd)
-                raise SweepStateError(
-                    f"{what} is being written by another orbsym run ({holder}; lock {str(self.path)!r}); "
-                    f"wait for it to finish or choose another output file (the lock is released when that process exits)"
-                )
-            try:
-                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
-            except FileNotFoundError:
-                same = False
-            if not same:
-                os.close(fd)
-                continue
-            info = f"pid {os.getpid()} on {socket.gethostname()}, started {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
-            os.ftruncate(fd, 0)
-            os.write(fd, info.encode())
-            self.fd = fd
-            return self
-        raise SweepStateError(f"could not take the lock {str(self.path)!r} (its directory keeps disappearing)")
-
-    def release(self, unlink=False):
-        if self.fd is None:
-            return
-        if unlink:
-            with contextlib.suppress(OSError):
-                os.unlink(self.path)
-        os.close(self.fd)  # closing the descriptor releases the lock
-        self.fd = None
-
-
-def _try_lock(fd):
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        import msvcrt
-
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-            return True
-        except OSError:
-            return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except (BlockingIOError, PermissionError):
-        return False
-    except OSError as exc:  # e.g. ENOLCK / EOPNOTSUPP on some network file systems
-        raise SweepStateError(
-            f"cannot lock {_fd_path(fd)!r}: {exc.strerror}; this file system does not support file locks -- "
-            f"write the sweep to a local disk and copy the file afterwards"
-        ) from None
-
-
-def _fd_path(fd):
-    with contextlib.suppress(OSError):
-        return os.readlink(f"/proc/self/fd/{fd}")
-    return f"file descriptor {fd}"
-
-
-def _read_holder(fd):
-    try:
-        text = os.pread(fd, 200, 0).decode(errors="replace").strip()
-    except (OSError, AttributeError):
-        text = ""
-    return text or "holder unknown"
-
-
 class Store:
     """``<out>.parts/`` of one sweep, owned by this process while open (a context manager).
 
@@ -184,11 +101,15 @@ class Store:
         self.fingerprint = fingerprint
         self.doc = doc
         self.restart = bool(restart)
-        self._lock = _Lock(self.dir / "lock")
+        from ...io import FileLock
+
+        self._lock = FileLock(self.dir / "lock", error=SweepStateError)
+        #: Temporary files of an earlier, killed save of ``out`` removed when this store was opened.
+        self.removed = []
 
     # ------------------------------------------------------------------ ownership
     def __enter__(self):
-        from ...io import ensure_writable_dir
+        from ...io import ensure_writable_dir, remove_leftover_temps
 
         if self.dir.exists() and not self.dir.is_dir():
             raise SweepStateError(f"{str(self.dir)!r} (partial results of {str(self.out)!r}) exists and is not a directory; remove it")
@@ -196,10 +117,7 @@ class Store:
         self._lock.acquire(repr(str(self.out)))
         try:
             # we own the output now: temporary files of an earlier, killed save are stale
-            # (named as orbsym.io.atomic_path names them)
-            for tmp in self.out.parent.glob(f".{self.out.name}.*.tmp{self.out.suffix}"):
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
+            self.removed = remove_leftover_temps([self.out])
             if self.restart:
                 self._clear()
         except BaseException:
