@@ -56,6 +56,7 @@ __all__ = [
     "smooth_switch",
     "finite_difference",
     "quench_parameters",
+    "check_builtin_quench",
     "check_size",
 ]
 
@@ -371,6 +372,27 @@ def _select_columns(lattice, columns):
     return sel
 
 
+def check_builtin_quench(params, geometry, basis, metal, prefix="Quench", check_m=True):
+    """Refuse quench parameters ``params`` (a dict) that the built-in ``geometry`` with this ``basis`` and
+    ``metal`` does not have (did you mean ...?) or that do not apply to it (naming where they do),
+    and ``m`` without a magnetization given as an axis or angles in the same quench."""
+    allowed, elsewhere = quench_parameters(geometry, basis, metal)
+    what = f"{geometry} ({basis} basis, metal {metal!r})"
+    for name in params:
+        if name in QUENCH_FIXED:
+            raise ValueError(f"{prefix} parameter {name!r} cannot change in time: it fixes {QUENCH_FIXED[name]}; allowed: {', '.join(allowed)}")
+        if name in elsewhere:
+            raise ValueError(f"{prefix} parameter {name!r} does not apply to this {what}: it applies only to {elsewhere[name]}; allowed: {', '.join(allowed)}")
+        if name not in allowed:
+            raise unknown_name(f"{prefix} parameter of the {what}", name, allowed)
+    if check_m and "m" in params and not any(isinstance(v, str) or np.size(v) == 2 for k, v in params.items() if k.startswith("m_")):
+        mag = next(k for k in allowed if k.startswith("m_"))
+        raise ValueError(
+            f"{prefix} m = {params['m']!r} scales only a magnetization given in the same quench as an axis name or angles "
+            f"(e.g. {mag}=x with m={params['m']!r}); the system's own magnetizations are vectors and would not change"
+        )
+
+
 def _check_quenches(system, quenches):
     """Refuse, before any lattice is built, a quench parameter the system does not have or that
     does not apply to it (naming where it applies), and ``m`` without a magnetization to scale."""
@@ -380,19 +402,7 @@ def _check_quenches(system, quenches):
         if system.rebuild is None:
             raise ValueError("Quench needs a system with a rebuild() (from trilayer, bilayer or heterostructure)")
         if geometry in ("trilayer", "bilayer"):
-            allowed, elsewhere = quench_parameters(geometry, info.get("basis"), info.get("metal"))
-            what = f"{geometry} ({info.get('basis')} basis, metal {info.get('metal')!r})"
-            for name in q.params:
-                if name in elsewhere:
-                    raise ValueError(f"Quench parameter {name!r} does not apply to this {what}: it applies only to {elsewhere[name]}; allowed: {', '.join(allowed)}")
-                if name not in allowed:
-                    raise unknown_name(f"Quench parameter of the {what}", name, allowed)
-            if "m" in q.params and not any(isinstance(v, str) or np.size(v) == 2 for k, v in q.params.items() if k.startswith("m_")):
-                mags = [k for k in allowed if k.startswith("m_")]
-                raise ValueError(
-                    f"Quench m = {q.params['m']!r} scales only a magnetization given in the same quench as an axis name or angles "
-                    f"(e.g. Quench({mags[0]}='x', m={q.params['m']!r})); the system's own magnetizations are vectors and would not change"
-                )
+            check_builtin_quench(q.params, geometry, info.get("basis"), info.get("metal"))
         else:
             allowed = {"interface"}
             for c in system.lattice.columns:
@@ -1387,10 +1397,38 @@ def pumped_current(ds, bond, polarization=("x", "y", "z"), window=None, kind="cu
     return out
 
 
+def _check_dataset(ds, what):
+    import xarray as xr
+
+    if not isinstance(ds, xr.Dataset):
+        raise TypeError(f"{what} needs the xarray.Dataset returned by evolve(), got {type(ds).__name__}")
+
+
+def _check_path(path, fn, example):
+    """The output file ``path`` of ``fn`` checked before writing (:func:`orbsym.io.check_output_file`)."""
+    import os
+
+    from .io import check_output_file
+
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{fn}: path must be a file name (str or pathlib.Path), got {type(path).__name__}: {path!r}")
+    text = os.fspath(path)
+    if not text.strip():
+        raise ValueError(f"{fn}: path is empty; give a file name, e.g. {example!r}")
+    if os.path.isdir(text) or text.endswith(("/", os.sep)):
+        raise ValueError(f"{fn}: path {text!r} is a directory; give a file name, e.g. {os.path.join(text, example)!r}")
+    return check_output_file(text, f"{fn} path", example)
+
+
 def save(ds, path):
-    """Write an evolution Dataset to NetCDF (NetCDF3, xarray's scipy backend) atomically."""
+    """Write an evolution Dataset to NetCDF (NetCDF3, xarray's scipy backend) atomically.
+
+    ``path`` is checked before anything is written (a file name in a writable directory, not a
+    directory; ValueError naming it)."""
     from .io import atomic_path
 
+    _check_dataset(ds, "save()")
+    path = _check_path(path, "save()", "run.nc")
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine="scipy", format="NETCDF3_64BIT")
 
@@ -1402,6 +1440,8 @@ def load(path):
     import xarray as xr
 
     p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"evolution file {str(p)!r} is a directory; give the .nc file written by save()")
     if not p.is_file():
         raise ValueError(f"evolution file {str(p)!r} does not exist")
     with xr.open_dataset(p, engine="scipy") as ds:
@@ -1409,9 +1449,20 @@ def load(path):
 
 
 def write_csv(ds, path, variables=("density", "current_x", "torque_total", "residual_exact")):
-    """Long-format CSV (``time, polarization, site, variable, value``) with ``# key: json`` headers, atomically."""
+    """Long-format CSV (``time, polarization, site, variable, value``) with ``# key: json`` headers, atomically
+    (``path`` and the variable names are checked before anything is written)."""
     from .io import atomic_write
 
+    _check_dataset(ds, "write_csv()")
+    if isinstance(variables, str):
+        variables = [v.strip() for v in variables.split(",")]
+    variables = list(variables)
+    if not variables or any(not isinstance(v, str) or not v.strip() for v in variables):
+        raise ValueError(f"write_csv() variables must be non-empty variable names, got {variables!r}")
+    for name in variables:
+        if name not in ds:
+            raise unknown_name("CSV variable", name, sorted(ds.data_vars))
+    path = _check_path(path, "write_csv()", "run.csv")
     with atomic_write(path) as fh:
         for key in ("system", "drives", "units", "current_definitions", "interface", "propagator", "propagator_order", "continuity_check"):
             if key in ds.attrs:
