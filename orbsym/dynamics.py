@@ -526,7 +526,7 @@ def _time_grid(times):
         raise ValueError(f"times must hold at least 2 stored times (0 and a later one; units of 1/t), got {raw.size}: {raw.tolist()!r}")
     if raw.dtype.kind == "c":
         i = int(np.argmax(raw.imag != 0)) if np.any(raw.imag != 0) else 0
-        raise ValueError(f"times must be real numbers (units of 1/t), got complex values, e.g. times[{i}] = {raw[i]!r}")
+        raise ValueError(f"times must be real numbers (units of 1/t), got complex values, e.g. times[{i}] = {complex(raw[i])!r}")
     if raw.dtype.kind == "O":
         for i, v in enumerate(raw):
             try:
@@ -539,13 +539,13 @@ def _time_grid(times):
     bad = ~np.isfinite(t)
     if bad.any():
         i = int(np.argmax(bad))
-        raise ValueError(f"times must be finite, got times[{i}] = {t[i]!r}")
+        raise ValueError(f"times must be finite, got times[{i}] = {float(t[i])!r}")
     if t[0] != 0.0:
-        raise ValueError(f"times must start at 0 (the thermal state), got times[0] = {t[0]!r}")
+        raise ValueError(f"times must start at 0 (the thermal state), got times[0] = {float(t[0])!r}")
     d = np.diff(t)
     if np.any(d <= 0):
         i = int(np.argmax(d <= 0))
-        raise ValueError(f"times must be strictly increasing; times[{i}] = {t[i]!r} is followed by times[{i + 1}] = {t[i + 1]!r}")
+        raise ValueError(f"times must be strictly increasing; times[{i}] = {float(t[i])!r} is followed by times[{i + 1}] = {float(t[i + 1])!r}")
     return t
 
 
@@ -764,6 +764,9 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
     quenches = [d for d in drives if isinstance(d, Quench)]
     _check_quenches(system, quenches)
     L0 = system.lattice
+    for p in drives:
+        if isinstance(p, Precession):
+            p.resolve(L0)  # FM layer labels and columns, before any work
     if hasattr(times, "__len__") and not isinstance(times, (str, bytes)):  # the records alone, before copying times
         check_size(L0.N_x, L0.N_y, L0.dim, drives, len(times), max(1, len(times) - 1), relax, method, bool(error_estimate), workers, y_hermitian=L0.y_hermitian)
     times = _time_grid(times)

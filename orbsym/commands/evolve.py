@@ -227,6 +227,12 @@ def run(args):
     for name, v in (("--mu", args.mu), ("--t", args.t), ("--m", args.m), ("--gamma", args.gamma), ("--tp", args.tp), ("--w", args.w), ("--field", args.field)):
         if v is not None:
             real_number(name, v, bound=ENERGY_LIMIT)
+    real_number("--m", args.m, minimum=0.0, bound=ENERGY_LIMIT)
+    from ..systems import magnetization
+    from .compute import _magnetization_arg
+
+    for k in ("m_L", "m_R") if args.geometry == "trilayer" else ("m_FM",):
+        magnetization(_magnetization_arg(_OPTION[k], getattr(args, k)), args.m)
     target = None if args.out is None else check_output_file(args.out, "--out", "run.nc")
     if target is not None and target.suffix not in (".nc", ".csv"):
         raise ValueError(f"--out {str(target)!r}: the file name must end in .nc (NetCDF) or .csv")
