@@ -638,8 +638,9 @@ def check_size(N_x, N_y, dim, drives, n_times, n_steps, relaxation=None, method=
         and any(isinstance(d, (Precession, Quench)) for d in drives)
         and (h_max is None or nodes_needed(_R_GUESS, h_max) is not None)
     )
+    path = ("local" if any(isinstance(d, Precession) for d in drives) else "free") if local else "eigh"
     est = evolve_estimate(
-        N_x, N_y, dim, n_times, n_steps, path="local" if local else "eigh", symmetric=bool(y_hermitian and not field), method=method,
+        N_x, N_y, dim, n_times, n_steps, path=path, symmetric=bool(y_hermitian and not field), method=method,
         relaxation=relax, error_estimate=error_estimate, n_pairs=9, workers=workers,
     )
     return check_resources(

@@ -184,7 +184,7 @@ def drives(args):
         if rest and rest[0] not in FM_LABELS[args.geometry]:
             from ..numeric.checks import unknown_name
 
-            raise unknown_name(f"FM layer label of the {args.geometry} (in --precess {item!r})", rest[0], FM_LABELS[args.geometry])
+            raise ValueError(f"{unknown_name('FM layer label', rest[0], FM_LABELS[args.geometry])} (the FM layers of the {args.geometry}; in --precess {item!r})")
         out.append(Precession(omega, theta, columns=rest[0] if rest else None, switch_on=args.switch_on))
     for time, params in sorted(_quench_items(args).items()):
         out.append(Quench(time=time, **params))
@@ -239,7 +239,7 @@ def run(args):
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be an integer >= 1, got {args.workers}")
     if args.method == "magnus4" and args.tau_r is not None:
-        raise ValueError(f"--tau-r {args.tau_r:g} needs --method exact (the relaxation step is exact for h frozen over a step); got --method magnus4")
+        raise ValueError(f"--tau-r {args.tau_r:g} (relaxation) needs method 'exact' (--method exact: the relaxation step is exact for h frozen over a step); got --method magnus4")
     drv = drives(args)
     # the work, estimated before anything is built (the lattice of a huge N_x alone takes long)
     dim = 2 if args.basis == "spin" else 3

@@ -290,11 +290,12 @@ def check_resources(est, what="this solve", workers=1, max_bytes=None, max_secon
 _EVOLVE_COEFF = {
     "eigh_step_n3": 8.9e-10,
     "eigh_step_n2": 1.55e-7,
-    "local_step": 1e-7,
-    "local_step_group": 2.5e-4,
-    "record_fixed": 6e-3,
+    "local_step": 1.4e-7,
+    "local_step_group": 6e-4,
+    "free_step": 0.3,
+    "record_fixed": 1e-2,
     "record_eigh": 4e-8,
-    "record_local": 2e-7,
+    "record_local": 2.2e-7,
     "setup_n3": 2e-9,
     "setup_fixed": 0.3,
 }
@@ -314,8 +315,9 @@ def evolve_estimate(N_x, N_y, dim, n_times, n_steps, path="eigh", symmetric=True
         Stored times (records kept in memory: every variable of the Dataset and the balance).
     n_steps : int
         Propagation steps in total (``sum`` over the stored intervals of ``ceil(interval / dt)``).
-    path : {"eigh", "local"}
-        Eigen-decomposition per step, or the local-update fast path (precessions and quenches).
+    path : {"eigh", "local", "free"}
+        Eigen-decomposition per step, or the local-update fast path: with a precession ("local"),
+        or quenches only ("free": the free step alone, no collocation).
     symmetric : bool
         ``k <-> -k`` symmetric grid (no field along y): ``N_y // 2 + 1`` momenta, else ``N_y``.
     method : {"exact", "magnus4"}
@@ -342,10 +344,14 @@ def evolve_estimate(N_x, N_y, dim, n_times, n_steps, path="eigh", symmetric=True
     c = _EVOLVE_COEFF
     n = float(N_x * dim)
     nk = float(N_y // 2 + 1 if symmetric else N_y)
-    local = path == "local"
+    if path not in ("eigh", "local", "free"):
+        from .checks import unknown_name
+
+        raise unknown_name("real-time path", path, ("eigh", "local", "free"))
+    local = path != "eigh"
     if local:
         groups = 12 if nk >= 48 else 1  # momentum groups of the fast path (orbsym.dynamics.K_GROUPS)
-        step = nk * c["local_step"] * n**1.5 + groups * c["local_step_group"]
+        step = nk * c["local_step"] * n**1.5 * (c["free_step"] if path == "free" else 1.0) + groups * c["local_step_group"]
         record = c["record_fixed"] + nk * c["record_local"] * n**1.5
         state = 6 * 16.0 * nk * n * n
     else:

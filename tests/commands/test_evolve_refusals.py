@@ -226,7 +226,7 @@ CLI = [
     ("m-R bilayer", [*BI, "--m-R", "x", *P], ["--m-R", "trilayer geometry"]),
     ("switch-on without precess", [*BASE, "--switch-on", "2", "--quench", "gamma=0.3"], ["--switch-on", "--precess"]),
     ("pulse without field", [*BASE, "--pulse", "1,1", *P], ["--pulse needs --field"]),
-    ("tau-r magnus4", [*BASE, "--tau-r", "1", "--method", "magnus4"], ["--tau-r", "--method exact"]),
+    ("tau-r magnus4", [*BASE, "--tau-r", "1", "--method", "magnus4"], ["--tau-r", "needs method 'exact'", "--method exact"]),
     ("no drive", [*BASE], ["no drive given"]),
     # quench names: misspelled, fixed, not applicable; values and times
     ("quench typo", [*BASE, "--quench", "gama=0.3"], ["'gama'", "did you mean 'gamma'", "allowed:"]),
@@ -250,8 +250,8 @@ CLI = [
     ("precess empty entry", [*BASE, "--precess", "0.1,,0.2"], ["--precess '0.1,,0.2'", "entry 2 is empty"]),
     ("precess trailing comma", [*BASE, "--precess", "0.1,0.2,"], ["--precess '0.1,0.2,'", "entry 3 is empty"]),
     ("precess leading comma", [*BASE, "--precess", ",0.1,0.2"], ["entry 1 is empty"]),
-    ("precess label", [*BASE, "--precess", "0.1,0.2,FM"], ["FM layer label of the trilayer", "'FM'", "FM_L, FM_R"]),
-    ("precess label bilayer", [*BI, "--precess", "0.1,0.2,FM_L"], ["FM layer label of the bilayer", "'FM_L'"]),
+    ("precess label", [*BASE, "--precess", "0.1,0.2,FM"], ["unknown FM layer label 'FM'", "FM_L, FM_R", "trilayer"]),
+    ("precess label bilayer", [*BI, "--precess", "0.1,0.2,FM_L"], ["unknown FM layer label 'FM_L'", "did you mean 'FM'", "bilayer"]),
     ("pulse empty entry", [*BASE, "--field", "0.1", "--pulse", "1,"], ["--pulse '1,'", "entry 2 is empty"]),
     ("m-L empty entry", [*BASE, "--m-L", "1,,0", *P], ["--m-L", "'1,,0'"]),
     # numbers that are not finite, out of range
