@@ -203,7 +203,7 @@ class Precession:
     """
 
     def __init__(self, omega, theta, columns=None, axis=None, switch_on=0.0, phase=0.0):
-        self.omega = real_number("precession omega", omega)
+        self.omega = real_number("precession omega", omega, bound=ENERGY_LIMIT)
         self.theta = real_number("precession cone angle theta", theta)
         self.switch_on = real_number("precession switch_on", switch_on, minimum=0.0)
         self.phase = real_number("precession phase", phase)
@@ -805,6 +805,8 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
         sums = job.run(k, w, bar)
     else:
         sums = _run_parallel(job, k, w, workers, bar)
+    if bar is not None:
+        bar.refresh()  # show the last stored time now, not after the records (tqdm throttles its display)
     rec = _Recorder(nt, N)
     rec.substeps = list(job.substeps)
     for i, t in enumerate(times):

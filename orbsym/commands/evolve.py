@@ -16,6 +16,15 @@ Output ``--out FILE.nc`` (NetCDF, every variable) or ``FILE.csv`` (long format: 
 current, total torque, relaxation and the residuals), written atomically.  A run whose continuity
 balance fails exits with status 1 (``--check warn``: write the file and warn).  Conventions:
 :mod:`orbsym.conventions`; definitions of every output in :mod:`orbsym.dynamics`.
+
+Refused in one line (exit status 2) before anything is built: an option that does not apply to the
+geometry, basis, metal or drives (``--gamma``/``--tp`` outside the orbital basis, ``--w`` outside
+``--metal am``, ``--spin-unit`` outside the spin basis, ``--m-L``/``--m-R`` for a bilayer, ``--m-FM``
+for a trilayer, ``--switch-on`` without ``--precess``, ``--dt`` not below the stored interval), a
+``--quench`` name the system does not have (with suggestions) or that does not apply, empty list
+entries, values that are not finite, an ``--out`` that cannot be written, and a run whose estimated
+memory or CPU time (:func:`orbsym.numeric.budget.evolve_estimate`: steps, stored times, N_x, N_y,
+the propagation path) exceeds the limits (``ORBSYM_MAX_MEMORY``, ``ORBSYM_MAX_SECONDS``).
 """
 
 from __future__ import annotations
@@ -222,6 +231,11 @@ def run(args):
         raise ValueError(f"--steps must be an integer >= 4 (the 4th-order finite-difference check needs 5 stored times), got {args.steps}")
     if args.dt is not None and (not math.isfinite(args.dt) or args.dt <= 0):
         raise ValueError(f"--dt must be a finite time step > 0, got {args.dt!r}")
+    if args.dt is not None and math.ceil(args.t_max / args.steps / args.dt * (1 - 1e-12)) <= 1:
+        raise ValueError(
+            f"--dt {args.dt:g} is not smaller than the stored interval --t-max / --steps = {args.t_max / args.steps:g}: it would change "
+            "nothing (one step per stored interval is the default); omit --dt or give a smaller step"
+        )
     if not math.isfinite(args.T) or args.T < 0:
         raise ValueError(f"--T must be a finite temperature >= 0 (units of t), got {args.T!r}")
     for name, v in (("--mu", args.mu), ("--t", args.t), ("--m", args.m), ("--gamma", args.gamma), ("--tp", args.tp), ("--w", args.w), ("--field", args.field)):

@@ -293,6 +293,7 @@ _EVOLVE_COEFF = {
     "local_step": 1.4e-7,
     "local_step_group": 6e-4,
     "free_step": 0.3,
+    "free_record": 0.6,
     "record_fixed": 1e-2,
     "record_eigh": 4e-8,
     "record_local": 2.2e-7,
@@ -351,8 +352,11 @@ def evolve_estimate(N_x, N_y, dim, n_times, n_steps, path="eigh", symmetric=True
     local = path != "eigh"
     if local:
         groups = 12 if nk >= 48 else 1  # momentum groups of the fast path (orbsym.dynamics.K_GROUPS)
-        step = nk * c["local_step"] * n**1.5 * (c["free_step"] if path == "free" else 1.0) + groups * c["local_step_group"]
+        step = nk * c["local_step"] * n**1.5 + groups * c["local_step_group"]
         record = c["record_fixed"] + nk * c["record_local"] * n**1.5
+        if path == "free":  # quenches only: the free step, one lattice per segment
+            step *= c["free_step"]
+            record *= c["free_record"]
         state = 6 * 16.0 * nk * n * n
     else:
         step = nk * (c["eigh_step_n3"] * n**3 + c["eigh_step_n2"] * n * n)

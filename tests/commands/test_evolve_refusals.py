@@ -260,6 +260,7 @@ CLI = [
     ("dt zero", [*BASE, "--dt", "0", *P], ["--dt", "> 0"]),
     ("dt negative", [*BASE, "--dt", "-0.1", *P], ["--dt", "-0.1"]),
     ("dt NaN", [*BASE, "--dt", "nan", *P], ["--dt", "nan"]),
+    ("dt not below the interval", [*BASE, "--dt", "0.25", *P], ["--dt 0.25", "not smaller than the stored interval", "0.25"]),
     ("T NaN", [*BASE, "--T", "nan", *P], ["--T", "nan"]),
     ("mu inf", [*BASE, "--mu", "inf", *P], ["--mu", "finite"]),
     ("gamma NaN", [*BASE, "--gamma", "nan", *P], ["--gamma", "finite"]),
