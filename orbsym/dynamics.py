@@ -38,7 +38,7 @@ import numpy as np
 from .execution import blas_limited
 from .numeric import Column, Lattice, Observables
 from .numeric import evolution as ev
-from .numeric.checks import ENERGY_LIMIT, check_name, integer_at_least, real_number, unknown_name
+from .numeric.checks import ENERGY_LIMIT, check_energy_scale, check_name, integer_at_least, real_number, unknown_name
 from .numeric.observables import KERNEL_NAMES, POLARIZATIONS, polarization_label
 from .numeric.thermo import check_temperature
 
@@ -418,7 +418,12 @@ def _check_quench_reached(q, lattice):
     """After a heterostructure's rebuild: every quenched model parameter must reach a column (a layer
     that sets its own value ignores the heterostructure-wide one)."""
     for name, value in q.params.items():
-        if name in ("interface", "m") or value is None:
+        if name == "m":
+            mags = [float(np.linalg.norm([c.params.get(f"m_{a}", 0.0) for a in "xyz"])) for c in lattice.columns if all(f"m_{a}" in c.params for a in "xyz")]
+            if not any(np.isclose(v, float(value), rtol=1e-12, atol=0) for v in mags):
+                raise ValueError(f"Quench m = {value!r} changes no column: every FM layer has its magnetization as a vector (|m| applies to axis names and angles only)")
+            continue
+        if name == "interface" or value is None:
             continue
         hit = [c for c in lattice.columns if name in c.kernels.parameters and np.isclose(float(c.params.get(name, np.nan)), float(value), rtol=0, atol=0)]
         if not hit:
@@ -643,6 +648,9 @@ def check_size(N_x, N_y, dim, drives, n_times, n_steps, relaxation=None, method=
         N_x, N_y, dim, n_times, n_steps, path=path, symmetric=bool(y_hermitian and not field), method=method,
         relaxation=relax, error_estimate=error_estimate, n_pairs=9, workers=workers,
     )
+    import os
+
+    workers = max(1, min(int(workers), os.cpu_count() or 1))  # more processes than cores do not shorten the run
     return check_resources(
         est, what=f"evolve with {float(n_times):.3g} stored times and {float(n_steps):.3g} propagation steps", workers=workers,
         hint="use fewer stored times (times, --steps), a larger time step (dt, --dt) or a smaller system (N_x, N_y)",
@@ -741,7 +749,7 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
     if not isinstance(system, System):
         raise TypeError(f"evolve() needs an orbsym.systems.System, got {type(system).__name__}")
     system.require_finite_rows("evolve()")
-    T = check_temperature(T)
+    T = check_energy_scale("temperature T", check_temperature(T))
     if not isinstance(method, str) or method not in ev.METHODS:
         raise unknown_name("propagator method", method, ev.METHODS)
     if check not in ("raise", "warn"):

@@ -238,7 +238,7 @@ def run(args):
         )
     if not math.isfinite(args.T) or args.T < 0:
         raise ValueError(f"--T must be a finite temperature >= 0 (units of t), got {args.T!r}")
-    for name, v in (("--mu", args.mu), ("--t", args.t), ("--m", args.m), ("--gamma", args.gamma), ("--tp", args.tp), ("--w", args.w), ("--field", args.field)):
+    for name, v in (("--T", args.T), ("--mu", args.mu), ("--t", args.t), ("--m", args.m), ("--gamma", args.gamma), ("--tp", args.tp), ("--w", args.w), ("--field", args.field)):
         if v is not None:
             real_number(name, v, bound=ENERGY_LIMIT)
     real_number("--m", args.m, minimum=0.0, bound=ENERGY_LIMIT)

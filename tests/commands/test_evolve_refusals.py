@@ -142,6 +142,8 @@ API = [
     # work beyond the limits (ORBSYM_MAX_SECONDS = 3600, ORBSYM_MAX_MEMORY = 4G): refused with the estimate
     ("dt tiny", _evolve(spin, lambda: [Precession(0.1, 0.2)], dt=1e-12), ValueError, ["1e+12 propagation steps", "CPU time", "ORBSYM_MAX_SECONDS", "dt"]),
     ("dt tiny eigh path", _evolve(spin, lambda: [ElectricField(0.1)], dt=1e-9), ValueError, ["propagation steps", "eigen-decomposition", "CPU time"]),
+    ("dt tiny many workers", _evolve(spin, lambda: [Precession(0.1, 0.2)], dt=1e-12, workers=10**9), ValueError, ["propagation steps", "CPU time"]),
+    ("T huge", _evolve(spin, T=1e200), ValueError, ["temperature T", "outside the allowed range"]),
     ("many stored times", _evolve(spin, lambda: [Precession(0.1, 0.2)], times=np.linspace(0, 1, 3_000_001)), ValueError, ["3e+06 stored times", "memory", "ORBSYM_MAX_MEMORY"]),
 ]
 
@@ -185,6 +187,8 @@ def test_quench_of_a_layer_parameter_set_per_layer_is_refused():
         evolve(s, [Quench(gamma=0.3)], T4)
     with pytest.raises(ValueError, match="'lam'.*allowed:.*gamma"):
         evolve(s, [Quench(lam=0.3)], T4)
+    with pytest.raises(ValueError, match="Quench m = 2.0 changes no column"):
+        evolve(heterostructure([layer("fm", 1, m=(0, 0, 1)), layer("nm", 2)], N_y=4), [Quench(m=2.0)], T4)
     ds = evolve(s, [Quench(mu=-0.4)], T4)  # mu is heterostructure-wide: it reaches every column
     assert ds.attrs["continuity_check"] == "passed"
 
@@ -273,6 +277,8 @@ CLI = [
     # work beyond the limits: refused with the estimate and the options to change
     ("dt tiny", [*BASE, "--dt", "1e-12", *P], ["propagation steps", "CPU time", "--dt"]),
     ("steps huge", [*BASE, "--steps", "1000000000", *P], ["1e+09 stored times", "memory", "--steps"]),
+    ("dt tiny many workers", [*BASE, "--dt", "1e-12", "--workers", "1000000000", *P], ["propagation steps", "CPU time"]),
+    ("T huge", [*BASE, "--T", "1e200", *P], ["--T", "outside the allowed range"]),
     ("N_x N_y huge", [*BASE, "--N-x", "100000", "--N-y", "100000", *P], ["N_x = 100000", "N_y = 100000", "memory"]),
     ("dt tiny relaxation", [*BASE, "--dt", "1e-9", "--tau-r", "2"], ["eigen-decomposition", "CPU time"]),
     # outputs checked before the run
