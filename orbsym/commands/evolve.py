@@ -104,6 +104,8 @@ def check_applicable(args):
             raise ValueError(f"option {_OPTION[k]} applies only to the {geo} geometry; the {geometry} has {other}")
     metal = args.metal or OPTION_DEFAULTS["metal"]
     basis = args.basis or ("spin" if metal == "am" else "orbital")
+    if metal == "am" and basis != "spin":
+        raise ValueError("--metal am (the altermagnet, Eq. 4) exists only in the spin basis; omit --basis or give --basis spin")
     if basis == "spin":
         for k in ("gamma", "tp"):
             if k in given:
