@@ -38,7 +38,7 @@ import numpy as np
 from .execution import blas_limited
 from .numeric import Column, Lattice, Observables
 from .numeric import evolution as ev
-from .numeric.checks import integer_at_least, real_number, unknown_name
+from .numeric.checks import ENERGY_LIMIT, check_energy_scale, check_name, integer_at_least, real_number, unknown_name
 from .numeric.observables import KERNEL_NAMES, POLARIZATIONS, polarization_label
 from .numeric.thermo import check_temperature
 
@@ -55,6 +55,9 @@ __all__ = [
     "pumped_current",
     "smooth_switch",
     "finite_difference",
+    "quench_parameters",
+    "check_builtin_quench",
+    "check_size",
 ]
 
 POL_LABELS = tuple(polarization_label(p) for p in POLARIZATIONS)
@@ -78,20 +81,98 @@ def smooth_switch(t, duration):
 
 
 # ----------------------------------------------------------------------------- drives
+#: Parameters of the built-in trilayer/bilayer that a :class:`Quench` may change, and where each applies.
+QUENCH_PARAMETERS = ("t", "mu", "m", "interface", "gamma", "tp", "w", "m_L", "m_R", "m_FM")
+#: Constructor arguments that fix the geometry, the basis or the reporting: never changed by a quench.
+QUENCH_FIXED = {
+    "N_x": "the number of columns (the geometry)",
+    "N_y": "the number of rows (the geometry)",
+    "N_FM": "the FM width (the geometry)",
+    "geometry": "the geometry",
+    "basis": "the basis (the states per site)",
+    "metal": "the kind of metal (its model and basis)",
+    "spin_unit": "only how the spin is reported, not the Hamiltonian",
+}
+#: A name at least this close (difflib ratio) to a built-in parameter, but not equal, is a typo.
+_TYPO_CUTOFF = 0.85
+
+
+def quench_parameters(geometry, basis, metal):
+    """``(allowed, elsewhere)``: the quench parameters of a built-in ``geometry`` (``"trilayer"``,
+    ``"bilayer"``) with this ``basis`` and ``metal``, and ``{name: where it applies}`` for the
+    built-in parameters that do not apply to it (refused, naming where they do)."""
+    allowed = ["t", "mu", "m", "interface"]
+    elsewhere = {}
+    if geometry == "trilayer":
+        allowed += ["m_L", "m_R"]
+        elsewhere["m_FM"] = "the bilayer geometry (the trilayer has m_L and m_R)"
+    else:
+        allowed += ["m_FM"]
+        elsewhere.update({k: "the trilayer geometry (the bilayer has m_FM)" for k in ("m_L", "m_R")})
+    if basis == "orbital":
+        allowed += ["gamma", "tp"]
+        elsewhere["w"] = "the altermagnet (metal 'am', spin basis); the orbital basis has gamma and tp"
+    else:
+        elsewhere.update({k: "the orbital basis (Eq. 3); the spin basis (Eq. 4) has w for metal 'am'" for k in ("gamma", "tp")})
+        if metal == "am":
+            allowed += ["w"]
+        else:
+            elsewhere["w"] = "the altermagnet (metal 'am'); the spin normal metal has w = 0"
+    return allowed, elsewhere
+
+
+def _quench_value(name, value):
+    """Validate one quench parameter at construction (name and value); returns the value."""
+    from .systems import INTERFACES, magnetization
+
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"Quench parameter names must be identifiers such as 'gamma', got {name!r}")
+    if name in QUENCH_FIXED:
+        raise ValueError(
+            f"Quench parameter {name!r} cannot change in time: it fixes {QUENCH_FIXED[name]}; only Hamiltonian "
+            f"parameters can be quenched ({', '.join(QUENCH_PARAMETERS)} or a parameter of the system's own model)"
+        )
+    if name not in QUENCH_PARAMETERS:
+        import difflib
+
+        if difflib.get_close_matches(name, QUENCH_PARAMETERS, n=1, cutoff=_TYPO_CUTOFF):
+            err = unknown_name("Quench parameter", name, QUENCH_PARAMETERS)
+            raise ValueError(f"{err} (or a parameter of the system's own model)")
+    if name in ("m_L", "m_R", "m_FM"):
+        try:
+            magnetization(value, 1.0)
+        except ValueError as exc:
+            raise ValueError(f"Quench {name}: {exc}") from None
+        return value
+    if name == "interface":
+        return check_name("interface rule", value, INTERFACES)
+    if name == "tp" and value is None:
+        return None
+    return real_number(f"Quench {name}", value, minimum=0.0 if name == "m" else None, bound=ENERGY_LIMIT)
+
+
 class Quench:
     """Change system parameters at ``time`` (default 0: the state is the old thermal state).
 
-    ``Quench(gamma=0.3, mu=-0.5, time=2.0)``: any keyword accepted by the system's constructor
-    (``system.rebuild``), e.g. ``gamma``, ``mu``, ``m_L``, ``m_FM``, ``w``.  The geometry (N_x, N_y,
-    basis) must not change.  ``time`` must be a stored time (so the jump sits on the step grid and
-    the piecewise-constant propagation is exact).
+    ``Quench(gamma=0.3, mu=-0.5, time=2.0)``: any Hamiltonian parameter of the system
+    (``system.rebuild``): for the built-in trilayer/bilayer ``t``, ``mu``, the magnetizations
+    (``m_L``, ``m_R`` of a trilayer, ``m_FM`` of a bilayer; ``m`` = |m| with an axis name or angles
+    given in the same quench), ``interface``, ``gamma`` and ``tp`` (orbital basis), ``w`` (metal
+    ``"am"``); for a :func:`~orbsym.systems.heterostructure` the parameters of its models.  The geometry
+    (``N_x``, ``N_y``, ``N_FM``, basis, metal) and ``spin_unit`` cannot change.  ``time`` must be a
+    stored time (so the jump sits on the step grid and the piecewise-constant propagation is exact).
+
+    Values are checked here (finite real numbers, magnetizations, the interface rule), and so are
+    names: a fixed parameter, or a near miss of a built-in one (``gama``), is refused at once; every
+    other name is matched against the system's own parameters by :func:`evolve` before any work
+    (a parameter that does not apply to the system is refused, naming where it applies).
     """
 
     def __init__(self, time=0.0, **params):
         if not params:
             raise ValueError("Quench needs at least one parameter to change, e.g. Quench(gamma=0.3)")
         self.time = real_number("quench time", time, minimum=0.0)
-        self.params = dict(params)
+        self.params = {name: _quench_value(name, v) for name, v in params.items()}
 
     def describe(self):
         return {"drive": "Quench", "time": self.time, "params": {k: _plain(v) for k, v in self.params.items()}}
@@ -122,14 +203,14 @@ class Precession:
     """
 
     def __init__(self, omega, theta, columns=None, axis=None, switch_on=0.0, phase=0.0):
-        self.omega = real_number("precession omega", omega)
+        self.omega = real_number("precession omega", omega, bound=ENERGY_LIMIT)
         self.theta = real_number("precession cone angle theta", theta)
         self.switch_on = real_number("precession switch_on", switch_on, minimum=0.0)
         self.phase = real_number("precession phase", phase)
-        self.columns = columns
+        self.columns = _precession_columns(columns)
         if axis is not None:
-            a = np.asarray(axis, float)
-            if a.shape != (3,) or not np.all(np.isfinite(a)) or np.linalg.norm(a) == 0:
+            a = _real_vector("precession axis", axis)
+            if a.shape != (3,) or np.linalg.norm(a) == 0:
                 raise ValueError(f"precession axis must be a nonzero 3-vector, got {axis!r}")
             axis = a / np.linalg.norm(a)
         self.axis = axis
@@ -170,6 +251,39 @@ class Precession:
         }
 
 
+def _real_vector(name, value):
+    """``value`` as a finite real float array; ValueError naming ``name`` (complex, NaN, text refused)."""
+    try:
+        a = np.asarray(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be real numbers, got {value!r}") from None
+    if a.dtype.kind == "c":
+        raise ValueError(f"{name} must be real numbers, got the complex value(s) {value!r}")
+    if a.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must be real numbers, got {value!r}")
+    a = a.astype(float)
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return a
+
+
+def _precession_columns(columns):
+    """``None``, an FM layer label, or column indices (checked against the lattice by ``resolve``)."""
+    if columns is None:
+        return None
+    if isinstance(columns, str):
+        if not columns.strip():
+            raise ValueError("Precession columns is an empty label; give an FM layer label (e.g. 'FM_L') or column indices")
+        return columns
+    bad = ValueError(f"Precession columns must be None, an FM layer label or a sequence of column indices, got {columns!r}")
+    if isinstance(columns, (bytes, dict)) or not hasattr(columns, "__iter__"):
+        raise bad
+    cols = list(columns)
+    if not cols or any(isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)) for x in cols):
+        raise bad
+    return [int(x) for x in cols]
+
+
 class ElectricField:
     """Uniform electric field along y via ``A_y(t)`` (``E = -dA_y/dt``; the particle charge is absorbed
     in ``E``, units of t per lattice constant): ``h_k(t) = h_0(k + A_y(t))``.  The field does the work
@@ -181,7 +295,7 @@ class ElectricField:
     """
 
     def __init__(self, E, pulse=None):
-        self.E = real_number("electric field E", E)
+        self.E = real_number("electric field E", E, bound=ENERGY_LIMIT)
         if pulse is not None:
             try:
                 t0, sigma = pulse
@@ -258,6 +372,64 @@ def _select_columns(lattice, columns):
     return sel
 
 
+def check_builtin_quench(params, geometry, basis, metal, prefix="Quench", check_m=True):
+    """Refuse quench parameters ``params`` (a dict) that the built-in ``geometry`` with this ``basis`` and
+    ``metal`` does not have (did you mean ...?) or that do not apply to it (naming where they do),
+    and ``m`` without a magnetization given as an axis or angles in the same quench."""
+    allowed, elsewhere = quench_parameters(geometry, basis, metal)
+    what = f"{geometry} ({basis} basis, metal {metal!r})"
+    for name in params:
+        if name in QUENCH_FIXED:
+            raise ValueError(f"{prefix} parameter {name!r} cannot change in time: it fixes {QUENCH_FIXED[name]}; allowed: {', '.join(allowed)}")
+        if name in elsewhere:
+            raise ValueError(f"{prefix} parameter {name!r} does not apply to this {what}: it applies only to {elsewhere[name]}; allowed: {', '.join(allowed)}")
+        if name not in allowed:
+            raise unknown_name(f"{prefix} parameter of the {what}", name, allowed)
+    if check_m and "m" in params and not any(isinstance(v, str) or np.size(v) == 2 for k, v in params.items() if k.startswith("m_")):
+        mag = next(k for k in allowed if k.startswith("m_"))
+        raise ValueError(
+            f"{prefix} m = {params['m']!r} scales only a magnetization given in the same quench as an axis name or angles "
+            f"(e.g. {mag}=x with m={params['m']!r}); the system's own magnetizations are vectors and would not change"
+        )
+
+
+def _check_quenches(system, quenches):
+    """Refuse, before any lattice is built, a quench parameter the system does not have or that
+    does not apply to it (naming where it applies), and ``m`` without a magnetization to scale."""
+    info = system.info
+    geometry = info.get("geometry")
+    for q in quenches:
+        if system.rebuild is None:
+            raise ValueError("Quench needs a system with a rebuild() (from trilayer, bilayer or heterostructure)")
+        if geometry in ("trilayer", "bilayer"):
+            check_builtin_quench(q.params, geometry, info.get("basis"), info.get("metal"))
+        else:
+            allowed = {"interface"}
+            for c in system.lattice.columns:
+                allowed.update(c.kernels.parameters)
+            if any(c.magnetic for c in system.lattice.columns):
+                allowed.add("m")
+            for name in q.params:
+                if name not in allowed:
+                    raise unknown_name(f"Quench parameter of this {geometry or 'system'}", name, sorted(allowed))
+
+
+def _check_quench_reached(q, lattice):
+    """After a heterostructure's rebuild: every quenched model parameter must reach a column (a layer
+    that sets its own value ignores the heterostructure-wide one)."""
+    for name, value in q.params.items():
+        if name == "m":
+            mags = [float(np.linalg.norm([c.params.get(f"m_{a}", 0.0) for a in "xyz"])) for c in lattice.columns if all(f"m_{a}" in c.params for a in "xyz")]
+            if not any(np.isclose(v, float(value), rtol=1e-12, atol=0) for v in mags):
+                raise ValueError(f"Quench m = {value!r} changes no column: every FM layer has its magnetization as a vector (|m| applies to axis names and angles only)")
+            continue
+        if name == "interface" or value is None:
+            continue
+        hit = [c for c in lattice.columns if name in c.kernels.parameters and np.isclose(float(c.params.get(name, np.nan)), float(value), rtol=0, atol=0)]
+        if not hit:
+            raise ValueError(f"Quench {name} = {value!r} changes no column: every layer with the parameter {name!r} sets its own value (give it to layer(...) or rebuild the system)")
+
+
 class _Protocol:
     """The time-dependent Hamiltonian of a system under a list of drives."""
 
@@ -273,8 +445,13 @@ class _Protocol:
         for q in self.quenches:
             if system.rebuild is None:
                 raise ValueError("Quench needs a system with a rebuild() (from trilayer, bilayer or heterostructure)")
-            current = current.rebuild(**q.params)
+            try:
+                current = current.rebuild(**q.params)
+            except TypeError as exc:  # a keyword the constructor does not take (checked before; a custom rebuild)
+                raise ValueError(f"Quench {q.params}: {exc}") from None
             L = current.lattice
+            if system.info.get("geometry") not in ("trilayer", "bilayer"):
+                _check_quench_reached(q, L)
             if (L.N_x, L.N_y, L.dim) != (self.lattice0.N_x, self.lattice0.N_y, self.lattice0.dim):
                 raise ValueError(
                     f"Quench {q.params} changes the geometry (N_x, N_y, dim) from "
@@ -338,19 +515,42 @@ class _Protocol:
 
 # ----------------------------------------------------------------------------- time grid
 def _time_grid(times):
+    """``times`` as a float array: real, finite, starting at 0, strictly increasing, at least 2 of them.
+
+    Every refusal names the offending entry (complex values are refused, not truncated with a
+    ComplexWarning; text, bools and nested sequences as well)."""
+    if isinstance(times, (str, bytes)) or times is None:
+        raise ValueError(f"times must be a sequence of stored times (units of 1/t), e.g. numpy.linspace(0, 20, 101); got {times!r}")
     try:
-        t = np.asarray(times, dtype=float)
+        raw = np.asarray(times)
     except (TypeError, ValueError):
-        raise ValueError(f"times must be an increasing sequence of numbers (units of 1/t), got {times!r}") from None
-    if t.ndim != 1 or t.size < 2:
-        raise ValueError(f"times must be a 1-d sequence of at least 2 stored times (units of 1/t), got shape {t.shape}")
-    if not np.all(np.isfinite(t)):
-        raise ValueError("times must be finite")
+        raise ValueError(f"times must be a 1-d sequence of real numbers (units of 1/t), got {times!r}") from None
+    if raw.ndim != 1:
+        raise ValueError(f"times must be a 1-d sequence of stored times (units of 1/t), got an array of shape {raw.shape}")
+    if raw.size < 2:
+        raise ValueError(f"times must hold at least 2 stored times (0 and a later one; units of 1/t), got {raw.size}: {raw.tolist()!r}")
+    if raw.dtype.kind == "c":
+        i = int(np.argmax(raw.imag != 0)) if np.any(raw.imag != 0) else 0
+        raise ValueError(f"times must be real numbers (units of 1/t), got complex values, e.g. times[{i}] = {complex(raw[i])!r}")
+    if raw.dtype.kind == "O":
+        for i, v in enumerate(raw):
+            try:
+                real_number(f"times[{i}]", v)
+            except ValueError as exc:
+                raise ValueError(str(exc).replace("(units of t)", "(units of 1/t)")) from None
+    elif raw.dtype.kind not in "iuf":
+        raise ValueError(f"times must be real numbers (units of 1/t), got {raw.dtype} entries, e.g. times[0] = {raw[0]!r}")
+    t = raw.astype(float)
+    bad = ~np.isfinite(t)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"times must be finite, got times[{i}] = {float(t[i])!r}")
     if t[0] != 0.0:
-        raise ValueError(f"times must start at 0 (the thermal state), got times[0] = {t[0]!r}")
+        raise ValueError(f"times must start at 0 (the thermal state), got times[0] = {float(t[0])!r}")
     d = np.diff(t)
     if np.any(d <= 0):
-        raise ValueError(f"times must be strictly increasing; first bad step at index {int(np.argmax(d <= 0))}")
+        i = int(np.argmax(d <= 0))
+        raise ValueError(f"times must be strictly increasing; times[{i}] = {float(t[i])!r} is followed by times[{i + 1}] = {float(t[i + 1])!r}")
     return t
 
 
@@ -403,6 +603,58 @@ def _split_drives(drives, relaxation):
     if len(relax) > 1:
         raise ValueError(f"give at most one Relaxation, got {len(relax)}")
     return [d for d in drives if not isinstance(d, Relaxation)], (relax[0] if relax else None)
+
+
+#: Bound (units of t) on the spectral half-width used to predict whether the fast path's
+#: collocation takes a step (:func:`orbsym.numeric.local_update.nodes_needed`): the estimate's guess only.
+_R_GUESS = 8.0
+
+
+def check_size(N_x, N_y, dim, drives, n_times, n_steps, relaxation=None, method="exact", error_estimate=False, workers=1, h_max=None, y_hermitian=True):
+    """Refuse a run whose estimated memory or CPU time exceeds the limits, before anything is built
+    (:func:`orbsym.numeric.budget.evolve_estimate`; limits ``ORBSYM_MAX_MEMORY``/``ORBSYM_MAX_SECONDS``).
+
+    Parameters
+    ----------
+    N_x, N_y, dim : int
+        Columns, rows, states per site of the system.
+    drives : sequence
+        The drive objects (they decide the path: the fast path for precessions and quenches, the
+        eigen-decomposition per step with a field, relaxation or magnus4; the full k grid with a field).
+    n_times, n_steps : int
+        Stored times; propagation steps in all.
+    h_max : float, optional
+        The longest propagation step (units of 1/t): the fast path does not take very long steps.
+    y_hermitian : bool
+        Whether ``h(-k) = h(k)`` without a field (every built-in system).
+
+    Returns
+    -------
+    orbsym.numeric.budget.ResourceEstimate
+    """
+    from .numeric.budget import check_resources, evolve_estimate
+    from .numeric.local_update import nodes_needed
+
+    drives = [] if drives is None else list(drives) if isinstance(drives, (list, tuple)) else [drives]
+    field = any(isinstance(d, ElectricField) for d in drives)
+    relax = relaxation is not None or any(isinstance(d, Relaxation) for d in drives)
+    local = bool(
+        LOCAL_UPDATE and method == "exact" and not relax and not field
+        and any(isinstance(d, (Precession, Quench)) for d in drives)
+        and (h_max is None or nodes_needed(_R_GUESS, h_max) is not None)
+    )
+    path = ("local" if any(isinstance(d, Precession) for d in drives) else "free") if local else "eigh"
+    est = evolve_estimate(
+        N_x, N_y, dim, n_times, n_steps, path=path, symmetric=bool(y_hermitian and not field), method=method,
+        relaxation=relax, error_estimate=error_estimate, n_pairs=9, workers=workers,
+    )
+    import os
+
+    workers = max(1, min(int(workers), os.cpu_count() or 1))  # more processes than cores do not shorten the run
+    return check_resources(
+        est, what=f"evolve with {float(n_times):.3g} stored times and {float(n_steps):.3g} propagation steps", workers=workers,
+        hint="use fewer stored times (times, --steps), a larger time step (dt, --dt) or a smaller system (N_x, N_y)",
+    )
 
 
 @blas_limited
@@ -497,7 +749,7 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
     if not isinstance(system, System):
         raise TypeError(f"evolve() needs an orbsym.systems.System, got {type(system).__name__}")
     system.require_finite_rows("evolve()")
-    T = check_temperature(T)
+    T = check_energy_scale("temperature T", check_temperature(T))
     if not isinstance(method, str) or method not in ev.METHODS:
         raise unknown_name("propagator method", method, ev.METHODS)
     if check not in ("raise", "warn"):
@@ -506,33 +758,46 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
         raise ValueError(f"fd_order must be 4 (4th-order differences, checked against 2nd order), got {fd_order!r}")
     if times is None:
         raise ValueError("evolve() needs the stored times, e.g. times=numpy.linspace(0, 20, 101) (units of 1/t)")
-    times = _time_grid(times)
-    steps = np.diff(times)
-    uniform = bool(np.allclose(steps, steps[0], rtol=1e-9, atol=0))
     dt = None if dt is None else real_number("time step dt", dt, minimum=0.0, strict=True)
     workers = integer_at_least("workers", workers, 1)
     drives, relax = _split_drives(drives, relaxation)
     tau = None if relax is None else relax.tau_r
-    if not (error_estimate == "auto" or isinstance(error_estimate, (bool, np.bool_))):
+    if not (isinstance(error_estimate, str) and error_estimate == "auto" or isinstance(error_estimate, (bool, np.bool_))):
         raise ValueError(f"error_estimate must be True, False or 'auto', got {error_estimate!r}")
-    if error_estimate == "auto":
+    if isinstance(error_estimate, str):
         error_estimate = method != "exact" or tau is not None
     if tau is not None and method != "exact":
         raise ValueError(f"relaxation (tau_r = {tau:g}) needs method 'exact' (the relaxation step is exact for h frozen over a step); got method {method!r}")
-    proto = _Protocol(system, drives)
-    for q in proto.quenches:
+    if progress not in (True, False):
+        raise ValueError(f"progress must be True or False, got {progress!r}")
+    quenches = [d for d in drives if isinstance(d, Quench)]
+    _check_quenches(system, quenches)
+    L0 = system.lattice
+    for p in drives:
+        if isinstance(p, Precession):
+            p.resolve(L0)  # FM layer labels and columns, before any work
+    if hasattr(times, "__len__") and not isinstance(times, (str, bytes)):  # the records alone, before copying times
+        check_size(L0.N_x, L0.N_y, L0.dim, drives, len(times), max(1, len(times) - 1), relax, method, bool(error_estimate), workers, y_hermitian=L0.y_hermitian)
+    times = _time_grid(times)
+    steps = np.diff(times)
+    uniform = bool(np.allclose(steps, steps[0], rtol=1e-9, atol=0))
+    n_steps = float(times.size - 1) if dt is None else float(np.maximum(1.0, np.ceil(steps / dt * (1 - 1e-12))).sum())
+    h_max = float(steps.max()) if dt is None else min(dt, float(steps.max()))
+    check_size(L0.N_x, L0.N_y, L0.dim, drives, times.size, n_steps, relax, method, bool(error_estimate), workers, h_max, L0.y_hermitian)
+    N, d, Ny = L0.N_x, L0.dim, L0.N_y
+    n = N * d
+    nk = Ny // 2 + 1 if (L0.y_hermitian and not any(isinstance(f, ElectricField) for f in drives)) else Ny
+    if nk * n * n > MAX_STATE_ENTRIES:
+        raise ValueError(
+            f"the state has N_k n^2 = {nk} x {n}^2 = {nk * n * n:.3g} complex entries "
+            f"({nk * n * n * 16 * 4 / 2**30:.1f} GB with work copies); limit {MAX_STATE_ENTRIES:.3g}: reduce N_y or N_x"
+        )
+    for q in quenches:
         if not np.any(np.isclose(times, q.time, rtol=0, atol=1e-12 * max(1.0, times[-1]))):
             raise ValueError(f"quench time {q.time:g} is not one of the stored times; put it on the grid (e.g. times = linspace(0, {times[-1]:g}, ...))")
-    L0 = system.lattice
-    N, d, Ny = L0.N_x, L0.dim, L0.N_y
+    proto = _Protocol(system, drives)
     symmetric = bool(not proto.field and all(L.y_hermitian for L in [proto.lattice0] + [Lq for _, Lq in proto._bases]))
     k, w = ev.momentum_grid(Ny, symmetric)
-    n = N * d
-    if k.size * n * n > MAX_STATE_ENTRIES:
-        raise ValueError(
-            f"the state has N_k n^2 = {k.size} x {n}^2 = {k.size * n * n:.3g} complex entries "
-            f"({k.size * n * n * 16 * 4 / 2**30:.1f} GB with work copies); limit {MAX_STATE_ENTRIES:.3g}: reduce N_y or N_x"
-        )
     pairs = L0.offset_pairs(KERNEL_NAMES)
     scale = 0.5 if (system.info.get("basis") == "spin" and system.spin_unit == "S") else 1.0
     ops = np.concatenate([np.eye(d)[None], L0.generators], axis=0)
@@ -548,6 +813,8 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
         sums = job.run(k, w, bar)
     else:
         sums = _run_parallel(job, k, w, workers, bar)
+    if bar is not None:
+        bar.refresh()  # show the last stored time now, not after the records (tqdm throttles its display)
     rec = _Recorder(nt, N)
     rec.substeps = list(job.substeps)
     for i, t in enumerate(times):
@@ -1144,10 +1411,38 @@ def pumped_current(ds, bond, polarization=("x", "y", "z"), window=None, kind="cu
     return out
 
 
+def _check_dataset(ds, what):
+    import xarray as xr
+
+    if not isinstance(ds, xr.Dataset):
+        raise TypeError(f"{what} needs the xarray.Dataset returned by evolve(), got {type(ds).__name__}")
+
+
+def _check_path(path, fn, example):
+    """The output file ``path`` of ``fn`` checked before writing (:func:`orbsym.io.check_output_file`)."""
+    import os
+
+    from .io import check_output_file
+
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{fn}: path must be a file name (str or pathlib.Path), got {type(path).__name__}: {path!r}")
+    text = os.fspath(path)
+    if not text.strip():
+        raise ValueError(f"{fn}: path is empty; give a file name, e.g. {example!r}")
+    if os.path.isdir(text) or text.endswith(("/", os.sep)):
+        raise ValueError(f"{fn}: path {text!r} is a directory; give a file name, e.g. {os.path.join(text, example)!r}")
+    return check_output_file(text, f"{fn} path", example)
+
+
 def save(ds, path):
-    """Write an evolution Dataset to NetCDF (NetCDF3, xarray's scipy backend) atomically."""
+    """Write an evolution Dataset to NetCDF (NetCDF3, xarray's scipy backend) atomically.
+
+    ``path`` is checked before anything is written (a file name in a writable directory, not a
+    directory; ValueError naming it)."""
     from .io import atomic_path
 
+    _check_dataset(ds, "save()")
+    path = _check_path(path, "save()", "run.nc")
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine="scipy", format="NETCDF3_64BIT")
 
@@ -1159,6 +1454,8 @@ def load(path):
     import xarray as xr
 
     p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"evolution file {str(p)!r} is a directory; give the .nc file written by save()")
     if not p.is_file():
         raise ValueError(f"evolution file {str(p)!r} does not exist")
     with xr.open_dataset(p, engine="scipy") as ds:
@@ -1166,9 +1463,20 @@ def load(path):
 
 
 def write_csv(ds, path, variables=("density", "current_x", "torque_total", "residual_exact")):
-    """Long-format CSV (``time, polarization, site, variable, value``) with ``# key: json`` headers, atomically."""
+    """Long-format CSV (``time, polarization, site, variable, value``) with ``# key: json`` headers, atomically
+    (``path`` and the variable names are checked before anything is written)."""
     from .io import atomic_write
 
+    _check_dataset(ds, "write_csv()")
+    if isinstance(variables, str):
+        variables = [v.strip() for v in variables.split(",")]
+    variables = list(variables)
+    if not variables or any(not isinstance(v, str) or not v.strip() for v in variables):
+        raise ValueError(f"write_csv() variables must be non-empty variable names, got {variables!r}")
+    for name in variables:
+        if name not in ds:
+            raise unknown_name("CSV variable", name, sorted(ds.data_vars))
+    path = _check_path(path, "write_csv()", "run.csv")
     with atomic_write(path) as fh:
         for key in ("system", "drives", "units", "current_definitions", "interface", "propagator", "propagator_order", "continuity_check"):
             if key in ds.attrs:

@@ -359,3 +359,105 @@ def kubo_estimate(N_x, N_y, dim, symmetric=True, solves=1):
     seconds = nk * (a * n ** 3 + b * n * n + c) + 3e-8 * n * n
     est = ResourceEstimate("Kubo response", nbytes, seconds, f"{nk} k points (N_y = {N_y}) of {int(n)} x {int(n)} blocks (N_x = {N_x} x {dim} states)")
     return est.times(solves, "solves")
+
+
+# ----------------------------------------------------------------------------- real-time evolution
+#: Seconds of the real-time engine (orbsym.dynamics.evolve), one core, fitted to
+#: benchmarks/bench_evolve.py and the per-step costs in benchmarks/results.txt (OpenBLAS, one thread):
+#: per propagation step on the eigen-decomposition path ``N_k (a n^3 + b n^2)`` (batched ``eigh`` and
+#: three products), on the local-update fast path ``N_k c n^1.5`` (banded free step, collocation on the
+#: magnet's rows); per stored time ``r0 + N_k r n^2`` (eigh path) or ``r0 + N_k r' n^1.5`` (records
+#: from the orbitals); one-off ``N_k s n^3`` (the eigen-decomposition of h(0)).
+_EVOLVE_COEFF = {
+    "eigh_step_n3": 8.9e-10,
+    "eigh_step_n2": 1.55e-7,
+    "local_step": 1.4e-7,
+    "local_step_group": 6e-4,
+    "free_step": 0.3,
+    "free_record": 0.6,
+    "record_fixed": 1e-2,
+    "record_eigh": 4e-8,
+    "record_local": 2.2e-7,
+    "setup_n3": 2e-9,
+    "setup_fixed": 0.3,
+}
+#: Bytes kept per stored time and column: every record ((time, polarization, column) arrays of the
+#: Dataset and of the continuity balance, ~40 float64 x 4 polarizations) besides the correlation bands.
+_EVOLVE_BYTES_PER_TIME_COLUMN = 40 * 4 * 8.0
+
+
+def evolve_estimate(N_x, N_y, dim, n_times, n_steps, path="eigh", symmetric=True, method="exact", relaxation=False, error_estimate=False, n_pairs=5, workers=1):
+    """Estimate of :func:`orbsym.dynamics.evolve` (real-time Bloch engine), before anything is built.
+
+    Parameters
+    ----------
+    N_x, N_y, dim : int
+        Columns, rows (k-points), states per site; the propagated blocks are ``n = N_x dim`` square.
+    n_times : int
+        Stored times (records kept in memory: every variable of the Dataset and the balance).
+    n_steps : int
+        Propagation steps in total (``sum`` over the stored intervals of ``ceil(interval / dt)``).
+    path : {"eigh", "local", "free"}
+        Eigen-decomposition per step, or the local-update fast path: with a precession ("local"),
+        or quenches only ("free": the free step alone, no collocation).
+    symmetric : bool
+        ``k <-> -k`` symmetric grid (no field along y): ``N_y // 2 + 1`` momenta, else ``N_y``.
+    method : {"exact", "magnus4"}
+        magnus4: two exponentials per step (about twice the exact step).
+    relaxation : bool
+        Relaxation toward ``f(h(t))``: one more ``eigh`` per stored time (the target).
+    error_estimate : bool
+        Step doubling: two more (half) steps per stored time.
+    n_pairs : int
+        Correlation bands ``G(x, x+dx; dy)`` kept per stored time.
+    workers : int
+        Processes sharing the momenta (each holds its chunk of the state).
+
+    Returns
+    -------
+    ResourceEstimate
+        Peak memory: the per-k state and its work copies (about 12 complex ``(N_k, n, n)`` arrays on the
+        eigen-decomposition path, 6 on the fast path) plus the records of every stored time; CPU time on
+        one core (``describe(workers)`` divides it among the processes).  Within a factor of about two of
+        the measured cost for ordinary runs (``benchmarks/bench_evolve.py``).
+    """
+    N_x, N_y, dim = _positive_int("N_x", N_x), _positive_int("N_y", N_y), _positive_int("dim", dim)
+    n_times, n_steps = max(1.0, float(n_times)), max(1.0, float(n_steps))
+    c = _EVOLVE_COEFF
+    n = float(N_x * dim)
+    nk = float(N_y // 2 + 1 if symmetric else N_y)
+    if path not in ("eigh", "local", "free"):
+        from .checks import unknown_name
+
+        raise unknown_name("real-time path", path, ("eigh", "local", "free"))
+    local = path != "eigh"
+    if local:
+        groups = 12 if nk >= 48 else 1  # momentum groups of the fast path (orbsym.dynamics.K_GROUPS)
+        step = nk * c["local_step"] * n**1.5 + groups * c["local_step_group"]
+        record = c["record_fixed"] + nk * c["record_local"] * n**1.5
+        if path == "free":  # quenches only: the free step, one lattice per segment
+            step *= c["free_step"]
+            record *= c["free_record"]
+        state = 6 * 16.0 * nk * n * n
+    else:
+        step = nk * (c["eigh_step_n3"] * n**3 + c["eigh_step_n2"] * n * n)
+        record = c["record_fixed"] + nk * c["record_eigh"] * n * n
+        if relaxation:  # the target f(h(t)) of every stored time: one more eigen-decomposition
+            record += step
+        if method == "magnus4":
+            step *= 2.2
+        state = 12 * 16.0 * nk * n * n
+    extra = 2 * step if error_estimate else 0.0
+    setup = c["setup_fixed"] + nk * c["setup_n3"] * n**3
+    seconds = setup + n_steps * step + n_times * (record + extra)
+    per_time = N_x * _EVOLVE_BYTES_PER_TIME_COLUMN + n_pairs * 16.0 * N_x * dim * dim + 64.0
+    nbytes = state + max(1, int(workers)) * 16.0 * n * n + n_times * per_time
+    what = (
+        f"{n_steps:.3g} propagation steps and {n_times:.3g} stored times of {int(nk)} momenta x {int(n)} x {int(n)} blocks "
+        f"(N_x = {N_x} x {dim} states, N_y = {N_y}), {'local-update fast path' if local else 'eigen-decomposition per step'}"
+    )
+    return ResourceEstimate("real-time", nbytes, seconds, what)
+
+
+ESTIMATORS["evolve"] = evolve_estimate
+__all__.append("evolve_estimate")
