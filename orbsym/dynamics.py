@@ -317,7 +317,8 @@ class ElectricField:
         if self.pulse is None:
             return self.E
         t0, s = self.pulse
-        return self.E * math.exp(-((t - t0) ** 2) / (2 * s * s))
+        x = (t - t0) / s  # not (t - t0)^2 / (2 s^2): s^2 underflows to 0 for s < 1e-162 (0/0 at t = t0)
+        return self.E * math.exp(-0.5 * x * x)
 
     def describe(self):
         return {"drive": "ElectricField", "E": self.E, "pulse": None if self.pulse is None else list(self.pulse), "direction": "y"}

@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from orbsym import dynamics as dyn
 from orbsym.dynamics import ContinuityError, ElectricField, Precession, Quench, Relaxation, evolve
@@ -428,3 +430,18 @@ def test_local_path_with_quenches_equals_eigh_path(orbital_trilayer, monkeypatch
     for name in ("density", "current_x", "current_y", "torque_total", "torque_exchange", "rate_exact", "energy", "particle_number", "rate_kink"):
         np.testing.assert_allclose(fast[name].values, slow[name].values, atol=1e-11, rtol=0, err_msg=name)
     assert np.abs(np.diff(fast["energy"].values)).max() > 1e-6 or len(drives) == 1  # the drive acts
+
+
+@given(st.floats(1e-320, 10.0), st.floats(-5.0, 5.0), st.floats(-5.0, 5.0))
+def test_pulse_field_is_the_derivative_of_its_vector_potential_and_never_nan(sigma, t0, t):
+    """E(t) = -dA/dt of the Gaussian pulse for any width (a width below 1e-162 used to give 0/0 = NaN
+    at t = t0), bounded by the peak field."""
+    from orbsym.dynamics import ElectricField
+
+    f = ElectricField(0.3, pulse=(t0, sigma))
+    e = f.field(t)
+    assert math.isfinite(e) and 0.0 <= e <= 0.3
+    if sigma > 1e-2:
+        h = 1e-5 * sigma
+        np.testing.assert_allclose(-(f.A(t + h) - f.A(t - h)) / (2 * h), e, rtol=1e-6, atol=1e-9)
+    assert f.field(t0) == 0.3
