@@ -588,7 +588,7 @@ def surface_green(h00, a, b, z, tol=DEFAULT_TOL, max_iter=DEFAULT_MAX_ITER, resi
         g = _newton(g, hb, ab, bb, zb)
         res = dyson_residual(g, hb, ab, bb, zb)
     bad = ~(np.isfinite(res) & (res <= residual_tol * scale) & _retarded(g))
-    for n in (2, 3, 5, 7):
+    for n in (2, 3, 5, 7) if d <= NEWTON_MAX_DIM else ():  # larger cells: straight to the eigenmodes
         if not bad.any():
             break
         idx = np.nonzero(bad)
