@@ -386,13 +386,20 @@ def _modes(h, a, b, z, scale):
     cols, lams = [phi[:, inside]], [lam[inside]]
     vmin = np.inf
     nprop = 0
-    if hermitian:
-        idx = list(np.nonzero(shell)[0])
-        while idx:
-            i0 = idx[0]
-            grp = [j for j in idx if abs(lam[j] - lam[i0]) <= MODE_GROUP]
-            idx = [j for j in idx if j not in grp]
-            P, _ = np.linalg.qr(phi[:, grp])
+    if hermitian and shell.any():
+        idx = np.nonzero(shell)[0]
+        ls = lam[idx]
+        near = np.abs(ls[:, None] - ls[None, :]) <= MODE_GROUP
+        label = np.arange(idx.size)
+        for _ in range(idx.size):  # connected components of "near" (chains of close lambdas)
+            new = np.where(near, label[None, :], idx.size).min(axis=1)
+            if np.array_equal(new, label):
+                break
+            label = new
+        for lab in np.unique(label):
+            grp = idx[label == lab]
+            P = phi[:, grp]
+            P = np.linalg.qr(P)[0] if grp.size > 1 else P / np.linalg.norm(P)
             lb = complex(np.mean(lam[grp]))
             Pa = _dag(P) @ a @ P
             Q = 1j * (lb * Pa - np.conj(lb) * _dag(Pa))
@@ -673,14 +680,17 @@ def _supercell(h, a, b, n):
     return H, A, B
 
 
-def _retarded(g, atol=1e-9):
-    """Whether ``i (g - g^dag)`` is positive semi-definite (spectral function of a retarded g)."""
+def _retarded(g, atol=SPECTRAL_ATOL):
+    """Whether ``i (g - g^dag)`` is positive semi-definite (spectral function of a retarded g), per point:
+    lowest eigenvalue ``>= -atol * max(1, |g|)`` with that point's largest entry ``|g|``."""
     with np.errstate(all="ignore"):
         A = 1j * (g - _dag(g))
         A = 0.5 * (A + _dag(A))
         ok = np.isfinite(A).all(axis=(-1, -2))
-        w = np.linalg.eigvalsh(np.where(ok[..., None, None], A, 0))
-    return ok & (w.min(axis=-1) >= -atol * max(1.0, float(np.abs(g).max(initial=0.0)) if g.size else 1.0))
+        A = np.where(ok[..., None, None], A, 0)
+        w = np.linalg.eigvalsh(A)
+        size = np.maximum(1.0, np.abs(np.where(ok[..., None, None], g, 0)).max(axis=(-1, -2), initial=0.0))
+    return ok & (w.min(axis=-1, initial=np.inf) >= -atol * size)
 
 
 def self_energy(g, t, side):
