@@ -53,13 +53,13 @@ def _check_dyson_and_retarded(lead, k, z, g, side):
 def _channels(lead, k, E, n_kx=1024):
     """Right-moving channels at each (k, E) from the band structure (sign changes over k_x), and the
     stationary energies of the bands (k_x = 0, pi and the local extrema of the grid)."""
-    kx = 2 * np.pi * np.arange(n_kx) / n_kx
+    kx = 2 * np.pi * (np.arange(n_kx) + 0.37) / n_kx  # off the symmetric points, where a band may equal E exactly
     bands = lead_bands(lead, k, kx)  # (nk, nkx, d)
     s = np.sign(bands[:, :, None, :] - E[None, None, :, None])
     n = (s != np.roll(s, -1, axis=1)).sum(axis=(1, 3)) // 2
     dE = np.diff(bands, axis=1, append=bands[:, :1])
     turn = np.sign(dE) != np.roll(np.sign(dE), 1, axis=1)
-    return n, bands[turn]
+    return n, np.concatenate([bands[turn], lead_bands(lead, k, np.array([0.0, np.pi])).reshape(-1)])
 
 
 def _one_cell_transmission(lead, k, z, gs):
