@@ -367,16 +367,43 @@ def mode_surface_green(h00, a, b, z, scale=None):
     return g, info
 
 
-def _modes(h, a, b, z, scale):
+#: Eigenmode route: a coupling ``a`` with condition number below this is inverted (a standard eigenproblem
+#: of the companion matrix, batched); otherwise the pencil is solved by QZ (scipy.linalg.eig).
+MODE_MAX_COND = 1e6
+
+
+def _pencil_eigs(h, a, b, z):
+    """Eigenvalues ``lambda`` (``inf`` for infinite ones) and right eigenvectors of the mode pencil, batched."""
     from scipy.linalg import eig
 
-    d = h.shape[-1]
-    one, zero = np.eye(d), np.zeros((d, d))
-    A = np.block([[zero, one], [-b, z * one - h]])
-    B = np.block([[one, zero], [zero, a]])
-    (al, be), V = eig(A, B, homogeneous_eigvals=True)
+    n, d = h.shape[0], h.shape[-1]
+    lam = np.empty((n, 2 * d), complex)
+    V = np.empty((n, 2 * d, 2 * d), complex)
+    one = np.eye(d)
     with np.errstate(all="ignore"):
-        lam = np.where(be != 0, al / np.where(be != 0, be, 1), np.inf)
+        well = np.linalg.cond(a) < MODE_MAX_COND
+    if well.any():
+        ai = np.linalg.inv(a[well])
+        M = np.zeros((int(well.sum()), 2 * d, 2 * d), complex)
+        M[:, :d, d:] = one
+        M[:, d:, :d] = -ai @ b[well]
+        M[:, d:, d:] = ai @ (z[well][:, None, None] * one - h[well])
+        lam[well], V[well] = np.linalg.eig(M)
+    for j in np.nonzero(~well)[0]:
+        zero = np.zeros((d, d))
+        A = np.block([[zero, one], [-b[j], z[j] * one - h[j]]])
+        B = np.block([[one, zero], [zero, a[j]]])
+        (al, be), V[j] = eig(A, B, homogeneous_eigvals=True)
+        with np.errstate(all="ignore"):
+            lam[j] = np.where(be != 0, al / np.where(be != 0, be, 1), np.inf)
+    return lam, V
+
+
+def _modes(h, a, b, z, scale, eigs=None):
+    d = h.shape[-1]
+    one = np.eye(d)
+    lam, V = _pencil_eigs(h[None], a[None], b[None], np.array([z])) if eigs is None else eigs
+    lam, V = lam.reshape(-1), V.reshape(2 * d, 2 * d)
     mod = np.abs(lam)
     mod = np.where(np.isfinite(mod), mod, np.inf)
     shell = np.abs(mod - 1) <= MODE_SHELL
@@ -613,19 +640,24 @@ def surface_green(h00, a, b, z, tol=DEFAULT_TOL, max_iter=DEFAULT_MAX_ITER, resi
         bad = ~(np.isfinite(res) & (res <= residual_tol * scale) & _retarded(g))
     if not bad.any():
         return g
-    # 3. eigenmodes, point by point, where decimation failed
+    # 3. eigenmodes where decimation failed (eigenproblems batched, classification point by point)
     idx = np.nonzero(bad)
-    before = acceptance(g[idx], hb[idx], ab[idx], bb[idx], zb[idx], residual_tol, scale)
-    for j, point in enumerate(zip(*idx)):
+    H, Aa, Bb, Z = hb[idx], ab[idx], bb[idx], zb[idx]
+    before = acceptance(g[idx], H, Aa, Bb, Z, residual_tol, scale)
+    lam, V = _pencil_eigs(H, Aa, Bb, Z)
+    gm = np.empty_like(H)
+    points = list(zip(*idx))
+    for j, point in enumerate(points):
         try:
-            gm, _ = _modes(hb[point], ab[point], bb[point], complex(zb[point]), scale)
+            gm[j], _ = _modes(H[j], Aa[j], Bb[j], complex(Z[j]), scale, (lam[j], V[j]))
         except _ModeFailure as exc:
             _raise(exc.criterion, exc.text, exc.details, point, zb, k, side, before, j, conv, size, max_iter)
-        acc = acceptance(gm[None], hb[point][None], ab[point][None], bb[point][None], zb[point][None], residual_tol, scale)
-        if not acc["ok"][0]:
-            crit, text = _verdict(acc, 0)
-            _raise(crit, "eigenmode route: " + text, dict(residual=float(acc["residual"][0]), spectral_min=float(acc["spectral_min"][0])), point, zb, k, side, before, j, conv, size, max_iter)
-        g[point] = gm
+    acc = acceptance(gm, H, Aa, Bb, Z, residual_tol, scale)
+    if not acc["ok"].all():
+        j = int(np.nonzero(~acc["ok"])[0][0])
+        crit, text = _verdict(acc, j)
+        _raise(crit, "eigenmode route: " + text, dict(residual=float(acc["residual"][j]), spectral_min=float(acc["spectral_min"][j])), points[j], zb, k, side, before, j, conv, size, max_iter)
+    g[idx] = gm
     return g
 
 
