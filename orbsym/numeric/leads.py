@@ -86,12 +86,13 @@ numbers, the energy ``z`` and the lead's ``k``.
 
 Band edges
 ----------
-At a band edge of the lead (a propagating mode with group velocity 0) the surface Green's function at
-real ``E`` is singular (``|g| ~ eta^-1/2``).  At ``z = E + i eta`` it is finite and **the returned value
-is the exact retarded value at that z** (the eta-smeared value: its distance to the ``eta -> 0`` limit is
-``O(eta^1/2)`` at the edge and ``O(eta)`` elsewhere), computed by the eigenmode route: the two modes
-that meet at the edge split by ``~eta^1/2`` (``| |lambda| - 1 | ~ 1e-5`` at the default ``eta``) and are
-classified by ``|lambda|``.  Only when ``eta`` is too small to resolve that split (a mode in the shell
+At a band edge of the lead (a propagating mode with group velocity 0) two modes meet at ``|lambda| = 1``
+and the self-energy has a square-root (van Hove) singularity in ``E``: its ``eta -> 0`` limit is not
+analytic there (and for some leads ``|g| ~ eta^-1/2``).  At ``z = E + i eta`` the surface Green's function
+is finite and **the returned value is the exact retarded value at that z** (the eta-smeared value: its
+distance to the ``eta -> 0`` limit is ``O(eta^1/2)`` at the edge and ``O(eta)`` elsewhere), computed by
+decimation or by the eigenmode route: the two modes that meet at the edge split by ``~eta^1/2``
+(``| |lambda| - 1 | ~ 1e-5`` at the default ``eta``) and are classified by ``|lambda|``.  Only when ``eta`` is too small to resolve that split (a mode in the shell
 with ``|v| < MODE_MIN_VELOCITY * scale``) is the point refused with :class:`BandEdgeError`, which names
 the energy, ``k`` and the velocity and says what to do (increase eta, or move the energy off the edge).
 
@@ -128,7 +129,7 @@ MODE_SHELL = 1e-7
 #: Eigenmode route: propagating modes whose ``lambda`` differ by less than this form one degenerate group.
 MODE_GROUP = 1e-9
 #: Eigenmode route: smallest group velocity (relative to the lead's energy scale) that classifies a mode.
-MODE_MIN_VELOCITY = 1e-9
+MODE_MIN_VELOCITY = 1e-6
 #: Spectral function ``i (g - g^dag)``: lowest eigenvalue allowed, relative to ``max(1, |g|)``.
 SPECTRAL_ATOL = 1e-9
 
@@ -363,8 +364,14 @@ def mode_surface_green(h00, a, b, z, scale=None):
     SurfaceGreenError
         Not ``d`` modes decay into the bulk (criterion ``"mode_count"``).
     """
-    g, info = _modes(np.asarray(h00, complex), np.asarray(a, complex), np.asarray(b, complex), complex(z), _scale(h00, a) if scale is None else scale)
-    return g, info
+    z = complex(z)
+    if z.imag <= 0:
+        raise ValueError(f"retarded surface Green's function needs Im z > 0 (eta > 0), got z = {z!r}")
+    try:
+        return _modes(np.asarray(h00, complex), np.asarray(a, complex), np.asarray(b, complex), z, _scale(h00, a) if scale is None else scale)
+    except _ModeFailure as exc:
+        cls = BandEdgeError if exc.criterion == "band_edge" else SurfaceGreenError
+        raise cls(f"eigenmodes of the lead at z = {z:.6g}: {exc.text}", exc.criterion, z, details=exc.details) from None
 
 
 #: Eigenmode route: a coupling ``a`` with condition number below this is inverted (a standard eigenproblem
@@ -437,7 +444,7 @@ def _modes(h, a, b, z, scale, eigs=None):
                 raise _ModeFailure(
                     "band_edge",
                     f"a propagating mode (lambda = {lb:.6g}) has group velocity {float(np.abs(v).min()):.3g} < {MODE_MIN_VELOCITY * scale:.3g}: the energy "
-                    "is at a band edge of the lead, where the surface Green's function is singular and eta is too small to resolve it",
+                    "is at a band edge of the lead (two modes meet at |lambda| = 1) and eta is too small to resolve them",
                     dict(min_velocity=float(np.abs(v).min()), lam=lb),
                 )
             keep = v > 0
