@@ -41,10 +41,14 @@ decimated couplings are negligible, ``max(|a|, |b|) <= tol * scale`` (largest ma
 convergence a :class:`RuntimeError` names the worst point.  At real energies the decimated coupling
 of propagating modes decays like ``exp(-eta 2^i / v)``, so ``eta`` must be > 0 (typically 1e-10
 converges in ~40 iterations; the error in ``Sigma`` is ``O(eta)``).  Decimation is the fast path:
-it is vectorized over the whole batch of (k, z) points.  Where its result fails the acceptance test
-below it is polished by Newton steps on the Dyson equation (cells of at most :data:`NEWTON_MAX_DIM`
-states) and re-solved with supercells of 2, 3, 5, 7 cells (as before, so that every point that passed
-keeps its value); points that still fail go to the exact eigenmode route.
+it is vectorized over the whole batch of (k, z) points.  For cells of at most :data:`NEWTON_MAX_DIM`
+states its result is polished by Newton steps on the Dyson equation (a ``d^2 x d^2`` Jacobian) and,
+where it then fails the acceptance test below, re-solved with supercells of 2, 3, 5, 7 cells (kept so
+that every small-cell point that passed before keeps its value).  Every point that still fails -- and,
+for larger cells, every point where decimation alone fails -- goes to the exact eigenmode route.  This
+replaces a scalable Newton polish: the eigenmodes are exact (not a local correction of a possibly
+wrong branch: at the centre of a sub-band decimation can converge to a non-retarded solution of the
+Dyson equation, which Newton steps only polish) and cost one ``2d x 2d`` eigenproblem.
 
 Surface Green's function: eigenmodes of the lead (exact route, any cell size)
 -----------------------------------------------------------------------------
@@ -71,8 +75,9 @@ bands) are orthonormalized and the velocity form ``V_mn = i (lambda phi_m^dag a 
 phi_m^dag a^dag phi_n) = dE/dk_x`` (units of t times the cell length, ``b = a^dag``) is diagonalized in
 that subspace; its eigenvectors with ``v > 0`` are kept.  Modes outside the shell are classified by
 ``|lambda| < 1``, which is then resolved.  (For a non-Hermitian lead, ``b != a^dag``, only ``|lambda|``
-is used.)  This route costs one ``2d x 2d`` QZ per point (a Python loop: used only where decimation
-failed).
+is used.)  This route costs one ``2d x 2d`` eigenproblem per point -- of the companion matrix
+``[[0, 1], [-a^-1 b, a^-1 (z - h_00)]]`` when ``cond(a) < MODE_MAX_COND`` (batched), else QZ of the
+pencil -- plus a short Python loop for the classification; it runs only where decimation failed.
 
 Acceptance test
 ---------------
@@ -122,7 +127,8 @@ DEFAULT_ETA = 1e-10
 DEFAULT_TOL = 1e-14
 #: Default largest number of decimation steps (2^max_iter cells).
 DEFAULT_MAX_ITER = 200
-#: Newton polishing of the surface Green's function only for cells of at most this many states.
+#: Newton polishing (and supercell re-solves) of the decimated surface Green's function only for cells of at
+#: most this many states; larger cells go from decimation straight to the eigenmode route where it fails.
 NEWTON_MAX_DIM = 8
 #: Eigenmode route: modes with ``| |lambda| - 1 | <=`` this are classified by group velocity.
 MODE_SHELL = 1e-7
@@ -605,9 +611,11 @@ def surface_green(h00, a, b, z, tol=DEFAULT_TOL, max_iter=DEFAULT_MAX_ITER, resi
        singular (``E`` within ``~sqrt(eta)`` of an eigenvalue of ``h_00(k)``, e.g. ``E = 0`` of a
        bipartite chain, where the first step divides by ``eta``) and may then even converge to a
        non-retarded solution of the Dyson equation.
-    2. Supercells of 2, 3, 5, 7 cells (their ``z - h_00`` is singular at other energies; the surface
-       block of the supercell's surface Green's function is the lead's).
-    3. The eigenmodes of the lead (exact for any cell size; one QZ per point).
+    2. Cells of at most :data:`NEWTON_MAX_DIM` states: supercells of 2, 3, 5, 7 cells (their
+       ``z - h_00`` is singular at other energies; the surface block of the supercell's surface
+       Green's function is the lead's).
+    3. The eigenmodes of the lead (exact for any cell size; one ``2d x 2d`` eigenproblem per point,
+       batched).
     """
     h00 = np.asarray(h00, dtype=complex)
     z = np.asarray(z, dtype=complex)
