@@ -8,6 +8,8 @@ balance on random heterostructures; scattering states against a brute-force long
 absorbing potential.
 """
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -111,8 +113,8 @@ def _advanced(g):
 @pytest.mark.parametrize(
     "case, fake, criterion, words",
     [
-        ("residual", lambda g: g + 1e-3, "dyson_residual", ["Dyson residual too large", "Dyson residual 0.00", " > 2"]),
-        ("advanced", _advanced, "retarded", ["not retarded", "i (g - g^dag) has eigenvalue -", "Gamma would not be >= 0"]),
+        ("residual", lambda g: g + 1e-3, "dyson_residual", ["Dyson residual too large", r"eigenmode route: Dyson residual 0\.00\d+ > \d\.\d+e-0[78];"]),
+        ("advanced", _advanced, "retarded", ["not retarded", r"i \(g - g\^dag\) has eigenvalue -\d", r"Gamma would not be >= 0"]),
         ("nan", lambda g: g * np.nan, "not_converged", ["did not converge", "non-finite"]),
     ],
 )
@@ -121,6 +123,7 @@ def test_failure_names_the_criterion_the_numbers_energy_and_k(monkeypatch, case,
     lead = _gamma_half_lead()
     real = leads_mod._modes
     monkeypatch.setattr(leads_mod, "_modes", lambda *a, **kw: (fake(real(*a, **kw)[0]), {}))
+    monkeypatch.setattr(leads_mod, "NEWTON_POLISH_MAX_DIM", 0)  # no Newton polish of the (faked) eigenmode result
     k = np.array([0.3, 2 * np.pi / 3])
     with pytest.raises(SurfaceGreenError) as err:
         lead.surface_green(k, [0.7 + 1e-10j], "right")
@@ -128,8 +131,8 @@ def test_failure_names_the_criterion_the_numbers_energy_and_k(monkeypatch, case,
     msg = str(e)
     assert e.criterion == criterion and isinstance(e, RuntimeError) and not isinstance(e, BandEdgeError)
     assert e.k == pytest.approx(2 * np.pi / 3) and e.z == 0.7 + 1e-10j and e.index == (1, 0)
-    for w in words + ["right lead", "E = 0.7 ", "k = 2.094395102", "eigenmode route", "Lopez-Sancho decimation (converged"]:
-        assert w in msg, (w, msg)
+    for w in words + ["right lead", r"E = 0\.7 ", r"k = 2\.094395102", "eigenmode route", r"Lopez-Sancho decimation \(converged"]:
+        assert re.search(w, msg), (w, msg)
     # the decimation stage's own verdict is in the message too: its g was not retarded
     assert "Newton polish and supercells: Dyson residual" in msg and "not retarded" in msg.split("supercells:")[1]
 
