@@ -199,3 +199,48 @@ def test_gamma_half_lead_at_subband_centre(dE):
     i = int(np.argmin(np.abs(osys.k - k[0])))
     n, _ = _channels(lead, osys.k[i : i + 1], z.real)
     np.testing.assert_allclose(osys.transmission(z.real)[i], n[0], atol=1e-7)
+
+
+def _zoo():
+    from numeric_kernels import L_T2G, am, fm, random_model
+    from nnn_kernels import random_nnn_model
+
+    return {
+        "spin": Column(am(), dict(t=1.0, w=0.3, mu=0.1)),  # spin-degenerate modes: the velocity groups
+        "user": Column(random_model(3, 5, L_T2G, 1), dict(t=0.5, w=0.2, gamma=0.3, mu=0.2)),  # a surface resonance, |g| ~ 5e3
+        "fm": Column(fm(), dict(t=1.0, mu=-0.2, m_x=0.3, m_y=0.5, m_z=0.8)),
+        "user-nnn": Column(random_nnn_model(3, extra=()), dict(t=0.6, gamma=0.3, mu=0.2)),  # complex, k-odd h_01(k)
+    }
+
+
+@pytest.mark.parametrize("name", ["spin", "user", "fm", "user-nnn"])
+def test_other_leads_scan_the_band(name):
+    """Other models (spin basis, random complex hoppings with and without diagonal bonds, a ferromagnet):
+    periodic at every k of widths 3..6, and as a 4-row strip."""
+    rng = np.random.default_rng(1)
+    lead = Lead.from_column(_zoo()[name])
+    k = np.unique(np.concatenate([2 * np.pi * np.arange(w) / w for w in range(3, 7)]))
+    _scan(lead, k, _energies(lead, k, 80, rng, 40), rng, n_modes=6)
+    strip = strip_lead(lead, 4)
+    _scan(strip, np.array([0.0]), _energies(strip, np.array([0.0]), 40, rng, 10), rng, n_modes=2)
+
+
+def test_surface_resonance_with_large_g():
+    """In a gap of the random 'user' lead at k = 2 pi / 3, 2e-4 from a surface bound state (|g| ~ 5.5e3):
+    decimation's residual is 2e-5; the eigenmodes pass (their rounding floor ~ eps |g| |M| is allowed for)."""
+    lead = Lead.from_column(_zoo()["user"])
+    k = np.array([2 * np.pi / 3])
+    z = np.array([-3.0707383129766668 + 1j * ETA])
+    g = lead.surface_green(k, z, "left")
+    assert np.abs(g).max() > 1e3
+    h, t = lead.h00(k)[0], lead.h01(k)[0]
+    gm, info = mode_surface_green(h, t.conj().T, t, z[0])
+    assert info["n_propagating"] == 0
+    np.testing.assert_allclose(g[0, 0], gm, rtol=0, atol=1e-9 * np.abs(gm).max())
+    # in a gap every mode decays: a finite lead built cell by cell converges at the real energy too
+    # (the problem's condition number ~ |g| |M| ~ 1e7 limits the agreement of two routes to ~1e-8 relative)
+    np.testing.assert_allclose(g[0, 0], _finite_lead(lead, k[0], z, "left", 400)[0], rtol=0, atol=1e-7 * np.abs(gm).max())
+    M = z[0] * np.eye(3) - h - t.conj().T @ g[0, 0] @ t
+    assert np.abs(g[0, 0] @ M - np.eye(3)).max() < 1e-15 * np.abs(g).max() * np.abs(M).max() * 1e3
+    A = 1j * (g[0, 0] - g[0, 0].conj().T)
+    assert np.linalg.eigvalsh(A).min() > -1e-9 * np.abs(g).max()
