@@ -128,7 +128,7 @@ def test_open_strip_leads_scan_the_band_without_failure(params, widths):
     k = np.array([0.0])
     for rows in widths:
         lead = strip_lead(base, rows)
-        _scan(lead, k, _energies(lead, k, 40, rng, 6), rng, n_modes=2)
+        _scan(lead, k, _energies(lead, k, 30, rng, 5), rng, n_modes=2)
 
 
 @pytest.mark.parametrize("params", [ISSUE_NNN, OTHER_NNN], ids=["issue", "other"])
@@ -137,7 +137,7 @@ def test_periodic_leads_scan_the_band_at_every_k_of_widths_3_to_10(params):
     lead = Lead.from_column(Column(nnn_orbital(), params))
     k = np.unique(np.concatenate([2 * np.pi * np.arange(w) / w for w in range(3, 11)]))
     k = np.where(k > np.pi, k - 2 * np.pi, k)
-    _scan(lead, k, _energies(lead, k, 160, rng, 40), rng, n_modes=10)
+    _scan(lead, k, _energies(lead, k, 120, rng, 30), rng, n_modes=6)
 
 
 @pytest.mark.parametrize("side", ["left", "right"])
@@ -220,9 +220,9 @@ def test_other_leads_scan_the_band(name):
     rng = np.random.default_rng(1)
     lead = Lead.from_column(_zoo()[name])
     k = np.unique(np.concatenate([2 * np.pi * np.arange(w) / w for w in range(3, 7)]))
-    _scan(lead, k, _energies(lead, k, 80, rng, 40), rng, n_modes=6)
+    _scan(lead, k, _energies(lead, k, 50, rng, 20), rng, n_modes=4)
     strip = strip_lead(lead, 4)
-    _scan(strip, np.array([0.0]), _energies(strip, np.array([0.0]), 40, rng, 10), rng, n_modes=2)
+    _scan(strip, np.array([0.0]), _energies(strip, np.array([0.0]), 24, rng, 6), rng, n_modes=2)
 
 
 def test_surface_resonance_with_large_g():
