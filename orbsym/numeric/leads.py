@@ -40,9 +40,73 @@ decimated couplings are negligible, ``max(|a|, |b|) <= tol * scale`` (largest ma
 = max(1, |h_00| + |t_x|)``), at every point of the batch; after ``max_iter`` iterations without
 convergence a :class:`RuntimeError` names the worst point.  At real energies the decimated coupling
 of propagating modes decays like ``exp(-eta 2^i / v)``, so ``eta`` must be > 0 (typically 1e-10
-converges in ~40 iterations; the error in ``Sigma`` is ``O(eta)``).  Independent checks in
-``tests/numeric/test_leads.py``: a long finite lead at complex ``z`` (dense inverse), the Dyson
-fixed point ``g = (z - h_00 - a g b)^-1`` and the number of open channels.
+converges in ~40 iterations; the error in ``Sigma`` is ``O(eta)``).  Decimation is the fast path:
+it is vectorized over the whole batch of (k, z) points.  For cells of at most :data:`NEWTON_MAX_DIM`
+states its result is polished by Newton steps on the Dyson equation (a ``d^2 x d^2`` Jacobian) and,
+where it then fails the acceptance test below, re-solved with supercells of 2, 3, 5, 7 cells (kept so
+that every small-cell point that passed before keeps its value).  Every point that still fails -- and,
+for larger cells, every point where decimation alone fails -- goes to the exact eigenmode route.  This
+replaces a scalable Newton polish: the eigenmodes are exact (not a local correction of a possibly
+wrong branch: at the centre of a sub-band decimation can converge to a non-retarded solution of the
+Dyson equation, which Newton steps only polish) and cost one ``2d x 2d`` eigenproblem.
+
+Surface Green's function: eigenmodes of the lead (exact route, any cell size)
+-----------------------------------------------------------------------------
+With ``a = h_{s,s+1}`` (surface cell into the bulk) and ``b = h_{s+1,s}``, a bulk solution
+``psi_j = lambda^j phi`` (cell ``j = 0, 1, ...`` counted into the bulk) obeys the quadratic eigenproblem
+``(z - h_00 - lambda a - lambda^-1 b) phi = 0``, linearized as the ``2d x 2d`` generalized eigenproblem
+(pencil; a singular ``a`` or ``b`` gives infinite or zero ``lambda``, which the pencil handles)::
+
+    [  0       1     ] [   phi    ]            [ 1  0 ] [   phi    ]
+    [ -b   z - h_00  ] [lambda phi]  = lambda  [ 0  a ] [lambda phi] .
+
+For ``Im z > 0`` exactly ``d`` of the ``2d`` modes decay into the bulk, ``|lambda| < 1``; with their
+vectors ``Phi = [phi_1 .. phi_d]`` and ``Lambda = diag(lambda_i)`` the Bloch matrix ``F = Phi Lambda
+Phi^-1`` maps ``psi_j`` to ``psi_{j+1}`` and (Ando's construction; T. Ando, Phys. Rev. B 44, 8017
+(1991); see also Sanvito, Lambert, Jefferson, Bratkovsky, Phys. Rev. B 59, 11936 (1999))::
+
+    g_surface = (z - h_00 - a F)^-1 = Phi [(z - h_00) Phi - a Phi Lambda]^-1 ,   F = g_surface b .
+
+At ``z = E + i eta`` with ``eta = 1e-10`` a propagating mode has ``|lambda| = exp(-eta / v)``, too close
+to 1 to classify by ``|lambda|`` in floating point.  Modes with ``| |lambda| - 1 | <= MODE_SHELL``
+are therefore classified by the sign of their group velocity (the retarded solution keeps the modes
+moving into the bulk): modes with the same ``lambda`` (within ``MODE_GROUP``; e.g. spin-degenerate
+bands) are orthonormalized and the velocity form ``V_mn = i (lambda phi_m^dag a phi_n - conj(lambda)
+phi_m^dag a^dag phi_n) = dE/dk_x`` (units of t times the cell length, ``b = a^dag``) is diagonalized in
+that subspace; its eigenvectors with ``v > 0`` are kept.  Modes outside the shell are classified by
+``|lambda| < 1``, which is then resolved.  (For a non-Hermitian lead, ``b != a^dag``, only ``|lambda|``
+is used.)  This route costs one ``2d x 2d`` eigenproblem per point -- of the companion matrix
+``[[0, 1], [-a^-1 b, a^-1 (z - h_00)]]`` when ``cond(a) < MODE_MAX_COND`` (batched), else QZ of the
+pencil -- plus a short Python loop for the classification; it runs only where decimation failed.
+
+Acceptance test
+---------------
+Every result must pass, per point: (1) the Dyson residual ``max |g (z - h_00 - a g b) - 1| <=
+residual_tol * scale`` (decimation stages, unchanged; the final eigenmode stage allows for the rounding
+floor of a large ``|g|``: ``* max(1, |g| |z - h_00 - a g b|)``, see :func:`acceptance`); (2) retardedness: the spectral function ``i (g - g^dag)`` is positive
+semi-definite (then ``Gamma = i (Sigma - Sigma^dag) >= 0``), its lowest eigenvalue ``>= -1e-9 *
+max(1, |g|)``; (3) finite entries.  A point that fails after every route raises
+:class:`SurfaceGreenError` (a ``RuntimeError``) naming the failed criterion (``criterion`` attribute:
+``"dyson_residual"``, ``"retarded"``, ``"not_converged"``, ``"mode_count"``, ``"band_edge"``), the
+numbers, the energy ``z`` and the lead's ``k``.
+
+Band edges
+----------
+At a band edge of the lead (a propagating mode with group velocity 0) two modes meet at ``|lambda| = 1``
+and the self-energy has a square-root (van Hove) singularity in ``E``: its ``eta -> 0`` limit is not
+analytic there (and for some leads ``|g| ~ eta^-1/2``).  At ``z = E + i eta`` the surface Green's function
+is finite and **the returned value is the exact retarded value at that z** (the eta-smeared value: its
+distance to the ``eta -> 0`` limit is ``O(eta^1/2)`` at the edge and ``O(eta)`` elsewhere), computed by
+decimation or by the eigenmode route: the two modes that meet at the edge split by ``~eta^1/2``
+(``| |lambda| - 1 | ~ 1e-5`` at the default ``eta``) and are classified by ``|lambda|``.  Only when ``eta`` is too small to resolve that split (a mode in the shell
+with ``|v| < MODE_MIN_VELOCITY * scale``) is the point refused with :class:`BandEdgeError`, which names
+the energy, ``k`` and the velocity and says what to do (increase eta, or move the energy off the edge).
+
+Independent checks in ``tests/numeric/test_leads.py`` and ``tests/numeric/test_leads_scan.py``: a long
+finite lead at complex ``z`` (dense inverse), the Dyson fixed point ``g = (z - h_00 - a g b)^-1``,
+retardedness, decimation against eigenmodes on dense energy scans of strip leads (every energy of the
+band incl. the band edges and the eigenvalues of ``h_00``), and clean-lead transmission = number of
+open channels.
 """
 
 from __future__ import annotations
@@ -54,7 +118,7 @@ import numpy as np
 from .checks import check_name
 from .lattice import Column, Lattice
 
-__all__ = ["Lead", "SIDES", "surface_green", "self_energy", "broadening", "DEFAULT_ETA", "DEFAULT_TOL"]
+__all__ = ["Lead", "SIDES", "surface_green", "self_energy", "broadening", "DEFAULT_ETA", "DEFAULT_TOL", "SurfaceGreenError", "BandEdgeError", "mode_surface_green", "acceptance"]
 
 #: Lead sides.
 SIDES = ("left", "right")
@@ -64,8 +128,20 @@ DEFAULT_ETA = 1e-10
 DEFAULT_TOL = 1e-14
 #: Default largest number of decimation steps (2^max_iter cells).
 DEFAULT_MAX_ITER = 200
-#: Newton polishing of the surface Green's function only for cells of at most this many states.
+#: Newton polishing (and supercell re-solves) of the decimated surface Green's function only for cells of at
+#: most this many states; larger cells go from decimation straight to the eigenmode route where it fails.
 NEWTON_MAX_DIM = 8
+#: Eigenmode route: results that fail the acceptance test are Newton-polished up to this cell size (the
+#: ``d^2 x d^2`` Jacobian of a 40-state cell is 26 MB per point; only the few failing points are polished).
+NEWTON_POLISH_MAX_DIM = 40
+#: Eigenmode route: modes with ``| |lambda| - 1 | <=`` this are classified by group velocity.
+MODE_SHELL = 1e-7
+#: Eigenmode route: propagating modes whose ``lambda`` differ by less than this form one degenerate group.
+MODE_GROUP = 1e-9
+#: Eigenmode route: smallest group velocity (relative to the lead's energy scale) that classifies a mode.
+MODE_MIN_VELOCITY = 1e-6
+#: Spectral function ``i (g - g^dag)``: lowest eigenvalue allowed, relative to ``max(1, |g|)``.
+SPECTRAL_ATOL = 1e-9
 
 
 def _dag(a):
@@ -174,7 +250,8 @@ class Lead:
         a, b = self.coupling_into_bulk(side, k)
         shp = (h.shape[0], z.size) + h.shape[1:]
         hb = np.broadcast_to(h[:, None], shp)
-        return surface_green(hb, np.broadcast_to(a[:, None], shp), np.broadcast_to(b[:, None], shp), z[None, :], tol=tol, max_iter=max_iter)
+        kk = np.broadcast_to(np.asarray(k, float).reshape(-1)[:, None], shp[:2])
+        return surface_green(hb, np.broadcast_to(a[:, None], shp), np.broadcast_to(b[:, None], shp), z[None, :], tol=tol, max_iter=max_iter, k=kk, side=side)
 
     def self_energy(self, k, z, side, tol=DEFAULT_TOL, max_iter=DEFAULT_MAX_ITER):
         """``Sigma_L = t^dag g_L t`` (side 'left') or ``Sigma_R = t g_R t^dag`` ('right'), ``t = h_01(k)``,
@@ -185,8 +262,228 @@ class Lead:
     def self_energy_batch(self, k, z, side, tol=DEFAULT_TOL, max_iter=DEFAULT_MAX_ITER):
         """``Sigma`` for paired points ``(k_i, z_i)``, shape ``(len(k), dim, dim)``."""
         a, b = self.coupling_into_bulk(side, k)
-        g = surface_green(self.h00(k), a, b, np.asarray(z, complex).reshape(-1), tol=tol, max_iter=max_iter)
+        k = np.asarray(k, float).reshape(-1)
+        g = surface_green(self.h00(k), a, b, np.asarray(z, complex).reshape(-1), tol=tol, max_iter=max_iter, k=k, side=side)
         return self_energy(g, self.h01(k), side)
+
+
+class SurfaceGreenError(RuntimeError):
+    """A surface Green's function that failed the acceptance test (module docstring) after every route.
+
+    Attributes
+    ----------
+    criterion : str
+        What failed: ``"dyson_residual"``, ``"retarded"``, ``"not_converged"`` (non-finite result),
+        ``"mode_count"`` (not ``d`` modes decay into the bulk) or ``"band_edge"``.
+    z : complex
+        Energy of the failing point (units of t).
+    k : float or None
+        The lead's ``k_y`` at that point (None when not known, e.g. a bare :func:`surface_green` call).
+    index : tuple
+        Batch index of the point.
+    details : dict
+        The numbers: ``residual``, ``residual_tol``, ``spectral_min``, ``spectral_tol``, ...
+    """
+
+    def __init__(self, message, criterion, z, k=None, index=(), details=None):
+        super().__init__(message)
+        self.criterion = criterion
+        self.z = z
+        self.k = k
+        self.index = index
+        self.details = dict(details or {})
+
+
+class BandEdgeError(SurfaceGreenError):
+    """The energy is at a band edge of the lead (a propagating mode with zero group velocity) and
+    ``eta`` is too small to resolve the smeared surface Green's function there."""
+
+
+def acceptance(g, h00, a, b, z, residual_tol, scale, relative=True):
+    """Per-point acceptance test of surface Green's functions (module docstring).
+
+    The residual tolerance is ``residual_tol * scale * max(1, |g| |M|)`` (largest entries,
+    ``M = z - h_00 - a g b``): the rounding floor of ``g M - 1`` grows with ``|g| |M|`` (a surface
+    resonance or a band edge can make ``|g| ~ 1e4``), so the test asks for a small *relative* residual.
+    ``relative=False``: ``residual_tol * scale`` (the decimation stages' test).
+
+    Returns
+    -------
+    dict of ndarray (batch shape)
+        ``ok`` (bool), ``residual`` (Dyson residual, ``inf`` where non-finite), ``residual_tol``
+        (per point), ``spectral_min`` (lowest eigenvalue of ``i (g - g^dag)``), ``spectral_tol`` (per
+        point, ``SPECTRAL_ATOL * max(1, |g|)``) and ``finite``.
+    """
+    d = g.shape[-1]
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(g).all(axis=(-1, -2))
+        g0 = np.where(finite[..., None, None], g, 0)
+        M = np.asarray(z)[..., None, None] * np.eye(d) - h00 - a @ g0 @ b
+        res = np.where(finite, np.abs(g0 @ M - np.eye(d)).max(axis=(-1, -2)), np.inf)
+        res = np.where(np.isfinite(res), res, np.inf)
+        A = 1j * (g0 - _dag(g0))
+        smin = np.linalg.eigvalsh(0.5 * (A + _dag(A))).min(axis=-1) if d else np.zeros(g.shape[:-2])
+        gmax = np.abs(g0).max(axis=(-1, -2), initial=0.0)
+        stol = SPECTRAL_ATOL * np.maximum(1.0, gmax)
+        rtol = residual_tol * scale * (np.maximum(1.0, gmax * np.abs(M).max(axis=(-1, -2), initial=0.0)) if relative else np.ones_like(gmax))
+    ok = finite & (res <= rtol) & (smin >= -stol)
+    return dict(ok=ok, residual=res, residual_tol=rtol, spectral_min=smin, spectral_tol=stol, finite=finite)
+
+
+def _verdict(acc, i):
+    """``(criterion, text)`` of the acceptance test at batch index ``i`` (None when it passed)."""
+    res, rtol, smin, stol = (float(acc[key][i]) for key in ("residual", "residual_tol", "spectral_min", "spectral_tol"))
+    if not acc["finite"][i]:
+        return "not_converged", "non-finite entries (no converged value)"
+    parts = []
+    crit = None
+    if res > rtol:
+        crit = "dyson_residual"
+        parts.append(f"Dyson residual {res:.3g} > {rtol:.3g}")
+    else:
+        parts.append(f"Dyson residual {res:.3g} <= {rtol:.3g} (passes)")
+    if smin < -stol:
+        crit = crit or "retarded"
+        parts.append(f"not retarded: i (g - g^dag) has eigenvalue {smin:.3g} < -{stol:.3g} (Gamma would not be >= 0)")
+    else:
+        parts.append(f"retarded (lowest eigenvalue of i (g - g^dag) {smin:.3g} >= -{stol:.3g})")
+    return crit, "; ".join(parts)
+
+
+class _ModeFailure(Exception):
+    def __init__(self, criterion, text, details=None):
+        super().__init__(text)
+        self.criterion, self.text, self.details = criterion, text, dict(details or {})
+
+
+def mode_surface_green(h00, a, b, z, scale=None):
+    """Surface Green's function of one lead point from its eigenmodes (exact route; module docstring).
+
+    Parameters
+    ----------
+    h00, a, b : ndarray, shape (d, d)
+        Cell Hamiltonian, coupling from the surface cell into the bulk and back.
+    z : complex
+        Energy, ``Im z > 0``.
+    scale : float, optional
+        Energy scale of the lead (default ``max(1, |h00| + |a|)``), for the velocity threshold.
+
+    Returns
+    -------
+    g : ndarray, shape (d, d)
+    info : dict
+        ``n_propagating`` (modes classified by velocity), ``min_velocity`` (smallest ``|v|`` among
+        them, ``inf`` if none), ``n_decaying``.
+
+    Raises
+    ------
+    BandEdgeError
+        A propagating mode has ``|v| < MODE_MIN_VELOCITY * scale`` (``eta`` too small to resolve the edge).
+    SurfaceGreenError
+        Not ``d`` modes decay into the bulk (criterion ``"mode_count"``).
+    """
+    z = complex(z)
+    if z.imag <= 0:
+        raise ValueError(f"retarded surface Green's function needs Im z > 0 (eta > 0), got z = {z!r}")
+    try:
+        return _modes(np.asarray(h00, complex), np.asarray(a, complex), np.asarray(b, complex), z, _scale(h00, a) if scale is None else scale)
+    except _ModeFailure as exc:
+        cls = BandEdgeError if exc.criterion == "band_edge" else SurfaceGreenError
+        raise cls(f"eigenmodes of the lead at z = {z:.6g}: {exc.text}", exc.criterion, z, details=exc.details) from None
+
+
+#: Eigenmode route: a coupling ``a`` with condition number below this is inverted (a standard eigenproblem
+#: of the companion matrix, batched); otherwise the pencil is solved by QZ (scipy.linalg.eig).
+MODE_MAX_COND = 1e6
+
+
+def _pencil_eigs(h, a, b, z):
+    """Eigenvalues ``lambda`` (``inf`` for infinite ones) and right eigenvectors of the mode pencil, batched."""
+    from scipy.linalg import eig
+
+    n, d = h.shape[0], h.shape[-1]
+    lam = np.empty((n, 2 * d), complex)
+    V = np.empty((n, 2 * d, 2 * d), complex)
+    one = np.eye(d)
+    with np.errstate(all="ignore"):
+        well = np.linalg.cond(a) < MODE_MAX_COND
+    if well.any():
+        ai = np.linalg.inv(a[well])
+        M = np.zeros((int(well.sum()), 2 * d, 2 * d), complex)
+        M[:, :d, d:] = one
+        M[:, d:, :d] = -ai @ b[well]
+        M[:, d:, d:] = ai @ (z[well][:, None, None] * one - h[well])
+        lam[well], V[well] = np.linalg.eig(M)
+    for j in np.nonzero(~well)[0]:
+        zero = np.zeros((d, d))
+        A = np.block([[zero, one], [-b[j], z[j] * one - h[j]]])
+        B = np.block([[one, zero], [zero, a[j]]])
+        (al, be), V[j] = eig(A, B, homogeneous_eigvals=True)
+        with np.errstate(all="ignore"):
+            lam[j] = np.where(be != 0, al / np.where(be != 0, be, 1), np.inf)
+    return lam, V
+
+
+def _modes(h, a, b, z, scale, eigs=None):
+    d = h.shape[-1]
+    one = np.eye(d)
+    lam, V = _pencil_eigs(h[None], a[None], b[None], np.array([z])) if eigs is None else eigs
+    lam, V = lam.reshape(-1), V.reshape(2 * d, 2 * d)
+    mod = np.abs(lam)
+    mod = np.where(np.isfinite(mod), mod, np.inf)
+    shell = np.abs(mod - 1) <= MODE_SHELL
+    hermitian = np.allclose(b, _dag(a), rtol=0, atol=1e-14 * scale)
+    inside = (mod < 1) & ~(shell & hermitian)
+    phi = V[:d]
+    cols, lams = [phi[:, inside]], [lam[inside]]
+    vmin = np.inf
+    nprop = 0
+    if hermitian and shell.any():
+        idx = np.nonzero(shell)[0]
+        ls = lam[idx]
+        near = np.abs(ls[:, None] - ls[None, :]) <= MODE_GROUP
+        label = np.arange(idx.size)
+        for _ in range(idx.size):  # connected components of "near" (chains of close lambdas)
+            new = np.where(near, label[None, :], idx.size).min(axis=1)
+            if np.array_equal(new, label):
+                break
+            label = new
+        for lab in np.unique(label):
+            grp = idx[label == lab]
+            P = phi[:, grp]
+            P = np.linalg.qr(P)[0] if grp.size > 1 else P / np.linalg.norm(P)
+            lb = complex(np.mean(lam[grp]))
+            Pa = _dag(P) @ a @ P
+            Q = 1j * (lb * Pa - np.conj(lb) * _dag(Pa))
+            v, C = np.linalg.eigh(0.5 * (Q + _dag(Q)))
+            nprop += v.size
+            vmin = min(vmin, float(np.abs(v).min()))
+            if np.abs(v).min() < MODE_MIN_VELOCITY * scale:
+                raise _ModeFailure(
+                    "band_edge",
+                    f"a propagating mode (lambda = {lb:.6g}) has group velocity {float(np.abs(v).min()):.3g} < {MODE_MIN_VELOCITY * scale:.3g}: the energy "
+                    "is at a band edge of the lead (two modes meet at |lambda| = 1) and eta is too small to resolve them",
+                    dict(min_velocity=float(np.abs(v).min()), lam=lb),
+                )
+            keep = v > 0
+            cols.append(P @ C[:, keep])
+            lams.append(np.full(int(keep.sum()), lb))
+    Phi = np.concatenate(cols, axis=1)
+    Lam = np.concatenate(lams)
+    info = dict(n_propagating=nprop, min_velocity=vmin, n_decaying=int(Phi.shape[1]))
+    if Phi.shape[1] != d:
+        raise _ModeFailure(
+            "mode_count",
+            f"{Phi.shape[1]} modes decay into the bulk (or propagate into it) instead of {d} (|lambda| of the modes: "
+            f"{np.array2string(np.sort(mod), precision=4, max_line_width=10**6)})",
+            info,
+        )
+    try:
+        with np.errstate(all="ignore"):
+            g = Phi @ np.linalg.inv((z * one - h) @ Phi - (a @ Phi) * Lam)
+    except np.linalg.LinAlgError:
+        raise _ModeFailure("not_converged", "the matrix of the decaying modes is singular", info) from None
+    return g, info
 
 
 def _decimate(h00, a, b, z, tol, max_iter):
@@ -221,7 +518,7 @@ def _decimate_steps(h00, a, b, z, tol, max_iter):
             act, A, B, E, Es, Z = act[keep], A[keep], B[keep], E[keep], Es[keep], Z[keep]
         if act.size == 0:
             break
-        g = np.linalg.inv(Z - E)
+        g = _inv(Z - E)
         ga = g @ A
         gb = g @ B
         agb = A @ gb
@@ -232,8 +529,23 @@ def _decimate_steps(h00, a, b, z, tol, max_iter):
     if act.size:
         size[act] = np.maximum(np.abs(A).max(axis=(-1, -2), initial=0.0), np.abs(B).max(axis=(-1, -2), initial=0.0))
         eps_s[act] = Es
-    g = np.linalg.inv(zI - eps_s)
+    g = _inv(zI - eps_s)
     return g.reshape(shape + (d, d)), (size <= tol * scale).reshape(shape), size.reshape(shape)
+
+
+def _inv(m):
+    """Batched inverse; an exactly singular matrix gives NaN at its point (caught by the acceptance test)
+    instead of a LinAlgError for the whole batch."""
+    try:
+        return np.linalg.inv(m)
+    except np.linalg.LinAlgError:
+        out = np.full(m.shape, np.nan, complex)
+        for j in np.ndindex(m.shape[:-2]):
+            try:
+                out[j] = np.linalg.inv(m[j])
+            except np.linalg.LinAlgError:
+                pass
+        return out
 
 
 def _scale(h00, a):
@@ -247,14 +559,15 @@ def dyson_residual(g, h00, a, b, z):
     return np.abs(g @ M - np.eye(d)).max(axis=(-1, -2))
 
 
-def _newton(g, h00, a, b, z, steps=8, tol=1e-13):
+def _newton(g, h00, a, b, z, steps=8, tol=1e-13, max_dim=NEWTON_MAX_DIM):
     """Newton steps on the Dyson equation ``F(g) = g (z - h_00 - a g b) - 1 = 0`` (batched).
 
     Linearization: ``dg M - g a dg b = -F`` with ``M = z - h_00 - a g b``; in row-major vec form
-    ``(1 (x) M^T - (g a) (x) b^T) vec(dg) = -vec(F)`` (``d^2 x d^2`` solves).
+    ``(1 (x) M^T - (g a) (x) b^T) vec(dg) = -vec(F)`` (``d^2 x d^2`` solves).  Cells of more than
+    ``max_dim`` states are returned unchanged.
     """
     d = g.shape[-1]
-    if d > NEWTON_MAX_DIM:  # the d^2 x d^2 Jacobian would be too large; rely on the residual check
+    if d > max_dim:  # the d^2 x d^2 Jacobian would be too large; rely on the residual check
         return g
     eye = np.eye(d)
     zz = np.asarray(z)[..., None, None]
@@ -284,8 +597,8 @@ def _newton(g, h00, a, b, z, steps=8, tol=1e-13):
     return g
 
 
-def surface_green(h00, a, b, z, tol=DEFAULT_TOL, max_iter=DEFAULT_MAX_ITER, residual_tol=1e-8):
-    """Retarded surface Green's function by Lopez-Sancho decimation, batched over leading axes.
+def surface_green(h00, a, b, z, tol=DEFAULT_TOL, max_iter=DEFAULT_MAX_ITER, residual_tol=1e-8, k=None, side=None):
+    """Retarded surface Green's function, batched over leading axes (module docstring).
 
     Parameters
     ----------
@@ -301,20 +614,36 @@ def surface_green(h00, a, b, z, tol=DEFAULT_TOL, max_iter=DEFAULT_MAX_ITER, resi
     residual_tol
         Required accuracy of the result: the Dyson residual ``|g (z - h_00 - a g b) - 1|`` (largest
         entry), relative to the lead's energy scale.
+    k : ndarray broadcastable to the batch shape, optional
+        The lead's ``k_y`` of every point, only for error messages.
+    side : {"left", "right"}, optional
+        Only for error messages.
 
     Returns
     -------
     ndarray, shape (..., d, d)
         ``g_surface``.
 
+    Raises
+    ------
+    SurfaceGreenError
+        A point failed the acceptance test after every route (the error names the criterion, the
+        numbers, ``z`` and ``k``); :class:`BandEdgeError` at an unresolvable band edge.
+
     Notes
     -----
-    Decimation loses accuracy where ``z - h_00`` is nearly singular (``E`` within ``~sqrt(eta)`` of
-    an eigenvalue of ``h_00(k)``, e.g. ``E = 0`` of a bipartite chain, where the first step divides
-    by ``eta``).  Every result is therefore polished by Newton steps on the Dyson equation, and where
-    the residual still exceeds ``residual_tol`` the point is re-solved with supercells of 2, 3, 5, 7
-    cells (their ``z - h_00`` is singular at other energies; the surface block of the supercell's
-    surface Green's function is the lead's).  Points that still fail raise :class:`RuntimeError`.
+    Routes, in order, each only for the points that failed the acceptance test so far:
+
+    1. Lopez-Sancho decimation (vectorized), Newton-polished on the Dyson equation for cells of at
+       most :data:`NEWTON_MAX_DIM` states.  Decimation loses accuracy where ``z - h_00`` is nearly
+       singular (``E`` within ``~sqrt(eta)`` of an eigenvalue of ``h_00(k)``, e.g. ``E = 0`` of a
+       bipartite chain, where the first step divides by ``eta``) and may then even converge to a
+       non-retarded solution of the Dyson equation.
+    2. Cells of at most :data:`NEWTON_MAX_DIM` states: supercells of 2, 3, 5, 7 cells (their
+       ``z - h_00`` is singular at other energies; the surface block of the supercell's surface
+       Green's function is the lead's).
+    3. The eigenmodes of the lead (exact for any cell size; one ``2d x 2d`` eigenproblem per point,
+       batched).
     """
     h00 = np.asarray(h00, dtype=complex)
     z = np.asarray(z, dtype=complex)
@@ -336,7 +665,7 @@ def surface_green(h00, a, b, z, tol=DEFAULT_TOL, max_iter=DEFAULT_MAX_ITER, resi
         g = _newton(g, hb, ab, bb, zb)
         res = dyson_residual(g, hb, ab, bb, zb)
     bad = ~(np.isfinite(res) & (res <= residual_tol * scale) & _retarded(g))
-    for n in (2, 3, 5, 7):
+    for n in (2, 3, 5, 7) if d <= NEWTON_MAX_DIM else ():  # larger cells: straight to the eigenmodes
         if not bad.any():
             break
         idx = np.nonzero(bad)
@@ -352,14 +681,67 @@ def surface_green(h00, a, b, z, tol=DEFAULT_TOL, max_iter=DEFAULT_MAX_ITER, resi
         g[sel] = gg[improve]
         res[sel] = r2[improve]
         bad = ~(np.isfinite(res) & (res <= residual_tol * scale) & _retarded(g))
-    if bad.any():
-        worst = tuple(int(i[0]) for i in np.nonzero(bad))
-        raise RuntimeError(
-            f"surface Green's function did not converge at batch index {worst}, z = {zb[worst]:.6g}: Dyson residual "
-            f"{float(res[worst]):.3g} > {residual_tol * scale:.3g} after Lopez-Sancho decimation ({max_iter} iterations max, "
-            f"decimated coupling {float(size[worst]):.3g}), Newton polish and supercells; increase eta (Im z) or max_iter"
-        )
+    if not bad.any():
+        return g
+    # 3. eigenmodes where decimation failed (eigenproblems batched, classification point by point)
+    idx = np.nonzero(bad)
+    H, Aa, Bb, Z = hb[idx], ab[idx], bb[idx], zb[idx]
+    before = acceptance(g[idx], H, Aa, Bb, Z, residual_tol, scale, relative=False)
+    lam, V = _pencil_eigs(H, Aa, Bb, Z)
+    gm = np.empty_like(H)
+    points = list(zip(*idx))
+    for j, point in enumerate(points):
+        try:
+            gm[j], _ = _modes(H[j], Aa[j], Bb[j], complex(Z[j]), scale, (lam[j], V[j]))
+        except _ModeFailure as exc:
+            _raise(exc.criterion, exc.text, exc.details, point, zb, k, side, before, j, conv, size, max_iter)
+    acc = acceptance(gm, H, Aa, Bb, Z, residual_tol, scale)
+    if not acc["ok"].all() and d <= NEWTON_POLISH_MAX_DIM:
+        # near a band edge the modes' vectors lose ~eta^-1/2 of accuracy: polish those few points
+        j = np.nonzero(~acc["ok"])[0]
+        with np.errstate(all="ignore"):
+            gm[j] = _newton(np.where(np.isfinite(gm[j]), gm[j], 0), H[j], Aa[j], Bb[j], Z[j], max_dim=NEWTON_POLISH_MAX_DIM)
+        acc = acceptance(gm, H, Aa, Bb, Z, residual_tol, scale)
+    if not acc["ok"].all():
+        j = int(np.nonzero(~acc["ok"])[0][0])
+        crit, text = _verdict(acc, j)
+        _raise(crit, "eigenmode route: " + text, dict(residual=float(acc["residual"][j]), spectral_min=float(acc["spectral_min"][j])), points[j], zb, k, side, before, j, conv, size, max_iter)
+    g[idx] = gm
     return g
+
+
+def _raise(criterion, text, details, point, zb, k, side, before, j, conv, size, max_iter):
+    """Raise the :class:`SurfaceGreenError` of a point that failed every route."""
+    zp = complex(zb[point])
+    kp = None if k is None else float(np.broadcast_to(np.asarray(k, float), zb.shape)[point])
+    where = f"{side} lead's " if side else ""
+    at = f"E = {zp.real:.10g} (z = {zp:.6g})" + ("" if kp is None else f", k = {kp:.10g}")
+    _, first = _verdict(before, j)
+    dec = "converged" if conv[point] else f"not converged after {max_iter} iterations"
+    what = {
+        "dyson_residual": "Dyson residual too large",
+        "retarded": "not retarded",
+        "not_converged": "did not converge",
+        "mode_count": "wrong number of decaying modes",
+        "band_edge": "band edge",
+    }[criterion]
+    advice = (
+        "increase eta (Im z) or move the energy off the band edge (e.g. by more than a few eta)"
+        if criterion == "band_edge"
+        else "increase eta (Im z) or max_iter, or report this lead"
+    )
+    cls = BandEdgeError if criterion == "band_edge" else SurfaceGreenError
+    details = dict(details, decimation_coupling=float(size[point]), decimation_converged=bool(conv[point]), residual_tol=float(before["residual_tol"][j]))
+    raise cls(
+        f"{where}surface Green's function failed at {at} (batch index {tuple(int(i) for i in point)}): {what}. "
+        f"{text}. Lopez-Sancho decimation ({dec}, decimated coupling {float(size[point]):.3g}) with Newton polish and "
+        f"supercells: {first}. {advice}",
+        criterion,
+        zp,
+        kp,
+        tuple(int(i) for i in point),
+        details,
+    )
 
 
 def _supercell(h, a, b, n):
@@ -379,14 +761,17 @@ def _supercell(h, a, b, n):
     return H, A, B
 
 
-def _retarded(g, atol=1e-9):
-    """Whether ``i (g - g^dag)`` is positive semi-definite (spectral function of a retarded g)."""
+def _retarded(g, atol=SPECTRAL_ATOL):
+    """Whether ``i (g - g^dag)`` is positive semi-definite (spectral function of a retarded g), per point:
+    lowest eigenvalue ``>= -atol * max(1, |g|)`` with that point's largest entry ``|g|``."""
     with np.errstate(all="ignore"):
         A = 1j * (g - _dag(g))
         A = 0.5 * (A + _dag(A))
         ok = np.isfinite(A).all(axis=(-1, -2))
-        w = np.linalg.eigvalsh(np.where(ok[..., None, None], A, 0))
-    return ok & (w.min(axis=-1) >= -atol * max(1.0, float(np.abs(g).max(initial=0.0)) if g.size else 1.0))
+        A = np.where(ok[..., None, None], A, 0)
+        w = np.linalg.eigvalsh(A)
+        size = np.maximum(1.0, np.abs(np.where(ok[..., None, None], g, 0)).max(axis=(-1, -2), initial=0.0))
+    return ok & (w.min(axis=-1, initial=np.inf) >= -atol * size)
 
 
 def self_energy(g, t, side):
