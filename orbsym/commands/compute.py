@@ -97,45 +97,64 @@ def check_applicable(args):
         given.add("w")
     if args.basis is not None:
         given.add("basis")
-    opt = {"m_L": "--m-L", "m_R": "--m-R", "m_FM": "--m-FM", "spin_unit": "--spin-unit"}
-
-    def name(k):
-        return opt.get(k, "--" + k)
-
-    if args.metal_model:
-        for k in ("basis", "metal", "gamma", "tp", "w", "spin_unit"):
-            if k in given:
-                raise ValueError(
-                    f"option {name(k)} does not apply with --metal-model (the model file defines the metal, its basis "
-                    "and its parameters: set them in its `params` dict)"
-                )
-        if args.rkky:
-            raise ValueError(
-                "option --rkky does not apply with --metal-model (J = F_AP - F_P rebuilds the built-in trilayer "
-                "with m_R along +-m_L; compute F for the two --m-R directions with two runs instead)"
-            )
-    geometry = args.geometry
-    for k, geo in (("m_L", "trilayer"), ("m_R", "trilayer"), ("m_FM", "bilayer")):
-        if k in given and geometry != geo:
-            other = "--m-FM" if geo == "trilayer" else "--m-L/--m-R"
-            raise ValueError(f"option {name(k)} applies only to the {geo} geometry; the {geometry} has {other}")
-    if not args.metal_model:
-        metal = args.metal or OPTION_DEFAULTS["metal"]
-        basis = args.basis or ("spin" if metal == "am" else "orbital")
-        if basis == "spin":
-            for k in ("gamma", "tp"):
-                if k in given:
-                    raise ValueError(f"option {name(k)} applies only to the orbital basis (Eq. 3); the spin basis (Eq. 4) has --w for --metal am")
-        else:
-            if "spin_unit" in given:
-                raise ValueError("option --spin-unit applies only to the spin basis (--basis spin or --metal am)")
-        if "w" in given and metal != "am":
-            where = "the orbital basis has --gamma and --tp" if basis == "orbital" else "the spin normal metal is the altermagnet with w = 0"
-            raise ValueError(f"option --w applies only to the altermagnet (--metal am); {where}")
+    check_metal_options(given, args.geometry, args.metal, args.basis, metal_model=args.metal_model)
+    if args.metal_model and args.rkky:
+        raise ValueError(
+            "option --rkky does not apply with --metal-model (J = F_AP - F_P rebuilds the built-in trilayer "
+            "with m_R along +-m_L; compute F for the two --m-R directions with two runs instead)"
+        )
     for k, v in OPTION_DEFAULTS.items():
         if getattr(args, k) is None:
             setattr(args, k, v)
     return given
+
+
+#: Command-line flags of the system options checked by :func:`check_metal_options`.
+SYSTEM_FLAGS = {"m_L": "--m-L", "m_R": "--m-R", "m_FM": "--m-FM", "spin_unit": "--spin-unit", "tp": "--tp", "w": "--w",
+                "gamma": "--gamma", "metal": "--metal", "basis": "--basis"}
+
+
+def check_metal_options(given, geometry, metal=None, basis=None, metal_model=None):
+    """Refuse a given system option that does not apply; the basis in use.
+
+    The one rule set of every command that builds a trilayer/bilayer (``compute``, ``response``,
+    ``evolve``): ``given`` holds the option names set on the command line (``dest`` names).
+
+    * ``--m-L``/``--m-R`` only for the trilayer, ``--m-FM`` only for the bilayer;
+    * with ``--metal-model``: no ``--basis``, ``--metal``, ``--gamma``, ``--tp``, ``--w``,
+      ``--spin-unit`` (the model file defines them);
+    * ``--metal am`` (the altermagnet, Eq. 4) only in the spin basis; ``--gamma``/``--tp`` only in
+      the orbital basis (Eq. 3); ``--spin-unit`` only in the spin basis; ``--w`` only for ``--metal am``.
+
+    Raises ValueError naming the option and where it applies.  Returns the basis (``basis``, or the
+    metal's default: spin for ``am``, orbital otherwise; None with a model file).
+    """
+    for k, geo in (("m_L", "trilayer"), ("m_R", "trilayer"), ("m_FM", "bilayer")):
+        if k in given and geometry in ("trilayer", "bilayer") and geometry != geo:
+            other = "--m-FM" if geometry == "bilayer" else "--m-L/--m-R"
+            raise ValueError(f"option {SYSTEM_FLAGS[k]} applies only to the {geo} geometry; the {geometry} has {other}")
+    if metal_model:
+        for k in ("basis", "metal", "gamma", "tp", "w", "spin_unit"):
+            if k in given:
+                raise ValueError(
+                    f"option {SYSTEM_FLAGS[k]} does not apply with --metal-model (the model file defines the metal, its basis "
+                    "and its parameters: set them in its `params` dict)"
+                )
+        return None
+    metal = metal or OPTION_DEFAULTS["metal"]
+    basis = basis or ("spin" if metal == "am" else "orbital")
+    if metal == "am" and basis != "spin":
+        raise ValueError("--metal am (the altermagnet, Eq. 4) exists only in the spin basis; omit --basis or give --basis spin")
+    if basis == "spin":
+        for k in ("gamma", "tp"):
+            if k in given:
+                raise ValueError(f"option {SYSTEM_FLAGS[k]} applies only to the orbital basis (Eq. 3); the spin basis (Eq. 4) has --w for --metal am")
+    elif "spin_unit" in given:
+        raise ValueError("option --spin-unit applies only to the spin basis (--basis spin or --metal am)")
+    if "w" in given and metal != "am":
+        where = "the orbital basis has --gamma and --tp" if basis == "orbital" else "the spin normal metal is the altermagnet with w = 0"
+        raise ValueError(f"option --w applies only to the altermagnet (--metal am); {where}")
+    return basis
 
 
 def _rows(text):

@@ -33,7 +33,7 @@ import math
 import os
 
 from ..io import check_output_file
-from .compute import _choice, add_system_arguments
+from .compute import _choice, add_system_arguments, check_metal_options
 
 #: ``N_k n^2 steps`` from which ``--workers`` defaults to all cores (a run of a few seconds on one).
 LARGE_RUN = 5e7
@@ -97,24 +97,7 @@ def check_applicable(args):
     """Raise ValueError for a given option that does not apply to the geometry, basis, metal or drives
     (naming it and where it applies); then fill in the defaults of :data:`OPTION_DEFAULTS`."""
     given = {k for k in _OPTION if getattr(args, k, None) is not None}
-    geometry = args.geometry
-    for k, geo in (("m_L", "trilayer"), ("m_R", "trilayer"), ("m_FM", "bilayer")):
-        if k in given and geometry != geo:
-            other = "--m-FM" if geometry == "bilayer" else "--m-L and --m-R"
-            raise ValueError(f"option {_OPTION[k]} applies only to the {geo} geometry; the {geometry} has {other}")
-    metal = args.metal or OPTION_DEFAULTS["metal"]
-    basis = args.basis or ("spin" if metal == "am" else "orbital")
-    if metal == "am" and basis != "spin":
-        raise ValueError("--metal am (the altermagnet, Eq. 4) exists only in the spin basis; omit --basis or give --basis spin")
-    if basis == "spin":
-        for k in ("gamma", "tp"):
-            if k in given:
-                raise ValueError(f"option {_OPTION[k]} applies only to the orbital basis (Eq. 3); the spin basis (Eq. 4) has --w for --metal am")
-    elif "spin_unit" in given:
-        raise ValueError("option --spin-unit applies only to the spin basis (--basis spin or --metal am)")
-    if "w" in given and metal != "am":
-        where = "the orbital basis has --gamma and --tp" if basis == "orbital" else "the spin normal metal is the altermagnet with w = 0"
-        raise ValueError(f"option --w applies only to the altermagnet (--metal am); {where}")
+    basis = check_metal_options(given, args.geometry, args.metal, args.basis)
     if "switch_on" in given and not args.precess:
         raise ValueError("option --switch-on applies only with --precess (the switch-on of the precession cone)")
     for k, v in OPTION_DEFAULTS.items():

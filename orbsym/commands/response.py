@@ -67,8 +67,6 @@ APPLIES = {
     "mu_range": ("--mu-range", ("bulk",)),
     "polarization": ("--polarization", ("bulk",)),
 }
-#: Options fixed by a ``--metal-model`` file (its model, basis and `params`).
-MODEL_FILE_DEFINES = {"basis": "--basis", "metal": "--metal", "gamma": "--gamma", "tp": "--tp", "w": "--w", "spin_unit": "--spin-unit"}
 #: Scan names per geometry and the option each one replaces.
 SCAN_APPLIES = {"gamma": ("trilayer", "bilayer", "bulk"), "mu": HETERO, "t": ("trilayer", "bilayer", "bulk"), "m": HETERO, "eta": ("trilayer", "bilayer", "bulk"),
                 "T": ("trilayer", "bilayer", "bulk"), "N_x": HETERO}
@@ -144,23 +142,9 @@ def check_applicable(args, given, user=None):
     for k, (flag, where) in APPLIES.items():
         if k in given and geo not in where:
             raise ValueError(f"option {flag} does not apply to `orbsym response {geo}`; it applies only to the {' and '.join(where)} geometr{'ies' if len(where) > 1 else 'y'}")
-    if args.metal_model:
-        for k, flag in MODEL_FILE_DEFINES.items():
-            if k in given:
-                raise ValueError(f"option {flag} does not apply with --metal-model (the model file defines the metal, its basis and its parameters: set them in its `params` dict)")
-    else:
-        metal = args.metal or DEFAULTS["metal"]
-        basis = args.basis or ("spin" if metal == "am" else "orbital")
-        if metal == "am" and basis != "spin":
-            raise ValueError("--metal am is the altermagnet of the spin basis (Eq. 4); drop --basis orbital or use --basis spin")
-        if basis == "spin":
-            for k in ("gamma", "tp"):
-                if k in given:
-                    raise ValueError(f"option --{k} applies only to the orbital basis (Eq. 3); the spin basis (Eq. 4) has --w for --metal am")
-        elif "spin_unit" in given:
-            raise ValueError("option --spin-unit applies only to the spin basis (--basis spin or --metal am)")
-        if "w" in given and metal != "am":
-            raise ValueError("option --w applies only to the altermagnet (--metal am)")
+    from .compute import check_metal_options
+
+    check_metal_options(given, geo, args.metal, args.basis, metal_model=args.metal_model)
     if geo == "bulk":
         if "mu" in given and "mu_range" in given:
             raise ValueError("options --mu and --mu-range both set the chemical potentials of the bulk; give one of them")

@@ -60,7 +60,7 @@ USAGE_ERRORS = [
     ("empty quantities", [*SMALL, "--quantities", ","], ["--quantities is empty"]),
     ("rkky of a bilayer", ["compute", "bilayer", "--N-x", "4", "--N-y", "4", "--rkky"], ["--rkky", "trilayer"]),
     ("workers 0", [*SMALL, "--workers", "0"], ["--workers", ">= 1"]),
-    ("AM in orbital basis", [*SMALL, "--metal", "am", "--basis", "orbital"], ["altermagnet", "basis='spin'"]),
+    ("AM in orbital basis", [*SMALL, "--metal", "am", "--basis", "orbital"], ["altermagnet", "--metal am", "--basis spin"]),
 ]
 
 

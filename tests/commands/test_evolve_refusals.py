@@ -226,7 +226,7 @@ CLI = [
     ("w spin nm", [*BI, "--basis", "spin", "--w", "0.3", *P], ["--w", "altermagnet", "w = 0"]),
     ("spin-unit orbital", [*BASE, "--spin-unit", "S", *P], ["--spin-unit", "spin basis"]),
     ("am orbital", [*BI, "--metal", "am", "--basis", "orbital", *P], ["--metal am", "spin basis"]),
-    ("m-FM trilayer", [*BASE, "--m-FM", "x", *P], ["--m-FM", "bilayer geometry", "--m-L and --m-R"]),
+    ("m-FM trilayer", [*BASE, "--m-FM", "x", *P], ["--m-FM", "bilayer geometry", "--m-L/--m-R"]),
     ("m-L bilayer", [*BI, "--m-L", "x", *P], ["--m-L", "trilayer geometry", "--m-FM"]),
     ("m-R bilayer", [*BI, "--m-R", "x", *P], ["--m-R", "trilayer geometry"]),
     ("switch-on without precess", [*BASE, "--switch-on", "2", "--quench", "gamma=0.3"], ["--switch-on", "--precess"]),
