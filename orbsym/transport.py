@@ -328,7 +328,15 @@ def _check_lead_matches(system, col, end):
 WIDTHS = ("periodic", "open")
 
 
-def attach_leads(system, left=None, right=None, width="periodic", period=None):
+def _unknown_arguments(fn, unknown, allowed):
+    if unknown:
+        from .numeric.checks import unknown_name
+
+        name = sorted(unknown)[0]
+        raise TypeError(str(unknown_name(f"argument of {fn}", name, allowed)))
+
+
+def attach_leads(system, left=None, right=None, width="periodic", period=None, **unknown):
     """Attach semi-infinite leads to the two open ends (in x) of ``system``.
 
     Parameters
@@ -353,6 +361,7 @@ def attach_leads(system, left=None, right=None, width="periodic", period=None):
     -------
     LeadedSystem
     """
+    _unknown_arguments("attach_leads()", unknown, ("system", "left", "right", "width", "period"))
     if not isinstance(system, System):
         raise TypeError(f"attach_leads() needs an orbsym.systems.System, got {type(system).__name__}")
     system.require_finite_rows("attach_leads()")
@@ -476,7 +485,7 @@ def transport_resources(N_x, N_y, dim, width="periodic", period=1, T=0.01, bias=
     full, trans, poles, plan = _energy_plan(T, bias, n_energy, energy_tol, error_estimate, radius, mu, split)
     if poles > MAX_POLES:
         raise ValueError(
-            f"T = {T:g} is too small for this bias/energy range: the equilibrium part would need ~{poles} Fermi poles "
+            f"T = {T:g} is too small for this bias/energy range: the equilibrium part would need ~{poles:.3g} Fermi poles "
             f"(more than {MAX_POLES}) for a spectral radius ~{radius + abs(mu - (1 - split) * (bias or 0.0)):.3g} t; raise T (or lower |bias|)"
         )
     open_width = width == "open"
@@ -491,7 +500,7 @@ def transport_resources(N_x, N_y, dim, width="periodic", period=1, T=0.01, bias=
 
 
 @blas_limited
-def transport(leaded, T=0.01, bias=None, mu=0.0, split=None, n_energy=None, eta=DEFAULT_ETA, solver="auto", energy_tol=None, error_estimate=True):
+def transport(leaded, T=0.01, bias=None, mu=0.0, split=None, n_energy=None, eta=DEFAULT_ETA, solver="auto", energy_tol=None, error_estimate=True, **unknown):
     """Steady state of a :class:`LeadedSystem`: linear response (``bias=None``) or finite bias.
 
     Parameters
@@ -503,8 +512,9 @@ def transport(leaded, T=0.01, bias=None, mu=0.0, split=None, n_energy=None, eta=
         ``V = mu_L - mu_R`` (units of t/e).  None: linear response, quantities per unit bias.
     mu : float
         Equilibrium chemical potential on the energy axis of ``h`` (0: the model's own ``mu``).
-    split : float in [0, 1]
-        Fraction of the bias on the left lead (``mu_L = mu + split V``).
+    split : float in [0, 1], optional
+        Fraction of the bias on the left lead (``mu_L = mu + split V``; default 1/2).  Refused at
+        ``bias = 0`` (nothing to divide).
     n_energy : int, optional
         Energy nodes: linear response at ``T > 0`` (Gauss-Legendre in ``f``; default 16; ``T = 0``
         uses ``E = mu`` only), or the bias window (default 200).
@@ -526,6 +536,15 @@ def transport(leaded, T=0.01, bias=None, mu=0.0, split=None, n_energy=None, eta=
     -------
     TransportResult
 
+    Raises
+    ------
+    ValueError
+        Before any work: values out of range (energies ``|E| > 1e100``, :data:`orbsym.numeric.checks.ENERGY_LIMIT`),
+        options that do not apply (``n_energy`` in linear response at ``T = 0`` or at ``bias = 0``,
+        ``energy_tol`` outside the linear response at ``T > 0``, ``split`` at ``bias = 0``), more than
+        :data:`MAX_POLES` Fermi poles, or an estimated memory / CPU time above the limits
+        (:func:`transport_resources`, :class:`orbsym.numeric.budget.ResourceError`).
+
     Notes
     -----
     Error estimate of the energy integral (``info["energy_error_estimate"]``, ``T > 0`` or finite
@@ -537,6 +556,7 @@ def transport(leaded, T=0.01, bias=None, mu=0.0, split=None, n_energy=None, eta=
     the estimate is the accuracy indicator of the whole driven state.  The balance is exact for any
     grid (:mod:`orbsym.numeric.negf`).
     """
+    _unknown_arguments("transport()", unknown, ("leaded", "T", "bias", "mu", "split", "n_energy", "eta", "solver", "energy_tol", "error_estimate"))
     if not isinstance(leaded, LeadedSystem):
         raise TypeError(f"transport() needs the result of attach_leads(system), got {type(leaded).__name__}")
     T = check_energy_scale("T", check_temperature(T))
