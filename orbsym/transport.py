@@ -384,7 +384,13 @@ def attach_leads(system, left=None, right=None, width="periodic", period=None, *
         if pair(left) or pair(right):
             raise ValueError("a lead given as a pair of columns needs period=2")
         ext = Lattice((cl,) + tuple(lat.columns) + (cr,), lat.N_y, lat.interface)
-        return LeadedSystem(system, Lead.from_column(cl), Lead.from_column(cr), ext, (ll, lr), width)
+        leads = []
+        for c, end in ((cl, "left"), (cr, "right")):
+            try:
+                leads.append(Lead.from_column(c))
+            except ValueError as exc:  # bonds (2, dy) in the lead's model: cells of two columns are needed
+                raise ValueError(f"{end} lead: {exc}; attach_leads(..., period=2) does it") from None
+        return LeadedSystem(system, leads[0], leads[1], ext, (ll, lr), width)
     if lat.N_x % 2:
         raise ValueError(f"period=2 (leads and region in pairs of columns) needs an even number of region columns, got N_x = {lat.N_x}")
     cols = lat.columns

@@ -453,6 +453,19 @@ def test_attach_leads_refuses_bad_leads(kwargs, exc, words):
         assert w in str(err.value), (w, str(err.value))
 
 
+def test_attach_leads_refuses_a_lead_with_bonds_that_skip_a_column():
+    """A lead model with a (2, 0) bond cannot be a one-column lead: refused, pointing to period=2 (which works)."""
+    from orbsym.symbolic.models import Model
+    from orbsym.systems import _builtin_model
+
+    nm = _builtin_model("nm", "orbital")
+    far = Model("nm_far", nm.generators, {**nm.hoppings, (2, 0): nm.hoppings[(1, 0)] / 5}, nm.onsite)
+    s = heterostructure([layer("nm", 2, gamma=0.3)], N_y=4)
+    with pytest.raises(ValueError, match=r"right lead: .*\(2, 0\).*skip a cell.*period=2"):
+        attach_leads(s, right=layer(far, 1, gamma=0.3))
+    assert attach_leads(s, right=layer(far, 1, gamma=0.3), period=2).period == 2
+
+
 def test_attach_leads_refuses_lead_columns_of_another_dim():
     s = heterostructure([layer("nm", 2, gamma=0.3)], N_y=4)
     spin = heterostructure([layer("am", 1, w=0.4)], N_y=4, basis="spin").lattice.columns[0]
