@@ -857,18 +857,29 @@ class TransportResult:
         return out
 
 
-def _site_rate(lattice, h, rho, polarization):
+def _commutator_site_blocks(lattice, h, rho):
+    """Diagonal site blocks ``[rho h - h rho]_{ss}``, shape ``(S, d, d)`` for ``S = N_x N_y`` sites: one batched
+    product of ``(d x n)`` rows with ``(n x d)`` columns per site (``O(n^2 d)`` for ``n = S d``, no ``n x n``
+    product)."""
+    d = lattice.dim
+    S = lattice.N_x * lattice.N_y
+    n = S * d
+    rho, h = np.asarray(rho), np.asarray(h)
+    rows_r, rows_h = rho.reshape(S, d, n), h.reshape(S, d, n)
+    cols_h, cols_r = h.reshape(n, S, d).transpose(1, 0, 2), rho.reshape(n, S, d).transpose(1, 0, 2)
+    return rows_r @ cols_h - rows_h @ cols_r
+
+
+def _site_rate(lattice, h, rho, polarization, blocks=None):
     """``d<J_n>/dt = i Tr(rho [h, J_n])`` per site, ``(N_x, N_y)``: the same quantity as
-    :func:`orbsym.numeric.realspace.angular_momentum_rate`, from the diagonal site blocks of ``rho h``
-    and ``h rho`` alone (``O(S^2 d^3)`` for ``S`` sites instead of two dense ``O((S d)^3)`` products)."""
+    :func:`orbsym.numeric.realspace.angular_momentum_rate`, from the diagonal site blocks of ``rho h - h rho``
+    alone (:func:`_commutator_site_blocks`, reusable for every polarization via ``blocks``) instead of two
+    dense ``O(n^3)`` products."""
     d = lattice.dim
     J = np.eye(d) if polarization is None else lattice.generators["xyz".index(polarization)]
-    S = lattice.N_x * lattice.N_y
-    r4, h4 = rho.reshape(S, d, S, d), h.reshape(S, d, S, d)
-    # Tr(J [rho h - h rho]_ss) = sum_{t, k, i, j} J_ji (rho_si,tk h_tk,sj - h_si,tk rho_tk,sj)
-    a = np.einsum("ji,sitk,tksj->s", J, r4, h4, optimize=True)
-    b = np.einsum("ji,sitk,tksj->s", J, h4, r4, optimize=True)
-    return (1j * (a - b)).real.reshape(lattice.N_x, lattice.N_y)
+    C = _commutator_site_blocks(lattice, h, rho) if blocks is None else blocks
+    # Tr(rho [h, J]) = Tr(J [rho, h]) restricted to the site: sum_ij J_ji C_ij
+    return (1j * np.einsum("ji,sij->s", J, C)).real.reshape(lattice.N_x, lattice.N_y)
 
 
 class StripTransportResult(TransportResult):
@@ -945,13 +956,15 @@ class StripTransportResult(TransportResult):
 
     def time_derivative(self, polarization):
         """``d<J_n>/dt = i Tr(rho [h, J_n])`` per region site, directly from ``h`` (no kernels)."""
-        h = strip_hamiltonian(self.open.lattice)
-        if self.leaded.period == 2:  # pair ordering (X, y, a, i) -> column ordering (2X + a, y, i)
-            lat = self.leaded.lattice
-            P, rows, d = lat.N_x // 2, lat.N_y, lat.dim
-            perm = np.arange(h.shape[0]).reshape(P, rows, 2, d).transpose(0, 2, 1, 3).reshape(-1)
-            h = h[np.ix_(perm, perm)]
-        return _site_rate(self.leaded.lattice, h, self.G.T, polarization)[self._pad : -self._pad]
+        if getattr(self, "_rate_blocks", None) is None:  # the dense h once per result, for every polarization
+            h = strip_hamiltonian(self.open.lattice)
+            if self.leaded.period == 2:  # pair ordering (X, y, a, i) -> column ordering (2X + a, y, i)
+                lat = self.leaded.lattice
+                P, rows, d = lat.N_x // 2, lat.N_y, lat.dim
+                perm = np.arange(h.shape[0]).reshape(P, rows, 2, d).transpose(0, 2, 1, 3).reshape(-1)
+                h = h[np.ix_(perm, perm)]
+            self._rate_blocks = _commutator_site_blocks(self.leaded.lattice, h, self.G.T)
+        return _site_rate(self.leaded.lattice, None, None, polarization, self._rate_blocks)[self._pad : -self._pad]
 
     def continuity_residual(self):
         o = self.observables

@@ -283,10 +283,11 @@ def check_resources(est, what="this solve", workers=1, max_bytes=None, max_secon
 # ---------------------------------------------------------------- transport (NEGF) estimate
 #: Seconds per (k, E) point of the NEGF transport solve (one core, measured with
 #: ``benchmarks/bench_transport.py --estimate``; OpenBLAS, 2026-12): one lead's surface Green's
-#: function (decimation, ``+ c D^3`` for cells of ``D`` states), the RGF region solver per column
-#: (``+ c D^3`` per column), the dense region solver (``c n^3``, ``n = M D``).
-_LEAD_POINT = (7e-5, 1.5e-7)
-_RGF_COLUMN = (3.3e-6, 4e-9)
+#: function (decimation: ``a + max(b D^2.5, c D^3)`` for cells of ``D`` states -- small blocks run below
+#: the BLAS peak), the RGF region solver per column (same form), the dense region solver (``a + c n^3``,
+#: ``n = M D``).
+_LEAD_POINT = (7e-5, 1.2e-6, 7e-8)
+_RGF_COLUMN = (3.3e-6, 5.5e-8, 4e-9)
 _DENSE_POINT = (5e-6, 1.5e-10)
 #: Seconds of the Fermi-pole search (:func:`orbsym.numeric.negf.fermi_poles`) for ``N`` poles: ``c N^2.6``.
 _POLE_SEARCH = 9e-6
@@ -340,12 +341,13 @@ def transport_estimate(N_x, N_y, dim, open_width=False, period=1, points=1, tran
     D = period * dim * (N_y if open_width else 1)
     nk = 1 if open_width else (N_y // 2 + 1 if k_points is None else max(1, int(k_points)))
     npts = float(nk) * (max(0, int(points)) + max(0, int(transmission_points)))
-    lead = _LEAD_POINT[0] + _LEAD_POINT[1] * float(D) ** 3
+    D_ = float(D)
+    lead = _LEAD_POINT[0] + max(_LEAD_POINT[1] * D_**2.5, _LEAD_POINT[2] * D_**3) if D > 3 else _LEAD_POINT[0]
     if solver == "dense":
         region = _DENSE_POINT[0] + _DENSE_POINT[1] * float(M * D) ** 3
         per_point_bytes = 3.0 * (M * D) ** 2 * 16
     else:
-        region = M * (_RGF_COLUMN[0] + _RGF_COLUMN[1] * float(D) ** 3)
+        region = M * (_RGF_COLUMN[0] + (max(_RGF_COLUMN[1] * D_**2.5, _RGF_COLUMN[2] * D_**3) if D > 3 else 0.0))
         per_point_bytes = (9.0 + n_dx) * M * D * D * 16
     seconds = npts * (max(1, int(n_leads)) * lead + region) + _POLE_SEARCH * float(poles) ** 2.6
     blocks = 2.0 * n_dx * nk * M * D * D * 16
@@ -359,8 +361,9 @@ def transport_estimate(N_x, N_y, dim, open_width=False, period=1, points=1, tran
     where = f"{int(npts):,} (k, E) points ({nk} k x {int(points)} + {int(transmission_points)} energies) of {M} x {D}-state blocks, {solver} region solver"
     if open_width:
         n = float(M_cols) * N_y * dim
-        nbytes = max(nbytes, blocks + 5.0 * n * n * 16)
-        seconds += 4 * 2 * 2e-9 * n * n * dim + 3e-8 * n * n  # d<J>/dt per polarization, kernels and copies
+        # G, h and one temporary of n^2 complex entries (+ the reordered h of period 2); measured ~2.3 n^2 at period 1
+        nbytes = max(nbytes, blocks + (3.0 + (period == 2)) * n * n * 16)
+        seconds += 6e-8 * n * n  # dense h, correlation matrix, d<J>/dt site blocks, kernels (measured)
         where += f"; dense {int(n)} x {int(n)} correlation matrix of the open strip"
     else:
         seconds += 0.05 + 2e-5 * M * D * D
