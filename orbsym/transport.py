@@ -30,6 +30,14 @@ Finite width
 between leads of the same width (:mod:`orbsym.numeric.strip`); :class:`StripTransportResult` then
 resolves every quantity per site ``(x, y)`` (e.g. orbital Hall accumulation at the edges).
 
+Bounded work
+------------
+:func:`transport` checks every argument and estimates the memory and CPU time of the solve from the
+sizes alone (:func:`transport_resources`, :func:`orbsym.numeric.budget.transport_estimate`: k-points or
+strip width, columns, energies, Fermi poles, region solver, and the dense correlation matrix of an open
+strip) before anything is built; runs above the limits of :mod:`orbsym.numeric.budget` are refused
+with the estimate in the message.
+
 Region layout
 -------------
 The solved lattice (``LeadedSystem.lattice``) is the region plus one lead cell on each side (two
@@ -360,6 +368,14 @@ def attach_leads(system, left=None, right=None, width="periodic", period=None, *
     Returns
     -------
     LeadedSystem
+
+    Raises
+    ------
+    ValueError, TypeError
+        A lead layer of more than one column, a sequence that is not a pair, a lead that is not a
+        Column/layer, a lead in another basis (states per site) than the region's end column, a lead
+        model with bonds skipping a column at ``period=1``, an unknown ``width``/``period``, or a
+        misspelled argument name (with the close allowed names).
     """
     _unknown_arguments("attach_leads()", unknown, ("system", "left", "right", "width", "period"))
     if not isinstance(system, System):
