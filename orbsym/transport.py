@@ -692,7 +692,8 @@ class TransportResult:
                 info["energy_error_estimate"] = _error_info(g, half, "conductance (e^2/h per row)", energy_tol)
         else:
             mu_L, mu_R = mu + split * bias, mu - (1 - split) * bias
-            E, w = window_rule(mu_L, mu_R, T, n_energy or DEFAULT_N_BIAS)
+            bounds = op.spectral_bounds()  # scattering states live inside the spectrum: the window is clipped to it
+            E, w = window_rule(mu_L, mu_R, T, n_energy or DEFAULT_N_BIAS, bounds=bounds)
             blocks, trans = op.scattering_blocks(E, w, np.zeros_like(w), dxs)
             eq, einfo = op.equilibrium_blocks(mu_R, T, dxs)
             for dx in dxs:
@@ -701,7 +702,7 @@ class TransportResult:
             self._g_k = None
             if E.size >= 2 and error_estimate:
                 # per panel: 10-node (main) vs 5-node Gauss-Legendre on the same panels; |differences| summed
-                Eh, wh = window_rule(mu_L, mu_R, T, 5 * (E.size // 10), panel=5)
+                Eh, wh = window_rule(mu_L, mu_R, T, 5 * (E.size // 10), panel=5, bounds=bounds)
                 main = (op.weights @ (trans * w[None])).reshape(-1, 10).sum(axis=1)
                 low = (op.weights @ (op.transmission(Eh) * wh[None])).reshape(-1, 5).sum(axis=1)
                 cur = float(main.sum()) / (2 * np.pi * op.lattice.N_y)

@@ -498,3 +498,19 @@ def test_strip_rate_and_transmission_fast_forms_match_the_dense_ones():
         np.testing.assert_allclose(_site_rate(lat, h, rho, p), angular_momentum_rate(lat, h, rho, p), atol=1e-10)
     GL, G, GR = (rng.normal(size=(5, 4, 4)) + 1j * rng.normal(size=(5, 4, 4)) for _ in range(3))
     np.testing.assert_allclose(_transmission(GL, G, GR), np.einsum("bij,bjk,bkl,bli->b", GL, G, GR, _dag(G)).real, rtol=1e-12)
+
+
+def test_bias_beyond_the_bandwidth_saturates_instead_of_a_silent_zero():
+    """Every window node used to fall outside the band at |V| >> bandwidth (current exactly 0); the window
+    is now clipped to the spectrum: the current saturates, and small windows keep their nodes exactly."""
+    from orbsym.numeric.negf import window_rule
+
+    L = attach_leads(heterostructure([layer("nm", 1, gamma=0.3)], N_y=2))
+    ref = transport(L, T=0.0, bias=20.0, n_energy=200).landauer_current()
+    huge = transport(L, T=0.0, bias=1e100, n_energy=200)
+    assert ref > 1.0 and abs(huge.landauer_current() - ref) < 1e-9 * ref
+    assert huge.info["energy_error_estimate"]["rel"] < 1e-4
+    for args in ((0.05, -0.05, 0.01, 200), (0.1, 0.0, 0.0, 30)):
+        a, b = window_rule(*args), window_rule(*args, bounds=(-10.0, 10.0))
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert window_rule(50.0, 40.0, 0.01, 20, bounds=(-5.0, 5.0))[0].size == 0

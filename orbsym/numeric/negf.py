@@ -219,15 +219,21 @@ def fermi_derivative_rule(mu, T, n):
     return mu + T * np.log(1 / u - 1), 0.5 * wg
 
 
-def window_rule(mu_L, mu_R, T, n, panel=10, tail=36.0):
+def window_rule(mu_L, mu_R, T, n, panel=10, tail=36.0, bounds=None):
     """Nodes and weights for ``int dE (f(E - mu_L) - f(E - mu_R)) F(E)`` (the weight is included).
 
     Composite Gauss-Legendre (``panel`` nodes per panel, ``ceil(n / panel)`` panels) on
     ``[min(mu) - tail T, max(mu) + tail T]``, outside of which ``|f_L - f_R| < e^-36 ~ 2e-16``.
-    ``T = 0``: the window ``[mu_R, mu_L]`` exactly.
+    ``T = 0``: the window ``[mu_R, mu_L]`` exactly.  ``bounds = (E_min, E_max)``: the window is clipped
+    to the spectrum (``F = 0`` outside it), so that a bias far beyond the bandwidth does not put every node
+    outside the band (which gave an exact, wrong zero); unchanged when the window lies inside.
     """
     T = check_temperature(T)
     lo, hi = min(mu_L, mu_R) - tail * T, max(mu_L, mu_R) + tail * T
+    if bounds is not None:
+        lo, hi = max(lo, float(bounds[0])), min(hi, float(bounds[1]))
+        if hi <= lo:
+            return np.zeros(0), np.zeros(0)
     if hi == lo:
         return np.zeros(0), np.zeros(0)
     xg, wg = np.polynomial.legendre.leggauss(int(panel))
