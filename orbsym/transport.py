@@ -610,7 +610,8 @@ def transport(leaded, T=0.01, bias=None, mu=0.0, split=None, n_energy=None, eta=
     elif not callable(solver):
         raise TypeError(f"solver must be 'auto', 'rgf', 'dense' or a callable region solver, got {type(solver).__name__}")
     lat = leaded.lattice
-    mirror = all(np.array_equal(getattr(leaded.left, a), getattr(leaded.right, a)) for a in ("onsite", "hop_x", "hop_y", "hop_up", "hop_down"))
+    # one surface Green's function serves both leads when they are equal with t_x = t_x^dag (as in OpenSystem)
+    mirror = leaded.left.coupling_hermitian and all(np.array_equal(getattr(leaded.left, a), getattr(leaded.right, a)) for a in ("onsite", "hop_x", "hop_y", "hop_up", "hop_down"))
     transport_resources(
         leaded.N_x, lat.N_y, lat.dim, leaded.width, leaded.period, T, bias, mu, split, n_energy, energy_tol, error_estimate, solver,
         radius=_radius_bound(lat, (leaded.left, leaded.right)), symmetric=bool(lat.y_hermitian and leaded.left.k_even and leaded.right.k_even),

@@ -129,7 +129,7 @@ def _estimate(args):
     radius = 4.0 * max(1.0, abs(args.gamma)) + 2.0 + abs(args.mu)
     return transport_resources(
         n_cols, args.N_y, 3, args.width, period, args.T, args.bias, 0.0, 0.5 if args.split is None else args.split, args.n_energy,
-        args.energy_tol, True, args.solver, radius=radius, symmetric=args.angle == "0",
+        args.energy_tol, True, args.solver, radius=radius, symmetric=args.angle == "0", mirror_leads=args.angle == "0",
         hint="reduce --n-energy, --N-y (k-points, or the width of --width open) or --n-metal",
     )
 
