@@ -322,7 +322,7 @@ def _check_lead_spec(spec, end):
 
 
 def _check_lead_matches(system, col, end):
-    """The lead's column must have the region's basis size (``dim``) and generators."""
+    """The lead's column must have the region's number of states per site (the Lattice then checks the generators)."""
     own = system.lattice.columns[0 if end == "left" else -1]
     d, do = col.kernels.dim, own.kernels.dim
     if d != do:
