@@ -74,7 +74,6 @@ from .numeric.checks import ENERGY_LIMIT, check_energy_scale, check_name, intege
 from .numeric.leads import DEFAULT_ETA, Lead
 from .numeric.negf import OpenSystem, bands_from_blocks, fermi_derivative_rule, window_rule
 from .numeric.rgf import choose_region_solver
-from .numeric.realspace import angular_momentum_rate
 from .numeric.strip import OpenStripObservables, strip_correlations, strip_hamiltonian, strip_lattice, strip_lead
 from .numeric.supercell import pair_columns, pair_lead, super_offsets, unpack_blocks
 from .numeric.observables import KERNEL_NAMES, POLARIZATIONS
