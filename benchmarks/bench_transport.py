@@ -8,6 +8,8 @@ Length scan (issue 13, "cost linear in the length of the scattering region"):
 T = 0.01, all observables + balance, N_x = 25, 50, 100, 200, 400, both region solvers
 (``rgf``: orbsym.numeric.rgf; ``dense``: the reference, up to ``--dense-max`` columns).
 ``--crossover``: the two region solvers alone on random blocks (the crossover of ``solver="auto"``).
+``--estimate``: the up-front resource estimate (:func:`orbsym.transport.transport_resources`) against the
+measured CPU time and peak memory of ``orbsym transport`` runs (one process each; issue 24).
 """
 
 import sys
@@ -88,7 +90,49 @@ def crossover():
             print(line, flush=True)
 
 
+ESTIMATE_RUNS = [
+    [], ["--fm", "y", "--bias", "0.05"], ["--n-metal", "100", "--N-y", "400"], ["--N-y", "800", "--T", "0"],
+    ["--fm", "y", "--width", "open"], ["--fm", "y", "--bias", "0.05", "--width", "open"], ["--fm", "y", "--width", "open", "--N-y", "48"],
+]
+
+_ESTIMATE_CHILD = """
+import contextlib, io, json, resource, sys, time
+import argparse
+from orbsym.cli import main
+from orbsym.commands import transport as cmd
+argv = json.loads(sys.argv[1])
+p = argparse.ArgumentParser(); cmd.add_arguments(p); a = p.parse_args(argv); cmd.check_options(a); est = cmd._estimate(a)
+warm = ["transport", "--n-metal", "1", "--N-y", "2", "--T", "0.05", "--fm", "y"] + (["--width", "open"] if a.width == "open" else [])
+with contextlib.redirect_stdout(io.StringIO()):
+    main(warm)  # kernels compiled, modules imported: outside the measurement
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+c = time.process_time()
+with contextlib.redirect_stdout(io.StringIO()):
+    rc = main(["transport"] + argv)
+cpu = time.process_time() - c
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
+print(json.dumps([rc, est.seconds, cpu, est.bytes, peak]))
+"""
+
+
+def estimate():
+    """Estimate / actual of the transport resource model (CPU time, peak memory above the warmed-up process)."""
+    import json
+    import os
+    import subprocess
+
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    print("orbsym transport: estimate vs actual (CPU s; MiB above the warmed-up process)")
+    for argv in ESTIMATE_RUNS:
+        out = subprocess.run([sys.executable, "-c", _ESTIMATE_CHILD, json.dumps(argv)], capture_output=True, text=True, env=env, check=True)
+        rc, est_s, cpu, est_b, peak = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"  {' '.join(argv) or '(defaults)':45s} time est {est_s:7.2f} s  actual {cpu:7.2f} s  (x{cpu / est_s:4.2f})"
+              f" | memory est {est_b / 2**20:7.1f} MiB  peak {peak / 2**20:7.1f} MiB", flush=True)
+
+
 def main():
+    if "--estimate" in sys.argv:
+        return estimate()
     if "--scan" in sys.argv:
         return scan()
     if "--crossover" in sys.argv:

@@ -30,6 +30,14 @@ Finite width
 between leads of the same width (:mod:`orbsym.numeric.strip`); :class:`StripTransportResult` then
 resolves every quantity per site ``(x, y)`` (e.g. orbital Hall accumulation at the edges).
 
+Bounded work
+------------
+:func:`transport` checks every argument and estimates the memory and CPU time of the solve from the
+sizes alone (:func:`transport_resources`, :func:`orbsym.numeric.budget.transport_estimate`: k-points or
+strip width, columns, energies, Fermi poles, region solver, and the dense correlation matrix of an open
+strip) before anything is built; runs above the limits of :mod:`orbsym.numeric.budget` are refused
+with the estimate in the message.
+
 Region layout
 -------------
 The solved lattice (``LeadedSystem.lattice``) is the region plus one lead cell on each side (two
@@ -61,18 +69,18 @@ import numpy as np
 
 from .execution import blas_limited
 from .numeric import Column, Lattice, Observables
-from .numeric.checks import check_name, integer_at_least, real_number
+from .numeric.budget import check_resources, transport_estimate
+from .numeric.checks import ENERGY_LIMIT, check_energy_scale, check_name, integer_at_least, real_number
 from .numeric.leads import DEFAULT_ETA, Lead
 from .numeric.negf import OpenSystem, bands_from_blocks, fermi_derivative_rule, window_rule
 from .numeric.rgf import choose_region_solver
-from .numeric.realspace import angular_momentum_rate
 from .numeric.strip import OpenStripObservables, strip_correlations, strip_hamiltonian, strip_lattice, strip_lead
 from .numeric.supercell import pair_columns, pair_lead, super_offsets, unpack_blocks
 from .numeric.observables import KERNEL_NAMES, POLARIZATIONS
 from .numeric.thermo import check_temperature
 from .systems import CURRENT_KINDS, QUANTITIES, Layer, System, _jsonable, per_polarization, spin_unit_scale
 
-__all__ = ["rotated_model", "rotated_layers", "crystal_bond_torques", "ANGLES", "LeadedSystem", "attach_leads", "transport", "TransportResult", "StripTransportResult", "WIDTHS", "DEFAULT_N_LINEAR", "DEFAULT_N_BIAS", "MAX_N_LINEAR"]
+__all__ = ["rotated_model", "rotated_layers", "crystal_bond_torques", "ANGLES", "LeadedSystem", "attach_leads", "transport", "transport_resources", "TransportResult", "StripTransportResult", "WIDTHS", "DEFAULT_N_LINEAR", "DEFAULT_N_BIAS", "MAX_N_LINEAR", "MAX_POLES"]
 
 #: Current directions of :func:`rotated_model`: along a crystal axis or at 45 degrees to it.
 ANGLES = ("0", "45")
@@ -288,17 +296,54 @@ def _lead_column(system, spec, end):
     if isinstance(spec, Layer):
         from .systems import heterostructure
 
+        if isinstance(spec.width, bool) or not isinstance(spec.width, (int, np.integer)) or spec.width != 1:
+            raise ValueError(
+                f"{end} lead layer {spec.label or spec.model!r} has width {spec.width!r}; a lead is the repetition of ONE column: "
+                f"give layer(..., 1) (or, for a lead cell of two columns, a pair (first, second) with period=2)"
+            )
         basis = system.info.get("basis", "orbital")
         col = heterostructure([spec], N_y=lat.N_y, basis=basis, interface=lat.interface).lattice.columns[0]
         return col, col.label or col.kernels.model
-    raise TypeError(f"{end} lead must be None (continue the end column), an orbsym.numeric.Column or an orbsym.systems.layer(...), got {type(spec).__name__}")
+    raise TypeError(
+        f"{end} lead must be None (continue the end column), an orbsym.numeric.Column, a one-column orbsym.systems.layer(...) "
+        f"or (period=2) a pair of them, got {type(spec).__name__}"
+    )
+
+
+def _check_lead_spec(spec, end):
+    """A pair (lead cell of two columns) must have exactly two items; lists of other lengths are refused."""
+    if isinstance(spec, (tuple, list)):
+        if len(spec) != 2:
+            raise ValueError(f"{end} lead given as a sequence of {len(spec)} items; a lead cell of period=2 is a pair (first, second) of columns or layers")
+        for item in spec:
+            if isinstance(item, (tuple, list)) or item is None:
+                raise TypeError(f"{end} lead pair items must be orbsym.numeric.Column or one-column layers, got {type(item).__name__}")
+
+
+def _check_lead_matches(system, col, end):
+    """The lead's column must have the region's number of states per site (the Lattice then checks the generators)."""
+    own = system.lattice.columns[0 if end == "left" else -1]
+    d, do = col.kernels.dim, own.kernels.dim
+    if d != do:
+        raise ValueError(
+            f"{end} lead (model {col.kernels.model!r}) has {d} states per site, the region's {end} column (model "
+            f"{own.kernels.model!r}) has {do}: a lead must be in the region's basis"
+        )
 
 
 #: Transverse geometries: periodic rows (k_y conserved) or a finite-width strip open in y.
 WIDTHS = ("periodic", "open")
 
 
-def attach_leads(system, left=None, right=None, width="periodic", period=None):
+def _unknown_arguments(fn, unknown, allowed):
+    if unknown:
+        from .numeric.checks import unknown_name
+
+        name = sorted(unknown)[0]
+        raise TypeError(str(unknown_name(f"argument of {fn}", name, allowed)))
+
+
+def attach_leads(system, left=None, right=None, width="periodic", period=None, **unknown):
     """Attach semi-infinite leads to the two open ends (in x) of ``system``.
 
     Parameters
@@ -322,14 +367,29 @@ def attach_leads(system, left=None, right=None, width="periodic", period=None):
     Returns
     -------
     LeadedSystem
+
+    Raises
+    ------
+    ValueError, TypeError
+        A lead layer of more than one column, a sequence that is not a pair, a lead that is not a
+        Column/layer, a lead in another basis (states per site) than the region's end column, a lead
+        model with bonds skipping a column at ``period=1``, an unknown ``width``/``period``, or a
+        misspelled argument name (with the close allowed names).
     """
+    _unknown_arguments("attach_leads()", unknown, ("system", "left", "right", "width", "period"))
     if not isinstance(system, System):
         raise TypeError(f"attach_leads() needs an orbsym.systems.System, got {type(system).__name__}")
     system.require_finite_rows("attach_leads()")
+    _check_lead_spec(left, "left")
+    _check_lead_spec(right, "right")
     pair = lambda spec: isinstance(spec, (tuple, list))  # noqa: E731  (a period-2 lead cell)
+    check_name("width", width, WIDTHS)
     cl, ll = _lead_column(system, left[0] if pair(left) else left, "left")
     cr, lr = _lead_column(system, right[-1] if pair(right) else right, "right")
-    check_name("width", width, WIDTHS)
+    for spec, end in ((left, "left"), (right, "right")):
+        for item in (spec if pair(spec) else (spec,)):
+            if item is not None:
+                _check_lead_matches(system, _lead_column(system, item, end)[0], end)
     lat = system.lattice
     if period is None:
         period = 2 if (lat.max_dx >= 2 or pair(left) or pair(right)) else 1
@@ -339,7 +399,13 @@ def attach_leads(system, left=None, right=None, width="periodic", period=None):
         if pair(left) or pair(right):
             raise ValueError("a lead given as a pair of columns needs period=2")
         ext = Lattice((cl,) + tuple(lat.columns) + (cr,), lat.N_y, lat.interface)
-        return LeadedSystem(system, Lead.from_column(cl), Lead.from_column(cr), ext, (ll, lr), width)
+        leads = []
+        for c, end in ((cl, "left"), (cr, "right")):
+            try:
+                leads.append(Lead.from_column(c))
+            except ValueError as exc:  # bonds (2, dy) in the lead's model: cells of two columns are needed
+                raise ValueError(f"{end} lead: {exc}; attach_leads(..., period=2) does it") from None
+        return LeadedSystem(system, leads[0], leads[1], ext, (ll, lr), width)
     if lat.N_x % 2:
         raise ValueError(f"period=2 (leads and region in pairs of columns) needs an even number of region columns, got N_x = {lat.N_x}")
     cols = lat.columns
@@ -358,8 +424,104 @@ def attach_leads(system, left=None, right=None, width="periodic", period=None):
     return LeadedSystem(system, pair_lead(*lc, interface=lat.interface), pair_lead(*rc, interface=lat.interface), ext, (ll, lr), width, 2)
 
 
+#: Most Fermi poles of the equilibrium part at finite bias (:func:`orbsym.numeric.negf.fermi_poles` gives up above).
+MAX_POLES = 4096
+#: Nodes of the T = 0 imaginary-axis rule (:func:`orbsym.numeric.negf.imaginary_axis_rule`: 40 panels of 8 + a tail of 16).
+_T0_AXIS_NODES = 336
+
+
+def _pole_count(radius, T):
+    """Fermi poles :func:`~orbsym.numeric.negf.fermi_poles` will need for ``x = radius / T`` (fit of its
+    search: ``~2.2 sqrt(x)``, rounded up to a multiple of 8; within one step of 8 for ``x = 10 ... 1e5``)."""
+    x = max(float(radius), 1e-3) / T
+    return int(8 * max(1, int(np.ceil(2.2 * np.sqrt(x) / 8))))
+
+
+def _energy_plan(T, bias, n_energy, energy_tol, error_estimate, radius, mu, split):
+    """Energies per k-point of a :func:`transport` run: ``(full, transmission only, poles, notes)``."""
+    if bias is None:
+        if T == 0:
+            return 1, 0, 0, "linear response at T = 0: one energy"
+        n = n_energy or DEFAULT_N_LINEAR
+        if energy_tol is not None:  # worst case: the nodes doubled up to MAX_N_LINEAR, transmission at each step
+            top = n
+            while 2 * top <= MAX_N_LINEAR:
+                top *= 2
+            return top, max(1, n // 2) + 2 * top, 0, f"linear response, at most {top} nodes (energy_tol)"
+        return n, (n // 2 if (error_estimate and n >= 2) else 0), 0, f"linear response, {n} nodes"
+    n = n_energy or DEFAULT_N_BIAS
+    mu_L, mu_R = mu + split * bias, mu - (1 - split) * bias
+    window = 0 if (T == 0 and mu_L == mu_R) else 10 * max(1, int(np.ceil(n / 10)))
+    trans = 5 * (window // 10) if (error_estimate and window >= 2) else 0
+    R = max(float(radius) + abs(mu_R), 1e-3)
+    poles = _T0_AXIS_NODES if T == 0 else _pole_count(R, T)
+    return window + poles, trans, (0 if T == 0 else poles), f"bias window {window} nodes + equilibrium {poles} {'imaginary-axis nodes' if T == 0 else 'poles'}"
+
+
+def _radius_bound(lattice, leads=()):
+    """Cheap upper bound of ``max |E|`` of region and leads (Frobenius norms of the per-column matrices)."""
+    def nrm(a):
+        a = np.asarray(a)
+        return np.sqrt((np.abs(a) ** 2).sum(axis=(-2, -1))) if a.size else np.zeros(a.shape[:-2])
+
+    r = nrm(lattice.onsite) + 2 * nrm(lattice.hop_y)
+    for b, t in lattice.hoppings.items():
+        if b[0] >= 1:
+            v = nrm(t)
+            r[: v.size] += v
+            r[b[0] : b[0] + v.size] += v
+    out = float(r.max(initial=0.0))
+    for lead in leads:
+        out = max(out, float(nrm(lead.onsite) + 2 * nrm(lead.hop_y) + 2 * (nrm(lead.hop_x) + nrm(lead.hop_up) + nrm(lead.hop_down))))
+    return out
+
+
+def transport_resources(N_x, N_y, dim, width="periodic", period=1, T=0.01, bias=None, mu=0.0, split=0.5, n_energy=None,
+                        energy_tol=None, error_estimate=True, solver="auto", radius=10.0, symmetric=True, mirror_leads=True,
+                        hint="reduce n_energy, N_y or N_x"):
+    """Estimate (and check against the limits) the memory and time of :func:`transport` from sizes alone.
+
+    Called by :func:`transport` before anything is built, and by ``orbsym transport`` before even the
+    system is built.  Raises :class:`~orbsym.numeric.budget.ResourceError` (a ValueError) with the
+    estimate and ``hint`` in the message, or ValueError when the equilibrium part would need more than
+    :data:`MAX_POLES` Fermi poles.
+
+    Parameters
+    ----------
+    N_x, N_y, dim : int
+        Region columns, rows (periodic k-points / strip width), states per site.
+    width, period : as in :func:`attach_leads`
+    T, bias, mu, split, n_energy, energy_tol, error_estimate, solver : as in :func:`transport`
+    radius : float
+        Bound of ``max |E|`` of the spectrum (units of t; sets the number of Fermi poles at finite bias).
+    symmetric : bool
+        ``h(-k) = h(k)``: ``N_y // 2 + 1`` k-points are solved instead of ``N_y``.
+    mirror_leads : bool
+        Both leads the same (one surface Green's function per point).
+
+    Returns
+    -------
+    orbsym.numeric.budget.ResourceEstimate
+    """
+    full, trans, poles, plan = _energy_plan(T, bias, n_energy, energy_tol, error_estimate, radius, mu, split)
+    if poles > MAX_POLES:
+        raise ValueError(
+            f"T = {T:g} is too small for this bias/energy range: the equilibrium part would need ~{poles:.3g} Fermi poles "
+            f"(more than {MAX_POLES}) for a spectral radius ~{radius + abs(mu - (1 - split) * (bias or 0.0)):.3g} t; raise T (or lower |bias|)"
+        )
+    open_width = width == "open"
+    M = (N_x + 2 * period) // period
+    D = period * dim * (N_y if open_width else 1)
+    name = "rgf" if callable(solver) else choose_region_solver(solver, M, D)[1]
+    nk = 1 if open_width else (N_y // 2 + 1 if symmetric else N_y)
+    n_dx = 3 if period == 1 else 5
+    est = transport_estimate(N_x, N_y, dim, open_width, period, full, trans, nk, name, 1 if mirror_leads else 2, n_dx, poles)
+    est = type(est)(est.engine, est.bytes, est.seconds, f"{plan}; {est.detail}")
+    return check_resources(est, what="this transport solve", hint=hint)
+
+
 @blas_limited
-def transport(leaded, T=0.01, bias=None, mu=0.0, split=0.5, n_energy=None, eta=DEFAULT_ETA, solver="auto", energy_tol=None, error_estimate=True):
+def transport(leaded, T=0.01, bias=None, mu=0.0, split=None, n_energy=None, eta=DEFAULT_ETA, solver="auto", energy_tol=None, error_estimate=True, **unknown):
     """Steady state of a :class:`LeadedSystem`: linear response (``bias=None``) or finite bias.
 
     Parameters
@@ -371,8 +533,9 @@ def transport(leaded, T=0.01, bias=None, mu=0.0, split=0.5, n_energy=None, eta=D
         ``V = mu_L - mu_R`` (units of t/e).  None: linear response, quantities per unit bias.
     mu : float
         Equilibrium chemical potential on the energy axis of ``h`` (0: the model's own ``mu``).
-    split : float in [0, 1]
-        Fraction of the bias on the left lead (``mu_L = mu + split V``).
+    split : float in [0, 1], optional
+        Fraction of the bias on the left lead (``mu_L = mu + split V``; default 1/2).  Refused at
+        ``bias = 0`` (nothing to divide).
     n_energy : int, optional
         Energy nodes: linear response at ``T > 0`` (Gauss-Legendre in ``f``; default 16; ``T = 0``
         uses ``E = mu`` only), or the bias window (default 200).
@@ -394,6 +557,15 @@ def transport(leaded, T=0.01, bias=None, mu=0.0, split=0.5, n_energy=None, eta=D
     -------
     TransportResult
 
+    Raises
+    ------
+    ValueError
+        Before any work: values out of range (energies ``|E| > 1e100``, :data:`orbsym.numeric.checks.ENERGY_LIMIT`),
+        options that do not apply (``n_energy`` in linear response at ``T = 0`` or at ``bias = 0``,
+        ``energy_tol`` outside the linear response at ``T > 0``, ``split`` at ``bias = 0``), more than
+        :data:`MAX_POLES` Fermi poles, or an estimated memory / CPU time above the limits
+        (:func:`transport_resources`, :class:`orbsym.numeric.budget.ResourceError`).
+
     Notes
     -----
     Error estimate of the energy integral (``info["energy_error_estimate"]``, ``T > 0`` or finite
@@ -405,20 +577,45 @@ def transport(leaded, T=0.01, bias=None, mu=0.0, split=0.5, n_energy=None, eta=D
     the estimate is the accuracy indicator of the whole driven state.  The balance is exact for any
     grid (:mod:`orbsym.numeric.negf`).
     """
+    _unknown_arguments("transport()", unknown, ("leaded", "T", "bias", "mu", "split", "n_energy", "eta", "solver", "energy_tol", "error_estimate"))
     if not isinstance(leaded, LeadedSystem):
         raise TypeError(f"transport() needs the result of attach_leads(system), got {type(leaded).__name__}")
-    T = check_temperature(T)
-    mu = real_number("mu", mu)
-    split = real_number("split", split, minimum=0.0)
-    if split > 1:
-        raise ValueError(f"split (fraction of the bias on the left lead) must be in [0, 1], got {split!r}")
+    T = check_energy_scale("T", check_temperature(T))
+    mu = real_number("mu", mu, bound=ENERGY_LIMIT)
     if bias is not None:
-        bias = real_number("bias", bias)
+        bias = real_number("bias", bias, bound=ENERGY_LIMIT)
+    if split is not None:
+        split = real_number("split", split, minimum=0.0)
+        if split > 1:
+            raise ValueError(f"split (fraction of the bias on the left lead) must be in [0, 1], got {split!r}")
+        if bias == 0:
+            raise ValueError("split does not apply at bias = 0 (equilibrium: there is no bias to divide); it applies in linear response (bias=None) and at finite bias")
+    split = 0.5 if split is None else split
     if n_energy is not None:
         n_energy = integer_at_least("n_energy", n_energy, 1, " (energy nodes)")
-    eta = real_number("eta", eta, minimum=0.0, strict=True)
+        if bias is None and T == 0:
+            raise ValueError("n_energy does not apply to the linear response at T = 0 (one energy, E = mu); it applies at T > 0 or with a bias")
+        if bias == 0:
+            raise ValueError("n_energy does not apply at bias = 0 (the bias window is empty); it applies in linear response at T > 0 and at finite bias")
+    eta = real_number("eta", eta, minimum=0.0, strict=True, bound=ENERGY_LIMIT)
     if energy_tol is not None:
         energy_tol = real_number("energy_tol", energy_tol, minimum=0.0, strict=True)
+        if bias is not None or T == 0:
+            raise ValueError("energy_tol applies only to the linear response (bias=None) at T > 0 (it refines the conductance's energy nodes)")
+    if not isinstance(error_estimate, (bool, np.bool_)):
+        raise TypeError(f"error_estimate must be True or False, got {error_estimate!r}")
+    if isinstance(solver, str):
+        check_name("region solver", solver, ("auto", "rgf", "dense"))
+    elif not callable(solver):
+        raise TypeError(f"solver must be 'auto', 'rgf', 'dense' or a callable region solver, got {type(solver).__name__}")
+    lat = leaded.lattice
+    # one surface Green's function serves both leads when they are equal with t_x = t_x^dag (as in OpenSystem)
+    mirror = leaded.left.coupling_hermitian and all(np.array_equal(getattr(leaded.left, a), getattr(leaded.right, a)) for a in ("onsite", "hop_x", "hop_y", "hop_up", "hop_down"))
+    transport_resources(
+        leaded.N_x, lat.N_y, lat.dim, leaded.width, leaded.period, T, bias, mu, split, n_energy, energy_tol, error_estimate, solver,
+        radius=_radius_bound(lat, (leaded.left, leaded.right)), symmetric=bool(lat.y_hermitian and leaded.left.k_even and leaded.right.k_even),
+        mirror_leads=mirror, hint="reduce n_energy, the rows N_y (k-points, or the width of an open strip) or the columns N_x",
+    )
     cls = TransportResult if leaded.width == "periodic" else StripTransportResult
     return cls(leaded, T, bias, mu, split, n_energy, eta, solver, energy_tol, bool(error_estimate))
 
@@ -495,7 +692,8 @@ class TransportResult:
                 info["energy_error_estimate"] = _error_info(g, half, "conductance (e^2/h per row)", energy_tol)
         else:
             mu_L, mu_R = mu + split * bias, mu - (1 - split) * bias
-            E, w = window_rule(mu_L, mu_R, T, n_energy or DEFAULT_N_BIAS)
+            bounds = op.spectral_bounds()  # scattering states live inside the spectrum: the window is clipped to it
+            E, w = window_rule(mu_L, mu_R, T, n_energy or DEFAULT_N_BIAS, bounds=bounds)
             blocks, trans = op.scattering_blocks(E, w, np.zeros_like(w), dxs)
             eq, einfo = op.equilibrium_blocks(mu_R, T, dxs)
             for dx in dxs:
@@ -504,7 +702,7 @@ class TransportResult:
             self._g_k = None
             if E.size >= 2 and error_estimate:
                 # per panel: 10-node (main) vs 5-node Gauss-Legendre on the same panels; |differences| summed
-                Eh, wh = window_rule(mu_L, mu_R, T, 5 * (E.size // 10), panel=5)
+                Eh, wh = window_rule(mu_L, mu_R, T, 5 * (E.size // 10), panel=5, bounds=bounds)
                 main = (op.weights @ (trans * w[None])).reshape(-1, 10).sum(axis=1)
                 low = (op.weights @ (op.transmission(Eh) * wh[None])).reshape(-1, 5).sum(axis=1)
                 cur = float(main.sum()) / (2 * np.pi * op.lattice.N_y)
@@ -676,6 +874,31 @@ class TransportResult:
         return out
 
 
+def _commutator_site_blocks(lattice, h, rho):
+    """Diagonal site blocks ``[rho h - h rho]_{ss}``, shape ``(S, d, d)`` for ``S = N_x N_y`` sites: one batched
+    product of ``(d x n)`` rows with ``(n x d)`` columns per site (``O(n^2 d)`` for ``n = S d``, no ``n x n``
+    product)."""
+    d = lattice.dim
+    S = lattice.N_x * lattice.N_y
+    n = S * d
+    rho, h = np.asarray(rho), np.asarray(h)
+    rows_r, rows_h = rho.reshape(S, d, n), h.reshape(S, d, n)
+    cols_h, cols_r = h.reshape(n, S, d).transpose(1, 0, 2), rho.reshape(n, S, d).transpose(1, 0, 2)
+    return rows_r @ cols_h - rows_h @ cols_r
+
+
+def _site_rate(lattice, h, rho, polarization, blocks=None):
+    """``d<J_n>/dt = i Tr(rho [h, J_n])`` per site, ``(N_x, N_y)``: the same quantity as
+    :func:`orbsym.numeric.realspace.angular_momentum_rate`, from the diagonal site blocks of ``rho h - h rho``
+    alone (:func:`_commutator_site_blocks`, reusable for every polarization via ``blocks``) instead of two
+    dense ``O(n^3)`` products."""
+    d = lattice.dim
+    J = np.eye(d) if polarization is None else lattice.generators["xyz".index(polarization)]
+    C = _commutator_site_blocks(lattice, h, rho) if blocks is None else blocks
+    # Tr(rho [h, J]) = Tr(J [rho, h]) restricted to the site: sum_ij J_ji C_ij
+    return (1j * np.einsum("ji,sij->s", J, C)).real.reshape(lattice.N_x, lattice.N_y)
+
+
 class StripTransportResult(TransportResult):
     """Steady state of a finite-width strip (``attach_leads(..., width="open")``), resolved per site.
 
@@ -750,13 +973,15 @@ class StripTransportResult(TransportResult):
 
     def time_derivative(self, polarization):
         """``d<J_n>/dt = i Tr(rho [h, J_n])`` per region site, directly from ``h`` (no kernels)."""
-        h = strip_hamiltonian(self.open.lattice)
-        if self.leaded.period == 2:  # pair ordering (X, y, a, i) -> column ordering (2X + a, y, i)
-            lat = self.leaded.lattice
-            P, rows, d = lat.N_x // 2, lat.N_y, lat.dim
-            perm = np.arange(h.shape[0]).reshape(P, rows, 2, d).transpose(0, 2, 1, 3).reshape(-1)
-            h = h[np.ix_(perm, perm)]
-        return angular_momentum_rate(self.leaded.lattice, h, self.G.T, polarization)[self._pad : -self._pad]
+        if getattr(self, "_rate_blocks", None) is None:  # the dense h once per result, for every polarization
+            h = strip_hamiltonian(self.open.lattice)
+            if self.leaded.period == 2:  # pair ordering (X, y, a, i) -> column ordering (2X + a, y, i)
+                lat = self.leaded.lattice
+                P, rows, d = lat.N_x // 2, lat.N_y, lat.dim
+                perm = np.arange(h.shape[0]).reshape(P, rows, 2, d).transpose(0, 2, 1, 3).reshape(-1)
+                h = h[np.ix_(perm, perm)]
+            self._rate_blocks = _commutator_site_blocks(self.leaded.lattice, h, self.G.T)
+        return _site_rate(self.leaded.lattice, None, None, polarization, self._rate_blocks)[self._pad : -self._pad]
 
     def continuity_residual(self):
         o = self.observables

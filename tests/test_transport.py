@@ -325,3 +325,192 @@ def test_rgf_region_solver_equals_dense(case):
     assert b.continuity_residual()["max_abs_balance"] < 1e-10
     lat = L.solve_parts()[0]
     assert transport(L, **kw).info["region_solver"] == choose_region_solver("auto", lat.N_x, lat.dim)[1]
+
+
+# ------------------------------------------------------------------ refusals before any work (issue 24)
+import orbsym.numeric.negf as _negf  # noqa: E402
+from orbsym.numeric.budget import ResourceError, transport_estimate  # noqa: E402
+from orbsym.transport import TransportResult, _site_rate  # noqa: E402
+
+
+@pytest.fixture
+def no_solve(monkeypatch):
+    """Tripwire: the NEGF solver must not start; limits pinned (machine-independent refusals)."""
+    def boom(*a, **k):
+        raise AssertionError("the NEGF solve started before the refusal")
+
+    monkeypatch.setattr(_negf.OpenSystem, "__init__", boom)
+    monkeypatch.setattr(TransportResult, "__init__", boom)
+    monkeypatch.setenv("ORBSYM_MAX_MEMORY", "8G")
+    monkeypatch.setenv("ORBSYM_MAX_SECONDS", "3600")
+
+
+@pytest.fixture(scope="module")
+def small():
+    return attach_leads(heterostructure([layer("nm", 2, gamma=0.3)], N_y=4))
+
+
+_TRANSPORT_BAD = [
+    # (id, kwargs, exception, words)
+    ("huge n_energy", dict(n_energy=10**9), ResourceError, ["n_energy", "of memory", "1000000000 nodes"]),
+    ("huge n_energy at bias", dict(n_energy=10**8, bias=0.1), ResourceError, ["n_energy", "bias window"]),
+    ("float n_energy", dict(n_energy=1e9), ValueError, ["n_energy", "integer"]),
+    ("zero n_energy", dict(n_energy=0), ValueError, ["n_energy", ">= 1"]),
+    ("bool n_energy", dict(n_energy=True), ValueError, ["n_energy"]),
+    ("bias beyond limit", dict(bias=1e200), ValueError, ["bias", "[-1e+100, 1e+100]"]),
+    ("negative bias beyond limit", dict(bias=-1e101), ValueError, ["bias", "outside the allowed range"]),
+    ("nan bias", dict(bias=float("nan")), ValueError, ["bias", "finite"]),
+    ("inf bias", dict(bias=float("inf")), ValueError, ["bias", "finite"]),
+    ("complex bias", dict(bias=0.1 + 0.2j), ValueError, ["bias", "complex"]),
+    ("string bias", dict(bias="0.1"), ValueError, ["bias", "real number"]),
+    ("mu beyond limit", dict(mu=1e300), ValueError, ["mu", "outside the allowed range"]),
+    ("nan mu", dict(mu=float("nan")), ValueError, ["mu", "finite"]),
+    ("complex mu", dict(mu=1j), ValueError, ["mu", "complex"]),
+    ("T beyond limit", dict(T=1e200), ValueError, ["T", "outside the allowed range"]),
+    ("negative T", dict(T=-0.01), ValueError, ["temperature"]),
+    ("nan T", dict(T=float("nan")), ValueError, ["temperature"]),
+    ("complex T", dict(T=0.01 + 0j), ValueError, ["temperature"]),
+    ("zero eta", dict(eta=0.0), ValueError, ["eta", "> 0"]),
+    ("eta beyond limit", dict(eta=1e200), ValueError, ["eta", "outside the allowed range"]),
+    ("nan eta", dict(eta=float("nan")), ValueError, ["eta", "finite"]),
+    ("split above 1", dict(split=1.5), ValueError, ["split", "[0, 1]"]),
+    ("nan split", dict(split=float("nan")), ValueError, ["split", "finite"]),
+    ("split at zero bias", dict(bias=0.0, split=0.3), ValueError, ["split", "does not apply at bias = 0"]),
+    ("n_energy at T = 0 linear", dict(T=0.0, n_energy=8), ValueError, ["n_energy", "does not apply", "T = 0"]),
+    ("n_energy at zero bias", dict(bias=0.0, n_energy=8), ValueError, ["n_energy", "does not apply at bias = 0"]),
+    ("energy_tol at bias", dict(bias=0.05, energy_tol=1e-3), ValueError, ["energy_tol", "applies only to the linear response"]),
+    ("energy_tol at T = 0", dict(T=0.0, energy_tol=1e-3), ValueError, ["energy_tol", "T > 0"]),
+    ("zero energy_tol", dict(energy_tol=0.0), ValueError, ["energy_tol", "> 0"]),
+    ("too many poles (small T)", dict(bias=0.1, T=1e-9), ValueError, ["Fermi poles", "raise T"]),
+    ("too many poles (large bias)", dict(bias=1e60), ValueError, ["Fermi poles"]),
+    ("misspelled solver", dict(solver="rfg"), ValueError, ["region solver", "did you mean 'rgf'"]),
+    ("empty solver", dict(solver=""), ValueError, ["region solver", "allowed: auto, rgf, dense"]),
+    ("solver not callable", dict(solver=3), TypeError, ["solver", "int"]),
+    ("error_estimate not bool", dict(error_estimate="yes"), TypeError, ["error_estimate", "True or False"]),
+    ("misspelled argument", dict(bais=0.1), TypeError, ["bais", "did you mean 'bias'"]),
+]
+
+
+@pytest.mark.parametrize("kwargs,exc,words", [c[1:] for c in _TRANSPORT_BAD], ids=[c[0] for c in _TRANSPORT_BAD])
+def test_transport_refuses_before_any_work(small, no_solve, kwargs, exc, words):
+    with pytest.raises(exc) as err:
+        transport(small, **kwargs)
+    for w in words:
+        assert w in str(err.value), (w, str(err.value))
+
+
+def test_transport_refuses_big_systems_with_the_estimate(no_solve):
+    """Periodic: many columns x k-points; open strip: the dense ((N_x + 2) N_y d)^2 correlation matrix."""
+    wide = attach_leads(heterostructure([layer("nm", 3, gamma=0.3)], N_y=3000), width="open")
+    with pytest.raises(ResourceError, match=r"GiB of memory.*open strip.*more than the 8 GiB") as err:
+        transport(wide)
+    assert "N_y" in str(err.value) and "n_energy" in str(err.value)
+    long = attach_leads(heterostructure([layer("nm", 50, gamma=0.3)], N_y=10**6))
+    with pytest.raises(ResourceError, match="of memory"):
+        transport(long)
+    with pytest.raises(TypeError, match="attach_leads"):
+        transport(heterostructure([layer("nm", 2)], N_y=4))
+
+
+def test_transport_estimate_counts_the_dense_strip_and_the_points():
+    e = transport_estimate(21, 200, 3, open_width=True, points=256, transmission_points=100)
+    n = (21 + 2) * 200 * 3
+    assert e.bytes >= 3 * n * n * 16 and "13800 x 13800" in e.detail
+    p = transport_estimate(21, 200, 3, points=16, transmission_points=8)
+    assert "2,424 (k, E) points" in p.detail and p.bytes < 2**30
+    # time linear in the energies and (rgf) in the columns
+    t1, t2 = (transport_estimate(200, 200, 3, points=n).seconds for n in (100, 200))
+    assert 1.8 < t2 / t1 < 2.1
+    c1, c2 = (transport_estimate(n, 200, 3, points=100).seconds for n in (1000, 2000))
+    assert 1.8 < c2 / c1 < 2.1
+
+
+_LEAD_BAD = [
+    ("two-column lead layer", dict(left=layer("nm", 2, gamma=0.3)), ValueError, ["left lead", "width 2", "ONE column"]),
+    ("three-column right lead", dict(right=layer("fm", 3)), ValueError, ["right lead", "width 3"]),
+    ("pair of one", dict(left=(layer("nm", 1, gamma=0.3),)), ValueError, ["sequence of 1", "pair"]),
+    ("pair of three", dict(right=[layer("nm", 1, gamma=0.3)] * 3), ValueError, ["sequence of 3", "pair"]),
+    ("pair with None", dict(left=(layer("nm", 1, gamma=0.3), None)), TypeError, ["pair items"]),
+    ("pair with 2-col layer", dict(left=(layer("nm", 2, gamma=0.3), layer("nm", 1, gamma=0.3))), ValueError, ["width 2"]),
+    ("string lead", dict(left="nm"), TypeError, ["left lead", "str"]),
+    ("number lead", dict(right=3), TypeError, ["right lead", "int"]),
+    ("lead in another basis", dict(left=layer("am", 1, w=0.4)), ValueError, ["spin"]),
+    ("lead param nan", dict(left=layer("nm", 1, gamma=float("nan"))), ValueError, ["gamma", "finite"]),
+    ("lead param unknown", dict(left=layer("nm", 1, gama=0.3)), ValueError, ["gama", "did you mean 'gamma'"]),
+    ("misspelled width", dict(width="opne"), ValueError, ["width", "did you mean 'open'"]),
+    ("period 3", dict(period=3), ValueError, ["period", "None, 1 or 2"]),
+    ("period True", dict(period=True), ValueError, ["period"]),
+    ("misspelled argument", dict(lefft=None), TypeError, ["lefft", "did you mean 'left'"]),
+]
+
+
+@pytest.mark.parametrize("kwargs,exc,words", [c[1:] for c in _LEAD_BAD], ids=[c[0] for c in _LEAD_BAD])
+def test_attach_leads_refuses_bad_leads(kwargs, exc, words):
+    s = heterostructure([layer("nm", 2, gamma=0.3)], N_y=4)
+    with pytest.raises(exc) as err:
+        attach_leads(s, **kwargs)
+    for w in words:
+        assert w in str(err.value), (w, str(err.value))
+
+
+def test_attach_leads_refuses_a_lead_with_bonds_that_skip_a_column():
+    """A lead model with a (2, 0) bond cannot be a one-column lead: refused, pointing to period=2 (which works)."""
+    from orbsym.symbolic.models import Model
+    from orbsym.systems import _builtin_model
+
+    nm = _builtin_model("nm", "orbital")
+    far = Model("nm_far", nm.generators, {**nm.hoppings, (2, 0): nm.hoppings[(1, 0)] / 5}, nm.onsite)
+    s = heterostructure([layer("nm", 2, gamma=0.3)], N_y=4)
+    with pytest.raises(ValueError, match=r"right lead: .*\(2, 0\).*skip a cell.*period=2"):
+        attach_leads(s, right=layer(far, 1, gamma=0.3))
+    assert attach_leads(s, right=layer(far, 1, gamma=0.3), period=2).period == 2
+
+
+def test_attach_leads_refuses_lead_columns_of_another_dim():
+    s = heterostructure([layer("nm", 2, gamma=0.3)], N_y=4)
+    spin = heterostructure([layer("am", 1, w=0.4)], N_y=4, basis="spin").lattice.columns[0]
+    with pytest.raises(ValueError, match="2 states per site.*has 3"):
+        attach_leads(s, left=spin)
+    with pytest.raises(ValueError, match="2 states per site"):
+        attach_leads(s, right=(spin, spin), period=2)
+    with pytest.raises(TypeError, match="needs an orbsym.systems.System"):
+        attach_leads(s.lattice)
+
+
+def test_strip_rate_and_transmission_fast_forms_match_the_dense_ones():
+    """The O(S^2 d^3) d<J>/dt of the strip and the two-product transmission trace agree with the direct forms."""
+    from types import SimpleNamespace
+
+    from orbsym.numeric.negf import _dag, _transmission
+    from orbsym.numeric.realspace import angular_momentum_rate
+
+    rng = np.random.default_rng(3)
+    d, N_x, N_y = 3, 3, 4
+    n = N_x * N_y * d
+
+    def herm(m):
+        a = rng.normal(size=(m, m)) + 1j * rng.normal(size=(m, m))
+        return a + a.conj().T
+
+    lat = SimpleNamespace(dim=d, N_x=N_x, N_y=N_y, generators=[herm(d) for _ in range(3)])
+    h, rho = herm(n), herm(n)
+    for p in (None, "x", "y", "z"):
+        np.testing.assert_allclose(_site_rate(lat, h, rho, p), angular_momentum_rate(lat, h, rho, p), atol=1e-10)
+    GL, G, GR = (rng.normal(size=(5, 4, 4)) + 1j * rng.normal(size=(5, 4, 4)) for _ in range(3))
+    np.testing.assert_allclose(_transmission(GL, G, GR), np.einsum("bij,bjk,bkl,bli->b", GL, G, GR, _dag(G)).real, rtol=1e-12)
+
+
+def test_bias_beyond_the_bandwidth_saturates_instead_of_a_silent_zero():
+    """Every window node used to fall outside the band at |V| >> bandwidth (current exactly 0); the window
+    is now clipped to the spectrum: the current saturates, and small windows keep their nodes exactly."""
+    from orbsym.numeric.negf import window_rule
+
+    L = attach_leads(heterostructure([layer("nm", 1, gamma=0.3)], N_y=2))
+    ref = transport(L, T=0.0, bias=20.0, n_energy=200).landauer_current()
+    huge = transport(L, T=0.0, bias=1e100, n_energy=200)
+    assert ref > 1.0 and abs(huge.landauer_current() - ref) < 1e-9 * ref
+    assert huge.info["energy_error_estimate"]["rel"] < 1e-4
+    for args in ((0.05, -0.05, 0.01, 200), (0.1, 0.0, 0.0, 30)):
+        a, b = window_rule(*args), window_rule(*args, bounds=(-10.0, 10.0))
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert window_rule(50.0, 40.0, 0.01, 20, bounds=(-5.0, 5.0))[0].size == 0

@@ -461,3 +461,96 @@ def evolve_estimate(N_x, N_y, dim, n_times, n_steps, path="eigh", symmetric=True
 
 ESTIMATORS["evolve"] = evolve_estimate
 __all__.append("evolve_estimate")
+
+
+# ---------------------------------------------------------------- transport (NEGF) estimate
+#: Seconds per (k, E) point of the NEGF transport solve (one core, measured with
+#: ``benchmarks/bench_transport.py --estimate``; OpenBLAS, 2026-12): one lead's surface Green's
+#: function (decimation: ``a + max(b D^2.5, c D^3)`` for cells of ``D`` states -- small blocks run below
+#: the BLAS peak), the RGF region solver per column (same form), the dense region solver (``a + c n^3``,
+#: ``n = M D``).
+_LEAD_POINT = (7e-5, 1.2e-6, 7e-8)
+_RGF_COLUMN = (3.3e-6, 5.5e-8, 4e-9)
+_DENSE_POINT = (5e-6, 1.5e-10)
+#: Seconds of the Fermi-pole search (:func:`orbsym.numeric.negf.fermi_poles`) for ``N`` poles: ``c N^2.6``.
+_POLE_SEARCH = 9e-6
+
+
+def transport_estimate(N_x, N_y, dim, open_width=False, period=1, points=1, transmission_points=0, k_points=None,
+                       solver="rgf", n_leads=1, n_dx=3, poles=0):
+    """Estimate of :func:`orbsym.transport.transport` (the NEGF steady state between two leads).
+
+    Parameters
+    ----------
+    N_x, N_y, dim : int
+        Region columns, rows (periodic: k-points; open strip: width), states per site.
+    open_width : bool
+        Strip open in y: every column is one block of ``D = N_y dim`` states, one "k-point", and the
+        observables use the dense real-space correlation matrix of the solved columns,
+        ``n = (N_x + 2 period) N_y dim`` square (:mod:`orbsym.numeric.strip`): its ``~5 n^2`` complex
+        entries are the memory of wide strips.
+    period : {1, 2}
+        Lead cell in columns (2: columns solved in pairs, blocks of ``2 D``).
+    points, transmission_points : int
+        Energies per k-point with the full state (density-matrix blocks: bias window, linear-response
+        nodes, Fermi poles) and with the transmission alone (error estimates, adaptive rule).
+    k_points : int, optional
+        Transverse momenta solved (default ``N_y // 2 + 1``; 1 for an open strip).
+    solver : {"rgf", "dense"}
+        Region solver (after ``"auto"`` is resolved).
+    n_leads : {1, 2}
+        Surface Green's functions computed per point (1 when both leads are the same).
+    n_dx : int
+        Band offsets of the density-matrix blocks kept.
+    poles : int
+        Fermi poles of the equilibrium part (their search is timed too).
+
+    Returns
+    -------
+    ResourceEstimate
+        Time: ``(points + transmission_points) n_k`` points of leads + region solver, the pole search,
+        the observables (``~n^2`` per polarization for a strip).  Memory: the density-matrix blocks
+        (``n_dx n_k M D^2`` complex, twice at finite bias), one batch of the region solver
+        (:data:`orbsym.numeric.negf.DENSE_BYTES`, or one point if larger), the transmission table
+        ``n_k x points`` and, for a strip, the dense matrices.  The leads' fallbacks (supercells where the
+        decimation does not converge) are not included.
+    """
+    from .negf import DENSE_BYTES
+
+    N_x, N_y, dim = _positive_int("N_x", N_x), _positive_int("N_y", N_y), _positive_int("dim", dim)
+    period = 2 if period == 2 else 1
+    M_cols = N_x + 2 * period
+    M = M_cols // period
+    D = period * dim * (N_y if open_width else 1)
+    nk = 1 if open_width else (N_y // 2 + 1 if k_points is None else max(1, int(k_points)))
+    npts = float(nk) * (max(0, int(points)) + max(0, int(transmission_points)))
+    D_ = float(D)
+    lead = _LEAD_POINT[0] + max(_LEAD_POINT[1] * D_**2.5, _LEAD_POINT[2] * D_**3) if D > 3 else _LEAD_POINT[0]
+    if solver == "dense":
+        region = _DENSE_POINT[0] + _DENSE_POINT[1] * float(M * D) ** 3
+        per_point_bytes = 3.0 * (M * D) ** 2 * 16
+    else:
+        region = M * (_RGF_COLUMN[0] + (max(_RGF_COLUMN[1] * D_**2.5, _RGF_COLUMN[2] * D_**3) if D > 3 else 0.0))
+        per_point_bytes = (9.0 + n_dx) * M * D * D * 16
+    seconds = npts * (max(1, int(n_leads)) * lead + region) + _POLE_SEARCH * float(poles) ** 2.6
+    blocks = 2.0 * n_dx * nk * M * D * D * 16
+    # one batch of the region solver (DENSE_BYTES, or one point if larger) with its inputs and the leads' work
+    # arrays: about twice the solver's own working memory (measured)
+    batch_points = max(1.0, min(npts, DENSE_BYTES / per_point_bytes))
+    batch = 2.0 * batch_points * (per_point_bytes + 16.0 * D * D * 16)
+    table = 3.0 * 8 * nk * (max(1, int(points)) + max(0, int(transmission_points)))
+    lattice = 4.0 * M * D * D * 16 + M_cols * 2000.0
+    nbytes = blocks + batch + table + lattice
+    where = f"{int(npts):,} (k, E) points ({nk} k x {int(points)} + {int(transmission_points)} energies) of {M} x {D}-state blocks, {solver} region solver"
+    if open_width:
+        n = float(M_cols) * N_y * dim
+        # G, h and one temporary of n^2 complex entries (+ the reordered h of period 2); measured ~2.3 n^2 at period 1
+        nbytes = max(nbytes, blocks + (3.0 + (period == 2)) * n * n * 16)
+        seconds += 6e-8 * n * n  # dense h, correlation matrix, d<J>/dt site blocks, kernels (measured)
+        where += f"; dense {int(n)} x {int(n)} correlation matrix of the open strip"
+    else:
+        seconds += 0.05 + 2e-5 * M * D * D
+    return ResourceEstimate("NEGF transport", nbytes, seconds, where)
+
+
+ESTIMATORS["transport"] = transport_estimate

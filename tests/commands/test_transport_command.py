@@ -52,3 +52,35 @@ def test_transport_command_region_solver(capsys):
     assert json.loads(capsys.readouterr().out)["region_solver"] == "rgf"
     assert main(["transport", "--solver", "fast"]) == 2
     assert "solver" in capsys.readouterr().err
+
+
+import pytest  # noqa: E402
+
+# options that DO apply are still accepted (the refusals of test_transport_refusals.py must not over-reach)
+ACCEPTED = [
+    ("split in linear response", ["--split", "0.3"]),
+    ("split at finite bias", ["--bias", "0.05", "--split", "0.3", "--n-energy", "10"]),
+    ("n-energy linear T > 0", ["--n-energy", "4"]),
+    ("energy-tol linear T > 0", ["--energy-tol", "0.5", "--n-energy", "2"]),
+    ("zero bias at T = 0", ["--bias", "0", "--T", "0"]),
+    ("negative bias", ["--bias=-0.05", "--n-energy", "10", "--T", "0.05"]),
+    ("signed fm axis", ["--fm=-y", "--T", "0"]),
+]
+
+
+@pytest.mark.parametrize("argv", [a for _, a in ACCEPTED], ids=[i for i, _ in ACCEPTED])
+def test_transport_command_accepts_options_that_apply(argv, capsys):
+    assert main(["transport", "--n-metal", "1", "--N-y", "2", *argv]) == 0, capsys.readouterr().err
+    d = json.loads(capsys.readouterr().out)
+    assert d["continuity"]["max_abs_balance"] < 1e-10
+
+
+def test_transport_command_out_alias_and_open_default_rows(tmp_path, capsys):
+    """--out is an alias of --output; --width open without --N-y is a strip of OPEN_N_Y rows (not 200)."""
+    from orbsym.commands.transport import OPEN_N_Y
+
+    out = tmp_path / "strip.json"
+    assert main(["transport", "--n-metal", "1", "--width", "open", "--T", "0", "--out", str(out)]) == 0
+    d = json.loads(out.read_text())
+    assert len(d["densities"]["z"][0]) == OPEN_N_Y == 16
+    assert capsys.readouterr().out == ""
