@@ -554,3 +554,4 @@ def transport_estimate(N_x, N_y, dim, open_width=False, period=1, points=1, tran
 
 
 ESTIMATORS["transport"] = transport_estimate
+__all__.append("transport_estimate")
