@@ -217,12 +217,16 @@ class System:
         Geometry, basis, ``interface``, ``N_FM``, magnetizations and parameters (reported in every output).
     rebuild : callable or None
         ``rebuild(**changes) -> System`` with some constructor arguments replaced (used by :func:`rkky`).
+    defaults : dict
+        The parameter defaults every layer received (``**defaults`` of :func:`heterostructure`, e.g.
+        ``t`` and ``mu``); a lead given as a layer (:func:`orbsym.transport.attach_leads`) takes them too.
     """
 
     lattice: Lattice
     info: dict
     rebuild: object = field(default=None, compare=False, repr=False)
     spin_unit: str = "sigma"
+    defaults: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def interface(self):
@@ -361,7 +365,7 @@ def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interf
         kw.update(changes)
         return heterostructure(layers, **kw)
 
-    return System(lattice, meta, rebuild, spin_unit)
+    return System(lattice, meta, rebuild, spin_unit, dict(defaults))
 
 
 def _check_lattice_size(N_x, N_y, dim):
@@ -487,7 +491,7 @@ def trilayer(
         kw.update(changes)
         return trilayer(**kw)
 
-    return System(sys_.lattice, sys_.info, rebuild, spin_unit)
+    return System(sys_.lattice, sys_.info, rebuild, spin_unit, sys_.defaults)
 
 
 def bilayer(
@@ -536,7 +540,7 @@ def bilayer(
         kw.update(changes)
         return bilayer(**kw)
 
-    return System(sys_.lattice, sys_.info, rebuild, spin_unit)
+    return System(sys_.lattice, sys_.info, rebuild, spin_unit, sys_.defaults)
 
 
 # =============================================================================== solving

@@ -294,7 +294,7 @@ def _lead_column(system, spec, end):
     if isinstance(spec, Column):
         return spec, spec.label or spec.kernels.model
     if isinstance(spec, Layer):
-        from .systems import heterostructure
+        from .systems import _DEFAULTS, heterostructure
 
         if isinstance(spec.width, bool) or not isinstance(spec.width, (int, np.integer)) or spec.width != 1:
             raise ValueError(
@@ -302,7 +302,11 @@ def _lead_column(system, spec, end):
                 f"give layer(..., 1) (or, for a lead cell of two columns, a pair (first, second) with period=2)"
             )
         basis = system.info.get("basis", "orbital")
-        col = heterostructure([spec], N_y=lat.N_y, basis=basis, interface=lat.interface).lattice.columns[0]
+        # the system's parameter defaults (t, mu, ...) hold for the lead too: a lead at another mu than
+        # the region would not be in equilibrium with it
+        own_names = set(_DEFAULTS) | {"m"} | ({p.name for p in spec.model.parameters} if not isinstance(spec.model, str) else set())
+        defaults = {k: v for k, v in getattr(system, "defaults", {}).items() if k in own_names}
+        col = heterostructure([spec], N_y=lat.N_y, basis=basis, interface=lat.interface, **defaults).lattice.columns[0]
         return col, col.label or col.kernels.model
     raise TypeError(
         f"{end} lead must be None (continue the end column), an orbsym.numeric.Column, a one-column orbsym.systems.layer(...) "

@@ -514,3 +514,16 @@ def test_bias_beyond_the_bandwidth_saturates_instead_of_a_silent_zero():
         a, b = window_rule(*args), window_rule(*args, bounds=(-10.0, 10.0))
         assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
     assert window_rule(50.0, 40.0, 0.01, 20, bounds=(-5.0, 5.0))[0].size == 0
+
+
+def test_a_lead_given_as_a_layer_takes_the_systems_parameter_defaults():
+    """heterostructure(..., mu=0.1, t=1.2): a lead layer("nm", gamma=0.3) is the same column as the
+    region's own continuation (it used to get the package defaults mu = -0.2, t = 1 silently)."""
+    s = heterostructure([layer("nm", 3, gamma=0.3)], N_y=6, mu=0.1, t=1.2)
+    own = attach_leads(s)
+    given = attach_leads(s, left=layer("nm", gamma=0.3), right=layer("nm", gamma=0.3))
+    for col in (given.lattice.columns[0], given.lattice.columns[-1]):
+        assert col.params["mu"] == 0.1 and col.params["t"] == 1.2
+    a, b = transport(own, T=0.05), transport(given, T=0.05)
+    np.testing.assert_allclose(b.conductance()["total"], a.conductance()["total"], rtol=1e-12)
+    np.testing.assert_allclose(b.densities()["charge"], a.densities()["charge"], atol=1e-13)
