@@ -157,3 +157,76 @@ def test_auto_takes_greens_from_the_measured_crossover():
         assert choose_engine("auto", lat, 0.01, True) == want, (N_x, N_y)
         assert choose_engine("auto", lat, 0.01, False) == want, (N_x, N_y)
     assert choose_engine("auto", trilayer(N_x=25, N_y=800, **gen).lattice, 0.0) == "dense"  # T = 0: ~220 points x sub-grids
+
+
+# ----------------------------------------------------------------- the Green's-function cost estimate
+# (structure only, no timing: benchmarks/bench_estimates.py compares it with measured CPU time)
+from orbsym.numeric.engines import greens_estimate, greens_point_count, greens_seconds, greens_solve_estimate  # noqa: E402
+from orbsym.numeric import KERNEL_NAMES  # noqa: E402
+from orbsym.numeric.greens import CHUNK_BYTES, batch_size, point_bytes  # noqa: E402
+
+
+def test_greens_estimate_superlinear_once_batches_shrink():
+    """Bands: the batch holds CHUNK_BYTES / (N_x 576 B) points, so beyond ~466000 / P columns the number of
+    batches grows like N_x and the per-call overhead like N_x^2 (issue 23); the free energy stays linear."""
+    t = {N: greens_estimate(N, 10, 3, 0.01).seconds for N in (1000, 10000, 100000)}
+    assert t[10000] / t[1000] > 20 and t[100000] / t[10000] > 50  # superlinear: 1 -> 9 -> 99 batches
+    assert [greens_seconds(N, 396, 3)[1] for N in (1000, 10000, 100000)] == [1, 9, 99]
+    f = {N: greens_estimate(N, 10, 3, 0.01, vectors=False).seconds for N in (1000, 10000, 100000)}
+    assert 8 < f[100000] / f[10000] < 11  # one batch: linear
+    # the issue's case: 4 points per batch, P / 4 batches of 10^5 columns, far beyond the old ~23 s
+    P, _ = greens_point_count(0.01, 8.0, 10)
+    assert batch_size(P, 100000, 3) == 4
+    assert greens_estimate(100000, 10, 3, 0.01).seconds > 30 * 60
+
+
+@pytest.mark.parametrize("N_x, dim, vectors, P", [(25, 3, True, 5003), (1000, 3, True, 5003), (100000, 3, True, 276), (10000, 2, True, 2000), (10000, 3, False, 56420), (3 * 10**6, 3, True, 9)])
+def test_greens_seconds_counts_the_batches(N_x, dim, vectors, P):
+    """seconds = g_0 + a P + b P N_x + h n_batch N_x with the solve's own batch (greens.batch_size)."""
+    from orbsym.numeric.engines import _greens_constants
+
+    s, n_batch = greens_seconds(N_x, P, dim, vectors)
+    per = CHUNK_BYTES // point_bytes(N_x, dim, vectors)
+    assert n_batch == math.ceil(P / max(1, min(P, per)))
+    g0, a, b, h = _greens_constants(dim, vectors)
+    assert s == pytest.approx(g0 + a * P + b * P * N_x + h * n_batch * N_x, rel=1e-12)
+    # twice the memory budget: half the batches (the per-call term halves)
+    s2, n2 = greens_seconds(N_x, P, dim, vectors, chunk_bytes=2 * CHUNK_BYTES)
+    assert n2 == math.ceil(P / max(1, min(P, 2 * CHUNK_BYTES // point_bytes(N_x, dim, vectors))))
+    assert s2 <= s
+
+
+@pytest.mark.parametrize("basis, N_x, N_y, T", [("orbital", 25, 800, 0.01), ("orbital", 6, 800, 0.0), ("spin", 5, 37, 0.1), ("orbital", 7, math.inf, 0.05), ("spin", 4, 10, 0.0)])
+def test_estimate_point_count_is_the_solves(basis, N_x, N_y, T):
+    """The pole count and k sub-grids enter the estimate exactly as the solve uses them."""
+    from orbsym.numeric.greens import solve_greens
+
+    metal = "am" if basis == "spin" else "nm"
+    lat = trilayer(basis, metal=metal, N_x=N_x, N_y=N_y, m_L=(0.3, 0.5, 0.8), m_R="y", gamma=0.5).lattice
+    ny = None if math.isinf(N_y) else N_y
+    est = greens_solve_estimate(lat, T, N_y=ny)
+    sol = solve_greens(lat, T, vectors=False, N_y=ny)
+    assert est.detail.startswith(f"{sol.points} (k, w) points ({sol.expansion.size} poles)")
+    # a long copy: the same points, N_x = 50000 columns, far more time
+    long = greens_solve_estimate(lat, T, N_x=50000, N_y=ny)
+    assert long.detail.startswith(f"{sol.points} (k, w) points") and "x 50000 columns" in long.detail
+    assert long.seconds > 100 * est.seconds
+
+
+def test_greens_solve_makes_the_predicted_batches(monkeypatch):
+    """The solve's small-inverse calls (one per column per batch, forward sweep) are the model's n_batch N_x."""
+    from orbsym.numeric import greens as gm
+
+    lat = trilayer(N_x=12, N_y=10, gamma=0.5, m_L=(0.3, 0.5, 0.8)).lattice
+    calls = []
+    real = gm._inv_det
+    monkeypatch.setattr(gm, "_inv_det", lambda M: calls.append(M.shape[-1]) or real(M))
+    for vectors, batch in ((True, 4), (True, 50), (False, 7)):
+        chunk = batch * point_bytes(lat.N_x, lat.dim, vectors)
+        est = greens_solve_estimate(lat, 0.01, vectors=vectors, chunk_bytes=chunk)
+        calls.clear()
+        gm.solve_greens(lat, 0.01, lat.offset_pairs(KERNEL_NAMES) if vectors else (), vectors=vectors, chunk_bytes=chunk)
+        P = int(est.detail.split()[0])
+        n_batch = math.ceil(P / batch)
+        assert f"in {n_batch} batches x 12 columns" in est.detail
+        assert len(calls) == n_batch * lat.N_x and max(calls) == batch
