@@ -230,3 +230,75 @@ def test_greens_solve_makes_the_predicted_batches(monkeypatch):
         n_batch = math.ceil(P / batch)
         assert f"in {n_batch} batches x 12 columns" in est.detail
         assert len(calls) == n_batch * lat.N_x and max(calls) == batch
+
+
+def _tripwire(*args, **kwargs):
+    raise AssertionError("the solver ran although the run should have been refused up front")
+
+
+@pytest.mark.parametrize(
+    "case, argv, limit, words",
+    [
+        ("issue: N_x 1e5 N_y 10 auto", ["--N-x", "100000", "--N-y", "10"], 600, ["N_x = 100000, N_y = 10", "Green's-function engine", "batches x 100000 columns", "ORBSYM_MAX_SECONDS"]),
+        ("explicit greens", ["--N-x", "100000", "--N-y", "10", "--engine", "greens"], 600, ["N_x = 100000, N_y = 10 with correlation bands on the Green's-function engine", "batches", "min of CPU time"]),
+        ("free energy only", ["--N-x", "200000", "--N-y", "800", "--quantities", "free_energy", "--engine", "greens"], 60, ["(free energy only)", "1 batches x 200000 columns"]),
+        ("T = 0", ["--N-x", "30000", "--N-y", "100", "--T", "0", "--engine", "greens"], 600, ["220 poles", "x 30000 columns"]),
+        ("spin basis", ["--N-x", "50000", "--N-y", "10", "--basis", "spin", "--engine", "greens"], 60, ["of 2 states", "Green's-function engine"]),
+        ("N_y inf auto", ["--N-x", "100000", "--N-y", "inf"], 600, ["N_y = inf", "Green's-function engine", "100000 columns"]),
+        ("rkky", ["--N-x", "20000", "--N-y", "100", "--rkky", "--engine", "greens"], 60, ["with --rkky", "Green's-function engine"]),
+    ],
+)
+def test_compute_refuses_greens_work_beyond_the_time_limit_before_any_work(case, argv, limit, words, monkeypatch, capsys):
+    """compute: the Green's-function estimate (with its batches) against ORBSYM_MAX_SECONDS, before the solve."""
+    import orbsym.numeric.greens as gm
+    import orbsym.commands.compute as compute
+    import orbsym.systems as systems
+    from orbsym.cli import main
+
+    monkeypatch.setenv("ORBSYM_MAX_SECONDS", str(limit))
+    monkeypatch.setattr(gm, "solve_greens", _tripwire)
+    monkeypatch.setattr(systems, "solve", _tripwire)
+    short = compute._system  # the estimate builds a short copy only
+
+    def system(a, user=None):
+        assert a.N_x <= compute.SHORT_COPY_MAX, f"built the full system of N_x = {a.N_x} before refusing"
+        return short(a, user)
+
+    monkeypatch.setattr(compute, "_system", system)
+    assert main(["compute", "trilayer", *argv]) == 2, case
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("orbsym: ") and "\n" not in err
+    for w in words:
+        assert w in err, (case, w, err)
+
+
+def test_compute_greens_estimate_for_the_issue_case_is_minutes_not_seconds():
+    """`compute --N-x 100000 --N-y 10` (bands, T = 0.01, orbital): the old estimate said ~23 s, the run takes
+    over an hour of CPU (bench_estimates.py: ~0.4 ms per column and batch, 69 batches); the estimate counts
+    the 69 batches of 4 points."""
+    from orbsym.cli import build_parser
+    from orbsym.commands.compute import check_applicable, greens_estimate_for
+
+    args = build_parser().parse_args(["compute", "trilayer", "--N-x", "100000", "--N-y", "10", "--engine", "greens"])
+    check_applicable(args)
+    est = greens_estimate_for(args, 3, True)
+    assert "276 (k, w) points (46 poles) in 69 batches x 100000 columns" in est.detail
+    assert 1200 < est.seconds < 5 * 3600
+
+
+@pytest.mark.parametrize("vectors, limit", [(True, 1.5), (False, 0.3)])
+def test_api_solve_refuses_greens_beyond_the_time_limit_before_solving(vectors, limit, monkeypatch):
+    """solve(..., engine="greens"): the calibrated estimate against ORBSYM_MAX_SECONDS before the solve runs
+    (N_x = 1000, N_y = 100: free energy ~0.6 s, bands ~2.6 s in 5 batches)."""
+    import orbsym.numeric.greens as gm
+    from orbsym.numeric.budget import ResourceError
+
+    s = trilayer(N_x=1000, N_y=100, gamma=0.5, m_L=(0.3, 0.5, 0.8))
+    monkeypatch.setenv("ORBSYM_MAX_SECONDS", str(limit))
+    monkeypatch.setattr(gm, "solve_greens", _tripwire)
+    what = "with correlation bands" if vectors else "of the free energy"
+    r = None
+    with pytest.raises(ResourceError, match=f"Green's-function solve {what} .*x 1000 columns.*ORBSYM_MAX_SECONDS"):
+        r = solve(s, 0.01, engine="greens")  # checks the free energy's estimate
+        r.densities()  # checks the bands' estimate
+    assert (r is not None) == vectors

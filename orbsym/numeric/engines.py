@@ -8,17 +8,25 @@ Both engines give the same correlation bands, free energy and particle number (t
   measured with one BLAS thread (eigh with vectors, eigvalsh, or -- eigenvalues only with bandwidth
   ``4 u < n`` -- the band solver ``~ n^2``), ``~ n^3`` asymptotically and extrapolated so; times ``REAL_GAUGE_FACTOR`` when the real gauge applies.  ``D_0``: per-solve
   overhead.
-* greens (:func:`orbsym.numeric.greens.solve_greens`): ``g_0 + (dim / 3)^2 P_eff (a + b N_x) + h N_x``
-  with ``P_eff`` the exact number of (k, w) points the solve will use (poles times their k
-  sub-grids), ``a, b`` per point (and column) and ``h`` the per-column cost of the batched NumPy
-  calls; at ``T = 0`` plus ``2 N_k N_x c_0`` for the zero-level check (Sylvester inertia,
-  :func:`orbsym.numeric.greens.zero_levels`).
+* greens (:func:`orbsym.numeric.greens.solve_greens`): ``g_0 + a P + b P N_x + h n_batch N_x``
+  (:func:`greens_seconds`) with ``P`` the exact number of (k, w) points the solve will use (poles
+  times their k sub-grids, :func:`greens_point_count`), ``b`` the arithmetic per point and column
+  and ``h`` the NumPy per-call overhead of one column step of one batch: the solve processes the
+  points in ``n_batch = ceil(P / batch)`` batches of at most ``greens.CHUNK_BYTES``
+  (:func:`orbsym.numeric.greens.batch_size`), each a Python loop over the columns.  With bands the
+  batch holds ``~CHUNK_BYTES / (64 dim^2 N_x)`` points, so once ``P N_x`` exceeds ~4.7e5 (dim 3)
+  ``n_batch`` grows like ``N_x`` and the cost like ``N_x^2`` (issue 23: ``N_x = 10^5, N_y = 10``
+  runs 69 batches of 4 points, ~0.4 ms per column and batch).  At ``T = 0`` plus the zero-level
+  check (two Sylvester-inertia sweeps, :func:`orbsym.numeric.greens.zero_levels`).
 
-Constants re-measured (2026-12-02, ``benchmarks/bench_engine_choice.py`` and a fit of the raw engine
-times for N_x = 3..50, N_y = 100 and 800, orbital/spin, generic/coplanar m; 2 shared cores, one BLAS
-thread, NumPy/OpenBLAS; CPU time).  The fitted greens model has an rms error of 10% (bands) and
-7% (free energy) over those cases (the previous ``P (a + b N_x)`` form: 56% and 30%); the model only
-has to rank the engines, and near the crossover both cost about the same.
+Two sets of constants.  :data:`_GREENS` (the budget: :func:`greens_solve_estimate`,
+:func:`greens_estimate`, the up-front refusals of ``compute``) is calibrated against measured CPU
+time by ``benchmarks/bench_estimates.py`` (2026-12-07, 2 heavily shared cores, one BLAS thread:
+estimate / CPU within [0.5, 2] over 29 cases, N_x = 5 ... 2 10^4, N_y = 10 ... 800 and infinity,
+T = 0 and 0.01, orbital and spin, bands, free energy and RKKY; benchmarks/results.txt).
+:data:`_GREENS_RANK` (``engine="auto"``) keeps the old quiet-machine fit, on the same scale as the
+dense table, with the same batch term; it only has to rank the engines (rms error 10% for
+N_x = 3..50, where both cost about the same).
 """
 
 from __future__ import annotations
@@ -49,11 +57,14 @@ REAL_GAUGE_FACTOR = (0.62, 0.75)
 #: Green's-function cost ``(g_0, a, b, h)`` per (vectors, dim) (seconds; see the module docstring):
 #: per solve, per (k, w) point, per (point, column) and per (batch, column).  Other ``dim``: the
 #: ``dim = 3`` values times ``(dim / 3)^3`` (the explicit 3x3 kernels make ~d^3 NumPy calls).
+#: ``b, h``: the relative least-squares fit of ``benchmarks/bench_estimates.py --fit`` (2026-12-07, 29
+#: cases, load average ~7 on the 2 cores) times 0.85, so that the estimate sits between that load and
+#: a quieter machine (the CPU time of one solve varied by up to +-40% with the load).
 _GREENS = {
-    (True, 3): (2.4e-4, 4.1e-8, 4.6e-7, 3.2e-4),
-    (True, 2): (2.4e-4, 4.1e-8, 1.75e-7, 1.7e-4),
-    (False, 3): (1.7e-4, 7.3e-8, 1.75e-7, 2.0e-4),
-    (False, 2): (1.7e-4, 7.3e-8, 0.7e-7, 0.75e-4),
+    (True, 3): (2.4e-4, 4.1e-8, 5.0e-7, 3.43e-4),
+    (True, 2): (2.4e-4, 4.6e-8, 1.95e-7, 2.15e-4),
+    (False, 3): (1.7e-4, 7.3e-8, 2.35e-7, 1.73e-4),
+    (False, 2): (1.7e-4, 7.3e-8, 1.02e-7, 0.97e-4),
 }
 #: The engine choice's own constants ``(g_0, a, b, h)`` for bands and free energy (``a, b`` times
 #: ``(dim/3)^2``; T = 0 check ``2 n_k N_x _RANK_INERTIA``): measured on a quiet machine in the same runs
