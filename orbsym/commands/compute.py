@@ -290,8 +290,10 @@ def check_size(args, dim, vectors, user=None):
 
     if min(args.N_x, args.N_y, args.N_FM) < 1:
         return None  # the geometry reports the bad size with its allowed range
-    if args.engine == "greens" or args.N_y == math.inf:
+    if args.engine == "greens" or (args.N_y == math.inf and args.engine == "auto"):
         return greens_check(args, dim, vectors, user, required=args.engine == "greens")
+    if args.N_y == math.inf:
+        return None  # the dense k integral (adaptive) checks its own budget
     from ..numeric.budget import ResourceError
 
     est = dense_bloch_estimate(args.N_x, args.N_y, dim, vectors=vectors, workers=args.workers)
@@ -319,7 +321,7 @@ def greens_estimate_for(args, dim, vectors, user=None):
     system (``2 N_FM + 3`` columns: the same column types, spectral bound and k sub-grids, built in
     milliseconds) stretched to ``N_x``; plus building the lattice and the observables
     (:data:`orbsym.numeric.engines.SYSTEM_SECONDS_PER_COLUMN`); with ``--rkky`` three free-energy
-    sweeps more (F_P, F_AP and Lloyd's formula).  A very long short copy (huge ``N_FM``) falls back to
+    sweeps more (F_P, F_AP and Lloyd's formula) on two rebuilt systems.  A very long short copy (huge ``N_FM``) falls back to
     :func:`orbsym.numeric.engines.greens_estimate` from the sizes.
     """
     import argparse
@@ -333,6 +335,9 @@ def greens_estimate_for(args, dim, vectors, user=None):
         a = argparse.Namespace(**vars(args))
         a.N_x = short
         lat = _system(a, user).lattice
+        from ..numeric.greens import _check_nn
+
+        _check_nn(lat)  # next-nearest-neighbour bonds: not this engine (auto: dense)
         ny = None if infinite else "lattice"
         one = lambda v: greens_solve_estimate(lat, args.T, vectors=v, N_x=args.N_x, N_y=ny)  # noqa: E731
     else:
@@ -340,16 +345,17 @@ def greens_estimate_for(args, dim, vectors, user=None):
     est = one(vectors)
     system = ResourceEstimate(est.engine, 0.0, SYSTEM_SECONDS_PER_COLUMN * args.N_x)
     est = est + system
-    if args.rkky:
-        est = est + one(False).times(3)
+    if args.rkky:  # F_P, F_AP, Lloyd's formula (each ~ one free-energy sweep) on two rebuilt systems
+        est = est + one(False).times(3) + ResourceEstimate(est.engine, 0.0, 2 * SYSTEM_SECONDS_PER_COLUMN * args.N_x)
     return est
 
 
 def greens_check(args, dim, vectors, user=None, what=None, required=True):
     """Refuse a Green's-function run beyond the memory or time limit (:func:`greens_estimate_for`).
 
-    ``required=False`` (``auto`` with ``N_y = inf``): a point set the engine cannot run (too low a
-    temperature for ``N_y = inf``) is left to the dense k integral, which checks its own budget.
+    ``required=False`` (``auto`` with ``N_y = inf``): a system the engine cannot run (too low a
+    temperature for ``N_y = inf``, next-nearest-neighbour bonds) is left to the dense k integral,
+    which checks its own budget.
     """
     from ..numeric.budget import check_resources
 

@@ -57,14 +57,14 @@ REAL_GAUGE_FACTOR = (0.62, 0.75)
 #: Green's-function cost ``(g_0, a, b, h)`` per (vectors, dim) (seconds; see the module docstring):
 #: per solve, per (k, w) point, per (point, column) and per (batch, column).  Other ``dim``: the
 #: ``dim = 3`` values times ``(dim / 3)^3`` (the explicit 3x3 kernels make ~d^3 NumPy calls).
-#: ``b, h``: the relative least-squares fit of ``benchmarks/bench_estimates.py --fit`` (2026-12-07, 29
-#: cases, load average ~7 on the 2 cores) times 0.85, so that the estimate sits between that load and
-#: a quieter machine (the CPU time of one solve varied by up to +-40% with the load).
+#: ``b, h``: the mean of two relative least-squares fits of ``benchmarks/bench_estimates.py --fit``
+#: (2026-12-07, 29 and 30 cases, load average 5-7 on the 2 cores).  The CPU time of one and the same
+#: solve varied by up to +-40% between runs (other jobs on the cores), hence the factor-2 window.
 _GREENS = {
-    (True, 3): (2.4e-4, 4.1e-8, 5.0e-7, 3.43e-4),
-    (True, 2): (2.4e-4, 4.6e-8, 1.95e-7, 2.15e-4),
-    (False, 3): (1.7e-4, 7.3e-8, 2.35e-7, 1.73e-4),
-    (False, 2): (1.7e-4, 7.3e-8, 1.02e-7, 0.97e-4),
+    (True, 3): (2.4e-4, 4.1e-8, 6.1e-7, 4.35e-4),
+    (True, 2): (2.4e-4, 4.6e-8, 2.3e-7, 2.65e-4),
+    (False, 3): (1.7e-4, 7.3e-8, 2.8e-7, 2.05e-4),
+    (False, 2): (1.7e-4, 7.3e-8, 1.2e-7, 1.4e-4),
 }
 #: The engine choice's own constants ``(g_0, a, b, h)`` for bands and free energy (``a, b`` times
 #: ``(dim/3)^2``; T = 0 check ``2 n_k N_x _RANK_INERTIA``): measured on a quiet machine in the same runs
@@ -72,6 +72,9 @@ _GREENS = {
 #: ``bench_engine_choice.py``); :data:`_GREENS` is the budget's calibration on today's shared machine.
 _GREENS_RANK = {True: (2.4e-4, 4.1e-8, 2.9e-7, 1.15e-4), False: (1.7e-4, 7.3e-8, 1.17e-7, 7.2e-5)}
 _RANK_INERTIA = 1.6e-6
+#: T = 0: the same sweeps run ~1.25x slower per point and column (measured, all seven T = 0 cases of
+#: ``bench_estimates.py``; the quadrature's frequencies reach ~1e4 t, where G ~ 1/w underflows).
+_T0_FACTOR = 1.25
 #: T = 0 zero-level check (two Sylvester-inertia sweeps over the N_y momenta): seconds per column
 #: ``(c_0, c_1)`` of ``c_0 + n_k c_1`` per sweep, per dim.
 _INERTIA = {3: (7e-5, 2.1e-6), 2: (6e-5, 8.7e-7)}
@@ -167,8 +170,9 @@ def greens_seconds(N_x, n_points, dim, vectors=True, T=None, n_k=None, chunk_byt
     """Predicted CPU seconds (one core, one BLAS thread) of :func:`orbsym.numeric.greens.solve_greens`.
 
     ``g_0 + a P + b P N_x + h n_batch N_x`` (module docstring), ``n_batch = ceil(P / batch)`` with
-    the batch of :func:`orbsym.numeric.greens.batch_size`; at ``T = 0`` with ``n_k`` (momenta of the
-    ``N_y`` grid) plus the zero-level check, two inertia sweeps of ``N_x (c_0 + n_k c_1)``.
+    the batch of :func:`orbsym.numeric.greens.batch_size`; at ``T = 0`` that times :data:`_T0_FACTOR`,
+    and with ``n_k`` (momenta of the ``N_y`` grid) plus the zero-level check, two inertia sweeps of
+    ``N_x (c_0 + n_k c_1)``.
 
     Parameters
     ----------
@@ -207,6 +211,8 @@ def greens_seconds(N_x, n_points, dim, vectors=True, T=None, n_k=None, chunk_byt
         return seconds, n_batch
     g0, a, b, h = _greens_constants(dim, vectors)
     seconds = g0 + a * P + b * float(P) * N_x + h * float(n_batch) * N_x
+    if T is not None and T == 0:
+        seconds *= _T0_FACTOR
     if T is not None and T == 0 and n_k is not None:
         c0, c1 = _INERTIA.get(dim, tuple(c * (dim / 3.0) ** 3 for c in _INERTIA[3]))
         seconds += 2 * N_x * (c0 + n_k * c1)
