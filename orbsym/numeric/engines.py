@@ -21,9 +21,10 @@ Both engines give the same correlation bands, free energy and particle number (t
 
 Two sets of constants.  :data:`_GREENS` (the budget: :func:`greens_solve_estimate`,
 :func:`greens_estimate`, the up-front refusals of ``compute``) is calibrated against measured CPU
-time by ``benchmarks/bench_estimates.py`` (2026-12-07, 2 heavily shared cores, one BLAS thread:
-estimate / CPU within [0.5, 2] over 29 cases, N_x = 5 ... 2 10^4, N_y = 10 ... 800 and infinity,
-T = 0 and 0.01, orbital and spin, bands, free energy and RKKY; benchmarks/results.txt).
+time by ``benchmarks/bench_estimates.py`` (2026-12-07, 2 shared cores, one BLAS thread: estimate /
+CPU 0.91-1.34 over 30 cases at load average 1-2, ~0.66-1.14 at load 5-7; N_x = 5 ... 2 10^4,
+N_y = 10 ... 800 and infinity, T = 0 and 0.01, orbital and spin, bands, free energy and RKKY; and
+1.00 at N_x = 10^5 with batches of 4 points; benchmarks/results.txt).
 :data:`_GREENS_RANK` (``engine="auto"``) keeps the old quiet-machine fit, on the same scale as the
 dense table, with the same batch term; it only has to rank the engines (rms error 10% for
 N_x = 3..50, where both cost about the same).
