@@ -597,11 +597,21 @@ class Result:
     def check_resources(self, vectors=True):
         """Raise :class:`orbsym.numeric.budget.ResourceError` (a ValueError) with the estimate if the
         dense solve would not fit in memory or would take longer than the limit; called before
-        solving.  The Green's-function engine (memory O(N_x) per batch) and the ``N_y = infinity``
-        integral (memory O(N_x^2) per k-point batch) check their own budget."""
+        solving.  The Green's-function engine by its calibrated estimate
+        (:func:`orbsym.numeric.engines.greens_solve_estimate`, batches counted); the dense
+        ``N_y = infinity`` integral (memory O(N_x^2) per k-point batch) checks its own budget."""
         from .numeric.budget import check_resources
 
-        if self._engine_for(vectors) != "dense" or self.system.infinite:
+        if self._engine_for(vectors) == "greens":
+            from .numeric.engines import greens_solve_estimate
+
+            try:
+                est = greens_solve_estimate(self.lattice, self.T, vectors, N_y=None if self.system.infinite else "lattice")
+            except ValueError:  # a point set the engine cannot run: the solve says why
+                return None
+            what = "the Green's-function solve" + (" with correlation bands" if vectors else " of the free energy")
+            return check_resources(est, what=what, workers=1)
+        if self.system.infinite:
             return None
 
         what = "the solve with eigenvectors" if vectors else "the eigenvalue solve"

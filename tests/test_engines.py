@@ -157,3 +157,148 @@ def test_auto_takes_greens_from_the_measured_crossover():
         assert choose_engine("auto", lat, 0.01, True) == want, (N_x, N_y)
         assert choose_engine("auto", lat, 0.01, False) == want, (N_x, N_y)
     assert choose_engine("auto", trilayer(N_x=25, N_y=800, **gen).lattice, 0.0) == "dense"  # T = 0: ~220 points x sub-grids
+
+
+# ----------------------------------------------------------------- the Green's-function cost estimate
+# (structure only, no timing: benchmarks/bench_estimates.py compares it with measured CPU time)
+from orbsym.numeric.engines import greens_estimate, greens_point_count, greens_seconds, greens_solve_estimate  # noqa: E402
+from orbsym.numeric import KERNEL_NAMES  # noqa: E402
+from orbsym.numeric.greens import CHUNK_BYTES, batch_size, point_bytes  # noqa: E402
+
+
+def test_greens_estimate_superlinear_once_batches_shrink():
+    """Bands: the batch holds CHUNK_BYTES / (N_x 576 B) points, so beyond ~466000 / P columns the number of
+    batches grows like N_x and the per-call overhead like N_x^2 (issue 23); the free energy stays linear."""
+    t = {N: greens_estimate(N, 10, 3, 0.01).seconds for N in (1000, 10000, 100000)}
+    assert t[10000] / t[1000] > 20 and t[100000] / t[10000] > 50  # superlinear: 1 -> 9 -> 99 batches
+    assert [greens_seconds(N, 396, 3)[1] for N in (1000, 10000, 100000)] == [1, 9, 99]
+    f = {N: greens_estimate(N, 10, 3, 0.01, vectors=False).seconds for N in (1000, 10000, 100000)}
+    assert 8 < f[100000] / f[10000] < 11  # one batch: linear
+    # the issue's case: 4 points per batch, P / 4 batches of 10^5 columns, far beyond the old ~23 s
+    P, _ = greens_point_count(0.01, 8.0, 10)
+    assert batch_size(P, 100000, 3) == 4
+    assert greens_estimate(100000, 10, 3, 0.01).seconds > 30 * 60
+
+
+@pytest.mark.parametrize("N_x, dim, vectors, P", [(25, 3, True, 5003), (1000, 3, True, 5003), (100000, 3, True, 276), (10000, 2, True, 2000), (10000, 3, False, 56420), (3 * 10**6, 3, True, 9)])
+def test_greens_seconds_counts_the_batches(N_x, dim, vectors, P):
+    """seconds = g_0 + a P + b P N_x + h n_batch N_x with the solve's own batch (greens.batch_size)."""
+    from orbsym.numeric.engines import _greens_constants
+
+    s, n_batch = greens_seconds(N_x, P, dim, vectors)
+    per = CHUNK_BYTES // point_bytes(N_x, dim, vectors)
+    assert n_batch == math.ceil(P / max(1, min(P, per)))
+    g0, a, b, h = _greens_constants(dim, vectors)
+    assert s == pytest.approx(g0 + a * P + b * P * N_x + h * n_batch * N_x, rel=1e-12)
+    # twice the memory budget: half the batches (the per-call term halves)
+    s2, n2 = greens_seconds(N_x, P, dim, vectors, chunk_bytes=2 * CHUNK_BYTES)
+    assert n2 == math.ceil(P / max(1, min(P, 2 * CHUNK_BYTES // point_bytes(N_x, dim, vectors))))
+    assert s2 <= s
+
+
+@pytest.mark.parametrize("basis, N_x, N_y, T", [("orbital", 25, 800, 0.01), ("orbital", 6, 800, 0.0), ("spin", 5, 37, 0.1), ("orbital", 7, math.inf, 0.05), ("spin", 4, 10, 0.0)])
+def test_estimate_point_count_is_the_solves(basis, N_x, N_y, T):
+    """The pole count and k sub-grids enter the estimate exactly as the solve uses them."""
+    from orbsym.numeric.greens import solve_greens
+
+    metal = "am" if basis == "spin" else "nm"
+    lat = trilayer(basis, metal=metal, N_x=N_x, N_y=N_y, m_L=(0.3, 0.5, 0.8), m_R="y", gamma=0.5).lattice
+    ny = None if math.isinf(N_y) else N_y
+    est = greens_solve_estimate(lat, T, N_y=ny)
+    sol = solve_greens(lat, T, vectors=False, N_y=ny)
+    assert est.detail.startswith(f"{sol.points} (k, w) points ({sol.expansion.size} poles)")
+    # a long copy: the same points, N_x = 50000 columns, far more time
+    long = greens_solve_estimate(lat, T, N_x=50000, N_y=ny)
+    assert long.detail.startswith(f"{sol.points} (k, w) points") and "x 50000 columns" in long.detail
+    assert long.seconds > 100 * est.seconds
+
+
+def test_greens_solve_makes_the_predicted_batches(monkeypatch):
+    """The solve's small-inverse calls (one per column per batch, forward sweep) are the model's n_batch N_x."""
+    from orbsym.numeric import greens as gm
+
+    lat = trilayer(N_x=12, N_y=10, gamma=0.5, m_L=(0.3, 0.5, 0.8)).lattice
+    calls = []
+    real = gm._inv_det
+    monkeypatch.setattr(gm, "_inv_det", lambda M: calls.append(M.shape[-1]) or real(M))
+    for vectors, batch in ((True, 4), (True, 50), (False, 7)):
+        chunk = batch * point_bytes(lat.N_x, lat.dim, vectors)
+        est = greens_solve_estimate(lat, 0.01, vectors=vectors, chunk_bytes=chunk)
+        calls.clear()
+        gm.solve_greens(lat, 0.01, lat.offset_pairs(KERNEL_NAMES) if vectors else (), vectors=vectors, chunk_bytes=chunk)
+        P = int(est.detail.split()[0])
+        n_batch = math.ceil(P / batch)
+        assert f"in {n_batch} batches x 12 columns" in est.detail
+        assert len(calls) == n_batch * lat.N_x and max(calls) == batch
+
+
+def _tripwire(*args, **kwargs):
+    raise AssertionError("the solver ran although the run should have been refused up front")
+
+
+@pytest.mark.parametrize(
+    "case, argv, limit, words",
+    [
+        ("issue: N_x 1e5 N_y 10 auto", ["--N-x", "100000", "--N-y", "10"], 600, ["N_x = 100000, N_y = 10", "Green's-function engine", "batches x 100000 columns", "ORBSYM_MAX_SECONDS"]),
+        ("explicit greens", ["--N-x", "100000", "--N-y", "10", "--engine", "greens"], 600, ["N_x = 100000, N_y = 10 with correlation bands on the Green's-function engine", "batches", "min of CPU time"]),
+        ("free energy only", ["--N-x", "200000", "--N-y", "800", "--quantities", "free_energy", "--engine", "greens"], 60, ["(free energy only)", "1 batches x 200000 columns"]),
+        ("T = 0", ["--N-x", "30000", "--N-y", "100", "--T", "0", "--engine", "greens"], 600, ["220 poles", "x 30000 columns"]),
+        ("spin basis", ["--N-x", "50000", "--N-y", "10", "--basis", "spin", "--engine", "greens"], 60, ["of 2 states", "Green's-function engine"]),
+        ("N_y inf auto", ["--N-x", "100000", "--N-y", "inf"], 600, ["N_y = inf", "Green's-function engine", "100000 columns"]),
+        ("rkky", ["--N-x", "20000", "--N-y", "100", "--rkky", "--engine", "greens"], 60, ["with --rkky", "Green's-function engine"]),
+    ],
+)
+def test_compute_refuses_greens_work_beyond_the_time_limit_before_any_work(case, argv, limit, words, monkeypatch, capsys):
+    """compute: the Green's-function estimate (with its batches) against ORBSYM_MAX_SECONDS, before the solve."""
+    import orbsym.numeric.greens as gm
+    import orbsym.commands.compute as compute
+    import orbsym.systems as systems
+    from orbsym.cli import main
+
+    monkeypatch.setenv("ORBSYM_MAX_SECONDS", str(limit))
+    monkeypatch.setattr(gm, "solve_greens", _tripwire)
+    monkeypatch.setattr(systems, "solve", _tripwire)
+    short = compute._system  # the estimate builds a short copy only
+
+    def system(a, user=None):
+        assert a.N_x <= compute.SHORT_COPY_MAX, f"built the full system of N_x = {a.N_x} before refusing"
+        return short(a, user)
+
+    monkeypatch.setattr(compute, "_system", system)
+    assert main(["compute", "trilayer", *argv]) == 2, case
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("orbsym: ") and "\n" not in err
+    for w in words:
+        assert w in err, (case, w, err)
+
+
+def test_compute_greens_estimate_for_the_issue_case_is_minutes_not_seconds():
+    """`compute --N-x 100000 --N-y 10` (bands, T = 0.01, orbital): the old estimate said ~23 s, the run takes
+    over an hour of CPU (bench_estimates.py: ~0.4 ms per column and batch, 69 batches); the estimate counts
+    the 69 batches of 4 points."""
+    from orbsym.cli import build_parser
+    from orbsym.commands.compute import check_applicable, greens_estimate_for
+
+    args = build_parser().parse_args(["compute", "trilayer", "--N-x", "100000", "--N-y", "10", "--engine", "greens"])
+    check_applicable(args)
+    est = greens_estimate_for(args, 3, True)
+    assert "276 (k, w) points (46 poles) in 69 batches x 100000 columns" in est.detail
+    assert 1200 < est.seconds < 5 * 3600
+
+
+@pytest.mark.parametrize("vectors, limit", [(True, 1.5), (False, 0.3)])
+def test_api_solve_refuses_greens_beyond_the_time_limit_before_solving(vectors, limit, monkeypatch):
+    """solve(..., engine="greens"): the calibrated estimate against ORBSYM_MAX_SECONDS before the solve runs
+    (N_x = 1000, N_y = 100: free energy ~0.6 s, bands ~2.6 s in 5 batches)."""
+    import orbsym.numeric.greens as gm
+    from orbsym.numeric.budget import ResourceError
+
+    s = trilayer(N_x=1000, N_y=100, gamma=0.5, m_L=(0.3, 0.5, 0.8))
+    monkeypatch.setenv("ORBSYM_MAX_SECONDS", str(limit))
+    monkeypatch.setattr(gm, "solve_greens", _tripwire)
+    what = "with correlation bands" if vectors else "of the free energy"
+    r = None
+    with pytest.raises(ResourceError, match=f"Green's-function solve {what} .*x 1000 columns.*ORBSYM_MAX_SECONDS"):
+        r = solve(s, 0.01, engine="greens")  # checks the free energy's estimate
+        r.densities()  # checks the bands' estimate
+    assert (r is not None) == vectors

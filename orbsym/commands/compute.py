@@ -303,14 +303,21 @@ def _system(args, user=None):
     return bilayer(args.metal, args.basis, m_FM=mv, **common)
 
 
-def check_size(args, dim, vectors):
-    """Refuse, before building anything, a solve that would not fit (estimate in the message)."""
+def check_size(args, dim, vectors, user=None):
+    """Refuse, before building anything, a solve that would not fit (estimate in the message).
+
+    The dense engine by :func:`orbsym.numeric.budget.dense_bloch_estimate`; the Green's-function
+    engine (``--engine greens``, ``N_y = inf``, or ``auto`` beyond the dense engine's reach) by
+    :func:`greens_check`.
+    """
     from ..numeric.budget import check_resources, dense_bloch_estimate
 
     if min(args.N_x, args.N_y, args.N_FM) < 1:
         return None  # the geometry reports the bad size with its allowed range
-    if args.engine == "greens" or args.N_y == math.inf:
-        return None  # O(N_x) per point (greens) or adaptive k integral: the solve checks its own budget
+    if args.engine == "greens" or (args.N_y == math.inf and args.engine == "auto"):
+        return greens_check(args, dim, vectors, user, required=args.engine == "greens")
+    if args.N_y == math.inf:
+        return None  # the dense k integral (adaptive) checks its own budget
     from ..numeric.budget import ResourceError
 
     est = dense_bloch_estimate(args.N_x, args.N_y, dim, vectors=vectors, workers=args.workers)
@@ -324,12 +331,70 @@ def check_size(args, dim, vectors):
             raise
     # auto: a size beyond the dense engine may still be cheap for the linear-scaling engine (the
     # solve re-checks the engine auto actually picks); refuse only if that one is out of reach too
-    from ..numeric.engines import greens_estimate
+    return greens_check(args, dim, vectors, user, what=what + " (beyond the dense engine; Green's-function engine)")
 
-    g = greens_estimate(args.N_x, args.N_y, dim, args.T, vectors)
+
+#: The longest short copy of the system built to size the Green's-function estimate (columns).
+SHORT_COPY_MAX = 2000
+
+
+def greens_estimate_for(args, dim, vectors, user=None):
+    """:class:`~orbsym.numeric.budget.ResourceEstimate` of the whole Green's-function run of ``compute``.
+
+    The solve from :func:`orbsym.numeric.engines.greens_solve_estimate` on a short copy of the
+    system (``2 N_FM + 3`` columns: the same column types, spectral bound and k sub-grids, built in
+    milliseconds) stretched to ``N_x``; plus building the lattice and the observables
+    (:data:`orbsym.numeric.engines.SYSTEM_SECONDS_PER_COLUMN`); with ``--rkky`` three free-energy
+    sweeps more (F_P, F_AP and Lloyd's formula) on two rebuilt systems.  A very long short copy (huge ``N_FM``) falls back to
+    :func:`orbsym.numeric.engines.greens_estimate` from the sizes.
+    """
+    import argparse
+
+    from ..numeric.budget import ResourceEstimate
+    from ..numeric.engines import SYSTEM_SECONDS_PER_COLUMN, greens_estimate, greens_solve_estimate
+
+    infinite = args.N_y == math.inf
+    short = min(args.N_x, 2 * args.N_FM + 3)
+    if short <= SHORT_COPY_MAX:
+        a = argparse.Namespace(**vars(args))
+        a.N_x = short
+        lat = _system(a, user).lattice
+        from ..numeric.greens import _check_nn
+
+        _check_nn(lat)  # next-nearest-neighbour bonds: not this engine (auto: dense)
+        ny = None if infinite else "lattice"
+        one = lambda v: greens_solve_estimate(lat, args.T, vectors=v, N_x=args.N_x, N_y=ny)  # noqa: E731
+    else:
+        one = lambda v: greens_estimate(args.N_x, None if infinite else args.N_y, dim, args.T, vectors=v)  # noqa: E731
+    est = one(vectors)
+    system = ResourceEstimate(est.engine, 0.0, SYSTEM_SECONDS_PER_COLUMN * args.N_x)
+    est = est + system
+    if args.rkky:  # F_P, F_AP, Lloyd's formula (each ~ one free-energy sweep) on two rebuilt systems
+        est = est + one(False).times(3) + ResourceEstimate(est.engine, 0.0, 2 * SYSTEM_SECONDS_PER_COLUMN * args.N_x)
+    return est
+
+
+def greens_check(args, dim, vectors, user=None, what=None, required=True):
+    """Refuse a Green's-function run beyond the memory or time limit (:func:`greens_estimate_for`).
+
+    ``required=False`` (``auto`` with ``N_y = inf``): a system the engine cannot run (too low a
+    temperature for ``N_y = inf``, next-nearest-neighbour bonds) is left to the dense k integral,
+    which checks its own budget.
+    """
+    from ..numeric.budget import check_resources
+
+    if what is None:
+        rows = "inf" if args.N_y == math.inf else args.N_y
+        what = f"N_x = {args.N_x}, N_y = {rows}" + (" with correlation bands" if vectors else " (free energy only)") + " on the Green's-function engine"
+    try:
+        est = greens_estimate_for(args, dim, vectors, user)
+    except ValueError:
+        if required:
+            raise
+        return None
     if args.rkky:
-        g = g.times(3, "solves")
-    return check_resources(g, what=what + " (beyond the dense engine; Green's-function engine)", workers=args.workers)
+        what += " with --rkky"
+    return check_resources(est, what=what, workers=1)
 
 
 def _format_text(d):
@@ -396,7 +461,7 @@ def run(args):
     user = _user_metal(args.metal_model) if args.metal_model else None
     dim = user[0].dim if user else (2 if (args.basis == "spin" or args.metal == "am") else 3)
     vectors = any(q not in ("free_energy", "particle_number") for q in qs)
-    check_size(args, dim, vectors)
+    check_size(args, dim, vectors, user)
     system = _system(args, user)
     result = solve(system, args.T, workers=args.workers, engine=args.engine)
     out = result.to_dict(tuple(qs))

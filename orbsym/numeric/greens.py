@@ -59,7 +59,7 @@ from .checks import integer_at_least
 from .poles import DEFAULT_RESOLUTION, DEFAULT_TOL, pole_expansion
 from .thermo import check_temperature
 
-__all__ = ["GreensSolution", "solve_greens", "free_energy_greens", "spectral_bound", "k_grid", "count_below", "zero_levels", "CHUNK_BYTES", "MEMORY_LIMIT"]
+__all__ = ["GreensSolution", "solve_greens", "free_energy_greens", "spectral_bound", "k_grid", "count_below", "zero_levels", "CHUNK_BYTES", "MEMORY_LIMIT", "point_bytes", "batch_size"]
 
 #: Memory budget (bytes) of one batch of (k, w) points (stored left-connected blocks and work arrays).
 CHUNK_BYTES = 256 * 2**20
@@ -117,6 +117,24 @@ def k_grid(omega, weight, N_y, tau, E_max, tol, symmetric):
     divs = np.array(_divisors(int(N_y)))
     idx = np.searchsorted(divs, need)
     return np.where(idx < divs.size, divs[np.minimum(idx, divs.size - 1)], int(N_y))
+
+
+def point_bytes(N_x, dim, vectors=True):
+    """Bytes one (k, w) point of a batch needs: the stored left-connected blocks ``g_x`` (all ``N_x``
+    columns with ``vectors``, else one) and the work arrays of one column step."""
+    return (int(N_x) if vectors else 1) * dim * dim * 16 * 4 + 16 * dim * dim * 24
+
+
+def batch_size(n_points, N_x, dim, vectors=True, chunk_bytes=CHUNK_BYTES):
+    """(k, w) points per batch: as many as fit in ``chunk_bytes`` (at least one, at most all).
+
+    The solve makes ``ceil(n_points / batch)`` batches, each a Python loop over the ``N_x`` columns
+    (forward, and backward with ``vectors``) of a fixed number of NumPy calls on ``(dim, dim,
+    batch)`` arrays: with ``vectors`` the batch shrinks like ``1 / N_x``, so the number of calls grows
+    like ``N_x^2`` once ``n_points * point_bytes > chunk_bytes`` (the cost model of
+    :mod:`orbsym.numeric.engines` counts them).
+    """
+    return int(max(1, min(int(n_points), int(chunk_bytes) // point_bytes(N_x, dim, vectors))))
 
 
 # ----------------------------------------------------------------- small batched linear algebra
@@ -460,13 +478,13 @@ def _solve(lattice, T, pairs, vectors, tol, resolution, N_y, chunk_bytes, use_su
     E_max = spectral_bound(lattice)
     exp = pole_expansion(T, E_max, tol, resolution)
     k, w, c, M = _points(lattice, exp, N_y, tol, use_subgrids)
-    per_point = (N if vectors else 1) * d * d * 16 * 4 + 16 * d * d * 24
+    per_point = point_bytes(N, d, vectors)
     if per_point > MEMORY_LIMIT:
         raise ValueError(
             f"the Green's-function solve needs {per_point / 2**20:.3g} MiB per (k, w) point for N_x = {N} "
             f"(limit {MEMORY_LIMIT / 2**20:.3g} MiB): reduce N_x"
         )
-    batch = int(max(1, min(k.size, chunk_bytes // per_point)))
+    batch = batch_size(k.size, N, d, vectors, chunk_bytes)
     dys = sorted({p[1] for p in pairs} | {-p[1] for p in pairs})
     acc = {p: np.zeros((N, d, d), complex) for p in pairs}
     logdet = 0.0

@@ -66,7 +66,7 @@ USAGE = [
     # ---- item 3: sizes and energy ranges
     ("N_x 1e6 x N_y 1e9", [*TRI, "--N-x", "1000000", "--N-y", "1000000000", "--engine", "dense"], ["N_x = 1000000", "PiB of memory", "years of CPU time", "available"]),
     # engine auto: beyond the dense engine the linear-scaling one is estimated too, and refused only if out of reach
-    ("N_x 1e6 x N_y 1e9 auto", [*TRI, "--N-x", "1000000", "--N-y", "1000000000"], ["N_x = 1000000", "Green's-function engine", "years of CPU time", "limit"]),
+    ("N_x 1e6 x N_y 1e9 auto", [*TRI, "--N-x", "1000000", "--N-y", "1000000000"], ["N_x = 1000000", "Green's-function engine", "days of CPU time", "6983 batches", "limit"]),
     ("N_x 1e5", ["compute", "trilayer", "--N-x", "100000", "--engine", "dense"], ["N_x = 100000", "TiB of memory", "300000 x 300000", "available"]),
     ("F-only N_y 1e9", [*TRI, "--N-y", "1000000000", "--quantities", "free_energy", "--engine", "dense"], ["eigenvalues only", "GiB of memory", "500000001 k-points", "available"]),
     ("mu 1e308", [*TRI, "--mu", "1e308"], ["--mu = 1e+308", "allowed range [-1e+100, 1e+100]", "overflow"]),
