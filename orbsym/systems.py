@@ -348,8 +348,7 @@ def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interf
         if ly.m is not None or (needs_m and not any(f"m_{a}" in params for a in "xyz")):
             mvec = magnetization("z" if ly.m is None else ly.m, params.get("m", 1.0))
             params.update({"m_x": mvec[0], "m_y": mvec[1], "m_z": mvec[2]})
-        for _ in range(ly.width):
-            columns.append(Column(ks, params, magnetic, label))
+        columns.extend([Column(ks, params, magnetic, label)] * ly.width)  # one (immutable) column object per layer
     for name in defaults:
         if name not in known_names:
             raise unknown_name("heterostructure parameter", name, sorted(known_names))

@@ -153,8 +153,12 @@ class Lattice:
         gens = np.asarray(ref.generators)
         if gens.shape != (3, ref.dim, ref.dim):
             raise ValueError(f"model {ref.model!r}: generators have shape {gens.shape}, expected (3, {ref.dim}, {ref.dim}) for its {ref.dim}-state basis")
+        checked = set()  # KernelSets already checked (a layer's columns share one)
         for x, c in enumerate(columns):
             ks = c.kernels
+            if id(ks) in checked:
+                continue
+            checked.add(id(ks))
             if ks.dim != ref.dim or np.shape(ks.generators) != gens.shape or not np.allclose(np.asarray(ks.generators), gens):
                 what = f"basis size dim {ks.dim} vs dim {ref.dim}" if ks.dim != ref.dim else "different generator matrices"
                 raise ValueError(
@@ -181,6 +185,7 @@ class Lattice:
         self.bonds = tuple(sorted(bonds, key=lambda b: (b != X_BOND, b != Y_BOND, abs(b[0]) + abs(b[1]), b)))
         self._blocks = {}
         self._anchor_groups = {}
+        memo = {}  # (column object, bond) -> matrix: the columns of a layer are one object, evaluated once
         d = self.dim
         self.owners = {}
         self.hoppings = {}
@@ -197,10 +202,10 @@ class Lattice:
             self.owners[bond] = np.array(owners, dtype=int)
             what = {X_BOND: "x hopping", Y_BOND: "y hopping"}.get(bond, f"hopping {bond}")
             self.hoppings[bond] = np.array(
-                [self._evaluate(columns[o], o, what, bond) for o in owners], dtype=complex
+                [self._evaluate_once(memo, columns[o], o, what, bond) for o in owners], dtype=complex
             ).reshape(len(owners), d, d)
         self.x_owner = self.owners[X_BOND]
-        self.onsite = np.array([self._onsite(c, x) for x, c in enumerate(columns)], dtype=complex).reshape(self.N_x, d, d)
+        self.onsite = np.array([self._evaluate_once(memo, c, x, None, None) for x, c in enumerate(columns)], dtype=complex).reshape(self.N_x, d, d)
         self.hop_y = self.hoppings[Y_BOND]
         self.hop_x = self.hoppings[X_BOND]
         # h(-k) = h(k) iff the k-odd part S of h(k) = H0 + cos k C + sin k S vanishes: every dy = 1
@@ -266,6 +271,13 @@ class Lattice:
         if hops_changed:
             new.y_hermitian = bool(new._k_even())
         return new
+
+    def _evaluate_once(self, memo, column, x, what, bond):
+        """:meth:`_evaluate` (``bond`` given) or :meth:`_onsite` (``bond=None``), once per column object."""
+        key = (id(column), bond)
+        if key not in memo:
+            memo[key] = self._onsite(column, x) if bond is None else self._evaluate(column, x, what, bond)
+        return memo[key]
 
     def _onsite(self, column, x):
         """Evaluated on-site matrix of ``column`` at position ``x``; ValueError if not Hermitian."""
