@@ -440,9 +440,11 @@ def run(args):
     from ..systems import rkky, solve
 
     check_applicable(args)
-    qs = [q.strip() for q in str(args.quantities).split(",") if q.strip()]
-    if not qs:
+    from ..workflows.sweeps.inputs import split_list
+
+    if not str(args.quantities).replace(",", "").strip():
         raise ValueError(f"--quantities is empty; give a comma-separated subset of {','.join(QUANTITIES)}")
+    qs = split_list("--quantities", args.quantities, example="densities,currents")
     bad = [q for q in qs if q not in QUANTITIES]
     if bad:
         raise ValueError(f"{unknown_name('quantity', bad[0], QUANTITIES)} (in --quantities)")

@@ -58,6 +58,8 @@ USAGE_ERRORS = [
     ("four magnetization numbers", [*SMALL, "--m-R", "1,2,3,4"], ["--m-R", "got 4 numbers"]),
     ("quantity typo", [*SMALL, "--quantities", "densites"], ["'densites'", "did you mean 'densities'", "--quantities"]),
     ("empty quantities", [*SMALL, "--quantities", ","], ["--quantities is empty"]),
+    ("empty quantities entry", [*SMALL, "--quantities", "densities,,currents"], ["--quantities", "empty entry at position 2"]),
+    ("trailing quantities comma", [*SMALL, "--quantities", "densities,"], ["--quantities", "empty entry at position 2"]),
     ("rkky of a bilayer", ["compute", "bilayer", "--N-x", "4", "--N-y", "4", "--rkky"], ["--rkky", "trilayer"]),
     ("workers 0", [*SMALL, "--workers", "0"], ["--workers", ">= 1"]),
     ("AM in orbital basis", [*SMALL, "--metal", "am", "--basis", "orbital"], ["altermagnet", "--metal am", "--basis spin"]),
