@@ -93,6 +93,7 @@ def crossover():
 ESTIMATE_RUNS = [
     [], ["--fm", "y", "--bias", "0.05"], ["--n-metal", "100", "--N-y", "400"], ["--N-y", "800", "--T", "0"],
     ["--fm", "y", "--width", "open"], ["--fm", "y", "--bias", "0.05", "--width", "open"], ["--fm", "y", "--width", "open", "--N-y", "48"],
+    ["--width", "open", "--N-y", "96", "--T", "0"],
 ]
 
 _ESTIMATE_CHILD = """
