@@ -40,6 +40,7 @@ import numpy as np
 from ... import execution
 from ...execution import BLAS_ENV, SerialExecutor, TaskError
 from ...numeric.infinite import DEFAULT_TOL, METHODS as NY_INF_METHODS
+from .estimate import check_sweep_resources
 from .inputs import GEOMETRIES, canonical_values, check_names, check_points, check_size, check_values, parse_axes, system_spec
 from .points import (
     ANGLE_PARAMETERS,
@@ -131,6 +132,17 @@ def _estimate_seconds(spec, axes, n_points):
     N_y = biggest("N_y", PAPER_PARAMETERS["N_y"])
     nk = 3000 if math.isinf(N_y) else N_y / 2 + 1
     return n_points * nk * (3 * N_x) ** 3 * _SECONDS_PER_UNIT
+
+
+def _planned_workers(executor, workers):
+    """Processes that will run points at once (sizes the time and memory check of the whole sweep)."""
+    if workers is not None:
+        return int(workers)
+    if executor == "serial" or isinstance(executor, SerialExecutor):
+        return 1
+    if executor is None or executor == "process":
+        return int(os.cpu_count() or 1)
+    return 1  # a user executor of unknown size
 
 
 def _default_chunk(spec, axes, n_missing, n_workers):
@@ -373,8 +385,11 @@ def sweep(
     ------
     ValueError
         Bad axes, parameter names, values, observables or options, a point that cannot be built,
-        or a sweep too large for memory -- all found before any point runs (the message names the
-        bad value).
+        or a sweep whose points do not fit in memory or whose total CPU time exceeds the limit
+        (:class:`orbsym.numeric.budget.ResourceError`, estimated point by point with the engine that
+        runs it, :mod:`orbsym.workflows.sweeps.estimate`; points already stored in ``out`` are not
+        counted) -- all found before any point runs (the message names the bad value or the
+        estimate).
     SweepStateError
         (a ValueError) ``out`` is being written by another run, or its partial results belong
         to another sweep or are corrupt (the message names the file and the recovery).
@@ -447,9 +462,9 @@ def sweep(
     bases = set(axes.get("basis", [spec.fixed.get("basis")])) | {"spin" for m in axes.get("metal", [spec.fixed.get("metal")]) if m == "am"}
     site_dim = 2 if bases and bases <= {"spin"} else 3
     rows = [v for v in axes.get("N_y", [spec.fixed.get("N_y")]) if isinstance(v, int)]
-    n_points = check_size(
+    n_points, result_bytes = check_size(
         axes, schema, max(columns or [PAPER_PARAMETERS["N_x"]]), _estimate_seconds(spec, axes, math.prod(shape)), site_dim,
-        max_rows=max(rows or [PAPER_PARAMETERS["N_y"]]),
+        max_rows=max(rows or [PAPER_PARAMETERS["N_y"]]), with_bytes=True,
     )
     check_points(spec, axes)
     fingerprint, doc = _fingerprint(spec, axes, parsed, tol, ny_inf_method)
@@ -458,7 +473,9 @@ def sweep(
         attrs["k_integral_method"] = ny_inf_method
     run = (spec, axes, parsed, tol, schema, attrs, names, shape, n_points)
     options = dict(executor=executor, workers=workers, chunk_size=chunk_size, progress=progress, on_chunk=on_chunk)
+    budget = dict(tol=tol, workers=_planned_workers(executor, workers), result_bytes=result_bytes)
     if out is None:
+        check_sweep_resources(spec, axes, parsed, **budget)  # the whole sweep, before any point runs
         return _compute(run, {}, None, **options)
     given = str(out)
     out = Path(out)
@@ -478,7 +495,9 @@ def sweep(
                     store.finish(clear=bool(store.same_sweep()))  # our own leftovers (killed after the save) go
                     return old
         store.prepare()
-        ds = _compute(run, store.load(n_points), store, **options)
+        stored = store.load(n_points)
+        check_sweep_resources(spec, axes, parsed, skip=stored, **budget)  # the missing points, before any runs
+        ds = _compute(run, stored, store, **options)
         save(ds, out)
         store.finish()
     return ds
