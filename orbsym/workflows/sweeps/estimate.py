@@ -398,15 +398,16 @@ def sweep_estimate(spec, axes, observables, tol=1e-10, skip=(), workers=1, resul
     busy = counts > 0
     peak = float(nbytes[busy].max()) if busy.any() else 0.0
     at_once = max(1, min(int(workers), missing))
-    engines = " and ".join(sorted(used)) or "no"
     largest = float(seconds[busy].max()) if busy.any() else 0.0
     done = n_points - missing
     resumed = f" ({done} already stored)" if done else ""
-    detail = (
-        f"{missing} point{'s' if missing != 1 else ''} to compute{resumed}, {engines} engine{'s' if ' and ' in engines else ''}; "
-        f"the largest point ~{format_seconds(largest)} and ~{format_bytes(peak)}"
-    )
-    return ResourceEstimate("sweep", peak * at_once + float(result_bytes), total, detail)
+    detail = f"{missing} point{'s' if missing != 1 else ''} to compute{resumed}, the largest ~{format_seconds(largest)} and ~{format_bytes(peak)}"
+    return ResourceEstimate(engine_names(used), peak * at_once + float(result_bytes), total, detail)
+
+
+def engine_names(used):
+    """``"Green's-function + dense Bloch"``: the engines of an estimate, for its message."""
+    return " + ".join(sorted(used)) or "no"
 
 
 def _outer(vectors):
