@@ -259,7 +259,19 @@ def lower_bound(mod, n, params, quick):
             per = g if g.seconds < per.seconds else per
         except ValueError:
             pass
-    return ResourceEstimate(per.engine, 0.0, count * per.seconds, f"at least {count} solves at N_x = {N_x}, N_y = {N_y}")
+    seconds = count * per.seconds + _own_seconds(n, p)
+    return ResourceEstimate(per.engine, per.bytes, seconds, f"at least {count} solves at N_x = {N_x}, N_y = {N_y}")
+
+
+#: CPU seconds of Fig. 3's own work per grid point and panel (directions, symmetry keys, the map; measured ~21 us).
+FIG3_SECONDS_PER_GRID_POINT = 2.5e-5
+
+
+def _own_seconds(n, p):
+    """A figure's own work around its solves (Fig. 3: per grid point)."""
+    if n == 3:
+        return FIG3_SECONDS_PER_GRID_POINT * int(p["n_theta"]) * int(p["n_phi"]) * len(p["panels"])
+    return 0.0
 
 
 def estimate_figure(mod, n, params, quick, workers=1):
@@ -286,7 +298,7 @@ def estimate_figure(mod, n, params, quick, workers=1):
         parts.append(e.detail)
         used += [u for u in e.engine.split(" + ") if u not in used and u != "no"]
     grids = f"{len(parts)} grids: " if len(parts) > 1 else ""
-    est = ResourceEstimate(" + ".join(sorted(used)) or "no", peak, total, grids + "; ".join(parts))
+    est = ResourceEstimate(" + ".join(sorted(used)) or "no", peak, total + _own_seconds(n, p), grids + "; ".join(parts))
     if n == 4:
         N_x, N_y = int(p["N_x"]), int(p["N_y"])
         nk = N_y // 2 + 1

@@ -152,7 +152,8 @@ def dense_infinite_estimate(N_x, dim, T, vectors, v_max, tol, method="auto"):
 
 # ------------------------------------------------------------------------- one point's solves
 def _solves(observables, infinite):
-    """``[(kind, vectors, count)]``: the solves one point runs (see :func:`compute_point`)."""
+    """``[(kind, vectors, number)]``: the solves one point runs (:func:`~orbsym.workflows.sweeps.points.compute_point`;
+    ``rkky`` stands for its two free-energy solves, ``number``: the particle number is wanted)."""
     names = [o[0] for o in observables]
     vector_obs = [i for i, n in enumerate(names) if n in ("densities", "currents", "torques")]
     scalar_obs = [i for i, n in enumerate(names) if n in ("free_energy", "particle_number")]
@@ -169,7 +170,6 @@ def _solves(observables, infinite):
     if "levels" in names:
         out.append(("levels", False, False))
     if "rkky" in names:
-        out.append(("rkky", False, False))
         out.append(("rkky", False, False))
     return out
 
@@ -207,21 +207,22 @@ def point_costs(plan, N_xs, N_y, T, observables, engine, tol, ny_inf_method="aut
                 which = auto_engine(plan, N_x, N_y, T, vectors)
             else:
                 which = engine
+            times = 2 if kind == "rkky" else 1  # F_P and F_AP
             if which == "greens":
                 vec = vectors or (number and kind == "result")  # the greens free-energy solve has no N
                 P = plan.greens_points(T, N_y)
                 if P is None:
                     which = "dense-inf" if infinite else "dense"  # the point fails or falls back; size it dense
                 else:
-                    s += greens_seconds(N_x, P, d, vec, T, nk)[0]
+                    s += times * greens_seconds(N_x, P, d, vec, T, nk)[0]
                     b = max(b, batch_size(P, N_x, d, vec, CHUNK_BYTES) * point_bytes(N_x, d, vec) + (9 if vec else 0) * N_x * d * d * 16.0)
             if which == "dense":
                 est = dense_bloch_estimate(N_x, N_y, d, vectors=vectors, symmetric=plan.symmetric)
-                s += est.seconds
+                s += times * est.seconds
                 b = max(b, est.bytes)
             elif which == "dense-inf":
                 est = dense_infinite_estimate(N_x, d, T, vectors, plan.v_max, tol, ny_inf_method)
-                s += est.seconds
+                s += times * est.seconds
                 b = max(b, est.bytes)
             used.add({"dense-inf": "dense k-integral", "greens": "Green's-function", "dense": "dense Bloch"}[which])
         seconds[i] = s
