@@ -17,7 +17,11 @@ empty list entry (``--gamma 1,,0.5``), NaN, inf or a complex value, a misspelled
 (:func:`orbsym.workflows.sweeps.sweep`): ``--workers N`` (local processes) or ``--scheduler ADDRESS``
 (dask); an interrupted run resumes when repeated with the same options (state in
 ``OUT/.orbsym-resume/``, removed when the figure is written).  Defaults are the paper's parameters (:data:`orbsym.conventions.PAPER_PARAMETERS`).
-An option that does not apply to the chosen figure is an error (exit status 2).
+An option that does not apply to the chosen figure is an error (exit status 2).  Before anything is
+computed, the figure is sized (:func:`check_figure_size`): the grids its ``compute`` would run are
+recorded without running them, and every point is estimated with the engine that will run it
+(dense or Green's-function); a figure beyond the time or memory limit is refused with the estimate
+and the option to change.
 """
 
 from __future__ import annotations

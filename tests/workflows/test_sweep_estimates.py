@@ -233,3 +233,19 @@ def test_figure_refused_before_any_solve(argv, words, no_solve, tmp_path, capsys
     assert err.startswith("orbsym: error: ") and err.count("\n") == 1, err
     for w in words:
         assert w in err, (w, err)
+
+
+def test_reproduce_bounds_the_sum_of_its_figures(no_solve, tmp_path, capsys, monkeypatch):
+    """Each of Figs. 4 and 5 fits the limit on its own; together they do not: refused, each named."""
+    from orbsym.commands.figure import estimate_figure
+    from orbsym.workflows import figures
+
+    t4 = estimate_figure(figures.module(4), 4, {}, True).seconds
+    t5 = estimate_figure(figures.module(5), 5, {}, True).seconds
+    monkeypatch.setenv("ORBSYM_MAX_SECONDS", str(1.05 * max(t4, t5)))
+    assert max(t4, t5) * 1.05 < t4 + t5
+    assert cli.main(["reproduce", "--quick", "--figures", "4,5", "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    _, err = capsys.readouterr()
+    assert err.count("\n") == 1, err
+    for w in ("reproduce (figures 4,5) needs", "figure 4 ~", "figure 5 ~", "--figures"):
+        assert w in err, (w, err)
