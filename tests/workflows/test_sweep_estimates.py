@@ -249,3 +249,18 @@ def test_reproduce_bounds_the_sum_of_its_figures(no_solve, tmp_path, capsys, mon
     assert err.count("\n") == 1, err
     for w in ("reproduce (figures 4,5) needs", "figure 4 ~", "figure 5 ~", "--figures"):
         assert w in err, (w, err)
+
+
+def test_many_combinations_are_estimated_without_building_each():
+    """30 N_FM x 30 T x 2 mu (> MAX_COMBINATIONS): every point counted, in well under a second per 100 builds."""
+    import time
+
+    from orbsym.workflows.sweeps import estimate as est_mod
+
+    axes = {"N_FM": list(range(1, 31)), "T": list(np.linspace(0.01, 0.5, 30)), "mu": [0.0, 0.2]}
+    t0 = time.process_time()
+    est = estimate_sweep("trilayer", axes, "free_energy", params={"N_x": 80, "N_y": 100})
+    assert time.process_time() - t0 < 10
+    assert "1800 points to compute" in est.detail and 30 * 30 * 2 > est_mod.MAX_COMBINATIONS
+    one = estimate_sweep("trilayer", {"T": [0.01]}, "free_energy", params={"N_x": 80, "N_y": 100, "N_FM": 1, "mu": 0.0})
+    assert est.seconds == pytest.approx(1800 * one.seconds, rel=1.0)

@@ -289,8 +289,11 @@ def _keys(name, values, kind):
 
 
 def _grid_costs(spec, axes, observables, tol):
-    """``(seconds, bytes, engines)``: cost arrays over the grid of distinct axis values (the
-    "extremes" axes reduced to one entry each), and the index maps from each axis's values."""
+    """``(seconds, bytes, engines, discrete axes, index maps)``: per-point cost arrays over the grid
+    of the discrete axes' values x the ``N_x`` values (the "extremes" axes reduced: their largest
+    cost), the engine names, and per axis the map from its values to their grid entries.  Beyond
+    :data:`MAX_COMBINATIONS` the largest cost over a subset of single-axis variations is used for
+    every cell (an estimate, not a bound)."""
     from ...conventions import PAPER_PARAMETERS
 
     names = list(axes)
