@@ -17,7 +17,11 @@ empty list entry (``--gamma 1,,0.5``), NaN, inf or a complex value, a misspelled
 (:func:`orbsym.workflows.sweeps.sweep`): ``--workers N`` (local processes) or ``--scheduler ADDRESS``
 (dask); an interrupted run resumes when repeated with the same options (state in
 ``OUT/.orbsym-resume/``, removed when the figure is written).  Defaults are the paper's parameters (:data:`orbsym.conventions.PAPER_PARAMETERS`).
-An option that does not apply to the chosen figure is an error (exit status 2).
+An option that does not apply to the chosen figure is an error (exit status 2).  Before anything is
+computed, the figure is sized (:func:`check_figure_size`): the grids its ``compute`` would run are
+recorded without running them, and every point is estimated with the engine that will run it
+(dense or Green's-function); a figure beyond the time or memory limit is refused with the estimate
+and the option to change.
 """
 
 from __future__ import annotations
@@ -223,41 +227,88 @@ def check_panel_options(params, n):
             raise ValueError(f"option {opt} applies only to the {panel.upper()}/FM panel of figure 3, which --panels {','.join(params['panels'])} leaves out")
 
 
-def estimate_figure(mod, n, params, quick):
-    """Memory (largest single solve) and CPU time (all solves) of one figure, before computing."""
-    from ..numeric.budget import dense_bloch_estimate
-
-    p = dict(mod.DEFAULTS)
-    if quick:
-        p.update(mod.QUICK)
-    p.update(params)
-    try:
-        N_y = int(p["N_y"])
-        N_x = int(p.get("N_x_max", p.get("N_x", 1)))
-    except (TypeError, ValueError):
-        return None
-    if N_y < 1 or N_x < 1:
-        return None  # the figure reports the bad size
+def _solve_counts(n, p):
+    """``(solves, vectors)``: a lower bound on the solves figure ``n`` runs at its largest size."""
     if n == 2:
-        count = len(p["configs"]) * len(p["gammas"])
-        return dense_bloch_estimate(N_x, N_y, 3, vectors=True).times(count, "solves")
+        return len(p["configs"]) * len(p["gammas"]) * (2 if p.get("log") else 1), True
     if n == 3:
-        panels = tuple(p["panels"])
-        est = None
-        for panel in panels:
-            e = dense_bloch_estimate(N_x, N_y, 3 if panel == "nm" else 2, vectors=False).times(int(p["n_theta"]) * int(p["n_phi"]), "grid points")
-            est = e if est is None else est + e
-        return est
+        count = 0
+        for panel in p["panels"]:
+            if not p["symmetry"]:
+                count += int(p["n_theta"]) * int(p["n_phi"])
+            else:  # the symmetry-reduced directions: (|m_x|, |m_y|, |m_z|) for NM, theta alone for AM
+                count += max(1, int(p["n_theta"]) * int(p["n_phi"]) // 16) if panel == "nm" else max(1, int(p["n_theta"]) // 2)
+        return count, False
     if n == 4:
-        e = dense_bloch_estimate(N_x, N_y, 3, vectors=False).times(3, "solves")
-        nk = N_y // 2 + 1
-        from dataclasses import replace
+        return 3, False
+    return 2 * len(p["gammas"]), False
 
+
+def lower_bound(mod, n, params, quick):
+    """A cheap lower bound of a figure's CPU time from the sizes alone (nothing built): its solves at
+    the largest ``N_x``, each at the cheaper of the two engines' estimates (the Green's-function one
+    with a low spectral bound).  Refusing on it avoids building a huge system only to size it."""
+    from ..numeric.budget import ResourceEstimate, dense_bloch_estimate
+    from ..numeric.engines import greens_estimate
+
+    p = mod.check(quick=quick, **params)
+    N_x = int(p.get("N_x_max", p.get("N_x", 1)))
+    N_y, T = int(p["N_y"]), float(p["T"])
+    count, vectors = _solve_counts(n, p)
+    dim = 2 if n == 3 and tuple(p["panels"]) == ("am",) else 3
+    per = dense_bloch_estimate(N_x, N_y, dim, vectors=vectors)
+    if n != 4:  # Fig. 4's levels are always the dense eigenvalues
+        try:
+            g = greens_estimate(N_x, N_y, dim, T, vectors=vectors, E_max=3.0)
+            per = g if g.seconds < per.seconds else per
+        except ValueError:
+            pass
+    seconds = count * per.seconds + _own_seconds(n, p)
+    return ResourceEstimate(per.engine, per.bytes, seconds, f"at least {count} solves at N_x = {N_x}, N_y = {N_y}")
+
+
+#: CPU seconds of Fig. 3's own work per grid point and panel (directions, symmetry keys, the map; measured ~21 us).
+FIG3_SECONDS_PER_GRID_POINT = 2.5e-5
+
+
+def _own_seconds(n, p):
+    """A figure's own work around its solves (Fig. 3: per grid point)."""
+    if n == 3:
+        return FIG3_SECONDS_PER_GRID_POINT * int(p["n_theta"]) * int(p["n_phi"]) * len(p["panels"])
+    return 0.0
+
+
+def estimate_figure(mod, n, params, quick, workers=1):
+    """Memory and CPU time of one figure, before computing.
+
+    Every grid the figure's ``compute`` would run (:func:`orbsym.workflows.figures.common.plan_grids`:
+    its own code, with the solves replaced by a recorder) is sized point by point with the engine
+    that will run it (:func:`orbsym.workflows.sweeps.estimate_sweep`: dense or Green's-function, as
+    ``engine="auto"`` picks at each size); the time is the sum over the grids, the memory the largest.
+    Fig. 4 adds ``F(mu)`` from the levels for every ``mu``.
+    """
+    from dataclasses import replace
+
+    from ..numeric.budget import ResourceEstimate
+    from ..workflows.figures.common import plan_grids
+    from ..workflows.sweeps import estimate_sweep
+
+    p = mod.check(quick=quick, **params)
+    total, peak, parts, used = 0.0, 0.0, [], []
+    for system, axes, observables, fixed in plan_grids(mod, quick, **params):
+        e = estimate_sweep(system, axes, observables, params=fixed, workers=workers)
+        total += e.seconds
+        peak = max(peak, e.bytes)
+        parts.append(e.detail)
+        used += [u for u in e.engine.split(" + ") if u not in used and u != "no"]
+    grids = f"{len(parts)} grids: " if len(parts) > 1 else ""
+    est = ResourceEstimate(" + ".join(sorted(used)) or "no", peak, total + _own_seconds(n, p), grids + "; ".join(parts))
+    if n == 4:
+        N_x, N_y = int(p["N_x"]), int(p["N_y"])
+        nk = N_y // 2 + 1
         n_mu = int(p["n_mu"])  # F(mu) from the levels; ~300 bytes per mu row for the plot and the CSV
-        return replace(e, seconds=e.seconds + 3 * n_mu * nk * N_x * 3 * 3e-8, bytes=e.bytes + 3 * 8.0 * nk * N_x * 3 + 300.0 * n_mu)
-    lo = int(p["N_x_min"])
-    count = 2 * len(p["gammas"]) * max(1, N_x - lo + 1)
-    return dense_bloch_estimate(N_x, N_y, 3, vectors=False).times(count, "solves (at most)")
+        est = replace(est, seconds=est.seconds + 3 * n_mu * nk * N_x * 3 * 3e-8, bytes=est.bytes + 3 * 8.0 * nk * N_x * 3 + 300.0 * n_mu)
+    return est
 
 
 def check_energies(params):
@@ -271,14 +322,25 @@ def check_energies(params):
         real_number("--gamma", g, bound=ENERGY_LIMIT)
 
 
+#: What to change, per figure, in a refusal.
+_HINTS = {
+    2: "reduce --N-x or --N-y, or give fewer --gamma / --configs",
+    3: "reduce --N-x, --N-y or --grid, or give one of --panels",
+    4: "reduce --N-x, --N-y or the N of --mu-range",
+    5: "reduce --N-x-range or --N-y, or give fewer --gamma",
+}
+
+
 def check_figure_size(mod, n, params, quick, workers=1):
-    """Refuse a figure whose solves would not fit in memory or exceed the time limit."""
+    """Refuse a figure whose solves would not fit in memory or exceed the time limit, before any
+    work: first on the cheap :func:`lower_bound` (no system built), then on :func:`estimate_figure`
+    (every grid point sized with the engine that runs it)."""
     from ..numeric.budget import check_resources
 
-    est = estimate_figure(mod, n, params, quick)
-    if est is not None:
-        check_resources(est, what=f"figure {n}", workers=workers, hint="reduce N_x, N_y or the grid/range")
-    return est
+    hint = _HINTS.get(n, "reduce N_x, N_y or the grid/range") + (" (or use more --workers)" if workers == 1 else "")
+    check_resources(lower_bound(mod, n, params, quick), what=f"figure {n}", workers=workers, hint=hint)
+    est = estimate_figure(mod, n, params, quick, workers)
+    return check_resources(est, what=f"figure {n}", workers=workers, hint=hint)
 
 
 RESUME_DIR = ".orbsym-resume"

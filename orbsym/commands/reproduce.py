@@ -4,6 +4,7 @@ Each figure is written as ``figN.png``, ``figN.pdf``, ``figN.csv`` (the plotted 
 parameters in ``#`` header lines) and ``figN.nc`` (labeled NetCDF), atomically, at the paper's parameters
 (:data:`orbsym.conventions.PAPER_PARAMETERS`) or, with ``--quick``, at reduced sizes.  One line of
 headline numbers and the wall time per figure are printed.  ``orbsym figure N`` changes parameters.
+Every figure, and all of them together, is sized before anything runs (as for ``orbsym figure``).
 ``--workers`` / ``--scheduler``, resuming, the lock on each figure's files (a second run on them is
 refused) and the removal of a killed run's temporary files as for ``orbsym figure``.
 """
@@ -58,10 +59,20 @@ def run(args):
     names = [mod.NAME for mod in mods.values()]
     check_outputs(args.out, names)
     check_energies(common)
+    sizes = {}
     for n, mod in mods.items():
         kw = {k: v for k, v in common.items() if k in mod.DEFAULTS}
         mod.check(quick=args.quick, **kw)
-        check_figure_size(mod, n, kw, args.quick, args.workers)
+        sizes[n] = check_figure_size(mod, n, kw, args.quick, args.workers)
+    if len(mods) > 1:  # the figures one after the other: their times add up
+        from ..numeric.budget import ResourceEstimate, check_resources, format_seconds
+
+        engines = sorted({e for est in sizes.values() for e in est.engine.split(" + ")})
+        total = ResourceEstimate(
+            " + ".join(engines), max(e.bytes for e in sizes.values()), sum(e.seconds for e in sizes.values()),
+            "; ".join(f"figure {n} ~{format_seconds(e.seconds / args.workers)}" for n, e in sizes.items()),
+        )
+        check_resources(total, what=f"reproduce (figures {','.join(str(n) for n in mods)})", workers=args.workers, hint="reduce --N-y, or reproduce fewer --figures at a time")
     total = 0.0
     # one lock per figure's files, one pool / dask client for all figures; resumable
     with own_outputs(args.out, names), figure_runner(args) as run_:

@@ -11,7 +11,11 @@ Examples::
 ``--param NAME=START:STOP:NUM`` is ``numpy.linspace(START, STOP, NUM)`` (both ends included);
 ``--param NAME=V1,V2,...`` lists values (numbers, ``inf`` for ``N_y``, or words such as
 ``interface=fm,metal``).  ``--set NAME=VALUE`` fixes a parameter (once per name).  Every value is
-checked before any point runs (exit status 2, one line).  Re-running an interrupted sweep with
+checked before any point runs (exit status 2, one line), and so is the whole sweep's size: every
+point is estimated with the engine that will run it (``--engine auto`` picks per point), the CPU
+time summed over the points still to compute (divided among ``--workers``) and the memory of the
+largest point; beyond the limits (``ORBSYM_MAX_SECONDS``, ``ORBSYM_MAX_MEMORY``) the sweep is
+refused with the estimate (:mod:`orbsym.workflows.sweeps.estimate`).  Re-running an interrupted sweep with
 the same arguments computes only the missing points (partial results in ``OUT.parts/``, owned by
 one run at a time; ``--restart`` discards them).
 Conventions (units of t, free energies per row): :mod:`orbsym.conventions`.

@@ -75,9 +75,9 @@ USAGE = [
     ("figure T 1e308", [*F4, "--T", "1e308", "--out", "{tmp}"], ["--T = 1e+308", "allowed range"]),
     ("figure mu-range 1e200", ["figure", "4", "--mu-range=-1e200:1:5", "--out", "{tmp}"], ["--mu-min = -1e+200", "allowed range"]),
     ("reproduce T 1e308", ["reproduce", "--T", "1e308", "--out", "{tmp}"], ["--T = 1e+308", "allowed range"]),
-    ("figure 2 N_x 1e5", ["figure", "2", "--N-x", "100000", "--out", "{tmp}"], ["figure 2 needs", "TiB of memory", "available"]),
+    ("figure 2 N_x 1e5", ["figure", "2", "--N-x", "100000", "--out", "{tmp}"], ["figure 2 needs", "days of CPU time", "N_x = 100000", "--N-x"]),
     ("figure 4 mu grid 1e8", [*F4, "--mu-range=-3:3:100000000", "--out", "{tmp}"], ["figure 4 needs", "GiB of memory"]),
-    ("figure 5 N_x range", ["figure", "5", "--N-x-range", "3:3000", "--out", "{tmp}"], ["figure 5 needs", "days of CPU time", "ORBSYM_MAX_SECONDS"]),
+    ("figure 5 N_x range", ["figure", "5", "--N-x-range", "3:30000", "--out", "{tmp}"], ["figure 5 needs", "days of CPU time", "ORBSYM_MAX_SECONDS", "--N-x-range"]),
     # ---- item 5: outputs
     ("compute --out -", [*TRI, "--out", "-"], ["--out '-'", "omit --out"]),
     ("compute --out empty", [*TRI, "--out", ""], ["--out is empty"]),

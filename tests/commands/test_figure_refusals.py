@@ -2,8 +2,9 @@
 first, one run at a time on a figure's files, and the temporary files of a killed run cleaned up.
 
 Most cases run ``orbsym.cli.main`` in this process with the solvers replaced by a tripwire (the
-figure ``compute`` functions, the figures' sweep runner, the sweep engine's point loop and the dask
-connection), so a refusal that came too late fails the test.  A few subprocess tests hold a lock
+figure ``compute`` functions -- except when they are only sized, with a
+:class:`~orbsym.workflows.figures.common.PlanRunner` that runs nothing --, the figures' sweep runner,
+the sweep engine's point loop and the dask connection), so a refusal that came too late fails the test.  A few subprocess tests hold a lock
 in another process and kill it with SIGKILL.
 """
 
@@ -41,9 +42,17 @@ def tripwire(monkeypatch):
 
         return fn
 
+    def trip_compute(name, real):
+        def fn(*args, **kwargs):
+            if isinstance(kwargs.get("run"), common.PlanRunner):  # sizing the figure: its grids are recorded, none runs
+                return real(*args, **kwargs)
+            return trip(name)(*args, **kwargs)
+
+        return fn
+
     for n in figures.FIGURES:
         mod = figures.module(n)
-        monkeypatch.setattr(mod, "compute", trip(f"fig{n}.compute"))
+        monkeypatch.setattr(mod, "compute", trip_compute(f"fig{n}.compute", mod.compute))
     monkeypatch.setattr(common.Runner, "sweep", trip("Runner.sweep"))
     from orbsym import execution
     from orbsym.workflows.sweeps import core

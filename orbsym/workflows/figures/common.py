@@ -26,6 +26,9 @@ __all__ = [
     "free_energy_vs_mu",
     "progress",
     "Runner",
+    "PlanRunner",
+    "PlanComplete",
+    "plan_grids",
     "runner",
     "parameter_key",
     "save_netcdf",
@@ -244,6 +247,45 @@ class Runner:
         if self.resume is not None:
             with contextlib.suppress(OSError):
                 os.rmdir(self.resume)  # only if empty
+
+
+class PlanComplete(Exception):
+    """Raised by :class:`PlanRunner` to stop a figure's ``compute`` at a grid whose result it cannot stand in for."""
+
+
+class PlanRunner(Runner):
+    """A :class:`Runner` that records the grids a figure's ``compute`` would run, and runs none.
+
+    ``compute(run=PlanRunner())`` goes through the figure's own code up to each grid: a grid of
+    scalar observables (``free_energy``, ``rkky``...) is answered with zeros of the right shape, so
+    that ``compute`` goes on to its next grid (Fig. 3: one per panel); any other grid stops it with
+    :class:`PlanComplete`.  :attr:`grids` then holds ``(system, axes, observables, params)`` of every
+    grid reached, to be sized by :func:`orbsym.workflows.sweeps.estimate_sweep` before anything runs.
+    """
+
+    def __init__(self, workers=1):
+        super().__init__(workers)
+        self.grids = []
+
+    def sweep(self, system, axes, observables, params, key, tag):
+        import xarray as xr
+
+        from ..sweeps.points import observable_schema, parse_observable
+
+        self.grids.append((system, dict(axes), list(observables), dict(params)))
+        schema = [s for o in observables for s in observable_schema(parse_observable(o))]
+        if any(dims for _, dims in schema):
+            raise PlanComplete(tag)
+        shape = tuple(len(v) for v in axes.values())
+        return xr.Dataset({var: (tuple(axes), np.zeros(shape)) for var, _ in schema}, coords={n: list(v) for n, v in axes.items()})
+
+
+def plan_grids(mod, quick=False, **params):
+    """``[(system, axes, observables, params)]``: the sweeps ``mod.compute`` would run (none is run)."""
+    plan = PlanRunner()
+    with contextlib.suppress(PlanComplete), np.errstate(all="ignore"):
+        mod.compute(quick=quick, run=plan, **params)
+    return plan.grids
 
 
 def runner(workers=1, show_progress=None, run=None):

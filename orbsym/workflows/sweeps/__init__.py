@@ -11,13 +11,14 @@
 Conventions (units of t, free energies per row): :mod:`orbsym.conventions`.
 """
 
-from .core import BLAS_ENV, GEOMETRIES, SerialExecutor, SweepError, load, process_executor, save, sweep
+from .core import BLAS_ENV, GEOMETRIES, SerialExecutor, SweepError, estimate_sweep, load, process_executor, save, sweep
 from .store import SweepStateError
 from ...numeric.infinite import DEFAULT_TOL, InfiniteSolution, solve_infinite
 from .points import ANGLE_PARAMETERS, OBSERVABLES, SystemSpec, parse_observable
 
 __all__ = [
     "sweep",
+    "estimate_sweep",
     "save",
     "load",
     "SweepError",

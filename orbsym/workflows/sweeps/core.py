@@ -40,6 +40,7 @@ import numpy as np
 from ... import execution
 from ...execution import BLAS_ENV, SerialExecutor, TaskError
 from ...numeric.infinite import DEFAULT_TOL, METHODS as NY_INF_METHODS
+from .estimate import check_sweep_resources
 from .inputs import GEOMETRIES, canonical_values, check_names, check_points, check_size, check_values, parse_axes, system_spec
 from .points import (
     ANGLE_PARAMETERS,
@@ -54,7 +55,7 @@ from .points import (
 
 from .store import SweepStateError, Store, fingerprint as _store_fingerprint
 
-__all__ = ["sweep", "save", "load", "SweepError", "SweepStateError", "SerialExecutor", "process_executor", "GEOMETRIES", "BLAS_ENV"]
+__all__ = ["sweep", "estimate_sweep", "save", "load", "SweepError", "SweepStateError", "SerialExecutor", "process_executor", "GEOMETRIES", "BLAS_ENV"]
 #: Sweeps estimated below this many seconds run serially when no executor is given.
 SERIAL_SECONDS = 2.0
 #: Target duration of one task (points per chunk follow from the cost estimate).
@@ -131,6 +132,17 @@ def _estimate_seconds(spec, axes, n_points):
     N_y = biggest("N_y", PAPER_PARAMETERS["N_y"])
     nk = 3000 if math.isinf(N_y) else N_y / 2 + 1
     return n_points * nk * (3 * N_x) ** 3 * _SECONDS_PER_UNIT
+
+
+def _planned_workers(executor, workers):
+    """Processes that will run points at once (sizes the time and memory check of the whole sweep)."""
+    if workers is not None:
+        return int(workers)
+    if executor == "serial" or isinstance(executor, SerialExecutor):
+        return 1
+    if executor is None or executor == "process":
+        return int(os.cpu_count() or 1)
+    return 1  # a user executor of unknown size
 
 
 def _default_chunk(spec, axes, n_missing, n_workers):
@@ -296,6 +308,104 @@ def load(path):
 
 
 # ----------------------------------------------------------------------------- the sweep
+def _checked_inputs(system, axes, observables, params, executor, workers, chunk_size, tol, ny_inf_method, engine):
+    """Every input check of :func:`sweep` (nothing runs): the canonical spec, axes, observables..."""
+    if params is not None and not isinstance(params, dict):
+        raise ValueError(f"params must be a dict {{name: value}} of fixed parameters, got {params!r}")
+    params = dict(params or {})
+    spec = system_spec(system, params)
+    axes = parse_axes(axes, lambda: _estimate_seconds(spec, {}, 1))
+    check_names(spec, list(axes), "sweep parameter")
+    check_names(spec, list(params), "fixed parameter")
+    check_values(axes, params)
+    axes, params = canonical_values(spec, axes, params)
+    if ny_inf_method not in NY_INF_METHODS:
+        raise ValueError(f"unknown N_y = inf method {ny_inf_method!r}; allowed: {', '.join(NY_INF_METHODS)}")
+    from ...numeric.checks import check_name
+    from ...numeric.engines import ENGINES
+
+    spec = type(spec)(spec.geometry, spec.factory, dict(params), ny_inf_method, check_name("engine", engine, ENGINES))
+    both = [n for n in axes if n in params]
+    if both:
+        raise ValueError(f"parameter {both[0]!r} is both swept (axes) and fixed (params); give it in one place")
+    for geo, angles in ANGLE_PARAMETERS.items():
+        if spec.geometry == geo:
+            for a, (target, _) in angles.items():
+                if a in axes and target in axes:
+                    raise ValueError(f"sweep either the angle {a!r} or the magnetization {target!r}, not both")
+    if isinstance(observables, str):
+        observables = [observables]
+    if observables is None or not hasattr(observables, "__iter__"):
+        raise ValueError(f"observables must be a name or a list of names, got {observables!r}; allowed: free_energy, particle_number, densities, currents, torques, rkky")
+    observables = list(observables)
+    if not observables:
+        raise ValueError("no observables requested; allowed: free_energy, particle_number, densities, currents, torques, rkky")
+    parsed = []
+    for o in observables:
+        p = parse_observable(o)
+        if p not in parsed:
+            parsed.append(p)
+    if any(p[0] == "rkky" for p in parsed) and spec.geometry == "bilayer":
+        raise ValueError("observable 'rkky' needs the trilayer geometry (J = F_AP - F_P between two FMs)")
+    try:
+        tol = float(tol)
+    except (TypeError, ValueError):
+        raise ValueError(f"tol must be a positive number, got {tol!r}") from None
+    if not (tol > 0 and math.isfinite(tol)):
+        raise ValueError(f"tol must be a positive finite number, got {tol!r}")
+    infinite = any(v == math.inf for v in axes.get("N_y", []) if not isinstance(v, str)) or params.get("N_y") == math.inf
+    schema = [s for o in parsed for s in observable_schema(o, infinite)]
+    if (isinstance(executor, str) and executor not in ("serial", "process")) or not (executor is None or isinstance(executor, str) or hasattr(executor, "submit")):
+        raise ValueError(f"unknown executor {executor!r}; allowed: 'serial', 'process', or a concurrent.futures.Executor (e.g. dask client.get_executor())")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1):
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1):
+        raise ValueError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
+
+    names = list(axes)
+    shape = tuple(len(v) for v in axes.values())
+    columns = [v for v in axes.get("N_x", [spec.fixed.get("N_x")]) if isinstance(v, int)]
+    from ...conventions import PAPER_PARAMETERS
+
+    bases = set(axes.get("basis", [spec.fixed.get("basis")])) | {"spin" for m in axes.get("metal", [spec.fixed.get("metal")]) if m == "am"}
+    site_dim = 2 if bases and bases <= {"spin"} else 3
+    rows = [v for v in axes.get("N_y", [spec.fixed.get("N_y")]) if isinstance(v, int)]
+    n_points, result_bytes = check_size(
+        axes, schema, max(columns or [PAPER_PARAMETERS["N_x"]]), _estimate_seconds(spec, axes, math.prod(shape)), site_dim,
+        max_rows=max(rows or [PAPER_PARAMETERS["N_y"]]), with_bytes=True,
+    )
+    check_points(spec, axes)
+    return spec, axes, params, parsed, tol, schema, names, shape, n_points, result_bytes
+
+
+def estimate_sweep(system, axes, observables=("free_energy",), *, params=None, workers=1, tol=DEFAULT_TOL, ny_inf_method="auto", engine="auto", executor=None, skip=()):
+    """Memory and CPU time of :func:`sweep` with these arguments, without running any point.
+
+    The inputs are checked as by :func:`sweep` (ValueError naming a bad one); each point is sized
+    with the engine that will run it (:func:`orbsym.workflows.sweeps.estimate.sweep_estimate`).
+
+    Parameters
+    ----------
+    system, axes, observables, params, tol, ny_inf_method, engine, executor
+        As for :func:`sweep`.
+    workers : int
+        Processes running points at once (the memory of that many points).
+    skip : iterable of int
+        Flat indices of points already computed (not counted).
+
+    Returns
+    -------
+    orbsym.numeric.budget.ResourceEstimate
+        ``seconds``: CPU time on one core (``describe(workers)`` divides it), ``bytes``: peak memory.
+    """
+    from .estimate import sweep_estimate
+
+    spec, axes, params, parsed, tol, *_, result_bytes = _checked_inputs(
+        system, axes, observables, params, executor, workers, None, tol, ny_inf_method, engine
+    )
+    return sweep_estimate(spec, axes, parsed, tol, skip, workers if workers is not None else 1, result_bytes)
+
+
 def sweep(
     system,
     axes,
@@ -373,8 +483,11 @@ def sweep(
     ------
     ValueError
         Bad axes, parameter names, values, observables or options, a point that cannot be built,
-        or a sweep too large for memory -- all found before any point runs (the message names the
-        bad value).
+        or a sweep whose points do not fit in memory or whose total CPU time exceeds the limit
+        (:class:`orbsym.numeric.budget.ResourceError`, estimated point by point with the engine that
+        runs it, :mod:`orbsym.workflows.sweeps.estimate`; points already stored in ``out`` are not
+        counted) -- all found before any point runs (the message names the bad value or the
+        estimate).
     SweepStateError
         (a ValueError) ``out`` is being written by another run, or its partial results belong
         to another sweep or are corrupt (the message names the file and the recovery).
@@ -387,78 +500,18 @@ def sweep(
     >>> ds = sweep("bilayer", {"theta": [0, 0.5, 1.0]}, "free_energy", params={"gamma": 0.3, "N_y": 100})
     >>> ds.free_energy.sel(theta=0.5)                                         # doctest: +SKIP
     """
-    if params is not None and not isinstance(params, dict):
-        raise ValueError(f"params must be a dict {{name: value}} of fixed parameters, got {params!r}")
-    params = dict(params or {})
-    spec = system_spec(system, params)
-    axes = parse_axes(axes, lambda: _estimate_seconds(spec, {}, 1))
-    check_names(spec, list(axes), "sweep parameter")
-    check_names(spec, list(params), "fixed parameter")
-    check_values(axes, params)
-    axes, params = canonical_values(spec, axes, params)
-    if ny_inf_method not in NY_INF_METHODS:
-        raise ValueError(f"unknown N_y = inf method {ny_inf_method!r}; allowed: {', '.join(NY_INF_METHODS)}")
-    from ...numeric.checks import check_name
-    from ...numeric.engines import ENGINES
-
-    spec = type(spec)(spec.geometry, spec.factory, dict(params), ny_inf_method, check_name("engine", engine, ENGINES))
-    both = [n for n in axes if n in params]
-    if both:
-        raise ValueError(f"parameter {both[0]!r} is both swept (axes) and fixed (params); give it in one place")
-    for geo, angles in ANGLE_PARAMETERS.items():
-        if spec.geometry == geo:
-            for a, (target, _) in angles.items():
-                if a in axes and target in axes:
-                    raise ValueError(f"sweep either the angle {a!r} or the magnetization {target!r}, not both")
-    if isinstance(observables, str):
-        observables = [observables]
-    if observables is None or not hasattr(observables, "__iter__"):
-        raise ValueError(f"observables must be a name or a list of names, got {observables!r}; allowed: free_energy, particle_number, densities, currents, torques, rkky")
-    observables = list(observables)
-    if not observables:
-        raise ValueError("no observables requested; allowed: free_energy, particle_number, densities, currents, torques, rkky")
-    parsed = []
-    for o in observables:
-        p = parse_observable(o)
-        if p not in parsed:
-            parsed.append(p)
-    if any(p[0] == "rkky" for p in parsed) and spec.geometry == "bilayer":
-        raise ValueError("observable 'rkky' needs the trilayer geometry (J = F_AP - F_P between two FMs)")
-    try:
-        tol = float(tol)
-    except (TypeError, ValueError):
-        raise ValueError(f"tol must be a positive number, got {tol!r}") from None
-    if not (tol > 0 and math.isfinite(tol)):
-        raise ValueError(f"tol must be a positive finite number, got {tol!r}")
-    infinite = any(v == math.inf for v in axes.get("N_y", []) if not isinstance(v, str)) or params.get("N_y") == math.inf
-    schema = [s for o in parsed for s in observable_schema(o, infinite)]
-    if (isinstance(executor, str) and executor not in ("serial", "process")) or not (executor is None or isinstance(executor, str) or hasattr(executor, "submit")):
-        raise ValueError(f"unknown executor {executor!r}; allowed: 'serial', 'process', or a concurrent.futures.Executor (e.g. dask client.get_executor())")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1):
-        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
-    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1):
-        raise ValueError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
-
-    names = list(axes)
-    shape = tuple(len(v) for v in axes.values())
-    columns = [v for v in axes.get("N_x", [spec.fixed.get("N_x")]) if isinstance(v, int)]
-    from ...conventions import PAPER_PARAMETERS
-
-    bases = set(axes.get("basis", [spec.fixed.get("basis")])) | {"spin" for m in axes.get("metal", [spec.fixed.get("metal")]) if m == "am"}
-    site_dim = 2 if bases and bases <= {"spin"} else 3
-    rows = [v for v in axes.get("N_y", [spec.fixed.get("N_y")]) if isinstance(v, int)]
-    n_points = check_size(
-        axes, schema, max(columns or [PAPER_PARAMETERS["N_x"]]), _estimate_seconds(spec, axes, math.prod(shape)), site_dim,
-        max_rows=max(rows or [PAPER_PARAMETERS["N_y"]]),
+    spec, axes, params, parsed, tol, schema, names, shape, n_points, result_bytes = _checked_inputs(
+        system, axes, observables, params, executor, workers, chunk_size, tol, ny_inf_method, engine
     )
-    check_points(spec, axes)
     fingerprint, doc = _fingerprint(spec, axes, parsed, tol, ny_inf_method)
     attrs = _attrs(spec, axes, parsed, tol, fingerprint)
     if ny_inf_method != "auto" and "k_integral_tol" in attrs:
         attrs["k_integral_method"] = ny_inf_method
     run = (spec, axes, parsed, tol, schema, attrs, names, shape, n_points)
     options = dict(executor=executor, workers=workers, chunk_size=chunk_size, progress=progress, on_chunk=on_chunk)
+    budget = dict(tol=tol, workers=_planned_workers(executor, workers), result_bytes=result_bytes)
     if out is None:
+        check_sweep_resources(spec, axes, parsed, **budget)  # the whole sweep, before any point runs
         return _compute(run, {}, None, **options)
     given = str(out)
     out = Path(out)
@@ -478,7 +531,9 @@ def sweep(
                     store.finish(clear=bool(store.same_sweep()))  # our own leftovers (killed after the save) go
                     return old
         store.prepare()
-        ds = _compute(run, store.load(n_points), store, **options)
+        stored = store.load(n_points)
+        check_sweep_resources(spec, axes, parsed, skip=stored, **budget)  # the missing points, before any runs
+        ds = _compute(run, stored, store, **options)
         save(ds, out)
         store.finish()
     return ds
