@@ -26,6 +26,8 @@ from __future__ import annotations
 import math
 import sys
 
+from ..conventions import PAPER_PARAMETERS
+
 NAME = "sweep"
 HELP = "parameter sweeps (free energy, currents, densities, torques, RKKY) in parallel, saved as labeled NetCDF"
 
@@ -47,7 +49,7 @@ def add_arguments(parser):
         "--ny-inf-method",
         dest="ny_inf_method",
         choices=("auto", "trapezoid", "adaptive"),
-        default="auto",
+        default=None,
         help="rule of the N_y=inf k_y integral: auto (default; trapezoid at ordinary T, adaptive split at the Fermi points for T <~ 1e-3 and T = 0), trapezoid, adaptive",
     )
     parser.add_argument(
@@ -155,6 +157,30 @@ def parse_fixed(item):
     return name, v
 
 
+def _check_infinite_rows_options(args, axes, fixed):
+    """``--tol`` and ``--ny-inf-method`` set the ``N_y = inf`` k_y integral: refused (naming the option)
+    when no point of the sweep has ``N_y = inf`` (they would be silently ignored)."""
+    if args.tol is not None and not (math.isfinite(args.tol) and args.tol > 0):
+        raise ValueError(f"--tol must be a positive finite tolerance (units of t), got {args.tol!r}")
+    given = [opt for opt, v in (("--tol", args.tol), ("--ny-inf-method", args.ny_inf_method)) if v is not None]
+    if not given:
+        return
+    rows = axes["N_y"] if "N_y" in axes else [fixed.get("N_y", PAPER_PARAMETERS["N_y"])]
+
+    def infinite(v):
+        try:
+            return math.isinf(float(v))
+        except (TypeError, ValueError):
+            return False
+
+    if not any(infinite(v) for v in rows):
+        shown = ", ".join(str(v) for v in rows[:4]) + (", ..." if len(rows) > 4 else "")
+        raise ValueError(
+            f"option {given[0]} applies only to points with N_y = inf (the k_y integral); every point of this sweep has "
+            f"a finite N_y ({shown}): drop it, or sweep or --set N_y=inf"
+        )
+
+
 def run(args):
     from ..io import check_output_file
     from ..workflows.sweeps import SweepError, sweep
@@ -184,6 +210,7 @@ def run(args):
         raise ValueError(f"--workers must be an integer >= 1, got {args.workers}")
     if args.chunk_size is not None and args.chunk_size < 1:
         raise ValueError(f"--chunk-size must be an integer >= 1, got {args.chunk_size}")
+    _check_infinite_rows_options(args, axes, fixed)
     kwargs = {}
     if args.tol is not None:
         kwargs["tol"] = args.tol
@@ -207,7 +234,7 @@ def run(args):
             out=args.out,
             restart=args.restart,
             progress=False if args.quiet else None,
-            ny_inf_method=args.ny_inf_method,
+            ny_inf_method=args.ny_inf_method or "auto",
             engine=args.engine,
             **kwargs,
         )

@@ -383,3 +383,21 @@ def test_progress_bar_stays_quiet_when_ipykernel_is_merely_imported(capsys, monk
     monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
     sweep("bilayer", {"theta": [0.0, 1.0]}, params={"N_x": 3, "N_y": 10}, executor="serial")
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["--tol", "1e-10"], "--tol"),
+    (["--ny-inf-method", "adaptive", "--set", "N_y=100"], "--ny-inf-method"),
+    (["--tol", "1e-9", "--param", "N_y=50,100"], "--tol"),
+])
+def test_cli_infinite_rows_options_refused_without_an_infinite_N_y(argv, option, capsys, monkeypatch):
+    """--tol / --ny-inf-method set the N_y = inf k_y integral: with only finite N_y they would be
+    silently ignored, so they are refused by name before any point runs."""
+    import orbsym.workflows.sweeps as sweeps_pkg
+    from orbsym.cli import main
+
+    monkeypatch.setattr(sweeps_pkg, "sweep", lambda *a, **k: pytest.fail("the sweep ran"))
+    axes = [] if "--param" in argv else ["--param", "gamma=0.5,1"]
+    assert main(["sweep", "trilayer", *axes, "--set", "N_x=5", *argv]) == 2
+    err = capsys.readouterr().err
+    assert f"option {option} applies only to points with N_y = inf" in err and err.count("\n") == 1
