@@ -250,10 +250,16 @@ class KernelSet:
 
     def onsite_matrix(self, params):
         """Numeric on-site matrix ``eps`` for parameter values ``params``."""
-        return self.hamiltonian["onsite"].blocks(params).get(((0, 0), (0, 0)), np.zeros((self.dim, self.dim), complex))
+        zero = (0,) * self.ndim
+        return self.hamiltonian["onsite"].blocks(params).get((zero, zero), np.zeros((self.dim, self.dim), complex))
 
     def hopping_matrix(self, bond, params):
         """Numeric hopping ``t_d`` of bond offset ``d`` for parameter values ``params``."""
         d = tuple(bond)
         blocks = self.hamiltonian[d].blocks(params)
-        return blocks.get(((0, 0), d), np.zeros((self.dim, self.dim), complex))
+        return blocks.get(((0,) * len(d), d), np.zeros((self.dim, self.dim), complex))
+
+    @property
+    def ndim(self):
+        """Number of lattice directions of the offsets: 2 (x, y: the square lattice) or 3 (x, y, z: films)."""
+        return len(self.bonds[0]) if self.bonds else 2

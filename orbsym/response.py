@@ -89,15 +89,16 @@ class Response(Result):
     another part without recomputing.
     """
 
-    def __init__(self, system, T, eta, part="total", workers=1, _shared=None):
+    def __init__(self, system, T, eta, part="total", workers=1, _shared=None, field="y"):
         super().__init__(system, T, workers)
         self.eta = real_number("broadening eta", eta, minimum=0.0, strict=True)
         self.part = check_name("response part", part, PARTS)
+        self.field = _field(system, field)
         self._shared = {} if _shared is None else _shared
 
     def select(self, part):
         """The same response, another part (shares the solution)."""
-        return Response(self.system, self.T, self.eta, part, self.workers, self._shared)
+        return Response(self.system, self.T, self.eta, part, self.workers, self._shared, self.field)
 
     @property
     def solution(self):
@@ -105,7 +106,14 @@ class Response(Result):
         Fermi-surface and Fermi-sea parts, their total, and the ``drive`` term of the balance)."""
         if "solution" not in self._shared:
             lat = self.lattice
-            self._shared["solution"] = solve_kubo(lat, self.T, self.eta, lat.offset_pairs(KERNEL_NAMES), parts=("fermi_surface", "fermi_sea", "drive"))
+            parts = ("fermi_surface", "fermi_sea", "drive")
+            if lat.is_film:  # k_z sectors (E_y: each sector's dh/dk_y; E_z: dh/dk_z)
+                from .numeric.film import solve_film_kubo
+
+                sol = solve_film_kubo(lat, self.T, self.eta, lat.offset_pairs(KERNEL_NAMES), self.field, parts)
+            else:
+                sol = solve_kubo(lat, self.T, self.eta, lat.offset_pairs(KERNEL_NAMES), parts=parts)
+            self._shared["solution"] = sol
         return self._shared["solution"]
 
     @property
@@ -119,9 +127,9 @@ class Response(Result):
         raise ValueError("a Response holds the driven deviation of the state; the free energy is an equilibrium quantity (use orbsym.systems.solve)")
 
     def particle_number(self, per_row=True):
-        """Driven change of the particle number per row (per unit q E_y)."""
+        """Driven change of the particle number per row (films: per transverse cell; per unit q E)."""
         n = float(self.observables.density(None).sum())
-        return n if per_row else n * self.lattice.N_y
+        return n if per_row else n * self.lattice.n_transverse
 
     def magnetic_columns(self):
         """Indices of the FM columns."""
@@ -147,6 +155,7 @@ class Response(Result):
         and ``pumping = -torque`` for the Fermi-sea part (``K_mn = conj(K_nm)``; the sea part is odd
         under the time reversal that maps m -> -m).  Per unit ``q`` and per row.
         """
+        self.system.require_2d("reciprocity()")
         lat = self.lattice
         fm = self.magnetic_columns()
         if not fm:
@@ -190,6 +199,7 @@ class Response(Result):
         a = _check_pol(polarization)
         if a is None:
             raise ValueError("local_reciprocity() needs an angular-momentum polarization x, y or z")
+        self.system.require_2d("local_reciprocity()")
         lat = self.lattice
         N = lat.N_x
         J = lat.generators["xyz".index(a)]
@@ -239,7 +249,10 @@ class Response(Result):
         return out
 
     def describe(self):
-        return {"T": self.T, "eta": self.eta, "part": self.part, "units": UNITS, "system": self.system.describe()}
+        units = UNITS if self.field == "y" else UNITS.replace("E_y", "E_z")
+        if self.system.is_film:
+            units += "; film: per site = per transverse cell a^2 of one column"
+        return {"T": self.T, "eta": self.eta, "part": self.part, "field": f"E_{self.field}", "units": units, "system": self.system.describe()}
 
     def to_dict(self, quantities=("densities", "currents", "torques", "orbital_torque")):
         """JSON-ready dict of the requested quantities for the current part (NaN -> None)."""
@@ -265,7 +278,7 @@ class Response(Result):
         return out
 
 
-def response(system, T=PAPER_PARAMETERS["T"], eta=DEFAULT_ETA, part="total"):
+def response(system, T=PAPER_PARAMETERS["T"], eta=DEFAULT_ETA, part="total", field="y"):
     """DC linear response of ``system`` to a static uniform field ``E_y`` (module docstring).
 
     Parameters
@@ -277,6 +290,9 @@ def response(system, T=PAPER_PARAMETERS["T"], eta=DEFAULT_ETA, part="total"):
     eta : float
         Relaxation rate ``hbar eta > 0`` (units of t).
     part : {"total", "fermi_surface", "fermi_sea", "drive"}
+    field : {"y", "z"}
+        Direction of the field: ``"y"`` (every system) or, for films (``N_z``), ``"z"`` -- the
+        response to ``E_z`` with ``v = dh/dk_z`` (:func:`orbsym.numeric.film.solve_film_kubo`).
 
     Returns
     -------
@@ -292,9 +308,21 @@ def response(system, T=PAPER_PARAMETERS["T"], eta=DEFAULT_ETA, part="total"):
     """
     if not isinstance(system, System):
         raise TypeError(f"response() needs an orbsym.systems.System (from trilayer(), bilayer(), heterostructure()), got {type(system).__name__}")
-    system.require_finite_rows("response()")
+    if not system.is_film:
+        system.require_finite_rows("response()")
+    _field(system, field)
     response_resources(system.lattice)
-    return Response(system, T, eta, part)
+    return Response(system, T, eta, part, field=field)
+
+
+def _field(system, field):
+    """The field direction: ``"y"``, or ``"z"`` for a film."""
+    allowed = ("y", "z") if system.is_film else ("y",)
+    if field not in allowed:
+        if field == "z":
+            raise ValueError("field='z' (E_z) needs a film, periodic in z: build the system with N_z; a 2D system has E_y only")
+        raise unknown_name("field direction", field, allowed)
+    return field
 
 
 def response_resources(lattice, solves=1, max_bytes=None, max_seconds=None):
@@ -305,6 +333,12 @@ def response_resources(lattice, solves=1, max_bytes=None, max_seconds=None):
     """
     from .numeric.budget import check_resources, kubo_estimate
 
+    if lattice.is_film:  # one 2D response per k_z sector, no k_y half zone assumed
+        from .numeric.budget import film_estimate
+
+        est = film_estimate(kubo_estimate(lattice.N_x, lattice.N_y, lattice.dim, symmetric=False, solves=solves), lattice)
+        what = f"the linear response of the film N_x = {lattice.N_x}, N_y = {lattice.N_y}, N_z = {lattice.N_z}" + (f" ({solves} solves)" if solves > 1 else "")
+        return check_resources(est, what=what, max_bytes=max_bytes, max_seconds=max_seconds, hint="reduce N_x, N_y or N_z")
     est = kubo_estimate(lattice.N_x, lattice.N_y, lattice.dim, symmetric=bool(lattice.y_hermitian), solves=solves)
     what = f"the linear response of N_x = {lattice.N_x}, N_y = {lattice.N_y}" + (f" ({solves} solves)" if solves > 1 else "")
     return check_resources(est, what=what, max_bytes=max_bytes, max_seconds=max_seconds, hint="reduce N_x or N_y")

@@ -149,20 +149,21 @@ def magnetization(value, magnitude=1.0):
 
 
 @functools.lru_cache(maxsize=None)
-def _builtin_model(kind, basis):
-    """Built-in symbolic model of a layer kind (cached: models are immutable)."""
+def _builtin_model(kind, basis, dimension=2):
+    """Built-in symbolic model of a layer kind (cached: models are immutable); ``dimension=3``: the
+    cubic models of films (:func:`orbsym.symbolic.models.multiorbital_metal` and friends)."""
     from .symbolic.generators import pauli, t2g_L
     from .symbolic.models import altermagnet, ferromagnet, multiorbital_metal
 
     check_name("basis", basis, BASES)
     if kind == "fm":
-        return ferromagnet(t2g_L() if basis == "orbital" else pauli())
+        return ferromagnet(t2g_L() if basis == "orbital" else pauli(), dimension=dimension)
     if kind == "nm":
-        return multiorbital_metal() if basis == "orbital" else altermagnet()
+        return multiorbital_metal(dimension=dimension) if basis == "orbital" else altermagnet(dimension=dimension)
     if kind == "am":
         if basis != "spin":
             raise ValueError("an altermagnet ('am') layer needs basis='spin' (Eq. 4 acts on spin up/down)")
-        return altermagnet()
+        return altermagnet(dimension=dimension)
     raise unknown_name("layer kind", kind, KINDS)
 
 
@@ -242,10 +243,30 @@ class System:
         """Whether ``N_y = infinity`` (the lattice then carries a placeholder ``N_y = 1``)."""
         return self.N_y == math.inf
 
+    @property
+    def N_z(self):
+        """Films: cells along z (periodic); None for the 2D system."""
+        return self.lattice.N_z
+
+    @property
+    def is_film(self):
+        """Whether this is a film (periodic in y and z, built with ``N_z``)."""
+        return self.lattice.is_film
+
+    def require_2d(self, what):
+        """Raise ValueError for a film (drivers that run on the 2D column lattice only)."""
+        if self.is_film:
+            raise ValueError(
+                f"{what} runs on 2D systems only so far; this is a film (N_z = {self.N_z}): solve() and rkky() take films, "
+                "drop N_z for the 2D system"
+            )
+
     def require_finite_rows(self, what):
-        """Raise ValueError if ``N_y = infinity`` (for solvers that need the finite k grid)."""
+        """Raise ValueError if ``N_y = infinity`` (for solvers that need the finite k grid) or, for the
+        drivers that call it (response, evolve, attach_leads), if the system is a film (:meth:`require_2d`)."""
         if self.infinite:
             raise ValueError(f"{what} needs a finite N_y (the N_y = infinity k integral is available in solve() and rkky() only); got N_y = inf")
+        self.require_2d(what)
 
     def describe(self):
         """Plain-data description: constructor parameters plus the resolved column layout."""
@@ -270,7 +291,7 @@ def _rows(N_y):
     return _check_int("N_y", N_y, 1, " (rows, periodic in y), or math.inf for N_y = infinity")
 
 
-def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interface="fm", spin_unit="sigma", info=None, **defaults):
+def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interface="fm", spin_unit="sigma", info=None, N_z=None, **defaults):
     """General column sequence.
 
     Parameters
@@ -287,6 +308,11 @@ def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interf
     spin_unit : {"sigma", "S"}
         Spin basis only: report angular momentum in units of the Pauli matrices (paper) or of
         ``S = sigma/2`` (all polarized quantities halved; the Hamiltonian is unchanged).
+    N_z : int, optional
+        A film: ``N_z`` cells periodic along z (``>= 1``), with the cubic built-in models
+        (``t_z = diag(-t, -t, -gamma)`` for the orbital NM, ``-t 1`` for FM and spin layers) and
+        user Models with a ``"z"`` hopping.  None (default): the 2D system.  Every quantity is then
+        per transverse cell (``a^2``) of a column (see "Films" in the module docstring).
     **defaults
         Parameter defaults for every layer (``t=1``, ``mu=-0.2``, ``gamma=1``, ``w=0``, ``tp=t``).
         Built-in kinds take all of them; a user Model takes the given ones and, implicitly, only
@@ -300,6 +326,10 @@ def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interf
     check_name("spin_unit", spin_unit, SPIN_UNITS)
     check_name("basis", basis, BASES)
     N_y = _rows(N_y)
+    N_z = _cells_z(N_z)
+    if N_z is not None and N_y == math.inf:
+        raise ValueError(f"N_y = inf is not available for films yet (N_z = {N_z}); give a finite N_y")
+    dimension = 2 if N_z is None else 3
     layers = list(layers)
     if not layers:
         raise ValueError("a heterostructure needs at least one layer")
@@ -318,7 +348,7 @@ def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interf
             kind = ly.model.lower()
             if kind not in KINDS:
                 raise unknown_name("layer kind", ly.model, KINDS)
-            model = _builtin_model(kind, basis)
+            model = _builtin_model(kind, basis, dimension)
             label = ly.label or kind.upper()
             magnetic = kind == "fm" if ly.magnetic is None else ly.magnetic
             if kind == "nm" and basis == "spin" and params.get("w", 0.0) != 0.0:
@@ -336,6 +366,11 @@ def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interf
         ks = kernels(model)
         if i == 0:  # before building any column: refuse a lattice that cannot be held at all
             _check_lattice_size(sum(ly_.width for ly_ in layers if isinstance(ly_, Layer)), N_y, model.dim)
+        if N_z is not None and model.ndim != 3:
+            raise ValueError(
+                f"N_z = {N_z} given, but layer {i} ({label}, model {model.name!r}) is a 2D model with no z hopping; a film "
+                "needs 3D models: Model(..., {'x': tx, 'y': ty, 'z': tz})"
+            )
         known_names.update(ks.parameters)
         needs_m = any(f"m_{a}" in ks.parameters for a in "xyz")
         allowed = set(ks.parameters) | ({"m"} if needs_m else set())
@@ -352,19 +387,30 @@ def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interf
     for name in defaults:
         if name not in known_names:
             raise unknown_name("heterostructure parameter", name, sorted(known_names))
-    lattice = Lattice(columns, 1 if N_y == math.inf else N_y, interface)
+    lattice = Lattice(columns, 1 if N_y == math.inf else N_y, interface, N_z=N_z)
     meta = {"geometry": "heterostructure", "basis": basis, "interface": interface, "N_y": N_y}
+    if N_z is not None:
+        meta["N_z"] = N_z
     if info:
         meta.update(info)
     meta["interface"] = interface
 
     def rebuild(**changes):
-        kw = dict(N_y=N_y, basis=basis, interface=interface, spin_unit=spin_unit, info=info)
+        kw = dict(N_y=N_y, basis=basis, interface=interface, spin_unit=spin_unit, info=info, N_z=N_z)
         kw.update(defaults)
         kw.update(changes)
         return heterostructure(layers, **kw)
 
     return System(lattice, meta, rebuild, spin_unit, dict(defaults))
+
+
+def _cells_z(N_z):
+    """``N_z``: None (2D) or an int ``>= 1`` (film); infinity is not available yet."""
+    if N_z is None:
+        return None
+    if (isinstance(N_z, str) and N_z.strip().lower() in ("inf", "+inf", "infinity")) or (isinstance(N_z, (float, np.floating)) and math.isinf(N_z)):
+        raise ValueError("N_z = inf (the k_z integral) is not available yet; give a finite N_z (cells of the film along z)")
+    return _check_int("N_z", N_z, 1, " (cells of a film, periodic in z), or None for the 2D system")
 
 
 def _check_lattice_size(N_x, N_y, dim):
@@ -433,6 +479,7 @@ def trilayer(
     mu=PAPER_PARAMETERS["mu"],
     interface="fm",
     spin_unit="sigma",
+    N_z=None,
 ):
     """FM/NM/FM (or FM/AM/FM) trilayer of ``N_x`` columns (Figs. 2 and 5 of the paper).
 
@@ -455,6 +502,8 @@ def trilayer(
         Hopping and chemical potential (everywhere).
     interface : {"fm", "metal"}
         Owner of the FM-metal bonds.
+    N_z : int, optional
+        A film of ``N_z`` cells periodic along z, with the cubic models (:func:`heterostructure`).
     """
     metal, basis = _metal_kind(metal, basis)
     N_FM = _check_int("N_FM", N_FM, 1, " (FM columns on each side)")
@@ -482,8 +531,8 @@ def trilayer(
     }
     if basis == "orbital":
         info.setdefault("tp", float(t if tp is None else tp))
-    sys_ = heterostructure(layers, N_y=N_y, basis=basis, interface=interface, spin_unit=spin_unit, info=info, t=t, mu=mu)
-    args = dict(basis=basis, metal=metal, N_x=N_x, N_y=N_y, N_FM=N_FM, m_L=mL, m_R=mR, m=m, gamma=gamma, tp=tp, w=w, t=t, mu=mu, interface=interface, spin_unit=spin_unit)
+    sys_ = heterostructure(layers, N_y=N_y, basis=basis, interface=interface, spin_unit=spin_unit, info=info, N_z=N_z, t=t, mu=mu)
+    args = dict(basis=basis, metal=metal, N_x=N_x, N_y=N_y, N_FM=N_FM, m_L=mL, m_R=mR, m=m, gamma=gamma, tp=tp, w=w, t=t, mu=mu, interface=interface, spin_unit=spin_unit, N_z=N_z)
 
     def rebuild(**changes):
         kw = dict(args)
@@ -509,12 +558,13 @@ def bilayer(
     mu=PAPER_PARAMETERS["mu"],
     interface="fm",
     spin_unit="sigma",
+    N_z=None,
 ):
     """NM/FM or AM/FM bilayer (Figs. 3-4): the FM occupies the last ``N_FM`` of ``N_x`` columns.
 
     ``metal="nm"`` with ``basis="orbital"`` (default) is the multiorbital NM/FM; ``basis="spin"``
     the spin NM (altermagnet, ``w = 0``); ``metal="am"`` the AM/FM (spin basis, ``w`` default 0.4).
-    Other parameters as in :func:`trilayer`; ``m_FM`` is the FM magnetization.
+    Other parameters as in :func:`trilayer`; ``m_FM`` is the FM magnetization; ``N_z`` makes a film.
     """
     metal, basis = _metal_kind(metal, basis)
     N_FM = _check_int("N_FM", N_FM, 1, " (FM columns)")
@@ -531,8 +581,8 @@ def bilayer(
     info = {"geometry": "bilayer", "metal": metal, "N_x": N_x, "N_FM": N_FM, "m_FM": list(mv), "t": float(t), "mu": float(mu), **mp}
     if basis == "orbital":
         info.setdefault("tp", float(t if tp is None else tp))
-    sys_ = heterostructure(layers, N_y=N_y, basis=basis, interface=interface, spin_unit=spin_unit, info=info, t=t, mu=mu)
-    args = dict(metal=metal, basis=basis, N_x=N_x, N_y=N_y, N_FM=N_FM, m_FM=mv, m=m, gamma=gamma, tp=tp, w=w, t=t, mu=mu, interface=interface, spin_unit=spin_unit)
+    sys_ = heterostructure(layers, N_y=N_y, basis=basis, interface=interface, spin_unit=spin_unit, info=info, N_z=N_z, t=t, mu=mu)
+    args = dict(metal=metal, basis=basis, N_x=N_x, N_y=N_y, N_FM=N_FM, m_FM=mv, m=m, gamma=gamma, tp=tp, w=w, t=t, mu=mu, interface=interface, spin_unit=spin_unit, N_z=N_z)
 
     def rebuild(**changes):
         kw = dict(args)
@@ -590,8 +640,19 @@ class Result:
 
     def estimate(self, vectors=True):
         """Estimated memory and time of the solve (:class:`orbsym.numeric.budget.ResourceEstimate`);
-        ``vectors=False``: the eigenvalue-only solve of the free energy and particle number."""
+        ``vectors=False``: the eigenvalue-only solve of the free energy and particle number.  Films:
+        one 2D solve per k_z sector solved (:func:`orbsym.numeric.budget.film_estimate`)."""
+        if self.lattice.is_film:
+            from .numeric.budget import film_estimate
+
+            return film_estimate(_solve_estimate(self._base_lattice, vectors, self.workers), self.lattice, vectors)
         return _solve_estimate(self.lattice, vectors, self.workers)
+
+    @property
+    def _base_lattice(self):
+        """The lattice the engine choice and the 2D estimates see: the lattice, or a film's k_z = 0 sector."""
+        lat = self.lattice
+        return lat.sector(0.0) if lat.is_film else lat
 
     def check_resources(self, vectors=True):
         """Raise :class:`orbsym.numeric.budget.ResourceError` (a ValueError) with the estimate if the
@@ -605,9 +666,13 @@ class Result:
             from .numeric.engines import greens_solve_estimate
 
             try:
-                est = greens_solve_estimate(self.lattice, self.T, vectors, N_y=None if self.system.infinite else "lattice")
+                est = greens_solve_estimate(self._base_lattice, self.T, vectors, N_y=None if self.system.infinite else "lattice")
             except ValueError:  # a point set the engine cannot run: the solve says why
                 return None
+            if self.lattice.is_film:
+                from .numeric.budget import film_estimate
+
+                est = film_estimate(est, self.lattice, vectors)
             what = "the Green's-function solve" + (" with correlation bands" if vectors else " of the free energy")
             return check_resources(est, what=what, workers=1)
         if self.system.infinite:
@@ -620,12 +685,17 @@ class Result:
         key = "bands" if vectors else "eigenvalues"
         if key not in self._used:
             N_y = None if self.system.infinite else "lattice"
-            self._used[key] = choose_engine(self.engine_requested, self.lattice, self.T, vectors, N_y=N_y)
+            self._used[key] = choose_engine(self.engine_requested, self._base_lattice, self.T, vectors, N_y=N_y)
         return self._used[key]
 
     def _run(self, vectors):
         """One solve with the chosen engine (``vectors``: correlation bands too)."""
         lat = self.lattice
+        if lat.is_film:
+            from .numeric.film import solve_film
+
+            pairs = lat.offset_pairs(KERNEL_NAMES) if vectors else ()
+            return solve_film(lat, self.T, pairs, vectors=vectors, engine=self._engine_for(vectors), workers=self.workers if self._engine_for(vectors) == "dense" else 1)
         if self._engine_for(vectors) == "greens":
             from .numeric.greens import solve_greens
 
@@ -693,7 +763,7 @@ class Result:
         o = self.observables
         fns = {"bond": o.bond_current, "eq7": o.eq7_current, "forward": o.forward_current, "backward": o.backward_current}
         check_name("current kind", kind, CURRENT_KINDS)
-        check_name("current direction", direction, ("x", "y"))
+        check_name("current direction", direction, ("x", "y", "z") if self.system.is_film else ("x", "y"))
         return self._per_pol(lambda p: fns[kind](p, direction), charge=kind == "bond")
 
     def torques(self, kind="bond"):
@@ -748,7 +818,8 @@ class Result:
             raise ValueError(f"the total {what} of an N_y = infinity system is infinite; use per_row=True")
 
     def free_energy(self, per_row=True):
-        """Grand potential ``F = -T sum ln(1 + exp(-E/T))`` (Eq. 13), per row by default."""
+        """Grand potential ``F = -T sum ln(1 + exp(-E/T))`` (Eq. 13), per row (films: per transverse
+        cell) by default."""
         self._per_row(per_row, "free energy")
         return self._eigen().free_energy(per_row)
 
@@ -801,6 +872,8 @@ class Result:
         if "currents" in quantities:
             out["currents"] = {k: _jsonable(self.currents(k)) for k in CURRENT_KINDS}
             out["currents"]["bond_y"] = _jsonable(self.currents("bond", "y"))
+            if self.system.is_film:
+                out["currents"]["bond_z"] = _jsonable(self.currents("bond", "z"))
         if "torques" in quantities:
             out["torques"] = _jsonable(self.torques("bond"))
             out["torques_forward"] = _jsonable(self.torques("forward"))
@@ -887,6 +960,6 @@ def rkky(system, T=PAPER_PARAMETERS["T"], per_row=True, workers=1, engine="auto"
     FP = solve(sP, T, workers, used).free_energy(per_row)
     FAP = solve(sAP, T, workers, used).free_energy(per_row)
     J = FAP - FP
-    if used == "greens":
+    if used == "greens" and not system.is_film:  # films: J = F_AP - F_P of the sector solves
         J = float(rkky_vs_length(system, T, [system.lattice.N_x])["J"][0]) * (1 if per_row else system.lattice.N_y)
     return {"J": J, "F_P": FP, "F_AP": FAP, "direction": [float(v) for v in u], "per_row": per_row, "interface": system.interface, "engine": used}

@@ -46,6 +46,7 @@ def add_arguments(parser):
     parser.add_argument("--N-x", dest="N_x", type=int, default=P["N_x"], metavar="N", help=f"columns, open in x (default: {P['N_x']})")
     parser.add_argument("--N-y", dest="N_y", type=_rows, default=P["N_y"], metavar="N", help=f"rows, periodic in y, or inf for the k integral (N_y = infinity) (default: {P['N_y']})")
     parser.add_argument("--N-FM", dest="N_FM", type=int, default=P["N_FM"], metavar="N", help=f"FM columns per ferromagnet (default: {P['N_FM']})")
+    parser.add_argument("--N-z", dest="N_z", type=int, default=None, metavar="N", help="a film: N cells periodic along z, cubic models (default: none, the 2D system)")
     parser.add_argument("--m-L", dest="m_L", default=None, metavar="M", help="left FM magnetization, trilayer only (default: x)")
     parser.add_argument("--m-R", dest="m_R", default=None, metavar="M", help="right FM magnetization, trilayer only (default: y)")
     parser.add_argument("--m-FM", dest="m_FM", default=None, metavar="M", help="FM magnetization, bilayer only (default: z)")
@@ -252,7 +253,7 @@ def _user_system(args, model, params):
     missing = sorted(names - set(params))
     if missing:
         raise ValueError(f"the metal model {model.name!r} needs values for {missing}: set them in a `params` dict in {args.metal_model!r}")
-    fm = ferromagnet(model.generators)
+    fm = ferromagnet(model.generators, dimension=3 if getattr(args, "N_z", None) is not None else 2)
     fm_params = {"t": args.t, "mu": args.mu}
     width = args.N_x - (2 if args.geometry == "trilayer" else 1) * args.N_FM
     if width < 1:
@@ -282,7 +283,7 @@ def _user_system(args, model, params):
         mv = magnetization(_magnetization_arg("--m-FM", args.m_FM), args.m)
         info.update(m_FM=list(mv))
         blocks = [layer(model, width, label=model.name, **params), layer(fm, args.N_FM, m=mv, label="FM", **fm_params)]
-    return heterostructure(blocks, N_y=args.N_y, interface=args.interface, spin_unit=args.spin_unit, info=info)
+    return heterostructure(blocks, N_y=args.N_y, interface=args.interface, spin_unit=args.spin_unit, info=info, N_z=getattr(args, "N_z", None))
 
 
 def _system(args, user=None):
@@ -293,7 +294,7 @@ def _system(args, user=None):
 
     common = dict(
         N_x=args.N_x, N_y=args.N_y, N_FM=args.N_FM, m=args.m, gamma=args.gamma, tp=args.tp, w=args.w,
-        t=args.t, mu=args.mu, interface=args.interface, spin_unit=args.spin_unit,
+        t=args.t, mu=args.mu, interface=args.interface, spin_unit=args.spin_unit, N_z=getattr(args, "N_z", None),
     )
     if args.geometry == "trilayer":
         mL = magnetization(_magnetization_arg("--m-L", args.m_L), args.m)
@@ -321,6 +322,10 @@ def check_size(args, dim, vectors, user=None):
     from ..numeric.budget import ResourceError
 
     est = dense_bloch_estimate(args.N_x, args.N_y, dim, vectors=vectors, workers=args.workers)
+    if getattr(args, "N_z", None) is not None and args.N_z >= 1:  # a film: one 2D solve per k_z sector
+        from ..numeric.budget import film_sector_count
+
+        est = est.times(film_sector_count(args.N_z), "k_z sectors")
     if args.rkky:
         est = est.times(3, "solves")
     what = f"N_x = {args.N_x}, N_y = {args.N_y}" + (" with eigenvectors" if vectors else " (eigenvalues only)")
@@ -392,6 +397,10 @@ def greens_check(args, dim, vectors, user=None, what=None, required=True):
         if required:
             raise
         return None
+    if getattr(args, "N_z", None) is not None and args.N_z >= 1:  # a film: one 2D solve per k_z sector
+        from ..numeric.budget import film_sector_count
+
+        est = est.times(film_sector_count(args.N_z), "k_z sectors")
     if args.rkky:
         what += " with --rkky"
     return check_resources(est, what=what, workers=1)
@@ -400,7 +409,8 @@ def greens_check(args, dim, vectors, user=None, what=None, required=True):
 def _format_text(d):
     lines = []
     s = d["system"]
-    sizes = ", ".join(f"{k}={s[k]}" for k in ("N_x", "N_y", "N_FM") if s.get(k) is not None)
+    cell = "per transverse cell" if s.get("N_z") is not None else "per row"  # films: per a^2 of one column
+    sizes = ", ".join(f"{k}={s[k]}" for k in ("N_x", "N_y", "N_z", "N_FM") if s.get(k) is not None)
     lines.append(f"system: {s['geometry']} ({s['basis']} basis, interface={s['interface']}), {sizes}, T={d['T']}")
     lines.append(f"engine: {d['engine']} (requested {d['engine_requested']})")
     if d.get("k_integral"):
@@ -412,12 +422,12 @@ def _format_text(d):
         lines.append(f"metal: model {mm['name']!r} from {mm['file']} ({pars}); FMs: m={s['m']}, t={s['t']}, mu={s['mu']}")
     if "free_energy_per_row" in d:
         total = "infinite" if d["free_energy_total"] is None else f"{d['free_energy_total']:.12g}"
-        lines.append(f"free energy per row: {d['free_energy_per_row']:.12g}  (total {total})")
+        lines.append(f"free energy {cell}: {d['free_energy_per_row']:.12g}  (total {total})")
     if "particle_number_per_row" in d:
-        lines.append(f"particles per row: {d['particle_number_per_row']:.12g}")
+        lines.append(f"particles {cell}: {d['particle_number_per_row']:.12g}")
     if "rkky" in d:
         r = d["rkky"]
-        lines.append(f"RKKY J = F_AP - F_P per row: {r['J']:.6e}  (F_P {r['F_P']:.12g}, F_AP {r['F_AP']:.12g})")
+        lines.append(f"RKKY J = F_AP - F_P {cell}: {r['J']:.6e}  (F_P {r['F_P']:.12g}, F_AP {r['F_AP']:.12g})")
 
     def fmt(v):
         return " ".join("nan" if x is None else f"{x: .3e}" for x in v)

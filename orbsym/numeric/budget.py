@@ -555,3 +555,35 @@ def transport_estimate(N_x, N_y, dim, open_width=False, period=1, points=1, tran
 
 ESTIMATORS["transport"] = transport_estimate
 __all__.append("transport_estimate")
+
+
+def film_sector_count(N_z, symmetric=True):
+    """k_z sectors a film solve runs: ``N_z // 2 + 1`` when the sector at ``-k_z`` equals that at
+    ``k_z`` (:attr:`orbsym.numeric.Lattice.z_symmetric`), else ``N_z``."""
+    N_z = _positive_int("N_z", N_z)
+    return N_z // 2 + 1 if symmetric else N_z
+
+
+def film_estimate(sector, lattice, vectors=True):
+    """Estimate of a film solve (:func:`orbsym.numeric.film.solve_film`) from the estimate of one k_z sector.
+
+    The sectors run one after the other (time ``n_sectors x`` one sector's, same peak memory), plus
+    the film's correlation bands: ``n_pairs`` arrays of ``N_x dim^2`` complex numbers, kept for
+    every sector's 2D bands and the recombined film bands.
+
+    Parameters
+    ----------
+    sector : ResourceEstimate
+        One 2D solve of the ``k_z = 0`` sector (dense or Green's function).
+    lattice : orbsym.numeric.Lattice
+        The film (``N_z``, ``N_x``, ``dim``, symmetry in k_z).
+    vectors : bool
+        Whether bands are formed.
+    """
+    n = film_sector_count(lattice.N_z, bool(lattice.z_symmetric))
+    est = sector.times(n, "k_z sectors")
+    if vectors:
+        n_pairs = 2 * lattice.ndim + 1
+        band_bytes = 16.0 * n_pairs * lattice.N_x * lattice.dim**2 * (n + 1)
+        est = ResourceEstimate(est.engine, est.bytes + band_bytes, est.seconds, est.detail)
+    return est

@@ -160,7 +160,7 @@ def _chunk_size(nk, n, budget):
 
 
 @blas_limited
-def solve_kubo(lattice, T, eta, pairs=((0, 0),), parts=("fermi_surface", "fermi_sea", "drive"), chunk_bytes=CHUNK_BYTES, perturbation=None):
+def solve_kubo(lattice, T, eta, pairs=((0, 0),), parts=("fermi_surface", "fermi_sea", "drive"), chunk_bytes=CHUNK_BYTES, perturbation=None, velocity=None):
     """Response bands ``dG`` of the steady state in a static field ``E_y`` (module docstring).
 
     Parameters
@@ -180,6 +180,11 @@ def solve_kubo(lattice, T, eta, pairs=((0, 0),), parts=("fermi_surface", "fermi_
         Instead of the field: the response to the rate ``d lambda/dt`` of a slowly varying parameter
         with ``dh/d lambda = W`` on-site (``W[x]`` on column x; e.g. ``-J_a`` on the FM columns for a
         precessing magnetization ``d m_a/dt``: orbital pumping).  Same formula with ``v -> W``.
+    velocity : Lattice, optional
+        Instead of ``v = dh/dk_y``: the velocity ``v(k) = V0 + cos k Vc + sin k Vs`` given as a
+        lattice of the same shape whose matrices are the derivatives (a film's
+        :meth:`~orbsym.numeric.Lattice.sector` with ``derivative=True``: the field ``E_z``).  Same
+        formula; no ``k -> -k`` half-zone shortcut (``v`` need not be odd in ``k``).
 
     Returns
     -------
@@ -198,15 +203,17 @@ def solve_kubo(lattice, T, eta, pairs=((0, 0),), parts=("fermi_surface", "fermi_
             raise ValueError(f"perturbation must have shape (N_x, dim, dim) = {(lattice.N_x, lattice.dim, lattice.dim)}, got {W.shape}")
         if not np.allclose(W, W.conj().transpose(0, 2, 1), atol=1e-13):
             raise ValueError("perturbation dh/dlambda must be Hermitian on every column")
+    if W is not None and velocity is not None:
+        raise ValueError("give either perturbation= (an on-site drive) or velocity= (a field), not both")
     with np.errstate(under="ignore"):
-        return _solve_kubo(lattice, T, eta, pairs, parts, chunk_bytes, W)
+        return _solve_kubo(lattice, T, eta, pairs, parts, chunk_bytes, W, velocity)
 
 
 #: Refuse problems whose single-k work arrays alone exceed this (bytes).
 MAX_BYTES = 4 * 2**30
 
 
-def _solve_kubo(lattice, T, eta, pairs, parts, chunk_bytes, W=None):
+def _solve_kubo(lattice, T, eta, pairs, parts, chunk_bytes, W=None, vlat=None):
     N, d, Ny = lattice.N_x, lattice.dim, lattice.N_y
     n = N * d
     need = 8 * n * n * 16
@@ -216,6 +223,16 @@ def _solve_kubo(lattice, T, eta, pairs, parts, chunk_bytes, W=None):
             f"(limit {MAX_BYTES / 2**30:.0f} GiB); reduce N_x"
         )
     phases = real_gauge(lattice) if W is None else None
+    if vlat is not None:
+        V0, Vc, Vs = _gauged_pieces(vlat, None)
+        if phases is not None:  # the real gauge of h must make v real too, else stay complex
+            D_ = np.tile(np.exp(1j * np.asarray(phases)), N)
+            gauged = [D_.conj()[:, None] * M * D_[None, :] for M in (V0, Vc, Vs)]
+            scale = max(1.0, max(float(np.abs(M).max(initial=0.0)) for M in gauged))
+            if max(float(np.abs(M.imag).max(initial=0.0)) for M in gauged) > 1e-13 * scale:
+                phases = None
+            else:
+                V0, Vc, Vs = (M.real for M in gauged)
     H0, C, S = _gauged_pieces(lattice, phases)
     real = phases is not None
     if W is not None:
@@ -225,7 +242,7 @@ def _solve_kubo(lattice, T, eta, pairs, parts, chunk_bytes, W=None):
     zero_tol = _zero_tol(H0, C, S)
     tol = DEGENERACY_RTOL * max(1.0, zero_tol / 1e-13)
     # h(-k) = h(k) => delta(-k) = -delta(k): half the zone, sum_k e^{ik dy} delta = sum 2i sin(k dy) delta
-    symmetric = bool(lattice.y_hermitian) and W is None
+    symmetric = bool(lattice.y_hermitian) and W is None and vlat is None
     k, w = k_points(Ny, symmetric)
     pairs = sorted({tuple(int(v) for v in p) for p in pairs})
     groups = {}
@@ -241,7 +258,10 @@ def _solve_kubo(lattice, T, eta, pairs, parts, chunk_bytes, W=None):
         E, U = np.linalg.eigh(h)
         del h
         energies[a : a + kk.size] = E
-        v = velocity(C, S, kk) if W is None else np.broadcast_to(Wfull, (kk.size, n, n))
+        if vlat is not None:
+            v = _assemble(V0, Vc, Vs, kk)
+        else:
+            v = velocity(C, S, kk) if W is None else np.broadcast_to(Wfull, (kk.size, n, n))
         Ut = U.transpose(0, 2, 1) if real else U.conj().transpose(0, 2, 1)
         V = Ut @ v @ U  # velocity in the eigenbasis (real in the real gauge)
         del v

@@ -34,6 +34,18 @@ than ``(1, 0)``, ``(0, 1)`` is present) and refuse or handle the other bonds.
 All bond kernels of a bond (currents, torques, equation-of-motion pieces) are evaluated with the
 owner's kernels and parameters: the equation of motion splits exactly bond by bond, so this is
 exact for any owner choice as long as the Hamiltonian uses the same hopping.
+
+Films (transverse dimension 2)
+------------------------------
+``Lattice(columns, N_y, interface, N_z=N_z)`` with models whose bond offsets are triples
+``(dx, dy, dz)`` (:class:`orbsym.symbolic.models.Model` with a ``"z"`` hopping) is a film: open in x,
+periodic in y (``N_y``) and in z (``N_z``).  Canonical offsets: ``dx > 0``, or ``dx = 0`` and
+``dy > 0``, or ``dx = dy = 0`` and ``dz > 0``; ``|dy| <= 1`` (any ``dz``).  Every quantity is per
+site, i.e. per transverse cell of one column; bands are keyed ``(dx, dy, dz)``.  The film is solved
+by its k_z sectors (:meth:`Lattice.sector`, :mod:`orbsym.numeric.film`): at fixed
+``k_z = 2 pi j / N_z`` the z-bonds fold into a 2D column lattice with hoppings
+``t_(dx,dy)(k_z) = sum_dz t_(dx,dy,dz) e^{i k_z dz}`` (on-site: ``eps + sum_{dz>0} (t e^{i k_z dz} + h.c.)``),
+exactly the 2D engines' input.  ``N_z=None`` (default) is the 2D lattice, unchanged.
 """
 
 from __future__ import annotations
@@ -44,12 +56,14 @@ import numpy as np
 
 from .checks import check_energy_scale, check_name, integer_at_least
 
-__all__ = ["Column", "Lattice", "INTERFACES", "X_BOND", "Y_BOND"]
+__all__ = ["Column", "Lattice", "INTERFACES", "X_BOND", "Y_BOND", "UNIT_BONDS"]
 
 #: Allowed values of the FM-metal interface rule.
 INTERFACES = ("fm", "metal")
 X_BOND = (1, 0)
 Y_BOND = (0, 1)
+#: Nearest-neighbour bonds along x, y (and z for films) by number of offset components.
+UNIT_BONDS = {2: {"x": (1, 0), "y": (0, 1)}, 3: {"x": (1, 0, 0), "y": (0, 1, 0), "z": (0, 0, 1)}}
 
 
 @dataclass(frozen=True)
@@ -115,6 +129,9 @@ class Lattice:
         ``N_y = 1``: the bond closes on the site (``t_y + t_y^dag`` adds to the on-site matrix).
     interface : {"fm", "metal"}
         Owner of FM-metal x-bonds (see module docstring).
+    N_z : int, optional
+        Films only: periodic cells along z (``>= 1``; models with ``(dx, dy, dz)`` offsets and a z
+        hopping).  None (default): the 2D lattice.
 
     Attributes
     ----------
@@ -140,7 +157,7 @@ class Lattice:
         ``h(-k) = h(k)`` (e.g. all ``t_y`` Hermitian and no diagonal bonds).
     """
 
-    def __init__(self, columns, N_y, interface="fm"):
+    def __init__(self, columns, N_y, interface="fm", N_z=None):
         columns = tuple(columns)
         if not columns:
             raise ValueError("a lattice needs at least one column")
@@ -148,8 +165,11 @@ class Lattice:
         if bad:
             raise TypeError(f"columns must be orbsym.numeric.Column objects, got {type(bad[0]).__name__}")
         integer_at_least("N_y", N_y, 1, " (rows, periodic in y)")
+        if N_z is not None:
+            integer_at_least("N_z", N_z, 1, " (cells of a film, periodic in z)")
         check_name("interface rule", interface, INTERFACES)
         ref = columns[0].kernels
+        ndim = _check_dimension(columns, N_z)
         gens = np.asarray(ref.generators)
         if gens.shape != (3, ref.dim, ref.dim):
             raise ValueError(f"model {ref.model!r}: generators have shape {gens.shape}, expected (3, {ref.dim}, {ref.dim}) for its {ref.dim}-state basis")
@@ -166,6 +186,12 @@ class Lattice:
                     f"basis {tuple(ks.basis)}) differs from column 0 (model {ref.model!r}, basis {tuple(ref.basis)}): {what}"
                 )
             bad_offsets = [tuple(d) for d in ks.bonds if not _supported_offset(d)]
+            if bad_offsets and ndim == 3:
+                raise ValueError(
+                    f"model {ks.model!r} has bond offsets {bad_offsets}; a film supports bond offsets (dx, dy, dz) with "
+                    "dx > 0, or dx = 0 and dy > 0, or dx = dy = 0 and dz > 0 (each bond once), and |dy| <= 1 (any dz), "
+                    "e.g. (1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 0, 1), (0, 1, -1), (0, 0, 2)"
+                )
             if bad_offsets:
                 raise ValueError(
                     f"model {ks.model!r} has bond offsets {bad_offsets}; the heterostructure solver supports bond "
@@ -175,14 +201,21 @@ class Lattice:
         self.columns = columns
         self.N_x = len(columns)
         self.N_y = int(N_y)
+        self.N_z = None if N_z is None else int(N_z)
+        self.ndim = ndim
+        self.x_bond, self.y_bond = UNIT_BONDS[ndim]["x"], UNIT_BONDS[ndim]["y"]
         self.dim = ref.dim
         self.generators = gens
         self.normalization = ref.normalization
         self.interface = interface
-        bonds = {X_BOND, Y_BOND}
+        units = tuple(UNIT_BONDS[ndim].values())
+        bonds = set(units)
         for c in columns:
             bonds.update(tuple(int(v) for v in b) for b in c.kernels.bonds)
-        self.bonds = tuple(sorted(bonds, key=lambda b: (b != X_BOND, b != Y_BOND, abs(b[0]) + abs(b[1]), b)))
+        if ndim == 2:
+            self.bonds = tuple(sorted(bonds, key=lambda b: (b != X_BOND, b != Y_BOND, abs(b[0]) + abs(b[1]), b)))
+        else:  # units first (x, y, z), then by length
+            self.bonds = tuple(sorted(bonds, key=lambda b: (units.index(b) if b in units else len(units), sum(map(abs, b)), b)))
         self._blocks = {}
         self._anchor_groups = {}
         memo = {}  # (column object, bond) -> matrix: the columns of a layer are one object, evaluated once
@@ -200,17 +233,19 @@ class Lattice:
                 else:
                     owners.append(x)
             self.owners[bond] = np.array(owners, dtype=int)
-            what = {X_BOND: "x hopping", Y_BOND: "y hopping"}.get(bond, f"hopping {bond}")
+            what = _hopping_name(bond)
             self.hoppings[bond] = np.array(
                 [self._evaluate_once(memo, columns[o], o, what, bond) for o in owners], dtype=complex
             ).reshape(len(owners), d, d)
-        self.x_owner = self.owners[X_BOND]
+        self.x_owner = self.owners[self.x_bond]
         self.onsite = np.array([self._evaluate_once(memo, c, x, None, None) for x, c in enumerate(columns)], dtype=complex).reshape(self.N_x, d, d)
-        self.hop_y = self.hoppings[Y_BOND]
-        self.hop_x = self.hoppings[X_BOND]
+        self.hop_y = self.hoppings[self.y_bond]
+        self.hop_x = self.hoppings[self.x_bond]
         # h(-k) = h(k) iff the k-odd part S of h(k) = H0 + cos k C + sin k S vanishes: every dy = 1
-        # block of h(k) (t_d at (x, x + dx), t_{(dx, -1)}^dag at (x + dx, x)) is Hermitian
-        self.y_hermitian = bool(self._k_even())
+        # block of h(k) (t_d at (x, x + dx), t_{(dx, -1)}^dag at (x + dx, x)) is Hermitian.  Films:
+        # each k_z sector has its own (Lattice.sector)
+        self.y_hermitian = bool(self._k_even()) if ndim == 2 else None
+        self._sectors = {}
 
     def with_columns(self, updates):
         """This lattice with some columns replaced by columns of the same models (new parameter values).
@@ -259,16 +294,17 @@ class Lattice:
             idx = np.nonzero(np.isin(owners, changed))[0]
             if idx.size == 0:
                 continue
-            what = {X_BOND: "x hopping", Y_BOND: "y hopping"}.get(bond, f"hopping {bond}")
+            what = _hopping_name(bond)
             t = self.hoppings[bond].copy()
             for i in idx:
                 o = int(owners[i])
                 t[i] = self._evaluate(cols[o], o, what, bond)
             hops_changed = hops_changed or not np.array_equal(t, self.hoppings[bond])
             new.hoppings[bond] = t
-        new.hop_y = new.hoppings[Y_BOND]
-        new.hop_x = new.hoppings[X_BOND]
-        if hops_changed:
+        new.hop_y = new.hoppings[self.y_bond]
+        new.hop_x = new.hoppings[self.x_bond]
+        new._sectors = {}
+        if hops_changed and self.ndim == 2:
             new.y_hermitian = bool(new._k_even())
         return new
 
@@ -294,8 +330,103 @@ class Lattice:
     # ------------------------------------------------------------------ geometry
     @property
     def has_diagonal_bonds(self):
-        """True if any bond other than the nearest-neighbour ``(1, 0)``, ``(0, 1)`` is present."""
-        return any(b not in (X_BOND, Y_BOND) and np.any(self.hoppings[b] != 0) for b in self.bonds)
+        """True if any bond other than the nearest-neighbour ``(1, 0)``, ``(0, 1)`` (films: and
+        ``(0, 0, 1)``) is present."""
+        units = tuple(UNIT_BONDS[self.ndim].values())
+        return any(b not in units and np.any(self.hoppings[b] != 0) for b in self.bonds)
+
+    @property
+    def is_film(self):
+        """Whether this is a film (periodic in y and z, ``N_z`` set)."""
+        return self.N_z is not None
+
+    @property
+    def n_transverse(self):
+        """Transverse cells per column: ``N_y`` (2D) or ``N_y N_z`` (film)."""
+        return self.N_y * (self.N_z or 1)
+
+    def unit_bond(self, direction):
+        """Nearest-neighbour bond offset of a direction name ``"x"``, ``"y"`` (films: also ``"z"``)."""
+        try:
+            return UNIT_BONDS[self.ndim][direction]
+        except (KeyError, TypeError):
+            from .checks import unknown_name
+
+            raise unknown_name("bond direction", direction, tuple(UNIT_BONDS[self.ndim]) + ("a bond offset",)) from None
+
+    # ------------------------------------------------------------------ films: k_z sectors
+    @property
+    def z_symmetric(self):
+        """Films: whether the sector at ``-k_z`` equals the one at ``k_z`` for every ``k_z`` (then only
+        ``0 <= k_z <= pi`` is solved).  True iff every on-site z-bond ``(0, 0, dz)`` is Hermitian and
+        every other bond's hopping equals that of its mirror offset ``(dx, dy, -dz)``."""
+        if not self.is_film:
+            return None
+        for (dx, dy, dz), t in self.hoppings.items():
+            if dz == 0 or not np.any(t != 0):
+                continue
+            if dx == 0 and dy == 0:
+                if not np.allclose(t, t.conj().transpose(0, 2, 1), rtol=0, atol=1e-14):
+                    return False
+            else:
+                mirror = self.hoppings.get((dx, dy, -dz))
+                if mirror is None or not np.allclose(t, mirror, rtol=0, atol=1e-14):
+                    return False
+        return True
+
+    def sector(self, k_z, derivative=False):
+        """The 2D column lattice of a film at fixed ``k_z`` (radians per cell; cached).
+
+        The z-bonds fold into the 2D bonds: ``t_(dx,dy)(k_z) = sum_dz t_(dx,dy,dz) e^{i k_z dz}``
+        and ``eps(k_z) = eps + sum_{dz > 0} (t_(0,0,dz) e^{i k_z dz} + h.c.)``; ``h(k_y, k_z)`` of the film
+        is ``h(k_y)`` of the sector.  The sector carries the matrices only (``N_x``, ``N_y``, ``dim``,
+        ``onsite``, ``hoppings``, ``hop_x``, ``hop_y``, ``bonds``, ``y_hermitian``), enough for every 2D
+        engine; its kernels are not defined (evaluate observables on the film).
+
+        ``derivative=True``: the same structure with every matrix replaced by its ``k_z`` derivative
+        (``i dz t e^{i k_z dz}``), i.e. the velocity ``v_z(k_y) = dh(k_y, k_z)/dk_z`` in the sector's
+        ``H0 + cos k_y C + sin k_y S`` form (the Kubo response to ``E_z``).
+        """
+        if not self.is_film:
+            raise ValueError("sector(k_z) is defined for films only (a lattice built with N_z)")
+        key = float(k_z)
+        hit = self._sectors.get((key, derivative))
+        if hit is not None:
+            return hit
+        N, d = self.N_x, self.dim
+        onsite = np.zeros_like(self.onsite) if derivative else self.onsite.copy()
+        hops = {}
+        for (dx, dy, dz), t in self.hoppings.items():
+            if t.shape[0] == 0 and (dx, dy) not in hops:
+                hops[(dx, dy)] = np.zeros((0, d, d), complex)
+                continue
+            phase = np.exp(1j * key * dz) if dz else 1.0
+            if derivative:
+                phase = 1j * dz * phase
+            if dx == 0 and dy == 0:  # on-site z-bond: t e^{i k dz} + h.c.
+                onsite += phase * t + np.conj(phase) * t.conj().transpose(0, 2, 1)
+                continue
+            acc = hops.setdefault((dx, dy), np.zeros((N - dx, d, d), complex))
+            acc += phase * t
+        sec = object.__new__(Lattice)
+        sec.columns = self.columns
+        sec.N_x, sec.N_y, sec.dim = N, self.N_y, d
+        sec.N_z, sec.ndim = None, 2
+        sec.x_bond, sec.y_bond = X_BOND, Y_BOND
+        sec.generators, sec.normalization, sec.interface = self.generators, self.normalization, self.interface
+        for b in (X_BOND, Y_BOND):
+            hops.setdefault(b, np.zeros((max(N - b[0], 0), d, d), complex))
+        sec.bonds = tuple(sorted(hops, key=lambda b: (b != X_BOND, b != Y_BOND, abs(b[0]) + abs(b[1]), b)))
+        sec.hoppings = hops
+        sec.owners = {(dx, dy): self.owners[(dx, dy, 0)] if (dx, dy, 0) in self.owners else np.arange(max(N - dx, 0)) for (dx, dy) in hops}
+        sec.x_owner = sec.owners[X_BOND]
+        sec.onsite = onsite
+        sec.hop_x, sec.hop_y = hops[X_BOND], hops[Y_BOND]
+        sec._blocks, sec._anchor_groups, sec._sectors = {}, {}, {}
+        sec.y_hermitian = bool(sec._k_even())
+        sec.k_z = key
+        self._sectors[(key, derivative)] = sec
+        return sec
 
     @property
     def max_dy(self):
@@ -330,7 +461,8 @@ class Lattice:
         """On-site (``bond=None``) or hopping matrix of a column; ValueError if not finite."""
         ks = column.kernels
         key = "onsite" if bond is None else tuple(bond)
-        expected = ((0, 0), (0, 0) if bond is None else tuple(bond))
+        zero = (0,) * ks.ndim
+        expected = (zero, zero if bond is None else tuple(bond))
         if bond is not None and key not in [tuple(b) for b in ks.bonds]:
             return np.zeros((ks.dim,) * 2, complex)
         try:
@@ -367,11 +499,19 @@ class Lattice:
         if bond is None:
             xs = np.arange(self.N_x)
             return xs, xs
-        b = tuple(bond)
+        b = self.bond_key(bond)
         if b not in self.owners:
             raise ValueError(f"bond must be None or one of the lattice's bond offsets {list(self.bonds)}, got {bond!r}")
         o = self.owners[b]
         return np.arange(o.size), o
+
+    def bond_key(self, bond):
+        """None (site kernels), a bond offset tuple, or the offset of a direction name ``"x"``, ``"y"``, ``"z"``."""
+        if bond is None:
+            return None
+        if isinstance(bond, str):
+            return self.unit_bond(bond)
+        return tuple(bond)
 
     def _owner_has_bond(self, owner, bond):
         return bond is None or tuple(bond) in {tuple(b) for b in self.columns[owner].kernels.bonds}
@@ -379,7 +519,8 @@ class Lattice:
     def has_kernel(self, name, polarization, bond):
         """Whether every owner model of the anchors (that has the bond) provides kernel ``(name, polarization, bond)``."""
         _, owners = self.anchors(bond)
-        key = (name, polarization, None if bond is None else tuple(bond))
+        bond = self.bond_key(bond)
+        key = (name, polarization, bond)
         return all(key in self.columns[o].kernels.operators for o in set(owners.tolist()) if self._owner_has_bond(o, bond))
 
     def kernel_blocks(self, name, polarization, bond):
@@ -392,7 +533,7 @@ class Lattice:
         groups : list of (index array, {(left, right): matrix})
             ``index`` selects anchors that share one owner model and parameter set.
         """
-        bkey = None if bond is None else tuple(bond)
+        bkey = self.bond_key(bond)
         xs, anchor_groups = self.anchor_groups(bkey)
         groups = []
         for key, idx, owner in anchor_groups:
@@ -410,7 +551,7 @@ class Lattice:
 
         Returns ``(anchors, [(column key, index array, owner column), ...])``; anchors whose owner
         has no such bond (zero hopping) are in no group."""
-        bkey = None if bond is None else tuple(bond)
+        bkey = self.bond_key(bond)
         hit = self._anchor_groups.get(bkey)
         if hit is None:
             xs, owners = self.anchors(bkey)
@@ -423,13 +564,14 @@ class Lattice:
         return hit
 
     def offset_pairs(self, names, polarizations=(None, "x", "y", "z")):
-        """All relative offsets ``(dx, dy) = right - left`` the named kernels need (plus (0, 0))."""
-        pairs = {(0, 0)}
+        """All relative offsets ``(dx, dy) = right - left`` (films: ``(dx, dy, dz)``) the named kernels
+        need (plus zero)."""
+        pairs = {(0,) * self.ndim}
         for c in {id(c.kernels): c.kernels for c in self.columns}.values():
             for (name, pol, bond), k in c.operators.items():
                 if name in names and pol in polarizations:
                     for t in k.terms:
-                        pairs.add((t.right[0] - t.left[0], t.right[1] - t.left[1]))
+                        pairs.add(tuple(r - l for r, l in zip(t.right, t.left)))
         return sorted(pairs)
 
     def describe(self):
@@ -437,6 +579,7 @@ class Lattice:
         return {
             "N_x": self.N_x,
             "N_y": self.N_y,
+            **({"N_z": self.N_z} if self.is_film else {}),
             "dim": self.dim,
             "interface": self.interface,
             "columns": [c.label or c.kernels.model for c in self.columns],
@@ -446,6 +589,43 @@ class Lattice:
 
 
 def _supported_offset(d):
-    """Canonical bond offsets the engine handles: ``dx >= 0``, ``|dy| <= 1``, ``dy = 1`` if ``dx = 0``."""
+    """Canonical bond offsets the engine handles: ``dx >= 0``, ``|dy| <= 1``, ``dy = 1`` if ``dx = 0``
+    (films ``(dx, dy, dz)``: ``dx > 0``, or ``dx = 0 < dy``, or ``dx = dy = 0 < dz``; ``|dy| <= 1``)."""
+    if len(d) == 3:
+        dx, dy, dz = (int(v) for v in d)
+        return abs(dy) <= 1 and (dx > 0 or (dx == 0 and (dy > 0 or (dy == 0 and dz > 0))))
     dx, dy = (int(v) for v in d)
     return dx >= 0 and abs(dy) <= 1 and (dx > 0 or dy == 1)
+
+
+def _hopping_name(bond):
+    if bond in UNIT_BONDS[len(bond)].values():
+        return f"{'xyz'[list(bond).index(1)]} hopping"
+    return f"hopping {bond}"
+
+
+def _check_dimension(columns, N_z):
+    """2 (square-lattice models, ``N_z`` None) or 3 (film: every model 3D with a z hopping, ``N_z`` set)."""
+    models = {id(c.kernels): c.kernels for c in columns}.values()
+    dims = {ks.model: ks.ndim for ks in models}
+    if N_z is None:
+        three = [m for m, n in dims.items() if n == 3]
+        if three:
+            raise ValueError(
+                f"model(s) {three} have 3D bond offsets (dx, dy, dz): a lattice of them is a film, give N_z (cells along z, "
+                "periodic), e.g. Lattice(columns, N_y, N_z=64) or trilayer(..., N_z=64)"
+            )
+        return 2
+    two = [m for m, n in dims.items() if n != 3]
+    if two:
+        raise ValueError(
+            f"N_z = {N_z} given, but model(s) {two} have 2D bond offsets (dx, dy) and no z hopping; a film needs every "
+            "model in 3D, with a 'z' hopping (orbsym.symbolic.models.Model(..., {'x': tx, 'y': ty, 'z': tz}))"
+        )
+    flat = [ks.model for ks in models if not any(b[2] != 0 for b in ks.bonds)]
+    if flat:
+        raise ValueError(
+            f"N_z = {N_z} given, but model(s) {flat} have no z hopping (no bond with dz != 0): their planes would be "
+            "decoupled along z; add a 'z' hopping to the model, or drop N_z for the 2D system"
+        )
+    return 3

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from .checks import unknown_name
-from .lattice import X_BOND, Y_BOND
+from .lattice import UNIT_BONDS
 
 __all__ = ["Observables", "POLARIZATIONS", "KERNEL_NAMES", "polarization_label"]
 
@@ -94,7 +94,7 @@ class Observables:
         ``N_x - 1`` (x-bond kernels: one per bond ``(x, x+1)``).  Values are real up to rounding;
         the real part is returned.
         """
-        key = (name, polarization, None if bond is None else tuple(bond))
+        key = (name, polarization, self.lattice.bond_key(bond))
         if key in self._cache:
             return self._cache[key]
         lat = self.lattice
@@ -107,7 +107,8 @@ class Observables:
         out = np.zeros(xs.size, complex)
         for gi, (idx, blocks) in enumerate(groups):
             for (left, right), M in blocks.items():
-                dx, dy = right[0] - left[0], right[1] - left[1]
+                rel = tuple(r - l for r, l in zip(right, left))  # (dx, dy) or, films, (dx, dy, dz)
+                dx = rel[0]
                 sel = self._inside.get((key[2], gi, left[0], dx))
                 if sel is None:  # anchors whose term stays inside the lattice (the same for every kernel)
                     xl = xs[idx] + left[0]
@@ -115,9 +116,9 @@ class Observables:
                     sel = self._inside[key[2], gi, left[0], dx] = (idx[inside], xl[inside]) if inside.any() else None
                 if sel is None:
                     continue
-                band = self.bands.get((dx, dy))
+                band = self.bands.get(rel)
                 if band is None:
-                    raise ValueError(f"correlation band (dx, dy) = {(dx, dy)} needed by kernel {name!r} was not computed")
+                    raise ValueError(f"correlation band {rel} (dx, dy{', dz' if len(rel) == 3 else ''}) needed by kernel {name!r} was not computed")
                 with np.errstate(under="ignore"):  # tiny correlations of nearly empty bands
                     out[sel[0]] += np.einsum("ij,aij->a", M, band[sel[1]])
         val = out.real
@@ -130,9 +131,9 @@ class Observables:
         return self.evaluate("density", _check_pol(polarization))
 
     def particle_number(self, per_row=True):
-        """Particles per row (default) or in total, from the charge density kernel."""
+        """Particles per row (films: per transverse cell; default) or in total, from the charge density kernel."""
         n = float(self.density(None).sum())
-        return n if per_row else n * self.lattice.N_y
+        return n if per_row else n * self.lattice.n_transverse
 
     def bond_current(self, polarization=None, direction="x"):
         """Bond current (kernel ``current``): x-bonds ``(x, x+1)`` (length N_x - 1) or y-bonds per column.
@@ -157,7 +158,7 @@ class Observables:
         """
         f = self.forward_current(polarization, direction)
         b = self.backward_current(polarization, direction)
-        if direction == "y":
+        if direction in ("y", "z"):  # transverse: every column has both bonds
             return 0.5 * (f + b)
         out = np.full(self.lattice.N_x, np.nan)
         out[1:-1] = 0.5 * (f[1:] + b[:-1])
@@ -180,11 +181,13 @@ class Observables:
         return out
 
     def _grouped(self, per_bond):
-        """``bond_x``, ``bond_y`` and (if present) ``bond_diagonal`` = all other offsets."""
-        N = self.lattice.N_x
-        out = {"bond_x": per_bond.get(X_BOND, np.zeros(N)), "bond_y": per_bond.get(Y_BOND, np.zeros(N))}
-        if self.lattice.has_diagonal_bonds:
-            out["bond_diagonal"] = sum((v for b, v in per_bond.items() if b not in (X_BOND, Y_BOND)), np.zeros(N))
+        """``bond_x``, ``bond_y`` (films: ``bond_z``) and (if present) ``bond_diagonal`` = all other offsets."""
+        lat = self.lattice
+        N = lat.N_x
+        units = UNIT_BONDS[lat.ndim]
+        out = {f"bond_{a}": per_bond.get(b, np.zeros(N)) for a, b in units.items()}
+        if lat.has_diagonal_bonds:
+            out["bond_diagonal"] = sum((v for b, v in per_bond.items() if b not in units.values()), np.zeros(N))
         return out
 
     def torques(self, polarization, kind="bond"):
@@ -293,10 +296,10 @@ class Observables:
 
 
 def _bond(direction):
-    if isinstance(direction, tuple) and len(direction) == 2:
+    """A bond offset tuple, or a direction name ``"x"``, ``"y"``, ``"z"`` (resolved by the lattice in
+    :meth:`Observables.evaluate`: ``(1, 0)`` in 2D, ``(1, 0, 0)`` in a film)."""
+    if isinstance(direction, tuple) and len(direction) in (2, 3):
         return tuple(int(v) for v in direction)
-    if direction == "x":
-        return X_BOND
-    if direction == "y":
-        return Y_BOND
-    raise unknown_name("current direction", direction, ("x", "y", "a bond offset (dx, dy)"))
+    if direction in ("x", "y", "z"):
+        return direction
+    raise unknown_name("current direction", direction, ("x", "y", "z", "a bond offset (dx, dy) or (dx, dy, dz)"))

@@ -151,7 +151,7 @@ def _model_hamiltonian(model):
 # =============================================================================== bond decomposition
 def _bond_pieces(eom, bonds, shift_coef=None):
     """Split the equation of motion of J at site 0 into per-bond start/end pieces (bond-anchored)."""
-    zero = (0,) * 2
+    zero = (0,) * len(next(iter(bonds), (0, 0)))
     pieces = {}
     for d in bonds:
         start = eom.get(("bond", zero, d), LatticeOperator())
@@ -189,7 +189,7 @@ def paper_current(J, hop, derivative, d):
     For Hermitian, translation-invariant hoppings ``h_{n,n-d} = t_d`` and these are exactly the
     paper's expression ``(i a^2/2) c^dag J t (c_{n+e} - c_{n-e})/(2a) + h.c.`` times 2.
     """
-    zero = (0, 0)
+    zero = (0,) * len(d)
     md = neg_offset(d)
     fwd_h = hop(d, zero)
     bwd_h = adjoint(hop(d, md))
@@ -570,7 +570,8 @@ class Derivation:
 def _decompose(model, H, Jmat):
     """All bond/site pieces of the continuity equation of ``c^dag Jmat c`` for a concrete model."""
     Jm = sp.ImmutableMatrix(Jmat)
-    e = H.heisenberg(LatticeOperator({((0, 0), (0, 0)): Jm}))
+    zero = model.zero
+    e = H.heisenberg(LatticeOperator({(zero, zero): Jm}))
     p, onsite = _bond_pieces(e, model.offsets)
     out = {"eom": e, "torque_onsite": onsite, "pieces": p, "current": {}, "source": {}, "torque": {}, "forward": {}, "backward": {}}
     hop = lambda dd, s: model.hopping(dd)  # noqa: E731 - translation-invariant model
@@ -730,10 +731,11 @@ def kernels(model):
     printer = NumPyPrinter({"fully_qualified_modules": True})
     ops = {}
     H = _model_hamiltonian(model)
+    zero = model.zero
     channels = [(None, sp.eye(model.dim))] + list(zip("xyz", der.generators.matrices))
     for alpha, Ja in channels:
         dec = _decompose(model, H, Ja) if alpha is None else None
-        density = LatticeOperator({((0, 0), (0, 0)): sp.ImmutableMatrix(Ja)})
+        density = LatticeOperator({(zero, zero): sp.ImmutableMatrix(Ja)})
         ops[("density", alpha, None)] = _to_kernel(density, "density", "site", None, alpha, params, printer)
         onsite = dec["torque_onsite"] if dec else der.torque_onsite[alpha]
         ops[("torque_onsite", alpha, None)] = _to_kernel(onsite, "torque_onsite", "site", None, alpha, params, printer)
@@ -759,9 +761,9 @@ def kernels(model):
                 ("source_forward_end", sf_end),
             ):
                 ops[(name, alpha, d)] = _to_kernel(op, name, "bond", d, alpha, params, printer)
-    ham = {"onsite": _to_kernel(LatticeOperator({((0, 0), (0, 0)): model.onsite}), "onsite", "site", None, None, params, printer)}
+    ham = {"onsite": _to_kernel(LatticeOperator({(zero, zero): model.onsite}), "onsite", "site", None, None, params, printer)}
     for d, t in model.hoppings.items():
-        ham[d] = _to_kernel(LatticeOperator({((0, 0), d): t}), "hopping", "bond", d, None, params, printer)
+        ham[d] = _to_kernel(LatticeOperator({(zero, d): t}), "hopping", "bond", d, None, params, printer)
     gens = der.generators
     ks = KernelSet(
         model.name,

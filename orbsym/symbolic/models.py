@@ -21,6 +21,7 @@ __all__ = [
     "Model",
     "SYMBOLS",
     "multiorbital_metal",
+    "cubic_t2g_metal",
     "altermagnet",
     "ferromagnet",
     "builtin_model",
@@ -34,20 +35,47 @@ SYMBOLS = {
 LATEX_NAMES = {SYMBOLS["tp"]: "t'", SYMBOLS["gamma"]: r"\gamma", SYMBOLS["mu"]: r"\mu"}
 
 _DIRECTION_ALIASES = {"x": (1, 0), "y": (0, 1), "e_x": (1, 0), "e_y": (0, 1)}
+_DIRECTION_ALIASES_3D = {"x": (1, 0, 0), "y": (0, 1, 0), "z": (0, 0, 1), "e_x": (1, 0, 0), "e_y": (0, 1, 0), "e_z": (0, 0, 1)}
 
 
-def _offset(key):
+def _lattice_dimension(keys):
+    """2 (square lattice, offsets ``(dx, dy)``) or 3 (cubic, ``(dx, dy, dz)``) from the hopping keys."""
+    dims = set()
+    for key in keys:
+        if isinstance(key, str):
+            if key in ("z", "e_z"):
+                dims.add(3)
+        else:
+            try:
+                dims.add(len(tuple(key)))
+            except TypeError:
+                pass
+    dims &= {2, 3}
+    if len(dims) > 1:
+        raise ValueError(
+            f"bond offsets {list(keys)} mix 2D pairs (dx, dy) and 3D triples (dx, dy, dz); give every offset of a model "
+            "with the same number of components ('x', 'y' and 'z' follow the model's dimension)"
+        )
+    return dims.pop() if dims else 2
+
+
+def _offset(key, ndim=2):
     if isinstance(key, str):
+        aliases = _DIRECTION_ALIASES_3D if ndim == 3 else _DIRECTION_ALIASES
         try:
-            return _DIRECTION_ALIASES[key]
+            return aliases[key]
         except KeyError:
-            raise ValueError(f"unknown bond direction {key!r}; allowed: 'x', 'y' or an integer offset (dx, dy)") from None
+            raise ValueError(
+                f"unknown bond direction {key!r}; allowed: {', '.join(repr(a) for a in ('x', 'y', 'z'))} or an integer offset "
+                "(dx, dy) / (dx, dy, dz)"
+            ) from None
     try:
         off = tuple(int(v) for v in key)
     except Exception:
-        raise TypeError(f"bond offset must be 'x', 'y' or a pair of integers, got {key!r}") from None
-    if len(off) != 2 or off == (0, 0) or tuple(key) != off:
-        raise ValueError(f"bond offset must be a nonzero pair of integers (dx, dy), got {key!r}")
+        raise TypeError(f"bond offset must be 'x', 'y', 'z' or a tuple of integers, got {key!r}") from None
+    if len(off) != ndim or not any(off) or tuple(key) != off:
+        what = "nonzero triple of integers (dx, dy, dz)" if ndim == 3 else "nonzero pair of integers (dx, dy)"
+        raise ValueError(f"bond offset must be a {what}, got {key!r}")
     return off
 
 
@@ -120,8 +148,9 @@ class Model:
         if not self.hoppings:
             raise ValueError("a model needs at least one hopping matrix, e.g. {'x': tx, 'y': ty}")
         hops = {}
+        ndim = _lattice_dimension(dict(self.hoppings))
         for key, mat in dict(self.hoppings).items():
-            off = _offset(key)
+            off = _offset(key, ndim)
             if off in hops or tuple(-v for v in off) in hops:
                 raise ValueError(
                     f"bond offset {off} given twice (or together with its reverse); give each bond once, "
@@ -129,7 +158,9 @@ class Model:
                 )
             m = self._matrix(mat, f"hopping matrix for offset {off}")
             hops[off] = m
-        object.__setattr__(self, "hoppings", dict(sorted(hops.items(), key=lambda kv: (abs(kv[0][0]) + abs(kv[0][1]), kv[0][1], kv[0][0]))))
+        # 2D order (|dx| + |dy|, dy, dx); 3D offsets sort by their total length, then dz, dy, dx
+        order = (lambda d: (abs(d[0]) + abs(d[1]), d[1], d[0])) if ndim == 2 else (lambda d: (sum(map(abs, d)), d[2], d[1], d[0]))
+        object.__setattr__(self, "hoppings", dict(sorted(hops.items(), key=lambda kv: order(kv[0]))))
         onsite = self.onsite if self.onsite is not None else -SYMBOLS["mu"] * sp.eye(n)
         onsite = self._matrix(onsite, "on-site matrix")
         if not _hermitian_up_to_rounding(onsite):
@@ -170,6 +201,16 @@ class Model:
         return self.generators.dim
 
     @property
+    def ndim(self):
+        """Number of lattice directions: 2 (square lattice, offsets ``(dx, dy)``) or 3 (cubic, ``(dx, dy, dz)``)."""
+        return len(next(iter(self.hoppings)))
+
+    @property
+    def zero(self):
+        """The zero offset ``(0,) * ndim`` (the site itself)."""
+        return (0,) * self.ndim
+
+    @property
     def offsets(self):
         """Bond offsets ``d`` with a hopping matrix (each bond once)."""
         return tuple(self.hoppings)
@@ -202,59 +243,122 @@ class Model:
 
 
 # ---------------------------------------------------------------------- paper models
-def multiorbital_metal(tp=None):
+def _dimension(dimension):
+    if isinstance(dimension, bool) or dimension not in (2, 3):
+        raise ValueError(f"dimension must be 2 (square lattice, the paper) or 3 (cubic, films), got {dimension!r}")
+    return dimension
+
+
+def multiorbital_metal(tp=None, dimension=2):
     """Multiorbital d_yz/d_xz/d_xy normal metal, Eq. (3), with the t2g L of Eq. (2).
 
     ``t_x = diag(-gamma, -t, -t')``, ``t_y = diag(-t, -gamma, -t')``, on-site ``-mu``.
     ``tp`` sets t' (default: the free symbol t'; the paper takes t' = t).
+
+    ``dimension=3``: the cubic t2g metal of films, with ``t_z = diag(-t, -t, -gamma)``: each orbital
+    is weak (``gamma``) along the axis normal to its plane -- d_yz along x, d_xz along y, d_xy along
+    z -- and strong (``t``) in its plane; ``t'`` stays d_xy's in-plane (x, y) hopping.
     """
     t, g, mu = SYMBOLS["t"], SYMBOLS["gamma"], SYMBOLS["mu"]
     tpv = SYMBOLS["tp"] if tp is None else sp.sympify(tp)
+    hops = {"x": sp.diag(-g, -t, -tpv), "y": sp.diag(-t, -g, -tpv)}
+    if _dimension(dimension) == 3:
+        hops["z"] = sp.diag(-t, -t, -g)
     return Model(
-        "multiorbital",
+        "multiorbital" if dimension == 2 else "multiorbital-3d",
         t2g_L(),
-        {"x": sp.diag(-g, -t, -tpv), "y": sp.diag(-t, -g, -tpv)},
+        hops,
         -mu * sp.eye(3),
-        "multiorbital (d_yz, d_xz, d_xy) normal metal, Eq. (3)",
+        "multiorbital (d_yz, d_xz, d_xy) normal metal, Eq. (3)" + ("" if dimension == 2 else "; cubic, t_z = diag(-t, -t, -gamma)"),
     )
 
 
-def altermagnet(generators=None):
+def cubic_t2g_metal(second_neighbours=True):
+    """Cubic t2g metal of films with nearest and second-nearest neighbours (Slater-Koster).
+
+    Basis (d_yz, d_xz, d_xy) with the t2g L of Eq. 2.  Nearest neighbours as in
+    :func:`multiorbital_metal` with ``dimension=3`` (``dd pi = -t``, ``dd delta = -gamma``, t' = t).
+    Second neighbours ``(1, +-1, 0)``, ``(1, 0, +-1)``, ``(0, 1, +-1)`` from the two-centre integrals
+    ``v_sigma``, ``v_pi``, ``v_delta`` of the second shell (Slater and Koster, Phys. Rev. 94, 1498 (1954),
+    Table I, direction cosines ``(1, +-1, 0)/sqrt 2`` and permutations): the orbital lying in the bond's
+    plane hops with ``(3 v_sigma + v_delta)/4``, the other two with ``(v_pi + v_delta)/2``, and those
+    two mix with ``+-(v_pi - v_delta)/2`` (the sign of the product of the two nonzero direction
+    cosines): d_yz-d_xz on ``(1, +-1, 0)``, d_xy-d_yz on
+    ``(1, 0, +-1)``, d_xy-d_xz on ``(0, 1, +-1)``.  The mixing is what gives the orbital Hall effect
+    (the nearest-neighbour model is orbital-diagonal and has none).
+    """
+    t, g, mu = SYMBOLS["t"], SYMBOLS["gamma"], SYMBOLS["mu"]
+    vs, vp, vd = (sp.Symbol(n, real=True) for n in ("v_sigma", "v_pi", "v_delta"))
+    hops = {"x": sp.diag(-g, -t, -t), "y": sp.diag(-t, -g, -t), "z": sp.diag(-t, -t, -g)}
+    if second_neighbours:
+        plane = (3 * vs + vd) / 4
+        other = (vp + vd) / 2
+        mix = (vp - vd) / 2
+        # (bond family, index of the in-plane orbital, the mixed pair)
+        for offsets, inplane, (a, b) in (
+            (((1, 1, 0), (1, -1, 0)), 2, (0, 1)),
+            (((1, 0, 1), (1, 0, -1)), 1, (2, 0)),
+            (((0, 1, 1), (0, 1, -1)), 0, (2, 1)),
+        ):
+            for off in offsets:
+                sign = 1 if off == offsets[0] else -1
+                m = sp.diag(*[plane if i == inplane else other for i in range(3)])
+                m[a, b] = m[b, a] = sign * mix
+                hops[off] = m
+    return Model(
+        "cubic-t2g" + ("-nnn" if second_neighbours else ""),
+        t2g_L(),
+        hops,
+        -mu * sp.eye(3),
+        "cubic t2g metal (films): nearest neighbours of Eq. 3 in 3D"
+        + (" and Slater-Koster second neighbours v_sigma, v_pi, v_delta" if second_neighbours else ""),
+    )
+
+
+def altermagnet(generators=None, dimension=2):
     """Altermagnet, Eq. (4): ``t_x = -t 1 + w sigma_z``, ``t_y = -t 1 - w sigma_z``, on-site ``-mu``.
 
     The hopping is written with the Pauli matrices regardless of ``generators`` (default: Pauli,
     as in the paper; pass :func:`~orbsym.symbolic.generators.spin_half` for ``S = sigma/2`` currents).
+    ``dimension=3`` (films): ``t_z = -t 1`` (the d-wave splitting is in the x-y plane).
     """
     gens = pauli() if generators is None else generators
     if gens.dim != 2:
         raise ValueError(f"the altermagnet acts on a spin-1/2 basis (2 states); generators {gens.name} have {gens.dim}")
     t, w, mu = SYMBOLS["t"], SYMBOLS["w"], SYMBOLS["mu"]
     sz = sp.diag(1, -1)
+    hops = {"x": -t * sp.eye(2) + w * sz, "y": -t * sp.eye(2) - w * sz}
+    if _dimension(dimension) == 3:
+        hops["z"] = -t * sp.eye(2)
     return Model(
-        "altermagnet",
+        "altermagnet" if dimension == 2 else "altermagnet-3d",
         gens,
-        {"x": -t * sp.eye(2) + w * sz, "y": -t * sp.eye(2) - w * sz},
+        hops,
         -mu * sp.eye(2),
-        "altermagnet with spin-dependent hopping, Eq. (4)",
+        "altermagnet with spin-dependent hopping, Eq. (4)" + ("" if dimension == 2 else "; t_z = -t 1"),
     )
 
 
-def ferromagnet(generators=None):
+def ferromagnet(generators=None, dimension=2):
     """Isotropic ferromagnet: ``t_x = t_y = -t 1`` and on-site ``-mu - m . J`` (Eq. 6).
 
     ``generators`` defaults to the t2g L of Eq. (2) (the orbital FM of the paper's trilayers);
-    pass :func:`~orbsym.symbolic.generators.pauli` for a spin FM.
+    pass :func:`~orbsym.symbolic.generators.pauli` for a spin FM.  ``dimension=3`` (films):
+    ``t_z = -t 1`` too (isotropic on every bond).
     """
     gens = t2g_L() if generators is None else generators
     n = gens.dim
     t, mu = SYMBOLS["t"], SYMBOLS["mu"]
     m = tuple(SYMBOLS[f"m_{a}"] for a in "xyz")
+    hops = {"x": -t * sp.eye(n), "y": -t * sp.eye(n)}
+    if _dimension(dimension) == 3:
+        hops["z"] = -t * sp.eye(n)
     return Model(
-        "ferromagnet",
+        "ferromagnet" if dimension == 2 else "ferromagnet-3d",
         gens,
-        {"x": -t * sp.eye(n), "y": -t * sp.eye(n)},
+        hops,
         -mu * sp.eye(n) - gens.dot(m),
-        f"isotropic ferromagnet with exchange -m.{gens.name}, Eq. (6)",
+        f"isotropic ferromagnet with exchange -m.{gens.name}, Eq. (6)" + ("" if dimension == 2 else "; t_z = -t 1"),
         m,
     )
 
@@ -264,6 +368,7 @@ BUILTIN_MODELS = {
     "altermagnet": altermagnet,
     "ferromagnet": ferromagnet,
     "ferromagnet-spin": lambda: ferromagnet(pauli()),
+    "cubic-t2g-nnn": cubic_t2g_metal,
 }
 
 
