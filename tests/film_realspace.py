@@ -56,6 +56,14 @@ Every function here takes and returns ``rho[a, b] = <c_a^dag c_b>`` (the ``G`` o
 ``rho.T``).  For the Fermi state ``rho = f(H)^T``.  A one-body operator ``c^dag A c`` has
 ``<c^dag A c> = sum_ab A_ab rho_ab``.
 
+Contents
+--------
+:func:`film_hamiltonian` (dense ``H``), :func:`film_correlations` (Fermi ``rho``, ``F``, ``N`` per
+cell), :func:`film_kernel` (any kernel at every anchor column), :func:`film_rate` (exact
+``d<J>/dt`` from ``H``, no kernel), :func:`film_kernel_rate` (the same from the kernels, three
+splits), :func:`hand_kernelset` (KernelSets with 2- or 3-tuple offsets written by hand, for 3D
+tests before the symbolic layer derives them), :func:`bond_owner`, :func:`site_index`.
+
 Cost: ``O((N_x N_y N_z dim)^3)``; refused above :data:`MAX_STATES` states.
 """
 
@@ -78,6 +86,7 @@ __all__ = [
     "film_kernel",
     "film_rate",
     "film_kernel_rate",
+    "hand_kernelset",
 ]
 
 #: Largest number of states ``N_x N_y N_z dim`` of a dense film (about 0.3 GB for H and rho).
@@ -513,20 +522,135 @@ def film_rate(columns, rho, H, N_y, N_z, polarization, per_position=False):
     return rate if per_position else rate.mean(axis=(1, 2))
 
 
-def film_kernel_rate(columns, rho, N_y, N_z, polarization, interface="fm"):
-    """``d<J>/dt`` per column assembled from the kernels (the continuity identity of KernelSet)::
+_BALANCE = {
+    # kind: (start-side kernels with sign, end-side kernels with sign); see the KernelSet docstring
+    "eom": ((("eom_start", 1.0),), (("eom_end", 1.0),)),
+    "bond": ((("current", -1.0), ("source", 1.0)), (("current", 1.0), ("source", 1.0))),
+    "forward": ((("current_forward", -1.0), ("source_forward_start", 1.0)), (("current_forward", 1.0), ("source_forward_end", 1.0))),
+}
+
+
+def film_kernel_rate(columns, rho, N_y, N_z, polarization, interface="fm", kind="eom"):
+    """``d<J>/dt`` per column assembled from the kernels (the continuity identity of KernelSet).
+
+    ``kind="eom"``::
 
         rate(x) = torque_onsite(x) + sum_d [ eom_start(x, d) + eom_end(x - dx, d) ]
 
-    averaged over transverse positions (the transverse shift of ``eom_end`` drops out of the
-    average).  Equals :func:`film_rate` for any state when the kernels are right.
+    ``kind="bond"`` (``-div j + tau`` with the bond current and the bond torque on each end)::
+
+        rate(x) = torque_onsite(x) - sum_d [ current(x, d) - current(x - dx, d) ]
+                  + sum_d [ source(x, d) + source(x - dx, d) ]
+
+    ``kind="forward"``: the same with ``current_forward``, ``source_forward_start`` (at ``x``) and
+    ``source_forward_end`` (at ``x - dx``).  Every term is averaged over transverse positions (the
+    transverse shift of the end-side terms drops out of the average).  Equals :func:`film_rate` for
+    any state when the kernels are right.
     """
+    if kind not in _BALANCE:
+        raise ValueError(f"kind must be one of {tuple(_BALANCE)}, got {kind!r}")
     film = _film(columns, N_y, N_z)
     out = film_kernel(columns, rho, N_y, N_z, "torque_onsite", polarization, None, interface).copy()
+    start, end = _BALANCE[kind]
     for b in _bonds(film):
         dx = _pad(b, film.D)[0]
         if film.N_x - dx <= 0:
             continue
-        out[: film.N_x - dx] += film_kernel(columns, rho, N_y, N_z, "eom_start", polarization, b, interface)
-        out[dx:] += film_kernel(columns, rho, N_y, N_z, "eom_end", polarization, b, interface)
+        for name, sign in start:
+            out[: film.N_x - dx] += sign * film_kernel(columns, rho, N_y, N_z, name, polarization, b, interface)
+        for name, sign in end:
+            out[dx:] += sign * film_kernel(columns, rho, N_y, N_z, name, polarization, b, interface)
     return out
+
+
+# ---------------------------------------------------------------------------- hand-built models
+def hand_kernelset(name, generators, normalization, hoppings, onsite, basis=None):
+    """KernelSet of ``H = sum_n [c_n^dag eps c_n + sum_d (c_n^dag t_d c_{n+d} + h.c.)]`` written by hand.
+
+    For models linear in their parameters, with offsets of any length (2-tuples or 3-tuples), so
+    that 3D films can be tested before the symbolic layer derives 3D kernels.  ``hoppings = {d:
+    {p: M}}`` means ``t_d = sum_p p M_p`` and ``onsite = {p: E}`` likewise; the coefficient name
+    ``"1"`` is the constant 1 (not a parameter).
+
+    Kernels, written out from the one-body commutators (``J`` on site ``n``, bond ``(n, m = n + d)``,
+    :mod:`orbsym.conventions`; the same operators as ``orbsym.symbolic.continuity.kernels`` derives,
+    checked in tests/numeric/test_film_realspace.py)::
+
+        density              c_n^dag J c_n
+        torque_onsite        i c_n^dag [eps, J] c_n
+        eom_start            i (-c_n^dag J t c_m + c_m^dag t^dag J c_n)      (the bond's part of dJ_n/dt)
+        eom_end              i ( c_n^dag t J c_m - c_m^dag J t^dag c_n)      (its part of dJ_m/dt)
+        current, source      (eom_end -+ eom_start) / 2
+        current_forward      i c_n^dag J t (c_m - c_n) + h.c.          (Eq. 7, forward; twice the printed value)
+        current_backward     i c_m^dag J t^dag (c_m - c_n) + h.c.      (Eq. 7, backward at m, anchored at n)
+        source_forward_start eom_start + current_forward
+        source_forward_end   eom_end - current_forward
+
+    Parameters
+    ----------
+    name : str
+    generators : array (3, dim, dim)
+    normalization : float
+        ``c`` in ``[J_a, J_b] = i c eps_abc J_c``.
+    hoppings, onsite : dict
+        As above; the bond offsets must be canonical for :func:`film_hamiltonian`.
+    basis : sequence of str, optional
+    """
+    from orbsym.kernels import Kernel, KernelSet, Term
+
+    gens = np.asarray(generators, complex)
+    dim = gens.shape[1]
+    if not hoppings:
+        raise ValueError("hand_kernelset needs at least one hopping")
+    D = len(next(iter(hoppings)))
+    O = (0,) * D
+    params = []
+    for comp in list(hoppings.values()) + [onsite]:
+        params += [p for p in comp if p != "1" and p not in params]
+    params = tuple(params)
+
+    def terms(pairs):
+        return tuple(Term(tuple(l), tuple(r), p, np.asarray(m, complex)) for l, r, p, m in pairs if np.abs(m).max() > 0)
+
+    def scaled(pairs, s):
+        return [(l, r, p, s * m) for l, r, p, m in pairs]
+
+    ham = {"onsite": Kernel("onsite", "site", None, None, terms([(O, O, p, E) for p, E in onsite.items()]), params)}
+    for d, comp in hoppings.items():
+        ham[tuple(d)] = Kernel("hopping", "bond", tuple(d), None, terms([(O, tuple(d), p, M) for p, M in comp.items()]), params)
+    ops = {}
+    for pol, J in [(None, np.eye(dim, dtype=complex))] + list(zip("xyz", gens)):
+        ops["density", pol, None] = Kernel("density", "site", None, pol, terms([(O, O, "1", J)]), params)
+        ops["torque_onsite", pol, None] = Kernel(
+            "torque_onsite", "site", None, pol, terms([(O, O, p, 1j * (np.asarray(E) @ J - J @ np.asarray(E))) for p, E in onsite.items()]), params
+        )
+        for d, comp in hoppings.items():
+            d = tuple(d)
+            es, ee, cf, cb = [], [], [], []
+            for p, M in comp.items():
+                M = np.asarray(M, complex)
+                Md = M.conj().T
+                es += [(O, d, p, -1j * J @ M), (d, O, p, 1j * Md @ J)]
+                ee += [(O, d, p, 1j * M @ J), (d, O, p, -1j * J @ Md)]
+                A = 1j * J @ M  # forward: i c_n^dag J t (c_m - c_n) + h.c.
+                Ad = A.conj().T
+                cf += [(O, d, p, A), (d, O, p, Ad), (O, O, p, -(A + Ad))]
+                B = 1j * J @ Md  # backward at m: i c_m^dag J t^dag (c_m - c_n) + h.c.
+                Bd = B.conj().T
+                cb += [(d, d, p, B + Bd), (d, O, p, -B), (O, d, p, -Bd)]
+            pieces = {
+                "eom_start": es,
+                "eom_end": ee,
+                "current": scaled(ee, 0.5) + scaled(es, -0.5),
+                "source": scaled(ee, 0.5) + scaled(es, 0.5),
+                "current_forward": cf,
+                "current_backward": cb,
+                "source_forward_start": es + cf,
+                "source_forward_end": ee + scaled(cf, -1.0),
+            }
+            for nm, pairs in pieces.items():
+                ops[nm, pol, d] = Kernel(nm, "bond", d, pol, terms(pairs), params)
+    return KernelSet(
+        name, dim, tuple(basis or (f"s{i}" for i in range(dim))), gens, float(normalization), params,
+        tuple(tuple(d) for d in hoppings), ham, ops,
+    )

@@ -20,6 +20,7 @@ from film_realspace import (
     film_kernel,
     film_kernel_rate,
     film_rate,
+    hand_kernelset,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -27,61 +28,13 @@ from lattices import all_kernel_values
 from nnn_kernels import nnn_bilayer, random_nnn_lattice
 from numeric_kernels import L_T2G, PAULI
 
-from orbsym.kernels import Kernel, KernelSet, Term
 from orbsym.numeric import POLARIZATIONS, Column, Lattice, angular_momentum_rate, dense_hamiltonian, solve_realspace
 from orbsym.systems import bilayer, trilayer
 
 REQUIRED = ("density", "current", "source", "torque_onsite", "eom_start", "eom_end")
 
 
-# ---------------------------------------------------------------------------- hand-built kernels
-def hand_kernelset(name, generators, normalization, hoppings, onsite):
-    """KernelSet of ``H = sum_n [c_n^dag eps c_n + sum_d (c_n^dag t_d c_{n+d} + h.c.)]`` for offsets of any length.
-
-    ``hoppings = {d: {p: M}}`` means ``t_d = sum_p p M_p`` and ``onsite = {p: E}`` likewise; the
-    coefficient name ``"1"`` is the constant 1.  Kernels written out from the one-body commutators
-    (J on site n, bond (n, m = n + d), :mod:`orbsym.conventions`):
-
-    * ``eom_start = i(-c_n^dag J t c_m + c_m^dag t^dag J c_n)`` (the bond's part of dJ_n/dt)
-    * ``eom_end   = i( c_n^dag t J c_m - c_m^dag J t^dag c_n)`` (its part of dJ_m/dt)
-    * ``current = (eom_end - eom_start)/2``, ``source = (eom_start + eom_end)/2``,
-      ``torque_onsite = i c_n^dag [eps, J] c_n``, ``density = c_n^dag J c_n``.
-    """
-    gens = np.asarray(generators, complex)
-    dim = gens.shape[1]
-    D = len(next(iter(hoppings)))
-    O = (0,) * D
-    params = []
-    for comp in list(hoppings.values()) + [onsite]:
-        params += [p for p in comp if p != "1" and p not in params]
-    params = tuple(params)
-
-    def terms(pairs):
-        return tuple(Term(l, r, p, np.asarray(m, complex)) for l, r, p, m in pairs if np.abs(m).max() > 0)
-
-    ham = {"onsite": Kernel("onsite", "site", None, None, terms([(O, O, p, E) for p, E in onsite.items()]), params)}
-    ops = {}
-    for d, comp in hoppings.items():
-        ham[d] = Kernel("hopping", "bond", d, None, terms([(O, d, p, M) for p, M in comp.items()]), params)
-    for pol, J in [(None, np.eye(dim, dtype=complex))] + list(zip("xyz", gens)):
-        ops["density", pol, None] = Kernel("density", "site", None, pol, terms([(O, O, "1", J)]), params)
-        ops["torque_onsite", pol, None] = Kernel(
-            "torque_onsite", "site", None, pol, terms([(O, O, p, 1j * (E @ J - J @ E)) for p, E in onsite.items()]), params
-        )
-        for d, comp in hoppings.items():
-            es, ee = [], []
-            for p, M in comp.items():
-                Md = np.conj(M).T
-                es += [(O, d, p, -1j * J @ M), (d, O, p, 1j * Md @ J)]
-                ee += [(O, d, p, 1j * M @ J), (d, O, p, -1j * J @ Md)]
-            half = [(l, r, p, 0.5 * m) for l, r, p, m in ee]
-            ops["eom_start", pol, d] = Kernel("eom_start", "bond", d, pol, terms(es), params)
-            ops["eom_end", pol, d] = Kernel("eom_end", "bond", d, pol, terms(ee), params)
-            ops["current", pol, d] = Kernel("current", "bond", d, pol, terms(half + [(l, r, p, -0.5 * m) for l, r, p, m in es]), params)
-            ops["source", pol, d] = Kernel("source", "bond", d, pol, terms(half + [(l, r, p, 0.5 * m) for l, r, p, m in es]), params)
-    return KernelSet(name, dim, tuple(f"s{i}" for i in range(dim)), gens, float(normalization), params, tuple(hoppings), ham, ops)
-
-
+# ---------------------------------------------------------------------------- 3D models
 def _e(i, n=3):
     m = np.zeros((n, n), complex)
     m[i, i] = 1
@@ -175,12 +128,13 @@ def _systems():
 SYSTEMS = _systems()
 
 
-@pytest.mark.parametrize("T", [0.0, 0.05])
 @pytest.mark.parametrize("make", [s[1] for s in SYSTEMS], ids=[s[0] for s in SYSTEMS])
-def test_2d_film_equals_dense_realspace(make, T):
+def test_2d_film_equals_dense_realspace(make):
     """N_z = 1: H, F, N and every kernel (all polarizations, all bonds incl. (1, +-1), (2, 0)) equal
-    orbsym.numeric.realspace to 1e-10, with the film helper's own Fermi state and ownership rule."""
+    orbsym.numeric.realspace to 1e-10, with the film helper's own Fermi state and ownership rule
+    (T = 0 with interface 'fm', T = 0.05 with 'metal')."""
     lat = make()
+    T = 0.0 if lat.interface == "fm" else 0.05
     cols, Ny, iface = lat.columns, lat.N_y, lat.interface
     H = film_hamiltonian(cols, Ny, 1, iface)
     np.testing.assert_allclose(H, dense_hamiltonian(lat), rtol=0, atol=1e-14)
@@ -199,7 +153,8 @@ def test_2d_film_equals_dense_realspace(make, T):
 @pytest.mark.parametrize("make", [s[1] for s in SYSTEMS], ids=[s[0] for s in SYSTEMS])
 def test_2d_rate_equals_orbsym_rate_and_kernel_balance(make):
     """Random state: the direct rate equals orbsym's i Tr(rho_1 [h, J_n]) (rho_1 = rho^T) and the
-    kernels' balance; the Fermi state has rate 0."""
+    kernels' balance in all three splits (eom pieces, bond current + torque, forward current +
+    torques); the Fermi state has rate 0."""
     lat = make()
     cols, Ny, iface = lat.columns, lat.N_y, lat.interface
     H = film_hamiltonian(cols, Ny, 1, iface)
@@ -209,7 +164,8 @@ def test_2d_rate_equals_orbsym_rate_and_kernel_balance(make):
         rate = film_rate(cols, G, H, Ny, 1, p)
         assert np.abs(rate).max() > 1e-3
         np.testing.assert_allclose(rate, angular_momentum_rate(lat, H, G.T, p).mean(axis=1), rtol=0, atol=1e-12)
-        np.testing.assert_allclose(film_kernel_rate(cols, G, Ny, 1, p, iface), rate, rtol=0, atol=1e-12)
+        for kind in ("eom", "bond", "forward"):
+            np.testing.assert_allclose(film_kernel_rate(cols, G, Ny, 1, p, iface, kind), rate, rtol=0, atol=1e-12, err_msg=f"{p} {kind}")
         np.testing.assert_allclose(film_rate(cols, fermi, H, Ny, 1, p), 0, atol=1e-12)
 
 
@@ -224,6 +180,42 @@ def test_rate_convention_rho_not_transposed():
     np.testing.assert_allclose(a, film_kernel_rate(cols, G, 3, 2, "z"), atol=1e-12)
 
 
+def test_hand_kernelset_equals_symbolic_kernels():
+    """hand_kernelset (used for every 3D test) gives the same value of all ten kernels as the
+    symbolic layer's derivation, on a random state: a metal with complex, non-Hermitian hoppings
+    (t_d and t_d^dag enter differently in the forward/backward currents) between paper FMs."""
+    import sympy as sp
+
+    from orbsym.symbolic.continuity import kernels
+    from orbsym.symbolic.generators import t2g_L
+    from orbsym.symbolic.models import Model
+
+    s, t, mu = sp.symbols("s t mu", real=True)
+    C = sp.Matrix([[sp.I, sp.Rational(1, 2), 0], [sp.I / 3, 0, 0], [0, 0, 0]])
+    sym_metal = kernels(Model("cplx", t2g_L(), {"x": -t * sp.eye(3) + s * C, "y": -t * sp.eye(3) + s * C.T}, -mu * sp.eye(3)))
+    sym_fm = trilayer(N_x=3, N_y=1).lattice.columns[0].kernels
+    Cn = np.array(C.evalf(), dtype=complex)
+    I = np.eye(3)
+    metal = hand_kernelset("cplx", L_T2G, 1, {(1, 0): {"t": -I, "s": Cn}, (0, 1): {"t": -I, "s": Cn.T}}, {"mu": -I})
+    onsite = {"mu": -I}
+    onsite.update({f"m_{a}": -g for a, g in zip("xyz", L_T2G)})
+    ferro = hand_kernelset("fm", L_T2G, 1, {(1, 0): {"t": -I}, (0, 1): {"t": -I}}, onsite)
+    pm, pf = dict(t=0.9, s=0.4, mu=-0.3), dict(t=1.1, mu=-0.3, m_x=0.3, m_y=-0.8, m_z=0.5)
+    for iface in ("fm", "metal"):
+        sym = [(sym_fm, pf, True), (sym_metal, pm, False), (sym_metal, pm, False), (sym_fm, pf, True)]
+        hand = [(ferro, pf, True), (metal, pm, False), (metal, pm, False), (ferro, pf, True)]
+        H = film_hamiltonian(hand, 3, 1, iface)
+        np.testing.assert_allclose(H, film_hamiltonian(sym, 3, 1, iface), rtol=0, atol=1e-14)
+        G = random_state(H.shape[0], 9)
+        assert len({k[0] for k in metal.operators}) == 10
+        for ks in (metal, ferro):
+            for name, pol, bond in ks.operators:
+                want = film_kernel(sym, G, 3, 1, name, pol, bond, iface)
+                assert np.abs(want).max() > 1e-3 or name == "torque_onsite" or (pol, name) == (None, "source")
+                got = film_kernel(hand, G, 3, 1, name, pol, bond, iface)
+                np.testing.assert_allclose(got, want, rtol=0, atol=1e-12, err_msg=f"{iface} {name} {pol} {bond}")
+
+
 # ---------------------------------------------------------------------------- (b) 3D films
 @settings(max_examples=8)
 @given(
@@ -236,8 +228,9 @@ def test_rate_convention_rho_not_transposed():
 )
 def test_3d_balance_on_random_states(basis, interface, N_y, N_z, pattern, seed):
     """Exact continuity in a 3D film (z and diagonal bonds, periodic wrap in y and z, ownership):
-    i Tr(rho_1 [H, J_n]) = torque_onsite + sum_d [eom_start(x, d) + eom_end(x - dx, d)] at every
-    column, for a random state; 0 = 0 for the Fermi state."""
+    i Tr(rho_1 [H, J_n]) = torque_onsite + sum_d [eom_start(x, d) + eom_end(x - dx, d)] (and the
+    bond and forward current/torque splits) at every column, for a random state; 0 = 0 for the
+    Fermi state."""
     cols = film_columns(basis, len(pattern), seed, pattern)
     H = film_hamiltonian(cols, N_y, N_z, interface)
     G = random_state(H.shape[0], seed)
@@ -245,7 +238,8 @@ def test_3d_balance_on_random_states(basis, interface, N_y, N_z, pattern, seed):
     for p in POLARIZATIONS:
         rate = film_rate(cols, G, H, N_y, N_z, p)
         assert np.abs(rate).max() > 1e-3
-        np.testing.assert_allclose(film_kernel_rate(cols, G, N_y, N_z, p, interface), rate, rtol=0, atol=1e-12)
+        for kind in ("eom", "bond", "forward"):
+            np.testing.assert_allclose(film_kernel_rate(cols, G, N_y, N_z, p, interface, kind), rate, rtol=0, atol=1e-12, err_msg=f"{p} {kind}")
         np.testing.assert_allclose(film_rate(cols, fermi, H, N_y, N_z, p), 0, atol=1e-11)
         np.testing.assert_allclose(film_kernel_rate(cols, fermi, N_y, N_z, p, interface), 0, atol=1e-11)
 
@@ -316,16 +310,16 @@ def _folded_lattice(cols, k, N_y, interface, basis):
     return Lattice(out, N_y, interface)
 
 
-@pytest.mark.parametrize("T", [0.0, 0.07])
 @pytest.mark.parametrize("N_z", [1, 2, 3])
 @pytest.mark.parametrize("interface", ["fm", "metal"])
 @pytest.mark.parametrize("basis", ["orbital", "spin"])
-def test_3d_equals_kz_average_of_folded_2d(basis, interface, N_z, T):
+def test_3d_equals_kz_average_of_folded_2d(basis, interface, N_z):
     """F, N per cell, densities and the currents summed over every bond crossing a column boundary
     (x: (1, 0, 0) + (1, 0, 1); y: (0, 1, 0) + (0, 1, -1)) equal the average over k_z = 2 pi j / N_z of
     the folded 2D model solved by orbsym.numeric.realspace (N_z = 1, 2: the z ring closing on itself
-    / doubling is exactly the k_z = 0 / 0, pi sampling)."""
+    / doubling is exactly the k_z = 0 / 0, pi sampling).  T = 0 with interface 'fm', 0.07 with 'metal'."""
     N_x, N_y = 4, 3
+    T = 0.0 if interface == "fm" else 0.07
     cols = film_columns(basis, N_x, 5 + N_z)
     rho, F, N = film_correlations(film_hamiltonian(cols, N_y, N_z, interface), T, N_y=N_y, N_z=N_z)
     F2 = N2 = 0.0
@@ -408,6 +402,8 @@ def test_bad_input_is_refused_by_name():
         film_rate(cols3, rho + 1e-3j * np.eye(len(rho)), H, 3, 2, "x")
     with pytest.raises(ValueError, match="not a bond offset"):
         film_kernel(cols3, rho, 3, 2, "current", "x", (1, 1, 1))
+    with pytest.raises(ValueError, match="kind"):
+        film_kernel_rate(cols3, rho, 3, 2, "x", "fm", "central")
     with pytest.raises(ValueError, match="temperature"):
         film_correlations(H, -1.0, N_y=3, N_z=2)
     with pytest.raises(TypeError):
