@@ -463,6 +463,14 @@ class _Protocol:
         # evaluated kernel blocks keyed by (model, parameter values): shared by every lattice built here
         self._blocks = {}
 
+    def __getstate__(self):
+        """Pickled for the pool workers (:func:`_run_parallel`) as plain data: the lattices and
+        drives, without the system (its ``rebuild`` is a closure, used in ``__init__`` only) and
+        without the caches (keyed by object ids of this process)."""
+        state = dict(self.__dict__)
+        state.update(system=None, _cache={}, _blocks={})
+        return state
+
     def base(self, t):
         L = self.lattice0
         for tq, Lq in self._bases:
@@ -701,9 +709,11 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
         forces the estimate (about 2x the cost on the precession fast path, 3x on the
         eigen-decomposition path); ``False`` drops it.
     workers : int
-        Processes sharing the momenta (forked; each propagates every ``workers``-th momentum, the
-        k-sums add up; the records are formed in the calling process).  One BLAS thread per process
-        (the default of every engine entry point).  At the Fig. 2 size ``workers=2`` halves the wall
+        Processes sharing the momenta: the persistent forked pool of the one execution layer
+        (:func:`orbsym.execution.shared_pool`, one BLAS thread per worker, lost tasks re-run;
+        started once per process and shared with :func:`orbsym.numeric.solve_bloch`).  Each
+        worker propagates every ``workers``-th momentum, the k-sums add up; the records are formed
+        in the calling process.  At the Fig. 2 size ``workers=2`` halves the wall
         time on two cores (``benchmarks/bench_evolve.py``).
 
     Returns
@@ -804,7 +814,7 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
     ops = np.concatenate([np.eye(d)[None], L0.generators], axis=0)
 
     nt = times.size
-    job = _Job(proto, times, dt, method, T, tau, Ny, N, d, pairs, ops, symmetric, error_estimate)
+    job = _Job(proto, times, dt, method, T, tau, Ny, N, d, pairs, ops, symmetric, error_estimate, LOCAL_UPDATE, K_GROUPS)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -881,9 +891,14 @@ class _NotLocal(Exception):
 
 
 class _Job:
-    """Propagation of one chunk of momenta and its k-sums at every stored time (additive over chunks)."""
+    """Propagation of one chunk of momenta and its k-sums at every stored time (additive over chunks).
 
-    def __init__(self, proto, times, dt, method, T, tau, Ny, N, d, pairs, ops, symmetric, error_estimate):
+    Plain data once built (pickled to the pool workers, :func:`_run_parallel`): the switches
+    ``local_update`` (:data:`LOCAL_UPDATE`) and ``k_groups`` (:data:`K_GROUPS`) are read by
+    :func:`evolve` and travel with the job, so a worker started earlier uses the caller's values.
+    """
+
+    def __init__(self, proto, times, dt, method, T, tau, Ny, N, d, pairs, ops, symmetric, error_estimate, local_update=True, k_groups=12):
         self.__dict__.update(locals())
         del self.__dict__["self"]
         self.substeps = []
@@ -936,7 +951,7 @@ class _Job:
     def _local_applies(self):
         """The fast path of the "exact" propagator (:class:`_LocalPath`): precessions and quenches, no field, no relaxation."""
         proto = self.proto
-        return bool(LOCAL_UPDATE and self.method == "exact" and self.tau is None and (proto.precessions or proto.quenches) and not proto.field)
+        return bool(self.local_update and self.method == "exact" and self.tau is None and (proto.precessions or proto.quenches) and not proto.field)
 
     def sums(self, rho, t, k, w, h_sub, err):
         """Every k-sum the record needs (all linear in the weights, so chunks add up)."""
@@ -1001,7 +1016,7 @@ class _LocalPath:
         hole = m_h < m_p
         self.groups = []
         off = 0
-        for part in np.array_split(np.argsort(need, kind="stable"), K_GROUPS if k.size >= 4 * K_GROUPS else 1):
+        for part in np.array_split(np.argsort(need, kind="stable"), job.k_groups if k.size >= 4 * job.k_groups else 1):
             if part.size == 0:
                 continue
             m = int(max(1, need[part].max()))
@@ -1183,30 +1198,27 @@ def _add(a, b):
     return a + b
 
 
-_PARALLEL_JOB = {}
-
-
-def _chunk_worker(key, idx):
-    job, k, w = _PARALLEL_JOB[key]
-    return job.run(k[idx], w[idx]), job.substeps
+def _run_chunk(job, k, w):
+    """A pool task: propagate the momenta ``k`` (weights ``w``) of ``job``; its k-sums and substeps."""
+    return job.run(k, w), job.substeps
 
 
 def _run_parallel(job, k, w, workers, bar):
-    """Share the momenta among ``workers`` forked processes (each propagates its chunk; the k-sums add)."""
-    import concurrent.futures
-    import multiprocessing
+    """Share the momenta among ``workers`` processes of the execution layer; the k-sums add.
 
-    key = id(job)
-    _PARALLEL_JOB[key] = (job, k, w)
-    try:
-        ctx = multiprocessing.get_context("fork")
-        # interleaved momenta: every chunk spans the whole zone, so the chunks need about as many states (equal work)
-        parts = [np.arange(i, k.size, workers) for i in range(workers)]
-        with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = [pool.submit(_chunk_worker, key, p) for p in parts]
-            results = [f.result() for f in futures]
-    finally:
-        _PARALLEL_JOB.pop(key, None)
+    The tasks go through :func:`orbsym.execution.map_tasks` on the persistent forked
+    :func:`orbsym.execution.shared_pool` (one BLAS thread per worker; a task whose worker died is
+    re-run, an exception in a task is re-raised here).  Each task carries the pickled ``job`` (plain
+    data: lattices, drives, times; ``_Protocol.__getstate__``) and an interleaved share of the
+    momenta, ``k[i::workers]``: every share spans the whole zone, so the shares need about as many
+    states (equal work).  The records are sums over k with the weights ``w``, so the shares' sums
+    add up to the serial ones (to rounding: the order of the additions differs).
+    """
+    from .execution import map_tasks, shared_pool
+
+    parts = [np.arange(i, k.size, workers) for i in range(workers)]
+    tasks = [(job, k[p], w[p]) for p in parts]
+    results = map_tasks(_run_chunk, tasks, executor=shared_pool(workers), workers=workers, progress=False, errors="raise")
     job.substeps = results[0][1]
     sums = results[0][0]
     for r, _ in results[1:]:
