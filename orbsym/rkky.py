@@ -5,6 +5,11 @@ many trilayer lengths in one column sweep (:func:`orbsym.numeric.lloyd.lloyd_swe
 ``N_y`` or ``N_y = infinity`` (the k integral; no finite-size floor, so ``|J|`` down to ~1e-14 t is
 resolved).  ``F_P`` has ``m_R`` parallel to ``m_L``, ``F_AP`` antiparallel, as in
 :func:`orbsym.systems.rkky` (which uses the same code for ``engine="greens"``).
+
+Imports: this module uses :mod:`orbsym.numeric` only; :mod:`orbsym.systems` imports it (for
+:func:`~orbsym.systems.rkky`), never the other way round, so there is no import circle.  A system is
+recognised by what :func:`orbsym.systems.trilayer` puts on it (``info["geometry"] == "trilayer"``
+and a ``rebuild`` callable), not by its class.
 """
 
 from __future__ import annotations
@@ -20,10 +25,14 @@ __all__ = ["rkky_vs_length", "rkky_directions"]
 
 
 def rkky_directions(system):
-    """Unit vector of ``m_L`` and the magnitude of ``m_R`` of a trilayer; ValueError otherwise."""
-    from .systems import System
+    """Unit vector of ``m_L`` and the magnitude of ``m_R`` of a trilayer; ValueError otherwise.
 
-    if not isinstance(system, System) or system.info.get("geometry") != "trilayer" or system.rebuild is None:
+    ``system`` must be a :func:`orbsym.systems.trilayer`: its ``info["geometry"]`` is
+    ``"trilayer"`` and its ``rebuild`` is callable (checked without importing
+    :mod:`orbsym.systems`, which imports this module).
+    """
+    info = getattr(system, "info", None)
+    if not isinstance(info, dict) or info.get("geometry") != "trilayer" or not callable(getattr(system, "rebuild", None)):
         raise ValueError("rkky() needs a trilayer system from orbsym.systems.trilayer()")
     mL = np.array(system.info["m_L"], float)
     nL = np.linalg.norm(mL)

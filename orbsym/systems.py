@@ -72,6 +72,7 @@ from .numeric.engines import ENGINES, choose_engine
 from .numeric.lattice import INTERFACES
 from .numeric.observables import KERNEL_NAMES, POLARIZATIONS, polarization_label
 from .numeric.thermo import check_temperature
+from .rkky import rkky_directions, rkky_vs_length
 
 __all__ = [
     "System",
@@ -951,8 +952,6 @@ def rkky(system, T=PAPER_PARAMETERS["T"], per_row=True, workers=1, engine="auto"
     dict
         ``J``, ``F_P``, ``F_AP``, the direction used, ``interface`` and ``engine``.
     """
-    from .rkky import rkky_directions, rkky_vs_length
-
     u, mag = rkky_directions(system)
     check_energy_scale("temperature T", check_temperature(T))
     sP, sAP = system.rebuild(m_R=tuple(mag * u)), system.rebuild(m_R=tuple(-mag * u))

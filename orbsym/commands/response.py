@@ -13,7 +13,9 @@ model from ``orbsym hoppings --neighbours nn+nnn``): per column, the response of
 (exchange torque summed over the FM columns) and the driven continuity balance residual.
 ``--scan NAME=v1,v2,...`` repeats the computation for each value of one parameter (``gamma``,
 ``mu``, ``t``, ``m``, ``eta``, ``T``, ``N_x``) with a progress bar; columns are padded with NaN when
-``N_x`` varies.  Geometry ``bulk``: the intrinsic Hall conductivity ``sigma^{J_z}_{xy}(mu)`` of the
+``N_x`` varies; ``--workers N`` computes the scan points on ``N`` local processes (the one
+execution layer, :mod:`orbsym.execution`: a forked :func:`~orbsym.execution.process_pool`, one BLAS
+thread per worker; default 1, in this process; the numbers do not depend on it).  Geometry ``bulk``: the intrinsic Hall conductivity ``sigma^{J_z}_{xy}(mu)`` of the
 conventional current ``{v_x, J}/2`` on an ``N_k x N_k`` grid (``eta -> 0`` by default).
 
 Checked before any work (one line on stderr, exit status 2): every option must apply to the
@@ -37,7 +39,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 
 NAME = "response"
 HELP = "linear response to an electric field E_y: OAM accumulation, orbital Hall current, orbital torque; bulk orbital Hall conductivity"
@@ -113,6 +114,7 @@ def add_arguments(parser):
     parser.add_argument("--N-k", dest="N_k", type=_count("--N-k", 2), default=400, help="bulk only: k points per direction (default %(default)s)")
     parser.add_argument("--mu-range", dest="mu_range", default=None, metavar="A:B:N", help="bulk only: N chemical potentials from A to B (default: --mu); write --mu-range=-4:4:81 for a negative A")
     parser.add_argument("--polarization", type=_choice("polarization", ("x", "y", "z")), metavar="{x,y,z}", default="z", help="bulk only: component J_a of the Hall current (default %(default)s)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N", help="local processes sharing the scan points, one BLAS thread each (default: 1)")
     parser.add_argument("--progress", choices=("auto", "on", "off"), default="auto", help="progress bar on stderr (auto: when stderr is a terminal)")
     parser.add_argument("--out", default=None, metavar="FILE", help="write FILE.nc, FILE.csv or FILE.json atomically")
     # "given" = not None: keep the real defaults here (and in --help), the parser's are None
@@ -260,11 +262,48 @@ def _check_out(path):
     return p
 
 
-def _bar(total, mode, desc):
-    from tqdm.auto import tqdm
+#: ``(fn, item)`` of every scan point of the running command, for the forked workers of
+#: :func:`_run_points` (set before the pool starts, so the workers inherit it: a point's system,
+#: with its ``rebuild`` closure, is never pickled).
+_POINTS = []
 
-    show = sys.stderr.isatty() if mode == "auto" else mode == "on"
-    return tqdm(total=total, disable=not show, desc=desc, unit="pt", file=sys.stderr)
+
+def _point(j):
+    """A pool task: scan point ``j`` of :data:`_POINTS`."""
+    fn, item = _POINTS[j]
+    return fn(item)
+
+
+def _run_points(fn, items, workers, bar_mode, desc):
+    """``[fn(item) for item in items]`` on the execution layer, in order, with a progress bar.
+
+    ``workers = 1`` (or one point): in this process (:func:`orbsym.execution.map_tasks`, serial).
+    Else a local :func:`orbsym.execution.process_pool` with the ``fork`` start method and
+    ``min(workers, len(items))`` processes (one BLAS thread each; a task whose worker died is
+    re-run), started after the points are built so that the workers inherit them and the
+    kernels derived for them; only the point index and the plain result (arrays, dicts) cross
+    the process boundary.  The first failure is re-raised as its own exception.
+    ``bar_mode``: ``--progress`` (``auto``: when stderr is a terminal, :func:`orbsym.execution.progress_enabled`).
+    """
+    from .. import execution
+
+    progress = {"auto": None, "on": True, "off": False}[bar_mode]
+    tasks = [(j,) for j in range(len(items))]
+    n = max(1, min(int(workers), len(items)))
+    _POINTS[:] = [(fn, item) for item in items]
+    try:
+        if n == 1:
+            return execution.map_tasks(_point, tasks, executor="serial", progress=progress, desc=desc, errors="raise")
+        pool = execution.process_pool(n, context="fork")
+        try:
+            return execution.map_tasks(_point, tasks, executor=pool, workers=n, progress=progress, desc=desc, errors="raise")
+        except BaseException:
+            pool.terminate()
+            raise
+        finally:
+            pool.shutdown(wait=True)
+    finally:
+        _POINTS.clear()
 
 
 def _validate(args):
@@ -284,22 +323,38 @@ def _validate(args):
             real_number(flag, v, bound=ENERGY_LIMIT)
     if args.geometry != "bulk":
         real_number("--m (exchange |m|)", args.m, minimum=0.0, bound=ENERGY_LIMIT)
+    if isinstance(args.workers, bool) or not isinstance(args.workers, int) or args.workers < 1:
+        raise ValueError(f"--workers must be an integer >= 1, got {args.workers!r}")
 
 
 def check_size(args, scan_name, values, user=None):
-    """Refuse, before any work, a run whose estimate exceeds the limits (every scan point counted)."""
+    """Refuse, before any work, a run whose estimate exceeds the limits (every scan point counted).
+
+    With ``--workers`` the points run ``w = min(workers, points)`` at a time: the wall time is the
+    estimate over ``w`` and the peak memory ``w`` times one point's (both checked).
+    """
+    import dataclasses
+
     from ..numeric.budget import check_resources, kubo_estimate
     from ..response import bulk_hall_resources
 
     dim = user[0].dim if user else (2 if args.basis == "spin" else 3)
     points = len(values)
+    w = max(1, min(int(getattr(args, "workers", 1)), points))
     if args.geometry == "bulk":
         n_mu = 1 if args.mu_range is None else _mu_range_parts(args.mu_range)[2]
-        return bulk_hall_resources(args.N_k, dim, n_mu, grids=points, mu_option="N of --mu-range")
+        est = bulk_hall_resources(args.N_k, dim, n_mu, grids=points, mu_option="N of --mu-range")
+        if w > 1:
+            check_resources(dataclasses.replace(est, bytes=w * est.bytes, seconds=0.0), what=f"the bulk Hall conductivity with N_k = {args.N_k} on {w} processes at once",
+                            hint="reduce N_k or --workers")
+        return est
     N_x = max(values) if scan_name == "N_x" else args.N_x
     est = kubo_estimate(N_x, args.N_y, dim, symmetric=True, solves=points)
+    if w > 1:
+        est = dataclasses.replace(est, bytes=w * est.bytes, detail=f"{est.detail}; {w} points at once")
     what = f"the linear response of N_x = {N_x}, N_y = {args.N_y}" + (f" at {points} scan points" if points > 1 else "")
-    return check_resources(est, what=what, hint="reduce N_x or N_y" + (" or the number of scan points" if points > 1 else ""))
+    hint = "reduce N_x or N_y" + (" or the number of scan points" if points > 1 else "") + (" or --workers" if w > 1 else "")
+    return check_resources(est, what=what, workers=w, hint=hint)
 
 
 # =============================================================================== heterostructures
@@ -313,25 +368,27 @@ def _profiles(args, value_name, values, bar_mode, user=None):
         a = _with(args, value_name, v)
         eta = DEFAULT_ETA if a.eta is None else a.eta
         points.append((v, a, eta, response(_system(a, None if user is None else (user[0], dict(user[1]))), a.T, eta)))
-    rows = []
-    with _bar(len(values), bar_mode, "orbsym response") as bar:
-        for v, a, eta, r in points:
-            rec = {"value": v, "N_x": r.lattice.N_x, "eta": eta, "T": a.T, "system": r.system.describe()}
-            for part in PARTS:
-                rp = r.select(part)
-                rec[part] = {
-                    "density": rp.densities(),
-                    "current_x": rp.currents("bond", "x"),
-                    "current_y": rp.currents("bond", "y"),
-                    "torque": {p: d for p, d in rp.torques("bond").items()},
-                    "orbital_torque": rp.orbital_torque(),
-                }
-            rec["balance_residual"] = r.balance()["max_abs_residual"]
-            rec["proper"] = r.proper_currents()
-            rows.append(rec)
-            bar.update(1)
+    rows = _run_points(_profile_record, points, args.workers, bar_mode, "orbsym response")
     n = max(r["N_x"] for r in rows)
     return rows, n
+
+
+def _profile_record(point):
+    """The record of one scan point ``(value, args, eta, Response)``: plain arrays and dicts."""
+    v, a, eta, r = point
+    rec = {"value": v, "N_x": r.lattice.N_x, "eta": eta, "T": a.T, "system": r.system.describe()}
+    for part in PARTS:
+        rp = r.select(part)
+        rec[part] = {
+            "density": rp.densities(),
+            "current_x": rp.currents("bond", "x"),
+            "current_y": rp.currents("bond", "y"),
+            "torque": {p: d for p, d in rp.torques("bond").items()},
+            "orbital_torque": rp.orbital_torque(),
+        }
+    rec["balance_residual"] = r.balance()["max_abs_residual"]
+    rec["proper"] = r.proper_currents()
+    return rec
 
 
 def _with(args, name, value):
@@ -432,18 +489,14 @@ def _bulk(args, scan_name, values, bar_mode, user=None):
     import numpy as np
     import xarray as xr
 
-    from ..response import orbital_hall
-
     mus = _mu_range(args.mu_range, args.mu)
-    out = []
-    with _bar(len(values), bar_mode, "orbsym response bulk") as bar:
-        for v in values:
-            a = _with(args, scan_name, v)
-            model, params = _bulk_model(a, user)
-            res = orbital_hall(model, mu=mus, N_k=a.N_k, T=a.T, eta=0.0 if a.eta is None else a.eta, polarization=a.polarization,
-                               basis=None if user is not None else a.basis, **params)
-            out.append(res)
-            bar.update(1)
+    points = []
+    for v in values:  # every point's model and parameters first: a bad point is refused before any grid
+        a = _with(args, scan_name, v)
+        model, params = _bulk_model(a, user)
+        points.append((model, dict(mu=mus, N_k=a.N_k, T=a.T, eta=0.0 if a.eta is None else a.eta, polarization=a.polarization,
+                                   basis=None if user is not None else a.basis, **params)))
+    out = _run_points(_bulk_point, points, args.workers, bar_mode, "orbsym response bulk")
     coords = {"point": np.arange(len(values)), "mu": np.array(mus)}
     if scan_name is not None:
         coords[scan_name] = ("point", np.array(values))
@@ -453,6 +506,14 @@ def _bulk(args, scan_name, values, bar_mode, user=None):
     ds = xr.Dataset(data, coords=coords)
     ds.attrs.update({"units": out[0]["units"], "current_definition": out[0]["current"], "polarization": args.polarization, "N_k": args.N_k, "model": out[0]["model"], "scan": scan_name or ""})
     return ds
+
+
+def _bulk_point(point):
+    """:func:`orbsym.response.orbital_hall` of one scan point ``(model, keyword arguments)``."""
+    from ..response import orbital_hall
+
+    model, kwargs = point
+    return orbital_hall(model, **kwargs)
 
 
 def _check_file_names(args, user):
