@@ -28,7 +28,6 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent / "numeric"))
 from nnn_kernels import random_nnn_lattice  # noqa: E402
 from realspace_helpers import random_correlation  # noqa: E402
 
-from orbsym.numeric import Observables  # noqa: E402
 from orbsym.numeric.observables import POLARIZATIONS, current_definition, polarization_label  # noqa: E402
 from orbsym.numeric.realspace import RealSpaceObservables, angular_momentum_rate, dense_hamiltonian  # noqa: E402
 from orbsym.response import response  # noqa: E402
