@@ -27,10 +27,20 @@ Units and definitions
   electrons): ``delta<O> = chi q E_y a / t`` in the units of ``O``.  Densities are per site (OAM
   ``<J_alpha>`` of the on-site, intra-atomic angular momentum ``L`` or spin), currents per bond and
   torques per site in units of ``t / hbar`` times the angular-momentum unit.
-* Currents: ``bond`` (the exact bond current; along x it is the conventional current ``{v_x, J}/2``
-  summed over a column's bonds), ``eq7`` / ``forward`` / ``backward`` (the paper's Eq. 7), as in
-  :meth:`orbsym.systems.Result.currents`.  Torques: :meth:`orbsym.systems.Result.torques`.
-  Normalization (each bond once): :mod:`orbsym.conventions`.
+* Currents (:meth:`orbsym.systems.Result.currents`, inherited): ``bond`` (the exact bond current),
+  ``eq7`` / ``forward`` / ``backward`` (the paper's Eq. 7).  Along x two quantities are named:
+
+  - ``direction="x"`` (default): the **slice-boundary total** ``I(b)``, the current through the
+    boundary between columns ``b`` and ``b + 1`` summed over every bond that crosses it
+    (``(1, 0)``, ``(1, +-1)``, ``(2, 0)`` twice).  It closes the driven balance column by column,
+    ``I(x - 1) - I(x) + tau = eta <J> + D``, and deep inside a wide sample tends to the bulk
+    conventional current ``{v_x, J}/2`` per site of :func:`orbital_hall` (which is
+    ``sum_d d_x j_d``).  For nearest-neighbour models it is the ``(1, 0)`` bond current, bit for bit.
+  - ``direction=(dx, dy)``: **bond (dx, dy)** alone, e.g. ``(1, 0)`` without the diagonal bonds;
+    in a next-nearest-neighbour model this is only part of the current through a boundary.
+
+  Torques: :meth:`orbsym.systems.Result.torques`.  Normalization (each bond once):
+  :mod:`orbsym.conventions`.
 * The charge (particle-number) channel is the ``"charge"`` polarization; its y bond current is the
   longitudinal particle current (Drude conductivity ``~ 1/eta``).
 
@@ -73,7 +83,7 @@ DEFAULT_ETA = 0.05
 UNITS = (
     "linear response per unit force q E_y (q: particle charge, q E_y = -e E_y for electrons); "
     "e = hbar = a = 1, energies and hbar*eta in units of t: delta<O> = chi * q E_y a / t; "
-    "L is the on-site (intra-atomic) angular momentum; densities per site, currents per bond, torques per site"
+    "L is the on-site (intra-atomic) angular momentum; densities per site, currents per bond (x: per slice boundary, every bond crossing it), torques per site"
 )
 #: Quantities of :meth:`Response.to_dict`.
 RESPONSE_QUANTITIES = ("densities", "currents", "torques", "orbital_torque", "balance", "proper_currents")

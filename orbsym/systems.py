@@ -755,16 +755,46 @@ class Result:
         Parameters
         ----------
         kind : {"bond", "eq7", "forward", "backward"}
-            ``bond``: exact bond current of every bond (x: ``N_x - 1`` values, positive toward
-            larger x; y: one per column).  ``eq7``: the paper's site-centred Eq. (7) current per
-            column (NaN at the two hard-wall end columns).  ``forward``/``backward``: Eq. (7) with a
-            one-sided difference, per bond.  Charge is included for ``bond`` only.
-        direction : {"x", "y"}
+            ``bond``: the exact bond current (kernel ``current``, positive toward larger x).
+            ``forward``/``backward``: the paper's Eq. (7) with a one-sided difference.  ``eq7``: the
+            paper's site-centred Eq. (7) current per column (NaN at the two hard-wall end columns,
+            and for a bond offset ``(dx, dy)`` at the ``dx`` columns next to each wall).  Charge is
+            included for ``bond`` only.
+        direction : "x", "y" or a bond offset ``(dx, dy)`` of the model
+            ``"x"`` (default) -- the **slice-boundary total**: the current through the boundary
+            between columns ``b`` and ``b + 1`` (``N_x - 1`` values), summed over every bond that
+            crosses it (``(1, 0)``, ``(1, +-1)``, ``(2, 0)`` ...;
+            :meth:`orbsym.numeric.Observables.boundary_current`).  It satisfies the per-column balance
+            ``d<J_x>/dt = I(x - 1) - I(x) + tau(x)`` (:meth:`torques`; ``forward`` with the forward
+            torques) and, deep inside a wide uniform sample, tends to the bulk conventional current
+            ``{v_x, J}/2 = sum_d d_x j_d`` per site.  For models whose only x bond is ``(1, 0)`` it is that bond's
+            current, bit for bit.  ``eq7`` along ``"x"`` is the average of the forward total
+            through a column's right boundary and the backward total through its left one.
+            ``(dx, dy)`` -- **bond (dx, dy)** alone (``N_x - dx`` values for ``dx > 0``, indexed by
+            the bond's start column; one per column for ``dx = 0``); e.g. ``(1, 0)`` is the
+            nearest-neighbour x bond without the diagonal and longer bonds.
+            ``"y"`` -- bond ``(0, 1)`` alone, one value per column.
+
+        Returns
+        -------
+        dict
+            ``{"charge", "x", "y", "z"}`` (``charge`` for ``bond`` only) -> ndarray, per row (one y
+            cell; the bulk value is per site), units of ``t / hbar`` times the unit of ``J``.
+
+        Raises
+        ------
+        ValueError
+            An unknown kind or direction, or a bond offset the model does not have.
         """
+        from .numeric.observables import current_offset
+
+        check_name("current kind", kind, CURRENT_KINDS)
+        if isinstance(direction, (tuple, list)):
+            current_offset(self.lattice, direction)  # a bond offset of the model, refused by name before solving
+        else:
+            check_name("current direction", direction, ("x", "y", "z") if self.system.is_film else ("x", "y"))
         o = self.observables
         fns = {"bond": o.bond_current, "eq7": o.eq7_current, "forward": o.forward_current, "backward": o.backward_current}
-        check_name("current kind", kind, CURRENT_KINDS)
-        check_name("current direction", direction, ("x", "y", "z") if self.system.is_film else ("x", "y"))
         return self._per_pol(lambda p: fns[kind](p, direction), charge=kind == "bond")
 
     def torques(self, kind="bond"):
@@ -777,7 +807,8 @@ class Result:
     def proper_currents(self, kind="bond"):
         """Proper (conserved) currents ``I + P`` of Shi-Zhang-Xiao-Niu (the paper's ref. 44) per polarization.
 
-        ``I`` is the current through each column boundary (all bonds crossing it), ``P = -sum_{x <= b} tau``
+        ``I`` is the slice-boundary total (the current through each column boundary, every bond crossing
+        it: :meth:`currents` with ``direction="x"``), ``P = -sum_{x <= b} tau``
         the lattice torque dipole (:meth:`orbsym.numeric.Observables.torque_dipole`), so that
         ``-div(I + P) = d<J>/dt``: zero in equilibrium, where the proper current therefore vanishes
         identically (hard walls) -- the equilibrium OAM current is pure torque dipole.  Each entry:

@@ -438,8 +438,9 @@ def _format_text(d):
                 vals = v["total"] if isinstance(v, dict) else v
                 lines.append(f"{title} [{p}]: {fmt(vals)}")
     if "currents" in d:
+        lines.append("x current: slice-boundary total, the bond current summed over every bond crossing each column boundary (= the (1,0) bond for nearest-neighbour models)")
         for p, v in d["currents"]["bond"].items():
-            lines.append(f"bond current x [{p}]: {fmt(v)}")
+            lines.append(f"x current [{p}]: {fmt(v)}")
     if "continuity" in d:
         lines.append(f"continuity: {d['continuity']}")
     return "\n".join(lines)
@@ -477,6 +478,11 @@ def run(args):
     system = _system(args, user)
     result = solve(system, args.T, workers=args.workers, engine=args.engine)
     out = result.to_dict(tuple(qs))
+    if "currents" in out:
+        from ..numeric.observables import current_definition
+        from ..systems import CURRENT_KINDS
+
+        out["current_definitions"] = {**{k: current_definition(k, "x") for k in CURRENT_KINDS}, "bond_y": current_definition("bond", "y")}
     if args.rkky:
         out["rkky"] = rkky(system, args.T, workers=args.workers, engine=args.engine)
     text = json.dumps(out, allow_nan=False) if args.json else _format_text(out)

@@ -8,7 +8,7 @@ Examples::
 
 Geometries ``trilayer``/``bilayer`` (options as ``orbsym compute``; ``--metal-model FILE.py`` takes a
 model from ``orbsym hoppings --neighbours nn+nnn``): per column, the response of the densities
-(OAM accumulation), bond currents along x (conventional current) and y, and every torque term
+(OAM accumulation), x currents (slice-boundary totals) and y bond currents, and every torque term
 (bond decomposition), for the parts total / fermi_surface / fermi_sea, plus the orbital torque
 (exchange torque summed over the FM columns) and the driven continuity balance residual.
 ``--scan NAME=v1,v2,...`` repeats the computation for each value of one parameter (``gamma``,
@@ -447,7 +447,9 @@ def _dataset(rows, n, scan_name):
     ds.attrs.update(
         {
             "units": UNITS,
-            "current_definition": "bond current (conventional {v_x, J}/2 along x); torques: bond decomposition, exchange = FM exchange torque on the electrons; "
+            "current_definition": "current_x: slice-boundary total, the bond current summed over every bond crossing the boundary between columns b and b+1 "
+            "(-> the conventional {v_x, J}/2 per site in a uniform bulk; = the (1,0) bond for nearest-neighbour models); current_y: bond (0,1) alone; "
+            "torques: bond decomposition, exchange = FM exchange torque on the electrons; "
             "proper_current = boundary current + torque dipole P = -cumsum(tau) of the total response (NaN where the net torque does not vanish)",
             "eta": float(rows[0]["eta"]),
             "T": float(rows[0]["T"]),
@@ -626,7 +628,7 @@ def _summary(rows, ds):
             lines.append(f"[{part}] orbital torque on the FM (exchange, summed over FM columns): " + ", ".join(f"{p}: {v: .4e}" for p, v in r[part]["orbital_torque"].items()))
         t = r["total"]
         lines.append(f"  L_z accumulation per column: {fmt(t['density']['z'])}")
-        lines.append(f"  L_z bond current along x:    {fmt(t['current_x']['z'])}")
+        lines.append(f"  L_z x current (slice total): {fmt(t['current_x']['z'])}")
         lines.append(f"  particle current along y:    {fmt(t['current_y']['charge'])}")
         pz = r["proper"]["z"]
         lines.append("  proper L_z current:          " + (fmt(pz["current"]) if pz["exists"] else f"none (net driven torque {pz['net_torque']:.3e} != 0)"))

@@ -135,34 +135,98 @@ class Observables:
         n = float(self.density(None).sum())
         return n if per_row else n * self.lattice.n_transverse
 
+    # Currents.  Two x currents are named throughout orbsym:
+    #   "slice-boundary total" (direction "x"): the current through the boundary between columns
+    #       b and b + 1, summed over every bond that crosses it -- the default x current;
+    #   "bond (dx, dy)" (direction a bond offset): the current of that one bond offset alone.
+    # Both coincide bit for bit when (1, 0) is the only bond with dx > 0.
     def bond_current(self, polarization=None, direction="x"):
-        """Bond current (kernel ``current``): x-bonds ``(x, x+1)`` (length N_x - 1) or y-bonds per column.
+        """Exact bond current (kernel ``current``, positive from the bond's start to its end site).
 
-        ``direction`` may also be a bond offset ``(dx, dy)`` of the lattice (length ``N_x - dx``).
+        Parameters
+        ----------
+        polarization : {None, "charge", "x", "y", "z"}
+        direction : "x", "y" or a bond offset ``(dx, dy)`` of the lattice
+            ``"x"`` -- the **slice-boundary total** (:meth:`boundary_current`): the current through the
+            boundary between columns ``b`` and ``b + 1`` (``N_x - 1`` values), the sum of the currents
+            of every bond that crosses it, ``I(b) = sum_{d, dx > 0} sum_{s=0}^{dx-1} j_d(b - s)``.  It
+            obeys ``d<J_x>/dt = I(x - 1) - I(x) + tau(x)`` column by column and, in a uniform bulk,
+            equals the conventional current ``{v_x, J}/2 = sum_d d_x j_d`` per site.  With ``(1, 0)``
+            the only bond with ``dx > 0`` (nearest neighbours) it is the ``(1, 0)`` bond current itself,
+            bit for bit.
+            ``(dx, dy)`` -- **bond (dx, dy)** alone: ``j_d(x)`` of the bonds ``(x, x + d)``, length
+            ``N_x - dx`` (``dx > 0``) or ``N_x`` (``dx = 0``, one per column).
+            ``"y"`` -- bond ``(0, 1)`` alone, one per column (diagonal bonds carry y current too;
+            the total y current per row is ``sum_d d_y sum_x j_d(x)``).
+
+        Returns
+        -------
+        ndarray
+            Units of ``t / hbar`` times the unit of ``J`` (charge: particles), per row (one y cell),
+            each bond counted once (:mod:`orbsym.conventions`).
         """
         p = _check_pol(polarization)
-        return self.evaluate("current", p, _bond(direction))
+        if direction == "x":
+            return self.boundary_current(p, "bond")
+        return self.evaluate("current", p, self._offset(direction))
 
     def forward_current(self, polarization=None, direction="x"):
-        """Eq. (7) current with a forward difference, per bond (``current_forward``)."""
-        return self.evaluate("current_forward", _check_pol(polarization), _bond(direction))
+        """Eq. (7) current with a forward difference (kernel ``current_forward``), anchored at the bond start.
+
+        ``direction`` as in :meth:`bond_current`: ``"x"`` is the slice-boundary total of the forward
+        kernel (``N_x - 1`` values; it obeys the balance with the forward torques,
+        :meth:`torques` ``kind="forward"``), a bond offset ``(dx, dy)`` that bond alone, ``"y"`` bond
+        ``(0, 1)``.
+        """
+        p = _check_pol(polarization)
+        if direction == "x":
+            return self.boundary_current(p, "forward")
+        return self.evaluate("current_forward", p, self._offset(direction))
 
     def backward_current(self, polarization=None, direction="x"):
-        """Eq. (7) current with a backward difference, per bond (``current_backward``)."""
-        return self.evaluate("current_backward", _check_pol(polarization), _bond(direction))
+        """Eq. (7) current with a backward difference (kernel ``current_backward``), anchored at the bond end.
+
+        ``direction`` as in :meth:`bond_current`: ``"x"`` is the slice-boundary total of the backward
+        kernel (``N_x - 1`` values, the sum over every bond crossing the boundary; no torque
+        decomposition pairs with it), a bond offset ``(dx, dy)`` that bond alone (indexed by the
+        bond's start column), ``"y"`` bond ``(0, 1)``.
+        """
+        p = _check_pol(polarization)
+        if direction == "x":
+            return self.boundary_current(p, "backward")
+        return self.evaluate("current_backward", p, self._offset(direction))
 
     def eq7_current(self, polarization=None, direction="x"):
-        """Paper's site-centred Eq. (7) current ``(forward(n) + backward(n - e))/2`` per column.
+        """Paper's site-centred Eq. (7) current per column (length ``N_x``).
 
-        Along x the hard-wall end columns lack one of the two bonds; they are NaN.
+        * ``"x"``: the average of the forward slice-boundary total through the column's right boundary
+          and the backward slice-boundary total through its left boundary,
+          ``(I_fwd(n) + I_bwd(n - 1)) / 2``; for nearest-neighbour models this is the paper's
+          ``(forward(n) + backward(n - 1)) / 2`` of the ``(1, 0)`` bond.  The two hard-wall end columns
+          lack one boundary: NaN.
+        * a bond offset ``d = (dx, dy)`` with ``dx > 0``: that bond alone,
+          ``(forward(n, d) + backward(n - dx, d)) / 2`` (:class:`orbsym.kernels.KernelSet`); NaN at the
+          ``dx`` columns next to each wall.
+        * ``"y"`` or ``(0, dy)``: ``(forward + backward) / 2`` of that bond in every column.
         """
-        f = self.forward_current(polarization, direction)
-        b = self.backward_current(polarization, direction)
-        if direction in ("y", "z"):  # transverse: every column has both bonds
-            return 0.5 * (f + b)
-        out = np.full(self.lattice.N_x, np.nan)
-        out[1:-1] = 0.5 * (f[1:] + b[:-1])
+        p = _check_pol(polarization)
+        N = self.lattice.N_x
+        if direction == "x":
+            f, b = self.boundary_current(p, "forward"), self.boundary_current(p, "backward")
+            dx = 1
+        else:
+            d = self._offset(direction)
+            f, b = self.evaluate("current_forward", p, d), self.evaluate("current_backward", p, d)
+            dx = d[0]
+            if dx == 0:
+                return 0.5 * (f + b)
+        out = np.full(N, np.nan)
+        if N - 2 * dx > 0:
+            out[dx : N - dx] = 0.5 * (f[dx:] + b[: N - 2 * dx])
         return out
+
+    def _offset(self, direction):
+        return current_offset(self.lattice, direction)
 
     def _bond_sum(self, start_name, end_name, polarization):
         """Per column and bond offset: kernel at the start site (bond from x) + end site (bond from x - dx).
@@ -233,23 +297,42 @@ class Observables:
         return div
 
     def boundary_current(self, polarization, kind="bond"):
-        """Current through each boundary between columns ``b`` and ``b + 1`` (``N_x - 1`` values): the
-        sum of the x-directed currents of every bond that crosses it (``(1, 0)``, ``(1, +-1)``, ``(2, 0)``
-        ...), so that ``-div j`` of column x is ``I(x - 1) - I(x)`` (hard walls: ``I(-1) = I(N_x - 1) = 0``)."""
-        name = {"bond": "current", "forward": "current_forward"}.get(kind)
+        """Slice-boundary total: the current through each boundary between columns ``b`` and ``b + 1``.
+
+        ``I(b) = sum_{d, dx > 0} sum_{s=0}^{dx-1} j_d(b - s)`` (``N_x - 1`` values, positive toward larger
+        x): the x-directed currents of every bond that crosses the boundary (``(1, 0)``, ``(1, +-1)``,
+        ``(2, 0)`` twice ...), so that ``-div j`` of column x is ``I(x - 1) - I(x)`` (hard walls:
+        ``I(-1) = I(N_x - 1) = 0``) and ``d<J_x>/dt = I(x - 1) - I(x) + tau(x)``.  In a uniform bulk it
+        is the conventional current ``{v_x, J}/2 = sum_d d_x j_d`` per site.  With nearest-neighbour
+        x bonds only it is the ``(1, 0)`` bond current, bit for bit.
+
+        Parameters
+        ----------
+        polarization : {None, "charge", "x", "y", "z"}
+        kind : {"bond", "forward", "backward"}
+            Kernel summed: the exact bond current (``current``), or the paper's Eq. (7) with a forward
+            (``current_forward``; balanced by :meth:`torques` ``kind="forward"``) or backward
+            (``current_backward``) difference.
+        """
+        name = {"bond": "current", "forward": "current_forward", "backward": "current_backward"}.get(kind)
         if name is None:
-            raise ValueError(f"unknown current kind {kind!r}; allowed: 'bond', 'forward'")
+            raise ValueError(f"unknown current kind {kind!r}; allowed: 'bond', 'forward', 'backward'")
         p = _check_pol(polarization)
         N = self.lattice.N_x
-        out = np.zeros(max(N - 1, 0))
-        for b in self.lattice.bonds:
+        out = None
+        for b in self.lattice.bonds:  # (1, 0) first
             dx = b[0]
             if dx == 0 or N - dx <= 0:
                 continue
             j = self.evaluate(name, p, b)
             for s in range(dx):  # bond (x, x + dx) crosses the boundaries x + s, s = 0 .. dx - 1
+                if out is None and dx == 1:
+                    out = j.copy()  # the (1, 0) bond: nearest-neighbour models return it unchanged
+                    continue
+                if out is None:
+                    out = np.zeros(max(N - 1, 0))
                 out[s : s + j.size] += j
-        return out
+        return np.zeros(max(N - 1, 0)) if out is None else out
 
     def torque_dipole(self, polarization, kind="bond", rtol=1e-10):
         """Lattice torque dipole ``P`` with ``tau = -div P`` (Shi-Zhang-Xiao-Niu, the paper's ref. 44).
@@ -293,6 +376,63 @@ class Observables:
     def continuity_residual(self, polarization, kind="bond"):
         """``d<J>/dt - (-div j + tau)`` per column: zero by the exact lattice continuity equation."""
         return self.time_derivative(polarization) - (-self.divergence(polarization, kind) + self.torques(polarization, kind)["total"])
+
+
+#: Names of the current kinds in outputs (:func:`current_definition`).
+_KIND_NAMES = {
+    "bond": "exact bond current",
+    "forward": "Eq. (7) current, forward difference",
+    "backward": "Eq. (7) current, backward difference",
+    "eq7": "Eq. (7) site-centred current",
+}
+
+
+def current_definition(kind="bond", direction="x"):
+    """One-line name of a current for outputs: the kernel (``kind``) and which bonds it sums.
+
+    ``direction="x"``: the slice-boundary total (every bond crossing a column boundary); a bond
+    offset ``(dx, dy)``: that bond alone; ``"y"``: bond ``(0, 1)``.  Example:
+    ``current_definition("bond", "x")`` -> ``"exact bond current, x: slice-boundary total ..."``.
+    """
+    if kind not in _KIND_NAMES:
+        raise unknown_name("current kind", kind, tuple(_KIND_NAMES))
+    what = _KIND_NAMES[kind]
+    if direction == "x":
+        where = (
+            "per column, average of the forward total through its right boundary and the backward total through its left one"
+            if kind == "eq7"
+            else "per boundary between columns b and b+1"
+        )
+        return (
+            f"{what}, x: slice-boundary total, summed over every bond crossing the boundary ((1,0), (1,+-1), (2,0) ...; "
+            f"= the (1,0) bond current for nearest-neighbour models), {where}"
+        )
+    names = {"y": (0, 1), "z": (0, 0, 1)}  # "z": films; their "y" bond is (0, 1, 0)
+    d = _bond(direction) if isinstance(direction, tuple) else names.get(direction)
+    if d is None:
+        raise unknown_name("current direction", direction, ("x", "y", "z", "a bond offset (dx, dy) or (dx, dy, dz)"))
+    return f"{what} of bond {d} alone" + (", per column" if d[0] == 0 or kind == "eq7" else ", per bond (x, x+d), indexed by its start column x")
+
+
+def current_offset(lattice, direction):
+    """Bond offset of a single-bond current direction: ``"y"`` -> ``(0, 1)`` (films: ``"y"``, ``"z"``
+    -> ``(0, 1, 0)``, ``(0, 0, 1)``); a tuple of integers must be one of ``lattice.bonds`` (ValueError
+    naming the allowed offsets, and the reverse when the tuple is a bond counted from its other end).
+    ``"x"`` (the slice-boundary total) is not a single bond and is refused here."""
+    transverse = ("y", "z") if lattice.ndim == 3 else ("y",)
+    if direction in transverse:
+        return lattice.unit_bond(direction)
+    n = lattice.ndim
+    if isinstance(direction, (tuple, list)) and len(direction) == n and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in direction):
+        d = tuple(int(v) for v in direction)
+        if d in lattice.bonds:
+            return d
+        flip = tuple(-v for v in d)
+        hint = f" (bond {flip} counted from its other end: use {flip} and change the sign)" if flip in lattice.bonds else ""
+        names = ", ".join(repr(t) for t in transverse)
+        raise ValueError(f"current direction {d}: not a bond offset of this lattice{hint}; allowed: 'x' (slice-boundary total), {names} or one of {list(lattice.bonds)}")
+    what = "a bond offset (dx, dy, dz)" if n == 3 else "a bond offset (dx, dy)"
+    raise unknown_name("current direction", direction, ("x",) + transverse + (what,))
 
 
 def _bond(direction):
