@@ -6,7 +6,7 @@ The package tree is the architecture (docs/ARCHITECTURE.md)::
     orbsym/kernels.py  hand-off: derived operators as plain data (offsets, matrices, NumPy source)
     orbsym/numeric/    NumPy/SciPy engines (never imports SymPy): lattice, Bloch, observables
     orbsym/systems.py  user-facing heterostructures and the solve/Result API
-    orbsym/dynamics.py real-time drives (quench, precession, field, relaxation) and evolve()
+    orbsym/dynamics/   real-time drives (quench, precession, field, relaxation) and evolve()
     orbsym/response.py linear response (Kubo); orbsym/transport.py leads and NEGF; orbsym/rkky.py
     orbsym/execution.py  one way to run many solves: serial, process pool, any Executor (dask)
     orbsym/workflows/  many solves: parameter sweeps, the paper's figures

@@ -12,6 +12,21 @@ Units and lattice
 * Square lattice, sites ``n = (x, y)``.  Columns ``x = 0 .. N_x - 1`` have open (hard-wall) ends,
   rows ``y = 0 .. N_y - 1`` are periodic.  A positive current along ``k = x`` flows toward larger x.
 
+Films (3D, ``N_z``)
+-------------------
+* Cubic lattice, sites ``n = (x, y, z)``: columns ``x`` open (hard walls), ``y`` (``N_y`` cells) and
+  ``z`` (``N_z`` cells) periodic; momenta ``(k_y, k_z) = 2 pi (j / N_y, l / N_z)``.  Bond offsets are
+  triples ``(dx, dy, dz)``, each bond once (canonical: ``dx > 0``, or ``dx = 0 < dy``, or
+  ``dx = dy = 0 < dz``), same ``h_{n, n+d} = t_d`` rule.
+* Every density, current and torque is per site, i.e. **per transverse cell** ``a^2`` of one column
+  (the same in every ``(y, z)``); F, N and ``J = F_AP - F_P`` are per transverse cell (``F / (N_y N_z)``)
+  by default.  The x current is the slice-boundary total through the ``a^2`` cell of a boundary.
+* Cubic t2g metal: ``t_x = diag(-gamma, -t, -t')``, ``t_y = diag(-t, -gamma, -t')``,
+  ``t_z = diag(-t, -t, -gamma)`` (each orbital weak along the axis normal to its plane); FM and spin
+  layers ``-t 1`` on every bond (``t_z = -t 1``; the altermagnet's splitting stays in the x-y plane).
+* A 2D system (``N_z = None``) is unchanged: it is not the ``N_z = 1`` film (which adds ``t_z + t_z^dag``
+  to the on-site matrix).
+
 Bases and generators
 --------------------
 * Orbital basis (multiorbital metal, Eq. 3): three states per site in the order
@@ -60,8 +75,8 @@ Thermal state and free energy (Eqs. 12-13)
 
 Linear response (orbsym.response)
 ---------------------------------
-* Static field ``E_y`` via ``h(k) -> h(k - q A)``, ``E = -dA/dt``; the state relaxes with rate ``eta``
-  toward the instantaneous equilibrium.  Responses are per unit force ``q E_y`` (``q E_y = -e E_y`` for
+* Static field ``E_y`` (films: ``E_y`` or ``E_z``) via ``h(k) -> h(k - q A)``, ``E = -dA/dt``; the state
+  relaxes with rate ``eta`` toward the instantaneous equilibrium.  Responses are per unit force ``q E_y`` (``q E_y = -e E_y`` for
   electrons), ``e = hbar = a = 1``: ``delta<O> = chi q E_y a / t`` (``orbsym.response.UNITS``).
 
 Transport (leads, NEGF: ``orbsym.transport``, ``orbsym.numeric.negf``)
@@ -90,6 +105,7 @@ __all__ = [
     "POLARIZATIONS",
     "DIRECTIONS",
     "UNIT_VECTORS",
+    "UNIT_VECTORS_3D",
     "PAPER",
     "PAPER_PARAMETERS",
     "direction_from_angles",
@@ -109,6 +125,8 @@ POLARIZATIONS = ("x", "y", "z")
 DIRECTIONS = ("x", "y")
 #: Unit lattice vectors e_x, e_y as integer offsets.
 UNIT_VECTORS = {"x": (1, 0), "y": (0, 1)}
+#: Unit lattice vectors of films (3D offsets).
+UNIT_VECTORS_3D = {"x": (1, 0, 0), "y": (0, 1, 0), "z": (0, 0, 1)}
 
 PAPER = (
     "N. H. Aase, E. W. Hodt, J. Linder and A. Sudbo, Orbital currents in lattice multiorbital "

@@ -318,7 +318,9 @@ def response(system, T=PAPER_PARAMETERS["T"], eta=DEFAULT_ETA, part="total", fie
     """
     if not isinstance(system, System):
         raise TypeError(f"response() needs an orbsym.systems.System (from trilayer(), bilayer(), heterostructure()), got {type(system).__name__}")
-    if not system.is_film:
+    if system.is_film:
+        system.require_finite_k("response()")
+    else:
         system.require_finite_rows("response()")
     _field(system, field)
     response_resources(system.lattice)

@@ -246,8 +246,13 @@ class System:
 
     @property
     def N_z(self):
-        """Films: cells along z (periodic); None for the 2D system."""
-        return self.lattice.N_z
+        """Films: cells along z (periodic), or ``math.inf`` for the k_z integral; None for the 2D system."""
+        return self.info.get("N_z", self.lattice.N_z)
+
+    @property
+    def infinite_z(self):
+        """Whether a film has ``N_z = infinity`` (its lattice then carries a placeholder ``N_z = 1``)."""
+        return self.N_z == math.inf
 
     @property
     def is_film(self):
@@ -269,11 +274,19 @@ class System:
             raise ValueError(f"{what} needs a finite N_y (the N_y = infinity k integral is available in solve() and rkky() only); got N_y = inf")
         self.require_2d(what)
 
+    def require_finite_k(self, what):
+        """Raise ValueError if ``N_y`` or (films) ``N_z`` is infinity: for drivers that need the finite k grid."""
+        for name, inf in (("N_y", self.infinite), ("N_z", self.infinite_z)):
+            if inf:
+                raise ValueError(f"{what} needs a finite {name} (the {name} = infinity k integral is available in solve() and rkky() only); got {name} = inf")
+
     def describe(self):
         """Plain-data description: constructor parameters plus the resolved column layout."""
         out = dict(self.info)
         out.update(self.lattice.describe())
         out["N_y"] = self.N_y
+        if self.is_film:
+            out["N_z"] = self.N_z
         if self.info.get("basis") == "spin":
             out["spin_unit"] = self.spin_unit
         return out
@@ -328,8 +341,6 @@ def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interf
     check_name("basis", basis, BASES)
     N_y = _rows(N_y)
     N_z = _cells_z(N_z)
-    if N_z is not None and N_y == math.inf:
-        raise ValueError(f"N_y = inf is not available for films yet (N_z = {N_z}); give a finite N_y")
     dimension = 2 if N_z is None else 3
     layers = list(layers)
     if not layers:
@@ -388,7 +399,7 @@ def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interf
     for name in defaults:
         if name not in known_names:
             raise unknown_name("heterostructure parameter", name, sorted(known_names))
-    lattice = Lattice(columns, 1 if N_y == math.inf else N_y, interface, N_z=N_z)
+    lattice = Lattice(columns, 1 if N_y == math.inf else N_y, interface, N_z=1 if N_z == math.inf else N_z)
     meta = {"geometry": "heterostructure", "basis": basis, "interface": interface, "N_y": N_y}
     if N_z is not None:
         meta["N_z"] = N_z
@@ -406,12 +417,14 @@ def heterostructure(layers, N_y=PAPER_PARAMETERS["N_y"], basis="orbital", interf
 
 
 def _cells_z(N_z):
-    """``N_z``: None (2D) or an int ``>= 1`` (film); infinity is not available yet."""
+    """``N_z``: None (2D), an int ``>= 1`` or ``math.inf`` (also ``"inf"``; the k_z integral) for a film."""
     if N_z is None:
         return None
-    if (isinstance(N_z, str) and N_z.strip().lower() in ("inf", "+inf", "infinity")) or (isinstance(N_z, (float, np.floating)) and math.isinf(N_z)):
-        raise ValueError("N_z = inf (the k_z integral) is not available yet; give a finite N_z (cells of the film along z)")
-    return _check_int("N_z", N_z, 1, " (cells of a film, periodic in z), or None for the 2D system")
+    if isinstance(N_z, str) and N_z.strip().lower() in ("inf", "+inf", "infinity"):
+        return math.inf
+    if isinstance(N_z, (float, np.floating)) and math.isinf(N_z) and N_z > 0:
+        return math.inf
+    return _check_int("N_z", N_z, 1, " (cells of a film, periodic in z), math.inf for the k_z integral, or None for the 2D system")
 
 
 def _check_lattice_size(N_x, N_y, dim):
@@ -646,8 +659,13 @@ class Result:
         if self.lattice.is_film:
             from .numeric.budget import film_estimate
 
-            return film_estimate(_solve_estimate(self._base_lattice, vectors, self.workers), self.lattice, vectors)
+            return film_estimate(_solve_estimate(self._base_lattice, vectors, self.workers), self.lattice, vectors, n_sectors=self._film_sectors())
         return _solve_estimate(self.lattice, vectors, self.workers)
+
+    def _film_sectors(self):
+        """k_z sectors a film solve runs (None: the lattice's grid); ``N_z = infinity``: the 65 of the
+        trapezoid's 128-point grid, where it stops for smooth integrands (lower T needs more)."""
+        return 65 if self.system.infinite_z else None
 
     @property
     def _base_lattice(self):
@@ -673,7 +691,7 @@ class Result:
             if self.lattice.is_film:
                 from .numeric.budget import film_estimate
 
-                est = film_estimate(est, self.lattice, vectors)
+                est = film_estimate(est, self.lattice, vectors, n_sectors=self._film_sectors())
             what = "the Green's-function solve" + (" with correlation bands" if vectors else " of the free energy")
             return check_resources(est, what=what, workers=1)
         if self.system.infinite:
@@ -696,7 +714,11 @@ class Result:
             from .numeric.film import solve_film
 
             pairs = lat.offset_pairs(KERNEL_NAMES) if vectors else ()
-            return solve_film(lat, self.T, pairs, vectors=vectors, engine=self._engine_for(vectors), workers=self.workers if self._engine_for(vectors) == "dense" else 1)
+            eng = self._engine_for(vectors)
+            return solve_film(
+                lat, self.T, pairs, vectors=vectors, engine=eng, workers=self.workers if eng == "dense" else 1,
+                N_y=None if self.system.infinite else "lattice", N_z=None if self.system.infinite_z else "lattice", tol=INFINITE_TOL,
+            )
         if self._engine_for(vectors) == "greens":
             from .numeric.greens import solve_greens
 
@@ -846,8 +868,9 @@ class Result:
         return self._evals
 
     def _per_row(self, per_row, what):
-        if not per_row and self.system.infinite:
-            raise ValueError(f"the total {what} of an N_y = infinity system is infinite; use per_row=True")
+        if not per_row and (self.system.infinite or self.system.infinite_z):
+            which = "N_y" if self.system.infinite else "N_z"
+            raise ValueError(f"the total {what} of an {which} = infinity system is infinite; use per_row=True")
 
     def free_energy(self, per_row=True):
         """Grand potential ``F = -T sum ln(1 + exp(-E/T))`` (Eq. 13), per row (films: per transverse
@@ -872,9 +895,11 @@ class Result:
         a-priori bound ``n E_max err`` on F, ``err`` the per-level occupation bound of the pole
         expansion and k sub-grids); ``points`` (greens: (k, w) points; dense: diagonalizations).
         """
-        if not self.system.infinite:
+        if not (self.system.infinite or self.system.infinite_z):
             return None
         sol = self._eigen()
+        if self.lattice.is_film:
+            return sol.k_integral()
         if isinstance(sol, _InfiniteDense):
             s = sol.solution
             return {"N_y": "inf", "engine": "dense", "method": s.method, "tol": INFINITE_TOL, "error_estimate": s.error, "points": s.evaluations}
@@ -911,14 +936,16 @@ class Result:
             out["torques_forward"] = _jsonable(self.torques("forward"))
         if "free_energy" in quantities:
             out["free_energy_per_row"] = self.free_energy()
-            out["free_energy_total"] = None if self.system.infinite else self.free_energy(per_row=False)
+            out["free_energy_total"] = None if (self.system.infinite or self.system.infinite_z) else self.free_energy(per_row=False)
         if "particle_number" in quantities:
             out["particle_number_per_row"] = self.particle_number()
         if "continuity" in quantities:
             out["continuity"] = self.continuity_residual()
         out["engine"] = self.engine
-        if self.system.infinite:
-            out["system"]["N_y"] = "inf"
+        if self.system.infinite or self.system.infinite_z:
+            for name, inf in (("N_y", self.system.infinite), ("N_z", self.system.infinite_z)):
+                if inf:
+                    out["system"][name] = "inf"
             out["k_integral"] = self.k_integral()
         return out
 

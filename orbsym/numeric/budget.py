@@ -564,7 +564,7 @@ def film_sector_count(N_z, symmetric=True):
     return N_z // 2 + 1 if symmetric else N_z
 
 
-def film_estimate(sector, lattice, vectors=True):
+def film_estimate(sector, lattice, vectors=True, n_sectors=None):
     """Estimate of a film solve (:func:`orbsym.numeric.film.solve_film`) from the estimate of one k_z sector.
 
     The sectors run one after the other (time ``n_sectors x`` one sector's, same peak memory), plus
@@ -579,8 +579,10 @@ def film_estimate(sector, lattice, vectors=True):
         The film (``N_z``, ``N_x``, ``dim``, symmetry in k_z).
     vectors : bool
         Whether bands are formed.
+    n_sectors : int, optional
+        Sectors to count instead of the lattice's grid (``N_z = infinity``: the trapezoid's points).
     """
-    n = film_sector_count(lattice.N_z, bool(lattice.z_symmetric))
+    n = film_sector_count(lattice.N_z, bool(lattice.z_symmetric)) if n_sectors is None else int(n_sectors)
     est = sector.times(n, "k_z sectors")
     if vectors:
         n_pairs = 2 * lattice.ndim + 1

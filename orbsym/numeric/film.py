@@ -60,26 +60,45 @@ class FilmSolution:
     """
 
     T: float
-    N_y: int
-    N_z: int
+    N_y: object
+    N_z: object
     k_z: np.ndarray
     weights: np.ndarray
     bands: dict
     engine: str
     sectors: list = field(repr=False, default_factory=list)
+    #: ``N_z = infinity``: error estimate of the k_z trapezoid (last change between doublings, max
+    #: norm over F, N and every band element); 0 for a finite ``N_z``.
+    kz_error: float = 0.0
 
     def _average(self, fn):
-        return float(sum(w * fn(s) for w, s in zip(self.weights, self.sectors)) / self.N_z)
+        return float(sum(w * fn(s) for w, s in zip(self.weights, self.sectors)) / self.weights.sum())
+
+    def _total(self, value, what):
+        if self.N_y is None or self.N_z is None:
+            raise ValueError(f"the total {what} of a film with N_y or N_z = infinity is infinite; use per_row=True (per transverse cell)")
+        return value * self.N_y * self.N_z
 
     def free_energy(self, per_row=True):
         """Grand potential (Eq. 13) per transverse cell (default) or in total (units of t)."""
         F = self._average(lambda s: s.free_energy(per_row=True))
-        return F if per_row else F * self.N_y * self.N_z
+        return F if per_row else self._total(F, "free energy")
 
     def particle_number(self, per_row=True):
         """Electrons per transverse cell (default) or in total."""
         n = self._average(lambda s: s.particle_number(per_row=True))
-        return n if per_row else n * self.N_y * self.N_z
+        return n if per_row else self._total(n, "particle number")
+
+    def k_integral(self):
+        """How the transverse k integrals were done (``N_y`` / ``N_z`` = infinity) and their error estimates."""
+        out = {"N_y": "inf" if self.N_y is None else self.N_y, "N_z": "inf" if self.N_z is None else self.N_z, "engine": self.engine}
+        if self.N_z is None:
+            out.update(k_z_method="trapezoid (doubling)", k_z_points=int(self.k_z.size), k_z_error_estimate=float(self.kz_error))
+        if self.N_y is None:
+            errs = [float(getattr(sec, "error", 0.0)) for sec in self.sectors]
+            out.update(k_y_method="poles+k-subgrids" if self.engine == "greens" else "per-sector trapezoid/adaptive",
+                       k_y_error_estimate=max(errs, default=0.0))
+        return out
 
     @property
     def _N(self):
@@ -95,7 +114,7 @@ class FilmSolution:
         return int(sum(getattr(s, "points", np.size(getattr(s, "k", 0))) for s in self.sectors))
 
 
-def sector_sum(lattice, solve_sector, pairs, use_symmetry=True, parity=1):
+def sector_sum(lattice, solve_sector, pairs, use_symmetry=True, parity=1, N_z="lattice"):
     """Run ``solve_sector(sector, k_z, pairs2)`` on every k_z sector of a film and recombine its bands.
 
     ``solve_sector`` returns an object with ``bands``: either ``{(dx, dy): array}`` or
@@ -103,6 +122,9 @@ def sector_sum(lattice, solve_sector, pairs, use_symmetry=True, parity=1):
     on the half grid (:attr:`Lattice.z_symmetric`) the sector at ``-k_z`` contributes
     ``parity * G_{k_z}`` (``+1``: equilibrium and responses to fields in the x-y plane; ``-1``: a
     response to ``E_z``, odd in ``k_z``), i.e. ``cos(k_z dz)`` or ``i sin(k_z dz)``.
+
+    ``N_z``: ``"lattice"`` (the film's own ``N_z``) or another number of k_z points (the grids of
+    the ``N_z = infinity`` trapezoid, :func:`solve_film`).
 
     Returns
     -------
@@ -112,7 +134,8 @@ def sector_sum(lattice, solve_sector, pairs, use_symmetry=True, parity=1):
     if not getattr(lattice, "is_film", False):
         raise ValueError("this solve needs a film: a Lattice built with N_z (models with (dx, dy, dz) offsets)")
     symmetric = bool(use_symmetry and lattice.z_symmetric)
-    kz, wz = k_points(lattice.N_z, symmetric)
+    n_cells = lattice.N_z if N_z == "lattice" else int(N_z)
+    kz, wz = k_points(n_cells, symmetric)
     split = sector_pairs(pairs)
     pairs2 = sorted(split)
     N, d = lattice.N_x, lattice.dim
@@ -130,16 +153,16 @@ def sector_sum(lattice, solve_sector, pairs, use_symmetry=True, parity=1):
                 g = b2[(dx, dy)]
                 for dz in dzs:
                     if symmetric:
-                        phase = w * (np.cos(k * dz) if parity == 1 else 1j * np.sin(k * dz)) / lattice.N_z
+                        phase = w * (np.cos(k * dz) if parity == 1 else 1j * np.sin(k * dz)) / n_cells
                     else:
-                        phase = w * np.exp(1j * k * dz) / lattice.N_z
+                        phase = w * np.exp(1j * k * dz) / n_cells
                     bands[part][(dx, dy, dz)] += phase * g
     if bands is None or set(bands) == {None}:
         bands = empty() if bands is None else bands[None]
     return bands, kz, wz, sols
 
 
-def solve_film(lattice, T, pairs=((0, 0, 0),), vectors=True, engine="dense", use_symmetry=True, workers=1, **options):
+def solve_film(lattice, T, pairs=((0, 0, 0),), vectors=True, engine="dense", use_symmetry=True, workers=1, N_y="lattice", N_z="lattice", tol=1e-10, max_kz=4096, **options):
     """Solve a film sector by sector with a 2D engine and recombine its bands.
 
     Parameters
@@ -158,6 +181,16 @@ def solve_film(lattice, T, pairs=((0, 0, 0),), vectors=True, engine="dense", use
         Solve only ``0 <= k_z <= pi`` when :attr:`Lattice.z_symmetric` (exact; for testing it).
     workers : int
         Dense engine: processes sharing each sector's k_y points.
+    N_y : "lattice" or None
+        None: ``N_y = infinity``, each sector's k_y integral (Green's function: poles and k
+        sub-grids; dense: :func:`orbsym.numeric.infinite.solve_infinite` to ``tol``).
+    N_z : "lattice" or None
+        None: ``N_z = infinity``, the k_z integral ``(1 / 2 pi) int dk_z`` by the periodic trapezoid
+        rule on doubling grids (8, 16, 32 ... points, each reusing the last), until the largest change
+        of F, N and every band element is below ``tol`` (exponential convergence at ``T > 0``);
+        ValueError beyond ``max_kz`` points.
+    tol : float
+        Absolute tolerance of the infinite k integrals (units of t per transverse cell for F).
     **options
         Passed to the sector engine (e.g. ``tol`` of the Green's-function engine).
 
@@ -169,20 +202,71 @@ def solve_film(lattice, T, pairs=((0, 0, 0),), vectors=True, engine="dense", use
         from .checks import unknown_name
 
         raise unknown_name("film sector engine", engine, ("dense", "greens"))
+    infinite_y = N_y is None
+    cache = {}
 
     def one(sec, k, pairs2):
-        if engine == "dense":
+        key = float(k)
+        if key in cache:
+            return cache[key]
+        if engine == "dense" and infinite_y:
+            from .infinite import solve_infinite
+
+            sol = _InfiniteSector(solve_infinite(sec, T, pairs2 if vectors else (), tol=tol))
+        elif engine == "dense":
             from .bloch import solve_bloch
 
             if vectors:
-                return solve_bloch(sec, T, pairs2, workers=workers, **options)
-            return solve_bloch(sec, T, vectors=False, workers=workers, **options)
-        from .greens import solve_greens
+                sol = solve_bloch(sec, T, pairs2, workers=workers, **options)
+            else:
+                sol = solve_bloch(sec, T, vectors=False, workers=workers, **options)
+        else:
+            from .greens import solve_greens
 
-        return solve_greens(sec, T, pairs2 if vectors else (), vectors=vectors, **options)
+            sol = solve_greens(sec, T, pairs2 if vectors else (), vectors=vectors, N_y=None if infinite_y else "lattice", **options)
+        cache[key] = sol
+        return sol
 
-    bands, kz, wz, sols = sector_sum(lattice, one, pairs if vectors else (), use_symmetry)
-    return FilmSolution(float(T), lattice.N_y, lattice.N_z, kz, wz, bands, engine, sols)
+    Ny = None if infinite_y else lattice.N_y
+    if N_z == "lattice" or N_z == lattice.N_z:
+        bands, kz, wz, sols = sector_sum(lattice, one, pairs if vectors else (), use_symmetry)
+        return FilmSolution(float(T), Ny, lattice.N_z, kz, wz, bands, engine, sols)
+    if N_z is not None:
+        raise ValueError(f"N_z must be 'lattice' or None (N_z = infinity), got {N_z!r}")
+    M, last, change = 8, None, np.inf
+    while True:
+        bands, kz, wz, sols = sector_sum(lattice, one, pairs if vectors else (), use_symmetry, N_z=M)
+        now = FilmSolution(float(T), Ny, None, kz, wz, bands, engine, sols)
+        if last is not None:
+            numbers = [abs(now._N - last._N)] if now._N is not None else []  # Green's-function F-only solves have no N
+            change = max(
+                [abs(now.free_energy() - last.free_energy())] + numbers + [float(np.abs(bands[p] - last.bands[p]).max(initial=0.0)) for p in bands]
+            )
+            if change <= tol:
+                now.kz_error = change
+                return now
+        if 2 * M > max_kz:
+            raise ValueError(
+                f"the N_z = infinity k_z integral did not reach tol = {tol:g} with {M} k_z points (last change {change:.2g}); "
+                "use T > 0 (the integrand is smooth only at T > 0), a larger tol, or a finite N_z"
+            )
+        last, M = now, 2 * M
+
+
+class _InfiniteSector:
+    """:class:`orbsym.numeric.infinite.InfiniteSolution` of one sector with the engines' method interface."""
+
+    def __init__(self, solution):
+        self.solution = solution
+        self.bands = solution.bands
+        self.error = solution.error
+        self.points = solution.evaluations
+
+    def free_energy(self, per_row=True):
+        return self.solution.free_energy
+
+    def particle_number(self, per_row=True):
+        return self.solution.particle_number
 
 
 @dataclass

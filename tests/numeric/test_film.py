@@ -155,9 +155,31 @@ def test_systems_film_refusals_and_description():
         response(trilayer(N_x=5, N_y=4), T=0.1, eta=0.1, field="z")
     with pytest.raises(ValueError, match="field direction"):
         response(s, T=0.1, eta=0.1, field="x")
-    with pytest.raises(ValueError, match="N_y = inf is not available for films"):
-        trilayer(N_x=5, N_y=math.inf, N_z=3)
-    with pytest.raises(ValueError, match="N_z = inf"):
-        trilayer(N_x=5, N_y=4, N_z=math.inf)
+    with pytest.raises(ValueError, match="needs a finite N_z"):
+        response(trilayer(N_x=5, N_y=4, N_z=math.inf), T=0.1, eta=0.1)
+    for bad in (0, -2, 1.5, "many"):
+        with pytest.raises(ValueError, match="N_z"):
+            trilayer(N_x=5, N_y=4, N_z=bad)
     with pytest.raises(ValueError, match="2D model with no z hopping"):
         heterostructure([layer(multiorbital_metal(), 3, gamma=1.0)], N_y=4, N_z=3)
+
+
+def test_infinite_kz_and_ky_integrals_of_a_film():
+    """N_z = inf (k_z trapezoid on doubling grids) and N_y = inf (each sector's k_y integral) against
+    a fine finite grid, both sector engines; totals refused; the T = 0 trapezoid refuses to pretend."""
+    from orbsym.systems import solve, trilayer
+
+    fine = solve(trilayer(N_x=4, N_y=96, N_z=96, gamma=0.5), 0.25, engine="dense")
+    for eng in ("dense", "greens"):
+        r = solve(trilayer(N_x=4, N_y=math.inf, N_z=math.inf, gamma=0.5), 0.25, engine=eng)
+        assert r.free_energy() == pytest.approx(fine.free_energy(), abs=1e-9)
+        for p in ("charge", "z"):
+            np.testing.assert_allclose(r.densities()[p], fine.densities()[p], rtol=0, atol=1e-9)
+            np.testing.assert_allclose(r.currents()[p], fine.currents()[p], rtol=0, atol=1e-9)
+        k = r.k_integral()
+        assert k["N_y"] == k["N_z"] == "inf" and k["k_z_error_estimate"] < 1e-10 and k["k_z_points"] >= 9
+        with pytest.raises(ValueError, match="infinite; use per_row=True"):
+            r.free_energy(per_row=False)
+    lat = trilayer(N_x=4, N_y=8, N_z=8).lattice
+    with pytest.raises(ValueError, match="did not reach tol"):
+        solve_film(lat, 0.0, (), vectors=False, N_z=None, max_kz=32)
