@@ -6,8 +6,9 @@ hand from the one-body commutators (see :mod:`orbsym.conventions`):
 * ``eom_start(n, d) = i(-c_n^dag J t c_{n+d} + c_{n+d}^dag t^dag J c_n)``
 * ``eom_end(n, d)   = i( c_n^dag t J c_{n+d} - c_{n+d}^dag J t^dag c_n)``
 * ``current = (eom_end - eom_start)/2``, ``source = (eom_start + eom_end)/2``
-* ``current_forward(n, d) = (i/2) c_n^dag J t (c_{n+d} - c_n) + h.c.``,
-  ``current_backward(n, d) = (i/2) c_{n+d}^dag J t (c_{n+d} - c_n) + h.c.``,
+* ``current_forward(n, d) = i c_n^dag J t (c_{n+d} - c_n) + h.c.``,
+  ``current_backward(n, d) = i c_{n+d}^dag J t^dag (c_{n+d} - c_n) + h.c.`` (the paper's Eq. 7 with our
+  normalization, each bond once: twice the printed expression, as ``symbolic.continuity.paper_current``),
   ``source_forward_start = eom_start + current_forward``, ``source_forward_end = eom_end - current_forward``.
 
 They let the numeric layer be tested with SymPy blocked, and independently of orbsym.symbolic.continuity.
@@ -71,10 +72,12 @@ def linear_kernelset(name, generators, normalization, hoppings, onsite, basis=No
                 Md = M.conj().T
                 es += [(O, d, p, -1j * J @ M), (d, O, p, 1j * Md @ J)]
                 ee += [(O, d, p, 1j * M @ J), (d, O, p, -1j * J @ Md)]
-                A = 0.5j * J @ M
+                A = 1j * J @ M
                 Ad = A.conj().T
                 cf += [(O, d, p, A), (d, O, p, Ad), (O, O, p, -(A + Ad))]
-                cb += [(d, d, p, A + Ad), (d, O, p, -A), (O, d, p, -Ad)]
+                B = 1j * J @ Md
+                Bd = B.conj().T
+                cb += [(d, d, p, B + Bd), (d, O, p, -B), (O, d, p, -Bd)]
 
             def scaled(pairs, s):
                 return [(l, r, p, s * m) for l, r, p, m in pairs]

@@ -183,3 +183,16 @@ def test_infinite_kz_and_ky_integrals_of_a_film():
     lat = trilayer(N_x=4, N_y=8, N_z=8).lattice
     with pytest.raises(ValueError, match="did not reach tol"):
         solve_film(lat, 0.0, (), vectors=False, N_z=None, max_kz=32)
+
+
+def test_film_too_large_is_refused_with_the_estimate():
+    """A film beyond the time or memory limit is refused before any solve, naming the k_z sectors."""
+    from orbsym.numeric.budget import ResourceError
+    from orbsym.systems import solve, trilayer
+
+    with pytest.raises(ResourceError, match="k_z sectors"):
+        solve(trilayer(N_x=400, N_y=8000, N_z=8000), 0.01, engine="dense")  # refused when the Result is made
+    with pytest.raises(ResourceError, match="k_z sectors"):
+        solve(trilayer(N_x=200, N_y=4000, N_z=4000), 0.01, engine="dense").densities()  # the band solve: refused before it starts
+    small = solve(trilayer(N_x=5, N_y=8, N_z=8), 0.1, engine="dense")
+    assert "5 k_z sectors" in small.estimate().detail  # 8 // 2 + 1 sectors (cubic: k_z -> -k_z symmetric)
