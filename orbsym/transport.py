@@ -876,6 +876,10 @@ class TransportResult:
             }
         self.info = info
 
+    def _store(self, blocks, pairs):
+        op = self.open
+        self.bands = bands_from_blocks(blocks, op.k, op.weights, self.leaded.lattice.N_y, pairs, op.symmetric)
+
     # ---------------------------------------------------------------- basics
     @property
     def k(self):

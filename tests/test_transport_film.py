@@ -212,3 +212,99 @@ def test_film_transport_against_per_k_chain():
         np.testing.assert_allclose(df[name] - de[name], ref[name][1:-1], rtol=0, atol=1e-8, err_msg=name)
     # the steady state carries the Landauer current through every slice boundary
     np.testing.assert_allclose(full.currents("bond")["charge"], full.landauer_current(), rtol=0, atol=1e-10)
+
+
+def test_film_bias_balance_and_period_two_leads():
+    """A film under a finite bias at T > 0 keeps the steady-state balance at every column and polarization;
+    leads regrouped in cells of two columns (``period=2``) give the same state."""
+    s = skew_film(N_y=3, N_z=2)
+    c0, cN = s.lattice.columns[0], s.lattice.columns[-1]
+    one = transport(attach_leads(s), T=0.05, bias=0.12, n_energy=20)
+    bal = one.continuity_residual()
+    assert max(bal.values()) < 1e-10, bal
+    assert abs(one.landauer_current()) > 1e-3
+    # the charge current is the same through every slice boundary and equals the Landauer current
+    np.testing.assert_allclose(one.currents("bond")["charge"], one.landauer_current(), rtol=0, atol=1e-10)
+    # hopping torques of a film include the z bonds
+    tq = one.torques()["z"]
+    assert set(tq) >= {"exchange", "bond_x", "bond_y", "bond_z", "bond_diagonal", "total"}
+    np.testing.assert_allclose(-one.divergence()["z"] + tq["total"], 0.0, atol=1e-10)
+    two = transport(attach_leads(s, left=(c0, c0), right=(cN, cN), period=2), T=0.05, bias=0.12, n_energy=20)
+    assert two.leaded.period == 2 and max(two.continuity_residual().values()) < 1e-10
+    for name in ("charge", "x", "y", "z"):
+        np.testing.assert_allclose(two.densities()[name], one.densities()[name], rtol=0, atol=1e-9, err_msg=name)
+        np.testing.assert_allclose(two.currents("bond")[name], one.currents("bond")[name], rtol=0, atol=1e-9, err_msg=name)
+    assert abs(two.landauer_current() - one.landauer_current()) < 1e-10
+
+
+def fold(model):
+    """The 2D model of a 3D model at k_z = 0 with N_z = 1: ``t_(dx,dy) = sum_dz t_(dx,dy,dz)``, on-site
+    ``eps + sum_dz (t_(0,0,dz) + h.c.)`` (written out here, symbolically)."""
+    onsite = sp.Matrix(model.onsite)
+    hops = {}
+    for (dx, dy, dz), m in model.hoppings.items():
+        if dx == 0 and dy == 0:
+            onsite += m + m.H
+        else:
+            hops[(dx, dy)] = hops.get((dx, dy), sp.zeros(model.dim)) + m
+    return Model(model.name + "-folded", model.generators, hops, onsite, model.description, model.magnetization)
+
+
+@pytest.mark.parametrize("bias", [None, 0.1])
+def test_film_with_one_z_cell_equals_the_folded_2d_system(bias):
+    """N_z = 1: the film is the 2D system of the folded models (on-site + t_z + t_z^dag, z-diagonal bonds
+    added to their in-plane offset), to 1e-12: conductance, densities, currents, torques."""
+    metal = dict(a=0.35, b=0.2, c=0.15)
+    fm3 = ferromagnet(t2g_L(), dimension=3)
+    film = heterostructure([layer(skew_metal(), 2, **metal), layer(fm3, 1, m=(0.3, -0.8, 0.5)), layer(skew_metal(), 1, **metal)], N_y=4, N_z=1, mu=-0.4)
+    flat = heterostructure([layer(fold(skew_metal()), 2, **metal), layer(fold(fm3), 1, m=(0.3, -0.8, 0.5)), layer(fold(skew_metal()), 1, **metal)], N_y=4, mu=-0.4)
+    kw = dict(T=0.05) if bias is None else dict(T=0.05, bias=bias, n_energy=10)
+    rf, r2 = transport(attach_leads(film), **kw), transport(attach_leads(flat), **kw)
+    assert rf.leaded.is_film and not r2.leaded.is_film
+    if bias is None:
+        assert abs(rf.conductance()["total"] - r2.conductance()["total"]) < 1e-12
+    assert abs(rf.landauer_current() - r2.landauer_current()) < 1e-12
+    for name in ("charge", "x", "y", "z"):
+        np.testing.assert_allclose(rf.densities()[name], r2.densities()[name], rtol=0, atol=1e-12, err_msg=name)
+        for kind in ("bond", "forward", "eq7") if name != "charge" else ("bond",):
+            np.testing.assert_allclose(rf.currents(kind)[name], r2.currents(kind)[name], rtol=0, atol=1e-12, err_msg=f"{kind} {name}")
+        if name != "charge":  # totals agree; the folded on-site t_z + t_z^dag moves the z-bond torque into the 2D "exchange"
+            tf, t2 = rf.torques()[name], r2.torques()[name]
+            np.testing.assert_allclose(tf["total"], t2["total"], rtol=0, atol=1e-12, err_msg=name)
+            np.testing.assert_allclose(tf["exchange"] + tf["bond_z"], t2["exchange"], rtol=0, atol=1e-12, err_msg=name)
+    assert max(rf.continuity_residual().values()) < 1e-10
+
+
+def test_film_transport_refusals_and_estimate(monkeypatch):
+    """Refusals (open width, 2D leads, misplaced k_z, 45-degree regrouping of a film) and the film
+    resource estimate: n_sectors times the 2D one, refused before any work with the estimate."""
+    s = heterostructure([layer("nm", 2, gamma=0.3), layer("fm", 1, m="x")], N_y=3, N_z=4)
+    with pytest.raises(ValueError, match="not defined for films"):
+        attach_leads(s, width="open")
+    flat = heterostructure([layer("nm", 2, gamma=0.3)], N_y=3)
+    with pytest.raises(ValueError, match="2D bond offsets"):
+        attach_leads(s, left=flat.lattice.columns[0])
+    leaded = attach_leads(s)
+    with pytest.raises(ValueError, match="give k_z"):
+        leaded.solve_parts()
+    with pytest.raises(ValueError, match="2D system"):
+        attach_leads(flat).solve_parts(0.0)
+    res = transport(leaded, T=0.0)
+    with pytest.raises(ValueError, match="film"):
+        crystal_bond_torques(res, "z")
+    assert res.currents("bond", "z")["z"].shape == (s.lattice.N_x,)
+    with pytest.raises(ValueError, match="current direction"):
+        transport(attach_leads(flat), T=0.0).currents("bond", "z")
+    # the estimate: one 2D estimate per k_z sector (N_z // 2 + 1 when sector(-k_z) = sector(k_z))
+    flat_est = transport_resources(5, 64, 3, T=0.01)
+    for sym in (True, False):
+        est = transport_resources(5, 64, 3, T=0.01, N_z=32, z_symmetric=sym)
+        n = film_sector_count(32, sym)
+        assert n == (17 if sym else 32)
+        assert est.seconds == pytest.approx(n * flat_est.seconds, rel=1e-12) and est.bytes >= flat_est.bytes
+    monkeypatch.setenv("ORBSYM_MAX_SECONDS", str(0.5 * transport_resources(2, 3, 3, period=1, T=0.0, N_z=4).seconds))
+    import orbsym.transport as tr
+
+    monkeypatch.setattr(tr, "OpenSystem", lambda *a, **k: pytest.fail("work started before the resource check"))
+    with pytest.raises(ResourceError, match="k_z sectors"):
+        transport(leaded, T=0.0)
