@@ -574,7 +574,7 @@ def transport_resources(N_x, N_y, dim, width="periodic", period=1, T=0.01, bias=
         N_z = integer_at_least("N_z", N_z, 1, " (cells of a film, periodic in z)")
         film = SimpleNamespace(N_z=N_z, z_symmetric=bool(z_symmetric), ndim=3, N_x=N_x + 2 * period, dim=dim)
         est = film_estimate(est, film)
-        return check_resources(est, what=f"this film transport solve ({film_sector_count(N_z, bool(z_symmetric))} k_z sectors)", hint=hint + " or the cells N_z")
+        return check_resources(est, what=f"this film transport solve ({film_sector_count(N_z, bool(z_symmetric))} k_z sectors)", hint=hint if ("N_z" in hint or "N-z" in hint) else hint + " or the cells N_z")
     return check_resources(est, what="this transport solve", hint=hint)
 
 
