@@ -1,6 +1,7 @@
 """Steady-state transport: semi-infinite leads, Landauer conductance, the driven state under bias.
 
-A :class:`~orbsym.systems.System` (any heterostructure, open in x, periodic in y) becomes the
+A :class:`~orbsym.systems.System` (any heterostructure, open in x, periodic in y -- or a film, periodic
+in y and z, see "Films" below) becomes the
 scattering region between two semi-infinite leads (:func:`attach_leads`); :func:`transport` computes
 the non-equilibrium steady state with Green's functions (:mod:`orbsym.numeric.negf`) and evaluates
 every derived kernel on it -- OAM (or spin) density, bond and Eq. (7) currents, each torque term
@@ -23,6 +24,31 @@ Conventions (also :mod:`orbsym.conventions`, "Transport")
   default, like the free energy.
 * ``bias=None``: linear response -- every quantity is ``d<O>/dV`` at ``V = 0`` (per unit bias,
   per site).  ``bias=V``: the full steady state at that bias (equilibrium part included).
+
+Films
+-----
+A film (a system built with ``N_z``: open in x, periodic in y and z) gets leads of film columns that
+carry the same transverse group (:class:`~orbsym.numeric.leads.FilmLead`): ``k_y`` and ``k_z`` are
+conserved, so the leaded film is exactly its k_z sectors, each a 2D open system with conserved
+``k_y``.  At ``k_z = 2 pi j / N_z`` the region and the leads fold their z-bonds with the film's rule
+(:meth:`orbsym.numeric.Lattice.sector`)::
+
+    t_(dx,dy)(k_z) = sum_dz t_(dx,dy,dz) e^{i k_z dz},   eps(k_z) = eps + sum_{dz>0} (t_(0,0,dz) e^{i k_z dz} + h.c.),
+
+and every sector is solved by the 2D machinery above (leads, region solver, energy rules, pairs of
+columns for ``period=2``).  The film's correlation bands are recombined by
+:func:`orbsym.numeric.film.sector_sum`,
+``G(x, x+dx; dy, dz) = N_z^-1 sum_{k_z} e^{i k_z dz} G_{k_z}(x, x+dx; dy)``, and every kernel is
+evaluated on the film lattice (:class:`~orbsym.numeric.Observables`): densities, currents (also
+``direction="z"``) and torques (``bond_z``) per site, i.e. per transverse cell ``a^2`` of one column.
+Conductance and Landauer current are per transverse cell: the average over the sectors of each
+sector's value per row, ``G = (N_y N_z)^-1 sum_{k_y, k_z} G(k_y, k_z)``.  When region and leads have
+``sector(-k_z) = sector(k_z)`` (:attr:`orbsym.numeric.Lattice.z_symmetric`, e.g. the cubic films of
+:mod:`orbsym.systems`) only ``0 <= k_z <= pi`` is solved.  The balance stays exact in every sector,
+hence in the film.  The adaptive linear-response rule (``energy_tol``) refines the film's conductance;
+the error estimates are the weighted sums of the sectors'.  Cost: ``n_sectors`` times one 2D solve
+(:func:`transport_resources` with ``N_z``, :func:`orbsym.numeric.budget.film_estimate`).
+``width="open"`` (finite width in y) is not defined for films yet and is refused.
 
 Finite width
 ------------
@@ -582,6 +608,9 @@ def transport_resources(N_x, N_y, dim, width="periodic", period=1, T=0.01, bias=
 def transport(leaded, T=0.01, bias=None, mu=0.0, split=None, n_energy=None, eta=DEFAULT_ETA, solver="auto", energy_tol=None, error_estimate=True, **unknown):
     """Steady state of a :class:`LeadedSystem`: linear response (``bias=None``) or finite bias.
 
+    A film is solved sector by sector in ``k_z`` and recombined (module docstring, "Films"); every
+    quantity is then per transverse cell.
+
     Parameters
     ----------
     leaded : LeadedSystem
@@ -713,6 +742,10 @@ class TransportResult:
 
     Per-polarization dicts use the keys ``"charge"``, ``"x"``, ``"y"``, ``"z"`` as in
     :class:`orbsym.systems.Result`.  Linear response: every value is per unit bias.
+
+    Films (module docstring, "Films"): ``sectors`` lists the solved k_z sectors (``k_z``, ``weight`` =
+    multiplicity / N_z, their 2D ``open`` system, ``g_k``, ``current_k``, ``energies``, ``info``);
+    ``open`` is None and ``energies`` is the list of the sectors' nodes.
     """
 
     #: Current kinds of :meth:`currents`.
@@ -871,6 +904,7 @@ class TransportResult:
             info["energy_error_estimate"] = {
                 "quantity": ests[0]["quantity"].replace("per row", "per transverse cell"), "value": value, "abs": err,
                 "rel": err / abs(value) if value else float("inf"),
+                **({"half_rule_value": sum(s.weight * e["half_rule_value"] for s, e in zip(sols, ests))} if "half_rule_value" in ests[0] else {}),
                 "method": "weighted sum over the k_z sectors of each sector's estimate (" + ests[0].get("method", "half rule of the transmission") + ")",
                 "half_rule_nodes": int(ests[0]["half_rule_nodes"]),
             }

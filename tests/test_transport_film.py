@@ -214,6 +214,35 @@ def test_film_transport_against_per_k_chain():
     np.testing.assert_allclose(full.currents("bond")["charge"], full.landauer_current(), rtol=0, atol=1e-10)
 
 
+def test_z_symmetric_film_against_per_k_chain():
+    """A cubic film (sector(-k_z) = sector(k_z): only 0 <= k_z <= pi solved, cos(k_z dz) phases) against the
+    chain on the full (k_y, k_z) grid: linear response at T = 0, conductance and densities to 1e-8."""
+    s = heterostructure([layer("nm", 1, gamma=0.3), layer("fm", 1, m=(0.6, 0.0, 0.8)), layer("nm", 1, gamma=0.5)], N_y=3, N_z=4)
+    res = transport(attach_leads(s), T=0.0, eta=ETA)
+    assert res.info["k_z_symmetric"] and res.info["k_z_sectors"] == 3
+    states, n, d = chain_state(s, s.lattice.columns[0], s.lattice.columns[-1], 0.0)
+    cells = s.lattice.N_y * s.lattice.N_z
+    assert abs(res.conductance()["total"] - sum(T for T, _, _ in states) / cells) < 1e-8
+    gens = _gens(s)
+    for name, p in POLS.items():
+        J = np.eye(d) if p is None else gens[p]
+        ref = sum(column_density((AL - AR) / (4 * np.pi), n, d, J) for _, AL, AR in states) / cells
+        np.testing.assert_allclose(res.densities()[name], ref[1:-1], rtol=0, atol=1e-8, err_msg=name)
+
+
+def test_film_adaptive_energy_rule():
+    """energy_tol refines the film's conductance (all sectors on one rule): the result equals a run with the
+    final nodes, its half-rule value a run with half of them."""
+    s = heterostructure([layer("nm", 2, gamma=0.3), layer("fm", 1, m="y")], N_y=3, N_z=2)
+    leaded = attach_leads(s)
+    r = transport(leaded, T=0.05, energy_tol=1e-4)
+    e = r.info["energy_error_estimate"]
+    n = r.energies[0].size
+    assert e["converged"] and n > 16 and all(E.size == n for E in r.energies)
+    assert abs(transport(leaded, T=0.05, n_energy=n).conductance()["total"] - r.conductance()["total"]) < 1e-12
+    assert abs(transport(leaded, T=0.05, n_energy=n // 2).conductance()["total"] - e["half_rule_value"]) < 1e-12
+
+
 def test_film_bias_balance_and_period_two_leads():
     """A film under a finite bias at T > 0 keeps the steady-state balance at every column and polarization;
     leads regrouped in cells of two columns (``period=2``) give the same state."""
