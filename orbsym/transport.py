@@ -271,9 +271,11 @@ class LeadedSystem:
     ----------
     system : orbsym.systems.System
         The scattering region.
-    left, right : orbsym.numeric.leads.Lead
+    left, right : orbsym.numeric.leads.Lead or orbsym.numeric.leads.FilmLead
+        Films: :class:`~orbsym.numeric.leads.FilmLead` (film columns, one 2D lead per k_z sector).
     lattice : orbsym.numeric.Lattice
-        Region plus ``period`` lead columns on each side (``N_x + 2 period`` columns, module docstring).
+        Region plus ``period`` lead columns on each side (``N_x + 2 period`` columns, module docstring);
+        a film lattice (``N_z``) for films.
     period : int
         1: leads of one column per cell.  2: supercells of two columns for the leads and the solved
         region (bonds ``(2, dy)``, or leads that repeat two different columns; :mod:`orbsym.numeric.supercell`).

@@ -7,15 +7,13 @@ come from a Lopez-Sancho decimation written here, and the transmission and the n
 densities from a dense inverse of the chain -- no orbsym lattice, sector, lead or NEGF code.
 """
 
-import math
-
 import numpy as np
 import pytest
 import sympy as sp
 
 from orbsym.numeric.budget import ResourceError, film_sector_count
 from orbsym.symbolic.generators import t2g_L
-from orbsym.symbolic.models import SYMBOLS, Model, ferromagnet, multiorbital_metal
+from orbsym.symbolic.models import SYMBOLS, Model, ferromagnet
 from orbsym.systems import heterostructure, layer
 from orbsym.transport import attach_leads, crystal_bond_torques, transport, transport_resources
 
