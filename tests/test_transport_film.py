@@ -311,6 +311,10 @@ def test_film_transport_refusals_and_estimate(monkeypatch):
     flat = heterostructure([layer("nm", 2, gamma=0.3)], N_y=3)
     with pytest.raises(ValueError, match="2D bond offsets"):
         attach_leads(s, left=flat.lattice.columns[0])
+    # a lead layer is built as a film column (same N_z); its state is balanced
+    other = transport(attach_leads(s, left=layer("nm", 1, gamma=0.6)), T=0.0)
+    assert other.leaded.left.N_z == 4 and other.leaded.left.column.params["gamma"] == 0.6
+    assert max(other.continuity_residual().values()) < 1e-10
     leaded = attach_leads(s)
     with pytest.raises(ValueError, match="give k_z"):
         leaded.solve_parts()
