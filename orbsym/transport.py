@@ -1,6 +1,7 @@
 """Steady-state transport: semi-infinite leads, Landauer conductance, the driven state under bias.
 
-A :class:`~orbsym.systems.System` (any heterostructure, open in x, periodic in y) becomes the
+A :class:`~orbsym.systems.System` (any heterostructure, open in x, periodic in y -- or a film, periodic
+in y and z, see "Films" below) becomes the
 scattering region between two semi-infinite leads (:func:`attach_leads`); :func:`transport` computes
 the non-equilibrium steady state with Green's functions (:mod:`orbsym.numeric.negf`) and evaluates
 every derived kernel on it -- OAM (or spin) density, bond and Eq. (7) currents, each torque term
@@ -23,6 +24,31 @@ Conventions (also :mod:`orbsym.conventions`, "Transport")
   default, like the free energy.
 * ``bias=None``: linear response -- every quantity is ``d<O>/dV`` at ``V = 0`` (per unit bias,
   per site).  ``bias=V``: the full steady state at that bias (equilibrium part included).
+
+Films
+-----
+A film (a system built with ``N_z``: open in x, periodic in y and z) gets leads of film columns that
+carry the same transverse group (:class:`~orbsym.numeric.leads.FilmLead`): ``k_y`` and ``k_z`` are
+conserved, so the leaded film is exactly its k_z sectors, each a 2D open system with conserved
+``k_y``.  At ``k_z = 2 pi j / N_z`` the region and the leads fold their z-bonds with the film's rule
+(:meth:`orbsym.numeric.Lattice.sector`)::
+
+    t_(dx,dy)(k_z) = sum_dz t_(dx,dy,dz) e^{i k_z dz},   eps(k_z) = eps + sum_{dz>0} (t_(0,0,dz) e^{i k_z dz} + h.c.),
+
+and every sector is solved by the 2D machinery above (leads, region solver, energy rules, pairs of
+columns for ``period=2``).  The film's correlation bands are recombined by
+:func:`orbsym.numeric.film.sector_sum`,
+``G(x, x+dx; dy, dz) = N_z^-1 sum_{k_z} e^{i k_z dz} G_{k_z}(x, x+dx; dy)``, and every kernel is
+evaluated on the film lattice (:class:`~orbsym.numeric.Observables`): densities, currents (also
+``direction="z"``) and torques (``bond_z``) per site, i.e. per transverse cell ``a^2`` of one column.
+Conductance and Landauer current are per transverse cell: the average over the sectors of each
+sector's value per row, ``G = (N_y N_z)^-1 sum_{k_y, k_z} G(k_y, k_z)``.  When region and leads have
+``sector(-k_z) = sector(k_z)`` (:attr:`orbsym.numeric.Lattice.z_symmetric`, e.g. the cubic films of
+:mod:`orbsym.systems`) only ``0 <= k_z <= pi`` is solved.  The balance stays exact in every sector,
+hence in the film.  The adaptive linear-response rule (``energy_tol``) refines the film's conductance;
+the error estimates are the weighted sums of the sectors'.  Cost: ``n_sectors`` times one 2D solve
+(:func:`transport_resources` with ``N_z``, :func:`orbsym.numeric.budget.film_estimate`).
+``width="open"`` (finite width in y) is not defined for films yet and is refused.
 
 Finite width
 ------------
@@ -69,9 +95,11 @@ import numpy as np
 
 from .execution import blas_limited
 from .numeric import Column, Lattice, Observables
-from .numeric.budget import check_resources, transport_estimate
+from .numeric.bloch import k_points
+from .numeric.budget import check_resources, film_estimate, film_sector_count, transport_estimate
+from .numeric.film import sector_sum
 from .numeric.checks import ENERGY_LIMIT, check_energy_scale, check_name, integer_at_least, real_number
-from .numeric.leads import DEFAULT_ETA, Lead
+from .numeric.leads import DEFAULT_ETA, FilmLead, Lead
 from .numeric.negf import OpenSystem, bands_from_blocks, fermi_derivative_rule, window_rule
 from .numeric.rgf import choose_region_solver
 from .numeric.strip import OpenStripObservables, strip_correlations, strip_hamiltonian, strip_lattice, strip_lead
@@ -191,6 +219,8 @@ def crystal_bond_torques(result, polarization, kind="bond"):
     """
     if not isinstance(result, TransportResult):
         raise TypeError(f"crystal_bond_torques() needs a transport() result, got {type(result).__name__}")
+    if result.leaded.is_film:
+        raise ValueError("crystal_bond_torques() regroups the bonds of a 45-degree 2D strip (rotated_layers); this result is a film, whose torques() already group by bond (bond_x, bond_y, bond_z, bond_diagonal)")
     check_name("torque decomposition", kind, ("bond", "forward"))
     start, end = ("source", "source") if kind == "bond" else ("source_forward_start", "source_forward_end")
     lat = result.leaded.lattice
@@ -241,9 +271,11 @@ class LeadedSystem:
     ----------
     system : orbsym.systems.System
         The scattering region.
-    left, right : orbsym.numeric.leads.Lead
+    left, right : orbsym.numeric.leads.Lead or orbsym.numeric.leads.FilmLead
+        Films: :class:`~orbsym.numeric.leads.FilmLead` (film columns, one 2D lead per k_z sector).
     lattice : orbsym.numeric.Lattice
-        Region plus ``period`` lead columns on each side (``N_x + 2 period`` columns, module docstring).
+        Region plus ``period`` lead columns on each side (``N_x + 2 period`` columns, module docstring);
+        a film lattice (``N_z``) for films.
     period : int
         1: leads of one column per cell.  2: supercells of two columns for the leads and the solved
         region (bonds ``(2, dy)``, or leads that repeat two different columns; :mod:`orbsym.numeric.supercell`).
@@ -261,9 +293,26 @@ class LeadedSystem:
     def N_x(self):
         return self.system.lattice.N_x
 
-    def solve_parts(self):
+    @property
+    def is_film(self):
+        """Whether the region and leads are a film (periodic in y and z; leads are :class:`~orbsym.numeric.leads.FilmLead`)."""
+        return self.lattice.is_film
+
+    def solve_parts(self, k_z=None):
         """Lattice and leads handed to :class:`~orbsym.numeric.negf.OpenSystem` (super-sites for strips,
-        pairs of columns for ``period = 2``)."""
+        pairs of columns for ``period = 2``).
+
+        Films: the k_z sector ``k_z`` (radians per cell, required) of the solved lattice
+        (:meth:`orbsym.numeric.Lattice.sector`) and of both leads (:meth:`FilmLead.sector`), a 2D open
+        system with conserved ``k_y``."""
+        if self.is_film:
+            if k_z is None:
+                raise ValueError("a film's open system is solved per k_z sector: give k_z (radians per cell)")
+            sec = self.lattice.sector(k_z)
+            lat = sec if self.period == 1 else pair_columns(sec)
+            return lat, self.left.sector(k_z), self.right.sector(k_z)
+        if k_z is not None:
+            raise ValueError(f"k_z = {k_z!r} given, but this is a 2D system (no z direction); k_z applies to films")
         lat = self.lattice if self.period == 1 else pair_columns(self.lattice)
         if self.width == "periodic":
             return lat, self.left, self.right
@@ -276,7 +325,9 @@ class LeadedSystem:
             "left": {"label": self.lead_labels[0], "model": self.left.column.kernels.model, "params": dict(self.left.column.params)},
             "right": {"label": self.lead_labels[1], "model": self.right.column.kernels.model, "params": dict(self.right.column.params)},
             "geometry": (
-                "semi-infinite in x, periodic in y (k_y conserved)" if self.width == "periodic" else f"semi-infinite in x, finite width {self.lattice.N_y} rows open in y (hard walls)"
+                f"semi-infinite in x, periodic in y and z (k_y and k_z conserved; N_z = {self.lattice.N_z})" if self.is_film
+                else "semi-infinite in x, periodic in y (k_y conserved)" if self.width == "periodic"
+                else f"semi-infinite in x, finite width {self.lattice.N_y} rows open in y (hard walls)"
             )
             + f"; {self.period} lead column(s) on each side are part of the solved lattice",
         }
@@ -306,7 +357,7 @@ def _lead_column(system, spec, end):
         # the region would not be in equilibrium with it
         own_names = set(_DEFAULTS) | {"m"} | ({p.name for p in spec.model.parameters} if not isinstance(spec.model, str) else set())
         defaults = {k: v for k, v in getattr(system, "defaults", {}).items() if k in own_names}
-        col = heterostructure([spec], N_y=lat.N_y, basis=basis, interface=lat.interface, **defaults).lattice.columns[0]
+        col = heterostructure([spec], N_y=lat.N_y, basis=basis, interface=lat.interface, N_z=lat.N_z, **defaults).lattice.columns[0]
         return col, col.label or col.kernels.model
     raise TypeError(
         f"{end} lead must be None (continue the end column), an orbsym.numeric.Column, a one-column orbsym.systems.layer(...) "
@@ -359,7 +410,9 @@ def attach_leads(system, left=None, right=None, width="periodic", period=None, *
     width : {"periodic", "open"}
         ``"periodic"``: rows periodic, ``k_y`` conserved (default).  ``"open"``: a strip of the
         system's ``N_y`` rows with hard walls in y, between leads of the same width
-        (:mod:`orbsym.numeric.strip`); every quantity is then resolved per site ``(x, y)``.
+        (:mod:`orbsym.numeric.strip`); every quantity is then resolved per site ``(x, y)``.  Films
+        (systems built with ``N_z``): ``"periodic"`` only -- the leads are film columns carrying the
+        same transverse group (periodic y and z, ``k_y`` and ``k_z`` conserved; module docstring, "Films").
     period : {None, 1, 2}
         Lead cell in columns.  2: every lead repeats two columns -- by default the region's first
         two (left) and last two (right), e.g. the alternating columns of :func:`rotated_layers`, or
@@ -377,17 +430,25 @@ def attach_leads(system, left=None, right=None, width="periodic", period=None, *
     ValueError, TypeError
         A lead layer of more than one column, a sequence that is not a pair, a lead that is not a
         Column/layer, a lead in another basis (states per site) than the region's end column, a lead
-        model with bonds skipping a column at ``period=1``, an unknown ``width``/``period``, or a
-        misspelled argument name (with the close allowed names).
+        model with bonds skipping a column at ``period=1``, an unknown ``width``/``period``, a
+        misspelled argument name (with the close allowed names), ``N_y = inf``, or ``width="open"``
+        for a film.
     """
     _unknown_arguments("attach_leads()", unknown, ("system", "left", "right", "width", "period"))
     if not isinstance(system, System):
         raise TypeError(f"attach_leads() needs an orbsym.systems.System, got {type(system).__name__}")
-    system.require_finite_rows("attach_leads()")
+    if system.infinite:
+        raise ValueError("attach_leads() needs a finite N_y (the N_y = infinity k integral is available in solve() and rkky() only); got N_y = inf")
     _check_lead_spec(left, "left")
     _check_lead_spec(right, "right")
     pair = lambda spec: isinstance(spec, (tuple, list))  # noqa: E731  (a period-2 lead cell)
     check_name("width", width, WIDTHS)
+    film = system.is_film
+    if film and width == "open":
+        raise ValueError(
+            f"width='open' (a strip of finite width with hard walls in y) is not defined for films yet (this system is a film, "
+            f"N_z = {system.N_z}); use width='periodic' (k_y and k_z conserved), or drop N_z for an open 2D strip"
+        )
     cl, ll = _lead_column(system, left[0] if pair(left) else left, "left")
     cr, lr = _lead_column(system, right[-1] if pair(right) else right, "right")
     for spec, end in ((left, "left"), (right, "right")):
@@ -402,11 +463,11 @@ def attach_leads(system, left=None, right=None, width="periodic", period=None, *
     if period == 1:
         if pair(left) or pair(right):
             raise ValueError("a lead given as a pair of columns needs period=2")
-        ext = Lattice((cl,) + tuple(lat.columns) + (cr,), lat.N_y, lat.interface)
+        ext = Lattice((cl,) + tuple(lat.columns) + (cr,), lat.N_y, lat.interface, N_z=lat.N_z)
         leads = []
         for c, end in ((cl, "left"), (cr, "right")):
             try:
-                leads.append(Lead.from_column(c))
+                leads.append(FilmLead((c,), lat.N_z, lat.interface) if film else Lead.from_column(c))
             except ValueError as exc:  # bonds (2, dy) in the lead's model: cells of two columns are needed
                 raise ValueError(f"{end} lead: {exc}; attach_leads(..., period=2) does it") from None
         return LeadedSystem(system, leads[0], leads[1], ext, (ll, lr), width)
@@ -424,7 +485,9 @@ def attach_leads(system, left=None, right=None, width="periodic", period=None, *
 
     lc = cell(left, (cols[0], cols[1]))
     rc = cell(right, (cols[-2], cols[-1]))
-    ext = Lattice(lc + tuple(cols) + rc, lat.N_y, lat.interface)
+    ext = Lattice(lc + tuple(cols) + rc, lat.N_y, lat.interface, N_z=lat.N_z)
+    if film:
+        return LeadedSystem(system, FilmLead(lc, lat.N_z, lat.interface), FilmLead(rc, lat.N_z, lat.interface), ext, (ll, lr), width, 2)
     return LeadedSystem(system, pair_lead(*lc, interface=lat.interface), pair_lead(*rc, interface=lat.interface), ext, (ll, lr), width, 2)
 
 
@@ -462,6 +525,11 @@ def _energy_plan(T, bias, n_energy, energy_tol, error_estimate, radius, mu, spli
     return window + poles, trans, (0 if T == 0 else poles), f"bias window {window} nodes + equilibrium {poles} {'imaginary-axis nodes' if T == 0 else 'poles'}"
 
 
+def _z_symmetric(leaded):
+    """Films: whether the whole open system (solved lattice and both leads) has sector(-k_z) == sector(k_z)."""
+    return bool(leaded.lattice.z_symmetric and leaded.left.z_symmetric and leaded.right.z_symmetric)
+
+
 def _radius_bound(lattice, leads=()):
     """Cheap upper bound of ``max |E|`` of region and leads (Frobenius norms of the per-column matrices)."""
     def nrm(a):
@@ -482,7 +550,7 @@ def _radius_bound(lattice, leads=()):
 
 def transport_resources(N_x, N_y, dim, width="periodic", period=1, T=0.01, bias=None, mu=0.0, split=0.5, n_energy=None,
                         energy_tol=None, error_estimate=True, solver="auto", radius=10.0, symmetric=True, mirror_leads=True,
-                        hint="reduce n_energy, N_y or N_x"):
+                        hint="reduce n_energy, N_y or N_x", N_z=None, z_symmetric=True):
     """Estimate (and check against the limits) the memory and time of :func:`transport` from sizes alone.
 
     Called by :func:`transport` before anything is built, and by ``orbsym transport`` before even the
@@ -502,6 +570,13 @@ def transport_resources(N_x, N_y, dim, width="periodic", period=1, T=0.01, bias=
         ``h(-k) = h(k)``: ``N_y // 2 + 1`` k-points are solved instead of ``N_y``.
     mirror_leads : bool
         Both leads the same (one surface Green's function per point).
+    N_z : int, optional
+        Films: cells along z.  The film is solved as its k_z sectors, one 2D open system each, so the
+        estimate is :func:`orbsym.numeric.budget.film_estimate` of the 2D one: ``n_sectors`` times its
+        time (:func:`~orbsym.numeric.budget.film_sector_count`), the same peak memory plus the film's bands.
+    z_symmetric : bool
+        Films: the sector at ``-k_z`` equals that at ``k_z`` (region and leads), so only
+        ``0 <= k_z <= pi`` is solved.
 
     Returns
     -------
@@ -521,12 +596,22 @@ def transport_resources(N_x, N_y, dim, width="periodic", period=1, T=0.01, bias=
     n_dx = 3 if period == 1 else 5
     est = transport_estimate(N_x, N_y, dim, open_width, period, full, trans, nk, name, 1 if mirror_leads else 2, n_dx, poles)
     est = type(est)(est.engine, est.bytes, est.seconds, f"{plan}; {est.detail}")
+    if N_z is not None:
+        from types import SimpleNamespace
+
+        N_z = integer_at_least("N_z", N_z, 1, " (cells of a film, periodic in z)")
+        film = SimpleNamespace(N_z=N_z, z_symmetric=bool(z_symmetric), ndim=3, N_x=N_x + 2 * period, dim=dim)
+        est = film_estimate(est, film)
+        return check_resources(est, what=f"this film transport solve ({film_sector_count(N_z, bool(z_symmetric))} k_z sectors)", hint=hint if ("N_z" in hint or "N-z" in hint) else hint + " or the cells N_z")
     return check_resources(est, what="this transport solve", hint=hint)
 
 
 @blas_limited
 def transport(leaded, T=0.01, bias=None, mu=0.0, split=None, n_energy=None, eta=DEFAULT_ETA, solver="auto", energy_tol=None, error_estimate=True, **unknown):
     """Steady state of a :class:`LeadedSystem`: linear response (``bias=None``) or finite bias.
+
+    A film is solved sector by sector in ``k_z`` and recombined (module docstring, "Films"); every
+    quantity is then per transverse cell.
 
     Parameters
     ----------
@@ -613,12 +698,21 @@ def transport(leaded, T=0.01, bias=None, mu=0.0, split=None, n_energy=None, eta=
     elif not callable(solver):
         raise TypeError(f"solver must be 'auto', 'rgf', 'dense' or a callable region solver, got {type(solver).__name__}")
     lat = leaded.lattice
+    film = leaded.is_film
+    if film:  # the k_z = 0 sector stands for all (the estimate); the radius bound is the largest of k_z = 0, pi/2, pi
+        probe = [leaded.solve_parts(k) for k in (0.0, 0.5 * np.pi, np.pi)]
+        lat2, left, right = leaded.lattice.sector(0.0), probe[0][1], probe[0][2]
+        radius = max(_radius_bound(leaded.lattice.sector(k), (p[1], p[2])) for k, p in zip((0.0, 0.5 * np.pi, np.pi), probe))
+    else:
+        lat2, left, right = lat, leaded.left, leaded.right
+        radius = _radius_bound(lat, (left, right))
     # one surface Green's function serves both leads when they are equal with t_x = t_x^dag (as in OpenSystem)
-    mirror = leaded.left.coupling_hermitian and all(np.array_equal(getattr(leaded.left, a), getattr(leaded.right, a)) for a in ("onsite", "hop_x", "hop_y", "hop_up", "hop_down"))
+    mirror = left.coupling_hermitian and all(np.array_equal(getattr(left, a), getattr(right, a)) for a in ("onsite", "hop_x", "hop_y", "hop_up", "hop_down"))
     transport_resources(
         leaded.N_x, lat.N_y, lat.dim, leaded.width, leaded.period, T, bias, mu, split, n_energy, energy_tol, error_estimate, solver,
-        radius=_radius_bound(lat, (leaded.left, leaded.right)), symmetric=bool(lat.y_hermitian and leaded.left.k_even and leaded.right.k_even),
+        radius=radius, symmetric=bool(lat2.y_hermitian and left.k_even and right.k_even),
         mirror_leads=mirror, hint="reduce n_energy, the rows N_y (k-points, or the width of an open strip) or the columns N_x",
+        N_z=lat.N_z, z_symmetric=_z_symmetric(leaded) if film else True,
     )
     cls = TransportResult if leaded.width == "periodic" else StripTransportResult
     return cls(leaded, T, bias, mu, split, n_energy, eta, solver, energy_tol, bool(error_estimate))
@@ -650,6 +744,10 @@ class TransportResult:
 
     Per-polarization dicts use the keys ``"charge"``, ``"x"``, ``"y"``, ``"z"`` as in
     :class:`orbsym.systems.Result`.  Linear response: every value is per unit bias.
+
+    Films (module docstring, "Films"): ``sectors`` lists the solved k_z sectors (``k_z``, ``weight`` =
+    multiplicity / N_z, their 2D ``open`` system, ``g_k``, ``current_k``, ``energies``, ``info``);
+    ``open`` is None and ``energies`` is the list of the sectors' nodes.
     """
 
     #: Current kinds of :meth:`currents`.
@@ -662,17 +760,36 @@ class TransportResult:
     def __init__(self, leaded, T, bias, mu, split, n_energy, eta, solver, energy_tol=None, error_estimate=True):
         self.leaded = leaded
         self.T, self.bias, self.mu, self.split, self.eta = T, bias, mu, split, eta
+        self._obs = None
+        self.sectors = None
         lat = leaded.lattice
+        pairs = lat.offset_pairs(KERNEL_NAMES)
+        if leaded.is_film:
+            self._solve_film(pairs, n_energy, solver, energy_tol, error_estimate)
+            return
         parts = leaded.solve_parts()
         solver, solver_name = choose_region_solver(solver, parts[0].N_x, parts[0].dim)
         self.open = OpenSystem(*parts, eta=eta, solver=solver)
-        op = self.open
-        pairs = lat.offset_pairs(KERNEL_NAMES)
+        info = {"region_solver": solver_name}
+        blocks, self._g_k, self._current_k, self.energies, more = self._steady(self.open, pairs, n_energy, energy_tol, error_estimate)
+        info.update(more)
+        self.info = info
+        self._store(blocks, pairs)
+
+    def _steady(self, op, pairs, n_energy, energy_tol, error_estimate):
+        """The steady state of one 2D open system ``op`` (the system itself, or one k_z sector of a film).
+
+        Returns ``(blocks, g_k, current_k, energies, info)``: the per-k density-matrix blocks
+        ``rho_k[x + dx, x]`` per column (pairs unpacked for ``period = 2``), the conductance per k (linear
+        response; None at finite bias), the Landauer current per k, the energy nodes and the rule used.
+        """
+        leaded, T, bias, mu, split = self.leaded, self.T, self.bias, self.mu, self.split
+        lat = leaded.lattice
         dxs = sorted({p[0] for p in pairs})
         wanted = dxs
         if leaded.period == 2:
             dxs = super_offsets(wanted)
-        info = {"region_solver": solver_name}
+        info = {}
         if bias is None:
             n = n_energy or DEFAULT_N_LINEAR
             half = None  # (nodes, conductance) of the half rule, for the error estimate
@@ -686,13 +803,13 @@ class TransportResult:
                     prev, n = (n, g), 2 * n
             E, w = fermi_derivative_rule(mu, T, n)
             blocks, trans = op.scattering_blocks(E, split * w, -(1 - split) * w, dxs)
-            self._g_k = trans @ w
-            self._current_k = self._g_k / (2 * np.pi)
+            g_k = trans @ w
+            current_k = g_k / (2 * np.pi)
             info["energy_rule"] = "E = mu" if T == 0 else f"Gauss-Legendre in u = f(E - mu), {E.size} nodes"
             if T > 0 and n >= 2 and (error_estimate or half is not None):
                 if half is None:
                     half = (n // 2, _landauer_integral(op, *fermi_derivative_rule(mu, T, n // 2)))
-                g = float(op.weights @ self._g_k) / op.lattice.N_y
+                g = float(op.weights @ g_k) / op.lattice.N_y
                 info["energy_error_estimate"] = _error_info(g, half, "conductance (e^2/h per row)", energy_tol)
         else:
             mu_L, mu_R = mu + split * bias, mu - (1 - split) * bias
@@ -702,8 +819,8 @@ class TransportResult:
             eq, einfo = op.equilibrium_blocks(mu_R, T, dxs)
             for dx in dxs:
                 blocks[dx] = blocks[dx] + eq[dx]
-            self._current_k = trans @ w / (2 * np.pi)
-            self._g_k = None
+            current_k = trans @ w / (2 * np.pi)
+            g_k = None
             if E.size >= 2 and error_estimate:
                 # per panel: 10-node (main) vs 5-node Gauss-Legendre on the same panels; |differences| summed
                 Eh, wh = window_rule(mu_L, mu_R, T, 5 * (E.size // 10), panel=5, bounds=bounds)
@@ -718,13 +835,82 @@ class TransportResult:
             info["energy_rule"] = f"composite Gauss-Legendre on the bias window, {E.size} nodes"
             info["equilibrium_part"] = einfo
             info["mu_L"], info["mu_R"] = mu_L, mu_R
-        self.energies = E
-        self.info = info
-        self._obs = None
         if leaded.period == 2:
             rows = 1 if leaded.width == "periodic" else lat.N_y
             blocks = unpack_blocks(blocks, lat.N_x, lat.dim, wanted, rows)
-        self._store(blocks, pairs)
+        return blocks, g_k, current_k, E, info
+
+    def _solve_film(self, pairs, n_energy, solver, energy_tol, error_estimate):
+        """A film: one 2D open system per k_z sector (:meth:`LeadedSystem.solve_parts`), recombined by
+        :func:`orbsym.numeric.film.sector_sum` (module docstring, "Films")."""
+        from types import SimpleNamespace
+
+        leaded, T, mu = self.leaded, self.T, self.mu
+        lat = leaded.lattice
+        symmetric = _z_symmetric(leaded)
+        kz, wz = k_points(lat.N_z, symmetric)
+        ops, names = {}, set()
+        for k in kz:  # every sector's open system first (cheap: no solve), for the film-level energy rule
+            parts = leaded.solve_parts(k)
+            fn, name = choose_region_solver(solver, parts[0].N_x, parts[0].dim)
+            ops[float(k)] = OpenSystem(*parts, eta=self.eta, solver=fn)
+            names.add(name)
+        weight = {float(k): float(w) / lat.N_z for k, w in zip(kz, wz)}
+
+        def film_integral(E, w):  # conductance per transverse cell from the transmission alone
+            return sum(c * _landauer_integral(ops[k], E, w) for k, c in weight.items())
+
+        n, half = n_energy, None
+        if self.bias is None and T > 0 and energy_tol is not None:  # the adaptive rule on the film's conductance
+            n = n_energy or DEFAULT_N_LINEAR
+            prev = (max(1, n // 2), film_integral(*fermi_derivative_rule(mu, T, max(1, n // 2))))
+            while True:
+                g = film_integral(*fermi_derivative_rule(mu, T, n))
+                if abs(g - prev[1]) <= energy_tol * abs(g) or 2 * n > MAX_N_LINEAR:
+                    half = prev
+                    break
+                prev, n = (n, g), 2 * n
+
+        def one(sec, k, pairs2):
+            op = ops[float(k)]
+            blocks, g_k, current_k, E, info = self._steady(op, pairs, n, None, error_estimate and half is None)
+            bands = bands_from_blocks(blocks, op.k, op.weights, lat.N_y, pairs2, op.symmetric)
+            return SimpleNamespace(k_z=float(k), weight=weight[float(k)], open=op, bands=bands, g_k=g_k, current_k=current_k, energies=E, info=info)
+
+        self.bands, _, _, sols = sector_sum(lat, one, pairs, use_symmetry=symmetric)
+        self.sectors = sols
+        self.open = None
+        self.energies = [s.energies for s in sols]
+        self._g_k = None
+        info = {
+            "region_solver": "/".join(sorted(names)),
+            "k_z_sectors": len(sols),
+            "k_z_symmetric": symmetric,
+            "k_z_rule": f"k_z = 2 pi j / N_z, N_z = {lat.N_z}" + ("; only 0 <= k_z <= pi solved (sector(-k_z) = sector(k_z))" if symmetric else ""),
+        }
+        first = sols[0].info
+        info["energy_rule"] = first["energy_rule"] + " (per k_z sector)"
+        for key in ("equilibrium_part", "mu_L", "mu_R"):
+            if key in first:
+                info[key] = first[key]
+        if "equilibrium_part" in first:
+            info["equilibrium_part"] = dict(first["equilibrium_part"], note="rule of the k_z = 0 sector; every sector has its own spectral bounds")
+        if self.bias is None:
+            g = self.conductance()["total"]
+            if half is not None:
+                info["energy_error_estimate"] = _error_info(g, half, "conductance (e^2/h per transverse cell)", energy_tol)
+        ests = [s.info.get("energy_error_estimate") for s in sols]
+        if half is None and ests and all(e is not None for e in ests):
+            value = sum(s.weight * e["value"] for s, e in zip(sols, ests))
+            err = sum(s.weight * e["abs"] for s, e in zip(sols, ests))
+            info["energy_error_estimate"] = {
+                "quantity": ests[0]["quantity"].replace("per row", "per transverse cell"), "value": value, "abs": err,
+                "rel": err / abs(value) if value else float("inf"),
+                **({"half_rule_value": sum(s.weight * e["half_rule_value"] for s, e in zip(sols, ests))} if "half_rule_value" in ests[0] else {}),
+                "method": "weighted sum over the k_z sectors of each sector's estimate (" + ests[0].get("method", "half rule of the transmission") + ")",
+                "half_rule_nodes": int(ests[0]["half_rule_nodes"]),
+            }
+        self.info = info
 
     def _store(self, blocks, pairs):
         op = self.open
@@ -733,6 +919,9 @@ class TransportResult:
     # ---------------------------------------------------------------- basics
     @property
     def k(self):
+        """Transverse momenta solved: ``k_y`` (2D), or the ``k_z`` of the sectors (films)."""
+        if self.sectors is not None:
+            return np.array([s.k_z for s in self.sectors])
         return self.open.k
 
     @property
@@ -759,10 +948,24 @@ class TransportResult:
 
         Returns ``{"k": k_y, "weight": multiplicities, "per_k": G(k_y) (transmission averaged
         with -f'), "total": sum_k w G(k) (/ N_y per row)}``.
+
+        Films: ``G = sum_{k_y, k_z} G(k_y, k_z)``; ``total`` per transverse cell (``/ N_y N_z``, the
+        average over the k_z sectors of each sector's conductance per row) or for the whole cross
+        section (``per_row=False``); ``{"k_z": sectors solved, "weight_z": multiplicities, "per_k_z":
+        G(k_z) per row of the sector, "sectors": [{"k_z", "k", "weight", "per_k"}, ...], "total"}``.
         """
         if not self.linear:
             raise ValueError("conductance() is the linear response; this result is at finite bias (use landauer_current())")
         Ny = self.leaded.lattice.N_y
+        if self.sectors is not None:
+            per = np.array([float(s.open.weights @ s.g_k) / Ny for s in self.sectors])
+            wz = np.array([s.weight * self.leaded.lattice.N_z for s in self.sectors])
+            tot = float(sum(s.weight * p for s, p in zip(self.sectors, per)))
+            return {
+                "k_z": self.k, "weight_z": wz, "per_k_z": per, "total": tot if per_row else tot * Ny * self.leaded.lattice.N_z, "per_row": per_row,
+                "per": "transverse cell (a^2)" if per_row else "whole cross section (N_y N_z cells)", "units": "e^2/h",
+                "sectors": [{"k_z": s.k_z, "k": s.open.k, "weight": s.open.weights, "per_k": s.g_k} for s in self.sectors],
+            }
         tot = float(self.open.weights @ self._g_k)
         return {"k": self.k, "weight": self.open.weights, "per_k": self._g_k, "total": tot / Ny if per_row else tot, "per_row": per_row, "units": "e^2/h"}
 
@@ -770,9 +973,12 @@ class TransportResult:
         """Particle current from the Landauer formula ``(1/2pi) sum_k int dE T(k, E) (f_L - f_R)``.
 
         Per unit bias in linear response (``G / 2pi``).  Units: ``t/hbar`` (electrons per unit time),
-        positive toward +x.
+        positive toward +x.  Films: per transverse cell (``per_row``) or through the whole cross section.
         """
         Ny = self.leaded.lattice.N_y
+        if self.sectors is not None:
+            tot = float(sum(s.weight * float(s.open.weights @ s.current_k) for s in self.sectors)) / Ny
+            return tot if per_row else tot * Ny * self.leaded.lattice.N_z
         tot = float(self.open.weights @ self._current_k)
         return tot / Ny if per_row else tot
 
@@ -803,8 +1009,8 @@ class TransportResult:
         o = self.observables
         fns = {"bond": o.bond_current, "eq7": o.eq7_current, "forward": o.forward_current, "backward": o.backward_current}
         check_name("current kind", kind, CURRENT_KINDS)
-        check_name("current direction", direction, ("x", "y"))
-        per_column = direction == "y" or kind == "eq7"
+        check_name("current direction", direction, ("x", "y", "z") if self.leaded.is_film else ("x", "y"))
+        per_column = direction in ("y", "z") or kind == "eq7"
         return self._per_pol(lambda p: self._site(fns[kind](p, direction)) if per_column else self._xbond(fns[kind](p, direction)), charge=kind == "bond")
 
     def torques(self, kind="bond"):
@@ -851,6 +1057,11 @@ class TransportResult:
             "units": "e = hbar = a = 1; energies in t; currents are particle currents (electric current = -e x), positive toward +x; per site; conductance in e^2/h per row",
             "x_bonds": "N_x + 1 values: bond b joins columns b-1 and b (b = 0: left lead -> column 0, b = N_x: column N_x-1 -> right lead)",
         }
+        if self.leaded.is_film:
+            out["units"] = (
+                "e = hbar = a = 1; energies in t; currents are particle currents (electric current = -e x), positive toward +x; per site, "
+                "i.e. per transverse cell a^2 of one column; conductance in e^2/h per transverse cell"
+            )
         out.update(self.info)
         return out
 
@@ -861,8 +1072,15 @@ class TransportResult:
         for q in quantities:
             check_name("quantity", q, tuple(q for q in QUANTITIES if q not in ("free_energy", "particle_number")))
         out = self.describe()
-        out["landauer_current_per_row"] = self.landauer_current()
-        if self.linear:
+        film = self.leaded.is_film
+        if film:
+            out["landauer_current_per_cell"] = self.landauer_current()
+        else:
+            out["landauer_current_per_row"] = self.landauer_current()
+        if self.linear and film:
+            c = self.conductance()
+            out["conductance"] = {"total_per_cell": c["total"], "per_k_z": self._json(c["per_k_z"]), "k_z": self._json(c["k_z"]), "weight_z": self._json(c["weight_z"])}
+        elif self.linear:
             c = self.conductance()
             out["conductance"] = {"total_per_row": c["total"], "per_k": self._json(c["per_k"]), "k": self._json(c["k"]), "weight": self._json(c["weight"])}
         if "densities" in quantities:
@@ -870,6 +1088,8 @@ class TransportResult:
         if "currents" in quantities:
             out["currents"] = {k: self._json(self.currents(k)) for k in self.CURRENT_KINDS}
             out["currents"]["bond_y"] = self._json(self.currents("bond", "y"))
+            if film:
+                out["currents"]["bond_z"] = self._json(self.currents("bond", "z"))
         if "torques" in quantities:
             out["torques"] = self._json(self.torques("bond"))
             out["torques_forward"] = self._json(self.torques("forward"))

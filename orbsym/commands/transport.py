@@ -6,7 +6,9 @@ Examples
 ``orbsym transport --fm y --bias 0.05 --T 0.01 --output out.json`` (finite bias, JSON file);
 ``orbsym transport --width open --N-y 12 --fm z`` (finite-width strip, per-site maps);
 ``orbsym transport --angle 45 --fm z`` (current at 45 degrees to the crystal axes,
-:func:`orbsym.transport.rotated_model`; ``L`` stays along the crystal axes).
+:func:`orbsym.transport.rotated_model`; ``L`` stays along the crystal axes);
+``orbsym transport --N-z 16 --N-y 16 --fm y`` (a film: periodic in y and z, cubic t2g models, leads of
+film columns; every quantity per transverse cell, solved as ``N_z // 2 + 1`` k_z sectors).
 
 Every option is checked before anything is built or solved: values (finite reals, energies within
 ``+-1e100``), names ("did you mean"), options that do not apply to the chosen regime (``--split`` at
@@ -44,6 +46,7 @@ def add_arguments(parser):
     parser.add_argument("--mu", type=float, default=None, help="model chemical potential (band filling; default -0.2)")
     parser.add_argument("--fm", default=None, help="magnetization of one FM column in the middle: axis (x, -y, ...) (default: none)")
     parser.add_argument("--N-y", dest="N_y", type=int, default=None, help=f"rows: periodic (k-points; default {PERIODIC_N_Y}) or the width of an open strip (default {OPEN_N_Y})")
+    parser.add_argument("--N-z", dest="N_z", type=int, default=None, metavar="N", help="a film: N cells periodic along z, cubic models, leads of film columns (default: none, the 2D system; not with --width open or --angle 45)")
     parser.add_argument("--T", type=float, default=None, help="temperature (units of t; default 0.01)")
     parser.add_argument("--bias", type=float, default=None, help="bias V = mu_L - mu_R (default: linear response per unit bias)")
     parser.add_argument("--split", type=float, default=None, help="fraction of the bias on the left lead (default 0.5; not at --bias 0)")
@@ -84,6 +87,12 @@ def check_options(args):
         args.N_y = OPEN_N_Y if args.width == "open" else PERIODIC_N_Y
     args.n_metal = integer_at_least("--n-metal", args.n_metal, 1, " (metal columns)")
     args.N_y = integer_at_least("--N-y", args.N_y, 1, " (rows)")
+    if getattr(args, "N_z", None) is not None:
+        args.N_z = integer_at_least("--N-z", args.N_z, 1, " (cells of a film, periodic in z)")
+        if args.width == "open":
+            raise ValueError("option --width open (a strip of finite width) is not defined for films yet; with --N-z use --width periodic (k_y and k_z conserved)")
+        if args.angle != "0":
+            raise ValueError(f"option --angle {args.angle} (crystal rotated in the x-y plane) is for 2D systems only so far; drop --N-z or use --angle 0")
     if args.n_energy is not None:
         args.n_energy = integer_at_least("--n-energy", args.n_energy, 1, " (energy nodes)")
     args.gamma = real_number("--gamma", args.gamma, bound=ENERGY_LIMIT)
@@ -129,8 +138,10 @@ def _estimate(args):
     radius = 4.0 * max(1.0, abs(args.gamma)) + 2.0 + abs(args.mu)
     return transport_resources(
         n_cols, args.N_y, 3, args.width, period, args.T, args.bias, 0.0, 0.5 if args.split is None else args.split, args.n_energy,
-        args.energy_tol, True, args.solver, radius=radius, symmetric=args.angle == "0", mirror_leads=args.angle == "0",
-        hint="reduce --n-energy, --N-y (k-points, or the width of --width open) or --n-metal",
+        args.energy_tol, True, args.solver, radius=radius + (2.0 * max(1.0, abs(args.gamma)) if getattr(args, "N_z", None) else 0.0),
+        symmetric=args.angle == "0", mirror_leads=args.angle == "0",
+        hint="reduce --n-energy, --N-y (k-points, or the width of --width open) or --n-metal" + (" or --N-z" if getattr(args, "N_z", None) else ""),
+        N_z=getattr(args, "N_z", None), z_symmetric=True,  # the cubic built-in films: sector(-k_z) = sector(k_z)
     )
 
 
@@ -154,15 +165,14 @@ def run(args):
         for u, kind in enumerate(kinds):
             model = rotated_model(_builtin_model(kind, "orbital"), "45", "even" if u % 2 == 0 else "odd")
             layers.append(layer(model, 1, m=args.fm, label="FM") if kind == "fm" else layer(model, 1, gamma=args.gamma, label="NM"))
-    system = heterostructure(layers, N_y=args.N_y, mu=args.mu)
+    system = heterostructure(layers, N_y=args.N_y, mu=args.mu, N_z=getattr(args, "N_z", None))
     # strips at 45 degrees: leads repeat the last two columns (rectangular leads) when N_x is even
     period = 2 if (args.angle == "45" and args.width == "open" and len(kinds) % 2 == 0) else None
     res = transport(attach_leads(system, width=args.width, period=period), T=args.T, bias=args.bias, split=args.split, n_energy=args.n_energy, energy_tol=args.energy_tol, solver=args.solver)
     out = res.to_dict()
     if "conductance" in out:
-        out["conductance"].pop("per_k", None)
-        out["conductance"].pop("k", None)
-        out["conductance"].pop("weight", None)
+        for key in ("per_k", "k", "weight", "per_k_z", "k_z", "weight_z"):
+            out["conductance"].pop(key, None)
     text = json.dumps(_jsonable(out), indent=1)
     if out_path is not None:
         with atomic_write(out_path) as fh:

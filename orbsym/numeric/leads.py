@@ -805,3 +805,84 @@ def open_channels(lead, k, E, n_kx=4096):
 
 
 __all__ += ["lead_bands", "open_channels", "dyson_residual"]
+
+
+# ------------------------------------------------------------------ films: leads of the transverse group (k_y, k_z)
+class FilmLead:
+    """A semi-infinite lead of a film: film columns repeated along x, periodic in y and z.
+
+    ``k_y`` and ``k_z`` are conserved, so the lead splits into k_z sectors exactly like the film
+    (:meth:`orbsym.numeric.Lattice.sector`): at fixed ``k_z`` it is the 2D :class:`Lead` whose matrices
+    are the folded ones, ``t_(dx,dy)(k_z) = sum_dz t_(dx,dy,dz) e^{i k_z dz}`` and
+    ``eps(k_z) = eps + sum_{dz > 0} (t_(0,0,dz) e^{i k_z dz} + h.c.)``.  They are read from the sector
+    of a film lattice made of lead cells alone (``cells`` repeated three times), so the folding and the
+    bond ownership are those of every film.
+
+    Parameters
+    ----------
+    cells : tuple of Column
+        One column (``period = 1``) or a pair (``period = 2``: the cell ``first, second``, grouped as
+        in :func:`orbsym.numeric.supercell.pair_lead`), of 3D models.
+    N_z : int
+        Cells of the film along z.
+    interface : {"fm", "metal"}
+        Owner rule of bonds between the two columns of a pair.
+
+    Attributes
+    ----------
+    column : Column
+        The first column of the cell (for output).
+    lattice : orbsym.numeric.Lattice
+        The film lattice of lead cells the sectors are taken from.
+    """
+
+    def __init__(self, cells, N_z, interface="fm"):
+        cells = tuple(cells)
+        if len(cells) not in (1, 2) or not all(isinstance(c, Column) for c in cells):
+            raise TypeError(f"a film lead cell is one or two orbsym.numeric.Column objects, got {cells!r}")
+        self.cells = cells
+        self.period = len(cells)
+        self.N_z = int(N_z)
+        self.interface = interface
+        self.column = cells[0]
+        self.lattice = Lattice(cells * (3 if self.period == 1 else 2), 1, interface, N_z=self.N_z)
+        if self.period == 1:
+            far = [b for b in self.lattice.bonds if b[0] >= 2 and np.any(self.lattice.hoppings[b] != 0)]
+            if far:
+                raise ValueError(
+                    f"lead model {cells[0].kernels.model!r} has bonds {far} that skip a cell (dx >= 2); the lead's surface Green's "
+                    "function needs nearest-cell coupling only; regroup the lead into cells of 2 columns (period=2)"
+                )
+        self._sectors = {}
+
+    @property
+    def dim(self):
+        return self.period * self.column.kernels.dim
+
+    @property
+    def z_symmetric(self):
+        """Whether the lead's sector at ``-k_z`` equals the one at ``k_z`` (:attr:`Lattice.z_symmetric`)."""
+        return bool(self.lattice.z_symmetric)
+
+    def sector(self, k_z):
+        """The 2D :class:`Lead` at fixed ``k_z`` (radians per cell; cached)."""
+        key = float(k_z)
+        hit = self._sectors.get(key)
+        if hit is not None:
+            return hit
+        sec = self.lattice.sector(key)
+        if self.period == 1:
+            zero = np.zeros((sec.dim, sec.dim), complex)
+            up = sec.hoppings[(1, 1)][0].copy() if (1, 1) in sec.hoppings else zero
+            down = sec.hoppings[(1, -1)][0].copy() if (1, -1) in sec.hoppings else zero
+            lead = Lead(self.column, sec.onsite[0].copy(), sec.hop_x[0].copy(), sec.hop_y[0].copy(), up, down)
+        else:
+            from .supercell import pair_columns
+
+            p = pair_columns(sec)
+            lead = Lead(self.column, p.onsite[0].copy(), p.hop_x[0].copy(), p.hop_y[0].copy(), p.hoppings[(1, 1)][0].copy(), p.hoppings[(1, -1)][0].copy())
+        self._sectors[key] = lead
+        return lead
+
+
+__all__ += ["FilmLead"]
