@@ -259,9 +259,21 @@ class ElectricField:
     ``pulse=None``: static field switched on at t = 0, ``A_y = -E t``.  ``pulse=(t0, sigma)``:
     Gaussian pulse ``E(t) = E exp(-(t - t0)^2 / (2 sigma^2))``, ``A_y = -E sigma sqrt(pi/2)
     [erf((t - t0)/(sqrt 2 sigma)) + erf(t0/(sqrt 2 sigma))]`` (``A_y(0) = 0``).
+
+    ``direction`` must be ``"y"``: on a film the field along y acts in every k_z sector alike
+    (``k_y -> k_y + A_y``).  A field along z (``A_z``, the Peierls phase on the z-bonds) is not
+    available in real time yet and is refused here (the linear response to ``E_z`` is
+    :func:`orbsym.response.response` with ``field="z"``).
     """
 
-    def __init__(self, E, pulse=None):
+    def __init__(self, E, pulse=None, direction="y"):
+        if isinstance(direction, str) and direction == "z":
+            raise ValueError(
+                "ElectricField(direction='z'): a field along z (E_z on a film) is not available in evolve() yet; "
+                "use direction 'y', or response(system, field='z') for the linear response to E_z"
+            )
+        if not (isinstance(direction, str) and direction == "y"):
+            raise unknown_name("ElectricField direction", direction, ("y",))
         self.E = real_number("electric field E", E, bound=ENERGY_LIMIT)
         if pulse is not None:
             try:
@@ -437,10 +449,10 @@ class _Protocol:
             L = current.lattice
             if system.info.get("geometry") not in ("trilayer", "bilayer"):
                 _check_quench_reached(q, L)
-            if (L.N_x, L.N_y, L.dim) != (self.lattice0.N_x, self.lattice0.N_y, self.lattice0.dim):
+            if (L.N_x, L.N_y, L.dim, L.N_z) != (self.lattice0.N_x, self.lattice0.N_y, self.lattice0.dim, self.lattice0.N_z):
                 raise ValueError(
-                    f"Quench {q.params} changes the geometry (N_x, N_y, dim) from "
-                    f"{(self.lattice0.N_x, self.lattice0.N_y, self.lattice0.dim)} to {(L.N_x, L.N_y, L.dim)}; only parameters may change"
+                    f"Quench {q.params} changes the geometry (N_x, N_y, dim, N_z) from "
+                    f"{(self.lattice0.N_x, self.lattice0.N_y, self.lattice0.dim, self.lattice0.N_z)} to {(L.N_x, L.N_y, L.dim, L.N_z)}; only parameters may change"
                 )
             self._bases.append((q.time, L))
         self._cache = {}
@@ -490,7 +502,7 @@ class _Protocol:
             try:
                 lat = base.with_columns(updates)  # re-evaluates only the precessing columns
             except ValueError:  # a quench changed a precessing column's model or kind: build it anew
-                lat = Lattice([updates.get(x, c) for x, c in enumerate(base.columns)], base.N_y, base.interface)
+                lat = Lattice([updates.get(x, c) for x, c in enumerate(base.columns)], base.N_y, base.interface, N_z=base.N_z)
             lat._blocks = self._blocks  # keys include the column's (model, parameters): valid across lattices
             if len(self._cache) > 512:
                 self._cache.clear()
