@@ -150,3 +150,16 @@ def test_field_along_z_is_refused():
         ElectricField(0.1, direction="z")
     with pytest.raises(ValueError, match="direction"):
         ElectricField(0.1, direction="x")
+
+
+def test_film_workers_share_k_y_and_add_up():
+    """Two workers (each runs every k_z sector on its k_y share) give the serial film run, with a field
+    pulse (full k_y grid) on top of a precession."""
+    system = _film(N_y=8)
+    drives = lambda: [Precession(0.5, 0.3, columns="FM_L"), ElectricField(0.1, pulse=(0.5, 0.2))]  # noqa: E731
+    times = np.linspace(0.0, 1.0, 9)
+    serial = evolve(system, drives(), times, T=0.05)
+    parallel = evolve(system, drives(), times, T=0.05, workers=2)
+    assert parallel.attrs["workers"] == 2 and serial.attrs["k_grid"] == "full"
+    dev = _max_dev(serial, parallel, COMPARED + ("torque_bond_z", "energy", "particle_number"))
+    assert max(dev.values()) < 1e-12, dev

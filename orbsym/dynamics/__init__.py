@@ -11,6 +11,17 @@ composable drives:
   ``k -> k + A_y(t)``, ``A_y = -E t`` (static field from t = 0) or a Gaussian pulse.
 * :class:`Relaxation` -- relaxation toward the instantaneous equilibrium with time ``tau_r``.
 
+Films (``system.is_film``: periodic in y and z, built with ``N_z``) run too.  Every drive is
+uniform in y and z, so ``(k_y, k_z)`` stay good quantum numbers: the film is the set of its k_z
+sectors (:meth:`orbsym.numeric.Lattice.sector`), each propagated per k_y exactly as a 2D system
+(same fast path), and the records are formed from the film's correlation bands
+``G(x, x+dx; dy, dz) = N_z^-1 sum_kz w_kz e^{i k_z dz} G_kz(x, x+dx; dy)``
+(:mod:`orbsym.dynamics.propagation`) with :class:`orbsym.numeric.Observables` on the film lattice:
+every per-site quantity per transverse cell ``a^2`` of one column, energy and particle number per
+transverse cell; films add ``current_z`` (the z-bond current of each column) and ``torque_bond_z``
+(and ``torque_bond_diagonal`` with diagonal bonds).  The field is along y (a field along z is
+refused by :class:`ElectricField`).
+
 Every stored time carries every derived kernel (densities, bond and Eq. (7) currents, each torque
 term incl. the FM exchange torque, the relaxation source) and the continuity balance
 ``d<J_n>/dt = -div j + tau + relaxation`` checked twice (see :func:`evolve`).  Units: ``hbar = 1``,
@@ -270,7 +281,20 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
     -------
     xarray.Dataset
         Dimensions ``time``, ``polarization``, ``column``, ``bond``, ``component``; see the module
-        docstring and the variables' ``attrs``.
+        docstring and the variables' ``attrs``.  Films: the same variables per transverse cell,
+        plus ``current_z``, ``torque_bond_z`` (``torque_bond_diagonal`` with diagonal bonds) and the
+        attrs ``N_z``, ``N_k_z``, ``k_z_grid``.
+
+    Films
+    -----
+    A film (``system.is_film``) runs its k_z sectors one after the other inside the propagation
+    job (each a 2D run over k_y with the same path choice; the workers share k_y and run every
+    sector), and the sectors' sums are recombined into the film's bands before the records
+    (:mod:`orbsym.dynamics.propagation`).  Only ``0 <= k_z <= pi`` is propagated when the
+    sector at ``-k_z`` equals that at ``k_z`` for the initial lattice and every quench's
+    (:attr:`orbsym.numeric.Lattice.z_symmetric`; the built-in cubic films), and the half k_y grid
+    when every sector is ``k_y``-even (no field).  The estimate (:func:`check_size`) is the number
+    of sectors times one sector's; the balance below is checked on the film's records.
 
     Notes
     -----
@@ -369,8 +393,11 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
     if film:
         from ..numeric.bloch import k_points
 
-        # h(k_y, -k_z) = h(k_y, k_z) at all times: every fixed lattice and the initial one (a precession changes on-site blocks only)
-        z_sym = bool(all(L.z_symmetric for L in fixed + [proto.initial_lattice()]))
+        # h(k_y, -k_z) = h(k_y, k_z) at all times: every fixed lattice, the initial one and, with a
+        # precession, two later ones (a precession changes the on-site blocks of built-in models only;
+        # a user model whose hoppings depend on m would show it there)
+        moving = [proto.initial_lattice()] + ([proto.lattice(times[times.size // 2]), proto.lattice(times[-1])] if proto.precessions else [])
+        z_sym = bool(all(L.z_symmetric for L in fixed + moving))
         kz, wz = k_points(L0.N_z, z_sym)
         film_grid = (kz, wz, L0.N_z, z_sym)
         symmetric = bool(not proto.field and all(L.sector(q).y_hermitian for L in fixed for q in kz))
