@@ -145,11 +145,34 @@ def test_film_size_is_refused_with_the_sector_estimate():
         evolve(huge, Precession(0.5, 0.3), np.linspace(0, 1, 5), T=0.05)
 
 
-def test_field_along_z_is_refused():
-    with pytest.raises(ValueError, match="along z"):
-        ElectricField(0.1, direction="z")
+def test_field_along_z_equals_field_along_y_by_symmetry():
+    """Spin film with isotropic hoppings (t_y = t_z), N_y = N_z and m along x: the 90 degree rotation about x
+    maps E_y onto E_z, so E_z gives the same densities, x currents and energy, and its z current is the
+    E_y run's y current; the field does the work dE/dt = -E_z sum_x j_z (kinetic z current)."""
+    system = trilayer("spin", N_x=4, N_y=4, N_FM=1, N_z=4, m_L="x", m_R="x", mu=-0.5)
+    times = np.linspace(0.0, 1.5, 13)
+    pulse = (0.6, 0.25)
+    ey = evolve(system, ElectricField(0.3, pulse=pulse), times, T=0.05, dt=0.0625)
+    ez = evolve(system, ElectricField(0.3, pulse=pulse, direction="z"), times, T=0.05, dt=0.0625)
+    assert ez.attrs["k_z_grid"] == "full" and ez.attrs["continuity_check"] == "passed"
+    for name in ("density", "current_x", "torque_total", "energy"):
+        a, b = ey[name].sel(polarization=["charge", "x"]) if "polarization" in ey[name].dims else ey[name], ez[name].sel(polarization=["charge", "x"]) if "polarization" in ez[name].dims else ez[name]
+        assert np.allclose(a.values, b.values, rtol=0, atol=1e-12, equal_nan=True), name
+    jy, jz = ey["current_y"].sel(polarization="charge").values, ez["current_z"].sel(polarization="charge").values
+    assert np.allclose(jy, jz, rtol=0, atol=1e-12) and np.abs(jz).max() > 1e-3
+    assert np.allclose(ez["A_z"].values, ey["A_y"].values) and np.all(ez["A_y"].values == 0)
+    # work done by the field: trapezoid of -E_z sum_x j_z against the change of energy (O(Delta^2))
+    power = -ez["E_z"].values * jz.sum(axis=1)
+    work = np.concatenate([[0.0], np.cumsum(0.5 * (power[1:] + power[:-1]) * np.diff(times))])
+    dE = ez["energy"].values - ez["energy"].values[0]
+    assert np.abs(dE).max() > 1e-3 and np.abs(work - dE).max() < 2e-2 * np.abs(dE).max()
+
+
+def test_field_direction_refusals():
     with pytest.raises(ValueError, match="direction"):
         ElectricField(0.1, direction="x")
+    with pytest.raises(ValueError, match="needs a film"):
+        evolve(trilayer("spin", N_x=4, N_y=4, N_FM=1), ElectricField(0.1, direction="z"), TIMES, T=0.05)
 
 
 def test_film_workers_share_k_y_and_add_up():

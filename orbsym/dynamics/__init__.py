@@ -19,8 +19,8 @@ sectors (:meth:`orbsym.numeric.Lattice.sector`), each propagated per k_y exactly
 (:mod:`orbsym.dynamics.propagation`) with :class:`orbsym.numeric.Observables` on the film lattice:
 every per-site quantity per transverse cell ``a^2`` of one column, energy and particle number per
 transverse cell; films add ``current_z`` (the z-bond current of each column) and ``torque_bond_z``
-(and ``torque_bond_diagonal`` with diagonal bonds).  The field is along y (a field along z is
-refused by :class:`ElectricField`).
+(and ``torque_bond_diagonal`` with diagonal bonds), ``A_z`` and ``E_z``.  On a film the field may
+also point along z (``ElectricField(E, direction="z")``: ``k_z -> k_z + A_z(t)`` in every sector).
 
 Every stored time carries every derived kernel (densities, bond and Eq. (7) currents, each torque
 term incl. the FM exchange torque, the relaxation source) and the continuity balance
@@ -359,6 +359,8 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
         raise ValueError(f"relaxation (tau_r = {tau:g}) needs method 'exact' (the relaxation step is exact for h frozen over a step); got method {method!r}")
     if progress not in (True, False):
         raise ValueError(f"progress must be True or False, got {progress!r}")
+    if not film and any(isinstance(d, ElectricField) and d.direction == "z" for d in drives):  # before any work
+        raise ValueError("ElectricField(direction='z') needs a film (a system built with N_z); a 2D system has no z direction")
     quenches = [d for d in drives if isinstance(d, Quench)]
     _check_quenches(system, quenches)
     L0 = system.lattice
@@ -367,7 +369,8 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
             p.resolve(L0)  # FM layer labels and columns, before any work
     # films: the sectors' y symmetry and the z symmetry as the estimate's guess (decided below on every lattice of the run)
     y_herm = L0.sector(0.0).y_hermitian if film else L0.y_hermitian
-    film_size = {"N_z": L0.N_z, "z_symmetric": bool(L0.z_symmetric)} if film else {}
+    field_z = any(isinstance(d, ElectricField) and d.direction == "z" for d in drives)
+    film_size = {"N_z": L0.N_z, "z_symmetric": bool(L0.z_symmetric and not field_z)} if film else {}
     if hasattr(times, "__len__") and not isinstance(times, (str, bytes)):  # the records alone, before copying times
         check_size(L0.N_x, L0.N_y, L0.dim, drives, len(times), max(1, len(times) - 1), relax, method, bool(error_estimate), workers, y_hermitian=y_herm, **film_size)
     times = _time_grid(times)
@@ -397,7 +400,7 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
         # precession, two later ones (a precession changes the on-site blocks of built-in models only;
         # a user model whose hoppings depend on m would show it there)
         moving = [proto.initial_lattice()] + ([proto.lattice(times[times.size // 2]), proto.lattice(times[-1])] if proto.precessions else [])
-        z_sym = bool(all(L.z_symmetric for L in fixed + moving))
+        z_sym = bool(not proto.field_z and all(L.z_symmetric for L in fixed + moving))
         kz, wz = k_points(L0.N_z, z_sym)
         film_grid = (kz, wz, L0.N_z, z_sym)
         symmetric = bool(not proto.field and all(L.sector(q).y_hermitian for L in fixed for q in kz))

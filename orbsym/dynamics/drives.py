@@ -254,26 +254,23 @@ def _precession_columns(columns):
 class ElectricField:
     """Uniform electric field along y via ``A_y(t)`` (``E = -dA_y/dt``; the particle charge is absorbed
     in ``E``, units of t per lattice constant): ``h_k(t) = h_0(k + A_y(t))``.  The field does the work
-    ``dE/dt = -E_y sum_x j_y`` (``j_y`` the charge bond current per column; checked in the tests).
+    ``dE/dt = -E_y sum_x j_y`` (``j_y`` the charge bond current per column; checked in the tests;
+    along z: ``-E_z sum_x j_z`` per transverse cell of a nearest-neighbour film).
 
     ``pulse=None``: static field switched on at t = 0, ``A_y = -E t``.  ``pulse=(t0, sigma)``:
     Gaussian pulse ``E(t) = E exp(-(t - t0)^2 / (2 sigma^2))``, ``A_y = -E sigma sqrt(pi/2)
     [erf((t - t0)/(sqrt 2 sigma)) + erf(t0/(sqrt 2 sigma))]`` (``A_y(0) = 0``).
 
-    ``direction`` must be ``"y"``: on a film the field along y acts in every k_z sector alike
-    (``k_y -> k_y + A_y``).  A field along z (``A_z``, the Peierls phase on the z-bonds) is not
-    available in real time yet and is refused here (the linear response to ``E_z`` is
-    :func:`orbsym.response.response` with ``field="z"``).
+    ``direction``: ``"y"`` (default; on a film it acts in every k_z sector alike, ``k_y -> k_y + A_y``)
+    or ``"z"`` (films only): ``A_z(t)`` of the same form, the Peierls phase ``t_d -> t_d e^{i A_z d_z}``
+    on every bond with a z component, i.e. ``h(k_y, k_z, t) = h_0(k_y, k_z + A_z(t))``: each k_z
+    sector is propagated at its shifted momentum and the full k_z grid is used.
     """
 
     def __init__(self, E, pulse=None, direction="y"):
-        if isinstance(direction, str) and direction == "z":
-            raise ValueError(
-                "ElectricField(direction='z'): a field along z (E_z on a film) is not available in evolve() yet; "
-                "use direction 'y', or response(system, field='z') for the linear response to E_z"
-            )
-        if not (isinstance(direction, str) and direction == "y"):
-            raise unknown_name("ElectricField direction", direction, ("y",))
+        if not (isinstance(direction, str) and direction in ("y", "z")):
+            raise unknown_name("ElectricField direction", direction, ("y", "z"))
+        self.direction = direction
         self.E = real_number("electric field E", E, bound=ENERGY_LIMIT)
         if pulse is not None:
             try:
@@ -300,7 +297,7 @@ class ElectricField:
         return self.E * math.exp(-0.5 * x * x)
 
     def describe(self):
-        return {"drive": "ElectricField", "E": self.E, "pulse": None if self.pulse is None else list(self.pulse), "direction": "y"}
+        return {"drive": "ElectricField", "E": self.E, "pulse": None if self.pulse is None else list(self.pulse), "direction": self.direction}
 
 
 @dataclass(frozen=True)
@@ -436,7 +433,11 @@ class _Protocol:
         self.quenches = sorted([d for d in drives if isinstance(d, Quench)], key=lambda q: q.time)
         self.precessions = [d.resolve(self.lattice0) for d in drives if isinstance(d, Precession)]
         fields = [d for d in drives if isinstance(d, ElectricField)]
-        self.field = fields
+        self.field = fields  # every field (y and z): no fast path, no k <-> -k symmetry
+        self.field_y = [f for f in fields if getattr(f, "direction", "y") == "y"]
+        self.field_z = [f for f in fields if getattr(f, "direction", "y") == "z"]
+        if self.field_z and not self.lattice0.is_film:
+            raise ValueError("ElectricField(direction='z') needs a film (a system built with N_z); a 2D system has no z direction")
         self._bases = []
         current = system
         for q in self.quenches:
@@ -475,7 +476,12 @@ class _Protocol:
         return L
 
     def A(self, t):
-        return float(sum(f.A(t) for f in self.field))
+        """``A_y(t)``: the vector potential along y (``k_y -> k_y + A_y``)."""
+        return float(sum(f.A(t) for f in self.field_y))
+
+    def A_z(self, t):
+        """``A_z(t)``: the vector potential along z of a film (``k_z -> k_z + A_z``)."""
+        return float(sum(f.A(t) for f in self.field_z))
 
     def initial_lattice(self):
         """The lattice of the initial thermal state: the system before any quench, with m(0) of the

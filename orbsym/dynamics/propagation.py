@@ -22,7 +22,8 @@ the film's (:func:`_fold_sector`)::
     G(x, x+dx; dy, dz) = N_z^-1 sum_kz w_kz e^{i k_z dz} G_kz(x, x+dx; dy)
 
 (``cos(k_z dz)`` on the half grid ``0 <= k_z <= pi`` when the sector at ``-k_z`` equals that at
-``k_z`` at every time), and every on-site sum (densities, exact rates, energy, particle number, the
+``k_z`` at every time; with a field along z, ``k_z -> k_z + A_z(t)`` in the sector's Hamiltonian
+and in the phase, which makes the z currents the kinetic ones), and every on-site sum (densities, exact rates, energy, particle number, the
 step-doubling and kink terms) is the weighted sector average ``N_z^-1 sum_kz w_kz (.)``: per
 transverse cell.  The sectors are a loop, not one batch over ``(k_z, k_y)``: the fast path's
 records are formed from each sector's 2D bands and its own real-space pieces ``(H0, C, S)(k_z)``
@@ -67,27 +68,29 @@ class _SectorProtocol:
     def A(self, t):
         return self.film_protocol.A(t)
 
-    def _sector(self, L):
-        if any(L is F for F in self._fixed):
-            return L.sector(self.k_z)
-        hit = self._cache.get(id(L))
+    def _sector(self, L, t):
+        """The sector of the film lattice ``L`` at ``k_z + A_z(t)`` (a field along z shifts ``k_z``)."""
+        q = self.k_z + self.film_protocol.A_z(t)
+        if q == self.k_z and any(L is F for F in self._fixed):
+            return L.sector(q)
+        hit = self._cache.get((id(L), q))
         if hit is not None and hit[0] is L:
             return hit[1]
-        key = (self.k_z, False)
+        key = (float(q), False)
         cached = key in L._sectors
-        sec = L.sector(self.k_z)
+        sec = L.sector(q)
         if not cached:
             L._sectors.pop(key, None)
         if len(self._cache) >= self._CACHE:
             self._cache.clear()
-        self._cache[id(L)] = (L, sec)
+        self._cache[(id(L), q)] = (L, sec)
         return sec
 
     def initial_lattice(self):
-        return self._sector(self.film_protocol.initial_lattice())
+        return self._sector(self.film_protocol.initial_lattice(), 0.0)
 
     def lattice(self, t, base=None):
-        return self._sector(self.film_protocol.lattice(t))
+        return self._sector(self.film_protocol.lattice(t), t)
 
 
 def _fold_sector(sums, k_z, w_z, N_z, z_symmetric, split):
@@ -143,7 +146,8 @@ class _Job:
             sub.local_path = sub._local_applies()
             sums = sub.run(k, w, bar)
             self.substeps = list(sub.substeps)
-            part = [_fold_sector(s, float(q), wq, Nz, zsym, split) for s in sums]
+            # the kinetic momentum k_z + A_z(t) in the phase (as e^{i (k_y + A_y) dy} in the sectors' bands)
+            part = [_fold_sector(s, float(q) + self.proto.A_z(t), wq, Nz, zsym, split) for s, t in zip(sums, self.times)]
             total = part if total is None else [_add(a, b) for a, b in zip(total, part)]
         return total
 

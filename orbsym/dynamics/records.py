@@ -52,6 +52,9 @@ class _Recorder:
     def __init__(self, nt, N, film=False, diagonal=False):
         names = self.NAMES_PC + (self.NAMES_FILM + (("torque_bond_diagonal",) if diagonal else ()) if film else ())
         self.pc = {name: np.full((nt, 4, N), np.nan) for name in names}
+        self.film = bool(film)
+        if film:
+            self.A_z, self.E_z = np.zeros(nt), np.zeros(nt)
         self.pb = {name: np.full((nt, 4, max(N - 1, 0)), np.nan) for name in self.NAMES_PB}
         self.energy = np.zeros(nt)
         self.particles = np.zeros(nt)
@@ -107,7 +110,10 @@ def _record(rec, i, sums, proto, t, scale, tau):
     rec.particles[i] = sums["particles"]
     rec.trace_dev[i] = abs(rec.particles[i] - float(obs.density(None).sum()))
     rec.A[i] = proto.A(t)
-    rec.E[i] = sum(f.field(t) for f in proto.field)
+    rec.E[i] = sum(f.field(t) for f in proto.field_y)
+    if rec.film:
+        rec.A_z[i] = proto.A_z(t)
+        rec.E_z[i] = sum(f.field(t) for f in proto.field_z)
     rec.m[i] = proto.magnetizations(t)
 
 
@@ -145,6 +151,9 @@ def _rec_dataset(self, xr, times, proto, system, drives, relax, method, T, symme
     data["particle_number"] = (("time",), self.particles, {"description": "particles per row"})
     data["A_y"] = (("time",), self.A, {"description": "vector potential along y (k -> k + A_y)"})
     data["E_y"] = (("time",), self.E, {"description": "electric field along y, E = -dA_y/dt"})
+    if film_grid is not None:
+        data["A_z"] = (("time",), self.A_z, {"description": "vector potential along z (films: k_z -> k_z + A_z)"})
+        data["E_z"] = (("time",), self.E_z, {"description": "electric field along z (films), E = -dA_z/dt"})
     data["m"] = (("time", "column", "component"), self.m, {"description": "exchange field m of each column (0 for metal columns)"})
     data["defect_estimate"] = (("time", "polarization", "column"), self.local_error, {"description": "step-doubling estimate of the local error of the last step before this time, divided by the step: the propagator defect in d<J>/dt"})
     data["rate_kink"] = (("time", "polarization", "column"), self.kink, {"description": "|rate(h(t + dt/2)) - rate(h(t - dt/2))| on the stored state: jump of d<J>/dt across a step boundary"})
