@@ -15,7 +15,8 @@ sectors): every per-site output is per transverse cell, the Dataset has ``curren
 Drives (combine freely): ``--precess OMEGA,THETA[,LAYER]`` (FM precession about its initial m,
 ``LAYER`` = ``FM``, ``FM_L``, ``FM_R``; smooth switch-on ``--switch-on``), ``--quench NAME=VALUE[@TIME]``
 (repeatable; any system parameter, e.g. ``gamma=0.3``, ``m_FM=x``, ``mu=-0.5@2``), ``--field E``
-(uniform field along y; ``--pulse T0,SIGMA`` for a Gaussian pulse), ``--tau-r TAU`` (relaxation).
+(uniform field along y, or along z on a film with ``--field-along z``; ``--pulse T0,SIGMA`` for a
+Gaussian pulse), ``--tau-r TAU`` (relaxation).
 Stored times ``linspace(0, t_max, steps + 1)`` (units of 1/t); ``--dt`` splits each interval.
 Output ``--out FILE.nc`` (NetCDF, every variable) or ``FILE.csv`` (long format: density, bond
 current, total torque, relaxation and the residuals), written atomically.  A run whose continuity
@@ -58,6 +59,7 @@ def add_arguments(parser):
     g.add_argument("--quench", action="append", default=[], metavar="NAME=VALUE[@TIME]", help="change a system parameter at TIME (a stored time; default 0)")
     g.add_argument("--field", type=float, default=None, metavar="E", help="uniform electric field along y (Peierls phase, A_y = -E t)")
     g.add_argument("--pulse", default=None, metavar="T0,SIGMA", help="make --field a Gaussian pulse centred at T0 with width SIGMA")
+    g.add_argument("--field-along", dest="field_along", type=_choice("field direction", ("y", "z")), metavar="{y,z}", default=None, help="direction of --field: y (default) or z (films, --N-z, only)")
     g.add_argument("--tau-r", dest="tau_r", type=float, default=None, help="relaxation time toward the instantaneous equilibrium")
     tg = parser.add_argument_group("time grid and propagator")
     tg.add_argument("--t-max", dest="t_max", type=float, required=True, help="last stored time (units of 1/t)")
@@ -190,11 +192,15 @@ def drives(args):
         out.append(Quench(time=time, **params))
     if args.pulse is not None and args.field is None:
         raise ValueError("--pulse needs --field E (the peak field)")
+    if args.field_along is not None and args.field is None:
+        raise ValueError("--field-along needs --field E (the field whose direction it sets)")
+    if args.field_along == "z" and args.N_z is None:
+        raise ValueError("--field-along z needs a film (--N-z N): a 2D system has no z direction")
     if args.field is not None:
         pulse = None
         if args.pulse is not None:
             pulse, _ = _floats("--pulse", args.pulse, 2)
-        out.append(ElectricField(args.field, pulse=pulse))
+        out.append(ElectricField(args.field, pulse=pulse, direction=args.field_along or "y"))
     if args.tau_r is not None:
         out.append(Relaxation(args.tau_r))
     if not out:

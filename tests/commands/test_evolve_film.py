@@ -39,6 +39,8 @@ def test_film_csv_has_the_z_current(tmp_path, capsys):
         (["--N-z", "0", "--precess", "0.1,0.2"], ["--N-z", ">= 1"]),
         (["--m-FM", "x", "--precess", "0.1,0.2"], ["--m-FM"]),  # refused for a trilayer, film or not
         (["--N-z", "100000000", "--precess", "0.1,0.2"], ["k_z sectors", "N_z"]),  # estimate before any work
+        (["--field-along", "z", "--precess", "0.1,0.2"], ["--field-along needs --field"]),
+        (["--field", "0.1", "--field-along", "x"], ["field direction", "'x'"]),
     ],
 )
 def test_film_refusals_are_one_line(argv, words, capsys):
@@ -48,3 +50,19 @@ def test_film_refusals_are_one_line(argv, words, capsys):
     assert err.startswith("orbsym: error: ") and err.count("\n") == 1 and "Traceback" not in err
     for w in words:
         assert w in err, (w, err)
+
+
+def test_field_along_z_needs_a_film(capsys):
+    rc = main(["evolve", "trilayer", "--N-x", "4", "--N-y", "4", "--N-FM", "1", "--quiet", "--field", "0.1", "--field-along", "z", "--t-max", "1", "--steps", "4"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "--field-along z needs a film" in err
+
+
+def test_film_field_along_z_runs(tmp_path, capsys):
+    out = tmp_path / "ez.nc"
+    rc = main([*FILM, "--field", "0.2", "--pulse", "0.5,0.2", "--field-along", "z", "--t-max", "1", "--steps", "8", "--dt", "0.0625", "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    ds = dyn.load(out)
+    assert "continuity: passed" in capsys.readouterr().out
+    assert float(np.abs(ds["E_z"]).max()) == pytest.approx(0.2, rel=1e-3) and float(np.abs(ds["E_y"]).max()) == 0.0
+    assert float(np.abs(ds["current_z"].sel(polarization="charge")).max()) > 1e-3
