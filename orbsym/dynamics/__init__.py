@@ -8,7 +8,8 @@ composable drives:
 * :class:`Precession` -- ``m(t)`` of FM columns precessing about an axis at angular frequency
   ``omega`` on a cone of angle ``theta`` (smoothly switched on over ``switch_on``).
 * :class:`ElectricField` -- a uniform field along y through the Peierls substitution
-  ``k -> k + A_y(t)``, ``A_y = -E t`` (static field from t = 0) or a Gaussian pulse.
+  ``k -> k + A_y(t)``, ``A_y = -E t`` (static field from t = 0) or a Gaussian pulse (films: also
+  along z, ``k_z -> k_z + A_z(t)``).
 * :class:`Relaxation` -- relaxation toward the instantaneous equilibrium with time ``tau_r``.
 
 Films (``system.is_film``: periodic in y and z, built with ``N_z``) run too.  Every drive is

@@ -3,11 +3,11 @@
 * :class:`Quench` -- system parameters changed at a stored time (``system.rebuild``), with the
   checks of the quenched names and values (:func:`quench_parameters`, :func:`check_builtin_quench`).
 * :class:`Precession` -- ``m(t)`` of FM columns on a cone about an axis (:func:`smooth_switch`).
-* :class:`ElectricField` -- ``A_y(t)`` (Peierls, ``k -> k + A_y``): static or a Gaussian pulse.
+* :class:`ElectricField` -- ``A_y(t)`` (Peierls, ``k -> k + A_y``; films also ``A_z``): static or a Gaussian pulse.
 * :class:`Relaxation` -- the relaxation time ``tau_r`` toward the instantaneous equilibrium.
 
 :class:`_Protocol` turns a system and its drives into ``h(t)``: the lattice at time ``t`` (quench
-segments, precessing columns re-evaluated) and ``A_y(t)``; it is plain data once built (pickled to
+segments, precessing columns re-evaluated), ``A_y(t)`` and (films) ``A_z(t)``; it is plain data once built (pickled to
 the pool workers of :mod:`orbsym.dynamics.propagation`).  Units: ``hbar = 1``, energies in units
 of t, times in units of 1/t (:mod:`orbsym.conventions`).
 """
