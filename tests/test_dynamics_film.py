@@ -185,10 +185,11 @@ def test_field_direction_refusals():
         evolve(trilayer("spin", N_x=4, N_y=4, N_FM=1), ElectricField(0.1, direction="z"), TIMES, T=0.05)
 
 
-def test_film_workers_share_k_y_and_add_up():
-    """Two workers (each runs every k_z sector on its k_y share) give the serial film run, with a field
-    pulse (full k_y grid) on top of a precession."""
-    system = _film(N_y=8)
+@pytest.mark.parametrize("N_z", [1, 3])
+def test_film_workers_add_up(N_z):
+    """Two workers give the serial film run, with a field pulse (full k_y grid) on top of a precession:
+    N_z = 1 (one sector: the workers share k_y) and N_z = 3 (two sectors: they share the sectors)."""
+    system = _film(N_z=N_z, N_y=8)
     drives = lambda: [Precession(0.5, 0.3, columns="FM_L"), ElectricField(0.1, pulse=(0.5, 0.2))]  # noqa: E731
     times = np.linspace(0.0, 1.0, 9)
     serial = evolve(system, drives(), times, T=0.05)

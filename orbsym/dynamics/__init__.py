@@ -289,8 +289,8 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
     Films
     -----
     A film (``system.is_film``) runs its k_z sectors one after the other inside the propagation
-    job (each a 2D run over k_y with the same path choice; the workers share k_y and run every
-    sector), and the sectors' sums are recombined into the film's bands before the records
+    job (each a 2D run over k_y with the same path choice; ``workers`` share the sectors, or k_y
+    when there are fewer sectors than workers), and the sectors' sums are recombined into the film's bands before the records
     (:mod:`orbsym.dynamics.propagation`).  Only ``0 <= k_z <= pi`` is propagated when the
     sector at ``-k_z`` equals that at ``k_z`` for the initial lattice and every quench's
     (:attr:`orbsym.numeric.Lattice.z_symmetric`; the built-in cubic films), and the half k_y grid
@@ -419,7 +419,9 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
         from tqdm.auto import tqdm
 
         bar = tqdm(total=nt * (1 if film_grid is None else film_grid[0].size), desc="evolve" if film_grid is None else f"evolve ({film_grid[0].size} k_z sectors)", unit="time")
-    if workers == 1 or k.size < 2 * workers:
+    # films: the workers share the k_z sectors when there are enough of them (else k_y, as in 2D)
+    shared = k.size >= 2 * workers or (film_grid is not None and film_grid[0].size >= workers)
+    if workers == 1 or not shared:
         sums = job.run(k, w, bar)
     else:
         sums = _run_parallel(job, k, w, workers, bar)
@@ -432,7 +434,7 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
     if bar is not None:
         bar.close()
     ds = rec.dataset(xr, times, proto, system, drives, relax, method, T, symmetric, k.size, scale, film_grid)
-    ds.attrs["workers"] = int(workers if k.size >= 2 * workers else 1)
+    ds.attrs["workers"] = int(workers if shared else 1)
     ds.attrs["error_estimate"] = (
         "step doubling on the last step of every stored interval (defect_estimate)"
         if error_estimate

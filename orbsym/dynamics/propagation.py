@@ -28,7 +28,8 @@ step-doubling and kink terms) is the weighted sector average ``N_z^-1 sum_kz w_k
 transverse cell.  The sectors are a loop, not one batch over ``(k_z, k_y)``: the fast path's
 records are formed from each sector's 2D bands and its own real-space pieces ``(H0, C, S)(k_z)``
 (:func:`orbsym.numeric.evolution.density_hamiltonian_blocks`), which have no common batch form.
-The k_y share of a worker runs every sector, so the workers' sums add as in 2D.
+The workers share the sectors (or, with fewer sectors than workers, k_y: each share then runs every
+sector), so the workers' sums add as in 2D.
 """
 
 from __future__ import annotations
@@ -462,13 +463,24 @@ def _run_parallel(job, k, w, workers, bar):
     re-run, an exception in a task is re-raised here).  Each task carries the pickled ``job`` (plain
     data: lattices, drives, times; ``_Protocol.__getstate__``) and an interleaved share of the
     momenta, ``k[i::workers]``: every share spans the whole zone, so the shares need about as many
-    states (equal work).  The records are sums over k with the weights ``w``, so the shares' sums
+    states (equal work).  A film with at least ``workers`` k_z sectors is shared by sectors instead
+    (``k_z[i::workers]`` with every k_y).  The records are sums over k with the weights ``w``, so the shares' sums
     add up to the serial ones (to rounding: the order of the additions differs).
     """
     from ..execution import map_tasks, shared_pool
 
-    parts = [np.arange(i, k.size, workers) for i in range(workers)]
-    tasks = [(job, k[p], w[p]) for p in parts]
+    if job.film is not None and job.film[0].size >= workers:
+        # a film with at least one k_z sector per worker: each task runs every k_y of an interleaved
+        # share of the sectors (larger batches than a share of k_y; the film's sums add up the same)
+        kz, wz, Nz, zsym = job.film
+        tasks = []
+        for i in range(workers):
+            part = copy.copy(job)
+            part.film = (kz[i::workers], wz[i::workers], Nz, zsym)
+            tasks.append((part, k, w))
+    else:
+        parts = [np.arange(i, k.size, workers) for i in range(workers)]
+        tasks = [(job, k[p], w[p]) for p in parts]
     results = map_tasks(_run_chunk, tasks, executor=shared_pool(workers), workers=workers, progress=False, errors="raise")
     job.substeps = results[0][1]
     sums = results[0][0]
