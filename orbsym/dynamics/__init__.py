@@ -290,8 +290,8 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
     -----
     A film (``system.is_film``) runs its k_z sectors one after the other inside the propagation
     job (each a 2D run over k_y with the same path choice; ``workers`` share the sectors, or k_y
-    when there are fewer sectors than workers), and the sectors' sums are recombined into the film's bands before the records
-    (:mod:`orbsym.dynamics.propagation`).  Only ``0 <= k_z <= pi`` is propagated when the
+    when there are fewer sectors than workers), and the sectors' sums are recombined into the
+    film's bands before the records (:mod:`orbsym.dynamics.propagation`).  Only ``0 <= k_z <= pi`` is propagated when the
     sector at ``-k_z`` equals that at ``k_z`` for the initial lattice and every quench's
     (:attr:`orbsym.numeric.Lattice.z_symmetric`; the built-in cubic films), and the half k_y grid
     when every sector is ``k_y``-even (no field).  The estimate (:func:`check_size`) is the number
