@@ -6,11 +6,17 @@ Examples::
         --t-max 80 --steps 400 --out pump.nc
     orbsym evolve trilayer --N-x 9 --N-y 20 --quench gamma=0.3 --t-max 10 --steps 100 --out quench.csv
     orbsym evolve trilayer --field 0.05 --pulse 3,1 --t-max 10 --steps 200 --method magnus4
+    orbsym evolve trilayer --N-x 6 --N-y 8 --N-z 8 --N-FM 1 --precess 0.2,0.3,FM_L --t-max 10 --steps 100 --out film.nc
+
+``--N-z N`` makes a film (periodic in y and z, cubic models; :mod:`orbsym.dynamics` runs its k_z
+sectors): every per-site output is per transverse cell, the Dataset has ``current_z`` and
+``torque_bond_z`` too, and the estimate is the number of k_z sectors times the 2D one.
 
 Drives (combine freely): ``--precess OMEGA,THETA[,LAYER]`` (FM precession about its initial m,
 ``LAYER`` = ``FM``, ``FM_L``, ``FM_R``; smooth switch-on ``--switch-on``), ``--quench NAME=VALUE[@TIME]``
 (repeatable; any system parameter, e.g. ``gamma=0.3``, ``m_FM=x``, ``mu=-0.5@2``), ``--field E``
-(uniform field along y; ``--pulse T0,SIGMA`` for a Gaussian pulse), ``--tau-r TAU`` (relaxation).
+(uniform field along y, or along z on a film with ``--field-along z``; ``--pulse T0,SIGMA`` for a
+Gaussian pulse), ``--tau-r TAU`` (relaxation).
 Stored times ``linspace(0, t_max, steps + 1)`` (units of 1/t); ``--dt`` splits each interval.
 Output ``--out FILE.nc`` (NetCDF, every variable) or ``FILE.csv`` (long format: density, bond
 current, total torque, relaxation and the residuals), written atomically.  A run whose continuity
@@ -45,6 +51,7 @@ HELP = "real-time dynamics (precession, quench, field pulse, relaxation) with th
 def add_arguments(parser):
     parser.add_argument("geometry", type=_choice("geometry", ("trilayer", "bilayer")), metavar="{trilayer,bilayer}", help="trilayer (FM/metal/FM) or bilayer (metal/FM)")
     add_system_arguments(parser, N_x=9, N_y=40, N_FM=2, m_L="z", m_R="z", T=0.05, T_help="temperature of the initial state and the bath (>= 0)")
+    parser.add_argument("--N-z", dest="N_z", type=int, default=None, metavar="N", help="a film: N cells periodic along z, cubic models (default: none, the 2D system)")
     _not_given_sentinels(parser)
     g = parser.add_argument_group("drives")
     g.add_argument("--precess", action="append", default=[], metavar="OMEGA,THETA[,LAYER]", help="FM precession: angular frequency, cone angle (rad), optional FM layer label (FM_L, FM_R of a trilayer; FM of a bilayer)")
@@ -52,6 +59,7 @@ def add_arguments(parser):
     g.add_argument("--quench", action="append", default=[], metavar="NAME=VALUE[@TIME]", help="change a system parameter at TIME (a stored time; default 0)")
     g.add_argument("--field", type=float, default=None, metavar="E", help="uniform electric field along y (Peierls phase, A_y = -E t)")
     g.add_argument("--pulse", default=None, metavar="T0,SIGMA", help="make --field a Gaussian pulse centred at T0 with width SIGMA")
+    g.add_argument("--field-along", dest="field_along", type=_choice("field direction", ("y", "z")), metavar="{y,z}", default=None, help="direction of --field: y (default) or z (films, --N-z, only)")
     g.add_argument("--tau-r", dest="tau_r", type=float, default=None, help="relaxation time toward the instantaneous equilibrium")
     tg = parser.add_argument_group("time grid and propagator")
     tg.add_argument("--t-max", dest="t_max", type=float, required=True, help="last stored time (units of 1/t)")
@@ -184,11 +192,15 @@ def drives(args):
         out.append(Quench(time=time, **params))
     if args.pulse is not None and args.field is None:
         raise ValueError("--pulse needs --field E (the peak field)")
+    if args.field_along is not None and args.field is None:
+        raise ValueError("--field-along needs --field E (the field whose direction it sets)")
+    if args.field_along == "z" and args.N_z is None:
+        raise ValueError("--field-along z needs a film (--N-z N): a 2D system has no z direction")
     if args.field is not None:
         pulse = None
         if args.pulse is not None:
             pulse, _ = _floats("--pulse", args.pulse, 2)
-        out.append(ElectricField(args.field, pulse=pulse))
+        out.append(ElectricField(args.field, pulse=pulse, direction=args.field_along or "y"))
     if args.tau_r is not None:
         out.append(Relaxation(args.tau_r))
     if not out:
@@ -235,6 +247,8 @@ def run(args):
     target = None if args.out is None else check_output_file(args.out, "--out", "run.nc")
     if target is not None and target.suffix not in (".nc", ".csv"):
         raise ValueError(f"--out {str(target)!r}: the file name must end in .nc (NetCDF) or .csv")
+    if args.N_z is not None and args.N_z < 1:
+        raise ValueError(f"--N-z must be an integer >= 1 (cells of the film, periodic in z), got {args.N_z}; omit it for the 2D system")
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be an integer >= 1, got {args.workers}")
     if args.method == "magnus4" and args.tau_r is not None:
@@ -244,15 +258,16 @@ def run(args):
     dim = 2 if args.basis == "spin" else 3
     interval = args.t_max / args.steps
     per = 1 if args.dt is None else max(1, math.ceil(interval / args.dt * (1 - 1e-12)))
+    n_sectors = 1 if args.N_z is None else args.N_z // 2 + 1  # the built-in films are k_z <-> -k_z symmetric
     if args.workers is None:
-        work = (args.N_y // 2 + 1) * (args.N_x * dim) ** 2 * args.steps
+        work = (args.N_y // 2 + 1) * (args.N_x * dim) ** 2 * args.steps * n_sectors
         args.workers = max(1, os.cpu_count() or 1) if work >= LARGE_RUN else 1
     error_estimate = {"auto": "auto", "on": True, "off": False}[args.error_estimate]
     if min(args.N_x, args.N_y, args.N_FM) >= 1:  # else the geometry reports the bad size
         est = error_estimate if error_estimate != "auto" else (args.method != "exact" or args.tau_r is not None)
         dyn.check_size(
             args.N_x, args.N_y, dim, drv, args.steps + 1, float(args.steps) * per, method=args.method, error_estimate=est,
-            workers=args.workers, h_max=interval / per,
+            workers=args.workers, h_max=interval / per, **({} if args.N_z is None else {"N_z": args.N_z, "z_symmetric": True}),
         )
     system = _system(args)
     times = np.linspace(0.0, args.t_max, args.steps + 1)
@@ -261,15 +276,19 @@ def run(args):
         if target.suffix == ".nc":
             dyn.save(ds, target)
         else:
-            dyn.write_csv(ds, target, ("density", "current_x", "torque_total", "relaxation", "residual_exact", "residual_fd"))
+            film_vars = ("current_z",) if args.N_z is not None else ()
+            dyn.write_csv(ds, target, ("density", "current_x", *film_vars, "torque_total", "relaxation", "residual_exact", "residual_fd"))
     print(_summary(ds, target))
     return 0
 
 
 def _summary(ds, target):
+    film = "N_z" in ds.attrs
+    cell = "per transverse cell" if film else "per row"
+    grid = f"N_k = {ds.attrs['N_k']}" + (f" x {ds.attrs['N_k_z']} k_z sectors (film, N_z = {ds.attrs['N_z']})" if film else "")
     lines = [
         f"evolve: {len(ds.time)} stored times to t = {float(ds.time[-1]):g} (1/t), propagator {ds.attrs['propagator']} (order {ds.attrs['propagator_order']}), "
-        f"N_k = {ds.attrs['N_k']}, interface = {ds.attrs['interface']}, {ds.attrs['workers']} process(es)",
+        f"{grid}, interface = {ds.attrs['interface']}, {ds.attrs['workers']} process(es)",
         f"continuity: {ds.attrs['continuity_check']}; max |exact residual| = {ds.attrs['max_residual_exact']:.2e}, "
         f"max |FD residual|/tolerance = {ds.attrs.get('max_residual_fd_over_tolerance', float('nan')):.3f}",
     ]
@@ -277,7 +296,7 @@ def _summary(ds, target):
     for p in ("x", "y", "z"):
         j = " ".join(f"{v: .3e}" for v in last["current_x"].sel(polarization=p).values)
         lines.append(f"bond current x [{p}] at t_max: {j}")
-    lines.append(f"energy per row: {float(ds.energy[0]):.10g} -> {float(ds.energy[-1]):.10g}; particles per row {float(ds.particle_number[0]):.10g} -> {float(ds.particle_number[-1]):.10g}")
+    lines.append(f"energy {cell}: {float(ds.energy[0]):.10g} -> {float(ds.energy[-1]):.10g}; particles {cell} {float(ds.particle_number[0]):.10g} -> {float(ds.particle_number[-1]):.10g}")
     if target is not None:
         lines.append(f"wrote {target}")
     return "\n".join(lines)

@@ -8,8 +8,20 @@ composable drives:
 * :class:`Precession` -- ``m(t)`` of FM columns precessing about an axis at angular frequency
   ``omega`` on a cone of angle ``theta`` (smoothly switched on over ``switch_on``).
 * :class:`ElectricField` -- a uniform field along y through the Peierls substitution
-  ``k -> k + A_y(t)``, ``A_y = -E t`` (static field from t = 0) or a Gaussian pulse.
+  ``k -> k + A_y(t)``, ``A_y = -E t`` (static field from t = 0) or a Gaussian pulse (films: also
+  along z, ``k_z -> k_z + A_z(t)``).
 * :class:`Relaxation` -- relaxation toward the instantaneous equilibrium with time ``tau_r``.
+
+Films (``system.is_film``: periodic in y and z, built with ``N_z``) run too.  Every drive is
+uniform in y and z, so ``(k_y, k_z)`` stay good quantum numbers: the film is the set of its k_z
+sectors (:meth:`orbsym.numeric.Lattice.sector`), each propagated per k_y exactly as a 2D system
+(same fast path), and the records are formed from the film's correlation bands
+``G(x, x+dx; dy, dz) = N_z^-1 sum_kz w_kz e^{i k_z dz} G_kz(x, x+dx; dy)``
+(:mod:`orbsym.dynamics.propagation`) with :class:`orbsym.numeric.Observables` on the film lattice:
+every per-site quantity per transverse cell ``a^2`` of one column, energy and particle number per
+transverse cell; films add ``current_z`` (the z-bond current of each column) and ``torque_bond_z``
+(and ``torque_bond_diagonal`` with diagonal bonds), ``A_z`` and ``E_z``.  On a film the field may
+also point along z (``ElectricField(E, direction="z")``: ``k_z -> k_z + A_z(t)`` in every sector).
 
 Every stored time carries every derived kernel (densities, bond and Eq. (7) currents, each torque
 term incl. the FM exchange torque, the relaxation source) and the continuity balance
@@ -153,7 +165,7 @@ def _time_grid(times):
     return t
 
 
-def check_size(N_x, N_y, dim, drives, n_times, n_steps, relaxation=None, method="exact", error_estimate=False, workers=1, h_max=None, y_hermitian=True):
+def check_size(N_x, N_y, dim, drives, n_times, n_steps, relaxation=None, method="exact", error_estimate=False, workers=1, h_max=None, y_hermitian=True, N_z=None, z_symmetric=True):
     """Refuse a run whose estimated memory or CPU time exceeds the limits, before anything is built
     (:func:`orbsym.numeric.budget.evolve_estimate`; limits ``ORBSYM_MAX_MEMORY``/``ORBSYM_MAX_SECONDS``).
 
@@ -170,6 +182,14 @@ def check_size(N_x, N_y, dim, drives, n_times, n_steps, relaxation=None, method=
         The longest propagation step (units of 1/t): the fast path does not take very long steps.
     y_hermitian : bool
         Whether ``h(-k) = h(k)`` without a field (every built-in system).
+    N_z : int, optional
+        Films: cells along z.  The k_z sectors run one after the other
+        (:func:`orbsym.numeric.budget.film_sector_count` of them: ``N_z // 2 + 1`` with
+        ``z_symmetric``, else ``N_z``), so the time is ``n_sectors`` times the 2D estimate of one
+        sector and the peak memory that of one sector plus the film's bands of every stored time.
+    z_symmetric : bool
+        Films: whether the sector at ``-k_z`` equals that at ``k_z``
+        (:attr:`orbsym.numeric.Lattice.z_symmetric`).
 
     Returns
     -------
@@ -191,12 +211,20 @@ def check_size(N_x, N_y, dim, drives, n_times, n_steps, relaxation=None, method=
         N_x, N_y, dim, n_times, n_steps, path=path, symmetric=bool(y_hermitian and not field), method=method,
         relaxation=relax, error_estimate=error_estimate, n_pairs=9, workers=workers,
     )
+    if N_z is not None:
+        from ..numeric.budget import ResourceEstimate, film_sector_count
+
+        n_sec = film_sector_count(N_z, bool(z_symmetric))
+        est = est.times(n_sec, "k_z sectors (one after the other)")
+        # the film's bands (dx, dy, dz) of every stored time next to one sector's 2D sums
+        film_bands = max(1.0, float(n_times)) * 27 * 16.0 * N_x * dim * dim
+        est = ResourceEstimate(est.engine, est.bytes + film_bands, est.seconds, est.detail + f", film N_z = {int(N_z)}")
     import os
 
     workers = max(1, min(int(workers), os.cpu_count() or 1))  # more processes than cores do not shorten the run
     return check_resources(
         est, what=f"evolve with {float(n_times):.3g} stored times and {float(n_steps):.3g} propagation steps", workers=workers,
-        hint="use fewer stored times (times, --steps), a larger time step (dt, --dt) or a smaller system (N_x, N_y)",
+        hint="use fewer stored times (times, --steps), a larger time step (dt, --dt) or a smaller system (N_x, N_y" + (", N_z)" if N_z is not None else ")"),
     )
 
 
@@ -254,7 +282,20 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
     -------
     xarray.Dataset
         Dimensions ``time``, ``polarization``, ``column``, ``bond``, ``component``; see the module
-        docstring and the variables' ``attrs``.
+        docstring and the variables' ``attrs``.  Films: the same variables per transverse cell,
+        plus ``current_z``, ``torque_bond_z`` (``torque_bond_diagonal`` with diagonal bonds) and the
+        attrs ``N_z``, ``N_k_z``, ``k_z_grid``.
+
+    Films
+    -----
+    A film (``system.is_film``) runs its k_z sectors one after the other inside the propagation
+    job (each a 2D run over k_y with the same path choice; ``workers`` share the sectors, or k_y
+    when there are fewer sectors than workers), and the sectors' sums are recombined into the
+    film's bands before the records (:mod:`orbsym.dynamics.propagation`).  Only ``0 <= k_z <= pi`` is propagated when the
+    sector at ``-k_z`` equals that at ``k_z`` for the initial lattice and every quench's
+    (:attr:`orbsym.numeric.Lattice.z_symmetric`; the built-in cubic films), and the half k_y grid
+    when every sector is ``k_y``-even (no field).  The estimate (:func:`check_size`) is the number
+    of sectors times one sector's; the balance below is checked on the film's records.
 
     Notes
     -----
@@ -293,7 +334,11 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
 
     if not isinstance(system, System):
         raise TypeError(f"evolve() needs an orbsym.systems.System, got {type(system).__name__}")
-    system.require_finite_rows("evolve()")
+    film = bool(system.is_film)
+    if not film:
+        system.require_finite_rows("evolve()")
+    elif system.infinite:
+        raise ValueError(f"evolve() needs a finite N_y (the N_y = infinity k integral is available in solve() and rkky() only); got N_y = inf (film, N_z = {system.N_z})")
     T = check_energy_scale("temperature T", check_temperature(T))
     if not isinstance(method, str) or method not in ev.METHODS:
         raise unknown_name("propagator method", method, ev.METHODS)
@@ -315,20 +360,26 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
         raise ValueError(f"relaxation (tau_r = {tau:g}) needs method 'exact' (the relaxation step is exact for h frozen over a step); got method {method!r}")
     if progress not in (True, False):
         raise ValueError(f"progress must be True or False, got {progress!r}")
+    if not film and any(isinstance(d, ElectricField) and d.direction == "z" for d in drives):  # before any work
+        raise ValueError("ElectricField(direction='z') needs a film (a system built with N_z); a 2D system has no z direction")
     quenches = [d for d in drives if isinstance(d, Quench)]
     _check_quenches(system, quenches)
     L0 = system.lattice
     for p in drives:
         if isinstance(p, Precession):
             p.resolve(L0)  # FM layer labels and columns, before any work
+    # films: the sectors' y symmetry and the z symmetry as the estimate's guess (decided below on every lattice of the run)
+    y_herm = L0.sector(0.0).y_hermitian if film else L0.y_hermitian
+    field_z = any(isinstance(d, ElectricField) and d.direction == "z" for d in drives)
+    film_size = {"N_z": L0.N_z, "z_symmetric": bool(L0.z_symmetric and not field_z)} if film else {}
     if hasattr(times, "__len__") and not isinstance(times, (str, bytes)):  # the records alone, before copying times
-        check_size(L0.N_x, L0.N_y, L0.dim, drives, len(times), max(1, len(times) - 1), relax, method, bool(error_estimate), workers, y_hermitian=L0.y_hermitian)
+        check_size(L0.N_x, L0.N_y, L0.dim, drives, len(times), max(1, len(times) - 1), relax, method, bool(error_estimate), workers, y_hermitian=y_herm, **film_size)
     times = _time_grid(times)
     steps = np.diff(times)
     uniform = bool(np.allclose(steps, steps[0], rtol=1e-9, atol=0))
     n_steps = float(times.size - 1) if dt is None else float(np.maximum(1.0, np.ceil(steps / dt * (1 - 1e-12))).sum())
     h_max = float(steps.max()) if dt is None else min(dt, float(steps.max()))
-    check_size(L0.N_x, L0.N_y, L0.dim, drives, times.size, n_steps, relax, method, bool(error_estimate), workers, h_max, L0.y_hermitian)
+    check_size(L0.N_x, L0.N_y, L0.dim, drives, times.size, n_steps, relax, method, bool(error_estimate), workers, h_max, y_herm, **film_size)
     N, d, Ny = L0.N_x, L0.dim, L0.N_y
     n = N * d
     nk = Ny // 2 + 1 if (L0.y_hermitian and not any(isinstance(f, ElectricField) for f in drives)) else Ny
@@ -341,33 +392,49 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
         if not np.any(np.isclose(times, q.time, rtol=0, atol=1e-12 * max(1.0, times[-1]))):
             raise ValueError(f"quench time {q.time:g} is not one of the stored times; put it on the grid (e.g. times = linspace(0, {times[-1]:g}, ...))")
     proto = _Protocol(system, drives)
-    symmetric = bool(not proto.field and all(L.y_hermitian for L in [proto.lattice0] + [Lq for _, Lq in proto._bases]))
+    fixed = [proto.lattice0] + [Lq for _, Lq in proto._bases]
+    film_grid = None
+    if film:
+        from ..numeric.bloch import k_points
+
+        # h(k_y, -k_z) = h(k_y, k_z) at all times: every fixed lattice, the initial one and, with a
+        # precession, two later ones (a precession changes the on-site blocks of built-in models only;
+        # a user model whose hoppings depend on m would show it there)
+        moving = [proto.initial_lattice()] + ([proto.lattice(times[times.size // 2]), proto.lattice(times[-1])] if proto.precessions else [])
+        z_sym = bool(not proto.field_z and all(L.z_symmetric for L in fixed + moving))
+        kz, wz = k_points(L0.N_z, z_sym)
+        film_grid = (kz, wz, L0.N_z, z_sym)
+        symmetric = bool(not proto.field and all(L.sector(q).y_hermitian for L in fixed for q in kz))
+    else:
+        symmetric = bool(not proto.field and all(L.y_hermitian for L in fixed))
     k, w = ev.momentum_grid(Ny, symmetric)
     pairs = L0.offset_pairs(KERNEL_NAMES)
     scale = 0.5 if (system.info.get("basis") == "spin" and system.spin_unit == "S") else 1.0
     ops = np.concatenate([np.eye(d)[None], L0.generators], axis=0)
 
     nt = times.size
-    job = _Job(proto, times, dt, method, T, tau, Ny, N, d, pairs, ops, symmetric, error_estimate, LOCAL_UPDATE, K_GROUPS)
+    job = _Job(proto, times, dt, method, T, tau, Ny, N, d, pairs, ops, symmetric, error_estimate, LOCAL_UPDATE, K_GROUPS, film_grid)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=nt, desc="evolve", unit="time")
-    if workers == 1 or k.size < 2 * workers:
+        bar = tqdm(total=nt * (1 if film_grid is None else film_grid[0].size), desc="evolve" if film_grid is None else f"evolve ({film_grid[0].size} k_z sectors)", unit="time")
+    # films: the workers share the k_z sectors when there are enough of them (else k_y, as in 2D)
+    shared = k.size >= 2 * workers or (film_grid is not None and film_grid[0].size >= workers)
+    if workers == 1 or not shared:
         sums = job.run(k, w, bar)
     else:
         sums = _run_parallel(job, k, w, workers, bar)
     if bar is not None:
         bar.refresh()  # show the last stored time now, not after the records (tqdm throttles its display)
-    rec = _Recorder(nt, N)
+    rec = _Recorder(nt, N, film, bool(film and L0.has_diagonal_bonds))
     rec.substeps = list(job.substeps)
     for i, t in enumerate(times):
         _record(rec, i, sums[i], proto, t, scale, tau)
     if bar is not None:
         bar.close()
-    ds = rec.dataset(xr, times, proto, system, drives, relax, method, T, symmetric, k.size, scale)
-    ds.attrs["workers"] = int(workers if k.size >= 2 * workers else 1)
+    ds = rec.dataset(xr, times, proto, system, drives, relax, method, T, symmetric, k.size, scale, film_grid)
+    ds.attrs["workers"] = int(workers if shared else 1)
     ds.attrs["error_estimate"] = (
         "step doubling on the last step of every stored interval (defect_estimate)"
         if error_estimate

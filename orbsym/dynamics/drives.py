@@ -3,11 +3,11 @@
 * :class:`Quench` -- system parameters changed at a stored time (``system.rebuild``), with the
   checks of the quenched names and values (:func:`quench_parameters`, :func:`check_builtin_quench`).
 * :class:`Precession` -- ``m(t)`` of FM columns on a cone about an axis (:func:`smooth_switch`).
-* :class:`ElectricField` -- ``A_y(t)`` (Peierls, ``k -> k + A_y``): static or a Gaussian pulse.
+* :class:`ElectricField` -- ``A_y(t)`` (Peierls, ``k -> k + A_y``; films also ``A_z``): static or a Gaussian pulse.
 * :class:`Relaxation` -- the relaxation time ``tau_r`` toward the instantaneous equilibrium.
 
 :class:`_Protocol` turns a system and its drives into ``h(t)``: the lattice at time ``t`` (quench
-segments, precessing columns re-evaluated) and ``A_y(t)``; it is plain data once built (pickled to
+segments, precessing columns re-evaluated), ``A_y(t)`` and (films) ``A_z(t)``; it is plain data once built (pickled to
 the pool workers of :mod:`orbsym.dynamics.propagation`).  Units: ``hbar = 1``, energies in units
 of t, times in units of 1/t (:mod:`orbsym.conventions`).
 """
@@ -254,14 +254,23 @@ def _precession_columns(columns):
 class ElectricField:
     """Uniform electric field along y via ``A_y(t)`` (``E = -dA_y/dt``; the particle charge is absorbed
     in ``E``, units of t per lattice constant): ``h_k(t) = h_0(k + A_y(t))``.  The field does the work
-    ``dE/dt = -E_y sum_x j_y`` (``j_y`` the charge bond current per column; checked in the tests).
+    ``dE/dt = -E_y sum_x j_y`` (``j_y`` the charge bond current per column; checked in the tests;
+    along z: ``-E_z sum_x j_z`` per transverse cell of a nearest-neighbour film).
 
     ``pulse=None``: static field switched on at t = 0, ``A_y = -E t``.  ``pulse=(t0, sigma)``:
     Gaussian pulse ``E(t) = E exp(-(t - t0)^2 / (2 sigma^2))``, ``A_y = -E sigma sqrt(pi/2)
     [erf((t - t0)/(sqrt 2 sigma)) + erf(t0/(sqrt 2 sigma))]`` (``A_y(0) = 0``).
+
+    ``direction``: ``"y"`` (default; on a film it acts in every k_z sector alike, ``k_y -> k_y + A_y``)
+    or ``"z"`` (films only): ``A_z(t)`` of the same form, the Peierls phase ``t_d -> t_d e^{i A_z d_z}``
+    on every bond with a z component, i.e. ``h(k_y, k_z, t) = h_0(k_y, k_z + A_z(t))``: each k_z
+    sector is propagated at its shifted momentum and the full k_z grid is used.
     """
 
-    def __init__(self, E, pulse=None):
+    def __init__(self, E, pulse=None, direction="y"):
+        if not (isinstance(direction, str) and direction in ("y", "z")):
+            raise unknown_name("ElectricField direction", direction, ("y", "z"))
+        self.direction = direction
         self.E = real_number("electric field E", E, bound=ENERGY_LIMIT)
         if pulse is not None:
             try:
@@ -288,7 +297,7 @@ class ElectricField:
         return self.E * math.exp(-0.5 * x * x)
 
     def describe(self):
-        return {"drive": "ElectricField", "E": self.E, "pulse": None if self.pulse is None else list(self.pulse), "direction": "y"}
+        return {"drive": "ElectricField", "E": self.E, "pulse": None if self.pulse is None else list(self.pulse), "direction": self.direction}
 
 
 @dataclass(frozen=True)
@@ -424,7 +433,11 @@ class _Protocol:
         self.quenches = sorted([d for d in drives if isinstance(d, Quench)], key=lambda q: q.time)
         self.precessions = [d.resolve(self.lattice0) for d in drives if isinstance(d, Precession)]
         fields = [d for d in drives if isinstance(d, ElectricField)]
-        self.field = fields
+        self.field = fields  # every field (y and z): no fast path, no k <-> -k symmetry
+        self.field_y = [f for f in fields if getattr(f, "direction", "y") == "y"]
+        self.field_z = [f for f in fields if getattr(f, "direction", "y") == "z"]
+        if self.field_z and not self.lattice0.is_film:
+            raise ValueError("ElectricField(direction='z') needs a film (a system built with N_z); a 2D system has no z direction")
         self._bases = []
         current = system
         for q in self.quenches:
@@ -437,10 +450,10 @@ class _Protocol:
             L = current.lattice
             if system.info.get("geometry") not in ("trilayer", "bilayer"):
                 _check_quench_reached(q, L)
-            if (L.N_x, L.N_y, L.dim) != (self.lattice0.N_x, self.lattice0.N_y, self.lattice0.dim):
+            if (L.N_x, L.N_y, L.dim, L.N_z) != (self.lattice0.N_x, self.lattice0.N_y, self.lattice0.dim, self.lattice0.N_z):
                 raise ValueError(
-                    f"Quench {q.params} changes the geometry (N_x, N_y, dim) from "
-                    f"{(self.lattice0.N_x, self.lattice0.N_y, self.lattice0.dim)} to {(L.N_x, L.N_y, L.dim)}; only parameters may change"
+                    f"Quench {q.params} changes the geometry (N_x, N_y, dim, N_z) from "
+                    f"{(self.lattice0.N_x, self.lattice0.N_y, self.lattice0.dim, self.lattice0.N_z)} to {(L.N_x, L.N_y, L.dim, L.N_z)}; only parameters may change"
                 )
             self._bases.append((q.time, L))
         self._cache = {}
@@ -463,7 +476,12 @@ class _Protocol:
         return L
 
     def A(self, t):
-        return float(sum(f.A(t) for f in self.field))
+        """``A_y(t)``: the vector potential along y (``k_y -> k_y + A_y``)."""
+        return float(sum(f.A(t) for f in self.field_y))
+
+    def A_z(self, t):
+        """``A_z(t)``: the vector potential along z of a film (``k_z -> k_z + A_z``)."""
+        return float(sum(f.A(t) for f in self.field_z))
 
     def initial_lattice(self):
         """The lattice of the initial thermal state: the system before any quench, with m(0) of the
@@ -490,7 +508,7 @@ class _Protocol:
             try:
                 lat = base.with_columns(updates)  # re-evaluates only the precessing columns
             except ValueError:  # a quench changed a precessing column's model or kind: build it anew
-                lat = Lattice([updates.get(x, c) for x, c in enumerate(base.columns)], base.N_y, base.interface)
+                lat = Lattice([updates.get(x, c) for x, c in enumerate(base.columns)], base.N_y, base.interface, N_z=base.N_z)
             lat._blocks = self._blocks  # keys include the column's (model, parameters): valid across lattices
             if len(self._cache) > 512:
                 self._cache.clear()

@@ -9,10 +9,32 @@ eigen-decomposition per quench segment), falling back to the per-step eigen-deco
 Every record is a sum over k with the weights ``w``, so jobs over disjoint shares of the momenta
 add up (:func:`_add`): :func:`_run_parallel` shares them among the workers of the one execution
 layer (:func:`orbsym.execution.map_tasks` on :func:`orbsym.execution.shared_pool`).
+
+Films
+-----
+Every drive is uniform in y and z, so ``(k_y, k_z)`` stay good quantum numbers and a film is the
+set of its k_z sectors, each a 2D column lattice (:meth:`orbsym.numeric.Lattice.sector`).  A film
+job (``_Job.film`` set) runs, inside one task, the 2D job of every sector in turn on the same k_y
+share (:class:`_SectorProtocol`: the film's time-dependent Hamiltonian seen at fixed ``k_z``), with
+the same fast path / eigen-decomposition choice as in 2D, and recombines each sector's k-sums into
+the film's (:func:`_fold_sector`)::
+
+    G(x, x+dx; dy, dz) = N_z^-1 sum_kz w_kz e^{i k_z dz} G_kz(x, x+dx; dy)
+
+(``cos(k_z dz)`` on the half grid ``0 <= k_z <= pi`` when the sector at ``-k_z`` equals that at
+``k_z`` at every time; with a field along z, ``k_z -> k_z + A_z(t)`` in the sector's Hamiltonian
+and in the phase, which makes the z currents the kinetic ones), and every on-site sum (densities, exact rates, energy, particle number, the
+step-doubling and kink terms) is the weighted sector average ``N_z^-1 sum_kz w_kz (.)``: per
+transverse cell.  The sectors are a loop, not one batch over ``(k_z, k_y)``: the fast path's
+records are formed from each sector's 2D bands and its own real-space pieces ``(H0, C, S)(k_z)``
+(:func:`orbsym.numeric.evolution.density_hamiltonian_blocks`), which have no common batch form.
+The workers share the sectors (or, with fewer sectors than workers, k_y: each share then runs every
+sector), so the workers' sums add as in 2D.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -20,6 +42,72 @@ import numpy as np
 from ..numeric import evolution as ev
 
 __all__ = []
+
+
+class _SectorProtocol:
+    """The time-dependent Hamiltonian of a film (:class:`orbsym.dynamics.drives._Protocol`) at fixed ``k_z``.
+
+    Every lattice the film protocol returns is replaced by its 2D sector
+    (:meth:`orbsym.numeric.Lattice.sector`, ``h(k_y, k_z) = h_sector(k_y)``); the drives
+    (precessions, quenches, the field along y) are the film's.  The sectors of the fixed lattices
+    (before and after each quench) stay cached on them; those of the lattices of a precession (one
+    per time) are kept in a small cache here and not on the film lattice, so that a long run does not
+    hold ``n_times x n_sectors`` of them.
+    """
+
+    _CACHE = 64
+
+    def __init__(self, proto, k_z):
+        self.film_protocol = proto
+        self.k_z = float(k_z)
+        self.precessions, self.quenches, self.field = proto.precessions, proto.quenches, proto.field
+        self.lattice0 = proto.lattice0.sector(self.k_z)
+        self._bases = [(t, L.sector(self.k_z)) for t, L in proto._bases]
+        self._fixed = [proto.lattice0] + [L for _, L in proto._bases]
+        self._cache = {}
+
+    def A(self, t):
+        return self.film_protocol.A(t)
+
+    def _sector(self, L, t):
+        """The sector of the film lattice ``L`` at ``k_z + A_z(t)`` (a field along z shifts ``k_z``)."""
+        q = self.k_z + self.film_protocol.A_z(t)
+        if q == self.k_z and any(L is F for F in self._fixed):
+            return L.sector(q)
+        hit = self._cache.get((id(L), q))
+        if hit is not None and hit[0] is L:
+            return hit[1]
+        key = (float(q), False)
+        cached = key in L._sectors
+        sec = L.sector(q)
+        if not cached:
+            L._sectors.pop(key, None)
+        if len(self._cache) >= self._CACHE:
+            self._cache.clear()
+        self._cache[(id(L), q)] = (L, sec)
+        return sec
+
+    def initial_lattice(self):
+        return self._sector(self.film_protocol.initial_lattice(), 0.0)
+
+    def lattice(self, t, base=None):
+        return self._sector(self.film_protocol.lattice(t), t)
+
+
+def _fold_sector(sums, k_z, w_z, N_z, z_symmetric, split):
+    """One sector's k-sums as its share of the film's: bands ``(dx, dy) -> (dx, dy, dz)`` with the
+    phase ``w_z e^{i k_z dz} / N_z`` (``w_z cos(k_z dz) / N_z`` on the half grid), every other sum
+    times ``w_z / N_z``."""
+    c = float(w_z) / N_z
+    out = {key: c * v for key, v in sums.items() if key != "bands"}
+    bands = {}
+    for (dx, dy), dzs in split.items():
+        g = sums["bands"][(dx, dy)]
+        for dz in dzs:
+            ph = c * (math.cos(k_z * dz) if z_symmetric else complex(np.exp(1j * k_z * dz)))
+            bands[(dx, dy, dz)] = ph * g
+    out["bands"] = bands
+    return out
 
 
 class _NotLocal(Exception):
@@ -35,16 +123,41 @@ class _Job:
     the job, so a worker started earlier uses the caller's values.
     """
 
-    def __init__(self, proto, times, dt, method, T, tau, Ny, N, d, pairs, ops, symmetric, error_estimate, local_update, k_groups):
+    def __init__(self, proto, times, dt, method, T, tau, Ny, N, d, pairs, ops, symmetric, error_estimate, local_update, k_groups, film=None):
         self.__dict__.update(locals())
         del self.__dict__["self"]
         self.substeps = []
         self.local_path = self._local_applies()
 
+    def _run_film(self, k, w, bar):
+        """A film: the 2D job of every k_z sector on the momenta ``k`` (k_y), folded into the film's k-sums.
+
+        ``self.film = (k_z, w_z, N_z, z_symmetric)``; ``self.pairs`` are the film's offsets
+        ``(dx, dy, dz)`` (each sector forms the 2D bands ``(dx, dy)`` they need)."""
+        from ..numeric.film import sector_pairs
+
+        kz, wz, Nz, zsym = self.film
+        split = sector_pairs(self.pairs)
+        total = None
+        for q, wq in zip(kz, wz):
+            sub = copy.copy(self)
+            sub.film = None
+            sub.proto = _SectorProtocol(self.proto, q)
+            sub.pairs = sorted(split)
+            sub.local_path = sub._local_applies()
+            sums = sub.run(k, w, bar)
+            self.substeps = list(sub.substeps)
+            # the kinetic momentum k_z + A_z(t) in the phase (as e^{i (k_y + A_y) dy} in the sectors' bands)
+            part = [_fold_sector(s, float(q) + self.proto.A_z(t), wq, Nz, zsym, split) for s, t in zip(sums, self.times)]
+            total = part if total is None else [_add(a, b) for a, b in zip(total, part)]
+        return total
+
     def _nsub(self, t0, t):
         return 1 if self.dt is None else max(1, int(math.ceil((t - t0) / self.dt * (1 - 1e-12))))
 
     def run(self, k, w, bar=None):
+        if self.film is not None:
+            return self._run_film(k, w, bar)
         proto, times, method, T, tau = self.proto, self.times, self.method, self.T, self.tau
         shape = (k.size, self.N * self.d, self.N * self.d)
         slot = [0]
@@ -350,18 +463,29 @@ def _run_parallel(job, k, w, workers, bar):
     re-run, an exception in a task is re-raised here).  Each task carries the pickled ``job`` (plain
     data: lattices, drives, times; ``_Protocol.__getstate__``) and an interleaved share of the
     momenta, ``k[i::workers]``: every share spans the whole zone, so the shares need about as many
-    states (equal work).  The records are sums over k with the weights ``w``, so the shares' sums
+    states (equal work).  A film with at least ``workers`` k_z sectors is shared by sectors instead
+    (``k_z[i::workers]`` with every k_y).  The records are sums over k with the weights ``w``, so the shares' sums
     add up to the serial ones (to rounding: the order of the additions differs).
     """
     from ..execution import map_tasks, shared_pool
 
-    parts = [np.arange(i, k.size, workers) for i in range(workers)]
-    tasks = [(job, k[p], w[p]) for p in parts]
+    if job.film is not None and job.film[0].size >= workers:
+        # a film with at least one k_z sector per worker: each task runs every k_y of an interleaved
+        # share of the sectors (larger batches than a share of k_y; the film's sums add up the same)
+        kz, wz, Nz, zsym = job.film
+        tasks = []
+        for i in range(workers):
+            part = copy.copy(job)
+            part.film = (kz[i::workers], wz[i::workers], Nz, zsym)
+            tasks.append((part, k, w))
+    else:
+        parts = [np.arange(i, k.size, workers) for i in range(workers)]
+        tasks = [(job, k[p], w[p]) for p in parts]
     results = map_tasks(_run_chunk, tasks, executor=shared_pool(workers), workers=workers, progress=False, errors="raise")
     job.substeps = results[0][1]
     sums = results[0][0]
     for r, _ in results[1:]:
         sums = [_add(a, b) for a, b in zip(sums, r)]
     if bar is not None:
-        bar.update(len(sums))
+        bar.update(max(0, bar.total - bar.n))  # every stored time (of every k_z sector of a film)
     return sums

@@ -45,9 +45,16 @@ class _Recorder:
         "rate_exact",
     )
     NAMES_PB = ("current_x", "current_x_forward", "current_x_backward")
+    #: Films only: the current of the z-bonds and the hopping torque of the z-bonds (and of every
+    #: other offset, ``bond_diagonal``, when the film has diagonal bonds).
+    NAMES_FILM = ("current_z", "torque_bond_z")
 
-    def __init__(self, nt, N):
-        self.pc = {name: np.full((nt, 4, N), np.nan) for name in self.NAMES_PC}
+    def __init__(self, nt, N, film=False, diagonal=False):
+        names = self.NAMES_PC + (self.NAMES_FILM + (("torque_bond_diagonal",) if diagonal else ()) if film else ())
+        self.pc = {name: np.full((nt, 4, N), np.nan) for name in names}
+        self.film = bool(film)
+        if film:
+            self.A_z, self.E_z = np.zeros(nt), np.zeros(nt)
         self.pb = {name: np.full((nt, 4, max(N - 1, 0)), np.nan) for name in self.NAMES_PB}
         self.energy = np.zeros(nt)
         self.particles = np.zeros(nt)
@@ -88,6 +95,11 @@ def _record(rec, i, sums, proto, t, scale, tau):
         pc["torque_bond_x"][i, j] = s * tq["bond_x"]
         pc["torque_bond_y"][i, j] = s * tq["bond_y"]
         pc["torque_total"][i, j] = s * tq["total"]
+        if "current_z" in pc:  # films
+            pc["current_z"][i, j] = s * obs.bond_current(p, "z")
+            pc["torque_bond_z"][i, j] = s * tq["bond_z"]
+            if "torque_bond_diagonal" in pc:
+                pc["torque_bond_diagonal"][i, j] = s * tq.get("bond_diagonal", 0.0)
         if p is not None:
             pb["current_x_forward"][i, j] = s * obs.forward_current(p, "x")
             pb["current_x_backward"][i, j] = s * obs.backward_current(p, "x")
@@ -98,11 +110,14 @@ def _record(rec, i, sums, proto, t, scale, tau):
     rec.particles[i] = sums["particles"]
     rec.trace_dev[i] = abs(rec.particles[i] - float(obs.density(None).sum()))
     rec.A[i] = proto.A(t)
-    rec.E[i] = sum(f.field(t) for f in proto.field)
+    rec.E[i] = sum(f.field(t) for f in proto.field_y)
+    if rec.film:
+        rec.A_z[i] = proto.A_z(t)
+        rec.E_z[i] = sum(f.field(t) for f in proto.field_z)
     rec.m[i] = proto.magnetizations(t)
 
 
-def _rec_dataset(self, xr, times, proto, system, drives, relax, method, T, symmetric, nk, scale):
+def _rec_dataset(self, xr, times, proto, system, drives, relax, method, T, symmetric, nk, scale, film_grid=None):
     N = system.lattice.N_x
     coords = {"time": times, "polarization": list(POL_LABELS), "column": np.arange(N), "bond": np.arange(N - 1), "component": ["x", "y", "z"]}
     data = {}
@@ -124,6 +139,9 @@ def _rec_dataset(self, xr, times, proto, system, drives, relax, method, T, symme
         "relaxation": "relaxation source -(<J> - <J>_eq)/tau_r (0 without relaxation)",
         "dJdt_kernel": "d<J>/dt from the equation-of-motion kernels (+ relaxation)",
         "rate_exact": "Tr(rho i[h(t), J_n]) from the matrices (+ relaxation)",
+        "current_z": "bond current of the z-bond (0, 0, 1) of each column (films), positive toward larger z",
+        "torque_bond_z": "hopping torque of the z-bonds of the site (kernel 'source'; films)",
+        "torque_bond_diagonal": "hopping torque of every other bond offset of the site (diagonal bonds; films)",
     }
     for name, arr in self.pc.items():
         data[name] = (("time", "polarization", "column"), arr, {"description": doc[name]})
@@ -133,9 +151,15 @@ def _rec_dataset(self, xr, times, proto, system, drives, relax, method, T, symme
     data["particle_number"] = (("time",), self.particles, {"description": "particles per row"})
     data["A_y"] = (("time",), self.A, {"description": "vector potential along y (k -> k + A_y)"})
     data["E_y"] = (("time",), self.E, {"description": "electric field along y, E = -dA_y/dt"})
+    if film_grid is not None:
+        data["A_z"] = (("time",), self.A_z, {"description": "vector potential along z (films: k_z -> k_z + A_z)"})
+        data["E_z"] = (("time",), self.E_z, {"description": "electric field along z (films), E = -dA_z/dt"})
     data["m"] = (("time", "column", "component"), self.m, {"description": "exchange field m of each column (0 for metal columns)"})
     data["defect_estimate"] = (("time", "polarization", "column"), self.local_error, {"description": "step-doubling estimate of the local error of the last step before this time, divided by the step: the propagator defect in d<J>/dt"})
     data["rate_kink"] = (("time", "polarization", "column"), self.kink, {"description": "|rate(h(t + dt/2)) - rate(h(t - dt/2))| on the stored state: jump of d<J>/dt across a step boundary"})
+    if film_grid is not None:
+        data["energy"][2]["description"] = "N_z^-1 sum_kz w_kz sum_ky Tr(h(t) rho_k)/N_y: energy per transverse cell (mu inside h), units of t"
+        data["particle_number"][2]["description"] = "particles per transverse cell (one site of every column)"
     ds = xr.Dataset({k: xr.Variable(v[0], v[1], v[2]) for k, v in data.items()}, coords=coords)
     ds["time"].attrs["units"] = "1/t (hbar = 1)"
     all_drives = [dr.describe() for dr in drives] + ([relax.describe()] if relax else [])
@@ -159,7 +183,30 @@ def _rec_dataset(self, xr, times, proto, system, drives, relax, method, T, symme
             "max_trace_deviation": float(self.trace_dev.max()),
         }
     )
+    if film_grid is not None:
+        kz, wz, Nz, zsym = film_grid
+        ds.attrs.update(
+            {
+                "units": "energies in units of t, hbar = k_B = a = 1, time in 1/t; film: per-site quantities = per transverse cell a^2 of one column "
+                "(same in every cell), energy and particle_number per transverse cell; see orbsym.conventions",
+                "engine": "real-time Bloch (per-k density matrices) by k_z sectors, orbsym.numeric.evolution; "
+                "film bands G(x, x+dx; dy, dz) = N_z^-1 sum_kz w_kz e^{i k_z dz} G_kz(x, x+dx; dy)",
+                "N_z": int(Nz),
+                "k_z_grid": "0..pi (k_z <-> -k_z symmetric)" if zsym else "full",
+                "N_k_z": int(np.size(kz)),
+                "current_definitions": _film_current_definitions(),
+            }
+        )
     return ds
+
+
+def _film_current_definitions():
+    """``attrs["current_definitions"]`` of a film run."""
+    return (
+        "current_x: slice-boundary total through the boundary (x, x+1) per transverse cell (every bond crossing it); "
+        "current_y / current_z: current of the bond (0, 1, 0) / (0, 0, 1) of each column; current_x_forward/backward and "
+        "current_eq7: the paper's Eq. (7) (twice the printed value, bond counted once); continuity uses the bond decomposition"
+    )
 
 
 _Recorder.dataset = _rec_dataset
