@@ -77,12 +77,13 @@ APPLIES = {
     "m": ("--m", HETERO),
     "interface": ("--interface", HETERO),
     "spin_unit": ("--spin-unit", HETERO),
-    "N_z": ("--N-z", HETERO),
-    "field": ("--field", HETERO),
     "N_k": ("--N-k", ("bulk",)),
     "mu_range": ("--mu-range", ("bulk",)),
     "polarization": ("--polarization", ("bulk",)),
 }
+#: The film options (same rule as :data:`APPLIES`, checked by :func:`check_applicable`; kept apart
+#: from the table of the 2D options).
+FILM_APPLIES = {"N_z": ("--N-z", HETERO), "field": ("--field", HETERO)}
 #: Scan names per geometry and the option each one replaces.
 SCAN_APPLIES = {"gamma": ("trilayer", "bilayer", "bulk"), "mu": HETERO, "t": ("trilayer", "bilayer", "bulk"), "m": HETERO, "eta": ("trilayer", "bilayer", "bulk"),
                 "T": ("trilayer", "bilayer", "bulk"), "N_x": HETERO, "N_z": HETERO}
@@ -145,8 +146,9 @@ def add_arguments(parser):
             action.default = None
         if action.dest in ("N_x", "N_y", "N_FM"):  # counts: also 1e6; >= 1, the size check names them
             action.type = _count(APPLIES[action.dest][0], 1)
-        if action.dest in APPLIES and action.help and "only" not in action.help:
-            action.help += f" [{', '.join(APPLIES[action.dest][1])} only]"
+        applies = {**APPLIES, **FILM_APPLIES}
+        if action.dest in applies and action.help and "only" not in action.help:
+            action.help += f" [{', '.join(applies[action.dest][1])} only]"
 
 
 def _given(args):
@@ -160,7 +162,7 @@ def check_applicable(args, given, user=None):
     of ``--metal-model``.  Raises ValueError naming the option and where it applies.
     """
     geo = args.geometry
-    for k, (flag, where) in APPLIES.items():
+    for k, (flag, where) in {**APPLIES, **FILM_APPLIES}.items():
         if k in given and geo not in where:
             raise ValueError(f"option {flag} does not apply to `orbsym response {geo}`; it applies only to the {' and '.join(where)} geometr{'ies' if len(where) > 1 else 'y'}")
     from .compute import check_metal_options
