@@ -6,10 +6,16 @@ Examples::
     orbsym compute bilayer --metal am --w 0.4 --m-FM 1.2,0.3 --quantities free_energy
     orbsym compute trilayer --m-L y --m-R y --rkky --json --out rkky.json
     orbsym compute trilayer --N-x 400 --engine greens --N-y inf --quantities free_energy,currents
+    orbsym compute bilayer --N-x 25 --N-y 64 --N-z 64 --m-FM x --quantities torques   # a film
 
 ``--engine`` picks the solver (``auto``, ``dense``, ``greens``; both outputs record the engine that
 ran); ``--N-y inf`` is the thermodynamic limit in y (the k integral; the output records its rule
 and error estimate).
+
+``--N-z N`` makes a film, periodic in y and z (``N_y x N_z`` k grid, the cubic 3D models; a
+``--metal-model`` must then be 3D, and 2D without ``--N-z``): F, N and every profile are per
+transverse cell (``a^2`` of one column), and the text output says so.  Films need a finite
+``--N-y``; their size check counts every k_z sector solved.
 
 ``--out FILE`` writes the output to ``FILE`` atomically (temporary file + rename,
 :mod:`orbsym.io`): a failed or interrupted run leaves the previous ``FILE`` (or none), never half
