@@ -37,11 +37,14 @@ scan and ``--mu-range`` entries must be non-empty finite real numbers; the memor
 whole run (every scan point, every chemical potential) are estimated
 (:func:`orbsym.numeric.budget.bulk_hall_estimate`, :func:`orbsym.numeric.budget.kubo_estimate`) and
 a run beyond the limits is refused with the estimate, naming ``N_k`` or ``N_x``, ``N_y``; ``--out``
-is checked (with its path in the message) before anything is computed.
+is checked (with its path in the message) before anything is computed.  Films: ``--field z``
+without ``--N-z`` (or ``--scan N_z``), ``--N-z``/``--field`` for ``bulk``, a 2D ``--metal-model``
+with ``--N-z`` and a 3D one without are refused the same way, and the size estimate counts every
+k_z sector (:func:`orbsym.numeric.budget.film_estimate`).
 
 Output: ``--out FILE`` with suffix ``.nc`` (NetCDF, xarray), ``.csv`` or ``.json``, written
 atomically (:mod:`orbsym.io`); without ``--out`` a text summary is printed.  Units (stated in every
-output): response per unit force ``q E_y``, ``e = hbar = a = 1``, energies in units of t
+output): response per unit force ``q E_y`` (``q E_z`` with ``--field z``), ``e = hbar = a = 1``, energies in units of t
 (:mod:`orbsym.response`).
 """
 

@@ -469,9 +469,11 @@ def sweep(
         ``{name: 1-D values}``, in dimension order; names are constructor keywords, ``T``, angle
         parameters (``theta``/``phi`` for the bilayer, ``theta_L``... for the trilayer) -- see
         :mod:`orbsym.workflows.sweeps.points`.  ``N_y`` may include ``math.inf`` (thermodynamic limit).
+        ``N_z`` (swept, or fixed in ``params``) makes every point a film (finite ``N_y``; values
+        per transverse cell, labelled by the ``N_z`` attribute or coordinate; estimates per k_z sector).
     observables : str or sequence of str
         From ``free_energy``, ``particle_number``, ``densities``, ``currents[:KIND[:DIR]]``,
-        ``torques[:KIND]``, ``rkky`` (trilayer).
+        ``torques[:KIND]``, ``rkky`` (trilayer); films also ``currents:KIND:z``, and no ``levels``.
     params : dict, optional
         Fixed parameter values (e.g. ``{"gamma": 0.3, "T": 0.01}``); defaults of the constructor
         and the paper (``orbsym.conventions.PAPER_PARAMETERS``) otherwise.
