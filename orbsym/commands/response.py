@@ -472,8 +472,6 @@ def _dataset(rows, n, scan_name):
     import numpy as np
     import xarray as xr
 
-    from ..response import UNITS
-
     values = [r["value"] for r in rows]
     coords = {"point": np.arange(len(rows)), "part": list(PARTS), "polarization": list(POLS), "column": np.arange(n), "bond": np.arange(n - 1) if n > 1 else np.arange(0)}
     torque_terms = sorted({k for r in rows for p in ("x", "y", "z") for k in r["total"]["torque"][p]})

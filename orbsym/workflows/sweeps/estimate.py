@@ -81,11 +81,10 @@ class PointPlan:
     @classmethod
     def from_system(cls, system):
         from ...numeric.bloch import real_gauge
+        from ...numeric.budget import film_sector_count
         from ...numeric.engines import _bandwidth
         from ...numeric.greens import _tau, spectral_bound
         from ...numeric.infinite import _pieces, _velocity_bound
-
-        from ...numeric.budget import film_sector_count
 
         lat = system.lattice
         film = {}

@@ -147,7 +147,7 @@ def parse_observable(name):
         if kind not in _CURRENT_KINDS:
             raise _unknown(f"observable {name!r}: unknown current kind", kind, _CURRENT_KINDS)
         if direction not in ("x", "y", "z"):
-            raise _unknown(f"observable {name!r}: unknown current direction", direction, ("x", "y", "z (films)"))
+            raise _unknown(f"observable {name!r}: unknown current direction", direction, ("x", "y", "z"))
         return ("currents", kind, direction)
     if base == "torques":
         if len(parts) > 2:
@@ -339,6 +339,9 @@ def compute_point(spec, params, observables, tol):
         elif base == "torques":
             d = res.torques(kind)
             if film:  # a bond family the model lacks (e.g. diagonal bonds) contributes exactly zero
+                extra = sorted({term for a in AXIS_LABELS for term in d[a]} - set(FILM_TORQUE_TERMS))
+                if extra:
+                    raise ValueError(f"torque terms {extra} of this film have no place in a sweep (allowed: {', '.join(FILM_TORQUE_TERMS)})")
                 out[f"torque_{kind}"] = np.array([[d[a].get(term, np.zeros(N)) for term in FILM_TORQUE_TERMS] for a in AXIS_LABELS], float)
             else:
                 out[f"torque_{kind}"] = np.array([[d[a][term] for term in TORQUE_TERMS] for a in AXIS_LABELS], float)
