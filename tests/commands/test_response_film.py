@@ -167,3 +167,20 @@ def test_film_size_is_checked_per_k_z_sector(capsys, monkeypatch):
 
     a = argparse.Namespace(geometry="bilayer", N_x=20, N_y=400, N_z=None, N_FM=1, workers=1, basis="orbital", metal="nm", metal_model=None)
     assert check_size(a, None, [None]).seconds < 5 * one  # the 2D strip of the same size passes
+
+
+def test_cli_film_estimate_equals_the_api_estimate():
+    """The CLI's pre-check of a film (built from a short copy) is the estimate response() itself
+    checks (orbsym.response.response_resources), times the scan points."""
+    import argparse
+
+    from orbsym.commands.response import check_size
+    from orbsym.response import response_resources
+    from orbsym.systems import trilayer
+
+    a = argparse.Namespace(geometry="trilayer", N_x=30, N_y=16, N_z=8, N_FM=2, workers=1, basis="orbital", metal="nm", metal_model=None,
+                           m_L="x", m_R="y", m=1.0, gamma=0.5, tp=None, w=None, t=1.0, mu=-0.2, interface="fm", spin_unit="sigma")
+    api = response_resources(trilayer(N_x=30, N_y=16, N_z=8, N_FM=2, gamma=0.5).lattice)
+    one = check_size(a, None, [None])
+    assert one.seconds == pytest.approx(api.seconds, rel=1e-12) and one.bytes == pytest.approx(api.bytes, rel=1e-12)
+    assert check_size(a, "gamma", [0.5, 1.0, 2.0]).seconds == pytest.approx(3 * api.seconds, rel=1e-12)
