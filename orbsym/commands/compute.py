@@ -6,10 +6,16 @@ Examples::
     orbsym compute bilayer --metal am --w 0.4 --m-FM 1.2,0.3 --quantities free_energy
     orbsym compute trilayer --m-L y --m-R y --rkky --json --out rkky.json
     orbsym compute trilayer --N-x 400 --engine greens --N-y inf --quantities free_energy,currents
+    orbsym compute bilayer --N-x 25 --N-y 64 --N-z 64 --m-FM x --quantities torques   # a film
 
 ``--engine`` picks the solver (``auto``, ``dense``, ``greens``; both outputs record the engine that
 ran); ``--N-y inf`` is the thermodynamic limit in y (the k integral; the output records its rule
 and error estimate).
+
+``--N-z N`` makes a film, periodic in y and z (``N_y x N_z`` k grid, the cubic 3D models; a
+``--metal-model`` must then be 3D, and 2D without ``--N-z``): F, N and every profile are per
+transverse cell (``a^2`` of one column), and the text output says so.  Films need a finite
+``--N-y``; their size check counts every k_z sector solved.
 
 ``--out FILE`` writes the output to ``FILE`` atomically (temporary file + rename,
 :mod:`orbsym.io`): a failed or interrupted run leaves the previous ``FILE`` (or none), never half
@@ -46,7 +52,7 @@ def add_arguments(parser):
     parser.add_argument("--N-x", dest="N_x", type=int, default=P["N_x"], metavar="N", help=f"columns, open in x (default: {P['N_x']})")
     parser.add_argument("--N-y", dest="N_y", type=_rows, default=P["N_y"], metavar="N", help=f"rows, periodic in y, or inf for the k integral (N_y = infinity) (default: {P['N_y']})")
     parser.add_argument("--N-FM", dest="N_FM", type=int, default=P["N_FM"], metavar="N", help=f"FM columns per ferromagnet (default: {P['N_FM']})")
-    parser.add_argument("--N-z", dest="N_z", type=int, default=None, metavar="N", help="a film: N cells periodic along z, cubic models (default: none, the 2D system)")
+    parser.add_argument("--N-z", dest="N_z", type=_cells_z, default=None, metavar="N", help="a film: N cells periodic along z, cubic models (default: none, the 2D system)")
     parser.add_argument("--m-L", dest="m_L", default=None, metavar="M", help="left FM magnetization, trilayer only (default: x)")
     parser.add_argument("--m-R", dest="m_R", default=None, metavar="M", help="right FM magnetization, trilayer only (default: y)")
     parser.add_argument("--m-FM", dest="m_FM", default=None, metavar="M", help="FM magnetization, bilayer only (default: z)")
@@ -168,6 +174,29 @@ def _rows(text):
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"--N-y must be an integer >= 1 or inf (N_y = infinity), got {text!r}") from None
+
+
+def _cells_z(text):
+    """argparse ``type`` of ``--N-z``: an integer >= 1 (cells of a film along z)."""
+    import argparse
+
+    try:
+        v = int(text)
+    except ValueError:
+        v = 0
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"--N-z must be an integer >= 1 (cells of the film along z), got {text!r}")
+    return v
+
+
+def check_model_dimension(path, model, N_z):
+    """A ``--metal-model`` must be 3D for a film (``--N-z``) and 2D without: ValueError naming the file."""
+    ndim = getattr(model, "ndim", 2)
+    if N_z is not None and ndim != 3:
+        raise ValueError(f"--N-z {N_z} needs a 3D metal model (hoppings along x, y and z); the model {model.name!r} of {path!r} is 2D: drop --N-z, "
+                         "or use a 3D model such as orbsym.symbolic.models.cubic_t2g_metal()")
+    if N_z is None and ndim == 3:
+        raise ValueError(f"the model {model.name!r} of {path!r} is 3D (hoppings along z): give --N-z N (cells of the film along z)")
 
 
 def _choice(what, allowed):
@@ -472,6 +501,10 @@ def run(args):
     if args.workers < 1:
         raise ValueError(f"--workers must be an integer >= 1, got {args.workers}")
     user = _user_metal(args.metal_model) if args.metal_model else None
+    if user is not None:
+        check_model_dimension(args.metal_model, user[0], args.N_z)
+    if args.N_z is not None and args.N_y == math.inf:
+        raise ValueError(f"--N-y inf is not available for films yet (--N-z {args.N_z}): give a finite --N-y")
     dim = user[0].dim if user else (2 if (args.basis == "spin" or args.metal == "am") else 3)
     vectors = any(q not in ("free_energy", "particle_number") for q in qs)
     check_size(args, dim, vectors, user)

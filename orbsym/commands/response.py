@@ -1,8 +1,9 @@
-"""``orbsym response``: linear response to an electric field E_y (orbital Hall effect, orbital torque).
+"""``orbsym response``: linear response to an electric field E_y or E_z (orbital Hall effect, orbital torque).
 
 Examples::
 
     orbsym response bilayer --metal-model nnn.py --m-FM x --eta 0.05 --out profiles.nc
+    orbsym response bilayer --metal-model cubic.py --N-z 32 --field z --m-FM x --out film_Ez.nc
     orbsym response bilayer --gamma 0.5 --scan mu=-1,-0.5,0,0.5 --out torque_vs_mu.csv
     orbsym response bulk --metal-model nnn.py --mu-range=-4:4:81 --N-k 400 --out ohc.csv
 
@@ -13,10 +14,19 @@ model from ``orbsym hoppings --neighbours nn+nnn``): per column, the response of
 (exchange torque summed over the FM columns) and the driven continuity balance residual.
 ``--scan NAME=v1,v2,...`` repeats the computation for each value of one parameter (``gamma``,
 ``mu``, ``t``, ``m``, ``eta``, ``T``, ``N_x``) with a progress bar; columns are padded with NaN when
-``N_x`` varies; ``--workers N`` computes the scan points on ``N`` local processes (the one
+``N_x`` varies; films: ``--N-z N`` (and ``--scan N_z=...``), see below; ``--workers N`` computes the scan points on ``N`` local processes (the one
 execution layer, :mod:`orbsym.execution`: a forked :func:`~orbsym.execution.process_pool`, one BLAS
 thread per worker; default 1, in this process; the numbers do not depend on it).  Geometry ``bulk``: the intrinsic Hall conductivity ``sigma^{J_z}_{xy}(mu)`` of the
 conventional current ``{v_x, J}/2`` on an ``N_k x N_k`` grid (``eta -> 0`` by default).
+
+Films (trilayer/bilayer only): ``--N-z N`` makes the heterostructure a film of ``N`` cells periodic
+along z (``N_y x N_z`` k grid, :func:`orbsym.systems.trilayer`; a ``--metal-model`` must then be a
+3D model, e.g. :func:`orbsym.symbolic.models.cubic_t2g_metal`, and without ``--N-z`` a 2D one).
+``--field z`` drives with ``E_z`` (velocity ``dh/dk_z``; films only), ``--field y`` (default) with
+``E_y``.  Every film quantity is per site = per transverse cell ``a^2`` of one column, and the
+output says so (units, ``field`` and ``N_z`` attributes; the NetCDF/JSON outputs also carry
+``current_z``, the bond ``(0, 0, 1)`` current).  ``response bulk`` takes neither (its crystal is 2D,
+``sigma_xy``).
 
 Checked before any work (one line on stderr, exit status 2): every option must apply to the
 chosen geometry (:data:`APPLIES`; e.g. ``--N-k``, ``--mu-range``, ``--polarization`` are bulk-only,
@@ -27,11 +37,14 @@ scan and ``--mu-range`` entries must be non-empty finite real numbers; the memor
 whole run (every scan point, every chemical potential) are estimated
 (:func:`orbsym.numeric.budget.bulk_hall_estimate`, :func:`orbsym.numeric.budget.kubo_estimate`) and
 a run beyond the limits is refused with the estimate, naming ``N_k`` or ``N_x``, ``N_y``; ``--out``
-is checked (with its path in the message) before anything is computed.
+is checked (with its path in the message) before anything is computed.  Films: ``--field z``
+without ``--N-z`` (or ``--scan N_z``), ``--N-z``/``--field`` for ``bulk``, a 2D ``--metal-model``
+with ``--N-z`` and a 3D one without are refused the same way, and the size estimate counts every
+k_z sector (:func:`orbsym.numeric.budget.film_estimate`).
 
 Output: ``--out FILE`` with suffix ``.nc`` (NetCDF, xarray), ``.csv`` or ``.json``, written
 atomically (:mod:`orbsym.io`); without ``--out`` a text summary is printed.  Units (stated in every
-output): response per unit force ``q E_y``, ``e = hbar = a = 1``, energies in units of t
+output): response per unit force ``q E_y`` (``q E_z`` with ``--field z``), ``e = hbar = a = 1``, energies in units of t
 (:mod:`orbsym.response`).
 """
 
@@ -41,10 +54,13 @@ import json
 import math
 
 NAME = "response"
-HELP = "linear response to an electric field E_y: OAM accumulation, orbital Hall current, orbital torque; bulk orbital Hall conductivity"
+HELP = "linear response to an electric field E_y or E_z (films): OAM accumulation, orbital Hall current, orbital torque; bulk orbital Hall conductivity"
 
 GEOMETRIES = ("trilayer", "bilayer", "bulk")
-SCAN_NAMES = ("gamma", "mu", "t", "m", "eta", "T", "N_x")
+SCAN_NAMES = ("gamma", "mu", "t", "m", "eta", "T", "N_x", "N_z")
+#: Scan names whose values are integers >= 1 (sizes).
+INT_SCANS = ("N_x", "N_z")
+FIELDS = ("y", "z")
 FORMATS = (".nc", ".csv", ".json")
 PARTS = ("total", "fermi_surface", "fermi_sea")
 POLS = ("charge", "x", "y", "z")
@@ -68,14 +84,17 @@ APPLIES = {
     "mu_range": ("--mu-range", ("bulk",)),
     "polarization": ("--polarization", ("bulk",)),
 }
+#: The film options (same rule as :data:`APPLIES`, checked by :func:`check_applicable`; kept apart
+#: from the table of the 2D options).
+FILM_APPLIES = {"N_z": ("--N-z", HETERO), "field": ("--field", HETERO)}
 #: Scan names per geometry and the option each one replaces.
 SCAN_APPLIES = {"gamma": ("trilayer", "bilayer", "bulk"), "mu": HETERO, "t": ("trilayer", "bilayer", "bulk"), "m": HETERO, "eta": ("trilayer", "bilayer", "bulk"),
-                "T": ("trilayer", "bilayer", "bulk"), "N_x": HETERO}
+                "T": ("trilayer", "bilayer", "bulk"), "N_x": HETERO, "N_z": HETERO}
 #: Sentinel-free defaults of the options (filled in after the applicability check); set by add_arguments.
 DEFAULTS = {}
 #: Options whose "given or not" is tracked (argparse default None).
 _TRACKED = ("basis", "metal", "N_x", "N_y", "N_FM", "m_L", "m_R", "m_FM", "m", "gamma", "tp", "w", "t", "mu", "T", "interface", "spin_unit",
-            "N_k", "mu_range", "polarization")
+            "N_k", "mu_range", "polarization", "N_z", "field")
 
 
 def _count(flag, minimum):
@@ -108,6 +127,10 @@ def add_arguments(parser):
 
     parser.add_argument("geometry", type=_choice("geometry", GEOMETRIES), metavar="{trilayer,bilayer,bulk}", help="heterostructure (open x) or bulk (periodic x and y)")
     add_system_arguments(parser, N_x=P["N_x"], N_y=P["N_y"], N_FM=P["N_FM"], m_L="x", m_R="y", T=P["T"])
+    parser.add_argument("--N-z", dest="N_z", type=_count("--N-z", 1), default=None, metavar="N",
+                        help="a film: N cells periodic along z (3D models; quantities per transverse cell) (default: none, the 2D system)")
+    parser.add_argument("--field", type=_choice("field direction", FIELDS), metavar="{y,z}", default="y",
+                        help="direction of the electric field: y (default) or z (films, --N-z, only)")
     parser.add_argument("--metal-model", dest="metal_model", default=None, metavar="FILE.py", help="metal model defined as `model` (and `params`) in FILE.py (executed as Python: use only files you trust)")
     parser.add_argument("--eta", type=float, default=None, help=f"broadening hbar*eta > 0 (default {DEFAULT_ETA}; bulk: 0, the intrinsic limit)")
     parser.add_argument("--scan", default=None, metavar="NAME=v1,v2,...", help=f"repeat for each value of one of {', '.join(SCAN_NAMES)} (bulk: gamma, t, eta, T)")
@@ -126,8 +149,9 @@ def add_arguments(parser):
             action.default = None
         if action.dest in ("N_x", "N_y", "N_FM"):  # counts: also 1e6; >= 1, the size check names them
             action.type = _count(APPLIES[action.dest][0], 1)
-        if action.dest in APPLIES and action.help and "only" not in action.help:
-            action.help += f" [{', '.join(APPLIES[action.dest][1])} only]"
+        applies = {**APPLIES, **FILM_APPLIES}
+        if action.dest in applies and action.help and "only" not in action.help:
+            action.help += f" [{', '.join(applies[action.dest][1])} only]"
 
 
 def _given(args):
@@ -141,7 +165,7 @@ def check_applicable(args, given, user=None):
     of ``--metal-model``.  Raises ValueError naming the option and where it applies.
     """
     geo = args.geometry
-    for k, (flag, where) in APPLIES.items():
+    for k, (flag, where) in {**APPLIES, **FILM_APPLIES}.items():
         if k in given and geo not in where:
             raise ValueError(f"option {flag} does not apply to `orbsym response {geo}`; it applies only to the {' and '.join(where)} geometr{'ies' if len(where) > 1 else 'y'}")
     from .compute import check_metal_options
@@ -173,7 +197,7 @@ def _scan(text, geometry="bilayer", given=(), metal_model=None, basis="orbital")
     """``(name, values)`` of ``--scan NAME=v1,v2,...`` (``(None, [None])`` without a scan).
 
     Every entry is checked: no empty entries, finite real numbers within the energy bound
-    (integers ``>= 1`` for ``N_x``), ``eta > 0`` (``>= 0`` for bulk), ``T >= 0``, ``m >= 0``; the
+    (integers ``>= 1`` for ``N_x`` and ``N_z``), ``eta > 0`` (``>= 0`` for bulk), ``T >= 0``, ``m >= 0``; the
     name must apply to the geometry and must not also be given as an option."""
     from ..numeric.checks import ENERGY_LIMIT, real_number, unknown_name
 
@@ -201,12 +225,12 @@ def _scan(text, geometry="bilayer", given=(), metal_model=None, basis="orbital")
         if not e.strip():
             raise ValueError(f"--scan {text!r}: entry {i} is empty; give values separated by single commas, e.g. {name}=1,2")
         try:
-            v = int(e) if name == "N_x" else float(e)
+            v = int(e) if name in INT_SCANS else float(e)
         except ValueError:
-            raise ValueError(f"--scan {text!r}: entry {e.strip()!r} is not {'an integer' if name == 'N_x' else 'a real number'}") from None
-        if name == "N_x":
+            raise ValueError(f"--scan {text!r}: entry {e.strip()!r} is not {'an integer' if name in INT_SCANS else 'a real number'}") from None
+        if name in INT_SCANS:
             if v < 1:
-                raise ValueError(f"--scan {text!r}: N_x must be an integer >= 1, got {v}")
+                raise ValueError(f"--scan {text!r}: {name} must be an integer >= 1, got {v}")
         else:
             low = {"eta": (0.0, geometry != "bulk"), "T": (0.0, False), "m": (0.0, False)}.get(name, (None, False))
             v = real_number(f"--scan {name} value", v, minimum=low[0], strict=low[1], bound=ENERGY_LIMIT)
@@ -349,12 +373,43 @@ def check_size(args, scan_name, values, user=None):
                             hint="reduce N_k or --workers")
         return est
     N_x = max(values) if scan_name == "N_x" else args.N_x
-    est = kubo_estimate(N_x, args.N_y, dim, symmetric=True, solves=points)
+    N_z = max(values) if scan_name == "N_z" else args.N_z
+    if N_z is None:
+        est = kubo_estimate(N_x, args.N_y, dim, symmetric=True, solves=points)
+        what = f"the linear response of N_x = {N_x}, N_y = {args.N_y}"
+        sizes = "N_x or N_y"
+    else:  # a film: one 2D response per k_z sector (as orbsym.response.response_resources)
+        est = _film_estimate(args, N_x, N_z, dim, points, user)
+        what = f"the linear response of the film N_x = {N_x}, N_y = {args.N_y}, N_z = {N_z}"
+        sizes = "N_x, N_y or N_z"
     if w > 1:
         est = dataclasses.replace(est, bytes=w * est.bytes, detail=f"{est.detail}; {w} points at once")
-    what = f"the linear response of N_x = {N_x}, N_y = {args.N_y}" + (f" at {points} scan points" if points > 1 else "")
-    hint = "reduce N_x or N_y" + (" or the number of scan points" if points > 1 else "") + (" or --workers" if w > 1 else "")
+    what += f" at {points} scan points" if points > 1 else ""
+    hint = f"reduce {sizes}" + (" or the number of scan points" if points > 1 else "") + (" or --workers" if w > 1 else "")
     return check_resources(est, what=what, workers=w, hint=hint)
+
+
+def _film_estimate(args, N_x, N_z, dim, points, user=None):
+    """Estimate of ``points`` film responses of ``N_x`` columns and ``N_z`` cells along z.
+
+    :func:`orbsym.numeric.budget.film_estimate` of one 2D Kubo solve per k_z sector
+    (:func:`orbsym.numeric.budget.kubo_estimate` without the k_y half zone, as
+    :func:`orbsym.response.response_resources`); whether the half k_z zone suffices
+    (``Lattice.z_symmetric``) is read from a short copy of the film (``2 N_FM + 3`` columns,
+    ``N_y = N_z = 2``: the same column types, built in milliseconds).  Every point is sized as
+    the largest (``N_x``, ``N_z``) of the scan.
+    """
+    import argparse
+    import types
+
+    from ..numeric.budget import film_estimate, kubo_estimate
+    from .compute import _system
+
+    a = argparse.Namespace(**vars(args))
+    a.N_x, a.N_y, a.N_z = min(N_x, 2 * args.N_FM + 3), 2, 2
+    lat = _system(a, None if user is None else (user[0], dict(user[1]))).lattice
+    film = types.SimpleNamespace(N_z=N_z, z_symmetric=bool(lat.z_symmetric), ndim=3, N_x=N_x, dim=lat.dim)
+    return film_estimate(kubo_estimate(N_x, args.N_y, dim, symmetric=False, solves=points), film)
 
 
 # =============================================================================== heterostructures
@@ -367,7 +422,7 @@ def _profiles(args, value_name, values, bar_mode, user=None):
     for v in values:
         a = _with(args, value_name, v)
         eta = DEFAULT_ETA if a.eta is None else a.eta
-        points.append((v, a, eta, response(_system(a, None if user is None else (user[0], dict(user[1]))), a.T, eta)))
+        points.append((v, a, eta, response(_system(a, None if user is None else (user[0], dict(user[1]))), a.T, eta, field=a.field)))
     rows = _run_points(_profile_record, points, args.workers, bar_mode, "orbsym response")
     n = max(r["N_x"] for r in rows)
     return rows, n
@@ -376,7 +431,9 @@ def _profiles(args, value_name, values, bar_mode, user=None):
 def _profile_record(point):
     """The record of one scan point ``(value, args, eta, Response)``: plain arrays and dicts."""
     v, a, eta, r = point
-    rec = {"value": v, "N_x": r.lattice.N_x, "eta": eta, "T": a.T, "system": r.system.describe()}
+    d = r.describe()
+    rec = {"value": v, "N_x": r.lattice.N_x, "eta": eta, "T": a.T, "system": d["system"], "field": d["field"], "units": d["units"],
+           "N_z": r.system.N_z if r.system.is_film else None}
     for part in PARTS:
         rp = r.select(part)
         rec[part] = {
@@ -386,6 +443,8 @@ def _profile_record(point):
             "torque": {p: d for p, d in rp.torques("bond").items()},
             "orbital_torque": rp.orbital_torque(),
         }
+        if rec["N_z"] is not None:
+            rec[part]["current_z"] = rp.currents("bond", "z")
     rec["balance_residual"] = r.balance()["max_abs_residual"]
     rec["proper"] = r.proper_currents()
     return rec
@@ -413,8 +472,6 @@ def _dataset(rows, n, scan_name):
     import numpy as np
     import xarray as xr
 
-    from ..response import UNITS
-
     values = [r["value"] for r in rows]
     coords = {"point": np.arange(len(rows)), "part": list(PARTS), "polarization": list(POLS), "column": np.arange(n), "bond": np.arange(n - 1) if n > 1 else np.arange(0)}
     torque_terms = sorted({k for r in rows for p in ("x", "y", "z") for k in r["total"]["torque"][p]})
@@ -426,6 +483,9 @@ def _dataset(rows, n, scan_name):
     data["density"] = (("point", "part", "polarization", "column"), arr(lambda r, part, p: r[part]["density"][p], n))
     data["current_x"] = (("point", "part", "polarization", "bond"), arr(lambda r, part, p: r[part]["current_x"][p], max(n - 1, 0)))
     data["current_y"] = (("point", "part", "polarization", "column"), arr(lambda r, part, p: r[part]["current_y"][p], n))
+    film = rows[0]["N_z"] is not None  # every point of a run is a film or none is
+    if film:
+        data["current_z"] = (("point", "part", "polarization", "column"), arr(lambda r, part, p: r[part]["current_z"][p], n))
     for term in torque_terms:
         data[f"torque_{term}"] = (
             ("point", "part", "polarization", "column"),
@@ -446,17 +506,22 @@ def _dataset(rows, n, scan_name):
     ds = xr.Dataset(data, coords=coords)
     ds.attrs.update(
         {
-            "units": UNITS,
+            "units": rows[0]["units"],
             "current_definition": "current_x: slice-boundary total, the bond current summed over every bond crossing the boundary between columns b and b+1 "
             "(-> the conventional {v_x, J}/2 per site in a uniform bulk; = the (1,0) bond for nearest-neighbour models); current_y: bond (0,1) alone; "
-            "torques: bond decomposition, exchange = FM exchange torque on the electrons; "
+            + ("current_z: bond (0,0,1) alone; " if film else "")
+            + "torques: bond decomposition, exchange = FM exchange torque on the electrons; "
             "proper_current = boundary current + torque dipole P = -cumsum(tau) of the total response (NaN where the net torque does not vanish)",
             "eta": float(rows[0]["eta"]),
             "T": float(rows[0]["T"]),
             "system": json.dumps(rows[0]["system"]),
             "scan": scan_name or "",
+            "field": rows[0]["field"],
         }
     )
+    if film:
+        ds.attrs["N_z"] = "scanned" if scan_name == "N_z" else int(rows[0]["N_z"])
+        ds.attrs["film"] = "periodic in y and z; every quantity per site = per transverse cell a^2 of one column"
     return ds
 
 
@@ -469,6 +534,8 @@ def _write(ds, target, table):
     elif target.suffix == ".csv":
         with atomic_write(target) as fh:
             fh.write("# " + ds.attrs["units"] + "\n")
+            if "N_z" in ds.attrs:
+                fh.write(f"# field {ds.attrs['field']}; film N_z = {ds.attrs['N_z']}: values per transverse cell (a^2 of one column)\n")
             fh.write(table.to_csv(index=False))
     else:
         with atomic_write(target) as fh:
@@ -571,11 +638,17 @@ def run(args):
     _validate(args)
     target = _check_out(args.out)
     scan_name, values = _scan(args.scan, args.geometry, given, args.metal_model, args.basis)
+    if args.field == "z" and args.N_z is None and scan_name != "N_z":
+        raise ValueError("--field z (E_z) needs a film, periodic in z: give --N-z N (cells along z); a 2D system has E_y only")
     if args.geometry == "bulk" and args.mu_range is not None:
         _mu_range_parts(args.mu_range)
     user = _user_metal(args.metal_model) if args.metal_model else None  # the model file runs once
     if user is not None:
         check_applicable(args, given, user)
+        if args.geometry != "bulk":
+            from .compute import check_model_dimension
+
+            check_model_dimension(args.metal_model, user[0], args.N_z if scan_name != "N_z" else values[0])
         names = {p.name for p in user[0].parameters}
         _check_file_names(args, user)
         if scan_name in ("t", "mu") and scan_name in user[1]:
@@ -617,6 +690,8 @@ def _table(ds):
 
 def _summary(rows, ds):
     lines = [f"# {ds.attrs['units']}", f"# {ds.attrs['current_definition']}", f"# eta = {ds.attrs['eta']}, T = {ds.attrs['T']}"]
+    if "N_z" in ds.attrs:
+        lines.append(f"# field {ds.attrs['field']}; film, N_z = {ds.attrs['N_z']}: every value per transverse cell (a^2 of one column)")
 
     def fmt(v):
         return " ".join("nan" if not math.isfinite(x) else f"{x: .3e}" for x in v)
@@ -630,6 +705,8 @@ def _summary(rows, ds):
         lines.append(f"  L_z accumulation per column: {fmt(t['density']['z'])}")
         lines.append(f"  L_z x current (slice total): {fmt(t['current_x']['z'])}")
         lines.append(f"  particle current along y:    {fmt(t['current_y']['charge'])}")
+        if "current_z" in t:
+            lines.append(f"  particle current along z:    {fmt(t['current_z']['charge'])}")
         pz = r["proper"]["z"]
         lines.append("  proper L_z current:          " + (fmt(pz["current"]) if pz["exists"] else f"none (net driven torque {pz['net_torque']:.3e} != 0)"))
         lines.append(f"  continuity balance residual: {r['balance_residual']:.2e}")

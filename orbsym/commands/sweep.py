@@ -7,10 +7,16 @@ Examples::
     orbsym sweep trilayer --param N_x=5,7,9,11 --set m_L=y --set m_R=y --observable rkky --out J.nc
     orbsym sweep bilayer --param N_y=200,800,inf --observable free_energy --out conv.nc
     orbsym sweep bilayer --param mu=-1:0:11 --scheduler tcp://host:8786 --out F_mu.nc   # dask cluster
+    orbsym sweep bilayer --set N_z=16 --param theta=0:3.14:11 --observable torques --out film.nc  # a film
+    orbsym sweep trilayer --param N_z=4,8,16,32 --set N_y=32 --observable free_energy --out F_Nz.nc
 
 ``--param NAME=START:STOP:NUM`` is ``numpy.linspace(START, STOP, NUM)`` (both ends included);
 ``--param NAME=V1,V2,...`` lists values (numbers, ``inf`` for ``N_y``, or words such as
-``interface=fm,metal``).  ``--set NAME=VALUE`` fixes a parameter (once per name).  Every value is
+``interface=fm,metal``).  ``--set NAME=VALUE`` fixes a parameter (once per name).  Films: ``--set
+N_z=N`` or ``--param N_z=...`` (integers >= 1, a finite ``N_y``) make every point a film periodic in y
+and z (the cubic models); its values are per transverse cell (``a^2`` of one column), the file's
+``N_z`` attribute or coordinate labels it, torques add ``bond_z`` and ``bond_diagonal``, and
+``currents:bond:z`` is the bond ``(0, 0, 1)`` current.  Every value is
 checked before any point runs (exit status 2, one line), and so is the whole sweep's size: every
 point is estimated with the engine that will run it (``--engine auto`` picks per point), the CPU
 time summed over the points still to compute (divided among ``--workers``) and the memory of the
@@ -31,14 +37,14 @@ from ..conventions import PAPER_PARAMETERS
 NAME = "sweep"
 HELP = "parameter sweeps (free energy, currents, densities, torques, RKKY) in parallel, saved as labeled NetCDF"
 
-_INTS = ("N_x", "N_y", "N_FM")
+_INTS = ("N_x", "N_y", "N_FM", "N_z")
 
 
 def add_arguments(parser):
     parser.add_argument("geometry", help="trilayer (FM/metal/FM) or bilayer (metal/FM)")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=SPEC", help="swept parameter: START:STOP:NUM (linspace) or V1,V2,...; repeat for more axes (dimension order)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="fixed parameter value (e.g. gamma=0.3, T=0.01, m_L=y, m_FM=1.57,0)")
-    parser.add_argument("--observable", action="append", default=[], metavar="NAME", help="free_energy (default), particle_number, densities, currents[:KIND[:DIR]], torques[:KIND], rkky; repeat or comma-separate")
+    parser.add_argument("--observable", action="append", default=[], metavar="NAME", help="free_energy (default), particle_number, densities, currents[:KIND[:DIR]] (DIR x, y; z for films), torques[:KIND], rkky, levels; repeat or comma-separate")
     parser.add_argument("--out", default=None, help="NetCDF output file (resumable); without it a summary is printed")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores for large sweeps, serial for tiny ones)")
     parser.add_argument("--executor", choices=("auto", "serial", "process"), default="auto", help="execution backend (default auto)")

@@ -8,7 +8,9 @@
   point runs (:mod:`orbsym.workflows.sweeps.inputs`).
 * :func:`solve_infinite` -- the k_y integral for ``N_y = infinity`` (:mod:`orbsym.numeric.infinite`).
 
-Conventions (units of t, free energies per row): :mod:`orbsym.conventions`.
+* films: ``N_z`` as a fixed value or a swept axis of the trilayer/bilayer (per transverse cell).
+
+Conventions (units of t, free energies per row; films per transverse cell): :mod:`orbsym.conventions`.
 """
 
 from .core import BLAS_ENV, GEOMETRIES, SerialExecutor, SweepError, estimate_sweep, load, process_executor, save, sweep

@@ -41,10 +41,22 @@ from ... import execution
 from ...execution import BLAS_ENV, SerialExecutor, TaskError
 from ...numeric.infinite import DEFAULT_TOL, METHODS as NY_INF_METHODS
 from .estimate import check_sweep_resources
-from .inputs import GEOMETRIES, canonical_values, check_names, check_points, check_size, check_values, parse_axes, system_spec
+from .inputs import (
+    GEOMETRIES,
+    canonical_values,
+    check_film_observables,
+    check_names,
+    check_points,
+    check_size,
+    check_values,
+    is_film_sweep,
+    parse_axes,
+    system_spec,
+)
 from .points import (
     ANGLE_PARAMETERS,
     AXIS_LABELS,
+    FILM_TORQUE_TERMS,
     POLARIZATION_LABELS,
     TORQUE_TERMS,
     observable_schema,
@@ -131,7 +143,9 @@ def _estimate_seconds(spec, axes, n_points):
     N_x = biggest("N_x", PAPER_PARAMETERS["N_x"])
     N_y = biggest("N_y", PAPER_PARAMETERS["N_y"])
     nk = 3000 if math.isinf(N_y) else N_y / 2 + 1
-    return n_points * nk * (3 * N_x) ** 3 * _SECONDS_PER_UNIT
+    N_z = [int(v) for v in axes.get("N_z", [spec.fixed.get("N_z")]) if isinstance(v, (int, np.integer))]
+    sectors = max(N_z) // 2 + 1 if N_z else 1  # films: one 2D solve per k_z sector
+    return n_points * nk * sectors * (3 * N_x) ** 3 * _SECONDS_PER_UNIT
 
 
 def _planned_workers(executor, workers):
@@ -196,11 +210,13 @@ _DIM_LABELS = {"polarization": POLARIZATION_LABELS, "axis": AXIS_LABELS, "torque
 def _assemble(axes, schema, results, attrs):
     import xarray as xr
 
+    film = "N_z" in attrs
+    labels_of = dict(_DIM_LABELS, torque_term=FILM_TORQUE_TERMS) if film else _DIM_LABELS
     shape = tuple(len(v) for v in axes.values())
-    sizes = dict((d, len(labels)) for d, labels in _DIM_LABELS.items())
+    sizes = dict((d, len(labels)) for d, labels in labels_of.items())
     for var, dims in schema:
         for d in dims:
-            if d not in _DIM_LABELS:  # x, x_bond, k, level: sized by the results
+            if d not in labels_of:  # x, x_bond, k, level: sized by the results
                 pos = dims.index(d)
                 sizes[d] = max([sizes.get(d, 0)] + [r[var].shape[pos] for r in results.values() if var in r])
     data_vars = {}
@@ -211,12 +227,14 @@ def _assemble(axes, schema, results, attrs):
                 a = r[var]
                 arr[np.unravel_index(i, shape) + tuple(slice(0, n) for n in a.shape)] = a
         vattrs = {"units": _UNITS.get(var, "units of t (conventions: orbsym.conventions)")}
+        if film:
+            vattrs = {"units": _film_units(var)}
         data_vars[var] = (tuple(axes) + tuple(dims), arr, vattrs)
     coords = {name: _coord(vals) for name, vals in axes.items()}
     used = {d for _, dims in schema for d in dims}
     for d in used:
-        if d in _DIM_LABELS:
-            coords[d] = np.array(_DIM_LABELS[d], dtype=str)
+        if d in labels_of:
+            coords[d] = np.array(labels_of[d], dtype=str)
         else:
             coords[d] = np.arange(sizes[d])
     ds = xr.Dataset(data_vars, coords=coords, attrs=attrs)
@@ -225,6 +243,14 @@ def _assemble(axes, schema, results, attrs):
     if "x" in ds.coords:
         ds["x"].attrs["long_name"] = "column x (open ends; NaN beyond N_x - 1 when N_x is swept)"
     return ds
+
+
+def _film_units(var):
+    """Units of a film sweep's variable: per transverse cell (``a^2`` of one column) instead of per row."""
+    u = _UNITS.get(var)
+    if u is None:
+        return "units of t, per site = per transverse cell a^2 of one column (conventions: orbsym.conventions)"
+    return u.replace("per row (F / N_y)", "per transverse cell (F / (N_y N_z))").replace("per row", "per transverse cell")
 
 
 def _attrs(spec, axes, observables, tol, fingerprint):
@@ -256,6 +282,10 @@ def _attrs(spec, axes, observables, tol, fingerprint):
     }
     if spec.factory is not None:
         attrs["factory"] = _qualname(spec.factory)
+    if is_film_sweep(axes, spec.fixed):
+        attrs["N_z"] = "swept" if "N_z" in axes else int(spec.fixed["N_z"])
+        attrs["film"] = "periodic in y and z (N_y x N_z k grid); every quantity per transverse cell a^2 of one column"
+        attrs["conventions"] = "energies in units of t, hbar = k_B = a = 1; films: free energies, particle numbers, densities, currents and torques per transverse cell; see orbsym.conventions"
     if any(math.isinf(v) for v in axes.get("N_y", []) if not isinstance(v, str)) or spec.fixed.get("N_y") == math.inf:
         attrs["k_integral_tol"] = float(tol)
     return attrs
@@ -345,6 +375,8 @@ def _checked_inputs(system, axes, observables, params, executor, workers, chunk_
         p = parse_observable(o)
         if p not in parsed:
             parsed.append(p)
+    film = is_film_sweep(axes, params)
+    check_film_observables(parsed, film)
     if any(p[0] == "rkky" for p in parsed) and spec.geometry == "bilayer":
         raise ValueError("observable 'rkky' needs the trilayer geometry (J = F_AP - F_P between two FMs)")
     try:
@@ -354,6 +386,9 @@ def _checked_inputs(system, axes, observables, params, executor, workers, chunk_
     if not (tol > 0 and math.isfinite(tol)):
         raise ValueError(f"tol must be a positive finite number, got {tol!r}")
     infinite = any(v == math.inf for v in axes.get("N_y", []) if not isinstance(v, str)) or params.get("N_y") == math.inf
+    if film and infinite:
+        Nz = f"N_z = {params['N_z']}" if "N_z" in params else f"N_z swept over {axes['N_z']}"
+        raise ValueError(f"N_y = inf is not available for films yet ({Nz}); give a finite N_y")
     schema = [s for o in parsed for s in observable_schema(o, infinite)]
     if (isinstance(executor, str) and executor not in ("serial", "process")) or not (executor is None or isinstance(executor, str) or hasattr(executor, "submit")):
         raise ValueError(f"unknown executor {executor!r}; allowed: 'serial', 'process', or a concurrent.futures.Executor (e.g. dask client.get_executor())")
@@ -372,7 +407,7 @@ def _checked_inputs(system, axes, observables, params, executor, workers, chunk_
     rows = [v for v in axes.get("N_y", [spec.fixed.get("N_y")]) if isinstance(v, int)]
     n_points, result_bytes = check_size(
         axes, schema, max(columns or [PAPER_PARAMETERS["N_x"]]), _estimate_seconds(spec, axes, math.prod(shape)), site_dim,
-        max_rows=max(rows or [PAPER_PARAMETERS["N_y"]]), with_bytes=True,
+        max_rows=max(rows or [PAPER_PARAMETERS["N_y"]]), with_bytes=True, film=film,
     )
     check_points(spec, axes)
     return spec, axes, params, parsed, tol, schema, names, shape, n_points, result_bytes
@@ -434,9 +469,11 @@ def sweep(
         ``{name: 1-D values}``, in dimension order; names are constructor keywords, ``T``, angle
         parameters (``theta``/``phi`` for the bilayer, ``theta_L``... for the trilayer) -- see
         :mod:`orbsym.workflows.sweeps.points`.  ``N_y`` may include ``math.inf`` (thermodynamic limit).
+        ``N_z`` (swept, or fixed in ``params``) makes every point a film (finite ``N_y``; values
+        per transverse cell, labelled by the ``N_z`` attribute or coordinate; estimates per k_z sector).
     observables : str or sequence of str
         From ``free_energy``, ``particle_number``, ``densities``, ``currents[:KIND[:DIR]]``,
-        ``torques[:KIND]``, ``rkky`` (trilayer).
+        ``torques[:KIND]``, ``rkky`` (trilayer); films also ``currents:KIND:z``, and no ``levels``.
     params : dict, optional
         Fixed parameter values (e.g. ``{"gamma": 0.3, "T": 0.01}``); defaults of the constructor
         and the paper (``orbsym.conventions.PAPER_PARAMETERS``) otherwise.

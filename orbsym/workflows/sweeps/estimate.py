@@ -19,6 +19,13 @@ long point is never built.  User factories are not called in the parent (they ma
 side effects): their points are sized from ``N_x``, ``N_y`` and the basis alone, with the bound
 ``E_max = 8 t`` of :func:`orbsym.numeric.engines.greens_estimate`.
 
+Films (``N_z`` given): the plan is read from the short copy's ``k_z = 0`` sector (what the engine
+choice of :func:`orbsym.systems.solve` sees), every solve counts once per k_z sector
+(:func:`orbsym.numeric.budget.film_sector_count`: ``N_z // 2 + 1`` on the half zone of a
+``z_symmetric`` film, else ``N_z``) and the memory adds the film's correlation bands, as
+:func:`orbsym.numeric.budget.film_estimate` does for one solve.  ``N_z`` is a discrete axis
+(every value evaluated).
+
 Grids of millions of points are not estimated point by point: the cost depends on the discrete axes
 (strings, ``N_x``, ``N_y``, ``N_FM``) and on ``T`` (the number of poles), which are evaluated value
 by value; every other (continuous) axis enters only through the spectral bound, and each point takes
@@ -56,7 +63,10 @@ class PointPlan:
     (:meth:`from_sizes`, user factories).
     """
 
-    def __init__(self, dim, E_max, tau=1.0, symmetric=True, nearest=True, bandwidth=None, real=False, v_max=None, exact=True):
+    def __init__(self, dim, E_max, tau=1.0, symmetric=True, nearest=True, bandwidth=None, real=False, v_max=None, exact=True, sectors=1, ndim=2):
+        #: k_z sectors solved per point (1: a 2D point) and the lattice dimension (3: film bands).
+        self.sectors = int(sectors)
+        self.ndim = int(ndim)
         self.dim = int(dim)
         self.E_max = float(E_max)
         self.tau = float(tau)
@@ -71,18 +81,35 @@ class PointPlan:
     @classmethod
     def from_system(cls, system):
         from ...numeric.bloch import real_gauge
+        from ...numeric.budget import film_sector_count
         from ...numeric.engines import _bandwidth
         from ...numeric.greens import _tau, spectral_bound
         from ...numeric.infinite import _pieces, _velocity_bound
 
         lat = system.lattice
-        nearest = not any(tuple(b) not in ((1, 0), (0, 1)) for c in lat.columns for b in c.kernels.bonds)
+        film = {}
+        if getattr(lat, "is_film", False):  # the k_z = 0 sector: a 2D lattice, what the engine choice sees
+            film = dict(sectors=film_sector_count(lat.N_z, bool(lat.z_symmetric)), ndim=3)
+            lat = lat.sector(0.0)
+            nearest = all(tuple(b) in ((1, 0), (0, 1)) for b in lat.bonds)
+        else:
+            nearest = not any(tuple(b) not in ((1, 0), (0, 1)) for c in lat.columns for b in c.kernels.bonds)
         _, C, S = _pieces(lat)
-        return cls(lat.dim, spectral_bound(lat), _tau(lat), lat.y_hermitian, nearest, _bandwidth(lat), real_gauge(lat) is not None, _velocity_bound(C, S))
+        return cls(lat.dim, spectral_bound(lat), _tau(lat), lat.y_hermitian, nearest, _bandwidth(lat), real_gauge(lat) is not None, _velocity_bound(C, S), **film)
 
     @classmethod
-    def from_sizes(cls, dim):
+    def from_sizes(cls, dim, N_z=None):
+        """From the sizes alone (user factories): a film of ``N_z`` counts all ``N_z`` sectors."""
+        if N_z is not None:
+            return cls(dim, 8.0, exact=False, symmetric=False, sectors=int(N_z), ndim=3)
         return cls(dim, 8.0, exact=False)
+
+    def film_band_bytes(self, N_x):
+        """Bytes of a film's correlation bands (every sector's and the recombined ones), 0 for 2D
+        (as :func:`orbsym.numeric.budget.film_estimate`)."""
+        if self.ndim != 3:
+            return 0.0
+        return 16.0 * (2 * self.ndim + 1) * N_x * self.dim**2 * (self.sectors + 1)
 
     def greens_points(self, T, N_y):
         """``P`` (k, w) points of a Green's-function solve (None: the engine cannot run it)."""
@@ -207,7 +234,7 @@ def point_costs(plan, N_xs, N_y, T, observables, engine, tol, ny_inf_method="aut
                 which = auto_engine(plan, N_x, N_y, T, vectors)
             else:
                 which = engine
-            times = 2 if kind == "rkky" else 1  # F_P and F_AP
+            times = (2 if kind == "rkky" else 1) * plan.sectors  # F_P and F_AP; films: every k_z sector
             if which == "greens":
                 vec = vectors or (number and kind == "result")  # the greens free-energy solve has no N
                 P = plan.greens_points(T, N_y)
@@ -225,6 +252,8 @@ def point_costs(plan, N_xs, N_y, T, observables, engine, tol, ny_inf_method="aut
                 s += times * est.seconds
                 b = max(b, est.bytes)
             used.add({"dense-inf": "dense k-integral", "greens": "Green's-function", "dense": "dense Bloch"}[which])
+        if any(v for _, v, _ in solves):
+            b += plan.film_band_bytes(N_x)  # films: the bands of every sector and the recombined ones (0 for 2D)
         seconds[i] = s
         nbytes[i] = b
     return seconds, nbytes, used
@@ -250,15 +279,16 @@ def _plan(spec, params):
     from .points import system_kwargs
 
     kw, T, infinite = system_kwargs(spec, params)
+    N_z = kw.get("N_z") if isinstance(kw.get("N_z"), (int, np.integer)) else None
     if spec.factory is not None and not _trusted(spec.factory):
-        return PointPlan.from_sizes(_site_dim(kw)), T, infinite, kw
+        return PointPlan.from_sizes(_site_dim(kw), N_z), T, infinite, kw
     N_FM = int(kw.get("N_FM", 1)) if isinstance(kw.get("N_FM", 1), (int, np.integer)) else 1
     short = dict(kw, N_x=2 * max(1, N_FM) + 3, N_y=max(1, min(int(kw["N_y"]), 64)) if isinstance(kw.get("N_y"), (int, np.integer)) else kw.get("N_y", 1))
     try:
         with np.errstate(all="ignore"):
             plan = PointPlan.from_system(spec.constructor()(**short))
     except Exception:  # noqa: BLE001 - a point that cannot be built fails on its own; size it from the sizes
-        plan = PointPlan.from_sizes(_site_dim(kw))
+        plan = PointPlan.from_sizes(_site_dim(kw), N_z)
     return plan, T, infinite, kw
 
 

@@ -39,6 +39,8 @@ __all__ = [
     "check_size",
     "split_list",
     "parse_real",
+    "is_film_sweep",
+    "check_film_observables",
     "MAX_POINTS",
 ]
 
@@ -221,6 +223,8 @@ def check_values(axes, fixed):
     for name, v in items:
         if name == "T":
             check_temperature(v)
+        elif name == "N_z" and v is None:
+            continue  # the 2D system
         elif name in _INT_PARAMETERS:
             _as_int(name, v)
 
@@ -243,8 +247,25 @@ def canonical_values(spec, axes, fixed):
     if spec.factory is not None:
         return axes, fixed
     axes = {n: [_canon(n, v) for v in vals] for n, vals in axes.items()}
-    fixed = {n: _canon(n, v) for n, v in fixed.items()}
+    fixed = {n: _canon(n, v) for n, v in fixed.items() if not (n == "N_z" and v is None)}  # N_z=None: the 2D default
     return axes, fixed
+
+
+def is_film_sweep(axes, fixed):
+    """Whether the points of a sweep are films: ``N_z`` swept, or fixed to a value other than None."""
+    return "N_z" in axes or fixed.get("N_z") is not None
+
+
+def check_film_observables(parsed, film):
+    """Refuse the observables that do not exist for the sweep's kind of system (before any point runs).
+
+    Films have no ``levels`` (one band set per k_z sector); 2D systems have no current along z.
+    """
+    for base, kind, direction in parsed:
+        if base == "levels" and film:
+            raise ValueError("observable 'levels' needs 2D points; this sweep's points are films (N_z given), with one band set per k_z sector")
+        if base == "currents" and direction == "z" and not film:
+            raise ValueError(f"observable 'currents:{kind}:z' needs films, periodic in z: give N_z (--set N_z=N or --param N_z=...); a 2D system has directions x and y")
 
 
 def _candidates(name, vals):
@@ -329,7 +350,7 @@ def _gib(n):
     return f"{n / 2**40:.3g} TiB" if n >= 2**40 else f"{n / 2**30:.3g} GiB"
 
 
-def check_size(axes, schema, max_columns, seconds, site_dim=3, max_rows=None, with_bytes=False):
+def check_size(axes, schema, max_columns, seconds, site_dim=3, max_rows=None, with_bytes=False, film=False):
     """Refuse a sweep whose results would not fit in memory, or with more than :data:`MAX_POINTS` points.
 
     Runs before anything is allocated.  The memory and time of the points themselves are checked
@@ -349,11 +370,13 @@ def check_size(axes, schema, max_columns, seconds, site_dim=3, max_rows=None, wi
         Largest finite ``N_y`` (length of the ``k`` dimension of the ``levels`` observable).
     with_bytes : bool
         Return ``(n_points, bytes of the results)`` instead of ``n_points``.
+    film : bool
+        The points are films (:data:`~orbsym.workflows.sweeps.points.FILM_TORQUE_TERMS`).
     """
-    from .points import AXIS_LABELS, POLARIZATION_LABELS, TORQUE_TERMS
+    from .points import AXIS_LABELS, FILM_TORQUE_TERMS, POLARIZATION_LABELS, TORQUE_TERMS
 
     n_points = math.prod(len(v) for v in axes.values())
-    sizes = {"polarization": len(POLARIZATION_LABELS), "axis": len(AXIS_LABELS), "torque_term": len(TORQUE_TERMS), "x": max_columns, "x_bond": max(1, max_columns - 1)}
+    sizes = {"polarization": len(POLARIZATION_LABELS), "axis": len(AXIS_LABELS), "torque_term": len(FILM_TORQUE_TERMS if film else TORQUE_TERMS), "x": max_columns, "x_bond": max(1, max_columns - 1)}
     sizes["k"] = int(max_rows or 1)  # levels: at most N_y momenta ...
     sizes["level"] = max_columns * site_dim  # ... of N_x dim levels each
     per_point = sum(8 * math.prod(sizes[d] for d in dims) for _, dims in schema)

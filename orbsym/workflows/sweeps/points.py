@@ -13,7 +13,13 @@ Sweepable parameters
 * magnetization angles (radians, ``m = |m| (sin th cos ph, sin th sin ph, cos th)``): ``theta``,
   ``phi`` for the bilayer FM; ``theta_L``, ``phi_L``, ``theta_R``, ``phi_R`` for the trilayer.  An
   angle that is not given keeps the value of the base magnetization;
-* ``N_y = inf`` (``math.inf``): the thermodynamic limit in y (:mod:`orbsym.numeric.infinite`).
+* ``N_y = inf`` (``math.inf``): the thermodynamic limit in y (:mod:`orbsym.numeric.infinite`);
+* ``N_z`` (an integer ``>= 1``, fixed or swept; built-in geometries: the cubic models): every point
+  is a film, periodic in y and z (:func:`orbsym.systems.trilayer`), solved by k_z sectors; its
+  free energy, particle number, densities, currents and torques are per transverse cell (``a^2`` of
+  one column) instead of per row, torques gain the ``bond_z`` and ``bond_diagonal`` terms
+  (:data:`FILM_TORQUE_TERMS`; a bond family the model lacks contributes exactly 0) and currents
+  the direction ``z`` (bond ``(0, 0, 1)``).  Films need a finite ``N_y`` and have no ``levels``.
 
 Observable ``levels``: the band energies ``E_n(k)`` (dims ``k``, ``level``) and k weights of one
 eigenvalue-only solve, from which F at any chemical potential follows in closed form.
@@ -46,10 +52,18 @@ ANGLE_PARAMETERS = {
 }
 _CURRENT_KINDS = ("bond", "eq7", "forward", "backward")
 _TORQUE_KINDS = ("bond", "forward")
-_INT_PARAMETERS = ("N_x", "N_y", "N_FM")
+_INT_PARAMETERS = ("N_x", "N_y", "N_FM", "N_z")
 POLARIZATION_LABELS = ("charge", "x", "y", "z")
 AXIS_LABELS = ("x", "y", "z")
 TORQUE_TERMS = ("exchange", "bond_x", "bond_y", "total")
+#: Torque terms of film sweeps (``N_z`` given): the hopping torques of the z bonds and of the
+#: diagonal bonds too (``total = exchange + bond_x + bond_y + bond_z + bond_diagonal``).
+FILM_TORQUE_TERMS = ("exchange", "bond_x", "bond_y", "bond_z", "bond_diagonal", "total")
+
+
+def film_of(kw):
+    """The ``N_z`` of a point's constructor keywords (None: a 2D point)."""
+    return kw.get("N_z")
 
 
 @dataclass(frozen=True)
@@ -132,8 +146,8 @@ def parse_observable(name):
         direction = parts[2] if len(parts) > 2 else "x"
         if kind not in _CURRENT_KINDS:
             raise _unknown(f"observable {name!r}: unknown current kind", kind, _CURRENT_KINDS)
-        if direction not in ("x", "y"):
-            raise _unknown(f"observable {name!r}: unknown current direction", direction, ("x", "y"))
+        if direction not in ("x", "y", "z"):
+            raise _unknown(f"observable {name!r}: unknown current direction", direction, ("x", "y", "z"))
         return ("currents", kind, direction)
     if base == "torques":
         if len(parts) > 2:
@@ -162,7 +176,7 @@ def observable_schema(obs, infinite=False):
         return [("density", ("polarization", "x"))]
     if base == "currents":
         pol = "polarization" if kind == "bond" else "axis"
-        site = "x" if (direction == "y" or kind == "eq7") else "x_bond"
+        site = "x" if (direction in ("y", "z") or kind == "eq7") else "x_bond"
         return [(f"current_{kind}_{direction}", (pol, site))]
     if base == "torques":
         return [(f"torque_{kind}", ("axis", "torque_term", "x"))]
@@ -199,7 +213,7 @@ def system_kwargs(spec, params):
                     pair[angles[a][1]] = float(v)
             kw[target] = tuple(pair)
     for name in _INT_PARAMETERS:
-        if name in kw:
+        if name in kw and not (name == "N_z" and kw[name] is None):  # N_z = None: the 2D system
             kw[name] = _as_int(name, kw[name])
     infinite = "N_y" in kw and kw["N_y"] == math.inf
     if infinite:
@@ -295,6 +309,12 @@ def compute_point(spec, params, observables, tol):
     """
     kw, T, infinite = system_kwargs(spec, params)
     system = spec.constructor()(**kw)
+    film = film_of(kw) is not None
+    if bool(getattr(system, "is_film", False)) != film:
+        raise ValueError(
+            f"the factory built a {'film' if system.is_film else '2D system'} at a point "
+            + ("with" if film else "without") + " N_z: a film sweep is declared by N_z (a factory keyword, fixed or swept)"
+        )
     vectors = any(o[0] in ("densities", "currents", "torques") for o in observables)
     need_res = any(o[0] not in ("rkky", "levels") for o in observables)
     number = any(o[0] == "particle_number" for o in observables)
@@ -314,11 +334,17 @@ def compute_point(spec, params, observables, tol):
         elif base == "currents":
             d = res.currents(kind, direction)
             labels = POLARIZATION_LABELS if kind == "bond" else AXIS_LABELS
-            width = N if (direction == "y" or kind == "eq7") else N - 1
+            width = N if (direction in ("y", "z") or kind == "eq7") else N - 1
             out[f"current_{kind}_{direction}"] = _stack(d, labels, width)
         elif base == "torques":
             d = res.torques(kind)
-            out[f"torque_{kind}"] = np.array([[d[a][term] for term in TORQUE_TERMS] for a in AXIS_LABELS], float)
+            if film:  # a bond family the model lacks (e.g. diagonal bonds) contributes exactly zero
+                extra = sorted({term for a in AXIS_LABELS for term in d[a]} - set(FILM_TORQUE_TERMS))
+                if extra:
+                    raise ValueError(f"torque terms {extra} of this film have no place in a sweep (allowed: {', '.join(FILM_TORQUE_TERMS)})")
+                out[f"torque_{kind}"] = np.array([[d[a].get(term, np.zeros(N)) for term in FILM_TORQUE_TERMS] for a in AXIS_LABELS], float)
+            else:
+                out[f"torque_{kind}"] = np.array([[d[a][term] for term in TORQUE_TERMS] for a in AXIS_LABELS], float)
         elif base == "levels":
             out["levels"], out["k_weight"] = _levels(system, T, infinite)
         elif base == "rkky":
@@ -338,6 +364,8 @@ def _levels(system, T, infinite):
     """
     if infinite:
         raise ValueError("observable 'levels' needs a finite N_y (the k grid is the lattice's)")
+    if system.is_film:
+        raise ValueError(f"observable 'levels' needs a 2D system; this point is a film (N_z = {system.N_z}) with one band set per k_z sector")
     from ...numeric import solve_bloch
 
     sol = solve_bloch(system.lattice, T, vectors=False)
