@@ -65,6 +65,8 @@ def rkky_vs_length(system, T, lengths=None, N_y=None, tol=1e-13):
     tol : float
         Accuracy of the occupations in the pole expansion (:func:`orbsym.numeric.poles.pole_expansion`).
 
+    Films (``N_z``): Lloyd's sweep per k_z sector, ``J`` per transverse cell (finite ``N_z``).
+
     Returns
     -------
     dict
@@ -84,7 +86,16 @@ def rkky_vs_length(system, T, lengths=None, N_y=None, tol=1e-13):
     big = int(lengths.max())
     sP = system.rebuild(N_x=big, m_R=tuple(mag * u))
     sAP = system.rebuild(N_x=big, m_R=tuple(-mag * u))
-    J = lloyd_sweep(sP.lattice, sAP.lattice, N_FM, lengths, T, tol=tol, N_y=rows)
+    if getattr(system, "is_film", False):  # F is a sum over k_z sectors: J = N_z^-1 sum_kz w J_kz
+        from .numeric.bloch import k_points
+
+        if system.infinite_z:
+            raise ValueError("rkky_vs_length() of a film needs a finite N_z (Lloyd's sweep runs per k_z sector); use rkky() for N_z = infinity")
+        a, b = sP.lattice, sAP.lattice
+        kz, wz = k_points(a.N_z, bool(a.z_symmetric and b.z_symmetric))
+        J = sum(w * lloyd_sweep(a.sector(k), b.sector(k), N_FM, lengths, T, tol=tol, N_y=rows) for k, w in zip(kz, wz)) / a.N_z
+    else:
+        J = lloyd_sweep(sP.lattice, sAP.lattice, N_FM, lengths, T, tol=tol, N_y=rows)
     return {
         "N_x": lengths,
         "J": J,

@@ -268,8 +268,8 @@ class System:
             )
 
     def require_finite_rows(self, what):
-        """Raise ValueError if ``N_y = infinity`` (for solvers that need the finite k grid) or, for the
-        drivers that call it (response, evolve, attach_leads), if the system is a film (:meth:`require_2d`)."""
+        """Raise ValueError if ``N_y = infinity`` (for solvers that need the finite k grid) or if the
+        system is a film (:meth:`require_2d`); drivers that take films call :meth:`require_finite_k`."""
         if self.infinite:
             raise ValueError(f"{what} needs a finite N_y (the N_y = infinity k integral is available in solve() and rkky() only); got N_y = inf")
         self.require_2d(what)
@@ -1017,6 +1017,6 @@ def rkky(system, T=PAPER_PARAMETERS["T"], per_row=True, workers=1, engine="auto"
     FP = solve(sP, T, workers, used).free_energy(per_row)
     FAP = solve(sAP, T, workers, used).free_energy(per_row)
     J = FAP - FP
-    if used == "greens" and not system.is_film:  # films: J = F_AP - F_P of the sector solves
+    if used == "greens" and not system.infinite_z:  # Lloyd's formula (films: per k_z sector)
         J = float(rkky_vs_length(system, T, [system.lattice.N_x])["J"][0]) * (1 if per_row else system.lattice.N_y)
     return {"J": J, "F_P": FP, "F_AP": FAP, "direction": [float(v) for v in u], "per_row": per_row, "interface": system.interface, "engine": used}

@@ -437,8 +437,7 @@ def attach_leads(system, left=None, right=None, width="periodic", period=None, *
     _unknown_arguments("attach_leads()", unknown, ("system", "left", "right", "width", "period"))
     if not isinstance(system, System):
         raise TypeError(f"attach_leads() needs an orbsym.systems.System, got {type(system).__name__}")
-    if system.infinite:
-        raise ValueError("attach_leads() needs a finite N_y (the N_y = infinity k integral is available in solve() and rkky() only); got N_y = inf")
+    system.require_finite_k("attach_leads()")  # N_y (and, films, N_z) = infinity: no finite k grid
     _check_lead_spec(left, "left")
     _check_lead_spec(right, "right")
     pair = lambda spec: isinstance(spec, (tuple, list))  # noqa: E731  (a period-2 lead cell)
@@ -1161,12 +1160,22 @@ class StripTransportResult(TransportResult):
         names = {"bond": "current", "forward": "current_forward", "backward": "current_backward"}
         check_name("current kind (strip)", kind, tuple(names))
         check_name("current direction", direction, ("x", "y"))
-        bond = (1, 0) if direction == "x" else (0, 1)
-        Ny = self.leaded.lattice.N_y
+        lat = self.leaded.lattice
+        Ny = lat.N_y
 
         def fn(p):
-            v = self.observables.evaluate_sites(names[kind], p, bond)
-            return self._xbond(v) if direction == "x" else self._site(v)[:, : Ny - 1]
+            if direction == "y":
+                return self._site(self.observables.evaluate_sites(names[kind], p, (0, 1)))[:, : Ny - 1]
+            # x: the slice-boundary total per row (every bond crossing the boundary, at its start row);
+            # the (1, 0) bond itself for nearest-neighbour models
+            out = np.zeros((lat.N_x - 1, Ny))
+            for b in lat.bonds:
+                if b[0] == 0 or lat.N_x - b[0] <= 0:
+                    continue
+                v = self.observables.evaluate_sites(names[kind], p, b)
+                for s in range(b[0]):
+                    out[s : s + v.shape[0]] += v
+            return self._xbond(out)
 
         return self._per_pol(fn, charge=kind == "bond")
 

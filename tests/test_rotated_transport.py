@@ -196,3 +196,16 @@ def test_crystal_bond_torques_are_labelling_independent():
     np.testing.assert_allclose(b.torques()["z"]["bond_x"], crystal_bond_torques(b, "z")["bond_Y"], atol=1e-14)
     with pytest.raises(ValueError, match="45-degree"):
         crystal_bond_torques(transport(attach_leads(heterostructure([layer("nm", 2)], N_y=2)), T=0.1), "z")
+
+
+def test_open_strip_x_current_is_the_slice_boundary_total():
+    """Open strip of the NNN t2g metal: the x current is the slice-boundary total (the (1, 0) bond plus
+    the diagonal bonds crossing the boundary, at their start row), whose row sums close the balance of
+    every region column: sum_y [I(x - 1) - I(x)] = -sum_y div j (the y parts cancel in the row sum)."""
+    m = _nnn_model()
+    s = heterostructure(rotated_layers(m, 5, "0", **NNN), N_y=4, mu=-0.2)
+    r = transport(attach_leads(s, width="open"), T=0.02)
+    I, div = r.currents()["charge"], r.divergence()["charge"]
+    np.testing.assert_allclose(I[:-1].sum(axis=1) - I[1:].sum(axis=1), -div.sum(axis=1), rtol=0, atol=1e-12)
+    alone = r.observables.evaluate_sites("current", None, (1, 0))
+    assert np.abs(r._xbond(alone) - I).max() > 1e-4  # the diagonal bonds carry part of it

@@ -335,10 +335,7 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
     if not isinstance(system, System):
         raise TypeError(f"evolve() needs an orbsym.systems.System, got {type(system).__name__}")
     film = bool(system.is_film)
-    if not film:
-        system.require_finite_rows("evolve()")
-    elif system.infinite:
-        raise ValueError(f"evolve() needs a finite N_y (the N_y = infinity k integral is available in solve() and rkky() only); got N_y = inf (film, N_z = {system.N_z})")
+    system.require_finite_k("evolve()")  # N_y (and, films, N_z) = infinity: no finite k grid
     T = check_energy_scale("temperature T", check_temperature(T))
     if not isinstance(method, str) or method not in ev.METHODS:
         raise unknown_name("propagator method", method, ev.METHODS)

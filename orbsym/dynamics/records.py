@@ -124,9 +124,10 @@ def _rec_dataset(self, xr, times, proto, system, drives, relax, method, T, symme
     doc = {
         "density": "<c_n^dag J_alpha c_n> per column (charge: particles per site)",
         "density_eq": "density in the instantaneous equilibrium f(h(t)) (relaxation target; NaN without relaxation)",
-        "current_x": "bond current of x-bond (x, x+1), positive toward larger x (kernel 'current')",
-        "current_x_forward": "Eq. (7) current, forward difference, per x-bond (kernel 'current_forward')",
-        "current_x_backward": "Eq. (7) current, backward difference, per x-bond (kernel 'current_backward')",
+        "current_x": "bond current through the boundary between columns x and x+1, summed over every bond crossing it "
+        "(slice-boundary total; the (1,0) bond for nearest-neighbour models), positive toward larger x (kernel 'current')",
+        "current_x_forward": "Eq. (7) current, forward difference, slice-boundary total per boundary (kernel 'current_forward')",
+        "current_x_backward": "Eq. (7) current, backward difference, slice-boundary total per boundary (kernel 'current_backward')",
         "current_y": "bond current of the y-bonds of each column (kinetic, gauge invariant)",
         "current_eq7": "paper's site-centred Eq. (7) current along x (NaN at the end columns)",
         "torque_exchange": "FM exchange torque i c^dag [eps, J] c (kernel 'torque_onsite')",

@@ -149,8 +149,10 @@ def test_systems_film_refusals_and_description():
     s = trilayer(N_x=5, N_y=4, N_z=3)
     assert s.is_film and s.describe()["N_z"] == 3
     assert solve(s, 0.1).to_dict(("currents",))["currents"]["bond_z"]["z"] is not None
-    with pytest.raises(ValueError, match="film"):
-        attach_leads(s)
+    with pytest.raises(ValueError, match="not defined for films"):
+        attach_leads(s, width="open")
+    with pytest.raises(ValueError, match="needs a finite N_z"):
+        attach_leads(trilayer(N_x=5, N_y=4, N_z=math.inf))
     with pytest.raises(ValueError, match="needs a film"):
         response(trilayer(N_x=5, N_y=4), T=0.1, eta=0.1, field="z")
     with pytest.raises(ValueError, match="field direction"):
@@ -196,3 +198,17 @@ def test_film_too_large_is_refused_with_the_estimate():
         solve(trilayer(N_x=200, N_y=4000, N_z=4000), 0.01, engine="dense").densities()  # the band solve: refused before it starts
     small = solve(trilayer(N_x=5, N_y=8, N_z=8), 0.1, engine="dense")
     assert "5 k_z sectors" in small.estimate().detail  # 8 // 2 + 1 sectors (cubic: k_z -> -k_z symmetric)
+
+
+def test_film_rkky_by_lloyd_per_sector_equals_the_free_energy_difference():
+    """J(N_x) of a film by Lloyd's formula per k_z sector == F_AP - F_P of dense film solves."""
+    from orbsym.rkky import rkky_vs_length
+    from orbsym.systems import solve, trilayer
+
+    s = trilayer(N_x=6, N_y=6, N_z=4, gamma=0.5, m_L="x", m_R="x")
+    res = rkky_vs_length(s, 0.1, lengths=[4, 6])
+    for L, J in zip(res["N_x"], res["J"]):
+        P = solve(s.rebuild(N_x=int(L), m_R=(1.0, 0.0, 0.0)), 0.1, engine="dense").free_energy()
+        AP = solve(s.rebuild(N_x=int(L), m_R=(-1.0, 0.0, 0.0)), 0.1, engine="dense").free_energy()
+        assert J == pytest.approx(AP - P, abs=1e-11)
+    assert abs(res["J"][0]) > 1e-4

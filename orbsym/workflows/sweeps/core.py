@@ -239,7 +239,7 @@ def _assemble(axes, schema, results, attrs):
             coords[d] = np.arange(sizes[d])
     ds = xr.Dataset(data_vars, coords=coords, attrs=attrs)
     if "x_bond" in ds.coords:
-        ds["x_bond"].attrs["long_name"] = "x-bond (x, x+1), labeled by its left column x"
+        ds["x_bond"].attrs["long_name"] = "boundary between columns x and x+1 (every bond crossing it; the x-bond of nearest-neighbour models), labeled by its left column x"
     if "x" in ds.coords:
         ds["x"].attrs["long_name"] = "column x (open ends; NaN beyond N_x - 1 when N_x is swept)"
     return ds
