@@ -32,10 +32,9 @@ def random_sites(rng, n_sites, max_orb=3, per_x=None):
     """Sites at distinct positions with random orbitals, on-site matrices and generators."""
     orbs = rng.integers(1, max_orb + 1, size=n_sites)
     pos = [(0.1 + 0.8 * s / n_sites, 0.3 * s / n_sites, 0.0) for s in range(n_sites)]
-    gens = [np.array([herm(rng, n) for _ in range(3)]) for n in orbs]
 
-    def cell():
-        return tuple(Site(f"s{s}", pos[s], herm(rng, orbs[s]), gens[s]) for s in range(n_sites))
+    def cell():  # generators differ from cell to cell too (a d shell next to a spin, per layer)
+        return tuple(Site(f"s{s}", pos[s], herm(rng, orbs[s]), np.array([herm(rng, orbs[s]) for _ in range(3)])) for s in range(n_sites))
 
     return orbs, (cell() if per_x is None else [cell() for _ in range(per_x)])
 
