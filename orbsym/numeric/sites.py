@@ -8,10 +8,10 @@ between site ``i`` in cell ``R`` and site ``j`` in cell ``R + dR`` for ANY integ
 
 * transverse dimension 0 (``width=W``): ``W`` cells along y, open (flakes, open strips, disordered
   samples); there is no periodic direction at all, or
-* transverse dimension 1 (``N_y=N``): ``N`` cells along y, periodic (momenta ``k = 2 pi j / N``).
-
-Transverse dimension 2 (films, periodic y and z) is not built here yet: a film of one site per column
-is :class:`orbsym.numeric.Lattice` with ``N_z``; ``N_z`` given to a :class:`SiteLattice` is refused.
+* transverse dimension 1 (``N_y=N``): ``N`` cells along y, periodic (momenta ``k = 2 pi j / N``), or
+* transverse dimension 2 (``N_y=N, N_z=M``): a film, periodic in y and z; hopping offsets are then
+  ``(dx, dy, dz)`` (any ``dz``), and the slice chain is a film solved by its k_z sectors
+  (:mod:`orbsym.numeric.film`: at fixed ``k_z`` every z-bond is the phase ``e^{i k_z dz}``).
 
 From this description the lattice builds, once, a chain of *slices* along x: the 2D column lattice
 that every 2D engine consumes (:func:`orbsym.numeric.bloch.solve_bloch`,
@@ -21,9 +21,10 @@ as :mod:`orbsym.numeric.supercell` does for ``dx = 2``) and
 
 * for transverse dimension 0: the whole width (``W`` cells); the slice lattice has ``N_y = 1`` and no
   y-bond;
-* for transverse dimension 1: ``m_y = max |dy|`` consecutive y-cells (so that ``|dY| <= 1`` between
-  super-rows, as the ``H0 + cos k C + sin k S`` form of :mod:`orbsym.numeric.bloch` needs); the slice
-  lattice has ``N_y / m_y`` periodic super-rows.
+* for transverse dimensions 1 and 2: ``m_y = max |dy|`` consecutive y-cells (so that ``|dY| <= 1``
+  between super-rows, as the ``H0 + cos k C + sin k S`` form of :mod:`orbsym.numeric.bloch` needs); the
+  slice lattice has ``N_y / m_y`` periodic super-rows (and, films, ``N_z`` periodic cells along z: z is
+  never merged, the sectors take any ``dz``).
 
 State order inside a slice ``X`` (``D = m_x W_s n_cell`` states, ``W_s = W`` or ``m_y``)::
 
@@ -31,14 +32,15 @@ State order inside a slice ``X`` (``D = m_x W_s n_cell`` states, ``W_s = W`` or 
 
 with ``n_cell = sum of the sites' orbitals`` and ``offset(site)`` the running sum in cell order.  For a
 finite sample (dimension 0) the global order ``X D + index`` is therefore the natural
-``((x W + y) n_cell + offset(site) + orbital)``.
+``((x W + y) n_cell + offset(site) + orbital)``.  Correlation bands of the slice chain are keyed
+``(dX, dY)`` (films: ``(dX, dY, dz)``) like those of :class:`orbsym.numeric.Lattice`.
 
 Hamiltonian and conventions (:mod:`orbsym.conventions`)
 ------------------------------------------------------
 ::
 
     H = sum_{R, i} c_{R,i}^dag eps_i(R) c_{R,i}
-        + sum_{hoppings (i, j, dR, T)} sum_R [ c_{R,i}^dag T(R) c_{R+dR,j} + h.c. ],
+        + sum_{hoppings (i, j, dR, T)} sum_R [ c_{R,i}^dag T(R) c_{R+dR,j} + h.c. ],   R = (x, y[, z]),
 
 each hopping listed once (its Hermitian conjugate, ``j -> i`` with ``-dR``, is added here; listing it
 as well is refused).  Couplings between different sites of one cell are hoppings with ``dR = 0``.
@@ -148,7 +150,7 @@ class Hopping:
     start, end : str or int
         Site names (or indices in the cell).
     offset : tuple of int
-        Cell offset ``(dx, dy)`` (any integers; ``(dx, dy, 0)`` is accepted).
+        Cell offset ``(dx, dy)`` or ``(dx, dy, dz)`` (any integers; ``dz != 0`` needs a film, ``N_z``).
     matrix : array_like, shape (n_start, n_end) or (N_x, n_start, n_end)
         Hopping ``T`` in ``c_{R,start}^dag T c_{R+offset,end} + h.c.`` (units of t); with a leading
         axis, ``T[x]`` is the matrix of the bonds starting in x-cell ``x`` (heterostructures).
@@ -163,14 +165,7 @@ class Hopping:
         off = tuple(self.offset) if isinstance(self.offset, (tuple, list, np.ndarray)) else None
         if off is None or len(off) not in (2, 3) or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in off):
             raise ValueError(f"hopping offset must be 2 or 3 integers (dx, dy[, dz]) of cells, got {self.offset!r}")
-        off = tuple(int(v) for v in off)
-        if len(off) == 3:
-            if off[2] != 0:
-                raise ValueError(
-                    f"hopping offset {off} has dz = {off[2]}: transverse dimension 2 (films) is not supported by SiteLattice yet; "
-                    "use orbsym.numeric.Lattice(..., N_z=...) for films of one site per column"
-                )
-            off = off[:2]
+        off = tuple(int(v) for v in off) + (0,) * (3 - len(off))  # stored as (dx, dy, dz)
         object.__setattr__(self, "offset", off)
         object.__setattr__(self, "matrix", _matrix(f"hopping matrix {self.start!r} -> {self.end!r} {off}", self.matrix))
 
@@ -188,52 +183,57 @@ class SiteLattice:
     N_x : int, optional
         Number of x-cells when ``cells`` is one cell.
     N_y : int, optional
-        Transverse dimension 1: periodic cells along y (``>= 1``).
+        Transverse dimension 1 (or 2 with ``N_z``): periodic cells along y (``>= 1``).
     width : int, optional
         Transverse dimension 0: open cells along y (``>= 1``; default 1 when ``N_y`` is not given).
     vectors : array_like, shape (3, 3)
         Cell vectors ``a_x, a_y, a_z`` as rows (units of a); default the unit cube.  ``a_x`` is the
         stacking direction, ``a_y`` the transverse one.  Real bond vectors are
         ``p_end + dx a_x + dy a_y - p_start``.
-    N_z : None
-        Films (transverse dimension 2) are not built by SiteLattice yet; any value is refused.
+    N_z : int, optional
+        Transverse dimension 2 (a film, with ``N_y``): periodic cells along z (``>= 1``); at least one
+        hopping must have ``dz != 0``.
 
     Attributes
     ----------
     sites : tuple of Site
         Sites of cell 0 (names, positions, orbitals).
-    N_x, transverse_dimension, N_y, width : int
-        ``N_y`` is None for dimension 0, ``width`` is None for dimension 1.
+    N_x, transverse_dimension, N_y, N_z, width : int
+        ``N_y`` is None for dimension 0, ``N_z`` None unless a film, ``width`` None unless dimension 0.
+    hoppings : tuple of (i, j, offset, T)
+        Site indices, the offset ``(dx, dy)`` (films: ``(dx, dy, dz)``) and ``T`` of shape ``(N_x, n_i, n_j)``.
+    ndim : int
+        Length of the offsets: 2, or 3 for films.
     cell_dim : int
         Orbitals per cell ``n_cell``.
     merge_x, merge_y : int
-        Cells per slice along x (``m_x``) and, dimension 1, y-cells per super-row (``m_y``).
+        Cells per slice along x (``m_x``) and, dimensions 1 and 2, y-cells per super-row (``m_y``).
     slices : object
         The slice chain: a 2D column lattice (duck type of :class:`orbsym.numeric.Lattice`) with
-        ``N_x = N_x / m_x`` slices of ``D`` states and ``N_y = N_y / m_y`` (dimension 1) or 1.
-    pairs : list of (dX, dY)
+        ``N_x = N_x / m_x`` slices of ``D`` states and ``N_y = N_y / m_y`` (dimension 1) or 1; films: a
+        film lattice (``N_z``, bonds ``(dX, dY, dz)``, :meth:`orbsym.numeric.Lattice.sector`).
+    pairs : list of (dX, dY) or (dX, dY, dz)
         Slice offsets of the correlation bands :class:`SiteObservables` needs.
     """
 
     def __init__(self, cells, hoppings, N_x=None, N_y=None, width=None, vectors=None, N_z=None):
-        if N_z is not None:
-            raise ValueError(
-                f"N_z = {N_z!r}: SiteLattice builds transverse dimension 0 (width=...) or 1 (N_y=...) only; films "
-                "(transverse dimension 2) of one site per column: orbsym.numeric.Lattice(columns, N_y, N_z=...)"
-            )
         cells = self._check_cells(cells, N_x)
         self.N_x = len(cells)
         if N_y is not None and width is not None:
             raise ValueError(f"give N_y (periodic y, transverse dimension 1) or width (open y, dimension 0), not both: N_y={N_y!r}, width={width!r}")
+        if N_z is not None and N_y is None:
+            raise ValueError(f"N_z = {N_z!r} given without N_y: a film is periodic in y and z, give both (N_y=..., N_z=...)")
+        self.N_z = None if N_z is None else integer_at_least("N_z", N_z, 1, " (periodic cells along z of a film: the k_z grid)")
         if N_y is not None:
             self.N_y = integer_at_least("N_y", N_y, 1, " (periodic cells along y: the k grid k = 2 pi j / N_y)")
-            self.width, self.transverse_dimension = None, 1
+            self.width, self.transverse_dimension = None, 1 if N_z is None else 2
         else:
             self.width = integer_at_least("width", 1 if width is None else width, 1, " (open cells along y of a finite sample)")
             self.N_y, self.transverse_dimension = None, 0
         self.vectors = np.eye(3) if vectors is None else np.asarray(vectors, dtype=float)
         if self.vectors.shape != (3, 3) or not np.all(np.isfinite(self.vectors)) or abs(np.linalg.det(self.vectors)) < 1e-12:
             raise ValueError(f"vectors must be 3 linearly independent cell vectors (rows a_x, a_y, a_z; units of a), got {np.asarray(vectors).tolist()}")
+        self.ndim = 3 if self.transverse_dimension == 2 else 2
         self.cells = cells
         self.sites = cells[0]
         self.names = tuple(s.name for s in self.sites)
@@ -291,11 +291,12 @@ class SiteLattice:
         for i in range(len(names)):
             for j in range(i):
                 d = frac[i] - frac[j]
-                d[:2] -= np.round(d[:2])  # a site one cell vector away is the same site of the next cell
+                per = 3 if self.transverse_dimension == 2 else 2  # lattice translations: a_x, a_y (films: a_z)
+                d[:per] -= np.round(d[:per])  # a site one cell vector away is the same site of the next cell
                 if np.all(np.abs(d) < POSITION_TOL):
                     raise ValueError(
                         f"sites {names[j]!r} at {self.sites[j].position} and {names[i]!r} at {self.sites[i].position} sit at the same "
-                        "position (modulo the cell vectors a_x, a_y): two sites of a crystal cannot coincide; merge their orbitals into one Site"
+                        "position (modulo the cell vectors): two sites of a crystal cannot coincide; merge their orbitals into one Site"
                     )
 
     def _site_index(self, s):
@@ -321,17 +322,26 @@ class SiteLattice:
                 T = np.broadcast_to(T, (self.N_x, ni, nj))
             elif T.shape != (self.N_x, ni, nj):
                 raise ValueError(f"{what}: matrix has shape {T.shape}, expected ({ni}, {nj}) or (N_x, {ni}, {nj}) = ({self.N_x}, {ni}, {nj})")
-            if i == j and h.offset == (0, 0):
+            if h.offset[2] != 0 and self.transverse_dimension != 2:
+                raise ValueError(
+                    f"{what} has dz = {h.offset[2]}: bonds along z need a film (transverse dimension 2): give N_y and N_z"
+                )
+            if i == j and h.offset == (0, 0, 0):
                 raise ValueError(f"{what}: a bond from a site to itself in the same cell has zero length; put it into the site's on-site matrix")
             key = (i, j, h.offset)
-            rev = (j, i, (-h.offset[0], -h.offset[1]))
+            rev = (j, i, tuple(-v for v in h.offset))
             if key in seen or rev in seen:
                 raise ValueError(
                     f"{what} is listed twice (the bond {self.names[j]!r} -> {self.names[i]!r} {rev[2]} is its Hermitian conjugate, "
                     "added automatically): list each bond once"
                 )
             seen[key] = len(out)
-            out.append((i, j, h.offset, np.ascontiguousarray(T)))
+            out.append((i, j, h.offset[: self.ndim], np.ascontiguousarray(T)))
+        if self.transverse_dimension == 2 and not any(off[2] != 0 and np.any(T != 0) for _, _, off, T in out):
+            raise ValueError(
+                f"N_z = {self.N_z} given, but no hopping has dz != 0: the planes would be decoupled along z; add a z hopping "
+                "(offset (dx, dy, dz) with dz != 0) or drop N_z"
+            )
         return tuple(out)
 
     def _geometry(self):
@@ -348,7 +358,7 @@ class SiteLattice:
                 f"bonds reach dx = {self.merge_x}, so slices merge {self.merge_x} x-cells; N_x = {self.N_x} is not a multiple of "
                 f"{self.merge_x} (use N_x = {self.N_x - self.N_x % self.merge_x} or {self.N_x + self.merge_x - self.N_x % self.merge_x})"
             )
-        if self.transverse_dimension == 1:
+        if self.transverse_dimension >= 1:
             self.merge_y = max([abs(o[1]) for _, _, o in live] + [1])
             if self.merge_y > self.N_y or self.N_y % self.merge_y:
                 raise ValueError(
@@ -363,11 +373,11 @@ class SiteLattice:
         if self.slice_states > MAX_SLICE_STATES:
             raise ValueError(
                 f"a slice would hold {self.slice_states} states ({self.merge_x} x-cells x {self.rows} y-cells x {self.cell_dim} "
-                f"orbitals; bonds reach dx = {self.merge_x}" + (f", dy = {self.merge_y}" if self.transverse_dimension == 1 else f", width {self.width}")
+                f"orbitals; bonds reach dx = {self.merge_x}" + (f", dy = {self.merge_y}" if self.transverse_dimension >= 1 else f", width {self.width}")
                 + f"), more than the limit MAX_SLICE_STATES = {MAX_SLICE_STATES}: shorten the bonds or narrow the sample"
             )
         self.n_slices = self.N_x // self.merge_x
-        self.slice_N_y = self.N_y // self.merge_y if self.transverse_dimension == 1 else 1
+        self.slice_N_y = self.N_y // self.merge_y if self.transverse_dimension >= 1 else 1
 
     def _check_size(self):
         from .budget import ResourceError, check_resources, lattice_estimate
@@ -382,32 +392,39 @@ class SiteLattice:
     # ------------------------------------------------------------------ geometry helpers
     def state(self, x, y, site):
         """``(slice X, index inside the slice)`` of the first orbital of ``site`` in cell ``(x, y)``
-        (``y`` modulo ``m_y`` in dimension 1: the row inside the super-row)."""
+        (``y`` modulo ``m_y`` in dimensions 1, 2: the row inside the super-row)."""
         i = self._site_index(site)
         X, a = divmod(int(x), self.merge_x)
-        b = int(y) % self.rows if self.transverse_dimension == 1 else int(y)
+        b = int(y) % self.rows if self.transverse_dimension >= 1 else int(y)
         if not (0 <= X < self.n_slices and 0 <= b < self.rows):
             raise ValueError(f"cell ({x}, {y}) is outside the sample (x in 0 .. {self.N_x - 1}" + (f", y in 0 .. {self.width - 1})" if self.transverse_dimension == 0 else ")"))
         return X, (a * self.rows + b) * self.cell_dim + int(self.site_offsets[i])
 
     @property
+    def n_transverse(self):
+        """Transverse cells the quantities are per: ``N_y`` (dimension 1), ``N_y N_z`` (films), 1 (finite width)."""
+        return {0: 1, 1: self.N_y, 2: (self.N_y or 1) * (self.N_z or 1)}[self.transverse_dimension]
+
+    @property
     def bond_vectors(self):
-        """Real bond vectors ``p_end + dx a_x + dy a_y - p_start`` of the hoppings, shape ``(n_hoppings, 3)`` (units of a)."""
+        """Real bond vectors ``p_end + dx a_x + dy a_y + dz a_z - p_start`` of the hoppings, shape ``(n_hoppings, 3)`` (units of a)."""
         P = np.array([s.position for s in self.sites])
-        return np.array([P[j] + off[0] * self.vectors[0] + off[1] * self.vectors[1] - P[i] for i, j, off, _ in self.hoppings]).reshape(-1, 3)
+        return np.array([P[j] + np.asarray(off + (0,) * (3 - len(off))) @ self.vectors - P[i] for i, j, off, _ in self.hoppings]).reshape(-1, 3)
 
     def _instances(self):
         """Every placement of every hopping in slice coordinates (cached).
 
-        Yields per hopping a list of ``(a, b, dX, dY, a2, b2, Xs)``: bonds starting at row ``b`` of x-cell
+        Yields per hopping a list of ``(a, b, key, a2, b2, Xs)``: bonds starting at row ``b`` of x-cell
         ``X m_x + a`` for the slices ``Xs`` (those whose end lies inside the sample), ending in slice
-        ``X + dX``, super-row offset ``dY``, x-cell ``a2`` and row ``b2`` of that slice.
+        ``X + dX``, super-row offset ``dY`` (films: z offset ``dz``), x-cell ``a2`` and row ``b2`` of that
+        slice; ``key = (dX, dY)`` (films ``(dX, dY, dz)``) is the slice offset of the correlation band.
         """
         if getattr(self, "_inst", None) is not None:
             return self._inst
         mx, W, P = self.merge_x, self.rows, self.n_slices
         inst = []
-        for i, j, (dx, dy), T in self.hoppings:
+        for i, j, off, T in self.hoppings:
+            dx, dy = off[:2]
             lst = []
             for a in range(mx):
                 dX, a2 = divmod(a + dx, mx)
@@ -416,31 +433,36 @@ class SiteLattice:
                 if Xs.size == 0:
                     continue
                 for b in range(W):
-                    if self.transverse_dimension == 1:
+                    if self.transverse_dimension >= 1:
                         dY, b2 = divmod(b + dy, W)
                     else:
                         dY, b2 = 0, b + dy
                         if not 0 <= b2 < W:
                             continue  # leaves the open width
-                    lst.append((a, b, dX, dY, a2, b2, Xs))
+                    lst.append((a, b, (dX, dY) + tuple(off[2:]), a2, b2, Xs))
             inst.append(lst)
         self._inst = inst
         return inst
 
     # ------------------------------------------------------------------ slices
     def _build_slices(self):
-        from .lattice import X_BOND, Y_BOND, Lattice
+        from .lattice import UNIT_BONDS, X_BOND, Y_BOND, Lattice
 
         P, D, nc, W = self.n_slices, self.slice_states, self.cell_dim, self.rows
         mx = self.merge_x
         onsite = np.zeros((P, D, D), complex)
         hops = {}
 
+        zero = (0,) * self.ndim
+
         def acc(key):
             dX = key[0]
             if key not in hops:
                 hops[key] = np.zeros((max(P - dX, 0), D, D), complex)
             return hops[key]
+
+        def canonical(key):  # dX > 0, or dX = 0 < dY, or (films) dX = dY = 0 < dz
+            return tuple(key) > zero
 
         for a in range(mx):
             for b in range(W):
@@ -450,56 +472,64 @@ class SiteLattice:
                     onsite[:, r : r + n, r : r + n] = [self.cells[X * mx + a][s].onsite for X in range(P)]
         for (i, j, _, T), lst in zip(self.hoppings, self._instances()):
             ni, nj = self.orbitals[i], self.orbitals[j]
-            for a, b, dX, dY, a2, b2, Xs in lst:
+            for a, b, key, a2, b2, Xs in lst:
+                dX = key[0]
                 r = (a * W + b) * nc + self.site_offsets[i]
                 c = (a2 * W + b2) * nc + self.site_offsets[j]
                 t = T[Xs * mx + a]
                 td = t.conj().transpose(0, 2, 1)
-                if (dX, dY) == (0, 0):
+                if key == zero:
                     onsite[Xs, r : r + ni, c : c + nj] += t
                     onsite[Xs, c : c + nj, r : r + ni] += td
-                elif dX > 0 or (dX == 0 and dY > 0):
-                    acc((dX, dY))[Xs, r : r + ni, c : c + nj] += t
-                else:  # the Hermitian conjugate runs along the canonical offset (-dX, -dY)
-                    acc((-dX, -dY))[Xs + dX, c : c + nj, r : r + ni] += td
-        for key in (X_BOND, Y_BOND):
+                elif canonical(key):
+                    acc(key)[Xs, r : r + ni, c : c + nj] += t
+                else:  # the Hermitian conjugate runs along the canonical offset -key
+                    acc(tuple(-v for v in key))[Xs + dX, c : c + nj, r : r + ni] += td
+        units = tuple(UNIT_BONDS[self.ndim].values())
+        for key in units:
             acc(key)
         sl = object.__new__(Lattice)
         sl.columns = None
         sl.site_lattice = self
         sl.N_x, sl.N_y, sl.dim = P, self.slice_N_y, D
-        sl.N_z, sl.ndim = None, 2
-        sl.x_bond, sl.y_bond = X_BOND, Y_BOND
+        sl.N_z, sl.ndim = self.N_z, self.ndim
+        sl.x_bond, sl.y_bond = units[0], units[1]
         sl.generators, sl.normalization, sl.interface = None, None, None
-        sl.bonds = tuple(sorted(hops, key=lambda b: (b != X_BOND, b != Y_BOND, abs(b[0]) + abs(b[1]), b)))
+        sl.bonds = tuple(sorted(hops, key=lambda b: (units.index(b) if b in units else len(units), sum(map(abs, b)), b)))
         sl.hoppings = hops
         sl.owners = {k: np.arange(v.shape[0]) for k, v in hops.items()}
-        sl.x_owner = sl.owners[X_BOND]
+        sl.x_owner = sl.owners[sl.x_bond]
         sl.onsite = onsite
-        sl.hop_x, sl.hop_y = hops[X_BOND], hops[Y_BOND]
+        sl.hop_x, sl.hop_y = hops[sl.x_bond], hops[sl.y_bond]
         sl._blocks, sl._anchor_groups, sl._sectors = {}, {}, {}
-        sl.y_hermitian = bool(sl._k_even())
+        sl.y_hermitian = bool(sl._k_even()) if self.ndim == 2 else None
         return sl
 
     @property
     def pairs(self):
-        """Slice offsets ``(dX, dY)`` of the correlation bands :class:`SiteObservables` reads (pass them
-        to ``solve_bloch`` / ``solve_greens`` as ``pairs``)."""
-        out = {(0, 0)}
+        """Slice offsets ``(dX, dY)`` (films ``(dX, dY, dz)``) of the correlation bands :class:`SiteObservables`
+        reads (pass them to ``solve_bloch`` / ``solve_greens`` / ``solve_film`` as ``pairs``)."""
+        out = {(0,) * self.ndim}
         for lst in self._instances():
-            for _, _, dX, dY, _, _, _ in lst:
-                out.add((dX, dY))
+            for _, _, key, _, _, _ in lst:
+                out.add(key)
         return sorted(out)
 
     def estimate(self, engine="bloch", vectors=True):
         """Resource estimate (:mod:`orbsym.numeric.budget`) of solving the slice chain with ``engine``
-        (``"bloch"``: dense Bloch; ``"realspace"``: one dense matrix of the whole sample)."""
-        from .budget import dense_bloch_estimate, dense_realspace_estimate
+        (``"bloch"``: dense Bloch, films: one per k_z sector; ``"realspace"``: one dense matrix of the
+        whole sample, not for films)."""
+        from .budget import dense_bloch_estimate, dense_realspace_estimate, film_estimate
 
         if engine == "bloch":
+            if self.transverse_dimension == 2:
+                sec = self.slices.sector(0.0)
+                one = dense_bloch_estimate(self.n_slices, self.slice_N_y, self.slice_states, vectors=vectors,
+                                           symmetric=sec.y_hermitian, n_pairs=len({p[:2] for p in self.pairs}))
+                return film_estimate(one, self.slices, vectors)
             return dense_bloch_estimate(self.n_slices, self.slice_N_y, self.slice_states, vectors=vectors,
                                         symmetric=self.slices.y_hermitian, n_pairs=len(self.pairs))
-        if engine == "realspace":
+        if engine == "realspace" and self.transverse_dimension < 2:
             return dense_realspace_estimate(self.n_slices, self.slice_N_y, self.slice_states)
         raise unknown_name("engine", engine, ("bloch", "realspace"))
 
@@ -509,12 +539,24 @@ class SiteLattice:
         ``engine="dense"``: :func:`orbsym.numeric.bloch.solve_bloch` on the slice chain (refused up front
         with the estimate when it does not fit the memory/time limits); ``"greens"``:
         :func:`orbsym.numeric.greens.solve_greens` (nearest-slice bonds only, i.e. no ``(1, +-1)`` slice
-        bond).  Returns a :class:`SiteObservables` whose ``solution`` holds ``F`` and ``N`` (per super-row:
-        divide by ``m_y`` for per transverse cell, or use :meth:`SiteObservables.free_energy`).
+        bond).  Films: :func:`orbsym.numeric.film.solve_film` with that engine per k_z sector.  Returns a
+        :class:`SiteObservables` whose ``solution`` holds ``F`` and ``N`` of the slice chain (per super-row;
+        :meth:`SiteObservables.free_energy` gives F per transverse cell).
         """
         from .budget import ResourceError, check_resources
 
-        if engine == "dense":
+        if engine not in ("dense", "greens"):
+            raise unknown_name("engine", engine, ("dense", "greens"))
+        if self.transverse_dimension == 2:
+            from .film import solve_film
+
+            if engine == "dense":
+                try:
+                    check_resources(self.estimate("bloch"), what="the dense film solve of this SiteLattice", hint="use fewer cells or a coarser k grid")
+                except ResourceError as exc:
+                    raise ValueError(str(exc)) from None
+            sol = solve_film(self.slices, T, self.pairs, engine=engine, **options)
+        elif engine == "dense":
             from .bloch import solve_bloch
 
             try:
@@ -526,8 +568,6 @@ class SiteLattice:
             from .greens import solve_greens
 
             sol = solve_greens(self.slices, T, self.pairs, **options)
-        else:
-            raise unknown_name("engine", engine, ("dense", "greens"))
         return SiteObservables(self, sol.bands, solution=sol)
 
     def correlation_bands(self, G):
@@ -542,7 +582,7 @@ class SiteLattice:
             raise ValueError(f"G must have shape ({P * D}, {P * D}) (all states of the sample), got {G.shape}")
         G4 = G.reshape(P, D, P, D)
         out = {}
-        for dX, _ in self.pairs:
+        for dX, _ in self.pairs:  # dimension 0: every key is (dX, 0)
             band = np.zeros((P, D, D), G.dtype)
             Xs = np.arange(max(0, -dX), min(P, P - dX))
             band[Xs] = G4[Xs, :, Xs + dX, :]
@@ -558,7 +598,7 @@ class SiteObservables:
     site_lattice : SiteLattice
     bands : dict
         ``{(dX, dY): ndarray (n_slices, D, D)}``, ``bands[dX, dY][X] = G(X, X + dX; dY)`` of the slice
-        chain (``site_lattice.slices``) for the offsets ``site_lattice.pairs`` (a missing offset is taken
+        chain (films: keys ``(dX, dY, dz)``, ``G(X, X + dX; dY, dz)``) (``site_lattice.slices``) for the offsets ``site_lattice.pairs`` (a missing offset is taken
         from its Hermitian partner ``G(X, X+dX; dY) = G(X+dX, X; -dY)^dag``); from ``solve_bloch``,
         ``solve_greens``, a Kubo or time-evolution solve, or :meth:`SiteLattice.correlation_bands`.
     solution : optional
@@ -569,7 +609,7 @@ class SiteObservables:
     Every value is real (the real part is returned; the imaginary parts vanish for a Hermitian ``G``).
     Arrays are indexed ``[x, row, site]`` (sites) or ``[hopping, x, row]`` (bonds, by start cell):
     ``row`` runs over the ``width`` cells of a finite sample, and is a single entry (per transverse
-    cell, averaged over the ``m_y`` rows of a super-row) in transverse dimension 1.  Polarization
+    cell, averaged over the ``m_y`` rows of a super-row) in transverse dimensions 1 and 2.  Polarization
     ``None`` is the charge (``J = 1``), else ``"x"``, ``"y"``, ``"z"``.
 
     One-body algebra (``[c^dag A c, c^dag B c] = c^dag [A, B] c``) for one bond
@@ -603,8 +643,8 @@ class SiteObservables:
         b = self.bands.get(key)
         if b is not None:
             return b
-        dX, dY = key
-        src = self.bands.get((-dX, -dY))
+        dX = key[0]
+        src = self.bands.get(tuple(-v for v in key))
         if src is None:
             raise ValueError(f"correlation band {key} (dX, dY of the slice chain) is missing; solve with pairs=site_lattice.pairs ({self.lattice.pairs})")
         P = src.shape[0]
@@ -625,8 +665,8 @@ class SiteObservables:
         return np.array([c[s].generators[a] for c in self.lattice.cells])
 
     def _per_cell(self, arr):
-        """``(N_x, rows, ...)`` -> per transverse cell in dimension 1 (average over the super-row)."""
-        if self.lattice.transverse_dimension == 1:
+        """``(N_x, rows, ...)`` -> per transverse cell in dimensions 1, 2 (average over the super-row)."""
+        if self.lattice.transverse_dimension >= 1:
             return arr.mean(axis=1, keepdims=True)
         return arr
 
@@ -634,7 +674,7 @@ class SiteObservables:
         """``G_ii`` of site ``s`` at every cell: ``(N_x, rows, n, n)``."""
         lat = self.lattice
         mx, W, nc, n = lat.merge_x, lat.rows, lat.cell_dim, lat.orbitals[s]
-        G0 = self._band((0, 0))
+        G0 = self._band((0,) * lat.ndim)
         out = np.empty((lat.N_x, W, n, n), G0.dtype)
         for a in range(mx):
             for b in range(W):
@@ -688,10 +728,11 @@ class SiteObservables:
             ni, nj = lat.orbitals[i], lat.orbitals[j]
             Ji = Js.setdefault(i, self._J(i, polarization))
             Jj = Js.setdefault(j, self._J(j, polarization))
-            for a, b, dX, dY, a2, b2, Xs in lst:
+            for a, b, key, a2, b2, Xs in lst:
+                dX = key[0]
                 r = (a * W + b) * nc + lat.site_offsets[i]
                 c = (a2 * W + b2) * nc + lat.site_offsets[j]
-                G = self._band((dX, dY))[Xs, r : r + ni, c : c + nj]  # <c_i^dag c_j>, (len(Xs), ni, nj)
+                G = self._band(key)[Xs, r : r + ni, c : c + nj]  # <c_i^dag c_j>, (len(Xs), ni, nj)
                 xs = Xs * mx + a
                 t = T[xs]
                 s_val = 2 * np.einsum("xab,xab->x", Ji[xs] @ t, G).imag
@@ -714,14 +755,14 @@ class SiteObservables:
         return self._bonds_per_cell(self._bond_terms(polarization)[1])
 
     def _bonds_per_cell(self, arr):
-        if self.lattice.transverse_dimension == 1:
+        if self.lattice.transverse_dimension >= 1:
             return arr.mean(axis=2, keepdims=True)
         return arr
 
     def present(self):
         """Which bonds exist (both ends inside the sample), shape ``(n_hoppings, N_x, rows)``."""
         p = self._bond_terms(None)[2]
-        return p[:, :, :1] if self.lattice.transverse_dimension == 1 else p
+        return p[:, :, :1] if self.lattice.transverse_dimension >= 1 else p
 
     def current(self, polarization=None):
         """Bond current ``(eom_end - eom_start) / 2`` of every bond, ``(n_hoppings, N_x, rows)``: the flow of
@@ -759,7 +800,8 @@ class SiteObservables:
         out = np.zeros((lat.N_x, lat.rows, len(lat.sites)))
         mx = lat.merge_x
         for h, ((i, j, _, _), lst) in enumerate(zip(lat.hoppings, lat._instances())):
-            for a, b, dX, _, a2, b2, Xs in lst:
+            for a, b, key, a2, b2, Xs in lst:
+                dX = key[0]
                 xs = Xs * mx + a
                 v = val[h, xs, b]
                 np.add.at(out, (xs, b, i), v)
@@ -782,7 +824,8 @@ class SiteObservables:
         cur = self.current(polarization)  # (nh, N_x, rows)
         N = lat.N_x
         out = np.zeros(max(N - 1, 0))
-        for h, (_, _, (dx, _), _) in enumerate(lat.hoppings):
+        for h, (_, _, off, _) in enumerate(lat.hoppings):
+            dx = off[0]
             if dx == 0:
                 continue
             # a bond from start cell x0 crosses the boundaries min(x0, x0+dx) .. max(x0, x0+dx) - 1
@@ -800,16 +843,16 @@ class SiteObservables:
         if self.solution is None:
             raise ValueError("no solution attached: SiteObservables(site_lattice, bands, solution=...) or SiteLattice.solve")
         F = self.solution.free_energy(per_row=False)
-        return F / self.lattice.N_y if self.lattice.transverse_dimension == 1 else F
+        return F / self.lattice.n_transverse
 
 
 def from_column_lattice(lattice, name="site"):
-    """A :class:`SiteLattice` of one site per cell with the same Hamiltonian as a 2D column
-    :class:`orbsym.numeric.Lattice` (same ``N_x``, ``N_y``; per-column on-site and bond matrices, the
+    """A :class:`SiteLattice` of one site per cell with the same Hamiltonian as a column
+    :class:`orbsym.numeric.Lattice` (same ``N_x``, ``N_y``, films ``N_z``; per-column on-site and bond matrices, the
     column models' generators).  With bonds ``dx <= 1`` its slice chain equals the column lattice, so the
     same bands serve both; a ``(2, dy)`` bond merges pairs of columns into one slice (``N_x`` even)."""
-    if getattr(lattice, "is_film", False) or getattr(lattice, "ndim", 2) != 2:
-        raise ValueError("from_column_lattice takes a 2D column lattice (no N_z)")
+    if getattr(lattice, "columns", None) is None:
+        raise TypeError(f"from_column_lattice takes an orbsym.numeric.Lattice, got {type(lattice).__name__}")
     gens = np.asarray(lattice.generators)
     cells = [(Site(name, (0.0, 0.0, 0.0), lattice.onsite[x], gens),) for x in range(lattice.N_x)]
     hops = []
@@ -820,4 +863,4 @@ def from_column_lattice(lattice, name="site"):
         full = np.zeros((lattice.N_x,) + t.shape[1:], complex)
         full[: t.shape[0]] = t
         hops.append(Hopping(name, name, tuple(int(v) for v in bond), full))
-    return SiteLattice(cells, hops, N_y=lattice.N_y)
+    return SiteLattice(cells, hops, N_y=lattice.N_y, N_z=lattice.N_z)

@@ -39,14 +39,16 @@ def random_sites(rng, n_sites, max_orb=3, per_x=None):
     return orbs, (cell() if per_x is None else [cell() for _ in range(per_x)])
 
 
-def random_hoppings(rng, orbs, N_x, offsets, p=0.7):
-    """Random complex hoppings (per x-cell matrices) between random site pairs at the given offsets."""
+def random_hoppings(rng, orbs, N_x, offsets, p=0.7, keep_last=False):
+    """Random complex hoppings (per x-cell matrices) between random site pairs at the given offsets
+    (``keep_last``: always the bond s0 -> s1 at the last offset)."""
     n_sites = len(orbs)
     hops, seen = [], set()
     for off in offsets:
         for i in range(n_sites):
             for j in range(n_sites):
-                if (off == (0, 0) and i >= j) or rng.random() > p:
+                forced = keep_last and off == offsets[-1] and (i, j) == (0, 1)
+                if (not any(off) and i >= j) or (rng.random() > p and not forced):
                     continue
                 if (j, i, (-off[0], -off[1])) in seen:
                     continue
@@ -56,39 +58,46 @@ def random_hoppings(rng, orbs, N_x, offsets, p=0.7):
 
 
 # ---------------------------------------------------------------- dense slow path
-def dense_index(sl, N_y_rows):
-    """Natural order (x, y, site, orbital) of the dense matrix: ``index(x, y, s) -> first orbital``."""
-    nc = sl.cell_dim
-    return lambda x, y, s: (x * N_y_rows + y) * nc + int(sl.site_offsets[s])
+def transverse(sl):
+    """Cells along y and z of the dense sample (open width, or periodic N_y [x N_z])."""
+    if sl.transverse_dimension == 0:
+        return sl.width, 1
+    return sl.N_y, (sl.N_z or 1)
+
+
+def dense_index(sl):
+    """Natural order (x, y, z, site, orbital) of the dense matrix: ``index(x, y, z, s) -> first orbital``."""
+    nc, (Ny, Nz) = sl.cell_dim, transverse(sl)
+    return lambda x, y, z, s: ((x * Ny + y) * Nz + z) * nc + int(sl.site_offsets[s])
 
 
 def dense_h(sl):
-    """Dense real-space ``H`` of the sample from the site description (periodic rows: ``N_y`` of them)."""
-    rows = sl.width if sl.transverse_dimension == 0 else sl.N_y
-    idx = dense_index(sl, rows)
-    n = sl.N_x * rows * sl.cell_dim
+    """Dense real-space ``H`` of the sample from the site description (periodic y, z wrap around)."""
+    Ny, Nz = transverse(sl)
+    idx = dense_index(sl)
+    n = sl.N_x * Ny * Nz * sl.cell_dim
     H = np.zeros((n, n), complex)
-    bonds = []  # (hopping, x, y, start index, end index)
-    for x in range(sl.N_x):
-        for y in range(rows):
-            for s, site in enumerate(sl.cells[x]):
-                r = idx(x, y, s)
-                H[r : r + site.orbitals, r : r + site.orbitals] += site.onsite
-    for h, (i, j, (dx, dy), T) in enumerate(sl.hoppings):
+    bonds = []  # (hopping, start cell, end cell, start index, end index)
+    cells = [(x, y, z) for x in range(sl.N_x) for y in range(Ny) for z in range(Nz)]
+    for x, y, z in cells:
+        for s, site in enumerate(sl.cells[x]):
+            r = idx(x, y, z, s)
+            H[r : r + site.orbitals, r : r + site.orbitals] += site.onsite
+    for h, (i, j, off, T) in enumerate(sl.hoppings):
+        dx, dy, dz = tuple(off) + (0,) * (3 - len(off))
         ni, nj = sl.orbitals[i], sl.orbitals[j]
-        for x in range(sl.N_x):
-            for y in range(rows):
-                x2, y2 = x + dx, y + dy
-                if not 0 <= x2 < sl.N_x:
-                    continue
-                if sl.transverse_dimension == 1:
-                    y2 %= rows
-                elif not 0 <= y2 < rows:
-                    continue
-                r, c = idx(x, y, i), idx(x2, y2, j)
-                H[r : r + ni, c : c + nj] += T[x]
-                H[c : c + nj, r : r + ni] += T[x].conj().T
-                bonds.append((h, x, y, r, c))
+        for x, y, z in cells:
+            x2, y2, z2 = x + dx, y + dy, (z + dz) % Nz
+            if not 0 <= x2 < sl.N_x:
+                continue
+            if sl.transverse_dimension >= 1:
+                y2 %= Ny
+            elif not 0 <= y2 < Ny:
+                continue
+            r, c = idx(x, y, z, i), idx(x2, y2, z2, j)
+            H[r : r + ni, c : c + nj] += T[x]
+            H[c : c + nj, r : r + ni] += T[x].conj().T
+            bonds.append((h, (x, y, z), (x2, y2, z2), r, c))
     return H, bonds
 
 
@@ -100,32 +109,58 @@ def thermal_rho(H, T):
 
 
 def dense_reference(sl, H, bonds, rho, pol):
-    """Per-bond eom_start/eom_end and per-site d<O>/dt from ``i Tr(rho [A, B])`` with dense operators."""
-    n = H.shape[0]
-    rows = sl.width if sl.transverse_dimension == 0 else sl.N_y
-    idx = dense_index(sl, rows)
+    """Per-bond ``(eom_start, eom_end)`` keyed ``(hopping, x, y, z)``, per-site ``d<O>/dt`` and densities
+    ``(N_x, N_y, N_z, n_sites)``, from ``<i [A, B]> = i Tr(rho [A, B])`` and ``Tr(rho A)``.
 
-    def op(x, y, s):
-        o = np.zeros((n, n), complex)
-        r, k = idx(x, y, s), sl.orbitals[s]
-        o[r : r + k, r : r + k] = np.eye(k) if pol is None else sl.cells[x][s].generators["xyz".index(pol)]
-        return o
+    ``A`` and ``B`` are the dense one-body matrices of ``H_b`` (or ``H``) and ``O``, restricted exactly to
+    the states they act on (every other row and column of ``[A, B]`` is zero)."""
+    Ny, Nz = transverse(sl)
+    idx = dense_index(sl)
 
-    ev = lambda A, B: float(np.real(1j * np.trace(rho @ (A @ B - B @ A))))  # noqa: E731
+    def op(cell, s):  # (states, matrix) of O at site s of cell
+        r, k = idx(*cell, s), sl.orbitals[s]
+        J = np.eye(k) if pol is None else sl.cells[cell[0]][s].generators["xyz".index(pol)]
+        return np.arange(r, r + k), J
+
+    def ev(A, B, S):  # i Tr(rho [A, B]) for A, B (S x S) on the states S
+        return float(np.real(1j * np.sum(rho[np.ix_(S, S)].T * (A @ B - B @ A))))
+
     out = {}
-    for h, x, y, r, c in bonds:
-        i, j, (dx, dy), T = sl.hoppings[h]
-        hb = np.zeros((n, n), complex)
-        hb[r : r + sl.orbitals[i], c : c + sl.orbitals[j]] += T[x]
-        hb[c : c + sl.orbitals[j], r : r + sl.orbitals[i]] += T[x].conj().T
-        y2 = (y + dy) % rows
-        out[h, x, y] = (ev(hb, op(x, y, i)), ev(hb, op(x + dx, y2, j)))
-    rate = np.zeros((sl.N_x, rows, len(sl.sites)))
+    for h, start, end, r, c in bonds:
+        i, j, _, T = sl.hoppings[h]
+        S = np.unique(np.r_[np.arange(r, r + sl.orbitals[i]), np.arange(c, c + sl.orbitals[j])])
+        pos = {v: k for k, v in enumerate(S)}
+        hb = np.zeros((S.size, S.size), complex)
+        ri, cj = [pos[v] for v in range(r, r + sl.orbitals[i])], [pos[v] for v in range(c, c + sl.orbitals[j])]
+        hb[np.ix_(ri, cj)] += T[start[0]]
+        hb[np.ix_(cj, ri)] += T[start[0]].conj().T
+        vals = []
+        for cell, s in ((start, i), (end, j)):
+            states, J = op(cell, s)
+            o = np.zeros_like(hb)
+            k = [pos[v] for v in states]
+            o[np.ix_(k, k)] = J
+            vals.append(ev(hb, o, S))
+        out[(h,) + start] = tuple(vals)
+    rate = np.zeros((sl.N_x, Ny, Nz, len(sl.sites)))
+    dens = np.zeros_like(rate)
+    rH, Hr = rho @ H, H @ rho  # i Tr(rho [H, O]) = i Tr(O (rho H - H rho))
     for x in range(sl.N_x):
-        for y in range(rows):
-            for s in range(len(sl.sites)):
-                rate[x, y, s] = ev(H, op(x, y, s))
-    return out, rate
+        for y in range(Ny):
+            for z in range(Nz):
+                for s in range(len(sl.sites)):
+                    R, J = op((x, y, z), s)
+                    RR = np.ix_(R, R)
+                    rate[x, y, z, s] = np.real(1j * np.sum(J.T * (rH[RR] - Hr[RR])))
+                    dens[x, y, z, s] = np.real(np.sum(J.T * rho[RR]))
+    return out, rate, dens
+
+
+def per_cell(sl, arr):
+    """``(N_x, N_y, N_z, ...)`` of the dense path -> the ``(N_x, rows, ...)`` layout of SiteObservables."""
+    if sl.transverse_dimension == 0:
+        return arr[:, :, 0]
+    return arr.mean(axis=(1, 2))[:, None]
 
 
 # ---------------------------------------------------------------- regrouping (slow path of multi-site cells)
@@ -256,13 +291,21 @@ def _paper_lattices():
     am = Column(kernels(altermagnet()), dict(t=1.0, w=0.4, mu=-0.2))
     out["spin"] = Lattice([Column(fm2, fm_par)] + [am] * 3, 5, "metal")
     out["far"] = Lattice([Column(kernels(far), dict(t=1.0, a=0.35, mu=0.3))] * 6, 4, "fm")
+    fm_z, metal_z = kernels(ferromagnet(dimension=3)), kernels(multiorbital_metal(dimension=3))
+    metal = Column(metal_z, dict(t=1.0, gamma=0.3, tp=0.9, mu=-0.2))
+    out["film"] = Lattice([Column(fm_z, fm_par), metal, metal, Column(fm_z, dict(fm_par, m_y=0.8))], 3, "metal", N_z=4)
     return out
 
 
-@pytest.mark.parametrize("case", ["orbital", "spin", "far"])
+@pytest.mark.parametrize("case", ["orbital", "spin", "far", "film"])
 def test_numeric_bonds_equal_symbolic_kernels(case):
     lat = _paper_lattices()[case]
-    sol = solve_bloch(lat, 0.05, lat.offset_pairs(KERNEL_NAMES))
+    if case == "film":
+        from orbsym.numeric.film import solve_film
+
+        sol = solve_film(lat, 0.05, lat.offset_pairs(KERNEL_NAMES))
+    else:
+        sol = solve_bloch(lat, 0.05, lat.offset_pairs(KERNEL_NAMES))
     obs = Observables(lat, sol.bands)
     sl = from_column_lattice(lat)
     so = sl.solve(0.05) if case == "far" else SiteObservables(sl, dict(sol.bands))
@@ -281,7 +324,7 @@ def test_numeric_bonds_equal_symbolic_kernels(case):
                 np.testing.assert_allclose(mine[h, : ref.size, 0], ref, atol=1e-12, err_msg=f"{name} {pol} {bond}")
                 assert np.all(mine[h, ref.size :, 0] == 0)  # bonds leaving the sample are absent
         if case != "far":  # the slice-boundary total of a nearest-neighbour model is its x-bond current
-            np.testing.assert_allclose(so.boundary_current(pol), obs.evaluate("current", pol, (1, 0)), atol=1e-12)
+            np.testing.assert_allclose(so.boundary_current(pol), obs.evaluate("current", pol, lat.x_bond), atol=1e-12)
 
 
 # ---------------------------------------------------------------- (3) the exact balance on random states
@@ -298,12 +341,14 @@ def test_per_site_balance_on_random_states(seed, n_sites, width):
     rho = herm(rng, n)  # any Hermitian one-body density matrix (not stationary)
     so = SiteObservables(sl, sl.correlation_bands(rho.T))
     for pol in POLS:
-        ref, rate = dense_reference(sl, H, bonds, rho, pol)
+        ref, rate, dens = dense_reference(sl, H, bonds, rho, pol)
+        rate = rate[:, :, 0]
         s, e = so.eom_start(pol), so.eom_end(pol)
-        for (h, x, y), (rs, re) in ref.items():
+        for (h, x, y, _), (rs, re) in ref.items():
             assert s[h, x, y] == pytest.approx(rs, abs=1e-11)
             assert e[h, x, y] == pytest.approx(re, abs=1e-11)
-        assert sum(so.present()[h].sum() for h in range(len(hops))) == len(ref)
+        assert so.present().sum() == len(ref)
+        np.testing.assert_allclose(so.density(pol), dens[:, :, 0], atol=1e-11)
         np.testing.assert_allclose(so.time_derivative(pol), rate, atol=1e-11)
         # -div j + tau is the same balance
         np.testing.assert_allclose(so.torque(pol) - so.divergence(pol), rate, atol=1e-11)
@@ -313,39 +358,36 @@ def test_per_site_balance_on_random_states(seed, n_sites, width):
 
 
 # ---------------------------------------------------------------- (4) long bonds against the dense thermal solve
-@pytest.mark.parametrize("dim", [0, 1])
+LONG = [(0, 0), (1, 0), (0, 1), (2, 0), (3, 1), (2, -2), (-3, 1)]
+FILM = [(0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1), (2, 1, -1), (0, 0, 2), (1, -2, 1), (-2, 0, 1)]
+
+
+@pytest.mark.parametrize("dim", [0, 1, 2])
 @pytest.mark.parametrize("seed", [1, 2])
 def test_long_bonds_against_dense_solve(dim, seed):
     rng = np.random.default_rng(seed)
-    N_x, T = 6, 0.25
+    T = 0.25
+    N_x = 4 if dim == 2 else 6
     orbs, cells = random_sites(rng, 2, max_orb=2, per_x=N_x)
-    hops = random_hoppings(rng, orbs, N_x, [(0, 0), (1, 0), (0, 1), (2, 0), (3, 1), (2, -2), (-3, 1)], p=0.8)
-    kw = dict(width=2) if dim == 0 else dict(N_y=4)
+    offsets = FILM if dim == 2 else LONG
+    hops = random_hoppings(rng, orbs, N_x, offsets, p=0.8, keep_last=True)  # the longest bond is there
+    kw = {0: dict(width=2), 1: dict(N_y=4), 2: dict(N_y=2, N_z=3)}[dim]
     sl = SiteLattice(cells, hops, **kw)
-    assert sl.merge_x == 3 and sl.n_slices == 2
-    assert sl.merge_y == (2 if dim == 1 else 1)
+    assert sl.merge_x == (2 if dim == 2 else 3) and sl.n_slices == 2
+    assert sl.merge_y == (1 if dim == 0 else 2)
     H, bonds = dense_h(sl)
     rho, F = thermal_rho(H, T)
     so = sl.solve(T)
-    assert so.free_energy() == pytest.approx(F / (sl.N_y if dim == 1 else 1), abs=1e-10)
+    assert so.free_energy() == pytest.approx(F / sl.n_transverse, abs=1e-10)
     for pol in POLS:
-        ref, rate = dense_reference(sl, H, bonds, rho, pol)
+        ref, rate, dens = dense_reference(sl, H, bonds, rho, pol)
         np.testing.assert_allclose(rate, 0, atol=1e-10)  # stationary
-        rows = 2 if dim == 0 else 4
-        dens = np.zeros((N_x, rows, 2))
-        idx = dense_index(sl, rows)
-        for x in range(N_x):
-            for y in range(rows):
-                for s in range(2):
-                    r, k = idx(x, y, s), sl.orbitals[s]
-                    J = np.eye(k) if pol is None else sl.cells[x][s].generators["xyz".index(pol)]
-                    dens[x, y, s] = np.trace(J @ rho[r : r + k, r : r + k]).real
-        if dim == 1:
-            dens = dens.mean(axis=1, keepdims=True)
-        np.testing.assert_allclose(so.density(pol), dens, atol=1e-11)
-        cur = so.current(pol)
-        for (h, x, y), (rs, re) in ref.items():
-            assert cur[h, x, 0 if dim == 1 else y] == pytest.approx(0.5 * (re - rs), abs=1e-11)
+        np.testing.assert_allclose(so.density(pol), per_cell(sl, dens), atol=1e-11)
+        cur, src = so.current(pol), so.source(pol)
+        for (h, x, y, _), (rs, re) in ref.items():
+            row = y if dim == 0 else 0  # translation invariance: every (y, z) the same
+            assert cur[h, x, row] == pytest.approx(0.5 * (re - rs), abs=1e-11)
+            assert src[h, x, row] == pytest.approx(0.5 * (re + rs), abs=1e-11)
         np.testing.assert_allclose(so.time_derivative(pol), 0, atol=1e-10)
 
 
@@ -391,10 +433,15 @@ def test_refuses_bad_input():
             SiteLattice([A], [], N_x=2, width=bad)
         with pytest.raises(ValueError, match="N_x"):
             SiteLattice([A], [], N_x=bad)
-    with pytest.raises(ValueError, match="N_z"):
-        SiteLattice([A], [], N_x=2, N_y=2, N_z=2)
-    with pytest.raises(ValueError, match="dz"):
-        Hopping("A", "A", (0, 0, 1), one)
+    with pytest.raises(ValueError, match="no hopping has dz"):  # a film needs a z hopping
+        SiteLattice([A], [Hopping("A", "A", (1, 0), one)], N_x=2, N_y=2, N_z=2)
+    with pytest.raises(ValueError, match="without N_y"):
+        SiteLattice([A], [Hopping("A", "A", (0, 0, 1), one)], N_x=2, N_z=2)
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match="N_z"):
+            SiteLattice([A], [Hopping("A", "A", (0, 0, 1), one)], N_x=2, N_y=2, N_z=bad)
+    with pytest.raises(ValueError, match="dz = 1"):  # a z bond outside a film
+        SiteLattice([A], [Hopping("A", "A", (0, 0, 1), one)], N_x=2, N_y=2)
     with pytest.raises(ValueError, match="shape"):
         SiteLattice([A], [Hopping("A", "A", (1, 0), np.eye(2))], N_x=2)
     with pytest.raises(ValueError, match="Hermitian"):
