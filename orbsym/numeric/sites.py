@@ -4,7 +4,7 @@ A :class:`SiteLattice` describes a crystal (or a finite flake) as cells along th
 holding several :class:`Site` objects (own position, own number of orbitals, own on-site matrix and
 angular-momentum generators, so p, d, t2g and spin sites can be mixed), and :class:`Hopping` objects
 between site ``i`` in cell ``R`` and site ``j`` in cell ``R + dR`` for ANY integer cell offset
-``dR = (dx, dy)``.  The transverse (y) direction is either
+``dR = (dx, dy)`` (films: ``(dx, dy, dz)``).  The transverse directions are either
 
 * transverse dimension 0 (``width=W``): ``W`` cells along y, open (flakes, open strips, disordered
   samples); there is no periodic direction at all, or
@@ -188,8 +188,8 @@ class SiteLattice:
         Transverse dimension 0: open cells along y (``>= 1``; default 1 when ``N_y`` is not given).
     vectors : array_like, shape (3, 3)
         Cell vectors ``a_x, a_y, a_z`` as rows (units of a); default the unit cube.  ``a_x`` is the
-        stacking direction, ``a_y`` the transverse one.  Real bond vectors are
-        ``p_end + dx a_x + dy a_y - p_start``.
+        stacking direction, ``a_y`` (films: and ``a_z``) the transverse ones.  Real bond vectors are
+        ``p_end + dx a_x + dy a_y + dz a_z - p_start`` (:attr:`bond_vectors`).
     N_z : int, optional
         Transverse dimension 2 (a film, with ``N_y``): periodic cells along z (``>= 1``); at least one
         hopping must have ``dz != 0``.
@@ -380,14 +380,12 @@ class SiteLattice:
         self.slice_N_y = self.N_y // self.merge_y if self.transverse_dimension >= 1 else 1
 
     def _check_size(self):
-        from .budget import ResourceError, check_resources, lattice_estimate
+        from .budget import check_resources, lattice_estimate
 
+        # on-site, hop_x, hop_y and up to three more slice bonds, each (n_slices, D, D) complex
         est = lattice_estimate(self.n_slices, self.slice_states, n_matrices=6)
-        try:
-            check_resources(est, what=f"the slice chain of this SiteLattice ({self.n_slices} slices of {self.slice_states} states)",
-                            hint="use fewer cells, a narrower sample or shorter bonds")
-        except ResourceError as exc:
-            raise ValueError(str(exc)) from None
+        check_resources(est, what=f"the slice chain of this SiteLattice ({self.n_slices} slices of {self.slice_states} states)",
+                        hint="use fewer cells, a narrower sample or shorter bonds")
 
     # ------------------------------------------------------------------ geometry helpers
     def state(self, x, y, site):
@@ -423,7 +421,7 @@ class SiteLattice:
             return self._inst
         mx, W, P = self.merge_x, self.rows, self.n_slices
         inst = []
-        for i, j, off, T in self.hoppings:
+        for _, _, off, _ in self.hoppings:
             dx, dy = off[:2]
             lst = []
             for a in range(mx):
@@ -446,7 +444,7 @@ class SiteLattice:
 
     # ------------------------------------------------------------------ slices
     def _build_slices(self):
-        from .lattice import UNIT_BONDS, X_BOND, Y_BOND, Lattice
+        from .lattice import UNIT_BONDS, Lattice
 
         P, D, nc, W = self.n_slices, self.slice_states, self.cell_dim, self.rows
         mx = self.merge_x
@@ -543,7 +541,7 @@ class SiteLattice:
         :class:`SiteObservables` whose ``solution`` holds ``F`` and ``N`` of the slice chain (per super-row;
         :meth:`SiteObservables.free_energy` gives F per transverse cell).
         """
-        from .budget import ResourceError, check_resources
+        from .budget import check_resources
 
         if engine not in ("dense", "greens"):
             raise unknown_name("engine", engine, ("dense", "greens"))
@@ -551,18 +549,12 @@ class SiteLattice:
             from .film import solve_film
 
             if engine == "dense":
-                try:
-                    check_resources(self.estimate("bloch"), what="the dense film solve of this SiteLattice", hint="use fewer cells or a coarser k grid")
-                except ResourceError as exc:
-                    raise ValueError(str(exc)) from None
+                check_resources(self.estimate("bloch"), what="the dense film solve of this SiteLattice", hint="use fewer cells or a coarser k grid")
             sol = solve_film(self.slices, T, self.pairs, engine=engine, **options)
         elif engine == "dense":
             from .bloch import solve_bloch
 
-            try:
-                check_resources(self.estimate("bloch"), what="the dense Bloch solve of this SiteLattice", hint="use fewer cells or a narrower sample")
-            except ResourceError as exc:
-                raise ValueError(str(exc)) from None
+            check_resources(self.estimate("bloch"), what="the dense Bloch solve of this SiteLattice", hint="use fewer cells or a narrower sample")
             sol = solve_bloch(self.slices, T, self.pairs, **options)
         elif engine == "greens":
             from .greens import solve_greens
@@ -598,9 +590,10 @@ class SiteObservables:
     site_lattice : SiteLattice
     bands : dict
         ``{(dX, dY): ndarray (n_slices, D, D)}``, ``bands[dX, dY][X] = G(X, X + dX; dY)`` of the slice
-        chain (films: keys ``(dX, dY, dz)``, ``G(X, X + dX; dY, dz)``) (``site_lattice.slices``) for the offsets ``site_lattice.pairs`` (a missing offset is taken
-        from its Hermitian partner ``G(X, X+dX; dY) = G(X+dX, X; -dY)^dag``); from ``solve_bloch``,
-        ``solve_greens``, a Kubo or time-evolution solve, or :meth:`SiteLattice.correlation_bands`.
+        chain ``site_lattice.slices`` (films: keys ``(dX, dY, dz)``, ``G(X, X + dX; dY, dz)``) for the
+        offsets ``site_lattice.pairs``; a missing offset is taken from its Hermitian partner
+        ``G(X, X+dX; dY) = G(X+dX, X; -dY)^dag``.  From ``solve_bloch``, ``solve_greens``, ``solve_film``,
+        a Kubo or time-evolution solve of the slice chain, or :meth:`SiteLattice.correlation_bands`.
     solution : optional
         The solve that produced the bands (kept for ``F`` and ``N``).
 
@@ -610,7 +603,8 @@ class SiteObservables:
     Arrays are indexed ``[x, row, site]`` (sites) or ``[hopping, x, row]`` (bonds, by start cell):
     ``row`` runs over the ``width`` cells of a finite sample, and is a single entry (per transverse
     cell, averaged over the ``m_y`` rows of a super-row) in transverse dimensions 1 and 2.  Polarization
-    ``None`` is the charge (``J = 1``), else ``"x"``, ``"y"``, ``"z"``.
+    ``None`` is the charge (``J = 1``), else ``"x"``, ``"y"``, ``"z"``.  Units: densities in units of
+    ``J`` (hbar for L), currents and torques in ``J t / hbar`` per bond or site (``hbar = 1``).
 
     One-body algebra (``[c^dag A c, c^dag B c] = c^dag [A, B] c``) for one bond
     ``H_b = c_i^dag T c_j + c_j^dag T^dag c_i`` and ``O_i = c_i^dag J_i c_i`` gives, with
@@ -628,13 +622,16 @@ class SiteObservables:
         d<O_i>/dt = torque_onsite_i + sum_{bonds from i} eom_start + sum_{bonds into i} eom_end
                   = -div_i j + tau_i,   div_i j = sum_from current - sum_into current,
                                         tau_i   = torque_onsite_i + sum_{bonds at i} source.
+
+    A bond whose two ends are the same states (a y-bond closing on itself when ``N_y = m_y``) gives both
+    pieces to that site; the balance stays exact.
     """
 
     def __init__(self, site_lattice, bands, solution=None):
         if not isinstance(site_lattice, SiteLattice):
             raise TypeError(f"site_lattice must be a SiteLattice, got {type(site_lattice).__name__}")
         self.lattice = site_lattice
-        self.bands = bands
+        self.bands = dict(bands)  # completed with Hermitian partners on demand (the caller's dict is not touched)
         self.solution = solution
         self._cache = {}
 
