@@ -398,6 +398,20 @@ class SiteLattice:
             raise ValueError(f"cell ({x}, {y}) is outside the sample (x in 0 .. {self.N_x - 1}" + (f", y in 0 .. {self.width - 1})" if self.transverse_dimension == 0 else ")"))
         return X, (a * self.rows + b) * self.cell_dim + int(self.site_offsets[i])
 
+    def describe(self):
+        """Plain-data summary for output: sites, hoppings, transverse group and the slice merge."""
+        return {
+            "N_x": self.N_x,
+            "transverse_dimension": self.transverse_dimension,
+            **({"width": self.width} if self.transverse_dimension == 0 else {"N_y": self.N_y}),
+            **({"N_z": self.N_z} if self.transverse_dimension == 2 else {}),
+            "sites": [{"name": s.name, "position": list(s.position), "orbitals": s.orbitals} for s in self.sites],
+            "hoppings": [{"start": self.names[i], "end": self.names[j], "offset": list(off)} for i, j, off, _ in self.hoppings],
+            "merge_x": self.merge_x,
+            "merge_y": self.merge_y,
+            "slice_states": self.slice_states,
+        }
+
     @property
     def n_transverse(self):
         """Transverse cells the quantities are per: ``N_y`` (dimension 1), ``N_y N_z`` (films), 1 (finite width)."""

@@ -209,6 +209,8 @@ def test_cell_of_sites_along_x_equals_columns(seed, k, far):
     N_x = 12
     one = one_site(rng, N_x, 4, offsets)
     many, where = regroup_x(one, k)
+    # real bond vectors survive the regrouping (cell vector a_x = k, sites at x = a)
+    np.testing.assert_allclose(many.bond_vectors, [one.bond_vectors[h] for h, _ in where], atol=1e-14)
     assert many.merge_x == (1 if not far else (2 if k == 2 else 1))  # dx = 3 over cells of 3 columns is one cell
     T = 0.3
     o1, o2 = one.solve(T), many.solve(T)
@@ -263,6 +265,17 @@ def test_two_site_cell_equals_column_lattice_of_the_paper():
             bond = one.hoppings[h][2]
             ref = obs.evaluate("current", pol, bond)[a::2]
             np.testing.assert_allclose(o2.current(pol)[hh, : ref.size, 0], ref, atol=1e-11)
+    # rows y, y + 1 as the two sites of one cell: N_y / 2 cells against the column lattice of N_y rows
+    tall, where = regroup_y(one, 2)
+    o3 = tall.solve(0.1)
+    assert o3.free_energy() == pytest.approx(2 * sol.free_energy(), abs=1e-11)  # per cell of two rows
+    for pol in POLS:
+        for b in range(2):
+            np.testing.assert_allclose(o3.density(pol)[:, 0, b], obs.density(pol), atol=1e-11)
+        for hh, (h, b) in enumerate(where):
+            bond = one.hoppings[h][2]
+            ref = obs.evaluate("current", pol, bond)
+            np.testing.assert_allclose(o3.current(pol)[hh, : ref.size, 0], ref, atol=1e-11)
 
 
 # ---------------------------------------------------------------- (2) numeric bonds = symbolic kernels
@@ -375,6 +388,11 @@ def test_long_bonds_against_dense_solve(dim, seed):
     sl = SiteLattice(cells, hops, **kw)
     assert sl.merge_x == (2 if dim == 2 else 3) and sl.n_slices == 2
     assert sl.merge_y == (1 if dim == 0 else 2)
+    info = sl.describe()
+    assert info["transverse_dimension"] == dim and info["slice_states"] == sl.merge_x * sl.rows * sl.cell_dim
+    h = next(k for k, (i, j, off, _) in enumerate(sl.hoppings) if (i, j, off) == (0, 1, offsets[-1]))
+    dR = np.array(offsets[-1] + (0,) * (3 - len(offsets[-1])), float)  # unit cube cell vectors
+    np.testing.assert_allclose(sl.bond_vectors[h], dR + cells[0][1].position - np.array(cells[0][0].position), atol=1e-14)
     H, bonds = dense_h(sl)
     rho, F = thermal_rho(H, T)
     so = sl.solve(T)
@@ -404,12 +422,19 @@ def test_long_bonds_against_dense_solve(dim, seed):
         np.testing.assert_allclose(half.source(pol), so.source(pol), atol=1e-13)
 
 
-def test_greens_engine_on_slices():
+@pytest.mark.parametrize("film", [False, True])
+def test_greens_engine_on_slices(film):
     rng = np.random.default_rng(5)
-    sl = one_site(rng, 4, 6, [(1, 0), (0, 1)], n=2)
+    orbs, cells = random_sites(rng, 2, max_orb=2, per_x=4)
+    offsets = [(0, 0, 0), (1, 0, 0), (0, 1, 0)] + ([(0, 0, 1), (0, 1, -2)] if film else [])
+    hops = random_hoppings(rng, orbs, 4, offsets, p=1.0)
+    sl = SiteLattice(cells, hops, N_y=4, N_z=3 if film else None)
+    assert not (sl.slices.sector(0.0) if film else sl.slices).has_diagonal_bonds  # (0, 1, -2) folds into (0, 1)
     a, b = sl.solve(0.2), sl.solve(0.2, engine="greens")
     assert b.free_energy() == pytest.approx(a.free_energy(), abs=1e-8)
-    np.testing.assert_allclose(b.current("z"), a.current("z"), atol=1e-8)
+    for pol in POLS:
+        np.testing.assert_allclose(b.current(pol), a.current(pol), atol=1e-8)
+        np.testing.assert_allclose(b.density(pol), a.density(pol), atol=1e-8)
 
 
 # ---------------------------------------------------------------- (5) bad input
