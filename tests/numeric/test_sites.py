@@ -353,6 +353,10 @@ def test_per_site_balance_on_random_states(seed, n_sites, width):
     n = H.shape[0]
     rho = herm(rng, n)  # any Hermitian one-body density matrix (not stationary)
     so = SiteObservables(sl, sl.correlation_bands(rho.T))
+    idx = dense_index(sl)  # the documented state order of a finite sample is the natural one
+    for x, y, s in [(0, 0, 0), (N_x - 1, width - 1, n_sites - 1), (1, width // 2, n_sites // 2)]:
+        X, local = sl.state(x, y, f"s{s}")
+        assert X * sl.slice_states + local == idx(x, y, 0, s)
     for pol in POLS:
         ref, rate, dens = dense_reference(sl, H, bonds, rho, pol)
         rate = rate[:, :, 0]
