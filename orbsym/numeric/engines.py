@@ -150,7 +150,10 @@ def choose_engine(engine, lattice, T, vectors=True, N_y="lattice"):
     check_name("engine", engine, ENGINES)
     if engine != "auto":
         return engine
-    if any(tuple(b) not in ((1, 0), (0, 1)) for c in lattice.columns for b in c.kernels.bonds):
+    if hasattr(lattice, "k_z"):  # a film's k_z sector: its own folded (2D) bonds decide
+        if lattice.has_diagonal_bonds:
+            return "dense"
+    elif any(tuple(b) not in ((1, 0), (0, 1)) for c in lattice.columns for b in c.kernels.bonds):
         return "dense"
     with np.errstate(under="ignore"):
         cost = engine_costs(lattice, T, vectors, N_y=N_y)

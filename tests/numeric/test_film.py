@@ -212,3 +212,16 @@ def test_film_rkky_by_lloyd_per_sector_equals_the_free_energy_difference():
         AP = solve(s.rebuild(N_x=int(L), m_R=(-1.0, 0.0, 0.0)), 0.1, engine="dense").free_energy()
         assert J == pytest.approx(AP - P, abs=1e-11)
     assert abs(res["J"][0]) > 1e-4
+
+
+def test_auto_engine_of_a_film_follows_the_sector_cost_model():
+    """A long nearest-neighbour film runs on the Green's-function engine under "auto" (its sectors are
+    2D NN lattices), a film with in-plane diagonal bonds on the dense engine."""
+    from orbsym.systems import solve, trilayer
+
+    assert solve(trilayer(N_x=150, N_y=64, N_z=4), 0.01).engine == "greens"
+    rng = np.random.default_rng(0)
+    assert solve_film(Lattice(film_columns("user", rng), 3, N_z=3), 0.1, engine="dense").engine == "dense"
+    from orbsym.numeric.engines import choose_engine
+
+    assert choose_engine("auto", Lattice(film_columns("user", rng), 64, N_z=3).sector(0.3), 0.01) == "dense"
