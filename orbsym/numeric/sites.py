@@ -51,6 +51,9 @@ absent.  Expectation values use ``G_ab = <c_a^dag c_b>``, ``<c^dag A c> = Tr(A G
 Observables: :class:`SiteObservables` (densities per site, bond currents and hopping torques per bond,
 on-site torques, the exact per-site continuity balance and the slice-boundary current).
 
+Finite samples (dimension 0) take per-cell on-site matrices (``onsite=``: disorder, gates) and
+vacancies (``vacancies=``: removed sites, decoupled exactly and excluded from the observables).
+
 Linear response: :meth:`SiteLattice.respond` (a uniform field along a periodic direction, y or, films,
 z; Peierls phases on the real bond vectors, so the response is per real ``E`` whatever the slice
 merge) -> :class:`SiteResponse` (a :class:`SiteObservables` per Kubo part and the driven per-site
@@ -66,11 +69,14 @@ import numpy as np
 
 from .checks import check_energy_scale, integer_at_least, unknown_name
 
-__all__ = ["Site", "Hopping", "SiteLattice", "SiteObservables", "SiteResponse", "BalanceError", "MAX_SLICE_STATES", "from_column_lattice"]
+__all__ = ["Site", "Hopping", "SiteLattice", "SiteObservables", "SiteResponse", "BalanceError", "MAX_SLICE_STATES", "VACANCY_ENERGY", "from_column_lattice"]
 
 #: Largest number of states of one slice (``m_x W_s n_cell``); a longer bond or a wider sample needs a
 #: bigger slice, whose dense blocks would cost ``O(D^3)`` per k-point.
 MAX_SLICE_STATES = 4096
+#: On-site energy (units of t, measured from mu) of the decoupled states of a vacancy (any value is exact;
+#: away from the Fermi level, so that they never sit at the zero level of a T = 0 solve).
+VACANCY_ENERGY = 1.0
 #: Positions closer than this (units of a) are "the same position".
 POSITION_TOL = 1e-9
 
@@ -198,6 +204,18 @@ class SiteLattice:
     N_z : int, optional
         Transverse dimension 2 (a film, with ``N_y``): periodic cells along z (``>= 1``); at least one
         hopping must have ``dz != 0``.
+    onsite : dict, optional
+        Finite samples (transverse dimension 0) only: on-site matrices per cell, REPLACING the site's
+        ``eps`` there (disorder, a local gate...).  Keys ``(x, y, site)`` with a Hermitian ``(n, n)``
+        matrix, or ``site`` (name or index) with an array ``(N_x, width, n, n)`` of every cell.
+    vacancies : iterable of (x, y, site), or bool array (N_x, width, n_sites), optional
+        Finite samples only: removed sites.  Exact method: every bond touching a vacancy is dropped
+        (the hopping is absent, as at the sample edge) and its states keep the on-site matrix
+        ``VACANCY_ENERGY * 1``.  They are then decoupled: ``h`` is block diagonal, so every correlation
+        and response of the remaining sites is exactly that of the sample without the site (the
+        vacancy's own levels are not part of it, whatever their energy).  The observables exclude
+        them: density and on-site torque 0 at a vacancy, its bonds absent (:meth:`SiteObservables.present`
+        False); :meth:`SiteObservables.free_energy` subtracts the vacancy levels' grand potential.
 
     Attributes
     ----------
@@ -219,9 +237,11 @@ class SiteLattice:
         film lattice (``N_z``, bonds ``(dX, dY, dz)``, :meth:`orbsym.numeric.Lattice.sector`).
     pairs : list of (dX, dY) or (dX, dY, dz)
         Slice offsets of the correlation bands :class:`SiteObservables` needs.
+    vacant : ndarray of bool, shape (N_x, rows, n_sites)
+        The vacancies (all False unless given).
     """
 
-    def __init__(self, cells, hoppings, N_x=None, N_y=None, width=None, vectors=None, N_z=None):
+    def __init__(self, cells, hoppings, N_x=None, N_y=None, width=None, vectors=None, N_z=None, onsite=None, vacancies=None):
         cells = self._check_cells(cells, N_x)
         self.N_x = len(cells)
         if N_y is not None and width is not None:
@@ -249,6 +269,9 @@ class SiteLattice:
         self.hoppings = self._check_hoppings(hoppings)
         self._geometry()
         self._check_size()
+        self._site_onsite = self._check_onsite(onsite)
+        self.vacant = self._check_vacancies(vacancies)
+        self._inst = None  # the bond placements depend on the vacancies
         self.slices = self._build_slices()
 
     # ------------------------------------------------------------------ checks
@@ -384,6 +407,83 @@ class SiteLattice:
         self.n_slices = self.N_x // self.merge_x
         self.slice_N_y = self.N_y // self.merge_y if self.transverse_dimension >= 1 else 1
 
+    def _finite_only(self, what, value):
+        if value is not None and self.transverse_dimension != 0:
+            raise ValueError(
+                f"{what} is for finite samples (transverse dimension 0, width=...): in a periodic direction (N_y) a per-cell "
+                "change breaks the translation symmetry the k grid needs; use width=..., or per-x on-site matrices in cells"
+            )
+
+    def _cell(self, key, what):
+        """``(x, y, site index)`` of a cell key, checked."""
+        if not isinstance(key, tuple) or len(key) != 3:
+            raise ValueError(f"{what} keys must be (x, y, site) tuples, got {key!r}")
+        x, y, site = key
+        for name, v, hi in (("x", x, self.N_x), ("y", y, self.rows)):
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not 0 <= v < hi:
+                raise ValueError(f"{what} {key!r}: {name} must be an integer in 0 .. {hi - 1}, got {v!r}")
+        return int(x), int(y), self._site_index(site)
+
+    def _check_onsite(self, onsite):
+        """Per-site on-site matrices of every cell, ``[(N_x, rows, n, n) per site]`` (views of the cells' ``eps``
+        unless overridden)."""
+        self._finite_only("onsite (per-cell on-site matrices)", onsite)
+        out = [np.broadcast_to(np.array([c[s].onsite for c in self.cells])[:, None], (self.N_x, self.rows) + (n, n))
+               for s, n in enumerate(self.orbitals)]
+        self.n_onsite_overrides = 0
+        if onsite is None:
+            return out
+        if not isinstance(onsite, dict):
+            raise TypeError(f"onsite must be a dict {{(x, y, site): matrix}} or {{site: array (N_x, width, n, n)}}, got {type(onsite).__name__}")
+        done = set()
+        for key, val in onsite.items():
+            if isinstance(key, tuple):
+                x, y, s = self._cell(key, "onsite")
+                n = self.orbitals[s]
+                M = _matrix(f"onsite{key!r}", val, (n, n))
+                cells = [(x, y)]
+                M = M[None, None]
+            else:
+                s = self._site_index(key)
+                n = self.orbitals[s]
+                M = _matrix(f"onsite[{key!r}]", val, (self.N_x, self.rows, n, n))
+                cells = [(x, y) for x in range(self.N_x) for y in range(self.rows)]
+            if not np.allclose(M, np.swapaxes(M, -1, -2).conj(), rtol=0, atol=1e-12 * max(1.0, float(np.abs(M).max()))):
+                raise ValueError(f"onsite[{key!r}] must be Hermitian (every cell's matrix)")
+            twice = done & {(x, y, s) for x, y in cells}
+            if twice:
+                raise ValueError(f"onsite gives the matrix of cell (x, y, site) = {sorted(twice)[0]} twice (key {key!r}); give each cell once")
+            done |= {(x, y, s) for x, y in cells}
+            if not out[s].flags.writeable:
+                out[s] = out[s].copy()
+            if isinstance(key, tuple):
+                out[s][x, y] = M[0, 0]
+            else:
+                out[s][:] = M
+        self.n_onsite_overrides = len(done)
+        return out
+
+    def _check_vacancies(self, vacancies):
+        self._finite_only("vacancies", vacancies)
+        shape = (self.N_x, self.rows, len(self.sites))
+        if vacancies is None:
+            return np.zeros(shape, bool)
+        arr = np.asarray(vacancies) if not isinstance(vacancies, (set, frozenset)) else None
+        if arr is not None and arr.dtype == bool:
+            if arr.shape != shape:
+                raise ValueError(f"vacancies as a mask must have shape (N_x, width, n_sites) = {shape}, got {arr.shape}")
+            return arr.copy()
+        out = np.zeros(shape, bool)
+        for key in vacancies:
+            key = tuple(key) if isinstance(key, (list, np.ndarray)) else key
+            x, y, s = self._cell(key, "vacancy")
+            out[x, y, s] = True
+        return out
+
+    def site_onsite(self, site):
+        """On-site matrix of ``site`` in every cell, ``(N_x, rows, n, n)`` (the overrides included)."""
+        return self._site_onsite[self._site_index(site)]
+
     def _check_size(self):
         from .budget import check_resources, lattice_estimate
 
@@ -415,6 +515,7 @@ class SiteLattice:
             "merge_x": self.merge_x,
             "merge_y": self.merge_y,
             "slice_states": self.slice_states,
+            **({"vacancies": int(self.vacant.sum()), "onsite_overrides": self.n_onsite_overrides} if self.transverse_dimension == 0 else {}),
         }
 
     @property
@@ -440,7 +541,8 @@ class SiteLattice:
             return self._inst
         mx, W, P = self.merge_x, self.rows, self.n_slices
         inst = []
-        for _, _, off, _ in self.hoppings:
+        vac = getattr(self, "vacant", None)
+        for i, j, off, _ in self.hoppings:
             dx, dy = off[:2]
             lst = []
             for a in range(mx):
@@ -456,7 +558,12 @@ class SiteLattice:
                         dY, b2 = 0, b + dy
                         if not 0 <= b2 < W:
                             continue  # leaves the open width
-                    lst.append((a, b, (dX, dY) + tuple(off[2:]), a2, b2, Xs))
+                    X2 = Xs
+                    if vac is not None and vac.any():  # a bond touching a vacancy is absent
+                        X2 = Xs[~vac[Xs * mx + a, b, i] & ~vac[(Xs + dX) * mx + a2, b2, j]]
+                        if X2.size == 0:
+                            continue
+                    lst.append((a, b, (dX, dY) + tuple(off[2:]), a2, b2, X2))
             inst.append(lst)
         self._inst = inst
         return inst
@@ -489,7 +596,11 @@ class SiteLattice:
                 for s, o in enumerate(self.site_offsets if bond_scale is None else ()):
                     n = self.orbitals[s]
                     r = (a * W + b) * nc + o
-                    onsite[:, r : r + n, r : r + n] = [self.cells[X * mx + a][s].onsite for X in range(P)]
+                    eps = self._site_onsite[s][a::mx, b]
+                    vac = self.vacant[a::mx, b, s]
+                    if vac.any():
+                        eps = np.where(vac[:, None, None], VACANCY_ENERGY * np.eye(n), eps)
+                    onsite[:, r : r + n, r : r + n] = eps
         for h, ((i, j, _, T), lst) in enumerate(zip(self.hoppings, self._instances())):
             ni, nj = self.orbitals[i], self.orbitals[j]
             for a, b, key, a2, b2, Xs in lst:
@@ -748,7 +859,9 @@ class SiteObservables:
                                         tau_i   = torque_onsite_i + sum_{bonds at i} source.
 
     A bond whose two ends are the same states (a y-bond closing on itself when ``N_y = m_y``) gives both
-    pieces to that site; the balance stays exact.
+    pieces to that site; the balance stays exact.  A vacancy (:class:`SiteLattice` ``vacancies``) has
+    density and on-site torque 0 and no bonds; the per-site on-site matrices (``onsite``) enter the
+    on-site torque.
     """
 
     def __init__(self, site_lattice, bands, solution=None):
@@ -801,6 +914,7 @@ class SiteObservables:
             for b in range(W):
                 r = (a * W + b) * nc + lat.site_offsets[s]
                 out[a::mx, b] = G0[:, r : r + n, r : r + n]
+        out[lat.vacant[:, :, s]] = 0  # a vacancy is no site: its decoupled states are not observed
         return out
 
     # ------------------------------------------------------------------ sites
@@ -824,9 +938,9 @@ class SiteObservables:
             out = np.zeros((lat.N_x, lat.rows, len(lat.sites)))
             for s in range(len(lat.sites)):
                 J = self._J(s, polarization)
-                eps = np.array([c[s].onsite for c in lat.cells])
-                K = 1j * (eps @ J - J @ eps)
-                out[:, :, s] = np.einsum("xab,xrab->xr", K, self._diag_blocks(s)).real
+                eps = lat._site_onsite[s]
+                K = 1j * (eps @ J[:, None] - J[:, None] @ eps)
+                out[:, :, s] = np.einsum("xrab,xrab->xr", K, self._diag_blocks(s)).real
             self._cache[key] = self._per_cell(out)
         return self._cache[key]
 
@@ -964,7 +1078,13 @@ class SiteObservables:
         if self.solution is None:
             raise ValueError("no solution attached: SiteObservables(site_lattice, bands, solution=...) or SiteLattice.solve")
         F = self.solution.free_energy(per_row=False)
-        return F / self.lattice.n_transverse
+        lat = self.lattice
+        if lat.vacant.any():  # the decoupled vacancy levels (VACANCY_ENERGY, one per orbital) are no part of the sample
+            from .thermo import grand_potential_terms
+
+            n_vac = int(sum(lat.vacant[:, :, s].sum() * n for s, n in enumerate(lat.orbitals)))
+            F -= n_vac * float(grand_potential_terms(VACANCY_ENERGY, self.solution.T))
+        return F / lat.n_transverse
 
 
 def _z_parity(film):
