@@ -20,7 +20,7 @@ from test_sites import POLS, cplx, dense_h, dense_reference, herm, one_site, per
 from orbsym.numeric import Observables
 from orbsym.numeric.kubo import solve_kubo
 from orbsym.numeric.observables import KERNEL_NAMES
-from orbsym.numeric.sites import BalanceError, Hopping, Site, SiteLattice, SiteResponse, from_column_lattice
+from orbsym.numeric.sites import BalanceError, Hopping, Site, SiteLattice, SiteObservables, SiteResponse, from_column_lattice
 
 
 def dense_velocity(sl, H, bonds, axis):
@@ -81,8 +81,6 @@ def test_merged_rows_and_cells_against_dense_peierls():
     compare(sl, resp, dense, H, bonds)
     # the super-lattice velocity dh/dK (K = m_y k_y) is a different drive: its response differs
     wrong = solve_kubo(sl.slices, T, eta, sl.pairs, parts=("fermi_surface", "fermi_sea"))
-    from orbsym.numeric.sites import SiteObservables
-
     bad = SiteObservables(sl, wrong.bands["total"])
     assert np.abs(bad.current("z") - resp["total"].current("z")).max() > 1e-3
 
