@@ -778,8 +778,12 @@ class SiteLattice:
         check : bool
             Raise :class:`BalanceError` when the driven balance (below) is off by more than ``tol`` (relative
             to the largest term); else only report it (:attr:`SiteResponse.max_abs_residual`).
+        tol : float
+            Relative tolerance of the balance check.
         use_symmetry : bool
             Films: solve only ``0 <= k_z <= pi`` when the sectors and the velocity have the needed parity.
+        chunk_bytes : int, optional
+            Memory per chunk of k points (default :data:`orbsym.numeric.kubo.CHUNK_BYTES`).
 
         Returns
         -------
