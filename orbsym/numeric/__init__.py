@@ -13,6 +13,7 @@ Consumes the plain-data kernels of :mod:`orbsym.kernels`:
 * :mod:`~orbsym.numeric.lloyd` -- RKKY coupling by Lloyd's formula, all spacer lengths in one sweep.
 * :mod:`~orbsym.numeric.engines` -- engine choice (dense / greens) by a measured cost model.
 * :mod:`~orbsym.numeric.evolution` -- real-time propagation of per-k density matrices (drives, relaxation).
+* :mod:`~orbsym.numeric.sites` -- site-resolved lattices (:class:`Site`, :class:`Hopping`, :class:`SiteLattice`: several sites per cell, bonds of any offset, finite samples with disorder and vacancies, films), per-site observables (:class:`SiteObservables`), linear response.
 * :mod:`~orbsym.numeric.checks` -- input validation with precise messages and close-match suggestions.
 
 Conventions: :mod:`orbsym.conventions`.
@@ -23,6 +24,7 @@ from .greens import GreensSolution, free_energy_greens, solve_greens
 from .lattice import INTERFACES, Column, Lattice
 from .observables import KERNEL_NAMES, POLARIZATIONS, Observables, polarization_label
 from .realspace import RealSpaceObservables, RealSpaceSolution, angular_momentum_rate, dense_hamiltonian, solve_realspace
+from .sites import Hopping, Site, SiteLattice, SiteObservables
 from .thermo import fermi, grand_potential_from_density_matrix, grand_potential_terms
 
 __all__ = [
@@ -48,6 +50,10 @@ __all__ = [
     "RealSpaceSolution",
     "RealSpaceObservables",
     "angular_momentum_rate",
+    "Site",
+    "Hopping",
+    "SiteLattice",
+    "SiteObservables",
     "fermi",
     "grand_potential_terms",
     "grand_potential_from_density_matrix",

@@ -50,6 +50,14 @@ absent.  Expectation values use ``G_ab = <c_a^dag c_b>``, ``<c^dag A c> = Tr(A G
 
 Observables: :class:`SiteObservables` (densities per site, bond currents and hopping torques per bond,
 on-site torques, the exact per-site continuity balance and the slice-boundary current).
+
+Finite samples (dimension 0) take per-cell on-site matrices (``onsite=``: disorder, gates) and
+vacancies (``vacancies=``: removed sites, decoupled exactly and excluded from the observables).
+
+Linear response: :meth:`SiteLattice.respond` (a uniform field along a periodic direction, y or, films,
+z; Peierls phases on the real bond vectors, so the response is per real ``E`` whatever the slice
+merge) -> :class:`SiteResponse` (a :class:`SiteObservables` per Kubo part and the driven per-site
+balance ``-div j + tau = eta <J> + D``, checked).
 """
 
 from __future__ import annotations
@@ -61,11 +69,14 @@ import numpy as np
 
 from .checks import check_energy_scale, integer_at_least, unknown_name
 
-__all__ = ["Site", "Hopping", "SiteLattice", "SiteObservables", "MAX_SLICE_STATES", "from_column_lattice"]
+__all__ = ["Site", "Hopping", "SiteLattice", "SiteObservables", "SiteResponse", "BalanceError", "MAX_SLICE_STATES", "VACANCY_ENERGY", "from_column_lattice"]
 
 #: Largest number of states of one slice (``m_x W_s n_cell``); a longer bond or a wider sample needs a
 #: bigger slice, whose dense blocks would cost ``O(D^3)`` per k-point.
 MAX_SLICE_STATES = 4096
+#: On-site energy (units of t, measured from mu) of the decoupled states of a vacancy (any value is exact;
+#: away from the Fermi level, so that they never sit at the zero level of a T = 0 solve).
+VACANCY_ENERGY = 1.0
 #: Positions closer than this (units of a) are "the same position".
 POSITION_TOL = 1e-9
 
@@ -193,6 +204,18 @@ class SiteLattice:
     N_z : int, optional
         Transverse dimension 2 (a film, with ``N_y``): periodic cells along z (``>= 1``); at least one
         hopping must have ``dz != 0``.
+    onsite : dict, optional
+        Finite samples (transverse dimension 0) only: on-site matrices per cell, REPLACING the site's
+        ``eps`` there (disorder, a local gate...).  Keys ``(x, y, site)`` with a Hermitian ``(n, n)``
+        matrix, or ``site`` (name or index) with an array ``(N_x, width, n, n)`` of every cell.
+    vacancies : iterable of (x, y, site), or bool array (N_x, width, n_sites), optional
+        Finite samples only: removed sites.  Exact method: every bond touching a vacancy is dropped
+        (the hopping is absent, as at the sample edge) and its states keep the on-site matrix
+        ``VACANCY_ENERGY * 1``.  They are then decoupled: ``h`` is block diagonal, so every correlation
+        and response of the remaining sites is exactly that of the sample without the site (the
+        vacancy's own levels are not part of it, whatever their energy).  The observables exclude
+        them: density and on-site torque 0 at a vacancy, its bonds absent (:meth:`SiteObservables.present`
+        False); :meth:`SiteObservables.free_energy` subtracts the vacancy levels' grand potential.
 
     Attributes
     ----------
@@ -214,9 +237,11 @@ class SiteLattice:
         film lattice (``N_z``, bonds ``(dX, dY, dz)``, :meth:`orbsym.numeric.Lattice.sector`).
     pairs : list of (dX, dY) or (dX, dY, dz)
         Slice offsets of the correlation bands :class:`SiteObservables` needs.
+    vacant : ndarray of bool, shape (N_x, rows, n_sites)
+        The vacancies (all False unless given).
     """
 
-    def __init__(self, cells, hoppings, N_x=None, N_y=None, width=None, vectors=None, N_z=None):
+    def __init__(self, cells, hoppings, N_x=None, N_y=None, width=None, vectors=None, N_z=None, onsite=None, vacancies=None):
         cells = self._check_cells(cells, N_x)
         self.N_x = len(cells)
         if N_y is not None and width is not None:
@@ -244,6 +269,9 @@ class SiteLattice:
         self.hoppings = self._check_hoppings(hoppings)
         self._geometry()
         self._check_size()
+        self._site_onsite = self._check_onsite(onsite)
+        self.vacant = self._check_vacancies(vacancies)
+        self._inst = None  # the bond placements depend on the vacancies
         self.slices = self._build_slices()
 
     # ------------------------------------------------------------------ checks
@@ -379,6 +407,83 @@ class SiteLattice:
         self.n_slices = self.N_x // self.merge_x
         self.slice_N_y = self.N_y // self.merge_y if self.transverse_dimension >= 1 else 1
 
+    def _finite_only(self, what, value):
+        if value is not None and self.transverse_dimension != 0:
+            raise ValueError(
+                f"{what} is for finite samples (transverse dimension 0, width=...): in a periodic direction (N_y) a per-cell "
+                "change breaks the translation symmetry the k grid needs; use width=..., or per-x on-site matrices in cells"
+            )
+
+    def _cell(self, key, what):
+        """``(x, y, site index)`` of a cell key, checked."""
+        if not isinstance(key, tuple) or len(key) != 3:
+            raise ValueError(f"{what} keys must be (x, y, site) tuples, got {key!r}")
+        x, y, site = key
+        for name, v, hi in (("x", x, self.N_x), ("y", y, self.rows)):
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not 0 <= v < hi:
+                raise ValueError(f"{what} {key!r}: {name} must be an integer in 0 .. {hi - 1}, got {v!r}")
+        return int(x), int(y), self._site_index(site)
+
+    def _check_onsite(self, onsite):
+        """Per-site on-site matrices of every cell, ``[(N_x, rows, n, n) per site]`` (views of the cells' ``eps``
+        unless overridden)."""
+        self._finite_only("onsite (per-cell on-site matrices)", onsite)
+        out = [np.broadcast_to(np.array([c[s].onsite for c in self.cells])[:, None], (self.N_x, self.rows) + (n, n))
+               for s, n in enumerate(self.orbitals)]
+        self.n_onsite_overrides = 0
+        if onsite is None:
+            return out
+        if not isinstance(onsite, dict):
+            raise TypeError(f"onsite must be a dict {{(x, y, site): matrix}} or {{site: array (N_x, width, n, n)}}, got {type(onsite).__name__}")
+        done = set()
+        for key, val in onsite.items():
+            if isinstance(key, tuple):
+                x, y, s = self._cell(key, "onsite")
+                n = self.orbitals[s]
+                M = _matrix(f"onsite{key!r}", val, (n, n))
+                cells = [(x, y)]
+                M = M[None, None]
+            else:
+                s = self._site_index(key)
+                n = self.orbitals[s]
+                M = _matrix(f"onsite[{key!r}]", val, (self.N_x, self.rows, n, n))
+                cells = [(x, y) for x in range(self.N_x) for y in range(self.rows)]
+            if not np.allclose(M, np.swapaxes(M, -1, -2).conj(), rtol=0, atol=1e-12 * max(1.0, float(np.abs(M).max()))):
+                raise ValueError(f"onsite[{key!r}] must be Hermitian (every cell's matrix)")
+            twice = done & {(x, y, s) for x, y in cells}
+            if twice:
+                raise ValueError(f"onsite gives the matrix of cell (x, y, site) = {sorted(twice)[0]} twice (key {key!r}); give each cell once")
+            done |= {(x, y, s) for x, y in cells}
+            if not out[s].flags.writeable:
+                out[s] = out[s].copy()
+            if isinstance(key, tuple):
+                out[s][x, y] = M[0, 0]
+            else:
+                out[s][:] = M
+        self.n_onsite_overrides = len(done)
+        return out
+
+    def _check_vacancies(self, vacancies):
+        self._finite_only("vacancies", vacancies)
+        shape = (self.N_x, self.rows, len(self.sites))
+        if vacancies is None:
+            return np.zeros(shape, bool)
+        arr = np.asarray(vacancies) if not isinstance(vacancies, (set, frozenset)) else None
+        if arr is not None and arr.dtype == bool:
+            if arr.shape != shape:
+                raise ValueError(f"vacancies as a mask must have shape (N_x, width, n_sites) = {shape}, got {arr.shape}")
+            return arr.copy()
+        out = np.zeros(shape, bool)
+        for key in vacancies:
+            key = tuple(key) if isinstance(key, (list, np.ndarray)) else key
+            x, y, s = self._cell(key, "vacancy")
+            out[x, y, s] = True
+        return out
+
+    def site_onsite(self, site):
+        """On-site matrix of ``site`` in every cell, ``(N_x, rows, n, n)`` (the overrides included)."""
+        return self._site_onsite[self._site_index(site)]
+
     def _check_size(self):
         from .budget import check_resources, lattice_estimate
 
@@ -410,6 +515,7 @@ class SiteLattice:
             "merge_x": self.merge_x,
             "merge_y": self.merge_y,
             "slice_states": self.slice_states,
+            **({"vacancies": int(self.vacant.sum()), "onsite_overrides": self.n_onsite_overrides} if self.transverse_dimension == 0 else {}),
         }
 
     @property
@@ -435,7 +541,8 @@ class SiteLattice:
             return self._inst
         mx, W, P = self.merge_x, self.rows, self.n_slices
         inst = []
-        for _, _, off, _ in self.hoppings:
+        vac = getattr(self, "vacant", None)
+        for i, j, off, _ in self.hoppings:
             dx, dy = off[:2]
             lst = []
             for a in range(mx):
@@ -451,13 +558,21 @@ class SiteLattice:
                         dY, b2 = 0, b + dy
                         if not 0 <= b2 < W:
                             continue  # leaves the open width
-                    lst.append((a, b, (dX, dY) + tuple(off[2:]), a2, b2, Xs))
+                    X2 = Xs
+                    if vac is not None and vac.any():  # a bond touching a vacancy is absent
+                        X2 = Xs[~vac[Xs * mx + a, b, i] & ~vac[(Xs + dX) * mx + a2, b2, j]]
+                        if X2.size == 0:
+                            continue
+                    lst.append((a, b, (dX, dY) + tuple(off[2:]), a2, b2, X2))
             inst.append(lst)
         self._inst = inst
         return inst
 
     # ------------------------------------------------------------------ slices
-    def _build_slices(self):
+    def _build_slices(self, bond_scale=None):
+        """The slice chain (see the class docstring).  ``bond_scale`` (one complex number per hopping):
+        the same chain with every hopping ``T`` replaced by ``bond_scale[h] T`` and no on-site matrices
+        (the velocity of :meth:`velocity_slices`)."""
         from .lattice import UNIT_BONDS, Lattice
 
         P, D, nc, W = self.n_slices, self.slice_states, self.cell_dim, self.rows
@@ -478,17 +593,23 @@ class SiteLattice:
 
         for a in range(mx):
             for b in range(W):
-                for s, o in enumerate(self.site_offsets):
+                for s, o in enumerate(self.site_offsets if bond_scale is None else ()):
                     n = self.orbitals[s]
                     r = (a * W + b) * nc + o
-                    onsite[:, r : r + n, r : r + n] = [self.cells[X * mx + a][s].onsite for X in range(P)]
-        for (i, j, _, T), lst in zip(self.hoppings, self._instances()):
+                    eps = self._site_onsite[s][a::mx, b]
+                    vac = self.vacant[a::mx, b, s]
+                    if vac.any():
+                        eps = np.where(vac[:, None, None], VACANCY_ENERGY * np.eye(n), eps)
+                    onsite[:, r : r + n, r : r + n] = eps
+        for h, ((i, j, _, T), lst) in enumerate(zip(self.hoppings, self._instances())):
             ni, nj = self.orbitals[i], self.orbitals[j]
             for a, b, key, a2, b2, Xs in lst:
                 dX = key[0]
                 r = (a * W + b) * nc + self.site_offsets[i]
                 c = (a2 * W + b2) * nc + self.site_offsets[j]
                 t = T[Xs * mx + a]
+                if bond_scale is not None:
+                    t = bond_scale[h] * t
                 td = t.conj().transpose(0, 2, 1)
                 if key == zero:
                     onsite[Xs, r : r + ni, c : c + nj] += t
@@ -502,7 +623,7 @@ class SiteLattice:
             acc(key)
         sl = object.__new__(Lattice)
         sl.columns = None
-        sl.site_lattice = self
+        sl.site_lattice = self if bond_scale is None else None
         sl.N_x, sl.N_y, sl.dim = P, self.slice_N_y, D
         sl.N_z, sl.ndim = self.N_z, self.ndim
         sl.x_bond, sl.y_bond = units[0], units[1]
@@ -595,6 +716,110 @@ class SiteLattice:
             out[(dX, 0)] = band
         return out
 
+    # ------------------------------------------------------------------ linear response
+    def _field_axis(self, field):
+        """Cartesian axis (1 for ``"y"``, 2 for ``"z"``) of a uniform field, after checking that the
+        field runs along a periodic direction of this lattice."""
+        if field not in ("y", "z"):
+            raise unknown_name("field direction", field, ("y", "z"))
+        if self.transverse_dimension == 0:
+            raise ValueError(
+                f"a field E_{field} needs a periodic direction, but this SiteLattice is a finite sample (transverse dimension 0, "
+                f"width={self.width}): a uniform field along an open direction is a potential ramp, not the drifting momentum "
+                "(uniform vector potential) of the Kubo formalism (orbsym.numeric.kubo); build the lattice with N_y (E_y) or N_y "
+                "and N_z (E_y, E_z)"
+            )
+        if field == "z" and self.transverse_dimension != 2:
+            raise ValueError("a field E_z needs a film (transverse dimension 2: N_y and N_z); this lattice is periodic in y only: use field='y'")
+        axis = "xyz".index(field)
+        if abs(self.vectors[0, axis]) > POSITION_TOL:
+            raise ValueError(
+                f"the stacking vector a_x = {self.vectors[0].tolist()} has a {field} component: a field E_{field} would push charge "
+                "along the open stacking axis (a potential ramp, outside the Kubo formalism of a uniform vector potential); "
+                f"choose cell vectors with a_x perpendicular to {field}"
+            )
+        return axis
+
+    def velocity_slices(self, field="y"):
+        """The velocity ``v = -dh/dA`` of a uniform vector potential ``A`` along ``field``, as a slice chain.
+
+        A uniform ``A`` multiplies every hopping by its Peierls phase ``e^{-i q A . b}`` with the REAL bond
+        vector ``b`` (:attr:`bond_vectors`: site positions and cell vectors included), so::
+
+            v = sum_bonds i b_field (c_i^dag T c_j) + h.c.,
+
+        returned as a lattice of the slice chain's shape (hoppings ``i b T``, on-site the ``dR = 0`` and
+        intra-slice bonds, no ``eps``), in the ``H0 + cos K C + sin K S`` form the Kubo engine takes as
+        ``velocity`` (films: per k_z sector with :meth:`orbsym.numeric.Lattice.sector`).  This is the
+        velocity per real momentum: with ``m_y`` merged rows the super-lattice momentum is ``K = m_y k_y``
+        and ``v = dh/dk_y`` in the gauge of the real positions, not ``dh/dK`` (which would drive only the
+        bonds that cross a super-row boundary, with ``m_y`` times the phase).
+        """
+        axis = self._field_axis(field)
+        return self._build_slices(bond_scale=1j * self.bond_vectors[:, axis])
+
+    def respond(self, T, eta, field="y", check=True, tol=1e-8, use_symmetry=True, chunk_bytes=None):
+        """Linear response to a static uniform field ``E_field`` (Kubo, :mod:`orbsym.numeric.kubo`).
+
+        The field enters as a uniform vector potential with Peierls phases on the real bond vectors
+        (:meth:`velocity_slices`); :func:`orbsym.numeric.kubo.solve_kubo` solves the slice chain with that
+        velocity (films: every k_z sector, recombined by :func:`orbsym.numeric.film.sector_sum`).
+
+        Parameters
+        ----------
+        T : float
+            Temperature (units of t), ``T >= 0`` (the Fermi-surface part needs ``T`` above the level spacing).
+        eta : float
+            Relaxation rate ``hbar eta > 0`` (units of t).
+        field : {"y", "z"}
+            Cartesian direction of the field: ``"y"`` (transverse dimensions 1, 2), ``"z"`` (films).  The
+            stacking vector ``a_x`` must be perpendicular to it.  A finite sample (dimension 0) is refused:
+            it has no uniform-field velocity in this formalism.
+        check : bool
+            Raise :class:`BalanceError` when the driven balance (below) is off by more than ``tol`` (relative
+            to the largest term); else only report it (:attr:`SiteResponse.max_abs_residual`).
+        tol : float
+            Relative tolerance of the balance check.
+        use_symmetry : bool
+            Films: solve only ``0 <= k_z <= pi`` when the sectors and the velocity have the needed parity.
+        chunk_bytes : int, optional
+            Memory per chunk of k points (default :data:`orbsym.numeric.kubo.CHUNK_BYTES`).
+
+        Returns
+        -------
+        SiteResponse
+            Per part (``total``, ``fermi_surface``, ``fermi_sea``, ``drive``) a :class:`SiteObservables` of the
+            response bands, per unit force ``q E_field`` (``e = hbar = a = 1``; densities per site, bond
+            currents and torques per bond, per transverse cell in dimensions 1, 2), and the driven per-site
+            balance ``-div j + tau = eta <J> + D`` (:meth:`SiteResponse.balance`).
+
+        Notes
+        -----
+        Units: the response per real ``E`` (bond vectors in units of a), whatever the slice merge.  On
+        the ``N_y`` (films ``N_y x N_z``) periodic k grid of the lattice; ``D`` (part ``drive``) is the
+        finite-grid sum of a k-derivative, -> 0 for a fine grid.
+        """
+        from .kubo import CHUNK_BYTES, solve_kubo
+
+        axis = self._field_axis(field)
+        vel = self.velocity_slices(field)
+        parts = ("fermi_surface", "fermi_sea", "drive")
+        cb = CHUNK_BYTES if chunk_bytes is None else chunk_bytes
+        if self.transverse_dimension == 1:
+            sol = solve_kubo(self.slices, T, eta, self.pairs, parts=parts, velocity=vel, chunk_bytes=cb)
+        else:
+            from .film import FilmKuboSolution, sector_sum
+
+            parity = 1 if axis == 1 else -1  # v_y is even under k_z -> -k_z when h is, v_z odd
+            symmetric = bool(use_symmetry and self.slices.z_symmetric and _z_parity(vel) == parity)
+
+            def one(sec, k, pairs2):
+                return solve_kubo(sec, T, eta, pairs2, parts=parts, velocity=vel.sector(k), chunk_bytes=cb)
+
+            bands, kz, wz, sols = sector_sum(self.slices, one, self.pairs, symmetric, parity=parity)
+            sol = FilmKuboSolution(float(T), float(eta), self.N_y, self.N_z, field, kz, wz, bands, sols)
+        return SiteResponse(self, sol, field, check=check, tol=tol)
+
 
 class SiteObservables:
     """Per-site densities, per-bond currents and torques, and the exact per-site balance.
@@ -638,7 +863,9 @@ class SiteObservables:
                                         tau_i   = torque_onsite_i + sum_{bonds at i} source.
 
     A bond whose two ends are the same states (a y-bond closing on itself when ``N_y = m_y``) gives both
-    pieces to that site; the balance stays exact.
+    pieces to that site; the balance stays exact.  A vacancy (:class:`SiteLattice` ``vacancies``) has
+    density and on-site torque 0 and no bonds; the per-site on-site matrices (``onsite``) enter the
+    on-site torque.
     """
 
     def __init__(self, site_lattice, bands, solution=None):
@@ -691,6 +918,7 @@ class SiteObservables:
             for b in range(W):
                 r = (a * W + b) * nc + lat.site_offsets[s]
                 out[a::mx, b] = G0[:, r : r + n, r : r + n]
+        out[lat.vacant[:, :, s]] = 0  # a vacancy is no site: its decoupled states are not observed
         return out
 
     # ------------------------------------------------------------------ sites
@@ -714,9 +942,9 @@ class SiteObservables:
             out = np.zeros((lat.N_x, lat.rows, len(lat.sites)))
             for s in range(len(lat.sites)):
                 J = self._J(s, polarization)
-                eps = np.array([c[s].onsite for c in lat.cells])
-                K = 1j * (eps @ J - J @ eps)
-                out[:, :, s] = np.einsum("xab,xrab->xr", K, self._diag_blocks(s)).real
+                eps = lat._site_onsite[s]
+                K = 1j * (eps @ J[:, None] - J[:, None] @ eps)
+                out[:, :, s] = np.einsum("xrab,xrab->xr", K, self._diag_blocks(s)).real
             self._cache[key] = self._per_cell(out)
         return self._cache[key]
 
@@ -854,7 +1082,115 @@ class SiteObservables:
         if self.solution is None:
             raise ValueError("no solution attached: SiteObservables(site_lattice, bands, solution=...) or SiteLattice.solve")
         F = self.solution.free_energy(per_row=False)
-        return F / self.lattice.n_transverse
+        lat = self.lattice
+        if lat.vacant.any():  # the decoupled vacancy levels (VACANCY_ENERGY, one per orbital) are no part of the sample
+            from .thermo import grand_potential_terms
+
+            n_vac = int(sum(lat.vacant[:, :, s].sum() * n for s, n in enumerate(lat.orbitals)))
+            F -= n_vac * float(grand_potential_terms(VACANCY_ENERGY, self.solution.T))
+        return F / lat.n_transverse
+
+
+def _z_parity(film):
+    """``+1`` if every k_z sector of a film-shaped slice chain satisfies ``sector(-k_z) = sector(k_z)``,
+    ``-1`` if ``sector(-k_z) = -sector(k_z)``, else 0 (exact: compares the Fourier coefficients).
+
+    The sector at ``k_z`` is ``sum_dz c_(dx,dy)[dz] e^{i k_z dz}`` per 2D offset, with the on-site part
+    ``c_(0,0)[0] = eps``, ``c_(0,0)[dz] = t_(0,0,dz)``, ``c_(0,0)[-dz] = t_(0,0,dz)^dag``; parity ``p`` means
+    ``c[-dz] = p c[dz]`` for every ``dz``."""
+    coeff = {(0, 0): {0: film.onsite}}
+    for (dx, dy, dz), t in film.hoppings.items():
+        if not np.any(t != 0):
+            continue
+        c = coeff.setdefault((dx, dy), {})
+        c[dz] = c.get(dz, 0) + t
+        if (dx, dy) == (0, 0):
+            c[-dz] = c.get(-dz, 0) + t.conj().transpose(0, 2, 1)
+    for p in (1, -1):
+        ok = True
+        for c in coeff.values():
+            for dz, t in c.items():
+                other = c.get(-dz, 0)
+                scale = max(1.0, float(np.abs(t).max(initial=0.0)))
+                if not np.allclose(other, p * t, rtol=0, atol=1e-14 * scale):
+                    ok = False
+                    break
+            if not ok:
+                break
+        if ok:
+            return p
+    return 0
+
+
+class BalanceError(ArithmeticError):
+    """The driven per-site continuity balance of a response is off (a broken solve, never bad input)."""
+
+
+class SiteResponse:
+    """Linear response of a :class:`SiteLattice` to a uniform field (:meth:`SiteLattice.respond`).
+
+    Attributes
+    ----------
+    lattice : SiteLattice
+    field : {"y", "z"}
+    T, eta : float
+    solution : KuboSolution or FilmKuboSolution
+        The Kubo solve of the slice chain (bands per part).
+    parts : dict
+        ``{part: SiteObservables}`` for ``total`` (= ``fermi_surface + fermi_sea``), ``fermi_surface``,
+        ``fermi_sea`` and ``drive``; also ``response[part]``.  Values per unit force ``q E_field``
+        (:mod:`orbsym.numeric.kubo`: ``e = hbar = a = 1``, for electrons ``q E = -e E``).
+    max_abs_residual : float
+        Largest residual of :meth:`balance` over the charge and ``J_x, J_y, J_z``.
+
+    Notes
+    -----
+    The steady state ``-i [h, delta] - eta delta = df/dA`` gives, for ``O_i = c_i^dag J c_i`` at every
+    site (:mod:`orbsym.numeric.kubo`, module docstring)::
+
+        d<O_i>/dt|_delta = -div_i j + tau_i = eta <O_i>_delta + D_i,
+
+    ``<.>_delta`` the ``total`` part, ``D_i = <O_i>`` of the ``drive`` part (``Tr(J F o v)``: the k-sum of a
+    derivative, small on a fine grid).
+    """
+
+    def __init__(self, lattice, solution, field, check=True, tol=1e-8):
+        self.lattice = lattice
+        self.solution = solution
+        self.field = field
+        self.T, self.eta = float(solution.T), float(solution.eta)
+        self.parts = {p: SiteObservables(lattice, b, solution=None) for p, b in solution.bands.items()}
+        worst, scale = 0.0, 0.0
+        for pol in _POLS:
+            b = self.balance(pol)
+            worst = max(worst, float(np.abs(b["residual"]).max(initial=0.0)))
+            scale = max(scale, *(float(np.abs(b[k]).max(initial=0.0)) for k in ("divergence", "torque", "relaxation", "drive")))
+        self.max_abs_residual = worst
+        self.balance_scale = scale
+        if check and worst > tol * max(1.0, scale):
+            raise BalanceError(
+                f"the driven per-site balance -div j + tau = eta <J> + D is off by {worst:.3g} (largest term {scale:.3g}, "
+                f"tolerance {tol:g} relative): the response solve is inconsistent"
+            )
+
+    def __getitem__(self, part):
+        if part not in self.parts:
+            raise unknown_name("response part", part, tuple(self.parts))
+        return self.parts[part]
+
+    def balance(self, polarization=None):
+        """Terms of the driven balance per site, each ``(N_x, rows, n_sites)``.
+
+        Returns ``{"divergence": div j, "torque": tau, "relaxation": eta <J>, "drive": D, "residual":
+        -div j + tau - eta <J> - D}`` (``div j`` and ``tau`` from the bonds and on-site matrices,
+        :class:`SiteObservables`; charge: ``tau = 0``).
+        """
+        tot, drv = self.parts["total"], self.parts["drive"]
+        div = tot.divergence(polarization)
+        tau = tot.torque(polarization)
+        relax = self.eta * tot.density(polarization)
+        drive = drv.density(polarization)
+        return {"divergence": div, "torque": tau, "relaxation": relax, "drive": drive, "residual": tau - div - relax - drive}
 
 
 def from_column_lattice(lattice, name="site"):

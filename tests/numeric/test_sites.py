@@ -501,3 +501,148 @@ def test_refuses_too_large_with_estimate(monkeypatch):
     A = Site("A", (0, 0, 0), np.zeros((4, 4)))
     with pytest.raises(ValueError, match=r"needs .*(MiB|GiB|KiB|MB|GB)"):
         SiteLattice([A], [Hopping("A", "A", (1, 0), np.eye(4)), Hopping("A", "A", (0, 1), np.eye(4))], N_x=40, width=40)
+
+
+# ---------------------------------------------------------------- (6) finite samples: per-cell on-site matrices and vacancies
+def _disordered(rng, width=3, N_x=4):
+    """A finite two-site sample with long bonds, per-cell on-site overrides (one site kind as an array, a few
+    cells of the other one by key) and the dense on-site blocks they mean (``{(x, y, site): eps}``)."""
+    orbs, cells = random_sites(rng, 2, max_orb=2, per_x=N_x)
+    hops = random_hoppings(rng, orbs, N_x, [(0, 0), (1, 0), (0, 1), (1, -1), (2, 1)], p=0.8)
+    arr = np.array([[herm(rng, orbs[0]) for _ in range(width)] for _ in range(N_x)])
+    some = {(x, y, "s1"): herm(rng, orbs[1]) for x, y in [(0, 0), (N_x - 1, width - 1), (1, 1)]}
+    blocks = {(x, y, 0): arr[x, y] for x in range(N_x) for y in range(width)}
+    blocks.update({(x, y, 1): m for (x, y, _), m in some.items()})
+    return cells, hops, dict(some, s0=arr), blocks, width
+
+
+def dense_with(sl, blocks, vacancies=()):
+    """Dense H of ``sl`` (its cells' on-site matrices) with the on-site ``blocks`` replaced and the bonds
+    of the ``vacancies`` cut (their off-diagonal rows and columns zeroed)."""
+    H, bonds = dense_h(sl)
+    idx = dense_index(sl)
+    for (x, y, s), m in blocks.items():
+        r = idx(x, y, 0, s)
+        H[r : r + m.shape[0], r : r + m.shape[0]] = m
+    cut = [np.arange(idx(x, y, 0, s), idx(x, y, 0, s) + sl.orbitals[s]) for x, y, s in vacancies]
+    for states in cut:
+        keep = H[np.ix_(states, states)].copy()
+        H[states, :] = 0
+        H[:, states] = 0
+        H[np.ix_(states, states)] = keep
+    bonds = [b for b in bonds if not any(b[3] in st_ or b[4] in st_ for st_ in cut)]
+    return H, bonds, (np.concatenate(cut) if cut else np.zeros(0, int))
+
+
+def test_onsite_override_against_dense_solve():
+    rng = np.random.default_rng(8)
+    cells, hops, onsite, blocks, width = _disordered(rng)
+    plain = SiteLattice(cells, hops, width=width)
+    sl = SiteLattice(cells, hops, width=width, onsite=onsite)
+    assert sl.describe()["onsite_overrides"] == 4 * width + 3
+    H, bonds = dense_with(plain, blocks)[:2]
+    rho, F = thermal_rho(H, 0.2)
+    so = sl.solve(0.2)
+    assert so.free_energy() == pytest.approx(F, abs=1e-10)
+    assert abs(so.free_energy() - plain.solve(0.2).free_energy()) > 1e-3  # the override is felt
+    for pol in POLS:
+        ref, rate, dens = dense_reference(plain, H, bonds, rho, pol)
+        np.testing.assert_allclose(so.density(pol), dens[:, :, 0], atol=1e-11)
+        np.testing.assert_allclose(so.time_derivative(pol), 0, atol=1e-10)  # stationary with the per-cell eps
+        cur = so.current(pol)
+        for (h, x, y, _), (rs, re) in ref.items():
+            assert cur[h, x, y] == pytest.approx(0.5 * (re - rs), abs=1e-11)
+
+
+@FAST
+@given(seed=st.integers(0, 2**31), n_vac=st.integers(0, 4))
+def test_per_site_balance_with_disorder_and_vacancies(seed, n_vac):
+    rng = np.random.default_rng(seed)
+    cells, hops, onsite, blocks, width = _disordered(rng)
+    N_x = len(cells)
+    vac = sorted({(int(rng.integers(N_x)), int(rng.integers(width)), int(rng.integers(2))) for _ in range(n_vac)})
+    sl = SiteLattice(cells, hops, width=width, onsite=onsite, vacancies=vac)
+    H, bonds, cut = dense_with(SiteLattice(cells, hops, width=width), blocks, vac)
+    rho = herm(rng, H.shape[0])  # any state, not stationary
+    so = SiteObservables(sl, sl.correlation_bands(rho.T))
+    where = np.zeros(sl.vacant.shape, bool)
+    for x, y, s in vac:
+        where[x, y, s] = True
+    np.testing.assert_array_equal(sl.vacant, where)
+    for pol in POLS:
+        ref, rate, dens = dense_reference(sl, H, bonds, rho, pol)
+        rate, dens = (np.where(where, 0.0, a[:, :, 0]) for a in (rate, dens))  # a vacancy is not observed
+        np.testing.assert_allclose(so.density(pol), dens, atol=1e-11)
+        np.testing.assert_allclose(so.time_derivative(pol), rate, atol=1e-11)
+        np.testing.assert_allclose(so.torque(pol) - so.divergence(pol), rate, atol=1e-11)
+        s, e = so.eom_start(pol), so.eom_end(pol)
+        for (h, x, y, _), (rs, re) in ref.items():
+            assert s[h, x, y] == pytest.approx(rs, abs=1e-11) and e[h, x, y] == pytest.approx(re, abs=1e-11)
+        assert so.present().sum() == len(ref)  # the bonds of a vacancy are absent
+        left = np.cumsum((rate - so.torque(pol)).sum(axis=(1, 2)))[:-1]
+        np.testing.assert_allclose(-so.boundary_current(pol), left, atol=1e-11)
+
+
+def test_vacancies_equal_the_sample_without_the_sites():
+    rng = np.random.default_rng(12)
+    cells, hops, onsite, blocks, width = _disordered(rng)
+    vac = [(0, 1, "s0"), (2, 0, "s1"), (3, 2, "s1")]
+    sl = SiteLattice(cells, hops, width=width, onsite=onsite, vacancies=vac)
+    assert sl.describe()["vacancies"] == 3
+    plain = SiteLattice(cells, hops, width=width)
+    vac_i = [(x, y, int(s[1])) for x, y, s in vac]
+    H, bonds, cut = dense_with(plain, blocks, vac_i)
+    keep = np.setdiff1d(np.arange(H.shape[0]), cut)
+    T = 0.15
+    sub, F = thermal_rho(H[np.ix_(keep, keep)], T)  # the sample without the sites: their states removed
+    rho = np.zeros_like(H)
+    rho[np.ix_(keep, keep)] = sub
+    for engine in ("dense", "greens"):
+        so = sl.solve(T, engine=engine)
+        tol = 1e-10 if engine == "dense" else 1e-7
+        assert so.free_energy() == pytest.approx(F, abs=tol)
+        for pol in POLS:
+            ref, _, dens = dense_reference(sl, H, bonds, rho, pol)
+            np.testing.assert_allclose(so.density(pol), dens[:, :, 0], atol=tol)
+            cur = so.current(pol)
+            for (h, x, y, _), (rs, re) in ref.items():
+                assert cur[h, x, y] == pytest.approx(0.5 * (re - rs), abs=tol)
+            np.testing.assert_allclose(so.time_derivative(pol), 0, atol=tol)
+    # a whole site kind vacant = the lattice built without that site
+    only_a = SiteLattice([(c[0],) for c in cells], [h for h in hops if h.start == h.end == "s0"], width=width)
+    all_b = np.zeros((len(cells), width, 2), bool)
+    all_b[:, :, 1] = True
+    both = SiteLattice(cells, hops, width=width, vacancies=all_b)
+    a, b = only_a.solve(T), both.solve(T)
+    assert b.free_energy() == pytest.approx(a.free_energy(), abs=1e-10)
+    ia = [h for h, (i, j, _, _) in enumerate(both.hoppings) if i == j == 0]
+    for pol in POLS:
+        np.testing.assert_allclose(b.density(pol)[:, :, 0], a.density(pol)[:, :, 0], atol=1e-11)
+        np.testing.assert_allclose(b.density(pol)[:, :, 1], 0)
+        np.testing.assert_allclose(b.current(pol)[ia], a.current(pol), atol=1e-11)
+        np.testing.assert_allclose(b.boundary_current(pol), a.boundary_current(pol), atol=1e-11)
+
+
+def test_refuses_bad_disorder_input():
+    A, B = _site("A"), _site("B", (0.5, 0, 0), n=2)
+    hops = [Hopping("A", "B", (1, 0), np.ones((1, 2)))]
+    with pytest.raises(ValueError, match="finite samples"):
+        SiteLattice([A, B], hops, N_x=2, N_y=2, onsite={(0, 0, "A"): [[1.0]]})
+    with pytest.raises(ValueError, match="finite samples"):
+        SiteLattice([A, B], hops, N_x=2, N_y=2, vacancies=[(0, 0, "A")])
+    with pytest.raises(ValueError, match="y must be an integer in 0 .. 1"):
+        SiteLattice([A, B], hops, N_x=2, width=2, onsite={(0, 2, "A"): [[1.0]]})
+    with pytest.raises(ValueError, match="unknown site"):
+        SiteLattice([A, B], hops, N_x=2, width=2, vacancies=[(0, 0, "C")])
+    with pytest.raises(ValueError, match="shape"):
+        SiteLattice([A, B], hops, N_x=2, width=2, onsite={(0, 0, "B"): [[1.0]]})
+    with pytest.raises(ValueError, match="shape"):
+        SiteLattice([A, B], hops, N_x=2, width=2, onsite={"B": np.zeros((2, 3, 2, 2))})
+    with pytest.raises(ValueError, match="Hermitian"):
+        SiteLattice([A, B], hops, N_x=2, width=2, onsite={(0, 0, "B"): [[0, 1], [0, 0]]})
+    with pytest.raises(ValueError, match="twice"):
+        SiteLattice([A, B], hops, N_x=2, width=2, onsite={(0, 0, "B"): np.eye(2), "B": np.zeros((2, 2, 2, 2))})
+    with pytest.raises(ValueError, match="mask must have shape"):
+        SiteLattice([A, B], hops, N_x=2, width=2, vacancies=np.zeros((2, 2, 3), bool))
+    with pytest.raises(ValueError, match=r"\(x, y, site\)"):
+        SiteLattice([A, B], hops, N_x=2, width=2, vacancies=[(0, 0)])
