@@ -41,6 +41,7 @@ hops = [Hopping("A", "A", (1, 0, 0), -np.diag([0.5, 1.0, 1.0])), Hopping("A", "A
         Hopping("A", "A", (0, 0, 1), -np.diag([1.0, 1.0, 0.5]))]
 lattice = SiteLattice([A], hops, N_x=3, N_y=3, N_z=4)
 ''',
+    "diagonal": HEADER + "hops.append(Hopping('A', 'A', (1, 1), -0.1 * np.eye(3)))\nlattice = SiteLattice([A, B], hops, N_x=4, N_y=6)\n",
     "no_lattice": "import numpy as np\nx = np.eye(2)\n",
     "model_only": "from orbsym.symbolic.models import multiorbital_metal\nmodel = multiorbital_metal()\n",
     "not_sites": "lattice = 3\n",
@@ -190,6 +191,18 @@ def test_summary_line(tmp_path, capsys):
     assert "engine kubo, response to E_y (parts total = fermi_surface + fermi_sea, drive; per unit force q E), T=0.1, eta=0.05; max balance residual" in text
 
 
+def test_auto_engine_is_dense_for_diagonal_slice_bonds(tmp_path, capsys, monkeypatch):
+    """A (1, 1) bond gives the slice chain a diagonal bond the Green's-function engine cannot take: auto must
+    run dense, whatever the cost model says (here it is told that greens is free)."""
+    import orbsym.numeric.engines as engines
+
+    monkeypatch.setattr(engines, "engine_costs", lambda *a, **k: {"dense": 1.0, "greens": 0.0, "greens_points": 1})
+    code, text, err = run(capsys, write(tmp_path, "diagonal"))
+    assert code == 0 and "engine dense (auto)" in text, err
+    code, text, err = run(capsys, write(tmp_path, "finite"), "--T", "0.2")  # nearest-slice bonds only: the cost model decides
+    assert code == 0 and "engine greens (auto)" in text, err
+
+
 # ---------------------------------------------------------------- attributes
 def test_every_variable_has_units_and_description(tmp_path, capsys):
     f = write(tmp_path, "periodic")
@@ -277,9 +290,10 @@ REFUSALS = [
     ("periodic", ("--quantities", "densities,densities"), "names 'densities' twice"),
     ("periodic", ("--response", "y", "--quantities", "free_energy"), "free_energy (entry 1) does not apply to --response"),
     ("periodic", ("--T", "0.3"), "option --T conflicts with `T` set in"),
-    ("periodic", ("--T", "-1"), "--T"),
-    ("periodic", ("--response", "y", "--eta", "0"), "--eta"),
+    ("periodic", ("--T", "-1"), "--T must be >= 0"),
+    ("periodic", ("--response", "y", "--eta", "0"), "--eta must be > 0"),
     ("periodic", ("--engine", "green"), "did you mean 'greens'"),
+    ("diagonal", ("--engine", "greens"), "--engine greens handles nearest-slice bonds only; the slice chain of this lattice has bonds [(1, 1)]"),
     ("finite", ("--engine", "greens", "--T", "0.1", "--quantities", "densities"), None),  # accepted: reaches the tripwire
 ]
 
