@@ -67,7 +67,6 @@ directions, and the memory and time of the solve (refused with the estimate,
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 __all__ = ["NAME", "HELP", "add_arguments", "run", "QUANTITIES", "BALANCE_TOL", "load_lattice_file", "site_dataset"]

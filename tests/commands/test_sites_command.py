@@ -7,7 +7,6 @@ vacancy and an on-site override, and a small film driven by E_z.  Refusals run w
 replaced by a tripwire (nothing may be solved and no file written); a broken solve must fail the run.
 """
 
-import math
 import re
 
 import numpy as np
