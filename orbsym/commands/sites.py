@@ -1,0 +1,483 @@
+"""``orbsym sites``: equilibrium or linear response of a site-resolved lattice defined in a Python file.
+
+Examples::
+
+    orbsym sites cell.py                                  # one-line summary
+    orbsym sites cell.py --T 0.05 --out cell.nc           # every per-site / per-bond profile, NetCDF
+    orbsym sites cell.py --response y --eta 0.05 --csv response.csv
+    orbsym sites flake.py --quantities densities,balance --engine dense --out flake.nc
+
+``FILE.py`` is executed once as Python code (use only files you trust) and must define ``lattice``, an
+:class:`orbsym.numeric.sites.SiteLattice` (several sites per cell, bonds of any offset; transverse
+dimension 0 = a finite sample of ``width`` cells with optional per-cell on-site matrices and
+vacancies, 1 = periodic y (``N_y``), 2 = a film periodic in y and z (``N_y``, ``N_z``)).  It may also
+define ``T`` (temperature, units of t) and ``eta`` (relaxation rate of ``--response``); the options
+``--T``/``--eta`` give them instead (giving one in both places is refused: set it in one place).
+Defaults: ``T`` of :data:`orbsym.conventions.PAPER_PARAMETERS`, ``eta`` =
+:data:`orbsym.response.DEFAULT_ETA`.  A file's ``eta`` is used only with ``--response``.
+
+Modes
+-----
+* Equilibrium (default): :meth:`SiteLattice.solve` with ``--engine`` ``dense`` (Bloch diagonalization of
+  the slice chain), ``greens`` (recursive Green's functions; nearest-slice bonds only) or ``auto`` (the
+  faster by the cost model of :mod:`orbsym.numeric.engines`; ``dense`` whenever the slice chain has
+  bonds beyond ``(1, 0)``, ``(0, 1)``).  The balance checked is the stationarity of the thermal state,
+  ``d<O_i>/dt = -div_i j + tau_i = 0`` at every site, for the charge and ``J_x, J_y, J_z``.
+* ``--response {y,z}``: :meth:`SiteLattice.respond`, Kubo linear response to a uniform ``E_y`` (periodic
+  y) or ``E_z`` (films), per unit force ``q E`` (``e = hbar = a = 1``), parts ``total`` (=
+  ``fermi_surface + fermi_sea``), ``fermi_surface``, ``fermi_sea`` and ``drive``; the balance checked is
+  the driven one, ``-div_i j + tau_i = eta <O_i> + D_i``.  ``--engine`` does not apply.
+
+A balance off by more than :data:`BALANCE_TOL` (relative to its largest term, or 1) fails the run
+(exit status 1, the message names the residual); nothing is written then.
+
+Output
+------
+One summary line on stdout: the geometry (sites per cell, transverse dimension, sizes, vacancies),
+the engine, the free energy (per transverse cell; of the whole sample for a finite one) or the
+response, and the largest balance residual.  ``--out FILE.nc`` (NetCDF via xarray) and/or ``--csv
+FILE.csv`` (a long table: one row per value, ``# units`` comment lines first) hold the
+``--quantities`` (comma-separated subset of :data:`QUANTITIES`; default all that apply):
+
+* ``densities``: ``density`` ``(polarization, x, row, site)``;
+* ``currents``: ``bond_current`` ``(polarization, bond, x, row)`` (by start cell, the flow from the
+  start site to the end site), ``boundary_current`` ``(polarization, boundary)`` (the slice-boundary
+  total: every bond crossing the boundary between x-cells ``b`` and ``b + 1``), ``bond_present``;
+* ``torques``: ``hopping_torque`` ``(polarization, bond, x, row)`` (given to each end site),
+  ``onsite_torque`` and ``torque`` (``tau_i``, on-site plus the hopping torques at the site)
+  ``(polarization, x, row, site)``;
+* ``balance``: ``divergence`` and ``balance_residual`` ``(polarization, x, row, site)`` (response: also
+  ``relaxation`` ``eta <O_i>`` and ``drive`` ``D_i``);
+* ``free_energy`` (equilibrium only): grand potential per transverse cell (whole finite sample).
+
+Response quantities carry a leading ``part`` dimension.  ``row`` runs over the ``width`` of a finite
+sample and has one entry (per transverse cell) for periodic lattices.  The ``bond`` coordinate names
+each hopping ``"start->end (dx, dy[, dz])"``; ``bond_vector`` holds its real vector.  Every variable
+has ``units`` and ``description`` attributes; the global attributes name the engine, the currents,
+the units (``t``, ``e = hbar = a = 1``) and the conventions (:mod:`orbsym.conventions`,
+:mod:`orbsym.numeric.sites`).
+
+Checked before any work (one line on stderr, exit status 2): the options (``--eta`` needs
+``--response``, ``--engine`` does not apply to it, names and numbers), the output files (suffix,
+writable directory), the file and its ``lattice``, the field against the lattice's periodic
+directions, and the memory and time of the solve (refused with the estimate,
+:mod:`orbsym.numeric.budget`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+__all__ = ["NAME", "HELP", "add_arguments", "run", "QUANTITIES", "BALANCE_TOL", "load_lattice_file", "site_dataset"]
+
+NAME = "sites"
+HELP = "equilibrium or linear response of a multi-site-cell lattice or finite sample (SiteLattice) defined in FILE.py"
+
+QUANTITIES = ("densities", "currents", "torques", "balance", "free_energy")
+ENGINES = ("auto", "dense", "greens")
+FIELDS = ("y", "z")
+POLS = ("charge", "x", "y", "z")
+PARTS = ("total", "fermi_surface", "fermi_sea", "drive")
+#: Largest balance residual accepted, relative to the largest term of the balance (or 1).
+BALANCE_TOL = 1e-8
+
+_API_POL = {"charge": None, "x": "x", "y": "y", "z": "z"}
+
+
+def add_arguments(parser):
+    from .compute import _choice
+
+    parser.add_argument("file", metavar="FILE.py", help="Python file defining `lattice` (an orbsym.numeric.sites.SiteLattice), optionally `T` and `eta`; executed once: use only files you trust")
+    parser.add_argument("--T", type=float, default=None, metavar="TEMP", help="temperature >= 0, units of t (default: the file's T, else 0.01)")
+    parser.add_argument("--engine", type=_choice("engine", ENGINES), metavar="{auto,dense,greens}", default=None,
+                        help="equilibrium solver: dense, greens (nearest-slice bonds only) or auto (default: auto; not with --response)")
+    parser.add_argument("--response", type=_choice("field direction", FIELDS), metavar="{y,z}", default=None,
+                        help="Kubo linear response to E_y (periodic y) or E_z (films) instead of the equilibrium state")
+    parser.add_argument("--eta", type=float, default=None, metavar="ETA", help="relaxation rate hbar*eta > 0 of --response, units of t (default: the file's eta, else 0.05)")
+    parser.add_argument("--quantities", default=None, metavar="LIST", help=f"comma-separated subset of {','.join(QUANTITIES)} (default: all; free_energy not with --response)")
+    parser.add_argument("--out", default=None, metavar="FILE.nc", help="write the profiles to a NetCDF file (atomically)")
+    parser.add_argument("--csv", default=None, metavar="FILE.csv", help="write the profiles as a long CSV table (atomically)")
+
+
+# =============================================================================== checks
+def _quantities(text, response):
+    """The ``--quantities`` list, every entry checked by position; default: all that apply."""
+    from ..numeric.checks import unknown_name
+    from ..workflows.sweeps.inputs import split_list
+
+    allowed = tuple(q for q in QUANTITIES if not (response and q == "free_energy"))
+    if text is None:
+        return allowed
+    qs = split_list("--quantities", text, example="densities,currents")
+    for pos, q in enumerate(qs, 1):
+        if q == "free_energy" and response:
+            raise ValueError(f"--quantities {text!r}: free_energy (entry {pos}) does not apply to --response (a linear response has no free energy); allowed: {', '.join(allowed)}")
+        if q not in QUANTITIES:
+            raise ValueError(f"--quantities {text!r}: entry {pos}: {unknown_name('quantity', q, allowed)}")
+    if len(set(qs)) != len(qs):
+        dup = next(q for q in qs if qs.count(q) > 1)
+        raise ValueError(f"--quantities {text!r} names {dup!r} twice")
+    return tuple(qs)
+
+
+def _outputs(args):
+    """``(netcdf path or None, csv path or None)``, checked before any work."""
+    from ..io import check_output_file
+
+    out = []
+    for flag, value, suffix, example in (("--out", args.out, ".nc", "sites.nc"), ("--csv", args.csv, ".csv", "sites.csv")):
+        if value is None:
+            out.append(None)
+            continue
+        p = check_output_file(value, flag, example)
+        if p.suffix != suffix:
+            raise ValueError(f"{flag} {str(value)!r}: expected a {suffix} file, e.g. {flag} {example}" + (" (use --csv for a CSV table)" if flag == "--out" and p.suffix == ".csv" else ""))
+        out.append(p)
+    if out[0] is not None and out[1] is not None and out[0].resolve() == out[1].resolve():
+        raise ValueError(f"--out and --csv name the same file {str(args.out)!r}")
+    return tuple(out)
+
+
+def load_lattice_file(path):
+    """``(lattice, T or None, eta or None)`` of a trusted Python file defining ``lattice``.
+
+    The file is executed exactly once.  Raises :class:`orbsym.commands.derive.ModelFileError` (a
+    ValueError, one line naming the file) if it is missing, is not ``.py``, raises or exits, and
+    TypeError/ValueError if it defines no SiteLattice ``lattice`` or a ``T``/``eta`` that is not a
+    finite real number.
+    """
+    import runpy
+    import traceback
+
+    from ..numeric.checks import real_number
+    from ..numeric.sites import SiteLattice
+    from .derive import ModelFileError
+
+    p = Path(path)
+    if p.suffix != ".py":
+        raise ModelFileError(f"lattice file {str(path)!r} must be a Python file ending in .py that defines `lattice` (a SiteLattice)")
+    if not p.is_file():
+        raise ModelFileError(f"lattice file {str(path)!r} does not exist" if not p.exists() else f"lattice file {str(path)!r} is not a file")
+    try:
+        ns = runpy.run_path(str(p), run_name="__orbsym_sites__")
+    except SystemExit as exc:
+        raise ModelFileError(f"lattice file {str(path)!r} called sys.exit({exc.code!r}) instead of defining `lattice`") from None
+    except Exception as exc:  # noqa: BLE001 - user code: report it in one line
+        line = ""
+        for fr in reversed(traceback.extract_tb(exc.__traceback__)):
+            if Path(fr.filename).resolve() == p.resolve():
+                line = f" (line {fr.lineno})"
+                break
+        if isinstance(exc, SyntaxError) and exc.lineno:
+            line = f" (line {exc.lineno})"
+        raise ModelFileError(f"lattice file {str(path)!r} raised {type(exc).__name__}{line}: {' '.join(str(exc).split())}") from exc
+    if "lattice" not in ns:
+        found = sorted(k for k, v in ns.items() if not k.startswith("_") and not callable(v) and type(v).__module__.startswith("orbsym"))
+        hint = f" (it defines {', '.join(f'`{k}` ({type(ns[k]).__name__})' for k in found)})" if found else ""
+        if "model" in ns:
+            hint += "; a `model` file is for `orbsym compute --metal-model`"
+        raise ValueError(f"lattice file {str(path)!r} defines no `lattice`{hint}: assign an orbsym.numeric.sites.SiteLattice to `lattice`")
+    lat = ns["lattice"]
+    if not isinstance(lat, SiteLattice):
+        raise TypeError(f"`lattice` in {str(path)!r} is a {type(lat).__module__}.{type(lat).__name__}, expected an orbsym.numeric.sites.SiteLattice")
+    vals = []
+    for name in ("T", "eta"):
+        v = ns.get(name)
+        if v is not None:
+            v = real_number(f"`{name}` in {str(path)!r}", v, minimum=0.0, strict=name == "eta")
+        vals.append(v)
+    return lat, vals[0], vals[1]
+
+
+def _one_place(flag, option, name, from_file, path, default):
+    if option is not None and from_file is not None:
+        raise ValueError(f"option {flag} conflicts with `{name}` set in {str(path)!r}; set it in one place")
+    return option if option is not None else (from_file if from_file is not None else default)
+
+
+def _auto_engine(lat, T):
+    """``dense`` or ``greens`` for ``--engine auto``: dense whenever the slice chain (films: its k_z = 0
+    sector) has bonds beyond ``(1, 0)``, ``(0, 1)``; else the faster by :func:`orbsym.numeric.engines.engine_costs`."""
+    import numpy as np
+
+    from ..numeric.engines import engine_costs
+
+    base = lat.slices.sector(0.0) if lat.transverse_dimension == 2 else lat.slices
+    if base.has_diagonal_bonds:
+        return "dense"
+    with np.errstate(under="ignore"):
+        cost = engine_costs(base, T, True)
+    return "greens" if cost["greens"] < cost["dense"] else "dense"
+
+
+def _check_size(lat, engine, T, response):
+    """Refuse, before any work, a solve beyond the memory/time limits (the estimate in the message)."""
+    from ..numeric.budget import check_resources, film_estimate, kubo_estimate
+
+    film = lat.transverse_dimension == 2
+    what = f"this SiteLattice ({lat.n_slices} slices of {lat.slice_states} states" + (f", {lat.slice_N_y} k_y points" if lat.transverse_dimension else "") + (f", N_z = {lat.N_z}" if film else "") + ")"
+    hint = "use fewer cells, a narrower sample, shorter bonds or a coarser k grid"
+    if response is not None:
+        est = kubo_estimate(lat.n_slices, lat.slice_N_y, lat.slice_states, symmetric=False)
+        if film:
+            est = film_estimate(est, lat.slices)
+        return check_resources(est, what=f"the linear response of {what}", hint=hint)
+    if engine == "dense":
+        return check_resources(lat.estimate("bloch"), what=f"the dense solve of {what}", hint=hint)
+    from ..numeric.engines import greens_solve_estimate
+
+    base = lat.slices.sector(0.0) if film else lat.slices
+    if base.has_diagonal_bonds:
+        extra = sorted({tuple(int(v) for v in b) for b in base.bonds if tuple(b) not in ((1, 0), (0, 1)) and (base.hoppings[b] != 0).any()})
+        raise ValueError(f"--engine greens handles nearest-slice bonds only; the slice chain of this lattice has bonds {extra} (slice offsets (dX, dY)): use --engine dense or auto")
+    est = greens_solve_estimate(base, T, True)
+    if film:
+        est = film_estimate(est, lat.slices)
+    return check_resources(est, what=f"the Green's-function solve of {what}", hint=hint)
+
+
+# =============================================================================== the run
+def run(args):
+    from ..conventions import PAPER_PARAMETERS
+    from ..numeric.checks import ENERGY_LIMIT, real_number
+    from ..numeric.sites import BalanceError
+    from ..response import DEFAULT_ETA
+
+    if args.eta is not None and args.response is None:
+        raise ValueError("--eta applies only to --response (the relaxation rate of the Kubo response); add --response y (or z) or drop --eta")
+    if args.engine is not None and args.response is not None:
+        raise ValueError("--engine applies only to the equilibrium solve; --response runs the Kubo engine (orbsym.numeric.kubo): drop --engine")
+    qs = _quantities(args.quantities, args.response is not None)
+    if args.T is not None:
+        real_number("--T", args.T, minimum=0.0, bound=ENERGY_LIMIT)
+    if args.eta is not None:
+        real_number("--eta", args.eta, minimum=0.0, strict=True, bound=ENERGY_LIMIT)
+    targets = _outputs(args)
+    lat, T_file, eta_file = load_lattice_file(args.file)
+    T = _one_place("--T", args.T, "T", T_file, args.file, PAPER_PARAMETERS["T"])
+    real_number("T", T, minimum=0.0, bound=ENERGY_LIMIT)
+    dim = lat.transverse_dimension
+    if args.response is not None:
+        eta = _one_place("--eta", args.eta, "eta", eta_file, args.file, DEFAULT_ETA)
+        real_number("eta", eta, minimum=0.0, strict=True, bound=ENERGY_LIMIT)
+        if dim == 0:
+            raise ValueError(f"--response {args.response} needs a periodic direction; the lattice of {str(args.file)!r} is a finite sample "
+                             f"(transverse dimension 0, width {lat.width}): build it with N_y (E_y) or N_y and N_z (E_y, E_z)")
+        if args.response == "z" and dim != 2:
+            raise ValueError(f"--response z (E_z) needs a film (transverse dimension 2: N_y and N_z); the lattice of {str(args.file)!r} "
+                             "is periodic in y only: use --response y")
+        lat._field_axis(args.response)  # the stacking vector must be normal to the field (before any work)
+        _check_size(lat, None, T, args.response)
+        resp = lat.respond(T, eta, field=args.response, check=False)
+        engine, requested = "kubo", "kubo"
+        residual, scale = resp.max_abs_residual, resp.balance_scale
+        what = f"the driven per-site balance -div j + tau = eta <J> + D of the response to E_{args.response}"
+        result, free_energy = resp, None
+    else:
+        eta = None
+        requested = args.engine or "auto"
+        engine = _auto_engine(lat, T) if requested == "auto" else requested
+        _check_size(lat, engine, T, None)
+        obs = lat.solve(T, engine=engine)
+        residual, scale = _stationarity(obs)
+        free_energy = float(obs.free_energy())
+        what = "the per-site balance of the thermal state, d<J_i>/dt = -div_i j + tau_i = 0,"
+        result = obs
+    if not (residual <= BALANCE_TOL * max(1.0, scale)):
+        raise BalanceError(f"{what} is off: largest residual {residual:.3g} (largest term {scale:.3g}, tolerance {BALANCE_TOL:g} relative); "
+                           "the solve is inconsistent, nothing was written")
+    ds = site_dataset(lat, result, qs, T=T, eta=eta, field=args.response, engine=engine, requested=requested, residual=residual, file=args.file)
+    if any(t is not None for t in targets):
+        _write(ds, *targets)
+    print(_summary(lat, ds, residual, free_energy))
+    return 0
+
+
+def _stationarity(obs):
+    """``(largest |residual|, largest |term|)`` of the equilibrium balance over the charge and J_x, J_y, J_z:
+    the residual is ``-div j + tau`` (zero in a stationary state) and the decomposition identity
+    ``d<O_i>/dt - (-div j + tau)``."""
+    import numpy as np
+
+    worst, scale = 0.0, 0.0
+    for p in POLS:
+        pol = _API_POL[p]
+        div, tau = obs.divergence(pol), obs.torque(pol)
+        worst = max(worst, float(np.abs(tau - div).max(initial=0.0)), float(np.abs(obs.continuity_residual(pol)).max(initial=0.0)))
+        scale = max(scale, float(np.abs(div).max(initial=0.0)), float(np.abs(tau).max(initial=0.0)))
+    return worst, scale
+
+
+# =============================================================================== the dataset
+def _bond_names(lat):
+    return [f"{lat.names[i]}->{lat.names[j]} ({', '.join(str(int(v)) for v in off)})" for i, j, off, _ in lat.hoppings]
+
+
+def site_dataset(lat, result, quantities, T, eta=None, field=None, engine=None, requested=None, residual=None, file=None):
+    """The ``xarray.Dataset`` of a :class:`SiteObservables` (equilibrium) or :class:`SiteResponse` (``field``).
+
+    Dimensions ``polarization`` (charge, x, y, z), ``x`` (x-cells), ``row`` (the width of a finite
+    sample; one transverse cell otherwise), ``site``, ``bond`` (hoppings, named
+    ``"start->end (dx, dy[, dz])"``), ``boundary`` (between x-cells ``b`` and ``b + 1``) and, for a
+    response, ``part``.  Every variable has ``units`` and ``description`` attributes.
+    """
+    import numpy as np
+    import xarray as xr
+
+    response = field is not None
+    per = "per site" if lat.transverse_dimension == 0 else "per site of one transverse cell"
+    rate = "t (J per unit time, hbar = 1; particles per unit time for the charge)"
+    dens_u = "hbar for J = L or S (generators of each site), particles for the charge"
+    if response:
+        force = f"per unit force q E_{field} (e = hbar = a = 1)"
+        dens_u, rate = f"{dens_u}, {force}", f"{rate}, {force}"
+    parts = list(PARTS) if response else None
+    src = {p: result[p] for p in PARTS} if response else {None: result}
+
+    def stack(fn):
+        """``fn(obs, api_pol)`` over polarizations (and parts): ``[part,] polarization, ...``."""
+        arr = [np.array([fn(o, _API_POL[p]) for p in POLS]) for o in src.values()]
+        return np.array(arr) if response else arr[0]
+
+    lead = ("part", "polarization") if response else ("polarization",)
+    sdims, bdims = lead + ("x", "row", "site"), lead + ("bond", "x", "row")
+    data = {}
+
+    def put(name, dims, values, units, description):
+        data[name] = xr.Variable(dims, values, attrs={"units": units, "description": description})
+
+    base = next(iter(src.values()))
+    put("bond_vector", ("bond", "component"), lat.bond_vectors, "a (lattice constant)",
+        "real bond vector p_end + dx a_x + dy a_y + dz a_z - p_start of each hopping (Peierls phase and Kubo velocity use it)")
+    if "densities" in quantities:
+        put("density", sdims, stack(lambda o, p: o.density(p)), dens_u, f"<c_i^dag J c_i> {per} (J = 1 for the charge); 0 at a vacancy")
+    if "currents" in quantities:
+        put("bond_current", bdims, stack(lambda o, p: o.current(p)), rate,
+            f"bond current (eom_end - eom_start)/2 of each hopping by its start cell: the flow of J from the start site to the end site, {per}; 0 where the bond is absent")
+        put("boundary_current", lead + ("boundary",), stack(lambda o, p: o.boundary_current(p)), rate,
+            "slice-boundary current: the bond current summed over every bond crossing the boundary between x-cells b and b+1 (positive toward +x); "
+            + ("summed over the width of the sample" if lat.transverse_dimension == 0 else "per transverse cell"))
+        put("bond_present", ("bond", "x", "row"), base.present().astype(np.int8), "1", "1 where the bond exists (both ends inside the sample, no vacancy), else 0")
+    if "torques" in quantities:
+        put("hopping_torque", bdims, stack(lambda o, p: o.source(p)), rate,
+            f"hopping torque (eom_start + eom_end)/2 of each bond, given to EACH end site, by start cell, {per}")
+        put("onsite_torque", sdims, stack(lambda o, p: o.onsite_torque(p)), rate, f"on-site torque i <c_i^dag [eps_i, J] c_i> (e.g. the exchange torque), {per}")
+        put("torque", sdims, stack(lambda o, p: o.torque(p)), rate, f"tau_i = on-site torque + the hopping torques of every bond at site i, {per}")
+    if "balance" in quantities:
+        put("divergence", sdims, stack(lambda o, p: o.divergence(p)), rate, f"div_i j = sum of the bond currents leaving site i - sum of those entering it, {per}")
+        if response:
+            bal = {p: result.balance(_API_POL[p]) for p in POLS}
+            put("relaxation", ("polarization", "x", "row", "site"), np.array([bal[p]["relaxation"] for p in POLS]), rate, f"eta <J_i> of the total response, {per}")
+            put("drive", ("polarization", "x", "row", "site"), np.array([bal[p]["drive"] for p in POLS]), rate,
+                f"D_i = <J_i> of the drive part (finite-k-grid sum of a k derivative, -> 0 on a fine grid), {per}")
+            put("balance_residual", ("polarization", "x", "row", "site"), np.array([bal[p]["residual"] for p in POLS]), rate,
+                "driven per-site balance residual -div_i j + tau_i - eta <J_i> - D_i of the total response (zero to rounding)")
+        else:
+            put("balance_residual", ("polarization", "x", "row", "site"), np.array([base.torque(_API_POL[p]) - base.divergence(_API_POL[p]) for p in POLS]), rate,
+                "per-site balance residual -div_i j + tau_i = d<J_i>/dt of the thermal state (zero to rounding: it is stationary)")
+    if "free_energy" in quantities and not response:
+        which = "of the whole sample" if lat.transverse_dimension == 0 else "per transverse cell"
+        put("free_energy", (), float(result.free_energy()), "t", f"grand potential Omega = F - mu N {which} (mu inside the on-site matrices; vacancy levels excluded)")
+    coords = {
+        "polarization": list(POLS),
+        "x": np.arange(lat.N_x),
+        "row": np.arange(lat.rows if lat.transverse_dimension == 0 else 1),
+        "site": list(lat.names),
+        "bond": _bond_names(lat),
+        "boundary": np.arange(max(lat.N_x - 1, 0)),
+        "component": ["x", "y", "z"],
+    }
+    if response:
+        coords["part"] = parts
+    ds = xr.Dataset(data, coords=coords)
+    coord_attrs = {
+        "polarization": ("1", "the observable J: charge (J = 1) or the generators J_x, J_y, J_z of each site"),
+        "x": ("cells", "x-cell (stacking axis, open ends)"),
+        "row": ("cells", "y-cell of a finite sample" if lat.transverse_dimension == 0 else "one transverse cell (values per transverse cell)"),
+        "site": ("1", "site name inside the cell"),
+        "bond": ("1", "hopping 'start->end (dx, dy[, dz])': site start in cell R to site end in cell R + offset (Hermitian conjugate implied)"),
+        "boundary": ("cells", "boundary between x-cells b and b+1"),
+        "component": ("1", "Cartesian component"),
+        "part": ("1", "Kubo part: total = fermi_surface + fermi_sea; drive = the source term D of the balance"),
+    }
+    for c, (u, d) in coord_attrs.items():
+        if c in ds.coords:
+            ds[c].attrs.update(units=u, description=d)
+    desc = lat.describe()
+    ds.attrs.update({
+        "calculation": f"linear response to E_{field}" if response else "equilibrium",  # not "mode": scipy's netcdf_file uses that name
+        "engine": engine or "",
+        "engine_requested": requested or "",
+        "T": float(T),
+        "transverse_dimension": int(lat.transverse_dimension),
+        "current": "bond_current: the bond current of each hopping alone (per bond offset); boundary_current: the slice-boundary total, "
+                   "every bond crossing the boundary between x-cells b and b+1 summed (the x current of any model with bonds longer than nearest neighbour)",
+        "units": "natural: energies and rates in units of t, e = hbar = a = 1" + (f"; response per unit force q E_{field}" if response else ""),
+        "conventions": "orbsym.conventions (shared/CONVENTIONS.md); site-resolved definitions: orbsym.numeric.sites (SiteObservables)",
+        "lattice": json.dumps(desc),
+        "max_balance_residual": float(residual) if residual is not None else float("nan"),
+        "source_file": str(file) if file is not None else "",
+    })
+    if response:
+        ds.attrs["eta"] = float(eta)
+        ds.attrs["field"] = field
+    return ds
+
+
+def _write(ds, nc, csv):
+    """Write the NetCDF and/or CSV file as one set (:func:`orbsym.io.atomic_files`)."""
+    from ..io import atomic_files, atomic_path, atomic_write
+
+    with atomic_files():
+        if nc is not None:
+            with atomic_path(nc) as tmp:
+                ds.to_netcdf(tmp, engine="scipy", format="NETCDF3_64BIT")
+        if csv is not None:
+            with atomic_write(csv) as fh:
+                fh.write(_csv_text(ds))
+
+
+def _csv_text(ds):
+    """Long table ``quantity, [part,] polarization, x, row, site, bond, boundary, value`` with ``#`` lines for the
+    attributes and every quantity's units."""
+    import pandas as pd
+
+    frames = []
+    for name in ds.data_vars:
+        v = ds[name]
+        df = v.to_dataframe(name="value").reset_index() if v.dims else pd.DataFrame({"value": [float(v.values)]})
+        df.insert(0, "quantity", name)
+        frames.append(df)
+    table = pd.concat(frames, ignore_index=True, sort=False)
+    keys = [c for c in ("quantity", "part", "polarization", "x", "row", "site", "bond", "component", "boundary") if c in table.columns]
+    table = table[keys + ["value"]]
+    head = [f"# {k}: {ds.attrs[k]}" for k in ("calculation", "engine", "T", "eta", "field", "units", "current", "conventions") if k in ds.attrs]
+    head += [f"# {name} [{ds[name].attrs['units']}]: {ds[name].attrs['description']}" for name in ds.data_vars]
+    return "\n".join(head) + "\n" + table.to_csv(index=False)
+
+
+def _summary(lat, ds, residual, free_energy=None):
+    """One line: geometry, engine, free energy or response, largest balance residual."""
+    n_orb = int(lat.cell_dim)
+    geo = f"{len(lat.sites)} site{'s' if len(lat.sites) != 1 else ''}/cell ({', '.join(lat.names)}; {n_orb} orbitals)"
+    if lat.transverse_dimension == 0:
+        sizes = f"transverse dimension 0 (finite sample), N_x={lat.N_x}, width={lat.width}"
+        nv = int(lat.vacant.sum())
+        if nv:
+            sizes += f", {nv} vacanc{'y' if nv == 1 else 'ies'}"
+    elif lat.transverse_dimension == 1:
+        sizes = f"transverse dimension 1 (periodic y), N_x={lat.N_x}, N_y={lat.N_y}"
+    else:
+        sizes = f"transverse dimension 2 (film), N_x={lat.N_x}, N_y={lat.N_y}, N_z={lat.N_z}"
+    parts = [f"sites: {geo}, {sizes}"]
+    if "field" in ds.attrs:
+        parts.append(f"engine kubo, response to E_{ds.attrs['field']} (parts total = fermi_surface + fermi_sea, drive; per unit force q E), T={ds.attrs['T']:g}, eta={ds.attrs['eta']:g}")
+    else:
+        eng = ds.attrs["engine"] + (" (auto)" if ds.attrs["engine_requested"] == "auto" else "")
+        parts.append(f"engine {eng}, T={ds.attrs['T']:g}")
+        if free_energy is not None:
+            which = "of the sample" if lat.transverse_dimension == 0 else "per transverse cell"
+            parts.append(f"free energy {which} {free_energy:.12g}")
+    parts.append(f"max balance residual {residual:.2e}")
+    return "; ".join(parts)
