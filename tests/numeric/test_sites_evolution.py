@@ -47,7 +47,7 @@ def random_cells(rng, N_x, shift=0.0):
 
 def random_hops(rng, N_x, offsets):
     hops = []
-    for k, (i, j, off) in enumerate(offsets):
+    for i, j, off in offsets:
         hops.append(Hopping(i, j, off, 0.5 * cplx(rng, N_x, ORBS["AB".index(i)], ORBS["AB".index(j)])))
     return hops
 
