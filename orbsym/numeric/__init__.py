@@ -14,6 +14,7 @@ Consumes the plain-data kernels of :mod:`orbsym.kernels`:
 * :mod:`~orbsym.numeric.engines` -- engine choice (dense / greens) by a measured cost model.
 * :mod:`~orbsym.numeric.evolution` -- real-time propagation of per-k density matrices (drives, relaxation).
 * :mod:`~orbsym.numeric.sites` -- site-resolved lattices (:class:`Site`, :class:`Hopping`, :class:`SiteLattice`: several sites per cell, bonds of any offset, finite samples with disorder and vacancies, films), per-site observables (:class:`SiteObservables`), linear response.
+* :mod:`~orbsym.numeric.sites_evolution` -- real time on site lattices (:func:`evolve_sites`: quench, on-site drives, relaxation; the per-site balance at every recorded time).
 * :mod:`~orbsym.numeric.checks` -- input validation with precise messages and close-match suggestions.
 
 Conventions: :mod:`orbsym.conventions`.
@@ -25,6 +26,7 @@ from .lattice import INTERFACES, Column, Lattice
 from .observables import KERNEL_NAMES, POLARIZATIONS, Observables, polarization_label
 from .realspace import RealSpaceObservables, RealSpaceSolution, angular_momentum_rate, dense_hamiltonian, solve_realspace
 from .sites import Hopping, Site, SiteLattice, SiteObservables
+from .sites_evolution import SiteContinuityError, evolve_sites
 from .thermo import fermi, grand_potential_from_density_matrix, grand_potential_terms
 
 __all__ = [
@@ -54,6 +56,8 @@ __all__ = [
     "Hopping",
     "SiteLattice",
     "SiteObservables",
+    "evolve_sites",
+    "SiteContinuityError",
     "fermi",
     "grand_potential_terms",
     "grand_potential_from_density_matrix",
