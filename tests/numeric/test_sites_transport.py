@@ -7,6 +7,8 @@ Hamiltonian built directly from the site description.
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from orbsym.numeric import leads as leads_module
 from orbsym.numeric.budget import ResourceError
@@ -137,6 +139,17 @@ def test_finite_width_vacancy_boundary_current_and_balance(bias, T):
     assert abs(clean.landauer_current() - I) > 1e-4
 
 
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**16), x=st.integers(1, 3), y=st.integers(0, 2), mu=st.floats(-1.5, 1.5))
+def test_boundary_current_is_landauer_current_with_any_vacancy(seed, x, y, mu):
+    sl = _strip(np.random.default_rng(seed), N_x=5, W=3, vacancies=[(x, y, "a")])
+    res = site_transport(sl, T=0.0, mu=mu, equilibrium=False, check=False)
+    I = res.landauer_current()
+    np.testing.assert_allclose(res.boundary_current(), I, rtol=0, atol=1e-10 * max(1.0, abs(I)))
+    rate = res.balance()
+    assert np.abs(rate[res.interior()]).max() < 1e-10 * max(1.0, np.abs(res.driven.current()).max())
+
+
 # ---------------------------------------------------------------- (4) clean chain: open channels
 def _bloch_strip(sl, kx, ky=None):
     """Lead Bloch Hamiltonian h(k_x) of one x-cell of a uniform site lattice, written from its hoppings
@@ -246,3 +259,64 @@ def test_refusals(monkeypatch):
     with pytest.raises(SurfaceGreenError, match=r"site-lattice transport: decimation and eigenmodes failed: residual 3e-2 \(test\)") as info:
         site_transport(sl, T=0.0)
     assert info.value.criterion == "dyson_residual"
+
+
+# ---------------------------------------------------------------- leads from other lattices
+def test_leads_from_other_lattices_equal_the_extended_region():
+    """Region R between leads of materials L and Rm (given as their own SiteLattices) is the same infinite
+    system as the region [L, R, Rm] with the default leads (its end slices continued)."""
+    rng = np.random.default_rng(21)
+    n, N_y, M = 2, 3, 4
+    mats = {m: (herm(rng, n), cplx(rng, n, n), 0.5 * cplx(rng, n, n), np.array([herm(rng, n) for _ in range(3)])) for m in ("L", "R")}
+    reg = [(herm(rng, n), cplx(rng, n, n), 0.5 * cplx(rng, n, n), np.array([herm(rng, n) for _ in range(3)])) for _ in range(M)]
+
+    def lattice(cells):  # cells: (eps, t_x of the bond to the next cell, t_y, generators) per x
+        sites = [(Site("a", (0, 0), e, g),) for e, _, _, g in cells]
+        return SiteLattice(sites, [Hopping("a", "a", (1, 0), np.array([c[1] for c in cells])),
+                                   Hopping("a", "a", (0, 1), np.array([c[2] for c in cells]))], N_y=N_y)
+
+    region = lattice(reg)
+    extended = lattice([mats["L"]] + reg[:-1] + [reg[-1][:1] + (mats["R"][1],) + reg[-1][2:]] + [mats["R"]])
+    lead_L, lead_R = lattice([mats["L"]] * 2), lattice([mats["R"]] * 2)
+    for bias in (None, 0.3):
+        kw = dict(T=0.1, bias=bias, n_energy=6 if bias is None else 20)
+        a = site_transport(region, left=lead_L, right=(lead_R, 1), **kw)
+        b = site_transport(extended, **kw)
+        assert abs(a.landauer_current()) > 1e-3
+        assert a.landauer_current() == pytest.approx(b.landauer_current(), rel=1e-9)
+        for part in a.parts:
+            for pol in POLS:
+                np.testing.assert_allclose(a[part].density(pol)[:, 0, 0], b[part].density(pol)[1:-1, 0, 0], rtol=0, atol=1e-9)
+    # the default leads (region's own end slices) are a different system
+    assert abs(site_transport(region, T=0.1).landauer_current() - a.landauer_current()) > 1e-4
+
+
+# ---------------------------------------------------------------- films
+def test_film_equals_planes_as_sites():
+    """A film (periodic y and z, N_z = 3) against the same crystal written in dimension 1 with the three
+    z-planes as three sites of one cell (the z bonds, wrap-around included, become intra-cell bonds)."""
+    rng = np.random.default_rng(4)
+    n, N_y, N_z, N_x = 2, 2, 3, 4
+    eps = [herm(rng, n) for _ in range(N_x)]
+    eps[1], eps[-2] = eps[0], eps[-1]
+    gens = np.array([herm(rng, n) for _ in range(3)])
+    tx, ty, tz, txz = cplx(rng, n, n), 0.5 * cplx(rng, n, n), 0.7 * cplx(rng, n, n), 0.3 * cplx(rng, n, n)
+    film = SiteLattice([(Site("a", (0, 0, 0), e, gens),) for e in eps],
+                       [Hopping("a", "a", (1, 0, 0), tx), Hopping("a", "a", (0, 1, 0), ty), Hopping("a", "a", (0, 0, 1), tz),
+                        Hopping("a", "a", (1, 0, 1), txz)], N_y=N_y, N_z=N_z)
+    names = [f"z{z}" for z in range(N_z)]
+    planes = SiteLattice(
+        [tuple(Site(names[z], (0, 0, z), e, gens) for z in range(N_z)) for e in eps],
+        [Hopping(names[z], names[z], (1, 0), tx) for z in range(N_z)] + [Hopping(names[z], names[z], (0, 1), ty) for z in range(N_z)]
+        + [Hopping(names[z], names[(z + 1) % N_z], (0, 0), tz) for z in range(N_z)]
+        + [Hopping(names[z], names[(z + 1) % N_z], (1, 0), txz) for z in range(N_z)],
+        N_y=N_y, vectors=np.diag([1.0, 1.0, N_z]))
+    f = site_transport(film, T=0.1, n_energy=6)
+    p = site_transport(planes, T=0.1, n_energy=6)
+    assert len(f.sectors) >= 2
+    assert f.conductance()["total"] > 0.1
+    assert p.conductance()["total"] == pytest.approx(N_z * f.conductance()["total"], rel=1e-9)  # per cell of 3 planes
+    for part in f.parts:
+        for pol in POLS:
+            np.testing.assert_allclose(p[part].density(pol)[:, 0, :], np.repeat(f[part].density(pol)[:, 0, :], N_z, axis=1), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(p.boundary_current(), N_z * f.boundary_current(), rtol=0, atol=1e-10)
