@@ -22,7 +22,9 @@ with the same slice size and transverse group may be given.  The lead couples to
 with its own ``h_01``, exactly as between two of its own cells: ``Sigma_L = h_01^dag g_L h_01``,
 ``Sigma_R = h_01 g_R h_01^dag`` (:mod:`orbsym.numeric.leads`).  Surface Green's functions: decimation
 with the eigenmode fallback of :mod:`orbsym.numeric.leads` (a :class:`~orbsym.numeric.leads.SurfaceGreenError`
-propagates with its message, the sector added).
+propagates with its message, the sector added).  A vacancy repeated in a lead slice is a flat band of
+decoupled states at :data:`orbsym.numeric.sites.VACANCY_ENERGY` in the lead: energies right at it are
+singular for the lead (prefer lead slices without vacancies).
 
 Steady state (the rules of :mod:`orbsym.numeric.negf` and :mod:`orbsym.transport`)
 ---------------------------------------------------------------------------------
@@ -65,7 +67,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 import numpy as np
 

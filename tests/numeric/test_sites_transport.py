@@ -84,7 +84,8 @@ def test_two_site_cell_equals_one_site_per_cell(bias):
     M = 4
     one, two = _chain(rng, M)
     kw = dict(T=0.1, bias=bias, n_energy=6 if bias is None else 20)
-    r1, r2 = site_transport(one, **kw), site_transport(two, **kw)
+    r1, r2 = site_transport(one, solver="dense", **kw), site_transport(two, solver="rgf", **kw)  # both region solvers
+    assert (r1.info["region_solver"], r2.info["region_solver"]) == ("dense", "rgf")
     assert two.slice_states == 2 * one.slice_states
     I1 = r1.landauer_current()
     assert abs(I1) > 1e-3
