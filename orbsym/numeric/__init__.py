@@ -15,6 +15,7 @@ Consumes the plain-data kernels of :mod:`orbsym.kernels`:
 * :mod:`~orbsym.numeric.evolution` -- real-time propagation of per-k density matrices (drives, relaxation).
 * :mod:`~orbsym.numeric.sites` -- site-resolved lattices (:class:`Site`, :class:`Hopping`, :class:`SiteLattice`: several sites per cell, bonds of any offset, finite samples with disorder and vacancies, films), per-site observables (:class:`SiteObservables`), linear response.
 * :mod:`~orbsym.numeric.sites_evolution` -- real time on site lattices (:func:`evolve_sites`: quench, on-site drives, relaxation; the per-site balance at every recorded time).
+* :mod:`~orbsym.numeric.sites_transport` -- site lattices between semi-infinite leads (:func:`site_transport`: NEGF per k, conductance, per-site steady-state balance).
 * :mod:`~orbsym.numeric.checks` -- input validation with precise messages and close-match suggestions.
 
 Conventions: :mod:`orbsym.conventions`.
@@ -27,6 +28,7 @@ from .observables import KERNEL_NAMES, POLARIZATIONS, Observables, polarization_
 from .realspace import RealSpaceObservables, RealSpaceSolution, angular_momentum_rate, dense_hamiltonian, solve_realspace
 from .sites import Hopping, Site, SiteLattice, SiteObservables
 from .sites_evolution import SiteContinuityError, evolve_sites
+from .sites_transport import SiteLead, SiteTransportResult, site_transport
 from .thermo import fermi, grand_potential_from_density_matrix, grand_potential_terms
 
 __all__ = [
@@ -58,6 +60,9 @@ __all__ = [
     "SiteObservables",
     "evolve_sites",
     "SiteContinuityError",
+    "site_transport",
+    "SiteLead",
+    "SiteTransportResult",
     "fermi",
     "grand_potential_terms",
     "grand_potential_from_density_matrix",

@@ -24,7 +24,7 @@ def test_numeric_layer_runs_without_sympy():
         import orbsym.numeric
         import importlib, pkgutil
         names = [m.name for m in pkgutil.iter_modules(orbsym.numeric.__path__)]
-        assert {{"bloch", "lattice", "observables", "realspace", "thermo", "infinite", "kubo", "leads", "negf", "rgf", "poles", "greens", "lloyd", "engines", "evolution", "local_update", "sites", "sites_evolution"}} <= set(names), names
+        assert {{"bloch", "lattice", "observables", "realspace", "thermo", "infinite", "kubo", "leads", "negf", "rgf", "poles", "greens", "lloyd", "engines", "evolution", "local_update", "sites", "sites_evolution", "sites_transport", "film"}} <= set(names), names
         for name in names:                      # every module of the numeric layer, present and future
             importlib.import_module("orbsym.numeric." + name)
         from lattices import trilayer
