@@ -321,3 +321,19 @@ def test_film_equals_planes_as_sites():
         for pol in POLS:
             np.testing.assert_allclose(p[part].density(pol)[:, 0, :], np.repeat(f[part].density(pol)[:, 0, :], N_z, axis=1), rtol=0, atol=1e-9)
     np.testing.assert_allclose(p.boundary_current(), N_z * f.boundary_current(), rtol=0, atol=1e-10)
+
+
+def test_merged_end_slices_check_only_the_boundaries_outside_them():
+    """A (2, 0) bond merges two x-cells per slice: inside an end slice lead bonds cross the boundary too,
+    so the Landauer check covers boundaries merge_x - 1 .. N_x - 1 - merge_x, where it holds exactly
+    (the default check=True used to raise here)."""
+    S = np.array([[[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]]) / 2
+    A, B = Site("A", (0, 0), -0.4 * S[0], S), Site("B", (0.5, 0.5), -0.4 * S[2], S)
+    hops = [Hopping("A", "B", (0, 0), -np.eye(2)), Hopping("B", "A", (1, 0), -np.eye(2)), Hopping("A", "A", (0, 1), -np.eye(2)),
+            Hopping("B", "B", (0, 1), -np.eye(2)), Hopping("A", "A", (2, 0), -0.2 * np.eye(2))]
+    lat = SiteLattice([A, B], hops, N_x=8, N_y=6)
+    r = site_transport(lat, 0.05)
+    assert lat.merge_x == 2 and list(r.checked_boundaries()) == [1, 2, 3, 4, 5]
+    I = r.landauer_current()
+    np.testing.assert_allclose(r.boundary_current()[1:6], I, rtol=0, atol=1e-12)
+    assert abs(r.boundary_current()[0] - I) > 1e-3  # the end slice's boundary is not closed by the lattice's bonds alone
