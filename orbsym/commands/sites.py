@@ -1,4 +1,4 @@
-"""``orbsym sites``: equilibrium or linear response of a site-resolved lattice defined in a Python file.
+"""``orbsym sites``: equilibrium, linear response, transport or real time of a site-resolved lattice defined in a Python file.
 
 Examples::
 
@@ -6,15 +6,22 @@ Examples::
     orbsym sites cell.py --T 0.05 --out cell.nc           # every per-site / per-bond profile, NetCDF
     orbsym sites cell.py --response y --eta 0.05 --csv response.csv
     orbsym sites flake.py --quantities densities,balance --engine dense --out flake.nc
+    orbsym sites cell.py --transport --out g.nc            # between leads, linear response (conductance)
+    orbsym sites cell.py --transport --bias 0.1 --n-energy 100 --out iv.nc
+    orbsym sites quench.py --evolve --out t.nc            # real time: the file's `times`, `quench`, `drive`, `eta`
 
 ``FILE.py`` is executed once as Python code (use only files you trust) and must define ``lattice``, an
 :class:`orbsym.numeric.sites.SiteLattice` (several sites per cell, bonds of any offset; transverse
 dimension 0 = a finite sample of ``width`` cells with optional per-cell on-site matrices and
 vacancies, 1 = periodic y (``N_y``), 2 = a film periodic in y and z (``N_y``, ``N_z``)).  It may also
-define ``T`` (temperature, units of t) and ``eta`` (relaxation rate of ``--response``); the options
+define ``T`` (temperature, units of t) and ``eta`` (relaxation rate of ``--response``/``--evolve``); the options
 ``--T``/``--eta`` give them instead (giving one in both places is refused: set it in one place).
 Defaults: ``T`` of :data:`orbsym.conventions.PAPER_PARAMETERS`, ``eta`` =
-:data:`orbsym.response.DEFAULT_ETA`.  A file's ``eta`` is used only with ``--response``.
+:data:`orbsym.response.DEFAULT_ETA` (``--response``; ``--evolve``: no relaxation).  A file's ``eta`` is
+used by ``--response`` and ``--evolve``, ignored by the equilibrium solve and refused with
+``--transport`` (which has no relaxation rate).  For ``--transport`` the file may define ``left`` /
+``right`` (a SiteLattice: its first / last slice continued, or ``(SiteLattice, slice index)``; default:
+the region's end slices); for ``--evolve`` it must define ``times`` and may define ``quench`` and ``drive``.
 
 Modes
 -----
@@ -27,8 +34,27 @@ Modes
   y) or ``E_z`` (films), per unit force ``q E`` (``e = hbar = a = 1``), parts ``total`` (=
   ``fermi_surface + fermi_sea``), ``fermi_surface``, ``fermi_sea`` and ``drive``; the balance checked is
   the driven one, ``-div_i j + tau_i = eta <O_i> + D_i``.  ``--engine`` does not apply.
+* ``--transport``: :func:`orbsym.numeric.sites_transport.site_transport`, the steady state of the lattice
+  between two semi-infinite leads (NEGF), in linear response (per unit bias; parts ``response`` and
+  ``equilibrium``, the Landauer conductance in ``e^2/h`` per transverse cell) or at ``--bias V`` with the
+  symmetric split ``mu_L = mu + V/2``, ``mu_R = mu - V/2`` (parts ``window``, ``equilibrium`` =
+  ``rho_eq(mu_R)``, ``total``); ``--T`` is the leads' temperature, ``--n-energy`` the energy nodes (not
+  at ``T = 0`` in linear response: one energy).  The balance checked: ``d<O_i>/dt = -div_i j + tau_i = 0``
+  at every interior site (outside the two end slices, which exchange particles with the leads) for
+  every part, and the charge slice-boundary current equals the Landauer current at every boundary
+  outside the end slices (inside an end slice of several x-cells, bonds from the lead cross it).
+* ``--evolve``: :func:`orbsym.numeric.sites_evolution.evolve_sites`, real time from the thermal state at
+  ``T``: a sudden ``quench`` (a SiteLattice of the same geometry) at ``t = 0``, an on-site ``drive``
+  (``t -> {site or (x, y, site): matrix}``, units of t; exponential midpoint rule with
+  ``--steps-per-interval`` steps between recorded times, default 16; without a drive the propagation is
+  exact and the option is refused) and relaxation at rate ``eta``, recorded at the file's ``times``
+  (units of hbar/t).  The balance checked: ``d<J_i>/dt = -div_i j + tau_i`` at every site and time.
 
-A balance off by more than :data:`BALANCE_TOL` (relative to its largest term, or 1) fails the run
+The modes exclude each other (two given: exit status 2), and so does every option outside its mode
+(``--engine``: equilibrium; ``--eta``: ``--response``, ``--evolve``; ``--bias``, ``--n-energy``:
+``--transport``; ``--steps-per-interval``: ``--evolve``; ``--quantities``: not ``--evolve``).
+
+A balance off by more than :data:`BALANCE_TOL` (relative to its largest term, or 1; every mode) fails the run
 (exit status 1, the message names the residual); nothing is written then.
 
 Output
@@ -50,6 +76,15 @@ FILE.csv`` (a long table: one row per value, ``# units`` comment lines first) ho
   ``relaxation`` ``eta <O_i>`` and ``drive`` ``D_i``);
 * ``free_energy`` (equilibrium only): grand potential per transverse cell (whole finite sample).
 
+``--transport`` (:func:`transport_dataset`) writes the same profiles per ``part`` (``balance_residual``
+is ``d<O_i>/dt``, zero at the ``interior`` sites), ``boundary_checked``, the scalars
+``landauer_current`` and (linear response) ``conductance``, and global attributes naming the current
+definitions, the bias split, ``mu_L``, ``mu_R``, the leads and the units.  ``--evolve`` writes the
+Dataset of :func:`~orbsym.numeric.sites_evolution.evolve_sites` (dimension ``time``; ``density``,
+``rate``, ``divergence``, ``torque``, ``drive_torque``, ``residual``, ``current``, ``source``,
+``boundary_current``, ``particle_number``, ...) with the bond names and global attributes of the other
+modes; the summary line gives the particle number and the total ``J_x, J_y, J_z`` at the last time.
+
 Response quantities carry a leading ``part`` dimension.  ``row`` runs over the ``width`` of a finite
 sample and has one entry (per transverse cell) for periodic lattices.  The ``bond`` coordinate names
 each hopping ``"start->end (dx, dy[, dz])"``; ``bond_vector`` holds its real vector.  Every variable
@@ -57,11 +92,12 @@ has ``units`` and ``description`` attributes; the global attributes name the eng
 the units (``t``, ``e = hbar = a = 1``) and the conventions (:mod:`orbsym.conventions`,
 :mod:`orbsym.numeric.sites`).
 
-Checked before any work (one line on stderr, exit status 2): the options (``--eta`` needs
-``--response``, ``--engine`` does not apply to it, names and numbers), the output files (suffix,
-writable directory), the file and its ``lattice``, the field against the lattice's periodic
-directions, and the memory and time of the solve (refused with the estimate,
-:mod:`orbsym.numeric.budget`).
+Checked before any work (one line on stderr, exit status 2): the mode and the options that apply to it
+(names and numbers), the output files (suffix, writable directory), the file and its ``lattice``, the
+field against the lattice's periodic directions, the leads (slice size, transverse group), ``times``,
+``quench`` and ``drive`` (their form), and the memory and time of the solve, the transport or the
+real-time run (refused with the estimate, :mod:`orbsym.numeric.budget`; the transport and real-time
+drivers estimate before they solve anything).
 """
 
 from __future__ import annotations
@@ -69,10 +105,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["NAME", "HELP", "add_arguments", "run", "QUANTITIES", "BALANCE_TOL", "load_lattice_file", "site_dataset"]
+__all__ = ["NAME", "HELP", "add_arguments", "run", "QUANTITIES", "BALANCE_TOL", "load_lattice_file", "site_dataset", "transport_dataset"]
 
 NAME = "sites"
-HELP = "equilibrium or linear response of a multi-site-cell lattice or finite sample (SiteLattice) defined in FILE.py"
+HELP = "equilibrium, linear response, transport between leads or real time of a multi-site-cell lattice or finite sample (SiteLattice) defined in FILE.py"
 
 QUANTITIES = ("densities", "currents", "torques", "balance", "free_energy")
 ENGINES = ("auto", "dense", "greens")
@@ -117,8 +153,6 @@ def _quantities(text, mode=None):
     from ..numeric.checks import unknown_name
     from ..workflows.sweeps.inputs import split_list
 
-    if mode is True:  # backward compatibility: the old boolean ``response``
-        mode = "--response"
     allowed = tuple(q for q in QUANTITIES if not (mode and q == "free_energy"))
     if text is None:
         return allowed
@@ -272,15 +306,16 @@ def _mode(args):
         "--bias": (args.bias is not None, ("transport",), "the bias of --transport"),
         "--n-energy": (args.n_energy is not None, ("transport",), "the energy nodes of --transport"),
         "--steps-per-interval": (args.steps_per_interval is not None, ("evolve",), "the midpoint steps of --evolve with a drive"),
-        "--quantities": (args.quantities is not None, (None, "response", "transport"), "a selection of the profiles (--evolve writes the whole evolve_sites Dataset)"),
+        "--quantities": (args.quantities is not None, (None, "response", "transport"), "a selection of the profiles; --evolve writes the whole evolve_sites Dataset"),
     }
     name = "the equilibrium solve" if mode is None else f"--{mode}"
     for flag, (given, modes, what) in applies.items():
-        if given and mode not in modes:
-            where = " or ".join("the equilibrium solve" if m is None else f"--{m}" for m in modes)
-            hint = {"--engine": "; --response runs the Kubo engine (orbsym.numeric.kubo)" if mode == "response" else ""}.get(flag, "")
-            raise ValueError(f"{flag} applies only to {where} ({what}), not to {name}{hint}: drop {flag}"
-                             + (f" or add {' or '.join(f'--{m}' for m in modes if m)}" if flag in ("--eta", "--bias", "--n-energy", "--steps-per-interval") else ""))
+        if not given or mode in modes:
+            continue
+        where = " or ".join("the equilibrium solve" if m is None else f"--{m}" for m in modes)
+        hint = "; --response runs the Kubo engine (orbsym.numeric.kubo)" if flag == "--engine" and mode == "response" else ""
+        fix = f"drop {flag}" + (f" or add {' or '.join(f'--{m}' for m in modes)}" if None not in modes else "")
+        raise ValueError(f"{flag} applies only to {where} ({what}), not to {name}{hint}: {fix}")
     return mode
 
 
@@ -357,10 +392,7 @@ def _run_transport(args, lat, T, eta_file, ns, qs, targets):
                          "(the leads' broadening is fixed by orbsym.numeric.leads): remove `eta` from the file or run --response/--evolve")
     if args.n_energy is not None and args.bias is None and T == 0:
         raise ValueError("--n-energy does not apply to the linear response at T = 0 (one energy, E = mu): it applies at T > 0 or with --bias")
-    leads = {}
-    for side in ("left", "right"):
-        spec = ns.get(side)
-        leads[side] = spec
+    leads = {side: ns.get(side) for side in ("left", "right")}  # None: the region's end slice continued
     # site_transport checks the leads and refuses a run beyond the memory/time limits (with the estimate)
     # before anything is solved (orbsym.numeric.budget.transport_estimate)
     res = site_transport(lat, T=T, bias=args.bias, left=leads["left"], right=leads["right"], n_energy=args.n_energy, check=False)
