@@ -392,7 +392,14 @@ def _run_transport(args, lat, T, eta_file, ns, qs, targets):
                          "(the leads' broadening is fixed by orbsym.numeric.leads): remove `eta` from the file or run --response/--evolve")
     if args.n_energy is not None and args.bias is None and T == 0:
         raise ValueError("--n-energy does not apply to the linear response at T = 0 (one energy, E = mu): it applies at T > 0 or with --bias")
+    from ..numeric.sites import SiteLattice
+
     leads = {side: ns.get(side) for side in ("left", "right")}  # None: the region's end slice continued
+    for side, spec in leads.items():
+        ok = spec is None or isinstance(spec, SiteLattice) or (isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], SiteLattice))
+        if not ok:
+            raise TypeError(f"`{side}` in {str(args.file)!r} is {type(spec).__name__} {spec!r:.60}: a lead is a SiteLattice (its "
+                            f"{'first' if side == 'left' else 'last'} slice continued) or a (SiteLattice, slice index) pair")
     # site_transport checks the leads and refuses a run beyond the memory/time limits (with the estimate)
     # before anything is solved (orbsym.numeric.budget.transport_estimate)
     res = site_transport(lat, T=T, bias=args.bias, left=leads["left"], right=leads["right"], n_energy=args.n_energy, check=False)

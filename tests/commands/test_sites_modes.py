@@ -46,6 +46,7 @@ FILES = {
     "driven": HEADER + "T = 0.1\ntimes = [0.5, 1.0]\neta = 0.4\ndrive = lambda t: {'A': 0.3 * np.sin(2 * t) * L[1]}\n",
     "eta": HEADER + "eta = 0.2\n",
     "bad_lead": HEADER + "left = SiteLattice(cell(), hops, N_x=4, N_y=6)\n",
+    "lead_type": HEADER + "right = 3\n",
     "big": HEADER + "times = [1.0]\nlattice = SiteLattice(cell(), hops, N_x=200, N_y=400)\n",
 }
 
@@ -260,6 +261,7 @@ REFUSALS = [
     ("eta", ("--transport",), "`eta` in"),
     ("eta", ("--evolve", "--eta", "0.3"), "option --eta conflicts with `eta` set in"),
     ("bad_lead", ("--transport",), "leads must carry the region's transverse group"),
+    ("lead_type", ("--transport",), "`right` in"),
     ("quench", ("--evolve", "--T", "0.2"), "option --T conflicts with `T` set in"),
     ("T", ("--transport",), None),  # accepted: reaches the tripwire
     ("quench", ("--evolve",), None),
