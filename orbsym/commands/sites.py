@@ -1,4 +1,4 @@
-"""``orbsym sites``: equilibrium or linear response of a site-resolved lattice defined in a Python file.
+"""``orbsym sites``: equilibrium, linear response, transport or real time of a site-resolved lattice defined in a Python file.
 
 Examples::
 
@@ -6,15 +6,22 @@ Examples::
     orbsym sites cell.py --T 0.05 --out cell.nc           # every per-site / per-bond profile, NetCDF
     orbsym sites cell.py --response y --eta 0.05 --csv response.csv
     orbsym sites flake.py --quantities densities,balance --engine dense --out flake.nc
+    orbsym sites cell.py --transport --out g.nc            # between leads, linear response (conductance)
+    orbsym sites cell.py --transport --bias 0.1 --n-energy 100 --out iv.nc
+    orbsym sites quench.py --evolve --out t.nc            # real time: the file's `times`, `quench`, `drive`, `eta`
 
 ``FILE.py`` is executed once as Python code (use only files you trust) and must define ``lattice``, an
 :class:`orbsym.numeric.sites.SiteLattice` (several sites per cell, bonds of any offset; transverse
 dimension 0 = a finite sample of ``width`` cells with optional per-cell on-site matrices and
 vacancies, 1 = periodic y (``N_y``), 2 = a film periodic in y and z (``N_y``, ``N_z``)).  It may also
-define ``T`` (temperature, units of t) and ``eta`` (relaxation rate of ``--response``); the options
+define ``T`` (temperature, units of t) and ``eta`` (relaxation rate of ``--response``/``--evolve``); the options
 ``--T``/``--eta`` give them instead (giving one in both places is refused: set it in one place).
 Defaults: ``T`` of :data:`orbsym.conventions.PAPER_PARAMETERS`, ``eta`` =
-:data:`orbsym.response.DEFAULT_ETA`.  A file's ``eta`` is used only with ``--response``.
+:data:`orbsym.response.DEFAULT_ETA` (``--response``; ``--evolve``: no relaxation).  A file's ``eta`` is
+used by ``--response`` and ``--evolve``, ignored by the equilibrium solve and refused with
+``--transport`` (which has no relaxation rate).  For ``--transport`` the file may define ``left`` /
+``right`` (a SiteLattice: its first / last slice continued, or ``(SiteLattice, slice index)``; default:
+the region's end slices); for ``--evolve`` it must define ``times`` and may define ``quench`` and ``drive``.
 
 Modes
 -----
@@ -27,8 +34,27 @@ Modes
   y) or ``E_z`` (films), per unit force ``q E`` (``e = hbar = a = 1``), parts ``total`` (=
   ``fermi_surface + fermi_sea``), ``fermi_surface``, ``fermi_sea`` and ``drive``; the balance checked is
   the driven one, ``-div_i j + tau_i = eta <O_i> + D_i``.  ``--engine`` does not apply.
+* ``--transport``: :func:`orbsym.numeric.sites_transport.site_transport`, the steady state of the lattice
+  between two semi-infinite leads (NEGF), in linear response (per unit bias; parts ``response`` and
+  ``equilibrium``, the Landauer conductance in ``e^2/h`` per transverse cell) or at ``--bias V`` with the
+  symmetric split ``mu_L = mu + V/2``, ``mu_R = mu - V/2`` (parts ``window``, ``equilibrium`` =
+  ``rho_eq(mu_R)``, ``total``); ``--T`` is the leads' temperature, ``--n-energy`` the energy nodes (not
+  at ``T = 0`` in linear response: one energy).  The balance checked: ``d<O_i>/dt = -div_i j + tau_i = 0``
+  at every interior site (outside the two end slices, which exchange particles with the leads) for
+  every part, and the charge slice-boundary current equals the Landauer current at every boundary
+  outside the end slices (inside an end slice of several x-cells, bonds from the lead cross it).
+* ``--evolve``: :func:`orbsym.numeric.sites_evolution.evolve_sites`, real time from the thermal state at
+  ``T``: a sudden ``quench`` (a SiteLattice of the same geometry) at ``t = 0``, an on-site ``drive``
+  (``t -> {site or (x, y, site): matrix}``, units of t; exponential midpoint rule with
+  ``--steps-per-interval`` steps between recorded times, default 16; without a drive the propagation is
+  exact and the option is refused) and relaxation at rate ``eta``, recorded at the file's ``times``
+  (units of hbar/t).  The balance checked: ``d<J_i>/dt = -div_i j + tau_i`` at every site and time.
 
-A balance off by more than :data:`BALANCE_TOL` (relative to its largest term, or 1) fails the run
+The modes exclude each other (two given: exit status 2), and so does every option outside its mode
+(``--engine``: equilibrium; ``--eta``: ``--response``, ``--evolve``; ``--bias``, ``--n-energy``:
+``--transport``; ``--steps-per-interval``: ``--evolve``; ``--quantities``: not ``--evolve``).
+
+A balance off by more than :data:`BALANCE_TOL` (relative to its largest term, or 1; every mode) fails the run
 (exit status 1, the message names the residual); nothing is written then.
 
 Output
@@ -50,6 +76,15 @@ FILE.csv`` (a long table: one row per value, ``# units`` comment lines first) ho
   ``relaxation`` ``eta <O_i>`` and ``drive`` ``D_i``);
 * ``free_energy`` (equilibrium only): grand potential per transverse cell (whole finite sample).
 
+``--transport`` (:func:`transport_dataset`) writes the same profiles per ``part`` (``balance_residual``
+is ``d<O_i>/dt``, zero at the ``interior`` sites), ``boundary_checked``, the scalars
+``landauer_current`` and (linear response) ``conductance``, and global attributes naming the current
+definitions, the bias split, ``mu_L``, ``mu_R``, the leads and the units.  ``--evolve`` writes the
+Dataset of :func:`~orbsym.numeric.sites_evolution.evolve_sites` (dimension ``time``; ``density``,
+``rate``, ``divergence``, ``torque``, ``drive_torque``, ``residual``, ``current``, ``source``,
+``boundary_current``, ``particle_number``, ...) with the bond names and global attributes of the other
+modes; the summary line gives the particle number and the total ``J_x, J_y, J_z`` at the last time.
+
 Response quantities carry a leading ``part`` dimension.  ``row`` runs over the ``width`` of a finite
 sample and has one entry (per transverse cell) for periodic lattices.  The ``bond`` coordinate names
 each hopping ``"start->end (dx, dy[, dz])"``; ``bond_vector`` holds its real vector.  Every variable
@@ -57,11 +92,12 @@ has ``units`` and ``description`` attributes; the global attributes name the eng
 the units (``t``, ``e = hbar = a = 1``) and the conventions (:mod:`orbsym.conventions`,
 :mod:`orbsym.numeric.sites`).
 
-Checked before any work (one line on stderr, exit status 2): the options (``--eta`` needs
-``--response``, ``--engine`` does not apply to it, names and numbers), the output files (suffix,
-writable directory), the file and its ``lattice``, the field against the lattice's periodic
-directions, and the memory and time of the solve (refused with the estimate,
-:mod:`orbsym.numeric.budget`).
+Checked before any work (one line on stderr, exit status 2): the mode and the options that apply to it
+(names and numbers), the output files (suffix, writable directory), the file and its ``lattice``, the
+field against the lattice's periodic directions, the leads (slice size, transverse group), ``times``,
+``quench`` and ``drive`` (their form), and the memory and time of the solve, the transport or the
+real-time run (refused with the estimate, :mod:`orbsym.numeric.budget`; the transport and real-time
+drivers estimate before they solve anything).
 """
 
 from __future__ import annotations
@@ -69,10 +105,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["NAME", "HELP", "add_arguments", "run", "QUANTITIES", "BALANCE_TOL", "load_lattice_file", "site_dataset"]
+__all__ = ["NAME", "HELP", "add_arguments", "run", "QUANTITIES", "BALANCE_TOL", "load_lattice_file", "site_dataset", "transport_dataset"]
 
 NAME = "sites"
-HELP = "equilibrium or linear response of a multi-site-cell lattice or finite sample (SiteLattice) defined in FILE.py"
+HELP = "equilibrium, linear response, transport between leads or real time of a multi-site-cell lattice or finite sample (SiteLattice) defined in FILE.py"
 
 QUANTITIES = ("densities", "currents", "torques", "balance", "free_energy")
 ENGINES = ("auto", "dense", "greens")
@@ -88,31 +124,43 @@ _API_POL = {"charge": None, "x": "x", "y": "y", "z": "z"}
 def add_arguments(parser):
     from .compute import _choice
 
-    parser.add_argument("file", metavar="FILE.py", help="Python file defining `lattice` (an orbsym.numeric.sites.SiteLattice), optionally `T` and `eta`; executed once: use only files you trust")
+    parser.add_argument("file", metavar="FILE.py", help="Python file defining `lattice` (an orbsym.numeric.sites.SiteLattice), optionally `T`, `eta`, `left`, `right`, `times`, `quench`, `drive`; executed once: use only files you trust")
     parser.add_argument("--T", type=float, default=None, metavar="TEMP", help="temperature >= 0, units of t (default: the file's T, else 0.01)")
     parser.add_argument("--engine", type=_choice("engine", ENGINES), metavar="{auto,dense,greens}", default=None,
                         help="equilibrium solver: dense, greens (nearest-slice bonds only) or auto (default: auto; not with --response)")
     parser.add_argument("--response", type=_choice("field direction", FIELDS), metavar="{y,z}", default=None,
                         help="Kubo linear response to E_y (periodic y) or E_z (films) instead of the equilibrium state")
-    parser.add_argument("--eta", type=float, default=None, metavar="ETA", help="relaxation rate hbar*eta > 0 of --response, units of t (default: the file's eta, else 0.05)")
-    parser.add_argument("--quantities", default=None, metavar="LIST", help=f"comma-separated subset of {','.join(QUANTITIES)} (default: all; free_energy not with --response)")
+    parser.add_argument("--eta", type=float, default=None, metavar="ETA", help="relaxation rate hbar*eta > 0 of --response (default: the file's eta, else 0.05) or --evolve (default: the file's eta, else none), units of t")
+    parser.add_argument("--transport", action="store_true",
+                        help="steady state between semi-infinite leads (NEGF; the file's `left`/`right`, default: the end slices continued): linear response or --bias")
+    parser.add_argument("--bias", type=float, default=None, metavar="V", help="--transport at finite bias V = mu_L - mu_R (units of t/e; mu_L,R = mu +- V/2); default: linear response")
+    parser.add_argument("--n-energy", dest="n_energy", type=int, default=None, metavar="N",
+                        help="--transport energy nodes: of the linear response at T > 0 (default 16) or of the bias window (default 200)")
+    parser.add_argument("--evolve", action="store_true",
+                        help="real time from the thermal state: the file defines `times`, optionally `quench` (a SiteLattice), `drive` (t -> {site: matrix}), `eta` (relaxation)")
+    parser.add_argument("--steps-per-interval", dest="steps_per_interval", type=int, default=None, metavar="N",
+                        help="--evolve with a `drive`: midpoint steps between recorded times (default 16)")
+    parser.add_argument("--quantities", default=None, metavar="LIST", help=f"comma-separated subset of {','.join(QUANTITIES)} (default: all; free_energy not with --response/--transport; not with --evolve)")
     parser.add_argument("--out", default=None, metavar="FILE.nc", help="write the profiles to a NetCDF file (atomically)")
     parser.add_argument("--csv", default=None, metavar="FILE.csv", help="write the profiles as a long CSV table (atomically)")
 
 
 # =============================================================================== checks
-def _quantities(text, response):
-    """The ``--quantities`` list, every entry checked by position; default: all that apply."""
+def _quantities(text, mode=None):
+    """The ``--quantities`` list, every entry checked by position; default: all that apply.
+
+    ``mode``: None (equilibrium), ``"--response"`` or ``"--transport"`` (no free energy)."""
     from ..numeric.checks import unknown_name
     from ..workflows.sweeps.inputs import split_list
 
-    allowed = tuple(q for q in QUANTITIES if not (response and q == "free_energy"))
+    allowed = tuple(q for q in QUANTITIES if not (mode and q == "free_energy"))
     if text is None:
         return allowed
     qs = split_list("--quantities", text, example="densities,currents")
+    why = {"--response": "a linear response has no free energy", "--transport": "an open steady state has no free energy"}
     for pos, q in enumerate(qs, 1):
-        if q == "free_energy" and response:
-            raise ValueError(f"--quantities {text!r}: free_energy (entry {pos}) does not apply to --response (a linear response has no free energy); allowed: {', '.join(allowed)}")
+        if q == "free_energy" and mode:
+            raise ValueError(f"--quantities {text!r}: free_energy (entry {pos}) does not apply to {mode} ({why[mode]}); allowed: {', '.join(allowed)}")
         if q not in QUANTITIES:
             raise ValueError(f"--quantities {text!r}: entry {pos}: {unknown_name('quantity', q, allowed)}")
     if len(set(qs)) != len(qs):
@@ -147,6 +195,13 @@ def load_lattice_file(path):
     TypeError/ValueError if it defines no SiteLattice ``lattice`` or a ``T``/``eta`` that is not a
     finite real number.
     """
+    lat, T, eta, _ = _load_file(path)
+    return lat, T, eta
+
+
+def _load_file(path):
+    """``(lattice, T, eta, namespace)`` of the file (:func:`load_lattice_file`; the namespace holds the
+    other names, e.g. ``left``, ``right``, ``times``, ``quench``, ``drive``)."""
     import runpy
     import traceback
 
@@ -187,7 +242,7 @@ def load_lattice_file(path):
         if v is not None:
             v = real_number(f"`{name}` in {str(path)!r}", v, minimum=0.0, strict=name == "eta")
         vals.append(v)
-    return lat, vals[0], vals[1]
+    return lat, vals[0], vals[1], ns
 
 
 def _one_place(flag, option, name, from_file, path, default):
@@ -238,25 +293,58 @@ def _check_size(lat, engine, T, response):
 
 
 # =============================================================================== the run
+def _mode(args):
+    """The calculation: ``None`` (equilibrium), ``"response"``, ``"transport"`` or ``"evolve"``; the modes
+    exclude each other and every option is checked against the mode (ValueError naming it)."""
+    chosen = [flag for flag, on in (("--response", args.response is not None), ("--transport", args.transport), ("--evolve", args.evolve)) if on]
+    if len(chosen) > 1:
+        raise ValueError(f"{' and '.join(chosen)} are different calculations (equilibrium, --response, --transport and --evolve exclude each other): run them one at a time")
+    mode = chosen[0][2:] if chosen else None
+    applies = {  # option: (given, modes it applies to, what it is)
+        "--engine": (args.engine is not None, (None,), "the equilibrium solver"),
+        "--eta": (args.eta is not None, ("response", "evolve"), "the relaxation rate of --response or --evolve"),
+        "--bias": (args.bias is not None, ("transport",), "the bias of --transport"),
+        "--n-energy": (args.n_energy is not None, ("transport",), "the energy nodes of --transport"),
+        "--steps-per-interval": (args.steps_per_interval is not None, ("evolve",), "the midpoint steps of --evolve with a drive"),
+        "--quantities": (args.quantities is not None, (None, "response", "transport"), "a selection of the profiles; --evolve writes the whole evolve_sites Dataset"),
+    }
+    name = "the equilibrium solve" if mode is None else f"--{mode}"
+    for flag, (given, modes, what) in applies.items():
+        if not given or mode in modes:
+            continue
+        where = " or ".join("the equilibrium solve" if m is None else f"--{m}" for m in modes)
+        hint = "; --response runs the Kubo engine (orbsym.numeric.kubo)" if flag == "--engine" and mode == "response" else ""
+        fix = f"drop {flag}" + (f" or add {' or '.join(f'--{m}' for m in modes)}" if None not in modes else "")
+        raise ValueError(f"{flag} applies only to {where} ({what}), not to {name}{hint}: {fix}")
+    return mode
+
+
 def run(args):
     from ..conventions import PAPER_PARAMETERS
-    from ..numeric.checks import ENERGY_LIMIT, real_number
+    from ..numeric.checks import ENERGY_LIMIT, integer_at_least, real_number
     from ..numeric.sites import BalanceError
     from ..response import DEFAULT_ETA
 
-    if args.eta is not None and args.response is None:
-        raise ValueError("--eta applies only to --response (the relaxation rate of the Kubo response); add --response y (or z) or drop --eta")
-    if args.engine is not None and args.response is not None:
-        raise ValueError("--engine applies only to the equilibrium solve; --response runs the Kubo engine (orbsym.numeric.kubo): drop --engine")
-    qs = _quantities(args.quantities, args.response is not None)
+    mode = _mode(args)
+    qs = _quantities(args.quantities, {"response": "--response", "transport": "--transport"}.get(mode)) if mode != "evolve" else None
     if args.T is not None:
         real_number("--T", args.T, minimum=0.0, bound=ENERGY_LIMIT)
     if args.eta is not None:
         real_number("--eta", args.eta, minimum=0.0, strict=True, bound=ENERGY_LIMIT)
+    if args.bias is not None:
+        real_number("--bias", args.bias, bound=ENERGY_LIMIT)
+    if args.n_energy is not None:
+        integer_at_least("--n-energy", args.n_energy, 1, " (energy nodes)")
+    if args.steps_per_interval is not None:
+        integer_at_least("--steps-per-interval", args.steps_per_interval, 1, " (midpoint steps between recorded times)")
     targets = _outputs(args)
-    lat, T_file, eta_file = load_lattice_file(args.file)
+    lat, T_file, eta_file, ns = _load_file(args.file)
     T = _one_place("--T", args.T, "T", T_file, args.file, PAPER_PARAMETERS["T"])
     real_number("T", T, minimum=0.0, bound=ENERGY_LIMIT)
+    if mode == "transport":
+        return _run_transport(args, lat, T, eta_file, ns, qs, targets)
+    if mode == "evolve":
+        return _run_evolve(args, lat, T, eta_file, ns, targets)
     dim = lat.transverse_dimension
     if args.response is not None:
         eta = _one_place("--eta", args.eta, "eta", eta_file, args.file, DEFAULT_ETA)
@@ -291,6 +379,131 @@ def run(args):
     if any(t is not None for t in targets):
         _write(ds, *targets)
     print(_summary(lat, ds, residual, free_energy))
+    return 0
+
+
+def _run_transport(args, lat, T, eta_file, ns, qs, targets):
+    """``--transport``: :func:`orbsym.numeric.sites_transport.site_transport` with the file's leads."""
+    from ..numeric.sites import BalanceError
+    from ..numeric.sites_transport import site_transport
+
+    if eta_file is not None:
+        raise ValueError(f"`eta` in {str(args.file)!r} is the relaxation rate of --response/--evolve; --transport has no relaxation "
+                         "(the leads' broadening is fixed by orbsym.numeric.leads): remove `eta` from the file or run --response/--evolve")
+    if args.n_energy is not None and args.bias is None and T == 0:
+        raise ValueError("--n-energy does not apply to the linear response at T = 0 (one energy, E = mu): it applies at T > 0 or with --bias")
+    from ..numeric.sites import SiteLattice
+
+    leads = {side: ns.get(side) for side in ("left", "right")}  # None: the region's end slice continued
+    for side, spec in leads.items():
+        ok = spec is None or isinstance(spec, SiteLattice) or (isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[0], SiteLattice))
+        if not ok:
+            raise TypeError(f"`{side}` in {str(args.file)!r} is {type(spec).__name__} {spec!r:.60}: a lead is a SiteLattice (its "
+                            f"{'first' if side == 'left' else 'last'} slice continued) or a (SiteLattice, slice index) pair")
+    # site_transport checks the leads and refuses a run beyond the memory/time limits (with the estimate)
+    # before anything is solved (orbsym.numeric.budget.transport_estimate)
+    res = site_transport(lat, T=T, bias=args.bias, left=leads["left"], right=leads["right"], n_energy=args.n_energy, check=False)
+    residual, mismatch, scale, I = _transport_balance(res)
+    if not (residual <= BALANCE_TOL * max(1.0, scale)) or not (mismatch <= BALANCE_TOL * max(1.0, abs(I))):
+        raise BalanceError(
+            f"the steady-state balance of the transport is off: largest residual {residual:.3g} of d<O_i>/dt = -div_i j + tau_i = 0 at the "
+            f"interior sites (largest term {scale:.3g}), boundary current (outside the end slices) vs the Landauer current {I:.6g} off by {mismatch:.3g} "
+            f"(tolerance {BALANCE_TOL:g} relative); the solve is inconsistent, nothing was written")
+    ds = transport_dataset(lat, res, qs, file=args.file)
+    if any(t is not None for t in targets):
+        _write(ds, *targets)
+    print(_transport_summary(lat, res, ds))
+    return 0
+
+
+def _transport_balance(res):
+    """``(largest interior |d<O_i>/dt|, largest |boundary - Landauer| (charge), largest term, Landauer current)``
+    of a :class:`SiteTransportResult` over every part and the charge and ``J_x, J_y, J_z``."""
+    import numpy as np
+
+    interior = res.interior()
+    worst, scale = 0.0, 0.0
+    for obs in res.parts.values():
+        for p in POLS:
+            pol = _API_POL[p]
+            worst = max(worst, float(np.abs(obs.time_derivative(pol)[interior]).max(initial=0.0)))
+            scale = max(scale, float(np.abs(obs.current(pol)).max(initial=0.0)), float(np.abs(obs.onsite_torque(pol)).max(initial=0.0)))
+    I = float(res.landauer_current())
+    mismatch = float(np.abs(res.boundary_current()[_outer_boundaries(res.lattice)] - I).max(initial=0.0))
+    return worst, mismatch, scale, I
+
+
+def _outer_boundaries(lat):
+    """Mask of the x-cell boundaries not inside an end slice: ``merge_x - 1 <= b <= N_x - 1 - merge_x``.
+
+    When slices merge ``m_x > 1`` x-cells (bonds longer than one cell), bonds of the leads reach into the
+    whole end slice and cross the boundaries inside it; those bonds are outside the site lattice, so
+    there the slice-boundary current is not the Landauer current."""
+    import numpy as np
+
+    b = np.arange(max(lat.N_x - 1, 0))
+    return (b >= lat.merge_x - 1) & (b <= lat.N_x - 1 - lat.merge_x)
+
+
+def _run_evolve(args, lat, T, eta_file, ns, targets):
+    """``--evolve``: :func:`orbsym.numeric.sites_evolution.evolve_sites` with the file's ``times``, ``quench``,
+    ``drive`` and ``eta``."""
+    from ..numeric.checks import ENERGY_LIMIT, real_number
+    from ..numeric.sites_evolution import SiteContinuityError, evolve_sites
+
+    f = str(args.file)
+    eta = _one_place("--eta", args.eta, "eta", eta_file, args.file, None)
+    if eta is not None:
+        real_number("eta", eta, minimum=0.0, strict=True, bound=ENERGY_LIMIT)
+    if "times" not in ns:
+        raise ValueError(f"--evolve needs the recorded times: {f!r} defines no `times` (e.g. times = np.linspace(0.5, 10, 20), units of hbar/t)")
+    drive = ns.get("drive")
+    if drive is not None and not callable(drive):
+        raise TypeError(f"`drive` in {f!r} is a {type(drive).__name__}, expected a callable t -> {{site or (x, y, site): matrix}} (units of t)")
+    if args.steps_per_interval is not None and drive is None:
+        raise ValueError(f"--steps-per-interval applies only to a driven run (midpoint steps); {f!r} defines no `drive`, so the "
+                         "propagation is exact at any time: drop --steps-per-interval")
+    steps = args.steps_per_interval if args.steps_per_interval is not None else 16
+    # evolve_sites checks times / quench / the step count and refuses a run beyond the memory/time limits
+    # (with the estimate, orbsym.numeric.budget.evolve_estimate) before anything is propagated
+    ds = evolve_sites(lat, T, ns["times"], quench=ns.get("quench"), onsite_drive=drive, relaxation=eta, steps_per_interval=steps, check=False)
+    residual, scale = float(ds.attrs["max_abs_residual"]), float(ds.attrs["balance_scale"])
+    if not (residual <= BALANCE_TOL * max(1.0, scale)):
+        import numpy as np
+
+        r = np.abs(ds["residual"].values)
+        t = float(ds["time"].values[np.unravel_index(int(np.argmax(r)), r.shape)[0]])
+        raise SiteContinuityError(
+            f"the per-site balance d<J_i>/dt = -div_i j + tau_i of the real-time run is off: largest residual {residual:.3g} at t = {t:g} "
+            f"(largest term {scale:.3g}, tolerance {BALANCE_TOL:g} relative); the propagation is inconsistent, nothing was written")
+    ds.attrs.update({
+        "calculation": "real time (orbsym.numeric.sites_evolution.evolve_sites)",
+        "engine": ds.attrs["propagator"],
+        "transverse_dimension": int(lat.transverse_dimension),
+        "quench": "the file's `quench` from t = 0 on" if ns.get("quench") is not None else "none (the lattice's own Hamiltonian)",
+        "drive": "the file's `drive` (on-site, from t = 0 on)" if drive is not None else "none",
+        "current": "`current`: the bond current (eom_end - eom_start)/2 of each hopping alone, by start cell; boundary_current: every bond "
+                   "crossing the boundary between x-cells b and b+1 summed (positive toward +x); rate = Tr(rho i[h(t), J_i]) = -div j + tau",
+        "units": "natural: energies and rates in units of t, times in hbar/t, e = hbar = a = 1",
+        "conventions": "orbsym.conventions (shared/CONVENTIONS.md); site-resolved definitions: orbsym.numeric.sites (SiteObservables), "
+                       "real time: orbsym.numeric.sites_evolution",
+        "max_balance_residual": residual,
+        "source_file": f,
+    })
+    ds = ds.assign_coords(bond=_bond_names(lat))  # the names of the other modes, "start->end (dx, dy[, dz])"
+    coord_attrs = {
+        "polarization": ("1", "the observable J: charge (J = 1) or the generators J_x, J_y, J_z of each site"),
+        "x": ("cells", "x-cell (stacking axis, open ends)"),
+        "row": ("cells", "y-cell of a finite sample" if lat.transverse_dimension == 0 else "one transverse cell (values per transverse cell)"),
+        "site": ("1", "site name inside the cell"),
+        "bond": ("1", "hopping 'start->end (dx, dy[, dz])': site start in cell R to site end in cell R + offset (Hermitian conjugate implied)"),
+        "boundary": ("cells", "boundary between x-cells b and b+1"),
+    }
+    for c, (u, d) in coord_attrs.items():
+        ds[c].attrs.update(units=u, description=d)
+    if any(t is not None for t in targets):
+        _write(ds, *targets)
+    print(_evolve_summary(lat, ds, eta))
     return 0
 
 
@@ -425,6 +638,132 @@ def site_dataset(lat, result, quantities, T, eta=None, field=None, engine=None, 
     return ds
 
 
+def transport_dataset(lat, res, quantities, file=None):
+    """The ``xarray.Dataset`` of a :class:`orbsym.numeric.sites_transport.SiteTransportResult`.
+
+    Dimensions as :func:`site_dataset` with ``part``: ``response`` (per unit bias) and ``equilibrium``
+    (linear response) or ``window``, ``equilibrium`` and ``total`` (finite bias, :mod:`orbsym.numeric.sites_transport`).
+    Per-part variables: ``density``, ``bond_current``, ``boundary_current``, ``hopping_torque``,
+    ``onsite_torque``, ``torque``, ``divergence``, ``balance_residual`` (``d<O_i>/dt``, zero at the interior
+    sites); scalars ``landauer_current`` and, in linear response, ``conductance`` (``e^2/h`` per transverse
+    cell); ``interior`` marks the sites where the steady-state balance closes.
+    """
+    import numpy as np
+    import xarray as xr
+
+    linear = res.bias is None
+    parts = list(res.parts)
+    per = "per site" if lat.transverse_dimension == 0 else "per site of one transverse cell"
+    dens_u = "hbar for J = L or S (generators of each site), particles for the charge"
+    rate = "t (J per unit time, hbar = 1; particles per unit time for the charge)"
+    if linear:
+        note = "; part 'response': per unit bias V (d/dV, V in t/e, e = 1), part 'equilibrium': rho_eq(mu, T) itself"
+    else:
+        note = f"; bias V = {res.bias:g} (t/e): total = equilibrium (rho_eq(mu_R, T)) + window"
+    dens_u, rate = dens_u + note, rate + note
+    lead = ("part", "polarization")
+    sdims, bdims = lead + ("x", "row", "site"), lead + ("bond", "x", "row")
+    data = {}
+
+    def put(name, dims, values, units, description):
+        data[name] = xr.Variable(dims, values, attrs={"units": units, "description": description})
+
+    def stack(fn):
+        return np.array([[fn(res[part], _API_POL[p]) for p in POLS] for part in parts])
+
+    base = res[parts[0]]
+    put("bond_vector", ("bond", "component"), lat.bond_vectors, "a (lattice constant)",
+        "real bond vector p_end + dx a_x + dy a_y + dz a_z - p_start of each hopping")
+    if "densities" in quantities:
+        put("density", sdims, stack(lambda o, p: o.density(p)), dens_u, f"<c_i^dag J c_i> {per} (J = 1 for the charge); 0 at a vacancy")
+    if "currents" in quantities:
+        put("bond_current", bdims, stack(lambda o, p: o.current(p)), rate,
+            f"bond current (eom_end - eom_start)/2 of each hopping by its start cell: the flow of J from the start site to the end site, {per}; 0 where the bond is absent")
+        put("boundary_current", lead + ("boundary",), stack(lambda o, p: o.boundary_current(p)), rate,
+            "slice-boundary current: the bond current summed over every bond crossing the boundary between x-cells b and b+1 (positive toward +x); "
+            + ("summed over the width of the sample" if lat.transverse_dimension == 0 else "per transverse cell")
+            + "; for the charge of the driven part it equals landauer_current at every boundary outside the end slices (boundary_checked)")
+        put("boundary_checked", ("boundary",), _outer_boundaries(lat).astype(np.int8), "1",
+            "1 at the boundaries outside the two end slices, where the charge boundary current equals the Landauer current; 0 inside an "
+            "end slice of several x-cells (bonds from the lead cross it there, outside the site lattice)")
+        put("bond_present", ("bond", "x", "row"), base.present().astype(np.int8), "1", "1 where the bond exists (both ends inside the sample, no vacancy), else 0")
+    if "torques" in quantities:
+        put("hopping_torque", bdims, stack(lambda o, p: o.source(p)), rate,
+            f"hopping torque (eom_start + eom_end)/2 of each bond, given to EACH end site, by start cell, {per}")
+        put("onsite_torque", sdims, stack(lambda o, p: o.onsite_torque(p)), rate, f"on-site torque i <c_i^dag [eps_i, J] c_i>, {per}")
+        put("torque", sdims, stack(lambda o, p: o.torque(p)), rate, f"tau_i = on-site torque + the hopping torques of every bond at site i, {per}")
+    if "balance" in quantities:
+        put("divergence", sdims, stack(lambda o, p: o.divergence(p)), rate, f"div_i j = sum of the bond currents leaving site i - sum of those entering it, {per}")
+        put("balance_residual", sdims, stack(lambda o, p: o.time_derivative(p)), rate,
+            "d<J_i>/dt = -div_i j + tau_i of the steady state: zero at the interior sites (see interior); the end slices also exchange "
+            "particles with the leads through bonds outside the site lattice")
+        put("interior", ("x", "row", "site"), res.interior().astype(np.int8), "1",
+            "1 at the sites outside the two end slices (where the steady-state balance closes), else 0")
+    cur_u = "t (particles per unit time, e = hbar = 1) per transverse cell" + (", per unit bias V (= conductance / 2 pi)" if linear else "")
+    put("landauer_current", (), float(res.landauer_current()), cur_u,
+        "Landauer particle current (1/n_t)(1/2pi) sum_k int dE T(k, E) (f_L - f_R), positive toward +x" + (" (summed over the width)" if lat.transverse_dimension == 0 else ""))
+    if linear:
+        put("conductance", (), float(res.conductance()["total"]), "e^2/h per transverse cell",
+            "Landauer conductance G = (1/n_t) sum_k int dE (-f'(E - mu)) T(k, E), T = Tr(Gamma_L G^r Gamma_R G^a)")
+    coords = {
+        "part": parts,
+        "polarization": list(POLS),
+        "x": np.arange(lat.N_x),
+        "row": np.arange(lat.rows if lat.transverse_dimension == 0 else 1),
+        "site": list(lat.names),
+        "bond": _bond_names(lat),
+        "boundary": np.arange(max(lat.N_x - 1, 0)),
+        "component": ["x", "y", "z"],
+    }
+    ds = xr.Dataset(data, coords=coords)
+    part_desc = ("response = d rho/dV per unit bias (linear response), equilibrium = rho_eq(mu, T)" if linear
+                 else "window = int dE (f_L - f_R) A_L / 2pi, equilibrium = rho_eq(mu_R, T), total = equilibrium + window")
+    coord_attrs = {
+        "part": ("1", f"transport part: {part_desc}"),
+        "polarization": ("1", "the observable J: charge (J = 1) or the generators J_x, J_y, J_z of each site"),
+        "x": ("cells", "x-cell of the scattering region (leads attached at x-cell 0 and N_x - 1)"),
+        "row": ("cells", "y-cell of a finite sample" if lat.transverse_dimension == 0 else "one transverse cell (values per transverse cell)"),
+        "site": ("1", "site name inside the cell"),
+        "bond": ("1", "hopping 'start->end (dx, dy[, dz])': site start in cell R to site end in cell R + offset (Hermitian conjugate implied)"),
+        "boundary": ("cells", "boundary between x-cells b and b+1"),
+        "component": ("1", "Cartesian component"),
+    }
+    for c, (u, d) in coord_attrs.items():
+        ds[c].attrs.update(units=u, description=d)
+
+    def lead_text(ld):
+        src = "the region" if ld.source is lat else "a lattice of the file"
+        return f"slice {ld.slice_index} of {src} continued (cell coupling: slices {ld.pair[0]} -> {ld.pair[1]})"
+
+    residual, mismatch, _, _ = _transport_balance(res)
+    ds.attrs.update({
+        "calculation": "transport: " + ("linear response to a bias" if linear else f"finite bias V = {res.bias:g}"),
+        "engine": f"NEGF (orbsym.numeric.sites_transport, region solver {res.info['region_solver']})",
+        "T": float(res.T),
+        "mu": float(res.mu),
+        "mu_L": float(res.mu_L),
+        "mu_R": float(res.mu_R),
+        "bias": float(res.bias) if not linear else float("nan"),
+        "bias_split": "symmetric, s = 1/2: mu_L = mu + V/2, mu_R = mu - V/2 (orbsym.conventions, Transport)",
+        "energy_rule": str(res.info.get("energy_rule", "")),
+        "left_lead": lead_text(res.left),
+        "right_lead": lead_text(res.right),
+        "transverse_dimension": int(lat.transverse_dimension),
+        "current": "bond_current: the bond current of each hopping alone (per bond offset); boundary_current: the slice-boundary total, "
+                   "every bond crossing the boundary between x-cells b and b+1 summed; landauer_current: (1/2pi) int dE T (f_L - f_R) per "
+                   "transverse cell, equal to the charge boundary_current of the driven part at every boundary outside the end slices",
+        "units": "natural: energies and rates in units of t, e = hbar = a = 1; conductance in e^2/h"
+                 + ("; part response per unit bias V" if linear else ""),
+        "conventions": "orbsym.conventions (shared/CONVENTIONS.md); site-resolved definitions: orbsym.numeric.sites (SiteObservables); "
+                       "transport: orbsym.numeric.sites_transport",
+        "lattice": json.dumps(lat.describe()),
+        "max_balance_residual": residual,
+        "max_boundary_mismatch": mismatch,
+        "source_file": str(file) if file is not None else "",
+    })
+    return ds
+
+
 def _write(ds, nc, csv):
     """Write the NetCDF and/or CSV file as one set (:func:`orbsym.io.atomic_files`)."""
     from ..io import atomic_files, atomic_path, atomic_write
@@ -450,15 +789,64 @@ def _csv_text(ds):
         df.insert(0, "quantity", name)
         frames.append(df)
     table = pd.concat(frames, ignore_index=True, sort=False)
-    keys = [c for c in ("quantity", "part", "polarization", "x", "row", "site", "bond", "component", "boundary") if c in table.columns]
+    keys = [c for c in ("quantity", "time", "part", "polarization", "x", "row", "site", "bond", "component", "boundary") if c in table.columns]
     table = table[keys + ["value"]]
-    head = [f"# {k}: {ds.attrs[k]}" for k in ("calculation", "engine", "T", "eta", "field", "units", "current", "conventions") if k in ds.attrs]
+    head = [f"# {k}: {ds.attrs[k]}" for k in ("calculation", "engine", "T", "eta", "field", "bias", "bias_split", "relaxation", "units", "current", "conventions") if k in ds.attrs]
     head += [f"# {name} [{ds[name].attrs['units']}]: {ds[name].attrs['description']}" for name in ds.data_vars]
     return "\n".join(head) + "\n" + table.to_csv(index=False)
 
 
 def _summary(lat, ds, residual, free_energy=None):
     """One line: geometry, engine, free energy or response, largest balance residual."""
+    parts = [_geometry(lat)]
+    if "field" in ds.attrs:
+        parts.append(f"engine kubo, response to E_{ds.attrs['field']} (parts total = fermi_surface + fermi_sea, drive; per unit force q E), T={ds.attrs['T']:g}, eta={ds.attrs['eta']:g}")
+    else:
+        eng = ds.attrs["engine"] + (" (auto)" if ds.attrs["engine_requested"] == "auto" else "")
+        parts.append(f"engine {eng}, T={ds.attrs['T']:g}")
+        if free_energy is not None:
+            which = "of the sample" if lat.transverse_dimension == 0 else "per transverse cell"
+            parts.append(f"free energy {which} {free_energy:.12g}")
+    parts.append(f"max balance residual {residual:.2e}")
+    return "; ".join(parts)
+
+
+def _transport_summary(lat, res, ds):
+    """One line: geometry, the leads and T, the conductance (linear) or current (bias), the balance."""
+    parts = [_geometry(lat)]
+    solver = res.info["region_solver"]
+    if res.bias is None:
+        parts.append(f"transport (NEGF, {solver}), linear response, T={res.T:g}")
+        parts.append(f"conductance {res.conductance()['total']:.10g} e^2/h per transverse cell")
+    else:
+        parts.append(f"transport (NEGF, {solver}), bias V={res.bias:g} (mu_L = mu + V/2, mu_R = mu - V/2), T={res.T:g}")
+        parts.append(f"Landauer current {res.landauer_current():.10g} per transverse cell")
+    if res.interior().any():
+        parts.append(f"max balance residual {ds.attrs['max_balance_residual']:.2e} (boundary vs Landauer {ds.attrs['max_boundary_mismatch']:.2e})")
+    else:
+        parts.append(f"max balance residual n/a ({lat.n_slices} slices: no interior slice; boundary vs Landauer {ds.attrs['max_boundary_mismatch']:.2e})")
+    return "; ".join(parts)
+
+
+def _evolve_summary(lat, ds, eta):
+    """One line: geometry, the run (quench, drive, relaxation, times), the final densities, the balance."""
+    import numpy as np
+
+    t = ds["time"].values
+    head = _geometry(lat)
+    what = [f"real time ({ds.attrs['propagator']}" + (f", {ds.attrs['steps_per_interval']} steps per interval" if ds.attrs["steps_per_interval"] else "") + ")",
+            "quench" if "file's" in ds.attrs["quench"] else "no quench", "drive" if ds.attrs["drive"] != "none" else "no drive",
+            f"eta={eta:g}" if eta is not None else "no relaxation", f"T={ds.attrs['T']:g}", f"{t.size} times {t[0]:g}..{t[-1]:g}"]
+    fin = ds["density"].isel(time=-1)
+    tot = {p: float(fin.sel(polarization=p).sum()) for p in POLS}
+    which = "per transverse cell" if lat.transverse_dimension else "of the sample"
+    dens = (f"at t={t[-1]:g}: N={tot['charge']:.10g}, sum J_x={tot['x']:.6g}, J_y={tot['y']:.6g}, J_z={tot['z']:.6g} {which}, "
+            f"max |J_i|={float(np.abs(fin.sel(polarization=['x', 'y', 'z']).values).max(initial=0.0)):.6g}")
+    return "; ".join([head, ", ".join(what), dens, f"max balance residual {ds.attrs['max_balance_residual']:.2e}"])
+
+
+def _geometry(lat):
+    """``"sites: ..."``: sites per cell, transverse dimension, sizes, vacancies."""
     n_orb = int(lat.cell_dim)
     geo = f"{len(lat.sites)} site{'s' if len(lat.sites) != 1 else ''}/cell ({', '.join(lat.names)}; {n_orb} orbitals)"
     if lat.transverse_dimension == 0:
@@ -470,14 +858,4 @@ def _summary(lat, ds, residual, free_energy=None):
         sizes = f"transverse dimension 1 (periodic y), N_x={lat.N_x}, N_y={lat.N_y}"
     else:
         sizes = f"transverse dimension 2 (film), N_x={lat.N_x}, N_y={lat.N_y}, N_z={lat.N_z}"
-    parts = [f"sites: {geo}, {sizes}"]
-    if "field" in ds.attrs:
-        parts.append(f"engine kubo, response to E_{ds.attrs['field']} (parts total = fermi_surface + fermi_sea, drive; per unit force q E), T={ds.attrs['T']:g}, eta={ds.attrs['eta']:g}")
-    else:
-        eng = ds.attrs["engine"] + (" (auto)" if ds.attrs["engine_requested"] == "auto" else "")
-        parts.append(f"engine {eng}, T={ds.attrs['T']:g}")
-        if free_energy is not None:
-            which = "of the sample" if lat.transverse_dimension == 0 else "per transverse cell"
-            parts.append(f"free energy {which} {free_energy:.12g}")
-    parts.append(f"max balance residual {residual:.2e}")
-    return "; ".join(parts)
+    return f"sites: {geo}, {sizes}"
