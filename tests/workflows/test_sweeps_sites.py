@@ -9,10 +9,12 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orbsym.numeric.budget import ResourceError
 from orbsym.numeric.sites import Hopping, Site, SiteLattice
-from orbsym.workflows.sweeps import load, save, sweep_sites
+from orbsym.workflows.sweeps import SweepError, load, save, sweep_sites
 from orbsym.workflows.sweeps import sites as sites_mod
 
 POLS = (None, "x", "y", "z")
@@ -21,7 +23,7 @@ SY = np.array([[0, -1j], [1j, 0]]) / 2
 SZ = np.array([[1, 0], [0, -1]]) / 2
 
 
-def two_sites(mu, h, shift=0, N_x=4, N_y=4, width=None):
+def two_sites(mu, h, shift=0, N_x=4, N_y=4, width=None, diag=True):
     """Module-level (picklable) factory: spin site A (exchange h along x+z) and one-orbital site B per cell,
     bonds A-B in the cell, A-A along x, B-B along y, A-B along (1, 1) (complex, spin-mixing)."""
     A = Site("A", (0.0, 0.0, 0.0), -mu * np.eye(2) + h * (SX + SZ) + 0.1 * shift * np.eye(2), np.array([SX, SY, SZ]))
@@ -30,8 +32,7 @@ def two_sites(mu, h, shift=0, N_x=4, N_y=4, width=None):
         Hopping("A", "B", (0, 0), np.array([[0.7], [0.2j]])),
         Hopping("A", "A", (1, 0), np.array([[1.0, 0.3j], [0.3j, 0.8]])),
         Hopping("B", "B", (0, 1), np.array([[0.9]])),
-        Hopping("A", "B", (1, 1), np.array([[0.2 + 0.1j], [0.3]])),
-    ]
+    ] + ([Hopping("A", "B", (1, 1), np.array([[0.2 + 0.1j], [0.3]]))] if diag else [])
     kw = dict(width=width) if width is not None else dict(N_y=N_y)
     return SiteLattice([A, B], hops, N_x=N_x, **kw)
 
@@ -123,10 +124,58 @@ def test_response_values_equal_direct_respond():
     assert "per unit force" in ds.density.attrs["units"]
 
 
-def test_process_pool_equals_serial(serial_ds):
+def test_process_pool_equals_serial(serial_ds, monkeypatch):
+    pools = []
+    real = sites_mod.execution.process_pool
+
+    def spy(n, *a, **k):
+        pools.append(n)
+        return real(n, *a, **k)
+
+    monkeypatch.setattr(sites_mod.execution, "process_pool", spy)
     ds = sweep_sites(two_sites, GRID, T=0.1, workers=2)
+    assert pools == [2]  # the points really went through a local pool of two processes
     for var in serial_ds.data_vars:
         np.testing.assert_array_equal(ds[var].values, serial_ds[var].values)
+    assert ds.attrs == serial_ds.attrs
+
+
+def test_thread_executor_takes_unpicklable_factory():
+    """A user executor is used as is: threads need no pickling, so a lambda factory is fine there."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as ex:
+        ds = sweep_sites(lambda mu: two_sites(mu, 0.3), {"mu": [0.0, 0.4]}, T=0.1, observables="free_energy", executor=ex, workers=2)
+    assert [ds.free_energy.sel(mu=m).item() for m in (0.0, 0.4)] == [two_sites(m, 0.3).solve(0.1).free_energy() for m in (0.0, 0.4)]
+
+
+def test_failed_point_reported_others_kept():
+    """engine='greens' takes nearest-neighbour bonds only: the point with the (1, 1) bond fails in its solve."""
+    with pytest.raises(SweepError) as info:
+        sweep_sites(functools.partial(two_sites, h=0.2), {"diag": [0, 1], "mu": [0.1]}, T=0.1, engine="greens")
+    err = info.value
+    assert [f["point"] for f in err.failures] == [{"diag": 1, "mu": 0.1}] and "nearest-neighbour" in err.failures[0]["error"]
+    ds = err.dataset
+    assert np.isnan(ds.free_energy.sel(diag=1)).all() and np.isnan(ds.density.sel(diag=1)).all()
+    ref = two_sites(0.1, 0.2, diag=False).solve(0.1, engine="greens")
+    assert ds.free_energy.sel(diag=0, mu=0.1).item() == ref.free_energy()
+    np.testing.assert_array_equal(ds.density.sel(diag=0, mu=0.1, polarization="z").values, ref.density("z"))
+    assert ds.attrs["engine"].startswith("greens")
+
+
+@given(
+    st.lists(st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False)), min_size=1, max_size=6),
+    st.sampled_from([math.nan, math.inf, -math.inf]),
+    st.integers(0, 6),
+)
+@settings(max_examples=40, deadline=None)
+def test_grid_values_kept_or_refused_at_their_position(values, bad, where):
+    """Finite ints and floats pass unchanged (ints stay ints); a non-finite value is refused with its position."""
+    checked = sites_mod._check_grid({"p": values})["p"]
+    assert checked == values and [type(v) for v in checked] == [type(v) for v in values]
+    where = min(where, len(values))
+    with pytest.raises(ValueError, match=rf"grid axis 'p': value {bad!r} at position {where} is not finite"):
+        sites_mod._check_grid({"p": values[:where] + [bad] + values[where:]})
 
 
 # ------------------------------------------------------------------------ refusals, before any point runs
@@ -156,10 +205,20 @@ def no_run(monkeypatch):
         (two_sites, {"mu": [0.0], "h": [0.1]}, {"workers": 0}, r"workers must be an integer >= 1"),
         (lambda mu: two_sites(mu, 0.1), {"mu": [0.0, 0.1]}, {"workers": 2}, r"cannot be sent to worker processes"),
         (lambda mu: "no lattice", {"mu": [0.0]}, {}, r"sweep point mu=0\.0: factory returned str, not a SiteLattice"),
+        (lambda mu: 1 / 0, {"mu": [0.0]}, {}, r"sweep point mu=0\.0: factory failed \(ZeroDivisionError"),
+        (functools.partial(two_sites, h=0.1), {"mu": [0.0], "N_y": [4, 8]}, {}, None),
+        (lambda mu, w: two_sites(mu, 0.1, N_x=2, width=w), {"mu": [0.0], "w": [1, 2]}, {}, r"w=2 has another geometry.*rows 2 \(first point: 1\)"),
+        (lambda mu, d: two_sites(mu, 0.1, N_x=2, width=1 if d else None, N_y=1), {"mu": [0.0], "d": [0, 1]}, {}, r"d=1 has another geometry.*transverse_dimension 0 \(first point: 1\)"),
+        (two_sites, {"mu": [0.0], "h": [0.1]}, {"engine": "magic"}, r"unknown engine 'magic'"),
+        (two_sites, {"mu": [0.0], "h": [0.1]}, {"part": "fermi_sea"}, r"needs response"),
         (functools.partial(two_sites, width=2), {"mu": [0.0], "h": [0.1]}, {"response": "y", "eta": 0.1}, r"needs a periodic direction"),
     ],
 )
 def test_bad_inputs_refused_before_any_point(no_run, factory, grid, kwargs, match):
+    if match is None:  # a valid sweep: reaches the (patched) runner
+        with pytest.raises(AssertionError, match="a point ran"):
+            sweep_sites(factory, grid, T=0.1, **kwargs)
+        return
     with pytest.raises((ValueError, TypeError), match=match):
         sweep_sites(factory, grid, T=0.1, **kwargs)
 

@@ -132,12 +132,16 @@ def _check_observables(observables, response):
 
 
 def _uses_processes(executor, workers):
-    """Whether points are sent to other processes (the factory must then be picklable)."""
-    if isinstance(executor, SerialExecutor) or executor == "serial":
-        return False
+    """Whether points are pickled to other processes by a pool this module knows (the factory must then
+    be picklable: checked up front).  A user executor is used as is (a thread pool needs no pickling; a
+    dask or process executor that cannot send the factory fails point by point, as in :func:`sweep`)."""
+    import concurrent.futures as cf
+
     if executor is None:
         return workers > 1
-    return True
+    if executor == "process":
+        return True
+    return isinstance(executor, (cf.ProcessPoolExecutor, execution.ProcessPool))
 
 
 def _geometry(lat):
@@ -173,7 +177,9 @@ def sweep_sites(factory, grid, T, observables=SITE_OBSERVABLES, response=None, e
     factory : callable
         ``factory(**point) -> SiteLattice``.  Picklable (a module-level function or a
         :func:`functools.partial` of one) when points run in other processes (``workers > 1`` or a
-        process / dask executor), as for :func:`orbsym.workflows.sweeps.sweep`; refused up front otherwise.
+        process / dask executor), as for :func:`orbsym.workflows.sweeps.sweep` (checked up front for the
+        local process pools).  It is called twice per point: once in the parent (checks and estimate;
+        the lattice is then dropped) and once where the point runs.
     grid : dict
         ``{name: 1-D sequence}``: the Cartesian product, in this axis order (the first axis varies
         slowest); values finite real numbers or integers (ints stay ints: ``factory`` gets them as given).
@@ -196,7 +202,8 @@ def sweep_sites(factory, grid, T, observables=SITE_OBSERVABLES, response=None, e
     progress : bool
         tqdm progress bar on stderr.
     engine : {"dense", "greens"}
-        Equilibrium solver (:meth:`SiteLattice.solve`); the response always uses the Kubo engine.
+        Equilibrium solver (:meth:`SiteLattice.solve`); the response always uses the Kubo engine.  The
+        resource check uses the dense estimate for both (an upper bound for ``"greens"``).
     part : {"total", "fermi_surface", "fermi_sea", "drive"}
         Response part whose densities and currents are stored (:class:`SiteResponse`).
 
@@ -305,7 +312,7 @@ def sweep_sites(factory, grid, T, observables=SITE_OBSERVABLES, response=None, e
             lat._field_axis(response)  # a field along an open direction is refused here, not in a worker
         est = _point_estimate(lat, response)
         total = est if total is None else total + est
-    n_workers = workers if _uses_processes(executor, workers) else 1
+    n_workers = 1 if executor == "serial" or isinstance(executor, SerialExecutor) or (executor is None and workers == 1) else workers
     check_resources(
         total, what=f"the site sweep of {len(points)} points", workers=n_workers,
         hint="use fewer grid points, fewer cells or a coarser k grid",
