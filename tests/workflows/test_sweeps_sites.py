@@ -124,6 +124,24 @@ def test_response_values_equal_direct_respond():
     assert "per unit force" in ds.density.attrs["units"]
 
 
+def film(mu, t_z):
+    """A one-site film (periodic y and z) with a z-bond ``t_z``."""
+    A = Site("A", (0.0, 0.0, 0.0), np.array([[-mu]]))
+    hops = [Hopping("A", "A", (1, 0, 0), [[1.0]]), Hopping("A", "A", (0, 1, 0), [[0.8]]), Hopping("A", "A", (0, 0, 1), [[t_z]])]
+    return SiteLattice([A], hops, N_x=3, N_y=4, N_z=3)
+
+
+def test_film_points_equal_direct_solves():
+    ds = sweep_sites(film, {"mu": [0.0, 0.3], "t_z": [0.2, 0.6]}, T=0.1)
+    assert '"N_z": 3' in ds.attrs["geometry"] and ds.attrs["transverse_dimension"] == 2 and ds.row.size == 1
+    for mu in (0.0, 0.3):
+        for t_z in (0.2, 0.6):
+            ref = _direct_eq(film(mu, t_z), 0.1)
+            assert ds.free_energy.sel(mu=mu, t_z=t_z).item() == ref["free_energy"]
+            np.testing.assert_array_equal(ds.density.sel(mu=mu, t_z=t_z).values, ref["density"])
+    assert ds.free_energy.sel(mu=0.3, t_z=0.2).item() != ds.free_energy.sel(mu=0.3, t_z=0.6).item()
+
+
 def test_process_pool_equals_serial(serial_ds, monkeypatch):
     pools = []
     real = sites_mod.execution.process_pool

@@ -381,7 +381,7 @@ def _assemble(axes, obs, results, lat, run):
     long_names = {
         "polarization": "charge (J = 1) or the site generators J_x, J_y, J_z",
         "x": "x-cell (stacking axis, open ends)",
-        "row": "y-cell of the open width" if dim0 else "one entry: per transverse cell (periodic y)",
+        "row": "y-cell of the open width" if dim0 else "one entry: per transverse cell (periodic y; films: y and z)",
         "site": "site name inside the cell",
         "boundary": "boundary between x-cells b and b + 1 (labeled by its left cell b)",
     }
