@@ -215,6 +215,8 @@ def no_run(monkeypatch):
         (two_sites, {"mu": ["0.1"], "h": [0.1]}, {}, r"'0\.1' at position 0 is not a real number"),
         (two_sites, {"mu": [1j], "h": [0.1]}, {}, r"not a real number"),
         (two_sites, {}, {}, r"grid is empty"),
+        (two_sites, {"mu": [0.0, [0.1, 0.2]], "h": [0.1]}, {}, r"grid axis 'mu': values must be a 1-D sequence"),
+        (two_sites, {"mu": 0.0, "h": [0.1]}, {}, r"grid axis 'mu': values must be a 1-D sequence"),
         (two_sites, {"mu": [0.0], "h": [0.1], "T": [0.1]}, {}, r"grid axis 'T' is refused"),
         (two_sites, {"mu": [0.0], "h": [0.1]}, {"response": "y"}, r"needs eta"),
         (two_sites, {"mu": [0.0], "h": [0.1]}, {"eta": 0.1}, r"eta = 0\.1 given without response"),

@@ -88,7 +88,11 @@ def _check_grid(grid):
             raise ValueError(f"grid axis name {name!r} must be a Python identifier (it is passed as factory(**point))")
         if name in ("T", "eta"):
             raise ValueError(f"grid axis {name!r} is refused: {name} is the argument {name}= of sweep_sites, fixed for the whole sweep")
-        if isinstance(values, (str, bytes, dict)) or np.ndim(values) != 1:
+        try:
+            ndim = np.ndim(values)
+        except ValueError:  # ragged nesting
+            ndim = -1
+        if isinstance(values, (str, bytes, dict)) or ndim != 1:
             raise ValueError(f"grid axis {name!r}: values must be a 1-D sequence, got {values!r}")
         vals = []
         for k, v in enumerate(list(values)):
