@@ -8,6 +8,10 @@
   point runs (:mod:`orbsym.workflows.sweeps.inputs`).
 * :func:`solve_infinite` -- the k_y integral for ``N_y = infinity`` (:mod:`orbsym.numeric.infinite`).
 
+* :func:`sweep_sites` -- the same over site lattices (``factory(**point) -> SiteLattice``): free
+  energies, per-site densities, boundary currents, thermal or linear response
+  (:mod:`orbsym.workflows.sweeps.sites`).
+
 * films: ``N_z`` as a fixed value or a swept axis of the trilayer/bilayer (per transverse cell).
 
 Conventions (units of t, free energies per row; films per transverse cell): :mod:`orbsym.conventions`.
@@ -16,10 +20,12 @@ Conventions (units of t, free energies per row; films per transverse cell): :mod
 from .core import BLAS_ENV, GEOMETRIES, SerialExecutor, SweepError, estimate_sweep, load, process_executor, save, sweep
 from .store import SweepStateError
 from ...numeric.infinite import DEFAULT_TOL, InfiniteSolution, solve_infinite
+from .sites import sweep_sites
 from .points import ANGLE_PARAMETERS, OBSERVABLES, SystemSpec, parse_observable
 
 __all__ = [
     "sweep",
+    "sweep_sites",
     "estimate_sweep",
     "save",
     "load",
