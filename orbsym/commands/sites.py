@@ -492,12 +492,7 @@ def _run_evolve(args, lat, T, eta_file, ns, targets):
     })
     ds = ds.assign_coords(bond=_bond_names(lat))  # the names of the other modes, "start->end (dx, dy[, dz])"
     coord_attrs = {
-        "polarization": ("1", "the observable J: charge (J = 1) or the generators J_x, J_y, J_z of each site"),
-        "x": ("cells", "x-cell (stacking axis, open ends)"),
-        "row": ("cells", "y-cell of a finite sample" if lat.transverse_dimension == 0 else "one transverse cell (values per transverse cell)"),
-        "site": ("1", "site name inside the cell"),
-        "bond": ("1", "hopping 'start->end (dx, dy[, dz])': site start in cell R to site end in cell R + offset (Hermitian conjugate implied)"),
-        "boundary": ("cells", "boundary between x-cells b and b+1"),
+        **_coord_attrs(lat),
     }
     for c, (u, d) in coord_attrs.items():
         ds[c].attrs.update(units=u, description=d)
@@ -561,22 +556,7 @@ def site_dataset(lat, result, quantities, T, eta=None, field=None, engine=None, 
         data[name] = xr.Variable(dims, values, attrs={"units": units, "description": description})
 
     base = next(iter(src.values()))
-    put("bond_vector", ("bond", "component"), lat.bond_vectors, "a (lattice constant)",
-        "real bond vector p_end + dx a_x + dy a_y + dz a_z - p_start of each hopping (Peierls phase and Kubo velocity use it)")
-    if "densities" in quantities:
-        put("density", sdims, stack(lambda o, p: o.density(p)), dens_u, f"<c_i^dag J c_i> {per} (J = 1 for the charge); 0 at a vacancy")
-    if "currents" in quantities:
-        put("bond_current", bdims, stack(lambda o, p: o.current(p)), rate,
-            f"bond current (eom_end - eom_start)/2 of each hopping by its start cell: the flow of J from the start site to the end site, {per}; 0 where the bond is absent")
-        put("boundary_current", lead + ("boundary",), stack(lambda o, p: o.boundary_current(p)), rate,
-            "slice-boundary current: the bond current summed over every bond crossing the boundary between x-cells b and b+1 (positive toward +x); "
-            + ("summed over the width of the sample" if lat.transverse_dimension == 0 else "per transverse cell"))
-        put("bond_present", ("bond", "x", "row"), base.present().astype(np.int8), "1", "1 where the bond exists (both ends inside the sample, no vacancy), else 0")
-    if "torques" in quantities:
-        put("hopping_torque", bdims, stack(lambda o, p: o.source(p)), rate,
-            f"hopping torque (eom_start + eom_end)/2 of each bond, given to EACH end site, by start cell, {per}")
-        put("onsite_torque", sdims, stack(lambda o, p: o.onsite_torque(p)), rate, f"on-site torque i <c_i^dag [eps_i, J] c_i> (e.g. the exchange torque), {per}")
-        put("torque", sdims, stack(lambda o, p: o.torque(p)), rate, f"tau_i = on-site torque + the hopping torques of every bond at site i, {per}")
+    _observable_variables(put, stack, lat, quantities, lead, per, rate, dens_u, base)
     if "balance" in quantities:
         put("divergence", sdims, stack(lambda o, p: o.divergence(p)), rate, f"div_i j = sum of the bond currents leaving site i - sum of those entering it, {per}")
         if response:
@@ -605,12 +585,7 @@ def site_dataset(lat, result, quantities, T, eta=None, field=None, engine=None, 
         coords["part"] = parts
     ds = xr.Dataset(data, coords=coords)
     coord_attrs = {
-        "polarization": ("1", "the observable J: charge (J = 1) or the generators J_x, J_y, J_z of each site"),
-        "x": ("cells", "x-cell (stacking axis, open ends)"),
-        "row": ("cells", "y-cell of a finite sample" if lat.transverse_dimension == 0 else "one transverse cell (values per transverse cell)"),
-        "site": ("1", "site name inside the cell"),
-        "bond": ("1", "hopping 'start->end (dx, dy[, dz])': site start in cell R to site end in cell R + offset (Hermitian conjugate implied)"),
-        "boundary": ("cells", "boundary between x-cells b and b+1"),
+        **_coord_attrs(lat),
         "component": ("1", "Cartesian component"),
         "part": ("1", "Kubo part: total = fermi_surface + fermi_sea; drive = the source term D of the balance"),
     }
@@ -637,6 +612,43 @@ def site_dataset(lat, result, quantities, T, eta=None, field=None, engine=None, 
         ds.attrs["field"] = field
     return ds
 
+
+
+
+def _coord_attrs(lat):
+    """``{coordinate: (units, description)}`` shared by every mode's dataset."""
+    return {
+        "polarization": ("1", "the observable J: charge (J = 1) or the generators J_x, J_y, J_z of each site"),
+        "x": ("cells", "x-cell (stacking axis, open ends)"),
+        "row": ("cells", "y-cell of a finite sample" if lat.transverse_dimension == 0 else "one transverse cell (values per transverse cell)"),
+        "site": ("1", "site name inside the cell"),
+        "bond": ("1", "hopping 'start->end (dx, dy[, dz])': site start in cell R to site end in cell R + offset (Hermitian conjugate implied)"),
+        "boundary": ("cells", "boundary between x-cells b and b+1"),
+    }
+
+def _observable_variables(put, stack, lat, quantities, lead, per, rate, dens_u, base, boundary_note=""):
+    """The variables every mode writes from :class:`SiteObservables`: bond vectors, densities, bond and
+    slice-boundary currents, bond presence, hopping / on-site torques and their sum (``put(name, dims,
+    values, units, description)``, ``stack(fn)`` over polarizations and parts)."""
+    import numpy as np
+
+    sdims, bdims = lead + ("x", "row", "site"), lead + ("bond", "x", "row")
+    put("bond_vector", ("bond", "component"), lat.bond_vectors, "a (lattice constant)",
+        "real bond vector p_end + dx a_x + dy a_y + dz a_z - p_start of each hopping (Peierls phase and Kubo velocity use it)")
+    if "densities" in quantities:
+        put("density", sdims, stack(lambda o, p: o.density(p)), dens_u, f"<c_i^dag J c_i> {per} (J = 1 for the charge); 0 at a vacancy")
+    if "currents" in quantities:
+        put("bond_current", bdims, stack(lambda o, p: o.current(p)), rate,
+            f"bond current (eom_end - eom_start)/2 of each hopping by its start cell: the flow of J from the start site to the end site, {per}; 0 where the bond is absent")
+        put("boundary_current", lead + ("boundary",), stack(lambda o, p: o.boundary_current(p)), rate,
+            "slice-boundary current: the bond current summed over every bond crossing the boundary between x-cells b and b+1 (positive toward +x); "
+            + ("summed over the width of the sample" if lat.transverse_dimension == 0 else "per transverse cell") + boundary_note)
+        put("bond_present", ("bond", "x", "row"), base.present().astype(np.int8), "1", "1 where the bond exists (both ends inside the sample, no vacancy), else 0")
+    if "torques" in quantities:
+        put("hopping_torque", bdims, stack(lambda o, p: o.source(p)), rate,
+            f"hopping torque (eom_start + eom_end)/2 of each bond, given to EACH end site, by start cell, {per}")
+        put("onsite_torque", sdims, stack(lambda o, p: o.onsite_torque(p)), rate, f"on-site torque i <c_i^dag [eps_i, J] c_i> (e.g. the exchange torque), {per}")
+        put("torque", sdims, stack(lambda o, p: o.torque(p)), rate, f"tau_i = on-site torque + the hopping torques of every bond at site i, {per}")
 
 def transport_dataset(lat, res, quantities, file=None):
     """The ``xarray.Dataset`` of a :class:`orbsym.numeric.sites_transport.SiteTransportResult`.
@@ -672,26 +684,12 @@ def transport_dataset(lat, res, quantities, file=None):
         return np.array([[fn(res[part], _API_POL[p]) for p in POLS] for part in parts])
 
     base = res[parts[0]]
-    put("bond_vector", ("bond", "component"), lat.bond_vectors, "a (lattice constant)",
-        "real bond vector p_end + dx a_x + dy a_y + dz a_z - p_start of each hopping")
-    if "densities" in quantities:
-        put("density", sdims, stack(lambda o, p: o.density(p)), dens_u, f"<c_i^dag J c_i> {per} (J = 1 for the charge); 0 at a vacancy")
+    _observable_variables(put, stack, lat, quantities, lead, per, rate, dens_u, base,
+                          "; for the charge of the driven part it equals landauer_current at every boundary outside the end slices (boundary_checked)")
     if "currents" in quantities:
-        put("bond_current", bdims, stack(lambda o, p: o.current(p)), rate,
-            f"bond current (eom_end - eom_start)/2 of each hopping by its start cell: the flow of J from the start site to the end site, {per}; 0 where the bond is absent")
-        put("boundary_current", lead + ("boundary",), stack(lambda o, p: o.boundary_current(p)), rate,
-            "slice-boundary current: the bond current summed over every bond crossing the boundary between x-cells b and b+1 (positive toward +x); "
-            + ("summed over the width of the sample" if lat.transverse_dimension == 0 else "per transverse cell")
-            + "; for the charge of the driven part it equals landauer_current at every boundary outside the end slices (boundary_checked)")
         put("boundary_checked", ("boundary",), _outer_boundaries(lat).astype(np.int8), "1",
             "1 at the boundaries outside the two end slices, where the charge boundary current equals the Landauer current; 0 inside an "
             "end slice of several x-cells (bonds from the lead cross it there, outside the site lattice)")
-        put("bond_present", ("bond", "x", "row"), base.present().astype(np.int8), "1", "1 where the bond exists (both ends inside the sample, no vacancy), else 0")
-    if "torques" in quantities:
-        put("hopping_torque", bdims, stack(lambda o, p: o.source(p)), rate,
-            f"hopping torque (eom_start + eom_end)/2 of each bond, given to EACH end site, by start cell, {per}")
-        put("onsite_torque", sdims, stack(lambda o, p: o.onsite_torque(p)), rate, f"on-site torque i <c_i^dag [eps_i, J] c_i>, {per}")
-        put("torque", sdims, stack(lambda o, p: o.torque(p)), rate, f"tau_i = on-site torque + the hopping torques of every bond at site i, {per}")
     if "balance" in quantities:
         put("divergence", sdims, stack(lambda o, p: o.divergence(p)), rate, f"div_i j = sum of the bond currents leaving site i - sum of those entering it, {per}")
         put("balance_residual", sdims, stack(lambda o, p: o.time_derivative(p)), rate,
