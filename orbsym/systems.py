@@ -644,7 +644,7 @@ class Result:
         self._evals = None
         self._used = {}
         lat = system.lattice
-        scale = max(float(np.abs(a).max(initial=0.0)) for a in (lat.onsite, lat.hop_x, lat.hop_y))
+        scale = max(float(np.abs(a).max(initial=0.0)) for a in (lat.onsite, *lat.hoppings.values()))  # every bond (films: z too)
         if scale > ENERGY_LIMIT:
             raise ValueError(
                 f"the Hamiltonian has matrix elements up to {scale:.3g}, outside the allowed range [-{ENERGY_LIMIT:g}, "
