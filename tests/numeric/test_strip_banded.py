@@ -180,6 +180,15 @@ def test_strip_result_equals_dense_path(kind, monkeypatch):
     fast = _outputs(res)
     slow = _outputs(_dense_twin(res, seen["blocks"]))
     _assert_same(fast, slow, kind)
+    # the site blocks of [rho h - h rho] on every solved site, lead cells included (the region's rates
+    # vanish in the steady state; the blocks themselves do not)
+    twin = _dense_twin(res, seen["blocks"])
+    h = tr.strip_hamiltonian(res.open.lattice)
+    if L.period == 2:
+        h = _pair_to_columns(h, L.lattice.N_x // 2, L.lattice.N_y, L.lattice.dim)
+    C_dense = _commutator_site_blocks(L.lattice, h, twin._obs.G.reshape(h.shape).T)
+    assert np.abs(C_dense).max() > 1e-3
+    np.testing.assert_allclose(res._rate_blocks, C_dense, rtol=0, atol=1e-12)
     c = fast["continuity"]
     assert c["max_abs_dJ_dt"] < 1e-10 and c["max_abs_balance"] < 1e-10
 
