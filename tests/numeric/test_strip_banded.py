@@ -217,3 +217,20 @@ def test_fast_path_never_builds_the_dense_matrix(monkeypatch):
         tracemalloc.stop()
     assert "continuity" in out
     assert peak < dense_bytes / 4, (peak, dense_bytes)
+
+
+@pytest.mark.parametrize("kind", ["fm", "rashba45"])
+def test_strip_lattice_equals_kronecker_columns(kind):
+    """The vectorized super-lattice equals the per-column Kronecker products (incl. diagonal bonds)."""
+    L, _ = _system(kind)
+    lat = L.lattice
+    sup = strip_mod.strip_lattice(lat)
+    rows, d = lat.N_y, lat.dim
+    zero = np.zeros_like(lat.hop_x)
+    up, down = lat.hoppings.get((1, 1), zero), lat.hoppings.get((1, -1), zero)
+    if kind == "rashba45":
+        assert np.abs(up).max() > 0 or np.abs(down).max() > 0
+    on = np.array([strip_mod._column(e, t, rows) for e, t in zip(lat.onsite, lat.hop_y)])
+    hx = np.array([strip_mod._inter(a, b, c, rows) for a, b, c in zip(lat.hop_x, up, down)]).reshape(lat.N_x - 1, rows * d, rows * d)
+    np.testing.assert_array_equal(sup.onsite, on)
+    np.testing.assert_array_equal(sup.hop_x, hx)
