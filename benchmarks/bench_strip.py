@@ -19,16 +19,20 @@ dense commutator site blocks for ``d<J>/dt``), each timed once untraced (wall an
 ``tracemalloc`` (peak of the Python/NumPy heap).  ``old`` is skipped when its dense matrix alone would
 exceed ``--dense-max-gb``.  The two paths' outputs are compared (max abs difference).
 
-Measured 2026-12-07 (2-core shared machine, load average 1.2-1.6 during the run, one BLAS thread; peak =
-tracemalloc peak of the run; targets of issue 23: 10 x 400 <= 1.5 s and <= 300 MB, 30 x 400 <= 20 s and <= 2 GB)::
+Measured 2026-12-07 05:55 UTC (2-core shared machine, load average 1.6-2.0 during the run, one BLAS thread;
+peak = tracemalloc peak of the run; targets of issue 23: 10 x 400 <= 1.5 s and <= 300 MB, 30 x 400 <= 20 s
+and <= 2 GB; both paths share the region solve)::
 
     W x L      new: wall    peak       old (dense): wall    peak      max |new - old|
-    10 x 25         0.06 s     7.9 MB       0.05 s       23.9 MB    4e-17
-    10 x 100        0.12 s    29.5 MB       1.30 s      310.4 MB    4e-17
-    10 x 400        0.50 s   115.9 MB      18.21 s     4696.2 MB    4e-17
-    30 x 25         0.32 s    70.9 MB       0.31 s      214.6 MB    4e-17
-    30 x 100        0.94 s   265.3 MB       2.32 s     2791.2 MB    4e-17
-    30 x 400        3.00 s  1042.9 MB      skipped (dense matrix 20.9 GB)
+    10 x 25         0.05 s     7.9 MB       0.06 s       23.9 MB    4e-17
+    10 x 100        0.11 s    29.5 MB       0.70 s      310.4 MB    4e-17
+    10 x 400        0.53 s   115.9 MB      16.37 s     4696.2 MB    4e-17
+    30 x 25         0.30 s    70.9 MB       0.37 s      214.6 MB    4e-17
+    30 x 100        0.81 s   265.3 MB       2.73 s     2791.2 MB    4e-17
+    30 x 400        2.90 s  1042.9 MB      skipped (dense matrix 20.9 GB)
+
+At 30 x 400 the region solve (negf scattering blocks + RGF) is ~3/4 of the time and most of the peak; the
+observables and the balance on the band take ~0.8 s.
 """
 
 import os

@@ -1128,6 +1128,11 @@ class StripTransportResult(TransportResult):
     Arrays have shape ``(N_x, N_y)`` for site quantities, ``(N_x + 1, N_y)`` for x-bonds (contact
     bonds included, as in :class:`TransportResult`) and ``(N_x, N_y - 1)`` for y-bonds (bond ``y ->
     y + 1``).  Landauer quantities are for the whole strip (``per_row`` divides by ``N_y``).
+
+    ``G`` is the correlation band by slice (:class:`~orbsym.numeric.strip.StripBand`: ``G[x, x + dx]``
+    for the kernels' offsets, memory ``O(N_x (N_y d)^2)``), not the dense matrix; ``G.dense()`` forms
+    that (small strips only).  ``d<J>/dt`` (:meth:`time_derivative`, the continuity check) is taken from
+    the band and the column blocks of ``h``; the dense commutator is the tests' slow path.
     """
 
     CURRENT_KINDS = ("bond", "forward", "backward")
