@@ -102,7 +102,7 @@ from .numeric.checks import ENERGY_LIMIT, check_energy_scale, check_name, intege
 from .numeric.leads import DEFAULT_ETA, FilmLead, Lead
 from .numeric.negf import OpenSystem, bands_from_blocks, fermi_derivative_rule, window_rule
 from .numeric.rgf import choose_region_solver
-from .numeric.strip import OpenStripObservables, strip_correlations, strip_hamiltonian, strip_lattice, strip_lead
+from .numeric.strip import OpenStripObservables, band_commutator_site_blocks, strip_band, strip_hamiltonian, strip_hamiltonian_blocks, strip_lattice, strip_lead
 from .numeric.supercell import pair_columns, pair_lead, super_offsets, unpack_blocks
 from .numeric.observables import KERNEL_NAMES, POLARIZATIONS
 from .numeric.thermo import check_temperature
@@ -1128,6 +1128,11 @@ class StripTransportResult(TransportResult):
     Arrays have shape ``(N_x, N_y)`` for site quantities, ``(N_x + 1, N_y)`` for x-bonds (contact
     bonds included, as in :class:`TransportResult`) and ``(N_x, N_y - 1)`` for y-bonds (bond ``y ->
     y + 1``).  Landauer quantities are for the whole strip (``per_row`` divides by ``N_y``).
+
+    ``G`` is the correlation band by slice (:class:`~orbsym.numeric.strip.StripBand`: ``G[x, x + dx]``
+    for the kernels' offsets, memory ``O(N_x (N_y d)^2)``), not the dense matrix; ``G.dense()`` forms
+    that (small strips only).  ``d<J>/dt`` (:meth:`time_derivative`, the continuity check) is taken from
+    the band and the column blocks of ``h``; the dense commutator is the tests' slow path.
     """
 
     CURRENT_KINDS = ("bond", "forward", "backward")
@@ -1143,7 +1148,9 @@ class StripTransportResult(TransportResult):
 
     def _store(self, blocks, pairs):
         lat = self.leaded.lattice
-        self.G = strip_correlations(blocks, lat.N_x, lat.N_y * lat.dim)
+        #: the correlation band by slice (:class:`~orbsym.numeric.strip.StripBand`), ``O(N_x (N_y d)^2)``
+        #: memory; ``self.G.dense()`` gives the dense matrix (small strips only)
+        self.G = strip_band(blocks, lat.N_x, lat.N_y, lat.dim)
         self.bands = None
 
     @property
@@ -1205,16 +1212,26 @@ class StripTransportResult(TransportResult):
         return self._per_pol(lambda p: o.divergence_sites(name, p)[self._pad : -self._pad], charge=True)
 
     def time_derivative(self, polarization):
-        """``d<J_n>/dt = i Tr(rho [h, J_n])`` per region site, directly from ``h`` (no kernels)."""
-        if getattr(self, "_rate_blocks", None) is None:  # the dense h once per result, for every polarization
-            h = strip_hamiltonian(self.open.lattice)
-            if self.leaded.period == 2:  # pair ordering (X, y, a, i) -> column ordering (2X + a, y, i)
-                lat = self.leaded.lattice
-                P, rows, d = lat.N_x // 2, lat.N_y, lat.dim
-                perm = np.arange(h.shape[0]).reshape(P, rows, 2, d).transpose(0, 2, 1, 3).reshape(-1)
-                h = h[np.ix_(perm, perm)]
-            self._rate_blocks = _commutator_site_blocks(self.leaded.lattice, h, self.G.T)
+        """``d<J_n>/dt = i Tr(rho [h, J_n])`` per region site, directly from ``h`` (no kernels).
+
+        From the correlation band and the column blocks of ``h``
+        (:func:`~orbsym.numeric.strip.band_commutator_site_blocks`, ``O(N_x (N_y d)^2 d)``); equal to the
+        dense commutator :func:`_commutator_site_blocks` (the slow reference of the tests)."""
+        if getattr(self, "_rate_blocks", None) is None:  # site blocks once per result, for every polarization
+            hb = strip_hamiltonian_blocks(self.open.lattice, self.leaded.period)
+            self._rate_blocks = band_commutator_site_blocks(self.G, hb)
         return _site_rate(self.leaded.lattice, None, None, polarization, self._rate_blocks)[self._pad : -self._pad]
+
+    def _dense_time_derivative(self, polarization):
+        """Slow reference of :meth:`time_derivative`: the dense ``h`` and ``G`` (tests only, ``O((N_x N_y d)^2)`` memory)."""
+        h = strip_hamiltonian(self.open.lattice)
+        if self.leaded.period == 2:  # pair ordering (X, y, a, i) -> column ordering (2X + a, y, i)
+            lat = self.leaded.lattice
+            P, rows, d = lat.N_x // 2, lat.N_y, lat.dim
+            perm = np.arange(h.shape[0]).reshape(P, rows, 2, d).transpose(0, 2, 1, 3).reshape(-1)
+            h = h[np.ix_(perm, perm)]
+        C = _commutator_site_blocks(self.leaded.lattice, h, self.G.dense().T)
+        return _site_rate(self.leaded.lattice, None, None, polarization, C)[self._pad : -self._pad]
 
     def continuity_residual(self):
         o = self.observables
