@@ -60,7 +60,7 @@ Bounded work
 ------------
 :func:`transport` checks every argument and estimates the memory and CPU time of the solve from the
 sizes alone (:func:`transport_resources`, :func:`orbsym.numeric.budget.transport_estimate`: k-points or
-strip width, columns, energies, Fermi poles, region solver, and the dense correlation matrix of an open
+strip width, columns, energies, Fermi poles, region solver, and the correlation band of an open
 strip) before anything is built; runs above the limits of :mod:`orbsym.numeric.budget` are refused
 with the estimate in the message.
 

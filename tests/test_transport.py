@@ -412,10 +412,12 @@ def test_transport_refuses_big_systems_with_the_estimate(no_solve):
         transport(heterostructure([layer("nm", 2)], N_y=4))
 
 
-def test_transport_estimate_counts_the_dense_strip_and_the_points():
+def test_transport_estimate_counts_the_strip_band_and_the_points():
     e = transport_estimate(21, 200, 3, open_width=True, points=256, transmission_points=100)
-    n = (21 + 2) * 200 * 3
-    assert e.bytes >= 3 * n * n * 16 and "13800 x 13800" in e.detail
+    W = 200 * 3
+    assert e.bytes >= 2 * 3 * 23 * W * W * 16 and "23 columns of 600 states" in e.detail
+    n = 23 * W
+    assert e.bytes < 3 * n * n * 16  # no dense (N_x + 2) W d square matrix any more
     p = transport_estimate(21, 200, 3, points=16, transmission_points=8)
     assert "2,424 (k, E) points" in p.detail and p.bytes < 2**30
     # time linear in the energies and (rgf) in the columns

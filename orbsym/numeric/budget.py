@@ -486,9 +486,9 @@ def transport_estimate(N_x, N_y, dim, open_width=False, period=1, points=1, tran
         Region columns, rows (periodic: k-points; open strip: width), states per site.
     open_width : bool
         Strip open in y: every column is one block of ``D = N_y dim`` states, one "k-point", and the
-        observables use the dense real-space correlation matrix of the solved columns,
-        ``n = (N_x + 2 period) N_y dim`` square (:mod:`orbsym.numeric.strip`): its ``~5 n^2`` complex
-        entries are the memory of wide strips.
+        observables use the correlation band of the solved columns (:class:`orbsym.numeric.strip.StripBand`:
+        ``n_dx`` blocks of ``D^2`` per column, kept twice: the solver's blocks and the band) and the
+        per-site rate from the band and h's blocks (``~n_dx D^3`` per column).
     period : {1, 2}
         Lead cell in columns (2: columns solved in pairs, blocks of ``2 D``).
     points, transmission_points : int
@@ -543,11 +543,10 @@ def transport_estimate(N_x, N_y, dim, open_width=False, period=1, points=1, tran
     nbytes = blocks + batch + table + lattice
     where = f"{int(npts):,} (k, E) points ({nk} k x {int(points)} + {int(transmission_points)} energies) of {M} x {D}-state blocks, {solver} region solver"
     if open_width:
-        n = float(M_cols) * N_y * dim
-        # G, h and one temporary of n^2 complex entries (+ the reordered h of period 2); measured ~2.3 n^2 at period 1
-        nbytes = max(nbytes, blocks + (3.0 + (period == 2)) * n * n * 16)
-        seconds += 6e-8 * n * n  # dense h, correlation matrix, d<J>/dt site blocks, kernels (measured)
-        where += f"; dense {int(n)} x {int(n)} correlation matrix of the open strip"
+        W = float(N_y * dim)  # states of one column of the strip
+        nbytes += 2.0 * n_dx * M_cols * W * W * 16  # the correlation band by column and the solver's blocks
+        seconds += 1e-9 * n_dx * M_cols * W**3 + 2e-6 * M_cols * W * W  # band rate [rho, h] site blocks, kernels
+        where += f"; correlation band of the open strip ({M_cols} columns of {int(W)} states, {n_dx} offsets)"
     else:
         seconds += 0.05 + 2e-5 * M * D * D
     return ResourceEstimate("NEGF transport", nbytes, seconds, where)
