@@ -16,7 +16,10 @@ the standard recursive Green's function (a block LU of ``z - h``)::
     G_{x,x} = g_x + G_{x,x+1} B_x^dag g_x                                          (backward sweep)
 
 in ``O(N_x dim^3)`` per (k, w) point, batched over all points with NumPy (arrays ``(dim, dim, batch)``,
-explicit 2x2/3x3 inverses).  ``ln|det|`` is evaluated as ``ln|det(1 - Y)|`` with ``Y = (A + Sigma)/(i w)``
+explicit 2x2/3x3 inverses).  From ``N_x = 256`` on the backward sweep reads the ``g_x`` in segments of
+``s = ceil(sqrt(N_x))`` columns, recomputed from checkpoints kept by the forward sweep
+(:func:`checkpoint_stride`): ``O(sqrt(N_x) dim^2)`` memory per point, so a batch of the memory budget
+holds thousands of points even at ``N_x = 10^4`` and the NumPy calls per column do enough work.  ``ln|det|`` is evaluated as ``ln|det(1 - Y)|`` with ``Y = (A + Sigma)/(i w)``
 from the principal minors, so the large-``w`` points (``ln|det| - dim ln w -> 0``) keep full relative
 accuracy.
 
@@ -186,13 +189,17 @@ def _mm(X, Y):
 
 
 def _lmul(C, X):
-    """``C @ X`` for a constant ``(d, d)`` matrix ``C`` and a batch ``X`` (``(d, d, n)``)."""
-    return np.tensordot(C, X, axes=(1, 0))
+    """``C @ X`` for a constant ``(d, d)`` matrix ``C`` and a batch ``X`` (``(d, d, n)``): one product
+    ``C (d, d n)``, C-contiguous result."""
+    d = C.shape[0]
+    return np.dot(C, X.reshape(d, -1)).reshape(X.shape)
 
 
 def _rmul(X, C):
-    """``X @ C`` for a batch ``X`` and a constant matrix ``C``."""
-    return np.moveaxis(np.tensordot(X, C, axes=(1, 0)), 2, 1)
+    """``X @ C`` for a batch ``X`` and a constant matrix ``C``: ``(X C)_{ij} = sum_l X_{il} C_{lj}``, one
+    product ``(1 (x) C^T) X`` on the ``(d^2, n)`` view of ``X`` (no transposed copies), C-contiguous."""
+    d = C.shape[0]
+    return np.dot(np.kron(np.eye(d), C.T), X.reshape(d * d, -1)).reshape(X.shape)
 
 
 def _inv_det(M):
@@ -531,11 +538,14 @@ def _solve(lattice, T, pairs, vectors, tol, resolution, N_y, chunk_bytes, use_su
     hopd = hop.conj().transpose(0, 2, 1)
     symmetric = lattice.y_hermitian
 
+    # B_x^dag g B_x as one product on the (d^2, n) view of g: S_x[(k, j), (i, l)] = conj(B_x[i, k]) B_x[l, j]
+    sandwich = np.einsum("xki,xlj->xkjil", hopd, hop).reshape(max(N - 1, 0), d * d, d * d)
+
     def step(x, prev, eik, z):
         """``K = A_x + B_{x-1}^dag g_{x-1} B_{x-1}`` and ``g_x = (z - K)^{-1}``."""
         K = onsite[x][:, :, None] + ty[x][:, :, None] * eik + tyd[x][:, :, None] * eik.conj()
         if x > 0:
-            K = K + _lmul(hopd[x - 1], _rmul(prev, hop[x - 1]))
+            K += np.dot(sandwich[x - 1], prev.reshape(d * d, -1)).reshape(prev.shape)
         Mx = -K
         for i in range(d):
             Mx[i, i] += z
