@@ -13,6 +13,13 @@ to compare):
 4. N_x = 10^4 free energy (target <= 120 s).
 5. RKKY J(N_x) at N_y = infinity for gamma = 1, 0.8, 0.5, 0.3 (N_x = 3..200), and at N_y = 800.
 With --plot: docs/figures/greens_scaling.png (time vs N_x and |J(N_x)|).
+
+    python benchmarks/bench_greens.py --compare OLD_ROOT [--sizes 500 1000 2000 10000] [--old-max 2000]
+
+instead compares this tree with another checkout of orbsym (e.g. ``git archive`` of an older commit
+unpacked in OLD_ROOT) side by side: all profiles, N_y = 800, generic m_L and m_R, each solve in a
+fresh process (one BLAS thread), old and new interleaved per size; CPU seconds, the ratio, and the
+exponent of CPU time vs N_x between consecutive sizes.  The old tree runs up to --old-max columns.
 """
 
 from __future__ import annotations
@@ -63,12 +70,67 @@ def free(s, engine):
     return solve(s, T, engine=engine).free_energy()
 
 
+M_R_GENERIC = (0.6, -0.2, 0.4)
+CHILD = """
+import sys, time
+sys.path.insert(0, {root!r})
+from orbsym.systems import QUANTITIES, solve, trilayer
+def run(N):
+    return solve(trilayer(gamma=0.5, m_L={m_L!r}, m_R={m_R!r}, N_x=N, N_y=800), {T!r}, engine="greens").to_dict(QUANTITIES)
+run(5)  # warm up: kernels derived and cached once
+c, w = time.process_time(), time.perf_counter()
+d = run({N})
+print(time.process_time() - c, time.perf_counter() - w, d["continuity"]["max_abs_continuity_residual"])
+"""
+
+
+def child_cpu(root, N):
+    """CPU and wall seconds of one all-profile greens solve of the tree at ``root`` in a fresh process."""
+    import os
+    import subprocess
+
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MPLBACKEND="Agg")
+    code = CHILD.format(root=str(root), m_L=M_L, m_R=M_R_GENERIC, T=T, N=int(N))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout.split()
+    return float(out[0]), float(out[1]), float(out[2])
+
+
+def compare(old_root, sizes, old_max):
+    """Old tree vs this tree, interleaved per size (module docstring)."""
+    import os
+
+    print(f"# old ({old_root}) vs new ({ROOT}): all profiles, N_y = 800, T = {T}, m_L = {M_L}, m_R = {M_R_GENERIC}")
+    print(f"# load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"{'N_x':>6} {'old CPU s':>10} {'new CPU s':>10} {'old/new':>8} {'new wall s':>10} {'exp old':>8} {'exp new':>8}")
+    prev = None
+    for N in sizes:
+        old = child_cpu(old_root, N) if N <= old_max else None
+        new = child_cpu(ROOT, N)
+        e_old = e_new = "-"
+        if prev is not None:
+            lr = math.log(N / prev[0])
+            e_new = f"{math.log(new[0] / prev[2][0]) / lr:.2f}"
+            if old is not None and prev[1] is not None:
+                e_old = f"{math.log(old[0] / prev[1][0]) / lr:.2f}"
+        o = f"{old[0]:10.2f}" if old else f"{'-':>10}"
+        r = f"{old[0] / new[0]:8.2f}" if old else f"{'-':>8}"
+        print(f"{N:6d} {o} {new[0]:10.2f} {r} {new[1]:10.2f} {e_old:>8} {e_new:>8}   (continuity residual new {new[2]:.1e})", flush=True)
+        prev = (N, old, new)
+    print(f"# load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--compare", metavar="OLD_ROOT", help="compare with the orbsym tree at OLD_ROOT (all profiles vs N_x) and stop")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[500, 1000, 2000, 10000], help="N_x of --compare")
+    ap.add_argument("--old-max", type=int, default=2000, help="largest N_x the old tree runs in --compare")
     ap.add_argument("--quick", action="store_true", help="fewer sizes (N_x <= 1000), no N_x = 10^4")
     ap.add_argument("--dense-max", type=int, default=100, help="largest N_x for the dense engine")
     ap.add_argument("--plot", action="store_true", help="write docs/figures/greens_scaling.png")
     args = ap.parse_args(argv)
+    if args.compare:
+        compare(pathlib.Path(args.compare).resolve(), args.sizes, args.old_max)
+        return
     sizes = [25, 50, 100, 200, 500, 1000] + ([] if args.quick else [2000, 5000, 10000])
     rows = []
     print("# 1. time vs N_x (N_y = 800, T = 0.01, generic m): seconds wall / CPU; peak MiB (greens)")

@@ -16,7 +16,10 @@ the standard recursive Green's function (a block LU of ``z - h``)::
     G_{x,x} = g_x + G_{x,x+1} B_x^dag g_x                                          (backward sweep)
 
 in ``O(N_x dim^3)`` per (k, w) point, batched over all points with NumPy (arrays ``(dim, dim, batch)``,
-explicit 2x2/3x3 inverses).  ``ln|det|`` is evaluated as ``ln|det(1 - Y)|`` with ``Y = (A + Sigma)/(i w)``
+explicit 2x2/3x3 inverses).  From ``N_x = 256`` on the backward sweep reads the ``g_x`` in segments of
+``s = ceil(sqrt(N_x))`` columns, recomputed from checkpoints kept by the forward sweep
+(:func:`checkpoint_stride`): ``O(sqrt(N_x) dim^2)`` memory per point, so a batch of the memory budget
+holds thousands of points even at ``N_x = 10^4`` and the NumPy calls per column do enough work.  ``ln|det|`` is evaluated as ``ln|det(1 - Y)|`` with ``Y = (A + Sigma)/(i w)``
 from the principal minors, so the large-``w`` points (``ln|det| - dim ln w -> 0``) keep full relative
 accuracy.
 
@@ -59,7 +62,7 @@ from .checks import integer_at_least
 from .poles import DEFAULT_RESOLUTION, DEFAULT_TOL, pole_expansion
 from .thermo import check_temperature
 
-__all__ = ["GreensSolution", "solve_greens", "free_energy_greens", "spectral_bound", "k_grid", "count_below", "zero_levels", "CHUNK_BYTES", "MEMORY_LIMIT", "point_bytes", "batch_size"]
+__all__ = ["GreensSolution", "solve_greens", "free_energy_greens", "spectral_bound", "k_grid", "count_below", "zero_levels", "CHUNK_BYTES", "MEMORY_LIMIT", "point_bytes", "batch_size", "checkpoint_stride"]
 
 #: Memory budget (bytes) of one batch of (k, w) points (stored left-connected blocks and work arrays).
 CHUNK_BYTES = 256 * 2**20
@@ -119,10 +122,42 @@ def k_grid(omega, weight, N_y, tau, E_max, tol, symmetric):
     return np.where(idx < divs.size, divs[np.minimum(idx, divs.size - 1)], int(N_y))
 
 
+#: Work arrays of one column step, in ``dim x dim`` complex blocks per point (K, Y, the inverse's
+#: cofactors, the backward sweep's products and their temporaries).
+WORK_BLOCKS = 24
+#: From this many columns on, the backward sweep stores ``g_x`` in segments (:func:`checkpoint_stride`).
+CHECKPOINT_MIN_COLUMNS = 256
+
+
+def checkpoint_stride(N_x):
+    """Columns per segment ``s`` of the left-connected blocks ``g_x`` the backward sweep reads.
+
+    ``s = N_x`` below :data:`CHECKPOINT_MIN_COLUMNS` columns: the forward sweep keeps every ``g_x``.
+    From there on ``s = ceil(sqrt(N_x))``: the forward sweep keeps ``g_x`` only at the last column of
+    each segment (``ceil(N_x / s) - 1`` checkpoints, plus the last segment) and the backward sweep
+    recomputes one segment at a time from its checkpoint, with the same arithmetic, so the blocks are
+    bit-identical.  A point then needs ``O(sqrt(N_x) dim^2)`` memory instead of ``O(N_x dim^2)``, so a
+    batch of the memory budget holds ``~sqrt(N_x) / 2`` times more points (the number of NumPy calls
+    stops growing like ``N_x^2``), for one more forward step (without the determinant) per column.
+    """
+    N_x = integer_at_least("N_x", N_x, 1, " (columns)")
+    if N_x < CHECKPOINT_MIN_COLUMNS:
+        return N_x
+    return math.isqrt(N_x - 1) + 1
+
+
 def point_bytes(N_x, dim, vectors=True):
-    """Bytes one (k, w) point of a batch needs: the stored left-connected blocks ``g_x`` (all ``N_x``
-    columns with ``vectors``, else one) and the work arrays of one column step."""
-    return (int(N_x) if vectors else 1) * dim * dim * 16 * 4 + 16 * dim * dim * 24
+    """Bytes one (k, w) point of a batch needs, ``16 dim^2`` per ``dim x dim`` block: the stored
+    left-connected blocks (with ``vectors``: ``ceil(N_x / s) - 1 + s`` for the segments ``s`` of
+    :func:`checkpoint_stride`, i.e. ``N_x`` below :data:`CHECKPOINT_MIN_COLUMNS` and
+    ``~2 sqrt(N_x)`` above; without, none: the forward sweep keeps one block) and
+    :data:`WORK_BLOCKS` blocks of work arrays.
+    """
+    stored = 0
+    if vectors:
+        s = checkpoint_stride(N_x)
+        stored = -(-int(N_x) // s) - 1 + s
+    return (stored + WORK_BLOCKS) * dim * dim * 16
 
 
 def batch_size(n_points, N_x, dim, vectors=True, chunk_bytes=CHUNK_BYTES):
@@ -130,9 +165,11 @@ def batch_size(n_points, N_x, dim, vectors=True, chunk_bytes=CHUNK_BYTES):
 
     The solve makes ``ceil(n_points / batch)`` batches, each a Python loop over the ``N_x`` columns
     (forward, and backward with ``vectors``) of a fixed number of NumPy calls on ``(dim, dim,
-    batch)`` arrays: with ``vectors`` the batch shrinks like ``1 / N_x``, so the number of calls grows
-    like ``N_x^2`` once ``n_points * point_bytes > chunk_bytes`` (the cost model of
-    :mod:`orbsym.numeric.engines` counts them).
+    batch)`` arrays.  With ``vectors`` and ``N_x >= CHECKPOINT_MIN_COLUMNS`` a point needs
+    ``O(sqrt(N_x))`` blocks (:func:`point_bytes`), so the batch shrinks only like ``N_x^{-1/2}`` and
+    the number of calls grows like ``N_x^{3/2}`` once ``n_points * point_bytes > chunk_bytes`` (the
+    cost model of :mod:`orbsym.numeric.engines` counts them); at the paper's sizes (``P`` ~ 5000
+    points, ``N_x <= 10^4``) all points fit in one batch and the solve is linear in ``N_x``.
     """
     return int(max(1, min(int(n_points), int(chunk_bytes) // point_bytes(N_x, dim, vectors))))
 
@@ -152,13 +189,17 @@ def _mm(X, Y):
 
 
 def _lmul(C, X):
-    """``C @ X`` for a constant ``(d, d)`` matrix ``C`` and a batch ``X`` (``(d, d, n)``)."""
-    return np.tensordot(C, X, axes=(1, 0))
+    """``C @ X`` for a constant ``(d, d)`` matrix ``C`` and a batch ``X`` (``(d, d, n)``): one product
+    ``C (d, d n)``, C-contiguous result."""
+    d = C.shape[0]
+    return np.dot(C, X.reshape(d, -1)).reshape(X.shape)
 
 
 def _rmul(X, C):
-    """``X @ C`` for a batch ``X`` and a constant matrix ``C``."""
-    return np.moveaxis(np.tensordot(X, C, axes=(1, 0)), 2, 1)
+    """``X @ C`` for a batch ``X`` and a constant matrix ``C``: ``(X C)_{ij} = sum_l X_{il} C_{lj}``, one
+    product ``(1 (x) C^T) X`` on the ``(d^2, n)`` view of ``X`` (no transposed copies), C-contiguous."""
+    d = C.shape[0]
+    return np.dot(np.kron(np.eye(d), C.T), X.reshape(d * d, -1)).reshape(X.shape)
 
 
 def _inv_det(M):
@@ -478,6 +519,7 @@ def _solve(lattice, T, pairs, vectors, tol, resolution, N_y, chunk_bytes, use_su
     E_max = spectral_bound(lattice)
     exp = pole_expansion(T, E_max, tol, resolution)
     k, w, c, M = _points(lattice, exp, N_y, tol, use_subgrids)
+    stride = checkpoint_stride(N)
     per_point = point_bytes(N, d, vectors)
     if per_point > MEMORY_LIMIT:
         raise ValueError(
@@ -495,6 +537,20 @@ def _solve(lattice, T, pairs, vectors, tol, resolution, N_y, chunk_bytes, use_su
     hop = lattice.hop_x
     hopd = hop.conj().transpose(0, 2, 1)
     symmetric = lattice.y_hermitian
+
+    # B_x^dag g B_x as one product on the (d^2, n) view of g: S_x[(k, j), (i, l)] = conj(B_x[i, k]) B_x[l, j]
+    sandwich = np.einsum("xki,xlj->xkjil", hopd, hop).reshape(max(N - 1, 0), d * d, d * d)
+
+    def step(x, prev, eik, z):
+        """``K = A_x + B_{x-1}^dag g_{x-1} B_{x-1}`` and ``g_x = (z - K)^{-1}``."""
+        K = onsite[x][:, :, None] + ty[x][:, :, None] * eik + tyd[x][:, :, None] * eik.conj()
+        if x > 0:
+            K += np.dot(sandwich[x - 1], prev.reshape(d * d, -1)).reshape(prev.shape)
+        Mx = -K
+        for i in range(d):
+            Mx[i, i] += z
+        return K, _inv_det(Mx)
+
     for a in range(0, k.size, batch):
         kk, ww, cc = k[a : a + batch], w[a : a + batch], c[a : a + batch]
         nb = kk.size
@@ -504,40 +560,46 @@ def _solve(lattice, T, pairs, vectors, tol, resolution, N_y, chunk_bytes, use_su
         if vectors:
             ph = {dy: (np.cos(kk * dy) if symmetric else np.exp(1j * kk * dy)) * cc for dy in dys}
             W = np.stack([ph[dy] for dy in dys] + [np.conj(ph[dy]) if not symmetric else ph[dy] for dy in dys], axis=1)
-            gl = np.empty((N, d, d, nb), complex)
+            # g_x of the current segment [x0, x0 + stride) and g at the last column of each earlier one
+            seg = np.empty((stride, d, d, nb), complex)
+            marks = np.empty((-(-N // stride) - 1, d, d, nb), complex)
         ld = np.zeros(nb)
         prev = None
         for x in range(N):
-            K = onsite[x][:, :, None] + ty[x][:, :, None] * eik + tyd[x][:, :, None] * eik.conj()
-            if x > 0:
-                K = K + _lmul(hopd[x - 1], _rmul(prev, hop[x - 1]))
-            Y = K * (1.0 / z)  # K / (i w)
-            ld += _log_abs_det_unit(Y)
-            Mx = -K
-            for i in range(d):
-                Mx[i, i] += z
-            prev = _inv_det(Mx)
+            K, prev = step(x, prev, eik, z)
+            ld += _log_abs_det_unit(K * (1.0 / z))  # ln|det(1 - K / (i w))|
             if vectors:
-                gl[x] = prev
+                seg[x % stride] = prev
+                if x % stride == stride - 1 and x < N - 1:
+                    marks[x // stride] = prev
         logdet += float(np.dot(cc, ld))
         if not vectors:
             continue
-        # backward sweep: full diagonal blocks and the x-bond blocks
-        Gd = gl[N - 1]
+        # backward sweep: full diagonal blocks and the x-bond blocks, segment by segment (the last one
+        # is still in seg; the others are recomputed from their checkpoint)
+        Gd = None
         tr = np.zeros(nb, complex)
-        _contract_site(acc, pairs, dys, W, Gd, N - 1)
-        tr += sum(Gd[i, i] for i in range(d))
-        for x in range(N - 2, -1, -1):
-            g = gl[x]
-            Q = _lmul(hopd[x], g)  # B^dag g
-            Gup = _mm(_rmul(g, hop[x]), Gd)  # G_{x,x+1}
-            Glo = _mm(Gd, Q)  # G_{x+1,x}
-            Gd = g + _mm(Gup, Q)  # G_{x,x}
-            _contract_bond(acc, pairs, dys, W, Gup, Glo, x)
-            _contract_site(acc, pairs, dys, W, Gd, x)
-            tr += sum(Gd[i, i] for i in range(d))
+        for j in range((N - 1) // stride, -1, -1):
+            x0 = j * stride
+            if x0 + stride < N:
+                prev = marks[j - 1] if j > 0 else None
+                for x in range(x0, x0 + stride):
+                    prev = step(x, prev, eik, z)[1]
+                    seg[x - x0] = prev
+            for x in range(min(x0 + stride, N) - 1, x0 - 1, -1):
+                g = seg[x - x0]
+                if Gd is None:  # x = N - 1 (a copy: seg is overwritten by the next segment)
+                    Gd = g.copy()
+                else:
+                    Q = _lmul(hopd[x], g)  # B^dag g
+                    Gup = _mm(_rmul(g, hop[x]), Gd)  # G_{x,x+1}
+                    Glo = _mm(Gd, Q)  # G_{x+1,x}
+                    Gd = g + _mm(Gup, Q)  # G_{x,x}
+                    _contract_bond(acc, pairs, dys, W, Gup, Glo, x)
+                _contract_site(acc, pairs, dys, W, Gd, x)
+                tr += sum(Gd[i, i] for i in range(d))
         trace += float(2 * np.dot(cc, tr.real))
-        del gl
+        del seg, marks
     # assemble: constant 1/2, the T = 0 tail, free energy and number
     Npoint = None if N_y is None else N_y
     hdiag = _local_h_average(lattice, Npoint, sorted(set(dys) | {0}))

@@ -125,3 +125,70 @@ def test_bad_input_rejected(monkeypatch):
     monkeypatch.setattr(greens_module, "MEMORY_LIMIT", 1000)
     with pytest.raises(ValueError, match=r"MiB per \(k, w\) point for N_x = 4"):
         solve_greens(lat, 0.1)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 2**31),
+    basis=st.sampled_from(["orbital", "spin", "user"]),
+    N_x=st.integers(1, 14),
+    T=st.sampled_from([0.0, 0.05, 0.7]),
+    batch=st.sampled_from([29, 10**6]),
+)
+def test_checkpointed_backward_sweep_equals_stored_blocks(seed, basis, N_x, T, batch):
+    """Segments of ceil(sqrt(N_x)) columns recomputed from checkpoints give the bands, F and N of the
+    sweep that stores every g_x (same arithmetic: equal to rounding in the batch sums), for any batch."""
+    rng = np.random.default_rng(seed)
+    lat = random_lattice(rng, basis, N_x, int(rng.integers(2, 5)), "fm")
+    pairs = lat.offset_pairs(KERNEL_NAMES)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(greens_module, "CHECKPOINT_MIN_COLUMNS", 10**9)
+        assert greens_module.checkpoint_stride(N_x) == N_x
+        full = solve_greens(lat, T, pairs, chunk_bytes=batch * greens_module.point_bytes(N_x, lat.dim))
+        mp.setattr(greens_module, "CHECKPOINT_MIN_COLUMNS", 1)
+        assert greens_module.checkpoint_stride(N_x) == math.ceil(math.sqrt(N_x))
+        seg = solve_greens(lat, T, pairs, chunk_bytes=batch * greens_module.point_bytes(N_x, lat.dim))
+    for p in pairs:
+        np.testing.assert_allclose(seg.bands[p], full.bands[p], rtol=0, atol=1e-13, err_msg=str(p))
+    assert seg._F == pytest.approx(full._F, rel=1e-13, abs=1e-13)
+    assert seg._N == pytest.approx(full._N, rel=1e-13, abs=1e-13)
+
+
+def test_point_memory_is_segments_and_batches_stay_large():
+    """Bytes per (k, w) point: ceil(N_x / s) - 1 checkpoints + s blocks of one segment + 24 work blocks;
+    the paper's all-profile solve (P ~ 5000 points) is one batch up to N_x = 10^4."""
+    from orbsym.numeric.engines import greens_point_count
+
+    cs, pb = greens_module.checkpoint_stride, greens_module.point_bytes
+    assert cs(255) == 255 and cs(256) == 16 and cs(1000) == 32 and cs(10**4) == 100 and cs(10**4 + 1) == 101
+    assert pb(100, 3) == (100 + 24) * 144 and pb(1000, 3) == (31 + 32 + 24) * 144 and pb(10**4, 2) == (99 + 100 + 24) * 64
+    assert pb(10**4, 3, vectors=False) == 24 * 144
+    for bad in (0, 2.5, "10"):
+        with pytest.raises((ValueError, TypeError), match="N_x"):
+            cs(bad)
+    P, _ = greens_point_count(0.01, 8.0, 800)
+    assert 2000 < P < 20000
+    assert greens_module.batch_size(P, 10**4, 3) == P
+    # without segments a point would hold all N_x blocks: ~40x fewer points per batch at N_x = 10^4
+    assert greens_module.CHUNK_BYTES // ((10**4 + 24) * 144) < P / 8
+
+
+def test_solve_memory_within_the_counted_batch():
+    """Peak traced memory of a segmented solve stays within batch * point_bytes plus the bands."""
+    import tracemalloc
+
+    lat = trilayer("orbital", 300, 6, 0.5, (0.3, 0.5, 0.8), (0.6, -0.2, 0.4))
+    pairs = lat.offset_pairs(KERNEL_NAMES)
+    assert greens_module.checkpoint_stride(300) == 18
+    chunk = 40 * greens_module.point_bytes(300, 3)
+    solve_greens(lat, 0.3, vectors=False)  # warm up (pole expansion, imports): not the solve's memory
+    tracemalloc.start()
+    try:
+        sol = solve_greens(lat, 0.3, pairs, chunk_bytes=chunk)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    bands = len(pairs) * 300 * 9 * 16
+    assert sol.points > 40  # several batches of 40 points
+    assert peak < chunk + 2 * bands + 2**19
+    assert peak < 40 * 300 * 144  # less than the blocks of 40 points without segments
