@@ -166,18 +166,20 @@ from orbsym.numeric import KERNEL_NAMES  # noqa: E402
 from orbsym.numeric.greens import CHUNK_BYTES, batch_size, point_bytes  # noqa: E402
 
 
-def test_greens_estimate_superlinear_once_batches_shrink():
-    """Bands: the batch holds CHUNK_BYTES / (N_x 576 B) points, so beyond ~466000 / P columns the number of
-    batches grows like N_x and the per-call overhead like N_x^2 (issue 23); the free energy stays linear."""
+def test_greens_estimate_linear_once_segments_keep_batches_large():
+    """Bands: from N_x = 256 a point stores ~2 sqrt(N_x) blocks (greens.checkpoint_stride), so the issue-23
+    case (P = 396 points) stays one batch to N_x = 10^6 and the estimate is linear in N_x, like the free
+    energy's; only when P sqrt(N_x) outgrows the budget do batches multiply again."""
     t = {N: greens_estimate(N, 10, 3, 0.01).seconds for N in (1000, 10000, 100000)}
-    assert t[10000] / t[1000] > 20 and t[100000] / t[10000] > 50  # superlinear: 1 -> 9 -> 99 batches
-    assert [greens_seconds(N, 396, 3)[1] for N in (1000, 10000, 100000)] == [1, 9, 99]
+    assert 8 < t[10000] / t[1000] < 11 and 9 < t[100000] / t[10000] < 11
+    assert [greens_seconds(N, 396, 3)[1] for N in (1000, 10000, 100000, 10**6)] == [1, 1, 1, 1]
     f = {N: greens_estimate(N, 10, 3, 0.01, vectors=False).seconds for N in (1000, 10000, 100000)}
     assert 8 < f[100000] / f[10000] < 11  # one batch: linear
-    # the issue's case: 4 points per batch, P / 4 batches of 10^5 columns, far beyond the old ~23 s
     P, _ = greens_point_count(0.01, 8.0, 10)
-    assert batch_size(P, 100000, 3) == 4
-    assert greens_estimate(100000, 10, 3, 0.01).seconds > 30 * 60
+    assert batch_size(P, 100000, 3) == P
+    # many points (N_y = 800) at N_x = 10^6: several batches of ~2 sqrt(N_x) blocks per point
+    P8, _ = greens_point_count(0.01, 8.0, 800)
+    assert greens_seconds(10**6, P8, 3)[1] == math.ceil(P8 / (CHUNK_BYTES // ((999 + 1000 + 24) * 144)))
 
 
 @pytest.mark.parametrize("N_x, dim, vectors, P", [(25, 3, True, 5003), (1000, 3, True, 5003), (100000, 3, True, 276), (10000, 2, True, 2000), (10000, 3, False, 56420), (3 * 10**6, 3, True, 9)])
@@ -239,12 +241,12 @@ def _tripwire(*args, **kwargs):
 @pytest.mark.parametrize(
     "case, argv, limit, words",
     [
-        ("issue: N_x 1e5 N_y 10 auto", ["--N-x", "100000", "--N-y", "10"], 600, ["N_x = 100000, N_y = 10", "Green's-function engine", "batches x 100000 columns", "ORBSYM_MAX_SECONDS"]),
-        ("explicit greens", ["--N-x", "100000", "--N-y", "10", "--engine", "greens"], 600, ["N_x = 100000, N_y = 10 with correlation bands on the Green's-function engine", "batches", "min of CPU time"]),
+        ("N_x 1e6 N_y 10 auto", ["--N-x", "1000000", "--N-y", "10"], 600, ["N_x = 1000000, N_y = 10", "Green's-function engine", "batches x 1000000 columns", "ORBSYM_MAX_SECONDS"]),
+        ("explicit greens", ["--N-x", "1000000", "--N-y", "10", "--engine", "greens"], 600, ["N_x = 1000000, N_y = 10 with correlation bands on the Green's-function engine", "batches", "min of CPU time"]),
         ("free energy only", ["--N-x", "200000", "--N-y", "800", "--quantities", "free_energy", "--engine", "greens"], 60, ["(free energy only)", "1 batches x 200000 columns"]),
-        ("T = 0", ["--N-x", "30000", "--N-y", "100", "--T", "0", "--engine", "greens"], 600, ["220 poles", "x 30000 columns"]),
-        ("spin basis", ["--N-x", "50000", "--N-y", "10", "--basis", "spin", "--engine", "greens"], 60, ["of 2 states", "Green's-function engine"]),
-        ("N_y inf auto", ["--N-x", "100000", "--N-y", "inf"], 600, ["N_y = inf", "Green's-function engine", "100000 columns"]),
+        ("T = 0", ["--N-x", "30000", "--N-y", "100", "--T", "0", "--engine", "greens"], 120, ["220 poles", "x 30000 columns"]),
+        ("spin basis", ["--N-x", "500000", "--N-y", "10", "--basis", "spin", "--engine", "greens"], 60, ["of 2 states", "Green's-function engine"]),
+        ("N_y inf auto", ["--N-x", "1000000", "--N-y", "inf"], 600, ["N_y = inf", "Green's-function engine", "1000000 columns"]),
         ("rkky", ["--N-x", "20000", "--N-y", "100", "--rkky", "--engine", "greens"], 60, ["with --rkky", "Green's-function engine"]),
     ],
 )
@@ -272,18 +274,18 @@ def test_compute_refuses_greens_work_beyond_the_time_limit_before_any_work(case,
         assert w in err, (case, w, err)
 
 
-def test_compute_greens_estimate_for_the_issue_case_is_minutes_not_seconds():
-    """`compute --N-x 100000 --N-y 10` (bands, T = 0.01, orbital): the old estimate said ~23 s, the run takes
-    over an hour of CPU (bench_estimates.py: ~0.4 ms per column and batch, 69 batches); the estimate counts
-    the 69 batches of 4 points."""
+def test_compute_greens_estimate_for_the_issue_case_is_one_batch():
+    """`compute --N-x 100000 --N-y 10` (bands, T = 0.01, orbital): before the segmented backward sweep the
+    batch held 4 points (69 batches, over an hour of CPU); now all 276 points fit in one batch (~2 sqrt(N_x)
+    stored blocks per point) and the estimate is about a minute and a half."""
     from orbsym.cli import build_parser
     from orbsym.commands.compute import check_applicable, greens_estimate_for
 
     args = build_parser().parse_args(["compute", "trilayer", "--N-x", "100000", "--N-y", "10", "--engine", "greens"])
     check_applicable(args)
     est = greens_estimate_for(args, 3, True)
-    assert "276 (k, w) points (46 poles) in 69 batches x 100000 columns" in est.detail
-    assert 1200 < est.seconds < 5 * 3600
+    assert "276 (k, w) points (46 poles) in 1 batches x 100000 columns" in est.detail
+    assert 30 < est.seconds < 300
 
 
 @pytest.mark.parametrize("vectors, limit", [(True, 1.5), (False, 0.3)])

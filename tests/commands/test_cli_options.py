@@ -66,7 +66,7 @@ USAGE = [
     # ---- item 3: sizes and energy ranges
     ("N_x 1e6 x N_y 1e9", [*TRI, "--N-x", "1000000", "--N-y", "1000000000", "--engine", "dense"], ["N_x = 1000000", "PiB of memory", "years of CPU time", "available"]),
     # engine auto: beyond the dense engine the linear-scaling one is estimated too, and refused only if out of reach
-    ("N_x 1e6 x N_y 1e9 auto", [*TRI, "--N-x", "1000000", "--N-y", "1000000000"], ["N_x = 1000000", "Green's-function engine", "days of CPU time", "6983 batches", "limit"]),
+    ("N_x 1e8 x N_y 1e9 auto", [*TRI, "--N-x", "100000000", "--N-y", "1000000000"], ["N_x = 100000000", "Green's-function engine", "days of CPU time", "76 batches", "limit"]),
     ("N_x 1e5", ["compute", "trilayer", "--N-x", "100000", "--engine", "dense"], ["N_x = 100000", "TiB of memory", "300000 x 300000", "available"]),
     ("F-only N_y 1e9", [*TRI, "--N-y", "1000000000", "--quantities", "free_energy", "--engine", "dense"], ["eigenvalues only", "GiB of memory", "500000001 k-points", "available"]),
     ("mu 1e308", [*TRI, "--mu", "1e308"], ["--mu = 1e+308", "allowed range [-1e+100, 1e+100]", "overflow"]),
@@ -75,7 +75,7 @@ USAGE = [
     ("figure T 1e308", [*F4, "--T", "1e308", "--out", "{tmp}"], ["--T = 1e+308", "allowed range"]),
     ("figure mu-range 1e200", ["figure", "4", "--mu-range=-1e200:1:5", "--out", "{tmp}"], ["--mu-min = -1e+200", "allowed range"]),
     ("reproduce T 1e308", ["reproduce", "--T", "1e308", "--out", "{tmp}"], ["--T = 1e+308", "allowed range"]),
-    ("figure 2 N_x 1e5", ["figure", "2", "--N-x", "100000", "--out", "{tmp}"], ["figure 2 needs", "days of CPU time", "N_x = 100000", "--N-x"]),
+    ("figure 2 N_x 1e7", ["figure", "2", "--N-x", "10000000", "--out", "{tmp}"], ["figure 2 needs", "days of CPU time", "N_x = 10000000", "--N-x"]),
     ("figure 4 mu grid 1e8", [*F4, "--mu-range=-3:3:100000000", "--out", "{tmp}"], ["figure 4 needs", "GiB of memory"]),
     ("figure 5 N_x range", ["figure", "5", "--N-x-range", "3:30000", "--out", "{tmp}"], ["figure 5 needs", "days of CPU time", "ORBSYM_MAX_SECONDS", "--N-x-range"]),
     # ---- item 5: outputs

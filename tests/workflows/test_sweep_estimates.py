@@ -47,7 +47,7 @@ REFUSED = [
      ["the sweep of 1000000 points (theta_L=1000 x theta_R=1000)", "1000000 points to compute", "days of CPU time", "coarsen or split the --param grids"]),
     ("dense points beyond memory", dict(system="bilayer", axes={"N_x": [4, 100000]}, observables="free_energy", params={"N_y": 8}, engine="dense"),
      ["the sweep of 2 points (N_x=2)", "TiB of memory", "dense Bloch engine", "reduce N_x"]),
-    ("one greens point of weeks", dict(system="trilayer", axes={"mu": [0.0]}, observables="currents", params={"N_x": 10**6, "N_y": 800}, engine="greens"),
+    ("one greens point of weeks", dict(system="trilayer", axes={"mu": [0.0]}, observables="currents", params={"N_x": 10**7, "N_y": 800}, engine="greens"),
      ["the sweep of 1 points (mu=1)", "days of CPU time", "Green's-function engine"]),
     ("low temperatures on the greens engine", dict(system="trilayer", axes={"T": [1e-4, 1e-3]}, observables="free_energy", params={"N_x": 100000, "N_y": 800}, engine="greens"),
      ["(T=2)", "Green's-function engine", "ORBSYM_MAX_SECONDS"], 3600.0),
@@ -57,7 +57,7 @@ REFUSED = [
      ["dense Bloch engine", "GiB of memory"], None, "4G"),
     ("rkky counts its two solves", dict(system="trilayer", axes={"N_x": [5000]}, observables="rkky", params={"N_y": 800}),
      ["Green's-function engine", "the largest ~2"], 15.0),
-    ("user factory sized from N_x", dict(system=_factory, axes={"x": [0, 1, 2]}, observables="densities", params={"N_x": 10**6, "N_y": 800}),
+    ("user factory sized from N_x", dict(system=_factory, axes={"x": [0, 1, 2]}, observables="densities", params={"N_x": 10**7, "N_y": 800}),
      ["the sweep of 3 points (x=3)", "Green's-function engine", "days of CPU time"]),
 ]
 
@@ -89,7 +89,7 @@ CLI = [
     ("10^6 grid", ["sweep", "trilayer", "--param", "theta_L=0:1:1000", "--param", "theta_R=0:1:1000", "--observable", "currents", "--set", "N_x=25", "--set", "N_y=800", "--workers", "1"],
      ["the sweep of 1000000 points (theta_L=1000 x theta_R=1000)", "days of CPU time", "--param", "--set"]),
     ("dense engine memory", ["sweep", "bilayer", "--param", "N_x=4,100000", "--set", "N_y=8", "--engine", "dense"], ["sweep of 2 points", "TiB of memory", "--engine"]),
-    ("greens engine time", ["sweep", "trilayer", "--param", "mu=0,0.1", "--set", "N_x=1000000", "--set", "N_y=800", "--engine", "greens", "--observable", "densities"],
+    ("greens engine time", ["sweep", "trilayer", "--param", "mu=0,0.1", "--set", "N_x=10000000", "--set", "N_y=800", "--engine", "greens", "--observable", "densities"],
      ["sweep of 2 points (mu=2)", "Green's-function engine", "days", "of CPU time"]),
 ]
 
@@ -219,7 +219,7 @@ def test_figure5_long_range_is_sized_by_its_engines_and_accepted(no_solve, monke
 
 @pytest.mark.parametrize("argv, words", [
     (["figure", "5", "--N-x-range", "3:30000"], ["figure 5 needs", "days of CPU time", "--N-x-range"]),
-    (["figure", "2", "--N-x", "100000"], ["figure 2 needs", "at least 12 solves at N_x = 100000", "--N-x"]),
+    (["figure", "2", "--N-x", "10000000"], ["figure 2 needs", "at least 12 solves at N_x = 10000000", "--N-x"]),
     (["figure", "3", "--grid", "2000x2000", "--N-x", "2000"], ["figure 3 needs", "at least", "--grid"]),  # lower bound: nothing built
     (["figure", "3", "--grid", "300x300", "--N-x", "3000", "--panels", "nm"], ["figure 3 needs", "points to compute", "--grid"]),
     (["figure", "4", "--N-x", "5000"], ["figure 4 needs", "dense Bloch engine", "--N-x"]),
