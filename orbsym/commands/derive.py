@@ -31,8 +31,9 @@ class ModelFileError(ValueError):
     """A model file that does not exist, raises, exits or defines no `model` (one line, names the file)."""
 
 
-def run_model_file(path):
-    """Execute a trusted Python model file ONCE and return its namespace.
+def run_model_file(path, kind="model", defines="model"):
+    """Execute a trusted Python file ONCE and return its namespace (``kind``: how messages name the file,
+    ``defines``: what it is expected to define, e.g. ``"lattice"`` for ``orbsym sites``).
 
     The file is executed as Python code with the rights of the user running orbsym: use only files
     you trust.  An exception or ``sys.exit`` in the file becomes one :class:`ModelFileError` naming
@@ -41,14 +42,15 @@ def run_model_file(path):
     import traceback
 
     path = Path(path)
+    what = f"{kind} file {str(path)!r}"
     if path.suffix != ".py":
-        raise ModelFileError(f"model file {str(path)!r} must be a Python file ending in .py that defines `model`")
+        raise ModelFileError(f"{what} must be a Python file ending in .py that defines `{defines}`")
     if not path.is_file():
-        raise ModelFileError(f"model file {str(path)!r} does not exist" if not path.exists() else f"model file {str(path)!r} is not a file")
+        raise ModelFileError(f"{what} does not exist" if not path.exists() else f"{what} is not a file")
     try:
-        return runpy.run_path(str(path), run_name="__orbsym_model__")
+        return runpy.run_path(str(path), run_name=f"__orbsym_{kind}__")
     except SystemExit as exc:
-        raise ModelFileError(f"model file {str(path)!r} called sys.exit({exc.code!r}) instead of defining `model`") from None
+        raise ModelFileError(f"{what} called sys.exit({exc.code!r}) instead of defining `{defines}`") from None
     except Exception as exc:  # noqa: BLE001 - user code: report it in one line
         line = ""
         for fr in reversed(traceback.extract_tb(exc.__traceback__)):
@@ -58,7 +60,7 @@ def run_model_file(path):
         if isinstance(exc, SyntaxError) and exc.lineno:
             line = f" (line {exc.lineno})"
         msg = " ".join(str(exc).split())
-        raise ModelFileError(f"model file {str(path)!r} raised {type(exc).__name__}{line}: {msg}") from exc
+        raise ModelFileError(f"{what} raised {type(exc).__name__}{line}: {msg}") from exc
 
 
 def model_from_namespace(namespace, spec):

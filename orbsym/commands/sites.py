@@ -103,7 +103,6 @@ drivers estimate before they solve anything).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 __all__ = ["NAME", "HELP", "add_arguments", "run", "QUANTITIES", "BALANCE_TOL", "load_lattice_file", "site_dataset", "transport_dataset"]
 
@@ -202,31 +201,11 @@ def load_lattice_file(path):
 def _load_file(path):
     """``(lattice, T, eta, namespace)`` of the file (:func:`load_lattice_file`; the namespace holds the
     other names, e.g. ``left``, ``right``, ``times``, ``quench``, ``drive``)."""
-    import runpy
-    import traceback
-
     from ..numeric.checks import real_number
     from ..numeric.sites import SiteLattice
-    from .derive import ModelFileError
+    from .derive import run_model_file
 
-    p = Path(path)
-    if p.suffix != ".py":
-        raise ModelFileError(f"lattice file {str(path)!r} must be a Python file ending in .py that defines `lattice` (a SiteLattice)")
-    if not p.is_file():
-        raise ModelFileError(f"lattice file {str(path)!r} does not exist" if not p.exists() else f"lattice file {str(path)!r} is not a file")
-    try:
-        ns = runpy.run_path(str(p), run_name="__orbsym_sites__")
-    except SystemExit as exc:
-        raise ModelFileError(f"lattice file {str(path)!r} called sys.exit({exc.code!r}) instead of defining `lattice`") from None
-    except Exception as exc:  # noqa: BLE001 - user code: report it in one line
-        line = ""
-        for fr in reversed(traceback.extract_tb(exc.__traceback__)):
-            if Path(fr.filename).resolve() == p.resolve():
-                line = f" (line {fr.lineno})"
-                break
-        if isinstance(exc, SyntaxError) and exc.lineno:
-            line = f" (line {exc.lineno})"
-        raise ModelFileError(f"lattice file {str(path)!r} raised {type(exc).__name__}{line}: {' '.join(str(exc).split())}") from exc
+    ns = run_model_file(path, kind="lattice", defines="lattice (a SiteLattice)")
     if "lattice" not in ns:
         found = sorted(k for k, v in ns.items() if not k.startswith("_") and not callable(v) and type(v).__module__.startswith("orbsym"))
         hint = f" (it defines {', '.join(f'`{k}` ({type(ns[k]).__name__})' for k in found)})" if found else ""
