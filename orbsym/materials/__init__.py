@@ -1,0 +1,33 @@
+"""Real materials: numeric tight-binding models of crystals and what reads, builds and measures them.
+
+``model.py``          :class:`TightBinding` (cell, atoms with orbitals, ``H(R)``; ``H(k)``, velocities,
+                      atom-centred ``L``, ``S``), the one model type every importer returns
+``shells.py``         angular momentum of real-harmonic shells (s, p, d, f in Wannier90's order), spin,
+                      spin-orbit coupling, the map to orbsym's t2g basis (Eq. 2)
+
+No SymPy anywhere in this package (a numeric layer, like :mod:`orbsym.numeric`).  Names are
+re-exported lazily.
+"""
+
+import importlib
+
+_EXPORTS = {
+    "TightBinding": "model",
+    "Atom": "model",
+    "Orbital": "model",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'orbsym.materials' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(__all__)
