@@ -348,6 +348,37 @@ class TightBinding:
         E = self.bands(self.k_cartesian(frac))
         return float(E.min()), float(E.max())
 
+    def fermi_level(self, electrons, N_k=16, T=0.0, tol=1e-10):
+        """Chemical potential holding ``electrons`` per cell on an ``N_k^periodic`` grid (energy unit).
+
+        ``N(mu) = N_k^-d sum_k sum_n f((E_nk - mu)/T)`` (a step at ``T = 0``, a level at ``mu`` counted
+        half) solved by bisection to ``tol``; each spinless orbital holds one electron, so a spinless
+        model of a spin-degenerate metal takes ``electrons / 2``.  Refused when ``electrons`` is not
+        in ``(0, n)``.
+        """
+        from ..numeric.checks import real_number
+
+        electrons = real_number("electrons per cell", electrons, minimum=0.0, strict=True)
+        if electrons >= self.n:
+            raise ValueError(f"electrons per cell must be below the {self.n} states of the basis, got {electrons}")
+        T = real_number("temperature T", T, minimum=0.0)
+        N_k = integer_at_least("N_k", N_k, 1)
+        axes = [(np.arange(N_k) + 0.5) / N_k] * self.periodic + [np.zeros(1)] * (3 - self.periodic)
+        frac = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
+        E = np.sort(self.bands(self.k_cartesian(frac)).ravel())
+
+        def count(mu):
+            if T == 0:
+                return (np.sum(E < mu) + 0.5 * np.sum(E == mu)) / len(frac)
+            x = np.clip((E - mu) / T, -700, 700)
+            return float(np.sum(1.0 / (1.0 + np.exp(x)))) / len(frac)
+
+        lo, hi = E[0] - 1.0 - 40 * T, E[-1] + 1.0 + 40 * T
+        while hi - lo > tol:
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if count(mid) < electrons else (lo, mid)
+        return 0.5 * (lo + hi)
+
     # ------------------------------------------------------------------ operators
     def _basis_summary(self):
         return ", ".join(f"{a.name}: {'/'.join(a.orbitals)}" for a in self.atoms) + (" with spin" if self.spinful else "")

@@ -160,3 +160,17 @@ def test_neighbour_shells_of_a_simple_cubic_s_band():
     assert shells == [(2.5, 6), (round(2.5 * np.sqrt(2), 6), 2)]
     lo, hi = m.band_range(N_k=8)
     assert lo == pytest.approx(-6.2, abs=1e-9) and hi <= 6.2
+
+
+def test_fermi_level_of_a_simple_cubic_s_band():
+    atoms = [Atom("A", (0, 0, 0), ("s",))]
+    m = TightBinding.from_bonds(np.eye(3), atoms, [[0.3]], {(1, 0, 0): [[-1]], (0, 1, 0): [[-1]], (0, 0, 1): [[-1]]})
+    # half filling of a bipartite band: E_F = the on-site energy (particle-hole symmetry)
+    assert m.fermi_level(0.5, N_k=12, T=0.05) == pytest.approx(0.3, abs=1e-9)
+    # and the count at the result equals the request at another filling
+    mu = m.fermi_level(0.2, N_k=12, T=0.1)
+    frac = np.stack(np.meshgrid(*[(np.arange(12) + 0.5) / 12] * 3, indexing="ij"), -1).reshape(-1, 3)
+    E = m.bands(m.k_cartesian(frac))
+    assert np.mean(1 / (1 + np.exp((E - mu) / 0.1))) == pytest.approx(0.2, abs=1e-9)
+    with pytest.raises(ValueError, match="below the 1 states"):
+        m.fermi_level(1.0)
