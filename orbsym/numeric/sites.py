@@ -162,9 +162,11 @@ class Hopping:
         Site names (or indices in the cell).
     offset : tuple of int
         Cell offset ``(dx, dy)`` or ``(dx, dy, dz)`` (any integers; ``dz != 0`` needs a film, ``N_z``).
-    matrix : array_like, shape (n_start, n_end) or (N_x, n_start, n_end)
+    matrix : array_like, shape (n_start, n_end), (N_x, n_start, n_end) or (N_x, width, n_start, n_end)
         Hopping ``T`` in ``c_{R,start}^dag T c_{R+offset,end} + h.c.`` (units of t); with a leading
-        axis, ``T[x]`` is the matrix of the bonds starting in x-cell ``x`` (heterostructures).
+        axis, ``T[x]`` is the matrix of the bonds starting in x-cell ``x`` (heterostructures); with two,
+        finite samples only (transverse dimension 0), ``T[x, y]`` that of the bond starting in cell
+        ``(x, y)`` (random hoppings: one matrix per bond instance).
     """
 
     start: object
@@ -224,7 +226,9 @@ class SiteLattice:
     N_x, transverse_dimension, N_y, N_z, width : int
         ``N_y`` is None for dimension 0, ``N_z`` None unless a film, ``width`` None unless dimension 0.
     hoppings : tuple of (i, j, offset, T)
-        Site indices, the offset ``(dx, dy)`` (films: ``(dx, dy, dz)``) and ``T`` of shape ``(N_x, n_i, n_j)``.
+        Site indices, the offset ``(dx, dy)`` (films: ``(dx, dy, dz)``) and ``T`` of shape ``(N_x, n_i, n_j)``,
+        or ``(N_x, width, n_i, n_j)`` for per-bond-instance matrices of a finite sample (``T[x, y]``: the
+        bond starting in cell ``(x, y)``).
     ndim : int
         Length of the offsets: 2, or 3 for films.
     cell_dim : int
@@ -348,8 +352,17 @@ class SiteLattice:
             what = f"hopping {self.names[i]!r} -> {self.names[j]!r} {h.offset}"
             if T.shape == (ni, nj):
                 T = np.broadcast_to(T, (self.N_x, ni, nj))
-            elif T.shape != (self.N_x, ni, nj):
-                raise ValueError(f"{what}: matrix has shape {T.shape}, expected ({ni}, {nj}) or (N_x, {ni}, {nj}) = ({self.N_x}, {ni}, {nj})")
+            elif T.shape == (self.N_x, ni, nj):
+                pass
+            elif T.ndim == 4 and T.shape == (self.N_x, T.shape[1], ni, nj) and self.transverse_dimension == 0 and T.shape[1] == self.width:
+                if not np.all(np.isfinite(T)):
+                    raise ValueError(f"{what}: per-bond matrices must be finite")
+            elif T.ndim == 4 and self.transverse_dimension != 0:
+                raise ValueError(f"{what}: per-bond-instance matrices (N_x, width, {ni}, {nj}) are for finite samples (width=...); "
+                                 "in a periodic direction every y-cell must carry the same bond")
+            else:
+                raise ValueError(f"{what}: matrix has shape {T.shape}, expected ({ni}, {nj}), (N_x, {ni}, {nj}) = ({self.N_x}, {ni}, {nj})"
+                                 + (f" or (N_x, width, {ni}, {nj}) = ({self.N_x}, {self.width}, {ni}, {nj})" if self.transverse_dimension == 0 else ""))
             if h.offset[2] != 0 and self.transverse_dimension != 2:
                 raise ValueError(
                     f"{what} has dz = {h.offset[2]}: bonds along z need a film (transverse dimension 2): give N_y and N_z"
@@ -607,7 +620,7 @@ class SiteLattice:
                 dX = key[0]
                 r = (a * W + b) * nc + self.site_offsets[i]
                 c = (a2 * W + b2) * nc + self.site_offsets[j]
-                t = T[Xs * mx + a]
+                t = T[Xs * mx + a] if T.ndim == 3 else T[Xs * mx + a, b]
                 if bond_scale is not None:
                     t = bond_scale[h] * t
                 td = t.conj().transpose(0, 2, 1)
@@ -973,7 +986,7 @@ class SiteObservables:
                 c = (a2 * W + b2) * nc + lat.site_offsets[j]
                 G = self._band(key)[Xs, r : r + ni, c : c + nj]  # <c_i^dag c_j>, (len(Xs), ni, nj)
                 xs = Xs * mx + a
-                t = T[xs]
+                t = T[xs] if T.ndim == 3 else T[xs, b]
                 s_val = 2 * np.einsum("xab,xab->x", Ji[xs] @ t, G).imag
                 e_val = -2 * np.einsum("xab,xab->x", t @ Jj[xs + (a2 - a) + dX * mx], G).imag
                 start[h, xs, b] = s_val

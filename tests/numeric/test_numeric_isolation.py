@@ -24,9 +24,12 @@ def test_numeric_layer_runs_without_sympy():
         import orbsym.numeric
         import importlib, pkgutil
         names = [m.name for m in pkgutil.iter_modules(orbsym.numeric.__path__)]
-        assert {{"bloch", "lattice", "observables", "realspace", "thermo", "infinite", "kubo", "leads", "negf", "rgf", "poles", "greens", "lloyd", "engines", "evolution", "local_update", "sites", "sites_evolution", "sites_transport", "film"}} <= set(names), names
+        assert {{"bloch", "lattice", "observables", "realspace", "thermo", "infinite", "kubo", "leads", "negf", "rgf", "poles", "greens", "lloyd", "engines", "evolution", "local_update", "sites", "sites_evolution", "sites_transport", "film", "disorder"}} <= set(names), names
         for name in names:                      # every module of the numeric layer, present and future
             importlib.import_module("orbsym.numeric." + name)
+        import orbsym.materials                 # the numeric models of materials: no SymPy either
+        for m in pkgutil.iter_modules(orbsym.materials.__path__):
+            importlib.import_module("orbsym.materials." + m.name)
         from lattices import trilayer
         from orbsym.numeric import KERNEL_NAMES, Observables, solve_bloch
         lat = trilayer("orbital", 4, 6, 0.5, (1.0, 0, 0), (0, 1.0, 0))

@@ -95,8 +95,9 @@ def dense_h(sl):
             elif not 0 <= y2 < Ny:
                 continue
             r, c = idx(x, y, z, i), idx(x2, y2, z2, j)
-            H[r : r + ni, c : c + nj] += T[x]
-            H[c : c + nj, r : r + ni] += T[x].conj().T
+            t = T[x] if T.ndim == 3 else T[x, y]  # per-bond-instance matrices of a finite sample
+            H[r : r + ni, c : c + nj] += t
+            H[c : c + nj, r : r + ni] += t.conj().T
             bonds.append((h, (x, y, z), (x2, y2, z2), r, c))
     return H, bonds
 
@@ -132,8 +133,9 @@ def dense_reference(sl, H, bonds, rho, pol):
         pos = {v: k for k, v in enumerate(S)}
         hb = np.zeros((S.size, S.size), complex)
         ri, cj = [pos[v] for v in range(r, r + sl.orbitals[i])], [pos[v] for v in range(c, c + sl.orbitals[j])]
-        hb[np.ix_(ri, cj)] += T[start[0]]
-        hb[np.ix_(cj, ri)] += T[start[0]].conj().T
+        t = T[start[0]] if T.ndim == 3 else T[start[0], start[1]]
+        hb[np.ix_(ri, cj)] += t
+        hb[np.ix_(cj, ri)] += t.conj().T
         vals = []
         for cell, s in ((start, i), (end, j)):
             states, J = op(cell, s)
@@ -646,3 +648,36 @@ def test_refuses_bad_disorder_input():
         SiteLattice([A, B], hops, N_x=2, width=2, vacancies=np.zeros((2, 2, 3), bool))
     with pytest.raises(ValueError, match=r"\(x, y, site\)"):
         SiteLattice([A, B], hops, N_x=2, width=2, vacancies=[(0, 0)])
+
+
+@FAST
+@given(seed=st.integers(0, 2**31))
+def test_random_hoppings_per_bond_against_dense_solve(seed):
+    """Per-bond-instance hopping matrices (N_x, width, n_i, n_j) of a finite sample: the thermal state,
+    every bond's eom and the per-site balance against the dense real-space path."""
+    rng = np.random.default_rng(seed)
+    width, N_x = 3, 4
+    orbs, cells = random_sites(rng, 2, max_orb=2, per_x=N_x)
+    hops = [Hopping(h.start, h.end, h.offset[:2], 0.5 * cplx(rng, N_x, width, *h.matrix.shape[1:]))
+            for h in random_hoppings(rng, orbs, N_x, [(0, 0), (1, 0), (0, 1), (1, -1)], p=0.8, keep_last=True)]
+    sl = SiteLattice(cells, hops, width=width)
+    H, bonds = dense_h(sl)
+    rho, F = thermal_rho(H, 0.3)
+    so = sl.solve(0.3)
+    assert so.free_energy() == pytest.approx(F, abs=1e-10)
+    for pol in POLS:
+        ref, rate, dens = dense_reference(sl, H, bonds, rho, pol)
+        np.testing.assert_allclose(so.density(pol), dens[:, :, 0], atol=1e-11)
+        s_, e_ = so.eom_start(pol), so.eom_end(pol)
+        for (h, x, y, _), (rs, re) in ref.items():
+            assert s_[h, x, y] == pytest.approx(rs, abs=1e-11) and e_[h, x, y] == pytest.approx(re, abs=1e-11)
+        np.testing.assert_allclose(so.continuity_residual(pol), 0, atol=1e-10)
+
+
+def test_per_bond_matrices_refused_in_periodic_directions():
+    rng = np.random.default_rng(3)
+    cells = [(Site("s", (0, 0, 0), herm(rng, 2)),)] * 3
+    with pytest.raises(ValueError, match="finite samples"):
+        SiteLattice(cells, [Hopping("s", "s", (1, 0), cplx(rng, 3, 4, 2, 2))], N_y=4)
+    with pytest.raises(ValueError, match=r"\(N_x, width, 2, 2\) = \(3, 4, 2, 2\)"):
+        SiteLattice(cells, [Hopping("s", "s", (1, 0), cplx(rng, 3, 5, 2, 2))], width=4)

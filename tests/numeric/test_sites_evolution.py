@@ -117,9 +117,10 @@ class Dense:
                 if self.vacant(x, y, i) or self.vacant(x2, y2, j):
                     continue
                 r, c = self.index(x, y, z, i), self.index(x2, y2, z2, j)
-                H[r : r + sl.orbitals[i], c : c + sl.orbitals[j]] += T[x]
-                H[c : c + sl.orbitals[j], r : r + sl.orbitals[i]] += T[x].conj().T
-                bonds.append((h, x, y, r, c, T[x]))
+                t = T[x] if T.ndim == 3 else T[x, y]  # per-bond-instance matrices of a finite sample
+                H[r : r + sl.orbitals[i], c : c + sl.orbitals[j]] += t
+                H[c : c + sl.orbitals[j], r : r + sl.orbitals[i]] += t.conj().T
+                bonds.append((h, x, y, r, c, t))
         return H, bonds
 
     def J(self, x, s, pol):
