@@ -49,7 +49,12 @@ finite rotations of the polynomials.)
 Quirk of Wannier90 for f: its projection parser maps the *name* ``fxyz`` to ``m_r = 4`` and
 ``fz(x2-y2)`` to ``m_r = 5`` although the table and ``ylm_wannier`` have ``m_r = 4`` = z(x^2 - y^2) and
 ``m_r = 5`` = xyz.  Here a label always means the function it names; a full ``f`` shell (or ``l=3``)
-is in ``m_r`` order, as Wannier90 emits it.
+is in ``m_r`` order, as Wannier90 emits it; ``parse_shells(..., wannier90_line=True)`` reproduces the
+parser's swap when reading a ``.win`` file.
+
+Caveat for importers: these orders are those of the *projections*.  The Wannier functions of a
+``_hr.dat`` keep them only when the localisation does not reorder them (e.g. ``num_iter = 0`` or
+well-localised projections); check ``_centres.xyz``.
 
 Spin and spinor order
 ---------------------
@@ -85,6 +90,7 @@ __all__ = [
     "T2G_PAPER",
     "T2G_L_SIGNS",
     "label_shell",
+    "w90_label",
     "parse_shells",
     "real_harmonic",
     "real_harmonics",
@@ -99,6 +105,7 @@ __all__ = [
     "spin_operator",
     "spin_reorder_index",
     "soc_matrix",
+    "site_operators",
     "t2g_to_paper",
     "paper_t2g_L",
     "t2g_physical_L",
@@ -136,6 +143,14 @@ _LABEL_INFO = {lab: (l, i) for l, labs in SHELL_LABELS.items() for i, lab in enu
 _MR_KIND = {l: (("0", 0),) + tuple((k, m) for m in range(1, l + 1) for k in ("c", "s")) for l in SHELL_LABELS}
 
 
+def w90_label(l, mr):
+    """The label of Wannier90's ``(l, m_r)`` (``m_r = 1 .. 2l + 1``, the table's meaning)."""
+    _check_l(l)
+    if isinstance(mr, bool) or not isinstance(mr, (int, np.integer)) or not 1 <= mr <= 2 * l + 1:
+        raise ValueError(f"m_r must be an integer 1..{2 * l + 1} for l = {l}, got {mr!r}")
+    return SHELL_LABELS[int(l)][int(mr) - 1]
+
+
 def label_shell(label):
     """``(l, index)`` of a Wannier90 orbital label: its shell and its position in that shell.
 
@@ -155,6 +170,9 @@ def label_shell(label):
 # --------------------------------------------------------------------------------------------------
 # parsing of per-site orbital specs
 # --------------------------------------------------------------------------------------------------
+
+# wannier90.x's projection parser maps these names to each other's m_r (see parse_shells).
+_W90_PARSER_SWAP = {"fxyz": "fz(x2-y2)", "fz(x2-y2)": "fxyz"}
 
 _ALLOWED_TOKENS = (
     "shell letters " + ", ".join(SHELL_LETTERS)
@@ -189,7 +207,7 @@ def _parse_l_group(group, spec):
     return out
 
 
-def parse_shells(spec, shell_order="given"):
+def parse_shells(spec, wannier90_line=False):
     """Orbital labels of one site from a spec such as ``"s,p,d"``, ``"t2g"``, ``"p;d"`` or ``"l=2"``.
 
     Parameters
@@ -199,11 +217,15 @@ def parse_shells(spec, shell_order="given"):
         letter (``s p d f``: the whole shell), a group (``t2g`` = dxz, dyz, dxy; ``eg`` = dz2, dx2-y2),
         a single Wannier90 label (``px``, ``dx2-y2``, ``fz(x2-y2)``, ...; see :data:`SHELL_LABELS`),
         or Wannier90's ``l=L`` / ``l=L,mr=i,j`` (a ``;``-separated group of its own).
-    shell_order : {"given", "wannier90"}
-        ``"given"`` (default): shells appear in the order in which the spec first names them
-        (``"d,s"`` -> the d shell, then s).  ``"wannier90"``: shells sorted by ``l``, which is what
-        Wannier90 does with the orbitals of *one* projection line (``Ti: d;s`` gives s first); the
-        ``.win`` importer should use it line by line.
+    wannier90_line : bool
+        ``False`` (default): shells appear in the order in which the spec first names them
+        (``"d,s"`` -> the d shell, then s), and every label means the function it names.
+        ``True``: read the spec as wannier90.x reads the orbitals of *one* line of a ``.win``
+        projection block (``readwrite.F90``, ``w90_readwrite_get_projections``): shells sorted by
+        ``l`` (``Ti: d;s`` gives s first), and the f names ``fxyz`` / ``fz(x2-y2)`` swapped as its
+        parser swaps them (it sets ``m_r = 4``, the function z(x^2 - y^2), for the name ``fxyz``).
+        The returned labels still name the functions actually obtained.  A ``.win`` importer should
+        call this line by line.
 
     Returns
     -------
@@ -214,8 +236,7 @@ def parse_shells(spec, shell_order="given"):
     Raises
     ------
     ValueError
-        An unknown token (named, with the allowed ones), an orbital named twice, an empty spec, or a
-        bad ``shell_order``.
+        An unknown token (named, with the allowed ones), an orbital named twice, or an empty spec.
     TypeError
         ``spec`` is not a string.
 
@@ -228,8 +249,8 @@ def parse_shells(spec, shell_order="given"):
     """
     if not isinstance(spec, str):
         raise TypeError(f"an orbital spec must be a string such as 's,p,d', got {spec!r}")
-    if shell_order not in ("given", "wannier90"):
-        raise ValueError(f"shell_order must be 'given' or 'wannier90', got {shell_order!r}")
+    if not isinstance(wannier90_line, bool):
+        raise TypeError(f"wannier90_line must be True or False, got {wannier90_line!r}")
     text = "".join(spec.split()).lower()
     if not text.strip(",;"):
         raise ValueError(f"empty orbital spec {spec!r}; allowed: {_ALLOWED_TOKENS}")
@@ -249,6 +270,8 @@ def parse_shells(spec, shell_order="given"):
             elif tok in ORBITAL_GROUPS:
                 picked.extend(_LABEL_INFO[lab] for lab in ORBITAL_GROUPS[tok])
             elif tok in _LABEL_INFO:
+                if wannier90_line and tok in _W90_PARSER_SWAP:
+                    tok = _W90_PARSER_SWAP[tok]
                 picked.append(_LABEL_INFO[tok])
             else:
                 raise ValueError(f"unknown orbital token {tok!r} in spec {spec!r}; allowed: {_ALLOWED_TOKENS}")
@@ -258,7 +281,7 @@ def parse_shells(spec, shell_order="given"):
             raise ValueError(f"orbital {SHELL_LABELS[key[0]][key[1]]!r} is named twice in spec {spec!r}")
         seen.add(key)
     shells = list(dict.fromkeys(l for l, _ in picked))
-    if shell_order == "wannier90":
+    if wannier90_line:
         shells.sort()
     return tuple(SHELL_LABELS[l][i] for l in shells for i in sorted(i for ll, i in picked if ll == l))
 
@@ -681,6 +704,30 @@ def soc_matrix(labels, lam, order="interleaved"):
     Ls = scale[None, :, None] * L  # L is block diagonal per shell: row scaling = block scaling
     S = spin_operator(len(labs), order)
     return np.einsum("aij,ajk->ik", spinful(Ls, order), S)
+
+
+def site_operators(labels, spin_order=None):
+    """The angular-momentum operators of one site, ready to serve as polarizations.
+
+    Parameters
+    ----------
+    labels : str or sequence of str
+        Orbitals of the site (:func:`orbital_L`).
+    spin_order : None or {"interleaved", "block"}
+        ``None``: spinless basis, ``{"L": (3, m, m)}``.  Otherwise the spinful basis in that order:
+        ``{"L": L (x) 1, "S": 1 (x) S, "J": L + S}``, each ``(3, 2m, 2m)``.
+
+    Returns
+    -------
+    dict of str to ndarray
+        Hermitian matrices, ``hbar = 1``; ``L`` is the projected ``P L P`` for incomplete shells.
+    """
+    L = orbital_L(labels)
+    if spin_order is None:
+        return {"L": L}
+    Lf = spinful(L, spin_order)
+    S = spin_operator(L.shape[-1], spin_order)
+    return {"L": Lf, "S": S, "J": Lf + S}
 
 
 # --------------------------------------------------------------------------------------------------

@@ -208,6 +208,21 @@ def test_L_is_the_generator_of_rotations_of_the_polynomials(l):
 
 
 @pytest.mark.parametrize("l", [1, 2, 3])
+def test_Lz_is_minus_i_d_dphi_by_finite_differences(l):
+    """(L_z Theta_j)(r) = -i dTheta_j/dphi = sum_i Theta_i(r) (L_z)_ij, five-point stencil in phi."""
+    rng = np.random.default_rng(40 + l)
+    r = rng.normal(size=(25, 3))
+    h = 1e-3
+
+    def at(angle):  # Theta_j(R_z(angle) r): the functions at the points turned by +angle about z
+        return sh.real_harmonics(l, r @ rot([0, 0, 1], angle).T)
+
+    dphi = (-at(2 * h) + 8 * at(h) - 8 * at(-h) + at(-2 * h)) / (12 * h)
+    Lz = sh.shell_L(l)[2]
+    assert np.max(np.abs(-1j * dphi - sh.real_harmonics(l, r) @ Lz)) < 1e-10
+
+
+@pytest.mark.parametrize("l", [1, 2, 3])
 def test_L_covariance_over_the_48_cubic_operations(l):
     """D(R) L_a D(R)^T = det(R) sum_b R_ba L_b  (L a pseudovector; the transpose rule is wrong)."""
     L = sh.shell_L(l)
@@ -470,11 +485,16 @@ def test_parse_shells_good(spec, expected):
     assert sh.parse_shells(spec) == expected
 
 
-def test_parse_shells_wannier90_line_order():
-    assert sh.parse_shells("d;s", shell_order="wannier90") == ("s",) + sh.SHELL_LABELS[2]
-    assert sh.parse_shells("f,p,s", shell_order="wannier90") == ("s",) + sh.SHELL_LABELS[1] + sh.SHELL_LABELS[3]
-    with pytest.raises(ValueError, match="shell_order"):
-        sh.parse_shells("d", shell_order="sorted")
+def test_parse_shells_wannier90_line():
+    """One .win projection line as wannier90.x reads it: shells by l, and its swapped f names."""
+    assert sh.parse_shells("d;s", wannier90_line=True) == ("s",) + sh.SHELL_LABELS[2]
+    assert sh.parse_shells("f,p,s", wannier90_line=True) == ("s",) + sh.SHELL_LABELS[1] + sh.SHELL_LABELS[3]
+    assert sh.parse_shells("fxyz", wannier90_line=True) == ("fz(x2-y2)",)
+    assert sh.parse_shells("fz(x2-y2)", wannier90_line=True) == ("fxyz",)
+    assert sh.parse_shells("fxyz") == ("fxyz",)
+    assert sh.parse_shells("l=3,mr=4", wannier90_line=True) == ("fz(x2-y2)",)  # m_r keeps its table meaning
+    with pytest.raises(TypeError, match="wannier90_line"):
+        sh.parse_shells("d", wannier90_line="yes")
 
 
 @pytest.mark.parametrize(
@@ -542,3 +562,24 @@ def test_bad_inputs():
         sh.spin_operator(0)
     with pytest.raises(ValueError, match="square"):
         sh.spinful(np.zeros((2, 3)))
+
+
+def test_w90_label_and_site_operators():
+    assert [sh.w90_label(2, mr) for mr in range(1, 6)] == list(sh.SHELL_LABELS[2])
+    assert sh.w90_label(3, 4) == "fz(x2-y2)"  # the table's m_r = 4, whatever the parser calls it
+    with pytest.raises(ValueError, match="m_r must be an integer 1..3"):
+        sh.w90_label(1, 4)
+    ops = sh.site_operators("s,t2g")
+    assert list(ops) == ["L"] and np.array_equal(ops["L"], sh.orbital_L("s,t2g"))
+    for order in sh.SPIN_ORDERS:
+        ops = sh.site_operators("p", spin_order=order)
+        assert np.array_equal(ops["L"], sh.spinful(sh.shell_L(1), order))
+        assert np.array_equal(ops["S"], sh.spin_operator(3, order))
+        J = ops["J"]
+        for a, b in itertools.product(range(3), repeat=2):
+            assert np.max(np.abs(comm(J[a], J[b]) - 1j * np.einsum("c,cij->ij", EPS[a, b], J))) < 1e-13
+        # J^2 on p (x) 1/2: j = 3/2 (x4) and 1/2 (x2)
+        ev = np.linalg.eigvalsh(np.einsum("aij,ajk->ik", J, J))
+        assert np.max(np.abs(ev - np.sort([0.75] * 2 + [3.75] * 4))) < 1e-13
+    with pytest.raises(ValueError, match="interleaved"):
+        sh.site_operators("p", spin_order="up-down")
