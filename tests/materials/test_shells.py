@@ -583,3 +583,13 @@ def test_w90_label_and_site_operators():
         assert np.max(np.abs(ev - np.sort([0.75] * 2 + [3.75] * 4))) < 1e-13
     with pytest.raises(ValueError, match="interleaved"):
         sh.site_operators("p", spin_order="up-down")
+
+
+def test_module_does_not_import_sympy():
+    import subprocess
+    import sys
+
+    code = "import sys, orbsym.materials.shells; print('sympy' in sys.modules)"
+    root = __import__("pathlib").Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    assert out.stdout.strip() == "False"
