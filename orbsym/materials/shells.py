@@ -8,8 +8,8 @@ Orbitals, order and phases (Wannier90)
 --------------------------------------
 The orbitals are Wannier90's real angular functions ``Theta_{l m_r}(theta, phi)``
 (Wannier90 User Guide, chapter "Projections", table "Angular functions"; the same functions are
-coded in ``ylm_wannier`` of ``pw2wannier90.f90``).  On the unit sphere ``(x, y, z) = r / |r|``,
-with ``N_l = sqrt((2l + 1) / 4 pi)``:
+coded in ``ylm_wannier`` of ``pw2wannier90.f90``; checked against the Wannier90 sources of
+2024-03, commit 7806b3f).  On the unit sphere ``(x, y, z) = r / |r|``:
 
 ====  ====  ==============  ==========================================
  l    m_r   label           Theta (x, y, z on the unit sphere)
