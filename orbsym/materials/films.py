@@ -19,6 +19,13 @@ Every atom is a :class:`~orbsym.numeric.sites.Site` at its Cartesian position, w
 ``L``, ``S`` or ``J``: :meth:`TightBinding.angular_momentum`) as generators.  Every atom pair and lattice
 vector with a nonzero block of ``H(R)`` is a :class:`~orbsym.numeric.sites.Hopping`, once per bond.
 
+Frame: by default (``frame="film"``) the film is rotated so that ``x`` is the film normal (pointing
+from the first layer to the last), ``y`` runs along the first transverse lattice vector and
+``z = x cross y``: then a field ``E_y`` or ``E_z`` lies in the film plane, as the Kubo response of
+:meth:`SiteLattice.respond` needs, and the components of ``L``, ``S`` (and of every polarization) refer
+to these axes (the generators are rotated as vectors, ``J'_a = sum_b R_ab J_b``).  ``frame="crystal"``
+keeps the crystal's Cartesian axes.
+
 Energies and lengths stay in the model's units (eV and Angstrom for materials): ``T``, ``mu`` and
 ``eta`` of the site-lattice engines are then in eV, and responses per unit ``qE`` in eV/Angstrom.
 """
@@ -32,12 +39,14 @@ import numpy as np
 from ..numeric.checks import check_name, integer_at_least
 from .model import Atom, TightBinding
 
-__all__ = ["supercell", "film", "film_stack", "INTERFACE_RULES", "HOPPING_TOL"]
+__all__ = ["supercell", "film", "film_stack", "film_frame", "INTERFACE_RULES", "FRAMES", "HOPPING_TOL"]
 
 #: Hopping blocks with every entry below this (energy unit) are no bond.
 HOPPING_TOL = 1e-12
 #: How a bond between the two materials of a stack takes its matrix.
 INTERFACE_RULES = ("mean", "lower", "upper")
+#: Coordinate frames of a film (module docstring).
+FRAMES = ("film", "crystal")
 
 
 def supercell(model, M):
@@ -125,14 +134,27 @@ def _axes(model, stacking, N_y, N_z, width):
     return order
 
 
-def _sites(model, mu, J, site_onsite=None):
+def film_frame(model, order):
+    """Rotation ``R`` (rows: the film's x, y, z in crystal coordinates): x the normal of the transverse
+    vectors (sign: along the stacking vector), y along the first transverse vector, z = x cross y."""
+    a_s, a_y, a_z = (model.cell[i] for i in order)
+    n = np.cross(a_y, a_z)
+    n = n / np.linalg.norm(n)
+    if n @ a_s < 0:
+        n = -n
+    y = a_y / np.linalg.norm(a_y)
+    return np.array([n, y, np.cross(n, y)])
+
+
+def _sites(model, mu, J, rot):
     from ..numeric.sites import Site
 
     sites = []
+    Jr = np.einsum("ab,bij->aij", rot, J)
     for a, atom in enumerate(model.atoms):
         idx = model.atom_indices(a)
-        eps = (model.H[_zero(model)][np.ix_(idx, idx)] if site_onsite is None else site_onsite[a]) - mu * np.eye(len(idx))
-        sites.append(Site(f"{atom.name}{a}", atom.position, eps, J[:, idx[:, None], idx[None, :]]))
+        eps = model.H[_zero(model)][np.ix_(idx, idx)] - mu * np.eye(len(idx))
+        sites.append(Site(f"{atom.name}{a}", rot @ np.asarray(atom.position), eps, Jr[:, idx[:, None], idx[None, :]]))
     return sites
 
 
@@ -166,7 +188,7 @@ def _generators(model, generators):
     return J
 
 
-def film(model, N_x, *, stacking=0, N_y=None, N_z=None, width=None, mu=0.0, generators="L"):
+def film(model, N_x, *, stacking=0, N_y=None, N_z=None, width=None, mu=0.0, generators="L", frame="film"):
     """A film of ``N_x`` cells of ``model`` stacked along the lattice vector ``a_stacking``.
 
     Parameters
@@ -184,18 +206,21 @@ def film(model, N_x, *, stacking=0, N_y=None, N_z=None, width=None, mu=0.0, gene
     mu : float
         Chemical potential (energy unit of the model), subtracted on every site.
     generators : {"L", "S", "J", "model"} or array (3, n, n)
-        The angular momentum whose densities, currents and torques the site lattice evaluates.
+        The angular momentum whose densities, currents and torques the site lattice evaluates (crystal
+        axes; rotated with the frame).
+    frame : {"film", "crystal"}
+        Coordinates of the site lattice (module docstring).
 
     Returns
     -------
     orbsym.numeric.sites.SiteLattice
-        ``vectors`` = the lattice vectors permuted to (stacking, the others); real bond vectors
-        ``R + tau_j - tau_i`` (the Peierls phases of ``respond``).
+        ``vectors`` = the lattice vectors permuted to (stacking, the others), in the chosen frame; real
+        bond vectors ``R + tau_j - tau_i`` (the Peierls phases of ``respond``).
     """
-    return film_stack([(model, N_x)], stacking=stacking, N_y=N_y, N_z=N_z, width=width, mu=mu, generators=generators)
+    return film_stack([(model, N_x)], stacking=stacking, N_y=N_y, N_z=N_z, width=width, mu=mu, generators=generators, frame=frame)
 
 
-def film_stack(layers, *, stacking=0, N_y=None, N_z=None, width=None, mu=0.0, generators="L", interface="mean"):
+def film_stack(layers, *, stacking=0, N_y=None, N_z=None, width=None, mu=0.0, generators="L", interface="mean", frame="film"):
     """A film of several materials on the same lattice, stacked along ``a_stacking`` (e.g. Cu on Ni).
 
     Parameters
@@ -207,7 +232,7 @@ def film_stack(layers, *, stacking=0, N_y=None, N_z=None, width=None, mu=0.0, ge
     interface : {"mean", "lower", "upper"}
         The matrix of a bond between cells of two materials: the mean of the two materials' matrices
         (Hermitian by construction), or that of the lower (smaller x) or upper material.
-    stacking, N_y, N_z, width, mu, generators
+    stacking, N_y, N_z, width, mu, generators, frame
         As in :func:`film`; ``generators`` of each layer from its own model.
 
     Returns
@@ -225,6 +250,7 @@ def film_stack(layers, *, stacking=0, N_y=None, N_z=None, width=None, mu=0.0, ge
         if not (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], TightBinding)):
             raise TypeError(f"layers[{i}] must be a (TightBinding, number of cells) pair, got {item!r}")
     interface = check_name("interface", interface, INTERFACE_RULES)
+    frame = check_name("frame", frame, FRAMES)
     models = [m for m, _ in layers]
     counts = [integer_at_least(f"cells of layer {i} ({m.name!r})", n, 1) for i, (m, n) in enumerate(layers)]
     ref = models[0]
@@ -237,8 +263,9 @@ def film_stack(layers, *, stacking=0, N_y=None, N_z=None, width=None, mu=0.0, ge
     order = _axes(ref, stacking, N_y, N_z, width)
     N_x = sum(counts)
     layer_of = np.repeat(np.arange(len(models)), counts)
+    rot = film_frame(ref, order) if frame == "film" else np.eye(3)
     Js = [_generators(m, generators) for m in models]
-    site_sets = [_sites(m, mu, J) for m, J in zip(models, Js)]
+    site_sets = [_sites(m, mu, J, rot) for m, J in zip(models, Js)]
     # identical names in every cell (the SiteLattice requires it): those of the first model
     names = [s.name for s in site_sets[0]]
     from ..numeric.sites import Site
@@ -269,7 +296,7 @@ def film_stack(layers, *, stacking=0, N_y=None, N_z=None, width=None, mu=0.0, ge
         if model_is_2d(ref):
             off = off[:2]
         hoppings.append(Hopping(names[a], names[b], off, T if len(models) > 1 else T[0]))
-    vectors = ref.cell[perm]
+    vectors = ref.cell[perm] @ rot.T
     return SiteLattice(cells, hoppings, N_y=N_y, N_z=N_z, width=width, vectors=vectors)
 
 

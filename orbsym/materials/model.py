@@ -379,6 +379,85 @@ class TightBinding:
             lo, hi = (mid, hi) if count(mid) < electrons else (lo, mid)
         return 0.5 * (lo + hi)
 
+    # ------------------------------------------------------------------ derived models
+    def _copy(self, H, **changes):
+        kw = dict(spinful=self.spinful, spin_order=self.spin_order, periodic=self.periodic, length_unit=self.length_unit,
+                  energy_unit=self.energy_unit, name=self.name, generators=None)
+        kw.update(changes)
+        return TightBinding(self.cell, self.atoms, {tuple(int(v) for v in R): M for R, M in zip(self.R, H)}, **kw)
+
+    def with_spin(self, spin_order="interleaved"):
+        """The spinless model with spin: ``H(R) (x) 1_spin`` in the given spinor order (no SOC yet)."""
+        from .shells import spinful
+
+        if self.spinful:
+            raise ValueError(f"model {self.name!r} is already spinful")
+        order = check_name("spin_order", spin_order, SPIN_ORDERS)
+        return self._copy(spinful(self.H, order), spinful=True, spin_order=order, name=f"{self.name} (spinful)")
+
+    def _atoms_of(self, spec, what):
+        """``{atom index: value}`` from ``{name or index: value}`` (a name covers every atom of that name)."""
+        names = [a.name for a in self.atoms]
+        out = {}
+        for key, val in spec.items():
+            if isinstance(key, str):
+                if key not in names:
+                    raise ValueError(f"{what}: no atom named {key!r}; the atoms are {names}")
+                out.update({i: val for i, n in enumerate(names) if n == key})
+            elif isinstance(key, numbers.Integral) and not isinstance(key, bool) and 0 <= key < len(names):
+                out[int(key)] = val
+            else:
+                raise ValueError(f"{what}: atom {key!r} is neither a name in {names} nor an index 0..{len(names) - 1}")
+        return out
+
+    def with_soc(self, lam):
+        """The model plus on-site spin-orbit coupling ``lam L.S`` per atom (spinful models only).
+
+        ``lam``: one number (every atom), or ``{atom name or index: lam}`` where ``lam`` is a number or
+        a per-shell mapping ``{"p": lam_p, "d": lam_d}`` (energy unit of the model); the shell
+        convention is that of :func:`orbsym.materials.shells.soc_matrix` (``j = l + 1/2`` at
+        ``+lam l / 2``).  Orbitals without a real-harmonic label get none.
+        """
+        from .shells import soc_matrix
+
+        if not self.spinful:
+            raise ValueError(f"SOC needs a spinful model; {self.name!r} has no spin: use model.with_spin().with_soc(...)")
+        per = self._atoms_of(lam, "with_soc") if isinstance(lam, dict) else {a: lam for a in range(len(self.atoms))}
+        H = self.H.copy()
+        z = int(np.flatnonzero(np.all(self.R == 0, axis=1))[0])
+        for a, val in per.items():
+            idx = self.atom_indices(a)
+            labels = [self.basis[i].label for i in idx if self.basis[i].spin == 1]
+            known = [lab for lab in labels if _is_harmonic(lab)]
+            if len(known) != len(labels):
+                raise ValueError(f"with_soc: atom {a} ({self.atoms[a].name!r}) has orbitals {labels} without a shell (L unknown); SOC needs real-harmonic labels")
+            H[z][np.ix_(idx, idx)] += soc_matrix(labels, val, self.spin_order)
+        return self._copy(H, name=f"{self.name} + SOC")
+
+    def with_exchange(self, splitting, direction=(0.0, 0.0, 1.0), atoms=None):
+        """The model plus a Stoner exchange field ``-splitting (m . S)`` on the chosen atoms (spinful models).
+
+        ``splitting`` (energy unit) separates majority (spin along ``direction``) and minority states;
+        ``atoms``: names or indices (default every atom).  The exchange torque ``i[eps, S]`` then
+        appears in the on-site torques of the films (:mod:`orbsym.materials.films`).
+        """
+        from ..numeric.checks import real_number
+
+        if not self.spinful:
+            raise ValueError(f"an exchange field needs a spinful model; {self.name!r} has no spin: use model.with_spin()")
+        delta = real_number("exchange splitting", splitting)
+        m = np.asarray(direction, dtype=float)
+        if m.shape != (3,) or not np.isfinite(m).all() or np.linalg.norm(m) == 0:
+            raise ValueError(f"direction must be a nonzero 3-vector, got {direction!r}")
+        m = m / np.linalg.norm(m)
+        chosen = range(len(self.atoms)) if atoms is None else sorted(self._atoms_of({a: None for a in ((atoms,) if isinstance(atoms, (str, int)) else atoms)}, "with_exchange"))
+        S = self.angular_momentum("S")
+        P = np.array([o.atom in set(chosen) for o in self.basis], float)
+        H = self.H.copy()
+        z = int(np.flatnonzero(np.all(self.R == 0, axis=1))[0])
+        H[z] += -delta * np.einsum("a,aij->ij", m, S) * P[:, None] * P[None, :]
+        return self._copy(H, name=f"{self.name} + exchange {delta:g}")
+
     # ------------------------------------------------------------------ operators
     def _basis_summary(self):
         return ", ".join(f"{a.name}: {'/'.join(a.orbitals)}" for a in self.atoms) + (" with spin" if self.spinful else "")

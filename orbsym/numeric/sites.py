@@ -745,11 +745,15 @@ class SiteLattice:
         if field == "z" and self.transverse_dimension != 2:
             raise ValueError("a field E_z needs a film (transverse dimension 2: N_y and N_z); this lattice is periodic in y only: use field='y'")
         axis = "xyz".index(field)
-        if abs(self.vectors[0, axis]) > POSITION_TOL:
+        # the surfaces (films) or edges (dimension 1) are spanned by a_y and a_z: E must be parallel to them.
+        # An oblique stacking vector (a_x with a component along E) is allowed: it only relabels the layers.
+        normal = np.cross(self.vectors[1], self.vectors[2])
+        normal /= np.linalg.norm(normal)
+        if abs(normal[axis]) > POSITION_TOL:
             raise ValueError(
-                f"the stacking vector a_x = {self.vectors[0].tolist()} has a {field} component: a field E_{field} would push charge "
-                "along the open stacking axis (a potential ramp, outside the Kubo formalism of a uniform vector potential); "
-                f"choose cell vectors with a_x perpendicular to {field}"
+                f"the field E_{field} crosses the open surfaces of this lattice (their normal a_y x a_z = {np.round(normal, 6).tolist()} has "
+                f"a {field} component): it would push charge against the open stacking axis (a potential ramp, outside the Kubo "
+                f"formalism of a uniform vector potential); choose cell vectors with a_y x a_z perpendicular to {field}"
             )
         return axis
 

@@ -135,3 +135,23 @@ def test_film_refusals():
         film_stack([(m, 2), (other, 2)], N_y=2, N_z=2)
     with pytest.raises(ValueError, match="interface"):
         film_stack([(m, 2)], N_y=2, N_z=2, interface="average")
+
+
+def test_film_response_with_atom_centred_L_is_balanced():
+    """A p-shell crystal with SOC cut into a film: the Kubo response to E_y carries L accumulations and
+    torques, and the driven per-site balance holds (SiteLattice.respond checks it and raises otherwise)."""
+    m = random_crystal(9, orbitals=(("px", "py", "pz"), ("s",))).with_spin().with_soc({"A0": 0.4})
+    lat = film(m, 4, N_y=2, N_z=2, mu=0.1)
+    from orbsym.materials.films import film_frame
+
+    R = film_frame(m, [0, 1, 2])
+    assert np.allclose(R @ R.T, np.eye(3)) and np.allclose(lat.vectors[1:, 0], 0, atol=1e-12)  # x = film normal
+    assert np.allclose(lat.vectors[1, [0, 2]], 0, atol=1e-12) and lat.vectors[0, 0] > 0  # y along a_y
+    L = np.einsum("ab,bij->aij", R, m.angular_momentum("L"))  # atom-centred L of the p shell, in the film frame
+    assert np.allclose(lat.sites[0].generators, L[:, :6, :6])
+    with pytest.raises(ValueError, match="crosses the open surfaces"):
+        film(m, 4, N_y=2, N_z=2, frame="crystal").respond(0.3, 0.2, field="y")
+    resp = lat.respond(0.3, 0.2, field="y")
+    assert resp.max_abs_residual < 1e-9
+    tot = resp["total"]
+    assert max(np.abs(tot.density(p)).max() for p in "xyz") > 1e-4  # an L accumulation is driven

@@ -174,3 +174,55 @@ def test_fermi_level_of_a_simple_cubic_s_band():
     assert np.mean(1 / (1 + np.exp((E - mu) / 0.1))) == pytest.approx(0.2, abs=1e-9)
     with pytest.raises(ValueError, match="below the 1 states"):
         m.fermi_level(1.0)
+
+
+# ---------------------------------------------------------------- atom-centred L, spin, SOC, exchange
+def spd_atom_model(spinful=False):
+    atoms = [Atom("Ti", (0, 0, 0), ("s", "pz", "px", "py", "dz2", "dxz", "dyz", "dx2-y2", "dxy")), Atom("O", (0.5, 0.5, 0.0), ("dxz", "dyz", "dxy"))]
+    n = 12 * (2 if spinful else 1)
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((n, n))
+    return TightBinding.from_bonds(np.eye(3) * 3.0, atoms, A + A.T, {(1, 0, 0): rng.standard_normal((n, n))}, spinful=spinful)
+
+
+def test_atom_centred_L_blocks_follow_the_shells():
+    from orbsym.materials.shells import orbital_L, shell_L
+
+    m = spd_atom_model()
+    L = m.angular_momentum("L")
+    np.testing.assert_allclose(L[:, 1:4, 1:4], shell_L(1), atol=1e-14)
+    np.testing.assert_allclose(L[:, 4:9, 4:9], shell_L(2), atol=1e-14)
+    np.testing.assert_allclose(L[:, 9:, 9:], orbital_L(("dxz", "dyz", "dxy")), atol=1e-14)
+    assert np.abs(L[:, 0]).max() == 0 and np.abs(L[:, :9, 9:]).max() == 0  # s carries none; atoms do not mix
+    # the algebra on the complete shells of atom 0: [L_x, L_y] = i L_z there
+    Ti = slice(0, 9)
+    comm = L[0, Ti, Ti] @ L[1, Ti, Ti] - L[1, Ti, Ti] @ L[0, Ti, Ti]
+    np.testing.assert_allclose(comm, 1j * L[2, Ti, Ti], atol=1e-13)
+
+
+@pytest.mark.parametrize("order", ["interleaved", "block"])
+def test_with_spin_soc_and_exchange(order):
+    m0 = spd_atom_model()
+    m = m0.with_spin(order)
+    k = RNG.standard_normal((3, 3))
+    np.testing.assert_allclose(np.repeat(m0.bands(k), 2, axis=-1), m.bands(k), atol=1e-12)  # Kramers-degenerate copy
+    soc = m.with_soc({"Ti": {"p": 0.2, "d": 0.1}})
+    Jt = soc.angular_momentum("J")
+    Ti = soc.atom_indices(0)
+    H0 = soc.H[np.flatnonzero(np.all(soc.R == 0, axis=1))[0]] - m.H[np.flatnonzero(np.all(m.R == 0, axis=1))[0]]
+    # the added term is lam L.S on Ti's p and d shells: it commutes with J there and has the j splittings
+    blk = H0[np.ix_(Ti, Ti)]
+    for a in range(3):
+        np.testing.assert_allclose(blk @ Jt[a][np.ix_(Ti, Ti)] - Jt[a][np.ix_(Ti, Ti)] @ blk, 0, atol=1e-12)
+    ev = np.sort(np.linalg.eigvalsh(blk))
+    expect = np.sort(np.r_[[0.0] * 2, [0.1] * 4, [-0.2] * 2, [0.1] * 6, [-0.15] * 4])
+    np.testing.assert_allclose(ev, expect, atol=1e-12)
+    assert np.abs(H0[np.ix_(soc.atom_indices(1), soc.atom_indices(1))]).max() == 0  # O untouched
+    ex = m.with_exchange(0.8, (1, 0, 0), atoms="O")
+    dH = ex.H[np.flatnonzero(np.all(ex.R == 0, axis=1))[0]] - m.H[np.flatnonzero(np.all(m.R == 0, axis=1))[0]]
+    O = ex.atom_indices(1)
+    np.testing.assert_allclose(np.sort(np.linalg.eigvalsh(dH[np.ix_(O, O)])), [-0.4] * 3 + [0.4] * 3, atol=1e-12)
+    with pytest.raises(ValueError, match="spinful"):
+        m0.with_soc(0.1)
+    with pytest.raises(ValueError, match="no atom named 'Fe'"):
+        m.with_soc({"Fe": 0.1})

@@ -72,7 +72,9 @@ def test_merged_rows_and_cells_against_dense_peierls():
     hops = random_hoppings(rng, orbs, N_x, [(0, 0), (1, 0), (0, 1), (0, 2), (2, -1)], p=0.8, keep_last=True)
     if not any((h.start, h.end, h.offset[:2]) == ("s0", "s0", (0, 2)) for h in hops):
         hops.append(Hopping("s0", "s0", (0, 2), 0.5 * cplx(rng, N_x, orbs[0], orbs[0])))
-    sl = SiteLattice(cells, hops, N_y=4, vectors=[[1, 0, 0], [0.3, 1.0, 0], [0, 0, 1]])
+    # an oblique stacking vector (allowed: the edges, spanned by a_y, stay parallel to E_y): x bonds carry
+    # Peierls phases too
+    sl = SiteLattice(cells, hops, N_y=4, vectors=[[1, 0.3, 0], [0, 1.0, 0], [0, 0, 1]])
     assert (sl.merge_x, sl.merge_y, sl.slice_N_y) == (2, 2, 2)
     T, eta = 0.3, 0.25
     resp = sl.respond(T, eta)
@@ -203,9 +205,13 @@ def test_refuses_fields_without_periodic_direction():
         strip.respond(0.1, 0.1, field="z")
     with pytest.raises(ValueError, match="field direction"):
         strip.respond(0.1, 0.1, field="x")
-    tilted = SiteLattice([A], [Hopping("A", "A", (1, 0), one)], N_x=2, N_y=3, vectors=[[1, 0.5, 0], [0, 1, 0], [0, 0, 1]])
-    with pytest.raises(ValueError, match="stacking"):
-        tilted.respond(0.1, 0.1)
+    # edges along a_y = (0.3, 1, 0): E_y would cross them (charge pushed against the open axis)
+    crossing = SiteLattice([A], [Hopping("A", "A", (1, 0), one), Hopping("A", "A", (0, 1), one)], N_x=2, N_y=3, vectors=[[1, 0, 0], [0.3, 1, 0], [0, 0, 1]])
+    with pytest.raises(ValueError, match=r"crosses the open surfaces.*a_y x a_z"):
+        crossing.respond(0.1, 0.1)
+    # a sheared stacking vector with edges parallel to E_y is a legitimate geometry (fcc (111) films...)
+    tilted = SiteLattice([A], [Hopping("A", "A", (1, 0), one), Hopping("A", "A", (0, 1), one)], N_x=2, N_y=3, vectors=[[1, 0.5, 0], [0, 1, 0], [0, 0, 1]])
+    assert tilted.respond(0.1, 0.1).max_abs_residual < 1e-10
     with pytest.raises(ValueError, match="eta"):
         strip.respond(0.1, 0.0)
     with pytest.raises(ValueError, match="part"):
