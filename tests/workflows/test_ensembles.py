@@ -57,3 +57,10 @@ def test_refusals():
         ensemble(clean, DIS, 0, T=0.1)
     with pytest.raises(TypeError, match="disorder must be"):
         ensemble(clean, "anderson", 2, T=0.1)
+
+
+def test_average_independent_of_the_worker_count():
+    serial = ensemble(clean, DIS, 4, T=0.1, observables=("free_energy", "boundary_current"))
+    pooled = ensemble(clean, DIS, 4, T=0.1, observables=("free_energy", "boundary_current"), workers=2)
+    for var in ("free_energy", "boundary_current_mean", "boundary_current_stderr"):
+        np.testing.assert_array_equal(pooled[var].values, serial[var].values)
