@@ -293,7 +293,9 @@ def response(system, T=PAPER_PARAMETERS["T"], eta=DEFAULT_ETA, part="total", fie
 
     Parameters
     ----------
-    system : orbsym.systems.System
+    system : orbsym.systems.System or orbsym.numeric.sites.SiteLattice
+        A SiteLattice (material films, multi-site cells) returns its
+        :class:`orbsym.numeric.sites.SiteResponse` (every part; the driven per-site balance checked).
     T : float
         Temperature (units of t, ``>= 0``; the Fermi-surface part needs ``T`` above the level
         spacing ``~ 8 t / N_y`` of the k grid).
@@ -316,8 +318,14 @@ def response(system, T=PAPER_PARAMETERS["T"], eta=DEFAULT_ETA, part="total", fie
         (:func:`response_resources`: :class:`orbsym.numeric.budget.ResourceError` naming ``N_x``,
         ``N_y`` and the estimate), before any work.
     """
+    from .numeric.sites import SiteLattice
+
+    if isinstance(system, SiteLattice):  # multi-site cells, material films: every part at once
+        if part != "total":
+            raise ValueError(f"part={part!r}: a SiteLattice response holds every part (SiteResponse['fermi_sea'], ...); call response() without part")
+        return system.respond(T, eta, field=field)
     if not isinstance(system, System):
-        raise TypeError(f"response() needs an orbsym.systems.System (from trilayer(), bilayer(), heterostructure()), got {type(system).__name__}")
+        raise TypeError(f"response() needs an orbsym.systems.System (from trilayer(), bilayer(), heterostructure()) or an orbsym.numeric.sites.SiteLattice, got {type(system).__name__}")
     if system.is_film:
         system.require_finite_k("response()")
     else:

@@ -993,7 +993,25 @@ def solve(system, T=PAPER_PARAMETERS["T"], workers=1, engine="auto"):
 
     A system built with ``N_y=math.inf`` is solved as the k_y integral (module docstring, "N_y =
     infinity"); :meth:`Result.k_integral` and ``to_dict()["k_integral"]`` give the rule and its error.
+
+    ``system`` may also be a :class:`orbsym.numeric.sites.SiteLattice` (multi-site cells, finite or
+    disordered samples, material films of :mod:`orbsym.materials.films`): it is solved at once with
+    the chosen engine (``"auto"``: :meth:`SiteLattice.choose_engine`) and a
+    :class:`orbsym.numeric.sites.SiteObservables` is returned (per-site densities, per-bond currents and
+    torques, the per-site balance; ``.solution.engine``-free: the engine is the one named here).
     """
+    from .numeric.sites import SiteLattice
+
+    if isinstance(system, SiteLattice):
+        if workers != 1:
+            raise ValueError(f"workers={workers!r} applies to the k split of a System's dense solve; a SiteLattice solves in one process (use workers=1)")
+        if engine not in ("auto", "dense", "greens"):
+            raise ValueError(f"unknown engine {engine!r}; allowed: auto, dense, greens")
+        check_temperature(T)
+        used = system.choose_engine(T) if engine == "auto" else engine
+        obs = system.solve(T, engine=used)
+        obs.engine = used
+        return obs
     return Result(system, T, workers, engine)
 
 

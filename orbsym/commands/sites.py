@@ -231,18 +231,8 @@ def _one_place(flag, option, name, from_file, path, default):
 
 
 def _auto_engine(lat, T):
-    """``dense`` or ``greens`` for ``--engine auto``: dense whenever the slice chain (films: its k_z = 0
-    sector) has bonds beyond ``(1, 0)``, ``(0, 1)``; else the faster by :func:`orbsym.numeric.engines.engine_costs`."""
-    import numpy as np
-
-    from ..numeric.engines import engine_costs
-
-    base = lat.slices.sector(0.0) if lat.transverse_dimension == 2 else lat.slices
-    if base.has_diagonal_bonds:
-        return "dense"
-    with np.errstate(under="ignore"):
-        cost = engine_costs(base, T, True)
-    return "greens" if cost["greens"] < cost["dense"] else "dense"
+    """``dense`` or ``greens`` for ``--engine auto`` (:meth:`orbsym.numeric.sites.SiteLattice.choose_engine`)."""
+    return lat.choose_engine(T)
 
 
 def _check_size(lat, engine, T, response):

@@ -679,6 +679,19 @@ class SiteLattice:
             return dense_realspace_estimate(self.n_slices, self.slice_N_y, self.slice_states)
         raise unknown_name("engine", engine, ("bloch", "realspace"))
 
+    def choose_engine(self, T):
+        """``"dense"`` or ``"greens"`` for ``engine="auto"``: dense whenever the slice chain (films: its
+        ``k_z = 0`` sector) has bonds beyond ``(1, 0)``, ``(0, 1)`` (the Green's-function engine takes
+        nearest-slice bonds only); else the faster by :func:`orbsym.numeric.engines.engine_costs`."""
+        from .engines import engine_costs
+
+        base = self.slices.sector(0.0) if self.transverse_dimension == 2 else self.slices
+        if base.has_diagonal_bonds:
+            return "dense"
+        with np.errstate(under="ignore"):
+            cost = engine_costs(base, T, True)
+        return "greens" if cost["greens"] < cost["dense"] else "dense"
+
     def solve(self, T, engine="dense", **options):
         """Thermal state at temperature ``T`` (units of t; ``mu`` inside the on-site matrices).
 

@@ -155,3 +155,21 @@ def test_film_response_with_atom_centred_L_is_balanced():
     assert resp.max_abs_residual < 1e-9
     tot = resp["total"]
     assert max(np.abs(tot.density(p)).max() for p in "xyz") > 1e-4  # an L accumulation is driven
+
+
+def test_solve_and_response_take_a_material_film():
+    """orbsym.solve / orbsym.response dispatch a SiteLattice to its engines (same numbers as its methods)."""
+    from orbsym.response import response
+    from orbsym.systems import solve
+
+    m = random_crystal(10, orbitals=(("px", "py", "pz"),))
+    lat = film(m, 4, N_y=2, N_z=2, mu=0.1)
+    obs = solve(lat, T=0.2)
+    assert obs.engine == "dense"  # the stacking bond (2, 0, 0) merges slices with diagonal couplings: dense
+    np.testing.assert_allclose(obs.density("z"), lat.solve(0.2).density("z"), atol=1e-13)
+    r = response(lat, T=0.2, eta=0.1)
+    np.testing.assert_allclose(r["total"].current("z"), lat.respond(0.2, 0.1)["total"].current("z"), atol=1e-13)
+    with pytest.raises(ValueError, match="workers"):
+        solve(lat, T=0.2, workers=2)
+    with pytest.raises(ValueError, match="every part"):
+        response(lat, T=0.2, eta=0.1, part="fermi_sea")
