@@ -394,3 +394,32 @@ def test_refusals_name_the_bad_value():
         sk_block(W90, W90, [0, 0, 0], random_params())
     with pytest.raises(ValueError, match=r"must be a finite real number .*'x'"):
         sk_block(W90, W90, [1, 0, 0], {**random_params(), "pp_pi": "x"})
+
+
+def test_bcc_two_shells_random_integrals_transform_under_oh():
+    cell, pos = lattice("bcc", 2.9)
+    m = slater_koster(cell, [Atom("Cr", tuple(pos[0]), W90)], {"s": 0.3, "p": 1.1, "t2g": -0.2, "eg": 0.1}, [random_params(), random_params()])
+    assert [c for _, c in m.neighbour_shells()] == [8, 6]
+    D_of = {id(g): harmonic_rotation(g) for g in cubic_group()}
+    assert _check_covariance(m, cubic_group(), lambda g: D_of[id(g)]) == 48 * len(m.R)
+
+
+def test_hcp_shells_split_off_the_ideal_axial_ratio():
+    a = 2.95
+    p1, p2 = random_params(), random_params()
+    on = {"s": 0.0, "p": 1.0, "d": -1.0}
+    for c, counts in ((a * math.sqrt(8 / 3), [12]), (1.587 * a, [6, 6])):
+        cell, pos = lattice("hcp", a, c)
+        atoms = [Atom("Ti", tuple(p), W90) for p in pos]
+        m = slater_koster(cell, atoms, on, [p1, p2][: len(counts)])
+        got = m.neighbour_shells()
+        # per cell both atoms: 2 x (bonds per atom)
+        assert [n for _, n in got] == [2 * n for n in counts]
+        assert np.isclose(got[0][0], min(a, math.sqrt(a * a / 3 + c * c / 4)))
+        k = RNG.normal(size=(3, 3))
+        H = m.hamiltonian(k)
+        assert np.allclose(H, H.conj().transpose(0, 2, 1), atol=1e-13)
+        # the bond inside the cell (atom 0 -> atom 1, out of plane) is in the first shell for c/a <= ideal
+        H0 = m.H[np.flatnonzero((m.R == 0).all(1))[0]]
+        v = np.subtract(atoms[1].position, atoms[0].position)
+        assert np.allclose(H0[:9, 9:], sk_block(W90, W90, v, p1), atol=1e-14)
