@@ -618,7 +618,8 @@ def material(name, *, spinful=False, exchange=None, soc=None, spin_order="interl
 
     The set's integrals and on-site energies (stored in the units of the source, converted here) on
     its structure and lattice constant; every orbital ``s, p, d`` in Wannier90's order.  ``exchange``
-    and ``soc`` as in :func:`slater_koster` (``spinful=True``).  Citations: :func:`material_data`.
+    and ``soc`` as in :func:`slater_koster` (either makes the model spinful).  Citations and the
+    published check values: :func:`material_data`.  Unknown names are refused, listing the shipped ones.
     """
     data = material_data(name)
     e_unit = _UNITS[data["units"]["energy"]]

@@ -423,3 +423,12 @@ def test_hcp_shells_split_off_the_ideal_axial_ratio():
         H0 = m.H[np.flatnonzero((m.R == 0).all(1))[0]]
         v = np.subtract(atoms[1].position, atoms[0].position)
         assert np.allclose(H0[:9, 9:], sk_block(W90, W90, v, p1), atol=1e-14)
+
+
+def test_builder_never_imports_sympy():
+    import subprocess
+    import sys
+
+    code = "import sys; from orbsym.materials.slater_koster import material; material('Pt'); print('sympy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
