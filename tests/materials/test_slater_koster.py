@@ -325,7 +325,11 @@ def test_onsite_specific_label_wins_and_crystal_field_split():
 # ------------------------------------------------------------------ shipped sets
 #: Published values (D. A. Papaconstantopoulos, Handbook of the Band Structure of Elemental Solids,
 #: 2nd ed., Springer 2015): APW Fermi levels (Ry) and the valence (s + d electrons) of each metal.
-PUBLISHED = {"Cu": {"fermi_Ry": 0.5805, "electrons": 11, "dd_sigma_1": -0.02566}, "Pt": {"fermi_Ry": 0.6380, "electrons": 10, "dd_sigma_1": -0.06856}}
+PUBLISHED = {
+    "Cu": {"fermi_Ry": 0.5805, "electrons": 11, "dd_sigma_1": -0.02566},
+    "Pd": {"fermi_Ry": 0.5190, "electrons": 10, "dd_sigma_1": -0.05216},
+    "Pt": {"fermi_Ry": 0.6380, "electrons": 10, "dd_sigma_1": -0.06856},
+}
 
 
 def test_shipped_materials_are_listed_and_carry_citations():
@@ -361,7 +365,7 @@ def test_shipped_set_fermi_level_from_the_filling_matches_the_published_one(name
 
 # ------------------------------------------------------------------ refusals
 def test_refusals_name_the_bad_value():
-    with pytest.raises(ValueError, match=r"unknown material 'Nb'.*allowed: Cu, Pt"):
+    with pytest.raises(ValueError, match=r"unknown material 'Nb'.*allowed: Cu, Pd, Pt"):
         material("Nb")
     cell, pos = lattice("fcc", 3.6)
     atoms = [Atom("Cu", tuple(pos[0]), W90)]
