@@ -326,6 +326,7 @@ def test_onsite_specific_label_wins_and_crystal_field_split():
 #: Published values (D. A. Papaconstantopoulos, Handbook of the Band Structure of Elemental Solids,
 #: 2nd ed., Springer 2015): APW Fermi levels (Ry) and the valence (s + d electrons) of each metal.
 PUBLISHED = {
+    "Au": {"fermi_Ry": 0.5380, "electrons": 11, "dd_sigma_1": -0.04971},
     "Cu": {"fermi_Ry": 0.5805, "electrons": 11, "dd_sigma_1": -0.02566},
     "Pd": {"fermi_Ry": 0.5190, "electrons": 10, "dd_sigma_1": -0.05216},
     "Pt": {"fermi_Ry": 0.6380, "electrons": 10, "dd_sigma_1": -0.06856},
@@ -341,16 +342,19 @@ def test_shipped_materials_are_listed_and_carry_citations():
         assert np.isclose(d["shells"][0]["integrals"]["dd_sigma"], PUBLISHED[name]["dd_sigma_1"])
 
 
-@pytest.mark.parametrize("name", sorted(PUBLISHED))
-def test_shipped_set_fermi_level_from_the_filling_matches_the_published_one(name):
-    m, pub = material(name), PUBLISHED[name]
-    N = 20
+def _fermi_level_Ry(m, electrons, N=20):
+    """Fermi level (Ry) of ``electrons`` per atom (spin-degenerate bands) on an N^3 midpoint grid."""
     g = (np.arange(N) + 0.5) / N
     frac = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
     E = np.sort(m.bands(m.k_cartesian(frac)).ravel())
-    n_occ = pub["electrons"] // 2 * len(frac) + (pub["electrons"] % 2) * len(frac) // 2
-    EF = 0.5 * (E[n_occ - 1] + E[n_occ]) / RYDBERG_EV
-    assert abs(EF - pub["fermi_Ry"]) < 0.01  # a 10-parameter-per-shell fit: within 0.14 eV
+    n_occ = electrons * len(frac) // 2
+    return 0.5 * (E[n_occ - 1] + E[n_occ]) / RYDBERG_EV
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_shipped_set_fermi_level_from_the_filling_matches_the_published_one(name):
+    m, pub = material(name), PUBLISHED[name]
+    assert abs(_fermi_level_Ry(m, pub["electrons"]) - pub["fermi_Ry"]) < 0.01  # a two-shell fit: within 0.14 eV
     # and the model carries the published numbers in eV / Angstrom
     d = material_data(name)
     assert np.isclose(np.linalg.norm(m.cell[0]), d["lattice"]["a"] * BOHR_ANGSTROM / math.sqrt(2))
@@ -365,7 +369,7 @@ def test_shipped_set_fermi_level_from_the_filling_matches_the_published_one(name
 
 # ------------------------------------------------------------------ refusals
 def test_refusals_name_the_bad_value():
-    with pytest.raises(ValueError, match=r"unknown material 'Nb'.*allowed: Cu, Pd, Pt"):
+    with pytest.raises(ValueError, match=r"unknown material 'Nb'.*allowed: Au, Cu, Pd, Pt"):
         material("Nb")
     cell, pos = lattice("fcc", 3.6)
     atoms = [Atom("Cu", tuple(pos[0]), W90)]
@@ -436,3 +440,19 @@ def test_builder_never_imports_sympy():
     code = "import sys; from orbsym.materials.slater_koster import material; material('Pt'); print('sympy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_fermi_level_check_detects_a_wrong_sign_convention():
+    # the relative sign of the s-p and p-d integrals is physical (flipping all p couplings is a gauge):
+    # reading sp_sigma with the opposite convention moves Cu's Fermi level by ~0.06 Ry, out of tolerance
+    d = material_data("Cu")
+    cell, pos = lattice("fcc", d["lattice"]["a"] * BOHR_ANGSTROM)
+    atoms = [Atom("Cu", tuple(pos[0]), W90)]
+    onsite = {k: v * RYDBERG_EV for k, v in d["onsite"].items()}
+
+    def fermi(flip):
+        shells = [{k: (-v if k in flip else v) * RYDBERG_EV for k, v in s["integrals"].items()} for s in d["shells"]]
+        return _fermi_level_Ry(slater_koster(cell, atoms, onsite, shells), 11, N=12)
+
+    assert abs(fermi(("sp_sigma",)) - PUBLISHED["Cu"]["fermi_Ry"]) > 0.05
+    assert np.isclose(fermi(("sp_sigma", "pd_sigma", "pd_pi")), fermi(()), atol=1e-12)
