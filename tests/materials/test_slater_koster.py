@@ -182,8 +182,8 @@ def _check_covariance(model, ops, D_of, atol=1e-12):
 
 def test_fcc_copper_transforms_under_all_48_cubic_operations():
     m = material("Cu")
-    D_of = {id(g): harmonic_rotation(g) for g in cubic_group()}
-    n = _check_covariance(m, cubic_group(), lambda g: D_of[id(g)], atol=1e-12)
+    D_of = {g.tobytes(): harmonic_rotation(g) for g in cubic_group()}
+    n = _check_covariance(m, cubic_group(), lambda g: D_of[g.tobytes()], atol=1e-12)
     assert n == 48 * len(m.R)
     # and a wrong D (no sign for odd l under inversion) fails: the check is not vacuous
     with pytest.raises(AssertionError):
@@ -408,8 +408,8 @@ def test_bcc_two_shells_random_integrals_transform_under_oh():
     cell, pos = lattice("bcc", 2.9)
     m = slater_koster(cell, [Atom("Cr", tuple(pos[0]), W90)], {"s": 0.3, "p": 1.1, "t2g": -0.2, "eg": 0.1}, [random_params(), random_params()])
     assert [c for _, c in m.neighbour_shells()] == [8, 6]
-    D_of = {id(g): harmonic_rotation(g) for g in cubic_group()}
-    assert _check_covariance(m, cubic_group(), lambda g: D_of[id(g)]) == 48 * len(m.R)
+    D_of = {g.tobytes(): harmonic_rotation(g) for g in cubic_group()}
+    assert _check_covariance(m, cubic_group(), lambda g: D_of[g.tobytes()]) == 48 * len(m.R)
 
 
 def test_hcp_shells_split_off_the_ideal_axial_ratio():
