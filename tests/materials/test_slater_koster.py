@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orbsym.materials.model import Atom, TightBinding
 from orbsym.materials.slater_koster import (
@@ -117,6 +119,19 @@ def test_table_against_rotated_bond_frame():
     for d in ([1, 0, 0], [0, 0, -1], [1, 1, 0], [1, -1, 1], [0, 1, -1]):
         V = random_params()
         assert np.allclose(sk_block(W90, W90, d, V), slow_block(np.array(d, float), V), atol=1e-12)
+
+
+_cos = st.sampled_from([0.0, 1.0, -1.0, 0.5]) | st.floats(-1, 1, allow_nan=False)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(d=st.tuples(_cos, _cos, _cos).filter(lambda v: np.linalg.norm(v) > 1e-3), V=st.lists(st.floats(-2, 2, allow_nan=False), min_size=10, max_size=10))
+def test_table_against_rotated_bond_frame_property(d, V):
+    params = dict(zip(PARAMETERS, V))
+    d = np.array(d)
+    E = sk_block(W90, W90, d, params)
+    assert np.allclose(E, slow_block(d, params), atol=1e-11)
+    assert np.allclose(E, sk_block(W90, W90, -d, params).T, atol=1e-14)
 
 
 def test_table_is_vectorized_and_any_subset_in_any_order():
