@@ -4,6 +4,10 @@
                       atom-centred ``L``, ``S``), the one model type every importer returns
 ``shells.py``         angular momentum of real-harmonic shells (s, p, d, f in Wannier90's order), spin,
                       spin-orbit coupling, the map to orbsym's t2g basis (Eq. 2)
+``slater_koster.py``  two-centre integrals (Slater & Koster 1954) and the model builder; shipped
+                      parameter sets in ``data/*.json`` (``material("Cu")``...), each with its source
+``films.py``          a crystal cut along a lattice vector: ``film``, ``film_stack`` (two materials),
+                      ``supercell`` -> :class:`orbsym.numeric.sites.SiteLattice` for every engine
 
 No SymPy anywhere in this package (a numeric layer, like :mod:`orbsym.numeric`).  Names are
 re-exported lazily.
@@ -15,6 +19,10 @@ _EXPORTS = {
     "TightBinding": "model",
     "Atom": "model",
     "Orbital": "model",
+    "slater_koster": "slater_koster", "sk_block": "slater_koster", "material": "slater_koster", "material_data": "slater_koster",
+    "MATERIALS": "slater_koster",
+    "film": "films", "film_stack": "films", "supercell": "films",
+    "orbital_L": "shells", "soc_matrix": "shells", "parse_shells": "shells",
 }
 
 __all__ = list(_EXPORTS)

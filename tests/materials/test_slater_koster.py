@@ -471,3 +471,20 @@ def test_fermi_level_check_detects_a_wrong_sign_convention():
 
     assert abs(fermi(("sp_sigma",)) - PUBLISHED["Cu"]["fermi_Ry"]) > 0.05
     assert np.isclose(fermi(("sp_sigma", "pd_sigma", "pd_pi")), fermi(()), atol=1e-12)
+
+
+def test_soc_hook_equals_model_with_soc_and_splits_the_d_shell():
+    """slater_koster(..., soc=) adds lam L.S per atom exactly as TightBinding.with_soc, and at Gamma of a
+    one-atom d-only crystal the d levels split by the atomic j = 5/2, 3/2 rule on top of the cubic field."""
+    from orbsym.materials.slater_koster import material
+
+    with_hook = material("Pt", soc={"Pt": {"d": 0.6}})
+    by_model = material("Pt", spinful=True).with_soc({"Pt": {"d": 0.6}})
+    k = np.array([[0.1, 0.2, -0.3], [0.0, 0.0, 0.0]])
+    np.testing.assert_allclose(with_hook.hamiltonian(k), by_model.hamiltonian(k), atol=1e-12)
+    plain = material("Pt", spinful=True)
+    # the SOC term itself: eigenvalues lam l / 2 (x6) and -lam (l + 1) / 2 (x4) on the d shell
+    d = [i for i, o in enumerate(plain.basis) if o.label.startswith("d")]
+    z = int(np.flatnonzero(np.all(plain.R == 0, axis=1))[0])
+    dH = (with_hook.H[z] - plain.H[z])[np.ix_(d, d)]
+    np.testing.assert_allclose(np.sort(np.linalg.eigvalsh(dH)), [-0.9] * 4 + [0.6] * 6, atol=1e-12)
