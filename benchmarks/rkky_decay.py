@@ -26,7 +26,7 @@ out), averaged over the window starts.
 
 Usage::
 
-    python benchmarks/rkky_decay.py            # the table of the findings page (~15 s CPU)
+    python benchmarks/rkky_decay.py            # the table of the findings page (~20 s CPU)
     python benchmarks/rkky_decay.py --quick    # gamma = 0.8 and 0.95 only
 """
 
@@ -51,6 +51,8 @@ __all__ = [
     "envelope_rate",
     "thermal_envelope",
     "measure",
+    "prefactor_power",
+    "sign_change_spacing",
 ]
 
 #: The paper's Fig. 5 trilayer parameters used here (orbsym.conventions.PAPER_PARAMETERS).
@@ -239,30 +241,53 @@ def measure(gamma, T, N_max=40, mu=MU):
     return N, r["J"]
 
 
+def prefactor_power(N, J, kappa, period, starts=STARTS):
+    """Power ``p`` of the prefactor of ``J = N^-p e^{-kappa N} g(N)`` with ``kappa`` given: the rate of
+    ``J e^{kappa N}`` divided by the rate of ``N^-1`` over the same windows (:func:`envelope_rate`)."""
+    N = np.asarray(N)
+    return envelope_rate(N, np.asarray(J) * np.exp(kappa * N), period, starts=starts) / envelope_rate(N, 1.0 / N, period, starts=starts)
+
+
+def sign_change_spacing(N, J, after=15):
+    """Mean distance (columns) between the sign changes of J (linear interpolation) beyond ``N = after``."""
+    N, J = np.asarray(N), np.asarray(J)
+    i = np.nonzero(np.sign(J[:-1]) != np.sign(J[1:]))[0]
+    z = N[i] + J[i] / (J[i] - J[i + 1])
+    z = z[z > after]
+    return float(np.mean(np.diff(z))) if len(z) > 1 else float("nan")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="gamma = 0.8 and 0.95 only")
     args = ap.parse_args(argv)
     gammas = (0.8, 0.95) if args.quick else (0.5, 0.7, 0.8, 0.85, 0.95, 1.0)
-    temps = (0.02, 0.01, 0.005, 0.0025)
+    temps = (0.04, 0.02, 0.01, 0.005, 0.0025)
     print(f"load average before start: {os.getloadavg()}")
-    print("Fig. 5 trilayer, mu = -0.2, m_L = m_R = y, N_y = inf, N_x = 3..max(40, 11 + 2P); rates per column, window starts 6..12")
-    print("kappa_app: rate of J; kappa_3/2: rate of J N^3/2; model: the same estimator on |x/sinh x| N^-3/2 e^-kappa N")
-    hdr = f"{'gamma':>5} {'kappa':>6} {'P':>3} {'T':>7} {'kappa_app':>9} {'e-fold':>6} {'kappa_3/2':>9} {'model_app':>9} {'model_3/2':>9} {'CPU s':>6}"
+    print("Fig. 5 trilayer, mu = -0.2, m_L = m_R = y, N_y = inf, N_x = 3..max(43, 11 + 2P); rates per column, window starts 6..12")
+    print("kappa_app: rate of J (e-fold = 1/kappa_app); kappa_3/2: rate of J N^3/2; model: the same estimator on")
+    print("|x/sinh x| N^-3/2 e^-kappa N, x = pi T N c; p: prefactor power with kappa given; gap: sign-change spacing beyond N_x = 15")
+    hdr = f"{'gamma':>5} {'kappa':>6} {'P':>3} {'T':>7} {'kappa_app':>9} {'e-fold':>6} {'kappa_3/2':>9} {'model_app':>9} {'model_3/2':>9} {'p':>5} {'gap':>5} {'CPU s':>6}"
     print(hdr)
     for g in gammas:
         kappa = decay_rate(g)
         P = window_period(g)
         for T in temps:
             t0 = time.process_time()
-            N, J = measure(g, T, N_max=max(40, max(STARTS) + 2 * P - 1))
+            N, J = measure(g, T, N_max=max(43, max(STARTS) + 2 * P - 1))
             cpu = time.process_time() - t0
             ka, kc = envelope_rate(N, J, P), envelope_rate(N, J, P, p=1.5)
             mod = thermal_envelope(N, T, g)
             ma, mc = envelope_rate(N, mod, P), envelope_rate(N, mod, P, p=1.5)
-            print(f"{g:5.2f} {kappa:6.3f} {P:3d} {T:7.4f} {ka:9.3f} {1 / ka:6.2f} {kc:9.3f} {ma:9.3f} {mc:9.3f} {cpu:6.2f}")
+            # p and the sign changes need J above the accuracy floor (~1e-18 t) up to N_max
+            floor = kappa * (max(STARTS) + 2 * P) > 30
+            p = "-" if floor else f"{prefactor_power(N, J, kappa, P):.2f}"
+            gap = "-" if floor else f"{sign_change_spacing(N, J):.2f}"
+            print(f"{g:5.2f} {kappa:6.3f} {P:3d} {T:7.4f} {ka:9.3f} {1 / ka:6.2f} {kc:9.3f} {ma:9.3f} {mc:9.3f} {p:>5} {gap:>5} {cpu:6.2f}")
             sys.stdout.flush()
-    print(f"sign changes every pi/theta = {math.pi / oscillation_wavenumber(0.8):.2f} columns for gamma < 0.9 (theta = arccos(0.9))")
+    th = oscillation_wavenumber(0.8)
+    print(f"gamma < 0.9: theta = arccos(0.9) = {th:.4f}, sign changes every pi/theta = {math.pi / th:.2f} columns (T -> 0)")
+    print(f"thermal coefficient c = dq/dE at k_y = 0: gamma = 0.8: {thermal_coefficient(0.8):.4f}; gamma = 0.95: {thermal_coefficient(0.95):.4f}")
 
 
 if __name__ == "__main__":
