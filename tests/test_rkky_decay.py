@@ -10,6 +10,7 @@ against an independent slow path (the complex k_x of the NM bands from the trans
 symbolic model), and the measured J(N_x) (Lloyd's formula, N_y = infinity) against it.
 """
 
+import functools
 import importlib.util
 import math
 import pathlib
@@ -27,15 +28,20 @@ KAPPA_08 = math.acosh(0.9 / 0.8)  # 0.49493...
 
 
 # ---------------------------------------------------------------- slow path: complex k_x of the bands
-def _nm_matrices(gamma, mu, t, tp):
-    """(t_x, t_y, eps) of the multiorbital NM as NumPy arrays, from the symbolic model (Eq. 3)."""
+@functools.lru_cache(maxsize=1)
+def _nm_functions():
+    """Lambdified (t_x, t_y, eps) of the multiorbital NM (Eq. 3) as functions of (gamma, mu, t, tp)."""
     from orbsym.symbolic.models import SYMBOLS, multiorbital_metal
 
     m = multiorbital_metal()
-    subs = {SYMBOLS["gamma"]: gamma, SYMBOLS["mu"]: mu, SYMBOLS["t"]: t, SYMBOLS["tp"]: tp}
-    num = {k: np.array(sp.Matrix(v).subs(subs).evalf(), dtype=complex) for k, v in m.hoppings.items()}
-    eps = np.array(sp.Matrix(m.onsite).subs(subs).evalf(), dtype=complex)
-    return num[(1, 0)], num[(0, 1)], eps
+    args = [SYMBOLS[k] for k in ("gamma", "mu", "t", "tp")]
+    mats = (m.hoppings[(1, 0)], m.hoppings[(0, 1)], m.onsite)
+    return tuple(sp.lambdify(args, sp.Matrix(M), "numpy") for M in mats)
+
+
+def _nm_matrices(gamma, mu, t, tp):
+    """(t_x, t_y, eps) of the multiorbital NM as complex NumPy arrays, from the symbolic model."""
+    return tuple(np.array(f(gamma, mu, t, tp), dtype=complex) for f in _nm_functions())
 
 
 def _retarded_roots(gamma, mu, t, tp, k_y, E=0.0, eta=1e-10):
@@ -104,6 +110,26 @@ def test_wavenumber_and_thermal_coefficient_against_transfer_matrix():
     # below the threshold theta does not depend on gamma: arccos(t' + mu/2) = arccos(0.9)
     assert rd.oscillation_wavenumber(0.5) == pytest.approx(math.acos(0.9), abs=1e-14)
     assert rd.oscillation_wavenumber(0.8) == pytest.approx(math.acos(0.9), abs=1e-14)
+
+
+def test_phase_is_stationary_only_at_ky_0_and_pi():
+    """q(k_y) = k_yz + k_xy of the retarded roots: dq/dk_y (finite differences) equals
+    -sin k_y [t/(gamma sin k_yz) + 1/sin k_xy], whose bracket has modulus >= 1 for retarded legs, so
+    |dq/dk_y| >= |sin k_y|: stationary only at k_y = 0 and pi (away from the band edges)."""
+    h = 1e-6
+    for g in (0.8, 0.95):
+        for ky in np.linspace(0.05, math.pi - 0.05, 23):
+            qs = []
+            for k in (ky - h, ky + h):
+                r = _retarded_roots(g, -0.2, 1.0, 1.0, k)
+                qs.append(-1j * (np.log(r["yz"]) + np.log(r["xy"])))
+            r = _retarded_roots(g, -0.2, 1.0, 1.0, ky)
+            kyz, kxy = -1j * np.log(r["yz"]), -1j * np.log(r["xy"])
+            if min(abs(np.sin(kyz)), abs(np.sin(kxy))) < 0.05:
+                continue  # a band edge (branch point of the leg decomposition)
+            dq = (qs[1] - qs[0]) / (2 * h)
+            assert dq == pytest.approx(-math.sin(ky) * (1 / (g * np.sin(kyz)) + 1 / np.sin(kxy)), rel=1e-5)
+            assert abs(dq) >= 0.999 * math.sin(ky)
 
 
 def test_envelope_rate_is_exact_on_its_model():
