@@ -187,21 +187,21 @@ def test_evanescent_decay_rate_is_arccosh(J):
         apparent = rd.envelope_rate(N, Jv, P)
         model = rd.envelope_rate(N, rd.thermal_envelope(N, T, g), P)
         assert 0.05 < apparent - kappa < 0.13, (g, T, apparent, kappa)
-        assert abs(apparent - model) < 0.03, (g, T, apparent, model)
+        assert abs(apparent - model) < 0.035, (g, T, apparent, model)
     # rules out the other candidates: k_y = pi (both legs evanescent), or the d_yz rate alone there
     assert rd.decay_rate(0.8) < math.acosh(1.1 / 0.8) - 0.3
 
 
 def test_sign_changes_follow_the_dxy_leg(J):
     """Below the threshold the d_yz leg has Re k_x = pi, so J changes sign every pi/arccos(0.9) = 6.97
-    columns whatever gamma (measured spacing at N_x = 17..40, T = 0.0025: 6.6-6.9)."""
+    columns whatever gamma (measured spacing beyond N_x = 20, T = 0.0025: 6.86-6.95)."""
     half = math.pi / rd.oscillation_wavenumber(0.8)
     for g in (0.8, 0.7):
         N, Jv = J[(g, 0.0025)]
         i = np.nonzero(np.sign(Jv[:-1]) != np.sign(Jv[1:]))[0]
         z = N[i] + Jv[i] / (Jv[i] - Jv[i + 1])
-        gaps = np.diff(z[z > 15])
-        assert len(gaps) >= 2 and np.all(np.abs(gaps - half) < 0.45), (g, z)
+        gaps = np.diff(z[z > 20])
+        assert len(gaps) >= 2 and np.all(np.abs(gaps - half) < 0.25), (g, z)
 
 
 def test_open_channel_decay_is_thermal(J):
