@@ -28,6 +28,7 @@ Usage::
 
     python benchmarks/rkky_decay.py            # the table of the findings page (~20 s CPU)
     python benchmarks/rkky_decay.py --quick    # gamma = 0.8 and 0.95 only
+    python benchmarks/rkky_decay.py --far      # also later windows (N_x up to 59) at gamma = 0.8, 0.85
 """
 
 import os
@@ -260,6 +261,7 @@ def sign_change_spacing(N, J, after=15):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="gamma = 0.8 and 0.95 only")
+    ap.add_argument("--far", action="store_true", help="also the windows N_x = 6..39 to 26..59 at gamma = 0.8, 0.85 (~10 s more)")
     args = ap.parse_args(argv)
     gammas = (0.8, 0.95) if args.quick else (0.5, 0.7, 0.8, 0.85, 0.95, 1.0)
     temps = (0.04, 0.02, 0.01, 0.005, 0.0025)
@@ -285,6 +287,18 @@ def main(argv=None):
             gap = "-" if floor else f"{sign_change_spacing(N, J):.2f}"
             print(f"{g:5.2f} {kappa:6.3f} {P:3d} {T:7.4f} {ka:9.3f} {1 / ka:6.2f} {kc:9.3f} {ma:9.3f} {mc:9.3f} {p:>5} {gap:>5} {cpu:6.2f}")
             sys.stdout.flush()
+    if args.far:
+        print("\nlater windows (P = 14): prefactor power p with kappa given, and the rate of J N^3/2")
+        for g in (0.8, 0.85):
+            kappa = decay_rate(g)
+            for T in (0.01, 0.00125):
+                N, J = measure(g, T, N_max=59)
+                row = []
+                for a0 in (6, 13, 20, 26):
+                    st = range(a0, a0 + 7)
+                    row.append(f"N_x {a0}..{a0 + 33}: p {prefactor_power(N, J, kappa, 14, starts=st):.2f}, rate {envelope_rate(N, J, 14, p=1.5, starts=st):.3f}")
+                print(f"gamma {g} (kappa {kappa:.3f}), T {T}: " + " | ".join(row))
+                sys.stdout.flush()
     th = oscillation_wavenumber(0.8)
     print(f"gamma < 0.9: theta = arccos(0.9) = {th:.4f}, sign changes every pi/theta = {math.pi / th:.2f} columns (T -> 0)")
     print(f"thermal coefficient c = dq/dE at k_y = 0: gamma = 0.8: {thermal_coefficient(0.8):.4f}; gamma = 0.95: {thermal_coefficient(0.95):.4f}")
