@@ -33,8 +33,9 @@ Usage::
 
 import os
 
-for _k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_k, "1")
+if __name__ == "__main__":  # one BLAS thread when run as a script (not when imported by the tests)
+    for _k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_k, "1")
 
 import argparse  # noqa: E402
 import math  # noqa: E402
