@@ -39,6 +39,7 @@ if __name__ == "__main__":  # one BLAS thread when run as a script (not when imp
 
 import argparse  # noqa: E402
 import math  # noqa: E402
+import pathlib  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
@@ -260,6 +261,10 @@ def sign_change_spacing(N, J, after=15):
 
 
 def main(argv=None):
+    try:  # a source checkout that is not pip-installed: use the orbsym next to this script
+        import orbsym  # noqa: F401
+    except ImportError:
+        sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="gamma = 0.8 and 0.95 only")
     ap.add_argument("--far", action="store_true", help="also the windows N_x = 6..39 to 26..59 at gamma = 0.8, 0.85 (~10 s more)")
