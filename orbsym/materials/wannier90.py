@@ -56,8 +56,11 @@ The basis order is the Wannier functions' order, ``model`` index ``i`` = Wannier
 Projections (``.win``) and ``orbitals=`` specs follow Wannier90: every projection line in order, for
 each atom of that species (in the order of ``atoms_cart``/``atoms_frac``), the angular states in
 increasing ``l`` (hybrids ``l < 0`` first) and ``mr`` -- whatever order they are written in --, and with
-``spinors = .true.`` spin up then down for each of them ("interleaved"; ``(u)``/``(d)`` lines may give
-all up then all down, "block", which is detected).  Labels are Wannier90's real harmonics:
+``spinors = .true.`` spin up then down for each of them ("interleaved", Wannier90 >= 2 and the
+QE/VASP 6 interfaces; ``(u)``/``(d)`` lines may give all up then all down, "block", which is detected).
+``spin_order="block"`` overrides for files whose Wannier functions are all up then all down whatever
+the projections say (the VASP 5 / Wannier90 1.x interface).  (Wannier90 issue #463 and PR #706 on the
+l-ordering; WannSymm #8 and TRIQS dft_tools #215 on the spin orders of the interfaces.)  Labels are Wannier90's real harmonics:
 ``s``; ``pz, px, py``; ``dz2, dxz, dyz, dx2-y2, dxy``; ``fz3, fxz2, fyz2, fxyz, fz(x2-y2), fx(x2-3y2),
 fy(3x2-y2)``; hybrids ``sp-1`` ... ``sp3d2-6`` (no L).  Without projections or a spec, every Wannier
 function is a generic atom ``wf1 .. wfN`` with label ``wfN`` (``L = 0``) at its centre (``_centres.xyz``
@@ -119,6 +122,11 @@ _PROJ_NAMES.update({lab: {(l, m + 1)} for l, labs in W90_LABELS.items() for m, l
 
 
 # ---------------------------------------------------------------------------------------------- lines
+def _t(v):
+    """A lattice vector as a tuple of Python ints (for messages and dict keys)."""
+    return tuple(int(x) for x in v)
+
+
 class _Lines:
     """The lines of a text file with a cursor; every error names the file and the 1-based line."""
 
@@ -251,7 +259,7 @@ def _blocks_from_rows(cur, ints, vals, lines, R_rows, R_lines, num_wann, nrpts, 
         seen = set()
         for r, k in enumerate(key):
             if k in seen:
-                raise cur.error(lines[r], f"element (m, n) = ({m[r]}, {n[r]}) of R = {tuple(R_rows[block[r]])} given twice in its block of num_wann^2 = {nw2} lines")
+                raise cur.error(lines[r], f"element (m, n) = ({m[r]}, {n[r]}) of R = {_t(R_rows[block[r]])} given twice in its block of num_wann^2 = {nw2} lines")
             seen.add(k)
     Rt = [tuple(int(v) for v in r) for r in R_rows]
     first = {}
@@ -282,7 +290,7 @@ def _check_pairs(path, Rt, H, R_lines):
             i, j = np.unravel_index(int(np.argmax(diff)), diff.shape)
             raise ValueError(
                 f"{path}, lines {R_lines[b]} and {R_lines[c]}: H(-R) != H(R)^dagger for R = {R}: largest mismatch {err:.3g} eV "
-                f"at element (m, n) = ({i + 1}, {j + 1}) of H(R) (tolerance {tol:.3g} eV)"
+                f"between H({mR})_{i + 1},{j + 1} and conj H({R})_{j + 1},{i + 1} (tolerance {tol:.3g} eV)"
             )
         out[b] = 0.5 * (H[b] + H[c].conj().T)
     return out
@@ -699,27 +707,23 @@ def _atoms_from_wfs(wfs, num_wann, spin_order, origin):
         if spin_order is not None:
             raise ValueError(f"spin_order={spin_order!r} given, but {origin} has no spin (spinors = .false.)")
     else:
-        tries = (spin_order,) if spin_order is not None else SPIN_ORDERS
+        if spin_order is not None and spin_order not in SPIN_ORDERS:
+            raise ValueError(f"unknown spin_order {spin_order!r}; allowed: {', '.join(SPIN_ORDERS)}")
         spatial, order = None, None
-        for so in tries:
-            if so not in SPIN_ORDERS:
-                raise ValueError(f"unknown spin_order {so!r}; allowed: {', '.join(SPIN_ORDERS)}")
-            n = len(wfs) // 2
+        n = len(wfs) // 2
+        for so in SPIN_ORDERS:  # the order the projections themselves give (interleaved first: Wannier90's)
             if len(wfs) % 2:
-                continue
-            if so == "interleaved":
-                up, dn = wfs[0::2], wfs[1::2]
-            else:
-                up, dn = wfs[:n], wfs[n:]
+                break
+            up, dn = (wfs[0::2], wfs[1::2]) if so == "interleaved" else (wfs[:n], wfs[n:])
             if all(u.spin == 1 and d.spin == -1 and (u.site, u.position, u.label) == (d.site, d.position, d.label) for u, d in zip(up, dn)):
                 spatial, order = list(up), so
                 break
         if spatial is None:
             raise ValueError(
-                f"the spinor projections of {origin} are neither interleaved (up, down per orbital) nor in blocks (all up, then all down)"
-                + (f" as spin_order={spin_order!r} asks" if spin_order else "")
-                + ": orbsym's model needs both spins of every orbital"
+                f"the spinor projections of {origin} are neither interleaved (up, down per orbital) nor in blocks (all up, then all down): "
+                "orbsym's model needs both spins of every orbital"
             )
+        order = spin_order or order  # an explicit spin_order overrides (e.g. VASP 5 files: block)
     atoms, run = [], []
     for wf in spatial:
         if run and ((wf.site, wf.position) != (run[0].site, run[0].position) or wf.label in {r.label for r in run}):
@@ -937,7 +941,7 @@ def read_hr(path, *, cell=None, atoms=None, orbitals=None, win=None, centres=Non
     if bad.size:
         b, r = bad[0]
         row = b * nw2 + r
-        raise cur.error(lines[row], f"R = {tuple(Rb[b, r])} inside the block of R = {tuple(Rb[b, 0])} (from line {lines[b * nw2]}): each R has num_wann^2 = {nw2} lines (wrong num_wann or a missing line?)")
+        raise cur.error(lines[row], f"R = {_t(Rb[b, r])} inside the block of R = {_t(Rb[b, 0])} (from line {lines[b * nw2]}): each R has num_wann^2 = {nw2} lines (wrong num_wann or a missing line?)")
     R_lines = lines[::nw2]
     Rt, H = _blocks_from_rows(cur, ints[:, 3:], arr[:, 5:], lines, Rb[:, 0], R_lines, num_wann, nrpts, ndegen, "H(R)")
     return _build(str(path), Rt, H, R_lines, num_wann, cell, atoms=atoms, orbitals=orbitals, win=win, centres=centres, wsvec=wsvec, spin_order=spin_order)
@@ -988,8 +992,8 @@ def read_tb(path, *, cell=None, atoms=None, orbitals=None, win=None, centres=Non
     P_rows, P_lines, parr, plines = blocks(8, "position")
     cur.check_end("the position matrix")
     for b in range(nrpts):
-        if tuple(P_rows[b]) != Rt[b]:
-            raise cur.error(P_lines[b], f"position block {b + 1} is for R = {tuple(P_rows[b])}, but H(R) block {b + 1} (line {R_lines[b]}) is for R = {Rt[b]}")
+        if _t(P_rows[b]) != Rt[b]:
+            raise cur.error(P_lines[b], f"position block {b + 1} is for R = {_t(P_rows[b])}, but H(R) block {b + 1} (line {R_lines[b]}) is for R = {Rt[b]}")
     Rp, X = _blocks_from_rows(cur, parr[:, :2].astype(int), parr[:, 2:4], plines, P_rows, P_lines, num_wann, nrpts, ndegen, "position")
     tb_centres = None
     if (0, 0, 0) in Rt:
