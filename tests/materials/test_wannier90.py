@@ -138,6 +138,17 @@ def test_hr_fixture_with_weights_equals_direct_model():
         assert np.allclose(m.hamiltonian(kk), hk_from_file(HR, CELL, kk), atol=1e-12, rtol=0)
 
 
+def test_partners_rounded_apart_by_the_file_format_are_averaged(tmp_path):
+    # F12.6 rounding can leave H(-R) and H(R)^dagger 1e-6 eV apart: accepted (FILE_TOLERANCE), averaged
+    p = corrupt(tmp_path, _set(25, "    1    0    0    2    1    0.150001   -0.100000"))
+    m = read_hr(p, cell=CELL)
+    Hp, Hm = (m.H[[tuple(R) for R in m.R].index(R)] for R in ((1, 0, 0), (-1, 0, 0)))
+    assert Hp[1, 0] == pytest.approx(0.1500005 - 0.1j, abs=1e-12) and np.array_equal(Hm, Hp.conj().T)
+    p = corrupt(tmp_path, _set(25, "    1    0    0    2    1    0.150003   -0.100000"))
+    with pytest.raises(ValueError, match=r"largest mismatch 3e-06 eV .*tolerance 2e-06 eV"):
+        read_hr(p, cell=CELL)
+
+
 def test_hr_fixture_orbital_sources_agree():
     by_win = read_hr(HR, win=WIN)
     by_spec = read_hr(HR, cell=CELL, centres=CEN, orbitals="A: s; B: pz")
@@ -218,7 +229,8 @@ def test_read_centres():
 # ------------------------------------------------------------------ .win
 def test_win_bohr_spinors_and_l_order():
     w = read_win(DATA / "cu_bohr.win")
-    a = 3.41 * BOHR_ANGSTROM
+    a = 3.41 * 0.52917721092  # Wannier90 3.x's bohr (src/constants.F90)
+    assert BOHR_ANGSTROM == 0.52917721092
     assert np.allclose(w.cell, [[-a, 0, a], [0, a, a], [-a, a, 0]], atol=1e-12)
     assert w.num_wann == 12 and w.spinors and w.settings["mp_grid"] == "4 4 4" and w.settings["num_bands"] == "20"
     labels = ["s", "dz2", "dxz", "dyz", "dx2-y2", "dxy"]  # 'd;s' written: Wannier90 orders by l
@@ -442,7 +454,8 @@ def test_spec_with_half_the_functions_is_spinful():
 # ------------------------------------------------------------------ optional cross-check
 def test_sisl_reads_the_same_bands():
     sisl = pytest.importorskip("sisl")
-    H = sisl.get_sile(str(WIN)).read_hamiltonian()
+    # sisl reads seedname.win + chain_hr.dat (+ chain_centres.xyz for the orbital positions); complex H(R)
+    H = sisl.get_sile(str(WIN)).read_hamiltonian(dtype=np.complex128, order=["hr"])
     m = read_hr(HR, win=WIN)
     kf = RNG.random((4, 3))
     for k in kf:
