@@ -72,8 +72,8 @@ Units: lengths Angstrom (``bohr`` inputs converted with Wannier90's ``0.52917721
 from __future__ import annotations
 
 import math
-import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -193,18 +193,25 @@ class _Lines:
             raise ValueError(f"{self.path}: the file ends at line {n} after {len(idx)} of the {nrows} {what} lines (truncated file?)")
         self.i = i
         text = [L[j] for j in idx]
-        counts = np.fromiter((len(t.split()) for t in text), int, count=nrows)
+        joined = "\n".join(text) + "\n"
+        buf = np.frombuffer(joined.encode("utf-8", "replace"), np.uint8)
+        space = (buf == 32) | (buf == 9) | (buf == 10) | (buf == 13) | (buf == 11) | (buf == 12)
+        starts = np.flatnonzero(~space & np.concatenate(([True], space[:-1])))  # first byte of every token
+        counts = np.diff(np.searchsorted(starts, np.flatnonzero(buf == 10)), prepend=0)  # tokens per line
         bad = np.flatnonzero(counts != ncols)
         if bad.size:
             b = bad[0]
-            raise self.error(idx[b] + 1, f"expected {ncols} numbers ({what}), got {counts[b]}: {text[b].strip()!r}")
-        try:
-            arr = np.array(" ".join(text).split(), dtype=float).reshape(nrows, ncols)
-        except ValueError:
-            for j, t in zip(idx, text):
-                for tok in t.split():
-                    self.to_float(j + 1, tok, what)
-            raise  # pragma: no cover  (the loop above finds the token)
+            raise self.error(idx[b] + 1, f"expected {ncols} numbers ({what}), got {len(text[b].split())}: {text[b].strip()!r}")
+        arr = None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:  # C parser; stops early (or raises) at a bad token
+                arr = np.fromstring(joined, dtype=float, sep=" ")
+            except ValueError:
+                arr = None
+        if arr is None or arr.size != nrows * ncols:  # slow path: find the token (accepts Fortran D exponents)
+            arr = np.array([[self.to_float(j + 1, tok, what) for tok in t.split()] for j, t in zip(idx, text)])
+        arr = arr.reshape(nrows, ncols)
         bad = np.flatnonzero(~np.all(np.isfinite(arr), axis=1))
         if bad.size:
             raise self.error(idx[bad[0]] + 1, f"non-finite value in {what}: {text[bad[0]].strip()!r}")
