@@ -4,6 +4,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from orbsym.materials.model import Atom, TightBinding
 from orbsym.materials.wannier90 import (
@@ -112,6 +114,39 @@ def test_write_read_round_trip_same_hk(tmp_path, spinful):
     # the weights are in the file: the lines hold ndegen x H(R)
     text = path.read_text().splitlines()
     assert [int(v) for v in text[3].split()][: len(m.R)] == [ndegen[tuple(R)] for R in m.R][:15]
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=st.integers(1, 3), n_R=st.integers(0, 4), seed=st.integers(0, 2**16), wmax=st.integers(1, 7))
+def test_round_trip_property(tmp_path, n, n_R, seed, wmax):
+    rng = np.random.default_rng(seed)
+    atoms = [Atom("X", (0, 0, 0), tuple(f"o{i}" for i in range(n)))]
+    bonds = {tuple(int(v) for v in rng.integers(-3, 4, 3)): rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n)) for _ in range(n_R)}
+    m = TightBinding.from_bonds(np.diag([2.0, 2.5, 3.0]), atoms, np.diag(rng.standard_normal(n)), bonds)
+    w = {}
+    for R in m.R:
+        w.setdefault(tuple(-R), w.setdefault(tuple(R), int(rng.integers(1, wmax + 1))))
+    path = tmp_path / f"p{seed}_hr.dat"
+    write_hr(m, path, ndegen=w)
+    back = read_hr(path, cell=m.cell)
+    assert np.array_equal(back.R, m.R) and np.abs(back.H - m.H).max() <= 1e-15 * max(1.0, np.abs(m.H).max()) * 8
+
+
+def test_write_hr_is_atomic(tmp_path):
+    m = random_model()
+    path = tmp_path / "a_hr.dat"
+    write_hr(m, path)
+    before = path.read_text()
+
+    class Broken(np.ndarray):
+        def __iter__(self):
+            yield self[0]
+            raise RuntimeError("disk gone")
+
+    m.H = m.H.view(Broken)
+    with pytest.raises(RuntimeError, match="disk gone"):
+        write_hr(m, path, ndegen=[2] * len(m.R))
+    assert path.read_text() == before and sorted(p.name for p in tmp_path.iterdir()) == ["a_hr.dat"]
 
 
 def test_write_hr_refuses_bad_weights(tmp_path):
