@@ -20,7 +20,7 @@ of ``src/plot.F90`` and ``w90_readwrite_get_projections`` in ``src/readwrite.F90
 
         H(R)_mn = <0 m| H |R n> = (Re + i Im) / ndegen(R)        (eV; m, n = 1..num_wann).
 
-``_wsvec.dat`` (``use_ws_distance = .true.``, the default of Wannier90 3)
+``_wsvec.dat`` (``use_ws_distance = .true.``, the default since Wannier90 3.0: ``src/types.F90``)
     a header line, then for every ``(R, m, n)``: a line ``R_1 R_2 R_3 m n``, a line ``N``, and ``N``
     lines of integer shifts ``T_1 .. T_N`` (cell coordinates).  Each element is split over its images:
 
@@ -60,8 +60,9 @@ increasing ``l`` (hybrids ``l < 0`` first) and ``mr`` -- whatever order they are
 QE/VASP 6 interfaces; ``(u)``/``(d)`` lines may give all up then all down, "block", which is detected).
 ``spin_order="block"`` overrides for files whose Wannier functions are all up then all down whatever
 the projections say (the VASP 5 / Wannier90 1.x interface).  (Wannier90 issue #463 and PR #706 on the
-l-ordering; WannSymm #8 and TRIQS dft_tools #215 on the spin orders of the interfaces.)  Labels are Wannier90's real harmonics:
-``s``; ``pz, px, py``; ``dz2, dxz, dyz, dx2-y2, dxy``; ``fz3, fxz2, fyz2, fxyz, fz(x2-y2), fx(x2-3y2),
+l-ordering; WannSymm #8 and TRIQS dft_tools #215 on the spin orders of the interfaces.)
+
+Labels are Wannier90's real harmonics: ``s``; ``pz, px, py``; ``dz2, dxz, dyz, dx2-y2, dxy``; ``fz3, fxz2, fyz2, fxyz, fz(x2-y2), fx(x2-3y2),
 fy(3x2-y2)``; hybrids ``sp-1`` ... ``sp3d2-6`` (no L).  Without projections or a spec, every Wannier
 function is a generic atom ``wf1 .. wfN`` with label ``wfN`` (``L = 0``) at its centre (``_centres.xyz``
 or the ``_tb.dat`` position matrix) or at the origin.
@@ -923,7 +924,8 @@ def read_hr(path, *, cell=None, atoms=None, orbitals=None, win=None, centres=Non
     -------
     TightBinding
         Basis index ``i`` = Wannier function ``i + 1``; lengths Angstrom, energies eV.  Without
-        projections, ``orbitals`` or ``atoms``: generic atoms ``wf1..wfN`` with ``L = 0``.
+        projections, ``orbitals`` or ``atoms``: generic spinless atoms ``wf1..wfN`` with ``L = 0``
+        (each Wannier function its own orbital, spinors or not).
 
     Raises
     ------
