@@ -307,13 +307,20 @@ def _check_pairs(path, Rt, H, R_lines):
 # ---------------------------------------------------------------------------------------------- .win
 @dataclass(frozen=True)
 class WannierOrbital:
-    """One Wannier function of a projection: site name, Cartesian position (Angstrom), label, spin (+1/-1/None)."""
+    """One Wannier function of a projection: site name, Cartesian position (Angstrom), label, spin (+1/-1/None).
+
+    ``line`` is the projection's line in the ``.win``; ``axes`` the local ``(z, x)`` axes when they are
+    not the Cartesian ones and ``spin_axis`` the spin quantisation axis when it is not ``+z`` (such
+    projections are read, but a model refuses them: its labels and spins are Cartesian).
+    """
 
     site: str
     position: tuple
     label: str
     spin: int | None = None
     line: int = 0
+    axes: tuple | None = None
+    spin_axis: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -328,8 +335,9 @@ class Win:
     atoms : tuple of (str, ndarray (3,))
         ``atoms_cart`` / ``atoms_frac`` as (label, Cartesian position in Angstrom), in file order.
     projections : tuple of WannierOrbital or None
-        One entry per Wannier function, in Wannier90's order (module docstring); None without a
-        ``projections`` block or with ``random`` projections only.
+        One entry per Wannier function, in Wannier90's order (module docstring), restricted to
+        ``select_projections`` when given; None without a ``projections`` block or with ``random``
+        projections only.
     num_wann : int or None
     spinors : bool
     random : bool
@@ -350,6 +358,7 @@ class Win:
     projection_lines: tuple | None = None
 
 
+_BLOCK = re.compile(r"^(begin|end)(?:\s+|\s*[_:]\s*)([a-z0-9_]+)$")  # 'end unit_cell_cart', 'end_unit_cell_cart'
 _KEY = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:[=:]\s*|\s+)(.*?)\s*$")
 
 
@@ -400,7 +409,8 @@ def read_win(path):
         if not text:
             continue
         low = text.lower()
-        words = low.split()
+        mb = _BLOCK.match(low)
+        words = [mb.group(1), mb.group(2)] if mb else low.split()
         if words[0] == "begin":
             if open_block is not None:
                 raise cur.error(no, f"'begin' inside the block {open_block[0]!r} opened at line {open_block[1]}")
@@ -490,6 +500,19 @@ def read_win(path):
         for no, text in lines:
             wfs += _expand_projection(cur, no, text, atoms, cell, f, spinors)
         projections = tuple(wfs) if wfs else None
+    if "select_projections" in settings:
+        no = seen["select_projections"]
+        text = settings.pop("select_projections")
+        chosen = set()
+        for tok in re.split(r"[\s,]+", text.strip()):
+            mr = re.fullmatch(r"(\d+)(?:-(\d+))?", tok)
+            if not mr or int(mr.group(1)) < 1 or (mr.group(2) and int(mr.group(2)) < int(mr.group(1))):
+                raise cur.error(no, f"select_projections takes indices and ranges such as '1-4 7', got {tok!r}")
+            chosen |= set(range(int(mr.group(1)), int(mr.group(2) or mr.group(1)) + 1))
+        if projections is not None:
+            if max(chosen) > len(projections):
+                raise cur.error(no, f"select_projections asks for projection {max(chosen)}, the projections block gives {len(projections)}")
+            projections = tuple(projections[i - 1] for i in sorted(chosen))  # Wannier90 keeps them in order
     return Win(str(path), cell, tuple(atoms), projections, num_wann, spinors, random_, settings, plines)
 
 
@@ -519,13 +542,16 @@ def _expand_projection(cur, no, text, atoms, cell, unit, spinors):
             known = sorted({name for name, _ in atoms})
             raise cur.error(no, f"projection on atom {site!r}, which is not in atoms_cart/atoms_frac" + (f" (atoms: {', '.join(known)})" if known else " (no atoms are defined)"))
     spins = (1, -1) if spinors else (None,)
+    spin_axis, axes = None, {}
     mq = re.search(r"\[([^\]]*)\]", rest)
     if mq:
         if not spinors:
             raise cur.error(no, f"a spin quantisation axis [{mq.group(1)}] needs spinors = .true.")
         q = _coords(cur, no, mq.group(1), "the spin axis")
-        if np.linalg.norm(q) == 0 or np.linalg.norm(q[:2]) > 1e-9 * np.linalg.norm(q) or q[2] < 0:
-            raise cur.error(no, f"spin quantisation axis [{mq.group(1)}] is not +z: the spin labels would not be S_z eigenstates (not supported)")
+        if np.linalg.norm(q) == 0:
+            raise cur.error(no, f"spin quantisation axis [{mq.group(1)}] is the zero vector")
+        if np.linalg.norm(q[:2]) > 1e-9 * np.linalg.norm(q) or q[2] < 0:
+            spin_axis = tuple(float(v) for v in q / np.linalg.norm(q))
         rest = rest[: mq.start()] + rest[mq.end():]
     ms = re.search(r"\(([udUD,]+)\)", rest)  # not the parentheses of fz(x2-y2) & co
     if ms:
@@ -564,15 +590,19 @@ def _expand_projection(cur, no, text, atoms, cell, unit, spinors):
         for key, default in (("z=", (0, 0, 1)), ("x=", (1, 0, 0))):
             if lo.startswith(key):
                 v = _coords(cur, no, opt[2:], f"the {key[0]} axis")
-                if np.linalg.norm(v) == 0 or not np.allclose(v / np.linalg.norm(v), default, atol=1e-9):
-                    raise cur.error(no, f"rotated projection axis {opt!r}: the labels would not be the Cartesian real harmonics "
-                                    "(not supported; give orbitals=... or read without the .win)")
+                if np.linalg.norm(v) == 0:
+                    raise cur.error(no, f"projection axis {opt!r} is the zero vector")
+                v = v / np.linalg.norm(v)
+                if not np.allclose(v, default, atol=1e-9):
+                    axes[key[0]] = tuple(float(c) for c in v)
+    rot = (axes.get("z", (0.0, 0.0, 1.0)), axes.get("x", (1.0, 0.0, 0.0))) if axes else None
     out = []
     ordered = sorted(states)  # increasing l, then mr: Wannier90's order
     for name, pos in sites:
         for l, m in ordered:
             for spin in spins:
-                out.append(WannierOrbital(name, tuple(float(v) for v in pos), W90_LABELS[l][m - 1], spin, no))
+                # an s orbital is the same in any local frame
+                out.append(WannierOrbital(name, tuple(float(v) for v in pos), W90_LABELS[l][m - 1], spin, no, rot if l != 0 else None, spin_axis if spin else None))
     return out
 
 
@@ -803,6 +833,14 @@ def _model_orbitals(num_wann, where, *, atoms, orbitals, win, centres, spin_orde
     if win is not None and win.projections is not None:
         if win.random:
             raise ValueError(f"{win.path}, line {win.projection_lines[0]}: the projections are partly random and cannot be identified; pass orbitals=... or win=None")
+        odd = next((p for p in win.projections if p.axes is not None or p.spin_axis is not None), None)
+        if odd is not None:
+            what = f"local axes z={odd.axes[0]}, x={odd.axes[1]}" if odd.axes is not None else f"spin axis {odd.spin_axis}"
+            raise ValueError(
+                f"{win.path}, line {odd.line}: projection with {what}: its Wannier functions are not the Cartesian real "
+                "harmonics / S_z states that orbsym's labels mean (not supported); pass orbitals='...' to assert labels, "
+                f"or win=None with cell=read_win({win.path!r}).cell for generic orbitals"
+            )
         if len(win.projections) != num_wann:
             a, b = win.projection_lines
             raise _count_error(f"the projections of {win.path} (lines {a}-{b})" + (" with spinors" if win.spinors else ""), len(win.projections), num_wann, where)

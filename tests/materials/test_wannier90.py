@@ -299,6 +299,40 @@ def test_win_angstrom_fractional_and_mr(tmp_path):
     assert np.allclose(m.atoms[2].position, [0, 1.5, 0])
 
 
+def test_win_rotated_axes_are_read_but_a_model_refuses_them(tmp_path):
+    win = tmp_path / "rot.win"
+    win.write_text(WIN.read_text().replace("A : s", "A : s : z=1,0,0").replace("B : pz", "B : pz : z=1,0,0 : x=0,1,0"))
+    w = read_win(win)
+    assert w.projections[0].axes is None  # s: the same in any frame
+    assert w.projections[1].axes == ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0))
+    with pytest.raises(ValueError, match=r"rot\.win, line 16: projection with local axes z=\(1\.0, 0\.0, 0\.0\), x=\(0\.0, 1\.0, 0\.0\).*pass orbitals="):
+        read_hr(HR, win=win)
+    m = read_hr(HR, cell=w.cell, atoms=[(n, p) for n, p in w.atoms], orbitals="A: s; B: pz")  # the way out the message names
+    assert [a.orbitals for a in m.atoms] == [("s",), ("pz",)]
+    win.write_text("spinors = T\nbegin unit_cell_cart\n2 0 0\n0 2 0\n0 0 2\nend unit_cell_cart\n"
+                   "begin atoms_cart\nFe 0 0 0\nend atoms_cart\nbegin projections\nFe: s [1,0,0]\nend projections\n")
+    assert read_win(win).projections[0].spin_axis == (1.0, 0.0, 0.0)
+    hr = tmp_path / "rot_hr.dat"
+    hr.write_text(hr_text({(0, 0, 0): np.eye(2)}, {(0, 0, 0): 1}, 2))
+    with pytest.raises(ValueError, match=r"rot\.win, line 11: projection with spin axis \(1\.0, 0\.0, 0\.0\)"):
+        read_hr(hr, win=win)
+
+
+def test_win_select_projections_and_end_underscore(tmp_path):
+    win = tmp_path / "sel.win"
+    text = WIN.read_text().replace("end unit_cell_cart", "end_unit_cell_cart").replace("B : pz", "B : pz\nA : py ; px")
+    win.write_text(text.replace("num_wann  = 2", "num_wann = 3\nselect_projections = 1, 3-4"))
+    w = read_win(win)  # projections: A s, B pz, A px, A py (l, mr order); selected 1, 3, 4
+    assert [(p.site, p.label) for p in w.projections] == [("A", "s"), ("A", "px"), ("A", "py")]
+    assert np.allclose(w.cell, CELL) and "select_projections" not in w.settings
+    win.write_text(text.replace("num_wann  = 2", "select_projections 1 9"))
+    with pytest.raises(ValueError, match=r"sel\.win, line 2: select_projections asks for projection 9, the projections block gives 4"):
+        read_win(win)
+    win.write_text(text.replace("num_wann  = 2", "select_projections 3-1"))
+    with pytest.raises(ValueError, match=r"sel\.win, line 2: select_projections takes indices and ranges such as '1-4 7', got '3-1'"):
+        read_win(win)
+
+
 def test_win_up_down_lines_give_block_order(tmp_path):
     win = tmp_path / "fe.win"
     win.write_text("num_wann 4\nspinors = .TRUE.\nbegin unit_cell_cart\n2 0 0\n0 2 0\n0 0 2\nend unit_cell_cart\n"
@@ -388,7 +422,7 @@ def test_projection_count_mismatch_names_both_counts(tmp_path):
         ("A : l=1,mr=4", r"bad\.win, line 15: mr = 4 is outside 1\.\.3 for l = 1"),
         ("C : s", r"bad\.win, line 15: projection on atom 'C', which is not in atoms_cart/atoms_frac \(atoms: A, B\)"),
         ("A : s(u)", r"bad\.win, line 15: a spin selection \(u\) needs spinors = \.true\."),
-        ("A : pz : z=1,0,0", r"bad\.win, line 15: rotated projection axis 'z=1,0,0'"),
+        ("A : pz : z=0,0,0", r"bad\.win, line 15: projection axis 'z=0,0,0' is the zero vector"),
         ("A s", r"bad\.win, line 15: a projection is 'site: states'"),
         ("c=0.1,0.2: s", r"bad\.win, line 15: c= \(Cartesian site\) needs 3 comma-separated numbers"),
     ],
