@@ -772,6 +772,20 @@ def _atoms_from_wfs(wfs, num_wann, spin_order, origin):
     return atoms, spinful, order or "interleaved"
 
 
+def _site_arg(a):
+    """An ``atoms=`` entry as (name, Cartesian position)."""
+    if isinstance(a, Atom):
+        return a.name, np.array(a.position)
+    try:
+        name, pos = a
+        pos = np.asarray(pos, dtype=float)
+    except (TypeError, ValueError):
+        pos = None
+    if pos is None or pos.shape != (3,) or not np.all(np.isfinite(pos)) or not isinstance(name, str) or not name:
+        raise ValueError(f"an atoms= entry must be an orbsym.materials.Atom or a (name, (x, y, z)) pair (Angstrom), got {a!r}")
+    return name, pos
+
+
 def _count_error(origin, count, num_wann, where):
     return ValueError(f"{origin} gives {count} Wannier functions, but {where} has num_wann = {num_wann}")
 
@@ -787,7 +801,7 @@ def _model_orbitals(num_wann, where, *, atoms, orbitals, win, centres, spin_orde
         raise ValueError(f"{win.path} has num_wann = {win.num_wann}, but {where} has num_wann = {num_wann}")
     if orbitals is not None:
         if atoms is not None:
-            sites = [(a.name, np.array(a.position)) if isinstance(a, Atom) else (str(a[0]), np.asarray(a[1], float)) for a in atoms]
+            sites = [_site_arg(a) for a in atoms]
             src = "atoms="
         elif win is not None and win.atoms:
             sites, src = list(win.atoms), win.path
@@ -852,11 +866,20 @@ def _model_orbitals(num_wann, where, *, atoms, orbitals, win, centres, spin_orde
     return [Atom(f"wf{i + 1}", pos[i], (f"wf{i + 1}",)) for i in range(num_wann)], False, "interleaved"
 
 
+def _cell_arg(cell):
+    """``cell=`` as a (3, 3) float array, or a ValueError naming it."""
+    try:
+        c = np.asarray(cell, dtype=float)
+    except (TypeError, ValueError):
+        c = None
+    if c is None or c.shape != (3, 3) or not np.all(np.isfinite(c)):
+        raise ValueError(f"cell must be 3 lattice vectors as rows (3 x 3 numbers, Angstrom), got {cell!r}")
+    return c
+
+
 def _resolve_cell(cell, win, where):
     if cell is not None:
-        c = np.asarray(cell, dtype=float)
-        if c.shape != (3, 3) or not np.all(np.isfinite(c)):
-            raise ValueError(f"cell must be 3 lattice vectors as rows (3 x 3, Angstrom), got {np.asarray(cell).tolist()}")
+        c = _cell_arg(cell)
         if win is not None and win.cell is not None and not np.allclose(c, win.cell, rtol=1e-6, atol=1e-6):
             raise ValueError(f"cell= {c.tolist()} differs from unit_cell_cart of {win.path} {win.cell.tolist()} (Angstrom): give one of them")
         return c
@@ -905,7 +928,7 @@ def _build(path, Rt, H, R_lines, num_wann, cell, *, atoms, orbitals, win, centre
         cell = _resolve_cell(cell, win_obj, path)
     else:
         for other, src in ((cell, "cell="), (None if win_obj is None else win_obj.cell, None if win_obj is None else f"unit_cell_cart of {win_obj.path}")):
-            if other is not None and not np.allclose(np.asarray(other, float), file_cell, rtol=1e-6, atol=1e-6):
+            if other is not None and not np.allclose(_cell_arg(other), file_cell, rtol=1e-6, atol=1e-6):
                 raise ValueError(f"{src} {np.asarray(other).tolist()} differs from the lattice of {path} {file_cell.tolist()} (Angstrom)")
         cell = file_cell
     where = f"{path}"

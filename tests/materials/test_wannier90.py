@@ -399,6 +399,12 @@ def test_bad_hr_duplicate_R_and_empty(tmp_path):
 def test_no_cell_is_refused_with_what_to_give():
     with pytest.raises(ValueError, match=r"chain_hr\.dat does not hold the lattice vectors.*pass cell=.*or win="):
         read_hr(HR)
+    with pytest.raises(ValueError, match=r"cell must be 3 lattice vectors as rows \(3 x 3 numbers, Angstrom\), got 'abc'"):
+        read_hr(HR, cell="abc")
+    with pytest.raises(ValueError, match=r"cell= .* differs from unit_cell_cart of .*chain\.win"):
+        read_hr(HR, cell=np.eye(3), win=WIN)
+    with pytest.raises(ValueError, match=r"an atoms= entry must be an orbsym\.materials\.Atom or a \(name, \(x, y, z\)\) pair"):
+        read_hr(HR, cell=CELL, atoms=[("A", (0, 0))], orbitals="A: s,pz")
 
 
 def test_projection_count_mismatch_names_both_counts(tmp_path):
