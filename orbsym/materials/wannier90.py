@@ -371,10 +371,6 @@ def _logical(cur, no, text, key):
     raise cur.error(no, f"{key} must be a logical (.true./.false., T/F), got {text.strip()!r}")
 
 
-def _win_float(cur, no, tok, what):
-    return cur.to_float(no, tok, what)
-
-
 def read_win(path):
     """Read the keys of a Wannier90 ``seedname.win`` that a model needs.
 
@@ -398,7 +394,9 @@ def read_win(path):
     (``s``, ``p``, ``d``, ``f``, ``pz``, ``dxy``, ..., ``sp3``, ...) or ``l=L`` / ``l=L,mr=m1,m2``
     separated by ``;`` or ``,``, with ``spinors``: optional ``(u)``, ``(d)`` and ``[qx,qy,qz]``.
     Rotated local axes (``z=``, ``x=`` other than the defaults) and spin axes other than z are
-    refused (the labels would not be the Cartesian harmonics); ``r=`` and ``zona=`` are ignored.
+    recorded (:class:`WannierOrbital`) and refused when a model is built (its labels are the
+    Cartesian harmonics and S_z states); ``r=`` and ``zona=`` are ignored.  ``select_projections``
+    (indices and ranges) keeps the chosen projections.
     Every error names the file and line.
     """
     cur = _Lines(path)
@@ -465,7 +463,7 @@ def read_win(path):
             toks = text.split()
             if len(toks) != 3:
                 raise cur.error(no, f"a lattice vector needs 3 Cartesian components, got {text!r}")
-            rows.append([_win_float(cur, no, t, "unit_cell_cart") * f for t in toks])
+            rows.append([cur.to_float(no, t, "unit_cell_cart") * f for t in toks])
         cell = np.array(rows)
         if abs(np.linalg.det(cell)) < 1e-12:
             raise cur.error(start, f"unit_cell_cart vectors are linearly dependent: {cell.tolist()}")
@@ -484,7 +482,7 @@ def read_win(path):
             toks = text.split()
             if len(toks) != 4:
                 raise cur.error(no, f"an atom line is 'label x y z', got {text!r}")
-            xyz = np.array([_win_float(cur, no, t, name) for t in toks[1:]])
+            xyz = np.array([cur.to_float(no, t, name) for t in toks[1:]])
             atoms.append((toks[0], xyz * f if name == "atoms_cart" else xyz @ cell))
 
     projections, random_, plines = None, False, None
