@@ -6,6 +6,8 @@
                       spin-orbit coupling, the map to orbsym's t2g basis (Eq. 2)
 ``slater_koster.py``  two-centre integrals (Slater & Koster 1954) and the model builder; shipped
                       parameter sets in ``data/*.json`` (``material("Cu")``...), each with its source
+``wannier90.py``      readers of ``seedname_hr.dat``, ``_tb.dat``, ``.win``, ``_centres.xyz``, ``_wsvec.dat``
+                      (never executed) and ``write_hr``
 ``films.py``          a crystal cut along a lattice vector: ``film``, ``film_stack`` (two materials),
                       ``supercell`` -> :class:`orbsym.numeric.sites.SiteLattice` for every engine
 
@@ -23,6 +25,7 @@ _EXPORTS = {
     "MATERIALS": "slater_koster",
     "film": "films", "film_stack": "films", "supercell": "films",
     "orbital_L": "shells", "soc_matrix": "shells", "parse_shells": "shells",
+    "read_hr": "wannier90", "read_tb": "wannier90", "read_win": "wannier90", "read_centres": "wannier90", "write_hr": "wannier90",
 }
 
 __all__ = list(_EXPORTS)
