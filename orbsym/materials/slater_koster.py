@@ -613,13 +613,18 @@ def material_data(name):
         return json.load(fh)
 
 
-def material(name, *, spinful=False, exchange=None, soc=None, spin_order="interleaved"):
+def material(name, *, spinful=False, exchange=None, soc=None, spin_order="interleaved", lattice_constant=None):
     """A shipped Slater-Koster metal (:data:`MATERIALS`) as a :class:`TightBinding` in eV and Angstrom.
 
     The set's integrals and on-site energies (stored in the units of the source, converted here) on
     its structure and lattice constant; every orbital ``s, p, d`` in Wannier90's order.  ``exchange``
     and ``soc`` as in :func:`slater_koster` (either makes the model spinful).  Citations and the
     published check values: :func:`material_data`.  Unknown names are refused, listing the shipped ones.
+
+    ``lattice_constant`` (Angstrom) strains the crystal to another cubic constant ``a`` (hcp: ``c``
+    scaled by the same ratio), e.g. to stack two metals on a common lattice: the integrals keep their
+    fitted values (two-centre parameters are not rescaled with distance), so the bands are those of
+    the set, only the geometry (bond vectors, volume, hence velocities and conductivities) changes.
     """
     data = material_data(name)
     e_unit = _UNITS[data["units"]["energy"]]
@@ -627,7 +632,14 @@ def material(name, *, spinful=False, exchange=None, soc=None, spin_order="interl
     lat = data["lattice"]
     a = lat["a"] * l_unit
     c = lat.get("c")
-    cell, positions = lattice(lat["structure"], a, None if c is None else c * l_unit)
+    c = None if c is None else c * l_unit
+    if lattice_constant is not None:
+        from ..numeric.checks import real_number
+
+        new = real_number("lattice_constant (Angstrom)", lattice_constant, minimum=0.0, strict=True)
+        c = None if c is None else c * new / a
+        a = new
+    cell, positions = lattice(lat["structure"], a, c)
     orbitals = tuple(data["orbitals"])
     atoms = [Atom(data["element"], tuple(p), orbitals) for p in positions]
     onsite = {k: v * e_unit for k, v in data["onsite"].items()}
