@@ -648,7 +648,8 @@ class SiteLattice:
         sl.onsite = onsite
         sl.hop_x, sl.hop_y = hops[sl.x_bond], hops[sl.y_bond]
         sl._blocks, sl._anchor_groups, sl._sectors = {}, {}, {}
-        sl.y_hermitian = bool(sl._k_even()) if self.ndim == 2 else None
+        # one k (finite sample: the rows are inside the slice): h(-k) = h(k) trivially
+        sl.y_hermitian = True if self.transverse_dimension == 0 else (bool(sl._k_even()) if self.ndim == 2 else None)
         return sl
 
     @property
