@@ -263,16 +263,17 @@ def _helper_var(name):
 
 
 def choose_variable(ds):
-    """Default variable: the first floating-point variable with a spatial, time or spectral
+    """Default variable: the first floating-point variable (with a finite value) that has a spatial,
+    time or spectral dimension of more than one value, else the first with a labeled (coordinate)
     dimension of more than one value, else the first with any dimension of more than one value."""
     best, score_best = None, 0
     for name, da in ds.data_vars.items():
-        if _helper_var(str(name)) or da.dtype.kind not in "fc":
+        if _helper_var(str(name)) or da.dtype.kind not in "fc" or not np.isfinite(np.asarray(da.values)).any():
             continue
         long = [d for d in da.dims if da.sizes[d] > 1]
         if not long:
             continue
-        score = 2 if any(_dim_kind(ds, d) for d in long) else 1
+        score = 3 if any(_dim_kind(ds, d) for d in long) else (2 if any(d in ds.coords for d in long) else 1)
         if score > score_best:
             best, score_best = str(name), score
     if best is None:
@@ -362,10 +363,23 @@ def plan_view(ds, name, sel=(), x=None):
                 view.isel[d] = i
                 view.notes.append(f"{d}={_label_of(ds, d, i, d)} (first --sel value)")
             continue
-        view.isel[d] = 0
+        view.isel[d] = _first_with_data(da, view.isel, d)
         if da.sizes[d] > 1:
-            view.notes.append(f"{_label_of(ds, d, 0, d, with_dim=True)} (first of {da.sizes[d]})")
+            i = view.isel[d]
+            view.notes.append(f"{_label_of(ds, d, i, d, with_dim=True)} ({'first' if i == 0 else 'first with data'} of {da.sizes[d]})")
     return view
+
+
+def _first_with_data(da, isel, dim):
+    """First index along ``dim`` whose slice (under the selections made so far) has a finite value; 0 if none."""
+    fixed = {d: i for d, i in isel.items() if not isinstance(i, list)}
+    sub = da.isel(fixed) if fixed else da
+    if sub.dtype.kind not in "fc":
+        return 0
+    other = [d for d in sub.dims if d != dim]
+    ok = np.isfinite(np.asarray(sub.values)) if not other else np.isfinite(sub).any(other).values
+    hits = np.flatnonzero(ok)
+    return int(hits[0]) if hits.size else 0
 
 
 def _label_of(ds, dim, i, shown, with_dim=False):
@@ -388,11 +402,12 @@ def _short(text, width=90):
     return text if len(text) <= width else text[: width - 1].rstrip() + "\u2026"
 
 
-def _label(da, name):
-    """``description [units]`` of a variable or coordinate (wrapped), or its name."""
+def _label(da, name, log=False):
+    """``name: description [units]`` of a variable or coordinate (wrapped; ``|name|`` for ``log``)."""
     desc = da.attrs.get("description") or da.attrs.get("long_name") or ""
     units = da.attrs.get("units")
-    text = f"{name}: {_short(desc, 80)}" if desc else str(name)
+    name = f"|{name}|" if log else str(name)
+    text = f"{name}: {_short(desc, 80)}" if desc else name
     if units:
         text += f" [{_short(units, 60)}]"
     return "\n".join(textwrap.wrap(text, 48)) or str(name)
@@ -407,7 +422,7 @@ def _title(ds, source, name, view, complex_note):
             v = str(ds.attrs[k]).split(";")[0]
             keys.append(f"{k}: {_short(v, 60)}")
     params = {}
-    for k in ("parameters", "system"):
+    for k in ("parameters", "system", "lattice"):
         try:
             params.update(json.loads(ds.attrs[k]) if isinstance(ds.attrs.get(k), str) else {})
         except (ValueError, TypeError):
@@ -425,7 +440,7 @@ def _title(ds, source, name, view, complex_note):
         lines.append(", ".join(shown))
     notes = list(view.notes) + ([complex_note] if complex_note else [])
     if notes:
-        lines += textwrap.wrap("selected: " + "; ".join(notes), 110)
+        lines += textwrap.wrap("selected (--sel DIM=VALUE to change): " + "; ".join(notes), 110)
     return "\n".join(lines)
 
 
@@ -601,8 +616,7 @@ def _draw_lines(ax, ds, sub, view, log, floor, floor_src):
     if ticks:
         ax.set_xticks(xs, ticks, rotation=30 if max(map(len, ticks)) > 4 else 0, fontsize=7)
     ax.set_xlabel(_axis_label(ds, view.x), fontsize=8)
-    ylab = _label(ds[view.name], view.name)
-    ax.set_ylabel(("|" + ylab.split(":")[0] + "| \u2014 " + ylab) if log else ylab, fontsize=8)
+    ax.set_ylabel(_label(ds[view.name], view.name, log), fontsize=8)
     handles, _ = ax.get_legend_handles_labels()
     if handles:
         ax.legend(fontsize=7)
@@ -627,8 +641,7 @@ def _draw_map(fig, ax, ds, sub, view, log, floor, floor_src):
     kw = {"norm": norm} if norm is not None else ({"vmin": -vmax, "vmax": vmax} if signed else {})
     mesh = ax.pcolormesh(xs, ys, vals, shading="nearest", cmap=cmap, **kw)
     cb = fig.colorbar(mesh, ax=ax)
-    lab = _label(ds[view.name], view.name)
-    cb.set_label(("|" + view.name + "|: " + lab) if log else lab, fontsize=8)
+    cb.set_label(_label(ds[view.name], view.name, log), fontsize=8)
     if floor is not None:
         fl = np.abs(np.asarray(floor.values, float))
         fl = fl[np.isfinite(fl)]
@@ -664,10 +677,10 @@ def check_plot_output(out, source, force=False):
     from ..io import check_output_file
 
     implicit = out is None
-    target = default_output(source) if implicit else Path(out)
+    example = Path(str(source)).stem + ".png"
+    target = check_output_file(default_output(source) if implicit else out, "--out", example)
     if target.suffix.lower() not in FORMATS:
-        raise ValueError(f"--out {str(out)!r}: the file name must end in .png or .pdf, e.g. --out {Path(str(source)).stem}.png")
-    target = check_output_file(target, "--out", Path(str(source)).stem + ".png")
+        raise ValueError(f"--out {str(out)!r}: the file name must end in .png or .pdf, e.g. --out {example}")
     try:
         same = target.resolve() == Path(source).resolve()
     except OSError:
