@@ -50,12 +50,15 @@ def run(args):
     from ..workflows.plotting import parse_sel, plot_file
 
     sel = parse_sel(args.sel)
-    target, views = plot_file(args.file, out=args.out, variables=args.var, sel=sel, log=args.log, x=args.x, force=args.force)
+    target, views, others = plot_file(args.file, out=args.out, variables=args.var, sel=sel, log=args.log, x=args.x, force=args.force)
     parts = []
     for v in views:
         text = f"{v.name}: {v.kind} against {v.x}" + (f" and {v.y}" if v.y else "") + (f", one line per {v.lines}" if v.lines else "")
         if v.notes:
             text += f" ({'; '.join(v.notes)})"
         parts.append(text)
-    print(f"wrote {target}: " + "; ".join(parts) + ("; |value| on a log axis" if args.log else ""))
+    line = f"wrote {target}: " + "; ".join(parts) + ("; |value| on a log axis" if args.log else "")
+    if others:
+        line += f"; other variables (--var NAME): {', '.join(others[:8])}" + (f", ... ({len(others)})" if len(others) > 8 else "")
+    print(line)
     return 0

@@ -461,7 +461,7 @@ def _floor_of(ds, name):
     own = f"{name}_{FLOOR_ATTR}"
     if own in ds.data_vars:
         return ds[own], own
-    cands = [str(n) for n in ds.data_vars if (n == FLOOR_ATTR or (str(n).startswith("finite_") and str(n).endswith("_floor"))) and set(ds[n].dims) <= set(da.dims)]
+    cands = [str(n) for n in ds.data_vars if n != name and (n == FLOOR_ATTR or (str(n).startswith("finite_") and str(n).endswith("_floor"))) and set(ds[n].dims) <= set(da.dims)]
     if len(cands) == 1:
         return ds[cands[0]], cands[0]
     if FLOOR_ATTR in ds.attrs:
@@ -536,12 +536,17 @@ def _values(da, log):
     return v, note
 
 
-def _coord(ds, dim):
-    """``(positions, tick labels or None)`` along ``dim``."""
+def _coord(ds, dim, monotonic=False):
+    """``(positions, tick labels or None)`` along ``dim``: the numeric coordinate, else (text, a
+    non-finite value such as ``N_y = inf``, or not monotonic when ``monotonic``) the positions
+    ``0..n-1`` labeled by the coordinate values."""
     if dim in ds.coords:
         c = np.asarray(ds[dim].values)
         if c.dtype.kind in "iuf":
-            return c.astype(float), None
+            f = c.astype(float)
+            steps = np.diff(f)
+            if np.isfinite(f).all() and (not monotonic or f.size < 2 or (steps > 0).all() or (steps < 0).all()):
+                return f, None
         return np.arange(c.size, dtype=float), [_fmt(v) for v in c]
     return np.arange(ds.sizes[dim], dtype=float), None
 
@@ -628,8 +633,8 @@ def _draw_map(fig, ax, ds, sub, view, log, floor, floor_src):
     from matplotlib.patches import Patch
 
     sub = sub.transpose(view.y, view.x)
-    xs, xt = _coord(ds, view.x)
-    ys, yt = _coord(ds, view.y)
+    xs, xt = _coord(ds, view.x, monotonic=True)
+    ys, yt = _coord(ds, view.y, monotonic=True)
     vals, complex_note = _values(sub, log)
     norm = None
     if log and np.isfinite(vals).any():
@@ -698,8 +703,8 @@ def plot_file(path, out=None, variables=None, sel=(), log=False, x=None, force=F
 
     Returns
     -------
-    (pathlib.Path, list of View)
-        The file written and the views drawn.
+    (pathlib.Path, list of View, list of str)
+        The file written, the views drawn and the other plottable variables of the file.
     """
     from ..io import atomic_path
     from .figures.common import _metadata
@@ -711,4 +716,6 @@ def plot_file(path, out=None, variables=None, sel=(), log=False, x=None, force=F
     fmt = target.suffix.lower().lstrip(".")
     with atomic_path(target) as tmp:
         fig.savefig(tmp, format=fmt, dpi=dpi, metadata=_metadata(fmt))
-    return target, fig.orbsym_views
+    drawn = {v.name for v in fig.orbsym_views}
+    others = [str(n) for n in ds.data_vars if str(n) not in drawn and _plottable(ds[n]) and ds[n].ndim and not _helper_var(str(n))]
+    return target, fig.orbsym_views, others

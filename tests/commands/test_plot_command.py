@@ -297,7 +297,19 @@ def test_cli_pdf_and_named_out_is_replaced(files, tmp_path, capsys):
     code, out, err = _cli([files["fig2"], "--var", "j", "--sel", "config=x|z", "--out", out_pdf], capsys)
     assert code == 0, err
     assert out_pdf.read_bytes()[:5] == b"%PDF-"
-    assert "config=x|z" in out and "one line per gamma" in out
+    assert "config=x|z" in out and "one line per gamma" in out and "other variables" not in out  # the floor is not a variable to list
+    code, out, err = _cli([files["response"], "--out", tmp_path / "r.png"], capsys)
+    assert code == 0 and "other variables (--var NAME): torque_dipole, net_torque, density" in out
+
+
+def test_non_finite_or_unordered_coordinates_become_labeled_positions():
+    ds = xr.Dataset({"F": (("N_y",), [1.0, 2.0, 3.0], {"units": "t per row"})}, coords={"N_y": [200.0, 800.0, np.inf]})
+    ax = P.plot_dataset(ds).axes[0]
+    np.testing.assert_array_equal(data_lines(ax)[0].get_xdata(), [0, 1, 2])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["200", "800", "inf"]
+    m = xr.Dataset({"d": (("x", "row"), np.arange(6.0).reshape(3, 2))}, coords={"x": [0, 2, 1], "row": [0, 1]})
+    ax = P.plot_dataset(m).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "2", "1"]
 
 
 @pytest.mark.parametrize(
@@ -344,7 +356,8 @@ def test_cli_failed_write_exits_1_and_leaves_nothing(files, tmp_path, capsys, mo
 
     monkeypatch.setattr(Figure, "savefig", full)
     code, out, err = _cli([files["sweep"], "--out", tmp_path / "x.png"], capsys)
-    assert code == 1 and "disk full" in err or "No space" in err
+    assert code == 1 and err.startswith("orbsym: error: ") and "cannot write" in err and "x.png" in err and "disk full" in err
+    assert len(err.strip().splitlines()) == 1 and out == ""
     assert list(tmp_path.iterdir()) == []
 
 
