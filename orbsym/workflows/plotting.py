@@ -18,7 +18,9 @@ The dimensions of the plotted variable are sorted into kinds (by name):
 The horizontal axis is, in this order of preference: two spatial dimensions -> a 2D map (first
 spatial dimension horizontal); one spatial and a time dimension -> a space-time map (space
 horizontal, time vertical); one spatial dimension -> a profile; time -> a time series; a spectral
-dimension -> a spectrum; otherwise the longest dimension with a numeric coordinate.  ``x=DIM``
+dimension -> a spectrum; otherwise two labeled numeric dimensions of more than :data:`MAX_LINES`
+values each (a parameter grid such as ``theta x phi``) -> a map of the two longest, else the
+longest dimension with a numeric coordinate.  ``x=DIM``
 (``--x``) forces the horizontal axis (a line plot).  Of the remaining dimensions with more than one
 value, the first with a numeric coordinate and 2..:data:`MAX_LINES` values (else the first with 2..6
 values of any kind) gives one line per value (``level``/``band``: every value); every other one is
@@ -337,13 +339,17 @@ def plan_view(ds, name, sel=(), x=None):
             view.kind, view.x = "spectrum", spec[0]
         else:
             cands = [d for d in long if d != user_lines and _is_numeric_dim(ds, d) and d not in ALWAYS_LINES] or [d for d in long if d != user_lines]
-            if not cands:
+            grid = sorted((d for d in cands if d in ds.coords and da.sizes[d] > MAX_LINES), key=lambda d: -da.sizes[d])
+            if len(grid) >= 2 and user_lines is None:  # a parameter grid (theta x phi): a map
+                view.kind, view.x, view.y = "map", grid[0], grid[1]
+            elif not cands:
                 if user_lines is None:
                     raise ValueError(f"variable {name!r} has no dimension of more than one value left to plot (dimensions: "
                                      f"{', '.join(f'{d}={da.sizes[d]}' for d in da.dims) or 'none, a scalar'})")
                 cands = [user_lines]
                 user_lines = None
-            view.x = max(cands, key=lambda d: da.sizes[d])
+            if view.y is None:
+                view.x = max(cands, key=lambda d: da.sizes[d])
     if view.y is not None and user_lines is not None:
         view.kind, view.y = {"map": "profile", "space-time map": "profile"}[view.kind], None
     rest = [d for d in da.dims if d not in (view.x, view.y)]

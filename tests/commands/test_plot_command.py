@@ -368,3 +368,17 @@ def test_scalar_and_text_variables_are_refused(files):
     ds = xr.Dataset({"name": (("x",), np.array(["a", "b"]))})
     with pytest.raises(ValueError, match="'name'.*not numeric"):
         P.plot_dataset(ds, ["name"])
+
+
+def test_parameter_grid_is_a_map_small_grid_lines():
+    rng = np.random.default_rng(3)
+    big = xr.Dataset({"F": (("theta", "phi"), rng.normal(size=(7, 9)), {"units": "t per row"})},
+                     coords={"theta": np.linspace(0, np.pi, 7), "phi": np.linspace(0, 2 * np.pi, 9)})
+    fig = P.plot_dataset(big)
+    v = fig.orbsym_views[0]
+    assert (v.kind, v.x, v.y) == ("map", "phi", "theta")
+    np.testing.assert_array_equal(np.asarray(fig.axes[0].collections[0].get_array()).reshape(7, 9), big["F"].values)
+    assert "t per row" in fig.axes[1].get_ylabel()
+    small = big.isel(theta=slice(0, 4), phi=slice(0, 5))  # Fig. 3 at a tiny grid: one line per theta
+    v = P.plot_dataset(small).orbsym_views[0]
+    assert (v.kind, v.x, v.lines) == ("lines", "phi", "theta")
