@@ -24,8 +24,7 @@ longest dimension with a numeric coordinate.  ``x=DIM``
 (``--x``) forces the horizontal axis (a line plot).  Of the remaining dimensions with more than one
 value, the first with a numeric coordinate and 2..:data:`MAX_LINES` values (else the first with 2..6
 values of any kind) gives one line per value (``level``/``band``: every value); every other one is
-reduced to its first value, and the title says so (``polarization=charge (1st of 4; --sel to
-choose)``).  ``sel`` (``--sel DIM=VALUE``) picks values first: a value of the dimension's coordinate
+reduced to its first value with a finite datum, and the title says so (``polarization=charge (first of 4)``).  ``sel`` (``--sel DIM=VALUE``) picks values first: a value of the dimension's coordinate
 (numbers compared to ~1e-6 relative), an index ``0..n-1`` for a dimension without coordinate, a value
 of a one-dimensional auxiliary coordinate (``--sel mu=-0.4`` on the ``point`` dimension of a
 ``response --scan`` file), or several values separated by commas (one line each).
@@ -257,7 +256,7 @@ def _dim_kind(ds, dim):
 
 
 def _plottable(da):
-    return da.dtype.kind in "fc" or (da.dtype.kind in "iu" and da.size > 1)
+    return da.dtype.kind in "fciub"
 
 
 def _helper_var(name):
@@ -279,7 +278,7 @@ def choose_variable(ds):
         if score > score_best:
             best, score_best = str(name), score
     if best is None:
-        raise ValueError(f"nothing to plot: no variable has a dimension of more than one value (variables: {', '.join(map(str, ds.data_vars)) or 'none'})")
+        raise ValueError(f"nothing to plot: no variable has a finite value and a dimension of more than one value (variables: {', '.join(map(str, ds.data_vars)) or 'none'})")
     return best
 
 
@@ -344,8 +343,12 @@ def plan_view(ds, name, sel=(), x=None):
                 view.kind, view.x, view.y = "map", grid[0], grid[1]
             elif not cands:
                 if user_lines is None:
+                    value = ""
+                    if da.size == 1:
+                        u = da.attrs.get("units")
+                        value = f"; its value: {_fmt(np.asarray(da.values).ravel()[0])}" + (f" [{_short(u, 60)}]" if u else "")
                     raise ValueError(f"variable {name!r} has no dimension of more than one value left to plot (dimensions: "
-                                     f"{', '.join(f'{d}={da.sizes[d]}' for d in da.dims) or 'none, a scalar'})")
+                                     f"{', '.join(f'{d}={da.sizes[d]}' for d in da.dims) or 'none, a scalar'}){value}")
                 cands = [user_lines]
                 user_lines = None
             if view.y is None:
@@ -618,10 +621,12 @@ def _draw_lines(ax, ds, sub, view, log, floor, floor_src):
             else:
                 ax.axhspan(-top, top, color="0.5", alpha=0.2, lw=0, gid="floor_band")
             ax.axhline(top, color="k", lw=0.8, ls=":", label=text, gid="floor")
+    if not np.isfinite(raw).any():
+        complex_note = "; ".join(filter(None, [complex_note, "no finite value (all NaN): nothing to show"]))
+    elif log and not np.isfinite(vals).any():
+        complex_note = "; ".join(filter(None, [complex_note, "every value is zero: nothing to show on a log axis"]))
     if log:
         ax.set_yscale("log")
-        if not np.isfinite(vals).any():
-            complex_note = "; ".join(filter(None, [complex_note, "every value is zero: nothing to show on a log axis"]))
     elif np.nanmin(raw, initial=np.inf) < 0 < np.nanmax(raw, initial=-np.inf):
         ax.axhline(0, color="0.7", lw=0.5, zorder=0)
     if ticks:

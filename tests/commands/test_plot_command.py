@@ -363,8 +363,11 @@ def test_cli_failed_write_exits_1_and_leaves_nothing(files, tmp_path, capsys, mo
 
 def test_scalar_and_text_variables_are_refused(files):
     ds = load(files["sites"])
-    with pytest.raises(ValueError, match=re.escape("variable 'free_energy' has no dimension of more than one value left to plot")):
+    value = f"{float(ds['free_energy']):.6g}"
+    with pytest.raises(ValueError, match=re.escape("variable 'free_energy' has no dimension of more than one value left to plot (dimensions: none, a scalar); its value: " + value)):
         P.plot_dataset(ds, ["free_energy"])
+    fig = P.plot_dataset(ds, ["bond_present"], ["bond=A->A (0, 1)"])  # an integer flag on request; a bond name with a comma
+    assert fig.orbsym_views[0].isel["bond"] == 1
     ds = xr.Dataset({"name": (("x",), np.array(["a", "b"]))})
     with pytest.raises(ValueError, match="'name'.*not numeric"):
         P.plot_dataset(ds, ["name"])
@@ -382,3 +385,12 @@ def test_parameter_grid_is_a_map_small_grid_lines():
     small = big.isel(theta=slice(0, 4), phi=slice(0, 5))  # Fig. 3 at a tiny grid: one line per theta
     v = P.plot_dataset(small).orbsym_views[0]
     assert (v.kind, v.x, v.lines) == ("lines", "phi", "theta")
+
+
+def test_all_nan_and_all_zero_are_stated_in_the_title():
+    ds = xr.Dataset({"a": (("x",), [np.nan] * 3), "b": (("x",), [0.0] * 3)}, coords={"x": [0, 1, 2]})
+    assert "no finite value (all NaN)" in P.plot_dataset(ds, ["a"]).axes[0].get_title(loc="left")
+    assert "every value is zero" in P.plot_dataset(ds, ["b"], log=True).axes[0].get_title(loc="left")
+    assert "every value is zero" not in P.plot_dataset(ds, ["b"]).axes[0].get_title(loc="left")
+    with pytest.raises(ValueError, match="no variable has a finite value and a dimension of more than one value"):
+        P.choose_variable(ds[["a"]])  # an all-NaN variable is never the default
