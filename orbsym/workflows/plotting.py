@@ -20,11 +20,12 @@ spatial dimension horizontal); one spatial and a time dimension -> a space-time 
 horizontal, time vertical); one spatial dimension -> a profile; time -> a time series; a spectral
 dimension -> a spectrum; otherwise two labeled numeric dimensions of more than :data:`MAX_LINES`
 values each (a parameter grid such as ``theta x phi``) -> a map of the two longest, else the
-longest dimension with a numeric coordinate.  ``x=DIM``
-(``--x``) forces the horizontal axis (a line plot).  Of the remaining dimensions with more than one
-value, the first with a numeric coordinate and 2..:data:`MAX_LINES` values (else the first with 2..6
-values of any kind) gives one line per value (``level``/``band``: every value); every other one is
-reduced to its first value with a finite datum, and the title says so (``polarization=charge (first of 4)``).  ``sel`` (``--sel DIM=VALUE``) picks values first: a value of the dimension's coordinate
+longest dimension with a numeric coordinate.  ``x=DIM`` (``--x``) forces the horizontal axis (a
+line plot).  Of the remaining dimensions with more than one value, the first with a numeric
+coordinate and 2..:data:`MAX_LINES` values (else the first with 2..6 values of any kind) gives one
+line per value (``level``/``band``: every value); every other one is reduced to its first value
+with a finite datum, and the title says so (``polarization=charge (first of 4)``).  ``sel``
+(``--sel DIM=VALUE``) picks values first: a value of the dimension's coordinate
 (numbers compared to ~1e-6 relative), an index ``0..n-1`` for a dimension without coordinate, a value
 of a one-dimensional auxiliary coordinate (``--sel mu=-0.4`` on the ``point`` dimension of a
 ``response --scan`` file), or several values separated by commas (one line each).
