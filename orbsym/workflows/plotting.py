@@ -139,7 +139,9 @@ def open_dataset(path):
         if v is not None and v.attrs.get("complex_part") == "real" and f"{v.attrs.get('complex_of')}_imag" in ds:
             base = v.attrs["complex_of"]
             attrs = {k: a for k, a in v.attrs.items() if k not in ("complex_part", "complex_of")}
-            ds[base] = (v + 1j * ds[f"{base}_imag"]).assign_attrs(attrs)
+            combined = v + 1j * ds[f"{base}_imag"]
+            combined.attrs = attrs
+            ds[base] = combined
             ds = ds.drop_vars([name, f"{base}_imag"])
     return ds
 

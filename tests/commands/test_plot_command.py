@@ -394,3 +394,16 @@ def test_all_nan_and_all_zero_are_stated_in_the_title():
     assert "every value is zero" not in P.plot_dataset(ds, ["b"]).axes[0].get_title(loc="left")
     with pytest.raises(ValueError, match="no variable has a finite value and a dimension of more than one value"):
         P.choose_variable(ds[["a"]])  # an all-NaN variable is never the default
+
+
+def test_complex_sweep_variables_are_recombined_and_the_real_part_drawn(tmp_path):
+    from orbsym.workflows.sweeps import save
+
+    z = np.array([1 + 2j, -3 + 0.5j, 0.25 - 1j])
+    save(xr.Dataset({"chi": (("mu",), z, {"units": "t"})}, coords={"mu": [-0.2, 0.0, 0.2]}), tmp_path / "c.nc")
+    ds = P.open_dataset(tmp_path / "c.nc")
+    assert list(ds.data_vars) == ["chi"] and ds["chi"].attrs == {"units": "t"}
+    np.testing.assert_array_equal(ds["chi"].values, z)
+    ax = P.plot_dataset(ds).axes[0]
+    np.testing.assert_array_equal(data_lines(ax)[0].get_ydata(), z.real)
+    assert "complex values: real part shown" in ax.get_title(loc="left")
