@@ -412,6 +412,169 @@ def _film_estimate(args, N_x, N_z, dim, points, user=None):
     return film_estimate(kubo_estimate(N_x, args.N_y, dim, symmetric=False, solves=points), film)
 
 
+# =============================================================================== progress
+#: Seconds between two progress lines when stderr is not a terminal (override: :data:`PROGRESS_INTERVAL_ENV`).
+PROGRESS_INTERVAL = 30.0
+#: Environment variable setting :data:`PROGRESS_INTERVAL` (seconds ``>= 0``; ``0``: a line at every update).
+PROGRESS_INTERVAL_ENV = "ORBSYM_PROGRESS_INTERVAL"
+#: Values of ``--progress``.
+PROGRESS_MODES = ("auto", "on", "off")
+PROGRESS_HELP = ("progress on stderr: auto (default) or on: a bar on a terminal (or in Jupyter), else one line at start, "
+                 "every 30 s and at the end (never carriage returns into a file); off: none")
+
+
+def progress_interval():
+    """Seconds between two progress lines in a non-terminal (:data:`PROGRESS_INTERVAL_ENV`, default 30)."""
+    import os
+
+    text = os.environ.get(PROGRESS_INTERVAL_ENV, "").strip()
+    if not text:
+        return PROGRESS_INTERVAL
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not (math.isfinite(v) and v >= 0):
+        raise ValueError(f"{PROGRESS_INTERVAL_ENV}={text!r}: expected a number of seconds >= 0")
+    return v
+
+
+def progress_policy(mode):
+    """``(show, lines)`` of ``--progress MODE``.
+
+    The policy of :func:`orbsym.execution.progress_enabled` decides what a terminal is (stderr a tty,
+    or a Jupyter kernel): there ``auto``/``on`` show the tqdm bar (``lines`` False); elsewhere (a log
+    file, a pipe) they show one-line updates (``lines`` True, :class:`LineStream`); ``off`` shows
+    nothing.
+    """
+    from ..execution import progress_enabled
+    from ..numeric.checks import check_name
+
+    check_name("--progress", mode, PROGRESS_MODES)
+    if mode == "off":
+        return False, False
+    return True, not progress_enabled(None)
+
+
+class LineStream:
+    """A stand-in for stderr that turns tqdm's carriage-return refreshes into whole lines.
+
+    Every write that carries a ``\\r`` is a bar refresh: its text is kept, and written as one
+    newline-terminated line when it is the first one or ``interval`` seconds after the last line
+    written; the bar's final state (tqdm's closing newline) is always written.  A heartbeat thread
+    repeats the last state every ``interval`` seconds while nothing new arrives (with the time since
+    the start), so a long single step is never silent.  Any other text passes through unchanged.
+    Nothing written to the underlying stream contains a carriage return.
+    """
+
+    def __init__(self, stream, interval=PROGRESS_INTERVAL):
+        import threading
+        import time
+
+        self.stream = stream
+        self.interval = float(interval)
+        self.encoding = getattr(stream, "encoding", None) or "utf-8"
+        self.pending = None
+        self.last_line = None
+        self.last_emit = None
+        self.start = time.monotonic()
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread = None
+
+    def _emit(self, line):
+        import time
+
+        self.stream.write(line + "\n")
+        self.stream.flush()
+        self.last_line = line
+        self.last_emit = time.monotonic()
+
+    def write(self, s):
+        import time
+
+        s = str(s)
+        if not s:
+            return 0
+        with self._lock:
+            if "\r" in s:
+                status = " ".join(s.replace("\r", " ").split())
+                if status:
+                    self.pending = status
+                    if self.last_emit is None or time.monotonic() - self.last_emit >= self.interval:
+                        self._emit(status)
+                return len(s)
+            if not s.strip():  # tqdm's closing newline: the final state, once
+                if self.pending is not None and self.pending != self.last_line:
+                    self._emit(self.pending)
+                self.pending = None
+                return len(s)
+            return self.stream.write(s)
+
+    def flush(self):
+        self.stream.flush()
+
+    def isatty(self):
+        return False
+
+    def fileno(self):
+        return self.stream.fileno()
+
+    def heartbeat(self):
+        """Repeat the last state if no line was written for ``interval`` seconds."""
+        import time
+
+        with self._lock:
+            now = time.monotonic()
+            if self.pending is not None and (self.last_emit is None or now - self.last_emit >= self.interval):
+                self._emit(f"{self.pending} (still running, {now - self.start:.0f} s since the start)")
+
+    def __enter__(self):
+        import threading
+
+        if self.interval > 0:
+            def beat():
+                while not self._stop.wait(self.interval):
+                    self.heartbeat()
+
+            self._thread = threading.Thread(target=beat, name="orbsym-progress-lines", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
+        return False
+
+
+def progress_output(mode):
+    """Context manager of the progress of a run under ``--progress MODE`` (:func:`progress_policy`).
+
+    Yields the ``progress`` argument for :func:`orbsym.execution.progress_bar` /
+    :func:`orbsym.execution.map_tasks` (False: hidden).  In line mode ``sys.stderr`` is a
+    :class:`LineStream` inside the block (the bars of the execution layer write to ``sys.stderr``).
+    """
+    import contextlib
+    import sys
+
+    @contextlib.contextmanager
+    def block():
+        show, lines = progress_policy(mode)
+        if not lines:
+            yield show
+            return
+        old = sys.stderr
+        with LineStream(old, progress_interval()) as stream:
+            sys.stderr = stream
+            try:
+                yield True
+            finally:
+                sys.stderr = old
+
+    return block()
+
+
 # =============================================================================== heterostructures
 def _profiles(args, value_name, values, bar_mode, user=None):
     from ..response import DEFAULT_ETA, response
