@@ -487,7 +487,7 @@ def summary(record, target=None):
         import numpy as np
 
         tq = ", ".join(f"{p} {float(np.sum(np.asarray(record['torques'][p]['exchange'], float)[fm])): .4g}" for p in pols)
-        lines.append(f"  exchange torque on the FM column {lin} ({J} t/hbar {per}): {tq}")
+        lines.append(f"  exchange torque on the FM column {lin} ({J} t/hbar " + ("summed over the column's sites" if o["width"] == "open" else per) + f"): {tq}")
     c = record["continuity"]
     lines.append(f"  continuity: max |-div j + tau| = {c['max_abs_balance']:.2e} (bond currents, every polarization); "
                  f"charge current - Landauer: {c['max_abs_charge_current_minus_landauer']:.2e}; solved in {record['wall_seconds']:.3g} s")
