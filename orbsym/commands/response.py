@@ -1055,6 +1055,7 @@ def _head(rows, ds, args, scan_name, defaults):
         f"  units: per unit force {F} (delta<O> = chi {F} a/t); J in {J}; densities per site, torques {J} t/hbar"
         + (" per transverse cell" if film else "") + "; x current = slice-boundary total of the bond currents (-> conventional {v_x, J}/2 in the bulk)",
     ]
+    along = rows[0]["field"][-1]
     for r in rows:
         t = r["total"]
         acc = {p: float(np.max(np.abs(t["density"][p]))) for p in ("x", "y", "z")}
@@ -1062,7 +1063,8 @@ def _head(rows, ds, args, scan_name, defaults):
         label = f"  [{scan_name} = {r['value']}] " if scan_name else "  "
         lines.append(f"{label}orbital torque on the FM (exchange, summed over the FM columns; {J} t/hbar per {'transverse cell' if film else 'row'}): {_fmt3(t['orbital_torque'])}; "
                      f"max |accumulation| ({J} per site): {_fmt3(acc)}; max |x current| ({J} t/hbar): {_fmt3(ix)}; "
-                     f"mean particle current along y: {float(np.mean(t['current_y']['charge'])):.4g} t/hbar; balance residual {r['balance_residual']:.1e}")
+                     f"mean particle current along the field ({along}): {float(np.mean(t[f'current_{along}']['charge'])):.4g} t/hbar per bond; "
+                     f"balance residual {r['balance_residual']:.1e}")
     return "\n".join(lines)
 
 
