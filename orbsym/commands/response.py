@@ -42,10 +42,26 @@ without ``--N-z`` (or ``--scan N_z``), ``--N-z``/``--field`` for ``bulk``, a 2D 
 with ``--N-z`` and a 3D one without are refused the same way, and the size estimate counts every
 k_z sector (:func:`orbsym.numeric.budget.film_estimate`).
 
-Output: ``--out FILE`` with suffix ``.nc`` (NetCDF, xarray), ``.csv`` or ``.json``, written
-atomically (:mod:`orbsym.io`); without ``--out`` a text summary is printed.  Units (stated in every
-output): response per unit force ``q E_y`` (``q E_z`` with ``--field z``), ``e = hbar = a = 1``, energies in units of t
-(:mod:`orbsym.response`).
+Output (the contract of every driven command): a summary on stdout, always -- the system with the
+defaults used (``defaults used: --N-FM 1, --T 0.01, ...``), the field, the engine, ``T`` and ``eta``,
+and per scan point the orbital torque on the FM, the largest accumulation and x current of each
+component of J and the particle current along the field, with units and the current definition;
+without ``--out`` the per-column profiles follow.  Where every k-even response of J (accumulation,
+x currents, torques, orbital torque; bulk: ``sigma``) is zero to rounding at every point, one
+``note:`` line says so (a symmetry zero, e.g. the paper's Eq. 3 metal: :func:`symmetry_zero_line`),
+also recorded as the ``symmetry_zero`` attribute.  ``--out FILE`` with suffix ``.nc`` (NetCDF,
+xarray: ``units`` and ``description`` on every variable and coordinate), ``.csv`` (long table; the
+units of every column in ``#`` header lines; the ``point`` column, the scan index, only with
+``--scan``, next to the scanned value) or ``.json`` (the same with every attribute), written
+atomically (:mod:`orbsym.io`); ``--json`` prints that JSON document instead of the summary.  The
+attribute ``points`` holds the full record of every scan point (system, T, eta, field, scanned
+value); ``system`` holds the parameters common to all points (a scanned one as the list of its
+values).  Units (stated in every output): response per unit force ``q E_y`` (``q E_z`` with
+``--field z``), ``e = hbar = a = 1``, energies in units of t (:mod:`orbsym.response`).
+
+Progress (``--progress {auto,on,off}``, :func:`progress_output`): a tqdm bar on a terminal (the
+policy of :func:`orbsym.execution.progress_enabled`), one line at the start, every 30 s
+(``ORBSYM_PROGRESS_INTERVAL``) and at the end otherwise -- never a carriage return into a log file.
 """
 
 from __future__ import annotations
@@ -1046,9 +1062,10 @@ def _head(rows, ds, args, scan_name, defaults):
     mm = rows[0]["system"].get("metal_model")
     metal = (f"metal model {mm['name']!r} from {mm['file']}" if isinstance(mm, dict)
              else f"{s.get('metal', 'nm')} metal, {s.get('basis')} basis" + (f", gamma = {s['gamma']}" if "gamma" in s else ""))
-    eta = ds.attrs["eta"]
+    eta = "scanned" if str(ds.attrs["eta"]).startswith("scanned") else ds.attrs["eta"]
+    T = "scanned" if str(ds.attrs["T"]).startswith("scanned") else ds.attrs["T"]
     lines = [
-        f"response: {s['geometry']} ({metal}), {sizes}, mu = {s.get('mu')}; field {rows[0]['field']}; T = {ds.attrs['T']}, eta = {eta}"
+        f"response: {s['geometry']} ({metal}), {sizes}, mu = {s.get('mu')}; field {rows[0]['field']}; T = {T}, eta = {eta}"
         + (f"; scan {scan_name} = {', '.join(str(r['value']) for r in rows)}" if scan_name else ""),
         f"  engine: {ENGINE}",
         "  defaults used: " + (", ".join(f"{k} {v}" for k, v in defaults.items()) or "none"),
@@ -1071,10 +1088,18 @@ def _head(rows, ds, args, scan_name, defaults):
 def _bulk_table(ds, scan_name):
     """CSV/text table of the bulk run: one row per chemical potential (and scan point); the ``point``
     column (the scan index) only with ``--scan``, next to the scanned value."""
-    table = ds.to_dataframe().reset_index()
+    return _scan_first(ds.to_dataframe().reset_index(), scan_name)
+
+
+def _scan_first(df, scan_name):
+    """Without a scan drop the ``point`` column (one point); with one, put the scanned value right after it."""
     if scan_name is None:
-        table = table.drop(columns=["point"])
-    return table
+        return df.drop(columns=["point"])
+    return df[["point", scan_name] + [c for c in df.columns if c not in ("point", scan_name)]]
+
+
+def _short(v):
+    return "scanned" if str(v).startswith("scanned") else v
 
 
 def _bulk_summary(ds, args, scan_name, defaults):
@@ -1086,7 +1111,7 @@ def _bulk_summary(ds, args, scan_name, defaults):
     mus = ds["mu"].values
     model = ds.attrs["model"] if not args.metal_model else f"{ds.attrs['model']} from {args.metal_model}"
     lines = [
-        f"response bulk: model {model}, N_k = {args.N_k}, T = {ds.attrs['T']}, eta = {ds.attrs['eta']}, {mus.size} chemical potential(s) "
+        f"response bulk: model {model}, N_k = {args.N_k}, T = {_short(ds.attrs['T'])}, eta = {_short(ds.attrs['eta'])}, {mus.size} chemical potential(s) "
         f"from {mus.min():g} to {mus.max():g}" + (f"; scan {scan_name} = {', '.join(str(v) for v in ds[scan_name].values)}" if scan_name else ""),
         f"  engine: {ds.attrs['engine']}",
         "  defaults used: " + (", ".join(f"{k} {v}" for k, v in defaults.items()) or "none"),
@@ -1111,9 +1136,7 @@ def _table(ds, scan_name=None):
     if extra:
         ot = ds[extra].to_dataframe().reset_index()
         df = df.merge(ot, on=[c for c in ot.columns if c in df.columns and c not in extra], how="left")
-    if scan_name is None:
-        df = df.drop(columns=["point"])
-    return df
+    return _scan_first(df, scan_name)
 
 
 def _summary(rows, ds):
