@@ -233,6 +233,7 @@ def _user_metal_checked(args):
         raise ValueError(f"option --mu conflicts with 'mu' set in `params` of {args.metal_model!r}; set it in one place")
     if "mu" in params:
         args.mu = float(params["mu"])  # the model's chemical potential: the file's (the FM column's too)
+        args._defaulted = [k for k in args._defaulted if k != "mu"]
     if "mu" in names:
         params.setdefault("mu", args.mu)
     if "t" in names:

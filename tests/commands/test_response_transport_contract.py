@@ -285,3 +285,25 @@ def test_progress_bar_on_a_terminal():
     err = b"".join(chunks).decode(errors="replace")
     assert p.returncode == 0 and b"conductance G" in out
     assert "\r" in err and "orbsym transport (estimate" in err and "1/1" in err
+
+
+def test_transport_metal_model_refusals_and_its_mu(tmp_path, nnn, capsys):
+    """A model file is checked before any work; its own mu is the model's mu of the record."""
+    flat = tmp_path / "flat.py"
+    flat.write_text(MODEL.replace("s_3=0.2)", "s_3=0.2, mu=-0.4)"))
+    cubic = tmp_path / "cubic.py"
+    cubic.write_text("from orbsym.symbolic.models import cubic_t2g_metal\nmodel = cubic_t2g_metal()\nparams = {}\n")
+    typo = tmp_path / "typo.py"
+    typo.write_text(MODEL.replace("s_3=0.2", "s_4=0.2"))
+    for argv, words in (
+        (["--metal-model", str(tmp_path / "none.py")], ["none.py", "does not exist"]),
+        (["--metal-model", str(cubic)], ["is 3D", "--N-z"]),
+        (["--metal-model", str(typo)], ["s_4", "did you mean", "s_3"]),
+        (["--metal-model", str(flat), "--mu", "-0.1"], ["--mu conflicts with 'mu'", "flat.py"]),
+    ):
+        assert main(["transport", *argv]) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and all(w in err for w in words), (argv, err)
+    assert main(["transport", "--metal-model", str(flat), "--n-metal", "1", "--N-y", "4", "--T", "0.05", "--json", "--progress", "off"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["mu"] == -0.4 and d["system"]["leads"]["left"]["params"]["mu"] == -0.4 and "--mu" not in d["defaults_used"]
