@@ -61,7 +61,8 @@ values).  Units (stated in every output): response per unit force ``q E_y`` (``q
 
 Progress (``--progress {auto,on,off}``, :func:`progress_output`): a tqdm bar on a terminal (the
 policy of :func:`orbsym.execution.progress_enabled`), one line at the start, every 30 s
-(``ORBSYM_PROGRESS_INTERVAL``) and at the end otherwise -- never a carriage return into a log file.
+(``ORBSYM_PROGRESS_INTERVAL``) and at the end otherwise -- never a carriage return into a log file;
+``auto`` there stays silent for runs estimated under 2 s, ``on`` does not.
 """
 
 from __future__ import annotations
@@ -315,7 +316,7 @@ def _point(j):
     return fn(item)
 
 
-def _run_points(fn, items, workers, bar_mode, desc):
+def _run_points(fn, items, workers, bar_mode, desc, seconds=None):
     """``[fn(item) for item in items]`` on the execution layer, in order, with a progress bar.
 
     ``workers = 1`` (or one point): in this process (:func:`orbsym.execution.map_tasks`, serial).
@@ -332,7 +333,7 @@ def _run_points(fn, items, workers, bar_mode, desc):
     n = max(1, min(int(workers), len(items)))
     _POINTS[:] = [(fn, item) for item in items]
     try:
-        with progress_output(bar_mode) as progress:
+        with progress_output(bar_mode, seconds) as progress:
             if n == 1:
                 return execution.map_tasks(_point, tasks, executor="serial", progress=progress, desc=desc, errors="raise")
             pool = execution.process_pool(n, context="fork")
@@ -436,8 +437,10 @@ PROGRESS_INTERVAL = 30.0
 PROGRESS_INTERVAL_ENV = "ORBSYM_PROGRESS_INTERVAL"
 #: Values of ``--progress``.
 PROGRESS_MODES = ("auto", "on", "off")
-PROGRESS_HELP = ("progress on stderr: auto (default) or on: a bar on a terminal (or in Jupyter), else one line at start, "
-                 "every 30 s and at the end (never carriage returns into a file); off: none")
+PROGRESS_HELP = ("progress on stderr: auto (default): a bar on a terminal (or in Jupyter), else one line at the start, every 30 s "
+                 "and at the end (never carriage returns into a file; none for runs estimated under 2 s); on: the same, also for short runs; off: none")
+#: ``--progress auto`` off a terminal stays silent for runs estimated below this (seconds).
+QUIET_SECONDS = 2.0
 
 
 def progress_interval():
@@ -456,13 +459,13 @@ def progress_interval():
     return v
 
 
-def progress_policy(mode):
-    """``(show, lines)`` of ``--progress MODE``.
+def progress_policy(mode, seconds=None):
+    """``(show, lines)`` of ``--progress MODE`` for a run estimated at ``seconds`` (None: unknown).
 
     The policy of :func:`orbsym.execution.progress_enabled` decides what a terminal is (stderr a tty,
     or a Jupyter kernel): there ``auto``/``on`` show the tqdm bar (``lines`` False); elsewhere (a log
-    file, a pipe) they show one-line updates (``lines`` True, :class:`LineStream`); ``off`` shows
-    nothing.
+    file, a pipe) they show one-line updates (``lines`` True, :class:`LineStream`), except that
+    ``auto`` stays silent for a run estimated below :data:`QUIET_SECONDS`; ``off`` shows nothing.
     """
     from ..execution import progress_enabled
     from ..numeric.checks import check_name
@@ -470,7 +473,11 @@ def progress_policy(mode):
     check_name("--progress", mode, PROGRESS_MODES)
     if mode == "off":
         return False, False
-    return True, not progress_enabled(None)
+    if progress_enabled(None):
+        return True, False
+    if mode == "auto" and seconds is not None and seconds < QUIET_SECONDS:
+        return False, False
+    return True, True
 
 
 class LineStream:
@@ -565,8 +572,9 @@ class LineStream:
         return False
 
 
-def progress_output(mode):
-    """Context manager of the progress of a run under ``--progress MODE`` (:func:`progress_policy`).
+def progress_output(mode, seconds=None):
+    """Context manager of the progress of a run under ``--progress MODE`` (:func:`progress_policy`;
+    ``seconds``: the run's estimate).
 
     Yields the ``progress`` argument for :func:`orbsym.execution.progress_bar` /
     :func:`orbsym.execution.map_tasks` (False: hidden).  In line mode ``sys.stderr`` is a
@@ -577,7 +585,7 @@ def progress_output(mode):
 
     @contextlib.contextmanager
     def block():
-        show, lines = progress_policy(mode)
+        show, lines = progress_policy(mode, seconds)
         if not lines:
             yield show
             return
@@ -593,7 +601,7 @@ def progress_output(mode):
 
 
 # =============================================================================== heterostructures
-def _profiles(args, value_name, values, bar_mode, user=None):
+def _profiles(args, value_name, values, bar_mode, user=None, seconds=None):
     from ..response import DEFAULT_ETA, response
     from .compute import _system
 
@@ -603,7 +611,7 @@ def _profiles(args, value_name, values, bar_mode, user=None):
         a = _with(args, value_name, v)
         eta = DEFAULT_ETA if a.eta is None else a.eta
         points.append((v, a, eta, response(_system(a, None if user is None else (user[0], dict(user[1]))), a.T, eta, field=a.field)))
-    rows = _run_points(_profile_record, points, args.workers, bar_mode, "orbsym response")
+    rows = _run_points(_profile_record, points, args.workers, bar_mode, "orbsym response", seconds)
     n = max(r["N_x"] for r in rows)
     return rows, n
 
@@ -855,7 +863,7 @@ def symmetry_zero_line(ds):
 
 
 # =============================================================================== bulk
-def _bulk(args, scan_name, values, bar_mode, user=None):
+def _bulk(args, scan_name, values, bar_mode, user=None, seconds=None):
     import numpy as np
     import xarray as xr
 
@@ -866,7 +874,7 @@ def _bulk(args, scan_name, values, bar_mode, user=None):
         model, params = _bulk_model(a, user)
         points.append((model, dict(mu=mus, N_k=a.N_k, T=a.T, eta=0.0 if a.eta is None else a.eta, polarization=a.polarization,
                                    basis=None if user is not None else a.basis, **params)))
-    out = _run_points(_bulk_point, points, args.workers, bar_mode, "orbsym response bulk")
+    out = _run_points(_bulk_point, points, args.workers, bar_mode, "orbsym response bulk", seconds)
     J = "sigma" if (user is None and args.basis == "spin") else "hbar"
     R = "per unit force q E_y (chi of delta<O> = chi q E_y a/t)"
     coords = {
@@ -991,15 +999,16 @@ def run(args):
             if "mu" in user[1] and "mu" not in given and args.mu_range is None:
                 args.mu = user[1]["mu"]  # the file's chemical potential
             _bulk_model(args, user)  # every parameter named and given, before any work
-    check_size(args, scan_name, values, user)
+    est = check_size(args, scan_name, values, user)
+    seconds = getattr(est, "seconds", None)
     defaults = _defaults_used(args, given, scan_name)
     if args.geometry == "bulk":
-        ds = _bulk(args, scan_name, values, args.progress, user)
+        ds = _bulk(args, scan_name, values, args.progress, user, seconds)
         table = _bulk_table(ds, scan_name)
         head = _bulk_summary(ds, args, scan_name, defaults)
         detail = table.to_string(index=False)
     else:
-        rows, n = _profiles(args, scan_name, values, args.progress, user)
+        rows, n = _profiles(args, scan_name, values, args.progress, user, seconds)
         ds = _dataset(rows, n, scan_name)
         table = _table(ds, scan_name)
         head = _head(rows, ds, args, scan_name, defaults)

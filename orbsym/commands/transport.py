@@ -29,7 +29,8 @@ with a pointer to ``--out`` (every orbsym command writes with ``--out``).
 
 Progress (``--progress {auto,on,off}``, the policy of ``orbsym response``,
 :func:`orbsym.commands.response.progress_policy`): a bar with the elapsed time on a terminal, one
-line at the start (with the estimate), every 30 s and at the end otherwise; off: none.
+line at the start (with the estimate), every 30 s and at the end otherwise (``auto``: only for runs
+estimated above 2 s); off: none.
 
 Every option is checked before anything is built or solved: values (finite reals, energies within
 ``+-1e100``), names ("did you mean"), options that do not apply to the chosen regime (``--split`` at
@@ -291,7 +292,7 @@ def run(args):
     period = 2 if (args.angle == "45" and args.width == "open" and n_cols % 2 == 0) else None
     leaded = attach_leads(system, width=args.width, period=period)
     t0 = time.perf_counter()
-    with progress_output(args.progress) as show:
+    with progress_output(args.progress, est.seconds) as show:
         with _Ticker(show, f"orbsym transport (estimate {_seconds(est.seconds)})"):
             res = transport(leaded, T=args.T, bias=args.bias, split=args.split, n_energy=args.n_energy, energy_tol=args.energy_tol, solver=args.solver)
     seconds = time.perf_counter() - t0
