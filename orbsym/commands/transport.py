@@ -469,7 +469,7 @@ def summary(record, target=None):
     if "conductance" in record:
         lines.append(f"  conductance G = {record['conductance']['total']:.6g} e^2/h {per} (Landauer); particle current {record['landauer_current']['value']:.6g} t/hbar {per} per unit bias (G/2pi)")
     else:
-        lines.append(f"  Landauer particle current {record['landauer_current']['value']:.6g} t/hbar {per} at V = {record['bias']:g} (no conductance: finite bias)")
+        lines.append(f"  Landauer particle current {record['landauer_current']['value']:.6g} t/hbar {per} at V = {record['bias']:g} (no conductance at finite bias: omit --bias for G)")
     cur = record["currents"]["bond"]
     J = record["J_unit"]
 

@@ -158,7 +158,7 @@ def test_transport_finite_bias_record(tmp_path, capsys):
     assert "conductance" not in d and "conductance" not in d["units"] and "conductance" not in d["landauer_current"]["units"]
     assert "--mu" not in d["defaults_used"] and d["defaults_used"]["--T"] == 0.01
     text = capsys.readouterr().out
-    assert "Landauer particle current" in text and "(no conductance: finite bias)" in text and "conductance G" not in text
+    assert "Landauer particle current" in text and "(no conductance at finite bias: omit --bias for G)" in text and "conductance G" not in text
 
 
 def test_transport_netcdf_and_csv(tmp_path, capsys):
