@@ -856,10 +856,12 @@ def symmetry_zero_line(ds):
     scale = max(1.0, max(float(np.nanmax(np.abs(ds[v].sel(polarization="charge").values), initial=0.0)) for v in charge))
     if big > SYMMETRY_ZERO_TOL * scale:
         return None
-    return (f"note: no orbital Hall response: the OAM accumulation, the x currents of J, every torque and the orbital torque vanish "
-            f"(every part and point; max |chi| = {big:.1e} < {SYMMETRY_ZERO_TOL:g}) -- a symmetry zero, not a small number: e.g. the paper's "
-            "Eq. 3 metal, whose hoppings never mix orbitals (h(-k) = h(k) kills every response even in k); only the currents along the field "
-            "(Drude, ~1/eta) are driven. A metal with orbital mixing (--metal-model from orbsym hoppings --basis t2g --neighbours nn+nnn) has one")
+    what = "spin" if ds["polarization"].attrs.get("description", "").endswith("(units of sigma)") or "spin" in json.loads(ds.attrs.get("system", "{}")).get("basis", "") else "orbital"
+    return (f"note: no {what} Hall response: the accumulation of J, its x currents, every torque and the torque on the FM vanish "
+            f"(every part and point; max |chi| = {big:.1e} < {SYMMETRY_ZERO_TOL:g}) -- a symmetry zero, not a small number: h(k_y) = h(-k_y) "
+            "kills every response even in k, as in the paper's Eq. 3 metal (its hoppings never mix orbitals) and Eq. 4 altermagnet; only the "
+            "currents along the field (Drude, ~1/eta) are driven. A metal with orbital mixing (--metal-model from orbsym hoppings --basis t2g "
+            "--neighbours nn+nnn) has one")
 
 
 # =============================================================================== bulk
