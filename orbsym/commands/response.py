@@ -42,10 +42,27 @@ without ``--N-z`` (or ``--scan N_z``), ``--N-z``/``--field`` for ``bulk``, a 2D 
 with ``--N-z`` and a 3D one without are refused the same way, and the size estimate counts every
 k_z sector (:func:`orbsym.numeric.budget.film_estimate`).
 
-Output: ``--out FILE`` with suffix ``.nc`` (NetCDF, xarray), ``.csv`` or ``.json``, written
-atomically (:mod:`orbsym.io`); without ``--out`` a text summary is printed.  Units (stated in every
-output): response per unit force ``q E_y`` (``q E_z`` with ``--field z``), ``e = hbar = a = 1``, energies in units of t
-(:mod:`orbsym.response`).
+Output (the contract of every driven command): a summary on stdout, always -- the system with the
+defaults used (``defaults used: --N-FM 1, --T 0.01, ...``), the field, the engine, ``T`` and ``eta``,
+and per scan point the orbital torque on the FM, the largest accumulation and x current of each
+component of J and the particle current along the field, with units and the current definition;
+without ``--out`` the per-column profiles follow.  Where every k-even response of J (accumulation,
+x currents, torques, orbital torque; bulk: ``sigma``) is zero to rounding at every point, one
+``note:`` line says so (a symmetry zero, e.g. the paper's Eq. 3 metal: :func:`symmetry_zero_line`),
+also recorded as the ``symmetry_zero`` attribute.  ``--out FILE`` with suffix ``.nc`` (NetCDF,
+xarray: ``units`` and ``description`` on every variable and coordinate), ``.csv`` (long table; the
+units of every column in ``#`` header lines; the ``point`` column, the scan index, only with
+``--scan``, next to the scanned value) or ``.json`` (the same with every attribute), written
+atomically (:mod:`orbsym.io`); ``--json`` prints that JSON document instead of the summary.  The
+attribute ``points`` holds the full record of every scan point (system, T, eta, field, scanned
+value); ``system`` holds the parameters common to all points (a scanned one as the list of its
+values).  Units (stated in every output): response per unit force ``q E_y`` (``q E_z`` with
+``--field z``), ``e = hbar = a = 1``, energies in units of t (:mod:`orbsym.response`).
+
+Progress (``--progress {auto,on,off}``, :func:`progress_output`): a tqdm bar on a terminal (the
+policy of :func:`orbsym.execution.progress_enabled`), one line at the start, every 30 s
+(``ORBSYM_PROGRESS_INTERVAL``) and at the end otherwise -- never a carriage return into a log file;
+``auto`` there stays silent for runs estimated under 2 s, ``on`` does not.
 """
 
 from __future__ import annotations
@@ -138,8 +155,9 @@ def add_arguments(parser):
     parser.add_argument("--mu-range", dest="mu_range", default=None, metavar="A:B:N", help="bulk only: N chemical potentials from A to B (default: --mu); write --mu-range=-4:4:81 for a negative A")
     parser.add_argument("--polarization", type=_choice("polarization", ("x", "y", "z")), metavar="{x,y,z}", default="z", help="bulk only: component J_a of the Hall current (default %(default)s)")
     parser.add_argument("--workers", type=int, default=1, metavar="N", help="local processes sharing the scan points, one BLAS thread each (default: 1)")
-    parser.add_argument("--progress", choices=("auto", "on", "off"), default="auto", help="progress bar on stderr (auto: when stderr is a terminal)")
-    parser.add_argument("--out", default=None, metavar="FILE", help="write FILE.nc, FILE.csv or FILE.json atomically")
+    parser.add_argument("--progress", type=_choice("--progress", PROGRESS_MODES), metavar="{auto,on,off}", default="auto", help=PROGRESS_HELP)
+    parser.add_argument("--json", action="store_true", help="print the whole result (the document of --out FILE.json) on stdout instead of the summary")
+    parser.add_argument("--out", default=None, metavar="FILE", help="write FILE.nc, FILE.csv or FILE.json atomically (the summary is still printed)")
     # "given" = not None: keep the real defaults here (and in --help), the parser's are None
     for action in parser._actions:
         if action.dest in _TRACKED:
@@ -298,7 +316,7 @@ def _point(j):
     return fn(item)
 
 
-def _run_points(fn, items, workers, bar_mode, desc):
+def _run_points(fn, items, workers, bar_mode, desc, seconds=None):
     """``[fn(item) for item in items]`` on the execution layer, in order, with a progress bar.
 
     ``workers = 1`` (or one point): in this process (:func:`orbsym.execution.map_tasks`, serial).
@@ -307,25 +325,25 @@ def _run_points(fn, items, workers, bar_mode, desc):
     re-run), started after the points are built so that the workers inherit them and the
     kernels derived for them; only the point index and the plain result (arrays, dicts) cross
     the process boundary.  The first failure is re-raised as its own exception.
-    ``bar_mode``: ``--progress`` (``auto``: when stderr is a terminal, :func:`orbsym.execution.progress_enabled`).
+    ``bar_mode``: ``--progress`` (:func:`progress_output`: a bar on a terminal, one-line updates otherwise).
     """
     from .. import execution
 
-    progress = {"auto": None, "on": True, "off": False}[bar_mode]
     tasks = [(j,) for j in range(len(items))]
     n = max(1, min(int(workers), len(items)))
     _POINTS[:] = [(fn, item) for item in items]
     try:
-        if n == 1:
-            return execution.map_tasks(_point, tasks, executor="serial", progress=progress, desc=desc, errors="raise")
-        pool = execution.process_pool(n, context="fork")
-        try:
-            return execution.map_tasks(_point, tasks, executor=pool, workers=n, progress=progress, desc=desc, errors="raise")
-        except BaseException:
-            pool.terminate()
-            raise
-        finally:
-            pool.shutdown(wait=True)
+        with progress_output(bar_mode, seconds) as progress:
+            if n == 1:
+                return execution.map_tasks(_point, tasks, executor="serial", progress=progress, desc=desc, errors="raise")
+            pool = execution.process_pool(n, context="fork")
+            try:
+                return execution.map_tasks(_point, tasks, executor=pool, workers=n, progress=progress, desc=desc, errors="raise")
+            except BaseException:
+                pool.terminate()
+                raise
+            finally:
+                pool.shutdown(wait=True)
     finally:
         _POINTS.clear()
 
@@ -412,8 +430,178 @@ def _film_estimate(args, N_x, N_z, dim, points, user=None):
     return film_estimate(kubo_estimate(N_x, args.N_y, dim, symmetric=False, solves=points), film)
 
 
+# =============================================================================== progress
+#: Seconds between two progress lines when stderr is not a terminal (override: :data:`PROGRESS_INTERVAL_ENV`).
+PROGRESS_INTERVAL = 30.0
+#: Environment variable setting :data:`PROGRESS_INTERVAL` (seconds ``>= 0``; ``0``: a line at every update).
+PROGRESS_INTERVAL_ENV = "ORBSYM_PROGRESS_INTERVAL"
+#: Values of ``--progress``.
+PROGRESS_MODES = ("auto", "on", "off")
+PROGRESS_HELP = ("progress on stderr: auto (default): a bar on a terminal (or in Jupyter), else one line at the start, every 30 s "
+                 "and at the end (never carriage returns into a file; none for runs estimated under 2 s); on: the same, also for short runs; off: none")
+#: ``--progress auto`` off a terminal stays silent for runs estimated below this (seconds).
+QUIET_SECONDS = 2.0
+
+
+def progress_interval():
+    """Seconds between two progress lines in a non-terminal (:data:`PROGRESS_INTERVAL_ENV`, default 30)."""
+    import os
+
+    text = os.environ.get(PROGRESS_INTERVAL_ENV, "").strip()
+    if not text:
+        return PROGRESS_INTERVAL
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not (math.isfinite(v) and v >= 0):
+        raise ValueError(f"{PROGRESS_INTERVAL_ENV}={text!r}: expected a number of seconds >= 0")
+    return v
+
+
+def progress_policy(mode, seconds=None):
+    """``(show, lines)`` of ``--progress MODE`` for a run estimated at ``seconds`` (None: unknown).
+
+    The policy of :func:`orbsym.execution.progress_enabled` decides what a terminal is (stderr a tty,
+    or a Jupyter kernel): there ``auto``/``on`` show the tqdm bar (``lines`` False); elsewhere (a log
+    file, a pipe) they show one-line updates (``lines`` True, :class:`LineStream`), except that
+    ``auto`` stays silent for a run estimated below :data:`QUIET_SECONDS`; ``off`` shows nothing.
+    """
+    from ..execution import progress_enabled
+    from ..numeric.checks import check_name
+
+    check_name("--progress", mode, PROGRESS_MODES)
+    if mode == "off":
+        return False, False
+    if progress_enabled(None):
+        return True, False
+    if mode == "auto" and seconds is not None and seconds < QUIET_SECONDS:
+        return False, False
+    return True, True
+
+
+class LineStream:
+    """A stand-in for stderr that turns tqdm's carriage-return refreshes into whole lines.
+
+    Every write that carries a ``\\r`` is a bar refresh: its text is kept, and written as one
+    newline-terminated line when it is the first one or ``interval`` seconds after the last line
+    written; the bar's final state (tqdm's closing newline) is always written.  A heartbeat thread
+    repeats the last state every ``interval`` seconds while nothing new arrives (with the time since
+    the start), so a long single step is never silent.  Any other text passes through unchanged.
+    Nothing written to the underlying stream contains a carriage return.
+    """
+
+    def __init__(self, stream, interval=PROGRESS_INTERVAL):
+        import threading
+        import time
+
+        self.stream = stream
+        self.interval = float(interval)
+        self.encoding = getattr(stream, "encoding", None) or "utf-8"
+        self.pending = None
+        self.last_line = None
+        self.last_emit = None
+        self.start = time.monotonic()
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread = None
+
+    def _emit(self, line):
+        import time
+
+        self.stream.write(line + "\n")
+        self.stream.flush()
+        self.last_line = line
+        self.last_emit = time.monotonic()
+
+    def write(self, s):
+        import time
+
+        s = str(s)
+        if not s:
+            return 0
+        with self._lock:
+            if "\r" in s:
+                status = " ".join(s.replace("\r", " ").split())
+                if status:
+                    self.pending = status
+                    if self.last_emit is None or time.monotonic() - self.last_emit >= self.interval:
+                        self._emit(status)
+                return len(s)
+            if not s.strip():  # tqdm's closing newline: the final state, once
+                if self.pending is not None and self.pending != self.last_line:
+                    self._emit(self.pending)
+                self.pending = None
+                return len(s)
+            return self.stream.write(s)
+
+    def flush(self):
+        self.stream.flush()
+
+    def isatty(self):
+        return False
+
+    def fileno(self):
+        return self.stream.fileno()
+
+    def heartbeat(self):
+        """Repeat the last state if no line was written for ``interval`` seconds."""
+        import time
+
+        with self._lock:
+            now = time.monotonic()
+            if self.pending is not None and (self.last_emit is None or now - self.last_emit >= self.interval):
+                self._emit(f"{self.pending} (still running, {now - self.start:.0f} s since the start)")
+
+    def __enter__(self):
+        import threading
+
+        if self.interval > 0:
+            def beat():
+                while not self._stop.wait(self.interval):
+                    self.heartbeat()
+
+            self._thread = threading.Thread(target=beat, name="orbsym-progress-lines", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
+        return False
+
+
+def progress_output(mode, seconds=None):
+    """Context manager of the progress of a run under ``--progress MODE`` (:func:`progress_policy`;
+    ``seconds``: the run's estimate).
+
+    Yields the ``progress`` argument for :func:`orbsym.execution.progress_bar` /
+    :func:`orbsym.execution.map_tasks` (False: hidden).  In line mode ``sys.stderr`` is a
+    :class:`LineStream` inside the block (the bars of the execution layer write to ``sys.stderr``).
+    """
+    import contextlib
+    import sys
+
+    @contextlib.contextmanager
+    def block():
+        show, lines = progress_policy(mode, seconds)
+        if not lines:
+            yield show
+            return
+        old = sys.stderr
+        with LineStream(old, progress_interval()) as stream:
+            sys.stderr = stream
+            try:
+                yield True
+            finally:
+                sys.stderr = old
+
+    return block()
+
+
 # =============================================================================== heterostructures
-def _profiles(args, value_name, values, bar_mode, user=None):
+def _profiles(args, value_name, values, bar_mode, user=None, seconds=None):
     from ..response import DEFAULT_ETA, response
     from .compute import _system
 
@@ -423,7 +611,7 @@ def _profiles(args, value_name, values, bar_mode, user=None):
         a = _with(args, value_name, v)
         eta = DEFAULT_ETA if a.eta is None else a.eta
         points.append((v, a, eta, response(_system(a, None if user is None else (user[0], dict(user[1]))), a.T, eta, field=a.field)))
-    rows = _run_points(_profile_record, points, args.workers, bar_mode, "orbsym response")
+    rows = _run_points(_profile_record, points, args.workers, bar_mode, "orbsym response", seconds)
     n = max(r["N_x"] for r in rows)
     return rows, n
 
@@ -468,53 +656,131 @@ def _pad(v, n):
     return out
 
 
+#: An angular-momentum response below this (times ``max(1, |particle response|)``) at every point, in
+#: every part, is reported as a symmetry zero (:func:`symmetry_zero_line`).
+SYMMETRY_ZERO_TOL = 1e-12
+#: Units of the scan parameters (energies in t; sizes are counts).
+SCAN_UNITS = {"gamma": "t", "mu": "t", "t": "t", "m": "t", "eta": "t (hbar*eta)", "T": "t (k_B = 1)", "N_x": "1", "N_z": "1"}
+
+
+def _J_unit(system_record):
+    """Unit of the angular momentum J of a system record: ``sigma`` (spin basis in Pauli units) or ``hbar``."""
+    if system_record.get("basis") == "spin" and system_record.get("spin_unit", "sigma") == "sigma":
+        return "sigma"
+    return "hbar"
+
+
+def _variable_attrs(field, J, film):
+    """``{name: (units, description)}`` of every variable of the heterostructure Dataset."""
+    F = f"q E_{field[-1]}"
+    R = f"per unit force {F} (chi of delta<O> = chi {F} a/t)"
+    site = "per site (per transverse cell a^2 of one column)" if film else "per site"
+    row = "per transverse cell" if film else "per row"
+    cur = f"particles t/hbar [charge] or {J} t/hbar [x, y, z]"
+    tq = f"{J} t/hbar [x, y, z; charge: NaN]"
+    return {
+        "density": (f"particles [charge] or {J} [x, y, z] {site}, {R}", "driven density per column: particle number (charge) and the OAM/spin accumulation <J_alpha>"),
+        "current_x": (f"{cur} per slice boundary, {R}", "x current through the boundary between columns b and b+1: slice-boundary total, the bond current summed over every bond crossing it "
+                      "(-> the conventional {v_x, J}/2 per site in a uniform bulk; = the (1,0) bond current for nearest-neighbour models)"),
+        "current_y": (f"{cur} per bond, {R}", "bond current of the bond (0, 1) alone, per column (particle current: the Drude response ~ 1/eta)"),
+        "current_z": (f"{cur} per bond, {R}", "bond current of the bond (0, 0, 1) alone, per column (films)"),
+        "torque": (f"{tq} {site}, {R}", "torque term {term!r} of the driven continuity equation -div j + tau = eta <J> + D (bond decomposition; exchange: the FM exchange torque on the electrons)"),
+        "orbital_torque": (f"{tq} {row}, summed over the FM columns, {R}", "orbital torque: the exchange torque on the electrons summed over the FM columns"),
+        "proper_current": (f"{J} t/hbar [x, y, z; charge: NaN] per slice boundary, {R}", "proper current: boundary current + torque dipole P = -cumsum(tau) of the total response (NaN where the net torque does not vanish)"),
+        "torque_dipole": (f"{J} t/hbar [x, y, z; charge: NaN] per slice boundary, {R}", "lattice torque dipole P(b) = -sum_{x <= b} tau(x) of the total response"),
+        "net_torque": (f"{J} t/hbar [x, y, z; charge: NaN] {row}, summed over every column, {R}", "net driven torque; the proper current exists only where it vanishes"),
+        "balance_residual": (f"{J} t/hbar {site}, {R}", "largest |-div j + tau - eta <J> - D| over columns and polarizations (the driven balance; exact: ~1e-15)"),
+        "columns": ("1", "number of columns N_x of the point (the profiles are NaN-padded beyond it)"),
+    }
+
+
+def _common_record(records):
+    """One record for several: the keys equal at every point keep their value, the others hold the
+    list of the points' values (so nothing scanned is reported as the first point's)."""
+    keys = list(dict.fromkeys(k for r in records for k in r))
+    out = {}
+    for k in keys:
+        vals = [r.get(k) for r in records]
+        out[k] = vals[0] if all(json.dumps(v, default=str, sort_keys=True) == json.dumps(vals[0], default=str, sort_keys=True) for v in vals) else vals
+    return out
+
+
+def _point_records(rows, scan_name):
+    """The full parameter record of every scan point: the system, T, eta, field and the scanned value."""
+    out = []
+    for j, r in enumerate(rows):
+        rec = {"point": j, "system": r["system"], "T": r["T"], "eta": r["eta"], "field": r["field"]}
+        if scan_name is not None:
+            rec[scan_name] = r["value"]
+        out.append(rec)
+    return out
+
+
 def _dataset(rows, n, scan_name):
+    """The heterostructure Dataset: every variable with ``units`` and ``description``; the attributes
+    hold the parameters common to every point (``system``; scanned keys as lists) and the full record of
+    every point (``points``, JSON)."""
     import numpy as np
     import xarray as xr
 
     values = [r["value"] for r in rows]
-    coords = {"point": np.arange(len(rows)), "part": list(PARTS), "polarization": list(POLS), "column": np.arange(n), "bond": np.arange(n - 1) if n > 1 else np.arange(0)}
+    film = rows[0]["N_z"] is not None  # every point of a run is a film or none is
+    J = _J_unit(rows[0]["system"])
+    meta = _variable_attrs(rows[0]["field"], J, film)
     torque_terms = sorted({k for r in rows for p in ("x", "y", "z") for k in r["total"]["torque"][p]})
     data = {}
 
     def arr(fn, length):
         return np.array([[[_pad(fn(r, part, p), length) for p in POLS] for part in PARTS] for r in rows])
 
-    data["density"] = (("point", "part", "polarization", "column"), arr(lambda r, part, p: r[part]["density"][p], n))
-    data["current_x"] = (("point", "part", "polarization", "bond"), arr(lambda r, part, p: r[part]["current_x"][p], max(n - 1, 0)))
-    data["current_y"] = (("point", "part", "polarization", "column"), arr(lambda r, part, p: r[part]["current_y"][p], n))
-    film = rows[0]["N_z"] is not None  # every point of a run is a film or none is
+    def put(name, dims, values, key=None, **fmt):
+        units, text = meta[key or name]
+        data[name] = xr.Variable(dims, values, attrs={"units": units, "description": text.format(**fmt) if fmt else text})
+
+    put("density", ("point", "part", "polarization", "column"), arr(lambda r, part, p: r[part]["density"][p], n))
+    put("current_x", ("point", "part", "polarization", "bond"), arr(lambda r, part, p: r[part]["current_x"][p], max(n - 1, 0)))
+    put("current_y", ("point", "part", "polarization", "column"), arr(lambda r, part, p: r[part]["current_y"][p], n))
     if film:
-        data["current_z"] = (("point", "part", "polarization", "column"), arr(lambda r, part, p: r[part]["current_z"][p], n))
+        put("current_z", ("point", "part", "polarization", "column"), arr(lambda r, part, p: r[part]["current_z"][p], n))
     for term in torque_terms:
-        data[f"torque_{term}"] = (
-            ("point", "part", "polarization", "column"),
-            arr(lambda r, part, p, term=term: np.full(n, np.nan) if p == "charge" else r[part]["torque"][p].get(term, np.zeros(r["N_x"])), n),
-        )
-    data["orbital_torque"] = (("point", "part", "polarization"), np.array([[[np.nan if p == "charge" else r[part]["orbital_torque"][p] for p in POLS] for part in PARTS] for r in rows]))
+        put(f"torque_{term}", ("point", "part", "polarization", "column"),
+            arr(lambda r, part, p, term=term: np.full(n, np.nan) if p == "charge" else r[part]["torque"][p].get(term, np.zeros(r["N_x"])), n), key="torque", term=term)
+    put("orbital_torque", ("point", "part", "polarization"), np.array([[[np.nan if p == "charge" else r[part]["orbital_torque"][p] for p in POLS] for part in PARTS] for r in rows]))
     nb = max(n - 1, 0)
-    data["proper_current"] = (
-        ("point", "polarization", "bond"),
-        np.array([[np.full(nb, np.nan) if p == "charge" or r["proper"][p]["current"] is None else _pad(r["proper"][p]["current"], nb) for p in POLS] for r in rows]),
-    )
-    data["torque_dipole"] = (("point", "polarization", "bond"), np.array([[np.full(nb, np.nan) if p == "charge" else _pad(r["proper"][p]["torque_dipole"], nb) for p in POLS] for r in rows]))
-    data["net_torque"] = (("point", "polarization"), np.array([[np.nan if p == "charge" else r["proper"][p]["net_torque"] for p in POLS] for r in rows]))
-    data["balance_residual"] = (("point",), np.array([r["balance_residual"] for r in rows]))
-    data["columns"] = (("point",), np.array([r["N_x"] for r in rows]))
+    put("proper_current", ("point", "polarization", "bond"),
+        np.array([[np.full(nb, np.nan) if p == "charge" or r["proper"][p]["current"] is None else _pad(r["proper"][p]["current"], nb) for p in POLS] for r in rows]))
+    put("torque_dipole", ("point", "polarization", "bond"), np.array([[np.full(nb, np.nan) if p == "charge" else _pad(r["proper"][p]["torque_dipole"], nb) for p in POLS] for r in rows]))
+    put("net_torque", ("point", "polarization"), np.array([[np.nan if p == "charge" else r["proper"][p]["net_torque"] for p in POLS] for r in rows]))
+    put("balance_residual", ("point",), np.array([r["balance_residual"] for r in rows]))
+    put("columns", ("point",), np.array([r["N_x"] for r in rows]))
+    coords = {
+        "point": xr.Variable("point", np.arange(len(rows)), attrs={"units": "1", "description": "index of the scan point" + (f" (values of {scan_name}: coordinate {scan_name})" if scan_name else " (no scan: one point)")}),
+        "part": xr.Variable("part", list(PARTS), attrs={"units": "1", "description": "total = fermi_surface + fermi_sea (orbsym.numeric.kubo)"}),
+        "polarization": xr.Variable("polarization", list(POLS), attrs={"units": "1", "description": f"charge: particle number; x, y, z: the component of J (units of {J})"}),
+        "column": xr.Variable("column", np.arange(n), attrs={"units": "1", "description": "column index x (0 at the left end; open in x)"}),
+        "bond": xr.Variable("bond", np.arange(n - 1) if n > 1 else np.arange(0), attrs={"units": "1", "description": "slice boundary b between columns b and b+1"}),
+    }
     if scan_name is not None:
-        coords[scan_name] = ("point", np.array(values))
+        coords[scan_name] = xr.Variable("point", np.array(values), attrs={"units": SCAN_UNITS[scan_name], "description": f"the scanned parameter {scan_name} of each point"})
     ds = xr.Dataset(data, coords=coords)
+    points = _point_records(rows, scan_name)
+    common = _common_record([p["system"] for p in points])
+    eta = [float(r["eta"]) for r in rows]
+    T = [float(r["T"]) for r in rows]
     ds.attrs.update(
         {
+            "title": "orbsym response: DC linear response of a heterostructure to a static uniform field",
             "units": rows[0]["units"],
             "current_definition": "current_x: slice-boundary total, the bond current summed over every bond crossing the boundary between columns b and b+1 "
             "(-> the conventional {v_x, J}/2 per site in a uniform bulk; = the (1,0) bond for nearest-neighbour models); current_y: bond (0,1) alone; "
             + ("current_z: bond (0,0,1) alone; " if film else "")
             + "torques: bond decomposition, exchange = FM exchange torque on the electrons; "
             "proper_current = boundary current + torque dipole P = -cumsum(tau) of the total response (NaN where the net torque does not vanish)",
-            "eta": float(rows[0]["eta"]),
-            "T": float(rows[0]["T"]),
-            "system": json.dumps(rows[0]["system"]),
+            "engine": ENGINE,
+            "eta": eta[0] if len(set(eta)) == 1 else "scanned: see the coordinate eta and the attribute points",
+            "T": T[0] if len(set(T)) == 1 else "scanned: see the coordinate T and the attribute points",
+            "system": json.dumps(common),
+            "points": json.dumps(points),
             "scan": scan_name or "",
             "field": rows[0]["field"],
         }
@@ -523,6 +789,10 @@ def _dataset(rows, n, scan_name):
         ds.attrs["N_z"] = "scanned" if scan_name == "N_z" else int(rows[0]["N_z"])
         ds.attrs["film"] = "periodic in y and z; every quantity per site = per transverse cell a^2 of one column"
     return ds
+
+
+#: The solver of the heterostructure responses (stated in the outputs).
+ENGINE = "Kubo linear response (density-matrix form, orbsym.numeric.kubo) on a dense Bloch diagonalization of every k_y (films: and k_z) block"
 
 
 def _write(ds, target, table):
@@ -536,6 +806,9 @@ def _write(ds, target, table):
             fh.write("# " + ds.attrs["units"] + "\n")
             if "N_z" in ds.attrs:
                 fh.write(f"# field {ds.attrs['field']}; film N_z = {ds.attrs['N_z']}: values per transverse cell (a^2 of one column)\n")
+            for c in table.columns:
+                if c in ds.variables:
+                    fh.write(f"# {c}: {ds[c].attrs.get('units', '')}; {ds[c].attrs.get('description', '')}\n")
             fh.write(table.to_csv(index=False))
     else:
         with atomic_write(target) as fh:
@@ -549,12 +822,50 @@ def _json(ds):
         a = np.asarray(a, float)
         return [clean(x) for x in a] if a.ndim else (None if not np.isfinite(a) else float(a))
 
-    return {"attrs": dict(ds.attrs), "coords": {k: clean(ds[k].values) if ds[k].dtype.kind in "fiu" else [str(x) for x in ds[k].values] for k in ds.coords},
-            "data": {k: {"dims": list(ds[k].dims), "values": clean(ds[k].values)} for k in ds.data_vars}}
+    return {"attrs": dict(ds.attrs),
+            "coords": {k: clean(ds[k].values) if ds[k].dtype.kind in "fiu" else [str(x) for x in ds[k].values] for k in ds.coords},
+            "data": {k: {"dims": list(ds[k].dims), "values": clean(ds[k].values), "attrs": dict(ds[k].attrs)} for k in ds.data_vars},
+            "coord_attrs": {k: dict(ds[k].attrs) for k in ds.coords}}
+
+
+def symmetry_zero_line(ds):
+    """One line if every angular-momentum response of ``ds`` vanishes (None otherwise).
+
+    Heterostructures: densities, currents, torques, orbital torque and proper-current pieces of the
+    x, y, z polarizations, every part, every point, below ``SYMMETRY_ZERO_TOL * max(1, max |particle
+    response|)``.  Bulk: ``sigma`` (and ``fermi_surface``) at every mu and point.  Such a zero is exact
+    (rounding), a symmetry statement, not a small number: e.g. the paper's Eq. 3 metal, whose hoppings
+    never mix orbitals (more generally ``h(-k) = h(k)`` kills every k-even response).
+    """
+    import numpy as np
+
+    if "sigma" in ds:
+        names = [v for v in ("sigma", "fermi_surface") if v in ds]
+        big = max(float(np.nanmax(np.abs(ds[v].values), initial=0.0)) for v in names)
+        scale = max(1.0, float(np.nanmax(np.abs(ds["charge_hall"].values), initial=0.0)))
+        if big > SYMMETRY_ZERO_TOL * scale:
+            return None
+        return (f"note: sigma^{{J_{ds.attrs.get('polarization', 'z')}}}_xy vanishes at every mu and point (max |sigma| = {big:.1e} < {SYMMETRY_ZERO_TOL:g}): "
+                "a symmetry zero, not a small number -- e.g. the paper's Eq. 3 metal, whose hoppings never mix orbitals, has no intrinsic "
+                "orbital Hall effect; a metal with orbital mixing (orbsym hoppings --basis t2g --neighbours nn+nnn) has one")
+    # the responses that are even in k (density, x currents, torques): h(-k) = h(k) kills them all; the
+    # currents along the periodic directions (odd in k) are not part of the statement
+    L = [v for v in ds.data_vars if "polarization" in ds[v].dims and v not in ("current_y", "current_z")]
+    big = max(float(np.nanmax(np.abs(ds[v].sel(polarization=["x", "y", "z"]).values), initial=0.0)) for v in L)
+    charge = [v for v in ("density", "current_x", "current_y") if v in ds]
+    scale = max(1.0, max(float(np.nanmax(np.abs(ds[v].sel(polarization="charge").values), initial=0.0)) for v in charge))
+    if big > SYMMETRY_ZERO_TOL * scale:
+        return None
+    what = "spin" if ds["polarization"].attrs.get("description", "").endswith("(units of sigma)") or "spin" in json.loads(ds.attrs.get("system", "{}")).get("basis", "") else "orbital"
+    return (f"note: no {what} Hall response: the accumulation of J, its x currents, every torque and the torque on the FM vanish "
+            f"(every part and point; max |chi| = {big:.1e} < {SYMMETRY_ZERO_TOL:g}) -- a symmetry zero, not a small number: h(k_y) = h(-k_y) "
+            "kills every response even in k, as in the paper's Eq. 3 metal (its hoppings never mix orbitals) and Eq. 4 altermagnet; only the "
+            "currents along the field (Drude, ~1/eta) are driven. A metal with orbital mixing (--metal-model from orbsym hoppings --basis t2g "
+            "--neighbours nn+nnn) has one")
 
 
 # =============================================================================== bulk
-def _bulk(args, scan_name, values, bar_mode, user=None):
+def _bulk(args, scan_name, values, bar_mode, user=None, seconds=None):
     import numpy as np
     import xarray as xr
 
@@ -565,15 +876,46 @@ def _bulk(args, scan_name, values, bar_mode, user=None):
         model, params = _bulk_model(a, user)
         points.append((model, dict(mu=mus, N_k=a.N_k, T=a.T, eta=0.0 if a.eta is None else a.eta, polarization=a.polarization,
                                    basis=None if user is not None else a.basis, **params)))
-    out = _run_points(_bulk_point, points, args.workers, bar_mode, "orbsym response bulk")
-    coords = {"point": np.arange(len(values)), "mu": np.array(mus)}
+    out = _run_points(_bulk_point, points, args.workers, bar_mode, "orbsym response bulk", seconds)
+    J = "sigma" if (user is None and args.basis == "spin") else "hbar"
+    R = "per unit force q E_y (chi of delta<O> = chi q E_y a/t)"
+    coords = {
+        "point": xr.Variable("point", np.arange(len(values)), attrs={"units": "1", "description": "index of the scan point" + (f" (values of {scan_name}: coordinate {scan_name})" if scan_name else " (no scan: one point)")}),
+        "mu": xr.Variable("mu", np.array(mus), attrs={"units": "t", "description": "chemical potential (Fermi level)"}),
+    }
     if scan_name is not None:
-        coords[scan_name] = ("point", np.array(values))
-    data = {"sigma": (("point", "mu"), np.array([r["sigma"] for r in out])), "charge_hall": (("point", "mu"), np.array([r["charge_hall"] for r in out]))}
+        coords[scan_name] = xr.Variable("point", np.array(values), attrs={"units": SCAN_UNITS[scan_name], "description": f"the scanned parameter {scan_name} of each point"})
+    pol = args.polarization
+    data = {
+        "sigma": xr.Variable(("point", "mu"), np.array([r["sigma"] for r in out]), attrs={
+            "units": f"{J} t/hbar per site, {R}",
+            "description": f"intrinsic (Fermi-sea) Hall conductivity sigma^{{J_{pol}}}_xy of the conventional current {{v_x, J_{pol}}}/2 (orbsym.response.orbital_hall 'sigma')"}),
+        "charge_hall": xr.Variable(("point", "mu"), np.array([r["charge_hall"] for r in out]), attrs={
+            "units": f"particles t/hbar per site, {R}", "description": "particle Hall response of v_x (zero with time reversal)"}),
+    }
     if out[0]["fermi_surface"] is not None:
-        data["fermi_surface"] = (("point", "mu"), np.array([r["fermi_surface"] for r in out]))
+        data["fermi_surface"] = xr.Variable(("point", "mu"), np.array([r["fermi_surface"] for r in out]), attrs={
+            "units": f"{J} t/hbar per site, {R}", "description": f"Fermi-surface part of sigma^{{J_{pol}}}_xy at eta > 0 (total = sigma + fermi_surface)"})
     ds = xr.Dataset(data, coords=coords)
-    ds.attrs.update({"units": out[0]["units"], "current_definition": out[0]["current"], "polarization": args.polarization, "N_k": args.N_k, "model": out[0]["model"], "scan": scan_name or ""})
+    recs = []
+    for j, (v, (model, kw)) in enumerate(zip(values, points)):
+        rec = {"point": j, "model": out[j]["model"], "N_k": kw["N_k"], "T": kw["T"], "eta": kw["eta"], "polarization": pol,
+               "parameters": {k: v2 for k, v2 in kw.items() if k not in ("mu", "N_k", "T", "eta", "polarization", "basis")}}
+        if kw.get("basis") is not None:
+            rec["basis"] = kw["basis"]
+        if user is not None:
+            rec["metal_model"] = str(args.metal_model)
+        if scan_name is not None:
+            rec[scan_name] = v
+        recs.append(rec)
+    common = _common_record(recs)
+    common.pop("point", None)
+    ds.attrs.update({"title": "orbsym response bulk: intrinsic angular-momentum Hall conductivity of a bulk crystal",
+                     "units": out[0]["units"], "current_definition": out[0]["current"], "polarization": pol, "N_k": args.N_k, "model": out[0]["model"],
+                     "engine": f"Kubo linear response (density-matrix form, orbsym.numeric.kubo.bulk_hall) on an N_k x N_k k grid, N_k = {args.N_k}",
+                     "T": common["T"] if not isinstance(common["T"], list) else "scanned: see the attribute points",
+                     "eta": common["eta"] if not isinstance(common["eta"], list) else "scanned: see the attribute points",
+                     "system": json.dumps(common), "points": json.dumps(recs), "scan": scan_name or ""})
     return ds
 
 
@@ -659,25 +1001,145 @@ def run(args):
             if "mu" in user[1] and "mu" not in given and args.mu_range is None:
                 args.mu = user[1]["mu"]  # the file's chemical potential
             _bulk_model(args, user)  # every parameter named and given, before any work
-    check_size(args, scan_name, values, user)
+    est = check_size(args, scan_name, values, user)
+    seconds = getattr(est, "seconds", None)
+    defaults = _defaults_used(args, given, scan_name)
     if args.geometry == "bulk":
-        ds = _bulk(args, scan_name, values, args.progress, user)
-        table = ds.to_dataframe().reset_index()
-        text = f"# {ds.attrs['units']}\n# current: {ds.attrs['current_definition']}\n" + table.to_string(index=False)
+        ds = _bulk(args, scan_name, values, args.progress, user, seconds)
+        table = _bulk_table(ds, scan_name)
+        head = _bulk_summary(ds, args, scan_name, defaults)
+        detail = table.to_string(index=False)
     else:
-        rows, n = _profiles(args, scan_name, values, args.progress, user)
+        rows, n = _profiles(args, scan_name, values, args.progress, user, seconds)
         ds = _dataset(rows, n, scan_name)
-        table = _table(ds)
-        text = _summary(rows, ds)
-    if target is None:
-        print(text)
-    else:
+        table = _table(ds, scan_name)
+        head = _head(rows, ds, args, scan_name, defaults)
+        detail = _summary(rows, ds)
+    zero = symmetry_zero_line(ds)
+    if zero is not None:
+        ds.attrs["symmetry_zero"] = zero
+    if target is not None:
         _write(ds, target, table)
+    if args.json:
+        print(json.dumps(_json(ds), allow_nan=False))
+        return 0
+    lines = [head] + ([zero] if zero else []) + ([f"wrote {target}"] if target is not None else ["", detail])
+    print("\n".join(lines))
     return 0
 
 
-def _table(ds):
-    """Long CSV table: one row per point, part, polarization and column."""
+#: Options whose default is named in the summary when not given (dest -> flag).
+_DEFAULT_FLAGS = {"N_x": "--N-x", "N_y": "--N-y", "N_FM": "--N-FM", "T": "--T", "eta": "--eta", "mu": "--mu", "gamma": "--gamma", "m": "--m",
+                  "m_L": "--m-L", "m_R": "--m-R", "m_FM": "--m-FM", "N_k": "--N-k"}
+
+
+def _defaults_used(args, given, scan_name):
+    """``{flag: value}`` of the options that apply and were not given (named in the summary)."""
+    from ..response import DEFAULT_ETA
+
+    out = {}
+    for k, flag in _DEFAULT_FLAGS.items():
+        if k == scan_name or k in given:
+            continue
+        if k == "eta":
+            if args.eta is None:
+                out[flag] = 0.0 if args.geometry == "bulk" else DEFAULT_ETA
+            continue
+        applies = {**APPLIES, **FILM_APPLIES}.get(k)
+        if applies is not None and args.geometry not in applies[1]:
+            continue
+        if k == "gamma" and (args.metal_model or args.basis != "orbital"):
+            continue
+        if k == "mu" and args.geometry == "bulk" and args.mu_range is not None:
+            continue
+        out[flag] = getattr(args, k)
+    return out
+
+
+def _fmt3(d):
+    return ", ".join(f"{p} {v: .4g}" for p, v in d.items())
+
+
+def _head(rows, ds, args, scan_name, defaults):
+    """The summary lines of a heterostructure run: system, field, engine, T, eta, the defaults used and the
+    key responses per point (total part) with their units and the current definition."""
+    import numpy as np
+
+    s = _common_record([r["system"] for r in rows])
+    film = rows[0]["N_z"] is not None
+    J = _J_unit(rows[0]["system"])
+    F = f"q E_{rows[0]['field'][-1]}"
+    sizes = ", ".join(f"{k} = {s[k]}" for k in ("N_x", "N_y", "N_z", "N_FM") if s.get(k) is not None)
+    mm = rows[0]["system"].get("metal_model")
+    metal = (f"metal model {mm['name']!r} from {mm['file']}" if isinstance(mm, dict)
+             else f"{s.get('metal', 'nm')} metal, {s.get('basis')} basis" + (f", gamma = {s['gamma']}" if "gamma" in s else ""))
+    eta = "scanned" if str(ds.attrs["eta"]).startswith("scanned") else ds.attrs["eta"]
+    T = "scanned" if str(ds.attrs["T"]).startswith("scanned") else ds.attrs["T"]
+    lines = [
+        f"response: {s['geometry']} ({metal}), {sizes}, mu = {s.get('mu')}; field {rows[0]['field']}; T = {T}, eta = {eta}"
+        + (f"; scan {scan_name} = {', '.join(str(r['value']) for r in rows)}" if scan_name else ""),
+        f"  engine: {ENGINE}",
+        "  defaults used: " + (", ".join(f"{k} {v}" for k, v in defaults.items()) or "none"),
+        f"  units: per unit force {F} (delta<O> = chi {F} a/t); J in {J}; densities per site, torques {J} t/hbar"
+        + (" per transverse cell" if film else "") + "; x current = slice-boundary total of the bond currents (-> conventional {v_x, J}/2 in the bulk)",
+    ]
+    along = rows[0]["field"][-1]
+    for r in rows:
+        t = r["total"]
+        acc = {p: float(np.max(np.abs(t["density"][p]))) for p in ("x", "y", "z")}
+        ix = {p: float(np.max(np.abs(t["current_x"][p]), initial=0.0)) for p in ("x", "y", "z")}
+        label = f"  [{scan_name} = {r['value']}] " if scan_name else "  "
+        lines.append(f"{label}orbital torque on the FM (exchange, summed over the FM columns; {J} t/hbar per {'transverse cell' if film else 'row'}): {_fmt3(t['orbital_torque'])}; "
+                     f"max |accumulation| ({J} per site): {_fmt3(acc)}; max |x current| ({J} t/hbar): {_fmt3(ix)}; "
+                     f"mean particle current along the field ({along}): {float(np.mean(t[f'current_{along}']['charge'])):.4g} t/hbar per bond; "
+                     f"balance residual {r['balance_residual']:.1e}")
+    return "\n".join(lines)
+
+
+def _bulk_table(ds, scan_name):
+    """CSV/text table of the bulk run: one row per chemical potential (and scan point); the ``point``
+    column (the scan index) only with ``--scan``, next to the scanned value."""
+    return _scan_first(ds.to_dataframe().reset_index(), scan_name)
+
+
+def _scan_first(df, scan_name):
+    """Without a scan drop the ``point`` column (one point); with one, put the scanned value right after it."""
+    if scan_name is None:
+        return df.drop(columns=["point"])
+    return df[["point", scan_name] + [c for c in df.columns if c not in ("point", scan_name)]]
+
+
+def _short(v):
+    return "scanned" if str(v).startswith("scanned") else v
+
+
+def _bulk_summary(ds, args, scan_name, defaults):
+    """The summary lines of a bulk run."""
+    import numpy as np
+
+    pol = ds.attrs["polarization"]
+    sig = ds["sigma"].values
+    mus = ds["mu"].values
+    model = ds.attrs["model"] if not args.metal_model else f"{ds.attrs['model']} from {args.metal_model}"
+    lines = [
+        f"response bulk: model {model}, N_k = {args.N_k}, T = {_short(ds.attrs['T'])}, eta = {_short(ds.attrs['eta'])}, {mus.size} chemical potential(s) "
+        f"from {mus.min():g} to {mus.max():g}" + (f"; scan {scan_name} = {', '.join(str(v) for v in ds[scan_name].values)}" if scan_name else ""),
+        f"  engine: {ds.attrs['engine']}",
+        "  defaults used: " + (", ".join(f"{k} {v}" for k, v in defaults.items()) or "none"),
+        f"  sigma^{{J_{pol}}}_xy: {ds['sigma'].attrs['units']}; current: {ds.attrs['current_definition']}",
+    ]
+    for j in range(sig.shape[0]):
+        label = f"  [{scan_name} = {ds[scan_name].values[j]}] " if scan_name else "  "
+        k = int(np.nanargmax(np.abs(sig[j])))
+        lines.append(f"{label}sigma at mu = {mus[0]:g}: {sig[j, 0]:.6g}" + (f"; largest |sigma| {sig[j, k]:.6g} at mu = {mus[k]:g}" if mus.size > 1 else ""))
+    return "\n".join(lines)
+
+
+
+
+def _table(ds, scan_name=None):
+    """Long CSV table: one row per point, part, polarization and column (``point``, the scan index,
+    only with ``--scan``, next to the scanned value)."""
 
     cols = [v for v in ds.data_vars if ds[v].dims == ("point", "part", "polarization", "column")]
     df = ds[cols].to_dataframe().reset_index()
@@ -685,7 +1147,7 @@ def _table(ds):
     if extra:
         ot = ds[extra].to_dataframe().reset_index()
         df = df.merge(ot, on=[c for c in ot.columns if c in df.columns and c not in extra], how="left")
-    return df
+    return _scan_first(df, scan_name)
 
 
 def _summary(rows, ds):

@@ -54,7 +54,11 @@ def test_csv_json_and_bulk(tmp_path, model_file, capsys):
     assert main(["response", "bilayer", "--N-x", "4", "--N-y", "20", "--scan", "mu=-0.4,0.1", "--out", str(csv), "--progress", "off"]) == 0
     text = csv.read_text().splitlines()
     assert text[0].startswith("# linear response per unit force q E_y")
-    assert text[1].split(",")[:5] == ["point", "part", "polarization", "column", "density"] and "mu" in text[1]
+    header = next(line for line in text if not line.startswith("#"))
+    assert header.split(",")[:6] == ["point", "mu", "part", "polarization", "column", "density"]
+    assert any(line.startswith("# density: particles [charge] or hbar [x, y, z] per site") for line in text)  # units of every column
+    rows = [line.split(",") for line in text[text.index(header) + 1:]]
+    assert {r[0] for r in rows} == {"0", "1"} and {r[1] for r in rows if r[0] == "1"} == {"0.1"}  # point = scan index, next to mu
     js = tmp_path / "r.json"
     assert main(["response", "bilayer", "--N-x", "4", "--N-y", "20", "--out", str(js)]) == 0
     d = json.loads(js.read_text())

@@ -7,23 +7,23 @@ from orbsym.cli import main
 
 def test_transport_command_writes_balanced_state(tmp_path, capsys):
     out = tmp_path / "t.json"
-    rc = main(["transport", "--n-metal", "2", "--fm", "y", "--N-y", "6", "--bias", "0.05", "--n-energy", "10", "--output", str(out)])
+    rc = main(["transport", "--n-metal", "2", "--fm", "y", "--N-y", "6", "--bias", "0.05", "--n-energy", "10", "--out", str(out)])
     assert rc == 0
     d = json.loads(out.read_text())
     assert d["regime"] == "finite bias" and d["continuity"]["max_abs_balance"] < 1e-10
-    assert abs(d["currents"]["bond"]["charge"][0] - d["landauer_current_per_row"]) < 1e-10
+    assert abs(d["currents"]["bond"]["charge"][0] - d["landauer_current"]["value"]) < 1e-10
 
 
 def test_transport_command_linear_and_bad_split(capsys):
-    assert main(["transport", "--n-metal", "2", "--N-y", "4", "--T", "0"]) == 0
+    assert main(["transport", "--n-metal", "2", "--N-y", "4", "--T", "0", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
-    assert d["conductance"]["total_per_row"] > 0
+    assert d["conductance"]["total"] > 0
     assert main(["transport", "--split", "3"]) == 2
     assert "split" in capsys.readouterr().err
 
 
 def test_transport_command_open_strip(capsys):
-    assert main(["transport", "--n-metal", "1", "--fm", "z", "--N-y", "3", "--width", "open", "--T", "0.05"]) == 0
+    assert main(["transport", "--n-metal", "1", "--fm", "z", "--N-y", "3", "--width", "open", "--T", "0.05", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert len(d["densities"]["z"]) == 3 and len(d["densities"]["z"][0]) == 3
     assert main(["transport", "--width", "ring"]) == 2
@@ -31,7 +31,7 @@ def test_transport_command_open_strip(capsys):
 
 def test_transport_command_at_45_degrees(capsys):
     """--angle 45: Eq. 3 metal around an FM column, crystal rotated; balanced, diagonal torque reported."""
-    assert main(["transport", "--n-metal", "2", "--fm", "z", "--N-y", "4", "--angle", "45", "--T", "0.05"]) == 0
+    assert main(["transport", "--n-metal", "2", "--fm", "z", "--N-y", "4", "--angle", "45", "--T", "0.05", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["continuity"]["max_abs_balance"] < 1e-10 and "bond_diagonal" in d["torques"]["z"]
     assert any("@45" in str(c) for c in d["system"]["columns"]) or d["system"]["bonds"]
@@ -43,12 +43,12 @@ def test_transport_command_region_solver(capsys):
     """--solver rgf / dense give the same state (recorded as region_solver); auto picks rgf for a long region."""
     outs = {}
     for solver in ("rgf", "dense"):
-        assert main(["transport", "--n-metal", "3", "--fm", "y", "--N-y", "4", "--T", "0", "--solver", solver]) == 0
+        assert main(["transport", "--n-metal", "3", "--fm", "y", "--N-y", "4", "--T", "0", "--solver", solver, "--json"]) == 0
         outs[solver] = json.loads(capsys.readouterr().out)
         assert outs[solver]["region_solver"] == solver
-    assert abs(outs["rgf"]["conductance"]["total_per_row"] - outs["dense"]["conductance"]["total_per_row"]) < 1e-12
+    assert abs(outs["rgf"]["conductance"]["total"] - outs["dense"]["conductance"]["total"]) < 1e-12
     assert max(abs(a - b) for a, b in zip(outs["rgf"]["densities"]["y"], outs["dense"]["densities"]["y"])) < 1e-12
-    assert main(["transport", "--n-metal", "5", "--fm", "z", "--N-y", "2", "--T", "0"]) == 0
+    assert main(["transport", "--n-metal", "5", "--fm", "z", "--N-y", "2", "--T", "0", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["region_solver"] == "rgf"
     assert main(["transport", "--solver", "fast"]) == 2
     assert "solver" in capsys.readouterr().err
@@ -70,17 +70,19 @@ ACCEPTED = [
 
 @pytest.mark.parametrize("argv", [a for _, a in ACCEPTED], ids=[i for i, _ in ACCEPTED])
 def test_transport_command_accepts_options_that_apply(argv, capsys):
-    assert main(["transport", "--n-metal", "1", "--N-y", "2", *argv]) == 0, capsys.readouterr().err
+    assert main(["transport", "--n-metal", "1", "--N-y", "2", "--json", *argv]) == 0, capsys.readouterr().err
     d = json.loads(capsys.readouterr().out)
     assert d["continuity"]["max_abs_balance"] < 1e-10
 
 
-def test_transport_command_out_alias_and_open_default_rows(tmp_path, capsys):
-    """--out is an alias of --output; --width open without --N-y is a strip of OPEN_N_Y rows (not 200)."""
+def test_transport_command_open_default_rows(tmp_path, capsys):
+    """--width open without --N-y is a strip of OPEN_N_Y rows (not 200); the summary names that default."""
     from orbsym.commands.transport import OPEN_N_Y
 
     out = tmp_path / "strip.json"
-    assert main(["transport", "--n-metal", "1", "--width", "open", "--T", "0", "--out", str(out)]) == 0
+    assert main(["transport", "--n-metal", "1", "--width", "open", "--T", "0", "--out", str(out), "--progress", "off"]) == 0
     d = json.loads(out.read_text())
     assert len(d["densities"]["z"][0]) == OPEN_N_Y == 16
-    assert capsys.readouterr().out == ""
+    assert d["defaults_used"]["--N-y"] == 16
+    text = capsys.readouterr().out
+    assert "--N-y 16" in text and f"wrote {out}" in text

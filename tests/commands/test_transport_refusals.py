@@ -90,9 +90,14 @@ REFUSED = [
     ("energy-tol at T = 0", ["--T", "0", "--energy-tol", "1e-3"], ["--energy-tol", "does not apply at --T 0"]),
     ("energy-tol open strip T = 0", ["--width", "open", "--T", "0", "--energy-tol", "1e-3"], ["--energy-tol", "linear response"]),
     # outputs checked before computing
-    ("output empty", ["--output", ""], ["--output is empty"]),
-    ("output dash", ["--output", "-"], ["--output '-'"]),
-    ("output trailing slash", ["--output", "somewhere/"], ["--output 'somewhere/'", "directory"]),
+    ("out empty", ["--out", ""], ["--out is empty"]),
+    ("out dash", ["--out", "-"], ["--out '-'"]),
+    ("out trailing slash", ["--out", "somewhere/"], ["--out 'somewhere/'", "directory"]),
+    ("out unknown format", ["--out", "t.txt"], ["--out 't.txt'", "unknown format '.txt'", ".nc, .csv, .json"]),
+    # --output (the old name) is refused, pointing to --out: every orbsym command writes with --out
+    ("old --output", ["--output", "t.json"], ["--output was renamed --out", "--out t.json"]),
+    ("gamma with a model file", ["--metal-model", "m.py", "--gamma", "0.5"], ["--gamma does not apply with --metal-model"]),
+    ("bad progress", ["--progress", "yes"], ["--progress", "allowed: auto, on, off"]),
 ]
 
 
@@ -109,10 +114,9 @@ def test_transport_output_paths_checked_before_computing(tmp_path, tripwire, cap
     f = tmp_path / "file"
     f.write_text("x")
     cases = [
-        (["--output", str(d)], [repr(str(d)), "is a directory"]),
-        (["--out", str(d)], [repr(str(d)), "is a directory"]),  # --out: alias of --output
-        (["--output", str(f / "t.json")], [repr(str(f / "t.json")), "not a directory"]),
-        (["--output", str(f / "sub" / "t.json")], [repr(str(f / "sub" / "t.json"))]),
+        (["--out", str(d)], [repr(str(d)), "is a directory"]),
+        (["--out", str(f / "t.json")], [repr(str(f / "t.json")), "not a directory"]),
+        (["--out", str(f / "sub" / "t.json")], [repr(str(f / "sub" / "t.json"))]),
     ]
     for argv, words in cases:
         _one_line(capsys, main(["transport", *argv]), 2, words)
@@ -125,7 +129,7 @@ def test_transport_read_only_parent_refused(tmp_path, tripwire, capsys):
     ro.mkdir()
     ro.chmod(0o500)
     try:
-        _one_line(capsys, main(["transport", "--output", str(ro / "t.json")]), 2, [repr(str(ro / "t.json")), "not writable"])
+        _one_line(capsys, main(["transport", "--out", str(ro / "t.json")]), 2, [repr(str(ro / "t.json")), "not writable"])
     finally:
         ro.chmod(0o700)
 
