@@ -75,6 +75,7 @@ def _plain(latex):
     s = re.sub(r"\\t?frac(\d)(\d)", r"\1/\2", s)  # \tfrac14 -> 1/4
     for _ in range(3):
         s = re.sub(r"\\t?frac\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}\{([^{}]*)\}", _plain_fraction, s)
+    s = s.replace(r"\mathbb{1}", "𝟙")  # the unit matrix: not the number 1 between c^dag and c
     s = re.sub(r"\\(?:mathrm|mathbb|boldsymbol|operatorname)\{([^{}]*)\}", r"\1", s)
     s = s.replace(r"\left|", "|").replace(r"\right|", "|").replace(r"\rm ", "").replace(r"\boldsymbol ", "")
     for a, b in _PLAIN_SUBS:
@@ -197,9 +198,9 @@ class _Namer:
         return [(sp.Integer(1), _lx(X))]
 
     def term(self, X, u="c", v="c", right=None):
-        """LaTeX of ``(u c)^dag X (v c)`` with the scalar coefficient and its sign in front
-        (``s N`` gives ``s (u c)^dag N (v c)``); a sum of named matrices stays between the
-        operators, in parentheses.  ``right`` replaces the right operator (:func:`_bilinear`)."""
+        """LaTeX of ``(u c)^dag X (v c)`` with every scalar coefficient and its sign in front:
+        ``X = s N`` gives ``s (u c)^dag N (v c)``, ``X = s1 N1 + s2 N2`` the sum of two such
+        terms.  ``right`` replaces the right operator (:func:`_bilinear`)."""
         parts = self(X)
         if parts is None:
             return None
@@ -207,8 +208,7 @@ class _Namer:
             s, name = parts[0]
             coef = "" if s == 1 else ("-" if s == -1 else _scalar_latex(s) + r"\,")
             return coef + _bilinear(u, name, v, right)
-        inner = _join([("" if s == 1 else ("-" if s == -1 else _scalar_latex(s) + r"\,")) + name for s, name in parts])
-        return _bilinear(u, rf"\left({inner}\right)", v, right)
+        return _join([("" if s == 1 else ("-" if s == -1 else _scalar_latex(s) + r"\,")) + _bilinear(u, name, v, right) for s, name in parts])
 
 
 def _pauli_mats():
