@@ -10,9 +10,11 @@ comparison.  ``derivations/*.md`` are produced by :func:`write_derivations` (``o
 Coefficient rule (issue 22): a scalar coefficient, with its sign, is written *in front of* the
 operator product it multiplies, ``-\tfrac{i(t+t')}{2}\, c_n^\dagger L_x c_{n+e_x}``, never between
 the operators (``c_n^\dagger - \tfrac{i(t+t')}{2} L_x c_{n+e_x}`` reads as a subtraction).  Between
-``c^\dagger`` and ``c`` stand only operators (matrices, commutators); a sum of matrices there is
-parenthesized.  In the plain-text format a fraction is one parenthesized group,
-``(i (t + t')/2)``, so that ``/2`` cannot be read as dividing what follows.
+``c^\dagger`` and ``c`` stand only operators (a named matrix, a commutator, a parenthesized sum of
+commutators); a combination of named matrices ``s_1 N_1 + s_2 N_2`` is written as the sum of two
+bilinears, each with its coefficient in front.  In the plain-text format a fraction is one
+parenthesized group, ``(i (t + t')/2)``, so that ``/2`` cannot be read as dividing what follows,
+and the unit matrix is ``𝟙``, not the number 1.
 """
 
 from __future__ import annotations
