@@ -80,7 +80,7 @@ def main():
     mus = np.linspace(-4, 4, 41)
     one = best(lambda: orbital_hall(model, mu=-0.2, N_k=400, **NNN), args.repeat)
     many = best(lambda: orbital_hall(model, mu=mus, N_k=400, **NNN), 1)
-    sig = orbital_hall(model, mu=-0.2, N_k=400, **NNN)["sigma"][0]
+    sig = orbital_hall(model, mu=-0.2, N_k=400, **NNN)["sigma"]
     print(f"bulk OHC 400 x 400 (nn+nnn t2g, one mu): {one[0]:.3f} s wall / {one[1]:.3f} s CPU (sigma = {sig:.6f}); "
           f"41 mu values: {many[0]:.3f} s wall / {many[1]:.3f} s CPU")
     lay = heterostructure([layer(model, 23, **NNN), layer("fm", 2, m="x")], N_y=800, mu=-0.2)

@@ -1,21 +1,34 @@
 """orbsym: orbital and spin angular-momentum currents, torques and RKKY couplings in lattice models.
 
-The package tree is the architecture (docs/ARCHITECTURE.md)::
+orbsym derives, by commutator algebra, the exact lattice continuity equation of a local angular
+momentum J (orbital L or spin S) in a tight-binding model, and evaluates the currents and torques it
+defines in heterostructures: in equilibrium, in real time, in linear response and between leads.
 
-    orbsym/symbolic/   SymPy layer: generators, models, operators, continuity, symmetry, bases, render
-    orbsym/kernels.py  hand-off: derived operators as plain data (offsets, matrices, NumPy source)
-    orbsym/numeric/    NumPy/SciPy engines (never imports SymPy): lattice, Bloch, observables
-    orbsym/systems.py  user-facing heterostructures and the solve/Result API
-    orbsym/dynamics/   real-time drives (quench, precession, field, relaxation) and evolve()
-    orbsym/response.py linear response (Kubo); orbsym/transport.py leads and NEGF; orbsym/rkky.py
-    orbsym/execution.py  one way to run many solves: serial, process pool, any Executor (dask)
-    orbsym/workflows/  many solves: parameter sweeps, the paper's figures
-    orbsym/commands/   the command line (orbsym.cli)
+Main entry points (``from orbsym import ...``; energies in units of the hopping t)::
 
-Conventions are stated once in :mod:`orbsym.conventions`.
+    derive(model)                    exact continuity equation of a Model: bond currents, torques
+    render(model, fmt)               the same as a Markdown, LaTeX or plain-text document
+    builtin_model(name)              the paper's models: "multiorbital", "altermagnet", ...
+    trilayer(), bilayer()            the paper's FM/NM/FM and NM/FM systems
+    heterostructure(layers, N_y)     any column sequence of layer(model, width, ...) blocks
+    solve(system, T)                 equilibrium: .currents(), .densities(), .torques(), ...
+    rkky(system, T)                  RKKY coupling J = F_AP - F_P of a trilayer
+    response(system, T, eta)         linear response to a static electric field
+    orbital_hall(model, mu)          bulk orbital (or spin) Hall conductivity
+    evolve(system, drives, times)    real time under Quench, Precession or ElectricField drives
+    attach_leads(system)             semi-infinite leads, then orbsym.transport.transport(leaded, T)
+    sweep(system, axes)              parameter grids as labeled xarray Datasets, in parallel
 
-The public names below are imported lazily, so ``import orbsym.numeric`` (or ``orbsym.systems``)
-does not import SymPy.
+Every function documents its equation, units and options, e.g. ``help(orbsym.solve)``; the command
+line does the same from a shell (``orbsym --help``, ``orbsym derive --help``).  Conventions (units,
+signs, orbital orders, the bond current) are stated once in :mod:`orbsym.conventions`.  The project
+README is shipped as the package description
+(``importlib.metadata.metadata("orbsym")["Description"]``): the quick start, links to the
+documentation, and how to cite orbsym and the paper whose results it reproduces (Aase, Hodt,
+Linder and Sudbø, arXiv:2406.18668).
+
+The public names are imported lazily, so ``import orbsym.numeric`` (or ``orbsym.systems``) does not
+import SymPy.
 """
 
 import importlib

@@ -482,9 +482,18 @@ def orbital_hall(model="nm", mu=PAPER_PARAMETERS["mu"], N_k=400, T=0.0, eta=0.0,
     Returns
     -------
     dict
-        ``mu``, ``sigma`` (Fermi sea), ``fermi_surface`` (None for ``eta = 0``), ``total``,
-        ``charge_hall`` (particle Hall response of ``v_x``, zero with time reversal), and the
-        ``units``/``current`` statements.
+        ``mu``, ``sigma`` (Fermi sea), ``fermi_surface`` (None for ``eta = 0``), ``total``
+        (``sigma + fermi_surface``), ``charge_hall`` (particle Hall response of ``v_x``, zero with
+        time reversal), and the ``units``/``current`` statements.  For a scalar ``mu`` (a real
+        number or a 0-d array) these five are Python floats; for a sequence of ``mu`` they are 1D
+        float arrays of its length, in its order (a one-element list gives one-element arrays).
+
+    Examples
+    --------
+    >>> orbital_hall("nm", mu=-0.2, N_k=40, gamma=0.5)["sigma"]   # doctest: +SKIP
+    0.0
+    >>> orbital_hall("nm", mu=[-0.2, 0.4], N_k=40)["sigma"].shape  # doctest: +SKIP
+    (2,)
 
     Raises
     ------
@@ -517,12 +526,18 @@ def orbital_hall(model="nm", mu=PAPER_PARAMETERS["mu"], N_k=400, T=0.0, eta=0.0,
         parts = [bulk_hall(onsite(m), hops, gens, np.zeros(1), N_k, T, eta, p) for m in mus]
         res = {k: (None if parts[0][k] is None else np.array([r[k][0] for r in parts])) for k in parts[0]}
     total = res["fermi_sea"] + (0.0 if res["fermi_surface"] is None else res["fermi_surface"])
+    scalar = np.ndim(mu) == 0  # a real number (or a 0-d array), not a sequence
+
+    def out(v):
+        """A scalar ``mu`` gives Python floats, a sequence the 1D arrays (None stays None)."""
+        return float(v[0]) if scalar and v is not None else v
+
     return {
-        "mu": mus,
-        "sigma": res["fermi_sea"],
-        "fermi_surface": res["fermi_surface"],
-        "total": total,
-        "charge_hall": res["charge_hall"],
+        "mu": out(mus),
+        "sigma": out(res["fermi_sea"]),
+        "fermi_surface": out(res["fermi_surface"]),
+        "total": out(total),
+        "charge_hall": out(res["charge_hall"]),
         "polarization": pol,
         "model": ks.model,
         "N_k": N_k,

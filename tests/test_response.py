@@ -70,7 +70,7 @@ def test_strip_interior_current_approaches_bulk_orbital_hall():
     at N_x = 24; 1.7 % at 96 with the same k grid)."""
     strip = heterostructure([layer(nnn_model(), 24, **NNN)], N_y=150, mu=-0.2)
     j = response(strip, 0.05, 0.05).select("fermi_sea").currents()["z"]
-    bulk = orbital_hall(nnn_model(), mu=-0.2, N_k=150, T=0.05, **NNN)["sigma"][0]
+    bulk = orbital_hall(nnn_model(), mu=-0.2, N_k=150, T=0.05, **NNN)["sigma"]
     assert bulk > 0.1
     assert np.mean(j[4:-4]) == pytest.approx(bulk, rel=0.03)
 
@@ -97,7 +97,21 @@ def test_orbital_hall_api():
     res = orbital_hall(nnn_model(), mu=mus, N_k=40, **NNN)
     assert np.abs(res["sigma"]).min() > 1e-2 and res["fermi_surface"] is None
     one = orbital_hall(nnn_model(), mu=-0.2, N_k=40, **NNN)
-    assert one["sigma"][0] == pytest.approx(res["sigma"][1], abs=1e-14)
+    # one mu given as a number: Python floats (issue 22); the same value as in the sequence result
+    for key in ("mu", "sigma", "total", "charge_hall"):
+        assert type(one[key]) is float, (key, type(one[key]))
+    assert one["fermi_surface"] is None and one["mu"] == -0.2
+    assert one["sigma"] == pytest.approx(res["sigma"][1], abs=1e-14) and one["total"] == one["sigma"]
+    # a sequence (also of length 1, also a NumPy array) gives 1D arrays in its order
+    assert isinstance(res["sigma"], np.ndarray) and res["sigma"].shape == (3,) and res["total"].shape == (3,)
+    np.testing.assert_array_equal(res["mu"], mus)
+    single = orbital_hall(nnn_model(), mu=[-0.2], N_k=40, **NNN)
+    assert isinstance(single["sigma"], np.ndarray) and single["sigma"].shape == (1,)
+    assert single["sigma"][0] == one["sigma"]
+    zero_d = orbital_hall(nnn_model(), mu=np.float64(-0.2), N_k=40, eta=0.05, T=0.1, **NNN)
+    for key in ("mu", "sigma", "fermi_surface", "total", "charge_hall"):
+        assert type(zero_d[key]) is float, (key, type(zero_d[key]))
+    assert zero_d["total"] == pytest.approx(zero_d["sigma"] + zero_d["fermi_surface"], abs=1e-15)
     assert "{v_x, J}/2" in res["current"] and "q E_y" in res["units"]
     with_eta = orbital_hall(nnn_model(), mu=mus, N_k=40, eta=0.05, T=0.1, **NNN)
     np.testing.assert_allclose(with_eta["total"], with_eta["sigma"] + with_eta["fermi_surface"])

@@ -1,4 +1,4 @@
-"""Render derived continuity equations as Markdown (with LaTeX), LaTeX or plain text.
+r"""Render derived continuity equations as Markdown (with LaTeX), LaTeX or plain text.
 
 :func:`render` turns :func:`orbsym.symbolic.continuity.derive` / :func:`~orbsym.symbolic.continuity.derive_generic`
 results into a document: the model, the equation of motion (Eq. 8), the exact bond current, the
@@ -6,6 +6,15 @@ torques in lattice-derivative form (Eqs. 10-11), the exchange torque, the analys
 current and an equation-by-equation comparison with the paper.  Every expression shown is taken
 from the derivation; the paper's printed expressions (:mod:`orbsym.symbolic.paper`) appear only in the
 comparison.  ``derivations/*.md`` are produced by :func:`write_derivations` (``orbsym derive``).
+
+Coefficient rule (issue 22): a scalar coefficient, with its sign, is written *in front of* the
+operator product it multiplies, ``-\tfrac{i(t+t')}{2}\, c_n^\dagger L_x c_{n+e_x}``, never between
+the operators (``c_n^\dagger - \tfrac{i(t+t')}{2} L_x c_{n+e_x}`` reads as a subtraction).  Between
+``c^\dagger`` and ``c`` stand only operators (a named matrix, a commutator, a parenthesized sum of
+commutators); a combination of named matrices ``s_1 N_1 + s_2 N_2`` is written as the sum of two
+bilinears, each with its coefficient in front.  In the plain-text format a fraction is one
+parenthesized group, ``(i (t + t')/2)``, so that ``/2`` cannot be read as dividing what follows,
+and the unit matrix is ``𝟙``, not the number 1.
 """
 
 from __future__ import annotations
@@ -67,7 +76,8 @@ def _plain(latex):
     s = s.replace(r"\left\{", "\x01").replace(r"\right\}", "\x02").replace(r"\{", "\x01").replace(r"\}", "\x02")
     s = re.sub(r"\\t?frac(\d)(\d)", r"\1/\2", s)  # \tfrac14 -> 1/4
     for _ in range(3):
-        s = re.sub(r"\\t?frac\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}\{([^{}]*)\}", r"(\1)/(\2)", s)
+        s = re.sub(r"\\t?frac\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}\{([^{}]*)\}", _plain_fraction, s)
+    s = s.replace(r"\mathbb{1}", "𝟙")  # the unit matrix: not the number 1 between c^dag and c
     s = re.sub(r"\\(?:mathrm|mathbb|boldsymbol|operatorname)\{([^{}]*)\}", r"\1", s)
     s = s.replace(r"\left|", "|").replace(r"\right|", "|").replace(r"\rm ", "").replace(r"\boldsymbol ", "")
     for a, b in _PLAIN_SUBS:
@@ -76,6 +86,30 @@ def _plain(latex):
     s = re.sub(r"\^\{([^{}]*)\}", r"^\1", s)
     s = s.replace("{", "").replace("}", "").replace("\x01", "{").replace("\x02", "}")
     return re.sub(r"\s+", " ", s).strip()
+
+
+def _top_level_sign(latex):
+    """True if ``latex`` has a ``+`` or ``-`` outside every bracket (a sum, or a leading sign)."""
+    depth = 0
+    for ch in latex:
+        if ch in "([{\x01":
+            depth += 1
+        elif ch in ")]}\x02":
+            depth -= 1
+        elif ch in "+-" and depth == 0:
+            return True
+    return False
+
+
+def _plain_fraction(m):
+    """Plain text of ``\\frac{A}{B}`` as one group ``(A/B)``: ``A`` parenthesized if it is a sum
+    (or signed), ``B`` unless it is a single token."""
+    num, den = m.group(1).strip(), m.group(2).strip()
+    if _top_level_sign(num):
+        num = f"({num})"
+    if not re.fullmatch(r"[\w']+", den):
+        den = f"({den})"
+    return f"({num}/{den})"
 
 
 def _as_direction_d(latex):
@@ -94,9 +128,11 @@ def _var(u):
     return rf"(c_{{n+{d}}} - c_n)"
 
 
-def _bilinear(u, X, v):
+def _bilinear(u, X, v, right=None):
+    """``(u c)^dag X (v c)``; ``right`` (LaTeX) replaces the right operator, e.g. ``c_{n+e_x}``."""
     left = "c_n^\\dagger" if u == "c" else rf"({_var(u)})^\dagger"
-    right = "c_n" if v == "c" else rf"({_var(v)})"
+    if right is None:
+        right = "c_n" if v == "c" else rf"({_var(v)})"
     return rf"{left}\, {X}\, {right}"
 
 
@@ -113,7 +149,16 @@ def _site(off):
 
 
 def _scalar_latex(s):
+    """LaTeX of a scalar coefficient, factored; a sum in parentheses.  A negative number times a
+    sum with a leading minus is written without the double sign: ``-(-a + b)/2`` as ``(a - b)/2``."""
     s = sp.factor(s)
+    num, rest = s.as_coeff_Mul()
+    if num < 0:
+        factors = list(sp.Mul.make_args(rest))
+        signed = [k for k, f in enumerate(factors) if isinstance(f, sp.Add) and f.could_extract_minus_sign()]
+        if len(signed) == 1:
+            factors[signed[0]] = -factors[signed[0]]
+            s = sp.Mul(-num, *factors, evaluate=False)
     txt = _lx(s)
     if isinstance(s, sp.Add):
         txt = rf"\left({txt}\right)"
@@ -154,16 +199,18 @@ class _Namer:
             return [(c, name) for c, name in coeffs if c != 0]
         return [(sp.Integer(1), _lx(X))]
 
-    def term(self, X, u="c", v="c"):
+    def term(self, X, u="c", v="c", right=None):
+        """LaTeX of ``(u c)^dag X (v c)`` with every scalar coefficient and its sign in front:
+        ``X = s N`` gives ``s (u c)^dag N (v c)``, ``X = s1 N1 + s2 N2`` the sum of two such
+        terms.  ``right`` replaces the right operator (:func:`_bilinear`)."""
         parts = self(X)
         if parts is None:
             return None
         if len(parts) == 1:
             s, name = parts[0]
             coef = "" if s == 1 else ("-" if s == -1 else _scalar_latex(s) + r"\,")
-            return coef + _bilinear(u, name, v)
-        inner = _join([("" if s == 1 else ("-" if s == -1 else _scalar_latex(s) + r"\,")) + name for s, name in parts])
-        return _bilinear(u, rf"\left({inner}\right)", v)
+            return coef + _bilinear(u, name, v, right)
+        return _join([("" if s == 1 else ("-" if s == -1 else _scalar_latex(s) + r"\,")) + _bilinear(u, name, v, right) for s, name in parts])
 
 
 def _pauli_mats():
@@ -176,7 +223,7 @@ def _join(terms):
         if not out:
             out = t
         elif t.startswith("-"):
-            out += " " + t
+            out += " - " + t[1:].lstrip()
         else:
             out += " + " + t
     return out or "0"
@@ -225,14 +272,23 @@ def _form_latex(form, namer):
 
 
 def _nc_term(expr, left, right):
-    """``left X right`` for a non-commutative coefficient, pulling an overall minus sign out front."""
+    """``s left X right`` for an operator-valued ``expr = s X``: the commutative factor ``s``
+    (numbers, ``i``, parameters) and its sign in front, only operators between ``left`` and
+    ``right``; an operator sum is parenthesized."""
+    expr = sp.factor_terms(expr)
+    if isinstance(expr, sp.Mul):
+        c, nc = expr.args_cnc()
+        coef, op = sp.Mul(*c), sp.Mul(*nc)
+    else:
+        coef, op = sp.Integer(1), expr
     sign = ""
-    if expr.could_extract_minus_sign():
-        sign, expr = "-", -expr
-    txt = _lx(expr)
-    if isinstance(expr, sp.Add):
+    if coef.could_extract_minus_sign():
+        sign, coef = "-", -coef
+    txt = _lx(op)
+    if isinstance(op, sp.Add):
         txt = rf"\left({txt}\right)"
-    return f"{sign}{left}\\, {txt}\\, {right}"
+    scalar = "" if coef == 1 else _scalar_latex(coef) + r"\,"
+    return f"{sign}{scalar}{left}\\, {txt}\\, {right}"
 
 
 def _nc_form_latex(form):
@@ -351,10 +407,11 @@ def _generic_sections(doc):
     src = g.source[d].map(S.bulk)
     key = ((0, 0), d)
     doc.p("Splitting each bond's contribution into its antisymmetric part (current) and symmetric part (source):")
+    bra, ket = "c_n^\\dagger", "c_{n+d}"
     doc.eq(
         _as_direction_d(
-            rf"j_{{\alpha,n,d}} = c_n^\dagger\, {_lx(collect_commutators(cur.terms[key]))}\, c_{{n+d}} + \mathrm{{h.c.}},"
-            rf"\qquad s_{{\alpha,n,d}} = c_n^\dagger\, {_lx(collect_commutators(src.terms[key]))}\, c_{{n+d}} + \mathrm{{h.c.}}"
+            rf"j_{{\alpha,n,d}} = {_nc_term(collect_commutators(cur.terms[key]), bra, ket)} + \mathrm{{h.c.}},"
+            rf"\qquad s_{{\alpha,n,d}} = {_nc_term(collect_commutators(src.terms[key]), bra, ket)} + \mathrm{{h.c.}}"
         )
     )
     doc.eq(r"\dot J_{\alpha,n} = -\sum_d \left(j_{\alpha,n,d} - j_{\alpha,n-d,d}\right) + \sum_d \left(s_{\alpha,n,d} + s_{\alpha,n-d,d}\right) + i\, c_n^\dagger [\epsilon, J_\alpha]\, c_n")
@@ -426,12 +483,11 @@ def _model_sections(doc, model):
         parts = []
         for d in model.offsets:
             X = der.current[(a, d)].terms.get(((0, 0), d))
-            inner = namer.term(X) if X is not None else None
-            if inner is None:
+            term = namer.term(X, right=rf"c_{{n+e_{DIRS.get(d, d)}}}") if X is not None else None  # coefficient in front
+            if term is None:
                 parts.append(rf"j_{{{a},n,{DIRS.get(d, d)}}} = 0")
             else:
-                inner = inner.replace(r"c_n^\dagger", "").replace(r"\, c_n", "").strip()
-                parts.append(rf"j_{{{a},n,{DIRS.get(d, d)}}} = c_n^\dagger\, {inner}\, c_{{n+e_{DIRS.get(d, d)}}} + \mathrm{{h.c.}}")
+                parts.append(rf"j_{{{a},n,{DIRS.get(d, d)}}} = {term} + \mathrm{{h.c.}}")
         doc.eq(r",\quad ".join(parts))
 
     doc.h(2, "Torques")

@@ -74,8 +74,9 @@ def test_text_output_has_no_unconverted_latex_and_names_the_bond_direction_d(mod
     leftovers = [w for w in ("frac", "\\left", "\\right", "mathrm", "\\tilde", "\\{", "\\}") if w in text]
     assert not leftovers, leftovers
     assert text.replace("current \\ divergence", "").count("\\") == 0
-    bond = next(line for line in text.splitlines() if line.strip().startswith("j_α,n,d = c_n^†") and "s_α,n,d" in line)
-    assert "(i {t_d,J_α})/(2)" in bond and "t_x" not in bond
+    # issue 22: the scalar i/2 stands in front of the operator product, not between c^† and c
+    bond = next(line for line in text.splitlines() if line.strip().startswith("j_α,n,d = (i/2) c_n^†") and "s_α,n,d" in line)
+    assert "(i/2) c_n^† {t_d,J_α} c_n+d" in bond and "t_x" not in bond
     tau = next(line for line in text.splitlines() if line.strip().startswith("τ^bond_α,n,d"))
     assert "∂^+_d" in tau and "t_x" not in tau and "_x" not in tau
     assert "1/4 Σ_d (j_n+d - 3 j_n + 3 j_n-d - j_n-2d)" in text
