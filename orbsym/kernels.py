@@ -263,3 +263,10 @@ class KernelSet:
     def ndim(self):
         """Number of lattice directions of the offsets: 2 (x, y: the square lattice) or 3 (x, y, z: films)."""
         return len(self.bonds[0]) if self.bonds else 2
+
+
+# `orbsym.kernels` is also the public function orbsym.symbolic.continuity.kernels (SymPy, imported only
+# when called): calling this module calls it (orbsym/_entry.py)
+from ._entry import make_callable  # noqa: E402
+
+make_callable(__name__, "orbsym.symbolic.continuity", "kernels")

@@ -107,3 +107,9 @@ def rkky_vs_length(system, T, lengths=None, N_y=None, tol=1e-13):
         "method": "lloyd",
         "units": "t per row",
     }
+
+
+# `orbsym.rkky` is also the public function orbsym.systems.rkky: calling this module calls it (orbsym/_entry.py)
+from ._entry import make_callable  # noqa: E402
+
+make_callable(__name__, "orbsym.systems", "rkky")
