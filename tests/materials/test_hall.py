@@ -378,7 +378,7 @@ def test_dataset_labels_and_convergence_estimate():
 def test_refusals_name_the_bad_value():
     m = sp_cubic()
     with pytest.raises(ResourceError, match="N_k"):
-        hall_conductivity(m, 0.0, operator="model", N_k=3000)
+        hall_conductivity(m, 0.0, operator="model", N_k=30000)
     with pytest.raises(ResourceError, match="N_k"):
         hall_conductivity(m, 0.0, operator="model", N_k=40, max_seconds=1e-3)
     with pytest.raises(ValueError, match="operator"):
