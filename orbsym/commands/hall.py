@@ -45,6 +45,7 @@ def add_arguments(parser):
     parser.add_argument("--no-convergence", dest="convergence", action="store_false", help="skip the second (N_k/2) grid")
     parser.add_argument("--win", default=None, help="Wannier90 .win file (cell, projections) for _hr.dat/_tb.dat")
     parser.add_argument("--orbitals", default=None, help="orbital spec for _hr.dat/_tb.dat, e.g. 'Ti: s,p,d'")
+    parser.add_argument("--workers", type=int, default=1, metavar="N", help="local processes sharing the k points, one BLAS thread each (default 1)")
     parser.add_argument("--progress", choices=("auto", "on", "off"), default="auto", help="progress bar on stderr (auto: when stderr is a terminal)")
     parser.add_argument("--out", default=None, metavar="FILE", help="write FILE.nc or FILE.csv atomically")
 
@@ -146,6 +147,8 @@ def run(args):
 
     out = check_out(args.out)
     mus = parse_mus(args.mu, args.mu_range)
+    if args.workers < 1:
+        raise ValueError(f"--workers must be an integer >= 1, got {args.workers}")
     if args.N_k < 2:
         raise ValueError(f"--N-k must be an integer >= 2 (k points per direction), got {args.N_k}")
     if args.units not in ("physical", "natural"):
@@ -155,7 +158,7 @@ def run(args):
             raise ValueError(f"{flag} must be a finite number >= 0, got {v}")
     model = load_model(args.model, **loader_options(args))
     progress = {"auto": None, "on": True, "off": False}[args.progress]
-    kw = dict(operator=args.operator, components=args.components, N_k=args.N_k, T=args.T, units=args.units, convergence=args.convergence, progress=progress)
+    kw = dict(operator=args.operator, components=args.components, N_k=args.N_k, T=args.T, units=args.units, convergence=args.convergence, progress=progress, workers=args.workers)
     if args.edelstein:
         ds = edelstein(model, mus, eta=0.01 if args.eta is None else args.eta, **kw)
     else:

@@ -292,60 +292,121 @@ def _band_weights(E, J, V, eta, tol):
     return JJ @ WW
 
 
-def _kubo_grid(model, O, comps, edelstein, mus, N_k, T, eta, positions, batch_bytes, progress=None, label=""):
-    """Sums ``sum_k sum_nm K_nm P_nm`` on the ``N_k`` grid for every component and mu: dict of arrays (n_mu, n_comp)."""
+#: Plans of the running sums, inherited by forked workers (never pickled): ``{id: plan}``.
+_PLANS = {}
+
+
+def _plan(model, O, comps, edelstein, mus, N_k, T, eta, positions, batch_bytes):
+    """Everything a chunk of k points needs (arrays only).
+
+    Every Fourier-summed operator obeys ``X(-R) = X(R)^dagger``, so ``X(k) = S + S^dagger`` with
+    ``S = X(0)/2 + sum_{R > 0} e^{ik.R} X(R)`` over half the lattice vectors; in the eigenbasis
+    ``U^dagger X U = Z + Z^dagger`` with ``Z = U^dagger S U``.
+    """
     stack, pairs, const = _fourier_stack(model, O, comps, edelstein, positions)
     nR, n_ops, n = stack.shape[0], stack.shape[1], model.n
-    H_flat = stack[:, 0].reshape(nR, n * n)
-    O_flat = stack[:, 1:].transpose(0, 2, 1, 3).reshape(nR, -1)  # layout (i, operator, j)
-    Rc = model.bond_vectors()
+    keys = [tuple(r) for r in model.R]
+    half = [i for i, r in enumerate(keys) if r > (0, 0, 0)]
+    zero = keys.index((0, 0, 0))
+    sel = [zero] + half
+    S = stack[sel].copy()
+    S[0] *= 0.5
     zt, scale = _zero_tol(model)
-    tol = DEGENERACY_RTOL * scale
-    nk = N_k**model.periodic
-    C = len(pairs)
-    batch = _batch_size(n, n_ops + len(const), C, batch_bytes)
-    # eigenbasis operands: the Fourier operators (stack index i -> i - 1, H excluded), then the constants
     cidx = {g: n_ops - 1 + j for j, g in enumerate(const)}
     pairs_e = [((cidx[c[1]] if isinstance(c, tuple) else c - 1), b - 1) for c, b in pairs]
     cur = sorted({p[0] for p in pairs_e})
     fld = sorted({p[1] for p in pairs_e})
-    ci = np.array([cur.index(p[0]) for p in pairs_e])
-    bi = np.array([fld.index(p[1]) for p in pairs_e])
-    nB = len(fld)
-    Oc = np.stack([O[g] for g in const]).transpose(1, 0, 2).reshape(n, -1) if const else None
-    M = n_ops - 1 + len(const)
+    Oc = None
+    if const:
+        Oc = 0.5 * np.stack([O[g] for g in const]).transpose(1, 0, 2).reshape(n, -1)  # layout (i, operator, j); Z + Z^dag = U^dag O U
+    return {
+        "n": n,
+        "M": n_ops - 1 + len(const),
+        "H": S[:, 0].reshape(len(sel), n * n),
+        "O": S[:, 1:].transpose(0, 2, 1, 3).reshape(len(sel), -1),  # layout (i, operator, j)
+        "Oc": Oc,
+        "Rc": model.bond_vectors()[sel],
+        "reciprocal": model.reciprocal,
+        "periodic": model.periodic,
+        "N_k": N_k,
+        "cur": cur,
+        "fld": fld,
+        "ci": np.array([cur.index(p[0]) for p in pairs_e]),
+        "bi": np.array([fld.index(p[1]) for p in pairs_e]),
+        "C": len(pairs_e),
+        "mus": mus,
+        "T": T,
+        "eta": eta,
+        "tol": DEGENERACY_RTOL * scale,
+        "zt": zt,
+        "batch": _batch_size(n, n_ops + len(const), len(pairs_e), batch_bytes),
+    }
+
+
+def _chunk(plan, start, stop):
+    """Partial sums ``(sea, surf)`` (n_mu, C) over the grid points ``start:stop``."""
+    p = plan if isinstance(plan, dict) else _PLANS[plan]
+    n, M, C, mus, T, eta = p["n"], p["M"], p["C"], p["mus"], p["T"], p["eta"]
+    ci, bi, nB = p["ci"], p["bi"], len(p["fld"])
     sea = np.zeros((mus.size, C))
     surf = np.zeros((mus.size, C)) if eta > 0 else None
-    from ..execution import progress_bar
+    for a in range(start, stop, p["batch"]):
+        kf = monkhorst_pack(p["N_k"], p["periodic"], a, min(stop, a + p["batch"]))
+        nb = len(kf)
+        ph = np.exp(1j * ((kf @ p["reciprocal"]) @ p["Rc"].T))
+        SH = (ph @ p["H"]).reshape(nb, n, n)
+        E, U = np.linalg.eigh(SH + SH.conj().swapaxes(-1, -2))
+        del SH
+        Ud = U.conj().swapaxes(-1, -2)
+        S = (ph @ p["O"]).reshape(nb, n, -1)
+        if p["Oc"] is not None:
+            S = np.concatenate([S, np.broadcast_to(p["Oc"], (nb,) + p["Oc"].shape)], -1)
+        # U^dag S U for every operand: two batched products with the M operands side by side
+        Z = ((Ud @ S).reshape(nb, n, M, n).transpose(0, 2, 1, 3).reshape(nb, M * n, n) @ U).reshape(nb, M, n, n)
+        del S
+        Y = Z + Z.conj().swapaxes(-1, -2)
+        del Z
+        R = _band_weights(E, Y[:, p["cur"]], Y[:, p["fld"]], eta, p["tol"])  # (nb, n, I, n_w B)
+        del Y
+        Em = E[None] - mus[:, None, None]  # (n_mu, nb, n)
+        f = fermi(Em, T, p["zt"]).reshape(mus.size, -1)
+        sea += f @ R[:, :, ci, bi].reshape(-1, C)
+        if surf is not None:
+            surf += f @ R[:, :, ci, nB + bi].reshape(-1, C)
+            if T > 0:
+                fp = fermi_derivative(Em, T).reshape(mus.size, -1)
+                surf += fp @ R[:, :, ci, 2 * nB + bi].reshape(-1, C)
+    return sea, surf
 
-    bar = progress_bar(nk, desc=f"orbsym hall{label}", progress=progress, unit="k")
+
+def _kubo_grid(model, O, comps, edelstein, mus, N_k, T, eta, positions, batch_bytes, progress=None, label="", workers=1):
+    """Sums ``sum_k sum_nm K_nm P_nm`` on the ``N_k`` grid for every component and mu: dict of arrays (n_mu, n_comp).
+
+    The grid is cut into ranges of k points (tasks of :func:`orbsym.execution.map_tasks`); with
+    ``workers > 1`` they run on a forked :func:`orbsym.execution.shared_pool` (one BLAS thread per
+    worker), which inherits the plan; only the range and the partial sums cross the process boundary.
+    """
+    from .. import execution
+
+    plan = _plan(model, O, comps, edelstein, mus, N_k, T, eta, positions, batch_bytes)
+    nk = N_k**model.periodic
+    step = plan["batch"] * max(1, math.ceil(nk / (plan["batch"] * 32 * max(1, workers))))
+    tasks = [(start, min(nk, start + step)) for start in range(0, nk, step)]
+    weights = [b - a for a, b in tasks]
+    key = id(plan)
+    _PLANS[key] = plan
     try:
-        for start in range(0, nk, batch):
-            kf = monkhorst_pack(N_k, model.periodic, start, start + batch)
-            nb = len(kf)
-            ph = np.exp(1j * (model.k_cartesian(kf) @ Rc.T))
-            E, U = np.linalg.eigh((ph @ H_flat).reshape(nb, n, n))
-            Ud = U.conj().swapaxes(-1, -2)
-            Xo = (ph @ O_flat).reshape(nb, n, -1)
-            if Oc is not None:
-                Xo = np.concatenate([Xo, np.broadcast_to(Oc, (nb,) + Oc.shape)], -1)
-            # U^dag X_i U for every operand: two batched products with M operands side by side
-            T1 = (Ud @ Xo).reshape(nb, n, M, n).transpose(0, 2, 1, 3).reshape(nb, M * n, n)
-            Y = (T1 @ U).reshape(nb, M, n, n)
-            del Xo, T1
-            R = _band_weights(E, Y[:, cur], Y[:, fld], eta, tol)  # (nb, n, I, n_w B)
-            del Y
-            Em = E[None] - mus[:, None, None]  # (n_mu, nb, n)
-            f = fermi(Em, T, zt).reshape(mus.size, -1)
-            sea += f @ R[:, :, ci, bi].reshape(-1, C)
-            if surf is not None:
-                surf += f @ R[:, :, ci, nB + bi].reshape(-1, C)
-                if T > 0:
-                    fp = fermi_derivative(Em, T).reshape(mus.size, -1)
-                    surf += fp @ R[:, :, ci, 2 * nB + bi].reshape(-1, C)
-            bar.update(nb)
+        if workers > 1 and len(tasks) > 1:
+            pool = execution.shared_pool(workers, "fork")
+            parts = execution.map_tasks(_chunk, [(key, a, b) for a, b in tasks], executor=pool, workers=workers, progress=progress,
+                                        desc=f"orbsym hall{label}", errors="raise", weights=weights)
+        else:
+            parts = execution.map_tasks(_chunk, [(plan, a, b) for a, b in tasks], executor="serial", progress=progress, desc=f"orbsym hall{label}",
+                                        errors="raise", weights=weights)
     finally:
-        bar.close()
+        _PLANS.pop(key, None)
+    sea = sum(s for s, _ in parts)
+    surf = None if eta == 0 else sum(u for _, u in parts)
     return {"fermi_sea": sea / nk, "fermi_surface": None if surf is None else surf / nk}
 
 
@@ -418,7 +479,7 @@ def _resources(model, n_ops, C, n_mu, grids, workers=1, max_bytes=None, max_seco
 
 
 @blas_limited
-def _run(model, operator, components, mu, N_k, T, eta, units, positions, convergence, edelstein, progress, max_bytes, max_seconds):
+def _run(model, operator, components, mu, N_k, T, eta, units, positions, convergence, edelstein, progress, max_bytes, max_seconds, workers=1):
     import xarray as xr
 
     from ..conventions import physical_response
@@ -432,11 +493,12 @@ def _run(model, operator, components, mu, N_k, T, eta, units, positions, converg
     comps = _components(components, gammas, axes, edelstein)
     stack, _, const = _fourier_stack(model, O, comps, edelstein, positions)
     grids = _grids(N_k, convergence, model.periodic)
-    est = _resources(model, stack.shape[1] + len(const), len(comps), mus.size, grids, max_bytes=max_bytes, max_seconds=max_seconds)
+    workers = integer_at_least("workers", workers, 1)
+    est = _resources(model, stack.shape[1] + len(const), len(comps), mus.size, grids, workers=workers, max_bytes=max_bytes, max_seconds=max_seconds)
     t0, c0 = time.perf_counter(), time.process_time()
     res = []
     for i, N in enumerate(grids):
-        res.append(_kubo_grid(model, O, comps, edelstein, mus, N, T, eta, positions, BATCH_BYTES, progress, label=f" N_k={N}"))
+        res.append(_kubo_grid(model, O, comps, edelstein, mus, N, T, eta, positions, BATCH_BYTES, progress, label=f" N_k={N}", workers=workers))
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     norm = 1.0 if edelstein else model.volume
     kind = "edelstein" if edelstein else "hall"
@@ -499,13 +561,14 @@ def _run(model, operator, components, mu, N_k, T, eta, units, positions, converg
         "conventions": "orbsym.conventions (Materials)",
         "cpu_seconds": cpu,
         "wall_seconds": wall,
-        "estimate": est.describe(),
+        "estimate": est.describe(workers),
+        "workers": workers,
     }
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
 def hall_conductivity(model, mu, *, operator="L", components=None, N_k=24, T=0.0, eta=0.0, units="physical", positions=True, convergence=True, progress=False,
-                      max_bytes=None, max_seconds=None):
+                      workers=1, max_bytes=None, max_seconds=None):
     """Hall (and longitudinal) conductivity tensor ``sigma^gamma_{alpha beta}(mu)`` of a crystal.
 
     Response of the conventional current ``j^gamma_alpha = {v_alpha, O_gamma}/2`` to a static
@@ -538,6 +601,9 @@ def hall_conductivity(model, mu, *, operator="L", components=None, N_k=24, T=0.0
         (``error_estimate``).
     progress : bool or None
         tqdm bar over k points (None: on a terminal).
+    workers : int
+        Local processes sharing the k points (forked :func:`orbsym.execution.shared_pool`, one
+        BLAS thread each; the numbers do not depend on it beyond rounding of the sum order).
     max_bytes, max_seconds : float, optional
         Limits of the up-front cost check (default: :func:`orbsym.numeric.budget.check_resources`).
 
@@ -555,11 +621,11 @@ def hall_conductivity(model, mu, *, operator="L", components=None, N_k=24, T=0.0
         time exceeds the limits (:class:`orbsym.numeric.budget.ResourceError`, with the estimate)
         before any k point is computed.
     """
-    return _run(model, operator, components, mu, N_k, T, eta, units, positions, convergence, False, progress, max_bytes, max_seconds)
+    return _run(model, operator, components, mu, N_k, T, eta, units, positions, convergence, False, progress, max_bytes, max_seconds, workers)
 
 
 def edelstein(model, mu, *, operator="L", components=None, N_k=24, T=0.0, eta=0.01, units="physical", positions=True, convergence=True, progress=False,
-              max_bytes=None, max_seconds=None):
+              workers=1, max_bytes=None, max_seconds=None):
     """Edelstein response: accumulation ``<O_gamma>`` per cell per unit field ``E_beta``.
 
     Same Kubo sum as :func:`hall_conductivity` with ``j`` replaced by ``O_gamma``; zero with
@@ -569,4 +635,4 @@ def edelstein(model, mu, *, operator="L", components=None, N_k=24, T=0.0, eta=0.
     per ``V/cm`` for electrons (:func:`orbsym.conventions.physical_response`).  Returns a Dataset with
     ``edelstein`` (total), ``fermi_sea``, ``fermi_surface``, dims ``(mu, gamma, beta)``.
     """
-    return _run(model, operator, components, mu, N_k, T, eta, units, positions, convergence, True, progress, max_bytes, max_seconds)
+    return _run(model, operator, components, mu, N_k, T, eta, units, positions, convergence, True, progress, max_bytes, max_seconds, workers)

@@ -399,3 +399,12 @@ def test_refusals_name_the_bad_value():
         hall_conductivity("cu", 0.0)
     with pytest.raises(ValueError, match="Edelstein"):
         edelstein(m, 0.0, operator="charge")
+
+
+def test_workers_share_the_k_points_with_the_same_result():
+    m = sp_cubic()
+    kw = dict(operator="model", components="zxy,xyz", N_k=8, T=0.05, eta=0.05, units="natural", convergence=False)
+    one = hall_conductivity(m, [0.5, 1.0], **kw)
+    two = hall_conductivity(m, [0.5, 1.0], workers=2, **kw)
+    assert two.attrs["workers"] == 2
+    assert np.allclose(two.sigma.values, one.sigma.values, rtol=1e-12, atol=1e-15, equal_nan=True)
