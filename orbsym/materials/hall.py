@@ -94,9 +94,10 @@ SIGN_CONVENTION = {
 }
 #: Memory budget of one batch of k points (bytes).
 BATCH_BYTES = 48 * 2**20
-#: Seconds per k point: fixed, per n^3 (eigh and the basis changes, per operator) and per component n^2,
-#: per component n and chemical potential (one core, OpenBLAS; within a factor ~2).
-_COST = (1.5e-6, 2.0e-8, 1.2e-8, 1.5e-9)
+#: Seconds per k point (one core, OpenBLAS, measured on n = 9, 19 lattice vectors, 27 components; within
+#: a factor ~2): fixed; eigh per n^3; basis change per operand and n^3; Fourier sum per lattice vector,
+#: operand and n^2; band weights per component, weight kind and n^3; per component, n and chemical potential.
+_COST = (3e-6, 1.9e-8, 1.8e-9, 4e-10, 4.5e-10, 2e-9)
 AXES = "xyz"
 
 
@@ -189,17 +190,23 @@ def _mus(mu):
 
 
 # ============================================================================== cost
-def hall_estimate(n, N_k, periodic, n_ops, n_comp, n_mu, batch_bytes=BATCH_BYTES):
+def hall_estimate(n, N_k, periodic, n_ops, n_comp, n_mu, n_R=27, parts=1, batch_bytes=BATCH_BYTES):
     """Memory and one-core time of :func:`hall_conductivity` on one ``N_k^periodic`` grid.
 
-    ``n`` orbitals, ``n_ops`` Fourier-summed operators (``H``, velocities, currents), ``n_comp``
-    components, ``n_mu`` chemical potentials.  Returns a :class:`orbsym.numeric.budget.ResourceEstimate`.
+    ``n`` orbitals, ``n_ops`` operators (``H``, velocities, currents; Edelstein: and the constant
+    ``O_gamma``), ``n_comp`` components, ``n_mu`` chemical potentials, ``n_R`` lattice vectors,
+    ``parts`` weight kinds (1 for ``eta = 0``, else 3).  Time per k point (:data:`_COST`)::
+
+        a + b n^3 + c n^3 n_ops + d (n_R/2) n^2 n_ops + e n^3 n_comp parts + f n n_comp n_mu
+
+    (eigh, basis change, Fourier sum over half the lattice vectors, band weights, the sums over
+    ``mu``).  Returns a :class:`orbsym.numeric.budget.ResourceEstimate`.
     """
     from ..numeric.budget import ResourceEstimate
 
     nk = float(N_k) ** periodic
-    a, b, c, d = _COST
-    per_k = a + b * n**3 * (1 + n_ops) + c * n_comp * n * n + d * n_comp * n * n_mu
+    a, b, c, d, e, f = _COST
+    per_k = a + b * n**3 + c * n**3 * n_ops + d * (n_R / 2 + 1) * n * n * n_ops + e * n**3 * n_comp * parts + f * n * n_comp * n_mu
     batch = _batch_size(n, n_ops, n_comp, batch_bytes)
     nbytes = min(nk, batch) * _bytes_per_k(n, n_ops, n_comp) + 64.0 * n_mu * n_comp + 2**20
     return ResourceEstimate("bulk Kubo (materials)", nbytes, nk * per_k, f"{nk:.3g} k points (N_k = {N_k}, {periodic}D) of {n} x {n} blocks, {n_comp} components, {n_mu} chemical potentials")
@@ -467,10 +474,10 @@ def _grids(N_k, convergence, periodic):
     return [N_k, coarse] if coarse != N_k else [N_k]
 
 
-def _resources(model, n_ops, C, n_mu, grids, workers=1, max_bytes=None, max_seconds=None):
+def _resources(model, n_ops, C, n_mu, grids, parts=1, workers=1, max_bytes=None, max_seconds=None):
     from ..numeric.budget import check_resources
 
-    ests = [hall_estimate(model.n, N, model.periodic, n_ops, C, n_mu) for N in grids]
+    ests = [hall_estimate(model.n, N, model.periodic, n_ops, C, n_mu, n_R=len(model.R), parts=parts) for N in grids]
     est = ests[0]
     for e in ests[1:]:
         est = est + e
@@ -494,7 +501,7 @@ def _run(model, operator, components, mu, N_k, T, eta, units, positions, converg
     stack, _, const = _fourier_stack(model, O, comps, edelstein, positions)
     grids = _grids(N_k, convergence, model.periodic)
     workers = integer_at_least("workers", workers, 1)
-    est = _resources(model, stack.shape[1] + len(const), len(comps), mus.size, grids, workers=workers, max_bytes=max_bytes, max_seconds=max_seconds)
+    est = _resources(model, stack.shape[1] + len(const), len(comps), mus.size, grids, parts=3 if eta > 0 else 1, workers=workers, max_bytes=max_bytes, max_seconds=max_seconds)
     t0, c0 = time.perf_counter(), time.process_time()
     res = []
     for i, N in enumerate(grids):

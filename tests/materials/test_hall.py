@@ -408,3 +408,21 @@ def test_workers_share_the_k_points_with_the_same_result():
     two = hall_conductivity(m, [0.5, 1.0], workers=2, **kw)
     assert two.attrs["workers"] == 2
     assert np.allclose(two.sigma.values, one.sigma.values, rtol=1e-12, atol=1e-15, equal_nan=True)
+
+
+def test_quantum_spin_hall_uses_S_equal_sigma_over_2():
+    """BHZ-like: spin up the QWZ model, spin down its time reverse; S = sigma/2 from the spinful basis."""
+    up = qwz(m=1.0)
+    C = fhs_chern(up)
+    hop = {}
+    for R, H in zip(map(tuple, up.R), up.H):
+        M = np.zeros((4, 4), complex)  # interleaved basis: (a up, a dn, b up, b dn)
+        M[0::2, 0::2] = H
+        M[1::2, 1::2] = H.conj()
+        hop[R] = M
+    m = TightBinding(up.cell, up.atoms, hop, spinful=True, periodic=2, name="QSH")
+    s = hall_conductivity(m, 0.0, operator="S", components="zxy", N_k=30, convergence=False)
+    assert s.attrs["units"] == "(hbar/e) S (per square)"
+    assert abs(s.sigma.values[0, 2, 0, 1] - (-C * E2_H)) < 1e-3 * E2_H  # 2 x (1/2) x (-C e^2/h)
+    c = hall_conductivity(m, 0.0, operator="charge", components="xy", N_k=30, convergence=False)
+    assert abs(c.sigma.values[0, 0, 0, 1]) < 1e-9 * E2_H  # time reversal
