@@ -14,7 +14,8 @@ It times :func:`orbsym.materials.hall.hall_conductivity` with ``convergence=Fals
 1. one E_F on the N_k^3 grid (default 100^3 = 10^6 k points),
 2. a 21-point E_F scan on the same grid, in the same run (target: <= 2x the single E_F),
 
-printing CPU and wall seconds and the cost per k point per orbital^3.  ``--sizes`` also times
+printing CPU (this process and its workers) and wall seconds and the cost per k point per orbital^3.
+``--workers N`` splits the k points over N forked processes (:mod:`orbsym.execution`).  ``--sizes`` also times
 a few smaller grids and orbital counts (the cost model of :func:`orbsym.materials.hall.hall_estimate`).
 """
 
@@ -61,10 +62,21 @@ def operator(model, seed=1):
         return A + A.conj().transpose(0, 2, 1), "random Hermitian stand-in for L (same cost)"
 
 
-def timed(model, O, mus, N_k, components):
-    c, w = time.process_time(), time.perf_counter()
-    ds = hall_conductivity(model, mus, operator=O, components=components, N_k=N_k, convergence=False, max_seconds=1e9)
-    return ds, time.process_time() - c, time.perf_counter() - w
+def timed(model, O, mus, N_k, components, workers=1):
+    """(dataset, CPU seconds of this process and its finished children, wall seconds)."""
+    import resource
+
+    def cpu():
+        a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+    c, w = cpu(), time.perf_counter()
+    ds = hall_conductivity(model, mus, operator=O, components=components, N_k=N_k, convergence=False, max_seconds=1e9, workers=workers)
+    if workers > 1:
+        from orbsym.execution import shutdown_shared_pools
+
+        shutdown_shared_pools()  # the children's CPU time is counted once they exit
+    return ds, cpu() - c, time.perf_counter() - w
 
 
 def main():
@@ -72,6 +84,7 @@ def main():
     ap.add_argument("--N-k", type=int, default=100)
     ap.add_argument("--components", default="all", help="all (27 components) or e.g. zxy,xyz,yzx")
     ap.add_argument("--sizes", action="store_true")
+    ap.add_argument("--workers", type=int, default=1, help="local processes sharing the k points")
     args = ap.parse_args()
     comps = None if args.components == "all" else args.components
     model = spd_model()
@@ -80,10 +93,10 @@ def main():
     E_F = 0.5 * (lo + hi)
     mus = np.linspace(lo + 0.2 * (hi - lo), hi - 0.2 * (hi - lo), 21)
     nk = args.N_k**3
-    print(f"model: {model!r}; operator {what}; bands [{lo:.2f}, {hi:.2f}] eV; grid {args.N_k}^3 = {nk:.3g} k; components {args.components}")
-    ds1, c1, w1 = timed(model, O, [E_F], args.N_k, comps)
+    print(f"workers: {args.workers}; model: {model!r}; operator {what}; bands [{lo:.2f}, {hi:.2f}] eV; grid {args.N_k}^3 = {nk:.3g} k; components {args.components}")
+    ds1, c1, w1 = timed(model, O, [E_F], args.N_k, comps, args.workers)
     print(f"1 E_F:  CPU {c1:7.2f} s, wall {w1:7.2f} s; {1e6 * c1 / nk:.2f} us per k; {1e9 * c1 / nk / model.n**3:.2f} ns per k per orbital^3")
-    ds21, c21, w21 = timed(model, O, mus, args.N_k, comps)
+    ds21, c21, w21 = timed(model, O, mus, args.N_k, comps, args.workers)
     print(f"21 E_F: CPU {c21:7.2f} s, wall {w21:7.2f} s; ratio to 1 E_F: CPU {c21 / c1:.2f}, wall {w21 / w1:.2f}")
     print(f"estimate of the 1 E_F run: {ds1.attrs['estimate']}")
     s = ds1.sigma.sel(gamma="z", alpha="x", beta="y").values[0]
