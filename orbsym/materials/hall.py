@@ -39,6 +39,17 @@ so the per-band weights ``A, B`` are formed once per k point and every ``mu`` co
 with ``f(E - mu)`` and ``f'(E - mu)``.  :func:`kubo_sum_reference` evaluates the same sums with
 :func:`orbsym.numeric.kubo.response_factors` one ``mu`` at a time (the slow path of the tests).
 
+Cost
+----
+Per k point: one ``eigh`` of ``H(k)``, the Fourier sums of ``H``, the needed velocities and
+currents over half the lattice vectors (``X(-R) = X(R)^dagger``), their basis change (two batched
+products with all operands side by side), the band weights (one real batched product) and, per
+``mu``, one product with the occupations.  Measured (benchmarks/bench_hall.py, random spd fcc
+model, 9 orbitals, 19 lattice vectors, all 27 components of sigma^gamma_{alpha beta}, one core of
+the shared 2-core machine): ~50 us per k point (~70 ns per k point per orbital^3), i.e. ~50 s for
+the 100^3 grid; 21 Fermi energies cost the same as one (the per-``mu`` work is ``O(n)`` per k).
+:func:`hall_estimate` is the model (checked before any work, refused beyond the limits).
+
 Units (:func:`orbsym.conventions.physical_response`)
 ---------------------------------------------------
 ``units="natural"``: ``e = hbar = 1``, the model's lengths and energies, per unit force ``q E``

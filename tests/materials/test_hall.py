@@ -381,6 +381,8 @@ def test_refusals_name_the_bad_value():
         hall_conductivity(m, 0.0, operator="model", N_k=30000)
     with pytest.raises(ResourceError, match="N_k"):
         hall_conductivity(m, 0.0, operator="model", N_k=40, max_seconds=1e-3)
+    with pytest.raises(ResourceError, match="memory"):
+        hall_conductivity(m, 0.0, operator="model", N_k=4, max_bytes=1000)
     with pytest.raises(ValueError, match="operator"):
         hall_conductivity(m, 0.0, operator="X")
     with pytest.raises(ValueError, match=r"shape \(3, 4, 4\)"):
@@ -426,3 +428,28 @@ def test_quantum_spin_hall_uses_S_equal_sigma_over_2():
     assert abs(s.sigma.values[0, 2, 0, 1] - (-C * E2_H)) < 1e-3 * E2_H  # 2 x (1/2) x (-C e^2/h)
     c = hall_conductivity(m, 0.0, operator="charge", components="xy", N_k=30, convergence=False)
     assert abs(c.sigma.values[0, 0, 0, 1]) < 1e-9 * E2_H  # time reversal
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import settings as hsettings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@hsettings(max_examples=6)
+@given(seed=st.integers(0, 10**6), T=st.sampled_from([0.0, 0.1]), eta=st.sampled_from([0.0, 0.05]), mu=st.floats(-2, 2))
+def test_degenerate_bands_fast_path_equals_response_factors(seed, T, eta, mu):
+    """Spin-degenerate bands at every k (H(R) = A(R) x 1): the degenerate-subspace weights of the fast path."""
+    rng = np.random.default_rng(seed)
+    base = random_model(rng, n_atoms=2, periodic=2, norb=2, scale=0.5)
+    hop = {R: np.kron(H, np.eye(2)) for R, H in zip(map(tuple, base.R), base.H)}
+    m = TightBinding(base.cell, base.atoms, hop, spinful=True, periodic=2)
+    A = rng.normal(size=(m.n, m.n)) + 1j * rng.normal(size=(m.n, m.n))
+    for op, comp in (("S", (2, 0, 1)), ("charge", (0, 1, 0)), (A + A.conj().T, (0, 0, 1))):
+        ds = hall_conductivity(m, mu, operator=op, N_k=3, T=T, eta=eta, units="natural", convergence=False)
+        ref = kubo_sum_reference(m, op, comp, mu, 3, T, eta)
+        for part in ("fermi_sea", "fermi_surface"):
+            if ref[part] is None:
+                assert part not in ds
+                continue
+            got = float(ds[part].values[(0,) + comp])
+            assert abs(got - ref[part]) < 1e-11 * max(1.0, abs(ref[part])), (op, part, got, ref[part])
