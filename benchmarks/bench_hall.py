@@ -63,7 +63,7 @@ def operator(model, seed=1):
 
 
 def timed(model, O, mus, N_k, components, workers=1):
-    """(dataset, CPU seconds of this process and its finished children, wall seconds)."""
+    """(dataset, CPU seconds of this process and its workers (joined at the end of each grid), wall seconds)."""
     import resource
 
     def cpu():
@@ -72,10 +72,6 @@ def timed(model, O, mus, N_k, components, workers=1):
 
     c, w = cpu(), time.perf_counter()
     ds = hall_conductivity(model, mus, operator=O, components=components, N_k=N_k, convergence=False, max_seconds=1e9, workers=workers)
-    if workers > 1:
-        from orbsym.execution import shutdown_shared_pools
-
-        shutdown_shared_pools()  # the children's CPU time is counted once they exit
     return ds, cpu() - c, time.perf_counter() - w
 
 

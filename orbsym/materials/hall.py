@@ -401,8 +401,9 @@ def _kubo_grid(model, O, comps, edelstein, mus, N_k, T, eta, positions, batch_by
     """Sums ``sum_k sum_nm K_nm P_nm`` on the ``N_k`` grid for every component and mu: dict of arrays (n_mu, n_comp).
 
     The grid is cut into ranges of k points (tasks of :func:`orbsym.execution.map_tasks`); with
-    ``workers > 1`` they run on a forked :func:`orbsym.execution.shared_pool` (one BLAS thread per
-    worker), which inherits the plan; only the range and the partial sums cross the process boundary.
+    ``workers > 1`` they run on a :func:`orbsym.execution.process_pool` forked for this grid (one BLAS
+    thread per worker), which inherits the plan; only the range and the partial sums cross the
+    process boundary.
     """
     from .. import execution
 
@@ -415,9 +416,15 @@ def _kubo_grid(model, O, comps, edelstein, mus, N_k, T, eta, positions, batch_by
     _PLANS[key] = plan
     try:
         if workers > 1 and len(tasks) > 1:
-            pool = execution.shared_pool(workers, "fork")
-            parts = execution.map_tasks(_chunk, [(key, a, b) for a, b in tasks], executor=pool, workers=workers, progress=progress,
-                                        desc=f"orbsym hall{label}", errors="raise", weights=weights)
+            pool = execution.process_pool(workers, context="fork")  # forked now: the workers inherit this plan
+            try:
+                parts = execution.map_tasks(_chunk, [(key, a, b) for a, b in tasks], executor=pool, workers=workers, progress=progress,
+                                            desc=f"orbsym hall{label}", errors="raise", weights=weights)
+            except BaseException:
+                pool.terminate()
+                raise
+            finally:
+                pool.shutdown(wait=True)
         else:
             parts = execution.map_tasks(_chunk, [(plan, a, b) for a, b in tasks], executor="serial", progress=progress, desc=f"orbsym hall{label}",
                                         errors="raise", weights=weights)
@@ -620,8 +627,8 @@ def hall_conductivity(model, mu, *, operator="L", components=None, N_k=24, T=0.0
     progress : bool or None
         tqdm bar over k points (None: on a terminal).
     workers : int
-        Local processes sharing the k points (forked :func:`orbsym.execution.shared_pool`, one
-        BLAS thread each; the numbers do not depend on it beyond rounding of the sum order).
+        Local processes sharing the k points (a forked :func:`orbsym.execution.process_pool` per
+        grid, one BLAS thread each; the numbers do not depend on it beyond rounding).
     max_bytes, max_seconds : float, optional
         Limits of the up-front cost check (default: :func:`orbsym.numeric.budget.check_resources`).
 

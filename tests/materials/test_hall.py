@@ -410,6 +410,10 @@ def test_workers_share_the_k_points_with_the_same_result():
     two = hall_conductivity(m, [0.5, 1.0], workers=2, **kw)
     assert two.attrs["workers"] == 2
     assert np.allclose(two.sigma.values, one.sigma.values, rtol=1e-12, atol=1e-15, equal_nan=True)
+    kw["convergence"] = True  # two grids, each with its own forked workers
+    conv = hall_conductivity(m, [0.5, 1.0], workers=2, **kw)
+    assert np.allclose(conv.sigma.values, one.sigma.values, rtol=1e-12, atol=1e-15, equal_nan=True)
+    assert conv.attrs["N_k_coarse"] == 4 and np.nanmax(conv.error_estimate.values) > 0
 
 
 def test_quantum_spin_hall_uses_S_equal_sigma_over_2():
