@@ -97,7 +97,7 @@ SIGN_CONVENTION = {
     "physical": (
         "per unit field E_beta for electrons (charge q = -e); J^O_alpha = sigma E_beta with J^O = q x (current of O): "
         "the electric current for O = charge; for O = L, S, J the angular-momentum current density is -(hbar/e) sigma E "
-        "(Wannier-code convention, e.g. Guo et al. PRL 100, 096401 (2008)); charge Hall of a Chern insulator sigma_xy = -C e^2/h "
+        "(the sign of the Kubo formula of the Wannier-interpolation codes, e.g. Qiao et al. PRB 98, 214402 (2018)); charge Hall of a Chern insulator sigma_xy = -C e^2/h "
         "with C = (1/2pi) sum_occ int Omega_xy, Omega = curl A, A = i<u|grad_k u>"
     ),
     "edelstein_natural": "accumulation <O_gamma> per cell per unit force q E_beta (q E = -e E for electrons), e = hbar = 1",

@@ -457,3 +457,19 @@ def test_degenerate_bands_fast_path_equals_response_factors(seed, T, eta, mu):
                 continue
             got = float(ds[part].values[(0,) + comp])
             assert abs(got - ref[part]) < 1e-11 * max(1.0, abs(ref[part])), (op, part, got, ref[part])
+
+
+def test_one_diagonalization_per_k_point_serves_every_chemical_potential(monkeypatch):
+    calls = []
+    real = np.linalg.eigh
+
+    def counting(a, *args, **kw):
+        calls.append(a.shape[0] if a.ndim == 3 else 1)
+        return real(a, *args, **kw)
+
+    monkeypatch.setattr(np.linalg, "eigh", counting)
+    m = sp_cubic()
+    for n_mu in (1, 21):
+        calls.clear()
+        hall_conductivity(m, np.linspace(-2, 2, n_mu), operator="model", N_k=6, units="natural", convergence=False)
+        assert sum(calls) == 6**3  # k points diagonalized, whatever the number of mu
