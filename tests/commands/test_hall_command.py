@@ -200,3 +200,17 @@ def test_model_info_text_and_json(pshell, tmp_path, capsys):
     assert "S: sigma/2 on every orbital" in capsys.readouterr().out
     one_line_error(capsys, ["model", "info", str(tmp_path / "none.py")], 2, "does not exist")
     one_line_error(capsys, ["model", "show", str(pshell)], 2, "show")
+
+
+def test_model_info_names_the_shells_that_carry_L(pshell, monkeypatch, capsys):
+    from orbsym.materials.model import TightBinding
+
+    real = TightBinding.angular_momentum
+
+    def with_shells(self, kind="L"):  # stands in for orbsym.materials.shells (atom-centred L of the p shell)
+        return real(self, "model") if kind == "L" else real(self, kind)
+
+    monkeypatch.setattr(TightBinding, "angular_momentum", with_shells)
+    assert main(["model", "info", str(pshell)]) == 0
+    out = capsys.readouterr().out
+    assert "L on p (l = 1)" in out and "unavailable" not in out
