@@ -137,6 +137,8 @@ def summary(ds):
             comp = f"{name}[{rest}]" if g == "charge" else f"{name}^{g}_{rest}"
             err = f" +- {float(ds.error_estimate.values[(i,) + idx]):.3g}" if has_err else ""
             lines.append(f"mu = {mu:g}: {comp} = {v:.6g}{err}")
+    if "note" in a:
+        lines.append(f"note: {a['note']}")
     lines.append(f"cpu {a['cpu_seconds']:.2f} s, wall {a['wall_seconds']:.2f} s (estimate: {a['estimate']})")
     return lines
 

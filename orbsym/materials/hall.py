@@ -589,6 +589,9 @@ def _run(model, operator, components, mu, N_k, T, eta, units, positions, converg
         "estimate": est.describe(workers),
         "workers": workers,
     }
+    if eta > 0 and T == 0:
+        attrs["note"] = ("T = 0 with eta > 0: the intraband (Drude-like) Fermi-surface term has no weight on a discrete k grid "
+                         "(the step function); give T above the level spacing of the grid for it")
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
 

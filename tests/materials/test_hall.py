@@ -373,6 +373,8 @@ def test_dataset_labels_and_convergence_estimate():
     assert np.isclose(ds.sigma_coarse.values[0, 2, 0, 1], coarse.sigma.values[0, 2, 0, 1], rtol=1e-12)
     assert np.isclose(ds.error_estimate.values[0, 2, 0, 1], abs(ds.sigma.values[0, 2, 0, 1] - coarse.sigma.values[0, 2, 0, 1]), rtol=1e-12)
     assert np.isnan(ds.sigma.values[0, 0, 0, 1])
+    assert "note" not in ds.attrs
+    assert "Drude" in hall_conductivity(m, 0.5, operator="model", components="zxy", N_k=3, eta=0.05, convergence=False).attrs["note"]
 
 
 def test_refusals_name_the_bad_value():
