@@ -18,7 +18,7 @@ import sys
 __all__ = ["main", "UsageError", "COMMANDS"]
 
 #: Sub-command modules, in the order shown by ``orbsym --help``.
-COMMANDS = ["derive", "compute", "figure", "reproduce", "sweep", "hoppings", "response", "transport", "evolve", "sites", "plot"]
+COMMANDS = ["derive", "compute", "figure", "reproduce", "sweep", "hoppings", "response", "transport", "evolve", "sites", "hall", "model", "plot"]
 
 
 class UsageError(ValueError):

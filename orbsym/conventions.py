@@ -93,6 +93,26 @@ Transport (leads, NEGF: ``orbsym.transport``, ``orbsym.numeric.negf``)
 * Current at 45 degrees (``orbsym.transport.rotated_model``): columns ``u = X + Y``, rows
   ``r = floor((X - Y)/2)``; ``L`` and all polarizations stay along the crystal axes ``X, Y, z``.
 
+Materials (orbsym.materials: TightBinding, hall_conductivity, edelstein)
+-----------------------------------------------------------------------
+* Models of crystals carry lengths in Angstrom and energies in eV (physical units available) or
+  orbsym's ``a`` and ``t`` (natural units only); ``k_B T`` and ``hbar eta`` in the energy unit.
+* Bulk response (:mod:`orbsym.materials.hall`): the conventional current ``j^gamma_alpha =
+  {v_alpha, O_gamma}/2`` (``v = i[H, r]``; ``O`` in units of hbar, ``S = sigma/2``; ``O = 1`` for
+  the charge channel) responds to ``E_beta`` as ``sigma^gamma_{alpha beta} = 1/(N V) sum_k
+  Tr(j^gamma_alpha delta_beta)`` (density-matrix Kubo of ``orbsym.numeric.kubo``, ``N`` k points,
+  ``V`` the cell volume, the cell area in 2D).
+* Natural units: ``e = hbar = 1``, per unit force ``q E`` (as the rest of orbsym); a 2D orbsym
+  model (``a = 1``) gives exactly the numbers of ``orbsym.response.orbital_hall`` (per site = per cell).
+* Physical units (:func:`physical_response`): ``sigma_phys = (e^2/hbar) sigma_nat`` in
+  ``(hbar/e) (Ohm cm)^-1`` (3D) or ``(hbar/e) S`` per square (2D); ``J^O = sigma E`` with
+  ``J^O = q x (current of O)`` for electrons ``q = -e`` (the electric current for the charge
+  channel; the angular-momentum current density is ``-(hbar/e) sigma E``; the convention of the
+  Wannier-function codes).  Chern insulator: ``sigma_xy = -C e^2/h`` with
+  ``C = (1/2 pi) sum_occ int Omega_xy d^2k``, ``Omega = curl A``, ``A = i <u|grad_k u>``.
+* Edelstein response: ``<O_gamma>`` per cell; natural per unit force ``q E``, physical in hbar per
+  cell per ``V/cm`` for electrons (``q = -e``: the sign of the natural number flips).
+
 Magnetization directions
 ------------------------
 ``m = |m| (sin theta cos phi, sin theta sin phi, cos theta)``.
@@ -109,6 +129,8 @@ __all__ = [
     "PAPER",
     "PAPER_PARAMETERS",
     "direction_from_angles",
+    "physical_response",
+    "E2_OVER_HBAR",
 ]
 
 import math
@@ -150,3 +172,52 @@ def direction_from_angles(theta, phi, magnitude=1.0):
     """Return ``m = |m| (sin th cos ph, sin th sin ph, cos th)`` as a tuple of floats."""
     st = math.sin(theta)
     return (magnitude * st * math.cos(phi), magnitude * st * math.sin(phi), magnitude * math.cos(theta))
+
+
+#: ``e^2/hbar`` in siemens (CODATA 2018 exact ``e``, ``hbar``); ``e^2/h = E2_OVER_HBAR / (2 pi) = 3.874046e-5 S``.
+E2_OVER_HBAR = 1.602176634e-19**2 / 1.054571817e-34
+
+
+def physical_response(value, kind="hall", periodic=3):
+    """Convert a natural-unit response of a model in Angstrom/eV to physical units.
+
+    Derivation (``hbar`` restored).  The field enters as ``hbar dk/dt = q E``; the steady state is
+    ``rho = f(h) + q E delta`` with ``-i[h, delta] - hbar eta delta = df/dk`` (``h`` in eV, ``k`` in
+    1/Angstrom): ``df/dk`` is in Angstrom, so ``delta`` is in Angstrom/eV and the natural
+    ``chi = sum_k Tr(j delta)/N`` with ``j = {dh/dk, O}/2`` (eV Angstrom) is in Angstrom^2
+    (``O`` dimensionless, in units of hbar).  The physical velocity is ``(1/hbar) dh/dk``, so the O
+    current density is ``q E chi / (hbar V)`` and ``J^O = q x`` that ``= (q^2/hbar) chi/V E``:
+
+        sigma = (e^2/hbar) x sigma_nat,   sigma_nat = chi/V  [Angstrom^(2 - d)],
+
+    the same positive factor for the charge and the angular-momentum channels (``q^2 = e^2``).
+    3D: ``sigma_nat`` in 1/Angstrom = 1e8 /cm, ``e^2/hbar = 2.434135e-4 S``: one natural unit is
+    ``24341.35 (hbar/e) (Ohm cm)^-1``.  2D: ``sigma_nat`` is dimensionless: one natural unit is
+    ``2.434135e-4 (hbar/e) S`` (per square); a filled Chern band gives ``sigma_nat = -C/(2 pi)``,
+    i.e. ``sigma = -C e^2/h``.  For ``O = S = sigma/2`` the spin unit hbar is already in ``O``.
+
+    Edelstein (``kind="edelstein"``): ``delta<O>`` per cell ``= q E chi`` with ``chi`` in
+    Angstrom/eV per cell; for electrons ``q E = -e E`` and ``E = 1 V/cm = 1e-8 V/Angstrom``:
+    ``delta<O> = -1e-8 chi`` hbar per cell per V/cm.
+
+    Parameters
+    ----------
+    value : float or ndarray
+        Natural-unit response (``e = hbar = 1``, Angstrom, eV, per unit force ``q E``): Hall
+        ``chi/V``, Edelstein ``chi`` per cell.
+    kind : {"hall", "edelstein"}
+    periodic : {3, 2}
+
+    Returns
+    -------
+    (converted, unit) : (float or ndarray, str)
+    """
+    if kind not in ("hall", "edelstein"):
+        raise ValueError(f"kind must be 'hall' or 'edelstein', got {kind!r}")
+    if periodic not in (2, 3):
+        raise ValueError(f"periodic must be 3 or 2, got {periodic!r}")
+    if kind == "edelstein":
+        return -1e-8 * value, "hbar per cell per (V/cm), electrons (q = -e)"
+    if periodic == 3:
+        return E2_OVER_HBAR * 1e8 * value, "(hbar/e) (Ohm cm)^-1"
+    return E2_OVER_HBAR * value, "(hbar/e) S (per square)"
