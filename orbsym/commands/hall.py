@@ -33,8 +33,10 @@ FORMATS = (".nc", ".csv")
 
 def add_arguments(parser):
     parser.add_argument("model", help="SEED_hr.dat, SEED_tb.dat, a Python file defining `model` (executed: use only files you trust), or a Slater-Koster material name")
-    parser.add_argument("--mu", default=None, help="chemical potential(s) / Fermi energies, comma-separated (energy unit of the model; default 0)")
-    parser.add_argument("--mu-range", dest="mu_range", default=None, metavar="A:B:N", help="N Fermi energies from A to B (write --mu-range=-2:2:21 for a negative A)")
+    parser.add_argument("--mu", default=None, help="chemical potential(s) / Fermi energies, comma-separated (energy unit of the model); with --electrons: offsets E - E_F (default: E_F of --electrons, of a shipped material's valence electrons, else 0)")
+    parser.add_argument("--mu-range", dest="mu_range", default=None, metavar="A:B:N", help="N Fermi energies from A to B (write --mu-range=-2:2:21 for a negative A); with --electrons: offsets E - E_F")
+    parser.add_argument("--electrons", type=float, default=None, metavar="N",
+                        help="electrons per cell (both spins): sets the Fermi level E_F from the bands (a shipped material uses its valence electrons when neither --mu nor --electrons is given); --mu/--mu-range then count from E_F")
     parser.add_argument("--operator", default="L", help="O of the current {v, O}/2: L, S, J, charge or model (the model's generators) (default L)")
     parser.add_argument("--components", default=None, help="e.g. xy,yx (every gamma) or zxy,xyz (gamma alpha beta); --edelstein: y or xy (gamma beta) (default: all)")
     parser.add_argument("--N-k", dest="N_k", type=int, default=24, help="k points per periodic direction (default %(default)s)")
@@ -73,6 +75,24 @@ def parse_mus(mu, mu_range):
             raise ValueError(f"--mu {mu!r}: {part.strip()!r} is not a finite number")
         out.append(v)
     return np.array(out)
+
+
+def fermi_level(model, args, mus):
+    """``{"E_F", "electrons", "source"}`` from ``--electrons`` (or a shipped material's valence electrons
+    when neither ``--mu`` nor ``--electrons`` is given), else None: the Fermi energies are absolute."""
+    electrons, source = args.electrons, "--electrons"
+    if electrons is None and args.mu is None and args.mu_range is None:
+        from ..materials.slater_koster import MATERIALS, material_data
+
+        if args.model in MATERIALS:
+            electrons, source = material_data(args.model).get("valence_electrons"), f"valence electrons of the shipped {args.model} set"
+    if electrons is None:
+        return None
+    if not (math.isfinite(electrons) and 0 < electrons < 2 * model.n / (2 if model.spinful else 1)):
+        raise ValueError(f"--electrons must be in (0, {2 * model.n // (2 if model.spinful else 1)}) for the {model.n} {'spinful ' if model.spinful else ''}states of {model.name!r}, got {electrons}")
+    per_state = electrons if model.spinful else electrons / 2  # a spinless orbital holds two electrons
+    E_F = model.fermi_level(per_state, N_k=max(args.N_k, 16), T=args.T)
+    return {"E_F": E_F, "electrons": float(electrons), "source": source + f", {max(args.N_k, 16)}^{model.periodic} grid"}
 
 
 def check_out(path):
@@ -159,14 +179,25 @@ def run(args):
         if v is not None and not (math.isfinite(v) and v >= 0):
             raise ValueError(f"{flag} must be a finite number >= 0, got {v}")
     model = load_model(args.model, **loader_options(args))
+    fermi = fermi_level(model, args, mus)
+    if fermi is not None:
+        mus = fermi["E_F"] + (0.0 * mus[:1] if args.mu is None and args.mu_range is None else mus)
     progress = {"auto": None, "on": True, "off": False}[args.progress]
     kw = dict(operator=args.operator, components=args.components, N_k=args.N_k, T=args.T, units=args.units, convergence=args.convergence, progress=progress, workers=args.workers)
     if args.edelstein:
         ds = edelstein(model, mus, eta=0.01 if args.eta is None else args.eta, **kw)
     else:
         ds = hall_conductivity(model, mus, eta=0.0 if args.eta is None else args.eta, **kw)
+    if fermi is not None:
+        ds.attrs["fermi_level"] = fermi["E_F"]
+        ds.attrs["electrons_per_cell"] = fermi["electrons"]
+        ds.attrs["fermi_level_source"] = fermi["source"]
+        ds = ds.assign_coords(E_minus_E_F=("mu", ds.mu.values - fermi["E_F"]))
+        ds["E_minus_E_F"].attrs.update(units=ds.mu.attrs.get("units", model.energy_unit), description="Fermi energy measured from E_F (--electrons)")
     if out is not None:
         write(ds, out)
+    if fermi is not None:
+        print(f"E_F = {fermi['E_F']:.6g} {model.energy_unit} for {fermi['electrons']:g} electrons per cell ({fermi['source']}); mu below = E_F + offset")
     for line in summary(ds):
         print(line)
     if out is not None:

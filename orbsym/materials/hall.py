@@ -176,15 +176,19 @@ def _components(components, gammas, axes, edelstein=False):
 
 
 def monkhorst_pack(N_k, periodic, start=0, stop=None):
-    """Fractional k points ``start:stop`` of the ``N_k^periodic`` Monkhorst-Pack grid, shape (m, 3).
+    """Fractional k points ``start:stop`` of the Gamma-centred ``N_k^periodic`` grid, shape (m, 3).
 
-    Along each periodic axis ``k_i = (2 i - N_k - 1)/(2 N_k)``, ``i = 1 .. N_k`` (odd ``N_k``
-    contains Gamma and equals the grid ``2 pi j / N_k``); the point index is ``i_1 N_k^2 + i_2 N_k + i_3``.
+    Along each periodic axis ``k_i = j / N_k``, ``j = 0 .. N_k - 1`` (the grid ``2 pi j / N_k`` of
+    orbsym's 2D ``orbital_hall``); the point index is ``j_1 N_k^2 + j_2 N_k + j_3``.  Gamma-centred for
+    every ``N_k``: the shifted Monkhorst-Pack grid of even ``N_k`` is not invariant under the point
+    group of fcc, bcc or hcp crystals (its sums break the cubic symmetry, e.g. ``sigma^x_xy != 0``),
+    while this grid is mapped onto itself by every operation of the lattice; the coarse grid ``N_k/2``
+    of the convergence estimate is then a subset of the fine one.
     """
     total = N_k**periodic
     stop = total if stop is None else min(stop, total)
     idx = np.arange(start, stop)
-    axis = (2.0 * np.arange(1, N_k + 1) - N_k - 1) / (2.0 * N_k)
+    axis = np.arange(N_k) / N_k
     out = np.zeros((idx.size, 3))
     for d in range(periodic):
         out[:, d] = axis[(idx // N_k ** (periodic - 1 - d)) % N_k]

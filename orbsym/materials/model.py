@@ -349,7 +349,7 @@ class TightBinding:
         return float(E.min()), float(E.max())
 
     def fermi_level(self, electrons, N_k=16, T=0.0, tol=1e-10):
-        """Chemical potential holding ``electrons`` per cell on an ``N_k^periodic`` grid (energy unit).
+        """Chemical potential holding ``electrons`` per cell on the Gamma-centred ``N_k^periodic`` grid (energy unit).
 
         ``N(mu) = N_k^-d sum_k sum_n f((E_nk - mu)/T)`` (a step at ``T = 0``, a level at ``mu`` counted
         half) solved by bisection to ``tol``; each spinless orbital holds one electron, so a spinless
@@ -363,7 +363,7 @@ class TightBinding:
             raise ValueError(f"electrons per cell must be below the {self.n} states of the basis, got {electrons}")
         T = real_number("temperature T", T, minimum=0.0)
         N_k = integer_at_least("N_k", N_k, 1)
-        axes = [(np.arange(N_k) + 0.5) / N_k] * self.periodic + [np.zeros(1)] * (3 - self.periodic)
+        axes = [np.arange(N_k) / N_k] * self.periodic + [np.zeros(1)] * (3 - self.periodic)  # Gamma-centred: symmetric for every lattice
         frac = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 3)
         E = np.sort(self.bands(self.k_cartesian(frac)).ravel())
 

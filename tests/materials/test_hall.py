@@ -113,12 +113,15 @@ def test_fourier_stack_gives_h_velocity_and_current():
             assert np.abs(X[cur] - 0.5 * (v[a] @ O[g] + O[g] @ v[a])).max() < 1e-12
 
 
-def test_monkhorst_pack_grid_odd_contains_gamma_even_is_shifted():
+def test_k_grid_is_gamma_centred_for_every_size():
     k = monkhorst_pack(3, 2)
     assert k.shape == (9, 3) and np.allclose(k[:, 2], 0)
-    assert np.allclose(sorted(set(np.round(k[:, 0], 12))), [-1 / 3, 0, 1 / 3])
-    assert np.allclose(sorted(set(np.round(monkhorst_pack(4, 3)[:, 2], 12))), [-3 / 8, -1 / 8, 1 / 8, 3 / 8])
+    assert np.allclose(sorted(set(np.round(k[:, 0], 12))), [0, 1 / 3, 2 / 3])
+    assert np.allclose(sorted(set(np.round(monkhorst_pack(4, 3)[:, 2], 12))), [0, 1 / 4, 1 / 2, 3 / 4])
     assert np.allclose(monkhorst_pack(4, 3, 5, 9), monkhorst_pack(4, 3)[5:9])
+    # the coarse grid of the convergence estimate is a subset of the fine one
+    fine = {tuple(np.round(p, 12)) for p in monkhorst_pack(8, 3)}
+    assert all(tuple(np.round(p, 12)) in fine for p in monkhorst_pack(4, 3))
 
 
 # ------------------------------------------------------------------ fast path against slow paths
@@ -475,3 +478,22 @@ def test_one_diagonalization_per_k_point_serves_every_chemical_potential(monkeyp
         calls.clear()
         hall_conductivity(m, np.linspace(-2, 2, n_mu), operator="model", N_k=6, units="natural", convergence=False)
         assert sum(calls) == 6**3  # k points diagonalized, whatever the number of mu
+
+
+def test_cubic_symmetry_of_a_shipped_fcc_metal():
+    """Pt (fcc, Slater-Koster, atom-centred L of the s, p, d shells): the OHC tensor is sigma eps_gab.
+    Fails if the k grid is not invariant under the cubic group (a shifted Monkhorst-Pack grid of even
+    N_k is not, for fcc) or if L and H are built in inconsistent orbital conventions."""
+    from orbsym.materials.hall import hall_conductivity
+    from orbsym.materials.slater_koster import material
+
+    m = material("Pt")
+    mu = m.fermi_level(5.0, N_k=8)
+    ds = hall_conductivity(m, mu, operator="L", N_k=8, eta=0.1, convergence=False)
+    s = ds.sigma.values[0]  # (gamma, alpha, beta)
+    eps = np.zeros((3, 3, 3))
+    for (a, b, c), sign in {(0, 1, 2): 1, (1, 2, 0): 1, (2, 0, 1): 1, (0, 2, 1): -1, (2, 1, 0): -1, (1, 0, 2): -1}.items():
+        eps[a, b, c] = sign
+    oh = s[2, 0, 1]
+    assert abs(oh) > 1.0
+    np.testing.assert_allclose(s, oh * eps, atol=1e-9 * abs(oh))

@@ -169,7 +169,7 @@ def test_fermi_level_of_a_simple_cubic_s_band():
     assert m.fermi_level(0.5, N_k=12, T=0.05) == pytest.approx(0.3, abs=1e-9)
     # and the count at the result equals the request at another filling
     mu = m.fermi_level(0.2, N_k=12, T=0.1)
-    frac = np.stack(np.meshgrid(*[(np.arange(12) + 0.5) / 12] * 3, indexing="ij"), -1).reshape(-1, 3)
+    frac = np.stack(np.meshgrid(*[np.arange(12) / 12] * 3, indexing="ij"), -1).reshape(-1, 3)
     E = m.bands(m.k_cartesian(frac))
     assert np.mean(1 / (1 + np.exp((E - mu) / 0.1))) == pytest.approx(0.2, abs=1e-9)
     with pytest.raises(ValueError, match="below the 1 states"):
