@@ -112,6 +112,79 @@ Materials (orbsym.materials: TightBinding, hall_conductivity, edelstein)
   ``C = (1/2 pi) sum_occ int Omega_xy d^2k``, ``Omega = curl A``, ``A = i <u|grad_k u>``.
 * Edelstein response: ``<O_gamma>`` per cell; natural per unit force ``q E``, physical in hbar per
   cell per ``V/cm`` for electrons (``q = -e``: the sign of the natural number flips).
+* k grids of bulk sums and of ``TightBinding.fermi_level`` are Gamma-centred (``k = j/N_k`` in
+  the reciprocal basis): invariant under every point-group operation of the lattice.
+
+Atomic shells (orbsym.materials.shells)
+---------------------------------------
+* Real orbitals are Wannier90's angular functions (User Guide, "Angular functions"), unit-normalised
+  on the sphere, each with the + sign of its monomial; order per shell = Wannier90's ``m_r`` order:
+  ``s``; ``pz, px, py``; ``dz2, dxz, dyz, dx2-y2, dxy``; ``fz3, fxz2, fyz2, fz(x2-y2), fxyz,
+  fx(x2-3y2), fy(3x2-y2)``.  ``t2g = (dxz, dyz, dxy)``, ``eg = (dz2, dx2-y2)``.
+* Phases from Condon-Shortley ``Y_l^m``; for ``m > 0`` the cos type is ``(Y^{-m} + (-1)^m Y^m)/sqrt2``,
+  the sin type ``i (Y^{-m} - (-1)^m Y^m)/sqrt2``.  ``(L_a)_ij = <i|L_a|j>`` (hbar = 1); an incomplete
+  shell carries ``P L P``.
+* Rotations: ``Theta_i(R^-1 r) = sum_j Theta_j(r) D_ji``; ``D L_a D^T = det(R) sum_b R_ba L_b``.
+* Spin ``S = sigma/2`` on (up, down) along +z.  Spinful orders: ``"interleaved"`` (orb1 up, orb1
+  down, ...; Wannier90 >= 2, QE, VASP >= 6) and ``"block"`` (all up, then all down; VASP 5).
+* SOC ``H = lam L.S``: ``j = l + 1/2`` at ``+lam l/2``, ``j = l - 1/2`` at ``-lam (l + 1)/2``.
+* t2g and Eq. 2: Wannier90's ``(dxz, dyz, dxy)`` -> orbsym's ``(d_yz, d_xz, d_xy)`` is a pure
+  permutation.  The physical L projected on t2g, in that basis, is ``(+L~_x, +L~_y, -L~_z)`` of Eq. 2
+  (``= -L~`` if the sign of ``d_xy`` is flipped): the t2g triplet obeys the reversed algebra.
+
+Wannier90 files (orbsym.materials.wannier90)
+--------------------------------------------
+* ``_hr.dat`` and ``_tb.dat`` hold Wannier90's convention II, ``H(k) = sum_R e^{ik.R} H(R)``,
+  ``H(R)_mn = <0m|H|Rn>`` (eV), ``R`` in cell coordinates.  Convention I, ``H^I_mn(k) =
+  e^{-ik.tau_m} H_mn(k) e^{ik.tau_n}``, uses the position of each orbital's atom (or the Wannier
+  centre for generic orbitals).  Both give the same bands.
+* The files store ``ndegen(R) H(R)``: the readers divide, ``write_hr`` multiplies (weight 1 by default).
+* ``_wsvec.dat`` (``use_ws_distance``): for each ``(R, m, n)`` with shifts ``T_1..T_N``,
+  ``H(R + T_d)_mn += H(R)_mn / N`` (``H(k)`` unchanged on the Wannier90 k grid).
+* Spinor order ``"interleaved"`` by default; ``"block"`` detected from ``(u)``/``(d)`` projection lines
+  or forced with ``spin_order="block"``.  Bohr converted with 0.52917721092 Angstrom (Wannier90 3.x).
+
+Slater-Koster (orbsym.materials.slater_koster)
+----------------------------------------------
+* Two-centre integrals of Slater & Koster (1954) Table I: ``E_ab(d) = <a,0|H|b,d>``; ``V_{l_a l_b mu}``
+  (``l_a <= l_b``) with the lower-l orbital on the origin atom and the p, d lobes along ``+d``
+  (``sp_sigma = <s|H|p_z at +d z>``); the reversed order obeys ``E_ba = (-1)^(l_a + l_b) E_ab``.
+* Eq. 3's t2g metal is the nearest-neighbour simple-cubic case ``dd_pi = -t``, ``dd_delta = -gamma``.
+* Stoner exchange ``H_ex = -(1/2) Delta.sigma = -Delta.S`` per orbital (majority along ``Delta``).
+* Shipped sets are stored in Ry and bohr (converted with CODATA 2018: 1 Ry = 13.605693122994 eV,
+  1 bohr = 0.529177210903 Angstrom); a strained lattice constant keeps the integrals.
+
+Material films (orbsym.materials.films)
+---------------------------------------
+* A film stacks ``N_x`` cells along one lattice vector ``a_s`` (open), periodic along the two others.
+  Film frame (default): ``x`` = the film normal (``a_y x a_z``, oriented along ``a_s``), ``y`` along
+  the first transverse lattice vector, ``z = x cross y``; positions, cell vectors and the vector
+  operators (``J'_a = sum_b R_ab J_b``) are rotated into it, so that ``E_y``, ``E_z`` lie in the film.
+* A uniform field must be parallel to the open surfaces (``a_y x a_z`` has no component along it);
+  an oblique stacking vector (fcc (111)) is allowed.
+* Stacks share cell and atom positions (commensurate); bonds across an interface take the mean of
+  the two materials' matrices (``interface="mean"``) or the lower / upper one's.
+
+Disorder (orbsym.numeric.disorder, orbsym.workflows.ensembles)
+--------------------------------------------------------------
+* A configuration is reproducible from (kinds, strengths, seed): term ``i`` draws from stream ``i``
+  of ``numpy.random.SeedSequence(seed).spawn(n_terms)``; explicit arrays (``Potential``,
+  ``VacancyMask``, per-bond matrices) rebuild it exactly.
+* Anderson ``W``: uniform in ``[-W/2, W/2]`` (full width ``W``) or Gaussian of standard deviation
+  ``W``, times 1 on the site (``per_orbital``: independent diagonal entries); random hoppings: each
+  bond instance scaled by ``1 + d``; vacancies: exact removal (bonds cut); magnetic texture:
+  ``-m.J_s`` with ``|m|`` fixed, directions uniform on a spherical cap.
+* Ensemble averages: the mean over realizations and the standard error ``s/sqrt(n)`` (``ddof = 1``);
+  every realization's per-site balance is checked.
+
+Output conventions
+------------------
+* Finite-size floor: a variable ``V`` may state the size below which ``|V|`` is finite-size noise, in
+  ``V``'s units: attribute ``finite_size_floor`` (a number, or the name of a variable holding it), a
+  variable ``V_finite_size_floor``, or a global attribute; ``orbsym plot`` shades ``|V|`` below it.
+* ``orbsym transport`` records ``mu`` as the model's chemical potential; the API's
+  ``transport(mu=...)`` is the Fermi level on the energy axis of ``h`` (0 = the model's mu);
+  ``mu_L = mu + s V``, ``mu_R = mu - (1 - s) V`` on the model's scale.
 
 Magnetization directions
 ------------------------
