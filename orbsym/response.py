@@ -456,9 +456,12 @@ def orbital_hall(model="nm", mu=PAPER_PARAMETERS["mu"], N_k=400, T=0.0, eta=0.0,
 
     Parameters
     ----------
-    model : {"nm", "am", "fm"}, orbsym Model or KernelSet
+    model : {"nm", "am", "fm"}, orbsym Model, KernelSet or orbsym.materials.TightBinding
         Built-in kinds in ``basis``, a user/symmetry-generated model (e.g.
-        ``symmetric_hoppings("t2g", neighbours="nn+nnn").to_model()``) or its kernels.
+        ``symmetric_hoppings("t2g", neighbours="nn+nnn").to_model()``) or its kernels; a numeric
+        crystal model (Wannier90, Slater-Koster; any dimension) goes to
+        :func:`orbsym.materials.hall.hall_conductivity` (natural units here; its own generators, else
+        the atom-centred L).
     mu : float or sequence of float
         Chemical potential(s) (units of t), the Fermi level: one diagonalization serves all (``mu``
         enters as ``-mu 1``; a model without a ``mu`` parameter is shifted the same way).
@@ -503,6 +506,10 @@ def orbital_hall(model="nm", mu=PAPER_PARAMETERS["mu"], N_k=400, T=0.0, eta=0.0,
     """
     from .numeric.checks import ENERGY_LIMIT
 
+    from .materials.model import TightBinding
+
+    if isinstance(model, TightBinding):
+        return _material_hall(model, mu, N_k, T, eta, polarization, basis, params)
     builtin = isinstance(model, str)
     if basis is not None and not builtin:
         raise ValueError(f"basis={basis!r} applies only to the built-in kinds 'nm', 'am', 'fm'; a user Model or KernelSet brings its own basis")
@@ -545,6 +552,47 @@ def orbital_hall(model="nm", mu=PAPER_PARAMETERS["mu"], N_k=400, T=0.0, eta=0.0,
         "eta": eta,
         "current": "conventional {v_x, J}/2 (= sum of orbsym bond currents d_x j_d)",
         "units": UNITS.replace("per bond", "per site (bulk)"),
+    }
+
+
+def _material_hall(model, mu, N_k, T, eta, polarization, basis, params):
+    """:func:`orbital_hall` of a numeric crystal model: :func:`orbsym.materials.hall.hall_conductivity`
+    in natural units (the component ``sigma^{J_pol}_{xy}``; ``J``: the model's own generators when it
+    has them, else the atom-centred ``L``), in the dict layout of :func:`orbital_hall`."""
+    from .materials.hall import hall_conductivity
+
+    if basis is not None:
+        raise ValueError(f"basis={basis!r} applies only to the built-in kinds 'nm', 'am', 'fm'; a TightBinding brings its own orbitals")
+    if params:
+        raise ValueError(f"model parameters {sorted(params)} apply to symbolic models; a TightBinding has numeric H(R) (build another model instead)")
+    pol = check_name("polarization", polarization, ("x", "y", "z"))
+    op = "model" if model.generators is not None else "L"
+    kw = dict(components=f"{pol}xy", N_k=N_k, T=T, units="natural", convergence=False)
+    ds = hall_conductivity(model, mu, operator=op, eta=eta, **kw)
+    charge = hall_conductivity(model, mu, operator="charge", eta=0.0, **dict(kw, components="xy"))
+    g = "xyz".index(pol)
+    scalar = np.ndim(mu) == 0
+
+    def out(v):
+        v = np.asarray(v, float)
+        return float(v[0]) if scalar else v
+
+    sea = ds.fermi_sea.values[:, g, 0, 1]
+    surf = ds.fermi_surface.values[:, g, 0, 1] if "fermi_surface" in ds else None
+    return {
+        "mu": out(ds.mu.values),
+        "sigma": out(sea),
+        "fermi_surface": None if surf is None else out(surf),
+        "total": out(ds.sigma.values[:, g, 0, 1]),
+        "charge_hall": out(charge.fermi_sea.values[:, 0, 0, 1]),
+        "polarization": pol,
+        "model": model.name,
+        "N_k": N_k,
+        "T": T,
+        "eta": eta,
+        "current": f"conventional {{v_x, J}}/2 with J = {'the model generators' if op == 'model' else 'the atom-centred L'} (orbsym.materials.hall)",
+        "units": "natural: e = hbar = 1, per unit force q E, per cell (lengths and energies of the model); "
+                 "physical units: orbsym.materials.hall.hall_conductivity(units='physical')",
     }
 
 

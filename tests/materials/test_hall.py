@@ -497,3 +497,22 @@ def test_cubic_symmetry_of_a_shipped_fcc_metal():
     oh = s[2, 0, 1]
     assert abs(oh) > 1.0
     np.testing.assert_allclose(s, oh * eps, atol=1e-9 * abs(oh))
+
+
+def test_orbital_hall_takes_a_numeric_model_and_agrees_with_the_symbolic_path():
+    """orbsym.orbital_hall(TightBinding) equals orbital_hall of the same model given symbolically."""
+    from orbsym.response import orbital_hall
+    from orbsym.symbolic.continuity import kernels
+    from orbsym.symbolic.symmetry import symmetric_hoppings
+
+    model = symmetric_hoppings("t2g", "D4h", neighbours="nn+nnn", time_reversal=True).to_model()
+    P = dict(t_1=-0.5, t_2=-1.0, t_3=-1.0, s_1=0.1, s_2=0.1, s_3=0.2)
+    ref = orbital_hall(model, mu=[-0.2, 0.4], N_k=12, eta=0.05, T=0.05, **P)
+    ks = kernels(model)
+    tb = TightBinding.from_kernels(ks, {**P, **({"mu": 0.0} if "mu" in ks.parameters else {})})
+    got = orbital_hall(tb, mu=[-0.2, 0.4], N_k=12, eta=0.05, T=0.05)
+    for key in ("sigma", "fermi_surface", "total", "charge_hall"):
+        np.testing.assert_allclose(got[key], ref[key], atol=1e-12, err_msg=key)
+    assert abs(ref["sigma"][0]) > 1e-3
+    with pytest.raises(ValueError, match="symbolic models"):
+        orbital_hall(tb, mu=0.0, t_1=1.0)
