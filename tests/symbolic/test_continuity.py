@@ -134,7 +134,7 @@ def _check_all_identities(model, params, seed, Lx=4, Ly=3, tol=1e-12):
     return worst
 
 
-@settings(max_examples=15)
+@settings(max_examples=5, deadline=None)  # an exact identity: a few random models and states suffice (1.2 s each)
 @given(seed=st.integers(0, 2**31 - 1), rot=st.just(0))
 def test_exact_on_random_nonequilibrium_states_for_general_complex_hoppings(seed, rot):
     model = _generic(rot)
