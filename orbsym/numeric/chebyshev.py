@@ -31,9 +31,11 @@ quadrature (a DCT-II of ``f`` on ``M >= 4 N`` Chebyshev nodes; the aliasing erro
 
     |c_n| <= 2 M_r r^-n,      sup_{[-1, 1]} |f - p_N| <= sum_{n > N} |c_n| <= 2 M_r r^-N / (r - 1)
 
-(Trefethen, *Approximation Theory and Approximation Practice*, Thm 8.1-8.2), minimized over ``r``.  This
-``truncation_error`` bounds ``||f(H) - p_N(H)||_2`` (the spectrum lies in ``[-1, 1]``), hence every
-matrix element of ``rho``; the order ``N`` is the smallest one with bound ``<= tol``.  Since
+(Trefethen, *Approximation Theory and Approximation Practice*, Thm 8.1-8.2), minimized over ``r``.  The
+reported ``truncation_error`` is ``sum_{N < n <= L} |c_n| + 2 M_r r^-L / (r - 1)`` with ``L >=`` the order
+the ellipse bound alone would need (the computed coefficients where they are known, the bound beyond:
+tighter, still an upper bound up to the quadrature's aliasing).  It bounds ``||f(H) - p_N(H)||_2`` (the
+spectrum lies in ``[-1, 1]``), hence every matrix element of ``rho``; the order ``N`` is the smallest one with bound ``<= tol``.  Since
 ``r_p - 1 ~ pi T / a``, ``N ~ (a / pi T) ln(1/tol)``.  No damping kernel is used for ``f(H)``: the series
 of an analytic function converges geometrically and uniformly, with no Gibbs oscillation to suppress; a
 kernel would only multiply ``c_n`` by ``g_n = 1 - O(n^2/N^2)`` and add an ``O(1/N^2)`` error.  ``T = 0``
@@ -87,7 +89,7 @@ from .checks import integer_at_least, real_number, unknown_name
 __all__ = [
     "SparseSample", "spectral_bounds", "FermiExpansion", "chebyshev_coefficients", "jackson_kernel",
     "local_observables", "LocalObservables", "stochastic_traces", "StochasticTraces", "POLARIZATIONS",
-    "DEFAULT_MARGIN", "CHUNK_BYTES",
+    "DEFAULT_MARGIN", "DEFAULT_TOL", "CHUNK_BYTES",
 ]
 
 #: Polarizations of every local and global result: the charge (``J = 1``) and ``J_x, J_y, J_z``.
@@ -98,6 +100,8 @@ DEFAULT_MARGIN = 0.01
 CHUNK_BYTES = 512 * 2**20
 #: Seconds per (nonzero x vector) of the sparse product (measured with SciPy on this machine, one core: 0.1-0.3 G/s).
 _SECONDS_PER_NNZ_COLUMN = 7e-9
+#: Default truncation bound of ``rho`` when neither ``tol`` nor ``order`` is given.
+DEFAULT_TOL = 1e-8
 #: Largest order accepted (beyond it the request is T far below the bandwidth: use an exact engine).
 MAX_ORDER = 200000
 
@@ -474,10 +478,10 @@ class FermiExpansion:
         raise unknown_name("expanded function", kind, ("fermi", "grand"))
 
     @classmethod
-    def build(cls, bounds, T, mu=0.0, tol=1e-8, order=None, kind="fermi"):
+    def build(cls, bounds, T, mu=0.0, tol=None, order=None, kind="fermi"):
         """Expansion of ``f`` on ``bounds = (E_min, E_max)`` at ``T > 0`` with bound ``<= tol`` (smallest
-        order) or at the given ``order`` (refused if its bound exceeds ``tol``: the message names the order
-        needed)."""
+        order; ``tol`` default :data:`DEFAULT_TOL`) or at the given ``order`` (refused if its bound exceeds
+        a given ``tol``: the message names the order needed; with ``tol=None`` the bound is only reported)."""
         T = real_number("temperature T", T, minimum=0.0)
         if T == 0:
             raise ValueError(
@@ -485,7 +489,9 @@ class FermiExpansion:
                 "converges like 1/N with no error bound; use T > 0 (order ~ (a / pi T) ln(1/tol)) or an exact engine"
             )
         mu = real_number("mu", mu)
-        tol = real_number("tol", tol, minimum=0.0, strict=True)
+        if tol is None and order is None:
+            tol = DEFAULT_TOL
+        tol = None if tol is None else real_number("tol", tol, minimum=0.0, strict=True)
         lo, hi = float(bounds[0]), float(bounds[1])
         a, b = (hi - lo) / 2, (hi + lo) / 2
         zp = (mu + 1j * np.pi * T - b) / a
@@ -506,30 +512,38 @@ class FermiExpansion:
         def bound(n):
             return float(np.exp(lnbound(n)))
 
-        if order is None:
+        def bound_order(target):  # smallest n with the ellipse bound <= target
             n_lo, n_hi = 1, 1
-            while bound(n_hi) > tol:
+            while bound(n_hi) > target:
                 n_hi *= 2
                 if n_hi > MAX_ORDER:
-                    raise ValueError(f"the tolerance {tol:g} at T = {T:g} needs a Chebyshev order above {MAX_ORDER} (spectral half width "
-                                     f"{a:.3g}): raise T or tol, or use an exact engine")
+                    raise ValueError(f"the tolerance {target:g} at T = {T:g} needs a Chebyshev order above {MAX_ORDER} (spectral half "
+                                     f"width {a:.3g}): raise T or tol, or use an exact engine")
             while n_lo < n_hi:
                 mid = (n_lo + n_hi) // 2
-                if bound(mid) <= tol:
+                if bound(mid) <= target:
                     n_hi = mid
                 else:
                     n_lo = mid + 1
-            N = n_hi
+            return n_hi
+
+        # tails[n] = sum_{n < k <= L} |c_k| (computed) + ellipse bound at L >= every order considered
+        if order is None:
+            L = max(bound_order(tol), 16)
         else:
             N = integer_at_least("order", order, 1, " (highest Chebyshev degree)")
             if N > MAX_ORDER:
                 raise ValueError(f"order must be <= {MAX_ORDER}, got {order}")
-            if bound(N) > tol:
-                need = cls.build(bounds, T, mu, tol, None, kind).order
-                raise ValueError(f"order {N} is too small for the tolerance {tol:g} at T = {T:g}: its truncation bound is {bound(N):.3g}; "
-                                 f"order {need} is needed")
-        c = chebyshev_coefficients(fz, a, b, N)
-        return cls(T, mu, a, b, N, c, bound(N), float(rp), kind)
+            L = max(2 * N, 16)
+        c = chebyshev_coefficients(fz, a, b, L, nodes=8 * (L + 1))
+        tails = np.r_[np.cumsum(np.abs(c[::-1]))[::-1][1:], 0.0] + bound(L)
+        if order is None:
+            N = int(np.argmax(tails <= tol))
+        elif tol is not None and tails[N] > tol:
+            need = cls.build(bounds, T, mu, tol, None, kind).order
+            raise ValueError(f"order {N} is too small for the tolerance {tol:g} at T = {T:g}: its truncation bound is {tails[N]:.3g}; "
+                             f"order {need} is needed")
+        return cls(T, mu, a, b, N, c[: N + 1].copy(), float(tails[N]), float(rp), kind)
 
     def tail(self, n0):
         """``sum_{n0 < n <= N} |c_n|`` (the computed coefficients)."""
@@ -674,7 +688,7 @@ def _memory_check(n_rows, nnz, m_block, order, n_cols, dtype_bytes, what):
     return check_resources(est, what=what, hint="choose fewer sites, a smaller radius, a higher T or a lower accuracy")
 
 
-def local_observables(sample, T, sites, mu=0.0, tol=1e-8, order=None, radius=None, bounds=None, block=None, chunk_bytes=CHUNK_BYTES):
+def local_observables(sample, T, sites, mu=0.0, tol=None, order=None, radius=None, bounds=None, block=None, chunk_bytes=CHUNK_BYTES):
     """Local densities, bond currents and sources, torques and the per-site balance at chosen sites.
 
     Parameters
@@ -685,10 +699,11 @@ def local_observables(sample, T, sites, mu=0.0, tol=1e-8, order=None, radius=Non
     sites : list of (x, y, site) or bool mask (N_x, width, n_sites)
     mu : float
         Extra chemical potential (units of t; the model's ``mu`` is in the on-site matrices).
-    tol : float
-        Requested bound on the truncation error of ``rho`` (``sup |f - p_N|``).
+    tol : float, optional
+        Requested bound on the truncation error of ``rho`` (``sup |f - p_N|``); default
+        :data:`DEFAULT_TOL` unless ``order`` is given.
     order : int, optional
-        Fixed order (refused if its bound exceeds ``tol``, naming the order needed).
+        Fixed order (refused if its bound exceeds a given ``tol``, naming the order needed).
     radius : int, optional
         Hops of the region the recurrence runs on; default the exact one (no region error).
     bounds : (E_min, E_max), optional
