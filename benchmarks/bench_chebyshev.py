@@ -1,0 +1,107 @@
+"""Benchmark: the Chebyshev engine (orbsym.numeric.chebyshev) on a disordered sample of >= 10^6 orbitals.
+
+Run by hand (one BLAS thread)::
+
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/bench_chebyshev.py [--L 600] [--W 1.0] [--T 0.05]
+        [--tol 1e-4] [--sites 2] [--vectors 4] [--moments 256]
+
+System: a t2g metal (three orbitals yz, zx, xy per site, ``L`` of the t2g shell as generators) on an
+``L x L`` square sample (open edges), nearest-neighbour hopping ``t = 1`` for the two orbitals lying in
+the bond's plane and ``0.1`` for the third, plus ``0.1 L_y`` (x bonds) and ``-0.1 L_x`` (y bonds), an orbital
+Zeeman term ``0.1 L_z`` (so that ``H`` is complex and has no antiunitary symmetry: the equilibrium bond
+currents of ``L`` do not vanish), and uniform Anderson disorder of width ``W``.  Built with
+:meth:`SparseSample.from_arrays` (a :class:`SiteLattice` of this size cannot be built: its dense slice
+chain alone is ``L (3 L)^2`` complex numbers).
+
+Stages, each with wall time and the peak resident memory so far (``ru_maxrss``):
+
+1. assembly of the sparse ``H`` and the Gershgorin bounds;
+2. time per Chebyshev step (one sparse product ``Ht @ X`` and the recurrence update) for blocks of
+   ``m = 1, 4, 16, 48`` vectors;
+3. local observables (densities, every bond's eom pieces, torques, the balance) at ``--sites`` sites near
+   the centre at ``T``, order from ``--tol``;
+4. a stochastic trace with ``--vectors`` random-phase vectors (particles, total L, grand potential,
+   ``--moments`` DOS moments), with standard errors.
+"""
+
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from orbsym.numeric.chebyshev import (  # noqa: E402
+    FermiExpansion, SparseSample, _chebyshev_apply, _rescaled, local_observables, spectral_bounds, stochastic_traces,
+)
+from orbsym.numeric.sites import Site  # noqa: E402
+
+
+def _arg(name, default):
+    return type(default)(sys.argv[sys.argv.index(name) + 1]) if name in sys.argv else default
+
+
+def rss():
+    return f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GB"
+
+
+def t2g_sample(L, W, seed=0):
+    eps = np.zeros((3, 3), complex)
+    Lop = np.zeros((3, 3, 3), complex)  # (L_a)_bc = -i eps_abc in the (yz, zx, xy) basis
+    for a, b, c in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):
+        Lop[a, b, c], Lop[a, c, b] = -1j, 1j
+    eps += 0.1 * Lop[2]
+    cell = (Site("t2g", (0, 0, 0), eps, Lop),)
+    rng = np.random.default_rng(seed)
+    onsite = np.broadcast_to(eps, (L, L, 3, 3)) + (W * (rng.random((L, L)) - 0.5))[:, :, None, None] * np.eye(3)
+    # orbital-Rashba-like complex hopping 0.1 L_y (x bonds), -0.1 L_x (y bonds): no antiunitary symmetry left
+    hops = [(0, 0, (1, 0), np.diag([0.1, 1.0, 1.0]) + 0.1 * Lop[1]), (0, 0, (0, 1), np.diag([1.0, 0.1, 1.0]) - 0.1 * Lop[0])]
+    return SparseSample.from_arrays([cell] * L, hops, L, onsite=[onsite])
+
+
+def main():
+    L, W, T, tol = _arg("--L", 600), _arg("--W", 1.0), _arg("--T", 0.05), _arg("--tol", 1e-4)
+    n_sites, R, n_mom = _arg("--sites", 2), _arg("--vectors", 4), _arg("--moments", 256)
+    print(f"t2g sample {L} x {L}, Anderson W = {W}, T = {T}, tol = {tol}")
+    t0 = time.perf_counter()
+    S = t2g_sample(L, W)
+    t_build = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    bounds = spectral_bounds(S.H)
+    t_bounds = time.perf_counter() - t0
+    print(f"[1] H: {S.n_states} orbitals, {S.H.nnz} nonzeros ({S.H.dtype}); assembly {t_build:.2f} s, Gershgorin bounds "
+          f"({bounds[0]:.3f}, {bounds[1]:.3f}) {t_bounds:.2f} s; peak RSS {rss()}")
+    ex = FermiExpansion.build(bounds, T, 0.0, tol)
+    print(f"    Fermi series at T = {T}: order {ex.order}, truncation bound {ex.truncation_error:.2e} (pole radius {ex.pole_radius:.5f})")
+    Ht = _rescaled(S.H, ex.a, ex.b)
+    steps = 6
+    for m in (1, 4, 16, 48):
+        X = np.random.default_rng(1).standard_normal((S.n_states, m)) + 0j
+        t0 = time.perf_counter()
+        _chebyshev_apply(Ht, X, [np.ones(steps + 1)])
+        dt = (time.perf_counter() - t0) / steps
+        print(f"[2] block m = {m:3d}: {dt:.3f} s per Chebyshev step ({dt / m * 1e3:.1f} ms per vector-step, "
+              f"{S.H.nnz * m / dt / 1e9:.3f} G nonzero-vector products/s); peak RSS {rss()}")
+        del X
+    c = L // 2
+    sites = [(c + k, c, 0) for k in range(n_sites)]
+    t0 = time.perf_counter()
+    res = local_observables(S, T, sites, tol=tol, bounds=bounds)
+    t_loc = time.perf_counter() - t0
+    print(f"[3] local observables at {n_sites} sites, T = {T}: order {res.order}, region radius {res.radius} hops "
+          f"({res.n_region_states} of {S.n_states} orbitals), {t_loc:.1f} s; peak RSS {rss()}")
+    print(f"    error bound per rho entry {res.error:.2e}; density(L_z) {np.round(res.density[3], 6)} +- {res.density_error[3].max():.1e}; "
+          f"{res.eom_start.shape[1]} bonds, |current_z| max {np.abs(res.current[3]).max():.3e}; balance residual "
+          f"{np.abs(res.residual).max():.1e}, rate {np.abs(res.rate).max():.1e}")
+    t0 = time.perf_counter()
+    tr = stochastic_traces(S, T, n_vectors=R, tol=tol, n_moments=n_mom, bounds=bounds, seed=3)
+    t_tr = time.perf_counter() - t0
+    print(f"[4] stochastic trace, {R} vectors, order {tr.order}: {t_tr:.1f} s; peak RSS {rss()}")
+    print(f"    particles {tr.particles:.2f} +- {tr.particles_se:.2f} (of {S.n_states}); L_z total {tr.generators[2]:.2f} +- "
+          f"{tr.generators_se[2]:.2f}; grand potential {tr.grand_potential:.1f} +- {tr.grand_potential_se:.1f} t")
+
+
+if __name__ == "__main__":
+    main()
