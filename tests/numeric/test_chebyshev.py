@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from orbsym.numeric.budget import ResourceError
 from orbsym.numeric.chebyshev import (
-    POLARIZATIONS, FermiExpansion, SparseSample, jackson_kernel, local_observables, spectral_bounds, stochastic_traces,
+    POLARIZATIONS, FermiExpansion, SparseSample, jackson_kernel, kubo_bastin, local_observables, spectral_bounds, stochastic_traces,
 )
 from orbsym.numeric.disorder import Anderson, RandomHopping, Vacancies, realize
 from orbsym.numeric.sites import Hopping, Site, SiteLattice
@@ -325,3 +325,118 @@ def test_refusals(monkeypatch):
     monkeypatch.setenv("ORBSYM_MAX_MEMORY", "20K")
     with pytest.raises(ResourceError, match="local Chebyshev"):
         local_observables(S, 0.3, all_sites(lat), block=10**4)
+
+
+# ---------------------------------------------------------------- (6) Kubo-Bastin
+def positions(S):
+    """Cartesian position of every state (its site's), by loops: the slow path of the Peierls velocity."""
+    pos = np.zeros((S.n_states, 3))
+    for x in range(S.N_x):
+        for y in range(S.width):
+            for s in range(S.n_sites):
+                k = S.start[x, y, s]
+                if k >= 0:
+                    pos[k : k + S.orbitals[s]] = x * S.vectors[0] + y * S.vectors[1] + S.positions[s]
+    return pos
+
+
+def dense_bastin(H, j, v, T, mus, a, b, N, n_energy, area, theta_range):
+    """Bastin formula in the eigenbasis with the Jackson-kernel delta and dG+-/dE written as functions of two
+    energies: sigma = (i / area) int dE f(E) sum_kl j_kl v_lk [delta(E - E_l) G+'(E, E_k) - G-'(E, E_l) delta(E - E_k)]."""
+    E, U = np.linalg.eigh(H)
+    e = (E - b) / a
+    jh, vh = U.conj().T @ j @ U, U.conj().T @ v @ U
+    h = (theta_range[1] - theta_range[0]) / n_energy
+    th = theta_range[0] + h * (np.arange(n_energy) + 0.5)
+    x, s = np.cos(th), np.sin(th)
+    m = np.arange(N)
+    w = jackson_kernel(N) * np.where(m == 0, 1, 2)
+    Te = np.cos(m[:, None] * np.arccos(e)[None])  # (N, n)
+    D = np.einsum("m,mx,mk->xk", w, np.cos(m[:, None] * th[None]) / (np.pi * s[None]), Te)
+    Gp = np.einsum("m,mx,mk->xk", w, -1j * np.exp(-1j * m[:, None] * th[None]) * (x[None] + 1j * m[:, None] * s[None]) / s[None] ** 3, Te)
+    Gm = np.einsum("m,mx,mk->xk", w, 1j * np.exp(1j * m[:, None] * th[None]) * (x[None] - 1j * m[:, None] * s[None]) / s[None] ** 3, Te)
+    P = jh * vh.T  # j_kl v_lk
+    integrand = 1j * (np.einsum("kl,xl,xk->x", P, D, Gp) - np.einsum("kl,xl,xk->x", P, Gm, D))
+    f = 1 / (1 + np.exp((a * x[None] + b - np.asarray(mus)[:, None]) / T))
+    return (f * (integrand * s)[None]).sum(axis=1).real * h / (a**2 * area)  # dx = sin(theta) d theta, dE = a dx
+
+
+def test_velocity_is_the_commutator_with_positions():
+    lat = sample_lattice(31)
+    S = SparseSample.from_sites(lat)
+    H, X = S.H.toarray(), positions(S)
+    for d, name in enumerate("xy"):
+        np.testing.assert_allclose(S.velocity(name).toarray(), 1j * (H * X[None, :, d] - X[:, d, None] * H), atol=1e-14)
+    J = S.generator_operator("z").toarray()
+    v = S.velocity("x").toarray()
+    np.testing.assert_allclose(S.current_operator("x", "z").toarray(), (v @ J + J @ v) / 2, atol=1e-14)
+
+
+def test_green_function_series():
+    """The series of G+ (sign, phase) and of its derivative (the algebra of the Kubo-Bastin kernel)."""
+    N, y = 3000, 0.3
+    g = jackson_kernel(N)
+    m = np.arange(N)
+    w = g * np.where(m == 0, 1, 2)
+
+    def Gp(x):
+        th = np.arccos(x)
+        return np.sum(-1j * w * np.exp(-1j * m * th) / np.sin(th) * np.cos(m * np.arccos(y)))
+
+    for x in (-0.2, 0.7):
+        assert Gp(x).real == pytest.approx(1 / (x - y), rel=1e-4)  # away from the pole: the principal value
+        assert abs(Gp(x).imag) < 1e-6  # and no delta weight
+        th = np.arccos(x)
+        analytic = np.sum(-1j * w * np.exp(-1j * m * th) * (x + 1j * m * np.sin(th)) / np.sin(th) ** 3 * np.cos(m * np.arccos(y)))
+        h = 1e-6
+        assert analytic == pytest.approx((Gp(x + h) - Gp(x - h)) / (2 * h), rel=1e-5)
+    assert Gp(y + 1e-9).imag == pytest.approx(-np.pi * np.sum(w * np.cos(m * np.arccos(y)) ** 2) / (np.pi * np.sin(np.arccos(y))), rel=1e-6)
+
+
+@pytest.mark.parametrize("alpha, beta, pol", [("x", "y", None), ("x", "x", None), ("y", "x", "z"), ("x", "y", "x")])
+def test_kubo_bastin_against_dense_eigenbasis(alpha, beta, pol):
+    lat = sample_lattice(37, N_x=4, width=3)
+    S = SparseSample.from_sites(lat)
+    T, mus, N, ne = 0.2, [-0.5, 0.0, 0.7], 24, 1024
+    kb = kubo_bastin(S, alpha, beta, pol, T=T, mu=mus, n_moments=N, n_vectors="exact", n_energy=ne)
+    ref = dense_bastin(S.H.toarray(), S.current_operator(alpha, pol).toarray(), S.velocity(beta).toarray(), T, mus, kb.a, kb.b, N, ne, kb.area,
+                       kb.theta_range)
+    np.testing.assert_allclose(kb.sigma, ref, rtol=1e-8, atol=1e-10 * np.abs(ref).max())
+    assert np.abs(ref).max() > 1e-4  # not a trivial zero
+    assert kb.area == S.N_x * S.width and kb.resolution == pytest.approx(np.pi * kb.a / N)
+
+
+def test_kubo_bastin_stochastic_and_symmetries():
+    lat = sample_lattice(41, N_x=4, width=3)
+    S = SparseSample.from_sites(lat)
+    ex = kubo_bastin(S, "x", "y", T=0.3, mu=[0.0, 0.5], n_moments=16, n_vectors="exact")
+    st_ = kubo_bastin(S, "x", "y", T=0.3, mu=[0.0, 0.5], n_moments=16, n_vectors=30, seed=2)
+    assert np.all(np.abs(st_.sigma - ex.sigma) < 4 * st_.sigma_se) and np.all(st_.sigma_se > 0)
+    mus = [-1.0, 0.0, 0.5]
+    xx = kubo_bastin(S, "x", "x", T=0.3, mu=mus, n_moments=64, n_vectors="exact")
+    assert np.all(xx.sigma > 0)  # dissipative
+    # for alpha = beta the Bastin formula reduces to Kubo-Greenwood (Fermi surface only, the sea term is a total
+    # derivative): sigma_xx = (pi / area) int dE (-f') Tr[v delta(E - H) v delta(E - H)], same kernel delta
+    E, U = np.linalg.eigh(S.H.toarray())
+    e, vh = (E - xx.b) / xx.a, U.conj().T @ S.velocity("x").toarray() @ U
+    h = (xx.theta_range[1] - xx.theta_range[0]) / 4000
+    th = xx.theta_range[0] + h * (np.arange(4000) + 0.5)
+    m = np.arange(64)
+    w = jackson_kernel(64) * np.where(m == 0, 1, 2)
+    D = np.einsum("m,mx,mk->xk", w, np.cos(m[:, None] * th[None]) / (np.pi * np.sin(th)[None]), np.cos(m[:, None] * np.arccos(e)[None]))
+    tr = np.einsum("kl,xl,xk->x", np.abs(vh) ** 2, D, D)
+    for mu, sig in zip(mus, xx.sigma):
+        z = (xx.a * np.cos(th) + xx.b - mu) / 0.3
+        mfp = 1 / (4 * 0.3 * np.cosh(z / 2) ** 2)  # -df/dE
+        assert sig == pytest.approx(np.pi / (xx.area * xx.a) * np.sum(mfp * tr * np.sin(th)) * h, rel=1e-6)
+    real = SparseSample.from_sites(sample_lattice(41, N_x=4, width=3, real=True))
+    kw = dict(T=0.3, mu=[0.0, 0.5], n_moments=16, n_vectors="exact")
+    xy, yx = kubo_bastin(real, "x", "y", **kw), kubo_bastin(real, "y", "x", **kw)
+    assert np.abs(xy.sigma - yx.sigma).max() < 1e-12 * np.abs(xy.sigma).max()  # real H (time reversal): no Hall part (Onsager)
+    assert np.abs(ex.sigma - kubo_bastin(S, "y", "x", **kw).sigma).max() > 1e-4  # a complex H has one
+    with pytest.raises(ValueError, match="T = 0"):
+        kubo_bastin(S, T=0.0)
+    with pytest.raises(ValueError, match="velocity direction"):
+        kubo_bastin(S, "w", "y")
+    with pytest.raises(ValueError, match="n_vectors"):
+        kubo_bastin(S, n_vectors="all")
