@@ -21,7 +21,11 @@ Stages, each with wall time and the peak resident memory so far (``ru_maxrss``):
 3. local observables (densities, every bond's eom pieces, torques, the balance) at ``--sites`` sites near
    the centre at ``T``, order from ``--tol``;
 4. a stochastic trace with ``--vectors`` random-phase vectors (particles, total L, grand potential,
-   ``--moments`` DOS moments), with standard errors.
+   ``--moments`` DOS moments), with standard errors;
+5. Kubo-Bastin ``sigma_xy`` (charge, and the orbital Hall conductivity of ``{v_x, L_z}/2``) with
+   ``--kb-moments`` moments and ``--kb-vectors`` random vectors, at three chemical potentials.
+
+``--stages 345`` runs a subset.
 """
 
 import os
@@ -34,7 +38,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from orbsym.numeric.chebyshev import (  # noqa: E402
-    FermiExpansion, SparseSample, _chebyshev_apply, _rescaled, local_observables, spectral_bounds, stochastic_traces,
+    FermiExpansion, SparseSample, _chebyshev_apply, _rescaled, kubo_bastin, local_observables, spectral_bounds, stochastic_traces,
 )
 from orbsym.numeric.sites import Site  # noqa: E402
 
@@ -64,6 +68,8 @@ def t2g_sample(L, W, seed=0):
 def main():
     L, W, T, tol = _arg("--L", 600), _arg("--W", 1.0), _arg("--T", 0.05), _arg("--tol", 1e-4)
     n_sites, R, n_mom = _arg("--sites", 2), _arg("--vectors", 4), _arg("--moments", 256)
+    kb_mom, kb_vec = _arg("--kb-moments", 64), _arg("--kb-vectors", 2)
+    stages = _arg("--stages", "12345")
     print(f"t2g sample {L} x {L}, Anderson W = {W}, T = {T}, tol = {tol}")
     t0 = time.perf_counter()
     S = t2g_sample(L, W)
@@ -77,7 +83,7 @@ def main():
     print(f"    Fermi series at T = {T}: order {ex.order}, truncation bound {ex.truncation_error:.2e} (pole radius {ex.pole_radius:.5f})")
     Ht = _rescaled(S.H, ex.a, ex.b)
     steps = 6
-    for m in (1, 4, 16, 48):
+    for m in ((1, 4, 16, 48) if "2" in stages else ()):
         X = np.random.default_rng(1).standard_normal((S.n_states, m)) + 0j
         t0 = time.perf_counter()
         _chebyshev_apply(Ht, X, [np.ones(steps + 1)])
@@ -85,6 +91,15 @@ def main():
         print(f"[2] block m = {m:3d}: {dt:.3f} s per Chebyshev step ({dt / m * 1e3:.1f} ms per vector-step, "
               f"{S.H.nnz * m / dt / 1e9:.3f} G nonzero-vector products/s); peak RSS {rss()}")
         del X
+    if "3" in stages:
+        stage3(S, L, T, tol, n_sites, bounds)
+    if "4" in stages:
+        stage4(S, T, tol, R, n_mom, bounds)
+    if "5" in stages:
+        stage5(S, T, kb_mom, kb_vec)
+
+
+def stage3(S, L, T, tol, n_sites, bounds):
     c = L // 2
     sites = [(c + k, c, 0) for k in range(n_sites)]
     t0 = time.perf_counter()
@@ -95,12 +110,25 @@ def main():
     print(f"    error bound per rho entry {res.error:.2e}; density(L_z) {np.round(res.density[3], 6)} +- {res.density_error[3].max():.1e}; "
           f"{res.eom_start.shape[1]} bonds, |current_z| max {np.abs(res.current[3]).max():.3e}; balance residual "
           f"{np.abs(res.residual).max():.1e}, rate {np.abs(res.rate).max():.1e}")
+
+
+def stage4(S, T, tol, R, n_mom, bounds):
     t0 = time.perf_counter()
     tr = stochastic_traces(S, T, n_vectors=R, tol=tol, n_moments=n_mom, bounds=bounds, seed=3)
     t_tr = time.perf_counter() - t0
     print(f"[4] stochastic trace, {R} vectors, order {tr.order}: {t_tr:.1f} s; peak RSS {rss()}")
     print(f"    particles {tr.particles:.2f} +- {tr.particles_se:.2f} (of {S.n_states}); L_z total {tr.generators[2]:.2f} +- "
           f"{tr.generators_se[2]:.2f}; grand potential {tr.grand_potential:.1f} +- {tr.grand_potential_se:.1f} t")
+
+
+def stage5(S, T, N, R):
+    for pol in (None, "z"):
+        t0 = time.perf_counter()
+        kb = kubo_bastin(S, "x", "y", pol, T=T, mu=[-1.0, 0.0, 1.0], n_moments=N, n_vectors=R, seed=5)
+        what = "charge sigma_xy" if pol is None else "orbital Hall sigma^{L_z}_xy"
+        print(f"[5] Kubo-Bastin {what}, {N} x {N} moments, {R} vectors (resolution {kb.resolution:.3f} t): {time.perf_counter() - t0:.1f} s; "
+              f"peak RSS {rss()}")
+        print(f"    mu = -1, 0, 1: sigma = {np.array2string(kb.sigma, precision=5)} +- {np.array2string(kb.sigma_se, precision=5)} (per area, e = hbar = a = 1)")
 
 
 if __name__ == "__main__":

@@ -100,9 +100,17 @@ POLARIZATIONS = ("charge", "x", "y", "z")
 DEFAULT_MARGIN = 0.01
 #: Memory for one block of recurrence vectors (three ``(n_states, m)`` arrays and the sum).
 CHUNK_BYTES = 512 * 2**20
-#: Default vectors per block: SciPy's CSR times a dense block runs at about the same speed per vector for
-#: 1 ... 48 vectors (measured, 2.7e5 states: 2-5 ms per vector-step), 16 being the best on this machine.
+#: Largest default number of vectors per block.  SciPy's CSR times a dense block is no faster per vector
+#: than one vector at a time (measured on this machine: 2.7e5 states, 2-5 ms per vector-step for 1 ... 48
+#: vectors, 16 the best; 1.08e6 states, 76 / 88 / 211 ms per vector-step for 1 / 4 / 16 vectors), so the
+#: default block is ``clip(BLOCK_STATES / n_states, 1, BLOCK)``.
 BLOCK = 16
+#: See :data:`BLOCK`.
+BLOCK_STATES = 2**21
+
+
+def _default_block(n_rows, n_cols, per_column_bytes, chunk_bytes):
+    return max(1, min(n_cols, BLOCK, BLOCK_STATES // max(n_rows, 1), int(chunk_bytes // max(per_column_bytes, 1))))
 #: Seconds per (nonzero x vector) of the sparse product (measured with SciPy on this machine, one core: 0.1-0.3 G/s).
 _SECONDS_PER_NNZ_COLUMN = 7e-9
 #: Default truncation bound of ``rho`` when neither ``tol`` nor ``order`` is given.
@@ -589,27 +597,41 @@ class FermiExpansion:
 # ============================================================================ recurrence on a block
 def _chebyshev_apply(Ht, X, coeff_sets, moments=False):
     """``sum_n c_n T_n(Ht) X`` for each coefficient set, ``X`` of shape ``(n, m)``; with ``moments`` also
-    the column-wise ``<X|T_n(Ht) X>`` for ``n = 0 .. N`` (``(N + 1, m)``)."""
+    the column-wise ``<X|T_n(Ht) X>`` for ``n = 0 .. N`` (``(N + 1, m)``).
+
+    Memory-bound loop: ``T_{n+1} = (2 Ht) T_n - T_{n-1}`` with ``2 Ht`` formed once (one pass over the
+    vectors besides the sparse product) and the sums updated in place by BLAS ``axpy``."""
+    from scipy.linalg import blas
+
     N = max(len(c) for c in coeff_sets) - 1
-    T0 = X
-    acc = [c[0] * T0 for c in coeff_sets]
-    mom = [np.einsum("ij,ij->j", X.conj(), T0)] if moments else None
+    dtype = np.result_type(Ht.dtype, X.dtype)
+    X = np.ascontiguousarray(X, dtype=dtype)
+    axpy = blas.get_blas_funcs("axpy", (X,))
+    acc = [np.ascontiguousarray(c[0] * X) for c in coeff_sets]
+
+    def add(k, c, V):
+        acc[k] = axpy(V.ravel(), acc[k].ravel(), a=c).reshape(V.shape)
+
+    Xc = X.conj() if moments else None
+    mom = [np.einsum("ij,ij->j", Xc, X)] if moments else None
     if N >= 1:
-        T1 = Ht @ T0
+        Ht2 = (2 * Ht).tocsr()
+        T0 = X
+        T1 = Ht2 @ T0
+        T1 *= 0.5
         for k, c in enumerate(coeff_sets):
             if len(c) > 1:
-                acc[k] += c[1] * T1
+                add(k, c[1], T1)
         if moments:
-            mom.append(np.einsum("ij,ij->j", X.conj(), T1))
+            mom.append(np.einsum("ij,ij->j", Xc, T1))
         for n in range(2, N + 1):
-            T2 = Ht @ T1
-            T2 *= 2
+            T2 = Ht2 @ T1
             T2 -= T0
             for k, c in enumerate(coeff_sets):
                 if len(c) > n:
-                    acc[k] += c[n] * T2
+                    add(k, c[n], T2)
             if moments:
-                mom.append(np.einsum("ij,ij->j", X.conj(), T2))
+                mom.append(np.einsum("ij,ij->j", Xc, T2))
             T0, T1 = T1, T2
     return acc, (np.array(mom) if moments else None)
 
@@ -803,7 +825,7 @@ def local_observables(sample, T, sites, mu=0.0, tol=None, order=None, radius=Non
     real = not np.iscomplexobj(HB.data)
     itemsize = 8 if real else 16
     if block is None:
-        block = max(1, min(m_total, BLOCK, int(chunk_bytes // (4 * max(ball.size, 1) * itemsize))))
+        block = _default_block(ball.size, m_total, 4 * ball.size * itemsize, chunk_bytes)
     block = integer_at_least("block", block, 1)
     _memory_check(ball.size, Ht.nnz, min(block, m_total), N, m_total, itemsize, "the local Chebyshev expansion")
     # rho columns at the observation rows, and (H rho) on the chosen sites' own states
@@ -998,7 +1020,7 @@ def stochastic_traces(sample, T, n_vectors=8, mu=0.0, tol=1e-6, n_moments=256, b
     Ht = _rescaled(sample.H, f_exp.a, f_exp.b)
     n = sample.n_states
     if block is None:
-        block = max(1, min(R, BLOCK, int(chunk_bytes // (5 * n * 16))))
+        block = _default_block(n, R, 5 * n * 16, chunk_bytes)
     _memory_check(n, Ht.nnz, min(block, R), N, R, 16, "the stochastic trace")
     rng = np.random.default_rng(seed)
     Jops = [sample.generator_operator(p) for p in "xyz"]
@@ -1192,7 +1214,7 @@ def kubo_bastin(sample, alpha="x", beta="y", polarization=None, T=0.05, mu=0.0, 
         R = integer_at_least("n_vectors", n_vectors, 2, " (random vectors; standard errors need two)")
     seed = integer_at_least("seed", seed, 0)
     # memory: per block of m vectors, N stored (v_b T_n r) and N (T_m j r) vectors
-    m = max(1, min(R, BLOCK, int(chunk_bytes // (2 * N * n * 16 + 1))))
+    m = _default_block(n, R, 2 * N * n * 16, chunk_bytes)
     est = ResourceEstimate("Chebyshev (Kubo-Bastin)", float(2 * N * n * m * 16 + 4 * n * m * 16), float(2 * N * R * Ht.nnz * _SECONDS_PER_NNZ_COLUMN
                            + 2 * N * N * n * R * 4e-9), f"{R} vectors of {n} states, {N} x {N} moments")
     check_resources(est, what="the Kubo-Bastin expansion", hint="use fewer moments or vectors, or a smaller sample")
