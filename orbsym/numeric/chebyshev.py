@@ -224,12 +224,26 @@ class SparseSample:
             if e.shape != (N_x, W, n, n):
                 raise ValueError(f"onsite[{s}] (site {self.names[s]!r}) must have shape (N_x, width, n, n) = {(N_x, W, n, n)}, got {e.shape}")
             self.onsite.append(e)
-        hops = []
+        for s, e in enumerate(self.onsite):
+            if not np.allclose(e, np.swapaxes(e, -1, -2).conj(), rtol=0, atol=1e-12 * max(1.0, float(np.abs(e).max(initial=0.0)))):
+                raise ValueError(f"onsite[{s}] (site {self.names[s]!r}) must hold Hermitian matrices")
+        hops, seen = [], set()
         for h in hoppings:
-            i, j, off, T = h
+            try:
+                i, j, off, T = h
+            except (TypeError, ValueError):
+                raise TypeError(f"hoppings must be (i, j, (dx, dy), T) tuples, got {h!r}") from None
             off = tuple(int(v) for v in off)
             if len(off) != 2:
                 raise ValueError(f"hopping offsets of a finite sample are (dx, dy), got {off}")
+            for v in (i, j):
+                if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral) or not 0 <= v < ns:
+                    raise ValueError(f"hopping site indices must be integers in 0 .. {ns - 1}, got {v!r}")
+            if i == j and off == (0, 0):
+                raise ValueError(f"hopping {i} -> {j} (0, 0) has zero length: put it into the on-site matrix")
+            if (i, j, off) in seen or (j, i, (-off[0], -off[1])) in seen:
+                raise ValueError(f"hopping {i} -> {j} {off} is listed twice (its Hermitian conjugate is added automatically)")
+            seen.add((i, j, off))
             ni, nj = self.orbitals[i], self.orbitals[j]
             T = np.asarray(T)
             if T.shape == (ni, nj):
@@ -809,10 +823,12 @@ def local_observables(sample, T, sites, mu=0.0, tol=None, order=None, radius=Non
     R_exact = None
     if radius is not None:
         radius = integer_at_least("radius", radius, 1, " (hops of the region around the chosen sites)")
-    lim = N + 8 if radius is None else radius
+    lim = (N + 1) // 2 + 16 if radius is None else radius
     dist = dijkstra(G, directed=False, indices=src_states, unweighted=True, min_only=True, limit=float(lim) + 0.5)
+    if not np.all(np.isfinite(dist[obs])):  # an observed state beyond the first search: farther, or disconnected
+        dist = dijkstra(G, directed=False, indices=src_states, unweighted=True, min_only=True)
     d_obs = dist[obs]
-    d_max = int(np.max(d_obs[np.isfinite(d_obs)], initial=0))
+    d_max = int(np.max(d_obs[np.isfinite(d_obs)], initial=0))  # unreachable states: rho_ba = 0 exactly, in p_N too
     R_exact = int(math.ceil(max(N - 1 + d_max, 0) / 2))
     R = R_exact if radius is None else radius
     ball = np.nonzero(dist <= R)[0]
@@ -964,6 +980,12 @@ class StochasticTraces:
     n_states: int
     seconds: float
     engine: str = "chebyshev (stochastic trace)"
+
+    @property
+    def resolution(self):
+        """Energy resolution of the Jackson-kernel DOS, ``pi a / n_moments`` (units of t; the width of the
+        near-Gaussian a delta peak becomes at the band centre, narrower towards the band edges)."""
+        return np.pi * self.a / len(self.moments)
 
     def dos(self, energies, kernel="jackson"):
         """Density of states per state and unit energy at ``energies`` (units of t) and its standard error

@@ -288,6 +288,7 @@ def test_dos_with_jackson_kernel():
     ref = (g * mom) @ np.cos(np.arange(Nm)[:, None] * np.arccos(xg)[None]) / (np.pi * tr.a * np.sqrt(1 - xg**2))
     inner = np.abs(xg) < 0.9
     assert np.all(np.abs(dos - ref)[inner] < 4 * se[inner] + 1e-12)
+    assert tr.resolution == pytest.approx(np.pi * tr.a / 64)
     assert jackson_kernel(10)[0] == pytest.approx(1.0) and np.all(np.diff(jackson_kernel(50)) < 0)
 
 
@@ -440,3 +441,20 @@ def test_kubo_bastin_stochastic_and_symmetries():
         kubo_bastin(S, "w", "y")
     with pytest.raises(ValueError, match="n_vectors"):
         kubo_bastin(S, n_vectors="all")
+
+
+def test_from_arrays_refuses_bad_input():
+    lat = sample_lattice(43)
+    cells, W = lat.cells, lat.width
+    T = np.eye(2)
+    for hops, msg in (([(0, 5, (1, 0), T)], "site indices"), ([(0, 0, (0, 0), T)], "zero length"),
+                      ([(0, 0, (1, 0), T), (0, 0, (-1, 0), T)], "listed twice"), ([(0, 0, (1, 0, 0), T)], r"\(dx, dy\)"),
+                      ([(0, 0, (1, 0), np.eye(3))], "shape"), ([(0, 0)], "tuples")):
+        with pytest.raises((ValueError, TypeError), match=msg):
+            SparseSample.from_arrays(cells, hops, W)
+    bad = [np.array(lat.site_onsite(s)) for s in range(2)]
+    bad[1][0, 0, 0, 1] += 1.0
+    with pytest.raises(ValueError, match="Hermitian"):
+        SparseSample.from_arrays(cells, [], W, onsite=bad)
+    with pytest.raises(ValueError, match="vacant"):
+        SparseSample.from_arrays(cells, [], W, vacant=np.zeros((1, 1, 1), bool))
