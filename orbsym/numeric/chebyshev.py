@@ -206,7 +206,7 @@ class SparseSample:
         self.names = tuple(s.name for s in ref)
         self.orbitals = np.array([s.orbitals for s in ref])
         self.site_offsets = np.r_[0, np.cumsum(self.orbitals)[:-1]].astype(int)
-        self.cell_dim = nc = int(self.orbitals.sum())
+        self.cell_dim = int(self.orbitals.sum())
         self.positions = np.array([s.position for s in ref])
         self.vectors = np.eye(3) if vectors is None else np.asarray(vectors, dtype=float)
         self.vacant = np.zeros((N_x, W, ns), bool) if vacant is None else np.asarray(vacant, dtype=bool)
@@ -820,7 +820,6 @@ def local_observables(sample, T, sites, mu=0.0, tol=None, order=None, radius=Non
 
     G = sample.graph()
     n_full = sample.n_states
-    R_exact = None
     if radius is not None:
         radius = integer_at_least("radius", radius, 1, " (hops of the region around the chosen sites)")
     lim = (N + 1) // 2 + 16 if radius is None else radius
@@ -1062,7 +1061,7 @@ def stochastic_traces(sample, T, n_vectors=8, mu=0.0, tol=1e-6, n_moments=256, b
     Jnorm = []
     for a in range(3):
         tot = 0.0
-        for s, k in enumerate(sample.orbitals):
+        for s in range(sample.n_sites):
             keep = ~sample.vacant[:, :, s]
             per_x = np.abs(sample.generators[s][:, a]).sum(axis=(1, 2))  # entrywise L1 per x-cell
             tot += float((per_x * keep.sum(axis=1)).sum())
