@@ -244,6 +244,11 @@ def test_to_xarray_labels_and_units():
     np.testing.assert_array_equal(ds.x.values, [1, 2])
     assert ds.attrs["engine"] == "chebyshev" and ds.attrs["order"] == res.order and ds.attrs["error"] == res.error
     assert "J t / hbar" in ds.attrs["unit_current, source, torque, rate"]
+    mask = np.zeros(lat.vacant.shape, bool)
+    mask[1, 1, 1] = mask[2, 0, 0] = True
+    by_mask = local_observables(SparseSample.from_sites(lat), 0.4, mask, tol=1e-6)  # a mask: sites in (x, y, site) order
+    np.testing.assert_array_equal(by_mask.sites, [[1, 1, 1], [2, 0, 0]])
+    np.testing.assert_allclose(by_mask.density, res.density, atol=1e-13)
 
 
 # ---------------------------------------------------------------- (4) stochastic traces
