@@ -609,44 +609,59 @@ class FermiExpansion:
 
 
 # ============================================================================ recurrence on a block
-def _chebyshev_apply(Ht, X, coeff_sets, moments=False):
+def _row_prefix(A, k):
+    """The first ``k`` rows of a CSR matrix as a CSR view (no copy of the entries)."""
+    p = A.indptr[k]
+    out = sp.csr_matrix((A.data[:p], A.indices[:p], A.indptr[: k + 1]), shape=(k, A.shape[1]), copy=False)
+    return out
+
+
+def _chebyshev_apply(Ht, X, coeff_sets, moments=False, support=None):
     """``sum_n c_n T_n(Ht) X`` for each coefficient set, ``X`` of shape ``(n, m)``; with ``moments`` also
     the column-wise ``<X|T_n(Ht) X>`` for ``n = 0 .. N`` (``(N + 1, m)``).
 
     Memory-bound loop: ``T_{n+1} = (2 Ht) T_n - T_{n-1}`` with ``2 Ht`` formed once (one pass over the
-    vectors besides the sparse product) and the sums updated in place by BLAS ``axpy``."""
+    vectors besides the sparse product), the sums updated in place by BLAS ``axpy``.  ``support`` (light
+    cone): ``support[n]`` rows hold every nonzero of ``T_n(Ht) X`` (states ordered by hop distance from
+    those of ``X``); only those rows are computed (three rotating buffers, zero beyond the support)."""
     from scipy.linalg import blas
 
     N = max(len(c) for c in coeff_sets) - 1
+    n_rows = X.shape[0]
     dtype = np.result_type(Ht.dtype, X.dtype)
     X = np.ascontiguousarray(X, dtype=dtype)
     axpy = blas.get_blas_funcs("axpy", (X,))
     acc = [np.ascontiguousarray(c[0] * X) for c in coeff_sets]
+    kn = (lambda n: n_rows) if support is None else (lambda n: int(support[min(n, len(support) - 1)]))  # noqa: E731
 
-    def add(k, c, V):
-        acc[k] = axpy(V.ravel(), acc[k].ravel(), a=c).reshape(V.shape)
+    def add(k, c, V, rows):
+        acc[k][:rows] = axpy(V[:rows].ravel(), acc[k][:rows].ravel(), a=c).reshape(V[:rows].shape)
 
     Xc = X.conj() if moments else None
     mom = [np.einsum("ij,ij->j", Xc, X)] if moments else None
     if N >= 1:
         Ht2 = (2 * Ht).tocsr()
-        T0 = X
-        T1 = Ht2 @ T0
-        T1 *= 0.5
+        B0 = X.copy()
+        B1 = np.zeros_like(X)
+        k1 = kn(1)
+        B1[:k1] = _row_prefix(Ht2, k1) @ B0
+        B1[:k1] *= 0.5
+        B2 = np.zeros_like(X)
         for k, c in enumerate(coeff_sets):
             if len(c) > 1:
-                add(k, c[1], T1)
+                add(k, c[1], B1, k1)
         if moments:
-            mom.append(np.einsum("ij,ij->j", Xc, T1))
+            mom.append(np.einsum("ij,ij->j", Xc, B1))
         for n in range(2, N + 1):
-            T2 = Ht2 @ T1
-            T2 -= T0
+            k2 = kn(n)
+            B2[:k2] = _row_prefix(Ht2, k2) @ B1 if k2 < n_rows else Ht2 @ B1
+            B2[:k2] -= B0[:k2]
             for k, c in enumerate(coeff_sets):
                 if len(c) > n:
-                    add(k, c[n], T2)
+                    add(k, c[n], B2, k2)
             if moments:
-                mom.append(np.einsum("ij,ij->j", Xc, T2))
-            T0, T1 = T1, T2
+                mom.append(np.einsum("ij,ij->j", Xc, B2))
+            B0, B1, B2 = B1, B2, B0  # B0 (T_{n-2}) is zero beyond its support <= the next one
     return acc, (np.array(mom) if moments else None)
 
 
@@ -831,11 +846,13 @@ def local_observables(sample, T, sites, mu=0.0, tol=None, order=None, radius=Non
     R_exact = int(math.ceil(max(N - 1 + d_max, 0) / 2))
     R = R_exact if radius is None else radius
     ball = np.nonzero(dist <= R)[0]
+    ball = ball[np.argsort(dist[ball], kind="stable")]  # by hop distance: T_n(H) e_a lives on a prefix (light cone)
+    support = np.searchsorted(dist[ball], np.arange(N + 1), side="right")  # states within n hops
     n0 = 2 * R + 1 - d_max
     region_error = 2 * exp.tail(n0) if n0 < N else 0.0
     loc = np.full(n_full, -1, np.int64)
     loc[ball] = np.arange(ball.size)
-    HB = sample.H[ball][:, ball].tocsr() if ball.size < n_full else sample.H
+    HB = sample.H[ball][:, ball].tocsr()
     Ht = _rescaled(HB, exp.a, exp.b)
     real = not np.iscomplexobj(HB.data)
     itemsize = 8 if real else 16
@@ -854,7 +871,7 @@ def local_observables(sample, T, sites, mu=0.0, tol=None, order=None, radius=Non
         c1 = min(m_total, c0 + block)
         X = np.zeros((ball.size, c1 - c0), float if real else complex)
         X[src_loc[c0:c1], np.arange(c1 - c0)] = 1
-        (acc,), _ = _chebyshev_apply(Ht, X, [exp.coefficients])
+        (acc,), _ = _chebyshev_apply(Ht, X, [exp.coefficients], support=support)
         rho_obs[present, c0:c1] = acc[obs_loc[present]]
         Hrho_site[:, c0:c1] = HBrows @ acc
     def rho_rows(states):  # rows of rho_obs for global states (all in obs)
