@@ -35,7 +35,8 @@ quadrature (a DCT-II of ``f`` on ``M >= 4 N`` Chebyshev nodes; the aliasing erro
 reported ``truncation_error`` is ``sum_{N < n <= L} |c_n| + 2 M_r r^-L / (r - 1)`` with ``L >=`` the order
 the ellipse bound alone would need (the computed coefficients where they are known, the bound beyond:
 tighter, still an upper bound up to the quadrature's aliasing).  It bounds ``||f(H) - p_N(H)||_2`` (the
-spectrum lies in ``[-1, 1]``), hence every matrix element of ``rho``; the order ``N`` is the smallest one with bound ``<= tol``.  Since
+spectrum lies in ``[-1, 1]``), hence every matrix element of ``rho``; the order ``N`` is the smallest one
+with bound ``<= tol``.  Since
 ``r_p - 1 ~ pi T / a``, ``N ~ (a / pi T) ln(1/tol)``.  No damping kernel is used for ``f(H)``: the series
 of an analytic function converges geometrically and uniformly, with no Gibbs oscillation to suppress; a
 kernel would only multiply ``c_n`` by ``g_n = 1 - O(n^2/N^2)`` and add an ``O(1/N^2)`` error.  ``T = 0``
@@ -52,7 +53,9 @@ N`` (no region error: the cost is that of the ball, independent of the sample be
 ``radius`` adds the rigorous ``region_error = 2 sum_{n0 < n <= N} |c_n|``, ``n0 = 2R + 1 - d`` (both
 ``T_n(Ht)`` and ``T_n(Ht_B)`` have norm <= 1: principal submatrices keep their Gershgorin discs inside).
 Each observable ``Tr(A rho)`` with ``A`` supported on a few states is then off by at most
-``error * sum_ab |A_ab|`` (``error = truncation_error + region_error``), reported per value.
+``error * sum_ab |A_ab|`` (``error = truncation_error + region_error``), reported per value.  The
+region is ordered by hop distance, so that ``T_n(Ht) e_a`` (zero beyond ``n`` hops) is computed on a
+prefix of the rows only (the light cone: ~2/3 of the operations of the full region for ``N = 2R`` in 2D).
 
 Because ``p_N(H)`` commutes with ``H``, the truncated state is stationary: the per-site rate ``i Tr(rho
 [H, O_i])`` vanishes to rounding, and the balance ``rate = -div j + tau`` is an algebraic identity
@@ -61,12 +64,21 @@ Because ``p_N(H)`` commutes with ``H``, the truncated state is stationary: the p
 Global traces (:func:`stochastic_traces`)
 -----------------------------------------
 Random-phase vectors ``v_a = e^{i phi_a}`` (``E[v v^dag] = 1``): ``Tr A ~ mean_v v^dag A v``, standard
-error ``std / sqrt(R)`` over the ``R`` vectors.  KPM moments ``mu_n = Tr T_n(Ht) / N_states`` (two per
-product: ``mu_2n = 2 <T_n|T_n> - mu_0``, ``mu_2n+1 = 2 <T_n+1|T_n> - mu_1``), the density of states with
+error ``std / sqrt(R)`` over the ``R`` vectors.  KPM moments ``mu_n = Tr T_n(Ht) / N_states`` (``v^dag
+T_n(Ht) v``, from the same recurrence that builds ``f(Ht) v``), the density of states with
 the Jackson kernel (Weisse, Wellein, Alvermann, Fehske, Rev. Mod. Phys. 78, 275 (2006), Eq. 71; a
 delta peak becomes a near-Gaussian of width ``sigma ~ pi a / N`` in energy), the particle number ``Tr
 f(H)``, total ``Tr(J_alpha f(H))`` and the grand potential ``Tr g(H)``, ``g(E) = -T ln(1 +
 exp(-(E - mu)/T))`` (the same Matsubara points are its branch points: same ellipse bound).
+
+Cost (measured: ``benchmarks/bench_chebyshev.py``)
+--------------------------------------------------
+Sparse products run at 0.1-0.5 G (nonzero x vector)/s on one core (SciPy CSR, memory bound; blocks of
+vectors do not help beyond ~16 vectors and hurt at 10^6 states, hence :data:`BLOCK_STATES`).  Local
+observables cost ``N x (region states) x (orbitals of the chosen sites)`` with a region of ``~ (N/2)^d``
+cells, independent of the sample beyond it; stochastic traces ``N x n_states x vectors``; Kubo-Bastin
+``2 N x n_states x vectors`` products plus ``N^2 x n_states x vectors`` for the moments, and ``2 N``
+stored vectors per random vector.
 
 Kubo-Bastin conductivity (:func:`kubo_bastin`)
 ----------------------------------------------
