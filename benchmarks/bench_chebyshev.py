@@ -26,6 +26,33 @@ Stages, each with wall time and the peak resident memory so far (``ru_maxrss``):
    ``--kb-moments`` moments and ``--kb-vectors`` random vectors, at three chemical potentials.
 
 ``--stages 345`` runs a subset.
+
+Measured 2026-12-07 07:30 UTC (2-core machine shared with other sessions, one BLAS thread; times vary
+by up to ~2x with the load; ``--L 600 --T 0.05 --tol 1e-4 --sites 4 --vectors 4 --moments 256
+--kb-moments 64 --kb-vectors 4``)::
+
+    [1] H: 1080000 orbitals, 8988000 nonzeros (complex128); assembly 6.7 s (2.6 s unloaded), Gershgorin 0.15 s
+        Fermi series at T = 0.05: order 397, truncation bound 9.99e-05
+    [2] per Chebyshev step: m = 1: 64 ms; m = 4: 78 ms/vector; m = 16: 93 ms/vector; m = 48: 73 ms/vector
+        (0.10-0.14 G nonzero-vector products/s; an earlier, more loaded run: 76 / 88 / 211 / 169 ms/vector)
+    [3] local observables at 4 sites (12 columns): order 397, region 199 hops = 242394 orbitals, 15.0 s
+        (1.25 s per orbital column: 1000 t2g sites would take ~1 h on one core), error bound 1.0e-4 per
+        rho entry (2e-4 on <L_z>), balance residual 1e-18, rate 5e-18
+    [4] stochastic trace, 4 vectors, order 397: 43 s; particles 540438 +- 246 of 1080000,
+        L_z total -16917 +- 227, grand potential -767068 +- 317 t
+    [5] Kubo-Bastin 64 x 64 moments, 4 vectors (resolution 0.29 t): charge sigma_xy 55 s, orbital Hall
+        sigma^{L_z}_xy 32 s; at mu = -1, 0, 1: sigma^{L_z}_xy = (-0.6 +- 0.7, -0.7 +- 1.6, -2.4 +- 0.5) 1e-3
+    peak RSS 5.4 GB (the m = 48 block of stage 2); stages 1, 3, 4, 5 alone: 2.6 GB
+
+Scaling with the sample (one site, T = 0.05, tol 1e-4; 2 vectors; Kubo-Bastin 32 moments, 2 vectors)::
+
+    L x L      orbitals   local 1 site (region)      trace (order 397)   Kubo-Bastin
+    150 x 150     67500   1.2 s (whole sample)        1.2 s               0.7 s
+    300 x 300    270000   5.5 s (209397 orbitals)     7.4 s               2.9 s
+    600 x 600   1080000   7.5 s (238803 orbitals)    24.1 s              21.1 s
+
+Local observables stop growing once the sample is larger than the region (``~ (N/2)^2`` cells); traces
+and Kubo-Bastin grow linearly (a little faster at 10^6 orbitals: the vectors leave the caches).
 """
 
 import os
