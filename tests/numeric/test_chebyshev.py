@@ -373,6 +373,11 @@ def test_velocity_is_the_commutator_with_positions():
     H, X = S.H.toarray(), positions(S)
     for d, name in enumerate("xy"):
         np.testing.assert_allclose(S.velocity(name).toarray(), 1j * (H * X[None, :, d] - X[:, d, None] * H), atol=1e-14)
+    oblique = SparseSample.from_arrays(lat.cells, lat.hoppings, lat.width, onsite=[lat.site_onsite(s) for s in range(2)],
+                                       vacant=lat.vacant, vectors=[[1.0, 0.2, 0], [0.5, 0.8, 0], [0, 0, 1]])
+    H2, X2 = oblique.H.toarray(), positions(oblique)
+    for d, name in enumerate("xy"):  # the real bond vectors of oblique cells
+        np.testing.assert_allclose(oblique.velocity(name).toarray(), 1j * (H2 * X2[None, :, d] - X2[:, d, None] * H2), atol=1e-14)
     J = S.generator_operator("z").toarray()
     v = S.velocity("x").toarray()
     np.testing.assert_allclose(S.current_operator("x", "z").toarray(), (v @ J + J @ v) / 2, atol=1e-14)
