@@ -1175,7 +1175,7 @@ def _kb_sigma(moments, g, T, a, b, mu, n_energy, theta_range):
 
 
 def kubo_bastin(sample, alpha="x", beta="y", polarization=None, T=0.05, mu=0.0, n_moments=64, n_vectors=8, seed=0,
-                bounds=None, margin=0.1, n_energy=None, chunk_bytes=CHUNK_BYTES):
+                bounds=None, margin=0.1, n_energy=None, chunk_bytes=4 * CHUNK_BYTES):
     """Kubo-Bastin conductivity ``sigma_{alpha beta}`` of a finite sample by the 2D Chebyshev expansion.
 
     The Bastin formula (Bastin et al., J. Phys. Chem. Solids 32, 1811 (1971)) in the form of Garcia,
@@ -1231,6 +1231,9 @@ def kubo_bastin(sample, alpha="x", beta="y", polarization=None, T=0.05, mu=0.0, 
     n_vectors : int or "exact"
     n_energy : int, optional
         Quadrature points (default ``max(8 N, 2048)``).
+    chunk_bytes : int
+        Memory for the stored vectors of one random vector: ``v_b T_n r`` for a chunk of ``n`` (all ``N``
+        when they fit; else the ``T_n r`` recurrence is rerun per chunk) and 16 ``T_m j r`` at a time.
     """
     if not isinstance(sample, SparseSample):
         raise TypeError(f"sample must be a SparseSample, got {type(sample).__name__}")
@@ -1263,39 +1266,61 @@ def kubo_bastin(sample, alpha="x", beta="y", polarization=None, T=0.05, mu=0.0, 
     else:
         R = integer_at_least("n_vectors", n_vectors, 2, " (random vectors; standard errors need two)")
     seed = integer_at_least("seed", seed, 0)
-    # memory: per block of m vectors, N stored (v_b T_n r) and N (T_m j r) vectors
-    m = _default_block(n, R, 2 * N * n * 16, chunk_bytes)
-    est = ResourceEstimate("Chebyshev (Kubo-Bastin)", float(2 * N * n * m * 16 + 4 * n * m * 16), float(2 * N * R * Ht.nnz * _SECONDS_PER_NNZ_COLUMN
-                           + 2 * N * N * n * R * 4e-9), f"{R} vectors of {n} states, {N} x {N} moments")
+    # memory per vector: a chunk of cv stored v_b T_n r, a buffer of cl vectors T_m j r, the recurrence
+    cl = min(N, 16)
+    per_col = int(chunk_bytes // (16 * n))
+    cv = max(min(N, per_col - cl - 4), min(N, 16))
+    m = max(1, min(R, BLOCK, BLOCK_STATES // max(n, 1), per_col // (cv + cl + 4) if per_col >= cv + cl + 4 else 1))
+    n_chunks = -(-N // cv)
+    products = R * (sum(min(N, (k + 1) * cv) for k in range(n_chunks)) + n_chunks * N + N)
+    est = ResourceEstimate("Chebyshev (Kubo-Bastin)", float(m * (cv + cl + 4) * n * 16 + 3 * Ht.nnz * 24),
+                           float(products * Ht.nnz * _SECONDS_PER_NNZ_COLUMN + 8 * N * N * n * R * 1e-9),
+                           f"{R} vectors of {n} states, {N} x {N} moments in {n_chunks} chunk(s) of {cv}")
     check_resources(est, what="the Kubo-Bastin expansion", hint="use fewer moments or vectors, or a smaller sample")
+    Ht2 = (2 * Ht).tocsr()
+
+    def chebyshev_vectors(X0, count):  # T_k(Ht) X0 for k = 0 .. count - 1
+        T0 = X0
+        yield T0
+        if count > 1:
+            T1 = Ht2 @ T0
+            T1 *= 0.5
+            yield T1
+            for _ in range(2, count):
+                T2 = Ht2 @ T1
+                T2 -= T0
+                yield T2
+                T0, T1 = T1, T2
+
     rng = np.random.default_rng(seed)
     per_vec = []
     for c0 in range(0, R, m):
         c1 = min(R, c0 + m)
+        mb = c1 - c0
         if exact:
-            X = np.zeros((n, c1 - c0), complex)
-            X[np.arange(c0, c1), np.arange(c1 - c0)] = 1
+            X = np.zeros((n, mb), complex)
+            X[np.arange(c0, c1), np.arange(mb)] = 1
         else:
-            X = np.exp(2j * np.pi * rng.random((n, c1 - c0)))
-        V = np.empty((N, n, c1 - c0), complex)  # v_b T_n(Ht) X
-        Lm = np.empty((N, n, c1 - c0), complex)  # T_m(Ht) j X
-        for store, start in ((V, X), (Lm, j @ X)):
-            T0, T1 = start, Ht @ start
-            store[0] = T0
-            if N > 1:
-                store[1] = T1
-            for k in range(2, N):
-                T2 = Ht @ T1
-                T2 *= 2
-                T2 -= T0
-                store[k] = T2
-                T0, T1 = T1, T2
-        for k in range(N):
-            V[k] = v @ V[k]
-        # mu_mn per vector: sum_states conj(L_m) V_n  (L_m = T_m j r, so <r| j T_m = L_m^dag)
-        mu_c = np.stack([Lm[:, :, c].conj() @ V[:, :, c].T for c in range(c1 - c0)])
+            X = np.exp(2j * np.pi * rng.random((n, mb)))
+        jX = j @ X
+        mu_c = np.zeros((mb, N, N), complex)  # mu_c[c, m, n] = <r_c| j T_m v_b T_n |r_c>
+        for v0 in range(0, N, cv):
+            v1 = min(N, v0 + cv)
+            V = np.empty((mb, v1 - v0, n), complex)  # v_b T_n(Ht) r, n in [v0, v1)
+            for k, Tk in enumerate(chebyshev_vectors(X, v1)):
+                if k >= v0:
+                    V[:, k - v0] = (v @ Tk).T
+            Lbuf = np.empty((mb, cl, n), complex)  # T_m(Ht) j r (so <r| j T_m = its conjugate transpose)
+            fill, start = 0, 0
+            for k, Lk in enumerate(chebyshev_vectors(jX, N)):
+                Lbuf[:, fill] = Lk.T
+                fill += 1
+                if fill == cl or k == N - 1:
+                    for c in range(mb):
+                        mu_c[c, start : start + fill, v0:v1] = Lbuf[c, :fill].conj() @ V[c].T
+                    start, fill = start + fill, 0
+            del V, Lbuf
         per_vec.append(mu_c / area)
-        del V, Lm
     per_vec = np.concatenate(per_vec)  # (R, N, N)
     g = jackson_kernel(N)
     if exact:

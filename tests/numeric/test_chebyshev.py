@@ -415,6 +415,9 @@ def test_kubo_bastin_against_dense_eigenbasis(alpha, beta, pol):
     np.testing.assert_allclose(kb.sigma, ref, rtol=1e-8, atol=1e-10 * np.abs(ref).max())
     assert np.abs(ref).max() > 1e-4  # not a trivial zero
     assert kb.area == S.N_x * S.width and kb.resolution == pytest.approx(np.pi * kb.a / N)
+    if pol is None and alpha != beta:  # chunked storage (the T_n r recurrence rerun per chunk of n) changes nothing
+        small = kubo_bastin(S, alpha, beta, pol, T=T, mu=mus, n_moments=N, n_vectors="exact", n_energy=ne, chunk_bytes=1)
+        np.testing.assert_allclose(small.moments, kb.moments, rtol=0, atol=1e-13 * np.abs(kb.moments).max())
 
 
 def test_kubo_bastin_stochastic_and_symmetries():
