@@ -886,6 +886,7 @@ def local_observables(sample, T, sites, mu=0.0, tol=None, order=None, radius=Non
         (acc,), _ = _chebyshev_apply(Ht, X, [exp.coefficients], support=support)
         rho_obs[present, c0:c1] = acc[obs_loc[present]]
         Hrho_site[:, c0:c1] = HBrows @ acc
+
     def rho_rows(states):  # rows of rho_obs for global states (all in obs)
         return np.searchsorted(obs, states)
 
