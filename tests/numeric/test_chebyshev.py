@@ -131,7 +131,7 @@ def test_fermi_series_within_its_bound(T, mu, tol):
         exact = 1 / (1 + np.exp((E - mu) / T)) if kind == "fermi" else -T * np.logaddexp(0, -(E - mu) / T)
         err = np.abs(series - exact).max()
         assert err <= ex.truncation_error
-        assert err > 1e-3 * ex.truncation_error or ex.truncation_error < 1e-12  # and not absurdly loose
+        assert err > 1e-4 * ex.truncation_error or ex.truncation_error < 1e-12  # and not absurdly loose (seen: >= 2e-3)
         low = FermiExpansion.build(bounds, T, mu, order=max(ex.order // 2, 1), kind=kind)
         assert low.truncation_error > ex.truncation_error  # the error shrinks as the order grows
 
