@@ -272,11 +272,11 @@ class SiteLattice:
         self._check_positions()
         self.hoppings = self._check_hoppings(hoppings)
         self._geometry()
-        self._check_size()
         self._site_onsite = self._check_onsite(onsite)
         self.vacant = self._check_vacancies(vacancies)
         self._inst = None  # the bond placements depend on the vacancies
-        self.slices = self._build_slices()
+        self._slices = None  # built on first use (:attr:`slices`): a large finite sample for the sparse
+        # Chebyshev engine (orbsym.numeric.chebyshev) never needs the dense slice chain
 
     # ------------------------------------------------------------------ checks
     @staticmethod
@@ -502,7 +502,8 @@ class SiteLattice:
 
         # on-site, hop_x, hop_y and up to three more slice bonds, each (n_slices, D, D) complex
         est = lattice_estimate(self.n_slices, self.slice_states, n_matrices=6)
-        check_resources(est, what=f"the slice chain of this SiteLattice ({self.n_slices} slices of {self.slice_states} states)",
+        # memory only: building the chain costs its memory's worth of time; each solver checks its own time
+        check_resources(est, max_seconds=float("inf"), what=f"the slice chain of this SiteLattice ({self.n_slices} slices of {self.slice_states} states)",
                         hint="use fewer cells, a narrower sample or shorter bonds")
 
     # ------------------------------------------------------------------ geometry helpers
@@ -582,6 +583,15 @@ class SiteLattice:
         return inst
 
     # ------------------------------------------------------------------ slices
+    @property
+    def slices(self):
+        """The slice chain (class docstring), built on first use after the size check
+        (:class:`orbsym.numeric.budget.ResourceError` with the estimate when it does not fit)."""
+        if self._slices is None:
+            self._check_size()
+            self._slices = self._build_slices()
+        return self._slices
+
     def _build_slices(self, bond_scale=None):
         """The slice chain (see the class docstring).  ``bond_scale`` (one complex number per hopping):
         the same chain with every hopping ``T`` replaced by ``bond_scale[h] T`` and no on-site matrices

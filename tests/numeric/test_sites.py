@@ -501,8 +501,13 @@ def test_refuses_bad_input():
 def test_refuses_too_large_with_estimate(monkeypatch):
     monkeypatch.setenv("ORBSYM_MAX_MEMORY", "1MB")
     A = Site("A", (0, 0, 0), np.zeros((4, 4)))
+    # the description is cheap (the sparse Chebyshev engine takes it as is); the dense slice chain is
+    # refused, with the estimate, when first needed
+    big = SiteLattice([A], [Hopping("A", "A", (1, 0), np.eye(4)), Hopping("A", "A", (0, 1), np.eye(4))], N_x=40, width=40)
     with pytest.raises(ValueError, match=r"needs .*(MiB|GiB|KiB|MB|GB)"):
-        SiteLattice([A], [Hopping("A", "A", (1, 0), np.eye(4)), Hopping("A", "A", (0, 1), np.eye(4))], N_x=40, width=40)
+        big.slices
+    with pytest.raises(ValueError, match=r"needs .*(MiB|GiB|KiB|MB|GB)"):
+        big.solve(0.1)
 
 
 # ---------------------------------------------------------------- (6) finite samples: per-cell on-site matrices and vacancies
