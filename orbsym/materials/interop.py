@@ -280,12 +280,11 @@ def _sisl_atoms(sisl, geom, orbitals):
             if sum(len(a.orbitals) for a in atoms) != geom.no:
                 raise ValueError(f"the Atom list holds {sum(len(a.orbitals) for a in atoms)} orbitals, the sisl geometry {geom.no}")
             return atoms, np.ones(geom.no)
-        for name, labels in _spec_entries(orbitals):
-            spec[name.lower()] = spec.get(name.lower(), ()) + labels
         tags = {a.tag.lower() for a in geom.atoms} | {a.symbol.lower() for a in geom.atoms}
-        unknown = [k for k in spec if k not in tags]
-        if unknown:
-            raise ValueError(f"orbitals={orbitals!r}: no atom of the sisl geometry is named {unknown[0]!r}; its atoms are {sorted({a.tag for a in geom.atoms})}")
+        for name, labels in _spec_entries(orbitals):
+            if name.lower() not in tags:
+                raise ValueError(f"orbitals={orbitals!r}: no atom of the sisl geometry is named {name!r}; its atoms are {sorted({a.tag for a in geom.atoms})}")
+            spec[name.lower()] = spec.get(name.lower(), ()) + labels
     atoms, signs = [], []
     xyz = np.asarray(geom.xyz, dtype=float)
     for ia in range(geom.na):
