@@ -63,13 +63,14 @@ from __future__ import annotations
 
 import importlib
 import numbers
+import re
 
 import numpy as np
 
 from .model import SPIN_ORDERS, Atom, TightBinding
 from .shells import parse_shells
 
-__all__ = ["from_sisl", "from_pythtb", "from_tbmodels", "from_qsymm", "INSTALL_HINT", "SISL_HARMONICS"]
+__all__ = ["from_sisl", "from_pythtb", "from_tbmodels", "from_qsymm", "to_sisl", "to_pythtb", "INSTALL_HINT", "SISL_HARMONICS"]
 
 #: How to install the optional packages of this module.
 INSTALL_HINT = 'pip install "orbsym[interop]"'
@@ -672,3 +673,107 @@ def from_qsymm(model, cell, orbitals=None, *, params=None, positions=None, lengt
         hop.setdefault(tuple(-v for v in R), np.zeros((n, n), complex))
     return _model(cell3, atoms, hop, spinful=spinful, spin_order=order, periodic=dim, length_unit=length_unit,
                   energy_unit="t" if length_unit == "a" else "eV", name="qsymm", where="qsymm model")
+
+
+# ---------------------------------------------------------------------------------------------- exports
+def _interleaved(model):
+    """H(R) of ``model`` with spinors interleaved (a block-ordered model permuted), and the permutation."""
+    if not model.spinful or model.spin_order == "interleaved":
+        return model.H, np.arange(model.n)
+    m = model.n // 2
+    perm = np.ravel(np.column_stack([np.arange(m), np.arange(m) + m]))  # new index -> old index
+    return model.H[:, perm[:, None], perm[None, :]], perm
+
+
+def to_pythtb(model):
+    """A :class:`TightBinding` as a PythTB ``tb_model`` (the reverse of :func:`from_pythtb`).
+
+    ``dim_k = dim_r = 3`` (``periodic=2``: 2 and 2, ``a_3`` dropped); lattice = ``model.cell`` as numbers
+    (PythTB has no units: they stay the model's, ``length_unit``/``energy_unit``); orbital positions
+    reduced; ``set_hop(H(R)_ij, i, j, R)`` once per pair ``(R, -R)``, so PythTB's convention-I ``H(k)``
+    equals ``model.hamiltonian(k, "I")``.  A spinful model becomes ``nspin = 2`` (2 x 2 blocks; a
+    "block" spin order is permuted to PythTB's interleaved one).
+    """
+    pythtb = _require("pythtb", "to_pythtb")
+    if not isinstance(model, TightBinding):
+        raise TypeError(f"to_pythtb needs an orbsym.materials.TightBinding, got {type(model).__name__}")
+    d = model.periodic
+    H, perm = _interleaved(model)
+    nspin = 2 if model.spinful else 1
+    norb = model.n // nspin
+    red = model.positions[perm][::nspin] @ np.linalg.inv(model.cell)
+    out = pythtb.tb_model(d, d, model.cell[:d, :d].tolist(), red[:, :d].tolist(), nspin=nspin)
+    z = int(np.flatnonzero(np.all(model.R == 0, axis=1))[0])
+    blocks = H.reshape(len(model.R), norb, nspin, norb, nspin).transpose(0, 1, 3, 2, 4)
+    onsite = [blocks[z, i, i].real if nspin == 1 else blocks[z, i, i] for i in range(norb)]
+    out.set_onsite([float(o.item()) for o in onsite] if nspin == 1 else [np.asarray(o) for o in onsite])
+    index = {tuple(r): a for a, r in enumerate(model.R)}
+    for a, R in enumerate(model.R):
+        Rt = tuple(int(v) for v in R)
+        if Rt < tuple(-v for v in Rt):  # the partner -R carries these bonds
+            continue
+        for i in range(norb):
+            for j in range(norb):
+                if Rt == (0, 0, 0) and j <= i:
+                    continue
+                t = blocks[index[Rt], i, j]
+                if np.any(t != 0):
+                    out.set_hop(t.item() if nspin == 1 else t, i, j, list(Rt[:d]))
+    return out
+
+
+def to_sisl(model):
+    """A :class:`TightBinding` (Angstrom, eV) as a ``sisl.Hamiltonian`` (the reverse of :func:`from_sisl`).
+
+    Real-harmonic labels become ``sisl.AtomicOrbital(l, m)`` with the SIESTA sign (``H -> D H D``,
+    :data:`SISL_HARMONICS`), other labels ``sisl.Orbital`` with the label as tag; ``nsc = 2 max|R_i| + 1``;
+    a spinful model becomes sisl's ``spin-orbit`` class (complex, interleaved spin boxes).  Natural-unit
+    models (``a``/``t``) are refused: sisl works in Angstrom and eV.  The result's ``Hk`` is checked
+    against the model at one k (a different sisl storage of spin boxes raises RuntimeError).
+    """
+    sisl = _require("sisl", "to_sisl")
+    if not isinstance(model, TightBinding):
+        raise TypeError(f"to_sisl needs an orbsym.materials.TightBinding, got {type(model).__name__}")
+    if model.length_unit != "Angstrom":
+        raise ValueError(f"model {model.name!r} is in natural units (a, t); sisl works in Angstrom and eV: build it with a physical cell")
+    inverse = {lab: (lm, s) for lm, (lab, s) in SISL_HARMONICS.items()}
+    sisl_atoms, signs = [], []
+    for atom in model.atoms:
+        orbs = []
+        for lab in atom.orbitals:
+            if lab in inverse:
+                (l, m), s = inverse[lab]
+                orbs.append(sisl.AtomicOrbital(n=l + 1, l=l, m=m, R=-1.0))
+                signs.append(s)
+            else:
+                orbs.append(sisl.Orbital(-1.0, tag=lab))
+                signs.append(1)
+        symbol = re.match(r"[A-Za-z]*", atom.name).group(0)
+        try:  # the element of the name ('Ti1' -> Ti), else sisl's unknown atom (Z = 1000), tagged with the name
+            sisl_atoms.append(sisl.Atom(symbol, tag=atom.name, orbitals=orbs))
+        except (ValueError, KeyError):
+            sisl_atoms.append(sisl.Atom(1000, tag=atom.name, orbitals=orbs))
+    H, _ = _interleaved(model)
+    nspin = 2 if model.spinful else 1
+    D = np.repeat(np.array(signs, float), nspin)
+    H = D[None, :, None] * H * D[None, None, :]
+    nsc = [2 * int(np.abs(model.R[:, a]).max()) + 1 for a in range(3)]
+    geom = sisl.Geometry([a.position for a in model.atoms], atoms=sisl_atoms, lattice=sisl.Lattice(model.cell, nsc=nsc))
+    no = geom.no
+    out = sisl.Hamiltonian(geom, dtype=complex, spin="spin-orbit" if model.spinful else "unpolarized")
+    for R, M in zip(model.R, H):
+        off = geom.lattice.sc_index(tuple(int(v) for v in R)) * no
+        if nspin == 2:
+            M = np.stack([M[0::2, 0::2], M[1::2, 1::2], M[0::2, 1::2], M[1::2, 0::2]], axis=-1)  # uu, dd, ud, du
+        for i in range(no):
+            row = M[i]
+            js = np.flatnonzero(np.any(row != 0, axis=-1)) if nspin == 2 else np.flatnonzero(row != 0)
+            if js.size:
+                out[i, js + off] = row[js]
+    kr = np.array([0.1234, 0.2345, 0.3456])
+    Hs = np.asarray(out.Hk(kr, format="array"))
+    perm = _interleaved(model)[1]
+    ref = D[:, None] * model.hamiltonian(model.k_cartesian(kr))[perm[:, None], perm[None, :]] * D[None, :]
+    if np.abs(Hs - ref).max() > 1e-9 * max(1.0, np.abs(ref).max()):
+        raise RuntimeError(f"sisl {sisl.__version__} stores this spin class differently from what to_sisl writes; please report (tested with sisl 0.20)")
+    return out

@@ -12,7 +12,7 @@ import pytest
 from orbsym.materials.model import Atom
 from orbsym.materials.wannier90 import read_hr, write_hr
 
-PACKAGES = {"from_sisl": "sisl", "from_pythtb": "pythtb", "from_tbmodels": "tbmodels", "from_qsymm": "qsymm"}
+PACKAGES = {"from_sisl": "sisl", "from_pythtb": "pythtb", "from_tbmodels": "tbmodels", "from_qsymm": "qsymm", "to_sisl": "sisl", "to_pythtb": "pythtb"}
 # a non-orthogonal cell (Angstrom when used as such) and reduced positions of two atoms
 LAT = np.array([[2.0, 0.0, 0.0], [0.6, 2.3, 0.0], [0.3, -0.4, 2.7]])
 RED_B = np.array([0.31, 0.42, 0.13])
@@ -406,3 +406,64 @@ def test_qsymm_spin_and_bad_input():
         from_qsymm(m, LAT, orbitals=atoms, params=params, length_unit="nm")
     with pytest.raises(TypeError, match="BlochModel"):
         from_qsymm({}, LAT)
+
+
+# ---------------------------------------------------------------------------------------------- reverse
+@pytest.mark.parametrize("nspin,dim", [(1, 3), (2, 3), (1, 2)])
+def test_to_pythtb_round_trip(nspin, dim):
+    pythtb = pytest.importorskip("pythtb")
+    from orbsym.materials.interop import from_pythtb, to_pythtb
+
+    rng = np.random.default_rng(51 + nspin + dim)
+    tb = from_pythtb(_pythtb_model(pythtb, rng, nspin, dim), cell=1.5, orbitals="A: s,px,py; B: pz,dxy")
+    p = to_pythtb(tb)
+    back = from_pythtb(p, cell=1.5, orbitals="A: s,px,py; B: pz,dxy")
+    np.testing.assert_array_equal(back.R, tb.R)
+    np.testing.assert_allclose(back.H, tb.H, rtol=0, atol=1e-14)
+    for kr in _k_red(rng, 2, dim=dim):
+        np.testing.assert_allclose(np.asarray(p._gen_ham(kr[:dim])).reshape(tb.n, tb.n), tb.hamiltonian(tb.k_cartesian(kr), "I"), rtol=0, atol=1e-12)
+
+
+def test_to_pythtb_permutes_block_spinors():
+    pytest.importorskip("pythtb")
+    tbmodels = pytest.importorskip("tbmodels")
+    from orbsym.materials.interop import from_tbmodels, to_pythtb
+
+    rng = np.random.default_rng(55)
+    pos = [[0.0] * 3] * 3 + [list(RED_B)] * 2
+    blk = tbmodels.Model(on_site=rng.normal(size=10), pos=pos + pos, uc=LAT, occ=1)
+    for i, j, R in [(0, 7, (1, 0, 0)), (2, 9, (0, 1, -1)), (5, 3, (0, 0, 0)), (8, 1, (1, 1, 0))]:
+        blk.add_hop(complex(rng.normal(), rng.normal()), i, j, R)
+    tb = from_tbmodels(blk, orbitals="A: s,px,py; B: pz,dxy", spin_order="block")
+    p = to_pythtb(tb)
+    perm = np.ravel(np.column_stack([np.arange(5), np.arange(5) + 5]))
+    for kr in _k_red(rng, 3):
+        Hb = tb.hamiltonian(tb.k_cartesian(kr), "I")[np.ix_(perm, perm)]
+        np.testing.assert_allclose(np.asarray(p._gen_ham(kr)).reshape(10, 10), Hb, rtol=0, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("spin", ["unpolarized", "spinorbit"])
+def test_to_sisl_round_trip(spin):
+    sisl = pytest.importorskip("sisl")
+    from orbsym.materials.interop import from_sisl, to_sisl
+
+    rng = np.random.default_rng(61)
+    tb = from_sisl(_sisl_model(sisl, rng, spin))
+    H = to_sisl(tb)
+    assert H.spin.is_spinorbit == tb.spinful and [a.tag for a in H.geometry.atoms] == ["Ti", "O"]
+    back = from_sisl(H)
+    np.testing.assert_array_equal(back.R, tb.R)
+    np.testing.assert_allclose(back.H, tb.H, rtol=0, atol=1e-13)
+    assert [a.orbitals for a in back.atoms][0] == tb.atoms[0].orbitals
+    kr = _k_red(rng, 1)[0]
+    np.testing.assert_allclose(np.linalg.eigvalsh(H.Hk(kr, format="array")), tb.bands(tb.k_cartesian(kr)), rtol=0, atol=1e-11)
+
+
+def test_to_sisl_refuses_natural_units():
+    pytest.importorskip("sisl")
+    pythtb = pytest.importorskip("pythtb")
+    from orbsym.materials.interop import from_pythtb, to_sisl
+
+    with pytest.raises(ValueError, match="natural units"):
+        to_sisl(from_pythtb(_pythtb_model(pythtb, np.random.default_rng(1))))
