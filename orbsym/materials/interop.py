@@ -4,14 +4,20 @@ Optional extras (``pip install "orbsym[interop]"``); each package is imported on
 that reads it, so this module imports without any of them, and a missing package gives a
 :class:`ModuleNotFoundError` naming the extra.
 
-==================  ==================  ==================================  =======================
-importer            object              Fourier convention of the source    units of the result
-==================  ==================  ==================================  =======================
-:func:`from_sisl`   ``sisl.Hamiltonian``  II: ``e^{i k.R}``, R from ``nsc``   Angstrom, eV (sisl's)
-:func:`from_pythtb` ``pythtb.tb_model``   I: ``e^{i k.(R + tau_j - tau_i)}``  ``a``/``t``, or Angstrom/eV with ``cell=``
-:func:`from_tbmodels` ``tbmodels.Model``  I (``hamilton(convention=1)``)      ``a``/``t``, or Angstrom/eV with ``cell=``
-:func:`from_qsymm`  ``qsymm.BlochModel``  I: ``e^{i k.d}``, ``d`` Cartesian   ``a``/``t``, or Angstrom/eV
-==================  ==================  ==================================  =======================
+``from_sisl(H)``
+    ``sisl.Hamiltonian``: convention II, ``H(k) = sum_R e^{i k.R} H(R)`` with ``R`` from the supercell
+    offsets (``nsc``); Angstrom and eV (sisl's units).
+``from_pythtb(model, cell=None)``
+    ``pythtb.tb_model`` (1.x): convention I, ``e^{i k.(R + tau_j - tau_i)}``, ``tau`` in reduced
+    coordinates; natural units ``a``/``t``, or Angstrom/eV with ``cell=``.
+``from_tbmodels(model, cell=None)``
+    ``tbmodels.Model``: convention I (``hamilton(k, convention=1)``; ``convention=2`` is II); units as
+    for PythTB.
+``from_qsymm(model, cell)``
+    ``qsymm.BlochModel``: convention I, ``e^{i k.d}`` with Cartesian hopping vectors
+    ``d = R + tau_j - tau_i``; natural units or Angstrom/eV (``length_unit``).
+``to_sisl(model)``, ``to_pythtb(model)``
+    The reverse (round trips exact).
 
 Every importer returns the same matrices ``H(R)_ij = <0 i|H|R j>`` (:mod:`orbsym.materials.model`);
 convention I only moves the orbital-centre phases ``e^{ik.(tau_j - tau_i)}`` into ``H(k)``:
@@ -280,6 +286,12 @@ def _sisl_atoms(sisl, geom, orbitals):
             atoms = _atom_list(orbitals)
             if sum(len(a.orbitals) for a in atoms) != geom.no:
                 raise ValueError(f"the Atom list holds {sum(len(a.orbitals) for a in atoms)} orbitals, the sisl geometry {geom.no}")
+            where = np.asarray(geom.xyz, dtype=float)[geom.o2a(np.arange(geom.no))]
+            mine = np.array([a.position for a in atoms for _ in a.orbitals])
+            bad = np.flatnonzero(np.abs(where - mine).max(axis=1) > POSITION_TOL * np.abs(geom.lattice.cell).max())
+            if bad.size:
+                i = int(bad[0])
+                raise ValueError(f"orbital {i + 1} of the Atom list sits at {mine[i].tolist()}, in the sisl geometry at {where[i].tolist()} (Angstrom)")
             return atoms, np.ones(geom.no)
         tags = {a.tag.lower() for a in geom.atoms} | {a.symbol.lower() for a in geom.atoms}
         for name, labels in _spec_entries(orbitals):

@@ -467,3 +467,17 @@ def test_to_sisl_refuses_natural_units():
 
     with pytest.raises(ValueError, match="natural units"):
         to_sisl(from_pythtb(_pythtb_model(pythtb, np.random.default_rng(1))))
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_sisl_atom_list_is_checked_against_the_geometry():
+    sisl = pytest.importorskip("sisl")
+    from orbsym.materials.interop import from_sisl
+
+    H = _sisl_model(sisl, np.random.default_rng(9), "unpolarized")
+    good = [Atom("X", (0, 0, 0), ("s", "py", "pz", "px", "dxz")), Atom("Y", RED_B @ LAT, ("pz", "dyz", "e"))]
+    tb = from_sisl(H, orbitals=good)
+    kr = _k_red(np.random.default_rng(1), 1)[0]
+    np.testing.assert_allclose(tb.hamiltonian(tb.k_cartesian(kr)), _sisl_hk(H, kr), rtol=0, atol=1e-12)  # as given: no flips
+    with pytest.raises(ValueError, match="orbital 6 of the Atom list"):
+        from_sisl(H, orbitals=[good[0], Atom("Y", (0, 0, 1), ("pz", "dyz", "e"))])
