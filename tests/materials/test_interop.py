@@ -481,3 +481,30 @@ def test_sisl_atom_list_is_checked_against_the_geometry():
     np.testing.assert_allclose(tb.hamiltonian(tb.k_cartesian(kr)), _sisl_hk(H, kr), rtol=0, atol=1e-12)  # as given: no flips
     with pytest.raises(ValueError, match="orbital 6 of the Atom list"):
         from_sisl(H, orbitals=[good[0], Atom("Y", (0, 0, 1), ("pz", "dyz", "e"))])
+
+
+def test_qsymm_two_dimensional(tmp_path):
+    pytest.importorskip("qsymm")
+    import sympy
+    from qsymm.model import BlochCoeff, BlochModel
+
+    from orbsym.materials.interop import from_qsymm
+
+    cell = LAT[:2, :2]
+    tau_b = RED_B[:2] @ cell
+    t = sympy.Symbol("t")
+    d = np.array([1.0, -1.0]) @ cell + tau_b  # A -> B in cell (1, -1)
+    V1 = np.array([[0, 0.3 + 0.1j], [0, 0]])
+    d2 = np.array([0.0, 1.0]) @ cell  # A -> A and B -> B in cell (0, 1)
+    V2 = np.diag([0.4j, -0.25])
+    terms = {BlochCoeff(d, t): V1, BlochCoeff(-d, t): V1.conj().T, BlochCoeff(d2, sympy.Integer(1)): V2,
+             BlochCoeff(-d2, sympy.Integer(1)): V2.conj().T, BlochCoeff(np.zeros(2), sympy.Integer(1)): np.diag([0.2, -0.1])}
+    m = BlochModel(terms, momenta=("k_x", "k_y"))
+    tb = from_qsymm(m, cell, orbitals=[Atom("A", (0, 0, 0), ("s",)), Atom("B", (*tau_b, 0), ("pz",))], params={"t": 2.0})
+    assert tb.periodic == 2 and {tuple(r) for r in tb.R} == {(0, 0, 0), (1, -1, 0), (-1, 1, 0), (0, 1, 0), (0, -1, 0)}
+    f = m.lambdify()
+    rng = np.random.default_rng(71)
+    for kr in _k_red(rng, dim=2):
+        k = tb.k_cartesian(kr)
+        np.testing.assert_allclose(tb.hamiltonian(k, "I"), np.array(f(k_x=k[0], k_y=k[1], t=2.0), complex), rtol=0, atol=1e-12)
+    _round_trip(tb, tmp_path, rng, lambda kr: np.array(f(k_x=tb.k_cartesian(kr)[0], k_y=tb.k_cartesian(kr)[1], t=2.0), complex), convention="I", dim=2)
