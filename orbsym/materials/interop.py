@@ -373,6 +373,7 @@ def from_sisl(H, orbitals=None, *, periodic=3):
     atoms, signs = _sisl_atoms(sisl, geom, orbitals)
     spin = H.spin
     kinds = {k: bool(getattr(spin, f"is_{k}", False)) for k in ("unpolarized", "polarized", "noncolinear", "spinorbit")}
+    kinds["noncolinear"] |= bool(getattr(spin, "is_noncollinear", False))  # the spelling of other sisl versions
 
     def component(dim):
         A = H.tocsr(dim).tocoo()
