@@ -154,6 +154,27 @@ Slater-Koster (orbsym.materials.slater_koster)
 * Shipped sets are stored in Ry and bohr (converted with CODATA 2018: 1 Ry = 13.605693122994 eV,
   1 bohr = 0.529177210903 Angstrom); a strained lattice constant keeps the integrals.
 
+Imported models (orbsym.materials.interop)
+------------------------------------------
+* sisl: convention II, ``R`` from the supercell offsets, Angstrom/eV.  sisl's (SIESTA's) real harmonics
+  carry the sign ``(-1)^m`` relative to Wannier90's: the importer flips px, py, dxz, dyz and the odd-m f
+  orbitals, so that an orbsym label always means Wannier90's function.
+* PythTB, TBmodels, qsymm: convention I (``H^I_ij(k) = sum_R e^{ik.(R + tau_j - tau_i)} H(R)_ij``; qsymm's
+  hopping vector is ``d = R + tau_j - tau_i``).  They have no units: natural units (``a``, ``t``) unless a
+  cell in Angstrom is given, and then energies are read as eV.
+
+Chebyshev engine (orbsym.numeric.chebyshev)
+-------------------------------------------
+* Basis ``(x, y, site, orbital)``, vacancy states dropped; ``H~ = (H - b)/a`` with ``[b - a, b + a]`` the
+  Gershgorin bounds widened by 1 % (10 % for Kubo-Bastin).  ``rho = p_N(H) ~ f(H)`` at ``T > 0``
+  (``<c_a^dag c_b> = rho_ba``).
+* ``truncation_error`` bounds ``||f(H) - p_N(H)||_2`` (hence every entry of ``rho``) from the coefficient
+  tail and the Bernstein ellipse of the Matsubara pole ``mu + i pi T``; ``region_error`` that of a
+  truncated light cone; each reported ``*_error`` is ``(truncation + region) x sum |A_ab|``.
+* Stochastic traces with the standard error over random-phase vectors; DOS per state per energy with the
+  Jackson kernel (resolution ``pi a / N``); Kubo-Bastin (Garcia, Covaci, Rappoport, PRL 114, 116602
+  (2015)) per unit area and per unit force ``q E``.
+
 Material films (orbsym.materials.films)
 ---------------------------------------
 * A film stacks ``N_x`` cells along one lattice vector ``a_s`` (open), periodic along the two others.

@@ -8,6 +8,8 @@
                       parameter sets in ``data/*.json`` (``material("Cu")``...), each with its source
 ``wannier90.py``      readers of ``seedname_hr.dat``, ``_tb.dat``, ``.win``, ``_centres.xyz``, ``_wsvec.dat``
                       (never executed) and ``write_hr``
+``interop.py``        sisl, PythTB, TBmodels and qsymm models in and out (optional extra ``interop``;
+                      each package imported only when its function is called)
 ``hall.py``           bulk orbital/spin/charge Hall tensors and the Edelstein response (Kubo, natural or
                       physical units, k-grid convergence); ``load.py``: ``load_model`` (file or name)
 ``films.py``          a crystal cut along a lattice vector: ``film``, ``film_stack`` (two materials),
@@ -27,6 +29,7 @@ _EXPORTS = {
     "MATERIALS": "slater_koster",
     "film": "films", "film_stack": "films", "supercell": "films",
     "orbital_L": "shells", "soc_matrix": "shells", "parse_shells": "shells",
+    "from_sisl": "interop", "from_pythtb": "interop", "from_tbmodels": "interop", "from_qsymm": "interop", "to_sisl": "interop", "to_pythtb": "interop",
     "hall_conductivity": "hall", "edelstein": "hall", "load_model": "load",
     "read_hr": "wannier90", "read_tb": "wannier90", "read_win": "wannier90", "read_centres": "wannier90", "write_hr": "wannier90",
 }
