@@ -13,7 +13,8 @@ runs.  One labeled Dataset comes back::
     <var>_stderr       [...]                its standard error    s / sqrt(n), s^2 = sum_r (X_r - <X>)^2 / (n - 1)
     balance_residual   [realization]        the per-site balance of every realization (checked)
 
-Every realization's balance is checked: equilibrium ``d<O_i>/dt = -div_i j + tau_i`` (and ``= 0``),
+Every realization's balance is checked: equilibrium ``d<O_i>/dt = -div_i j + tau_i = 0`` (the
+decomposition and the stationarity of the thermal state),
 the driven balance of :meth:`SiteLattice.respond` with a field, and with leads the steady state
 ``-div_i j + tau_i = 0`` at every interior site plus the charge boundary current against the Landauer
 current.  A residual above ``tol`` raises :class:`orbsym.numeric.sites.BalanceError` naming the seed.
@@ -132,8 +133,31 @@ def run_transport_realization(factory, disorder, seed, T, observables, tr):
     return out
 
 
+def run_equilibrium_realization(factory, disorder, seed, T, observables, engine):
+    """One realization in thermal equilibrium (module level: runs in the workers).
+
+    As :func:`orbsym.workflows.sweeps.sites.run_site_point` (same variables and shapes), with a
+    stronger ``balance_residual``: the largest of ``|d<O_i>/dt - (-div_i j + tau_i)|`` (the decomposition)
+    and ``|-div_i j + tau_i|`` (stationarity of the thermal state) over sites and the charge, ``J_x, J_y, J_z``.
+    """
+    lat = realization_lattice(factory, disorder, seed)
+    obs = lat.solve(T, engine=engine)
+    worst = 0.0
+    for p in _POLS:
+        worst = max(worst, float(np.abs(obs.continuity_residual(p)).max(initial=0.0)), float(np.abs(obs.torque(p) - obs.divergence(p)).max(initial=0.0)))
+    out = {"balance_residual": np.array(worst)}
+    if "free_energy" in observables:
+        out["free_energy"] = np.array(float(obs.free_energy()))
+    if "density" in observables:
+        out["density"] = np.stack([obs.density(p) for p in _POLS])
+    if "boundary_current" in observables:
+        out["boundary_current"] = np.stack([obs.boundary_current(p) for p in _POLS]).reshape(len(_POLS), max(lat.N_x - 1, 0))
+    return out
+
+
 def run_chunk(factory, terms, items, mode):
-    """A chunk of realizations ``items = [(index, seed)]`` -> ``[(index, {variable: array} or None, error or None)]``.
+    """A chunk of realizations ``items = [(index, seed)]`` -> ``[(index, {variable: array} or None, error or None)]``
+    (module level: one task of the execution layer).
 
     A realization that raises is reported with its error (the others of the chunk are kept)."""
     import functools
@@ -145,6 +169,8 @@ def run_chunk(factory, terms, items, mode):
         try:
             if mode["transport"] is not None:
                 d = run_transport_realization(factory, terms, seed, mode["T"], mode["observables"], mode["transport"])
+            elif mode["response"] is None:
+                d = run_equilibrium_realization(factory, terms, seed, mode["T"], mode["observables"], mode["engine"])
             else:
                 build = functools.partial(realization_lattice, factory, terms)
                 d = run_site_point(build, {"seed": seed}, mode["T"], mode["observables"], mode["response"], mode["eta"], mode["engine"], mode["part"])
@@ -376,6 +402,15 @@ def ensemble(factory, disorder, seeds, T, observables=None, response=None, eta=N
             clean._field_axis(response)  # a finite sample has no periodic direction: refused here
         est_one = _point_estimate(clean, response)
 
+    n_workers = 1 if executor == "serial" or (executor is None and workers == 1) else workers
+
+    def check(missing):
+        if missing:
+            check_resources(est_one.times(missing, "realizations"), what=f"the disorder ensemble of {missing} realization(s)", workers=n_workers,
+                            hint="use fewer realizations, fewer cells or a narrower sample")
+
+    if out is None:
+        check(n)  # the whole ensemble, before anything else
     # every realization drawn here (cheap; a Potential of the wrong shape or a missing seed fails now)
     vacancies = []
     for s in seeds if tr is not None else seeds[:1]:
@@ -394,15 +429,7 @@ def ensemble(factory, disorder, seeds, T, observables=None, response=None, eta=N
     mode = {"T": T, "observables": obs, "response": response, "eta": eta, "engine": engine, "part": part, "transport": tr}
     fp, doc = _fingerprint(clean, terms, seeds, mode)
     run = dict(clean=clean, terms=terms, seeds=seeds, mode=mode, fingerprint=fp, factory=factory, tol=tol)
-    n_workers = 1 if executor == "serial" or (executor is None and workers == 1) else workers
-
-    def check(missing):
-        if missing:
-            check_resources(est_one.times(missing, "realizations"), what=f"the disorder ensemble of {missing} realization(s)", workers=n_workers,
-                            hint="use fewer realizations, fewer cells or a narrower sample")
-
     if out is None:
-        check(n)
         return _compute(run, {}, None, executor, workers, progress, chunk)
     from ..io import ensure_writable_dir
     from .sweeps.core import load, save
@@ -539,6 +566,10 @@ def _assemble(run, results):
         ds = assemble_sites({"seed": seeds}, mode["observables"], rows, clean,
                             dict(T=mode["T"], eta=mode["eta"], response=mode["response"], engine=mode["engine"], part=mode["part"], factory=run["factory"]))
         ds = ds.rename({"seed": "realization"})
+        if mode["response"] is None:
+            ds["balance_residual"].attrs["description"] = (
+                "largest of |d<O_i>/dt - (-div_i j + tau_i)| and |-div_i j + tau_i| (the thermal state is stationary) over sites and "
+                "polarizations, per realization (a check of the solve; zero to rounding)")
     else:
         ds = _assemble_transport(seeds, mode, rows, clean, run["factory"])
     ds["realization"].attrs.update(long_name="disorder realization (its seed)", units="1",
