@@ -9,6 +9,8 @@ Examples::
     orbsym sites cell.py --transport --out g.nc            # between leads, linear response (conductance)
     orbsym sites cell.py --transport --bias 0.1 --n-energy 100 --out iv.nc
     orbsym sites quench.py --evolve --out t.nc            # real time: the file's `times`, `quench`, `drive`, `eta`
+    orbsym sites strip.py --disorder anderson:1.0,vacancies:0.02 --realizations 32 --seed 7 --out ens.nc
+    orbsym sites strip.py --transport --disorder anderson:2 --realizations 16 --out g.nc
 
 ``FILE.py`` is executed once as Python code (use only files you trust) and must define ``lattice``, an
 :class:`orbsym.numeric.sites.SiteLattice` (several sites per cell, bonds of any offset; transverse
@@ -56,6 +58,42 @@ The modes exclude each other (two given: exit status 2), and so does every optio
 
 A balance off by more than :data:`BALANCE_TOL` (relative to its largest term, or 1; every mode) fails the run
 (exit status 1, the message names the residual); nothing is written then.
+
+Disorder ensembles
+------------------
+On a finite sample (transverse dimension 0), ``--disorder KIND:STRENGTH[,...]`` runs an ensemble of
+``--realizations N`` (default 1) disordered copies of the file's clean ``lattice`` with seeds ``S, S+1, ...``
+(``--seed S``, default 0), through :func:`orbsym.workflows.ensembles.ensemble` (realization ``r`` is
+:func:`orbsym.numeric.disorder.realize` of the clean sample with seed ``S + r``).  Kinds (:data:`DISORDER_KINDS`;
+several comma-separated terms add up, each drawn from its own random stream)::
+
+    anderson:W          on-site V 1 per site, V uniform in [-W/2, W/2] (units of t)
+    anderson-gauss:W    on-site V 1 per site, V Gaussian of standard deviation W (units of t)
+    hopping:W           every bond matrix times 1 + d, d uniform in [-W/2, W/2] (dimensionless)
+    hopping-gauss:W     every bond matrix times 1 + d, d Gaussian of standard deviation W
+    vacancies:c         each site removed with probability c (0 <= c <= 1)
+    texture:m           -m . J added on every site, |m| = m (units of t), directions uniform on the sphere
+
+``--disorder-file FILE.npz`` (``numpy.savez``) brings explicit arrays, one configuration: ``potential_<site>``
+of shape ``(N_x, width)`` (a potential times 1), ``(N_x, width, n)`` (diagonal) or ``(N_x, width, n, n)``
+(Hermitian matrices), units of t, ADDED to that site's on-site matrices, and ``vacancies``, a bool (or 0/1)
+mask ``(N_x, width, n_sites)``; any other key is refused.  It may be combined with ``--disorder``.  Modes: the
+equilibrium solve (``--engine`` as above, resolved once on the clean sample) and ``--transport`` (every
+realization between two CLEAN leads, the clean sample's end slices continued, or the file's ``left`` /
+``right``; ``--bias``, ``--n-energy`` as above); ``--response`` (a finite sample has no periodic direction)
+and ``--evolve`` are refused, and so are ``--quantities`` and ``--csv`` (the ensemble writes its own
+Dataset).  The summary line gives the mean and standard error ``s / sqrt(N)`` of the free energy of the
+sample (equilibrium), the conductance in ``e^2/h`` (linear response) or the Landauer current (bias), and the
+largest balance residual over the realizations (a residual above :data:`BALANCE_TOL`: exit status 1).
+``--out FILE.nc`` holds every realization (dimension ``realization``: the seeds; ``site`` and the others of the
+profiles), the means (``<var>_mean``) and standard errors (``<var>_stderr``), the balance per realization, and
+the attributes ``disorder`` (JSON record), ``engine`` (which solver ran), ``T``; it is resumable: completed
+realizations are kept in ``FILE.nc.parts/`` (fingerprinted) and reused by the same command after an
+interruption, ``--restart`` discards them.  Refused before any work (exit status 2): a negative strength, an
+unknown kind (the allowed ones listed), ``--realizations`` < 1, ``--seed``/``--realizations`` without
+``--disorder``, disorder on a periodic lattice, explicit arrays of the wrong shape or unknown keys, vacancies
+that leave a whole slice empty with ``--transport`` (the leads are disconnected), and an ensemble whose
+estimated memory or time exceeds the limits (the estimate in the message).
 
 Output
 ------
@@ -105,7 +143,8 @@ from __future__ import annotations
 import json
 import math
 
-__all__ = ["NAME", "HELP", "add_arguments", "run", "QUANTITIES", "BALANCE_TOL", "load_lattice_file", "site_dataset", "transport_dataset"]
+__all__ = ["NAME", "HELP", "add_arguments", "run", "QUANTITIES", "BALANCE_TOL", "load_lattice_file", "site_dataset", "transport_dataset",
+           "DISORDER_KINDS", "parse_disorder", "load_disorder_file"]
 
 NAME = "sites"
 HELP = "equilibrium, linear response, transport between leads or real time of a multi-site-cell lattice or finite sample (SiteLattice) defined in FILE.py"
@@ -390,7 +429,8 @@ def _disorder_options(args, mode):
     if not given:
         for flag, on in (("--realizations", args.realizations is not None), ("--seed", args.seed is not None), ("--restart", args.restart)):
             if on:
-                raise ValueError(f"{flag} applies only to a disorder ensemble: add --disorder KIND:STRENGTH (or --disorder-file for --restart), or drop {flag}")
+                need = "--disorder KIND:STRENGTH" + (" or --disorder-file FILE.npz" if flag == "--restart" else "")
+                raise ValueError(f"{flag} applies only to a disorder ensemble: add {need}, or drop {flag}")
         return None
     flag = "--disorder" if args.disorder is not None else "--disorder-file"
     if mode in ("response", "evolve"):
@@ -442,7 +482,7 @@ def _run_disorder(args, mode, lat, T, eta_file, ns, targets, options):
         if args.n_energy is not None and args.bias is None and T == 0:
             raise ValueError("--n-energy does not apply to the linear response at T = 0 (one energy, E = mu): it applies at T > 0 or with --bias")
         tr = {"left": ns.get("left"), "right": ns.get("right"), "bias": args.bias, "n_energy": args.n_energy}
-        ds = ensemble(factory, terms, seeds, T, transport=tr, out=out, restart=args.restart, tol=BALANCE_TOL)
+        ds = ensemble(factory, terms, seeds, T, transport=tr, out=out, restart=args.restart, tol=BALANCE_TOL, progress=None)
         key = "conductance" if args.bias is None else "landauer_current"
         unit = "e^2/h" if args.bias is None else "(particles per unit time)"
         what = (f"transport, engine {ds.attrs['engine']}, " + ("linear response" if args.bias is None else f"bias V={args.bias:g} (mu_L,R = mu +- V/2)")
@@ -452,7 +492,7 @@ def _run_disorder(args, mode, lat, T, eta_file, ns, targets, options):
         requested = args.engine or "auto"
         engine = _auto_engine(lat, T) if requested == "auto" else requested
         _check_size(lat, engine, T, None)  # one realization (greens: nearest-slice bonds only)
-        ds = ensemble(factory, terms, seeds, T, engine=engine, out=out, restart=args.restart, tol=BALANCE_TOL)
+        ds = ensemble(factory, terms, seeds, T, engine=engine, out=out, restart=args.restart, tol=BALANCE_TOL, progress=None)
         ds.attrs["engine_requested"] = requested
         key, unit, name = "free_energy", "t", "free energy of the sample <F>"
         what = f"engine {ds.attrs['engine']}{' (auto)' if requested == 'auto' else ''}, T={T:g}"
