@@ -43,7 +43,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ensemble", "BALANCE_TOL", "TRANSPORT_OBSERVABLES", "DisconnectedError", "lattice_digest", "disorder_digest"]
+from .sweeps.core import SweepError
+
+__all__ = ["ensemble", "BALANCE_TOL", "TRANSPORT_OBSERVABLES", "DisconnectedError", "EnsembleError", "lattice_digest", "disorder_digest"]
 
 #: Largest per-site balance residual accepted in a realization (units of J t / hbar).
 BALANCE_TOL = 1e-9
@@ -55,6 +57,14 @@ _POLS = (None, "x", "y", "z")
 
 class DisconnectedError(ValueError):
     """A vacancy configuration cuts the sample between the leads (a whole slice vacant: zero transmission)."""
+
+
+class EnsembleError(SweepError):
+    """Some realizations failed (listed with their seeds); the others are kept (and stored with ``out=``).
+
+    A :class:`orbsym.workflows.sweeps.core.SweepError`: ``failures`` and ``dataset`` (NaN at the failed ones)."""
+
+    what = "disorder realizations"
 
 
 # ============================================================================ digests (fingerprint)
@@ -319,8 +329,9 @@ def ensemble(factory, disorder, seeds, T, observables=None, response=None, eta=N
         before any realization runs.
     BalanceError
         A realization's balance is off by more than ``tol`` (the seed is named).
-    SweepError
-        Some realizations failed (listed with their seeds); the others are kept (and stored with ``out``).
+    EnsembleError
+        (a :class:`~orbsym.workflows.sweeps.core.SweepError`) Some realizations failed (listed with their
+        seeds); the others are kept (and stored with ``out``).
     """
     from ..numeric.budget import check_resources
     from ..numeric.disorder import KINDS, realize
@@ -494,8 +505,6 @@ def _compute(run, results, store, executor, workers, progress, chunk):
     """Run the missing realizations in chunks (each stored in ``store``), check them, assemble."""
     from .. import execution
     from ..execution import SerialExecutor
-    from .sweeps.core import SweepError
-
     seeds, mode = run["seeds"], run["mode"]
     n = len(seeds)
     missing = [i for i in range(n) if i not in results]
@@ -531,7 +540,7 @@ def _compute(run, results, store, executor, workers, progress, chunk):
     ds = _assemble(run, results)
     if failures:
         failures.sort(key=lambda f: f["index"])
-        raise SweepError(failures, ds, n)
+        raise EnsembleError(failures, ds, n)
     _check_balance(run, ds, results)
     return _statistics(run, ds)
 

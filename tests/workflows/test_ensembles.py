@@ -94,7 +94,7 @@ def interrupted(out, seeds=6, T=0.1):
     CALLS.clear()
     FAIL_AT["call"] = 1 + 4  # the parent's call, then one per realization
     try:
-        with pytest.raises(SweepError, match="seed"):
+        with pytest.raises(SweepError, match=r"(?s)1 of 6 disorder realizations failed.*\"seed\": 3}: RuntimeError: killed part way"):
             ensemble(counted, DIS, seeds, T=T, out=out, chunk=2)
     finally:
         FAIL_AT["call"] = None
@@ -178,6 +178,23 @@ def test_transport_ensemble_at_a_bias_and_its_refusals():
         ensemble(clean, DIS, 1, T=0.1, transport=dict(bias=0.2), observables=("conductance",))
     with pytest.raises(ValueError, match="unknown transport key 'bais'"):
         ensemble(clean, DIS, 1, T=0.1, transport=dict(bais=0.2))
+
+
+def test_transport_ensemble_resumes(tmp_path):
+    out = tmp_path / "g.nc"
+    CALLS.clear()
+    FAIL_AT["call"] = 1 + 3
+    with pytest.raises(SweepError, match="seed"):
+        ensemble(counted, DIS[:2], 4, T=0.1, transport={}, out=out, chunk=1)
+    FAIL_AT["call"] = None
+    CALLS.clear()
+    ds = ensemble(counted, DIS[:2], 4, T=0.1, transport={}, out=out)
+    assert len(CALLS) == 2
+    ref = ensemble(functools.partial(clean, 3, 2), DIS[:2], 4, T=0.1, transport={})
+    for var in ("conductance", "density", "boundary_current", "conductance_stderr"):
+        np.testing.assert_array_equal(ds[var].values, ref[var].values)
+    with xr.open_dataset(out, engine="scipy") as saved:
+        assert "region solver" in saved.attrs["engine"] and saved.attrs["realizations"] == 4
 
 
 def test_vacancies_that_cut_the_sample_are_refused_before_anything_runs():
