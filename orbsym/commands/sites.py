@@ -482,7 +482,8 @@ def _run_disorder(args, mode, lat, T, eta_file, ns, targets, options):
         if args.n_energy is not None and args.bias is None and T == 0:
             raise ValueError("--n-energy does not apply to the linear response at T = 0 (one energy, E = mu): it applies at T > 0 or with --bias")
         tr = {"left": ns.get("left"), "right": ns.get("right"), "bias": args.bias, "n_energy": args.n_energy}
-        ds = ensemble(factory, terms, seeds, T, transport=tr, out=out, restart=args.restart, tol=BALANCE_TOL, progress=None)
+        ds = ensemble(factory, terms, seeds, T, transport=tr, out=out, restart=args.restart, tol=BALANCE_TOL, progress=None,
+                      attrs={"source_file": f, "command_disorder": args.disorder or "", "disorder_file": str(args.disorder_file or "")})
         key = "conductance" if args.bias is None else "landauer_current"
         unit = "e^2/h" if args.bias is None else "(particles per unit time)"
         what = (f"transport, engine {ds.attrs['engine']}, " + ("linear response" if args.bias is None else f"bias V={args.bias:g} (mu_L,R = mu +- V/2)")
@@ -492,8 +493,9 @@ def _run_disorder(args, mode, lat, T, eta_file, ns, targets, options):
         requested = args.engine or "auto"
         engine = _auto_engine(lat, T) if requested == "auto" else requested
         _check_size(lat, engine, T, None)  # one realization (greens: nearest-slice bonds only)
-        ds = ensemble(factory, terms, seeds, T, engine=engine, out=out, restart=args.restart, tol=BALANCE_TOL, progress=None)
-        ds.attrs["engine_requested"] = requested
+        ds = ensemble(factory, terms, seeds, T, engine=engine, out=out, restart=args.restart, tol=BALANCE_TOL, progress=None,
+                      attrs={"source_file": f, "command_disorder": args.disorder or "", "disorder_file": str(args.disorder_file or ""),
+                             "engine_requested": requested})
         key, unit, name = "free_energy", "t", "free energy of the sample <F>"
         what = f"engine {ds.attrs['engine']}{' (auto)' if requested == 'auto' else ''}, T={T:g}"
     err = float(ds[f"{key}_stderr"])

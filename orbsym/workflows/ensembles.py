@@ -265,7 +265,7 @@ def _transport_estimate(clean, T, tr, solver):
 
 # ============================================================================ the ensemble
 def ensemble(factory, disorder, seeds, T, observables=None, response=None, eta=None, executor=None, workers=1, progress=False, *,
-             engine=None, part="total", tol=BALANCE_TOL, transport=None, out=None, restart=False, chunk=None):
+             engine=None, part="total", tol=BALANCE_TOL, transport=None, out=None, restart=False, chunk=None, attrs=None):
     """Average observables over disorder realizations, one per seed.
 
     Parameters
@@ -310,6 +310,11 @@ def ensemble(factory, disorder, seeds, T, observables=None, response=None, eta=N
         Discard ``<out>.parts/`` (partial, foreign or corrupt) and an existing ``out`` instead of reusing or refusing them.
     chunk : int, optional
         Realizations per task and per stored part (default: about four tasks per worker, at most 16).
+        The progress bar shows the running mean and standard error of the free energy (equilibrium),
+        the conductance (transport, linear) or the Landauer current after every chunk.
+    attrs : dict, optional
+        Extra global attributes of the Dataset (informative, e.g. the source file; strings or numbers; not
+        part of the fingerprint).
 
     Returns
     -------
@@ -439,7 +444,11 @@ def ensemble(factory, disorder, seeds, T, observables=None, response=None, eta=N
 
     mode = {"T": T, "observables": obs, "response": response, "eta": eta, "engine": engine, "part": part, "transport": tr}
     fp, doc = _fingerprint(clean, terms, seeds, mode)
-    run = dict(clean=clean, terms=terms, seeds=seeds, mode=mode, fingerprint=fp, factory=factory, tol=tol)
+    extra = dict(attrs or {})
+    bad = [k for k, v in extra.items() if not isinstance(k, str) or isinstance(v, bool) or not isinstance(v, (str, int, float, np.integer, np.floating))]
+    if bad:
+        raise TypeError(f"attrs must map names to strings or numbers (NetCDF attributes), got {bad[0]!r}: {extra[bad[0]]!r}")
+    run = dict(clean=clean, terms=terms, seeds=seeds, mode=mode, fingerprint=fp, factory=factory, tol=tol, attrs=extra)
     if out is None:
         return _compute(run, {}, None, executor, workers, progress, chunk)
     from ..io import ensure_writable_dir
@@ -462,6 +471,7 @@ def ensemble(factory, disorder, seeds, T, observables=None, response=None, eta=N
                 old = load(out)
                 if old.attrs.get("fingerprint") == fp:
                     store.finish(clear=bool(store.same_sweep()))
+                    _check_balance(run, old)  # the tolerance of this call
                     return old
         store.prepare()
         stored = store.load(n)
@@ -515,6 +525,7 @@ def _compute(run, results, store, executor, workers, progress, chunk):
     chunks = [missing[i : i + size] for i in range(0, len(missing), size)]
     tasks = ((run["factory"], run["terms"], [(i, seeds[i]) for i in ch], mode) for ch in chunks)
     failures = []
+    key = next((k for k in ("free_energy", "conductance", "landauer_current") if k in mode["observables"]), None)
     window = 1 if isinstance(ex, SerialExecutor) else max(2, 2 * n_workers)
     bar = execution.progress_bar(n, "orbsym ensemble", progress, initial=n - len(missing), unit="realization")
     try:
@@ -528,6 +539,9 @@ def _compute(run, results, store, executor, workers, progress, chunk):
                 store.write(good)
             results.update(good)
             bar.update(len(ch))
+            running = _running(results, key)
+            if running:
+                bar.set_postfix_str(running, refresh=False)
     except BaseException:
         if owned is not None:
             owned.terminate()
@@ -541,11 +555,22 @@ def _compute(run, results, store, executor, workers, progress, chunk):
     if failures:
         failures.sort(key=lambda f: f["index"])
         raise EnsembleError(failures, ds, n)
-    _check_balance(run, ds, results)
+    _check_balance(run, ds)
     return _statistics(run, ds)
 
 
-def _check_balance(run, ds, results):
+def _running(results, key):
+    """``"<free_energy> = m +- e (n)"``: the running mean and standard error of a scalar over the realizations done."""
+    if key is None:
+        return ""
+    x = np.array([float(r[key]) for r in results.values() if key in r])
+    if not x.size:
+        return ""
+    err = f" +- {x.std(ddof=1) / math.sqrt(x.size):.2g}" if x.size > 1 else ""
+    return f"<{key}> = {x.mean():.6g}{err} ({x.size})"
+
+
+def _check_balance(run, ds):
     from ..numeric.sites import BalanceError
 
     seeds, tol = run["seeds"], run["tol"]
@@ -594,6 +619,7 @@ def _assemble(run, results):
         "fingerprint": run["fingerprint"],
         "clean_sample_sha256": lattice_digest(clean),
     })
+    ds.attrs.update(run["attrs"])
     if tr is not None:
         solvers = sorted({str(r["region_solver"]) for r in rows if r is not None and "region_solver" in r})
         ds.attrs["engine"] = f"NEGF (orbsym.numeric.sites_transport.site_transport, region solver {'/'.join(solvers) or tr['solver']})"

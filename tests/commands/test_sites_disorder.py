@@ -71,7 +71,8 @@ def test_equilibrium_ensemble_equals_the_api_and_the_summary(tmp_path, capsys):
     assert list(ds.realization.values) == [5, 6, 7]
     for var in ("free_energy", "density", "boundary_current", "free_energy_mean", "free_energy_stderr", "density_mean", "balance_residual"):
         np.testing.assert_array_equal(ds[var].values, ref[var].values)
-    assert ds.attrs["engine"].startswith("dense") and "Vacancies" in ds.attrs["disorder"]
+    assert ds.attrs["engine"].startswith("dense") and ds.attrs["engine_requested"] == "dense" and "Vacancies" in ds.attrs["disorder"]
+    assert ds.attrs["source_file"] == str(f) and ds.attrs["command_disorder"] == "anderson:1,vacancies:0.1"
     m = re.search(r"free energy of the sample <F> = (\S+) \+- (\S+) \(standard error\) t; max balance residual over realizations (\S+)", out)
     assert m, out
     assert float(m.group(1)) == pytest.approx(float(ref.free_energy_mean), rel=1e-9)
