@@ -372,6 +372,20 @@ def ensemble(factory, disorder, seeds, T, observables=None, response=None, eta=N
     if not isinstance(restart, (bool, np.bool_)):
         raise TypeError(f"restart must be True or False, got {restart!r}")
 
+    if out is not None:
+        from ..io import ensure_writable_dir
+
+        given = str(out)
+        out = Path(out)
+        if given.strip() in ("", ".", "-") or out.is_dir():
+            raise ValueError(f"ensemble output {given!r} must be a file path (e.g. ensemble.nc), not {'a directory' if out.is_dir() else 'empty or stdout'}")
+        if out.suffix != ".nc":
+            raise ValueError(f"ensemble output {given!r} must be a NetCDF file ending in .nc (e.g. ensemble.nc)")
+        try:
+            ensure_writable_dir(out.parent if str(out.parent) else ".")
+        except ValueError as exc:
+            raise ValueError(f"ensemble output {given!r}: {exc}") from None
+
     # the clean sample: once, here
     clean = factory()
     if not isinstance(clean, SiteLattice):
@@ -428,12 +442,10 @@ def ensemble(factory, disorder, seeds, T, observables=None, response=None, eta=N
     if out is None:
         check(n)  # the whole ensemble, before anything else
     # every realization drawn here (cheap; a Potential of the wrong shape or a missing seed fails now)
-    vacancies = []
     for s in seeds if tr is not None else seeds[:1]:
         r = realize(clean, terms, seed=s)
         if tr is not None:
             check_connected(r.vacant, clean.merge_x, s)
-        vacancies.append(int(r.vacant.sum()))
     if workers > 1 or executor == "process" or (executor is not None and not isinstance(executor, str)):
         try:
             pickle.dumps((factory, terms, tr))
@@ -451,20 +463,9 @@ def ensemble(factory, disorder, seeds, T, observables=None, response=None, eta=N
     run = dict(clean=clean, terms=terms, seeds=seeds, mode=mode, fingerprint=fp, factory=factory, tol=tol, attrs=extra)
     if out is None:
         return _compute(run, {}, None, executor, workers, progress, chunk)
-    from ..io import ensure_writable_dir
     from .sweeps.core import load, save
     from .sweeps.store import Store
 
-    given = str(out)
-    out = Path(out)
-    if given.strip() in ("", ".", "-") or out.is_dir():
-        raise ValueError(f"ensemble output {given!r} must be a file path (e.g. ensemble.nc), not {'a directory' if out.is_dir() else 'empty or stdout'}")
-    if out.suffix != ".nc":
-        raise ValueError(f"ensemble output {given!r} must be a NetCDF file ending in .nc (e.g. ensemble.nc)")
-    try:
-        ensure_writable_dir(out.parent if str(out.parent) else ".")
-    except ValueError as exc:
-        raise ValueError(f"ensemble output {given!r}: {exc}") from None
     with Store(out, fp, doc, bool(restart)) as store:
         if out.is_file() and not restart:
             with contextlib.suppress(ValueError):
