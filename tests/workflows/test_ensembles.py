@@ -226,3 +226,39 @@ def test_more_refusals(monkeypatch):
     with pytest.raises(ValueError, match="disorder ensemble of 10000 realization.*more than the limit"):
         ensemble(counted, DIS, 10_000, T=0.1)
     assert len(CALLS) == 1
+
+
+def shifted():
+    """The clean sample of ``counted`` with one on-site matrix changed by 1e-9 (another sample)."""
+    lat = clean(3, 2)
+    eps = lat.site_onsite("m").copy()
+    eps[1, 0, 0, 0] += 1e-9
+    return SiteLattice(lat.cells, [Hopping("m", "m", off, T) for _, _, off, T in lat.hoppings], width=2, onsite={"m": eps})
+
+
+def test_the_fingerprint_is_the_sample_content_not_the_factory_name(tmp_path):
+    out = tmp_path / "e.nc"
+    interrupted(out)
+    with pytest.raises(SweepStateError, match="different sweep"):
+        ensemble(shifted, DIS, 6, T=0.1, out=out, chunk=2)
+    ds = ensemble(functools.partial(clean, 3, 2), DIS, 6, T=0.1, out=out, chunk=2)  # same sample, other factory: resumed
+    ref = ensemble(counted, DIS, 6, T=0.1)
+    np.testing.assert_array_equal(ds.density.values, ref.density.values)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=6, deadline=None)
+@given(chunk=st.integers(1, 5), seeds=st.lists(st.integers(0, 50), min_size=1, max_size=5, unique=True))
+def test_numbers_do_not_depend_on_the_chunking_or_the_store(chunk, seeds):
+    import tempfile
+
+    ref = ensemble(clean, DIS[:2], seeds, T=0.1, observables=("free_energy", "boundary_current"))
+    with tempfile.TemporaryDirectory() as tmp:
+        ds = ensemble(clean, DIS[:2], seeds, T=0.1, observables=("free_energy", "boundary_current"), out=f"{tmp}/e.nc", chunk=chunk)
+        with xr.open_dataset(f"{tmp}/e.nc", engine="scipy") as saved:
+            np.testing.assert_array_equal(saved.boundary_current_mean.values, ref.boundary_current_mean.values)
+    for var in ("free_energy", "boundary_current", "free_energy_mean", "boundary_current_stderr"):
+        np.testing.assert_array_equal(ds[var].values, ref[var].values)
+    assert list(ds.realization.values) == seeds
