@@ -69,6 +69,7 @@ several comma-separated terms add up, each drawn from its own random stream)::
 
     anderson:W          on-site V 1 per site, V uniform in [-W/2, W/2] (units of t)
     anderson-gauss:W    on-site V 1 per site, V Gaussian of standard deviation W (units of t)
+    anderson-orbital:W  on-site diag(V_1..V_n) per site, each V_a uniform in [-W/2, W/2] (units of t)
     hopping:W           every bond matrix times 1 + d, d uniform in [-W/2, W/2] (dimensionless)
     hopping-gauss:W     every bond matrix times 1 + d, d Gaussian of standard deviation W
     vacancies:c         each site removed with probability c (0 <= c <= 1)
@@ -163,6 +164,7 @@ _API_POL = {"charge": None, "x": "x", "y": "y", "z": "z"}
 DISORDER_KINDS = {
     "anderson": ("W", "on-site potential V 1 per site, V uniform in [-W/2, W/2] (units of t)"),
     "anderson-gauss": ("W", "on-site potential V 1 per site, V Gaussian of standard deviation W (units of t)"),
+    "anderson-orbital": ("W", "on-site diag(V_1..V_n) per site, each V_a uniform in [-W/2, W/2] (units of t)"),
     "hopping": ("W", "every bond's matrix times 1 + d, d uniform in [-W/2, W/2] (dimensionless)"),
     "hopping-gauss": ("W", "every bond's matrix times 1 + d, d Gaussian of standard deviation W (dimensionless)"),
     "vacancies": ("c", "each site removed with probability c (0 <= c <= 1)"),
@@ -371,7 +373,8 @@ def parse_disorder(text):
             raise ValueError(f"--disorder {text!r}: entry {pos}: strength {what} = {value.strip()} of {kind} must be a finite number >= 0")
         if kind == "vacancies" and x > 1:
             raise ValueError(f"--disorder {text!r}: entry {pos}: vacancy concentration c = {x:g} must be in [0, 1]")
-        terms.append({"anderson": lambda: Anderson(x), "anderson-gauss": lambda: Anderson(x, "gaussian"), "hopping": lambda: RandomHopping(x),
+        terms.append({"anderson": lambda: Anderson(x), "anderson-gauss": lambda: Anderson(x, "gaussian"), "anderson-orbital": lambda: Anderson(x, per_orbital=True),
+                      "hopping": lambda: RandomHopping(x),
                       "hopping-gauss": lambda: RandomHopping(x, "gaussian"), "vacancies": lambda: Vacancies(x), "texture": lambda: MagneticTexture(x)}[kind]())
     return terms
 

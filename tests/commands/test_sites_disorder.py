@@ -57,9 +57,10 @@ def load(path):
 
 
 def test_kinds_map_to_the_disorder_terms():
-    terms = parse_disorder("anderson:1.5,anderson-gauss:0.2, hopping:0.1,hopping-gauss:0.3,vacancies:0.05,texture:0.4")
-    assert terms == [Anderson(1.5), Anderson(0.2, "gaussian"), RandomHopping(0.1), RandomHopping(0.3, "gaussian"), Vacancies(0.05), MagneticTexture(0.4)]
-    assert set(DISORDER_KINDS) == {"anderson", "anderson-gauss", "hopping", "hopping-gauss", "vacancies", "texture"}
+    terms = parse_disorder("anderson:1.5,anderson-gauss:0.2,anderson-orbital:0.7, hopping:0.1,hopping-gauss:0.3,vacancies:0.05,texture:0.4")
+    assert terms == [Anderson(1.5), Anderson(0.2, "gaussian"), Anderson(0.7, per_orbital=True), RandomHopping(0.1), RandomHopping(0.3, "gaussian"),
+                     Vacancies(0.05), MagneticTexture(0.4)]
+    assert set(DISORDER_KINDS) == {"anderson", "anderson-gauss", "anderson-orbital", "hopping", "hopping-gauss", "vacancies", "texture"}
 
 
 def test_equilibrium_ensemble_equals_the_api_and_the_summary(tmp_path, capsys):
@@ -114,7 +115,7 @@ def test_explicit_arrays_equal_the_api(tmp_path, capsys):
 
 REFUSALS = [
     (("--disorder", "anderson:-1"), r"strength W = -1 of anderson must be a finite number >= 0"),
-    (("--disorder", "anderson:1,tornado:2"), r"entry 2: unknown disorder kind 'tornado'.*allowed: anderson:W, anderson-gauss:W, hopping:W, hopping-gauss:W, vacancies:c, texture:m"),
+    (("--disorder", "anderson:1,tornado:2"), r"entry 2: unknown disorder kind 'tornado'.*allowed: anderson:W, anderson-gauss:W, anderson-orbital:W, hopping:W, hopping-gauss:W, vacancies:c, texture:m"),
     (("--disorder", "anderson"), r"needs its strength W"),
     (("--disorder", "vacancies:1.5"), r"concentration c = 1.5 must be in \[0, 1\]"),
     (("--disorder", "anderson:1", "--realizations", "0"), r"--realizations 0: the number of realizations must be >= 1"),
