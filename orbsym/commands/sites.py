@@ -90,7 +90,9 @@ largest balance residual over the realizations (a residual above :data:`BALANCE_
 profiles), the means (``<var>_mean``) and standard errors (``<var>_stderr``), the balance per realization, and
 the attributes ``disorder`` (JSON record), ``engine`` (which solver ran), ``T``; it is resumable: completed
 realizations are kept in ``FILE.nc.parts/`` (fingerprinted) and reused by the same command after an
-interruption, ``--restart`` discards them.  Refused before any work (exit status 2): a negative strength, an
+interruption, ``--restart`` discards them.  ``--workers N`` shares the realizations among N local processes
+(one BLAS thread each) and ``--scheduler ADDRESS`` sends them to a dask.distributed scheduler; the numbers do
+not depend on either.  Refused before any work (exit status 2): a negative strength, an
 unknown kind (the allowed ones listed), ``--realizations`` < 1, ``--seed``/``--realizations`` without
 ``--disorder``, disorder on a periodic lattice, explicit arrays of the wrong shape or unknown keys, vacancies
 that leave a whole slice empty with ``--transport`` (the leads are disconnected), and an ensemble whose
@@ -200,6 +202,10 @@ def add_arguments(parser):
                         help="explicit disorder arrays: potential_<site> (N_x, width[, n[, n]]) added to the site's on-site matrices, vacancies (N_x, width, n_sites) bool")
     parser.add_argument("--realizations", type=int, default=None, metavar="N", help="--disorder: number of realizations N >= 1 (default 1)")
     parser.add_argument("--seed", type=int, default=None, metavar="S", help="--disorder: first seed S >= 0; realizations use S, S+1, ... (default 0)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="disorder ensemble: local processes sharing the realizations, one BLAS thread each (default 1); with --scheduler: the dask workers to plan for")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="disorder ensemble: run the realizations on a dask.distributed scheduler (e.g. tcp://host:8786; fails within 5 s if unreachable)")
     parser.add_argument("--restart", action="store_true", help="disorder ensemble with --out: discard the partial results of an earlier run (FILE.nc.parts/) instead of resuming")
     parser.add_argument("--out", default=None, metavar="FILE.nc", help="write the profiles to a NetCDF file (atomically)")
     parser.add_argument("--csv", default=None, metavar="FILE.csv", help="write the profiles as a long CSV table (atomically)")
@@ -430,7 +436,8 @@ def _disorder_options(args, mode):
     Returns None (no disorder) or ``(random terms, realizations, first seed)``."""
     given = args.disorder is not None or args.disorder_file is not None
     if not given:
-        for flag, on in (("--realizations", args.realizations is not None), ("--seed", args.seed is not None), ("--restart", args.restart)):
+        for flag, on in (("--realizations", args.realizations is not None), ("--seed", args.seed is not None), ("--restart", args.restart),
+                         ("--workers", args.workers is not None), ("--scheduler", args.scheduler is not None)):
             if on:
                 need = "--disorder KIND:STRENGTH" + (" or --disorder-file FILE.npz" if flag == "--restart" else "")
                 raise ValueError(f"{flag} applies only to a disorder ensemble: add {need}, or drop {flag}")
@@ -448,6 +455,10 @@ def _disorder_options(args, mode):
                 raise ValueError(f"{other} applies to random disorder: add --disorder KIND:STRENGTH (--disorder-file alone is one explicit configuration)")
     if args.restart and args.out is None:
         raise ValueError("--restart applies to a disorder ensemble written with --out (it discards FILE.nc.parts/): add --out FILE.nc or drop --restart")
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers {args.workers}: the number of worker processes must be >= 1")
+    if args.scheduler is not None and not args.scheduler.strip():
+        raise ValueError("--scheduler is empty; give the address of a dask scheduler (e.g. --scheduler tcp://host:8786), or omit it to run locally")
     terms = parse_disorder(args.disorder) if args.disorder is not None else []
     n = 1 if args.realizations is None else args.realizations
     if n < 1:
@@ -467,8 +478,6 @@ def _run_disorder(args, mode, lat, T, eta_file, ns, targets, options):
     """``--disorder`` / ``--disorder-file``: :func:`orbsym.workflows.ensembles.ensemble` on the file's finite sample."""
     import functools
 
-    from ..workflows.ensembles import ensemble
-
     terms, n, seed = options
     f = str(args.file)
     if lat.transverse_dimension != 0:
@@ -476,16 +485,37 @@ def _run_disorder(args, mode, lat, T, eta_file, ns, targets, options):
                          f"(transverse dimension {lat.transverse_dimension}, N_y = {lat.N_y}): a random configuration breaks the k-grid symmetry")
     if args.disorder_file is not None:
         terms = terms + load_disorder_file(args.disorder_file, lat)
-    seeds = list(range(seed, seed + n))
-    factory = functools.partial(_identity, lat)
-    out = targets[0]
     if mode == "transport":
         if eta_file is not None:
             raise ValueError(f"`eta` in {f!r} is the relaxation rate of --response/--evolve; --transport has no relaxation: remove `eta` from the file")
         if args.n_energy is not None and args.bias is None and T == 0:
             raise ValueError("--n-energy does not apply to the linear response at T = 0 (one energy, E = mu): it applies at T > 0 or with --bias")
+    seeds = list(range(seed, seed + n))
+    factory = functools.partial(_identity, lat)
+    out = targets[0]
+    client = None
+    try:
+        if args.scheduler is not None:
+            from .. import execution
+
+            client, executor, planned = execution.connect_scheduler(args.scheduler)
+            run_on = dict(executor=executor, workers=args.workers or planned)
+        else:
+            run_on = dict(workers=args.workers or 1)
+        return _run_ensemble(args, mode, lat, T, ns, terms, seeds, factory, out, run_on)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _run_ensemble(args, mode, lat, T, ns, terms, seeds, factory, out, run_on):
+    """The ensemble of :func:`_run_disorder` on ``run_on`` (``workers``, ``executor``) and its summary line."""
+    from ..workflows.ensembles import ensemble
+
+    f, n = str(args.file), len(seeds)
+    if mode == "transport":
         tr = {"left": ns.get("left"), "right": ns.get("right"), "bias": args.bias, "n_energy": args.n_energy}
-        ds = ensemble(factory, terms, seeds, T, transport=tr, out=out, restart=args.restart, tol=BALANCE_TOL, progress=None,
+        ds = ensemble(factory, terms, seeds, T, transport=tr, out=out, restart=args.restart, tol=BALANCE_TOL, progress=None, **run_on,
                       attrs={"source_file": f, "command_disorder": args.disorder or "", "disorder_file": str(args.disorder_file or "")})
         key = "conductance" if args.bias is None else "landauer_current"
         unit = "e^2/h" if args.bias is None else "(particles per unit time)"
@@ -496,7 +526,7 @@ def _run_disorder(args, mode, lat, T, eta_file, ns, targets, options):
         requested = args.engine or "auto"
         engine = _auto_engine(lat, T) if requested == "auto" else requested
         _check_size(lat, engine, T, None)  # one realization (greens: nearest-slice bonds only)
-        ds = ensemble(factory, terms, seeds, T, engine=engine, out=out, restart=args.restart, tol=BALANCE_TOL, progress=None,
+        ds = ensemble(factory, terms, seeds, T, engine=engine, out=out, restart=args.restart, tol=BALANCE_TOL, progress=None, **run_on,
                       attrs={"source_file": f, "command_disorder": args.disorder or "", "disorder_file": str(args.disorder_file or ""),
                              "engine_requested": requested})
         key, unit, name = "free_energy", "t", "free energy of the sample <F>"

@@ -83,7 +83,7 @@ def test_equilibrium_ensemble_equals_the_api_and_the_summary(tmp_path, capsys):
 
 def test_transport_ensemble_equals_the_api(tmp_path, capsys):
     f = write(tmp_path)
-    code, out, err = run(capsys, f, "--transport", "--disorder", "anderson-gauss:0.5", "--realizations", 2, "--out", tmp_path / "g.nc")
+    code, out, err = run(capsys, f, "--transport", "--disorder", "anderson-gauss:0.5", "--realizations", 2, "--workers", 2, "--out", tmp_path / "g.nc")
     assert code == 0, err
     ds = load(tmp_path / "g.nc")
     ref = ensemble(functools.partial(_identity, lattice(f)), (Anderson(0.5, "gaussian"),), [0, 1], 0.1, transport={})
@@ -127,6 +127,9 @@ REFUSALS = [
     (("--disorder", "anderson:1", "--csv", "e.csv"), r"--csv does not apply to a disorder ensemble"),
     (("--disorder", "anderson:1", "--restart"), r"--restart applies to a disorder ensemble written with --out"),
     (("--disorder", "vacancies:0.97", "--transport", "--realizations", "2"), r"entirely vacant, which disconnects the leads"),
+    (("--workers", "2"), r"--workers applies only to a disorder ensemble"),
+    (("--disorder", "anderson:1", "--workers", "0"), r"--workers 0: the number of worker processes must be >= 1"),
+    (("--disorder", "anderson:1", "--scheduler", " "), r"--scheduler is empty"),
 ]
 
 
