@@ -9,6 +9,8 @@ Examples::
     orbsym sites cell.py --transport --out g.nc            # between leads, linear response (conductance)
     orbsym sites cell.py --transport --bias 0.1 --n-energy 100 --out iv.nc
     orbsym sites quench.py --evolve --out t.nc            # real time: the file's `times`, `quench`, `drive`, `eta`
+    orbsym sites strip.py --disorder anderson:1.0,vacancies:0.02 --realizations 32 --seed 7 --out ens.nc
+    orbsym sites strip.py --transport --disorder anderson:2 --realizations 16 --out g.nc
 
 ``FILE.py`` is executed once as Python code (use only files you trust) and must define ``lattice``, an
 :class:`orbsym.numeric.sites.SiteLattice` (several sites per cell, bonds of any offset; transverse
@@ -57,6 +59,45 @@ The modes exclude each other (two given: exit status 2), and so does every optio
 A balance off by more than :data:`BALANCE_TOL` (relative to its largest term, or 1; every mode) fails the run
 (exit status 1, the message names the residual); nothing is written then.
 
+Disorder ensembles
+------------------
+On a finite sample (transverse dimension 0), ``--disorder KIND:STRENGTH[,...]`` runs an ensemble of
+``--realizations N`` (default 1) disordered copies of the file's clean ``lattice`` with seeds ``S, S+1, ...``
+(``--seed S``, default 0), through :func:`orbsym.workflows.ensembles.ensemble` (realization ``r`` is
+:func:`orbsym.numeric.disorder.realize` of the clean sample with seed ``S + r``).  Kinds (:data:`DISORDER_KINDS`;
+several comma-separated terms add up, each drawn from its own random stream)::
+
+    anderson:W          on-site V 1 per site, V uniform in [-W/2, W/2] (units of t)
+    anderson-gauss:W    on-site V 1 per site, V Gaussian of standard deviation W (units of t)
+    anderson-orbital:W  on-site diag(V_1..V_n) per site, each V_a uniform in [-W/2, W/2] (units of t)
+    hopping:W           every bond matrix times 1 + d, d uniform in [-W/2, W/2] (dimensionless)
+    hopping-gauss:W     every bond matrix times 1 + d, d Gaussian of standard deviation W
+    vacancies:c         each site removed with probability c (0 <= c <= 1)
+    texture:m           -m . J added on every site, |m| = m (units of t), directions uniform on the sphere
+
+``--disorder-file FILE.npz`` (``numpy.savez``) brings explicit arrays, one configuration: ``potential_<site>``
+of shape ``(N_x, width)`` (a potential times 1), ``(N_x, width, n)`` (diagonal) or ``(N_x, width, n, n)``
+(Hermitian matrices), units of t, ADDED to that site's on-site matrices, and ``vacancies``, a bool (or 0/1)
+mask ``(N_x, width, n_sites)``; any other key is refused.  It may be combined with ``--disorder``.  Modes: the
+equilibrium solve (``--engine`` as above, resolved once on the clean sample) and ``--transport`` (every
+realization between two CLEAN leads, the clean sample's end slices continued, or the file's ``left`` /
+``right``; ``--bias``, ``--n-energy`` as above); ``--response`` (a finite sample has no periodic direction)
+and ``--evolve`` are refused, and so are ``--quantities`` and ``--csv`` (the ensemble writes its own
+Dataset).  The summary line gives the mean and standard error ``s / sqrt(N)`` of the free energy of the
+sample (equilibrium), the conductance in ``e^2/h`` (linear response) or the Landauer current (bias), and the
+largest balance residual over the realizations (a residual above :data:`BALANCE_TOL`: exit status 1).
+``--out FILE.nc`` holds every realization (dimension ``realization``: the seeds; ``site`` and the others of the
+profiles), the means (``<var>_mean``) and standard errors (``<var>_stderr``), the balance per realization, and
+the attributes ``disorder`` (JSON record), ``engine`` (which solver ran), ``T``; it is resumable: completed
+realizations are kept in ``FILE.nc.parts/`` (fingerprinted) and reused by the same command after an
+interruption, ``--restart`` discards them.  ``--workers N`` shares the realizations among N local processes
+(one BLAS thread each) and ``--scheduler ADDRESS`` sends them to a dask.distributed scheduler; the numbers do
+not depend on either.  Refused before any work (exit status 2): a negative strength, an
+unknown kind (the allowed ones listed), ``--realizations`` < 1, ``--seed``/``--realizations`` without
+``--disorder``, disorder on a periodic lattice, explicit arrays of the wrong shape or unknown keys, vacancies
+that leave a whole slice empty with ``--transport`` (the leads are disconnected), and an ensemble whose
+estimated memory or time exceeds the limits (the estimate in the message).
+
 Output
 ------
 One summary line on stdout: the geometry (sites per cell, transverse dimension, sizes, vacancies),
@@ -103,8 +144,10 @@ drivers estimate before they solve anything).
 from __future__ import annotations
 
 import json
+import math
 
-__all__ = ["NAME", "HELP", "add_arguments", "run", "QUANTITIES", "BALANCE_TOL", "load_lattice_file", "site_dataset", "transport_dataset"]
+__all__ = ["NAME", "HELP", "add_arguments", "run", "QUANTITIES", "BALANCE_TOL", "load_lattice_file", "site_dataset", "transport_dataset",
+           "DISORDER_KINDS", "parse_disorder", "load_disorder_file"]
 
 NAME = "sites"
 HELP = "equilibrium, linear response, transport between leads or real time of a multi-site-cell lattice or finite sample (SiteLattice) defined in FILE.py"
@@ -118,6 +161,19 @@ PARTS = ("total", "fermi_surface", "fermi_sea", "drive")
 BALANCE_TOL = 1e-8
 
 _API_POL = {"charge": None, "x": "x", "y": "y", "z": "z"}
+
+#: ``--disorder`` kinds: name -> (what STRENGTH is, meaning).
+DISORDER_KINDS = {
+    "anderson": ("W", "on-site potential V 1 per site, V uniform in [-W/2, W/2] (units of t)"),
+    "anderson-gauss": ("W", "on-site potential V 1 per site, V Gaussian of standard deviation W (units of t)"),
+    "anderson-orbital": ("W", "on-site diag(V_1..V_n) per site, each V_a uniform in [-W/2, W/2] (units of t)"),
+    "hopping": ("W", "every bond's matrix times 1 + d, d uniform in [-W/2, W/2] (dimensionless)"),
+    "hopping-gauss": ("W", "every bond's matrix times 1 + d, d Gaussian of standard deviation W (dimensionless)"),
+    "vacancies": ("c", "each site removed with probability c (0 <= c <= 1)"),
+    "texture": ("m", "a random magnetization of magnitude m (units of t), directions uniform on the sphere, adding -m . J on every site"),
+}
+#: Keys of a ``--disorder-file`` (``<site>``: a site name of the lattice).
+DISORDER_FILE_KEYS = ("potential_<site>", "vacancies")
 
 
 def add_arguments(parser):
@@ -140,6 +196,17 @@ def add_arguments(parser):
     parser.add_argument("--steps-per-interval", dest="steps_per_interval", type=int, default=None, metavar="N",
                         help="--evolve with a `drive`: midpoint steps between recorded times (default 16)")
     parser.add_argument("--quantities", default=None, metavar="LIST", help=f"comma-separated subset of {','.join(QUANTITIES)} (default: all; free_energy not with --response/--transport; not with --evolve)")
+    parser.add_argument("--disorder", default=None, metavar="KIND:STRENGTH[,...]",
+                        help=f"disorder ensemble on a finite sample: comma-separated {', '.join(k + ':' + v[0] for k, v in DISORDER_KINDS.items())} (equilibrium and --transport)")
+    parser.add_argument("--disorder-file", dest="disorder_file", default=None, metavar="FILE.npz",
+                        help="explicit disorder arrays: potential_<site> (N_x, width[, n[, n]]) added to the site's on-site matrices, vacancies (N_x, width, n_sites) bool")
+    parser.add_argument("--realizations", type=int, default=None, metavar="N", help="--disorder: number of realizations N >= 1 (default 1)")
+    parser.add_argument("--seed", type=int, default=None, metavar="S", help="--disorder: first seed S >= 0; realizations use S, S+1, ... (default 0)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="disorder ensemble: local processes sharing the realizations, one BLAS thread each (default 1); with --scheduler: the dask workers to plan for")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="disorder ensemble: run the realizations on a dask.distributed scheduler (e.g. tcp://host:8786; fails within 5 s if unreachable)")
+    parser.add_argument("--restart", action="store_true", help="disorder ensemble with --out: discard the partial results of an earlier run (FILE.nc.parts/) instead of resuming")
     parser.add_argument("--out", default=None, metavar="FILE.nc", help="write the profiles to a NetCDF file (atomically)")
     parser.add_argument("--csv", default=None, metavar="FILE.csv", help="write the profiles as a long CSV table (atomically)")
 
@@ -288,6 +355,194 @@ def _mode(args):
     return mode
 
 
+# =============================================================================== disorder
+def parse_disorder(text):
+    """The ``--disorder`` list ``KIND:STRENGTH[,...]`` -> terms of :mod:`orbsym.numeric.disorder` (checked entry by entry)."""
+    from ..numeric.checks import unknown_name
+    from ..numeric.disorder import Anderson, MagneticTexture, RandomHopping, Vacancies
+    from ..workflows.sweeps.inputs import split_list
+
+    terms = []
+    for pos, entry in enumerate(split_list("--disorder", text, example="anderson:1.0,vacancies:0.05"), 1):
+        kind, sep, value = entry.partition(":")
+        kind = kind.strip().lower()
+        if kind not in DISORDER_KINDS:
+            raise ValueError(f"--disorder {text!r}: entry {pos}: {unknown_name('disorder kind', kind, [k + ':' + v[0] for k, v in DISORDER_KINDS.items()])}")
+        what = DISORDER_KINDS[kind][0]
+        if not sep or not value.strip():
+            raise ValueError(f"--disorder {text!r}: entry {pos} ({kind}) needs its strength {what}: {kind}:{what}, e.g. {kind}:{'0.05' if kind == 'vacancies' else '0.5'}")
+        try:
+            x = float(value)
+        except ValueError:
+            raise ValueError(f"--disorder {text!r}: entry {pos}: strength {value.strip()!r} of {kind} is not a number") from None
+        if not math.isfinite(x) or x < 0:
+            raise ValueError(f"--disorder {text!r}: entry {pos}: strength {what} = {value.strip()} of {kind} must be a finite number >= 0")
+        if kind == "vacancies" and x > 1:
+            raise ValueError(f"--disorder {text!r}: entry {pos}: vacancy concentration c = {x:g} must be in [0, 1]")
+        terms.append({"anderson": lambda: Anderson(x), "anderson-gauss": lambda: Anderson(x, "gaussian"), "anderson-orbital": lambda: Anderson(x, per_orbital=True),
+                      "hopping": lambda: RandomHopping(x),
+                      "hopping-gauss": lambda: RandomHopping(x, "gaussian"), "vacancies": lambda: Vacancies(x), "texture": lambda: MagneticTexture(x)}[kind]())
+    return terms
+
+
+def load_disorder_file(path, lat):
+    """``[Potential..., VacancyMask]`` from a ``--disorder-file`` ``.npz`` checked against ``lat`` (keys and shapes).
+
+    Keys: ``potential_<site>`` (``(N_x, width)`` potentials times 1, ``(N_x, width, n)`` diagonals or
+    ``(N_x, width, n, n)`` Hermitian matrices, units of t, ADDED to the site's on-site matrices) and
+    ``vacancies`` (``(N_x, width, n_sites)``, bool or 0/1).  Any other key is refused."""
+    import numpy as np
+
+    from ..numeric.disorder import Potential, VacancyMask
+
+    f = str(path)
+    if not f.endswith(".npz"):
+        raise ValueError(f"--disorder-file {f!r}: expected a NumPy .npz file (numpy.savez) with keys {', '.join(DISORDER_FILE_KEYS)}")
+    try:
+        with np.load(f, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise ValueError(f"--disorder-file {f!r} does not exist") from None
+    except Exception as exc:  # noqa: BLE001 - OSError, ValueError, BadZipFile ... one line
+        raise ValueError(f"--disorder-file {f!r} is not a readable .npz file ({type(exc).__name__}: {' '.join(str(exc).split())[:160]})") from None
+    if not arrays:
+        raise ValueError(f"--disorder-file {f!r} holds no arrays; keys: {', '.join(DISORDER_FILE_KEYS)}")
+    N_x, W, ns = lat.N_x, lat.width, len(lat.names)
+    terms = []
+    for key in sorted(arrays):
+        a = arrays[key]
+        if key.startswith("potential_") and key[len("potential_"):] in lat.names:
+            site = key[len("potential_"):]
+            n = int(lat.orbitals[lat.names.index(site)])
+            shapes = [(N_x, W), (N_x, W, n), (N_x, W, n, n)]
+            if a.shape not in shapes:
+                raise ValueError(f"--disorder-file {f!r}: {key} has shape {a.shape}; allowed: {' or '.join(str(t) for t in shapes)} (N_x, width[, n[, n]]) for site {site!r}")
+            if not np.issubdtype(a.dtype, np.number) or not np.all(np.isfinite(a)):
+                raise ValueError(f"--disorder-file {f!r}: {key} must hold finite numbers (units of t), got dtype {a.dtype}")
+            terms.append(Potential(site, a))
+        elif key == "vacancies":
+            if a.shape != (N_x, W, ns) or not (a.dtype == bool or (np.issubdtype(a.dtype, np.integer) and np.isin(a, (0, 1)).all())):
+                raise ValueError(f"--disorder-file {f!r}: vacancies must be a bool (or 0/1) array of shape (N_x, width, n_sites) = {(N_x, W, ns)}, got {a.dtype} {a.shape}")
+            terms.append(VacancyMask(a.astype(bool)))
+        else:
+            allowed = [f"potential_{name}" for name in lat.names] + ["vacancies"]
+            raise ValueError(f"--disorder-file {f!r}: unknown key {key!r}; allowed: {', '.join(allowed)}")
+    return terms
+
+
+def _disorder_options(args, mode):
+    """Check the disorder options against the mode and each other (before the file is read).
+
+    Returns None (no disorder) or ``(random terms, realizations, first seed)``."""
+    given = args.disorder is not None or args.disorder_file is not None
+    if not given:
+        for flag, on in (("--realizations", args.realizations is not None), ("--seed", args.seed is not None), ("--restart", args.restart),
+                         ("--workers", args.workers is not None), ("--scheduler", args.scheduler is not None)):
+            if on:
+                need = "--disorder KIND:STRENGTH" + (" or --disorder-file FILE.npz" if flag == "--restart" else "")
+                raise ValueError(f"{flag} applies only to a disorder ensemble: add {need}, or drop {flag}")
+        return None
+    flag = "--disorder" if args.disorder is not None else "--disorder-file"
+    if mode in ("response", "evolve"):
+        why = "a finite sample has no periodic direction for the field" if mode == "response" else "real-time disorder ensembles are not supported"
+        raise ValueError(f"{flag} applies to the equilibrium solve and --transport, not to --{mode} ({why})")
+    for other, on in (("--quantities", args.quantities is not None), ("--csv", args.csv is not None)):
+        if on:
+            raise ValueError(f"{other} does not apply to a disorder ensemble (it writes its own Dataset with --out: every realization, the means and standard errors): drop {other}")
+    if args.disorder is None:
+        for other, on in (("--seed", args.seed is not None), ("--realizations", args.realizations is not None)):
+            if on:
+                raise ValueError(f"{other} applies to random disorder: add --disorder KIND:STRENGTH (--disorder-file alone is one explicit configuration)")
+    if args.restart and args.out is None:
+        raise ValueError("--restart applies to a disorder ensemble written with --out (it discards FILE.nc.parts/): add --out FILE.nc or drop --restart")
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers {args.workers}: the number of worker processes must be >= 1")
+    if args.scheduler is not None and not args.scheduler.strip():
+        raise ValueError("--scheduler is empty; give the address of a dask scheduler (e.g. --scheduler tcp://host:8786), or omit it to run locally")
+    terms = parse_disorder(args.disorder) if args.disorder is not None else []
+    n = 1 if args.realizations is None else args.realizations
+    if n < 1:
+        raise ValueError(f"--realizations {n}: the number of realizations must be >= 1")
+    seed = 0 if args.seed is None else args.seed
+    if seed < 0:
+        raise ValueError(f"--seed {seed}: seeds are integers >= 0")
+    return terms, n, seed
+
+
+def _identity(lat):
+    """``factory()`` of the file's clean sample (module level: picklable)."""
+    return lat
+
+
+def _run_disorder(args, mode, lat, T, eta_file, ns, targets, options):
+    """``--disorder`` / ``--disorder-file``: :func:`orbsym.workflows.ensembles.ensemble` on the file's finite sample."""
+    import functools
+
+    terms, n, seed = options
+    f = str(args.file)
+    if lat.transverse_dimension != 0:
+        raise ValueError(f"disorder needs a finite sample (transverse dimension 0: SiteLattice(..., width=W)); the lattice of {f!r} is periodic "
+                         f"(transverse dimension {lat.transverse_dimension}, N_y = {lat.N_y}): a random configuration breaks the k-grid symmetry")
+    if args.disorder_file is not None:
+        terms = terms + load_disorder_file(args.disorder_file, lat)
+    if mode == "transport":
+        if eta_file is not None:
+            raise ValueError(f"`eta` in {f!r} is the relaxation rate of --response/--evolve; --transport has no relaxation: remove `eta` from the file")
+        if args.n_energy is not None and args.bias is None and T == 0:
+            raise ValueError("--n-energy does not apply to the linear response at T = 0 (one energy, E = mu): it applies at T > 0 or with --bias")
+    seeds = list(range(seed, seed + n))
+    factory = functools.partial(_identity, lat)
+    out = targets[0]
+    client = None
+    try:
+        if args.scheduler is not None:
+            from .. import execution
+
+            client, executor, planned = execution.connect_scheduler(args.scheduler)
+            run_on = dict(executor=executor, workers=args.workers or planned)
+        else:
+            run_on = dict(workers=args.workers or 1)
+        return _run_ensemble(args, mode, lat, T, ns, terms, seeds, factory, out, run_on)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _run_ensemble(args, mode, lat, T, ns, terms, seeds, factory, out, run_on):
+    """The ensemble of :func:`_run_disorder` on ``run_on`` (``workers``, ``executor``) and its summary line."""
+    from ..workflows.ensembles import ensemble
+
+    f, n = str(args.file), len(seeds)
+    if mode == "transport":
+        tr = {"left": ns.get("left"), "right": ns.get("right"), "bias": args.bias, "n_energy": args.n_energy}
+        ds = ensemble(factory, terms, seeds, T, transport=tr, out=out, restart=args.restart, tol=BALANCE_TOL, progress=None, **run_on,
+                      attrs={"source_file": f, "command_disorder": args.disorder or "", "disorder_file": str(args.disorder_file or "")})
+        key = "conductance" if args.bias is None else "landauer_current"
+        unit = "e^2/h" if args.bias is None else "(particles per unit time)"
+        what = (f"transport, engine {ds.attrs['engine']}, " + ("linear response" if args.bias is None else f"bias V={args.bias:g} (mu_L,R = mu +- V/2)")
+                + f", T={T:g}")
+        name = "conductance <G>" if args.bias is None else "Landauer current <I>"
+    else:
+        requested = args.engine or "auto"
+        engine = _auto_engine(lat, T) if requested == "auto" else requested
+        _check_size(lat, engine, T, None)  # one realization (greens: nearest-slice bonds only)
+        ds = ensemble(factory, terms, seeds, T, engine=engine, out=out, restart=args.restart, tol=BALANCE_TOL, progress=None, **run_on,
+                      attrs={"source_file": f, "command_disorder": args.disorder or "", "disorder_file": str(args.disorder_file or ""),
+                             "engine_requested": requested})
+        key, unit, name = "free_energy", "t", "free energy of the sample <F>"
+        what = f"engine {ds.attrs['engine']}{' (auto)' if requested == 'auto' else ''}, T={T:g}"
+    err = float(ds[f"{key}_stderr"])
+    spread = f" +- {err:.3g} (standard error)" if n > 1 else " (1 realization: no standard error)"
+    kinds = args.disorder if args.disorder is not None else ""
+    if args.disorder_file is not None:
+        kinds = (kinds + " + " if kinds else "") + f"explicit arrays of {str(args.disorder_file)!r}"
+    seeds_text = f", seeds {seeds[0]}..{seeds[-1]}" if args.disorder is not None else ""
+    print("; ".join([_geometry(lat) + " (clean)", f"disorder {kinds}, {n} realization{'s' if n != 1 else ''}{seeds_text}", what,
+                     f"{name} = {float(ds[f'{key}_mean']):.10g}{spread} {unit}",
+                     f"max balance residual over realizations {ds.attrs['max_balance_residual']:.2e}"]))
+    return 0
+
+
 def run(args):
     from ..conventions import PAPER_PARAMETERS
     from ..numeric.checks import ENERGY_LIMIT, integer_at_least, real_number
@@ -295,6 +550,7 @@ def run(args):
     from ..response import DEFAULT_ETA
 
     mode = _mode(args)
+    disorder = _disorder_options(args, mode)
     qs = _quantities(args.quantities, {"response": "--response", "transport": "--transport"}.get(mode)) if mode != "evolve" else None
     if args.T is not None:
         real_number("--T", args.T, minimum=0.0, bound=ENERGY_LIMIT)
@@ -310,6 +566,8 @@ def run(args):
     lat, T_file, eta_file, ns = _load_file(args.file)
     T = _one_place("--T", args.T, "T", T_file, args.file, PAPER_PARAMETERS["T"])
     real_number("T", T, minimum=0.0, bound=ENERGY_LIMIT)
+    if disorder is not None:
+        return _run_disorder(args, mode, lat, T, eta_file, ns, targets, disorder)
     if mode == "transport":
         return _run_transport(args, lat, T, eta_file, ns, qs, targets)
     if mode == "evolve":
