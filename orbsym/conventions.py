@@ -195,8 +195,11 @@ Disorder (orbsym.numeric.disorder, orbsym.workflows.ensembles)
   ``W``, times 1 on the site (``per_orbital``: independent diagonal entries); random hoppings: each
   bond instance scaled by ``1 + d``; vacancies: exact removal (bonds cut); magnetic texture:
   ``-m.J_s`` with ``|m|`` fixed, directions uniform on a spherical cap.
-* Ensemble averages: the mean over realizations and the standard error ``s/sqrt(n)`` (``ddof = 1``);
-  every realization's per-site balance is checked.
+* Ensembles: realization ``r`` uses seed ``s_r`` (CLI: ``S, S+1, ...``); averages ``<X> = n^-1 sum_r X_r``
+  with the standard error ``s/sqrt(n)``, ``s^2 = sum_r (X_r - <X>)^2/(n - 1)`` (NaN for ``n = 1``); every
+  realization's per-site balance is checked.  Transport ensembles attach clean leads (the clean sample's
+  first and last slices continued); the conductance is in ``e^2/h`` for the whole finite sample,
+  densities and currents per unit bias in linear response.
 
 Output conventions
 ------------------
