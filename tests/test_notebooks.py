@@ -21,6 +21,15 @@ NOTEBOOKS = ROOT / "notebooks"
 OWN = ["derivation", "fig2", "fig3", "fig4", "fig5", "beyond_paper_soc", "orbital_hall", "transport", "orbital_pumping", "orbital_splitter", "films"]
 CELL_TIMEOUT = 120
 
+#: Numbers the figure notebooks' text quotes, as the quick run must print them (the text is true
+#: for what is shown: quick mode keeps the paper's N_y = 800 there).
+QUOTED = {
+    "fig2": ["N_y = 800", "x|y  gamma=1    j_z: left +4.01e-06  right +4.01e-06", "x|y  gamma=0.5  j_z: left -2.21e-10  right -5.45e-04   max |j| 5.5e-04 at bond 23"],
+    "fig3": ["'minima': ['+y', '-y']", "'minima': ['-z']", "['+z']"],
+    "fig4": ["lowest axis at mu = -0.2: y", "x -> y at mu = -1.197", "y -> x at mu = -0.222", "x -> z at mu = -2.374"],
+    "fig5": ["finite-N_y floor: max |J(N_y = 800) - J(N_y = inf)|", "gamma = 1: sign changes near N_x = [3.87, 7.58, 11.09, 14.64]"],
+}
+
 #: Run after the notebook's last cell: the labels and titles of every open pyplot figure.
 FIGURE_CHECK = r"""
 import json as _json
@@ -85,6 +94,8 @@ def test_notebook_runs_without_error(name):
     if name.startswith("fig"):
         text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
         assert "quick (reduced sizes): True" in text
+        for quoted in QUOTED[name]:
+            assert quoted in text, f"{name}.ipynb no longer prints {quoted!r}"
         images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
         assert images, f"{name}.ipynb shows no figure"
 

@@ -201,6 +201,8 @@ def plot(data):
     Top row: the current on a linear axis; bottom row: ``|j|`` on a logarithmic axis, where the
     conserved ``gamma = t`` current (orders of magnitude below the others) is visible.  With
     ``log`` only the logarithmic row is drawn, with the finite-N_y floor.  Shaded: FM columns.
+    The suptitle is wrapped to the figure width (:func:`~.common.wrap_title`); below the paper's
+    ``N_y`` its first line, in red, says the figure is not converged (:func:`~.common.convergence_note`).
     """
     p = data["params"]
     n = len(data["configs"])

@@ -244,7 +244,13 @@ def summary(data):
 
 
 def plot(data):
-    """Two maps of ``F - min F`` over ``(phi, theta)``, minima marked."""
+    """Two maps of ``F - min F`` over ``(phi, theta)``, minima marked.
+
+    Markers: a star per minimum direction, a red line along ``theta = 0`` or ``180`` deg for a pole,
+    a white dashed line for a ring of minima (every ``phi``).  Each panel's legend, below the map,
+    names exactly the markers drawn in it.  Below the paper's ``N_y`` the suptitle's first line, in
+    red, says the figure is not converged (:func:`~.common.convergence_note`).
+    """
     p = data["params"]
     panels = p["panels"]
     fig = new_figure(4.2 * len(panels), 3.6)
