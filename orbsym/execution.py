@@ -192,8 +192,21 @@ def progress_enabled(progress=None):
 
 
 def progress_bar(total, desc="orbsym", progress=None, initial=0, unit="task"):
-    """A tqdm progress bar on stderr following :func:`progress_enabled` (a no-op bar when hidden)."""
-    from tqdm.auto import tqdm
+    """A tqdm progress bar on stderr following :func:`progress_enabled` (a no-op bar when hidden).
+
+    In Jupyter the widget bar (``tqdm.notebook``) is used when ipywidgets is importable; otherwise,
+    and outside Jupyter, the text bar (``tqdm.std``).  ``tqdm.auto`` is not used: without ipywidgets
+    it warns ``TqdmWarning: IProgress not found`` on every run.
+    """
+    from tqdm.std import tqdm
+
+    if in_notebook():
+        try:
+            from tqdm import notebook
+        except ImportError:
+            notebook = None
+        if notebook is not None and getattr(notebook, "IProgress", None) is not None:
+            tqdm = notebook.tqdm
 
     return tqdm(total=total, initial=initial, desc=desc, file=sys.stderr, disable=not progress_enabled(progress), unit=unit, leave=True)
 

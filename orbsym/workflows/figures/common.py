@@ -38,6 +38,9 @@ __all__ = [
     "sign_changes",
     "png_bytes",
     "new_figure",
+    "convergence_note",
+    "wrap_title",
+    "text_width_points",
     "output_stem",
     "SUFFIXES",
     "locked_outputs",
@@ -440,6 +443,58 @@ def new_figure(width=7.0, height=4.0):
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), layout="constrained")
+
+
+def convergence_note(data):
+    """The warning a figure carries when it was computed below the paper's ``N_y``, else ``""``.
+
+    ``N_y`` is the number of rows (periodic, i.e. ``k_y`` points) of the figure's systems; the
+    paper's value (:data:`orbsym.conventions.PAPER_PARAMETERS`, ``N_y = 800``) resolves the
+    Fermi surface at ``T = 0.01``; fewer rows leave finite-size errors that can exceed the plotted
+    values (Fig. 2 at ``gamma = t``: ``j = 4.0e-6 t`` at ``N_y = 800`` but ``4.3e-4 t`` at
+    ``N_y = 64``).  The note reads ``"quick mode: not converged (N_y = 64; paper: N_y = 800)"``
+    for a ``quick`` run (``data["quick"]``) and ``"reduced size: not converged (...)"`` otherwise.
+    """
+    p = data.get("params", {})
+    ny, paper = p.get("N_y"), PAPER_PARAMETERS["N_y"]
+    if ny is None or ny >= paper:
+        return ""
+    head = "quick mode" if data.get("quick") else "reduced size"
+    return f"{head}: not converged ($N_y = {int(ny)}$; paper: $N_y = {paper}$)"
+
+
+def text_width_points(text, fontsize):
+    """Rendered width (points) of ``text`` (mathtext allowed) at ``fontsize``, measured with Agg."""
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.font_manager import FontProperties
+
+    w, _, _ = RendererAgg(10, 10, 72).get_text_width_height_descent(text, FontProperties(size=fontsize), ismath="$" in text)
+    return float(w)
+
+
+def wrap_title(parts, width_in, fontsize=9, note=""):
+    """A title of the segments ``parts`` (joined by spaces) packed into lines that fit ``width_in`` inches.
+
+    Segments are never split, so a mathtext ``$...$`` stays whole; each segment carries its own
+    punctuation.  Line widths are measured (:func:`text_width_points`) against the figure width
+    less a 6 % margin.  A non-empty ``note`` (:func:`convergence_note`) comes first, on its own
+    line(s).
+    """
+    avail = 0.94 * float(width_in) * 72.0
+
+    def pack(segments):
+        lines, cur = [], ""
+        for seg in segments:
+            cand = seg if not cur else cur + " " + seg
+            if cur and text_width_points(cand, fontsize) > avail:
+                lines.append(cur)
+                cur = seg
+            else:
+                cur = cand
+        return lines + ([cur] if cur else [])
+
+    head = note.replace(" (", "\0(").split("\0") if note else []
+    return "\n".join(pack(head) + pack(parts))
 
 
 #: File suffixes a figure writes (PNG, PDF, CSV and NetCDF).

@@ -26,7 +26,7 @@ import numpy as np
 
 import functools
 
-from .common import BASE_PARAMETERS, new_figure, output_stem, parameter_key, resolve_parameters, runner, save_figure, save_netcdf, write_csv
+from .common import BASE_PARAMETERS, convergence_note, new_figure, output_stem, parameter_key, resolve_parameters, runner, save_figure, save_netcdf, wrap_title, write_csv
 
 __all__ = ["NAME", "DEFAULTS", "QUICK", "check", "CURRENTS", "compute", "plot", "save", "summary", "run"]
 
@@ -161,6 +161,7 @@ def compute(quick=False, workers=1, show_progress=None, run=None, **params):
     return {
         "figure": "Fig. 2",
         "params": p,
+        "quick": bool(quick),
         "x": x,
         "configs": configs,
         "gammas": gammas,
@@ -200,6 +201,8 @@ def plot(data):
     Top row: the current on a linear axis; bottom row: ``|j|`` on a logarithmic axis, where the
     conserved ``gamma = t`` current (orders of magnitude below the others) is visible.  With
     ``log`` only the logarithmic row is drawn, with the finite-N_y floor.  Shaded: FM columns.
+    The suptitle is wrapped to the figure width (:func:`~.common.wrap_title`); below the paper's
+    ``N_y`` its first line, in red, says the figure is not converged (:func:`~.common.convergence_note`).
     """
     p = data["params"]
     n = len(data["configs"])
@@ -241,10 +244,9 @@ def plot(data):
                 ax.set_xlabel("x (shaded: FM columns)")
     grid[0][0].legend(fontsize=7)
     cur = "bond current (exact, conserved form)" if p["current"] == "bond" else "site-centred Eq. (7) current"
-    fig.suptitle(
-        f"Fig. 2: FM/NM/FM, {cur}; $N_x={p['N_x']}$, $N_y={p['N_y']}$, $T={p['T']:g}$, $\\mu={p['mu']:g}$, interface={p['interface']}",
-        fontsize=9,
-    )
+    parts = ["Fig. 2: FM/NM/FM,", f"{cur};", f"$N_x={p['N_x']}$,", f"$N_y={p['N_y']}$,", f"$T={p['T']:g}$,", f"$\\mu={p['mu']:g}$,", f"interface={p['interface']}"]
+    note = convergence_note(data)
+    fig.suptitle(wrap_title(parts, fig.get_figwidth(), 9, note=note), fontsize=9, color="C3" if note else "k")
     return fig
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 import functools
 
-from .common import BASE_PARAMETERS, new_figure, output_stem, parameter_key, resolve_parameters, runner, save_figure, save_netcdf, write_csv
+from .common import BASE_PARAMETERS, convergence_note, new_figure, output_stem, parameter_key, resolve_parameters, runner, save_figure, save_netcdf, wrap_title, write_csv
 
 __all__ = ["NAME", "DEFAULTS", "QUICK", "check", "PANELS", "compute", "plot", "save", "summary", "run", "minima", "minimum_sets", "direction_bilayer", "dataset"]
 
@@ -167,7 +167,7 @@ def compute(quick=False, workers=1, show_progress=None, run=None, **params):
         raise
     if own:
         run.close()
-    return {"figure": "Fig. 3", "params": p, "theta": theta, "phi": phi, "F": F, "axes": axes, "symmetry_check": checks, "n_solves": n_solves}
+    return {"figure": "Fig. 3", "params": p, "quick": bool(quick), "theta": theta, "phi": phi, "F": F, "axes": axes, "symmetry_check": checks, "n_solves": n_solves}
 
 
 def minima(theta, phi, F, tol=MIN_TOL):
@@ -244,7 +244,13 @@ def summary(data):
 
 
 def plot(data):
-    """Two maps of ``F - min F`` over ``(phi, theta)``, minima marked."""
+    """Two maps of ``F - min F`` over ``(phi, theta)``, minima marked.
+
+    Markers: a star per minimum direction, a red line along ``theta = 0`` or ``180`` deg for a pole,
+    a white dashed line for a ring of minima (every ``phi``).  Each panel's legend, below the map,
+    names exactly the markers drawn in it.  Below the paper's ``N_y`` the suptitle's first line, in
+    red, says the figure is not converged (:func:`~.common.convergence_note`).
+    """
     p = data["params"]
     panels = p["panels"]
     fig = new_figure(4.2 * len(panels), 3.6)
@@ -257,29 +263,33 @@ def plot(data):
         cb = fig.colorbar(mesh, ax=ax)
         cb.set_label("$F - F_{min}$ per row (units of $t$)")
         cb.formatter.set_powerlimits((-2, 2))
+        drawn = set()
         for m in minimum_sets(data["theta"], data["phi"], F):
             t_ = math.degrees(m["theta"])
             if m["kind"] == "point":
                 pv = math.degrees(m["phi"]) % 360
                 for pp in {pv, pv + 360} if pv == 0 else {pv}:
-                    ax.plot(pp, t_, "w*", ms=10, mec="k")
+                    ax.plot(pp, t_, "w*", ms=10, mec="k", label="_minimum" if "point" in drawn else "minimum (direction)")
+                    drawn.add("point")
             elif m["kind"] == "pole":  # one direction, drawn as the whole row theta = 0 or pi of the map
-                ax.axhline(t_, color="r", lw=3, clip_on=False)
-                ax.text(180, t_ + (-6 if t_ > 90 else 6), f"minimum: pole {_direction_name(m['vector'])}", color="r", ha="center", va="bottom" if t_ > 90 else "top", fontsize=8)
+                ax.axhline(t_, color="r", lw=3, clip_on=False, label=f"minimum: pole {_direction_name(m['vector'])}")
+                drawn.add("pole")
             else:  # a ring: every phi at this theta
-                ax.axhline(t_, color="w", lw=1.5, ls="--")
-                ax.text(180, t_ - 3, f"ring of minima, $\\theta={t_:.0f}^\\circ$", color="w", ha="center", va="bottom", fontsize=8)
+                ax.axhline(t_, color="w", lw=1.5, ls="--", label="_ring" if "ring" in drawn else "ring of minima (every $\\phi$)")
+                ax.text(180, t_ - 3, f"$\\theta={t_:.0f}^\\circ$", color="w", ha="center", va="bottom", fontsize=8)
+                drawn.add("ring")
+        # the legend names exactly the markers drawn in this panel, below the map
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=7, ncols=2, facecolor="0.7", framealpha=1.0)
         ax.set_xlabel("$\\phi$ (deg)")
         ax.set_ylabel("$\\theta$ (deg)")
         ax.set_xticks([0, 90, 180, 270, 360])
         ax.set_yticks([0, 45, 90, 135, 180])
         ax.invert_yaxis()
         ax.set_title(_TITLES[panel].format(gamma=p["gamma"], w=p["w"]), fontsize=10)
-    head = "Fig. 3: bilayer free energy"
-    pars = f"$N_x={p['N_x']}$, $N_y={p['N_y']}$, $T={p['T']:g}$, $\\mu={p['mu']:g}$, interface={p['interface']}"
-    legend = "minima: $\\star$ direction; red line at $\\theta = 0$ or $180^\\circ$: pole; white dashed: ring (every $\\phi$)"
-    lines = [f"{head}; {pars}", legend] if len(panels) > 1 else [head, pars, legend.replace("; ", "\n", 1)]
-    fig.suptitle("\n".join(lines), fontsize=9 if len(panels) > 1 else 8)
+    parts = ["Fig. 3: bilayer free energy;", f"$N_x={p['N_x']}$,", f"$N_y={p['N_y']}$,", f"$T={p['T']:g}$,", f"$\\mu={p['mu']:g}$,", f"interface={p['interface']}"]
+    note = convergence_note(data)
+    fig.suptitle(wrap_title(parts, fig.get_figwidth(), 9, note=note), fontsize=9, color="C3" if note else "k")
+    fig.draw_without_rendering()  # one layout pass ahead: the legends below the maps need two to settle
     return fig
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from .common import (
     BASE_PARAMETERS,
+    convergence_note,
     free_energy_from_levels,
     new_figure,
     output_stem,
@@ -25,6 +26,7 @@ from .common import (
     save_figure,
     save_netcdf,
     sign_changes,
+    wrap_title,
     write_csv,
 )
 
@@ -97,7 +99,7 @@ def compute(quick=False, workers=1, show_progress=None, run=None, **params):
     levels = {a: ds.levels.sel(m_FM=a).values for a in AXES}
     weights = {a: ds.k_weight.sel(m_FM=a).values for a in AXES}
     F = {a: free_energy_from_levels(levels[a], weights[a], p["T"], mus) for a in AXES}
-    data = {"figure": "Fig. 4", "params": p, "mu": mus, "F": F, "levels": levels, "weights": weights}
+    data = {"figure": "Fig. 4", "params": p, "quick": bool(quick), "mu": mus, "F": F, "levels": levels, "weights": weights}
     data["switch_points"] = exact_switch_points(data)
     return data
 
@@ -223,10 +225,9 @@ def plot(data):
     ax1.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
     ax1.legend(fontsize=8)
     ax1.text(0.01, 0.03, f"$\\bar F$ = mean over $\\alpha$, from {Fbar.min():.4g} to {Fbar.max():.4g} $t$", transform=ax1.transAxes, fontsize=7)
-    ax1.set_title(
-        f"Fig. 4: NM/FM, $\\gamma={p['gamma']:g}$; $N_x={p['N_x']}$, $N_y={p['N_y']}$, $T={p['T']:g}$, interface={p['interface']}",
-        fontsize=9,
-    )
+    parts = ["Fig. 4: NM/FM,", f"$\\gamma={p['gamma']:g}$;", f"$N_x={p['N_x']}$,", f"$N_y={p['N_y']}$,", f"$T={p['T']:g}$,", f"interface={p['interface']}"]
+    note = convergence_note(data)
+    ax1.set_title(wrap_title(parts, fig.get_figwidth(), 9, note=note), fontsize=9, color="C3" if note else "k")
     Fmin = np.min(np.vstack([data["F"][a] for a in AXES]), axis=0)
     for a in AXES:
         ax2.plot(mu, data["F"][a] - Fmin, color=_COLORS[a], lw=1.0, label=a)

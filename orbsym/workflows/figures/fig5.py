@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import BASE_PARAMETERS, new_figure, output_stem, parameter_key, resolve_parameters, runner, save_figure, save_netcdf, sign_changes, write_csv
+from .common import BASE_PARAMETERS, convergence_note, new_figure, output_stem, parameter_key, resolve_parameters, runner, save_figure, save_netcdf, sign_changes, wrap_title, write_csv
 
 __all__ = ["NAME", "DEFAULTS", "QUICK", "check", "compute", "plot", "save", "summary", "run"]
 
@@ -55,7 +55,8 @@ def compute(quick=False, workers=1, show_progress=None, run=None, **params):
     Returns
     -------
     dict
-        ``N_x`` (array), ``J[gamma]``, ``F_P[gamma]``, ``F_AP[gamma]`` (per row, units of t).
+        ``N_x`` (array), ``J[gamma]``, ``F_P[gamma]``, ``F_AP[gamma]`` (per row, units of t),
+        ``floor[gamma]``: the finite-N_y floor (:func:`finite_size_floor`; ``{}`` when planning).
     """
     p = check(quick, **params)
     lo, hi = p["N_x_min"], p["N_x_max"]
@@ -79,7 +80,31 @@ def compute(quick=False, workers=1, show_progress=None, run=None, **params):
     J = {g: ds.rkky_J.values[i] for i, g in enumerate(gammas)}
     FP = {g: ds.F_P.values[i] for i, g in enumerate(gammas)}
     FAP = {g: ds.F_AP.values[i] for i, g in enumerate(gammas)}
-    return {"figure": "Fig. 5", "params": p, "N_x": Ns, "J": J, "F_P": FP, "F_AP": FAP}
+    from .common import PlanRunner
+
+    floor = {} if isinstance(run, PlanRunner) else finite_size_floor(J, Ns, base, p["T"])
+    return {"figure": "Fig. 5", "params": p, "quick": bool(quick), "N_x": Ns, "J": J, "F_P": FP, "F_AP": FAP, "floor": floor}
+
+
+def finite_size_floor(J, Ns, base, T):
+    """The finite-N_y floor of every curve: ``max_{N_x} |J(N_x; N_y) - J(N_x; N_y = inf)|`` (per row, t).
+
+    ``J(N_y = inf)`` is the k integral of Lloyd's formula (:func:`orbsym.rkky.rkky_vs_length`, an
+    independent engine, ~1e-14 t); the difference is the finite-size error of the plotted values,
+    nearly uniform in ``N_x`` (within ~10x), so one level per curve.  Values of ``|J|`` below it are
+    finite-size noise, not the coupling.  ``{}`` when Lloyd's sweep does not apply (ValueError).
+    """
+    from ...rkky import rkky_vs_length
+    from ...systems import trilayer
+
+    out = {}
+    try:
+        for g, Jg in J.items():
+            ref = rkky_vs_length(trilayer(N_x=int(max(Ns)), gamma=g, **base), T, Ns, N_y=float("inf"))["J"]
+            out[g] = float(np.max(np.abs(np.asarray(Jg, float) - ref)))
+    except ValueError:
+        return {}
+    return out
 
 
 def summary(data):
@@ -96,52 +121,83 @@ def summary(data):
     return out
 
 
-def _inset_target(data):
-    """(gamma, N_x of the sign change) near the first sign change beyond the first few sites, for gamma != t."""
+def _floor_level(data):
+    """The one finite-N_y floor level of the plot: the largest over the curves (0 if unknown)."""
+    return max(data.get("floor", {}).values(), default=0.0)
+
+
+def _above_floor(data):
+    """``J[gamma]`` with the values below the floor level (finite-size noise) replaced by NaN."""
+    fl = _floor_level(data)
+    return {g: np.where(np.abs(J) >= fl, J, np.nan) if fl > 0 else np.asarray(J, float) for g, J in data["J"].items()}
+
+
+def _inset_target(data, J=None):
+    """(gamma, N_x of the sign change) near the first sign change beyond the first few sites, for
+    gamma != t, among the values above the floor (``J``: :func:`_above_floor`)."""
     t = data["params"]["t"]
     Ns = data["N_x"]
-    for g in sorted(data["J"], reverse=True):
+    J = data["J"] if J is None else J
+    for g in sorted(J, reverse=True):
         if abs(g - t) < 1e-12:
             continue
-        zs = [z for z in sign_changes(Ns, data["J"][g]) if z > Ns[0] + 2]
+        zs = [z for z in sign_changes(Ns, J[g]) if z > Ns[0] + 2]
         if zs:
             return g, zs[0]
     return None
 
 
 def plot(data):
+    """``J`` against ``N_x`` on a linear (top) and a logarithmic (bottom) axis, one curve per gamma.
+
+    Values with ``|J|`` below the finite-N_y floor (:func:`finite_size_floor`, the largest over the
+    curves) are finite-size noise: they are not drawn, and the band below the floor is shaded.  A
+    figure computed below the paper's ``N_y`` says so in its title (:func:`~.common.convergence_note`).
+    """
     p = data["params"]
     Ns = data["N_x"]
+    fl = _floor_level(data)
+    shown = _above_floor(data)
     fig = new_figure(6.0, 6.6)
     ax, axl = fig.subplots(2, 1, sharex=True, height_ratios=[1.2, 1])
-    for g, J in data["J"].items():
+    for g, J in shown.items():
         ax.plot(Ns, J, marker="o", ms=3, lw=1.0, label=f"$\\gamma={g:g}$")
         # log panel: the small gamma curves (~1e-5 t) are flat on the linear axis
         axl.semilogy(Ns, np.where(np.abs(J) > 0, np.abs(J), np.nan), marker="o", ms=3, lw=1.0, label=f"$\\gamma={g:g}$")
     ax.axhline(0, color="0.7", lw=0.5)
+    if fl > 0:
+        cut = sum(int(np.sum(np.isnan(v) & np.isfinite(data["J"][g]))) for g, v in shown.items())
+        label = f"$|J|$ < finite-$N_y$ floor {fl:.1e}: noise, not drawn ({cut} values)"
+        ax.axhspan(-fl, fl, color="0.8", lw=0, zorder=0, label=label)
+        axl.axhspan(fl / 10, fl, color="0.8", lw=0, zorder=0, label=label)
+        axl.axhline(fl, color="k", lw=0.8, ls=":")
+        axl.legend(fontsize=7, loc="upper right", handles=[h for h in axl.get_legend_handles_labels()[0] if h.get_label() == label])
     ax.set_ylabel(f"$J_{p['axis']} = F_{{AP}} - F_P$ per row (units of $t$)")
     ax.legend(fontsize=8, loc="lower right")
     axl.set_xlabel("$N_x$")
+    axl.set_xlim(Ns[0] - 0.5, Ns[-1] + 0.5)  # the whole computed range, also where values are cut
     axl.set_ylabel(f"$|J_{p['axis']}|$ per row (units of $t$)")
     axl.text(0.01, 0.03, "log scale: dips are sign changes of $J$", transform=axl.transAxes, fontsize=7)
-    ax.set_title(
-        f"Fig. 5: FM/NM/FM RKKY, $m_L = {p['axis']}$; $N_y={p['N_y']}$, $T={p['T']:g}$, $\\mu={p['mu']:g}$, interface={p['interface']}",
-        fontsize=9,
-    )
-    tgt = _inset_target(data)
+    parts = ["Fig. 5: FM/NM/FM RKKY,", f"$m_L = {p['axis']}$;", f"$N_y={p['N_y']}$,", f"$T={p['T']:g}$,", f"$\\mu={p['mu']:g}$,", f"interface={p['interface']}"]
+    note = convergence_note(data)
+    ax.set_title(wrap_title(parts, fig.get_figwidth(), 9, note=note), fontsize=9, color="C3" if note else "k")
+    tgt = _inset_target(data, shown)
     if tgt:
         g, z = tgt
         ins = ax.inset_axes([0.5, 0.5, 0.45, 0.35])
         i = list(data["J"]).index(g)
-        J = data["J"][g]
+        J = shown[g]
         sel = (Ns >= np.floor(z) - 1) & (Ns <= np.floor(z) + 4)
-        after = (Ns >= np.floor(z)) & sel
+        after = (Ns >= np.floor(z)) & sel & np.isfinite(J)
         ins.plot(Ns[sel], J[sel], marker="o", ms=3, lw=1.0, color=f"C{i}")
         lim = 1.3 * float(np.max(np.abs(J[after]))) if after.any() else None
         if lim:
             ins.set_ylim(-lim, lim)
+        if fl > 0:
+            ins.axhspan(-fl, fl, color="0.8", lw=0, zorder=0)
         ins.axhline(0, color="0.7", lw=0.5)
         ins.set_title(f"zoom near sign change, $\\gamma={g:g}$", fontsize=7)
+        ins.set_ylabel("$J$", fontsize=6)
         ins.tick_params(labelsize=6)
         ins.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
         ins.yaxis.get_offset_text().set_fontsize(6)
@@ -165,11 +221,14 @@ def dataset(data):
 
     gs = list(data["J"])
     units = "t per row"
-    return xr.Dataset(
+    ds = xr.Dataset(
         {k: (("gamma", "N_x"), np.vstack([data[k][g] for g in gs]), {"units": units}) for k in ("J", "F_P", "F_AP")},
         coords={"gamma": np.array(gs, float), "N_x": np.asarray(data["N_x"], np.int64)},
         attrs=_nc_attrs(meta(data)),
     )
+    if data.get("floor"):
+        ds["finite_N_y_floor"] = ("gamma", np.array([data["floor"][g] for g in gs]), {"units": units, "long_name": "max over N_x of |J(N_y) - J(N_y = inf)|; |J| below it is finite-size noise"})
+    return ds
 
 
 def save(data, out_dir, name=NAME):
