@@ -18,7 +18,7 @@ import nbformat
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 #: Every notebook shipped in notebooks/.
-OWN = ["derivation", "fig2", "fig3", "fig4", "fig5", "beyond_paper_soc", "orbital_hall", "transport", "orbital_pumping", "orbital_splitter", "films"]
+OWN = ["derivation", "fig2", "fig3", "fig4", "fig5", "beyond_paper_soc", "orbital_hall", "transport", "orbital_pumping", "orbital_splitter", "films", "materials"]
 CELL_TIMEOUT = 120
 
 #: Numbers the figure notebooks' text quotes, as the quick run must print them (the text is true
