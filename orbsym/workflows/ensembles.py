@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from .sweeps.core import SweepError
+from .sweeps.sites import site_profiles
 
 __all__ = ["ensemble", "BALANCE_TOL", "TRANSPORT_OBSERVABLES", "DisconnectedError", "EnsembleError", "lattice_digest", "disorder_digest"]
 
@@ -135,10 +136,7 @@ def run_transport_realization(factory, disorder, seed, T, observables, tr):
         out["conductance"] = np.array(float(res.conductance()["total"]))
     if "landauer_current" in observables:
         out["landauer_current"] = np.array(float(res.landauer_current()))
-    if "density" in observables:
-        out["density"] = np.stack([obs.density(p) for p in _POLS])
-    if "boundary_current" in observables:
-        out["boundary_current"] = np.stack([obs.boundary_current(p) for p in _POLS]).reshape(len(_POLS), max(lat.N_x - 1, 0))
+    out.update(site_profiles(obs, lat, [o for o in observables if o != "free_energy"]))
     out["region_solver"] = np.array(str(res.info["region_solver"]))
     return out
 
@@ -155,14 +153,7 @@ def run_equilibrium_realization(factory, disorder, seed, T, observables, engine)
     worst = 0.0
     for p in _POLS:
         worst = max(worst, float(np.abs(obs.continuity_residual(p)).max(initial=0.0)), float(np.abs(obs.torque(p) - obs.divergence(p)).max(initial=0.0)))
-    out = {"balance_residual": np.array(worst)}
-    if "free_energy" in observables:
-        out["free_energy"] = np.array(float(obs.free_energy()))
-    if "density" in observables:
-        out["density"] = np.stack([obs.density(p) for p in _POLS])
-    if "boundary_current" in observables:
-        out["boundary_current"] = np.stack([obs.boundary_current(p) for p in _POLS]).reshape(len(_POLS), max(lat.N_x - 1, 0))
-    return out
+    return {"balance_residual": np.array(worst), **site_profiles(obs, lat, observables)}
 
 
 def run_chunk(factory, terms, items, mode):

@@ -66,6 +66,14 @@ def run_site_point(factory, point, T, observables, response, eta, engine, part):
         resp = lat.respond(T, eta, field=response)
         obs = resp[part]
         out["balance_residual"] = np.array(float(resp.max_abs_residual))
+    out.update(site_profiles(obs, lat, observables))
+    return out
+
+
+def site_profiles(obs, lat, observables):
+    """The stored profiles of one solved point: ``free_energy`` (scalar), ``density`` ``(4, N_x, rows,
+    n_sites)`` and ``boundary_current`` ``(4, N_x - 1)`` (polarizations charge, x, y, z), those requested."""
+    out = {}
     if "free_energy" in observables:
         out["free_energy"] = np.array(float(obs.free_energy()))
     if "density" in observables:
