@@ -173,3 +173,39 @@ def test_solve_and_response_take_a_material_film():
         solve(lat, T=0.2, workers=2)
     with pytest.raises(ValueError, match="every part"):
         response(lat, T=0.2, eta=0.1, part="fermi_sea")
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_numeric_model_film_equals_the_symbolic_kernel_path(ndim):
+    """A model taken out of the symbolic layer (TightBinding.from_kernels) and cut into a film gives the
+    same per-site densities, bond currents and torques as the column lattice of the same kernels
+    (from_column_lattice, itself tied to the symbolic kernels in tests/numeric/test_sites.py)."""
+    from orbsym.numeric import Column, Lattice
+    from orbsym.numeric.sites import from_column_lattice
+    from orbsym.symbolic.continuity import kernels
+    from orbsym.symbolic.models import ferromagnet, multiorbital_metal
+
+    kw = dict(dimension=3) if ndim == 3 else {}
+    ks, kf = kernels(multiorbital_metal(**kw)), kernels(ferromagnet(**kw))
+    vals = dict(t=1.0, gamma=0.35, tp=0.8, mu=-0.2)
+    fvals = {p: v for p, v in dict(t=1.0, m_x=0.9, m_y=0.2, m_z=-0.3, mu=-0.2).items() if p in kf.parameters}
+    N_x, N_y, N_z = 4, 4, (3 if ndim == 3 else None)
+    # FM / metal x 3 with the FM's hopping on the interface bond (column rule "fm" = the lower material here)
+    ref = from_column_lattice(Lattice([Column(kf, fvals)] + [Column(ks, vals)] * (N_x - 1), N_y, "fm", N_z=N_z))
+    tb, tf = TightBinding.from_kernels(ks, vals), TightBinding.from_kernels(kf, fvals)
+    lat = film_stack([(tf, 1), (tb, N_x - 1)], N_y=N_y, N_z=N_z, generators="model", frame="crystal", interface="lower")
+    a, b = lat.solve(0.1), ref.solve(0.1)
+    assert max(np.abs(b.current(p)).max() for p in "xyz") > 1e-4 and np.abs(b.onsite_torque("y")).max() > 1e-4  # non-trivial
+    assert a.free_energy() == pytest.approx(b.free_energy(), abs=1e-12)
+    key = lambda lt: {(lt.names[i] and "s", tuple(off)): h for h, (i, j, off, _) in enumerate(lt.hoppings)}  # noqa: E731
+    ka, kb = key(lat), key(ref)
+    assert set(ka) == set(kb)
+    for pol in (None, "x", "y", "z"):
+        np.testing.assert_allclose(a.density(pol), b.density(pol), atol=1e-12)
+        if pol is None:
+            continue
+        np.testing.assert_allclose(a.onsite_torque(pol), b.onsite_torque(pol), atol=1e-12)
+        np.testing.assert_allclose(a.torque(pol), b.torque(pol), atol=1e-12)
+        ca, cb = a.current(pol), b.current(pol)
+        for k in ka:
+            np.testing.assert_allclose(ca[ka[k]], cb[kb[k]], atol=1e-12, err_msg=f"bond {k} {pol}")
