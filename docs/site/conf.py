@@ -123,7 +123,7 @@ def _execute(src: pathlib.Path, quick: bool) -> dict:
     env_old = {k: os.environ.get(k) for k in ("ORBSYM_QUICK", "PYTHONPATH", "MPLBACKEND")}
     os.environ["ORBSYM_QUICK"] = "1" if quick else "0"
     os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env_old["PYTHONPATH"]] if env_old["PYTHONPATH"] else []))
-    os.environ["MPLBACKEND"] = "Agg"
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures become outputs
     try:
         nb = nbformat.read(src, as_version=4)
         client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
