@@ -295,12 +295,42 @@ def first_sentence(doc):
     return line[0]
 
 
+def resolve_orbsym_reference(app, env, node, contnode):
+    """Link a Python reference that names an orbsym object by another path.
+
+    Docstrings name objects where they are defined (``orbsym.numeric.bloch.solve_bloch``) or by their
+    bare name (``SiteLattice``); the reference documents re-exported names under the package
+    (``orbsym.numeric.solve_bloch``).  The target is found by dropping module components, then by a
+    unique suffix match among the documented orbsym objects; otherwise the reference stays unlinked.
+    """
+    from sphinx.util.nodes import make_refnode
+
+    if node.get("refdomain") != "py":
+        return None
+    target = node.get("reftarget", "").lstrip("~.")
+    objects = env.get_domain("py").objects
+    parts = target.split(".")
+    candidates = []
+    if parts[0] == "orbsym" and len(parts) > 2:
+        candidates = [".".join(parts[:j] + parts[k:]) for j in range(1, len(parts) - 1) for k in range(j + 1, len(parts))]
+    found = next((c for c in candidates if c in objects), None)
+    if found is None:
+        tail = "." + (target[len("orbsym."):] if target.startswith("orbsym.") else target)
+        matches = {name for name in objects if name.startswith("orbsym.") and name.endswith(tail)}
+        if len(matches) != 1:
+            return None
+        found = matches.pop()
+    entry = objects[found]
+    return make_refnode(app.builder, node["refdoc"], entry.docname, entry.node_id, contnode, found)
+
+
 # --- directives ------------------------------------------------------------------------------------
 def setup(app):
     import importlib
     import pkgutil
 
     from docutils import nodes
+    from docutils.parsers.rst import directives
     from docutils.statemachine import StringList
     from sphinx.util.docutils import SphinxDirective
     from sphinx.util.nodes import nested_parse_with_titles
@@ -325,17 +355,29 @@ def setup(app):
             return node.children
 
     class OrbsymModules(SphinxDirective):
-        """``automodule`` of every public submodule of a package (new modules appear by themselves)."""
+        """``automodule`` of every public submodule of a package (new modules appear by themselves).
+
+        Options: ``:skip:`` submodules documented elsewhere; ``:exclude-exported:`` leaves out the
+        members the package itself exports (documented with the package, under its name).
+        """
 
         required_arguments = 1
+        option_spec = {"skip": directives.unchanged, "exclude-exported": directives.flag}
 
         def run(self):
             package = importlib.import_module(self.arguments[0])
-            names = sorted(m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_"))
+            skip = {name.strip() for name in self.options.get("skip", "").split(",") if name.strip()}
+            exported = set(getattr(package, "__all__", ())) if "exclude-exported" in self.options else set()
+            names = sorted(m.name for m in pkgutil.iter_modules(package.__path__)
+                           if not m.name.startswith("_") and m.name not in skip)
             lines = []
             for name in names:
                 full = f"{package.__name__}.{name}"
-                lines += [full, "-" * len(full), "", f".. automodule:: {full}", ""]
+                own = set(getattr(importlib.import_module(full), "__all__", ())) & exported
+                lines += [full, "-" * len(full), "", f".. automodule:: {full}"]
+                if own:
+                    lines.append(f"   :exclude-members: {', '.join(sorted(own))}")
+                lines.append("")
             node = nodes.container()
             nested_parse_with_titles(self.state, StringList(lines, source=package.__name__), node)
             return node.children
@@ -362,4 +404,5 @@ def setup(app):
     app.add_directive("orbsym-docstring", OrbsymDocstring)
     app.connect("autodoc-process-docstring", drop_module_docstring, priority=100)
     app.connect("autodoc-process-docstring", tidy_docstring, priority=110)
+    app.connect("missing-reference", resolve_orbsym_reference)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
