@@ -56,6 +56,7 @@ extensions = [
 ]
 
 root_doc = "index"
+smartquotes = False  # keep the text as written (primes, "--" in command lines)
 exclude_patterns = ["_build", "**/.ipynb_checkpoints", "**/.jupyter_cache", "jupyter_execute"]
 templates_path: list[str] = []
 
@@ -390,9 +391,11 @@ def setup(app):
         def run(self):
             import inspect
 
-            doc = inspect.getdoc(importlib.import_module(self.arguments[0])) or ""
+            lines = (inspect.getdoc(importlib.import_module(self.arguments[0])) or "").splitlines()
+            _fix_underlines(lines)
+            _escape_prose(lines)
             node = nodes.container()
-            nested_parse_with_titles(self.state, StringList(doc.splitlines(), source=self.arguments[0]), node)
+            nested_parse_with_titles(self.state, StringList(lines, source=self.arguments[0]), node)
             return node.children
 
     def drop_module_docstring(app, what, name, obj, options, lines):
