@@ -107,3 +107,14 @@ def test_derivations_and_findings_are_included(html):
 def test_every_notebook_is_a_tutorial(html):
     for nb in (ROOT / "notebooks").glob("*.ipynb"):
         assert (html / "tutorials" / "notebooks" / f"{nb.stem}.html").exists(), nb.name
+
+
+def test_every_command_has_its_help_on_the_cli_page(html):
+    from orbsym.cli import build_parser
+
+    page = _text(html / "cli.html")
+    commands = build_parser().get_default("_commands")
+    assert len(commands) >= 10
+    for name, sub in commands.items():
+        assert f'id="orbsym-{name}"' in page, name
+        assert f"usage: orbsym {name}" in page, name

@@ -398,6 +398,31 @@ def setup(app):
             nested_parse_with_titles(self.state, StringList(lines, source=self.arguments[0]), node)
             return node.children
 
+    class OrbsymCli(SphinxDirective):
+        """``orbsym --help`` and every ``orbsym COMMAND --help``, from the parser itself."""
+
+        def run(self):
+            from orbsym.cli import build_parser
+
+            old = os.environ.get("COLUMNS")
+            os.environ["COLUMNS"] = "100"
+            try:
+                parser = build_parser()
+                texts = [("orbsym", parser.format_help())]
+                texts += [(f"orbsym {name}", sub.format_help()) for name, sub in parser.get_default("_commands").items()]
+            finally:
+                if old is None:
+                    os.environ.pop("COLUMNS", None)
+                else:
+                    os.environ["COLUMNS"] = old
+            lines = []
+            for title, text in texts:
+                lines += [title, "-" * len(title), "", ".. code-block:: text", ""]
+                lines += ["   " + line if line.strip() else "" for line in text.splitlines()] + [""]
+            node = nodes.container()
+            nested_parse_with_titles(self.state, StringList(lines, source="orbsym.cli"), node)
+            return node.children
+
     def drop_module_docstring(app, what, name, obj, options, lines):
         if what == "module" and name in RST_MODULES:
             lines[:] = []
@@ -405,6 +430,7 @@ def setup(app):
     app.add_directive("orbsym-exports", OrbsymExports)
     app.add_directive("orbsym-modules", OrbsymModules)
     app.add_directive("orbsym-docstring", OrbsymDocstring)
+    app.add_directive("orbsym-cli", OrbsymCli)
     app.connect("autodoc-process-docstring", drop_module_docstring, priority=100)
     app.connect("autodoc-process-docstring", tidy_docstring, priority=110)
     app.connect("missing-reference", resolve_orbsym_reference)
