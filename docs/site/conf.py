@@ -13,7 +13,7 @@ file copies them into ``docs/site/tutorials/notebooks/`` (not committed), execut
     other is copied as committed (no outputs).  The test build (``tests/test_docs.py``) uses this.
 ``quick`` (default)
     execute every notebook whose copy is missing or stale at reduced sizes (``ORBSYM_QUICK=1``;
-    the figures say "quick mode"); the kernel runs in ``notebooks/`` as ``python -m pytest`` does.
+    the figures say "quick mode"); the kernel runs in ``notebooks/``, as in ``tests/test_notebooks.py``.
 ``full``
     the same at the paper's parameters (minutes per figure notebook).
 
@@ -49,7 +49,6 @@ version = release
 
 extensions = [
     "sphinx.ext.autodoc",
-    "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
     "numpydoc",
     "myst_nb",  # Markdown (MyST) pages and notebooks; loads myst_parser
@@ -75,8 +74,6 @@ html_sidebars = {"index": [], "getting-started": []}
 # --- autodoc / numpydoc ---------------------------------------------------------------------------
 autodoc_default_options = {"members": True, "member-order": "bysource"}
 autodoc_typehints = "none"  # the numpydoc Parameters sections state the types
-autodoc_mock_imports: list[str] = []
-autosummary_generate = False
 numpydoc_show_class_members = False  # members are documented by autodoc, not listed twice
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
