@@ -1,6 +1,6 @@
 """Supercells of two columns for transport: bonds that skip a column, and leads of period two.
 
-A bond ``(2, dy)`` couples columns ``x`` and ``x + 2``: ``h(k)`` is then block *penta*diagonal in the
+A bond ``(2, dy)`` couples columns ``x`` and ``x + 2``: ``h(k)`` is then block *pentadiagonal* in the
 column index and neither the leads' decimation nor the region solver of :mod:`orbsym.numeric.negf`
 apply.  Grouping columns in pairs ``X = (2X, 2X + 1)`` (super-columns of ``2 dim`` states, state
 ``a dim + i`` for column ``2X + a``) restores nearest-neighbour coupling::
