@@ -27,7 +27,7 @@ quadrature (a DCT-II of ``f`` on ``M >= 4 N`` Chebyshev nodes; the aliasing erro
 ``c_{2M - n}``, negligible).  The Fermi function is analytic except at the Matsubara poles ``mu + i pi T
 (2k + 1)``; in ``x`` it is analytic inside every Bernstein ellipse ``E_r`` (foci +-1, semi-axis sum
 ``r``) with ``1 < r < r_p``, ``r_p = |z_p + sqrt(z_p^2 - 1)|`` of the nearest pole ``z_p = (mu + i pi T
-- b) / a``.  With ``M_r = max_{E_r} |f|`` (evaluated on the ellipse):
+- b) / a``.  With ``M_r = max_{E_r} |f|`` (evaluated on the ellipse)::
 
     |c_n| <= 2 M_r r^-n,      sup_{[-1, 1]} |f - p_N| <= sum_{n > N} |c_n| <= 2 M_r r^-N / (r - 1)
 
