@@ -28,7 +28,7 @@ the top-level ``mu`` is the chemical potential of the model (the metal's ``mu``,
 with a pointer to ``--out`` (every orbsym command writes with ``--out``).
 
 Progress (``--progress {auto,on,off}``, the policy of ``orbsym response``,
-:func:`orbsym.commands.response.progress_policy`): a bar with the elapsed time on a terminal, one
+:func:`orbsym.execution.progress_policy`): a bar with the elapsed time on a terminal, one
 line at the start (with the estimate), every 30 s and at the end otherwise (``auto``: only for runs
 estimated above 2 s); off: none.
 
@@ -74,7 +74,7 @@ def add_arguments(parser):
     """Register the options of ``orbsym transport`` (None defaults: "not given", see :func:`check_options`)."""
     import argparse
 
-    from .response import PROGRESS_HELP
+    from ..execution import PROGRESS_HELP
 
     D = DEFAULTS
     parser.add_argument("--n-metal", type=int, default=None, help=f"metal columns on each side of the FM (or in total without --fm; default {D['n_metal']})")
@@ -109,7 +109,7 @@ def check_options(args):
     from ..io import check_output_file
     from ..numeric.checks import ENERGY_LIMIT, check_name, integer_at_least, real_number
     from ..transport import ANGLES, WIDTHS
-    from .response import PROGRESS_MODES
+    from ..execution import PROGRESS_MODES
 
     if getattr(args, "_old_output", None) is not None:
         raise ValueError(f"option --output was renamed --out (as in every orbsym command): use --out {args._old_output} (.nc, .csv or .json)")
@@ -279,7 +279,7 @@ def run(args):
     import time
 
     from ..transport import attach_leads, transport
-    from .response import progress_output
+    from ..execution import progress_output
 
     out_path = check_options(args)
     user = _user_metal_checked(args) if getattr(args, "metal_model", None) else None
@@ -316,9 +316,9 @@ def _seconds(s):
 
 
 class _Ticker:
-    """One solve under :func:`orbsym.commands.response.progress_output`: a tqdm bar of one step whose
+    """One solve under :func:`orbsym.execution.progress_output`: a tqdm bar of one step whose
     elapsed time is refreshed every second (on a terminal; in line mode the refreshes become a line every
-    30 s, :class:`orbsym.commands.response.LineStream`)."""
+    30 s, :class:`orbsym.execution.LineStream`)."""
 
     def __init__(self, show, desc):
         self.show, self.desc = show, desc
