@@ -92,6 +92,34 @@ def add_arguments(parser):
     parser.add_argument("--workers", type=int, default=1, metavar="N", help="processes sharing the k-points (default: 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--out", default=None, metavar="FILE", help="write the output to FILE (atomically) instead of stdout")
+    for action in parser._actions:  # system sizes and energies: None = not given (the summary names the defaults used)
+        if action.dest in SIZE_DEFAULTS:
+            SIZE_DEFAULTS[action.dest] = action.default
+            action.default = None
+    parser.epilog = DEFAULTS_NOTE
+
+
+#: System options whose default is named in the output when not given (dest -> flag); the values
+#: (the paper's, :data:`orbsym.conventions.PAPER_PARAMETERS`) are read from the parser by :func:`add_arguments`.
+SIZE_DEFAULTS = {"N_x": None, "N_y": None, "N_FM": None, "T": None, "mu": None, "m": None, "t": None}
+SIZE_FLAGS = {"N_x": "--N-x", "N_y": "--N-y", "N_FM": "--N-FM", "T": "--T", "mu": "--mu", "m": "--m", "t": "--t"}
+#: ``--help`` epilog: the system defaults differ between the commands.
+DEFAULTS_NOTE = (
+    "System defaults of compute (the paper's, as response): N_x = 25 columns, N_y = 800 rows, N_FM = 1, T = 0.01, mu = -0.2, |m| = 1, "
+    "t = 1. Other commands differ: evolve 9 x 40, N_FM = 2, T = 0.05; transport N_y = 200 (16 for an open strip). "
+    "The output names the defaults a run used (\"defaults used\")."
+)
+
+
+def fill_size_defaults(args):
+    """Fill in the system defaults not given (:data:`SIZE_DEFAULTS`); return ``{flag: value}`` of those
+    that apply (``--mu``/``--t`` also with a model file: they set the FMs and, if it has them, the model)."""
+    used = {}
+    for k, v in SIZE_DEFAULTS.items():
+        if getattr(args, k, None) is None:
+            setattr(args, k, v)
+            used[SIZE_FLAGS[k]] = v
+    return used
 
 
 def check_applicable(args):
@@ -110,9 +138,15 @@ def check_applicable(args):
             "option --rkky does not apply with --metal-model (J = F_AP - F_P rebuilds the built-in trilayer "
             "with m_R along +-m_L; compute F for the two --m-R directions with two runs instead)"
         )
+    used = fill_size_defaults(args)
     for k, v in OPTION_DEFAULTS.items():
         if getattr(args, k) is None:
             setattr(args, k, v)
+            applies = {"m_L": args.geometry == "trilayer", "m_R": args.geometry == "trilayer", "m_FM": args.geometry == "bilayer",
+                       "gamma": not args.metal_model and (args.basis or ("spin" if args.metal == "am" else "orbital")) == "orbital"}
+            if applies.get(k):
+                used[SYSTEM_FLAGS[k]] = v
+    args._defaulted = used
     return given
 
 
@@ -441,6 +475,9 @@ def _format_text(d):
     cell = "per transverse cell" if s.get("N_z") is not None else "per row"  # films: per a^2 of one column
     sizes = ", ".join(f"{k}={s[k]}" for k in ("N_x", "N_y", "N_z", "N_FM") if s.get(k) is not None)
     lines.append(f"system: {s['geometry']} ({s['basis']} basis, interface={s['interface']}), {sizes}, T={d['T']}")
+    if "defaults_used" in d:
+        used = ", ".join(f"{k} {v}" for k, v in d["defaults_used"].items()) or "none"
+        lines.append(f"defaults used: {used} (compute's defaults are the paper's: 25 x 800, N_FM 1, T 0.01; evolve uses 9 x 40, N_FM 2, T 0.05)")
     lines.append(f"engine: {d['engine']} (requested {d['engine_requested']})")
     if d.get("k_integral"):
         k = d["k_integral"]
@@ -511,6 +548,7 @@ def run(args):
     system = _system(args, user)
     result = solve(system, args.T, workers=args.workers, engine=args.engine)
     out = result.to_dict(tuple(qs))
+    out["defaults_used"] = {k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in getattr(args, "_defaulted", {}).items()}
     if "currents" in out:
         from ..numeric.observables import current_definition
         from ..systems import CURRENT_KINDS
