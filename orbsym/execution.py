@@ -67,6 +67,7 @@ __all__ = [
     "check_progress_mode",
     "add_progress_argument",
     "LineStream",
+    "ElapsedBar",
     "PROGRESS_MODES",
     "in_notebook",
     "blas_threads",
@@ -374,6 +375,48 @@ def progress_output(mode, seconds=None):
             yield True
         finally:
             sys.stderr = old
+
+
+class ElapsedBar:
+    """Progress of one long step (a single solve): a tqdm bar of one step whose elapsed time is
+    refreshed every second, under the policy of the enclosing :func:`progress_output` (``show``: what
+    it yielded).  On a terminal the bar ticks; in line mode the refreshes become a line every
+    ``ORBSYM_PROGRESS_INTERVAL`` seconds (:class:`LineStream`), so a long solve is never silent.
+    The step counts as done (1/1) only when the block exits without an exception.
+
+    Example::
+
+        with progress_output(args.progress, est.seconds) as show, ElapsedBar(show, "orbsym compute"):
+            result = solve(...)
+    """
+
+    def __init__(self, show, desc, every=1.0):
+        self.show, self.desc, self.every = bool(show), desc, float(every)
+        self.bar = None
+
+    def __enter__(self):
+        if not self.show:
+            return self
+        self.bar = progress_bar(1, self.desc, True, unit="solve")
+        self._stop = threading.Event()
+
+        def tick():
+            while not self._stop.wait(self.every):
+                self.bar.refresh()
+
+        self._thread = threading.Thread(target=tick, name="orbsym-elapsed-bar", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type, *rest):
+        if self.bar is None:
+            return False
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+        if exc_type is None:
+            self.bar.update(1)
+        self.bar.close()
+        return False
 
 
 def add_progress_argument(parser, deprecated=(), bare=False):

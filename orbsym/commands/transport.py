@@ -315,42 +315,8 @@ def _seconds(s):
     return f"~{s:.2g} s" if s < 100 else f"~{s / 60:.2g} min"
 
 
-class _Ticker:
-    """One solve under :func:`orbsym.execution.progress_output`: a tqdm bar of one step whose
-    elapsed time is refreshed every second (on a terminal; in line mode the refreshes become a line every
-    30 s, :class:`orbsym.execution.LineStream`)."""
-
-    def __init__(self, show, desc):
-        self.show, self.desc = show, desc
-        self.bar = None
-
-    def __enter__(self):
-        import threading
-
-        from ..execution import progress_bar
-
-        if not self.show:
-            return self
-        self.bar = progress_bar(1, self.desc, True, unit="solve")
-        self.stop = threading.Event()
-
-        def tick():
-            while not self.stop.wait(1.0):
-                self.bar.refresh()
-
-        self.thread = threading.Thread(target=tick, name="orbsym-transport-progress", daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, exc_type, *rest):
-        if self.bar is None:
-            return False
-        self.stop.set()
-        self.thread.join(timeout=2.0)
-        if exc_type is None:
-            self.bar.update(1)
-        self.bar.close()
-        return False
+#: One solve under :func:`orbsym.execution.progress_output`: :class:`orbsym.execution.ElapsedBar`.
+from ..execution import ElapsedBar as _Ticker  # noqa: E402
 
 
 # =============================================================================== the record

@@ -22,6 +22,7 @@ RUNS = {
     "evolve": (["evolve", "bilayer", "--basis", "spin", "--N-x", "3", "--N-y", "2", "--N-FM", "1", "--precess", "0.3,0.3", "--t-max", "0.4", "--steps", "4"], "evolve"),
     "response": (["response", "bilayer", "--N-x", "4", "--N-y", "4", "--T", "0.1", "--scan", "mu=-0.4,0"], "orbsym response"),
     "transport": (["transport", "--n-metal", "1", "--N-y", "4", "--T", "0.05"], "orbsym transport"),
+    "compute": (["compute", "bilayer", "--N-x", "4", "--N-y", "4", "--quantities", "free_energy"], "orbsym compute"),
 }
 
 
@@ -85,7 +86,7 @@ def test_lines_without_carriage_returns_off_a_terminal(name, tmp_path, capsys, m
 
 
 def test_auto_is_silent_for_short_runs_off_a_terminal(tmp_path, capsys):
-    for name in ("sweep", "evolve"):
+    for name in ("sweep", "evolve", "compute"):
         assert main(_argv(name, tmp_path, "--progress", "auto")[0]) == 0
         assert capsys.readouterr().err == "", name
 
