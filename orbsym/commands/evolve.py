@@ -18,8 +18,19 @@ Drives (combine freely): ``--precess OMEGA,THETA[,LAYER]`` (FM precession about 
 (uniform field along y, or along z on a film with ``--field-along z``; ``--pulse T0,SIGMA`` for a
 Gaussian pulse), ``--tau-r TAU`` (relaxation).
 Stored times ``linspace(0, t_max, steps + 1)`` (units of 1/t); ``--dt`` splits each interval.
-Output ``--out FILE.nc`` (NetCDF, every variable) or ``FILE.csv`` (long format: density, bond
-current, total torque, relaxation and the residuals), written atomically.  A run whose continuity
+Output ``--out FILE.nc`` (NetCDF, every variable, each with ``units`` and a ``description``:
+:func:`orbsym.dynamics.records.annotate_units`) or ``FILE.csv`` (long format: density, bond
+current, total torque, relaxation and the residuals; the units of each in ``#`` lines), written
+atomically.  The summary on stdout names the system and the defaults it used (evolve's own: 9 x 40,
+``N_FM = 2``, ``T = 0.05``, smaller than the paper's 25 x 800, ``N_FM = 1``, ``T = 0.01`` of
+``compute`` and ``response``), the continuity check, the pumped current through every layer boundary
+(``current_x`` of that bond averaged by :func:`orbsym.dynamics.pumped_current` over the last whole
+precession periods after the switch-on, :func:`cycle_window`; also the ``pumped_current`` attribute of
+the file) with its bond, boundary and units, and, with ``--tau-r``, one line on the particle number
+(:func:`drift_line`: the bath at fixed ``mu`` and ``T`` exchanges particles, ``dN/dt = -(N -
+N_eq(t))/tau_r``).  Progress ``--progress {auto,on,off}`` (:func:`orbsym.execution.progress_output`;
+``--quiet`` is a deprecated spelling of ``off``): a bar over the stored times on a terminal, a line
+every 30 s in a log file.  A run whose continuity
 balance fails exits with status 1 (``--check warn``: write the file and warn).  Conventions:
 :mod:`orbsym.conventions`; definitions of every output in :mod:`orbsym.dynamics`.
 

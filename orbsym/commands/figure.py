@@ -21,7 +21,9 @@ An option that does not apply to the chosen figure is an error (exit status 2). 
 computed, the figure is sized (:func:`check_figure_size`): the grids its ``compute`` would run are
 recorded without running them, and every point is estimated with the engine that will run it
 (dense or Green's-function); a figure beyond the time or memory limit is refused with the estimate
-and the option to change.
+and the option to change.  Progress: ``--progress {auto,on,off}`` (:func:`orbsym.execution.progress_output`;
+a bare ``--progress`` is ``on``, ``--no-progress`` a deprecated spelling of ``off``): the bars of the
+figure's grids on a terminal, a line every 30 s (``ORBSYM_PROGRESS_INTERVAL``) in a log file.
 """
 
 from __future__ import annotations

@@ -24,7 +24,10 @@ largest point; beyond the limits (``ORBSYM_MAX_SECONDS``, ``ORBSYM_MAX_MEMORY``)
 refused with the estimate (:mod:`orbsym.workflows.sweeps.estimate`).  Re-running an interrupted sweep with
 the same arguments computes only the missing points (partial results in ``OUT.parts/``, owned by
 one run at a time; ``--restart`` discards them).
-Conventions (units of t, free energies per row): :mod:`orbsym.conventions`.
+Conventions (units of t, free energies per row): :mod:`orbsym.conventions`.  Progress:
+``--progress {auto,on,off}`` (:func:`orbsym.execution.progress_output`; ``--quiet`` is a deprecated
+spelling of ``off``): a bar on a terminal, a line every 30 s in a log file (``auto``: for sweeps
+estimated above 2 s, :func:`orbsym.workflows.sweeps.estimate_sweep`).
 """
 
 from __future__ import annotations
