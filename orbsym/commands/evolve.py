@@ -388,6 +388,9 @@ def summary_numbers(ds, drives):
         "window": [a, b], "average": what, "units": f"{J} t/hbar {per}, positive toward larger x", "kind": "current_x (slice-boundary total)",
         "bonds": [{"bond": x, "boundary": label, "columns": [x, x + 1], "current": pumped_current(ds, x, window=(a, b))} for x, label in bonds],
     }
+    from ..dynamics import Precession
+
+    pumped["pumping"] = any(isinstance(d, Precession) and d.omega != 0 for d in drives)  # a precessing magnet pumps
     out = {"pumped": pumped, "drift": None}
     if math.isfinite(float(ds.attrs.get("tau_r", math.inf))):
         t = ds["time"].values
@@ -437,7 +440,7 @@ def _summary(ds, target, head, defaulted):
     a, b = p["window"]
     for r in p["bonds"]:
         vals = ", ".join(f"J_{k} {v: .4e}" for k, v in r["current"].items())
-        lines.append(f"pumped current through the {r['boundary']} boundary (bond {r['bond']}, columns {r['columns'][0]}|{r['columns'][1]}), "
+        lines.append(f"{'pumped current' if p['pumping'] else 'time-averaged current'} through the {r['boundary']} boundary (bond {r['bond']}, columns {r['columns'][0]}|{r['columns'][1]}), "
                      f"{p['average']}, t = {a:g}..{b:g}: {vals} ({p['units']})")
     lines.append(f"energy {cell}: {float(ds.energy[0]):.10g} -> {float(ds.energy[-1]):.10g}; particles {cell} {float(ds.particle_number[0]):.10g} -> {float(ds.particle_number[-1]):.10g}")
     if head["drift"] is not None:

@@ -88,6 +88,9 @@ def test_pumped_current_of_a_trilayer_names_both_interfaces(capsys):
     assert len(_summary_line(text, "pumped current through the FM_L|NM boundary (bond 0, columns 0|1)")) == 1
     assert len(_summary_line(text, "pumped current through the NM|FM_R boundary (bond 3, columns 3|4)")) == 1
     assert "less than one period" in text  # 2 pi/omega = 6.28 > t_max: said, not called a cycle average
+    assert main([*SPIN, "--quench", "mu=0"]) == 0  # no precession: a time average, not called pumping
+    (line,) = _summary_line(capsys.readouterr().out, "time-averaged current through the NM|FM boundary (bond 2, columns 2|3)")
+    assert "no periodic drive" in line and "t = 0..4" in line
 
 
 # --------------------------------------------------------------------------- particle number
