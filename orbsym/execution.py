@@ -12,7 +12,10 @@ with ``workers > 1``) all run their tasks through this module:
   task is re-run alone, so a task that kills its worker every time is found and reported after
   ``retries`` isolated attempts, and the other in-flight tasks are not charged for it;
 * **progress**: :func:`progress_bar` -- a tqdm bar on stderr, shown only when stderr is a terminal
-  or inside Jupyter, unless asked for explicitly;
+  or inside Jupyter, unless asked for explicitly; the command line's one policy
+  ``--progress {auto,on,off}`` (:func:`add_progress_argument`, :func:`progress_policy`,
+  :func:`progress_output`): the bar on a terminal, one-line updates (:class:`LineStream`, every
+  ``ORBSYM_PROGRESS_INTERVAL`` seconds, never a carriage return) in a log file or pipe;
 * **errors**: a task that raises is reported with its parameters (:class:`TaskError`); the others
   complete.
 
@@ -58,6 +61,14 @@ __all__ = [
     "describe",
     "progress_bar",
     "progress_enabled",
+    "progress_policy",
+    "progress_output",
+    "progress_interval",
+    "check_progress_mode",
+    "add_progress_argument",
+    "LineStream",
+    "ElapsedBar",
+    "PROGRESS_MODES",
     "in_notebook",
     "blas_threads",
     "set_blas_threads",
@@ -209,6 +220,253 @@ def progress_bar(total, desc="orbsym", progress=None, initial=0, unit="task"):
             tqdm = notebook.tqdm
 
     return tqdm(total=total, initial=initial, desc=desc, file=sys.stderr, disable=not progress_enabled(progress), unit=unit, leave=True)
+
+
+# ---------------------------------------------------------------------------- --progress {auto,on,off}
+#: Values of the ``--progress`` option of every long-running command.
+PROGRESS_MODES = ("auto", "on", "off")
+#: Seconds between two progress lines when stderr is not a terminal (override: :data:`PROGRESS_INTERVAL_ENV`).
+PROGRESS_INTERVAL = 30.0
+#: Environment variable setting :data:`PROGRESS_INTERVAL` (seconds ``>= 0``; ``0``: a line at every update).
+PROGRESS_INTERVAL_ENV = "ORBSYM_PROGRESS_INTERVAL"
+#: ``--progress auto`` off a terminal stays silent for runs estimated below this (seconds).
+QUIET_SECONDS = 2.0
+#: The ``--help`` text of ``--progress``.
+PROGRESS_HELP = ("progress on stderr: auto (default): a bar on a terminal (or in Jupyter), else one line at the start, every 30 s "
+                 "(ORBSYM_PROGRESS_INTERVAL) and at the end (never carriage returns into a file; none for runs estimated under 2 s); "
+                 "on: the same, also for short runs; off: none")
+
+
+def progress_interval():
+    """Seconds between two progress lines in a non-terminal: ``ORBSYM_PROGRESS_INTERVAL`` (a number
+    ``>= 0``; ``0`` writes a line at every update), default :data:`PROGRESS_INTERVAL` (30 s).
+
+    Raises
+    ------
+    ValueError
+        The variable is set to something else (naming it and its value).
+    """
+    import math
+
+    text = os.environ.get(PROGRESS_INTERVAL_ENV, "").strip()
+    if not text:
+        return PROGRESS_INTERVAL
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not (math.isfinite(v) and v >= 0):
+        raise ValueError(f"{PROGRESS_INTERVAL_ENV}={text!r}: expected a number of seconds >= 0")
+    return v
+
+
+def check_progress_mode(mode):
+    """``mode`` if it is one of :data:`PROGRESS_MODES`, else ValueError naming it and the allowed values."""
+    if isinstance(mode, str) and mode in PROGRESS_MODES:
+        return mode
+    raise ValueError(f"unknown --progress {mode!r}; allowed: {', '.join(PROGRESS_MODES)}")
+
+
+def progress_policy(mode, seconds=None):
+    """``(show, lines)`` of ``--progress MODE`` for a run estimated at ``seconds`` (None: unknown).
+
+    The one progress policy of the command line.  What a terminal is, is decided by
+    :func:`progress_enabled` (stderr a tty, or a Jupyter kernel): there ``auto`` and ``on`` show
+    the tqdm bar (``show`` True, ``lines`` False).  Elsewhere (a log file, a pipe) they show
+    one-line updates (``lines`` True: :class:`LineStream`, never a carriage return), except that
+    ``auto`` stays silent for a run estimated below :data:`QUIET_SECONDS`.  ``off`` shows nothing.
+    """
+    check_progress_mode(mode)
+    if mode == "off":
+        return False, False
+    if progress_enabled(None):
+        return True, False
+    if mode == "auto" and seconds is not None and seconds < QUIET_SECONDS:
+        return False, False
+    return True, True
+
+
+class LineStream:
+    """A stand-in for stderr that turns tqdm's carriage-return refreshes into whole lines.
+
+    Every write that carries a ``\\r`` is a bar refresh: its text is kept, and written as one
+    newline-terminated line when it is the first one or ``interval`` seconds after the last line
+    written; the bar's final state (tqdm's closing newline) is always written.  A heartbeat thread
+    (started by ``with``) repeats the last state every ``interval`` seconds while nothing new
+    arrives, with the time since the start, so a long single step is never silent.  Any other text
+    passes through unchanged.  Nothing written to the underlying stream contains a carriage return.
+    """
+
+    def __init__(self, stream, interval=PROGRESS_INTERVAL):
+        self.stream = stream
+        self.interval = float(interval)
+        self.encoding = getattr(stream, "encoding", None) or "utf-8"
+        self.pending = None
+        self.last_line = None
+        self.last_emit = None
+        self.start = time.monotonic()
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._thread = None
+
+    def _emit(self, line):
+        self.stream.write(line + "\n")
+        self.stream.flush()
+        self.last_line = line
+        self.last_emit = time.monotonic()
+
+    def write(self, s):
+        s = str(s)
+        if not s:
+            return 0
+        with self._lock:
+            if "\r" in s:
+                status = " ".join(s.replace("\r", " ").split())
+                if status:
+                    self.pending = status
+                    if self.last_emit is None or time.monotonic() - self.last_emit >= self.interval:
+                        self._emit(status)
+                return len(s)
+            if not s.strip():  # tqdm's closing newline: the final state, once
+                if self.pending is not None and self.pending != self.last_line:
+                    self._emit(self.pending)
+                self.pending = None
+                return len(s)
+            return self.stream.write(s)
+
+    def flush(self):
+        self.stream.flush()
+
+    def isatty(self):
+        return False
+
+    def fileno(self):
+        return self.stream.fileno()
+
+    def heartbeat(self):
+        """Repeat the last state if no line was written for ``interval`` seconds."""
+        with self._lock:
+            now = time.monotonic()
+            if self.pending is not None and (self.last_emit is None or now - self.last_emit >= self.interval):
+                self._emit(f"{self.pending} (still running, {now - self.start:.0f} s since the start)")
+
+    def __enter__(self):
+        if self.interval > 0:
+            def beat():
+                while not self._stop.wait(self.interval):
+                    self.heartbeat()
+
+            self._thread = threading.Thread(target=beat, name="orbsym-progress-lines", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
+        return False
+
+
+@contextlib.contextmanager
+def progress_output(mode, seconds=None):
+    """Context manager of the progress of a run under ``--progress MODE`` (:func:`progress_policy`;
+    ``seconds``: the run's estimate, None if unknown).
+
+    Yields the ``progress`` argument for :func:`progress_bar` / :func:`map_tasks` and the API
+    functions that take one (False: hidden).  In line mode ``sys.stderr`` is a :class:`LineStream`
+    inside the block (every bar of the execution layer writes to the ``sys.stderr`` of the moment
+    it is created), restored on exit.
+    """
+    show, lines = progress_policy(mode, seconds)
+    if not lines:
+        yield show
+        return
+    old = sys.stderr
+    with LineStream(old, progress_interval()) as stream:
+        sys.stderr = stream
+        try:
+            yield True
+        finally:
+            sys.stderr = old
+
+
+class ElapsedBar:
+    """Progress of one long step (a single solve): a tqdm bar of one step whose elapsed time is
+    refreshed every second, under the policy of the enclosing :func:`progress_output` (``show``: what
+    it yielded).  On a terminal the bar ticks; in line mode the refreshes become a line every
+    ``ORBSYM_PROGRESS_INTERVAL`` seconds (:class:`LineStream`), so a long solve is never silent.
+    The step counts as done (1/1) only when the block exits without an exception.
+
+    Example::
+
+        with progress_output(args.progress, est.seconds) as show, ElapsedBar(show, "orbsym compute"):
+            result = solve(...)
+    """
+
+    def __init__(self, show, desc, every=1.0):
+        self.show, self.desc, self.every = bool(show), desc, float(every)
+        self.bar = None
+
+    def __enter__(self):
+        if not self.show:
+            return self
+        self.bar = progress_bar(1, self.desc, True, unit="solve")
+        self._stop = threading.Event()
+
+        def tick():
+            while not self._stop.wait(self.every):
+                self.bar.refresh()
+
+        self._thread = threading.Thread(target=tick, name="orbsym-elapsed-bar", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type, *rest):
+        if self.bar is None:
+            return False
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+        if exc_type is None:
+            self.bar.update(1)
+        self.bar.close()
+        return False
+
+
+def add_progress_argument(parser, deprecated=(), bare=False):
+    """Add ``--progress {auto,on,off}`` (default ``auto``) to an argparse ``parser``, with the old
+    spellings ``deprecated`` (``--quiet``, ``--no-progress``: both mean ``--progress off``) as
+    aliases in one mutually exclusive group.  ``bare=True`` (commands whose ``--progress`` used to
+    be a switch) also accepts a bare ``--progress``, meaning ``on``.
+
+    A deprecated alias keeps working (scripts and log parsers see the same output as before) and,
+    when stderr is a terminal, prints one line naming its replacement.  The value is checked by
+    ``type`` (a usage error naming the allowed values).
+    """
+    import argparse
+
+    def mode(text):
+        try:
+            return check_progress_mode(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc).replace("unknown --progress ", "unknown value ")) from None
+
+    class Alias(argparse.Action):
+        def __init__(self, option_strings, dest, **kw):
+            kw.pop("nargs", None)
+            super().__init__(option_strings, dest, nargs=0, **kw)
+
+        def __call__(self, parser, namespace, values, option_string=None):
+            setattr(namespace, self.dest, "off")
+            if progress_enabled(None) and not in_notebook():
+                print(f"orbsym: {option_string} is deprecated; use --progress off", file=sys.stderr)
+
+    group = parser.add_mutually_exclusive_group()
+    extra = {"nargs": "?", "const": "on"} if bare else {}
+    text = PROGRESS_HELP.replace("on: the same", "on (or a bare --progress): the same") if bare else PROGRESS_HELP
+    group.add_argument("--progress", type=mode, default="auto", metavar="{auto,on,off}", help=text, **extra)
+    for flag in deprecated:
+        group.add_argument(flag, dest="progress", action=Alias, help="deprecated: --progress off")
+    return group
 
 
 # ============================================================================ executors

@@ -17,6 +17,13 @@ and error estimate).
 transverse cell (``a^2`` of one column), and the text output says so.  Films need a finite
 ``--N-y``; their size check counts every k_z sector solved.
 
+Progress (``--progress {auto,on,off}``, the policy of every long-running command,
+:func:`orbsym.execution.progress_output`): a bar with the elapsed time of the solve on a terminal, a
+line at the start, every 30 s and at the end in a log file (``auto``: only for runs estimated above
+2 s).  The output names the system defaults a run used (``defaults used``; they differ between
+commands: ``compute`` and ``response`` use the paper's 25 x 800, ``N_FM = 1``, ``T = 0.01``,
+``evolve`` 9 x 40, ``N_FM = 2``, ``T = 0.05``, ``transport`` ``N_y = 200``).
+
 ``--out FILE`` writes the output to ``FILE`` atomically (temporary file + rename,
 :mod:`orbsym.io`): a failed or interrupted run leaves the previous ``FILE`` (or none), never half
 of one.  Bad values are reported in one line (exit status 2) before anything is computed.
@@ -92,6 +99,37 @@ def add_arguments(parser):
     parser.add_argument("--workers", type=int, default=1, metavar="N", help="processes sharing the k-points (default: 1)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--out", default=None, metavar="FILE", help="write the output to FILE (atomically) instead of stdout")
+    from ..execution import add_progress_argument
+
+    add_progress_argument(parser)
+    for action in parser._actions:  # system sizes and energies: None = not given (the summary names the defaults used)
+        if action.dest in SIZE_DEFAULTS:
+            SIZE_DEFAULTS[action.dest] = action.default
+            action.default = None
+    parser.epilog = DEFAULTS_NOTE
+
+
+#: System options whose default is named in the output when not given (dest -> flag); the values
+#: (the paper's, :data:`orbsym.conventions.PAPER_PARAMETERS`) are read from the parser by :func:`add_arguments`.
+SIZE_DEFAULTS = {"N_x": None, "N_y": None, "N_FM": None, "T": None, "mu": None, "m": None, "t": None}
+SIZE_FLAGS = {"N_x": "--N-x", "N_y": "--N-y", "N_FM": "--N-FM", "T": "--T", "mu": "--mu", "m": "--m", "t": "--t"}
+#: ``--help`` epilog: the system defaults differ between the commands.
+DEFAULTS_NOTE = (
+    "System defaults of compute (the paper's, as response): N_x = 25 columns, N_y = 800 rows, N_FM = 1, T = 0.01, mu = -0.2, |m| = 1, "
+    "t = 1. Other commands differ: evolve 9 x 40, N_FM = 2, T = 0.05; transport N_y = 200 (16 for an open strip). "
+    "The output names the defaults a run used (\"defaults used\")."
+)
+
+
+def fill_size_defaults(args):
+    """Fill in the system defaults not given (:data:`SIZE_DEFAULTS`); return ``{flag: value}`` of those
+    that apply (``--mu``/``--t`` also with a model file: they set the FMs and, if it has them, the model)."""
+    used = {}
+    for k, v in SIZE_DEFAULTS.items():
+        if getattr(args, k, None) is None:
+            setattr(args, k, v)
+            used[SIZE_FLAGS[k]] = v
+    return used
 
 
 def check_applicable(args):
@@ -110,9 +148,15 @@ def check_applicable(args):
             "option --rkky does not apply with --metal-model (J = F_AP - F_P rebuilds the built-in trilayer "
             "with m_R along +-m_L; compute F for the two --m-R directions with two runs instead)"
         )
+    used = fill_size_defaults(args)
     for k, v in OPTION_DEFAULTS.items():
         if getattr(args, k) is None:
             setattr(args, k, v)
+            applies = {"m_L": args.geometry == "trilayer", "m_R": args.geometry == "trilayer", "m_FM": args.geometry == "bilayer",
+                       "gamma": not args.metal_model and (args.basis or ("spin" if args.metal == "am" else "orbital")) == "orbital"}
+            if applies.get(k):
+                used[SYSTEM_FLAGS[k]] = v
+    args._defaulted = used
     return given
 
 
@@ -441,6 +485,9 @@ def _format_text(d):
     cell = "per transverse cell" if s.get("N_z") is not None else "per row"  # films: per a^2 of one column
     sizes = ", ".join(f"{k}={s[k]}" for k in ("N_x", "N_y", "N_z", "N_FM") if s.get(k) is not None)
     lines.append(f"system: {s['geometry']} ({s['basis']} basis, interface={s['interface']}), {sizes}, T={d['T']}")
+    if "defaults_used" in d:
+        used = ", ".join(f"{k} {v}" for k, v in d["defaults_used"].items()) or "none"
+        lines.append(f"defaults used: {used} (compute's defaults are the paper's: 25 x 800, N_FM 1, T 0.01; evolve uses 9 x 40, N_FM 2, T 0.05)")
     lines.append(f"engine: {d['engine']} (requested {d['engine_requested']})")
     if d.get("k_integral"):
         k = d["k_integral"]
@@ -507,17 +554,25 @@ def run(args):
         raise ValueError(f"--N-y inf is not available for films yet (--N-z {args.N_z}): give a finite --N-y")
     dim = user[0].dim if user else (2 if (args.basis == "spin" or args.metal == "am") else 3)
     vectors = any(q not in ("free_energy", "particle_number") for q in qs)
-    check_size(args, dim, vectors, user)
+    est = check_size(args, dim, vectors, user)
     system = _system(args, user)
-    result = solve(system, args.T, workers=args.workers, engine=args.engine)
+    from ..execution import ElapsedBar, progress_output
+
+    seconds = getattr(est, "seconds", None)
+    seconds = None if seconds is None else seconds / max(1, args.workers)
+    # one solve (three with --rkky): a bar with the elapsed time on a terminal, a line every 30 s in a log file
+    with progress_output(args.progress, seconds) as show, ElapsedBar(show, "orbsym compute" + _estimate_text(seconds)):
+        result = solve(system, args.T, workers=args.workers, engine=args.engine)
+        rk = rkky(system, args.T, workers=args.workers, engine=args.engine) if args.rkky else None
     out = result.to_dict(tuple(qs))
+    out["defaults_used"] = {k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in getattr(args, "_defaulted", {}).items()}
     if "currents" in out:
         from ..numeric.observables import current_definition
         from ..systems import CURRENT_KINDS
 
         out["current_definitions"] = {**{k: current_definition(k, "x") for k in CURRENT_KINDS}, "bond_y": current_definition("bond", "y")}
-    if args.rkky:
-        out["rkky"] = rkky(system, args.T, workers=args.workers, engine=args.engine)
+    if rk is not None:
+        out["rkky"] = rk
     text = json.dumps(out, allow_nan=False) if args.json else _format_text(out)
     if target is None:
         print(text)
@@ -527,6 +582,13 @@ def run(args):
         with atomic_write(target) as fh:
             fh.write(text + "\n")
     return 0
+
+
+def _estimate_text(seconds):
+    """`` (estimate ~12 s)`` for the progress bar's description (nothing when unknown)."""
+    if seconds is None:
+        return ""
+    return " (estimate < 1 s)" if seconds < 1 else f" (estimate ~{seconds:.2g} s)" if seconds < 100 else f" (estimate ~{seconds / 60:.2g} min)"
 
 
 def _check_out(path):

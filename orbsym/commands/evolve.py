@@ -18,8 +18,19 @@ Drives (combine freely): ``--precess OMEGA,THETA[,LAYER]`` (FM precession about 
 (uniform field along y, or along z on a film with ``--field-along z``; ``--pulse T0,SIGMA`` for a
 Gaussian pulse), ``--tau-r TAU`` (relaxation).
 Stored times ``linspace(0, t_max, steps + 1)`` (units of 1/t); ``--dt`` splits each interval.
-Output ``--out FILE.nc`` (NetCDF, every variable) or ``FILE.csv`` (long format: density, bond
-current, total torque, relaxation and the residuals), written atomically.  A run whose continuity
+Output ``--out FILE.nc`` (NetCDF, every variable, each with ``units`` and a ``description``:
+:func:`orbsym.dynamics.records.annotate_units`) or ``FILE.csv`` (long format: density, bond
+current, total torque, relaxation and the residuals; the units of each in ``#`` lines), written
+atomically.  The summary on stdout names the system and the defaults it used (evolve's own: 9 x 40,
+``N_FM = 2``, ``T = 0.05``, smaller than the paper's 25 x 800, ``N_FM = 1``, ``T = 0.01`` of
+``compute`` and ``response``), the continuity check, the pumped current through every layer boundary
+(``current_x`` of that bond averaged by :func:`orbsym.dynamics.pumped_current` over the last whole
+precession periods after the switch-on, :func:`cycle_window`; also the ``pumped_current`` attribute of
+the file) with its bond, boundary and units, and, with ``--tau-r``, one line on the particle number
+(:func:`drift_line`: the bath at fixed ``mu`` and ``T`` exchanges particles, ``dN/dt = -(N -
+N_eq(t))/tau_r``).  Progress ``--progress {auto,on,off}`` (:func:`orbsym.execution.progress_output`;
+``--quiet`` is a deprecated spelling of ``off``): a bar over the stored times on a terminal, a line
+every 30 s in a log file.  A run whose continuity
 balance fails exits with status 1 (``--check warn``: write the file and warn).  Conventions:
 :mod:`orbsym.conventions`; definitions of every output in :mod:`orbsym.dynamics`.
 
@@ -35,6 +46,7 @@ the propagation path) exceeds the limits (``ORBSYM_MAX_MEMORY``, ``ORBSYM_MAX_SE
 
 from __future__ import annotations
 
+import json
 import math
 import os
 
@@ -77,8 +89,29 @@ def add_arguments(parser):
     )
     tg.add_argument("--no-error-estimate", dest="error_estimate", action="store_const", const="off", help="same as --error-estimate off")
     tg.add_argument("--workers", type=int, default=None, help="processes sharing the momenta (default: all cores for large runs, N_k n^2 steps >= 5e7; one for small ones)")
-    parser.add_argument("--out", default=None, metavar="FILE", help="write FILE.nc (NetCDF) or FILE.csv atomically")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--out", default=None, metavar="FILE", help="write FILE.nc (NetCDF, units and a description on every variable) or FILE.csv atomically")
+    from ..execution import add_progress_argument
+
+    add_progress_argument(parser, deprecated=("--quiet",))  # --quiet: deprecated alias of --progress off
+    for action in parser._actions:  # system defaults: None = not given (named in the summary), the value in --help
+        if action.dest in SYSTEM_DEFAULTS:
+            SYSTEM_DEFAULTS[action.dest] = action.default
+            if action.help:
+                action.help = action.help.replace("%(default)s", str(action.default))
+            action.default = None
+    parser.epilog = DEFAULTS_NOTE
+
+
+#: The system options whose default is named in the summary when not given (dest -> flag); the
+#: values are read from the parser by :func:`add_arguments`.
+SYSTEM_DEFAULTS = {"N_x": None, "N_y": None, "N_FM": None, "T": None, "mu": None, "m": None, "t": None}
+_SYSTEM_FLAGS = {"N_x": "--N-x", "N_y": "--N-y", "N_FM": "--N-FM", "T": "--T", "mu": "--mu", "m": "--m", "t": "--t"}
+#: ``--help`` epilog: the defaults of evolve differ from those of compute and response.
+DEFAULTS_NOTE = (
+    "System defaults of evolve: N_x = 9 columns, N_y = 40 rows, N_FM = 2, T = 0.05 (mu = -0.2, |m| = 1, t = 1). They are smaller "
+    "than those of compute and response (25 x 800, N_FM = 1, T = 0.01; the paper's) because every time step costs a full "
+    "N_k (N_x dim)^3 propagation; the summary names the defaults a run used."
+)
 
 
 #: Defaults of the options whose applicability is checked: argparse keeps None ("not given") and
@@ -108,10 +141,18 @@ def check_applicable(args):
     basis = check_metal_options(given, args.geometry, args.metal, args.basis)
     if "switch_on" in given and not args.precess:
         raise ValueError("option --switch-on applies only with --precess (the switch-on of the precession cone)")
+    defaulted = {}
+    for k, v in SYSTEM_DEFAULTS.items():
+        if getattr(args, k, None) is None:
+            setattr(args, k, v)
+            defaulted[_SYSTEM_FLAGS[k]] = v
     for k, v in OPTION_DEFAULTS.items():
         if getattr(args, k, None) is None:
             setattr(args, k, v)
+            if k in ("m_L", "m_R") and args.geometry == "trilayer" or k == "m_FM" and args.geometry == "bilayer" or k == "gamma" and basis == "orbital":
+                defaulted[_OPTION[k]] = v
     args.basis = basis
+    args._defaulted = defaulted
     return given
 
 
@@ -263,40 +304,147 @@ def run(args):
         work = (args.N_y // 2 + 1) * (args.N_x * dim) ** 2 * args.steps * n_sectors
         args.workers = max(1, os.cpu_count() or 1) if work >= LARGE_RUN else 1
     error_estimate = {"auto": "auto", "on": True, "off": False}[args.error_estimate]
+    est = None
     if min(args.N_x, args.N_y, args.N_FM) >= 1:  # else the geometry reports the bad size
-        est = error_estimate if error_estimate != "auto" else (args.method != "exact" or args.tau_r is not None)
-        dyn.check_size(
-            args.N_x, args.N_y, dim, drv, args.steps + 1, float(args.steps) * per, method=args.method, error_estimate=est,
+        on = error_estimate if error_estimate != "auto" else (args.method != "exact" or args.tau_r is not None)
+        est = dyn.check_size(
+            args.N_x, args.N_y, dim, drv, args.steps + 1, float(args.steps) * per, method=args.method, error_estimate=on,
             workers=args.workers, h_max=interval / per, **({} if args.N_z is None else {"N_z": args.N_z, "z_symmetric": True}),
         )
+    from ..execution import progress_output
+
     system = _system(args)
     times = np.linspace(0.0, args.t_max, args.steps + 1)
-    ds = dyn.evolve(system, drv, times, T=args.T, dt=args.dt, method=args.method, check=args.check, progress=not args.quiet, error_estimate=error_estimate, workers=args.workers)
+    seconds = None if est is None else est.seconds / max(1, min(args.workers, os.cpu_count() or 1))
+    with progress_output(args.progress, seconds) as show:  # a bar on a terminal, one-line updates in a log file
+        ds = dyn.evolve(system, drv, times, T=args.T, dt=args.dt, method=args.method, check=args.check, progress=bool(show), error_estimate=error_estimate, workers=args.workers)
+    head = summary_numbers(ds, drv)
+    ds.attrs["pumped_current"] = json.dumps(head["pumped"])
     if target is not None:
         if target.suffix == ".nc":
             dyn.save(ds, target)
         else:
             film_vars = ("current_z",) if args.N_z is not None else ()
             dyn.write_csv(ds, target, ("density", "current_x", *film_vars, "torque_total", "relaxation", "residual_exact", "residual_fd"))
-    print(_summary(ds, target))
+    print(_summary(ds, target, head, args._defaulted))
     return 0
 
 
-def _summary(ds, target):
+def _interfaces(ds):
+    """``[(bond, label)]`` of the column boundaries between layers (``"NM|FM"``: bond ``x`` joins the
+    columns ``x`` and ``x + 1`` of different layers), from the Dataset's system record."""
+    cols = json.loads(ds.attrs["system"]).get("columns") or []
+    return [(x, f"{a}|{b}") for x, (a, b) in enumerate(zip(cols, cols[1:])) if a != b]
+
+
+def cycle_window(ds, drives):
+    """``(t_start, t_stop, what)``: the stored-time window of the summary's averaged current.
+
+    With precessions of a common period ``P = 2 pi/|omega|``: the last whole periods after the
+    switch-on, ``t_stop = t_max`` and ``t_start`` the stored time nearest ``t_max - n P`` (``n`` the
+    number of whole periods after the switch-on; the window is exact when ``P`` is a multiple of the
+    stored interval).  Otherwise (no precession, several periods, or less than one period after the
+    switch-on): the whole run after the switch-on, said so in ``what``.
+    """
+    import numpy as np
+
+    from ..dynamics import Precession
+
+    t = ds["time"].values
+    prec = [d for d in drives if isinstance(d, Precession) and d.omega != 0]
+    start = max([d.switch_on for d in prec], default=0.0)
+    i0 = int(np.argmin(np.abs(t - start)))
+    periods = {round(2 * math.pi / abs(d.omega), 12) for d in prec}
+    if len(periods) == 1:
+        P = periods.pop()
+        n = int(math.floor((t[-1] - t[i0]) / P * (1 + 1e-12)))
+        if n >= 1:
+            j = int(np.argmin(np.abs(t - (t[-1] - n * P))))
+            return float(t[j]), float(t[-1]), f"cycle average over the last {n} period(s) 2 pi/omega = {P:.4g}"
+        return float(t[i0]), float(t[-1]), f"time average (the run holds less than one period 2 pi/omega = {P:.4g} after the switch-on: not a cycle average)"
+    if len(periods) > 1:
+        return float(t[i0]), float(t[-1]), "time average (precessions of different periods: no common cycle)"
+    return float(t[0]), float(t[-1]), "time average over the run (no periodic drive)"
+
+
+def summary_numbers(ds, drives):
+    """The headline numbers of an evolve run (what the summary prints).
+
+    ``pumped``: per interface bond (the boundaries between layers), the current ``current_x``
+    averaged over :func:`cycle_window` by :func:`orbsym.dynamics.pumped_current` (trapezoid rule on
+    the stored times), with its bond, boundary label, window and units.  ``drift``: with relaxation,
+    the particle number at the start and the end, the time integral of the charge relaxation source
+    (the whole change of N: the unitary part conserves it) and the instantaneous equilibrium's N.
+    """
+    import numpy as np
+
+    from ..dynamics import pumped_current
+
+    a, b, what = cycle_window(ds, drives)
+    J = "sigma" if json.loads(ds.attrs["system"]).get("basis") == "spin" and float(ds.attrs.get("spin_unit_scale", 1.0)) == 1.0 else "hbar"
+    per = "per transverse cell" if "N_z" in ds.attrs else "per row"
+    bonds = _interfaces(ds) or [(int(ds["bond"].values[len(ds["bond"]) // 2]), "middle")]
+    pumped = {
+        "window": [a, b], "average": what, "units": f"{J} t/hbar {per}, positive toward larger x", "kind": "current_x (slice-boundary total)",
+        "bonds": [{"bond": x, "boundary": label, "columns": [x, x + 1], "current": pumped_current(ds, x, window=(a, b))} for x, label in bonds],
+    }
+    from ..dynamics import Precession
+
+    pumped["pumping"] = any(isinstance(d, Precession) and d.omega != 0 for d in drives)  # a precessing magnet pumps
+    out = {"pumped": pumped, "drift": None}
+    if math.isfinite(float(ds.attrs.get("tau_r", math.inf))):
+        t = ds["time"].values
+        N = ds["particle_number"].values
+        src = ds["relaxation"].sel(polarization="charge").sum("column").values  # dN/dt = -(N - N_eq)/tau_r
+        n_eq = ds["density_eq"].sel(polarization="charge").sum("column").values
+        out["drift"] = {"N_start": float(N[0]), "N_end": float(N[-1]), "change": float(N[-1] - N[0]),
+                        "relaxation_integral": float(np.trapezoid(src, t)), "N_eq_start": float(n_eq[0]), "N_eq_end": float(n_eq[-1]),
+                        "N_eq_min": float(np.min(n_eq)), "N_eq_max": float(np.max(n_eq)), "tau_r": float(ds.attrs["tau_r"]), "per": per}
+    return out
+
+
+def drift_line(d):
+    """The one line explaining the particle number under relaxation (``d``: ``summary_numbers()["drift"]``).
+
+    Relaxation toward the instantaneous grand-canonical equilibrium ``f(h(t))`` (fixed ``mu`` and
+    ``T``) exchanges particles with the bath: ``dN/dt = -(N - N_eq(t))/tau_r`` with
+    ``N_eq(t) = Tr f(h(t))``, while the unitary part conserves ``N``.  ``N`` therefore follows
+    ``N_eq(t)`` with the lag ``tau_r``: it drifts wherever ``h(t)``'s spectrum (hence ``N_eq``)
+    changes with the drive, and stays put where it does not.
+    """
+    head = (f"note: particles {d['per']} {d['N_start']:.10g} -> {d['N_end']:.10g} ({d['change']:+.3g}) with relaxation: the bath relaxes rho toward "
+            f"f(h(t)) at fixed mu and T and exchanges particles, dN/dt = -(N - N_eq(t))/tau_r (the unitary part conserves N; the integrated "
+            f"charge relaxation source is {d['relaxation_integral']:+.3g}); ")
+    if d["N_eq_max"] - d["N_eq_min"] <= 1e-9 * max(1.0, abs(d["N_eq_max"])):
+        return head + f"here N_eq = Tr f(h(t)) stays {d['N_eq_start']:.10g} (the drive leaves the spectrum unchanged), so N is conserved"
+    return head + (f"here N_eq = Tr f(h(t)) moves over {d['N_eq_min']:.10g}..{d['N_eq_max']:.10g} with the drive (ending at {d['N_eq_end']:.10g}) "
+                   f"and N follows it with the lag tau_r = {d['tau_r']:g}")
+
+
+def _summary(ds, target, head, defaulted):
     film = "N_z" in ds.attrs
     cell = "per transverse cell" if film else "per row"
     grid = f"N_k = {ds.attrs['N_k']}" + (f" x {ds.attrs['N_k_z']} k_z sectors (film, N_z = {ds.attrs['N_z']})" if film else "")
+    s = json.loads(ds.attrs["system"])
+    sizes = ", ".join(f"{k} = {s[k]}" for k in ("N_x", "N_y", "N_FM") if s.get(k) is not None)
     lines = [
-        f"evolve: {len(ds.time)} stored times to t = {float(ds.time[-1]):g} (1/t), propagator {ds.attrs['propagator']} (order {ds.attrs['propagator_order']}), "
+        f"evolve: {s.get('geometry')} ({s.get('basis')} basis), {sizes}, T = {ds.attrs['T']}, mu = {s.get('mu')}; "
+        f"{len(ds.time)} stored times to t = {float(ds.time[-1]):g} (1/t), propagator {ds.attrs['propagator']} (order {ds.attrs['propagator_order']}), "
         f"{grid}, interface = {ds.attrs['interface']}, {ds.attrs['workers']} process(es)",
+        "  defaults used: " + (", ".join(f"{k} {v}" for k, v in defaulted.items()) or "none")
+        + " (evolve's defaults: 9 x 40, N_FM 2, T 0.05; compute/response: 25 x 800, N_FM 1, T 0.01)",
         f"continuity: {ds.attrs['continuity_check']}; max |exact residual| = {ds.attrs['max_residual_exact']:.2e}, "
         f"max |FD residual|/tolerance = {ds.attrs.get('max_residual_fd_over_tolerance', float('nan')):.3f}",
     ]
-    last = ds.isel(time=-1)
-    for p in ("x", "y", "z"):
-        j = " ".join(f"{v: .3e}" for v in last["current_x"].sel(polarization=p).values)
-        lines.append(f"bond current x [{p}] at t_max: {j}")
+    p = head["pumped"]
+    a, b = p["window"]
+    for r in p["bonds"]:
+        vals = ", ".join(f"J_{k} {v: .4e}" for k, v in r["current"].items())
+        lines.append(f"{'pumped current' if p['pumping'] else 'time-averaged current'} through the {r['boundary']} boundary (bond {r['bond']}, columns {r['columns'][0]}|{r['columns'][1]}), "
+                     f"{p['average']}, t = {a:g}..{b:g}: {vals} ({p['units']})")
     lines.append(f"energy {cell}: {float(ds.energy[0]):.10g} -> {float(ds.energy[-1]):.10g}; particles {cell} {float(ds.particle_number[0]):.10g} -> {float(ds.particle_number[-1]):.10g}")
+    if head["drift"] is not None:
+        lines.append(drift_line(head["drift"]))
     if target is not None:
         lines.append(f"wrote {target}")
     return "\n".join(lines)

@@ -21,7 +21,9 @@ An option that does not apply to the chosen figure is an error (exit status 2). 
 computed, the figure is sized (:func:`check_figure_size`): the grids its ``compute`` would run are
 recorded without running them, and every point is estimated with the engine that will run it
 (dense or Green's-function); a figure beyond the time or memory limit is refused with the estimate
-and the option to change.
+and the option to change.  Progress: ``--progress {auto,on,off}`` (:func:`orbsym.execution.progress_output`;
+a bare ``--progress`` is ``on``, ``--no-progress`` a deprecated spelling of ``off``): the bars of the
+figure's grids on a terminal, a line every 30 s (``ORBSYM_PROGRESS_INTERVAL``) in a log file.
 """
 
 from __future__ import annotations
@@ -121,9 +123,9 @@ def add_common_arguments(parser):
     parser.add_argument("--current", choices=("bond", "eq7"), default=None, help="Fig. 2 only: exact bond current or the paper's Eq. (7) (default: bond)")
     parser.add_argument("--T", type=float, default=None, metavar="TEMP", help="temperature, units of t (default: 0.01)")
     parser.add_argument("--N-y", dest="N_y", type=int, default=None, metavar="N", help="periodic rows (default: 800; 200 with --quick)")
-    bar = parser.add_mutually_exclusive_group()
-    bar.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show the progress bar (default: only on a terminal)")
-    bar.add_argument("--no-progress", dest="progress", action="store_false", help="never show the progress bar")
+    from ..execution import add_progress_argument
+
+    add_progress_argument(parser, deprecated=("--no-progress",), bare=True)  # --no-progress: deprecated alias of --progress off
 
 
 def add_arguments(parser):
@@ -347,10 +349,11 @@ RESUME_DIR = ".orbsym-resume"
 
 
 @contextlib.contextmanager
-def figure_runner(args):
+def figure_runner(args, seconds=None):
     """The :class:`orbsym.workflows.figures.common.Runner` of a ``figure`` / ``reproduce`` command:
     one local pool (``--workers``) or dask executor (``--scheduler``) for all its grids, resumable
-    state in ``OUT/.orbsym-resume/``."""
+    state in ``OUT/.orbsym-resume/``; progress by ``--progress {auto,on,off}``
+    (:func:`orbsym.execution.progress_output`; ``seconds``: the estimated wall time, for ``auto``)."""
     import os
 
     from .. import execution
@@ -369,7 +372,8 @@ def figure_runner(args):
 
             warm_kernels()
             executor = local_pool(workers)
-        yield Runner(workers, executor=executor, resume=os.path.join(args.out, RESUME_DIR), progress=args.progress)
+        with execution.progress_output(args.progress, seconds) as show:  # the bars of every grid; one-line updates off a terminal
+            yield Runner(workers, executor=executor, resume=os.path.join(args.out, RESUME_DIR), progress=show)
     except BaseException:
         if client is None and executor is not None:
             executor.terminate()
@@ -411,8 +415,8 @@ def run(args):
     check_outputs(args.out, [name])
     check_energies(params)
     mod.check(quick=args.quick, **params)
-    check_figure_size(mod, n, params, args.quick, args.workers)
-    with own_outputs(args.out, [name]), figure_runner(args) as run_:  # a second run on these files is refused
+    est = check_figure_size(mod, n, params, args.quick, args.workers)
+    with own_outputs(args.out, [name]), figure_runner(args, est.seconds / max(1, args.workers)) as run_:  # a second run on these files is refused
         data = mod.compute(quick=args.quick, run=run_, **params)
         with atomic_files():  # PNG, PDF, CSV and NetCDF published together or not at all
             paths = mod.save(data, args.out, name=name)

@@ -75,7 +75,8 @@ def run(args):
         check_resources(total, what=f"reproduce (figures {','.join(str(n) for n in mods)})", workers=args.workers, hint="reduce --N-y, or reproduce fewer --figures at a time")
     total = 0.0
     # one lock per figure's files, one pool / dask client for all figures; resumable
-    with own_outputs(args.out, names), figure_runner(args) as run_:
+    seconds = sum(e.seconds for e in sizes.values()) / max(1, args.workers)
+    with own_outputs(args.out, names), figure_runner(args, seconds) as run_:
         for n, mod in mods.items():
             kw = {k: v for k, v in common.items() if k in mod.DEFAULTS}
             t0 = time.perf_counter()

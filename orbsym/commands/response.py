@@ -59,8 +59,8 @@ value); ``system`` holds the parameters common to all points (a scanned one as t
 values).  Units (stated in every output): response per unit force ``q E_y`` (``q E_z`` with
 ``--field z``), ``e = hbar = a = 1``, energies in units of t (:mod:`orbsym.response`).
 
-Progress (``--progress {auto,on,off}``, :func:`progress_output`): a tqdm bar on a terminal (the
-policy of :func:`orbsym.execution.progress_enabled`), one line at the start, every 30 s
+Progress (``--progress {auto,on,off}``, :func:`orbsym.execution.progress_output`, the policy of every
+long-running command): a tqdm bar on a terminal (:func:`orbsym.execution.progress_enabled`), one line at the start, every 30 s
 (``ORBSYM_PROGRESS_INTERVAL``) and at the end otherwise -- never a carriage return into a log file;
 ``auto`` there stays silent for runs estimated under 2 s, ``on`` does not.
 """
@@ -155,7 +155,7 @@ def add_arguments(parser):
     parser.add_argument("--mu-range", dest="mu_range", default=None, metavar="A:B:N", help="bulk only: N chemical potentials from A to B (default: --mu); write --mu-range=-4:4:81 for a negative A")
     parser.add_argument("--polarization", type=_choice("polarization", ("x", "y", "z")), metavar="{x,y,z}", default="z", help="bulk only: component J_a of the Hall current (default %(default)s)")
     parser.add_argument("--workers", type=int, default=1, metavar="N", help="local processes sharing the scan points, one BLAS thread each (default: 1)")
-    parser.add_argument("--progress", type=_choice("--progress", PROGRESS_MODES), metavar="{auto,on,off}", default="auto", help=PROGRESS_HELP)
+    add_progress_argument(parser)
     parser.add_argument("--json", action="store_true", help="print the whole result (the document of --out FILE.json) on stdout instead of the summary")
     parser.add_argument("--out", default=None, metavar="FILE", help="write FILE.nc, FILE.csv or FILE.json atomically (the summary is still printed)")
     # "given" = not None: keep the real defaults here (and in --help), the parser's are None
@@ -431,173 +431,20 @@ def _film_estimate(args, N_x, N_z, dim, points, user=None):
 
 
 # =============================================================================== progress
-#: Seconds between two progress lines when stderr is not a terminal (override: :data:`PROGRESS_INTERVAL_ENV`).
-PROGRESS_INTERVAL = 30.0
-#: Environment variable setting :data:`PROGRESS_INTERVAL` (seconds ``>= 0``; ``0``: a line at every update).
-PROGRESS_INTERVAL_ENV = "ORBSYM_PROGRESS_INTERVAL"
-#: Values of ``--progress``.
-PROGRESS_MODES = ("auto", "on", "off")
-PROGRESS_HELP = ("progress on stderr: auto (default): a bar on a terminal (or in Jupyter), else one line at the start, every 30 s "
-                 "and at the end (never carriage returns into a file; none for runs estimated under 2 s); on: the same, also for short runs; off: none")
-#: ``--progress auto`` off a terminal stays silent for runs estimated below this (seconds).
-QUIET_SECONDS = 2.0
-
-
-def progress_interval():
-    """Seconds between two progress lines in a non-terminal (:data:`PROGRESS_INTERVAL_ENV`, default 30)."""
-    import os
-
-    text = os.environ.get(PROGRESS_INTERVAL_ENV, "").strip()
-    if not text:
-        return PROGRESS_INTERVAL
-    try:
-        v = float(text)
-    except ValueError:
-        v = math.nan
-    if not (math.isfinite(v) and v >= 0):
-        raise ValueError(f"{PROGRESS_INTERVAL_ENV}={text!r}: expected a number of seconds >= 0")
-    return v
-
-
-def progress_policy(mode, seconds=None):
-    """``(show, lines)`` of ``--progress MODE`` for a run estimated at ``seconds`` (None: unknown).
-
-    The policy of :func:`orbsym.execution.progress_enabled` decides what a terminal is (stderr a tty,
-    or a Jupyter kernel): there ``auto``/``on`` show the tqdm bar (``lines`` False); elsewhere (a log
-    file, a pipe) they show one-line updates (``lines`` True, :class:`LineStream`), except that
-    ``auto`` stays silent for a run estimated below :data:`QUIET_SECONDS`; ``off`` shows nothing.
-    """
-    from ..execution import progress_enabled
-    from ..numeric.checks import check_name
-
-    check_name("--progress", mode, PROGRESS_MODES)
-    if mode == "off":
-        return False, False
-    if progress_enabled(None):
-        return True, False
-    if mode == "auto" and seconds is not None and seconds < QUIET_SECONDS:
-        return False, False
-    return True, True
-
-
-class LineStream:
-    """A stand-in for stderr that turns tqdm's carriage-return refreshes into whole lines.
-
-    Every write that carries a ``\\r`` is a bar refresh: its text is kept, and written as one
-    newline-terminated line when it is the first one or ``interval`` seconds after the last line
-    written; the bar's final state (tqdm's closing newline) is always written.  A heartbeat thread
-    repeats the last state every ``interval`` seconds while nothing new arrives (with the time since
-    the start), so a long single step is never silent.  Any other text passes through unchanged.
-    Nothing written to the underlying stream contains a carriage return.
-    """
-
-    def __init__(self, stream, interval=PROGRESS_INTERVAL):
-        import threading
-        import time
-
-        self.stream = stream
-        self.interval = float(interval)
-        self.encoding = getattr(stream, "encoding", None) or "utf-8"
-        self.pending = None
-        self.last_line = None
-        self.last_emit = None
-        self.start = time.monotonic()
-        self._lock = threading.RLock()
-        self._stop = threading.Event()
-        self._thread = None
-
-    def _emit(self, line):
-        import time
-
-        self.stream.write(line + "\n")
-        self.stream.flush()
-        self.last_line = line
-        self.last_emit = time.monotonic()
-
-    def write(self, s):
-        import time
-
-        s = str(s)
-        if not s:
-            return 0
-        with self._lock:
-            if "\r" in s:
-                status = " ".join(s.replace("\r", " ").split())
-                if status:
-                    self.pending = status
-                    if self.last_emit is None or time.monotonic() - self.last_emit >= self.interval:
-                        self._emit(status)
-                return len(s)
-            if not s.strip():  # tqdm's closing newline: the final state, once
-                if self.pending is not None and self.pending != self.last_line:
-                    self._emit(self.pending)
-                self.pending = None
-                return len(s)
-            return self.stream.write(s)
-
-    def flush(self):
-        self.stream.flush()
-
-    def isatty(self):
-        return False
-
-    def fileno(self):
-        return self.stream.fileno()
-
-    def heartbeat(self):
-        """Repeat the last state if no line was written for ``interval`` seconds."""
-        import time
-
-        with self._lock:
-            now = time.monotonic()
-            if self.pending is not None and (self.last_emit is None or now - self.last_emit >= self.interval):
-                self._emit(f"{self.pending} (still running, {now - self.start:.0f} s since the start)")
-
-    def __enter__(self):
-        import threading
-
-        if self.interval > 0:
-            def beat():
-                while not self._stop.wait(self.interval):
-                    self.heartbeat()
-
-            self._thread = threading.Thread(target=beat, name="orbsym-progress-lines", daemon=True)
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=1.0)
-        return False
-
-
-def progress_output(mode, seconds=None):
-    """Context manager of the progress of a run under ``--progress MODE`` (:func:`progress_policy`;
-    ``seconds``: the run's estimate).
-
-    Yields the ``progress`` argument for :func:`orbsym.execution.progress_bar` /
-    :func:`orbsym.execution.map_tasks` (False: hidden).  In line mode ``sys.stderr`` is a
-    :class:`LineStream` inside the block (the bars of the execution layer write to ``sys.stderr``).
-    """
-    import contextlib
-    import sys
-
-    @contextlib.contextmanager
-    def block():
-        show, lines = progress_policy(mode, seconds)
-        if not lines:
-            yield show
-            return
-        old = sys.stderr
-        with LineStream(old, progress_interval()) as stream:
-            sys.stderr = stream
-            try:
-                yield True
-            finally:
-                sys.stderr = old
-
-    return block()
+# The one progress policy of the command line lives in the execution layer (``--progress
+# {auto,on,off}``); these names stay importable from here.
+from ..execution import (  # noqa: E402,F401
+    PROGRESS_HELP,
+    PROGRESS_INTERVAL,
+    PROGRESS_INTERVAL_ENV,
+    PROGRESS_MODES,
+    QUIET_SECONDS,
+    LineStream,
+    add_progress_argument,
+    progress_interval,
+    progress_output,
+    progress_policy,
+)
 
 
 # =============================================================================== heterostructures

@@ -24,7 +24,10 @@ largest point; beyond the limits (``ORBSYM_MAX_SECONDS``, ``ORBSYM_MAX_MEMORY``)
 refused with the estimate (:mod:`orbsym.workflows.sweeps.estimate`).  Re-running an interrupted sweep with
 the same arguments computes only the missing points (partial results in ``OUT.parts/``, owned by
 one run at a time; ``--restart`` discards them).
-Conventions (units of t, free energies per row): :mod:`orbsym.conventions`.
+Conventions (units of t, free energies per row): :mod:`orbsym.conventions`.  Progress:
+``--progress {auto,on,off}`` (:func:`orbsym.execution.progress_output`; ``--quiet`` is a deprecated
+spelling of ``off``): a bar on a terminal, a line every 30 s in a log file (``auto``: for sweeps
+estimated above 2 s, :func:`orbsym.workflows.sweeps.estimate_sweep`).
 """
 
 from __future__ import annotations
@@ -66,7 +69,9 @@ def add_arguments(parser):
         "auto/dense the k_y integral of --ny-inf-method); part of the sweep fingerprint",
     )
     parser.add_argument("--restart", action="store_true", help="start over: discard OUT.parts/ (partial, stale or corrupt results, also of a different sweep) and recompute")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    from ..execution import add_progress_argument
+
+    add_progress_argument(parser, deprecated=("--quiet",))  # --quiet: deprecated alias of --progress off
 
 
 def _number(text):
@@ -187,6 +192,20 @@ def _check_infinite_rows_options(args, axes, fixed):
         )
 
 
+def _estimated_wall(args, axes, observables, fixed, executor, kwargs):
+    """Estimated wall time of the sweep in seconds (for ``--progress auto``), or None if it cannot be
+    estimated here (:func:`orbsym.workflows.sweeps.estimate_sweep`; a bad input is then reported by
+    the sweep itself, with its own message)."""
+    from ..workflows.sweeps import estimate_sweep
+
+    try:
+        est = estimate_sweep(args.geometry, axes, observables, params=fixed, workers=args.workers or 1, ny_inf_method=args.ny_inf_method or "auto",
+                             engine=args.engine, executor=executor, **kwargs)
+    except Exception:  # noqa: BLE001 - the sweep reports it
+        return None
+    return est.seconds / max(1, args.workers or 1)
+
+
 def run(args):
     from ..io import check_output_file
     from ..workflows.sweeps import SweepError, sweep
@@ -228,22 +247,26 @@ def run(args):
         client, executor, n = connect_scheduler(args.scheduler)  # fails within a few seconds if unreachable
         if args.workers is None:
             args.workers = max(1, n)
+    from ..execution import progress_output
+
+    seconds = _estimated_wall(args, axes, observables, fixed, executor, kwargs)
     try:
-        ds = sweep(
-            args.geometry,
-            axes,
-            observables,
-            params=fixed,
-            executor=executor,
-            workers=args.workers,
-            chunk_size=args.chunk_size,
-            out=args.out,
-            restart=args.restart,
-            progress=False if args.quiet else None,
-            ny_inf_method=args.ny_inf_method or "auto",
-            engine=args.engine,
-            **kwargs,
-        )
+        with progress_output(args.progress, seconds) as show:  # a bar on a terminal, one-line updates off it
+            ds = sweep(
+                args.geometry,
+                axes,
+                observables,
+                params=fixed,
+                executor=executor,
+                workers=args.workers,
+                chunk_size=args.chunk_size,
+                out=args.out,
+                restart=args.restart,
+                progress=show,
+                ny_inf_method=args.ny_inf_method or "auto",
+                engine=args.engine,
+                **kwargs,
+            )
     except SweepError as exc:
         print(f"orbsym: {exc}", file=sys.stderr)
         if args.out:

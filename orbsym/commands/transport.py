@@ -28,7 +28,7 @@ the top-level ``mu`` is the chemical potential of the model (the metal's ``mu``,
 with a pointer to ``--out`` (every orbsym command writes with ``--out``).
 
 Progress (``--progress {auto,on,off}``, the policy of ``orbsym response``,
-:func:`orbsym.commands.response.progress_policy`): a bar with the elapsed time on a terminal, one
+:func:`orbsym.execution.progress_policy`): a bar with the elapsed time on a terminal, one
 line at the start (with the estimate), every 30 s and at the end otherwise (``auto``: only for runs
 estimated above 2 s); off: none.
 
@@ -74,7 +74,7 @@ def add_arguments(parser):
     """Register the options of ``orbsym transport`` (None defaults: "not given", see :func:`check_options`)."""
     import argparse
 
-    from .response import PROGRESS_HELP
+    from ..execution import PROGRESS_HELP
 
     D = DEFAULTS
     parser.add_argument("--n-metal", type=int, default=None, help=f"metal columns on each side of the FM (or in total without --fm; default {D['n_metal']})")
@@ -109,7 +109,7 @@ def check_options(args):
     from ..io import check_output_file
     from ..numeric.checks import ENERGY_LIMIT, check_name, integer_at_least, real_number
     from ..transport import ANGLES, WIDTHS
-    from .response import PROGRESS_MODES
+    from ..execution import PROGRESS_MODES
 
     if getattr(args, "_old_output", None) is not None:
         raise ValueError(f"option --output was renamed --out (as in every orbsym command): use --out {args._old_output} (.nc, .csv or .json)")
@@ -279,7 +279,7 @@ def run(args):
     import time
 
     from ..transport import attach_leads, transport
-    from .response import progress_output
+    from ..execution import progress_output
 
     out_path = check_options(args)
     user = _user_metal_checked(args) if getattr(args, "metal_model", None) else None
@@ -315,42 +315,8 @@ def _seconds(s):
     return f"~{s:.2g} s" if s < 100 else f"~{s / 60:.2g} min"
 
 
-class _Ticker:
-    """One solve under :func:`orbsym.commands.response.progress_output`: a tqdm bar of one step whose
-    elapsed time is refreshed every second (on a terminal; in line mode the refreshes become a line every
-    30 s, :class:`orbsym.commands.response.LineStream`)."""
-
-    def __init__(self, show, desc):
-        self.show, self.desc = show, desc
-        self.bar = None
-
-    def __enter__(self):
-        import threading
-
-        from ..execution import progress_bar
-
-        if not self.show:
-            return self
-        self.bar = progress_bar(1, self.desc, True, unit="solve")
-        self.stop = threading.Event()
-
-        def tick():
-            while not self.stop.wait(1.0):
-                self.bar.refresh()
-
-        self.thread = threading.Thread(target=tick, name="orbsym-transport-progress", daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, exc_type, *rest):
-        if self.bar is None:
-            return False
-        self.stop.set()
-        self.thread.join(timeout=2.0)
-        if exc_type is None:
-            self.bar.update(1)
-        self.bar.close()
-        return False
+#: One solve under :func:`orbsym.execution.progress_output`: :class:`orbsym.execution.ElapsedBar`.
+from ..execution import ElapsedBar as _Ticker  # noqa: E402
 
 
 # =============================================================================== the record

@@ -5,7 +5,8 @@ propagation (:func:`_record`: densities, bond and Eq. (7) currents, each torque 
 relaxation source, the exact rate, energy, particle number, ``A_y``, ``E_y``, ``m``) and builds
 the ``xarray.Dataset`` (:meth:`_Recorder.dataset`; the Dataset convention is in the docstring of
 :mod:`orbsym.dynamics`).  :func:`save` / :func:`load` (NetCDF) and :func:`write_csv` write and read
-it atomically; :func:`pumped_current` averages a bond current over a time window.
+it atomically; :func:`pumped_current` averages a bond current over a time window;
+:func:`annotate_units` puts ``units`` (and a ``description``) on every variable and coordinate.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ..numeric.checks import unknown_name
 from ..numeric.observables import POLARIZATIONS, polarization_label
 from .drives import _plain
 
-__all__ = ["save", "load", "write_csv", "pumped_current", "POL_LABELS"]
+__all__ = ["save", "load", "write_csv", "pumped_current", "annotate_units", "variable_units", "POL_LABELS"]
 
 
 POL_LABELS = tuple(polarization_label(p) for p in POLARIZATIONS)
@@ -65,6 +66,109 @@ class _Recorder:
         self.substeps = []
         self.kink = np.zeros((nt, 4, N))
         self.local_error = np.zeros((nt, 4, N))
+
+
+# =============================================================================== units
+#: Variables whose values are rates of a density: d<J_n>/dt and its parts (torques, divergence,
+#: relaxation source), the balance residuals and their tolerances.
+RATE_VARIABLES = (
+    "torque_exchange", "torque_bond_x", "torque_bond_y", "torque_bond_z", "torque_bond_diagonal", "torque_total", "torque_forward_total",
+    "divergence", "divergence_forward", "relaxation", "dJdt_kernel", "rate_exact", "defect_estimate", "rate_kink",
+    "residual_exact", "residual_eom", "dJdt_fd", "residual_fd", "tolerance_fd",
+)
+#: Bond currents (the x-boundary totals, the y/z bonds of each column, the paper's Eq. (7) current).
+CURRENT_VARIABLES = ("current_x", "current_x_forward", "current_x_backward", "current_y", "current_z", "current_eq7")
+#: Descriptions of the variables added by the continuity check (:mod:`orbsym.dynamics.balance`), used
+#: where a variable has none.
+_BALANCE_DOC = {
+    "residual_exact": "rate_exact - (-divergence + torque_total + relaxation): exact identity",
+    "residual_eom": "dJdt_kernel - rate_exact: equation-of-motion kernels vs matrices",
+    "dJdt_fd": "d<J>/dt of the stored trajectory by finite differences (NaN: stencil across a quench)",
+    "residual_fd": "dJdt_fd - (-divergence + torque_total + relaxation)",
+    "tolerance_fd": "tolerance of residual_fd: finite-difference truncation + propagator defect bound",
+}
+#: ``units`` and ``description`` of the coordinates.
+COORD_ATTRS = {
+    "time": ("1/t (hbar = 1; t the hopping)", "stored time"),
+    "polarization": ("1", "operator O_n: charge (the particle number, 1 per orbital) or x, y, z (the components J_x, J_y, J_z of the angular momentum)"),
+    "column": ("1", "column index x of the site, 0 = leftmost (open along x)"),
+    "bond": ("1", "x-bond (x, x+1): the boundary between columns x and x+1"),
+    "component": ("1", "Cartesian component of a vector"),
+}
+
+
+def _J_unit(scale, basis=None):
+    """The unit of J: ``sigma`` (spin basis in Pauli units: ``spin_unit_scale`` 1) or ``hbar``."""
+    return "sigma" if basis == "spin" and scale == 1.0 else "hbar"
+
+
+def variable_units(J="hbar", film=False):
+    """``{name: units}`` of every variable an evolve Dataset can hold.
+
+    Parameters
+    ----------
+    J : {"hbar", "sigma"}
+        Unit of the angular momentum J: ``hbar`` (orbital basis, or spin with ``spin_unit="S"``,
+        ``S = sigma/2``) or ``sigma`` (spin basis in Pauli units).
+    film : bool
+        Films: every per-site value is per transverse cell ``a^2`` of one column.
+
+    Notes
+    -----
+    ``e = hbar = k_B = a = 1``, energies in units of the hopping ``t``, times in ``1/t``.  The
+    variables on the ``polarization`` axis carry the charge (particle number) and J together, so
+    their units name both: a density is ``particles`` / ``J`` per site, a current or a rate is
+    ``t/hbar`` (particles per unit time) / ``J t/hbar``.  A bond current is that of one bond per
+    row (x currents: summed over every bond crossing the column boundary, in one row).
+    """
+    site = "per transverse cell a^2 of one column" if film else "per site"
+    row = "per transverse cell" if film else "per row"
+    dens = f"charge: particles {site}; x, y, z: {J} {site}"
+    cur = f"charge: t/hbar (particles per unit time); x, y, z: {J} t/hbar; {row}"
+    rate = f"charge: t/hbar {site}; x, y, z: {J} t/hbar {site} (d<O_n>/dt)"
+    out = {"density": dens, "density_eq": dens}
+    out.update({k: cur for k in CURRENT_VARIABLES})
+    out.update({k: rate for k in RATE_VARIABLES})
+    out.update(
+        {
+            "energy": f"t {row}",
+            "particle_number": f"particles {row}",
+            "A_y": "1/a (k_y -> k_y + A_y; e = hbar = 1)",
+            "A_z": "1/a (k_z -> k_z + A_z; e = hbar = 1)",
+            "E_y": "t/(e a) (e = a = 1: units of t)",
+            "E_z": "t/(e a) (e = a = 1: units of t)",
+            "m": "t (exchange energy)",
+        }
+    )
+    return out
+
+
+def annotate_units(ds, J=None, film=None):
+    """Put ``units`` and a ``description`` on every variable and coordinate of an evolve Dataset
+    (in place; returns it).  Existing attributes are kept; a variable orbsym does not know gets
+    ``units = "see description"`` rather than none.
+
+    ``J`` and ``film`` default to what the Dataset records (``attrs["system"]`` basis and
+    ``spin_unit_scale``; ``attrs["N_z"]``).
+    """
+    if J is None:
+        try:
+            basis = json.loads(ds.attrs.get("system", "{}")).get("basis")
+        except (TypeError, ValueError):
+            basis = None
+        J = _J_unit(float(ds.attrs.get("spin_unit_scale", 1.0)), basis)
+    if film is None:
+        film = "N_z" in ds.attrs
+    units = variable_units(J, film)
+    for name, var in ds.data_vars.items():
+        var.attrs.setdefault("units", units.get(name, "see description"))
+        if "description" not in var.attrs:
+            var.attrs["description"] = _BALANCE_DOC.get(name, name.replace("_", " "))
+    for name, (u, d) in COORD_ATTRS.items():
+        if name in ds.coords:
+            ds[name].attrs.setdefault("units", u)
+            ds[name].attrs.setdefault("description", d)
+    return ds
 
 
 def _record(rec, i, sums, proto, t, scale, tau):
@@ -162,7 +266,8 @@ def _rec_dataset(self, xr, times, proto, system, drives, relax, method, T, symme
         data["energy"][2]["description"] = "N_z^-1 sum_kz w_kz sum_ky Tr(h(t) rho_k)/N_y: energy per transverse cell (mu inside h), units of t"
         data["particle_number"][2]["description"] = "particles per transverse cell (one site of every column)"
     ds = xr.Dataset({k: xr.Variable(v[0], v[1], v[2]) for k, v in data.items()}, coords=coords)
-    ds["time"].attrs["units"] = "1/t (hbar = 1)"
+    basis = system.info.get("basis")
+    annotate_units(ds, J=_J_unit(scale, basis), film=film_grid is not None)
     all_drives = [dr.describe() for dr in drives] + ([relax.describe()] if relax else [])
     ds.attrs.update(
         {
@@ -260,7 +365,8 @@ def _check_path(path, fn, example):
 
 
 def save(ds, path):
-    """Write an evolution Dataset to NetCDF (NetCDF3, xarray's scipy backend) atomically.
+    """Write an evolution Dataset to NetCDF (NetCDF3, xarray's scipy backend) atomically, with
+    ``units`` and ``description`` on every variable and coordinate (:func:`annotate_units`).
 
     ``path`` is checked before anything is written (a file name in a writable directory, not a
     directory; ValueError naming it)."""
@@ -268,6 +374,7 @@ def save(ds, path):
 
     _check_dataset(ds, "save()")
     path = _check_path(path, "save()", "run.nc")
+    ds = annotate_units(ds.copy())  # units on every variable, also those of the continuity check
     with atomic_path(path) as tmp:
         ds.to_netcdf(tmp, engine="scipy", format="NETCDF3_64BIT")
 
@@ -302,10 +409,13 @@ def write_csv(ds, path, variables=("density", "current_x", "torque_total", "resi
         if name not in ds:
             raise unknown_name("CSV variable", name, sorted(ds.data_vars))
     path = _check_path(path, "write_csv()", "run.csv")
+    ds = annotate_units(ds.copy())
     with atomic_write(path) as fh:
         for key in ("system", "drives", "units", "current_definitions", "interface", "propagator", "propagator_order", "continuity_check"):
             if key in ds.attrs:
                 fh.write(f"# {key}: {json.dumps(ds.attrs[key]) if not isinstance(ds.attrs[key], str) else ds.attrs[key]}\n")
+        for name in variables:
+            fh.write(f"# {name}: {ds[name].attrs['description']} [{ds[name].attrs['units']}]\n")
         fh.write("time,polarization,site,variable,value\n")
         for name in variables:
             if name not in ds:

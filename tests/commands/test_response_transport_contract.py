@@ -219,7 +219,7 @@ def test_help_states_the_defaults():
 # ------------------------------------------------------------------------------------------ progress
 @pytest.mark.parametrize("mode", ["auto", "on"])
 def test_progress_lines_without_carriage_returns_off_a_terminal(mode, capsys, monkeypatch):
-    from orbsym.commands import response as cmd
+    from orbsym import execution as cmd  # the one progress policy (QUIET_SECONDS) lives in the execution layer
 
     monkeypatch.setenv("ORBSYM_PROGRESS_INTERVAL", "0")  # a line at every update
     if mode == "auto":  # auto: silent for short runs off a terminal ...
@@ -244,7 +244,7 @@ def test_line_stream_rate_limit_and_heartbeat():
     always; other text passes; the heartbeat repeats a stale state."""
     import io
 
-    from orbsym.commands.response import LineStream
+    from orbsym.execution import LineStream
 
     sink = io.StringIO()
     s = LineStream(sink, interval=3600)
