@@ -413,21 +413,27 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
     job = _Job(proto, times, dt, method, T, tau, Ny, N, d, pairs, ops, symmetric, error_estimate, LOCAL_UPDATE, K_GROUPS, film_grid)
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from ..execution import progress_bar  # the text bar outside Jupyter (tqdm.auto warns without ipywidgets)
 
-        bar = tqdm(total=nt * (1 if film_grid is None else film_grid[0].size), desc="evolve" if film_grid is None else f"evolve ({film_grid[0].size} k_z sectors)", unit="time")
+        bar = progress_bar(nt * (1 if film_grid is None else film_grid[0].size), desc="evolve" if film_grid is None else f"evolve ({film_grid[0].size} k_z sectors)",
+                           progress=True, unit="time")
     # films: the workers share the k_z sectors when there are enough of them (else k_y, as in 2D)
     shared = k.size >= 2 * workers or (film_grid is not None and film_grid[0].size >= workers)
     if workers == 1 or not shared:
         sums = job.run(k, w, bar)
     else:
         sums = _run_parallel(job, k, w, workers, bar)
-    if bar is not None:
-        bar.refresh()  # show the last stored time now, not after the records (tqdm throttles its display)
+    if bar is not None:  # the records take about as long as the propagation: a bar of their own
+        bar.close()
+        from ..execution import progress_bar
+
+        bar = progress_bar(nt, desc="evolve: records", progress=True, unit="time")
     rec = _Recorder(nt, N, film, bool(film and L0.has_diagonal_bonds))
     rec.substeps = list(job.substeps)
     for i, t in enumerate(times):
         _record(rec, i, sums[i], proto, t, scale, tau)
+        if bar is not None:
+            bar.update(1)
     if bar is not None:
         bar.close()
     ds = rec.dataset(xr, times, proto, system, drives, relax, method, T, symmetric, k.size, scale, film_grid)
@@ -441,4 +447,7 @@ def evolve(system, drives=(), times=None, T=0.01, dt=None, method="exact", relax
     )
     ds.attrs["engine"] += "; fast path for precessions and quenches (numeric.local_update, orbitals per k)" if job.local_path else "; eigen-decomposition per step"
     _balance(ds, times, uniform, proto, check, fd_order)
+    from .records import annotate_units
+
+    annotate_units(ds)  # units and descriptions on every variable, the balance's included
     return ds

@@ -160,3 +160,15 @@ def test_progress_lines_reach_the_total_without_carriage_returns(workers, capsys
     assert "\r" not in err and lines and all(line.startswith("evolve") for line in lines), err
     assert "0/11" in lines[0] and "11/11" in lines[-1]
     assert main([*argv[:-1], "off"]) == 0 and capsys.readouterr().err == ""
+
+
+def test_api_dataset_carries_units_on_every_variable():
+    """evolve() itself (not only the saved file) labels every variable, the balance checks included."""
+    import numpy as np
+
+    from orbsym.dynamics import Quench, evolve
+    from orbsym.systems import bilayer
+
+    ds = evolve(bilayer(N_x=4, N_y=6), [Quench(m_FM="y")], np.linspace(0, 1, 5), T=0.05)
+    missing = [v for v in ds.data_vars if "units" not in ds[v].attrs or "description" not in ds[v].attrs]
+    assert not missing, missing
