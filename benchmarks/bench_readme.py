@@ -48,7 +48,7 @@ CASES = {
     "transport-open": (lambda d: CLI + ["transport", "--fm", "y", "--bias", "0.05", "--width", "open"], "orbsym transport --fm y --bias 0.05 --width open"),
     "evolve-precess": (
         lambda d: CLI + ["evolve", "bilayer", "--basis", "spin", "--N-x", "8", "--N-y", "12", "--precess", "0.2,0.3", "--switch-on", "3",
-                         "--tau-r", "1", "--out", str(d / "pump.nc")],
+                         "--tau-r", "1", "--t-max", "60", "--steps", "300", "--out", str(d / "pump.nc")],
         "README evolve example (orbital pumping, spin basis)",
     ),
     "tests": (lambda d: [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], "the test suite (python -m pytest -q)"),
