@@ -208,3 +208,20 @@ def test_fig5_plan_runs_no_floor_solve(monkeypatch):
     monkeypatch.setattr(orbsym.rkky, "rkky_vs_length", boom)
     grids = common.plan_grids(fig5, quick=True, N_y=12, N_x_min=3, N_x_max=5, gammas=(1.0,))
     assert len(grids) == 1 and list(grids[0][1]["N_x"]) == [3, 4, 5]
+
+
+def test_fig5_summary_and_headline_mark_values_below_the_floor():
+    """Lengths whose |J| lies below the finite-N_y floor are listed as such, and the headline does not
+    quote them as values."""
+    import numpy as np
+
+    from orbsym.workflows.figures import fig5, headline
+
+    Ns = np.arange(3, 16)
+    J = {0.5: 1e-3 * np.exp(-0.9 * (Ns - 3)) * np.cos(Ns)}
+    data = {"N_x": Ns, "J": J, "floor": {0.5: 1e-6}, "params": {"interface": "fm", "t": 1.0}}
+    s = fig5.summary(data)[0.5]
+    expect = [int(n) for n, j in zip(Ns, J[0.5]) if abs(j) < 1e-6]
+    assert s["below_floor_N_x"] == expect and 15 in expect and 5 not in expect
+    line = headline(5, data)
+    assert "J(15)=below the finite-N_y floor" in line and "J(5)=" in line and "J(5)=below" not in line

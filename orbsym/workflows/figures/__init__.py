@@ -108,6 +108,8 @@ def headline(n, data):
         return f"Fig. 4 (interface={p['interface']}): switch points {sw or 'none'}{low}"
     parts = []
     for g, v in s.items():
-        js = ", ".join(f"J({k})={val:.2e}" for k, val in v["J"].items() if k in (5, 9, 15))
+        below = set(v.get("below_floor_N_x", ()))
+        js = ", ".join(f"J({k})=" + (f"below the finite-N_y floor {v['finite_N_y_floor']:.0e}" if k in below else f"{val:.2e}")
+                       for k, val in v["J"].items() if k in (5, 9, 15))
         parts.append(f"g={g:g}: {js}")
     return f"Fig. 5 (interface={p['interface']}): " + "; ".join(parts)

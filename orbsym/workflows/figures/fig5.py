@@ -108,15 +108,21 @@ def finite_size_floor(J, Ns, base, T):
 
 
 def summary(data):
-    """Per gamma: J at a few N_x, sign changes, and the envelope max |J| over the far half of the range."""
+    """Per gamma: J at a few N_x, sign changes, the envelope max |J| over the far half of the range,
+    and the finite-N_y floor with the lengths whose |J| lies below it (noise, not values: the plot does
+    not draw them, and :func:`orbsym.workflows.figures.headline` marks them)."""
     Ns = data["N_x"]
+    floors = data.get("floor", {}) or {}
     out = {}
     for g, J in data["J"].items():
         half = Ns >= Ns[0] + (Ns[-1] - Ns[0]) // 2
+        fl = float(floors.get(g, 0.0) or 0.0)
         out[g] = {
             "J": {int(n): float(j) for n, j in zip(Ns, J) if n in (3, 5, 7, 9, 11, 15, 20, 25)},
             "sign_changes_N_x": [round(s, 2) for s in sign_changes(Ns, J)],
             "max_abs_J_far_half": float(np.max(np.abs(J[half]))),
+            "finite_N_y_floor": fl,
+            "below_floor_N_x": [int(n) for n, j in zip(Ns, J) if fl > 0 and abs(j) < fl],
         }
     return out
 
