@@ -118,3 +118,21 @@ def test_every_command_has_its_help_on_the_cli_page(html):
     for name, sub in commands.items():
         assert f'id="orbsym-{name}"' in page, name
         assert f"usage: orbsym {name}" in page, name
+
+
+def test_readme_links_every_guide_page():
+    """The README's "What orbsym does" list links each guide page (relative, so GitHub resolves it)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    linked = set(re.findall(r"\]\((docs/site/guide/[\w-]+\.md)\)", readme))
+    missing = [path for path in linked if not (ROOT / path).is_file()]
+    assert not missing, f"README links guide pages that do not exist: {missing}"
+    pages = {f"docs/site/guide/{p.name}" for p in (SITE / "guide").glob("*.md") if p.stem != "index"}
+    assert pages and pages == linked, f"guide pages not linked from the README: {sorted(pages - linked)}"
+
+
+def test_every_guide_page_is_built(html):
+    index = _text(html / "guide" / "index.html")
+    for md in (SITE / "guide").glob("*.md"):
+        assert (html / "guide" / f"{md.stem}.html").exists(), md.name
+        if md.stem != "index":
+            assert f'href="{md.stem}.html"' in index, f"guide/index.md does not list {md.stem}"
