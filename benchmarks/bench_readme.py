@@ -1,4 +1,4 @@
-"""Time every command whose duration the README quotes; print the table the README copies.
+"""Time every command whose duration the README or the guide quotes; print the table docs/site/guide/times.md copies.
 
     python benchmarks/bench_readme.py                 # every case but the test suite
     python benchmarks/bench_readme.py --with-tests    # also `python -m pytest -q` (about 6 CPU-minutes)
