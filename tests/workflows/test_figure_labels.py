@@ -225,3 +225,16 @@ def test_fig5_summary_and_headline_mark_values_below_the_floor():
     assert s["below_floor_N_x"] == expect and 15 in expect and 5 not in expect
     line = headline(5, data)
     assert "J(15)=below the finite-N_y floor" in line and "J(5)=" in line and "J(5)=below" not in line
+
+
+def test_every_figure_and_sweep_variable_has_units_and_a_description(tmp_path):
+    """The NetCDF contract of issue 22: units and a description on every variable figures and sweeps write."""
+    import xarray as xr
+
+    from orbsym.workflows.sweeps import sweep
+    from orbsym.workflows.sweeps.core import describe_variable
+
+    ds = sweep("bilayer", {"gamma": [0.3, 0.5]}, ["free_energy", "densities", "currents", "torques"], params={"N_y": 20, "N_x": 4})
+    for v in ds.data_vars:
+        assert ds[v].attrs.get("units") and ds[v].attrs.get("description"), v
+    assert "bond current" in describe_variable("current_bond_x") and "Eq. 7" in describe_variable("current_eq7_x")

@@ -278,12 +278,12 @@ def dataset(data):
     J = np.array([[[data["currents"][(ic, g)][q] for q in "xyz"] for g in data["gammas"]] for ic in range(len(cfg))])
     where = "bond midpoint x + 1/2 of bond (x, x+1)" if data["params"]["current"] == "bond" else "column x (Eq. 7, NaN at the end columns)"
     ds = xr.Dataset(
-        {"j": (("config", "gamma", "polarization", "x"), J, {"units": "t (x-current of L_alpha per site)"})},
+        {"j": (("config", "gamma", "polarization", "x"), J, {"units": "t (x-current of L_alpha per site)", "description": "x-current of L_alpha at every column (the current definition and interface rule in the attributes), Fig. 2"})},
         coords={"config": np.array(cfg), "gamma": np.array(data["gammas"], float), "polarization": np.array(list("xyz")), "x": ("x", data["x"], {"long_name": where})},
         attrs=_nc_attrs(meta(data)),
     )
     if data.get("floor"):
-        ds["finite_N_y_floor"] = (("config", "gamma", "polarization"), np.array([[[data["floor"][(ic, g)][q] for q in "xyz"] for g in data["gammas"]] for ic in range(len(cfg))]), {"units": "t", "long_name": "max_x |j(N_y) - j(2 N_y)|"})
+        ds["finite_N_y_floor"] = (("config", "gamma", "polarization"), np.array([[[data["floor"][(ic, g)][q] for q in "xyz"] for g in data["gammas"]] for ic in range(len(cfg))]), {"units": "t", "long_name": "max_x |j(N_y) - j(2 N_y)|", "description": "finite-N_y floor: |j| below it is finite-size noise"})
     return ds
 
 

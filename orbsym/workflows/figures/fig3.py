@@ -314,8 +314,8 @@ def dataset(data):
     dF = F - F.min(axis=(1, 2), keepdims=True)
     return xr.Dataset(
         {
-            "F": (("system", "theta", "phi"), F, {"units": "t per row (grand potential, Eq. 13)"}),
-            "F_minus_min": (("system", "theta", "phi"), dF, {"units": "t per row"}),
+            "F": (("system", "theta", "phi"), F, {"units": "t per row (grand potential, Eq. 13)", "description": "grand potential per row against the FM magnetization direction (theta, phi), Fig. 3"}),
+            "F_minus_min": (("system", "theta", "phi"), dF, {"units": "t per row", "description": "F minus its minimum over the directions"}),
         },
         coords={"system": np.array(panels), "theta": ("theta", data["theta"], {"units": "rad"}), "phi": ("phi", data["phi"], {"units": "rad"})},
         attrs=_nc_attrs(meta(data)),

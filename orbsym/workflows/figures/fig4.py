@@ -266,9 +266,9 @@ def dataset(data):
     F = np.vstack([data["F"][a] for a in AXES])
     ds = xr.Dataset(
         {
-            "F": (("axis", "mu"), F, {"units": "t per row (grand potential, Eq. 13)"}),
-            "levels": (("axis", "k", "level"), np.stack([data["levels"][a] for a in AXES]), {"units": "t, single-particle energies at mu = 0"}),
-            "k_weight": (("axis", "k"), np.stack([data["weights"][a] for a in AXES]), {"units": "k-point weight (sums to N_y)"}),
+            "F": (("axis", "mu"), F, {"units": "t per row (grand potential, Eq. 13)", "description": "grand potential per row against mu, for m along each axis, Fig. 4"}),
+            "levels": (("axis", "k", "level"), np.stack([data["levels"][a] for a in AXES]), {"units": "t, single-particle energies at mu = 0", "description": "single-particle energies E_n(k) per magnetization axis (mu = 0)"}),
+            "k_weight": (("axis", "k"), np.stack([data["weights"][a] for a in AXES]), {"units": "k-point weight (sums to N_y)", "description": "weight of each k point in the sums"}),
         },
         coords={"axis": np.array(AXES), "mu": ("mu", data["mu"], {"units": "t"})},
         attrs=_nc_attrs(meta(data)),

@@ -228,12 +228,12 @@ def dataset(data):
     gs = list(data["J"])
     units = "t per row"
     ds = xr.Dataset(
-        {k: (("gamma", "N_x"), np.vstack([data[k][g] for g in gs]), {"units": units}) for k in ("J", "F_P", "F_AP")},
+        {k: (("gamma", "N_x"), np.vstack([data[k][g] for g in gs]), {"units": units, "description": desc}) for k, desc in (("J", "RKKY coupling J = F_AP - F_P per row against the spacer length N_x, Fig. 5"), ("F_P", "grand potential per row, m_R parallel to m_L"), ("F_AP", "grand potential per row, m_R antiparallel to m_L"))},
         coords={"gamma": np.array(gs, float), "N_x": np.asarray(data["N_x"], np.int64)},
         attrs=_nc_attrs(meta(data)),
     )
     if data.get("floor"):
-        ds["finite_N_y_floor"] = ("gamma", np.array([data["floor"][g] for g in gs]), {"units": units, "long_name": "max over N_x of |J(N_y) - J(N_y = inf)|; |J| below it is finite-size noise"})
+        ds["finite_N_y_floor"] = ("gamma", np.array([data["floor"][g] for g in gs]), {"units": units, "long_name": "max over N_x of |J(N_y) - J(N_y = inf)|; |J| below it is finite-size noise", "description": "finite-N_y floor of J"})
     return ds
 
 

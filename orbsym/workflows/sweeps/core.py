@@ -85,6 +85,34 @@ _UNITS = {
 }
 
 
+_DESCRIPTIONS = {
+    "free_energy": "grand potential F = -T sum_n ln(1 + exp(-E_n/T)) per row (Eq. 13; mu inside h)",
+    "free_energy_error": "estimated error of the N_y = infinity k integral of the free energy",
+    "particle_number": "number of electrons per row",
+    "rkky_J": "RKKY coupling J = F_AP - F_P per row (Fig. 5; m_R antiparallel minus parallel to m_L)",
+    "F_P": "grand potential per row with m_R parallel to m_L",
+    "F_AP": "grand potential per row with m_R antiparallel to m_L",
+    "levels": "single-particle energies E_n(k) of the point (measured from its mu)",
+    "k_weight": "weight of each k point in the sums (sums to N_y)",
+    "density": "<c_n^dag J_alpha c_n> per site (charge: particles per site), per column x",
+}
+
+
+def describe_variable(var):
+    """The ``description`` attribute of a sweep variable (names of :func:`points.observable_schema`)."""
+    if var in _DESCRIPTIONS:
+        return _DESCRIPTIONS[var]
+    if var.startswith("current_"):
+        kind, _, direction = var[len("current_"):].rpartition("_")
+        what = {"bond": "bond current (the antisymmetric part of the bond's equation of motion; along x: per x-bond (x, x+1), "
+                        "the slice-boundary total of every bond crossing it)",
+                "eq7": "the paper's Eq. 7 site current (central difference)", "proper": "proper (conserved) current: bond current plus torque dipole"}
+        return f"{what.get(kind, kind + ' current')} of J_alpha along {direction}, per row"
+    if var.startswith("torque_"):
+        return f"torques ({var[len('torque_'):]} decomposition) on J_alpha per site: exchange (on-site), bond_x, bond_y (hopping torques) and their total"
+    return var.replace("_", " ")
+
+
 class SweepError(TaskError):
     """Some points of a sweep failed; the others are computed and kept.
 
@@ -229,6 +257,7 @@ def _assemble(axes, schema, results, attrs):
         vattrs = {"units": _UNITS.get(var, "units of t (conventions: orbsym.conventions)")}
         if film:
             vattrs = {"units": _film_units(var)}
+        vattrs["description"] = describe_variable(var)
         data_vars[var] = (tuple(axes) + tuple(dims), arr, vattrs)
     coords = {name: _coord(vals) for name, vals in axes.items()}
     used = {d for _, dims in schema for d in dims}
