@@ -86,7 +86,7 @@ _UNITS = {
 
 
 _DESCRIPTIONS = {
-    "free_energy": "grand potential F = -T sum_n ln(1 + exp(-E_n/T)) per row (Eq. 13; mu inside h)",
+    "free_energy": "grand potential (Eq. 13)",
     "free_energy_error": "estimated error of the N_y = infinity k integral of the free energy",
     "particle_number": "number of electrons per row",
     "rkky_J": "RKKY coupling J = F_AP - F_P per row (Fig. 5; m_R antiparallel minus parallel to m_L)",
