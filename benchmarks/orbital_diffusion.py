@@ -17,11 +17,11 @@ Setup (transport, linear response, per unit bias)
   potential ``mu`` (energy axis of h).
 * Observables per realization (:class:`orbsym.numeric.sites.SiteObservables` of the driven part):
   ``j(b)`` = :meth:`boundary_current` of ``L_axis`` through the boundary between x-cells ``b`` and ``b + 1``
-  (``b = 0 .. N_x - 2``), divided by the Landauer particle current ``I`` of the same realization (OAM
-  current per transported electron, units of hbar); per layer ``x`` (summed over the width) the torque
-  ``tau(x)`` = :meth:`torque` and its parts ``tau_hop`` (bond sources, x- and y-bonds touching the
-  layer), ``tau_cf`` (on-site torque of the clean on-site matrices: 0 here) and ``tau_dis`` (on-site torque
-  of the disorder term), all divided by ``I``.
+  (``b = 0 .. N_x - 2``) per unit bias (``e = hbar = 1``; the table divides the ensemble means by the mean
+  Landauer particle current ``<I>``: OAM (hbar) per transported electron); per layer ``x`` (summed over the
+  width) the torque ``tau(x)`` = :meth:`torque` and its parts ``tau_hop`` (bond sources, x- and y-bonds
+  touching the layer), ``tau_cf`` (on-site torque of the clean on-site matrices: 0 here) and ``tau_dis``
+  (on-site torque of the disorder term).
 
 Exact layer balance (steady state, interior layers ``x = 1 .. N_x - 2``; y-bond currents cancel in the
 layer sum)::
@@ -32,9 +32,14 @@ so the OAM current lost between two boundaries IS the torque of the layer betwee
 realization; the orbital-independent potential commutes with ``L`` and adds no torque of its own
 (``tau_dis = 0``), a random crystal field does.
 
-Decay length: the ensemble-mean profile ``<j>(b)`` (``b = 0 .. N_x - 3``; the last boundary touches the
-right lead's slice) is fitted to the damped precession ``A exp(-b / lambda) cos(q b + phi)``
-(:func:`fit_decay`, least squares); the error of ``lambda`` is the jackknife over realizations.
+Decay lengths of the ensemble-mean profile ``<j>(b)`` (``b = 0 .. N_x - 3``; the last boundary touches
+the right lead's slice): ``lambda_fit`` from the damped precession ``A exp(-b / lambda) cos(q b + phi)``
+(:func:`fit_decay`, least squares) and ``lambda_m`` from the centre of weight of ``<j>^2``
+(:func:`moment_length`: no fit, the robust one); errors are the jackknife over realizations.
+
+Torque split: the interior-layer torque profile ``tau(x) = sum_k tau_k(x)`` is split exactly into shares
+``s_k = sum_x tau_k(x) tau(x) / sum_x tau(x)^2`` (``sum_k s_k = 1``; the projection of each part on the
+total, so that parts that cancel each other are not counted as loss), of the ensemble means.
 
 Usage::
 
@@ -56,7 +61,7 @@ import time  # noqa: E402
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
-from scipy.optimize import least_squares  # noqa: E402
+from scipy.optimize import brentq, least_squares  # noqa: E402
 
 from orbsym.numeric.disorder import Anderson, realize  # noqa: E402
 from orbsym.numeric.sites import Hopping, Site, SiteLattice, SiteObservables  # noqa: E402
@@ -102,9 +107,9 @@ def layer_profile(lat, clean, lead, T, mu, axis="x", n_energy=8):
     Returns
     -------
     dict
-        ``j`` (N_x - 1) boundary currents, ``tau``, ``tau_hop``, ``tau_cf``, ``tau_dis`` (N_x) per layer, all
-        per transported particle (divided by ``I``); ``I`` the Landauer particle current per unit bias;
-        ``residual`` the largest ``|j(x) - j(x-1) - tau(x)|`` over the interior layers (before dividing by ``I``).
+        ``j`` (N_x - 1) boundary currents, ``tau``, ``tau_hop``, ``tau_cf``, ``tau_dis`` (N_x) per layer, linear
+        response per unit bias (``e = hbar = 1``; L in units of hbar); ``I`` the Landauer particle current per
+        unit bias (``G / 2 pi``, ``G`` in ``e^2/h``); ``residual`` the largest ``|j(x) - j(x-1) - tau(x)|`` over the interior layers.
     """
     kw = dict(n_energy=n_energy) if T > 0 else {}
     res = site_transport(lat, T=T, mu=mu, left=(lead, 0), right=(clean, clean.n_slices - 1), equilibrium=False, **kw)
@@ -116,8 +121,7 @@ def layer_profile(lat, clean, lead, T, mu, axis="x", n_energy=8):
     cf = SiteObservables(clean, obs.bands).onsite_torque(axis).sum(axis=(1, 2))  # same G, clean eps
     x = np.arange(1, lat.N_x - 1)
     residual = float(np.abs(j[x] - j[x - 1] - tau[x]).max(initial=0.0))
-    return {"j": j / I, "tau": tau / I, "tau_hop": (tau - onsite) / I, "tau_cf": cf / I, "tau_dis": (onsite - cf) / I,
-            "I": I, "residual": residual}
+    return {"j": j, "tau": tau, "tau_hop": tau - onsite, "tau_cf": cf, "tau_dis": onsite - cf, "I": I, "residual": residual}
 
 
 def run(W, seeds, N_x=30, width=12, gamma=DEFAULTS["gamma"], mu=DEFAULTS["mu"], T=DEFAULTS["T"], axis=DEFAULTS["axis"],
@@ -159,6 +163,30 @@ def fit_decay(j, start=0, stop=None, guesses=(3.0, 6.0, 12.0, 25.0)):
     return float(best.x[1]), float(best.x[2])
 
 
+def moment_length(j):
+    """Decay length from the second moment of the profile: the ``lambda`` whose pure exponential
+    ``exp(-2 b / lambda)`` on the same window ``b = 0 .. B - 1`` has the centre of weight of ``j(b)^2``.
+
+    ``<b>_obs = sum_b b j(b)^2 / sum_b j(b)^2`` is matched to ``<b>(lambda) = sum_b b e^{-2b/lambda} / sum_b e^{-2b/lambda}``
+    (increasing in ``lambda``, from 0 to ``(B - 1)/2``); a flat or growing profile (``<b>_obs >= (B - 1)/2``)
+    gives ``inf``.  Precession (``cos^2``) averages out over whole periods; no fit, no starting guesses."""
+    y = np.asarray(j, float) ** 2
+    b = np.arange(y.size, dtype=float)
+    if not y.sum() > 0:
+        raise ValueError("moment_length needs a profile that is not identically zero")
+    target = float((b * y).sum() / y.sum())
+    if target >= (y.size - 1) / 2 - 1e-12:
+        return np.inf
+
+    def centre(lam):
+        w = np.exp(-2 * b / lam)
+        return (b * w).sum() / w.sum() - target
+
+    if centre(1e-3) >= 0:
+        return 1e-3
+    return float(brentq(centre, 1e-3, 1e6, xtol=1e-10))
+
+
 def jackknife(samples, stat):
     """Jackknife standard error of ``stat(mean over realizations)``; 0 for one realization."""
     n = len(samples)
@@ -169,17 +197,24 @@ def jackknife(samples, stat):
 
 
 def summarize(prof):
-    """Decay length (fit of the mean profile, jackknife error) and the torque split of one ensemble."""
+    """Decay lengths (jackknife errors), the torque shares and the balance of one ensemble (:func:`run`)."""
+    n = prof["j"].shape[0]
     J = prof["j"][:, :-1]  # drop the boundary inside the right lead's slice
     lam, q = fit_decay(J.mean(0))
-    err = jackknife(J, lambda m: fit_decay(m)[0])
     interior = slice(1, prof["tau"].shape[1] - 1)
-    tot = np.abs(prof["tau"][:, interior].mean(0)).sum()
-    parts = {k: np.abs(prof[k][:, interior].mean(0)).sum() for k in ("tau_hop", "tau_cf", "tau_dis")}
-    n = J.shape[0]
-    j0 = J[:, 0].mean(), (J[:, 0].std(ddof=1) / np.sqrt(n) if n > 1 else 0.0)
-    return {"lambda": lam, "lambda_err": err, "q": q, "j0": j0, "abs_tau": tot, **{k: v for k, v in parts.items()},
+    tau = prof["tau"][:, interior].mean(0)
+    shares = {k: float(prof[k][:, interior].mean(0) @ tau / (tau @ tau)) if tau @ tau > 0 else 0.0 for k in ("tau_hop", "tau_cf", "tau_dis")}
+    I = prof["I"].mean()
+    j0 = J[:, 0]
+    return {"lambda": lam, "lambda_err": jackknife(J, lambda m: fit_decay(m)[0]), "q": q,
+            "lambda_m": moment_length(J.mean(0)), "lambda_m_err": jackknife(J, moment_length),
+            "j0": (j0.mean() / I, (j0.std(ddof=1) / np.sqrt(n) / I) if n > 1 else 0.0), "I": I,
+            "abs_tau": float(np.abs(tau).sum() / I), "loss": float((J[:, -1] - J[:, 0]).mean() / I), **shares,
             "residual": float(prof["residual"].max()), "n": n}
+
+
+def _fmt(v, e):
+    return "inf" if not np.isfinite(v) else f"{v:.2f} ± {e:.2f}"
 
 
 def main(argv=None):
@@ -191,24 +226,21 @@ def main(argv=None):
     args = ap.parse_args(argv)
     n, N_x = (8, 24) if args.quick else (args.realizations, args.length)
     p = dict(N_x=N_x, width=args.width, **{k: DEFAULTS[k] for k in ("gamma", "mu", "T", "axis", "m", "n_energy")})
-    print(f"# t2g strip {N_x} x {args.width}, gamma = {p['gamma']}, mu = {p['mu']}, T = {p['T']}, L_{p['axis']} injected by "
-          f"an FM lead (|m| = {p['m']}); {n} realizations; per transported electron")
-    print("| disorder | W | lambda (a) | q (1/a) | j(0)/I | sum|tau| | hopping | on-site (clean) | on-site (disorder) | max balance residual | CPU s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for per_orbital, name in ((False, "Anderson V 1"), (True, "crystal field diag(V)")):
-        for W in (0.0, 0.5, 1.0, 2.0, 3.0):
-            if W == 0 and per_orbital:
-                continue
-            t0 = time.process_time()
-            s = summarize(run(W, range(n), per_orbital=per_orbital, **p))
-            dt = time.process_time() - t0
-            tot = s["abs_tau"]
-            print(f"| {name} | {W:g} | {s['lambda']:.2f} ± {s['lambda_err']:.2f} | {s['q']:.3f} | {s['j0'][0]:.4f} ± {s['j0'][1]:.4f} | "
-                  f"{tot:.4f} | {s['tau_hop'] / tot:.3f} | {s['tau_cf'] / tot:.3f} | {s['tau_dis'] / tot:.3f} | {s['residual']:.1e} | {dt:.1f} |",
-                  flush=True)
-    # the conserved case: gamma = t, [H, L] = 0 on every bond
-    s = summarize(run(1.0, range(min(n, 4)), **dict(p, gamma=1.0)))
-    print(f"| gamma = t (conserved), Anderson | 1 | {s['lambda']:.3g} | - | {s['j0'][0]:.4f} | {s['abs_tau']:.1e} | - | - | - | {s['residual']:.1e} | - |")
+    print(f"# t2g strip {N_x} x {args.width}, gamma = {p['gamma']}, mu = {p['mu']}, T = {p['T']} ({p['n_energy']} energies), "
+          f"L_{p['axis']} injected by an FM lead (|m| = {p['m']}); {n} realizations; currents and torques per transported electron")
+    print("| disorder | W | lambda_m (a) | lambda_fit (a) | q (1/a) | <j(0)>/<I> | <j(end)> - <j(0)> | sum_x abs<tau> | "
+          "hopping share | on-site share (clean) | on-site share (disorder) | max balance residual | CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    cases = [("Anderson V 1", False, W) for W in (0.0, 0.5, 1.0, 2.0, 3.0)] + [("crystal field diag(V)", True, W) for W in (0.5, 1.0, 2.0, 3.0)]
+    cases += [("gamma = t (conserved), Anderson", False, 1.0)]
+    for name, per_orbital, W in cases:
+        t0 = time.process_time()
+        q = dict(p, gamma=1.0) if name.startswith("gamma") else p
+        s = summarize(run(W, range(n), per_orbital=per_orbital, **q))
+        dt = time.process_time() - t0
+        print(f"| {name} | {W:g} | {_fmt(s['lambda_m'], s['lambda_m_err'])} | {_fmt(s['lambda'], s['lambda_err'])} | {s['q']:.2f} | "
+              f"{s['j0'][0]:.4f} ± {s['j0'][1]:.4f} | {s['loss']:.4f} | {s['abs_tau']:.2e} | {s['tau_hop']:.3f} | {s['tau_cf']:.3f} | "
+              f"{s['tau_dis']:.3f} | {s['residual']:.1e} | {dt:.1f} |", flush=True)
 
 
 if __name__ == "__main__":
