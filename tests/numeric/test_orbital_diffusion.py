@@ -143,3 +143,24 @@ def test_jackknife_of_the_mean_is_the_standard_error():
     for c in range(4):
         assert od.jackknife(x, lambda m, c=c: m[c]) == pytest.approx(se[c], rel=1e-12)
     assert od.jackknife(x[:1], lambda m: m[0]) == 0.0
+
+
+# ---------------------------------------------------------------- against the ensemble workflow
+def test_ensemble_means_match_the_ensemble_workflow():
+    import functools
+
+    from orbsym.workflows.ensembles import ensemble
+
+    p = SMALL
+    factory = functools.partial(od.metal, p["N_x"], p["width"], p["gamma"])
+    lead = od.ferromagnet(p["width"], axis=p["axis"])
+    ds = ensemble(factory, Anderson(1.0), [0, 1, 2], p["T"], observables=["boundary_current", "landauer_current"],
+                  transport=dict(left=(lead, 0), mu=p["mu"]), progress=False)
+    prof = od.run(1.0, [0, 1, 2], **p)
+    pol = "xyz".index(p["axis"]) + 1  # polarizations: charge, x, y, z
+    bc = np.asarray(ds["boundary_current_mean"])[pol]
+    scale = np.abs(bc).max()
+    np.testing.assert_allclose(prof["j"].mean(0), bc, atol=1e-10 * scale, rtol=0)
+    np.testing.assert_allclose(prof["I"].mean(), float(ds["landauer_current_mean"]), rtol=1e-10)
+    se = np.asarray(ds["boundary_current_stderr"])[pol]
+    np.testing.assert_allclose(prof["j"].std(0, ddof=1) / np.sqrt(3), se, atol=1e-10 * scale, rtol=0)
