@@ -188,11 +188,14 @@ def moment_length(j):
 
 
 def jackknife(samples, stat):
-    """Jackknife standard error of ``stat(mean over realizations)``; 0 for one realization."""
+    """Jackknife standard error of ``stat(mean over realizations)``; 0 for one realization, NaN when a
+    leave-one-out value is not finite."""
     n = len(samples)
     if n < 2:
         return 0.0
     vals = np.array([stat(np.delete(samples, i, axis=0).mean(0)) for i in range(n)])
+    if not np.all(np.isfinite(vals)):  # e.g. an infinite decay length: no error bar
+        return float("nan")
     return float(np.sqrt((n - 1) / n * ((vals - vals.mean()) ** 2).sum()))
 
 

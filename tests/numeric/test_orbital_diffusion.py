@@ -143,6 +143,7 @@ def test_jackknife_of_the_mean_is_the_standard_error():
     for c in range(4):
         assert od.jackknife(x, lambda m, c=c: m[c]) == pytest.approx(se[c], rel=1e-12)
     assert od.jackknife(x[:1], lambda m: m[0]) == 0.0
+    assert math.isnan(od.jackknife(x, lambda m: math.inf))
 
 
 # ---------------------------------------------------------------- against the ensemble workflow
