@@ -86,6 +86,8 @@ def metal(N_x, width, gamma, t=1.0, tp=1.0, onsite=None):
 
 def ferromagnet(width, m=1.0, axis="x", t=1.0):
     """The orbital ferromagnet of the left lead: isotropic hopping ``-t 1``, exchange ``-m L_axis`` (Eq. 6)."""
+    if axis not in tuple(AXES):
+        raise ValueError(f"OAM axis must be one of 'x', 'y', 'z', got {axis!r}")
     a = AXES.index(axis)
     hops = [Hopping("m", "m", (1, 0), -t * np.eye(3)), Hopping("m", "m", (0, 1), -t * np.eye(3))]
     return SiteLattice(Site("m", (0, 0, 0), -m * L[a], L), hops, N_x=2, width=width)
@@ -129,6 +131,10 @@ def run(W, seeds, N_x=30, width=12, gamma=DEFAULTS["gamma"], mu=DEFAULTS["mu"], 
     """Profiles of every realization (seeds) at disorder strength ``W``: dict of arrays ``[realization, ...]``.
 
     ``W = 0`` runs the clean strip once (whatever ``seeds``)."""
+    if W < 0:
+        raise ValueError(f"disorder strength W must be >= 0 (units of t), got {W!r}")
+    if W > 0 and not list(seeds):
+        raise ValueError("a disordered ensemble needs at least one seed (seeds is empty)")
     clean = metal(N_x, width, gamma)
     lead = ferromagnet(width, m, axis)
     rows = []

@@ -165,3 +165,12 @@ def test_ensemble_means_match_the_ensemble_workflow():
     np.testing.assert_allclose(prof["I"].mean(), float(ds["landauer_current_mean"]), rtol=1e-10)
     se = np.asarray(ds["boundary_current_stderr"])[pol]
     np.testing.assert_allclose(prof["j"].std(0, ddof=1) / np.sqrt(3), se, atol=1e-10 * scale, rtol=0)
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="OAM axis"):
+        od.ferromagnet(4, axis="w")
+    with pytest.raises(ValueError, match="W must be >= 0"):
+        od.run(-1.0, [0], N_x=6, width=3)
+    with pytest.raises(ValueError, match="at least one seed"):
+        od.run(1.0, [], N_x=6, width=3)
