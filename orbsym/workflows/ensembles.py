@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from .sweeps.core import SweepError
-from .sweeps.sites import site_profiles
+from .sweeps.sites import check_mode, site_profiles
 
 __all__ = ["ensemble", "BALANCE_TOL", "TRANSPORT_OBSERVABLES", "DisconnectedError", "EnsembleError", "lattice_digest", "disorder_digest"]
 
@@ -409,17 +409,8 @@ def ensemble(factory, disorder, seeds, T, observables=None, response=None, eta=N
         tr = None
         engine = "dense" if engine is None else engine
         obs = _check_observables(SITE_OBSERVABLES if observables is None else observables, response)
-        if response is None:
-            if eta is not None:
-                raise ValueError(f"eta = {eta!r} given without response=...: give response='y' or 'z', or drop eta")
-            if engine not in ("dense", "greens"):
-                raise ValueError(f"unknown engine {engine!r}; allowed: dense, greens")
-            if part != "total":
-                raise ValueError(f"part = {part!r} needs response=...; an equilibrium solve has no response parts")
-        else:
-            if eta is None or isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not (math.isfinite(float(eta)) and float(eta) > 0):
-                raise ValueError(f"response={response!r} needs eta, a finite relaxation rate > 0 (units of t), got {eta!r}")
-            eta = float(eta)
+        eta = check_mode(response, eta, engine, part)
+        if response is not None:
             clean._field_axis(response)  # a finite sample has no periodic direction: refused here
         est_one = _point_estimate(clean, response)
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pty_run import run_under_pty
 
 from orbsym import execution
 from orbsym.cli import build_parser, main
@@ -115,31 +116,7 @@ def test_figure_keeps_its_bare_progress_switch():
 
 # ----------------------------------------------------------------------------- pseudo-terminal
 def _under_pty(argv):
-    import fcntl
-    import select
-    import struct
-    import termios
-
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MPLBACKEND="Agg")
-    p = subprocess.Popen([sys.executable, "-m", "orbsym.cli", *argv], stdout=subprocess.PIPE, stderr=slave, env=env)
-    os.close(slave)
-    chunks = []
-    while True:
-        ready, _, _ = select.select([master], [], [], 60)
-        if not ready:
-            break
-        try:
-            data = os.read(master, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    out, _ = p.communicate(timeout=60)
-    os.close(master)
-    return p.returncode, out.decode(), b"".join(chunks).decode(errors="replace")
+    return run_under_pty(argv)
 
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")

@@ -264,33 +264,10 @@ def test_line_stream_rate_limit_and_heartbeat():
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
 def test_progress_bar_on_a_terminal():
     """Under a pseudo-terminal --progress auto draws tqdm's bar (carriage returns) on stderr."""
-    import select
+    from pty_run import run_under_pty
 
-    import fcntl
-    import struct
-    import termios
-
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a terminal of 120 columns (tqdm sizes its bar to it)
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    p = subprocess.Popen([sys.executable, "-m", "orbsym.cli", "transport", *TSMALL], stdout=subprocess.PIPE, stderr=slave, env=env)
-    os.close(slave)
-    chunks = []
-    while True:
-        ready, _, _ = select.select([master], [], [], 60)
-        if not ready:
-            break
-        try:
-            data = os.read(master, 4096)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    out, _ = p.communicate(timeout=60)
-    os.close(master)
-    err = b"".join(chunks).decode(errors="replace")
-    assert p.returncode == 0 and b"conductance G" in out
+    rc, out, err = run_under_pty(["transport", *TSMALL])
+    assert rc == 0 and "conductance G" in out
     assert "\r" in err and "orbsym transport (estimate" in err and "1/1" in err
 
 

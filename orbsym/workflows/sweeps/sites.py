@@ -180,6 +180,27 @@ def _point_estimate(lat, response):
     return one
 
 
+def check_mode(response, eta, engine, part):
+    """Check the equilibrium / response options of a site-lattice job; returns ``eta`` (float or None).
+
+    Equilibrium (``response=None``): no ``eta``, an engine of ``dense``/``greens``, ``part="total"``;
+    response (``"y"``/``"z"``): a finite ``eta > 0`` (the engine and part are checked by the caller).
+    """
+    if response is not None and response not in ("y", "z"):
+        raise ValueError(f"response must be None (equilibrium) or a field direction 'y' or 'z', got {response!r}")
+    if response is None:
+        if eta is not None:
+            raise ValueError(f"eta = {eta!r} given without response=...: eta is the relaxation rate of a linear response; give response='y' or 'z', or drop eta")
+        if engine not in _ENGINES:
+            raise ValueError(f"unknown engine {engine!r}; allowed: {', '.join(_ENGINES)}")
+        if part != "total":
+            raise ValueError(f"part = {part!r} needs response=...; an equilibrium solve has no response parts")
+        return None
+    if eta is None or isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not (math.isfinite(float(eta)) and float(eta) > 0):
+        raise ValueError(f"response={response!r} needs eta, a finite relaxation rate > 0 (units of t), got {eta!r}")
+    return float(eta)
+
+
 # ----------------------------------------------------------------------------- the sweep
 def sweep_sites(factory, grid, T, observables=SITE_OBSERVABLES, response=None, eta=None, executor=None, workers=1, progress=False, *, engine="dense", part="total"):
     """Solve (or drive) a site lattice on every point of a parameter grid; one labeled Dataset.
@@ -266,19 +287,8 @@ def sweep_sites(factory, grid, T, observables=SITE_OBSERVABLES, response=None, e
         raise TypeError(f"factory must be a callable factory(**point) -> SiteLattice, got {factory!r}")
     axes = _check_grid(grid)
     T = check_temperature(T)
-    if response is not None and response not in ("y", "z"):
-        raise ValueError(f"response must be None (equilibrium) or a field direction 'y' or 'z', got {response!r}")
-    if response is None:
-        if eta is not None:
-            raise ValueError(f"eta = {eta!r} given without response=...: eta is the relaxation rate of a linear response; give response='y' or 'z', or drop eta")
-        if engine not in _ENGINES:
-            raise ValueError(f"unknown engine {engine!r}; allowed: {', '.join(_ENGINES)}")
-        if part != "total":
-            raise ValueError(f"part = {part!r} needs response=...; an equilibrium solve has no response parts")
-    else:
-        if eta is None or isinstance(eta, bool) or not isinstance(eta, numbers.Real) or not (math.isfinite(float(eta)) and float(eta) > 0):
-            raise ValueError(f"response={response!r} needs eta, a finite relaxation rate > 0 (units of t), got {eta!r}")
-        eta = float(eta)
+    eta = check_mode(response, eta, engine, part)
+    if response is not None:
         if engine != "dense":
             raise ValueError(f"engine = {engine!r} applies to equilibrium solves; the response always uses the Kubo engine (leave engine='dense')")
         if part not in _PARTS:
