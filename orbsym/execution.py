@@ -796,6 +796,31 @@ class TaskError(RuntimeError):
         super().__init__("\n".join(lines))
 
 
+@contextlib.contextmanager
+def closing_pool(owned):
+    """Around the use of a pool made by the caller (``owned``; None: nothing to close): terminated if
+    the body raises (a Ctrl-C or a failure leaves no worker behind), shut down otherwise."""
+    try:
+        yield owned
+    except BaseException:
+        if owned is not None:
+            owned.terminate()
+            owned = None
+        raise
+    finally:
+        if owned is not None:
+            owned.shutdown(wait=True)
+
+
+@contextlib.contextmanager
+def owned_executor(executor, workers=None):
+    """:func:`resolve_executor` as a context: yields ``(executor, n_workers)``; a pool made here is
+    closed as by :func:`closing_pool`."""
+    ex, n_workers, owned = resolve_executor(executor, workers)
+    with closing_pool(owned):
+        yield ex, n_workers
+
+
 def map_tasks(fn, tasks, executor=None, workers=1, progress=None, desc="orbsym", labels=None, retries=RETRIES, errors="report", weights=None):
     """``[fn(*args) for args in tasks]`` through :func:`run_tasks`, with a progress bar.
 
@@ -817,11 +842,10 @@ def map_tasks(fn, tasks, executor=None, workers=1, progress=None, desc="orbsym",
     tasks = [tuple(a) for a in tasks]
     if executor is None:
         executor = "serial" if (workers or 1) == 1 or len(tasks) < 2 else "process"
-    ex, n_workers, owned = resolve_executor(executor, workers if not isinstance(executor, str) or executor == "process" else None)
     results = [None] * len(tasks)
     failures = []
-    window = 1 if isinstance(ex, SerialExecutor) else 2 * n_workers
-    try:
+    with owned_executor(executor, workers if not isinstance(executor, str) or executor == "process" else None) as (ex, n_workers):
+        window = 1 if isinstance(ex, SerialExecutor) else 2 * n_workers
         with progress_bar(sum(weights) if weights is not None else len(tasks), desc, progress, unit="solve") as bar:
             for j, res, err in run_tasks(fn, tasks, ex, window=window, retries=retries):
                 if err is not None:
@@ -831,14 +855,6 @@ def map_tasks(fn, tasks, executor=None, workers=1, progress=None, desc="orbsym",
                 else:
                     results[j] = res
                 bar.update(weights[j] if weights is not None else 1)
-    except BaseException:
-        if owned is not None:
-            owned.terminate()
-            owned = None
-        raise
-    finally:
-        if owned is not None:
-            owned.shutdown(wait=True)
     if failures:
         failures.sort(key=lambda f: f["index"])
         raise TaskError(failures, len(tasks), results)

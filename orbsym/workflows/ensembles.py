@@ -511,7 +511,7 @@ def _compute(run, results, store, executor, workers, progress, chunk):
     key = next((k for k in ("free_energy", "conductance", "landauer_current") if k in mode["observables"]), None)
     window = 1 if isinstance(ex, SerialExecutor) else max(2, 2 * n_workers)
     bar = execution.progress_bar(n, "orbsym ensemble", progress, initial=n - len(missing), unit="realization")
-    try:
+    with execution.closing_pool(owned), bar:
         for j, rows, exc in execution.run_tasks(run_chunk, tasks, ex, window=window):
             ch = chunks[j]
             if exc is not None:
@@ -525,15 +525,6 @@ def _compute(run, results, store, executor, workers, progress, chunk):
             running = _running(results, key)
             if running:
                 bar.set_postfix_str(running, refresh=False)
-    except BaseException:
-        if owned is not None:
-            owned.terminate()
-            owned = None
-        raise
-    finally:
-        bar.close()
-        if owned is not None:
-            owned.shutdown(wait=True)
     ds = _assemble(run, results)
     if failures:
         failures.sort(key=lambda f: f["index"])

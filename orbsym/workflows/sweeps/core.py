@@ -634,7 +634,7 @@ def _compute(run, results, store, *, executor, workers, chunk_size, progress, on
     window = 1 if isinstance(ex, SerialExecutor) else max(2, 2 * n_workers)
     tasks = ((spec, [(i, point(i)) for i in ch], parsed, tol) for ch in chunks)
     done_count = n_points - len(missing)
-    try:
+    with execution.closing_pool(owned), bar:
         for j, rows, exc in execution.run_tasks(run_chunk, tasks, ex, window=window):
             ch = chunks[j]
             if exc is not None:  # the whole task was lost (e.g. its worker died on every retry)
@@ -651,15 +651,6 @@ def _compute(run, results, store, *, executor, workers, chunk_size, progress, on
             if on_chunk is not None:
                 seconds = float(sum(r[3] for r in rows))
                 on_chunk({"indices": list(ch), "done": done_count, "total": n_points, "failed": len(failures), "seconds": seconds})
-    except BaseException:
-        if owned is not None:
-            owned.terminate()
-            owned = None
-        raise
-    finally:
-        bar.close()
-        if owned is not None:
-            owned.shutdown(wait=True)
 
     ds = _assemble(axes, schema, results, attrs)
     if failures:
