@@ -56,6 +56,25 @@ Finite width
 between leads of the same width (:mod:`orbsym.numeric.strip`); :class:`StripTransportResult` then
 resolves every quantity per site ``(x, y)`` (e.g. orbital Hall accumulation at the edges).
 
+Disorder (open strips)
+----------------------
+``transport(attach_leads(s, width="open"), T, ..., disorder=Anderson(1.0), realizations=16, seed=0)``
+averages the steady state over realizations of a disordered strip (:mod:`orbsym.numeric.disorder`).  The
+region -- the system's ``N_x`` columns times its ``N_y`` open rows -- becomes a finite
+:class:`~orbsym.numeric.sites.SiteLattice` sample (one site per cell, the columns' on-site and bond
+matrices, the same generators: :func:`strip_site_sample`); realization ``r`` is
+``realize(sample, disorder, seed + r)``, placed between one clean lead cell on each side (with the clean
+contact bonds of the system's interface rule) and solved between the clean leads of :func:`attach_leads`
+by :func:`orbsym.numeric.sites_transport.site_transport`, through
+:func:`orbsym.workflows.ensembles.ensemble` (workers, resumable NetCDF store).  The leads stay clean: the
+disorder is a property of the scattering region, not of the reservoirs.  At ``W = 0`` the sample is the
+open strip itself (same Hamiltonian, leads, energy rules): conductance, densities, bond currents and
+torques equal the clean :class:`StripTransportResult` (the tests' cross-check, 1e-10).  Disorder needs
+``width="open"``: a periodic transverse direction with disorder would need a supercell (a random
+configuration breaks the k_y grid), which is refused.  The result is a :class:`DisorderedTransportResult`
+(the labeled Dataset of every realization, the means, standard errors, the worst balance residual and
+the engine that ran).  Conductance and currents there are for the whole strip (not per row).
+
 Bounded work
 ------------
 :func:`transport` checks every argument and estimates the memory and CPU time of the solve from the
@@ -108,7 +127,8 @@ from .numeric.observables import KERNEL_NAMES, POLARIZATIONS
 from .numeric.thermo import check_temperature
 from .systems import CURRENT_KINDS, QUANTITIES, Layer, System, _jsonable, per_polarization, spin_unit_scale
 
-__all__ = ["rotated_model", "rotated_layers", "crystal_bond_torques", "ANGLES", "LeadedSystem", "attach_leads", "transport", "transport_resources", "TransportResult", "StripTransportResult", "WIDTHS", "DEFAULT_N_LINEAR", "DEFAULT_N_BIAS", "MAX_N_LINEAR", "MAX_POLES"]
+__all__ = ["rotated_model", "rotated_layers", "crystal_bond_torques", "ANGLES", "LeadedSystem", "attach_leads", "transport", "transport_resources", "TransportResult", "StripTransportResult", "WIDTHS", "DEFAULT_N_LINEAR", "DEFAULT_N_BIAS", "MAX_N_LINEAR", "MAX_POLES",
+           "DisorderedTransportResult", "strip_site_sample"]
 
 #: Current directions of :func:`rotated_model`: along a crystal axis or at 45 degrees to it.
 ANGLES = ("0", "45")
@@ -606,7 +626,8 @@ def transport_resources(N_x, N_y, dim, width="periodic", period=1, T=0.01, bias=
 
 
 @blas_limited
-def transport(leaded, T=0.01, bias=None, mu=0.0, split=None, n_energy=None, eta=DEFAULT_ETA, solver="auto", energy_tol=None, error_estimate=True, **unknown):
+def transport(leaded, T=0.01, bias=None, mu=0.0, split=None, n_energy=None, eta=DEFAULT_ETA, solver="auto", energy_tol=None, error_estimate=True,
+              disorder=None, realizations=None, seed=None, workers=None, out=None, progress=False, **unknown):
     """Steady state of a :class:`LeadedSystem`: linear response (``bias=None``) or finite bias.
 
     A film is solved sector by sector in ``k_z`` and recombined (module docstring, "Films"); every
@@ -640,10 +661,28 @@ def transport(leaded, T=0.01, bias=None, mu=0.0, split=None, n_energy=None, eta=
         :data:`MAX_N_LINEAR`) until the error estimate of the conductance is ``<= energy_tol`` relative.
     error_estimate : bool
         Report the error estimate of the energy integral (Notes; ~+30 % cost at T > 0 and finite bias).
+    disorder : disorder term or sequence of terms, optional
+        :mod:`orbsym.numeric.disorder` kinds (``Anderson``, ``RandomHopping``, ``Vacancies``,
+        ``Substitution``, ``MagneticTexture``; explicit ``Potential``/``VacancyMask`` arrays of shape
+        ``(N_x, N_y, ...)``, site name ``"site"``) applied to the region of an open strip
+        (``attach_leads(..., width="open")``); module docstring, "Disorder".  Returns a
+        :class:`DisorderedTransportResult`.  Not with ``split``, ``energy_tol``, a non-default ``eta`` or a
+        callable ``solver`` (the ensemble's site engine has the symmetric split and the leads' default eta).
+    realizations : int, optional
+        Number of realizations (default 1), seeds ``seed, seed + 1, ...``; only with ``disorder``.
+    seed : int, optional
+        First seed (``>= 0``, default 0); only with ``disorder``.
+    workers : int, optional
+        Local worker processes sharing the realizations (default 1); only with ``disorder``.
+    out : path, optional
+        ``.nc`` file of the ensemble (written atomically; resumable store ``<out>.parts/``); only with ``disorder``.
+    progress : bool or None
+        Progress bar of the ensemble (None: when stderr is a terminal); only with ``disorder``.
 
     Returns
     -------
     TransportResult
+        :class:`StripTransportResult` for open strips; :class:`DisorderedTransportResult` with ``disorder``.
 
     Raises
     ------
@@ -665,7 +704,8 @@ def transport(leaded, T=0.01, bias=None, mu=0.0, split=None, n_energy=None, eta=
     the estimate is the accuracy indicator of the whole driven state.  The balance is exact for any
     grid (:mod:`orbsym.numeric.negf`).
     """
-    _unknown_arguments("transport()", unknown, ("leaded", "T", "bias", "mu", "split", "n_energy", "eta", "solver", "energy_tol", "error_estimate"))
+    _unknown_arguments("transport()", unknown, ("leaded", "T", "bias", "mu", "split", "n_energy", "eta", "solver", "energy_tol", "error_estimate",
+                                                "disorder", "realizations", "seed", "workers", "out", "progress"))
     if not isinstance(leaded, LeadedSystem):
         raise TypeError(f"transport() needs the result of attach_leads(system), got {type(leaded).__name__}")
     T = check_energy_scale("T", check_temperature(T))
@@ -696,6 +736,9 @@ def transport(leaded, T=0.01, bias=None, mu=0.0, split=None, n_energy=None, eta=
         check_name("region solver", solver, ("auto", "rgf", "dense"))
     elif not callable(solver):
         raise TypeError(f"solver must be 'auto', 'rgf', 'dense' or a callable region solver, got {type(solver).__name__}")
+    ens = _check_disorder_args(leaded, disorder, realizations, seed, workers, out, progress, split, eta, energy_tol, solver)
+    if ens is not None:
+        return _disordered_transport(leaded, T, bias, mu, n_energy, solver, *ens)
     lat = leaded.lattice
     film = leaded.is_film
     if film:  # the k_z = 0 sector stands for all (the estimate); the radius bound is the largest of k_z = 0, pi/2, pi
@@ -715,6 +758,219 @@ def transport(leaded, T=0.01, bias=None, mu=0.0, split=None, n_energy=None, eta=
     )
     cls = TransportResult if leaded.width == "periodic" else StripTransportResult
     return cls(leaded, T, bias, mu, split, n_energy, eta, solver, energy_tol, bool(error_estimate))
+
+
+# ====================================================================== disorder (open strips)
+#: Name of the one site per cell of :func:`strip_site_sample` (for ``Potential(SITE, values)``).
+SITE = "site"
+
+
+def _site_columns(lattice, lo, hi, bonds):
+    """Columns ``lo .. hi - 1`` of a column :class:`~orbsym.numeric.Lattice` as a finite
+    :class:`~orbsym.numeric.sites.SiteLattice` of ``width = N_y`` open rows (one site per cell, the columns'
+    on-site and bond matrices; the bonds ``bonds`` in that order, zero where a bond leaves the columns)."""
+    from .numeric.sites import Hopping, Site, SiteLattice
+
+    gens = np.asarray(lattice.generators)
+    n = hi - lo
+    cells = [(Site(SITE, (0.0, 0.0, 0.0), lattice.onsite[x], gens),) for x in range(lo, hi)]
+    hops = []
+    for b in bonds:
+        t = lattice.hoppings[b]  # t[x]: the bond from column x to x + dx
+        full = np.zeros((n, lattice.dim, lattice.dim), complex)
+        m = max(0, min(n, t.shape[0] - lo))
+        full[:m] = t[lo : lo + m]
+        hops.append(Hopping(SITE, SITE, tuple(int(v) for v in b), full))
+    return SiteLattice(cells, hops, width=lattice.N_y)
+
+
+def _lead_sample(lead, lattice):
+    """Two cells of a lead (:class:`~orbsym.numeric.leads.Lead`) as a finite SiteLattice of the strip's width:
+    its slice continued (:class:`~orbsym.numeric.sites_transport.SiteLead`) is the lead itself, with the
+    lead's own coupling ``h_01`` between its cells."""
+    from .numeric.sites import Hopping, Site, SiteLattice
+
+    gens = np.asarray(lattice.generators)
+    mats = {(1, 0): lead.hop_x, (0, 1): lead.hop_y, (1, 1): lead.hop_up, (1, -1): lead.hop_down}
+    hops = [Hopping(SITE, SITE, b, np.asarray(t, complex)) for b, t in mats.items() if np.any(np.asarray(t) != 0)]
+    return SiteLattice(Site(SITE, (0.0, 0.0, 0.0), lead.onsite, gens), hops, N_x=2, width=lattice.N_y)
+
+
+def strip_site_sample(leaded):
+    """The region of an open strip as a finite sample, with its contacts and leads.
+
+    Returns ``(sample, contacts, left, right)``:
+
+    * ``sample`` -- :class:`~orbsym.numeric.sites.SiteLattice` of the system's ``N_x`` columns and ``N_y``
+      open rows (``width = N_y``; one site ``"site"`` per cell with the column's on-site matrix and the
+      lattice's generators; bonds ``(dx, dy)`` with the column lattice's per-column matrices, i.e. its
+      interface rule), the clean sample that disorder is applied to;
+    * ``contacts`` -- the same with one clean lead cell on each side (``N_x + 2`` x-cells: the solved
+      lattice ``leaded.lattice`` of :func:`attach_leads`, contact bonds included);
+    * ``left``, ``right`` -- the leads as ``(SiteLattice of two lead cells, slice)`` for
+      :func:`orbsym.numeric.sites_transport.site_transport`, with the leads' own coupling between cells.
+
+    ``site_transport(contacts, left=left, right=right, ...)`` is the clean open strip of
+    :class:`StripTransportResult`, with the same Hamiltonian and leads (state order ``(x, y, orbital)``).
+    """
+    if not isinstance(leaded, LeadedSystem):
+        raise TypeError(f"strip_site_sample() needs the result of attach_leads(system, width='open'), got {type(leaded).__name__}")
+    if leaded.width != "open" or leaded.is_film or leaded.period != 1:
+        raise ValueError(f"strip_site_sample() needs a 2D open strip with leads of one column (width='open', period=1), got width={leaded.width!r}, "
+                         f"period={leaded.period}" + (", a film" if leaded.is_film else ""))
+    lat = leaded.lattice
+    bonds = [b for b in lat.bonds if np.any(lat.hoppings[b] != 0)]
+    sample = _site_columns(lat, 1, lat.N_x - 1, bonds)
+    contacts = _site_columns(lat, 0, lat.N_x, bonds)
+    return sample, contacts, (_lead_sample(leaded.left, lat), 0), (_lead_sample(leaded.right, lat), -1)
+
+
+def _sample_of(lattice):
+    """``factory()`` of an ensemble: the clean sample (module level: picklable)."""
+    return lattice
+
+
+def _check_disorder_args(leaded, disorder, realizations, seed, workers, out, progress, split, eta, energy_tol, solver):
+    """None without disorder (refusing the ensemble options); else ``(terms, seeds, workers, out, progress)``."""
+    if disorder is None:
+        for name, value in (("realizations", realizations), ("seed", seed), ("workers", workers), ("out", out)):
+            if value is not None:
+                raise ValueError(f"{name} applies only to a disorder ensemble (transport(..., disorder=...)); give disorder or drop {name}")
+        if progress is not False:
+            raise ValueError("progress applies only to a disorder ensemble (transport(..., disorder=...)); give disorder or drop progress")
+        return None
+    from .numeric.disorder import KINDS
+
+    terms = (disorder,) if isinstance(disorder, KINDS) else tuple(disorder) if isinstance(disorder, (list, tuple)) else None
+    if not terms or not all(isinstance(t, KINDS) for t in terms):
+        raise TypeError(f"disorder must be one or more of {[k.__name__ for k in KINDS]} (orbsym.numeric.disorder), got {disorder!r:.120}")
+    if leaded.is_film:
+        raise ValueError("disorder is not defined for films (periodic in y and z): a random configuration breaks the k grids; "
+                         "use a 2D system with attach_leads(..., width='open')")
+    if leaded.width != "open":
+        raise ValueError(
+            "disorder needs attach_leads(..., width='open'): with width='periodic' the rows are k_y points, and a random configuration "
+            "breaks the translation symmetry in y (it would need a periodic supercell of the whole width, not supported here); "
+            "use width='open' (a finite strip of N_y rows with hard walls, disordered site by site)")
+    if leaded.period != 1:
+        raise ValueError("disorder with leads of two columns (period=2: (2, dy) bonds or a lead given as a pair, e.g. the 45-degree strips) "
+                         "is not supported; use leads of one column (period=1)")
+    if split is not None and split != 0.5:
+        raise ValueError(f"split = {split!r} does not apply with disorder: the ensemble's site engine divides the bias symmetrically "
+                         "(mu_L = mu + V/2, mu_R = mu - V/2); drop split")
+    if eta != DEFAULT_ETA:
+        raise ValueError(f"eta = {eta!r} does not apply with disorder: the ensemble's leads use the default eta = {DEFAULT_ETA:g}; drop eta")
+    if energy_tol is not None:
+        raise ValueError("energy_tol does not apply with disorder (the ensemble uses fixed energy nodes: give n_energy)")
+    if not isinstance(solver, str):
+        raise TypeError("a callable solver does not apply with disorder: use 'auto', 'rgf' or 'dense' (recorded in the ensemble's engine)")
+    n = 1 if realizations is None else realizations
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"realizations must be an integer >= 1, got {realizations!r}")
+    first = 0 if seed is None else seed
+    if isinstance(first, bool) or not isinstance(first, (int, np.integer)) or first < 0:
+        raise ValueError(f"seed must be an integer >= 0 (the first seed; realizations use seed, seed + 1, ...), got {seed!r}")
+    w = 1 if workers is None else workers
+    if isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 1:
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    return terms, list(range(int(first), int(first) + int(n))), int(w), out, progress
+
+
+def _disordered_transport(leaded, T, bias, mu, n_energy, solver, terms, seeds, workers, out, progress):
+    import functools
+
+    from .workflows.ensembles import ensemble
+
+    sample, contacts, left, right = strip_site_sample(leaded)
+    tr = {"left": left, "right": right, "mu": mu, "bias": bias, "n_energy": n_energy, "contacts": contacts}
+    ds = ensemble(functools.partial(_sample_of, sample), terms, seeds, T, transport=tr, engine=solver, workers=workers, out=out, progress=progress,
+                  attrs={"region": f"open strip of {leaded.N_x} columns x {leaded.lattice.N_y} rows (orbsym.transport.strip_site_sample: one site per cell)",
+                         "leads": json_text(leaded.describe()["leads"])})
+    return DisorderedTransportResult(leaded, ds, terms, seeds)
+
+
+def json_text(x):
+    import json
+
+    return json.dumps(x, default=repr)
+
+
+class DisorderedTransportResult:
+    """Disorder-averaged steady state of an open strip (``transport(..., disorder=...)``).
+
+    Attributes
+    ----------
+    leaded : LeadedSystem
+    dataset : xarray.Dataset
+        :func:`orbsym.workflows.ensembles.ensemble` output: every realization (dimension ``realization``,
+        coordinate the seed) and ``<var>_mean``, ``<var>_stderr``; ``units`` and ``description`` on every
+        variable; ``attrs`` the disorder record, the seeds, the engine.  Variables: ``conductance`` (linear
+        response, ``e^2/h`` of the whole strip), ``landauer_current`` (whole strip), ``density`` ``[polarization,
+        x, row, site]``, ``boundary_current`` ``[polarization, boundary]`` (``N_x + 1`` boundaries, the
+        contacts included: ``boundary = -1`` left lead -> column 0 ... ``N_x - 1`` last column -> right
+        lead; summed over the width), ``layer_torque``, ``layer_torque_onsite``, ``layer_torque_disorder``
+        ``[polarization, x]`` (summed over the width), ``balance_residual``, ``boundary_mismatch``.
+    disorder : tuple
+        The disorder terms.
+    seeds : list of int
+    engine : str
+        The engine that ran (``dataset.attrs["engine"]``).
+    max_balance_residual : float
+        Worst per-site and per-layer balance residual over the realizations (checked against
+        :data:`orbsym.workflows.ensembles.BALANCE_TOL`).
+    """
+
+    def __init__(self, leaded, dataset, disorder, seeds):
+        self.leaded, self.dataset, self.disorder, self.seeds = leaded, dataset, tuple(disorder), list(seeds)
+        self.engine = str(dataset.attrs.get("engine", ""))
+        self.max_balance_residual = float(dataset.attrs["max_balance_residual"])
+
+    @property
+    def linear(self):
+        return "conductance" in self.dataset
+
+    @property
+    def realizations(self):
+        return len(self.seeds)
+
+    def mean(self, var):
+        """Ensemble mean of ``var`` (a NumPy array or float)."""
+        return self._get(var, "_mean")
+
+    def stderr(self, var):
+        """Standard error ``s / sqrt(n)`` of the mean of ``var`` (NaN for one realization)."""
+        return self._get(var, "_stderr")
+
+    def _get(self, var, suffix):
+        key = var + suffix
+        if key not in self.dataset:
+            allowed = sorted(v[: -len(suffix)] for v in self.dataset.data_vars if v.endswith(suffix))
+            raise ValueError(f"unknown ensemble variable {var!r}; allowed: {', '.join(allowed)}")
+        v = self.dataset[key].values
+        return float(v) if v.ndim == 0 else v
+
+    def conductance(self):
+        """``{"mean", "stderr", "per_row_mean", "per_row_stderr", "units", "realizations"}``: Landauer conductance of
+        the whole strip in ``e^2/h`` (linear response only) and per row (``/ N_y``, as :meth:`TransportResult.conductance`)."""
+        if not self.linear:
+            raise ValueError("conductance() is the linear response; this ensemble is at finite bias (use mean('landauer_current'))")
+        Ny = self.leaded.lattice.N_y
+        m, e = self.mean("conductance"), self.stderr("conductance")
+        return {"mean": m, "stderr": e, "per_row_mean": m / Ny, "per_row_stderr": e / Ny, "units": "e^2/h (whole strip; per_row: / N_y)",
+                "realizations": self.realizations}
+
+    def layer_balance(self):
+        """Per realization and layer, ``j(x - 1 | x) - j(x | x + 1) + tau(x)`` (``[realization, polarization, x]``;
+        zero to rounding: the current lost in a layer is its torque, no source term between leads)."""
+        j = self.dataset["boundary_current"].values
+        tau = self.dataset["layer_torque"].values
+        return j[:, :, :-1] - j[:, :, 1:] + tau
+
+    def describe(self):
+        ds = self.dataset
+        return {"system": self.leaded.describe(), "disorder": ds.attrs["disorder"], "seeds": self.seeds, "engine": self.engine,
+                "T": ds.attrs["T"], "mu": ds.attrs["mu"], "bias": ds.attrs["bias"], "units": ds.attrs["units"],
+                "max_balance_residual": self.max_balance_residual}
 
 
 #: Largest number of Gauss-Legendre nodes the adaptive linear-response rule (``energy_tol``) uses.

@@ -50,8 +50,12 @@ __all__ = ["ensemble", "BALANCE_TOL", "TRANSPORT_OBSERVABLES", "DisconnectedErro
 
 #: Largest per-site balance residual accepted in a realization (units of J t / hbar).
 BALANCE_TOL = 1e-9
-#: Observables of a transport ensemble (``conductance``: linear response only).
-TRANSPORT_OBSERVABLES = ("conductance", "landauer_current", "density", "boundary_current")
+#: Observables of a transport ensemble (``conductance``: linear response only).  ``layer_torque`` stores the
+#: torque of every x-cell (layer) summed over its width and sites, with its on-site part and the part of the
+#: on-site torque due to the disorder's on-site terms (``layer_torque``, ``layer_torque_onsite``,
+#: ``layer_torque_disorder``): with ``boundary_current`` the exact layer balance
+#: ``j(x - 1 | x) - j(x | x + 1) + tau(x) = 0`` of the steady state (no source term between leads).
+TRANSPORT_OBSERVABLES = ("conductance", "landauer_current", "density", "boundary_current", "layer_torque")
 _TRANSPORT_KEYS = ("left", "right", "mu", "bias", "n_energy")
 _POLS = (None, "x", "y", "z")
 
@@ -109,34 +113,95 @@ def realization_lattice(factory, disorder, seed):
     return realize(factory(), disorder, seed=seed).lattice
 
 
+def _embed(contacts, region):
+    """``region`` (a realization of the clean sample, ``N_x`` x-cells) placed inside ``contacts`` (the clean
+    sample with one clean lead cell on each side, ``N_x + 2`` x-cells, the same sites and hoppings in the same
+    order): on-site matrices, vacancies and bond matrices of the region's cells are the realization's, the two
+    lead cells and every bond touching them (the contact bonds) stay those of ``contacts``."""
+    from ..numeric.sites import Hopping, SiteLattice
+
+    N, W = region.N_x, region.width
+    onsite = {}
+    for s, name in enumerate(contacts.names):
+        a = np.array(contacts.site_onsite(s), dtype=complex)
+        a[1 : N + 1] = region.site_onsite(s)
+        onsite[name] = a
+    vacant = contacts.vacant.copy()
+    vacant[1 : N + 1] = region.vacant
+    hops = []
+    for (i, j, off, Tc), (_, _, _, Tr) in zip(contacts.hoppings, region.hoppings):
+        full = np.array(Tc if Tc.ndim == 4 else np.broadcast_to(Tc[:, None], (N + 2, W) + Tc.shape[1:]), dtype=complex)
+        reg = Tr if Tr.ndim == 4 else np.broadcast_to(Tr[:, None], (N, W) + Tr.shape[1:])
+        dx = off[0]
+        lo, hi = max(0, -dx), min(N, N - dx)  # start cells whose bond stays inside the region
+        if hi > lo:
+            full[1 + lo : 1 + hi] = reg[lo:hi]
+        hops.append(Hopping(contacts.names[i], contacts.names[j], tuple(off), full))
+    return SiteLattice(contacts.cells, hops, width=W, vectors=contacts.vectors, onsite=onsite, vacancies=vacant)
+
+
 def run_transport_realization(factory, disorder, seed, T, observables, tr):
     """One realization between the clean leads (module level: runs in the workers).
 
     Returns ``{variable: ndarray}``: ``conductance`` (linear response), ``landauer_current``, ``density``
-    ``(4, N_x, rows, n_sites)`` and ``boundary_current`` ``(4, N_x - 1)`` of the driven part, the interior
-    ``balance_residual``, the ``boundary_mismatch`` and ``balance_scale``; ``region_solver`` is returned as a
-    0-d string array.
+    ``(4, N_x, rows, n_sites)`` and ``boundary_current`` ``(4, n_boundaries)`` of the driven part, the layer
+    torques ``layer_torque``, ``layer_torque_onsite``, ``layer_torque_disorder`` ``(4, N_x)`` (summed over
+    the width and the sites of each x-cell), the ``balance_residual`` (the larger of the per-site balance at
+    the interior sites and the layer balance ``j(x - 1 | x) - j(x | x + 1) + tau(x)`` at the interior
+    layers), the ``boundary_mismatch`` and ``balance_scale``; ``region_solver`` is returned as a 0-d string
+    array.
+
+    With ``tr["contacts"]`` (a clean lattice of ``N_x + 2`` x-cells: the sample with one clean lead cell on
+    each side, :func:`orbsym.transport.transport` of an open strip) the realization of the clean sample is
+    placed between those two cells (:func:`_embed`) and solved with them: every x-cell of the sample is then
+    interior (balance checked at every site and layer) and ``boundary_current`` has ``N_x + 1`` entries,
+    the two contact boundaries included (entry 0: left lead cell -> x-cell 0).  Without it the sample is
+    solved alone: ``N_x - 1`` boundaries, balance at the x-cells outside the end slices.
     """
     from ..numeric.disorder import realize
+    from ..numeric.sites import SiteObservables
     from ..numeric.sites_transport import site_transport
 
     clean = factory()
     lat = realize(clean, disorder, seed=seed).lattice
+    contacts = tr.get("contacts")
+    if contacts is not None:
+        solved, reference, pad = _embed(contacts, lat), contacts, 1
+    else:
+        solved, reference, pad = lat, clean, 0
     left = tr["left"] if tr["left"] is not None else (clean, 0)
     right = tr["right"] if tr["right"] is not None else (clean, -1)
-    res = site_transport(lat, T=T, bias=tr["bias"], mu=tr["mu"], left=left, right=right, n_energy=tr["n_energy"],
+    res = site_transport(solved, T=T, bias=tr["bias"], mu=tr["mu"], left=left, right=right, n_energy=tr["n_energy"],
                          solver=tr["solver"], equilibrium=False, check=False)
     obs = res.driven
-    out = {"balance_residual": np.array(float(res.max_balance_residual)), "boundary_mismatch": np.array(float(res.max_boundary_mismatch))}
+    N = solved.N_x
+    region = slice(pad, N - pad)
     scale = 0.0
     for pol in _POLS:
         scale = max(scale, float(np.abs(obs.current(pol)).max(initial=0.0)), float(np.abs(obs.onsite_torque(pol)).max(initial=0.0)))
-    out["balance_scale"] = np.array(scale)
+    bnd = np.stack([obs.boundary_current(p) for p in _POLS]).reshape(len(_POLS), max(N - 1, 0))
+    tau = np.stack([obs.torque(p).sum(axis=(1, 2)) for p in _POLS])
+    # the layer balance at the x-cells outside the end slices (there the per-site balance is closed)
+    x = np.arange(solved.merge_x, N - solved.merge_x)
+    layer = float(np.abs(bnd[:, x - 1] - bnd[:, x] + tau[:, x]).max(initial=0.0)) if x.size else 0.0
+    out = {"balance_residual": np.array(max(float(res.max_balance_residual), layer)),
+           "boundary_mismatch": np.array(float(res.max_boundary_mismatch)), "balance_scale": np.array(scale)}
     if "conductance" in observables:
         out["conductance"] = np.array(float(res.conductance()["total"]))
     if "landauer_current" in observables:
         out["landauer_current"] = np.array(float(res.landauer_current()))
-    out.update(site_profiles(obs, lat, [o for o in observables if o != "free_energy"]))
+    if "density" in observables:
+        out["density"] = np.stack([obs.density(p)[region] for p in _POLS])
+    if "boundary_current" in observables:
+        out["boundary_current"] = bnd  # N_x + 1 with contacts (every boundary of the sample), else N_x - 1
+    if "layer_torque" in observables:
+        onsite = np.stack([obs.onsite_torque(p) for p in _POLS])
+        ref = SiteObservables(reference, obs.bands)  # the same state, the clean on-site matrices
+        clean_onsite = np.stack([ref.onsite_torque(p) for p in _POLS])
+        clean_onsite[:, solved.vacant] = 0.0  # a vacancy has no on-site torque (and no clean one to subtract)
+        out["layer_torque"] = tau[:, region]
+        out["layer_torque_onsite"] = onsite.sum(axis=(2, 3))[:, region]
+        out["layer_torque_disorder"] = (onsite - clean_onsite).sum(axis=(2, 3))[:, region]
     out["region_solver"] = np.array(str(res.info["region_solver"]))
     return out
 
@@ -187,13 +252,30 @@ def _check_transport(transport, clean):
     from ..numeric.sites import SiteLattice
     from ..numeric.sites_transport import _lead_spec
 
+    keys = _TRANSPORT_KEYS + ("contacts",)
     if not isinstance(transport, dict):
-        raise TypeError(f"transport must be a dict with keys from {', '.join(_TRANSPORT_KEYS)}, got {type(transport).__name__}")
-    bad = [k for k in transport if k not in _TRANSPORT_KEYS]
+        raise TypeError(f"transport must be a dict with keys from {', '.join(keys)}, got {type(transport).__name__}")
+    bad = [k for k in transport if k not in keys]
     if bad:
-        raise ValueError(f"unknown transport key {bad[0]!r}; allowed: {', '.join(_TRANSPORT_KEYS)}")
+        raise ValueError(f"unknown transport key {bad[0]!r}; allowed: {', '.join(keys)}")
     tr = {"left": transport.get("left"), "right": transport.get("right"), "mu": real_number("transport mu", transport.get("mu", 0.0), bound=ENERGY_LIMIT),
           "bias": transport.get("bias"), "n_energy": transport.get("n_energy")}
+    contacts = transport.get("contacts")
+    if contacts is not None:
+        # the clean sample with one clean lead cell on each side (orbsym.transport of an open strip)
+        if not isinstance(contacts, SiteLattice):
+            raise TypeError(f"transport contacts must be a SiteLattice (the clean sample with one lead cell on each side), got {type(contacts).__name__}")
+        same = (contacts.transverse_dimension == 0 and contacts.N_x == clean.N_x + 2 and contacts.width == clean.width and contacts.names == clean.names
+                and contacts.merge_x == 1 and clean.merge_x == 1
+                and [(i, j, tuple(o)) for i, j, o, _ in contacts.hoppings] == [(i, j, tuple(o)) for i, j, o, _ in clean.hoppings])
+        if not same:
+            raise ValueError(
+                f"transport contacts ({contacts.N_x} x-cells, width {contacts.width}, sites {contacts.names}) must be the clean sample "
+                f"({clean.N_x} x-cells, width {clean.width}, sites {clean.names}) with one lead cell on each side: N_x + 2 x-cells, the same "
+                "width, sites and hoppings (same order), nearest-cell bonds only")
+        if contacts.vacant.any():
+            raise ValueError("transport contacts must be clean (no vacancies): they hold the lead cells and the clean sample")
+        tr["contacts"] = contacts
     if tr["bias"] is not None:
         tr["bias"] = real_number("transport bias", tr["bias"], bound=ENERGY_LIMIT)
     if tr["n_energy"] is not None:
@@ -241,6 +323,8 @@ def _transport_estimate(clean, T, tr, solver):
     from ..numeric.rgf import choose_region_solver
     from ..numeric.sites_transport import DEFAULT_N_BIAS, DEFAULT_N_LINEAR, _lead_spec, _n_equilibrium_points, _radius
 
+    if tr.get("contacts") is not None:  # solved with its two clean lead cells
+        clean = tr["contacts"]
     sl = clean.slices
     leads = [_lead_spec(tr[s] if tr[s] is not None else (clean, 0 if s == "left" else -1), clean, s).lead() for s in ("left", "right")]
     if tr["bias"] is None:
@@ -607,6 +691,7 @@ def _assemble_transport(seeds, mode, rows, clean, factory):
     from .sweeps.points import POLARIZATION_LABELS
 
     tr = mode["transport"]
+    contacts = tr.get("contacts") is not None
     linear = tr["bias"] is None
     n = len(seeds)
     per_bias = " per unit bias V (V in t/e, e = 1)" if linear else ""
@@ -618,15 +703,29 @@ def _assemble_transport(seeds, mode, rows, clean, factory):
         "density": (("polarization", "x", "row", "site"), "J (charge: particles), per site" + per_bias,
                     f"<c_i^dag J_alpha c_i> of the driven part, {driven}; 0 at a vacancy"),
         "boundary_current": (("polarization", "boundary"), "J t / hbar" + per_bias,
-                             f"current of J_alpha through the boundary between x-cells b and b + 1 (every bond crossing it, summed over the width) of the driven part, {driven}"),
+                             f"current of J_alpha through the boundary between x-cells b and b + 1 (every bond crossing it, summed over the width) of the driven part, {driven}"
+                             + ("; b = -1: left lead -> x-cell 0, b = N_x - 1: x-cell N_x - 1 -> right lead (the contacts)" if contacts else "")),
+        "layer_torque": (("polarization", "x"), "J t / hbar" + per_bias,
+                         f"torque of x-cell (layer) x: sum over its sites of tau_i = on-site torque + hopping torques (sources) of the bonds at i, {driven}; "
+                         "exact layer balance j(x - 1 | x) - j(x | x + 1) + tau(x) = 0 (steady state, no source term): the current lost in a layer is its torque"),
+        "layer_torque_onsite": (("polarization", "x"), "J t / hbar" + per_bias,
+                                "on-site part of layer_torque: sum over the layer of i <c_i^dag [eps_i, J_i] c_i> with the realization's on-site matrices "
+                                "(exchange, crystal field, disorder); the hopping part is layer_torque - layer_torque_onsite"),
+        "layer_torque_disorder": (("polarization", "x"), "J t / hbar" + per_bias,
+                                  "part of layer_torque_onsite due to the disorder's on-site terms: i <c^dag [eps - eps_clean, J] c> summed over the layer, on the realization's state "
+                                  "(0 for an orbital-independent potential, which commutes with J)"),
         "balance_residual": ((), "J t / hbar" + per_bias,
-                             "largest |d<O_i>/dt| = |-div_i j + tau_i| at the interior sites (outside the end slices) over every polarization (a check, zero to rounding)"),
+                             "larger of: the largest |d<O_i>/dt| = |-div_i j + tau_i| at the interior sites (outside the end slices) and the largest "
+                             "|j(x - 1 | x) - j(x | x + 1) + tau(x)| at the interior layers, over every polarization (a check, zero to rounding)"),
         "boundary_mismatch": ((), "t (particles per unit time)" + per_bias,
                               "largest |charge boundary current - Landauer current| over the boundaries outside the end slices (a check, zero to rounding)"),
     }
-    sizes = {"polarization": len(POLARIZATION_LABELS), "x": clean.N_x, "row": clean.rows, "site": len(clean.names), "boundary": max(clean.N_x - 1, 0)}
+    sizes = {"polarization": len(POLARIZATION_LABELS), "x": clean.N_x, "row": clean.rows, "site": len(clean.names),
+             "boundary": clean.N_x + 1 if contacts else max(clean.N_x - 1, 0)}
     data = {}
-    for var in [o for o in TRANSPORT_OBSERVABLES if o in mode["observables"]] + ["balance_residual", "boundary_mismatch"]:
+    groups = {"layer_torque": ("layer_torque", "layer_torque_onsite", "layer_torque_disorder")}
+    names = [v for o in TRANSPORT_OBSERVABLES if o in mode["observables"] for v in groups.get(o, (o,))]
+    for var in names + ["balance_residual", "boundary_mismatch"]:
         dims, units, desc = schema[var]
         arr = np.full((n,) + tuple(sizes[d] for d in dims), np.nan)
         for i, r in enumerate(rows):
@@ -635,11 +734,12 @@ def _assemble_transport(seeds, mode, rows, clean, factory):
         data[var] = (("realization",) + dims, arr, {"units": units, "description": desc})
     coords = {"realization": np.array(seeds, dtype=np.int64)}
     labels = {"polarization": np.array(POLARIZATION_LABELS, dtype=str), "x": np.arange(sizes["x"]), "row": np.arange(sizes["row"]),
-              "site": np.array(clean.names, dtype=str), "boundary": np.arange(sizes["boundary"])}
+              "site": np.array(clean.names, dtype=str), "boundary": np.arange(sizes["boundary"]) - (1 if contacts else 0)}
     used = {d for v in data.values() for d in v[0]}
     coords.update({d: v for d, v in labels.items() if d in used})
     ds = xr.Dataset(data, coords=coords)
-    long = {"polarization": "charge (J = 1) or the site generators J_x, J_y, J_z", "x": "x-cell (leads attached at x-cell 0 and N_x - 1)",
+    long = {"polarization": "charge (J = 1) or the site generators J_x, J_y, J_z",
+            "x": "x-cell of the sample (one clean lead cell before x-cell 0 and after x-cell N_x - 1)" if contacts else "x-cell (leads attached at x-cell 0 and N_x - 1)",
             "row": "y-cell of the open width", "site": "site name inside the cell", "boundary": "boundary between x-cells b and b + 1 (labeled by b)"}
     for d, text in long.items():
         if d in ds.coords:
@@ -655,6 +755,8 @@ def _assemble_transport(seeds, mode, rows, clean, factory):
         "n_energy": int(tr["n_energy"]) if tr["n_energy"] is not None else "default",
         "left_lead": _lead_text(tr["left"], "left"),
         "right_lead": _lead_text(tr["right"], "right"),
+        "contacts": ("one clean lead cell on each side of the sample is part of the solved lattice (the clean contact bonds; "
+                     f"lattice sha256 {lattice_digest(tr['contacts'])[:16]}): every x-cell of the sample is interior") if contacts else "none",
         "units": "energies and T in t; conductance in e^2/h; densities in J (charge: particles); currents in J t / hbar (e = hbar = a = 1)"
                  + ("; densities and currents per unit bias" if linear else ""),
         "transverse_dimension": 0,
