@@ -825,9 +825,17 @@ def strip_site_sample(leaded):
     return sample, contacts, (_lead_sample(leaded.left, lat), 0), (_lead_sample(leaded.right, lat), -1)
 
 
-def _sample_of(lattice):
+class _Sample:
     """``factory()`` of an ensemble: the clean sample (module level: picklable)."""
-    return lattice
+
+    def __init__(self, lattice):
+        self.lattice = lattice
+
+    def __call__(self):
+        return self.lattice
+
+    def __repr__(self):
+        return "strip_site_sample(leaded)[0] (the clean open strip as a finite SiteLattice)"
 
 
 def _check_disorder_args(leaded, disorder, realizations, seed, workers, out, progress, split, eta, energy_tol, solver):
@@ -876,16 +884,14 @@ def _check_disorder_args(leaded, disorder, realizations, seed, workers, out, pro
     return terms, list(range(int(first), int(first) + int(n))), int(w), out, progress
 
 
-def _disordered_transport(leaded, T, bias, mu, n_energy, solver, terms, seeds, workers, out, progress):
-    import functools
-
+def _disordered_transport(leaded, T, bias, mu, n_energy, solver, terms, seeds, workers, out, progress, attrs=None):
     from .workflows.ensembles import ensemble
 
     sample, contacts, left, right = strip_site_sample(leaded)
     tr = {"left": left, "right": right, "mu": mu, "bias": bias, "n_energy": n_energy, "contacts": contacts}
-    ds = ensemble(functools.partial(_sample_of, sample), terms, seeds, T, transport=tr, engine=solver, workers=workers, out=out, progress=progress,
+    ds = ensemble(_Sample(sample), terms, seeds, T, transport=tr, engine=solver, workers=workers, out=out, progress=progress,
                   attrs={"region": f"open strip of {leaded.N_x} columns x {leaded.lattice.N_y} rows (orbsym.transport.strip_site_sample: one site per cell)",
-                         "leads": json_text(leaded.describe()["leads"])})
+                         "leads": json_text(leaded.describe()["leads"]), **(attrs or {})})
     return DisorderedTransportResult(leaded, ds, terms, seeds)
 
 

@@ -32,6 +32,26 @@ Progress (``--progress {auto,on,off}``, the policy of ``orbsym response``,
 line at the start (with the estimate), every 30 s and at the end otherwise (``auto``: only for runs
 estimated above 2 s); off: none.
 
+Disorder (open strips)
+----------------------
+``orbsym transport --width open --disorder anderson:1.0 --realizations 16 --seed 0 --out ens.nc`` averages
+the steady state over realizations of a disordered strip (:func:`orbsym.transport.transport` with
+``disorder=``: the region's columns x ``--N-y`` open rows as a finite site sample between one clean lead
+cell on each side and the clean leads; realization ``r`` has seed ``S + r``).  ``--disorder
+KIND:STRENGTH[,...]`` and ``--disorder-file FILE.npz`` (keys ``potential_site`` of shape ``(N_x, N_y[, 3[,
+3]])`` and ``vacancies`` ``(N_x, N_y, 1)``; ``N_x`` the region's columns) are those of ``orbsym sites``
+(:func:`orbsym.commands.sites.parse_disorder`, :func:`~orbsym.commands.sites.load_disorder_file`);
+``--workers N`` shares the realizations among N local processes.  The summary gives the mean and standard
+error of the conductance (whole strip and per row, linear response) or of the Landauer current, the J
+currents at the contacts, the summed layer torques, the worst per-site / per-layer balance residual over
+the realizations and the engine; ``--out FILE.nc`` writes the ensemble Dataset (every realization, means,
+standard errors, ``units`` and ``description`` on every variable, the disorder record and seeds;
+resumable: ``FILE.nc.parts/``).  Refused: disorder with ``--width periodic`` (a periodic transverse
+direction with disorder needs a supercell), with ``--N-z``, with ``--angle 45`` (leads of two columns),
+with ``--split``, ``--energy-tol`` or ``--json``, ``--out`` other than ``.nc``; ``--realizations``,
+``--seed``, ``--workers`` without disorder (``--seed``/``--realizations`` with ``--disorder-file`` alone);
+an ensemble estimated out of reach (realizations x the estimate of one solve, in the message).
+
 Every option is checked before anything is built or solved: values (finite reals, energies within
 ``+-1e100``), names ("did you mean"), options that do not apply to the chosen regime (``--split`` at
 ``--bias 0``, ``--n-energy`` where the energy rule has no nodes to choose, ``--energy-tol`` outside the
@@ -98,6 +118,13 @@ def add_arguments(parser):
     parser.add_argument("--out", default=None, metavar="FILE", help="write FILE.nc (NetCDF), FILE.csv or FILE.json atomically (checked before computing); the summary is still printed")
     parser.add_argument("--output", dest="_old_output", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--progress", default=None, metavar="{auto,on,off}", help=PROGRESS_HELP)
+    parser.add_argument("--disorder", default=None, metavar="KIND:STRENGTH[,...]",
+                        help="disorder ensemble of an open strip (--width open): comma-separated kinds of `orbsym sites --disorder`, e.g. anderson:1.0,vacancies:0.02")
+    parser.add_argument("--disorder-file", dest="disorder_file", default=None, metavar="FILE.npz",
+                        help="explicit disorder arrays (--width open): potential_site (N_x, N_y[, n[, n]]) added to the on-site matrices, vacancies (N_x, N_y, 1) bool")
+    parser.add_argument("--realizations", type=int, default=None, metavar="N", help="--disorder: number of realizations N >= 1 (default 1)")
+    parser.add_argument("--seed", type=int, default=None, metavar="S", help="--disorder: first seed S >= 0; realizations use S, S+1, ... (default 0)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N", help="disorder ensemble: local processes sharing the realizations (default 1)")
 
 
 def check_options(args):
@@ -124,6 +151,7 @@ def check_options(args):
         check_name("--fm axis", args.fm, FM_AXES)
     if getattr(args, "progress", None) is not None:
         check_name("--progress", args.progress, PROGRESS_MODES)
+    _check_disorder_options(args, given)
     if getattr(args, "metal_model", None) and "gamma" in given:
         raise ValueError("option --gamma does not apply with --metal-model (the model file defines the metal and its parameters: set them in its `params` dict)")
     for k, v in DEFAULTS.items():
@@ -175,7 +203,53 @@ def check_options(args):
         raise ValueError(f"--out {str(args.out)!r}: {exc}") from None
     if p.suffix not in FORMATS:
         raise ValueError(f"--out {str(args.out)!r}: unknown format {p.suffix or '(no suffix)'!r}; allowed: {', '.join(FORMATS)}")
+    if _disordered(args) and p.suffix != ".nc":
+        raise ValueError(f"--out {str(args.out)!r}: a disorder ensemble is written as NetCDF (every realization, means and standard errors): use FILE.nc")
     return p
+
+
+def _disordered(args):
+    return getattr(args, "disorder", None) is not None or getattr(args, "disorder_file", None) is not None
+
+
+def _check_disorder_options(args, given):
+    """Disorder options against each other and the geometry (before anything is built)."""
+    if not _disordered(args):
+        for flag, key in (("--realizations", "realizations"), ("--seed", "seed"), ("--workers", "workers")):
+            if key in given:
+                raise ValueError(f"{flag} applies only to a disorder ensemble: add --disorder KIND:STRENGTH (with --width open), or drop {flag}")
+        return
+    flag = "--disorder" if args.disorder is not None else "--disorder-file"
+    if args.width != "open":
+        raise ValueError(
+            f"{flag} needs --width open: with periodic rows (k_y points) a random configuration breaks the translation symmetry in y, "
+            "which would need a periodic supercell of the whole width (not supported here); add --width open (a finite strip, disordered site by site)")
+    if getattr(args, "N_z", None) is not None:
+        raise ValueError(f"{flag} does not apply to films (--N-z): their k_z grid needs translation symmetry; drop --N-z and use --width open")
+    if args.angle is not None and args.angle != "0":
+        raise ValueError(f"{flag} does not apply with --angle {args.angle} (leads of two columns); use --angle 0")
+    for other, key in (("--split", "split"), ("--energy-tol", "energy_tol"), ("--json", "json")):
+        if key in given:
+            why = {"split": "the ensemble divides the bias symmetrically, mu_L,R = mu +- V/2",
+                   "energy_tol": "the ensemble uses fixed energy nodes: give --n-energy",
+                   "json": "the ensemble writes every realization, the means and standard errors with --out FILE.nc"}[key]
+            raise ValueError(f"{other} does not apply to a disorder ensemble ({why}): drop {other}")
+    if args.disorder is None:
+        for other, key in (("--seed", "seed"), ("--realizations", "realizations")):
+            if key in given:
+                raise ValueError(f"{other} applies to random disorder: add --disorder KIND:STRENGTH (--disorder-file alone is one explicit configuration)")
+    if args.realizations is not None and args.realizations < 1:
+        raise ValueError(f"--realizations {args.realizations}: the number of realizations must be >= 1")
+    if args.seed is not None and args.seed < 0:
+        raise ValueError(f"--seed {args.seed}: seeds are integers >= 0")
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers {args.workers}: the number of worker processes must be >= 1")
+    if args.disorder is not None:
+        from .sites import parse_disorder
+
+        args._terms = parse_disorder(args.disorder)
+    else:
+        args._terms = []
 
 
 def _estimate(args, user=None):
@@ -284,6 +358,8 @@ def run(args):
     out_path = check_options(args)
     user = _user_metal_checked(args) if getattr(args, "metal_model", None) else None
     est = _estimate(args, user)
+    if _disordered(args):
+        return _run_disorder(args, user, est, out_path)
     if est.seconds > NOTICE_SECONDS:
         print(f"orbsym: transport: this run needs {est.describe()}", file=sys.stderr)
     system = _system(args, user)
@@ -308,6 +384,78 @@ def run(args):
     if not bal < BALANCE_TOL:
         print(f"orbsym: error: steady-state balance violated: max |-div j + tau| = {bal:.3g}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _run_disorder(args, user, est, out_path):
+    """``--disorder`` / ``--disorder-file``: the ensemble of :func:`orbsym.transport.transport` (``disorder=``) and its summary."""
+    import time
+
+    import numpy as np
+
+    from ..numeric.budget import check_resources
+    from ..transport import _disordered_transport, attach_leads, strip_site_sample
+    from .sites import load_disorder_file
+
+    n = 1 if args.realizations is None else args.realizations
+    workers = args.workers or 1
+    # the whole ensemble, before anything is built: realizations x one solve (ResourceError with the estimate)
+    check_resources(est.times(n, "realizations"), what=f"this disorder ensemble of {n} realization(s)", workers=workers,
+                    hint="use fewer --realizations, more --workers, a smaller --N-y or --n-metal")
+    system = _system(args, user)
+    leaded = attach_leads(system, width="open")
+    terms = list(args._terms)
+    if args.disorder_file is not None:
+        terms += load_disorder_file(args.disorder_file, strip_site_sample(leaded)[0])
+    seed = 0 if args.seed is None else args.seed
+    seeds = list(range(seed, seed + n))
+    progress = {"on": True, "off": False}.get(args.progress)
+    t0 = time.perf_counter()
+    options = {k: getattr(args, k) for k in ("n_metal", "gamma", "mu", "fm", "N_y", "T", "bias", "n_energy", "width", "solver", "metal_model")}
+    attrs = {"command": "orbsym transport", "command_disorder": args.disorder or "", "disorder_file": str(args.disorder_file or ""),
+             "options": json.dumps(options, default=repr), "model_mu": float(args.mu),
+             "energy_axis": "mu (attribute) is the Fermi level on the axis of h, whose zero is the model's chemical potential model_mu"}
+    res = _disordered_transport(leaded, args.T, args.bias, 0.0, args.n_energy, args.solver, terms, seeds, workers, None if out_path is None else str(out_path),
+                                progress, attrs=attrs)
+    seconds = time.perf_counter() - t0
+    ds = res.dataset
+    J = _basis_unit(system)
+    lin = "per unit bias" if args.bias is None else f"at V = {args.bias:g}"
+    layout = f"NM({args.n_metal})" + (f" | FM({args.fm}) | NM({args.n_metal})" if args.fm is not None else "")
+    metal = f"metal {user[0].name!r} from {args.metal_model}" if user is not None else f"Eq. 3 metal, gamma = {args.gamma:g}"
+    kinds = args.disorder or ""
+    if args.disorder_file is not None:
+        kinds = (kinds + " + " if kinds else "") + f"explicit arrays of {str(args.disorder_file)!r}"
+    seeds_text = f", seeds {seeds[0]}..{seeds[-1]}" if args.disorder is not None else ""
+
+    def pm(var, scale=1.0):
+        m = res.mean(var) * scale
+        e = res.stderr(var) * scale
+        return f"{m:.6g} +- {e:.2g}" if n > 1 else f"{m:.6g}"
+
+    lines = [
+        f"transport with disorder: {layout} ({metal}, mu = {args.mu:g}), N_y = {args.N_y} rows, open strip (hard walls), T = {args.T:g}; "
+        + ("linear response (per unit bias)" if args.bias is None else f"finite bias V = {args.bias:g} (mu_L,R = mu +- V/2)"),
+        f"  disorder {kinds}, {n} realization{'s' if n != 1 else ''}{seeds_text}; leads clean (the end columns continued); engine {res.engine}",
+    ]
+    if args.bias is None:
+        c = res.conductance()
+        lines.append(f"  conductance <G> = {pm('conductance')} e^2/h (whole strip; {c['per_row_mean']:.6g} e^2/h per row)"
+                     + (" (+- standard error)" if n > 1 else " (1 realization: no standard error)"))
+    else:
+        lines.append(f"  Landauer particle current <I> = {pm('landauer_current')} t/hbar (whole strip) at V = {args.bias:g}")
+    bc = res.mean("boundary_current")  # (4, N_x + 1): contacts included
+    tau = res.mean("layer_torque")
+    pols = ("x", "y", "z")
+    lines.append(f"  <J currents> {lin} ({J} t/hbar, summed over the width): from the left lead "
+                 + ", ".join(f"{p} {bc[i + 1, 0]: .4g}" for i, p in enumerate(pols)) + "; into the right lead "
+                 + ", ".join(f"{p} {bc[i + 1, -1]: .4g}" for i, p in enumerate(pols)))
+    lines.append(f"  <torque> summed over the layers {lin} ({J} t/hbar): " + ", ".join(f"{p} {float(np.sum(tau[i + 1])): .4g}" for i, p in enumerate(pols))
+                 + " (= current in - current out: the layer balance j(x-1|x) - j(x|x+1) + tau(x) = 0 in every realization)")
+    lines.append(f"  balance: worst per-site / per-layer residual over the realizations {res.max_balance_residual:.2e}; solved in {seconds:.3g} s")
+    if out_path is not None:
+        lines.append(f"  wrote {out_path}")
+    print("\n".join(lines))
     return 0
 
 
