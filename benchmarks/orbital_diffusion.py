@@ -23,6 +23,11 @@ Setup (transport, linear response, per unit bias)
   touching the layer), ``tau_cf`` (on-site torque of the clean on-site matrices: 0 here) and ``tau_dis``
   (on-site torque of the disorder term).
 
+:func:`run` takes these per-layer profiles of every realization from one transport ensemble
+(:func:`orbsym.workflows.ensembles.ensemble`: ``boundary_current``, ``layer_torque``,
+``layer_torque_onsite``, ``layer_torque_disorder``, the balance checked in every realization);
+:func:`layer_profile` computes them for one sample directly (the independent path of the tests).
+
 Exact layer balance (steady state, interior layers ``x = 1 .. N_x - 2``; y-bond currents cancel in the
 layer sum)::
 
@@ -63,7 +68,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 from scipy.optimize import brentq, least_squares  # noqa: E402
 
-from orbsym.numeric.disorder import Anderson, realize  # noqa: E402
+from orbsym.numeric.disorder import Anderson  # noqa: E402
 from orbsym.numeric.sites import Hopping, Site, SiteLattice, SiteObservables  # noqa: E402
 from orbsym.numeric.sites_transport import site_transport  # noqa: E402
 
@@ -127,21 +132,31 @@ def layer_profile(lat, clean, lead, T, mu, axis="x", n_energy=8):
 
 
 def run(W, seeds, N_x=30, width=12, gamma=DEFAULTS["gamma"], mu=DEFAULTS["mu"], T=DEFAULTS["T"], axis=DEFAULTS["axis"],
-        m=DEFAULTS["m"], n_energy=DEFAULTS["n_energy"], per_orbital=False):
+        m=DEFAULTS["m"], n_energy=DEFAULTS["n_energy"], per_orbital=False, workers=1):
     """Profiles of every realization (seeds) at disorder strength ``W``: dict of arrays ``[realization, ...]``.
 
-    ``W = 0`` runs the clean strip once (whatever ``seeds``)."""
+    One transport ensemble (:func:`orbsym.workflows.ensembles.ensemble`, clean leads: the FM lead on the left,
+    the clean metal continued on the right), whose per-layer variables are the profiles: ``j`` =
+    ``boundary_current``, ``tau`` = ``layer_torque``, ``tau_hop`` = ``layer_torque - layer_torque_onsite``,
+    ``tau_dis`` = ``layer_torque_disorder``, ``tau_cf`` = the rest of the on-site torque, ``I`` =
+    ``landauer_current``, ``residual`` = ``balance_residual`` (per-site and per-layer balance, checked by the
+    ensemble in every realization).  ``W = 0`` runs the clean strip once (whatever ``seeds``)."""
+    import functools
+
+    from orbsym.workflows.ensembles import ensemble
+
     if W < 0:
         raise ValueError(f"disorder strength W must be >= 0 (units of t), got {W!r}")
     if W > 0 and not list(seeds):
         raise ValueError("a disordered ensemble needs at least one seed (seeds is empty)")
-    clean = metal(N_x, width, gamma)
     lead = ferromagnet(width, m, axis)
-    rows = []
-    for seed in ([None] if W == 0 else list(seeds)):
-        lat = clean if seed is None else realize(clean, Anderson(W, per_orbital=per_orbital), seed=seed).lattice
-        rows.append(layer_profile(lat, clean, lead, T, mu, axis, n_energy))
-    return {k: np.array([r[k] for r in rows]) for k in rows[0]}
+    tr = dict(left=(lead, 0), mu=mu, n_energy=n_energy if T > 0 else None)
+    ds = ensemble(functools.partial(metal, N_x, width, gamma), Anderson(W, per_orbital=per_orbital), [0] if W == 0 else list(seeds), T,
+                  observables=("landauer_current", "boundary_current", "layer_torque"), transport=tr, workers=workers, progress=False)
+    pol = 1 + AXES.index(axis)  # polarizations: charge, x, y, z
+    tau, onsite, dis = (ds[v].values[:, pol] for v in ("layer_torque", "layer_torque_onsite", "layer_torque_disorder"))
+    return {"j": ds["boundary_current"].values[:, pol], "tau": tau, "tau_hop": tau - onsite, "tau_cf": onsite - dis, "tau_dis": dis,
+            "I": ds["landauer_current"].values, "residual": ds["balance_residual"].values}
 
 
 def _model(p, x):
