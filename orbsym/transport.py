@@ -891,11 +891,11 @@ def _disordered_transport(leaded, T, bias, mu, n_energy, solver, terms, seeds, w
     tr = {"left": left, "right": right, "mu": mu, "bias": bias, "n_energy": n_energy, "contacts": contacts}
     ds = ensemble(_Sample(sample), terms, seeds, T, transport=tr, engine=solver, workers=workers, out=out, progress=progress,
                   attrs={"region": f"open strip of {leaded.N_x} columns x {leaded.lattice.N_y} rows (orbsym.transport.strip_site_sample: one site per cell)",
-                         "leads": json_text(leaded.describe()["leads"]), **(attrs or {})})
+                         "leads": _json_text(leaded.describe()["leads"]), **(attrs or {})})
     return DisorderedTransportResult(leaded, ds, terms, seeds)
 
 
-def json_text(x):
+def _json_text(x):
     import json
 
     return json.dumps(x, default=repr)
