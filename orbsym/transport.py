@@ -875,6 +875,11 @@ def _check_disorder_args(leaded, disorder, realizations, seed, workers, out, pro
     n = 1 if realizations is None else realizations
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"realizations must be an integer >= 1, got {realizations!r}")
+    from .numeric.disorder import Potential, VacancyMask
+
+    if all(isinstance(t, (Potential, VacancyMask)) for t in terms) and (n > 1 or seed is not None):
+        raise ValueError("realizations and seed apply to random disorder: explicit arrays alone (Potential, VacancyMask) are one configuration; "
+                         "add a random kind (e.g. Anderson(W)) or drop realizations/seed")
     first = 0 if seed is None else seed
     if isinstance(first, bool) or not isinstance(first, (int, np.integer)) or first < 0:
         raise ValueError(f"seed must be an integer >= 0 (the first seed; realizations use seed, seed + 1, ...), got {seed!r}")

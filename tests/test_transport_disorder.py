@@ -42,8 +42,18 @@ def _close(a, b, what, tol=1e-10):
     assert np.abs(a - b).max(initial=0.0) <= tol * scale, (what, np.abs(a - b).max())
 
 
-@pytest.mark.parametrize("kw", [dict(T=0.05, n_energy=4), dict(T=0.05, bias=0.1, n_energy=10)], ids=["linear", "bias"])
-def test_zero_disorder_is_the_clean_open_strip(leaded, kw):
+def other_leads():
+    """Leads of other models than the end columns (an FM lead on the left), interface rule "metal": the contact
+    bonds follow the rule, not the leads' own coupling."""
+    s = heterostructure([layer("nm", 2, gamma=0.3), layer("fm", 1, m="x"), layer("nm", 2, gamma=0.3)], N_y=3, mu=-0.2, interface="metal")
+    return attach_leads(s, width="open", left=layer("fm", 1, m="z"), right=layer("nm", 1, gamma=0.6))
+
+
+@pytest.mark.parametrize("kw, which", [(dict(T=0.05, n_energy=4), "own"), (dict(T=0.05, bias=0.1, n_energy=10), "own"), (dict(T=0.05, n_energy=4), "other")],
+                         ids=["linear", "bias", "other-leads"])
+def test_zero_disorder_is_the_clean_open_strip(leaded, kw, which):
+    if which == "other":
+        leaded = other_leads()
     ref = transport(leaded, **kw)
     res = transport(leaded, disorder=Anderson(0.0), **kw)
     assert isinstance(res, DisorderedTransportResult) and res.engine.startswith("NEGF (orbsym.numeric.sites_transport")
@@ -153,6 +163,8 @@ def test_refusals(leaded):
         transport(leaded, T=0.05, disorder=Anderson(-1.0))
     with pytest.raises(ValueError, match=r"Potential values for site 'site' must have shape \(N_x, width\) = \(5, 3\)"):
         transport(leaded, T=0.05, disorder=Potential("site", np.zeros((7, 3))))
+    with pytest.raises(ValueError, match="explicit arrays alone .* are one configuration"):
+        transport(leaded, T=0.05, disorder=Potential("site", np.zeros((5, 3))), realizations=2)
     with pytest.raises(ValueError, match="disconnects the leads"):
         transport(leaded, T=0.05, disorder=Vacancies(1.0))
     s = heterostructure([layer("nm", 2, gamma=0.3)], N_y=2)
