@@ -889,12 +889,12 @@ def _check_disorder_args(leaded, disorder, realizations, seed, workers, out, pro
     return terms, list(range(int(first), int(first) + int(n))), int(w), out, progress
 
 
-def _disordered_transport(leaded, T, bias, mu, n_energy, solver, terms, seeds, workers, out, progress, attrs=None):
+def _disordered_transport(leaded, T, bias, mu, n_energy, solver, terms, seeds, workers, out, progress, attrs=None, restart=False):
     from .workflows.ensembles import ensemble
 
     sample, contacts, left, right = strip_site_sample(leaded)
     tr = {"left": left, "right": right, "mu": mu, "bias": bias, "n_energy": n_energy, "contacts": contacts}
-    ds = ensemble(_Sample(sample), terms, seeds, T, transport=tr, engine=solver, workers=workers, out=out, progress=progress,
+    ds = ensemble(_Sample(sample), terms, seeds, T, transport=tr, engine=solver, workers=workers, out=out, progress=progress, restart=restart,
                   attrs={"region": f"open strip of {leaded.N_x} columns x {leaded.lattice.N_y} rows (orbsym.transport.strip_site_sample: one site per cell)",
                          "leads": _json_text(leaded.describe()["leads"]), **(attrs or {})})
     return DisorderedTransportResult(leaded, ds, terms, seeds)

@@ -41,7 +41,8 @@ cell on each side and the clean leads; realization ``r`` has seed ``S + r``).  `
 KIND:STRENGTH[,...]`` and ``--disorder-file FILE.npz`` (keys ``potential_site`` of shape ``(N_x, N_y[, 3[,
 3]])`` and ``vacancies`` ``(N_x, N_y, 1)``; ``N_x`` the region's columns) are those of ``orbsym sites``
 (:func:`orbsym.commands.sites.parse_disorder`, :func:`~orbsym.commands.sites.load_disorder_file`);
-``--workers N`` shares the realizations among N local processes.  The summary gives the mean and standard
+``--workers N`` shares the realizations among N local processes; ``--restart`` discards the partial results
+of an earlier run (``FILE.nc.parts/``) instead of resuming.  The summary gives the mean and standard
 error of the conductance (whole strip and per row, linear response) or of the Landauer current, the J
 currents at the contacts, the summed layer torques, the worst per-site / per-layer balance residual over
 the realizations and the engine; ``--out FILE.nc`` writes the ensemble Dataset (every realization, means,
@@ -49,7 +50,8 @@ standard errors, ``units`` and ``description`` on every variable, the disorder r
 resumable: ``FILE.nc.parts/``).  Refused: disorder with ``--width periodic`` (a periodic transverse
 direction with disorder needs a supercell), with ``--N-z``, with ``--angle 45`` (leads of two columns),
 with ``--split``, ``--energy-tol`` or ``--json``, ``--out`` other than ``.nc``; ``--realizations``,
-``--seed``, ``--workers`` without disorder (``--seed``/``--realizations`` with ``--disorder-file`` alone);
+``--seed``, ``--workers``, ``--restart`` without disorder (``--seed``/``--realizations`` with ``--disorder-file`` alone,
+``--restart`` without ``--out``);
 an ensemble estimated out of reach (realizations x the estimate of one solve, in the message).
 
 Every option is checked before anything is built or solved: values (finite reals, energies within
@@ -125,6 +127,7 @@ def add_arguments(parser):
     parser.add_argument("--realizations", type=int, default=None, metavar="N", help="--disorder: number of realizations N >= 1 (default 1)")
     parser.add_argument("--seed", type=int, default=None, metavar="S", help="--disorder: first seed S >= 0; realizations use S, S+1, ... (default 0)")
     parser.add_argument("--workers", type=int, default=None, metavar="N", help="disorder ensemble: local processes sharing the realizations (default 1)")
+    parser.add_argument("--restart", action="store_true", help="disorder ensemble with --out: discard the partial results of an earlier run (FILE.nc.parts/) instead of resuming")
 
 
 def check_options(args):
@@ -215,7 +218,7 @@ def _disordered(args):
 def _check_disorder_options(args, given):
     """Disorder options against each other and the geometry (before anything is built)."""
     if not _disordered(args):
-        for flag, key in (("--realizations", "realizations"), ("--seed", "seed"), ("--workers", "workers")):
+        for flag, key in (("--realizations", "realizations"), ("--seed", "seed"), ("--workers", "workers"), ("--restart", "restart")):
             if key in given:
                 raise ValueError(f"{flag} applies only to a disorder ensemble: add --disorder KIND:STRENGTH (with --width open), or drop {flag}")
         return
@@ -238,6 +241,8 @@ def _check_disorder_options(args, given):
         for other, key in (("--seed", "seed"), ("--realizations", "realizations")):
             if key in given:
                 raise ValueError(f"{other} applies to random disorder: add --disorder KIND:STRENGTH (--disorder-file alone is one explicit configuration)")
+    if "restart" in given and args.out is None:
+        raise ValueError("--restart applies to a disorder ensemble written with --out (it discards FILE.nc.parts/): add --out FILE.nc or drop --restart")
     if args.realizations is not None and args.realizations < 1:
         raise ValueError(f"--realizations {args.realizations}: the number of realizations must be >= 1")
     if args.seed is not None and args.seed < 0:
@@ -416,7 +421,7 @@ def _run_disorder(args, user, est, out_path):
              "options": json.dumps(options, default=repr), "model_mu": float(args.mu),
              "energy_axis": "mu (attribute) is the Fermi level on the axis of h, whose zero is the model's chemical potential model_mu"}
     res = _disordered_transport(leaded, args.T, args.bias, 0.0, args.n_energy, args.solver, terms, seeds, workers, None if out_path is None else str(out_path),
-                                progress, attrs=attrs)
+                                progress, attrs=attrs, restart=bool(getattr(args, "restart", False)))
     seconds = time.perf_counter() - t0
     ds = res.dataset
     J = _basis_unit(system)

@@ -49,6 +49,18 @@ def test_ensemble_netcdf_equals_the_api(capsys, tmp_path):
         assert np.allclose(ds[var].values, api.dataset[var].values, rtol=0, atol=1e-12), var
     m = float(ds["conductance_mean"])
     assert f"<G> = {m:.6g} +- " in out
+    # the same command again: the finished file is recognized by its fingerprint and reused (tripwire on the solver)
+    import orbsym.numeric.sites_transport as st
+
+    def boom(*a, **k):  # pragma: no cover - must not be reached
+        raise AssertionError("solved again")
+
+    saved, st.site_transport = st.site_transport, boom
+    try:
+        code, again, err = run(capsys, *SMALL, "--disorder", "anderson:1.0,hopping:0.2", "--realizations", 2, "--seed", 3, "--out", f)
+    finally:
+        st.site_transport = saved
+    assert code == 0 and f"<G> = {m:.6g} +- " in again, err
 
 
 def test_disorder_file_is_one_explicit_configuration(capsys, tmp_path):
@@ -80,6 +92,8 @@ def tripwire(monkeypatch):
     (("--width", "open", "--realizations", "3"), r"--realizations applies only to a disorder ensemble"),
     (("--width", "open", "--seed", "3"), r"--seed applies only to a disorder ensemble"),
     (("--width", "open", "--workers", "2"), r"--workers applies only to a disorder ensemble"),
+    (("--width", "open", "--restart"), r"--restart applies only to a disorder ensemble"),
+    (("--width", "open", "--disorder", "anderson:1", "--restart"), r"--restart applies to a disorder ensemble written with --out"),
     (("--width", "open", "--disorder", "anderson:1", "--realizations", "0"), r"--realizations 0: the number of realizations must be >= 1"),
     (("--width", "open", "--disorder", "anderson:1", "--seed", "-2"), r"--seed -2: seeds are integers >= 0"),
     (("--width", "open", "--disorder", "anderson:-1"), r"strength W = -1 of anderson must be a finite number >= 0"),
