@@ -18,7 +18,7 @@ import nbformat
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 #: Every notebook shipped in notebooks/.
-OWN = ["derivation", "fig2", "fig3", "fig4", "fig5", "beyond_paper_soc", "orbital_hall", "transport", "orbital_pumping", "orbital_splitter", "films", "materials"]
+OWN = ["derivation", "fig2", "fig3", "fig4", "fig5", "beyond_paper_soc", "orbital_hall", "transport", "orbital_pumping", "orbital_splitter", "films", "materials", "disorder"]
 CELL_TIMEOUT = 120
 
 #: Numbers the figure notebooks' text quotes, as the quick run must print them (the text is true
@@ -28,6 +28,11 @@ QUOTED = {
     "fig3": ["'minima': ['+y', '-y']", "'minima': ['-z']", "['+z']"],
     "fig4": ["lowest axis at mu = -0.2: y", "x -> y at mu = -1.197", "y -> x at mu = -0.222", "x -> z at mu = -2.374"],
     "fig5": ["finite-N_y floor: max |J(N_y = 800) - J(N_y = inf)|", "gamma = 1: sign changes near N_x = [3.87, 7.58, 11.09, 14.64]"],
+    # the disorder notebook's text quotes its quick run (the seeds and sizes of tests/numeric/test_disorder_transport.py)
+    "disorder": ["G(W = 0) = 5.000000 (L = 3), 5.000000 (L = 17)", "(steps 0.174, 0.295): mean free path l = 10.2 sites",
+                 "localization length xi = 24.3 sites; std ln G = 0.66 -> 1.50", "lambda_m = 15.80 +- 0.00 a", "lambda_m = 11.22 +- 1.06 a",
+                 "lambda_m = 6.12 +- 1.89 a", "every density inside its bound: True", "within 3 standard errors: True",
+                 "sigma^Lz_xy = -0.167 +- 0.007", "sigma^Lz_xy = -0.140 +- 0.008", "sigma^Lz_xy = -0.154 +- 0.005"],
 }
 
 #: Run after the notebook's last cell: the labels and titles of every open pyplot figure.
@@ -91,11 +96,12 @@ def test_notebook_runs_without_error(name):
     for ax in report[0]:
         assert ax["ylabel"] or not ax["yticklabels"], f"{name}: figure {ax['figure']} axes {ax['axes']} ({ax['title']!r}) has no y label"
         assert not ax["outside"], f"{name}: figure {ax['figure']} axes {ax['axes']}: clipped text {ax['outside']}"
-    if name.startswith("fig"):
+    if name in QUOTED:
         text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
         assert "quick (reduced sizes): True" in text
         for quoted in QUOTED[name]:
             assert quoted in text, f"{name}.ipynb no longer prints {quoted!r}"
+    if name.startswith("fig"):
         images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
         assert images, f"{name}.ipynb shows no figure"
 
