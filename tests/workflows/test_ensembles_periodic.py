@@ -65,9 +65,11 @@ def test_response_ensemble_and_netcdf(tmp_path):
         assert back[v].attrs.get("units") and back[v].attrs.get("description"), v
     assert "per unit force" in back.density.attrs["units"] and back.attrs["field"] == "y"
     back.close()
-    clean = ensemble(functools.partial(periodic, 2, 3), Anderson(0.0), 1, T=0.1, response="y", eta=0.2)
-    ref = periodic(2, 3).respond(0.1, 0.2)["total"]
-    np.testing.assert_allclose(clean.density.values[0, 2], np.broadcast_to(ref.density("y"), (2, 3, 1)), atol=1e-12)
+    clean = ensemble(functools.partial(periodic, 3, 3), Anderson(0.0), 1, T=0.1, response="y", eta=0.2)
+    ref = periodic(3, 3).respond(0.1, 0.2)["total"]
+    assert np.abs(ref.density("z")).max() > 0.1
+    np.testing.assert_allclose(clean.density.values[0, 3], np.broadcast_to(ref.density("z"), (3, 3, 1)), atol=1e-12)
+    np.testing.assert_allclose(clean.boundary_current.values[0], np.stack([ref.boundary_current(p) for p in (None, "x", "y", "z")]), atol=1e-12)
 
 
 def test_film_ensemble():
@@ -85,3 +87,51 @@ def test_periodic_refusals():
         ensemble(periodic, DIS, 2, T=0.1, response="y", eta=0.1, engine="greens")
     with pytest.raises(ValueError, match="needs a film"):
         ensemble(periodic, DIS, 2, T=0.1, response="z", eta=0.1)
+
+
+# ----------------------------------------------------------------------------- the API: solve / response with disorder=
+def test_api_solve_with_zero_disorder_is_the_clean_solve():
+    import orbsym
+
+    for sys_ in (orbsym.trilayer(N_x=5, N_FM=1, N_y=4), orbsym.bilayer(N_x=3, N_FM=1, N_y=3, basis="spin", spin_unit="S")):
+        clean = orbsym.solve(sys_, T=0.1)
+        ds = orbsym.solve(sys_, T=0.1, disorder=Anderson(0.0), realizations=2, seed=4)
+        assert list(ds.realization.values) == [4, 5] and "Gamma-only supercell" in ds.attrs["engine"]
+        np.testing.assert_allclose(ds.free_energy.values, clean.free_energy(), atol=1e-11)
+        dens = clean.densities()
+        for p, label in enumerate(("charge", "x", "y", "z")):
+            np.testing.assert_allclose(ds.density_mean.values[p, :, :, 0], np.broadcast_to(np.asarray(dens[label])[:, None], (sys_.lattice.N_x, sys_.N_y)), atol=1e-12)
+        assert ds.attrs["max_balance_residual"] < 1e-10
+
+
+def test_api_response_with_disorder():
+    import orbsym
+
+    lat = periodic(3, 3)
+    ds = orbsym.response(lat, T=0.1, eta=0.2, disorder=Anderson(0.0), part="fermi_sea")
+    ref = lat.respond(0.1, 0.2)["fermi_sea"]
+    assert np.abs(ref.boundary_current("z")).max() > 0.1 and np.abs(ref.density(None)).max() > 0.1
+    np.testing.assert_allclose(ds.density_mean.values[0], np.broadcast_to(ref.density(None), (3, 3, 1)), atol=1e-12)
+    np.testing.assert_allclose(ds.boundary_current_mean.values[3], ref.boundary_current("z"), atol=1e-12)
+    assert ds.attrs["part"] == "fermi_sea" and ds.attrs["max_balance_residual"] < 1e-10
+    dis = orbsym.response(lat, T=0.1, eta=0.2, disorder=DIS, realizations=2)
+    assert dis.density_stderr.values.max() > 0 and "kubo" in dis.attrs["engine"]
+
+
+def test_api_refusals_and_no_change_without_disorder():
+    import math
+
+    import orbsym
+
+    sys_ = orbsym.trilayer(N_x=4, N_FM=1, N_y=3)
+    assert isinstance(orbsym.solve(sys_, T=0.1), orbsym.systems.Result)
+    with pytest.raises(ValueError, match="realizations=3 applies only to a disorder ensemble"):
+        orbsym.solve(sys_, T=0.1, realizations=3)
+    with pytest.raises(ValueError, match="seed=1 applies only"):
+        orbsym.response(sys_, T=0.1, seed=1)
+    with pytest.raises(ValueError, match="finite N_y"):
+        orbsym.solve(orbsym.trilayer(N_x=4, N_FM=1, N_y=math.inf), T=0.1, disorder=Anderson(1.0))
+    with pytest.raises(TypeError, match="disorder must be one or more terms"):
+        orbsym.solve(sys_, T=0.1, disorder="anderson:1")
+    with pytest.raises(ValueError, match="realizations"):
+        orbsym.solve(sys_, T=0.1, disorder=Anderson(1.0), realizations=0)
