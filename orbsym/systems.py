@@ -1075,13 +1075,15 @@ def disorder_site_lattice(system, what="disorder"):
 
 
 def disorder_ensemble(system, T, disorder, realizations=None, seed=None, *, workers=1, engine="auto", response=None, eta=None, part="total",
-                      out=None, progress=False):
+                      out=None, progress=False, restart=False, attrs=None, observables=None):
     """The disorder ensemble of :func:`solve` / :func:`orbsym.response.response` with ``disorder=``.
 
     Checks the options, builds the clean site lattice (:func:`disorder_site_lattice`) and runs
     :func:`orbsym.workflows.ensembles.ensemble` on seeds ``seed .. seed + realizations - 1`` (equilibrium
     with ``engine``, or the Kubo response to ``E_response`` with ``eta`` and ``part``); returns its Dataset
-    (documented in :func:`solve`), with ``attrs["system"]`` the system's description (JSON).
+    (documented in :func:`solve`), with ``attrs["system"]`` the system's description (JSON).  ``engine="greens"``
+    on a supercell with diagonal slice bonds is refused up front; ``restart`` and ``attrs`` (extra NetCDF
+    attributes) and ``observables`` (default: all that apply) go to the ensemble.
     """
     import functools
     import json
@@ -1104,14 +1106,17 @@ def disorder_ensemble(system, T, disorder, realizations=None, seed=None, *, work
     if response is None:
         engine = check_name("engine", engine, ENGINES)
         used = sc.choose_engine(T) if engine == "auto" else engine
+        if used == "greens" and (sc.slices.sector(0.0) if sc.transverse_dimension == 2 else sc.slices).has_diagonal_bonds:
+            raise ValueError("engine='greens' takes nearest-slice bonds only; this sample's supercell has diagonal slice bonds "
+                             "(next-nearest neighbours): use engine='dense' or 'auto'")
     else:
         used = None
-    attrs = {"engine_requested": engine if response is None else "kubo"}
+    attrs = {**(attrs or {}), "engine_requested": engine if response is None else "kubo"}
     if isinstance(system, System):
         attrs["system"] = json.dumps(system.describe(), default=repr)
         attrs["spin_unit"] = system.spin_unit if system.info.get("basis") == "spin" else "none (orbital basis: L in hbar)"
     return ensemble(functools.partial(_identity, lat), list(terms), list(range(first, first + n)), T, response=response, eta=eta, part=part,
-                    workers=workers, progress=progress, engine=used, out=out, attrs=attrs)
+                    workers=workers, progress=progress, engine=used, out=out, restart=restart, attrs=attrs, observables=observables)
 
 
 def rkky(system, T=PAPER_PARAMETERS["T"], per_row=True, workers=1, engine="auto"):

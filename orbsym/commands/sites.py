@@ -390,7 +390,9 @@ def load_disorder_file(path, lat):
 
     Keys: ``potential_<site>`` (``(N_x, width)`` potentials times 1, ``(N_x, width, n)`` diagonals or
     ``(N_x, width, n, n)`` Hermitian matrices, units of t, ADDED to the site's on-site matrices) and
-    ``vacancies`` (``(N_x, width, n_sites)``, bool or 0/1).  Any other key is refused."""
+    ``vacancies`` (``(N_x, width, n_sites)``, bool or 0/1).  Any other key is refused.  A periodic ``lat``
+    (its Gamma-only supercell, :func:`orbsym.numeric.disorder.supercell`): ``width`` is the number of
+    transverse cells ``R = N_y`` (films ``N_y N_z``, ``r = y N_z + z``)."""
     import numpy as np
 
     from ..numeric.disorder import Potential, VacancyMask
@@ -407,7 +409,9 @@ def load_disorder_file(path, lat):
         raise ValueError(f"--disorder-file {f!r} is not a readable .npz file ({type(exc).__name__}: {' '.join(str(exc).split())[:160]})") from None
     if not arrays:
         raise ValueError(f"--disorder-file {f!r} holds no arrays; keys: {', '.join(DISORDER_FILE_KEYS)}")
-    N_x, W, ns = lat.N_x, lat.width, len(lat.names)
+    periodic = lat.transverse_dimension != 0
+    N_x, W, ns = lat.N_x, (lat.N_y * (lat.N_z or 1) if periodic else lat.width), len(lat.names)
+    wname = ("R = N_y" + (" N_z" if lat.transverse_dimension == 2 else "")) if periodic else "width"
     terms = []
     for key in sorted(arrays):
         a = arrays[key]
@@ -416,13 +420,13 @@ def load_disorder_file(path, lat):
             n = int(lat.orbitals[lat.names.index(site)])
             shapes = [(N_x, W), (N_x, W, n), (N_x, W, n, n)]
             if a.shape not in shapes:
-                raise ValueError(f"--disorder-file {f!r}: {key} has shape {a.shape}; allowed: {' or '.join(str(t) for t in shapes)} (N_x, width[, n[, n]]) for site {site!r}")
+                raise ValueError(f"--disorder-file {f!r}: {key} has shape {a.shape}; allowed: {' or '.join(str(t) for t in shapes)} (N_x, {wname}[, n[, n]]) for site {site!r}")
             if not np.issubdtype(a.dtype, np.number) or not np.all(np.isfinite(a)):
                 raise ValueError(f"--disorder-file {f!r}: {key} must hold finite numbers (units of t), got dtype {a.dtype}")
             terms.append(Potential(site, a))
         elif key == "vacancies":
             if a.shape != (N_x, W, ns) or not (a.dtype == bool or (np.issubdtype(a.dtype, np.integer) and np.isin(a, (0, 1)).all())):
-                raise ValueError(f"--disorder-file {f!r}: vacancies must be a bool (or 0/1) array of shape (N_x, width, n_sites) = {(N_x, W, ns)}, got {a.dtype} {a.shape}")
+                raise ValueError(f"--disorder-file {f!r}: vacancies must be a bool (or 0/1) array of shape (N_x, {wname}, n_sites) = {(N_x, W, ns)}, got {a.dtype} {a.shape}")
             terms.append(VacancyMask(a.astype(bool)))
         else:
             allowed = [f"potential_{name}" for name in lat.names] + ["vacancies"]
