@@ -71,3 +71,39 @@ def test_refusals(tmp_path, capsys, tripwire, monkeypatch, argv, message):
     assert code == 2 and out == "" and err.count("\n") == 1, err
     assert re.search(message, err), err
     assert not list(tmp_path.iterdir())
+
+
+# ----------------------------------------------------------------------------- orbsym sites on a periodic file
+PERIODIC = '''
+import numpy as np
+from orbsym.numeric.sites import Hopping, Site, SiteLattice
+L = np.array([[[0, 0, 0], [0, 0, 1j], [0, -1j, 0]], [[0, 0, -1j], [0, 0, 0], [1j, 0, 0]], [[0, -1j, 0], [1j, 0, 0], [0, 0, 0]]])
+cell = (Site("m", (0, 0, 0), np.diag([0.1, -0.2, 0.3]), L),)
+hops = [Hopping("m", "m", (1, 0), -np.diag([0.4, 1.0, 1.0])), Hopping("m", "m", (0, 1), -np.diag([1.0, 0.4, 1.0]) + 0.1j * L[2]),
+        Hopping("m", "m", (1, 1), 0.2 * np.ones((3, 3)))]
+lattice = SiteLattice(cell, hops, N_x=3, N_y=3)
+T = 0.1
+'''
+
+
+def test_sites_command_on_a_periodic_lattice(tmp_path, capsys):
+    """``orbsym sites FILE.py --disorder`` on a periodic lattice: equilibrium and --response ensembles equal the API."""
+    import functools
+    import runpy
+
+    from orbsym.commands.sites import _identity
+    from orbsym.workflows.ensembles import ensemble
+
+    f = tmp_path / "p.py"
+    f.write_text(PERIODIC)
+    lat = runpy.run_path(str(f))["lattice"]
+    for extra, kw in (([], {}), (["--response", "y", "--eta", "0.2"], dict(response="y", eta=0.2))):
+        out_nc = tmp_path / f"e{len(extra)}.nc"
+        code = main(["sites", str(f), "--disorder", "anderson:0.8", "--realizations", "2", "--out", str(out_nc), *extra])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        with xr.open_dataset(out_nc) as ds:
+            ds = ds.load()
+        api = ensemble(functools.partial(_identity, lat), Anderson(0.8), [0, 1], 0.1, engine=None if kw else "dense", **kw)
+        np.testing.assert_allclose(ds.density.values, api.density.values, atol=1e-13)
+        assert "Gamma-only supercell" in ds.attrs["engine"] and ("largest |<J_z accumulation>|" in out if kw else "free energy" in out)
