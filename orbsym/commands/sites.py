@@ -553,7 +553,8 @@ def _run_ensemble(args, mode, lat, T, ns, terms, seeds, factory, out, run_on):
         ds = ensemble(factory, terms, seeds, T, engine=engine, out=out, restart=args.restart, tol=BALANCE_TOL, progress=None, **run_on,
                       attrs={"source_file": f, "command_disorder": args.disorder or "", "disorder_file": str(args.disorder_file or ""),
                              "engine_requested": requested})
-        key, unit, name = "free_energy", "t", "free energy of the sample <F>"
+        key, unit = "free_energy", "t"
+        name = "free energy per transverse cell <F>" if lat.transverse_dimension else "free energy of the sample <F>"
         what = f"engine {ds.attrs['engine']}{' (auto)' if requested == 'auto' else ''}, T={T:g}"
     if key is None:  # response: the largest averaged accumulation of J_z and its standard error
         dz = ds["density_mean"].sel(polarization="z").values
