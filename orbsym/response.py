@@ -288,7 +288,8 @@ class Response(Result):
         return out
 
 
-def response(system, T=PAPER_PARAMETERS["T"], eta=DEFAULT_ETA, part="total", field="y"):
+def response(system, T=PAPER_PARAMETERS["T"], eta=DEFAULT_ETA, part="total", field="y", *, disorder=None, realizations=None, seed=None, workers=1,
+             out=None, progress=False):
     """DC linear response of ``system`` to a static uniform field ``E_y`` (module docstring).
 
     Parameters
@@ -306,10 +307,23 @@ def response(system, T=PAPER_PARAMETERS["T"], eta=DEFAULT_ETA, part="total", fie
         Direction of the field: ``"y"`` (every system) or, for films (``N_z``), ``"z"`` -- the
         response to ``E_z`` with ``v = dh/dk_z`` (:func:`orbsym.numeric.film.solve_film_kubo`).
 
+    disorder, realizations, seed, workers, out, progress
+        A disorder ensemble (as :func:`orbsym.systems.solve` with ``disorder=``): every realization is the
+        Gamma-only supercell of the periodic sample (the ``N_x x N_y`` torus, films ``x N_z``, with the
+        disorder), driven by the same uniform field (Peierls phases on the real bond vectors, so per real
+        ``E``), its driven per-site balance ``-div j + tau = eta <J> + D`` checked; the variables are those of
+        ``part``.  ``realizations``, ``seed``, ``workers``, ``out`` and ``progress`` apply only with ``disorder``.
+
     Returns
     -------
     Response
         Lazy: the first quantity triggers one batched Bloch solve of all parts.
+    xarray.Dataset
+        With ``disorder``: the ensemble (:func:`orbsym.workflows.ensembles.ensemble`): ``density``
+        ``[realization, polarization, x, row, site]`` (per unit force ``q E``; ``row`` the transverse cell),
+        ``boundary_current`` ``[realization, polarization, boundary]`` (per transverse cell),
+        ``balance_residual`` ``[realization]``, each with ``_mean`` and ``_stderr``;
+        ``attrs["max_balance_residual"]``, ``["engine"]``, ``["field"]``, ``["part"]``, ``["disorder"]``, ``["seeds"]``.
 
     Raises
     ------
@@ -320,6 +334,19 @@ def response(system, T=PAPER_PARAMETERS["T"], eta=DEFAULT_ETA, part="total", fie
     """
     from .numeric.sites import SiteLattice
 
+    if disorder is not None:
+        from .systems import disorder_ensemble
+
+        if isinstance(system, System):
+            _field(system, field)
+        check_name("response part", part, PARTS)
+        eta = real_number("broadening eta", eta, minimum=0.0, strict=True)
+        return disorder_ensemble(system, T, disorder, realizations, seed, workers=workers, response=field, eta=eta, part=part, out=out, progress=progress)
+    for name, v in (("realizations", realizations), ("seed", seed), ("out", out)):
+        if v is not None:
+            raise ValueError(f"{name}={v!r} applies only to a disorder ensemble: give disorder=... (orbsym.numeric.disorder terms), or drop {name}")
+    if workers != 1:
+        raise ValueError(f"workers={workers!r} applies to a disorder ensemble (processes sharing the realizations): give disorder=..., or drop workers")
     if isinstance(system, SiteLattice):  # multi-site cells, material films: every part at once
         if part != "total":
             raise ValueError(f"part={part!r}: a SiteLattice response holds every part (SiteResponse['fermi_sea'], ...); call response() without part")

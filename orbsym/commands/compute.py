@@ -7,6 +7,7 @@ Examples::
     orbsym compute trilayer --m-L y --m-R y --rkky --json --out rkky.json
     orbsym compute trilayer --N-x 400 --engine greens --N-y inf --quantities free_energy,currents
     orbsym compute bilayer --N-x 25 --N-y 64 --N-z 64 --m-FM x --quantities torques   # a film
+    orbsym compute trilayer --N-x 12 --N-y 16 --disorder anderson:1.0,vacancies:0.02 --realizations 20 --out dis.nc
 
 ``--engine`` picks the solver (``auto``, ``dense``, ``greens``; both outputs record the engine that
 ran); ``--N-y inf`` is the thermodynamic limit in y (the k integral; the output records its rule
@@ -27,6 +28,14 @@ commands: ``compute`` and ``response`` use the paper's 25 x 800, ``N_FM = 1``, `
 ``--out FILE`` writes the output to ``FILE`` atomically (temporary file + rename,
 :mod:`orbsym.io`): a failed or interrupted run leaves the previous ``FILE`` (or none), never half
 of one.  Bad values are reported in one line (exit status 2) before anything is computed.
+
+Disorder (:mod:`orbsym.commands.disorder_options`): ``--disorder KIND:STRENGTH[,...]``,
+``--disorder-file FILE.npz``, ``--realizations N``, ``--seed S`` run an ensemble of the Gamma-only
+supercell of the ``N_x x N_y`` torus (:func:`orbsym.systems.solve` with ``disorder=``); ``--workers``
+then shares the realizations; ``--out`` must be ``FILE.nc`` (the ensemble Dataset, resumable); the
+summary (text, or ``--json``) gives the disorder, seeds, engine, units, the worst balance residual and
+per-column means with standard errors.  ``--quantities`` takes ``densities``, ``currents``,
+``free_energy`` there.  ``--N-y inf`` and ``--rkky`` do not apply.
 
 Magnetizations: an axis (``x``, ``-y``), a vector ``mx,my,mz`` or angles ``theta,phi`` (radians,
 with ``--m`` as magnitude).  Conventions (units of t, bond counted once, F per row):
@@ -96,7 +105,10 @@ def add_arguments(parser):
         help="dense (Bloch diagonalization, the reference), greens (recursive Green's functions, linear in N_x) "
         "or auto (the faster by the cost model of orbsym.numeric.engines) (default: auto)",
     )
-    parser.add_argument("--workers", type=int, default=1, metavar="N", help="processes sharing the k-points (default: 1)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N", help="processes sharing the k-points, or the realizations with --disorder (default: 1)")
+    from .disorder_options import add_disorder_arguments
+
+    add_disorder_arguments(parser, "compute")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--out", default=None, metavar="FILE", help="write the output to FILE (atomically) instead of stdout")
     from ..execution import add_progress_argument
@@ -527,6 +539,12 @@ def run(args):
     from ..systems import rkky, solve
 
     check_applicable(args)
+    from .disorder_options import check_disorder_options
+
+    disorder = check_disorder_options(args, refuse=(
+        ("--N-y inf", args.N_y == math.inf, "a disordered sample is a finite torus (the Gamma-only supercell of N_y transverse cells): give an integer --N-y"),
+        ("--rkky", args.rkky, "J = F_AP - F_P of a disordered trilayer is not implemented (run two ensembles with --m-R along +-m_L and subtract)"),
+    ))
     from ..workflows.sweeps.inputs import split_list
 
     if not str(args.quantities).replace(",", "").strip():
@@ -542,6 +560,8 @@ def run(args):
     for name, v in (("--T", args.T), ("--mu", args.mu), ("--t", args.t), ("--m", args.m), ("--gamma", args.gamma), ("--tp", args.tp), ("--w", args.w)):
         if v is not None:
             real_number(name, v, bound=ENERGY_LIMIT)
+    if disorder is not None:
+        return _run_disorder(args, qs, disorder)
     target = _check_out(args.out)
     if args.rkky and args.geometry != "trilayer":
         raise ValueError("--rkky needs the trilayer geometry (J = F_AP - F_P between the two FMs)")
@@ -581,6 +601,62 @@ def run(args):
 
         with atomic_write(target) as fh:
             fh.write(text + "\n")
+    return 0
+
+
+#: ``--quantities`` of a disorder ensemble -> the ensemble's observables.
+DISORDER_QUANTITIES = {"free_energy": "free_energy", "densities": "density", "currents": "boundary_current"}
+
+
+def _run_disorder(args, qs, disorder):
+    """``--disorder``: the ensemble of Gamma-only supercells (:func:`orbsym.systems.disorder_ensemble`) and its summary."""
+    from ..execution import progress_output
+    from ..systems import disorder_ensemble
+    from .disorder_options import check_out, summary_record, summary_text, supercell_estimate, terms_with_file
+
+    terms, n, seed = disorder
+    default = args.quantities == "densities,currents,torques,free_energy"
+    if default:
+        qs = list(DISORDER_QUANTITIES)
+    bad = [q for q in qs if q not in DISORDER_QUANTITIES]
+    if bad:
+        raise ValueError(f"--quantities {bad[0]} does not apply to a disorder ensemble (it stores {', '.join(DISORDER_QUANTITIES)}: "
+                         "densities per site, x currents through the column boundaries, F per transverse cell)")
+    if not math.isfinite(args.T) or args.T < 0:
+        raise ValueError(f"--T must be a finite temperature >= 0 (units of t), got {args.T!r}")
+    from ..numeric.checks import ENERGY_LIMIT, real_number
+
+    for name, v in (("--T", args.T), ("--mu", args.mu), ("--t", args.t), ("--m", args.m), ("--gamma", args.gamma), ("--tp", args.tp), ("--w", args.w)):
+        if v is not None:
+            real_number(name, v, bound=ENERGY_LIMIT)
+    if args.workers < 1:
+        raise ValueError(f"--workers must be an integer >= 1, got {args.workers}")
+    target = check_out(args.out)
+    user = _user_metal(args.metal_model) if args.metal_model else None
+    if user is not None:
+        check_model_dimension(args.metal_model, user[0], args.N_z)
+    if min(args.N_x, args.N_y, args.N_FM) < 1:
+        _system(args, user)  # the geometry reports the bad size with its allowed range
+    dim = user[0].dim if user else (2 if (args.basis == "spin" or args.metal == "am") else 3)
+    est = supercell_estimate(args.N_x, args.N_y, args.N_z, dim, n, args.workers)
+    system = _system(args, user)
+    terms = terms_with_file(args, system, terms)
+    attrs = {"command": "orbsym compute", "command_disorder": args.disorder or "", "disorder_file": str(args.disorder_file or "")}
+    with progress_output(args.progress, est.seconds / max(1, min(args.workers, n))) as show:
+        ds = disorder_ensemble(system, args.T, terms, n if args.disorder is not None else None, seed if args.disorder is not None else None,
+                               workers=args.workers, engine=args.engine, out=target, progress=show,
+                               attrs=attrs, observables=[DISORDER_QUANTITIES[q] for q in qs])
+    rec = summary_record(ds, system, args.T, args, {"engine_requested": args.engine, "defaults_used": {
+        k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in getattr(args, "_defaulted", {}).items()}})
+    if args.json:
+        print(json.dumps(rec, allow_nan=False))
+        return 0
+    s = rec["system"]
+    sizes = ", ".join(f"{k}={s[k]}" for k in ("N_x", "N_y", "N_z", "N_FM") if s.get(k) is not None)
+    head = [f"system: {s['geometry']} ({s['basis']} basis, interface={s['interface']}), {sizes}, T={args.T} (clean; disorder below)"]
+    if rec["defaults_used"]:
+        head.append("defaults used: " + ", ".join(f"{k} {v}" for k, v in rec["defaults_used"].items()))
+    print(summary_text(rec, head) + (f"\nwrote {target}" if target is not None else ""))
     return 0
 
 

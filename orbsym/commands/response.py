@@ -6,6 +6,7 @@ Examples::
     orbsym response bilayer --metal-model cubic.py --N-z 32 --field z --m-FM x --out film_Ez.nc
     orbsym response bilayer --gamma 0.5 --scan mu=-1,-0.5,0,0.5 --out torque_vs_mu.csv
     orbsym response bulk --metal-model nnn.py --mu-range=-4:4:81 --N-k 400 --out ohc.csv
+    orbsym response bilayer --metal-model nnn.py --N-x 10 --N-y 12 --disorder anderson:0.5 --realizations 16 --out dis.nc
 
 Geometries ``trilayer``/``bilayer`` (options as ``orbsym compute``; ``--metal-model FILE.py`` takes a
 model from ``orbsym hoppings --neighbours nn+nnn``): per column, the response of the densities
@@ -58,6 +59,14 @@ attribute ``points`` holds the full record of every scan point (system, T, eta, 
 value); ``system`` holds the parameters common to all points (a scanned one as the list of its
 values).  Units (stated in every output): response per unit force ``q E_y`` (``q E_z`` with
 ``--field z``), ``e = hbar = a = 1``, energies in units of t (:mod:`orbsym.response`).
+
+Disorder (trilayer/bilayer; :mod:`orbsym.commands.disorder_options`): ``--disorder KIND:STRENGTH[,...]``,
+``--disorder-file FILE.npz``, ``--realizations N``, ``--seed S`` run an ensemble of the Kubo response
+(part ``total``) of the Gamma-only supercell of the ``N_x x N_y`` torus (:func:`orbsym.response.response`
+with ``disorder=``), the driven per-site balance checked in every realization; ``--workers`` then
+shares the realizations, ``--out`` must be ``FILE.nc``; ``--scan`` and the ``bulk`` geometry are refused
+(bulk disorder: the real-space Chebyshev Kubo-Bastin engine, :mod:`orbsym.numeric.chebyshev`, or the
+Born-broadened k-space Kubo, ``orbsym.materials.born``).
 
 Progress (``--progress {auto,on,off}``, :func:`orbsym.execution.progress_output`, the policy of every
 long-running command): a tqdm bar on a terminal (:func:`orbsym.execution.progress_enabled`), one line at the start, every 30 s
@@ -154,7 +163,10 @@ def add_arguments(parser):
     parser.add_argument("--N-k", dest="N_k", type=_count("--N-k", 2), default=400, help="bulk only: k points per direction (default %(default)s)")
     parser.add_argument("--mu-range", dest="mu_range", default=None, metavar="A:B:N", help="bulk only: N chemical potentials from A to B (default: --mu); write --mu-range=-4:4:81 for a negative A")
     parser.add_argument("--polarization", type=_choice("polarization", ("x", "y", "z")), metavar="{x,y,z}", default="z", help="bulk only: component J_a of the Hall current (default %(default)s)")
-    parser.add_argument("--workers", type=int, default=1, metavar="N", help="local processes sharing the scan points, one BLAS thread each (default: 1)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N", help="local processes sharing the scan points (with --disorder: the realizations), one BLAS thread each (default: 1)")
+    from .disorder_options import add_disorder_arguments
+
+    add_disorder_arguments(parser, "response")
     add_progress_argument(parser)
     parser.add_argument("--json", action="store_true", help="print the whole result (the document of --out FILE.json) on stdout instead of the summary")
     parser.add_argument("--out", default=None, metavar="FILE", help="write FILE.nc, FILE.csv or FILE.json atomically (the summary is still printed)")
@@ -823,8 +835,18 @@ def run(args):
 
     given = _given(args)
     check_applicable(args, given)
+    from .disorder_options import check_disorder_options
+
+    disorder = check_disorder_options(args, refuse=(
+        ("`orbsym response bulk`", args.geometry == "bulk",
+         "a disordered bulk crystal has no k grid; its orbital Hall conductivity comes from the real-space Chebyshev Kubo-Bastin engine "
+         "(orbsym.numeric.chebyshev) or the Born-broadened k-space Kubo (orbsym.materials.born); --disorder takes trilayer and bilayer"),
+        ("--scan", args.scan is not None, "an ensemble is one parameter point; run one ensemble per value (with the same --seed)"),
+    ))
     _fill_defaults(args)
     _validate(args)
+    if disorder is not None:
+        return _run_disorder(args, given, disorder)
     target = _check_out(args.out)
     scan_name, values = _scan(args.scan, args.geometry, given, args.metal_model, args.basis)
     if args.field == "z" and args.N_z is None and scan_name != "N_z":
@@ -872,6 +894,47 @@ def run(args):
         return 0
     lines = [head] + ([zero] if zero else []) + ([f"wrote {target}"] if target is not None else ["", detail])
     print("\n".join(lines))
+    return 0
+
+
+def _run_disorder(args, given, disorder):
+    """``--disorder``: the ensemble of Kubo responses of Gamma-only supercells and its summary."""
+    from ..execution import progress_output
+    from ..response import DEFAULT_ETA
+    from ..systems import disorder_ensemble
+    from .compute import _system, _user_metal, check_model_dimension
+    from .disorder_options import check_out, summary_record, summary_text, supercell_estimate, terms_with_file
+
+    terms, n, seed = disorder
+    target = check_out(args.out)
+    if args.field == "z" and args.N_z is None:
+        raise ValueError("--field z (E_z) needs a film, periodic in z: give --N-z N (cells along z); a 2D system has E_y only")
+    user = _user_metal(args.metal_model) if args.metal_model else None
+    if user is not None:
+        check_applicable(args, given, user)
+        check_model_dimension(args.metal_model, user[0], args.N_z)
+        _check_file_names(args, user)
+    dim = user[0].dim if user else (2 if args.basis == "spin" else 3)
+    est = supercell_estimate(args.N_x, args.N_y, args.N_z, dim, n, args.workers, response=True)
+    system = _system(args, None if user is None else (user[0], dict(user[1])))
+    terms = terms_with_file(args, system, terms)
+    eta = DEFAULT_ETA if args.eta is None else args.eta
+    attrs = {"command": "orbsym response", "command_disorder": args.disorder or "", "disorder_file": str(args.disorder_file or "")}
+    with progress_output(args.progress, est.seconds / max(1, min(args.workers, n))) as show:
+        ds = disorder_ensemble(system, args.T, terms, n if args.disorder is not None else None, seed if args.disorder is not None else None,
+                               workers=args.workers, response=args.field, eta=eta, part="total", out=target, progress=show, attrs=attrs)
+    defaults = _defaults_used(args, given, None)
+    rec = summary_record(ds, system, args.T, args, {"eta": eta, "field": args.field, "part": "total", "defaults_used": defaults})
+    if args.json:
+        print(json.dumps(rec, allow_nan=False))
+        return 0
+    s = rec["system"]
+    sizes = ", ".join(f"{k}={s[k]}" for k in ("N_x", "N_y", "N_z", "N_FM") if s.get(k) is not None)
+    head = [f"system: {s['geometry']} ({s.get('basis')} basis, interface={s['interface']}), {sizes} (clean; disorder below)",
+            f"linear response to E_{args.field} (part total, per unit force q E_{args.field}), T={args.T:g}, eta={eta:g}"]
+    if defaults:
+        head.append("defaults used: " + ", ".join(f"{k} {v}" for k, v in defaults.items()))
+    print(summary_text(rec, head) + (f"\nwrote {target}" if target is not None else ""))
     return 0
 
 

@@ -61,7 +61,9 @@ A balance off by more than :data:`BALANCE_TOL` (relative to its largest term, or
 
 Disorder ensembles
 ------------------
-On a finite sample (transverse dimension 0), ``--disorder KIND:STRENGTH[,...]`` runs an ensemble of
+On a finite sample (transverse dimension 0) or a periodic lattice (each realization its Gamma-only supercell,
+:func:`orbsym.numeric.disorder.supercell`: the ``N_x x N_y`` torus with disorder, arrays ``(N_x, R, ...)`` with
+``R = N_y``, films ``N_y N_z``), ``--disorder KIND:STRENGTH[,...]`` runs an ensemble of
 ``--realizations N`` (default 1) disordered copies of the file's clean ``lattice`` with seeds ``S, S+1, ...``
 (``--seed S``, default 0), through :func:`orbsym.workflows.ensembles.ensemble` (realization ``r`` is
 :func:`orbsym.numeric.disorder.realize` of the clean sample with seed ``S + r``).  Kinds (:data:`DISORDER_KINDS`;
@@ -81,8 +83,9 @@ of shape ``(N_x, width)`` (a potential times 1), ``(N_x, width, n)`` (diagonal) 
 mask ``(N_x, width, n_sites)``; any other key is refused.  It may be combined with ``--disorder``.  Modes: the
 equilibrium solve (``--engine`` as above, resolved once on the clean sample) and ``--transport`` (every
 realization between two CLEAN leads, the clean sample's end slices continued, or the file's ``left`` /
-``right``; ``--bias``, ``--n-energy`` as above); ``--response`` (a finite sample has no periodic direction)
-and ``--evolve`` are refused, and so are ``--quantities`` and ``--csv`` (the ensemble writes its own
+``right``; ``--bias``, ``--n-energy`` as above; finite samples) and ``--response`` (periodic lattices: the Kubo
+response of every realization, its driven balance checked; the summary gives the largest averaged ``J_z``
+accumulation); ``--evolve`` is refused, and so are ``--quantities`` and ``--csv`` (the ensemble writes its own
 Dataset).  The summary line gives the mean and standard error ``s / sqrt(N)`` of the free energy of the
 sample (equilibrium), the conductance in ``e^2/h`` (linear response) or the Landauer current (bias), and the
 largest balance residual over the realizations (a residual above :data:`BALANCE_TOL`: exit status 1).
@@ -94,7 +97,7 @@ interruption, ``--restart`` discards them.  ``--workers N`` shares the realizati
 (one BLAS thread each) and ``--scheduler ADDRESS`` sends them to a dask.distributed scheduler; the numbers do
 not depend on either.  Refused before any work (exit status 2): a negative strength, an
 unknown kind (the allowed ones listed), ``--realizations`` < 1, ``--seed``/``--realizations`` without
-``--disorder``, disorder on a periodic lattice, explicit arrays of the wrong shape or unknown keys, vacancies
+``--disorder``, ``--transport`` with disorder on a periodic lattice, ``--response`` on a finite sample, explicit arrays of the wrong shape or unknown keys, vacancies
 that leave a whole slice empty with ``--transport`` (the leads are disconnected), and an ensemble whose
 estimated memory or time exceeds the limits (the estimate in the message).
 
@@ -390,7 +393,9 @@ def load_disorder_file(path, lat):
 
     Keys: ``potential_<site>`` (``(N_x, width)`` potentials times 1, ``(N_x, width, n)`` diagonals or
     ``(N_x, width, n, n)`` Hermitian matrices, units of t, ADDED to the site's on-site matrices) and
-    ``vacancies`` (``(N_x, width, n_sites)``, bool or 0/1).  Any other key is refused."""
+    ``vacancies`` (``(N_x, width, n_sites)``, bool or 0/1).  Any other key is refused.  A periodic ``lat``
+    (its Gamma-only supercell, :func:`orbsym.numeric.disorder.supercell`): ``width`` is the number of
+    transverse cells ``R = N_y`` (films ``N_y N_z``, ``r = y N_z + z``)."""
     import numpy as np
 
     from ..numeric.disorder import Potential, VacancyMask
@@ -407,7 +412,9 @@ def load_disorder_file(path, lat):
         raise ValueError(f"--disorder-file {f!r} is not a readable .npz file ({type(exc).__name__}: {' '.join(str(exc).split())[:160]})") from None
     if not arrays:
         raise ValueError(f"--disorder-file {f!r} holds no arrays; keys: {', '.join(DISORDER_FILE_KEYS)}")
-    N_x, W, ns = lat.N_x, lat.width, len(lat.names)
+    periodic = lat.transverse_dimension != 0
+    N_x, W, ns = lat.N_x, (lat.N_y * (lat.N_z or 1) if periodic else lat.width), len(lat.names)
+    wname = ("R = N_y" + (" N_z" if lat.transverse_dimension == 2 else "")) if periodic else "width"
     terms = []
     for key in sorted(arrays):
         a = arrays[key]
@@ -416,13 +423,13 @@ def load_disorder_file(path, lat):
             n = int(lat.orbitals[lat.names.index(site)])
             shapes = [(N_x, W), (N_x, W, n), (N_x, W, n, n)]
             if a.shape not in shapes:
-                raise ValueError(f"--disorder-file {f!r}: {key} has shape {a.shape}; allowed: {' or '.join(str(t) for t in shapes)} (N_x, width[, n[, n]]) for site {site!r}")
+                raise ValueError(f"--disorder-file {f!r}: {key} has shape {a.shape}; allowed: {' or '.join(str(t) for t in shapes)} (N_x, {wname}[, n[, n]]) for site {site!r}")
             if not np.issubdtype(a.dtype, np.number) or not np.all(np.isfinite(a)):
                 raise ValueError(f"--disorder-file {f!r}: {key} must hold finite numbers (units of t), got dtype {a.dtype}")
             terms.append(Potential(site, a))
         elif key == "vacancies":
             if a.shape != (N_x, W, ns) or not (a.dtype == bool or (np.issubdtype(a.dtype, np.integer) and np.isin(a, (0, 1)).all())):
-                raise ValueError(f"--disorder-file {f!r}: vacancies must be a bool (or 0/1) array of shape (N_x, width, n_sites) = {(N_x, W, ns)}, got {a.dtype} {a.shape}")
+                raise ValueError(f"--disorder-file {f!r}: vacancies must be a bool (or 0/1) array of shape (N_x, {wname}, n_sites) = {(N_x, W, ns)}, got {a.dtype} {a.shape}")
             terms.append(VacancyMask(a.astype(bool)))
         else:
             allowed = [f"potential_{name}" for name in lat.names] + ["vacancies"]
@@ -443,9 +450,9 @@ def _disorder_options(args, mode):
                 raise ValueError(f"{flag} applies only to a disorder ensemble: add {need}, or drop {flag}")
         return None
     flag = "--disorder" if args.disorder is not None else "--disorder-file"
-    if mode in ("response", "evolve"):
-        why = "a finite sample has no periodic direction for the field" if mode == "response" else "real-time disorder ensembles are not supported"
-        raise ValueError(f"{flag} applies to the equilibrium solve and --transport, not to --{mode} ({why})")
+    if mode == "evolve":
+        raise ValueError(f"{flag} applies to the equilibrium solve, --response (periodic lattices) and --transport (finite samples), not to --evolve "
+                         "(real-time disorder ensembles are not supported)")
     for other, on in (("--quantities", args.quantities is not None), ("--csv", args.csv is not None)):
         if on:
             raise ValueError(f"{other} does not apply to a disorder ensemble (it writes its own Dataset with --out: every realization, the means and standard errors): drop {other}")
@@ -475,14 +482,18 @@ def _identity(lat):
 
 
 def _run_disorder(args, mode, lat, T, eta_file, ns, targets, options):
-    """``--disorder`` / ``--disorder-file``: :func:`orbsym.workflows.ensembles.ensemble` on the file's finite sample."""
+    """``--disorder`` / ``--disorder-file``: :func:`orbsym.workflows.ensembles.ensemble` on the file's clean sample
+    (finite: equilibrium or transport; periodic: equilibrium or response, each realization the Gamma-only supercell)."""
     import functools
 
     terms, n, seed = options
     f = str(args.file)
-    if lat.transverse_dimension != 0:
-        raise ValueError(f"disorder needs a finite sample (transverse dimension 0: SiteLattice(..., width=W)); the lattice of {f!r} is periodic "
-                         f"(transverse dimension {lat.transverse_dimension}, N_y = {lat.N_y}): a random configuration breaks the k-grid symmetry")
+    if lat.transverse_dimension != 0 and mode == "transport":
+        raise ValueError(f"--transport with disorder needs a finite sample (transverse dimension 0: SiteLattice(..., width=W)); the lattice of {f!r} "
+                         f"is periodic (transverse dimension {lat.transverse_dimension}, N_y = {lat.N_y}): its leads would be periodic too")
+    if lat.transverse_dimension == 0 and mode == "response":
+        raise ValueError(f"--response {args.response} needs a periodic direction; the lattice of {f!r} is a finite sample (transverse dimension 0, "
+                         f"width {lat.width}): build it with N_y (E_y) or N_y and N_z (E_y, E_z)")
     if args.disorder_file is not None:
         terms = terms + load_disorder_file(args.disorder_file, lat)
     if mode == "transport":
@@ -510,6 +521,9 @@ def _run_disorder(args, mode, lat, T, eta_file, ns, targets, options):
 
 def _run_ensemble(args, mode, lat, T, ns, terms, seeds, factory, out, run_on):
     """The ensemble of :func:`_run_disorder` on ``run_on`` (``workers``, ``executor``) and its summary line."""
+    import numpy as np
+
+    from ..numeric.checks import ENERGY_LIMIT, real_number
     from ..workflows.ensembles import ensemble
 
     f, n = str(args.file), len(seeds)
@@ -522,23 +536,42 @@ def _run_ensemble(args, mode, lat, T, ns, terms, seeds, factory, out, run_on):
         what = (f"transport, engine {ds.attrs['engine']}, " + ("linear response" if args.bias is None else f"bias V={args.bias:g} (mu_L,R = mu +- V/2)")
                 + f", T={T:g}")
         name = "conductance <G>" if args.bias is None else "Landauer current <I>"
+    elif mode == "response":
+        from ..response import DEFAULT_ETA
+
+        eta = _one_place("--eta", args.eta, "eta", ns.get("eta"), args.file, DEFAULT_ETA)
+        real_number("eta", eta, minimum=0.0, strict=True, bound=ENERGY_LIMIT)
+        ds = ensemble(factory, terms, seeds, T, response=args.response, eta=eta, out=out, restart=args.restart, tol=BALANCE_TOL, progress=None, **run_on,
+                      attrs={"source_file": f, "command_disorder": args.disorder or "", "disorder_file": str(args.disorder_file or "")})
+        key, unit, name = None, "", ""
+        what = f"engine {ds.attrs['engine']}, T={T:g}, eta={eta:g}"
     else:
         requested = args.engine or "auto"
-        engine = _auto_engine(lat, T) if requested == "auto" else requested
-        _check_size(lat, engine, T, None)  # one realization (greens: nearest-slice bonds only)
+        # a periodic sample runs as its Gamma-only supercell (one k point): auto is dense there (orbsym.systems.disorder_ensemble)
+        engine = ("dense" if lat.transverse_dimension else _auto_engine(lat, T)) if requested == "auto" else requested
+        _check_size(lat, engine, T, None)  # the clean sample (greens: nearest-slice bonds only); the ensemble sizes the supercell
         ds = ensemble(factory, terms, seeds, T, engine=engine, out=out, restart=args.restart, tol=BALANCE_TOL, progress=None, **run_on,
                       attrs={"source_file": f, "command_disorder": args.disorder or "", "disorder_file": str(args.disorder_file or ""),
                              "engine_requested": requested})
-        key, unit, name = "free_energy", "t", "free energy of the sample <F>"
+        key, unit = "free_energy", "t"
+        name = "free energy per transverse cell <F>" if lat.transverse_dimension else "free energy of the sample <F>"
         what = f"engine {ds.attrs['engine']}{' (auto)' if requested == 'auto' else ''}, T={T:g}"
-    err = float(ds[f"{key}_stderr"])
+    if key is None:  # response: the largest averaged accumulation of J_z and its standard error
+        dz = ds["density_mean"].sel(polarization="z").values
+        at = np.unravel_index(int(np.abs(dz).argmax()), dz.shape)
+        err = float(ds["density_stderr"].sel(polarization="z").values[at])
+        mean = float(dz[at])
+        name, unit = f"largest |<J_z accumulation>| (x, row, site = {tuple(int(i) for i in at)})", "per unit force q E"
+    else:
+        err = float(ds[f"{key}_stderr"])
+        mean = float(ds[f"{key}_mean"])
     spread = f" +- {err:.3g} (standard error)" if n > 1 else " (1 realization: no standard error)"
     kinds = args.disorder if args.disorder is not None else ""
     if args.disorder_file is not None:
         kinds = (kinds + " + " if kinds else "") + f"explicit arrays of {str(args.disorder_file)!r}"
     seeds_text = f", seeds {seeds[0]}..{seeds[-1]}" if args.disorder is not None else ""
     print("; ".join([_geometry(lat) + " (clean)", f"disorder {kinds}, {n} realization{'s' if n != 1 else ''}{seeds_text}", what,
-                     f"{name} = {float(ds[f'{key}_mean']):.10g}{spread} {unit}",
+                     f"{name} = {mean:.10g}{spread} {unit}",
                      f"max balance residual over realizations {ds.attrs['max_balance_residual']:.2e}"]))
     return 0
 

@@ -420,11 +420,20 @@ class SiteLattice:
         self.n_slices = self.N_x // self.merge_x
         self.slice_N_y = self.N_y // self.merge_y if self.transverse_dimension >= 1 else 1
 
+    @property
+    def gamma_only(self):
+        """True for a periodic lattice whose slices hold every transverse cell (``N_y = m_y``; films also
+        ``N_z = 1``): one k point, ``k = 0``.  Such a lattice (the supercell of
+        :func:`orbsym.numeric.disorder.supercell`) takes per-cell on-site matrices and vacancies like a finite
+        sample: every cell is its own row of the slice, and the wrap bonds are those of the period."""
+        return self.transverse_dimension >= 1 and self.slice_N_y == 1 and (self.N_z or 1) == 1
+
     def _finite_only(self, what, value):
-        if value is not None and self.transverse_dimension != 0:
+        if value is not None and self.transverse_dimension != 0 and not self.gamma_only:
             raise ValueError(
                 f"{what} is for finite samples (transverse dimension 0, width=...): in a periodic direction (N_y) a per-cell "
-                "change breaks the translation symmetry the k grid needs; use width=..., or per-x on-site matrices in cells"
+                "change breaks the translation symmetry the k grid needs; use width=..., per-x on-site matrices in cells, or the "
+                "Gamma-only supercell (orbsym.numeric.disorder.supercell: N_y = 1, the whole period in one cell)"
             )
 
     def _cell(self, key, what):
@@ -529,7 +538,7 @@ class SiteLattice:
             "merge_x": self.merge_x,
             "merge_y": self.merge_y,
             "slice_states": self.slice_states,
-            **({"vacancies": int(self.vacant.sum()), "onsite_overrides": self.n_onsite_overrides} if self.transverse_dimension == 0 else {}),
+            **({"vacancies": int(self.vacant.sum()), "onsite_overrides": self.n_onsite_overrides} if self.transverse_dimension == 0 or self.vacant.any() or self.n_onsite_overrides else {}),
         }
 
     @property

@@ -6,7 +6,11 @@ sample of ``factory()``) and solves it (:meth:`SiteLattice.solve`, the thermal s
 :func:`orbsym.numeric.sites_transport.site_transport`).  Realizations run through the execution layer
 (:mod:`orbsym.execution`: serial, a local process pool or any executor such as dask), in chunks of
 ``chunk`` realizations; everything is checked and the whole ensemble estimated before any realization
-runs.  One labeled Dataset comes back::
+runs.  Periodic samples (``N_y``; films ``N_y x N_z``) run as their Gamma-only supercell (the ``N_x x N_y``
+torus with disorder, :func:`orbsym.numeric.disorder.supercell`): ``row`` is then the transverse cell
+``r = y`` (films ``y N_z + z``) and the free energy and boundary current are per transverse cell (the
+normalization of the clean periodic lattice, which a zero-strength ensemble reproduces).
+One labeled Dataset comes back::
 
     <var>              [realization, ...]   every realization (the per-site profiles included)
     <var>_mean         [...]                the ensemble average  <X> = n^-1 sum_r X_r
@@ -212,13 +216,36 @@ def run_equilibrium_realization(factory, disorder, seed, T, observables, engine)
     As :func:`orbsym.workflows.sweeps.sites.run_site_point` (same variables and shapes), with a
     stronger ``balance_residual``: the largest of ``|d<O_i>/dt - (-div_i j + tau_i)|`` (the decomposition)
     and ``|-div_i j + tau_i|`` (stationarity of the thermal state) over sites and the charge, ``J_x, J_y, J_z``.
+    A periodic sample is solved as its Gamma-only supercell and reported in its own layout
+    (:meth:`orbsym.numeric.disorder.Realization.observables`: ``density`` ``(4, N_x, R, n_sites)``, the free
+    energy and boundary current per transverse cell).
     """
-    lat = realization_lattice(factory, disorder, seed)
-    obs = lat.solve(T, engine=engine)
+    from ..numeric.disorder import realize
+
+    clean = factory()
+    r = realize(clean, disorder, seed=seed)
+    obs = r.observables(r.lattice.solve(T, engine=engine))
     worst = 0.0
     for p in _POLS:
         worst = max(worst, float(np.abs(obs.continuity_residual(p)).max(initial=0.0)), float(np.abs(obs.torque(p) - obs.divergence(p)).max(initial=0.0)))
-    return {"balance_residual": np.array(worst), **site_profiles(obs, lat, observables)}
+    return {"balance_residual": np.array(worst), **site_profiles(obs, clean, observables)}
+
+
+def run_response_realization(factory, disorder, seed, T, observables, field, eta, part):
+    """One realization's Kubo response to a uniform field ``E_field`` (module level: runs in the workers).
+
+    :meth:`SiteLattice.respond` of the realization (periodic samples: the Gamma-only supercell, whose velocity
+    is the parent's, per real ``E``), which checks the driven per-site balance ``-div j + tau = eta <J> + D``
+    (:class:`orbsym.numeric.sites.BalanceError`); ``balance_residual`` is its largest residual
+    (:attr:`SiteResponse.max_abs_residual`), ``density`` and ``boundary_current`` those of ``part`` in the
+    layout of the sample (per unit force ``q E``).
+    """
+    from ..numeric.disorder import realize
+
+    clean = factory()
+    r = realize(clean, disorder, seed=seed)
+    resp = r.lattice.respond(T, eta, field=field)
+    return {"balance_residual": np.array(float(resp.max_abs_residual)), **site_profiles(r.observables(resp[part]), clean, observables)}
 
 
 def run_chunk(factory, terms, items, mode):
@@ -226,10 +253,6 @@ def run_chunk(factory, terms, items, mode):
     (module level: one task of the execution layer).
 
     A realization that raises is reported with its error (the others of the chunk are kept)."""
-    import functools
-
-    from .sweeps.sites import run_site_point
-
     rows = []
     for i, seed in items:
         try:
@@ -238,8 +261,7 @@ def run_chunk(factory, terms, items, mode):
             elif mode["response"] is None:
                 d = run_equilibrium_realization(factory, terms, seed, mode["T"], mode["observables"], mode["engine"])
             else:
-                build = functools.partial(realization_lattice, factory, terms)
-                d = run_site_point(build, {"seed": seed}, mode["T"], mode["observables"], mode["response"], mode["eta"], mode["engine"], mode["part"])
+                d = run_response_realization(factory, terms, seed, mode["T"], mode["observables"], mode["response"], mode["eta"], mode["part"])
             rows.append((i, d, None))
         except Exception as exc:  # noqa: BLE001 - reported with the seed
             rows.append((i, None, f"{type(exc).__name__}: {' '.join(str(exc).split())}"))
@@ -346,7 +368,9 @@ def ensemble(factory, disorder, seeds, T, observables=None, response=None, eta=N
     Parameters
     ----------
     factory : callable
-        ``factory() -> SiteLattice``, the clean finite sample (transverse dimension 0); called once here
+        ``factory() -> SiteLattice``, the clean sample: finite (transverse dimension 0), or periodic (``N_y``,
+        films ``N_y, N_z``: every realization is its Gamma-only supercell, :func:`orbsym.numeric.disorder.supercell`,
+        the torus with disorder; equilibrium and response only, no transport); called once here
         (checks, estimate, fingerprint) and once per realization where it runs.  Picklable for process
         pools (a module-level function or a :func:`functools.partial` of one).
     disorder : disorder term or sequence of terms
@@ -360,8 +384,9 @@ def ensemble(factory, disorder, seeds, T, observables=None, response=None, eta=N
         (:func:`~orbsym.workflows.sweeps.sites.sweep_sites`); transport: from :data:`TRANSPORT_OBSERVABLES`
         (``conductance`` in linear response only).  Default: all that apply.
     response, eta, part
-        As :func:`orbsym.workflows.sweeps.sites.sweep_sites` (a finite sample has no periodic direction:
-        responses need periodic samples, which disorder does not take).
+        As :func:`orbsym.workflows.sweeps.sites.sweep_sites`: the Kubo response of every realization to a uniform
+        field along a periodic direction (periodic samples only; a finite sample has none), its driven per-site
+        balance ``-div j + tau = eta <J> + D`` checked in every realization.
     executor, workers
         As :func:`sweep_sites`: None (serial for ``workers == 1``, else a local process pool), ``"serial"``,
         ``"process"`` or a :class:`concurrent.futures.Executor` (e.g. dask ``client.get_executor()``).
@@ -414,10 +439,10 @@ def ensemble(factory, disorder, seeds, T, observables=None, response=None, eta=N
         seeds); the others are kept (and stored with ``out``).
     """
     from ..numeric.budget import check_resources
-    from ..numeric.disorder import KINDS, realize
+    from ..numeric.disorder import KINDS, realize, supercell
     from ..numeric.sites import SiteLattice
     from ..numeric.thermo import check_temperature
-    from .sweeps.sites import SITE_OBSERVABLES, _check_observables, _point_estimate
+    from .sweeps.sites import SITE_OBSERVABLES, check_observables, point_estimate
 
     if not callable(factory):
         raise TypeError(f"factory must be a callable factory() -> SiteLattice (the clean sample), got {factory!r}")
@@ -465,11 +490,13 @@ def ensemble(factory, disorder, seeds, T, observables=None, response=None, eta=N
     clean = factory()
     if not isinstance(clean, SiteLattice):
         raise TypeError(f"factory() returned {type(clean).__name__}, not an orbsym.numeric.sites.SiteLattice (the clean sample)")
-    if clean.transverse_dimension != 0:
-        raise ValueError(f"disorder needs a finite sample (transverse dimension 0, width=...); factory() returned a lattice periodic along y "
-                         f"(transverse dimension {clean.transverse_dimension}, N_y = {clean.N_y}): a random configuration breaks the k-grid symmetry")
+    periodic = clean.transverse_dimension != 0
 
     if transport is not None:
+        if periodic:
+            raise ValueError(f"transport=... needs a finite sample (transverse dimension 0, width=...); factory() returned a periodic lattice "
+                             f"(transverse dimension {clean.transverse_dimension}, N_y = {clean.N_y}): its leads would be periodic too; "
+                             "use width=... for a transport ensemble")
         if response is not None or eta is not None:
             raise ValueError("transport=... and response=/eta= are different calculations: a transport ensemble has leads, no field and no relaxation rate")
         if part != "total":
@@ -492,11 +519,16 @@ def ensemble(factory, disorder, seeds, T, observables=None, response=None, eta=N
     else:
         tr = None
         engine = "dense" if engine is None else engine
-        obs = _check_observables(SITE_OBSERVABLES if observables is None else observables, response)
+        obs = check_observables(SITE_OBSERVABLES if observables is None else observables, response)
         eta = check_mode(response, eta, engine, part)
         if response is not None:
+            if engine != "dense":
+                raise ValueError(f"engine = {engine!r} applies to equilibrium solves; a response always uses the Kubo engine (leave engine unset)")
+            if part not in ("total", "fermi_surface", "fermi_sea", "drive"):
+                raise ValueError(f"unknown response part {part!r}; allowed: total, fermi_surface, fermi_sea, drive")
             clean._field_axis(response)  # a finite sample has no periodic direction: refused here
-        est_one = _point_estimate(clean, response)
+        # a periodic sample runs as its Gamma-only supercell (R transverse copies of the cell in one slice): estimate that
+        est_one = point_estimate(supercell(clean).lattice if periodic else clean, response)
 
     n_workers = 1 if executor == "serial" or (executor is None and workers == 1) else workers
 
@@ -648,13 +680,15 @@ def _check_balance(run, ds):
 def _assemble(run, results):
     from .. import __version__
     from ..numeric.disorder import describe
-    from .sweeps.sites import _assemble as assemble_sites
+    from .sweeps.sites import assemble_sites
 
     seeds, mode, clean = run["seeds"], run["mode"], run["clean"]
     n = len(seeds)
     rows = [results.get(i) for i in range(n)]
     tr = mode["transport"]
-    if tr is None:
+    if tr is None and clean.transverse_dimension != 0:
+        ds = _assemble_periodic(seeds, mode, rows, clean, run["factory"])
+    elif tr is None:
         ds = assemble_sites({"seed": seeds}, mode["observables"], rows, clean,
                             dict(T=mode["T"], eta=mode["eta"], response=mode["response"], engine=mode["engine"], part=mode["part"], factory=run["factory"]))
         ds = ds.rename({"seed": "realization"})
@@ -762,6 +796,86 @@ def _assemble_transport(seeds, mode, rows, clean, factory):
         "transverse_dimension": 0,
         "geometry": json.dumps(clean.describe(), default=repr),
         "conventions": "orbsym.conventions; site-resolved definitions: orbsym.numeric.sites (SiteObservables); transport: orbsym.numeric.sites_transport",
+    })
+    return ds
+
+
+def _assemble_periodic(seeds, mode, rows, clean, factory):
+    """The Dataset of an equilibrium or response ensemble of a periodic sample (Gamma-only supercells)."""
+    import xarray as xr
+
+    from .sweeps.core import _qualname
+    from .sweeps.points import POLARIZATION_LABELS
+
+    film = clean.transverse_dimension == 2
+    R = clean.N_y * (clean.N_z or 1)
+    resp = mode["response"]
+    what = f"linear response ({mode['part']} part) to a uniform field E_{resp}, per unit force q E" if resp else "thermal equilibrium"
+    per_force = " per unit force q E (e = hbar = a = 1)" if resp else ""
+    rowtext = "transverse cell r = y N_z + z of the torus (films)" if film else "transverse cell r = y of the torus"
+    schema = {
+        "free_energy": ((), "t per transverse cell",
+                        "grand potential F = -T sum_n ln(1 + exp(-E_n / T)) of the disordered torus (the Gamma-only supercell), divided by the "
+                        f"R = {R} transverse cells (the normalization of the clean periodic lattice)"),
+        "density": (("polarization", "x", "row", "site"), "J (charge: particles), per site" + per_force,
+                    f"{what}: <c_i^dag J_alpha c_i> per site of the disordered torus (J = 1 for the charge; the site generators otherwise); "
+                    f"row: {rowtext}; 0 at a vacancy"),
+        "boundary_current": (("polarization", "boundary"), "J t / hbar per transverse cell" + per_force,
+                             f"{what}: current of J_alpha through the boundary between x-cells b and b + 1, the sum of the bond currents "
+                             f"(eom_end - eom_start) / 2 of every bond crossing it, positive toward +x, divided by the R = {R} transverse cells"),
+        "balance_residual": ((), "J t / hbar" + per_force,
+                             "largest |residual| of the per-site balance over the sites of the torus and the polarizations: "
+                             + ("max of |d<O_i>/dt - (-div_i j + tau_i)| and |-div_i j + tau_i| (stationary thermal state)" if not resp
+                                else "-div j + tau - eta <J> - D of the driven state (SiteResponse.max_abs_residual)")
+                             + " (a check of the solve; zero to rounding)"),
+    }
+    n = len(seeds)
+    sizes = {"polarization": len(POLARIZATION_LABELS), "x": clean.N_x, "row": R, "site": len(clean.names), "boundary": max(clean.N_x - 1, 0)}
+    data = {}
+    from .sweeps.sites import SITE_OBSERVABLES
+
+    for var in [o for o in SITE_OBSERVABLES if o in mode["observables"]] + ["balance_residual"]:
+        dims, units, desc = schema[var]
+        arr = np.full((n,) + tuple(sizes[d] for d in dims), np.nan)
+        for i, r in enumerate(rows):
+            if r is not None:
+                arr[i] = r[var]
+        data[var] = (("realization",) + dims, arr, {"units": units, "description": desc})
+    coords = {"realization": np.array(seeds, dtype=np.int64)}
+    labels = {"polarization": np.array(POLARIZATION_LABELS, dtype=str), "x": np.arange(sizes["x"]), "row": np.arange(R),
+              "site": np.array(clean.names, dtype=str), "boundary": np.arange(sizes["boundary"])}
+    used = {d for v in data.values() for d in v[0]}
+    coords.update({d: v for d, v in labels.items() if d in used})
+    ds = xr.Dataset(data, coords=coords)
+    long = {"polarization": "charge (J = 1) or the site generators J_x, J_y, J_z", "x": "x-cell (stacking axis, open ends)", "row": rowtext,
+            "site": "site name inside the cell", "boundary": "boundary between x-cells b and b + 1 (labeled by its left cell b)"}
+    for d, text in long.items():
+        if d in ds.coords:
+            ds[d].attrs.update(long_name=text, units="cells" if d in ("x", "row", "boundary") else "1", description=text)
+    if film:
+        ds.coords["row_y"] = ("row", np.arange(R) // clean.N_z, {"units": "cells", "description": "y of the transverse cell r"})
+        ds.coords["row_z"] = ("row", np.arange(R) % clean.N_z, {"units": "cells", "description": "z of the transverse cell r"})
+    ds.attrs.update({
+        "factory": _qualname(factory),
+        "observables": json.dumps(list(mode["observables"])),
+        "T": float(mode["T"]),
+        "state": what,
+        "engine": (f"kubo (SiteLattice.respond of the Gamma-only supercell, field E_{resp})" if resp
+                   else f"{mode['engine']} (SiteLattice.solve of the Gamma-only supercell)"),
+        "eta": float(mode["eta"]) if resp else "none (equilibrium)",
+        "field": resp if resp else "none (equilibrium)",
+        "part": mode["part"] if resp else "none (equilibrium)",
+        "sample": (f"periodic (transverse dimension {clean.transverse_dimension}): every realization is the Gamma-only supercell of the "
+                   f"N_x x {clean.N_y}" + (f" x {clean.N_z}" if film else "") + " torus (orbsym.numeric.disorder.supercell), periodic with the "
+                   "period of the whole sample; k = 0 only"),
+        "units": "energies and T in t; densities in J (charge: particles); currents in J t / hbar; free energy and boundary current per "
+                 "transverse cell" + ("; response values per unit force q E" if resp else ""),
+        "current": "boundary_current: the sum of the bond currents (eom_end - eom_start) / 2 of every bond crossing the boundary, positive "
+                   "toward +x, per transverse cell",
+        "transverse_dimension": int(clean.transverse_dimension),
+        "transverse_cells": R,
+        "geometry": json.dumps(clean.describe(), default=repr),
+        "conventions": "orbsym.conventions; site-resolved definitions: orbsym.numeric.sites (SiteObservables); the supercell: orbsym.numeric.disorder",
     })
     return ds
 

@@ -122,7 +122,7 @@ REFUSALS = [
     (("--seed", "3"), r"--seed applies only to a disorder ensemble"),
     (("--realizations", "3"), r"--realizations applies only to a disorder ensemble"),
     (("--disorder", "anderson:1", "--seed", "-1"), r"--seed -1: seeds are integers >= 0"),
-    (("--disorder", "anderson:1", "--response", "y"), r"not to --response"),
+    (("--disorder", "anderson:1", "--response", "y"), r"--response y needs a periodic direction; .* is a finite sample"),
     (("--disorder", "anderson:1", "--evolve"), r"not to --evolve"),
     (("--disorder", "anderson:1", "--csv", "e.csv"), r"--csv does not apply to a disorder ensemble"),
     (("--disorder", "anderson:1", "--restart"), r"--restart applies to a disorder ensemble written with --out"),
@@ -152,8 +152,8 @@ def test_refusals(tmp_path, capsys, tripwire, argv, message):
 
 
 def test_refusals_that_need_the_file(tmp_path, capsys, tripwire, monkeypatch):
-    code, out, err = run(capsys, write(tmp_path, PERIODIC, "p.py"), "--disorder", "anderson:1")
-    assert code == 2 and "disorder needs a finite sample" in err and "periodic" in err
+    code, out, err = run(capsys, write(tmp_path, PERIODIC, "p.py"), "--disorder", "anderson:1", "--transport")
+    assert code == 2 and "--transport with disorder needs a finite sample" in err and "periodic" in err
     f = write(tmp_path)
     np.savez(tmp_path / "bad.npz", potential_m=np.zeros((4, 3)))
     code, out, err = run(capsys, f, "--disorder-file", tmp_path / "bad.npz")

@@ -123,8 +123,9 @@ def test_refusals():
     lat = sample()
     with pytest.raises(ValueError, match="seed is required"):
         realize(lat, Anderson(1.0))
-    with pytest.raises(ValueError, match="finite sample"):
-        realize(SiteLattice(lat.sites, [Hopping("m", "m", (1, 0), np.eye(3))], N_x=3, N_y=4), Anderson(1.0), seed=1)
+    # a periodic sample is taken through its Gamma-only supercell (tests/numeric/test_disorder_periodic.py)
+    r = realize(SiteLattice(lat.sites, [Hopping("m", "m", (1, 0), np.eye(3))], N_x=3, N_y=4), Anderson(1.0), seed=1)
+    assert r.supercell is not None and r.lattice.N_y == 1 and len(r.lattice.sites) == 4 * len(lat.sites)
     with pytest.raises(ValueError, match=r"concentration must be in \[0, 1\], got 1.5"):
         Vacancies(1.5)
     with pytest.raises(ValueError, match="distribution"):

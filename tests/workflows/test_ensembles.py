@@ -217,8 +217,8 @@ def test_vacancies_that_cut_the_sample_are_refused_before_anything_runs():
 def test_more_refusals(monkeypatch):
     with pytest.raises(ValueError, match="chunk must be an integer >= 1"):
         ensemble(clean, DIS, 2, T=0.1, chunk=0)
-    with pytest.raises(ValueError, match="finite sample"):
-        ensemble(lambda: SiteLattice(clean().sites, [Hopping("m", "m", (1, 0), -np.eye(3))], N_x=3, N_y=4), DIS, 2, T=0.1)
+    with pytest.raises(ValueError, match="transport=... needs a finite sample"):  # periodic: equilibrium and response only
+        ensemble(lambda: SiteLattice(clean().sites, [Hopping("m", "m", (1, 0), -np.eye(3))], N_x=3, N_y=4), DIS, 2, T=0.1, transport={})
     with pytest.raises(ValueError, match=r"ending in \.nc"):
         ensemble(clean, DIS, 2, T=0.1, out="e.txt")
     monkeypatch.setenv("ORBSYM_MAX_SECONDS", "0.01")  # one realization: ~4e-5 s; 10^4 of them: ~0.4 s

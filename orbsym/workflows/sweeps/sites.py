@@ -39,7 +39,7 @@ from ...execution import SerialExecutor, TaskError
 from .core import SweepError, _qualname
 from .points import POLARIZATION_LABELS
 
-__all__ = ["sweep_sites", "SITE_OBSERVABLES"]
+__all__ = ["sweep_sites", "SITE_OBSERVABLES", "check_observables", "point_estimate", "assemble_sites", "check_mode", "site_profiles", "run_site_point"]
 
 #: Observables :func:`sweep_sites` can collect (``balance_residual`` is always stored).
 SITE_OBSERVABLES = ("free_energy", "density", "boundary_current")
@@ -121,7 +121,9 @@ def _check_grid(grid):
     return out
 
 
-def _check_observables(observables, response):
+def check_observables(observables, response):
+    """The requested site observables as a tuple (checked: names from :data:`SITE_OBSERVABLES`, no
+    ``free_energy`` with a response; the default with a response drops ``free_energy``)."""
     if observables is SITE_OBSERVABLES and response is not None:  # the default: everything a response has
         observables = tuple(o for o in SITE_OBSERVABLES if o != "free_energy")
     if isinstance(observables, str):
@@ -169,7 +171,8 @@ def _point_text(point):
     return ", ".join(f"{k}={v!r}" for k, v in point.items())
 
 
-def _point_estimate(lat, response):
+def point_estimate(lat, response):
+    """Resource estimate (:mod:`orbsym.numeric.budget`) of one solve (``response=None``) or Kubo response of ``lat``."""
     from ...numeric.budget import film_estimate, kubo_estimate
 
     if response is None:
@@ -293,7 +296,7 @@ def sweep_sites(factory, grid, T, observables=SITE_OBSERVABLES, response=None, e
             raise ValueError(f"engine = {engine!r} applies to equilibrium solves; the response always uses the Kubo engine (leave engine='dense')")
         if part not in _PARTS:
             raise ValueError(f"unknown response part {part!r}; allowed: {', '.join(_PARTS)}")
-    obs = _check_observables(observables, response)
+    obs = check_observables(observables, response)
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
     workers = int(workers)
@@ -332,7 +335,7 @@ def sweep_sites(factory, grid, T, observables=SITE_OBSERVABLES, response=None, e
             )
         if response is not None:
             lat._field_axis(response)  # a field along an open direction is refused here, not in a worker
-        est = _point_estimate(lat, response)
+        est = point_estimate(lat, response)
         total = est if total is None else total + est
     n_workers = 1 if executor == "serial" or isinstance(executor, SerialExecutor) or (executor is None and workers == 1) else workers
     check_resources(
@@ -346,7 +349,7 @@ def sweep_sites(factory, grid, T, observables=SITE_OBSERVABLES, response=None, e
         results = execution.map_tasks(run_site_point, tasks, executor=executor, workers=workers, progress=progress, desc="orbsym site sweep", labels=points)
     except TaskError as err:
         results, failures = err.results, err.failures
-    ds = _assemble(axes, obs, results, ref_lat, dict(T=T, eta=eta, response=response, engine=engine, part=part, factory=factory))
+    ds = assemble_sites(axes, obs, results, ref_lat, dict(T=T, eta=eta, response=response, engine=engine, part=part, factory=factory))
     if failures:
         raise SweepError(failures, ds, len(points))
     return ds
@@ -356,7 +359,9 @@ def sweep_sites(factory, grid, T, observables=SITE_OBSERVABLES, response=None, e
 _CONVENTIONS = "energies in units of t, hbar = k_B = a = 1; see orbsym.conventions and orbsym.numeric.sites.SiteObservables"
 
 
-def _assemble(axes, obs, results, lat, run):
+def assemble_sites(axes, obs, results, lat, run):
+    """The labeled Dataset of a site sweep: ``results`` (one dict per grid point, None if failed) on the grid
+    ``axes`` with the geometry of ``lat`` and the run options ``run`` (T, eta, response, engine, part, factory)."""
     import xarray as xr
 
     from ... import __version__
