@@ -170,3 +170,21 @@ def test_refusals(leaded):
     s = heterostructure([layer("nm", 2, gamma=0.3)], N_y=2)
     with pytest.raises(ValueError, match="period=2.*not supported"):
         transport(attach_leads(s, width="open", period=2), T=0.05, disorder=Anderson(1.0))
+
+
+def test_store_fingerprint_names_the_contacts():
+    """A resumed store must not be reused when only the clean contact cells changed (the interface rule of the
+    lead-sample bonds): the fingerprint digests the contacts lattice."""
+    from orbsym.workflows.ensembles import _fingerprint
+
+    def contacts(interface):
+        s = heterostructure([layer("nm", 2, gamma=0.3)], N_y=2, mu=-0.2, interface=interface)
+        return strip_site_sample(attach_leads(s, width="open", left=layer("fm", 1, m="z")))
+
+    (sample_fm, contacts_fm, *_), (sample_metal, contacts_metal, *_) = contacts("fm"), contacts("metal")
+    base = dict(T=0.05, observables=("conductance",), response=None, eta=None, part="total", engine=None)
+    tr = dict(solver="auto", mu=0.0, bias=None, n_energy=4, left=None, right=None)
+    prints = [_fingerprint(sample, [Anderson(1.0)], [0, 1], dict(base, transport=dict(tr, contacts=c)))
+              for sample, c in ((sample_fm, contacts_fm), (sample_metal, contacts_metal), (sample_fm, contacts_fm))]
+    assert prints[0] == prints[2]  # deterministic
+    assert prints[0] != prints[1]  # same sample, other contact bonds

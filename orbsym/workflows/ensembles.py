@@ -603,6 +603,8 @@ def _fingerprint(clean, terms, seeds, mode):
         doc["transport"] = {"mu": tr["mu"], "bias": tr["bias"], "n_energy": tr["n_energy"],
                             "left": None if tr["left"] is None else _lead_text(tr["left"], "left"),
                             "right": None if tr["right"] is None else _lead_text(tr["right"], "right")}
+        if tr.get("contacts") is not None:  # the clean contact cells between the leads and the sample
+            doc["transport"]["contacts_sha256"] = lattice_digest(tr["contacts"])
     return fingerprint(doc)
 
 
