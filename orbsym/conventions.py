@@ -200,6 +200,20 @@ Disorder (orbsym.numeric.disorder, orbsym.workflows.ensembles)
   realization's per-site balance is checked.  Transport ensembles attach clean leads (the clean sample's
   first and last slices continued); the conductance is in ``e^2/h`` for the whole finite sample,
   densities and currents per unit bias in linear response.
+* Periodic samples (``N_y``; films ``N_y x N_z``) are disordered through their Gamma-only supercell
+  (:func:`orbsym.numeric.disorder.supercell`): one cell holds the ``R = N_y`` (``N_y N_z``) transverse
+  copies of every site, named ``"s[y]"`` (``"s[y,z]"``), site index ``r n_sites + s`` with ``r = y``
+  (films ``y N_z + z``), hopping index ``h R + r``; ``N_y = 1`` (``N_z = 1``), cell vectors ``a_x, N_y a_y,
+  N_z a_z``, wrap bonds with the Bloch phase of ``k = 0`` (1).  Its Hamiltonian is that of the ``N_x x
+  N_y (x N_z)`` torus, unitarily equivalent to ``(+)_k h(k)``: zero disorder reproduces the clean lattice
+  to rounding.  Disorder arrays are ``(N_x, R, ...)``; results per site ``[x, r, site]``, per bond
+  ``[hopping, x, r]``; F and boundary currents per transverse cell (supercell value / ``R``).
+* Disordered open strips (:func:`orbsym.transport.transport` with ``disorder=``): the region's ``N_x`` columns
+  x ``N_y`` open rows (one site ``"site"`` per cell) between one clean lead cell on each side; leads and
+  contact bonds are never disordered.  ``boundary_current[b]`` is the current through the boundary of
+  columns ``b, b + 1`` summed over the width (``b = -1``: left contact, ``N_x - 1``: right contact),
+  ``layer_torque[x]`` the summed torque of column ``x``; ``j(x-1|x) - j(x|x+1) + tau(x) = 0`` is checked in
+  every realization.
 
 Output conventions
 ------------------
