@@ -33,6 +33,29 @@ and <= 2 GB; both paths share the region solve)::
 
 At 30 x 400 the region solve (negf scattering blocks + RGF) is ~3/4 of the time and most of the peak; the
 observables and the balance on the band take ~0.8 s.
+
+Kwant column (issue 23: "faster than Kwant's sparse solver at every (W, L) in {10, 30} x {25, 100, 400}"), when
+Kwant is importable (Kwant 1.5 builds from its sdist after ``setup.py build_ext --cython``; without it the
+column is skipped): the same strip as a Kwant system (:func:`kwant_strip`: site blocks read from the
+super-lattice orbsym solves, so ``h`` is the same bit for bit), Kwant's sparse solver ``smatrix`` (conductance)
++ ``wave_function`` of lead 0 and the operators ``Density`` / ``Current`` (charge, ``L_x, L_y, L_z``) summed over
+the scattering states (:class:`KwantStrip`), against orbsym's ``transport(split=1)`` (left-injected: the
+whole bias on the left lead) with all observables + the balance -- more than Kwant computes.  Interleaved
+rounds, min of each; the conductances must agree to 1e-8 (else AssertionError); densities and x-/y-bond
+currents are compared too.  Building/finalizing the Kwant system is not timed (shown as ``Kwant build``).
+
+Measured 2026-12-07 09:52 UTC (2-core shared machine, load average 6.4-7.3, one BLAS thread, min of 3
+interleaved rounds; ``python benchmarks/bench_strip.py --no-dense --rounds 3`` with Kwant 1.5.0, no MUMPS)::
+
+    W x L    modes   CPU: orbsym   Kwant   Kwant/orbsym   (wall ratio)   |dG|    |d dens|  |d curr|
+    10 x 25    21        0.05 s    0.11 s      2.30          2.66        5e-10    1e-10     2e-11
+    10 x 100   21        0.08 s    0.19 s      2.37          2.36        1e-10    9e-11     2e-11
+    10 x 400   21        0.28 s    0.57 s      2.02          1.98        3e-11    1e-10     1e-11
+    30 x 25    62        0.19 s    0.56 s      2.93          2.82        2e-10    4e-11     1e-11
+    30 x 100   62        0.72 s    1.43 s      1.98          2.00        4e-10    5e-11     1e-11
+    30 x 400   62        3.54 s    5.02 s      1.42          1.45        8e-11    6e-11     2e-11
+
+At 30 x 400 Kwant's time is smatrix 2.1 s + wave_function 1.35 s + operators 2.3-2.6 s (CPU, separate run).
 """
 
 import os
