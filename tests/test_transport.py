@@ -103,9 +103,10 @@ def test_user_lead_and_bad_input():
 def test_kwant_transmission():
     """Optional cross-check with Kwant (skipped when absent).
 
-    Kwant no longer installs with pip on current Python/NumPy; to build it: ``pip install cython``,
-    clone https://github.com/kwant-project/kwant, ``python setup.py build_ext -i`` (regenerates the C
-    sources with Cython), then put the clone on PYTHONPATH.
+    Kwant 1.5 no longer installs with pip on Python 3.11 + NumPy 2; it builds from its sdist after
+    regenerating the C files with current Cython: ``pip install cython``, unpack ``kwant-1.5.0.tar.gz``,
+    ``python setup.py build_ext --cython``, ``pip install --no-build-isolation .``.  The open strip's
+    densities and bond currents against Kwant: tests/test_transport_kwant.py.
     """
     kwant = pytest.importorskip("kwant")
     s = _fm_sandwich(N_y=1, n=2)
