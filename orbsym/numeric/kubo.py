@@ -74,6 +74,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from ..execution import blas_limited
 from .bloch import _assemble, _gauged_pieces, _zero_tol, k_points, real_gauge
@@ -170,16 +171,17 @@ def _sorted_degenerate_pairs(E, tol):
 _PART_FACTOR = {"fermi_sea": 1j, "drive": 1.0}
 
 
-def _weighted_velocities(E, V, T, eta, tol, zero_tol, parts, out):
-    """``K_p o V / c_p`` for the parts ``p`` into ``out[:, :, i, :]`` (``out``: ``(nk, n, len(parts), n)``).
+def _weighted_velocities(E, V, T, eta, tol, zero_tol, slots, out):
+    """``sum_p K_p o V / c_p`` over the parts ``p`` with ``slots[p] = i`` into ``out[:, :, i, :]``.
 
-    ``E`` ascending per k (from ``eigh``).  The factors of :func:`response_factors` without the
-    constant ``c_p`` (``i`` for the Fermi sea, ``-eta`` for the Fermi surface, 1 for the drive;
-    :data:`_PART_FACTOR`), which the caller applies to the bands (the map to the bands is linear);
-    fused and in place: a handful of passes over the ``n^2`` pairs per k, ``f'`` only on the
-    degenerate pairs.
+    ``out`` has shape ``(nk, n, n_slots, n)``; ``E`` is ascending per k (from ``eigh``).  The factors
+    are those of :func:`response_factors` without the constant ``c_p`` (``i`` for the Fermi sea,
+    ``-eta`` for the Fermi surface, 1 for the drive: :data:`_PART_FACTOR`), which the caller applies to
+    the bands (the map to the bands is linear).  Fused and in place: a handful of passes over the
+    ``n^2`` pairs per k, ``f'`` only on the degenerate pairs.  With ``V`` Hermitian the Fermi-surface
+    and drive entries are Hermitian and the Fermi-sea entry (without its ``i``) anti-Hermitian, so the
+    Fermi-surface and Fermi-sea parts can share a slot (:func:`_solve_kubo` separates them again).
     """
-    nk, n = E.shape
     f = fermi(E, T, zero_tol)
     deg = _sorted_degenerate_pairs(E, tol)
     D = E[:, :, None] - E[:, None, :]
@@ -187,22 +189,30 @@ def _weighted_velocities(E, V, T, eta, tol, zero_tol, parts, out):
     den = np.square(D)
     den += eta * eta
     np.reciprocal(den, out=den)  # 1/(eta^2 + D^2)
-    if "fermi_sea" in parts:  # (f_n - f_m)/(eta^2 + D^2), zero inside degenerate subspaces
-        o = out[:, :, parts.index("fermi_sea")]
+    filled = set()
+    if "fermi_sea" in slots:  # (f_n - f_m)/(eta^2 + D^2), zero inside degenerate subspaces
+        o = out[:, :, slots["fermi_sea"]]
         np.multiply(num, den, out=o)
         o[deg] = 0.0
-        o *= V
+        filled.add(slots["fermi_sea"])
     D[deg] = 1.0
     np.divide(num, D, out=num)  # F off the degenerate pairs
     del D
     k_, i_, j_ = deg
     num[deg] = fermi_derivative(0.5 * (E[k_, i_] + E[k_, j_]), T)
-    if "drive" in parts:
-        np.multiply(num, V, out=out[:, :, parts.index("drive")])
-    if "fermi_surface" in parts:  # F/(eta^2 + D^2) (times -eta on the bands)
-        o = out[:, :, parts.index("fermi_surface")]
-        np.multiply(num, den, out=o)
-        o *= V
+    for part in ("drive", "fermi_surface"):  # F, then F/(eta^2 + D^2) (times -eta on the bands)
+        if part not in slots:
+            continue
+        if part == "fermi_surface":
+            np.multiply(num, den, out=num)
+        o = out[:, :, slots[part]]
+        if slots[part] in filled:
+            o += num
+        else:
+            o[...] = num
+            filled.add(slots[part])
+    for i in filled:
+        out[:, :, i] *= V
 
 
 @dataclass
@@ -353,9 +363,18 @@ def _solve_kubo(lattice, T, eta, pairs, parts, chunk_bytes, W=None, vlat=None):
         groups.setdefault(dx, []).append(dy)
     acc = {p: {q: np.zeros((N, d, d), complex) for q in pairs} for p in parts}
     energies = np.empty((k.size, n))
-    step = _chunk_size(k.size, n, chunk_bytes, len(parts))
+    step = _chunk_size(k.size, n, chunk_bytes, len(parts))  # (slots <= parts)
     dys = sorted({q[1] for q in pairs})
-    P = len(parts)
+    # slots of the transforms U X U^dag: the Fermi-surface (Hermitian) and Fermi-sea (anti-Hermitian,
+    # without its i) parts share one, told apart by their (anti-)Hermitian parts on the band
+    shared = "fermi_surface" in parts and "fermi_sea" in parts
+    slots = {}
+    for part in parts:
+        pair = [slots[q] for q in ("fermi_surface", "fermi_sea") if q in slots]
+        slots[part] = pair[0] if shared and part in ("fermi_surface", "fermi_sea") and pair else len(set(slots.values()))
+    P = len(set(slots.values()))
+    dm = min(max(abs(dx) for dx in groups), N - 1)  # the window: blocks (x + dx, x), |dx| <= dm
+    R = (2 * dm + 1) * d  # rows of the window of Y per column x
     # k-independent left factors of v(k) = sum_j c_j(k) M_j (sparse: applied entrywise to U)
     if vlat is not None:
         vterms = [(M, fn) for M, fn in ((V0, None), (Vc, np.cos), (Vs, np.sin))]
@@ -380,14 +399,20 @@ def _solve_kubo(lattice, T, eta, pairs, parts, chunk_bytes, W=None, vlat=None):
                 MU *= fn(kk)[:, None, None]
             V = MU if V is None else V + MU
         V = Ud @ V if V is not None else np.zeros_like(U)
-        # X[:, :, p, :] = K_p o V, then delta_p = U X_p U^dag for all parts in two stacked products
+        # X[:, :, i, :] = sum of K_p o V over the parts of slot i, then U X_i U^dag on the band
         X = np.empty((nk, n, P, n), dtype=V.dtype)
-        _weighted_velocities(E, V, T, eta, tol, zero_tol, parts, X)
+        _weighted_velocities(E, V, T, eta, tol, zero_tol, slots, X)
         del V
-        Y = (U @ X.reshape(nk, n, P * n)).reshape(nk, n, P, n).transpose(0, 2, 1, 3)
+        # Y_i = U X_i (sites x eigenstates), with zero rows around it; U X_i U^dag = Y_i U^dag is needed
+        # only on the band: block (x + dx, x) = Y_i[rows of x + dx] U[rows of x]^dag for |dx| <= dm,
+        # one small product per (k, i, x) on a strided window of the rows of Y (no n^3 product)
+        Y = np.zeros((nk, n + 2 * dm * d, P * n), dtype=X.dtype)
+        np.matmul(U, X.reshape(nk, n, P * n), out=Y[:, dm * d : dm * d + n])
         del X
-        Z = (Y @ Ud[:, None]).reshape(nk, P, N, d, N, d)  # delta_p, (nk, P, x, a, x', b)
-        del Y
+        it = Y.itemsize
+        rows = as_strided(Y, shape=(nk, P, N, R, n), strides=(Y.strides[0], n * it, d * P * n * it, P * n * it, it), writeable=False)
+        Z = (rows @ Ud.reshape(nk, n, N, d).transpose(0, 2, 1, 3)[:, None]).reshape(nk, P, N, 2 * dm + 1, d, d)
+        del Y, rows  # Z[k, i, x, dx + dm] = (U X_i U^dag)[x + dx, x]
         if symmetric:
             phase = {dy: 1j * ww * np.sin(kk * dy) / Ny for dy in dys}
         else:
@@ -396,14 +421,21 @@ def _solve_kubo(lattice, T, eta, pairs, parts, chunk_bytes, W=None, vlat=None):
             if abs(dx) >= N:
                 continue
             lo, hi = max(0, -dx), min(N, N - dx)
-            xs = np.arange(lo, hi)
-            blk = Z[:, :, xs + dx, :, xs, :]  # delta[x+dx, x]: (L, nk, P, d, d)
+            blocks = {}
+            for part, i in slots.items():
+                A = Z[:, i, lo:hi, dx + dm]  # (U X_i U^dag)[x + dx, x]: (nk, L, d, d)
+                if shared and part in ("fermi_surface", "fermi_sea"):
+                    # Hermitian and anti-Hermitian parts: with B = (U X_i U^dag)[x, x + dx]^dag,
+                    # delta_surface[x + dx, x] = (A + B)/2, delta_sea[x + dx, x] = (A - B)/2
+                    B = Z[:, i, lo + dx : hi + dx, dm - dx].conj().swapaxes(-1, -2)
+                    A = 0.5 * (A + B) if part == "fermi_surface" else 0.5 * (A - B)
+                blocks[part] = A
             for dy in dys_:
                 if symmetric and dy == 0:
                     continue
-                s_ = np.tensordot(phase[dy], blk, axes=(0, 1))  # (L, P, d, d)
-                for i, part in enumerate(parts):
-                    acc[part][(dx, dy)][lo:hi] += s_[:, i].transpose(0, 2, 1)  # dG(x, x+dx) = delta[x+dx, x]^T
+                for part in parts:
+                    # dG(x, x+dx) = delta[x+dx, x]^T
+                    acc[part][(dx, dy)][lo:hi] += np.tensordot(phase[dy], blocks[part], axes=(0, 0)).transpose(0, 2, 1)
         del Z
     for part in parts:  # the constant factor of each kernel (left out of _weighted_velocities)
         c = -eta if part == "fermi_surface" else _PART_FACTOR[part]
