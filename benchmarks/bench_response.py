@@ -117,12 +117,16 @@ def side_by_side(rounds):
     print(f"load average at the end: {os.getloadavg()}")
 
 
-def scaling(sizes, rounds):
-    """Response CPU time (every part, balance, proper currents) against N_x at N_y = 800."""
+def scaling(sizes, rounds, N_y=800):
+    """Response CPU time (every part, balance, proper currents) against N_x; with ``N_y < 800`` also
+    scaled to N_y = 800 by the number of k points (the work is per k point)."""
+    from orbsym.numeric.bloch import k_points
+
     print(f"load average before start: {os.getloadavg()}")
+    nk, nk800 = k_points(N_y, True)[0].size, k_points(800, True)[0].size
     prev = None
     for N_x in sizes:
-        sys_ = trilayer(**dict(FIG2, N_x=N_x), m_L="x", m_R="y")
+        sys_ = trilayer(**dict(FIG2, N_x=N_x, N_y=N_y), m_L="x", m_R="y")
         if prev is None:
             cli_response(sys_)
         cpu = np.inf
@@ -131,7 +135,8 @@ def scaling(sizes, rounds):
             cli_response(sys_)
             cpu = min(cpu, time.process_time() - c)
         slope = "" if prev is None else f"  exponent from N_x = {prev[0]}: {np.log(cpu / prev[1]) / np.log(N_x / prev[0]):.2f}"
-        print(f"response N_x = {N_x:5d}, N_y = 800 (m_L=x, m_R=y): {cpu:8.2f} s CPU{slope}", flush=True)
+        at800 = "" if N_y == 800 else f" -> {cpu * nk800 / nk:8.2f} s at N_y = 800 ({nk800} / {nk} k points)"
+        print(f"response N_x = {N_x:5d}, N_y = {N_y} (m_L=x, m_R=y): {cpu:8.2f} s CPU{at800}{slope}", flush=True)
         prev = (N_x, cpu)
     print(f"load average at the end: {os.getloadavg()}")
 
@@ -142,12 +147,13 @@ def main():
     ap.add_argument("--side-by-side", action="store_true", help="only the interleaved auto / dense / response comparison at the Fig. 2 size")
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds of --side-by-side / --scaling")
     ap.add_argument("--scaling", default=None, help="comma-separated N_x values: response CPU time against N_x")
+    ap.add_argument("--N-y", type=int, default=800, help="N_y of --scaling (the time is scaled to N_y = 800 by the k points)")
     args = ap.parse_args()
     if args.side_by_side or args.scaling:
         if args.side_by_side:
             side_by_side(args.rounds)
         if args.scaling:
-            scaling([int(v) for v in args.scaling.split(",")], args.rounds)
+            scaling([int(v) for v in args.scaling.split(",")], args.rounds, args.N_y)
         return
     print(f"load average before start: {os.getloadavg()}")
     for label, m in (("m_L=x, m_R=y", ("x", "y")), ("generic m", ((0.7, 0.3), (1.9, 2.2)))):

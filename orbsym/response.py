@@ -107,8 +107,13 @@ class Response(Result):
         self._shared = {} if _shared is None else _shared
 
     def select(self, part):
-        """The same response, another part (shares the solution)."""
-        return Response(self.system, self.T, self.eta, part, self.workers, self._shared, self.field)
+        """The same response, another part (shares the solution; a copy: the system and the
+        parameters were checked when this response was made, and are not estimated again)."""
+        import copy
+
+        other = copy.copy(self)
+        other.part = check_name("response part", part, PARTS)
+        return other
 
     @property
     def solution(self):
