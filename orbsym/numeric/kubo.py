@@ -167,6 +167,64 @@ def _sorted_degenerate_pairs(E, tol):
     return np.concatenate(ks), np.concatenate(rows), np.concatenate(cols)
 
 
+def _path_order(*mats):
+    """An order of the states in which every matrix is tridiagonal, or None.
+
+    The off-diagonal nonzero pattern of ``mats`` (real symmetric) is a graph on the states; when every
+    state has at most two neighbours and there is no cycle, the graph is a union of paths and listing
+    each path from one end gives the order.  (The paper's trilayer with ``m_L = x, m_R = y``: the
+    three orbital chains joined at the magnets into one path of ``3 N_x`` states.)
+    """
+    n = mats[0].shape[0]
+    adj = np.zeros((n, n), bool)
+    for M in mats:
+        adj |= M != 0
+    np.fill_diagonal(adj, False)
+    adj |= adj.T
+    degree = adj.sum(axis=1)
+    if n < 2 or degree.max(initial=0) > 2:
+        return None
+    order, seen = [], np.zeros(n, bool)
+    for start in np.argsort(degree, kind="stable"):  # path ends (degree <= 1) first
+        if seen[start]:
+            continue
+        if degree[start] == 2:  # every unvisited state has two neighbours: a cycle
+            return None
+        prev, cur = -1, int(start)
+        while cur >= 0:
+            order.append(cur)
+            seen[cur] = True
+            nxt = [int(j) for j in np.flatnonzero(adj[cur]) if j != prev and not seen[j]]
+            prev, cur = cur, (nxt[0] if nxt else -1)
+    return np.array(order)
+
+
+def _tridiagonal_eigh(h, order):
+    """``eigh`` of real symmetric ``h`` (``(nk, n, n)``) that is tridiagonal in the state order ``order``.
+
+    LAPACK ``dstevd`` on the diagonal and the off-diagonal along ``order`` (no Householder reduction
+    and no back-transformation: ~0.65x the time of ``numpy.linalg.eigh`` at ``n = 75``); eigenvalues
+    ascending, eigenvectors in the original order of the states.  A matrix ``dstevd`` does not
+    finish falls back to ``numpy.linalg.eigh``.
+    """
+    from scipy.linalg import lapack
+
+    nk, n = h.shape[:2]
+    diag = h[:, order, order]
+    off = h[:, order[:-1], order[1:]]
+    E = np.empty((nk, n))
+    U = np.empty((nk, n, n))
+    for i in range(nk):
+        w, z, info = lapack.dstevd(diag[i], off[i])
+        if info != 0:
+            w, Z = np.linalg.eigh(h[i])
+            E[i], U[i] = w, Z
+            continue
+        E[i] = w
+        U[i, order] = z
+    return E, U
+
+
 #: Factor of each part's bands left out of :func:`_weighted_velocities` (applied once to the bands).
 _PART_FACTOR = {"fermi_sea": 1j, "drive": 1.0}
 
@@ -383,11 +441,13 @@ def _solve_kubo(lattice, T, eta, pairs, parts, chunk_bytes, W=None, vlat=None):
     else:  # v = dh/dk = -sin k C + cos k S
         vterms = [(C, lambda x: -np.sin(x)), (S, np.cos)]
     vterms = [(_SparseLeft(M), fn) for M, fn in vterms if np.any(M)]
+    # real h(k) tridiagonal in some order of the states: the tridiagonal eigensolver, no reduction
+    order = _path_order(H0, C, S) if real else None
     for a in range(0, k.size, step):
         kk, ww = k[a : a + step], w[a : a + step]
         nk = kk.size
         h = _assemble(H0, C, S, kk)
-        E, U = np.linalg.eigh(h)
+        E, U = np.linalg.eigh(h) if order is None else _tridiagonal_eigh(h, order)
         del h
         energies[a : a + nk] = E
         Ud = U.transpose(0, 2, 1) if real else U.conj().transpose(0, 2, 1)

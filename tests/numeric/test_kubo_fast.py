@@ -4,7 +4,8 @@ The fast path diagonalizes half the zone (``h(-k) = h(k)``), forms the kernel fa
 degenerate pairs found from the sorted energies, lets the Fermi-surface (Hermitian) and Fermi-sea
 (anti-Hermitian) parts share one transform and separates them on the band, forms only the band
 ``(x + dx, x)`` of ``U X U^dag`` from strided row windows, applies the velocity as a sparse matrix and
-works in cache-sized chunks of k.  The reference does none of this: one k of the full zone at a time,
+works in cache-sized chunks of k; when the real ``h(k)`` is tridiagonal in some order of the states it
+diagonalizes with the tridiagonal eigensolver.  The reference does none of this: one k of the full zone at a time,
 ``h(k)`` and ``v(k) = dh/dk`` built from the lattice's blocks, the kernel from its formula with
 ``np.abs(E_n - E_m) <= tol`` for the degenerate pairs, the full matrix
 ``delta = U (K o U^dag v U) U^dag`` and the band sum ``N_y^-1 sum_k e^{i k dy} delta[x + dx, x]^T``.
@@ -14,11 +15,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from lattices import random_lattice
+from lattices import random_lattice, trilayer
 from nnn_kernels import random_nnn_lattice
 
 from orbsym.numeric import KERNEL_NAMES
-from orbsym.numeric.kubo import _sorted_degenerate_pairs, solve_kubo
+from orbsym.numeric.bloch import _gauged_pieces, real_gauge
+from orbsym.numeric.kubo import _path_order, _sorted_degenerate_pairs, _tridiagonal_eigh, solve_kubo
 from orbsym.numeric.thermo import fermi
 
 PARTS = ("fermi_surface", "fermi_sea", "drive")
@@ -161,3 +163,45 @@ def test_sorted_degenerate_pairs_equal_the_dense_mask(seed, clusters, chain):
     fast = list(zip(*(a.tolist() for a in _sorted_degenerate_pairs(E, tol))))
     assert len(fast) == len(set(fast))
     assert set(fast) == slow
+
+
+@pytest.mark.parametrize("gamma", [0.5, 1.0])
+def test_tridiagonal_eigensolver_path_matches_per_k_reference(gamma):
+    """The trilayer with m_L = x, m_R = y (one path of 3 N_x states: the tridiagonal eigensolver; gamma
+    = 1 adds degenerate levels) == the per-k reference to 1e-12."""
+    lat = trilayer("orbital", 5, 6, gamma, (1.0, 0.0, 0.0), (0.0, 0.7, 0.0))
+    phases = real_gauge(lat)
+    assert phases is not None and _path_order(*_gauged_pieces(lat, phases)) is not None  # the fast path runs
+    pairs = lat.offset_pairs(KERNEL_NAMES)
+    fast = solve_kubo(lat, 0.2, 0.1, pairs).bands
+    _assert_bands_equal(fast, reference(lat, 0.2, 0.1, pairs), PARTS + ("total",), 1e-12)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**31), n=st.integers(2, 12), splits=st.integers(0, 3))
+def test_path_order_and_tridiagonal_eigh(seed, n, splits):
+    """A symmetric tridiagonal matrix (with split points) in a random order of its states: the order
+    is found, and the eigen-decomposition equals numpy's (eigenvalues; h U = U E, U^T U = 1)."""
+    rng = np.random.default_rng(seed)
+    T = np.diag(rng.normal(size=n)) + np.diag(rng.normal(size=n - 1), 1)
+    T[np.arange(min(splits, n - 1)), np.arange(min(splits, n - 1)) + 1] = 0.0
+    T = np.triu(T) + np.triu(T, 1).T
+    p = rng.permutation(n)
+    h = T[np.ix_(p, p)]
+    order = _path_order(h)
+    assert order is not None and sorted(order.tolist()) == list(range(n))
+    t = h[np.ix_(order, order)]
+    assert not np.any(np.triu(t, 2)) and not np.any(np.tril(t, -2))
+    E, U = _tridiagonal_eigh(h[None], order)
+    np.testing.assert_allclose(E[0], np.linalg.eigvalsh(h), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(h @ U[0], U[0] * E[0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(U[0].T @ U[0], np.eye(n), rtol=0, atol=1e-12)
+
+
+def test_path_order_refuses_cycles_and_branches():
+    """A ring (every state two neighbours) and a star (a state with three) have no tridiagonal order."""
+    ring = np.roll(np.eye(5), 1, axis=1)
+    star = np.zeros((4, 4))
+    star[0, 1:] = 1.0
+    for M in (ring + ring.T, star + star.T):
+        assert _path_order(M) is None
