@@ -66,6 +66,17 @@ Units
 ``chi`` means ``delta<O> = chi * q E_y a / t`` in the units of ``O`` (densities per site,
 currents and torques in ``t / hbar`` per bond / site); for electrons ``q E_y = -e E_y``.
 
+Evaluation
+----------
+Per k point (half the zone when ``h(-k) = h(k)``): one ``eigh`` of ``h(k)`` (the tridiagonal
+eigensolver when the real ``h(k)`` is tridiagonal in some order of the states, e.g. the paper's
+trilayer with ``m_L = x, m_R = y``), ``V = U^dag v U`` with the sparse ``v``, the factors of every part
+fused in place, and two products: the Fermi-surface part (Hermitian) and the Fermi-sea part without
+its ``i`` (anti-Hermitian) share one transform ``U X U^dag`` and are told apart on the band, the
+drive has the other; only the band ``(x + dx, x)`` of ``(U X) U^dag`` is formed.  The ``eigh`` is
+the floor (``~n^3``; 55-65 % of the time at ``N_x = 25``); see ``derivations/kubo-greens.md`` for
+why there is no pole-sum (linear in ``N_x``) form of this relaxation-time response.
+
 Conventions: :mod:`orbsym.conventions`.  No SymPy.
 """
 
