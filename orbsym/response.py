@@ -106,9 +106,19 @@ class Response(Result):
         self.field = _field(system, field)
         self._shared = {} if _shared is None else _shared
 
+    def check_resources(self, vectors=True):
+        """The response's own estimate (:func:`response_resources`), not the equilibrium solve's: a
+        Response never runs the equilibrium engines."""
+        return response_resources(self.lattice)
+
     def select(self, part):
-        """The same response, another part (shares the solution)."""
-        return Response(self.system, self.T, self.eta, part, self.workers, self._shared, self.field)
+        """The same response, another part (shares the solution; a copy: the system and the
+        parameters were checked when this response was made, and are not estimated again)."""
+        import copy
+
+        other = copy.copy(self)
+        other.part = check_name("response part", part, PARTS)
+        return other
 
     @property
     def solution(self):

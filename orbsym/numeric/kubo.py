@@ -66,6 +66,17 @@ Units
 ``chi`` means ``delta<O> = chi * q E_y a / t`` in the units of ``O`` (densities per site,
 currents and torques in ``t / hbar`` per bond / site); for electrons ``q E_y = -e E_y``.
 
+Evaluation
+----------
+Per k point (half the zone when ``h(-k) = h(k)``): one ``eigh`` of ``h(k)`` (the tridiagonal
+eigensolver when the real ``h(k)`` is tridiagonal in some order of the states, e.g. the paper's
+trilayer with ``m_L = x, m_R = y``), ``V = U^dag v U`` with the sparse ``v``, the factors of every part
+fused in place, and two products: the Fermi-surface part (Hermitian) and the Fermi-sea part without
+its ``i`` (anti-Hermitian) share one transform ``U X U^dag`` and are told apart on the band, the
+drive has the other; only the band ``(x + dx, x)`` of ``(U X) U^dag`` is formed.  The ``eigh`` is
+the floor (``~n^3``; 55-65 % of the time at ``N_x = 25``); see ``derivations/kubo-greens.md`` for
+why there is no pole-sum (linear in ``N_x``) form of this relaxation-time response.
+
 Conventions: :mod:`orbsym.conventions`.  No SymPy.
 """
 
@@ -74,6 +85,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from ..execution import blas_limited
 from .bloch import _assemble, _gauged_pieces, _zero_tol, k_points, real_gauge
@@ -86,6 +98,8 @@ __all__ = ["PARTS", "KuboSolution", "solve_kubo", "velocity", "divided_differenc
 PARTS = ("total", "fermi_surface", "fermi_sea", "drive")
 #: Memory budget (bytes) per chunk of k-points.
 CHUNK_BYTES = 128 * 2**20
+#: Target size (bytes) of one real ``n x n`` stack of a chunk (cache-sized elementwise passes).
+CACHE_BYTES = 2**20
 #: Energies closer than this (relative to the spectrum scale) are one degenerate subspace.
 DEGENERACY_RTOL = 1e-9
 
@@ -109,11 +123,22 @@ def divided_difference(E, T, tol, zero_tol=0.0):
     f = fermi(E, T, zero_tol)
     D = E[..., :, None] - E[..., None, :]
     deg = np.abs(D) <= tol
-    with np.errstate(divide="ignore", invalid="ignore"):
-        F = np.where(deg, 0.0, (f[..., :, None] - f[..., None, :]) / np.where(deg, 1.0, D))
-    mid = 0.5 * (E[..., :, None] + E[..., None, :])
-    F = np.where(deg, fermi_derivative(mid, T), F)
+    F = f[..., :, None] - f[..., None, :]
+    _divide_off_degenerate(F, D, deg, E, T)
     return F, D, deg
+
+
+def _divide_off_degenerate(num, D, deg, E, T):
+    """In place: ``num / D`` off the degenerate pairs, ``f'`` of the mean energy on them.
+
+    ``f'`` is evaluated on the (few) degenerate pairs only, not on all ``n^2``.
+    """
+    idx = np.nonzero(deg)
+    Dsafe = D.copy()
+    Dsafe[idx] = 1.0
+    np.divide(num, Dsafe, out=num)
+    lead = idx[:-2]
+    num[idx] = fermi_derivative(0.5 * (E[lead + (idx[-2],)] + E[lead + (idx[-1],)]), T)
 
 
 def response_factors(E, T, eta, tol, zero_tol=0.0):
@@ -130,6 +155,133 @@ def response_factors(E, T, eta, tol, zero_tol=0.0):
         out["fermi_sea"] = np.where(deg, 0.0, 1j * F * D / np.where(deg, 1.0, den))
         out["fermi_surface"] = None if eta == 0 else -F * eta / den
     return out
+
+
+def _sorted_degenerate_pairs(E, tol):
+    """Index arrays ``(k, i, j)`` of the pairs ``|E_i - E_j| <= tol`` for ascending ``E`` (``(nk, n)``).
+
+    The diagonal and, for each offset ``o = 1, 2, ...``, the pairs ``(i, i + o)`` and ``(i + o, i)``
+    with ``E_{i+o} - E_i <= tol``; ascending order ends the search at the first offset without one
+    (no ``n^2`` pass).  The same set as ``np.nonzero(np.abs(D) <= tol)``, in another order.
+    """
+    nk, n = E.shape
+    ks, rows, cols = [np.repeat(np.arange(nk), n)], [np.tile(np.arange(n), nk)], []
+    cols.append(rows[0])
+    for o in range(1, n):
+        hit = (E[:, o:] - E[:, :-o]) <= tol
+        if not hit.any():
+            break
+        kk, ii = np.nonzero(hit)
+        ks += [kk, kk]
+        rows += [ii, ii + o]
+        cols += [ii + o, ii]
+    return np.concatenate(ks), np.concatenate(rows), np.concatenate(cols)
+
+
+def _path_order(*mats):
+    """An order of the states in which every matrix is tridiagonal, or None.
+
+    The off-diagonal nonzero pattern of ``mats`` (real symmetric) is a graph on the states; when every
+    state has at most two neighbours and there is no cycle, the graph is a union of paths and listing
+    each path from one end gives the order.  (The paper's trilayer with ``m_L = x, m_R = y``: the
+    three orbital chains joined at the magnets into one path of ``3 N_x`` states.)
+    """
+    n = mats[0].shape[0]
+    adj = np.zeros((n, n), bool)
+    for M in mats:
+        adj |= M != 0
+    np.fill_diagonal(adj, False)
+    adj |= adj.T
+    degree = adj.sum(axis=1)
+    if n < 2 or degree.max(initial=0) > 2:
+        return None
+    order, seen = [], np.zeros(n, bool)
+    for start in np.argsort(degree, kind="stable"):  # path ends (degree <= 1) first
+        if seen[start]:
+            continue
+        if degree[start] == 2:  # every unvisited state has two neighbours: a cycle
+            return None
+        prev, cur = -1, int(start)
+        while cur >= 0:
+            order.append(cur)
+            seen[cur] = True
+            nxt = [int(j) for j in np.flatnonzero(adj[cur]) if j != prev and not seen[j]]
+            prev, cur = cur, (nxt[0] if nxt else -1)
+    return np.array(order)
+
+
+def _tridiagonal_eigh(h, order):
+    """``eigh`` of real symmetric ``h`` (``(nk, n, n)``) that is tridiagonal in the state order ``order``.
+
+    LAPACK ``dstevd`` on the diagonal and the off-diagonal along ``order`` (no Householder reduction
+    and no back-transformation: ~0.65x the time of ``numpy.linalg.eigh`` at ``n = 75``); eigenvalues
+    ascending, eigenvectors in the original order of the states.  A matrix ``dstevd`` does not
+    finish falls back to ``numpy.linalg.eigh``.
+    """
+    from scipy.linalg import lapack
+
+    nk, n = h.shape[:2]
+    diag = h[:, order, order]
+    off = h[:, order[:-1], order[1:]]
+    E = np.empty((nk, n))
+    U = np.empty((nk, n, n))
+    for i in range(nk):
+        w, z, info = lapack.dstevd(diag[i], off[i])
+        if info != 0:
+            w, Z = np.linalg.eigh(h[i])
+            E[i], U[i] = w, Z
+            continue
+        E[i] = w
+        U[i, order] = z
+    return E, U
+
+
+#: Factor of each part's bands left out of :func:`_weighted_velocities` (applied once to the bands).
+_PART_FACTOR = {"fermi_sea": 1j, "drive": 1.0}
+
+
+def _weighted_velocities(E, V, T, eta, tol, zero_tol, slots, out):
+    """``sum_p K_p o V / c_p`` over the parts ``p`` with ``slots[p] = i`` into ``out[:, :, i, :]``.
+
+    ``out`` has shape ``(nk, n, n_slots, n)``; ``E`` is ascending per k (from ``eigh``).  The factors
+    are those of :func:`response_factors` without the constant ``c_p`` (``i`` for the Fermi sea,
+    ``-eta`` for the Fermi surface, 1 for the drive: :data:`_PART_FACTOR`), which the caller applies to
+    the bands (the map to the bands is linear).  Fused and in place: a handful of passes over the
+    ``n^2`` pairs per k, ``f'`` only on the degenerate pairs.  With ``V`` Hermitian the Fermi-surface
+    and drive entries are Hermitian and the Fermi-sea entry (without its ``i``) anti-Hermitian, so the
+    Fermi-surface and Fermi-sea parts can share a slot (:func:`_solve_kubo` separates them again).
+    """
+    f = fermi(E, T, zero_tol)
+    deg = _sorted_degenerate_pairs(E, tol)
+    D = E[:, :, None] - E[:, None, :]
+    num = f[:, :, None] - f[:, None, :]
+    den = np.square(D)
+    den += eta * eta
+    np.reciprocal(den, out=den)  # 1/(eta^2 + D^2)
+    filled = set()
+    if "fermi_sea" in slots:  # (f_n - f_m)/(eta^2 + D^2), zero inside degenerate subspaces
+        o = out[:, :, slots["fermi_sea"]]
+        np.multiply(num, den, out=o)
+        o[deg] = 0.0
+        filled.add(slots["fermi_sea"])
+    D[deg] = 1.0
+    np.divide(num, D, out=num)  # F off the degenerate pairs
+    del D
+    k_, i_, j_ = deg
+    num[deg] = fermi_derivative(0.5 * (E[k_, i_] + E[k_, j_]), T)
+    for part in ("drive", "fermi_surface"):  # F, then F/(eta^2 + D^2) (times -eta on the bands)
+        if part not in slots:
+            continue
+        if part == "fermi_surface":
+            np.multiply(num, den, out=num)
+        o = out[:, :, slots[part]]
+        if slots[part] in filled:
+            o += num
+        else:
+            o[...] = num
+            filled.add(slots[part])
+    for i in filled:
+        out[:, :, i] *= V
 
 
 @dataclass
@@ -155,8 +307,38 @@ class KuboSolution:
     bands: dict
 
 
-def _chunk_size(nk, n, budget):
-    return max(1, min(nk, int(budget // (8 * n * n * 16))))
+def _chunk_size(nk, n, budget, parts=3):
+    """k points per chunk: about ``6 + 3 parts`` complex ``n x n`` arrays per k point in flight
+    (the memory ``budget``), and at most :data:`CACHE_BYTES` per real ``n x n`` stack, so that the
+    elementwise passes of :func:`_weighted_velocities` run in cache (2x faster at ``n = 75``)."""
+    memory = int(budget // ((6 + 3 * parts) * n * n * 16))
+    cache = int(CACHE_BYTES // (8 * n * n))
+    return max(1, min(nk, memory, max(4, cache)))
+
+
+class _SparseLeft:
+    """``M @ U`` for a fixed sparse ``(n, n)`` matrix ``M`` and a stack ``U`` of ``(n, n)`` matrices.
+
+    Diagonal ``M``: a row scaling; otherwise ``scipy.sparse`` on the stack laid side by side
+    (``O(nnz(M) n)`` per matrix instead of the ``O(n^3)`` dense product).
+    """
+
+    def __init__(self, M):
+        M = np.asarray(M)
+        self.n = M.shape[0]
+        if not np.any(M - np.diag(np.diag(M))):
+            self.diag, self.sparse = np.diag(M).copy(), None
+        else:
+            import scipy.sparse as sp
+
+            self.diag, self.sparse = None, sp.csr_matrix(M)
+
+    def apply(self, U):
+        if self.diag is not None:
+            return self.diag[:, None] * U
+        nk, n, m = U.shape
+        side = np.ascontiguousarray(U.transpose(1, 0, 2)).reshape(n, nk * m)
+        return np.ascontiguousarray((self.sparse @ side).reshape(n, nk, m).transpose(1, 0, 2))
 
 
 @blas_limited
@@ -250,44 +432,86 @@ def _solve_kubo(lattice, T, eta, pairs, parts, chunk_bytes, W=None, vlat=None):
         groups.setdefault(dx, []).append(dy)
     acc = {p: {q: np.zeros((N, d, d), complex) for q in pairs} for p in parts}
     energies = np.empty((k.size, n))
-    step = _chunk_size(k.size, n, chunk_bytes)
+    step = _chunk_size(k.size, n, chunk_bytes, len(parts))  # (slots <= parts)
     dys = sorted({q[1] for q in pairs})
+    # slots of the transforms U X U^dag: the Fermi-surface (Hermitian) and Fermi-sea (anti-Hermitian,
+    # without its i) parts share one, told apart by their (anti-)Hermitian parts on the band
+    shared = "fermi_surface" in parts and "fermi_sea" in parts
+    slots = {}
+    for part in parts:
+        pair = [slots[q] for q in ("fermi_surface", "fermi_sea") if q in slots]
+        slots[part] = pair[0] if shared and part in ("fermi_surface", "fermi_sea") and pair else len(set(slots.values()))
+    P = len(set(slots.values()))
+    dm = min(max(abs(dx) for dx in groups), N - 1)  # the window: blocks (x + dx, x), |dx| <= dm
+    R = (2 * dm + 1) * d  # rows of the window of Y per column x
+    # k-independent left factors of v(k) = sum_j c_j(k) M_j (sparse: applied entrywise to U)
+    if vlat is not None:
+        vterms = [(M, fn) for M, fn in ((V0, None), (Vc, np.cos), (Vs, np.sin))]
+    elif W is not None:
+        vterms = [(Wfull, None)]
+    else:  # v = dh/dk = -sin k C + cos k S
+        vterms = [(C, lambda x: -np.sin(x)), (S, np.cos)]
+    vterms = [(_SparseLeft(M), fn) for M, fn in vterms if np.any(M)]
+    # real h(k) tridiagonal in some order of the states: the tridiagonal eigensolver, no reduction
+    order = _path_order(H0, C, S) if real else None
     for a in range(0, k.size, step):
         kk, ww = k[a : a + step], w[a : a + step]
+        nk = kk.size
         h = _assemble(H0, C, S, kk)
-        E, U = np.linalg.eigh(h)
+        E, U = np.linalg.eigh(h) if order is None else _tridiagonal_eigh(h, order)
         del h
-        energies[a : a + kk.size] = E
-        if vlat is not None:
-            v = _assemble(V0, Vc, Vs, kk)
-        else:
-            v = velocity(C, S, kk) if W is None else np.broadcast_to(Wfull, (kk.size, n, n))
-        Ut = U.transpose(0, 2, 1) if real else U.conj().transpose(0, 2, 1)
-        V = Ut @ v @ U  # velocity in the eigenbasis (real in the real gauge)
-        del v
-        fac = response_factors(E, T, eta, tol, zero_tol)
+        energies[a : a + nk] = E
+        Ud = U.transpose(0, 2, 1) if real else U.conj().transpose(0, 2, 1)
+        # velocity in the eigenbasis (real in the real gauge): V = U^dag v U = sum_j c_j U^dag (M_j U)
+        V = None
+        for M, fn in vterms:
+            MU = M.apply(U)
+            if fn is not None:
+                MU *= fn(kk)[:, None, None]
+            V = MU if V is None else V + MU
+        V = Ud @ V if V is not None else np.zeros_like(U)
+        # X[:, :, i, :] = sum of K_p o V over the parts of slot i, then U X_i U^dag on the band
+        X = np.empty((nk, n, P, n), dtype=V.dtype)
+        _weighted_velocities(E, V, T, eta, tol, zero_tol, slots, X)
+        del V
+        # Y_i = U X_i (sites x eigenstates), with zero rows around it; U X_i U^dag = Y_i U^dag is needed
+        # only on the band: block (x + dx, x) = Y_i[rows of x + dx] U[rows of x]^dag for |dx| <= dm,
+        # one small product per (k, i, x) on a strided window of the rows of Y (no n^3 product)
+        Y = np.zeros((nk, n + 2 * dm * d, P * n), dtype=X.dtype)
+        np.matmul(U, X.reshape(nk, n, P * n), out=Y[:, dm * d : dm * d + n])
+        del X
+        it = Y.itemsize
+        rows = as_strided(Y, shape=(nk, P, N, R, n), strides=(Y.strides[0], n * it, d * P * n * it, P * n * it, it), writeable=False)
+        Z = (rows @ Ud.reshape(nk, n, N, d).transpose(0, 2, 1, 3)[:, None]).reshape(nk, P, N, 2 * dm + 1, d, d)
+        del Y, rows  # Z[k, i, x, dx + dm] = (U X_i U^dag)[x + dx, x]
         if symmetric:
             phase = {dy: 1j * ww * np.sin(kk * dy) / Ny for dy in dys}
         else:
             phase = {dy: ww * np.exp(1j * kk * dy) / Ny for dy in dys}
-        U4 = U.reshape(kk.size, N, d, n)
-        for part in parts:
-            K = fac[part]
-            if real and part == "fermi_sea":  # purely imaginary factor: keep the matmuls real
-                X, unit = K.imag * V, 1j
-            else:
-                X, unit = K * V, 1.0
-            Y4 = (X @ Ut).reshape(kk.size, n, N, d)  # delta = U X U^dag; blocks delta[x+dx, x] = U[x+dx] Y[:, x]
-            for dx, dys_ in groups.items():
-                if abs(dx) >= N:
+        for dx, dys_ in groups.items():
+            if abs(dx) >= N:
+                continue
+            lo, hi = max(0, -dx), min(N, N - dx)
+            blocks = {}
+            for part, i in slots.items():
+                A = Z[:, i, lo:hi, dx + dm]  # (U X_i U^dag)[x + dx, x]: (nk, L, d, d)
+                if shared and part in ("fermi_surface", "fermi_sea"):
+                    # Hermitian and anti-Hermitian parts: with B = (U X_i U^dag)[x, x + dx]^dag,
+                    # delta_surface[x + dx, x] = (A + B)/2, delta_sea[x + dx, x] = (A - B)/2
+                    B = Z[:, i, lo + dx : hi + dx, dm - dx].conj().swapaxes(-1, -2)
+                    A = 0.5 * (A + B) if part == "fermi_surface" else 0.5 * (A - B)
+                blocks[part] = A
+            for dy in dys_:
+                if symmetric and dy == 0:
                     continue
-                lo, hi = max(0, -dx), min(N, N - dx)
-                blk = U4[:, lo + dx : hi + dx] @ Y4[:, :, lo:hi].transpose(0, 2, 1, 3)  # (nk, L, d, d)
-                blk = blk.transpose(0, 1, 3, 2)  # dG(x, x+dx) = delta[x+dx, x]^T
-                for dy in dys_:
-                    if symmetric and dy == 0:
-                        continue
-                    acc[part][(dx, dy)][lo:hi] += unit * np.tensordot(phase[dy], blk, axes=(0, 0))
+                for part in parts:
+                    # dG(x, x+dx) = delta[x+dx, x]^T
+                    acc[part][(dx, dy)][lo:hi] += np.tensordot(phase[dy], blocks[part], axes=(0, 0)).transpose(0, 2, 1)
+        del Z
+    for part in parts:  # the constant factor of each kernel (left out of _weighted_velocities)
+        c = -eta if part == "fermi_surface" else _PART_FACTOR[part]
+        if c != 1.0:
+            acc[part] = {q: c * b for q, b in acc[part].items()}
     if real:
         D = np.exp(1j * np.asarray(phases))
         ph = (D.conj()[:, None] * D[None, :])[None]
