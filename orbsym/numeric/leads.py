@@ -399,8 +399,6 @@ MODE_MAX_COND = 1e6
 
 def _pencil_eigs(h, a, b, z):
     """Eigenvalues ``lambda`` (``inf`` for infinite ones) and right eigenvectors of the mode pencil, batched."""
-    from scipy.linalg import eig
-
     n, d = h.shape[0], h.shape[-1]
     lam = np.empty((n, 2 * d), complex)
     V = np.empty((n, 2 * d, 2 * d), complex)
@@ -415,6 +413,8 @@ def _pencil_eigs(h, a, b, z):
         M[:, d:, d:] = ai @ (z[well][:, None, None] * one - h[well])
         lam[well], V[well] = np.linalg.eig(M)
     for j in np.nonzero(~well)[0]:
+        from scipy.linalg import eig  # QZ only for an ill-conditioned coupling (importing SciPy costs ~0.5 s)
+
         zero = np.zeros((d, d))
         A = np.block([[zero, one], [-b[j], z[j] * one - h[j]]])
         B = np.block([[one, zero], [zero, a[j]]])

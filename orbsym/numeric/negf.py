@@ -99,7 +99,9 @@ def _transmission(GL, G0N, GR):
 def _accumulate(target, ki, sl, values):
     """``target[ki[b], sl] += values[b]`` summed over the batch; ``ki`` is nondecreasing within a batch of
     :meth:`OpenSystem.greens` (k-major order), so the repeated indices are summed by one ``reduceat``."""
-    if ki.size > 1 and np.all(ki[1:] >= ki[:-1]):
+    if ki.size == 1:
+        target[ki[0], sl] += values[0]
+    elif np.all(ki[1:] >= ki[:-1]):
         u, start = np.unique(ki, return_index=True)
         target[u, sl] += np.add.reduceat(values, start, axis=0)
     else:
@@ -301,8 +303,11 @@ class OpenSystem:
             )
         self.symmetric = bool(lattice.y_hermitian and left.k_even and right.k_even)
         self.k, self.weights = k_points(lattice.N_y, self.symmetric)
-        self._C = ty + ty.conj().transpose(0, 2, 1)
-        self._S = 1j * (ty - ty.conj().transpose(0, 2, 1))
+        # no y bonds (a finite width: the slice holds the rows): h_xx(k) = h_xx, no k-dependent blocks to build
+        self._has_y = bool(np.any(ty))
+        if self._has_y:
+            self._C = ty + ty.conj().transpose(0, 2, 1)
+            self._S = 1j * (ty - ty.conj().transpose(0, 2, 1))
         zero = np.zeros_like(lattice.hop_x)
         self._hop_up = hoppings.get((1, 1), zero)
         self._hop_down = hoppings.get((1, -1), zero)
@@ -317,6 +322,8 @@ class OpenSystem:
     def diag_blocks(self, k):
         """``h_xx(k)``, shape ``(len(k), M, d, d)``."""
         k = np.asarray(k, float)
+        if not self._has_y:  # read-only view (the region solvers copy before writing)
+            return np.broadcast_to(self.lattice.onsite, (k.size,) + self.lattice.onsite.shape)
         return self.lattice.onsite[None] + np.cos(k)[:, None, None, None] * self._C[None] + np.sin(k)[:, None, None, None] * self._S[None]
 
     def hop_blocks(self, k):
@@ -416,7 +423,7 @@ class OpenSystem:
             for cols, Gm, wv in ((g.first, GL, w_L[zi]), (g.last, GR, w_R[zi])):
                 if not np.any(wv):
                     continue
-                B = (cols @ Gm[:, None]) * (wv / (2 * np.pi))[:, None, None, None]  # G_{x,end} Gamma w / 2pi
+                B = cols @ (Gm * (wv / (2 * np.pi))[:, None, None])[:, None]  # G_{x,end} Gamma w / 2pi
                 Cd = _dag(cols)
                 for dx in dxs:
                     lo, hi = max(0, -dx), min(M, M - dx)
