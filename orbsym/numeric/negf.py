@@ -308,10 +308,11 @@ class OpenSystem:
         if self._has_y:
             self._C = ty + ty.conj().transpose(0, 2, 1)
             self._S = 1j * (ty - ty.conj().transpose(0, 2, 1))
-        zero = np.zeros_like(lattice.hop_x)
+        # diagonal bonds (1, +-1): absent ones are a read-only zero view (no (M - 1) d^2 array to allocate and scan)
+        zero = np.broadcast_to(np.zeros((), lattice.hop_x.dtype), lattice.hop_x.shape)
         self._hop_up = hoppings.get((1, 1), zero)
         self._hop_down = hoppings.get((1, -1), zero)
-        self.k_dependent_hop = bool(np.any(self._hop_up != 0) or np.any(self._hop_down != 0))
+        self.k_dependent_hop = bool(np.any(self._hop_up) or np.any(self._hop_down))
         self.hop = lattice.hop_x
         L, R = left, right
         self._mirror_leads = bool(
@@ -341,7 +342,7 @@ class OpenSystem:
         """
         lat = self.lattice
         # ||h_{x,x+1}(k)|| <= ||t_(1,0)|| + ||t_(1,1)|| + ||t_(1,-1)|| for every k
-        nrm = sum(np.linalg.norm(t, ord=2, axis=(-2, -1)) for t in (self.hop, self._hop_up, self._hop_down)) if self.hop.size else np.zeros(0)
+        nrm = sum(np.linalg.norm(t, ord=2, axis=(-2, -1)) for t in (self.hop, self._hop_up, self._hop_down) if t is self.hop or np.any(t)) if self.hop.size else np.zeros(0)
         r = np.zeros(lat.N_x)
         r[1:] += nrm
         r[:-1] += nrm

@@ -76,7 +76,7 @@ from .checks import ENERGY_LIMIT, check_energy_scale, integer_at_least, real_num
 from .leads import DEFAULT_ETA, Lead, SurfaceGreenError
 from .negf import OpenSystem, bands_from_blocks, fermi_derivative_rule, imaginary_axis_rule, window_rule
 from .rgf import choose_region_solver
-from .sites import BalanceError, SiteLattice, SiteObservables
+from .sites import BalanceError, Hopping, SiteLattice, SiteObservables
 from .thermo import check_temperature
 
 __all__ = ["SiteLead", "SiteTransportResult", "site_transport", "DEFAULT_N_LINEAR", "DEFAULT_N_BIAS"]
@@ -131,14 +131,25 @@ class SiteLead:
         self.pair = (X, X + 1) if (side == "left" and X + 1 < P) or X == 0 else (X - 1, X)
         self.slice_states = source.slice_states
 
+    def _slices(self):
+        """``(slice chain, offset)``: the source's chain when built, else the chain of the two slices the lead
+        reads (:func:`_slice_window`; building a long source's whole chain for one slice cost as much as the
+        region's), with the index of its first slice in the source."""
+        if getattr(self, "_window", None) is None:
+            src = self.source
+            lo = min(self.slice_index, self.pair[0])
+            win = None if src._slices is not None else _slice_window(src, lo, lo + 2)
+            self._window = (src.slices, 0) if win is None else (win.slices, lo)
+        return self._window
+
     def lead(self, k_z=None):
         """The 2D :class:`orbsym.numeric.leads.Lead` (films: of the sector ``k_z``, radians per cell)."""
-        sl = self.source.slices
+        sl, off = self._slices()
         if self.source.transverse_dimension == 2:
             if k_z is None:
                 raise ValueError("a film lead is taken per k_z sector: give k_z")
             sl = sl.sector(float(k_z))
-        X, p = self.slice_index, self.pair[0]
+        X, p = self.slice_index - off, self.pair[0] - off
         zero = np.zeros((sl.dim, sl.dim), complex)
         up = sl.hoppings[(1, 1)][p].copy() if (1, 1) in sl.hoppings else zero
         down = sl.hoppings[(1, -1)][p].copy() if (1, -1) in sl.hoppings else zero
@@ -148,6 +159,30 @@ class SiteLead:
     def z_symmetric(self):
         """Films: whether the sector at ``-k_z`` equals that at ``k_z`` (of the whole source lattice)."""
         return bool(self.source.slices.z_symmetric) if self.source.transverse_dimension == 2 else True
+
+
+def _slice_window(source, lo, hi):
+    """The :class:`SiteLattice` of slices ``lo .. hi - 1`` of ``source`` (its x-cells, hoppings, per-cell on-site
+    matrices and vacancies there), or None when the window would slice differently (a bond family that is
+    zero inside the window changes the merge) or is the whole source.  Its slice chain equals the source's
+    slices ``lo .. hi - 1`` block by block, with the bonds leaving the window dropped."""
+    mx = source.merge_x
+    a, b = lo * mx, hi * mx
+    if a <= 0 and b >= source.N_x:
+        return None
+    fin = source.transverse_dimension == 0
+    hops = [Hopping(source.names[i], source.names[j], off, T[a:b]) for i, j, off, T in source.hoppings]
+    onsite = None
+    if fin and source.n_onsite_overrides:
+        onsite = {name: np.asarray(source._site_onsite[s][a:b]) for s, name in enumerate(source.names)}
+    kw = dict(width=source.width, onsite=onsite, vacancies=source.vacant[a:b]) if fin else dict(N_y=source.N_y, N_z=source.N_z)
+    try:
+        win = SiteLattice(list(source.cells[a:b]), hops, vectors=source.vectors, **kw)
+    except ValueError:
+        return None
+    if (win.merge_x, win.merge_y, win.slice_states) != (mx, source.merge_y, source.slice_states):
+        return None
+    return win
 
 
 def _lead_spec(spec, region, side):
