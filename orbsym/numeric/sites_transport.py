@@ -79,7 +79,8 @@ from .rgf import choose_region_solver
 from .sites import BalanceError, Hopping, SiteLattice, SiteObservables
 from .thermo import check_temperature
 
-__all__ = ["SiteLead", "SiteTransportResult", "site_transport", "DEFAULT_N_LINEAR", "DEFAULT_N_BIAS"]
+__all__ = ["SiteLead", "SiteTransportResult", "site_transport", "lead_spec", "n_equilibrium_points", "spectral_radius_bound", "radius",
+           "DEFAULT_N_LINEAR", "DEFAULT_N_BIAS"]
 
 #: Default energy nodes of the linear response at ``T > 0`` (Gauss-Legendre in ``u = f``).
 DEFAULT_N_LINEAR = 16
@@ -185,7 +186,7 @@ def _slice_window(source, lo, hi):
     return win
 
 
-def _lead_spec(spec, region, side):
+def lead_spec(spec, region, side):
     """``SiteLead`` from ``None`` (the region's end slice), a ``SiteLattice`` (its slice 0 for the left lead,
     its last slice for the right one), a ``(SiteLattice, slice)`` pair or a ``SiteLead``; checked against the region."""
     default = 0 if side == "left" else -1
@@ -216,7 +217,7 @@ def _lead_spec(spec, region, side):
     return lead
 
 
-def _n_equilibrium_points(T, radius):
+def n_equilibrium_points(T, radius):
     """Complex energies of one equilibrium part: Fermi poles (``~2.2 sqrt(radius / T)``, multiple of 8) or
     the imaginary-axis nodes at ``T = 0``."""
     if T == 0:
@@ -224,7 +225,7 @@ def _n_equilibrium_points(T, radius):
     return 8 * max(1, math.ceil(2.2 * math.sqrt(max(radius, 1e-3) / T) / 8))
 
 
-def _radius(sl, leads):
+def spectral_radius_bound(sl, leads):
     """Bound on ``max |E|`` (sum of the norms of the blocks, region and leads).
 
     Each block's spectral norm is bounded by ``sqrt(||A||_1 ||A||_inf)`` (max column and row sums):
@@ -239,6 +240,12 @@ def _radius(sl, leads):
     for ld in leads:
         r = max(r, nrm(ld.onsite) + 2 * sum(nrm(t) for t in (ld.hop_x, ld.hop_y, ld.hop_up, ld.hop_down)))
     return r
+
+
+#: ``radius``: the short public name of :func:`spectral_radius_bound`; private aliases kept for existing imports
+#: (e.g. :mod:`orbsym.workflows.ensembles`).
+radius = spectral_radius_bound
+_lead_spec, _n_equilibrium_points, _radius = lead_spec, n_equilibrium_points, spectral_radius_bound
 
 
 @dataclass
@@ -320,7 +327,7 @@ def site_transport(lattice, T=None, bias=None, mu=0.0, left=None, right=None, n_
         if not isinstance(v, (bool, np.bool_)):
             raise TypeError(f"{name} must be True or False, got {v!r}")
     tol = real_number("tol", tol, minimum=0.0, strict=True)
-    lead_L, lead_R = _lead_spec(left, lattice, "left"), _lead_spec(right, lattice, "right")
+    lead_L, lead_R = lead_spec(left, lattice, "left"), lead_spec(right, lattice, "right")
     return SiteTransportResult(lattice, lead_L, lead_R, T, bias, mu, n_energy, eta, solver, bool(equilibrium), bool(check), tol)
 
 
@@ -398,14 +405,14 @@ class SiteTransportResult:
         """Refuse up front (memory and time of the region solves, :func:`orbsym.numeric.budget.transport_estimate`)."""
         lat = self.lattice
         _, sec, lL, lR = parts[0]
-        radius = max(_radius(s, (a, b)) for _, s, a, b in parts[:: max(1, len(parts) // 3)])
+        radius = max(spectral_radius_bound(s, (a, b)) for _, s, a, b in parts[:: max(1, len(parts) // 3)])
         symmetric = bool(sec.y_hermitian and lL.k_even and lR.k_even)
         nk = len(k_points(sec.N_y, symmetric)[0])
         if self.bias is None:
             full = 1 if self.T == 0 else (n_energy or DEFAULT_N_LINEAR)
         else:
             full = (0 if (self.T == 0 and self.bias == 0) else 10 * max(1, math.ceil((n_energy or DEFAULT_N_BIAS) / 10)))
-        poles = _n_equilibrium_points(self.T, radius + abs(self.mu_R)) if self._equilibrium else 0
+        poles = n_equilibrium_points(self.T, radius + abs(self.mu_R)) if self._equilibrium else 0
         name = "rgf" if callable(solver) else choose_region_solver(solver, sec.N_x, sec.dim)[1]
         est = transport_estimate(sec.N_x, sec.N_y, sec.dim, points=full + poles, k_points=nk, solver=name, n_leads=2,
                                  n_dx=max(3, n_dx), poles=poles if self.T > 0 else 0)

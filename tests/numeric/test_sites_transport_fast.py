@@ -91,3 +91,11 @@ def test_window_that_would_merge_differently_is_refused():
     a = SiteLead(src, 0, "left").lead()
     np.testing.assert_array_equal(a.onsite, src.slices.onsite[0])
     np.testing.assert_array_equal(a.hop_x, src.slices.hop_x[0])
+
+
+def test_public_helper_names_and_private_aliases():
+    from orbsym.numeric import sites_transport as st
+
+    assert st._lead_spec is st.lead_spec and st._n_equilibrium_points is st.n_equilibrium_points
+    assert st._radius is st.spectral_radius_bound is st.radius
+    assert {"lead_spec", "n_equilibrium_points", "spectral_radius_bound", "radius"} <= set(st.__all__)
