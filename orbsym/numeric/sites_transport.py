@@ -405,17 +405,19 @@ class SiteTransportResult:
         """Refuse up front (memory and time of the region solves, :func:`orbsym.numeric.budget.transport_estimate`)."""
         lat = self.lattice
         _, sec, lL, lR = parts[0]
-        radius = max(spectral_radius_bound(s, (a, b)) for _, s, a, b in parts[:: max(1, len(parts) // 3)])
         symmetric = bool(sec.y_hermitian and lL.k_even and lR.k_even)
         nk = len(k_points(sec.N_y, symmetric)[0])
         if self.bias is None:
             full = 1 if self.T == 0 else (n_energy or DEFAULT_N_LINEAR)
         else:
             full = (0 if (self.T == 0 and self.bias == 0) else 10 * max(1, math.ceil((n_energy or DEFAULT_N_BIAS) / 10)))
-        poles = n_equilibrium_points(self.T, radius + abs(self.mu_R)) if self._equilibrium else 0
+        poles = 0
+        if self._equilibrium:  # the spectral bound sets the pole count at T > 0 only (a pass over every block: skipped otherwise)
+            radius = max(spectral_radius_bound(s, (a, b)) for _, s, a, b in parts[:: max(1, len(parts) // 3)]) if self.T > 0 else 0.0
+            poles = n_equilibrium_points(self.T, radius + abs(self.mu_R))
         name = "rgf" if callable(solver) else choose_region_solver(solver, sec.N_x, sec.dim)[1]
         est = transport_estimate(sec.N_x, sec.N_y, sec.dim, points=full + poles, k_points=nk, solver=name, n_leads=2,
-                                 n_dx=max(3, n_dx), poles=poles if self.T > 0 else 0)
+                                 n_dx=max(3, n_dx), poles=poles if self.T > 0 else 0, kernels="sites")
         est = type(est)(est.engine, est.bytes, est.seconds * n_sectors,
                         f"{n_sectors} sector(s) x {nk} k-point(s) x {full + poles} energies, {sec.N_x} slices of {sec.dim} states; {est.detail}")
         check_resources(est, what=f"this site-lattice transport solve ({lat.n_slices} slices of {lat.slice_states} states)",

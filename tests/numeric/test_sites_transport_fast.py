@@ -99,3 +99,14 @@ def test_public_helper_names_and_private_aliases():
     assert st._lead_spec is st.lead_spec and st._n_equilibrium_points is st.n_equilibrium_points
     assert st._radius is st.spectral_radius_bound is st.radius
     assert {"lead_spec", "n_equilibrium_points", "spectral_radius_bound", "radius"} <= set(st.__all__)
+
+
+def test_site_kernel_time_model():
+    """The site-lattice estimate uses the vectorized site kernels (3e-7 s per M D^2), not the column ones."""
+    from orbsym.numeric.budget import transport_estimate
+
+    cols = transport_estimate(200, 1, 150, points=1, n_leads=2)
+    sites = transport_estimate(200, 1, 150, points=1, n_leads=2, kernels="sites")
+    assert sites.seconds < 10 < cols.seconds  # measured ~3.5 s (benchmarks/bench_disorder.py)
+    with pytest.raises(ValueError, match="kernels"):
+        transport_estimate(200, 1, 150, kernels="fast")
