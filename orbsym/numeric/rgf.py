@@ -74,11 +74,17 @@ def _bytes_per_point(M, d, ndx):
     return (5 + (4 + ndx if ndx else 1)) * M * d * d * 16
 
 
+#: Slices of at least this many states use the block-diagonal products (:class:`_Coupling`); below, stacked
+#: dense products of the small blocks are as fast (measured: benchmarks/bench_transport.py, d = 6).
+BLOCK_MIN_DIM = 16
+
+
 def _block_size(t):
     """Smallest ``b < d`` (a divisor of ``d``) such that every ``t_x`` is block diagonal with ``b x b`` blocks
-    (one site's orbitals coupled to the same site of the next slice), or None (dense coupling)."""
+    (one site's orbitals coupled to the same site of the next slice), or None (dense coupling; also for
+    ``d < BLOCK_MIN_DIM``)."""
     d = t.shape[-1]
-    if d < 2 or t.size == 0:
+    if d < max(2, BLOCK_MIN_DIM) or t.size == 0:
         return None
     nz = np.any(t != 0, axis=tuple(range(t.ndim - 2)))
     rows, cols = np.nonzero(nz)

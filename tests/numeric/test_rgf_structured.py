@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 
 from orbsym.numeric.negf import dense_region_solver
+from orbsym.numeric import rgf
 from orbsym.numeric.rgf import _block_size, _Coupling, rgf_region_solver
+
+
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch):
+    """The block path on the tests' small slices (it is used from BLOCK_MIN_DIM states on)."""
+    monkeypatch.setattr(rgf, "BLOCK_MIN_DIM", 2)
 
 
 def _blocks(rng, nb, M, d, b, per_point_hop):
@@ -55,3 +62,9 @@ def test_coupling_products_and_block_size():
     t[0, 1, 0, 5] = 1.0  # one entry off the blocks: dense
     assert _block_size(t) is None
     assert _block_size(np.zeros((0, 4, 4))) is None
+
+
+def test_small_slices_use_dense_products(monkeypatch):
+    monkeypatch.setattr(rgf, "BLOCK_MIN_DIM", 16)
+    assert _block_size(np.broadcast_to(np.eye(8), (3, 8, 8))) is None
+    assert _block_size(np.broadcast_to(np.eye(16), (3, 16, 16))) == 1
