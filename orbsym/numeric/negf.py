@@ -78,12 +78,31 @@ __all__ = [
     "window_rule",
     "bands_from_blocks",
     "DENSE_BYTES",
+    "MIN_BATCH_POINTS",
+    "MAX_BATCH_BYTES",
+    "batch_points",
 ]
 
 #: Memory budget (bytes) of one batch of dense region inverses.
 DENSE_BYTES = 128 * 2**20
 #: Largest memory (bytes) one dense region inverse may take (refused above, with the estimate).
 MAX_DENSE_BYTES = 4 * 2**30
+#: Smallest batch of (k, z) points per call of a region solver that states its memory (the RGF,
+#: ``bytes_per_point``): its sweeps make ``O(M)`` NumPy calls per batch on ``(batch, d, d)`` stacks, so a batch
+#: of a few points of small blocks is bound by the calls' overhead (issue 23).  The batch grows to this many
+#: points beyond :data:`DENSE_BYTES` as long as it fits :data:`MAX_BATCH_BYTES`.
+MIN_BATCH_POINTS = 256
+#: Memory bound (bytes) of one batch grown to :data:`MIN_BATCH_POINTS`.
+MAX_BATCH_BYTES = 512 * 2**20
+
+
+def batch_points(per_point_bytes, chunk_bytes=DENSE_BYTES, grow=True):
+    """Points per batch of the region solver: ``chunk_bytes / per_point_bytes`` (at least 1), grown (``grow``:
+    solvers that state their memory) to ``min(MIN_BATCH_POINTS, MAX_BATCH_BYTES / per_point_bytes)``."""
+    step = max(1, int(chunk_bytes // per_point_bytes))
+    if grow and step < MIN_BATCH_POINTS:
+        step = max(step, min(MIN_BATCH_POINTS, int(MAX_BATCH_BYTES // per_point_bytes)))
+    return step
 
 
 def _dag(a):
@@ -325,7 +344,10 @@ class OpenSystem:
         k = np.asarray(k, float)
         if not self._has_y:  # read-only view (the region solvers copy before writing)
             return np.broadcast_to(self.lattice.onsite, (k.size,) + self.lattice.onsite.shape)
-        return self.lattice.onsite[None] + np.cos(k)[:, None, None, None] * self._C[None] + np.sin(k)[:, None, None, None] * self._S[None]
+        out = np.multiply(np.cos(k)[:, None, None, None], self._C[None])  # one (nk, M, d, d) array, updated in place
+        out += np.sin(k)[:, None, None, None] * self._S[None]
+        out += self.lattice.onsite[None]
+        return out
 
     def hop_blocks(self, k):
         """``h_{x,x+1}(k) = t_(1,0) + t_(1,1) e^{ik} + t_(1,-1) e^{-ik}``, shape ``(len(k), M - 1, d, d)``
@@ -370,7 +392,7 @@ class OpenSystem:
         # a solver may state its working memory per point (``solver.bytes_per_point(M, d, ndx)``); else dense
         per_point = getattr(self.solver, "bytes_per_point", None)
         per = per_point(M, d, ndx) if per_point is not None else 3 * (M * d) ** 2 * 16
-        return max(1, int(self.chunk_bytes // per))
+        return batch_points(per, self.chunk_bytes, grow=per_point is not None)
 
     def greens(self, z_of_k, dxs=()):
         """Yield ``(ki, zi, Sigma_L, Sigma_R, RegionGreens)`` over batches of all (k, z) pairs.
