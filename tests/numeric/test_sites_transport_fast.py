@@ -110,3 +110,34 @@ def test_site_kernel_time_model():
     assert sites.seconds < 10 < cols.seconds  # measured ~3.5 s (benchmarks/bench_disorder.py)
     with pytest.raises(ValueError, match="kernels"):
         transport_estimate(200, 1, 150, kernels="fast")
+
+
+def test_batch_points_rule():
+    from orbsym.numeric.negf import DENSE_BYTES, MAX_BATCH_BYTES, MIN_BATCH_POINTS, batch_points
+
+    assert batch_points(DENSE_BYTES // 1000) == 1000  # the budget alone already gives large batches
+    assert batch_points(DENSE_BYTES // 100) == MIN_BATCH_POINTS  # grown, still within MAX_BATCH_BYTES
+    assert batch_points(DENSE_BYTES // 100, grow=False) == 100  # the dense solver is not grown
+    assert batch_points(DENSE_BYTES // 10) == MAX_BATCH_BYTES // (DENSE_BYTES // 10)  # grown up to the memory bound
+    big = MAX_BATCH_BYTES // 4
+    assert batch_points(big) == 4 and batch_points(10 * MAX_BATCH_BYTES) == 1
+
+
+def test_results_independent_of_the_batch_size(monkeypatch):
+    """Periodic y (several k) at T > 0 (several energies, poles): one point per batch equals all in one batch."""
+    from orbsym.numeric import negf
+
+    rng = np.random.default_rng(8)
+    lat = _lattices(rng)["periodic"]
+    out = []
+    for mb, chunk in ((1, 1), (10**6, 2**40)):
+        monkeypatch.setattr(negf, "MIN_BATCH_POINTS", mb)
+        monkeypatch.setattr(negf, "MAX_BATCH_BYTES", chunk)
+        monkeypatch.setattr(negf.OpenSystem.__init__, "__defaults__", (negf.DEFAULT_ETA, negf.dense_region_solver, chunk))
+        out.append(site_transport(lat, T=0.1, n_energy=4, solver="rgf"))
+    a, b = out
+    assert a.conductance()["total"] == pytest.approx(b.conductance()["total"], rel=1e-12)
+    for part in b.parts:
+        for pol in (None, "z"):
+            np.testing.assert_allclose(a[part].density(pol), b[part].density(pol), rtol=0, atol=1e-13)
+            np.testing.assert_allclose(a[part].current(pol), b[part].current(pol), rtol=0, atol=1e-13)
