@@ -545,7 +545,7 @@ def transport_estimate(N_x, N_y, dim, open_width=False, period=1, points=1, tran
     blocks = 2.0 * n_dx * nk * M * D * D * 16
     # one batch of the region solver (DENSE_BYTES, or one point if larger) with its inputs and the leads' work
     # arrays: about twice the solver's own working memory (measured)
-    batch_points = max(1.0, min(npts, float(_batch_points(per_point_bytes, DENSE_BYTES, grow=solver != "dense"))))
+    batch_points = max(1.0, min(npts, float(_batch_points(per_point_bytes, DENSE_BYTES, grow=solver != "dense", d=D))))
     batch = 2.0 * batch_points * (per_point_bytes + 16.0 * D * D * 16)
     table = 3.0 * 8 * nk * (max(1, int(points)) + max(0, int(transmission_points)))
     lattice = 4.0 * M * D * D * 16 + M_cols * 2000.0

@@ -94,13 +94,16 @@ MAX_DENSE_BYTES = 4 * 2**30
 MIN_BATCH_POINTS = 256
 #: Memory bound (bytes) of one batch grown to :data:`MIN_BATCH_POINTS`.
 MAX_BATCH_BYTES = 512 * 2**20
+#: Batches grow only for blocks of fewer states than this (larger blocks keep each call busy: no gain, only memory).
+SMALL_BLOCK_DIM = 16
 
 
-def batch_points(per_point_bytes, chunk_bytes=DENSE_BYTES, grow=True):
+def batch_points(per_point_bytes, chunk_bytes=DENSE_BYTES, grow=True, d=1):
     """Points per batch of the region solver: ``chunk_bytes / per_point_bytes`` (at least 1), grown (``grow``:
-    solvers that state their memory) to ``min(MIN_BATCH_POINTS, MAX_BATCH_BYTES / per_point_bytes)``."""
+    solvers that state their memory, blocks of ``d < SMALL_BLOCK_DIM`` states) to
+    ``min(MIN_BATCH_POINTS, MAX_BATCH_BYTES / per_point_bytes)``."""
     step = max(1, int(chunk_bytes // per_point_bytes))
-    if grow and step < MIN_BATCH_POINTS:
+    if grow and d < SMALL_BLOCK_DIM and step < MIN_BATCH_POINTS:
         step = max(step, min(MIN_BATCH_POINTS, int(MAX_BATCH_BYTES // per_point_bytes)))
     return step
 
@@ -392,7 +395,7 @@ class OpenSystem:
         # a solver may state its working memory per point (``solver.bytes_per_point(M, d, ndx)``); else dense
         per_point = getattr(self.solver, "bytes_per_point", None)
         per = per_point(M, d, ndx) if per_point is not None else 3 * (M * d) ** 2 * 16
-        return batch_points(per, self.chunk_bytes, grow=per_point is not None)
+        return batch_points(per, self.chunk_bytes, grow=per_point is not None, d=d)
 
     def greens(self, z_of_k, dxs=()):
         """Yield ``(ki, zi, Sigma_L, Sigma_R, RegionGreens)`` over batches of all (k, z) pairs.

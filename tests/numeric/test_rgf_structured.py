@@ -68,3 +68,23 @@ def test_small_slices_use_dense_products(monkeypatch):
     monkeypatch.setattr(rgf, "BLOCK_MIN_DIM", 16)
     assert _block_size(np.broadcast_to(np.eye(8), (3, 8, 8))) is None
     assert _block_size(np.broadcast_to(np.eye(16), (3, 16, 16))) == 1
+
+
+def test_newton_polish_in_slices_equals_one_batch(monkeypatch):
+    """The lead's Newton polish run on slices of the batch (cache-sized) equals the whole batch at once."""
+    from orbsym.numeric import leads
+
+    rng = np.random.default_rng(4)
+    d, n = 3, 40
+    h = rng.normal(size=(n, d, d)) + 1j * rng.normal(size=(n, d, d))
+    h = h + np.conj(np.swapaxes(h, -1, -2))
+    a = rng.normal(size=(d, d)) + 1j * rng.normal(size=(d, d))
+    b = np.conj(a.T)
+    z = rng.normal(size=n) + 1e-3j
+    g0 = leads._decimate(h, a, b, z, leads.DEFAULT_TOL, leads.DEFAULT_MAX_ITER)[0]
+    g0 = g0 + 1e-6 * (rng.normal(size=g0.shape) + 1j * rng.normal(size=g0.shape))  # something to polish
+    whole = leads._newton(g0, h, a, b, z)
+    monkeypatch.setattr(leads, "NEWTON_CHUNK_BYTES", 7 * 64 * d**4)  # slices of 7 points
+    sliced = leads._newton(g0, h, a, b, z)
+    np.testing.assert_allclose(sliced, whole, rtol=0, atol=1e-13 * np.abs(whole).max())
+    assert np.abs(whole - g0).max() > 1e-8  # the polish did change g

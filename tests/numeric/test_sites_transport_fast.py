@@ -119,6 +119,7 @@ def test_batch_points_rule():
     assert batch_points(DENSE_BYTES // 100) == MIN_BATCH_POINTS  # grown, still within MAX_BATCH_BYTES
     assert batch_points(DENSE_BYTES // 100, grow=False) == 100  # the dense solver is not grown
     assert batch_points(DENSE_BYTES // 10) == MAX_BATCH_BYTES // (DENSE_BYTES // 10)  # grown up to the memory bound
+    assert batch_points(DENSE_BYTES // 100, d=16) == 100  # large blocks: not grown
     big = MAX_BATCH_BYTES // 4
     assert batch_points(big) == 4 and batch_points(10 * MAX_BATCH_BYTES) == 1
 
