@@ -91,7 +91,7 @@ MAX_DENSE_BYTES = 4 * 2**30
 #: ``bytes_per_point``): its sweeps make ``O(M)`` NumPy calls per batch on ``(batch, d, d)`` stacks, so a batch
 #: of a few points of small blocks is bound by the calls' overhead (issue 23).  The batch grows to this many
 #: points beyond :data:`DENSE_BYTES` as long as it fits :data:`MAX_BATCH_BYTES`.
-MIN_BATCH_POINTS = 256
+MIN_BATCH_POINTS = 64
 #: Memory bound (bytes) of one batch grown to :data:`MIN_BATCH_POINTS`.
 MAX_BATCH_BYTES = 512 * 2**20
 #: Batches grow only for blocks of fewer states than this (larger blocks keep each call busy: no gain, only memory).

@@ -100,14 +100,15 @@ def _block_size(t):
 
 
 class _Coupling:
-    """Products with the slice couplings ``t_x`` (``td_x = t_x^dag``): dense matmul, or, for block-diagonal
-    couplings (:func:`_block_size`), ``d / b`` products of ``b x b`` blocks (``O(d^2 b)`` instead of ``O(d^3)``)."""
+    """Products with the slice couplings ``t_x`` (``td_x = t_x^dag``), stored slice-major ``(M - 1, 1 or nb, d, d)``:
+    dense matmul, or, for block-diagonal couplings (:func:`_block_size`), ``d / b`` products of ``b x b``
+    blocks (``O(d^2 b)`` instead of ``O(d^3)``)."""
 
     def __init__(self, t):
-        self.t = t
         self.b = _block_size(t)
         if self.b is None:
-            self.td = _dag(t)
+            self.t = t
+            self.td = np.ascontiguousarray(_dag(t))
         else:
             d, b = t.shape[-1], self.b
             n = d // b
@@ -118,8 +119,8 @@ class _Coupling:
     def right(self, X, x, dag=False):
         """``X @ t_x`` (``X @ td_x`` with ``dag``); ``X`` of shape ``(nb, d, d)``."""
         if self.b is None:
-            return X @ (self.td if dag else self.t)[:, x]
-        T = (self.tdb if dag else self.tb)[:, x]  # (1 or nb, n, b, b)
+            return X @ (self.td if dag else self.t)[x]
+        T = (self.tdb if dag else self.tb)[x]  # (1 or nb, n, b, b)
         nb, d = X.shape[0], X.shape[-1]
         Xr = X.reshape(nb, d, -1, self.b).transpose(0, 2, 1, 3)  # (nb, n, d, b)
         return (Xr @ T).transpose(0, 2, 1, 3).reshape(nb, d, d)
@@ -127,8 +128,8 @@ class _Coupling:
     def left(self, X, x, dag=False):
         """``t_x @ X`` (``td_x @ X`` with ``dag``)."""
         if self.b is None:
-            return (self.td if dag else self.t)[:, x] @ X
-        T = (self.tdb if dag else self.tb)[:, x]
+            return (self.td if dag else self.t)[x] @ X
+        T = (self.tdb if dag else self.tb)[x]
         nb, d = X.shape[0], X.shape[-1]
         return (T @ X.reshape(nb, -1, self.b, d)).reshape(nb, d, d)
 
@@ -161,13 +162,15 @@ def rgf_region_solver(z, diag, hop, sigma_L, sigma_R, dxs=()):
     z = np.asarray(z, complex)
     nb, M, d, _ = diag.shape
     eye = np.arange(d)
-    A = -np.asarray(diag, complex)
-    A[:, :, eye, eye] += z[:, None, None]
-    A[:, 0] -= sigma_L
-    A[:, M - 1] -= sigma_R
+    # slice-major work arrays (M, nb, d, d): the sweeps' per-slice stacks are contiguous (with the batch
+    # axis first, a slice of a long region is nb blocks M d^2 apart, which ran out of cache and TLB)
+    A = np.empty((M, nb, d, d), complex)
+    np.negative(np.swapaxes(diag, 0, 1), out=A)
+    A[:, :, eye, eye] += z[None, :, None]
+    A[0] -= sigma_L
+    A[M - 1] -= sigma_R
     t = np.asarray(hop, complex)
-    if t.ndim == 3:
-        t = t[None]
+    t = t[:, None] if t.ndim == 3 else np.ascontiguousarray(np.swapaxes(t, 0, 1))  # (M - 1, 1 or nb, d, d)
     cp = _Coupling(t)
     # left- and right-connected sweeps; SL / SR the self-energies of the parts to the left / right
     # (_inv: closed form for d <= 3, else np.linalg.inv; a batched Gauss-Jordan in NumPy was 1.5-5x slower for d = 2..12)
@@ -175,32 +178,36 @@ def rgf_region_solver(z, diag, hop, sigma_L, sigma_R, dxs=()):
     if keep:
         SL = np.zeros_like(A)
         SR = np.zeros_like(A)
-    Q = np.empty((nb, M - 1, d, d), complex)  # gL_x t_x, x = 0 .. M-2: G_{x,y} = Q_x G_{x+1,y} for x < y
-    P = np.empty((nb, M - 1, d, d), complex)  # P[:, x-1] = gR_x t_{x-1}^dag, x = 1 .. M-1: G_{x,y} = P_x G_{x-1,y} for x > y
+    Q = np.empty((M - 1, nb, d, d), complex)  # gL_x t_x, x = 0 .. M-2: G_{x,y} = Q_x G_{x+1,y} for x < y
+    P = np.empty((M - 1, nb, d, d), complex)  # P[x-1] = gR_x t_{x-1}^dag, x = 1 .. M-1: G_{x,y} = P_x G_{x-1,y} for x > y
     # gL_x, gR_x are kept only while needed (Q, P hold what the columns and bands use)
-    g = _inv(A[:, 0])
+    g = _inv(A[0])
     for x in range(1, M):
-        Q[:, x - 1] = cp.right(g, x - 1)
-        s = cp.left(Q[:, x - 1], x - 1, dag=True)
+        Q[x - 1] = cp.right(g, x - 1)
+        s = cp.left(Q[x - 1], x - 1, dag=True)
         if keep:
-            SL[:, x] = s
-        g = _inv(A[:, x] - s)
+            SL[x] = s
+        g = _inv(A[x] - s)
     gL_end = g
-    g = _inv(A[:, M - 1])
+    g = _inv(A[M - 1])
     for x in range(M - 2, -1, -1):
-        P[:, x] = cp.right(g, x, dag=True)
-        s = cp.left(P[:, x], x)
+        P[x] = cp.right(g, x, dag=True)
+        s = cp.left(P[x], x)
         if keep:
-            SR[:, x] = s
-        g = _inv(A[:, x] - s)
+            SR[x] = s
+        g = _inv(A[x] - s)
     first = np.empty_like(A)
     last = np.empty_like(A)
-    first[:, 0] = g
+    first[0] = g
     for x in range(1, M):
-        np.matmul(P[:, x - 1], first[:, x - 1], out=first[:, x])
-    last[:, M - 1] = gL_end
+        np.matmul(P[x - 1], first[x - 1], out=first[x])
+    last[M - 1] = gL_end
     for x in range(M - 2, -1, -1):
-        np.matmul(Q[:, x], last[:, x + 1], out=last[:, x])
+        np.matmul(Q[x], last[x + 1], out=last[x])
+
+    def batch_major(a):  # the contract's (nb, M, d, d)
+        return np.ascontiguousarray(np.swapaxes(a, 0, 1))
+
     bands = {}
     if dxs:
         A -= SL
@@ -212,15 +219,15 @@ def rgf_region_solver(z, diag, hop, sigma_L, sigma_R, dxs=()):
         for dx in range(1, max(max(dxs), 0) + 1):
             nxt = np.zeros_like(G0)
             if dx < M:
-                np.matmul(Q[:, : M - dx], up[:, 1 : M - dx + 1], out=nxt[:, : M - dx])
+                np.matmul(Q[: M - dx], up[1 : M - dx + 1], out=nxt[: M - dx])
             bands[dx] = up = nxt
         for dx in range(-1, min(min(dxs), 0) - 1, -1):
             nxt = np.zeros_like(G0)
             if -dx < M:
-                np.matmul(P[:, -dx - 1 :], down[:, -dx - 1 : M - 1], out=nxt[:, -dx:])
+                np.matmul(P[-dx - 1 :], down[-dx - 1 : M - 1], out=nxt[-dx:])
             bands[dx] = down = nxt
-        bands = {dx: bands[dx] for dx in dxs}
-    return RegionGreens(first, last, bands)
+        bands = {dx: batch_major(bands[dx]) for dx in dxs}
+    return RegionGreens(batch_major(first), batch_major(last), bands)
 
 
 rgf_region_solver.bytes_per_point = _bytes_per_point

@@ -50,7 +50,7 @@ def test_coupling_products_and_block_size():
     rng = np.random.default_rng(3)
     d = 6
     t = (rng.normal(size=(1, 4, d, d)) + 1j * rng.normal(size=(1, 4, d, d))) * np.kron(np.eye(3), np.ones((2, 2)))
-    cp = _Coupling(t)
+    cp = _Coupling(np.swapaxes(t, 0, 1))  # slice-major (M - 1, 1, d, d)
     assert cp.b == 2
     X = rng.normal(size=(2, d, d)) + 1j * rng.normal(size=(2, d, d))
     td = np.conj(np.swapaxes(t, -1, -2))

@@ -116,10 +116,12 @@ def test_batch_points_rule():
     from orbsym.numeric.negf import DENSE_BYTES, MAX_BATCH_BYTES, MIN_BATCH_POINTS, batch_points
 
     assert batch_points(DENSE_BYTES // 1000) == 1000  # the budget alone already gives large batches
-    assert batch_points(DENSE_BYTES // 100) == MIN_BATCH_POINTS  # grown, still within MAX_BATCH_BYTES
-    assert batch_points(DENSE_BYTES // 100, grow=False) == 100  # the dense solver is not grown
-    assert batch_points(DENSE_BYTES // 10) == MAX_BATCH_BYTES // (DENSE_BYTES // 10)  # grown up to the memory bound
-    assert batch_points(DENSE_BYTES // 100, d=16) == 100  # large blocks: not grown
+    small = 4 * 2**20  # 32 points within the budget
+    n = DENSE_BYTES // small
+    assert MAX_BATCH_BYTES // small >= MIN_BATCH_POINTS > n
+    assert batch_points(small) == MIN_BATCH_POINTS  # grown, still within MAX_BATCH_BYTES
+    assert batch_points(small, grow=False) == n  # the dense solver is not grown
+    assert batch_points(small, d=16) == n  # large blocks: not grown
     big = MAX_BATCH_BYTES // 4
     assert batch_points(big) == 4 and batch_points(10 * MAX_BATCH_BYTES) == 1
 
