@@ -17,7 +17,10 @@ diagonal blocks (``Sigma_L`` in ``A_00``, ``Sigma_R`` in ``A_{M-1,M-1}``) and ``
   ``G_{x,M-1} = gL_x t_x G_{x+1,M-1}`` from ``G_{M-1,M-1} = gL_{M-1}``.
 
 Cost per point: ``2 M`` inverses of ``d x d`` blocks and ``~6 M`` block products (plus ``M`` inverses
-for the diagonal when bands are asked for), against ``O((M d)^3)`` for
+for the diagonal when bands are asked for); ``~2 M`` dense products when the couplings ``t_x`` are block
+diagonal (a site coupled to the same site of the next slice: finite-width strips; :class:`_Coupling`, from
+:data:`BLOCK_MIN_DIM` states).  The work arrays are slice-major (each slice's stack of ``nb`` blocks
+contiguous), against ``O((M d)^3)`` for
 :func:`~orbsym.numeric.negf.dense_region_solver`, which stays the slow reference the tests compare with.
 The recursions are the rows of ``A G = 1`` solved exactly (no truncation): agreement with the dense
 inverse is to rounding times the condition of the sweeps' blocks (``~1e-13`` relative on the tests'
