@@ -111,7 +111,7 @@ class _Coupling:
         self.b = _block_size(t)
         if self.b is None:
             self.t = t
-            self.td = np.ascontiguousarray(_dag(t))
+            self.td = _dag(t)
         else:
             d, b = t.shape[-1], self.b
             n = d // b
@@ -173,7 +173,7 @@ def rgf_region_solver(z, diag, hop, sigma_L, sigma_R, dxs=()):
     A[0] -= sigma_L
     A[M - 1] -= sigma_R
     t = np.asarray(hop, complex)
-    t = t[:, None] if t.ndim == 3 else np.ascontiguousarray(np.swapaxes(t, 0, 1))  # (M - 1, 1 or nb, d, d)
+    t = t[:, None] if t.ndim == 3 else np.swapaxes(t, 0, 1)  # (M - 1, 1 or nb, d, d) (a view)
     cp = _Coupling(t)
     # left- and right-connected sweeps; SL / SR the self-energies of the parts to the left / right
     # (_inv: closed form for d <= 3, else np.linalg.inv; a batched Gauss-Jordan in NumPy was 1.5-5x slower for d = 2..12)
@@ -208,8 +208,8 @@ def rgf_region_solver(z, diag, hop, sigma_L, sigma_R, dxs=()):
     for x in range(M - 2, -1, -1):
         np.matmul(Q[x], last[x + 1], out=last[x])
 
-    def batch_major(a):  # the contract's (nb, M, d, d)
-        return np.ascontiguousarray(np.swapaxes(a, 0, 1))
+    def batch_major(a):  # the contract's (nb, M, d, d), as a view (a transposed copy of small blocks cost more than it saved)
+        return np.swapaxes(a, 0, 1)
 
     bands = {}
     if dxs:
