@@ -477,7 +477,7 @@ _POLE_SEARCH = 9e-6
 
 
 def transport_estimate(N_x, N_y, dim, open_width=False, period=1, points=1, transmission_points=0, k_points=None,
-                       solver="rgf", n_leads=1, n_dx=3, poles=0):
+                       solver="rgf", n_leads=1, n_dx=3, poles=0, kernels="columns"):
     """Estimate of :func:`orbsym.transport.transport` (the NEGF steady state between two leads).
 
     Parameters
@@ -504,6 +504,11 @@ def transport_estimate(N_x, N_y, dim, open_width=False, period=1, points=1, tran
         Band offsets of the density-matrix blocks kept.
     poles : int
         Fermi poles of the equilibrium part (their search is timed too).
+    kernels : {"columns", "sites"}
+        Observables of the solved blocks: ``"columns"`` (:mod:`orbsym.transport`, ``2e-5 s`` per ``M D^2``,
+        calibrated on small column blocks) or ``"sites"`` (:class:`orbsym.numeric.sites.SiteObservables`,
+        vectorized over slices: ``3e-7 s`` per ``M D^2``, measured 1.1 s at ``M = 202, D = 150``,
+        benchmarks/bench_disorder.py).
 
     Returns
     -------
@@ -516,6 +521,10 @@ def transport_estimate(N_x, N_y, dim, open_width=False, period=1, points=1, tran
         decimation does not converge) are not included.
     """
     from .negf import DENSE_BYTES
+    from .negf import batch_points as _batch_points
+
+    if kernels not in ("columns", "sites"):
+        raise ValueError(f"kernels must be 'columns' or 'sites', got {kernels!r}")
 
     N_x, N_y, dim = _positive_int("N_x", N_x), _positive_int("N_y", N_y), _positive_int("dim", dim)
     period = 2 if period == 2 else 1
@@ -536,7 +545,7 @@ def transport_estimate(N_x, N_y, dim, open_width=False, period=1, points=1, tran
     blocks = 2.0 * n_dx * nk * M * D * D * 16
     # one batch of the region solver (DENSE_BYTES, or one point if larger) with its inputs and the leads' work
     # arrays: about twice the solver's own working memory (measured)
-    batch_points = max(1.0, min(npts, DENSE_BYTES / per_point_bytes))
+    batch_points = max(1.0, min(npts, float(_batch_points(per_point_bytes, DENSE_BYTES, grow=solver != "dense", d=D))))
     batch = 2.0 * batch_points * (per_point_bytes + 16.0 * D * D * 16)
     table = 3.0 * 8 * nk * (max(1, int(points)) + max(0, int(transmission_points)))
     lattice = 4.0 * M * D * D * 16 + M_cols * 2000.0
@@ -548,7 +557,7 @@ def transport_estimate(N_x, N_y, dim, open_width=False, period=1, points=1, tran
         seconds += 1e-9 * n_dx * M_cols * W**3 + 2e-6 * M_cols * W * W  # band rate [rho, h] site blocks, kernels
         where += f"; correlation band of the open strip ({M_cols} columns of {int(W)} states, {n_dx} offsets)"
     else:
-        seconds += 0.05 + 2e-5 * M * D * D
+        seconds += 0.05 + (3e-7 if kernels == "sites" else 2e-5) * M * D * D
     return ResourceEstimate("NEGF transport", nbytes, seconds, where)
 
 

@@ -78,12 +78,34 @@ __all__ = [
     "window_rule",
     "bands_from_blocks",
     "DENSE_BYTES",
+    "MIN_BATCH_POINTS",
+    "MAX_BATCH_BYTES",
+    "batch_points",
 ]
 
 #: Memory budget (bytes) of one batch of dense region inverses.
 DENSE_BYTES = 128 * 2**20
 #: Largest memory (bytes) one dense region inverse may take (refused above, with the estimate).
 MAX_DENSE_BYTES = 4 * 2**30
+#: Smallest batch of (k, z) points per call of a region solver that states its memory (the RGF,
+#: ``bytes_per_point``): its sweeps make ``O(M)`` NumPy calls per batch on ``(batch, d, d)`` stacks, so a batch
+#: of a few points of small blocks is bound by the calls' overhead (issue 23).  The batch grows to this many
+#: points beyond :data:`DENSE_BYTES` as long as it fits :data:`MAX_BATCH_BYTES`.
+MIN_BATCH_POINTS = 64
+#: Memory bound (bytes) of one batch grown to :data:`MIN_BATCH_POINTS`.
+MAX_BATCH_BYTES = 512 * 2**20
+#: Batches grow only for blocks of fewer states than this (larger blocks keep each call busy: no gain, only memory).
+SMALL_BLOCK_DIM = 16
+
+
+def batch_points(per_point_bytes, chunk_bytes=DENSE_BYTES, grow=True, d=1):
+    """Points per batch of the region solver: ``chunk_bytes / per_point_bytes`` (at least 1), grown (``grow``:
+    solvers that state their memory, blocks of ``d < SMALL_BLOCK_DIM`` states) to
+    ``min(MIN_BATCH_POINTS, MAX_BATCH_BYTES / per_point_bytes)``."""
+    step = max(1, int(chunk_bytes // per_point_bytes))
+    if grow and d < SMALL_BLOCK_DIM and step < MIN_BATCH_POINTS:
+        step = max(step, min(MIN_BATCH_POINTS, int(MAX_BATCH_BYTES // per_point_bytes)))
+    return step
 
 
 def _dag(a):
@@ -99,7 +121,9 @@ def _transmission(GL, G0N, GR):
 def _accumulate(target, ki, sl, values):
     """``target[ki[b], sl] += values[b]`` summed over the batch; ``ki`` is nondecreasing within a batch of
     :meth:`OpenSystem.greens` (k-major order), so the repeated indices are summed by one ``reduceat``."""
-    if ki.size > 1 and np.all(ki[1:] >= ki[:-1]):
+    if ki.size == 1:
+        target[ki[0], sl] += values[0]
+    elif np.all(ki[1:] >= ki[:-1]):
         u, start = np.unique(ki, return_index=True)
         target[u, sl] += np.add.reduceat(values, start, axis=0)
     else:
@@ -301,12 +325,16 @@ class OpenSystem:
             )
         self.symmetric = bool(lattice.y_hermitian and left.k_even and right.k_even)
         self.k, self.weights = k_points(lattice.N_y, self.symmetric)
-        self._C = ty + ty.conj().transpose(0, 2, 1)
-        self._S = 1j * (ty - ty.conj().transpose(0, 2, 1))
-        zero = np.zeros_like(lattice.hop_x)
+        # no y bonds (a finite width: the slice holds the rows): h_xx(k) = h_xx, no k-dependent blocks to build
+        self._has_y = bool(np.any(ty))
+        if self._has_y:
+            self._C = ty + ty.conj().transpose(0, 2, 1)
+            self._S = 1j * (ty - ty.conj().transpose(0, 2, 1))
+        # diagonal bonds (1, +-1): absent ones are a read-only zero view (no (M - 1) d^2 array to allocate and scan)
+        zero = np.broadcast_to(np.zeros((), lattice.hop_x.dtype), lattice.hop_x.shape)
         self._hop_up = hoppings.get((1, 1), zero)
         self._hop_down = hoppings.get((1, -1), zero)
-        self.k_dependent_hop = bool(np.any(self._hop_up != 0) or np.any(self._hop_down != 0))
+        self.k_dependent_hop = bool(np.any(self._hop_up) or np.any(self._hop_down))
         self.hop = lattice.hop_x
         L, R = left, right
         self._mirror_leads = bool(
@@ -317,7 +345,12 @@ class OpenSystem:
     def diag_blocks(self, k):
         """``h_xx(k)``, shape ``(len(k), M, d, d)``."""
         k = np.asarray(k, float)
-        return self.lattice.onsite[None] + np.cos(k)[:, None, None, None] * self._C[None] + np.sin(k)[:, None, None, None] * self._S[None]
+        if not self._has_y:  # read-only view (the region solvers copy before writing)
+            return np.broadcast_to(self.lattice.onsite, (k.size,) + self.lattice.onsite.shape)
+        out = np.multiply(np.cos(k)[:, None, None, None], self._C[None])  # one (nk, M, d, d) array, updated in place
+        out += np.sin(k)[:, None, None, None] * self._S[None]
+        out += self.lattice.onsite[None]
+        return out
 
     def hop_blocks(self, k):
         """``h_{x,x+1}(k) = t_(1,0) + t_(1,1) e^{ik} + t_(1,-1) e^{-ik}``, shape ``(len(k), M - 1, d, d)``
@@ -334,7 +367,7 @@ class OpenSystem:
         """
         lat = self.lattice
         # ||h_{x,x+1}(k)|| <= ||t_(1,0)|| + ||t_(1,1)|| + ||t_(1,-1)|| for every k
-        nrm = sum(np.linalg.norm(t, ord=2, axis=(-2, -1)) for t in (self.hop, self._hop_up, self._hop_down)) if self.hop.size else np.zeros(0)
+        nrm = sum(np.linalg.norm(t, ord=2, axis=(-2, -1)) for t in (self.hop, self._hop_up, self._hop_down) if t is self.hop or np.any(t)) if self.hop.size else np.zeros(0)
         r = np.zeros(lat.N_x)
         r[1:] += nrm
         r[:-1] += nrm
@@ -362,7 +395,7 @@ class OpenSystem:
         # a solver may state its working memory per point (``solver.bytes_per_point(M, d, ndx)``); else dense
         per_point = getattr(self.solver, "bytes_per_point", None)
         per = per_point(M, d, ndx) if per_point is not None else 3 * (M * d) ** 2 * 16
-        return max(1, int(self.chunk_bytes // per))
+        return batch_points(per, self.chunk_bytes, grow=per_point is not None, d=d)
 
     def greens(self, z_of_k, dxs=()):
         """Yield ``(ki, zi, Sigma_L, Sigma_R, RegionGreens)`` over batches of all (k, z) pairs.
@@ -416,7 +449,7 @@ class OpenSystem:
             for cols, Gm, wv in ((g.first, GL, w_L[zi]), (g.last, GR, w_R[zi])):
                 if not np.any(wv):
                     continue
-                B = (cols @ Gm[:, None]) * (wv / (2 * np.pi))[:, None, None, None]  # G_{x,end} Gamma w / 2pi
+                B = cols @ (Gm * (wv / (2 * np.pi))[:, None, None])[:, None]  # G_{x,end} Gamma w / 2pi
                 Cd = _dag(cols)
                 for dx in dxs:
                     lo, hi = max(0, -dx), min(M, M - dx)

@@ -76,10 +76,11 @@ from .checks import ENERGY_LIMIT, check_energy_scale, integer_at_least, real_num
 from .leads import DEFAULT_ETA, Lead, SurfaceGreenError
 from .negf import OpenSystem, bands_from_blocks, fermi_derivative_rule, imaginary_axis_rule, window_rule
 from .rgf import choose_region_solver
-from .sites import BalanceError, SiteLattice, SiteObservables
+from .sites import BalanceError, Hopping, SiteLattice, SiteObservables
 from .thermo import check_temperature
 
-__all__ = ["SiteLead", "SiteTransportResult", "site_transport", "DEFAULT_N_LINEAR", "DEFAULT_N_BIAS"]
+__all__ = ["SiteLead", "SiteTransportResult", "site_transport", "lead_spec", "n_equilibrium_points", "spectral_radius_bound", "radius",
+           "DEFAULT_N_LINEAR", "DEFAULT_N_BIAS"]
 
 #: Default energy nodes of the linear response at ``T > 0`` (Gauss-Legendre in ``u = f``).
 DEFAULT_N_LINEAR = 16
@@ -131,14 +132,25 @@ class SiteLead:
         self.pair = (X, X + 1) if (side == "left" and X + 1 < P) or X == 0 else (X - 1, X)
         self.slice_states = source.slice_states
 
+    def _slices(self):
+        """``(slice chain, offset)``: the source's chain when built, else the chain of the two slices the lead
+        reads (:func:`_slice_window`; building a long source's whole chain for one slice cost as much as the
+        region's), with the index of its first slice in the source."""
+        if getattr(self, "_window", None) is None:
+            src = self.source
+            lo = min(self.slice_index, self.pair[0])
+            win = None if src._slices is not None else _slice_window(src, lo, lo + 2)
+            self._window = (src.slices, 0) if win is None else (win.slices, lo)
+        return self._window
+
     def lead(self, k_z=None):
         """The 2D :class:`orbsym.numeric.leads.Lead` (films: of the sector ``k_z``, radians per cell)."""
-        sl = self.source.slices
+        sl, off = self._slices()
         if self.source.transverse_dimension == 2:
             if k_z is None:
                 raise ValueError("a film lead is taken per k_z sector: give k_z")
             sl = sl.sector(float(k_z))
-        X, p = self.slice_index, self.pair[0]
+        X, p = self.slice_index - off, self.pair[0] - off
         zero = np.zeros((sl.dim, sl.dim), complex)
         up = sl.hoppings[(1, 1)][p].copy() if (1, 1) in sl.hoppings else zero
         down = sl.hoppings[(1, -1)][p].copy() if (1, -1) in sl.hoppings else zero
@@ -150,7 +162,31 @@ class SiteLead:
         return bool(self.source.slices.z_symmetric) if self.source.transverse_dimension == 2 else True
 
 
-def _lead_spec(spec, region, side):
+def _slice_window(source, lo, hi):
+    """The :class:`SiteLattice` of slices ``lo .. hi - 1`` of ``source`` (its x-cells, hoppings, per-cell on-site
+    matrices and vacancies there), or None when the window would slice differently (a bond family that is
+    zero inside the window changes the merge) or is the whole source.  Its slice chain equals the source's
+    slices ``lo .. hi - 1`` block by block, with the bonds leaving the window dropped."""
+    mx = source.merge_x
+    a, b = lo * mx, hi * mx
+    if a <= 0 and b >= source.N_x:
+        return None
+    fin = source.transverse_dimension == 0
+    hops = [Hopping(source.names[i], source.names[j], off, T[a:b]) for i, j, off, T in source.hoppings]
+    onsite = None
+    if fin and source.n_onsite_overrides:
+        onsite = {name: np.asarray(source._site_onsite[s][a:b]) for s, name in enumerate(source.names)}
+    kw = dict(width=source.width, onsite=onsite, vacancies=source.vacant[a:b]) if fin else dict(N_y=source.N_y, N_z=source.N_z)
+    try:
+        win = SiteLattice(list(source.cells[a:b]), hops, vectors=source.vectors, **kw)
+    except ValueError:
+        return None
+    if (win.merge_x, win.merge_y, win.slice_states) != (mx, source.merge_y, source.slice_states):
+        return None
+    return win
+
+
+def lead_spec(spec, region, side):
     """``SiteLead`` from ``None`` (the region's end slice), a ``SiteLattice`` (its slice 0 for the left lead,
     its last slice for the right one), a ``(SiteLattice, slice)`` pair or a ``SiteLead``; checked against the region."""
     default = 0 if side == "left" else -1
@@ -181,7 +217,7 @@ def _lead_spec(spec, region, side):
     return lead
 
 
-def _n_equilibrium_points(T, radius):
+def n_equilibrium_points(T, radius):
     """Complex energies of one equilibrium part: Fermi poles (``~2.2 sqrt(radius / T)``, multiple of 8) or
     the imaginary-axis nodes at ``T = 0``."""
     if T == 0:
@@ -189,7 +225,7 @@ def _n_equilibrium_points(T, radius):
     return 8 * max(1, math.ceil(2.2 * math.sqrt(max(radius, 1e-3) / T) / 8))
 
 
-def _radius(sl, leads):
+def spectral_radius_bound(sl, leads):
     """Bound on ``max |E|`` (sum of the norms of the blocks, region and leads).
 
     Each block's spectral norm is bounded by ``sqrt(||A||_1 ||A||_inf)`` (max column and row sums):
@@ -204,6 +240,12 @@ def _radius(sl, leads):
     for ld in leads:
         r = max(r, nrm(ld.onsite) + 2 * sum(nrm(t) for t in (ld.hop_x, ld.hop_y, ld.hop_up, ld.hop_down)))
     return r
+
+
+#: ``radius``: the short public name of :func:`spectral_radius_bound`; private aliases kept for existing imports
+#: (e.g. :mod:`orbsym.workflows.ensembles`).
+radius = spectral_radius_bound
+_lead_spec, _n_equilibrium_points, _radius = lead_spec, n_equilibrium_points, spectral_radius_bound
 
 
 @dataclass
@@ -285,7 +327,7 @@ def site_transport(lattice, T=None, bias=None, mu=0.0, left=None, right=None, n_
         if not isinstance(v, (bool, np.bool_)):
             raise TypeError(f"{name} must be True or False, got {v!r}")
     tol = real_number("tol", tol, minimum=0.0, strict=True)
-    lead_L, lead_R = _lead_spec(left, lattice, "left"), _lead_spec(right, lattice, "right")
+    lead_L, lead_R = lead_spec(left, lattice, "left"), lead_spec(right, lattice, "right")
     return SiteTransportResult(lattice, lead_L, lead_R, T, bias, mu, n_energy, eta, solver, bool(equilibrium), bool(check), tol)
 
 
@@ -363,17 +405,19 @@ class SiteTransportResult:
         """Refuse up front (memory and time of the region solves, :func:`orbsym.numeric.budget.transport_estimate`)."""
         lat = self.lattice
         _, sec, lL, lR = parts[0]
-        radius = max(_radius(s, (a, b)) for _, s, a, b in parts[:: max(1, len(parts) // 3)])
         symmetric = bool(sec.y_hermitian and lL.k_even and lR.k_even)
         nk = len(k_points(sec.N_y, symmetric)[0])
         if self.bias is None:
             full = 1 if self.T == 0 else (n_energy or DEFAULT_N_LINEAR)
         else:
             full = (0 if (self.T == 0 and self.bias == 0) else 10 * max(1, math.ceil((n_energy or DEFAULT_N_BIAS) / 10)))
-        poles = _n_equilibrium_points(self.T, radius + abs(self.mu_R)) if self._equilibrium else 0
+        poles = 0
+        if self._equilibrium:  # the spectral bound sets the pole count at T > 0 only (a pass over every block: skipped otherwise)
+            radius = max(spectral_radius_bound(s, (a, b)) for _, s, a, b in parts[:: max(1, len(parts) // 3)]) if self.T > 0 else 0.0
+            poles = n_equilibrium_points(self.T, radius + abs(self.mu_R))
         name = "rgf" if callable(solver) else choose_region_solver(solver, sec.N_x, sec.dim)[1]
         est = transport_estimate(sec.N_x, sec.N_y, sec.dim, points=full + poles, k_points=nk, solver=name, n_leads=2,
-                                 n_dx=max(3, n_dx), poles=poles if self.T > 0 else 0)
+                                 n_dx=max(3, n_dx), poles=poles if self.T > 0 else 0, kernels="sites")
         est = type(est)(est.engine, est.bytes, est.seconds * n_sectors,
                         f"{n_sectors} sector(s) x {nk} k-point(s) x {full + poles} energies, {sec.N_x} slices of {sec.dim} states; {est.detail}")
         check_resources(est, what=f"this site-lattice transport solve ({lat.n_slices} slices of {lat.slice_states} states)",
