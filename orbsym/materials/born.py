@@ -89,6 +89,8 @@ __all__ = [
 DISTRIBUTIONS = ("uniform", "gaussian")
 #: Correlation of the random energy between the orbitals of one atom.
 CORRELATIONS = ("orbital-independent", "per-orbital")
+#: Singular-value cutoff (absolute, 1 - M is dimensionless) of the ladder solve (drops the diffuson mode, eigenvalue 1 of the R-A ladder kernel).
+LADDER_RCOND = 1e-7
 #: Default SCBA tolerance on ``max |Sigma - gamma2 P<G>|`` (energy unit).
 SCBA_TOL = 1e-11
 
@@ -275,20 +277,33 @@ def ladder_vertex(GL, GR, V, mask, gamma2):
     r, c = np.nonzero(mask)
     M = _linear_map(GL, GR, mask, gamma2)
     X0 = gamma2 * (GL @ V @ GR).mean(axis=0)[r, c]
-    x = np.linalg.solve(np.eye(M.shape[0]) - M, X0)
+    # The R-A ladder at equal energies has the diffuson: by the Ward identity G^R - G^A = G^R (Sigma^R - Sigma^A) G^A,
+    # X = Sigma^R - Sigma^A is an eigenvector of M with eigenvalue exactly 1 (1 - M singular).  A uniform current
+    # vertex has no component along it (sum_k Tr[(G^R - G^A) v] = sum_k d_k Tr ln(...) = 0); the pseudo-inverse drops it.
+    U, sv, Vh = np.linalg.svd(np.eye(M.shape[0]) - M)
+    keep = sv > LADDER_RCOND * max(1.0, sv[0])  # 1 - M is dimensionless, O(1): an absolute cutoff
+    x = Vh[keep].conj().T @ ((U[:, keep].conj().T @ X0) / sv[keep])
     X = np.zeros(GL.shape[1:], complex)
     X[r, c] = x
     return X
 
 
-def ladder_series(GL, GR, V, mask, gamma2, tol=1e-13, max_terms=10000):
+def ladder_series(GL, GR, V, mask, gamma2, tol=1e-13, max_terms=10000, project=None):
     """Slow path of :func:`ladder_vertex`: the ladder summed rung by rung, ``X_{m+1} = gamma2 P<G_L (V + X_m) G_R>``.
+
+    ``project``: the diffuson mode ``Sigma^R - Sigma^A`` (n, n), removed from every partial sum (the rung map
+    has eigenvalue 1 along it, so the bare series would drift along it at the rate of the source's tiny
+    component there).
 
     Dense matrix products only (no linear map); refused when it does not converge within ``max_terms``.
     """
     X = np.zeros(GL.shape[1:], complex)
+    if project is not None:  # remove the diffuson component of the source (the mode the solve drops)
+        u = project[mask] / np.linalg.norm(project[mask])
     for _ in range(max_terms):
         Xn = gamma2 * np.where(mask, (GL @ (V + X[None]) @ GR).mean(axis=0), 0.0)
+        if project is not None:
+            Xn[mask] -= u * (u.conj() @ Xn[mask])
         if np.abs(Xn - X).max() <= tol * max(1.0, np.abs(Xn).max()):
             return Xn
         X = Xn
