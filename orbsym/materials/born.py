@@ -47,11 +47,15 @@ correction ``X_b`` is k-independent, block diagonal like ``Sigma``)::
 
     X_b = gamma2 P[ <G^R (v_b + X_b) G^A>_k ]       (Bethe-Salpeter, ladder in the R-A channel),
 
-a linear system of the size of the allowed entries (``sum_a n_a^2`` or ``n``), solved directly;
-``ladder=False`` drops ``X_b`` (SCBA bubble only).  The Fermi-sea part uses the SCBA ``G^R`` without
-vertex (R-R ladders and crossed diagrams are O(1/(k_F l)) beyond the leading order), with
+a linear system of the size of the allowed entries (``sum_a n_a^2`` or ``n``), solved directly (its
+diffuson mode, eigenvalue 1 by the Ward identity, projected out: :func:`ladder_vertex`); ``ladder=False``
+drops ``X_b`` (SCBA bubble only).  The Fermi-sea part uses the SCBA ``G^R``, with
 ``dG^R/dz = -G^R (1 - dSigma/dz) G^R``, ``(1 - M) dSigma/dz = -gamma2 P<G^R G^R>`` (exact derivative of
-the SCBA).  The energy integral is taken on the contour ``z = E_F + i y``, ``y = c s / (1 - s)``,
+the SCBA); it is reported bare (``fermi_sea``) and with the R-R ladder (``fermi_sea_ladder``): the average
+``<Tr[j G(z1) v G(z2)]> = Tr<j G1 (v + X12) G2>``, ``X12 = gamma2 P<G1 (v + X12) G2>``, differentiated in ``z1``
+at ``z1 = z2 = z``: ``Tr<j G' v~ G> + Tr<j G X' G>``, ``(1 - M) X' = gamma2 P<G' v~ G>`` (the conserving
+partner of the SCBA; the R-R ladder is usually O(Gamma/E_F), but not in multiorbital bands where the
+R-A ladder itself is large).  The energy integral is taken on the contour ``z = E_F + i y``, ``y = c s / (1 - s)``,
 ``s`` Gauss-Legendre on (0, 1) (``n_sea`` points; the integrand decays as ``y^-3``)::
 
     int_{-inf}^{E_F} F(E + i0) dE = -i int_0^inf F(E_F + i y) dy.
@@ -318,10 +322,13 @@ class DisorderedConductivity:
     ----------
     components : list of str
         ``"gab"`` (``O_g`` current along ``a``, field along ``b``) or ``"ab"`` for the charge current.
-    fermi_surface, fermi_surface_bare, fermi_sea : dict
-        Per component: the A-R term with the ladder-dressed vertex, without it, and the Fermi-sea term.
+    fermi_surface, fermi_surface_bare : dict
+        Per component: the R-A term with the ladder-dressed vertex, and without it.
+    fermi_sea, fermi_sea_ladder : dict
+        The Fermi-sea (R-R) term without vertex, and with the R-R ladder (``ladder=True``; else equal).
     total, total_bare : dict
-        ``fermi_surface + fermi_sea`` (ladder) and ``fermi_surface_bare + fermi_sea`` (SCBA only).
+        ``fermi_surface + fermi_sea_ladder`` (SCBA + ladder in both channels) and ``fermi_surface_bare + fermi_sea``
+        (SCBA bubble only).
     sigma : ndarray (n, n)
         SCBA self-energy at ``E_F``; ``gamma = -Im diag(sigma)`` the broadenings (energy unit).
     vertex : dict
@@ -336,6 +343,7 @@ class DisorderedConductivity:
     fermi_surface: dict
     fermi_surface_bare: dict
     fermi_sea: dict
+    fermi_sea_ladder: dict
     total: dict
     total_bare: dict
     sigma: np.ndarray
@@ -451,6 +459,7 @@ def disordered_conductivity(model, mu, W, *, operator="L", components=("zxy",), 
     ys = sea_scale * s / (1 - s)
     dys = sea_scale / (1 - s) ** 2 * w
     integ = {c: 0j for c in comps}
+    integ_l = {c: 0j for c in comps}
     sig = sig_F
     r, cidx = np.nonzero(mask)
     for y, dy in zip(ys, dys):
@@ -465,10 +474,27 @@ def disordered_conductivity(model, mu, W, *, operator="L", components=("zxy",), 
             dG = -G @ (np.eye(model.n) - dsig)[None] @ G
         else:
             dG = -G @ G
+        dressed = {}
+        if ladder and gamma2 > 0:  # R-R ladder: X(z1, z2) = gamma2 P<G1 (v + X) G2>, d/dz1 at z1 = z2 = z
+            for b in sorted(set(field_of.values())):
+                Xb = ladder_vertex(G, G, v[b], mask, gamma2)
+                vt = v[b] + Xb[None]
+                rhs = gamma2 * (dG @ vt @ G).mean(axis=0)[r, cidx]
+                dX = np.zeros((model.n, model.n), complex)
+                dX[r, cidx] = np.linalg.solve(np.eye(M.shape[0]) - M, rhs)
+                dressed[b] = (vt, dX)
         for c in comps:
-            F = np.einsum("kij,kji->", currents[c], dG @ v[field_of[c]] @ G) / grid.nk
+            b = field_of[c]
+            F = np.einsum("kij,kji->", currents[c], dG @ v[b] @ G) / grid.nk
             integ[c] += -1j * F * dy
+            if dressed:
+                vt, dX = dressed[b]
+                Fl = np.einsum("kij,kji->", currents[c], dG @ vt @ G + G @ dX[None] @ G) / grid.nk
+                integ_l[c] += -1j * Fl * dy
+            else:
+                integ_l[c] += -1j * F * dy
     sea = {c: -(integ[c].real) / (np.pi * vol) for c in comps}
+    sea_l = {c: -(integ_l[c].real) / (np.pi * vol) for c in comps}
     factor, unit = 1.0, (f"{model.length_unit}^{2 - model.periodic} per unit force qE (e = hbar = 1)" if model.periodic == 3
                          else "dimensionless (e^2/hbar = 1) per unit force qE")
     if units == "physical":
@@ -476,11 +502,11 @@ def disordered_conductivity(model, mu, W, *, operator="L", components=("zxy",), 
 
         factor, unit = physical_response(1.0, "hall", model.periodic)
     scale = lambda d: {k: float(val * factor) for k, val in d.items()}  # noqa: E731
-    surf, surf0, sea = scale(surf), scale(surf0), scale(sea)
-    total = {c: surf[c] + sea[c] for c in comps}
+    surf, surf0, sea, sea_l = scale(surf), scale(surf0), scale(sea), scale(sea_l)
+    total = {c: surf[c] + sea_l[c] for c in comps}
     total0 = {c: surf0[c] + sea[c] for c in comps}
     return DisorderedConductivity(
-        mu, float(W), gamma2, comps, surf, surf0, sea, total, total0, sig_F, vertex, unit, N_k, n_sea, time.perf_counter() - t0,
+        mu, float(W), gamma2, comps, surf, surf0, sea, sea_l, total, total0, sig_F, vertex, unit, N_k, n_sea, time.perf_counter() - t0,
         info={"engine": "k-space Kubo-Bastin, SCBA Green's functions" + (", ladder vertex (A-R)" if ladder else ""),
               "distribution": distribution, "correlation": correlation, "broadening": broadening, "scba_iterations": iters,
               "sea_scale": sea_scale},

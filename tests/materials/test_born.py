@@ -156,9 +156,9 @@ def test_weak_disorder_limit_is_the_clean_kubo_formula():
         assert r.total["xy"] == pytest.approx(clean, rel=2e-3)
     # orbital Hall of the s-p metal: intrinsic value of hall.py at eta = 0, approached as the broadening shrinks
     sp = sp_model()
-    ref = hall_conductivity(sp, -1.0, operator="L", components="zxy", N_k=160, units="natural", convergence=False).sigma.values[0, 2, 0, 1]
-    errs = [abs(disordered_conductivity(sp, -1.0, 0.0, broadening=g, N_k=160, n_sea=24).total["zxy"] - ref) for g in (0.08, 0.04)]
-    assert errs[1] < errs[0] < 0.1 * abs(ref)
+    ref = hall_conductivity(sp, -1.0, operator="L", components="zxy", N_k=96, units="natural", convergence=False).sigma.values[0, 2, 0, 1]
+    errs = [abs(disordered_conductivity(sp, -1.0, 0.0, broadening=g, N_k=96, n_sea=16).total["zxy"] - ref) for g in (0.12, 0.06)]
+    assert errs[1] < 0.6 * errs[0] < 0.05 * abs(ref)  # O(Gamma) approach (measured 0.0083, 0.0037 of 0.163)
 
 
 def test_bad_input():
@@ -183,3 +183,58 @@ def test_bad_input():
         scba_self_energy(m, 0.0, 1.0, mixing=1.5)
     with pytest.raises(TypeError, match="TightBinding"):
         scba_self_energy("model", 0.0, 1.0)
+
+
+
+def _bastin_dense(E, jn, vn, mu, gamma0):
+    """Kubo-Bastin with constant broadening from eigenvalues E (..., n) and operators in the eigenbasis (..., n, n):
+    Fermi surface (1/2pi) Tr[j G^R v G^A] and sea -(1/pi) Re int Tr[j G' v G], the energy integral in closed form."""
+    gR = 1 / (mu - E + 1j * gamma0)
+    fs = np.einsum("...nm,...m,...mn,...n->", jn, gR, vn, gR.conj()).real
+    p = E - 1j * gamma0
+    pm, pn = p[..., :, None], p[..., None, :]
+    d = pn - pm
+    same = np.abs(d) < 1e-7
+    ds = np.where(same, 1.0, d)
+    prim = (np.log(mu - pn) - np.log(mu - pm)) / ds**2 + 1 / ds / (mu - pm)
+    I = np.where(same, 1 / (2 * (mu - pm) ** 2), -prim)
+    sea = np.einsum("...nm,...mn,...mn->", jn, vn, I).real
+    return fs / (2 * np.pi), -sea / np.pi
+
+
+def test_ladder_against_the_exact_real_space_average_at_weak_disorder():
+    """At order W^2 the disorder average of sigma is exactly Born self-energies + one ladder rung (no crossed diagram
+    has a single impurity line).  Real space: a clean L x L torus (SparseSample.from_tight_binding, its own velocity
+    and {v, L_z}/2), one impurity eps at site 0 on all three orbitals; by translation invariance
+    <sigma> - sigma_0 = (gamma2 / 2) L^2 d^2 sigma / d eps^2 (second difference, exact dense Kubo-Bastin with constant
+    broadening).  k space: disordered_conductivity on the same L x L grid, (sigma(W) - sigma(0)) / gamma2 at small W.
+    Tolerance 5e-4 relative (measured 1.4e-4 and 7e-5): O(gamma2) of the SCBA beyond Born and O(h^2) of the difference;
+    the SCBA bubble alone is off by 65 % (OHC) and 33 % (sigma_xx), the R-A rung alone by 1.8 % and 2.1 %."""
+    from orbsym.numeric.chebyshev import SparseSample
+
+    m, L, mu, eta = sp_model(), 8, 0.0, 0.3
+
+    def real_space(eps, comp):
+        d = np.zeros((L, L, 1))
+        d[0, 0, 0] = eps
+        S = SparseSample.from_tight_binding(m, (L, L), onsite_disorder=d)
+        E, U = np.linalg.eigh(S.H.toarray())
+        j = (S.current_operator(comp[-2], None if comp[0] == "c" else comp[0])).toarray()
+        v = S.velocity(comp[-1]).toarray()
+        fs, sea = _bastin_dense(E, U.conj().T @ j @ U, U.conj().T @ v @ U, mu, eta)
+        return (fs + sea) / L**2
+
+    h, W = 0.02, 0.02
+    g2 = W**2 / 12
+    for comp, op, key in (("zxy", "L", "zxy"), ("cxx", "charge", "xx")):
+        s0, sp, sm = real_space(0.0, comp), real_space(h, comp), real_space(-h, comp)
+        exact = 0.5 * L**2 * (sp + sm - 2 * s0) / h**2  # d<sigma>/d gamma2
+        clean = disordered_conductivity(m, mu, 0.0, operator=op, components=[key], broadening=eta, N_k=L, n_sea=60)
+        assert clean.total[key] == pytest.approx(s0, rel=1e-8)  # the torus is the k grid
+        dis = disordered_conductivity(m, mu, W, operator=op, components=[key], broadening=eta, N_k=L, n_sea=60, tol=1e-14)
+        ladder = (dis.total[key] - clean.total[key]) / g2
+        bare = (dis.total_bare[key] - clean.total[key]) / g2
+        ra_only = (dis.fermi_surface[key] + dis.fermi_sea[key] - clean.total[key]) / g2
+        assert ladder == pytest.approx(exact, rel=5e-4)
+        assert abs(bare - exact) > 0.3 * abs(exact)  # the rungs matter: the bubble alone misses them
+        assert abs(ra_only - exact) > 0.01 * abs(exact)  # and the R-R rung of the sea term is needed too
