@@ -62,6 +62,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small samples (a smoke run, minutes)")
     ap.add_argument("--W", type=float, nargs="*", default=None)
+    ap.add_argument("--size", type=int, nargs=4, metavar=("L", "N", "REAL", "VEC"), default=None,
+                    help="override the torus size, moments, realizations and vectors of the chosen W")
     args = ap.parse_args()
     model = sp_model()
     mu, T = 0.0, 0.02
@@ -70,7 +72,7 @@ def main():
     if args.quick:
         plan = [(3.0, 16, 128, 4, 2), (2.0, 24, 256, 4, 2)]
     if args.W:
-        plan = [p for p in plan if p[0] in args.W]
+        plan = [p for p in plan if p[0] in args.W] if args.size is None else [(w,) + tuple(args.size) for w in args.W]
     print(f"model {model.name}: s, px, py; mu = {mu}; uniform orbital-independent disorder; load {os.getloadavg()[0]:.1f}")
     head = (f"{'W':>4} {'Gamma_s':>8} {'Gamma_p':>8} | {'OHC SCBA':>9} {'+ladder':>9} {'Chebyshev':>16} | {'xx SCBA':>8} {'+ladder':>8} "
             f"{'Chebyshev':>14} | {'L':>3} {'N':>4} {'res':>6} {'k s':>5} {'r s':>6}")

@@ -507,7 +507,7 @@ def disordered_conductivity(model, mu, W, *, operator="L", components=("zxy",), 
     total0 = {c: surf0[c] + sea[c] for c in comps}
     return DisorderedConductivity(
         mu, float(W), gamma2, comps, surf, surf0, sea, sea_l, total, total0, sig_F, vertex, unit, N_k, n_sea, time.perf_counter() - t0,
-        info={"engine": "k-space Kubo-Bastin, SCBA Green's functions" + (", ladder vertex (A-R)" if ladder else ""),
+        info={"engine": "k-space Kubo-Bastin, SCBA Green's functions" + (", ladder vertex (R-A at E_F, R-R in the sea)" if ladder else ""),
               "distribution": distribution, "correlation": correlation, "broadening": broadening, "scba_iterations": iters,
               "sea_scale": sea_scale},
     )
