@@ -80,6 +80,11 @@ cells, independent of the sample beyond it; stochastic traces ``N x n_states x v
 ``2 N x n_states x vectors`` products plus ``N^2 x n_states x vectors`` for the moments, and ``2 N``
 stored vectors per random vector.
 
+Periodic samples
+----------------
+``from_arrays(..., periodic=True)`` and :meth:`SparseSample.from_tight_binding` wrap every bond around both
+directions (a torus: bulk quantities without edges); the velocity keeps the real bond vectors.
+
 Kubo-Bastin conductivity (:func:`kubo_bastin`)
 ----------------------------------------------
 Two-dimensional Chebyshev expansion of Garcia, Covaci, Rappoport, PRL 114, 116602 (2015); see the
@@ -529,7 +534,7 @@ class SparseSample:
         """Plain-data summary (sizes, nonzeros, vacancies)."""
         return {"N_x": self.N_x, "width": self.width, "sites": list(self.names), "orbitals": self.orbitals.tolist(),
                 "n_states": self.n_states, "nnz": int(self.H.nnz), "vacancies": int(self.vacant.sum()),
-                "dtype": str(self.H.dtype), "engine": "chebyshev"}
+                "dtype": str(self.H.dtype), "engine": "chebyshev", "periodic": bool(getattr(self, "periodic", False))}
 
 
 def _check_pol(pol):
@@ -1296,7 +1301,11 @@ def kubo_bastin(sample, alpha="x", beta="y", polarization=None, T=0.05, mu=0.0, 
         t_m = (2 - delta_m0) g_m T_m(x),  e_n = (2 - delta_n0) g_n e^{-i n theta} (x + i n sin theta)
 
     (Garcia et al.'s ``Gamma_nm`` up to the order of indices: ``K`` is Hermitian in ``(m, n)`` like ``mu``,
-    so ``sigma`` is real).  The exact integrand vanishes outside the spectrum (every term holds a
+    so ``sigma`` is real).  Sign: this operator order is the transpose of Crepieux and Bruno's (PRB 64, 014416
+    (2001), Eq. 3), used by :mod:`orbsym.materials.hall` and :mod:`orbsym.materials.born`: the antisymmetric
+    (Hall) part has the opposite sign (a Chern insulator gives ``+C/(2 pi)`` here, ``-C/(2 pi)`` there), and for a
+    time-reversal-symmetric sample the orbital/spin Hall value is exactly ``-1`` times theirs
+    (tests/numeric/test_chebyshev_periodic.py).  The exact integrand vanishes outside the spectrum (every term holds a
     ``delta(E - H)``), so the ``x`` integral runs over the spectral bounds widened by ``3 pi / N`` (three
     kernel widths) on each side, clipped to ``|x| <= cos(pi / (4 N))``: the kernel series carry ``1 /
     sin^4 theta`` and their tails near ``x = +-1`` would otherwise dominate (a Fermi-sea artefact of the
