@@ -397,7 +397,9 @@ def disordered_conductivity(model, mu, W, *, operator="L", components=("zxy",), 
     broadening : float
         Constant extra ``Gamma0`` (energy unit).
     ladder : bool
-        Also return the ladder-dressed Fermi-surface term (``fermi_surface``; the bare one is always returned).
+        Dress the R-A Fermi-surface term and the R-R sea integrand with the ladder (``fermi_surface``,
+        ``fermi_sea_ladder``, ``total``); the bubble (``fermi_surface_bare``, ``fermi_sea``, ``total_bare``) is
+        always returned.  ``False``: the dressed entries equal the bare ones.
     n_sea : int
         Gauss-Legendre points on the imaginary-axis contour of the Fermi-sea term.
     sea_scale : float, optional
@@ -407,6 +409,11 @@ def disordered_conductivity(model, mu, W, *, operator="L", components=("zxy",), 
     Returns
     -------
     DisorderedConductivity
+
+    Cost: per contour node an SCBA solve (a few batched ``n x n`` inversions on ``N_k^2`` points) and the
+    ladder map, ``N_k^2 d^2`` complex entries (``d = sum_a n_a^2``): memory ``16 N_k^2 d^2`` bytes (0.1 GB for
+    ``N_k = 128``, ``d = 9``).  Measured (s-p model, ``n = 3``, ``N_k = 128``, 40 nodes, one component): ~60 s
+    at load 8 on the shared 2-core machine.
     """
     from .hall import _operator
 

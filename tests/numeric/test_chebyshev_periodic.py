@@ -63,7 +63,7 @@ def test_torus_hamiltonian_and_velocity_equal_the_folded_bloch_matrices():
     Jz = S.generator_operator("z").toarray()
     np.testing.assert_allclose(Jz[:3, :3], m.generators[2], atol=1e-15)
     # open sample (default) is unchanged: no wrapped bonds
-    assert SparseSample.from_arrays(S.cells if hasattr(S, "cells") else [tuple(_sites(m))] * Lx, [], Ly).periodic is False
+    assert SparseSample.from_arrays([tuple(_sites(m))] * Lx, [], Ly).periodic is False
 
 
 def _sites(m):
