@@ -31,6 +31,7 @@ _EXPORTS = {
     "orbital_L": "shells", "soc_matrix": "shells", "parse_shells": "shells",
     "from_sisl": "interop", "from_pythtb": "interop", "from_tbmodels": "interop", "from_qsymm": "interop", "to_sisl": "interop", "to_pythtb": "interop",
     "hall_conductivity": "hall", "edelstein": "hall", "load_model": "load",
+    "disordered_conductivity": "born", "scba_self_energy": "born",
     "read_hr": "wannier90", "read_tb": "wannier90", "read_win": "wannier90", "read_centres": "wannier90", "write_hr": "wannier90",
 }
 

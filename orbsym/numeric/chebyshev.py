@@ -80,6 +80,11 @@ cells, independent of the sample beyond it; stochastic traces ``N x n_states x v
 ``2 N x n_states x vectors`` products plus ``N^2 x n_states x vectors`` for the moments, and ``2 N``
 stored vectors per random vector.
 
+Periodic samples
+----------------
+``from_arrays(..., periodic=True)`` and :meth:`SparseSample.from_tight_binding` wrap every bond around both
+directions (a torus: bulk quantities without edges); the velocity keeps the real bond vectors.
+
 Kubo-Bastin conductivity (:func:`kubo_bastin`)
 ----------------------------------------------
 Two-dimensional Chebyshev expansion of Garcia, Covaci, Rappoport, PRL 114, 116602 (2015); see the
@@ -184,7 +189,7 @@ class SparseSample:
                                vectors=lattice.vectors, check_memory=check_memory)
 
     @classmethod
-    def from_arrays(cls, cells, hoppings, width, onsite=None, vacant=None, vectors=None, check_memory=True):
+    def from_arrays(cls, cells, hoppings, width, onsite=None, vacant=None, vectors=None, check_memory=True, periodic=False):
         """The sparse sample from the raw description (no dense slice chain is built).
 
         Parameters
@@ -202,6 +207,11 @@ class SparseSample:
             Cell vectors as rows (units of a), for :attr:`bond_vectors`.
         check_memory : bool
             Refuse up front (:class:`~orbsym.numeric.budget.ResourceError`) when the assembly would not fit.
+        periodic : bool
+            Torus: every bond wraps around both directions (cell ``(x + dx) mod N_x, (y + dy) mod width``), so the
+            sample has no edges.  The velocity keeps the real bond vectors (``i[H, r]`` of the unwrapped bond, the
+            current of the torus).  Needs ``N_x > 2 max|dx|`` and ``width > 2 max|dy|`` (no bond may meet its own
+            image).
         """
         from .sites import Site
 
@@ -264,6 +274,14 @@ class SparseSample:
                 raise ValueError(f"hopping {i} -> {j} {off}: T has shape {T.shape}, expected ({ni}, {nj}), (N_x, {ni}, {nj}) or (N_x, width, {ni}, {nj})")
             hops.append((int(i), int(j), off, T))
         self.hoppings = tuple(hops)
+        if not isinstance(periodic, (bool, np.bool_)):
+            raise TypeError(f"periodic must be True or False, got {periodic!r}")
+        self.periodic = bool(periodic)
+        if self.periodic:
+            for i, j, (dx, dy), _ in hops:
+                if N_x <= 2 * abs(dx) or W <= 2 * abs(dy):
+                    raise ValueError(f"a periodic sample needs N_x > 2 |dx| and width > 2 |dy| for every bond; bond {i} -> {j} {(dx, dy)} "
+                                     f"does not fit the {N_x} x {W} torus (it would meet its own image): use a larger sample")
         # state index of every site (vacancies dropped from the basis)
         n_full = np.broadcast_to(self.orbitals, (N_x, W, ns)) * ~self.vacant
         first = np.cumsum(n_full.ravel()) - n_full.ravel()
@@ -278,7 +296,7 @@ class SparseSample:
     def _assembly_estimate(self):
         entries = sum(int((~self.vacant[:, :, s]).sum()) * n * n for s, n in enumerate(self.orbitals))
         for i, j, (dx, dy), _ in self.hoppings:
-            cnt = max(self.N_x - abs(dx), 0) * max(self.width - abs(dy), 0)
+            cnt = self.N_x * self.width if getattr(self, "periodic", False) else max(self.N_x - abs(dx), 0) * max(self.width - abs(dy), 0)
             entries += 2 * cnt * self.orbitals[i] * self.orbitals[j]
         nbytes = entries * (16 + 8 + 8) * 3  # COO triplets, the sum of duplicates and the CSR copy
         return ResourceEstimate("Chebyshev (sparse)", float(nbytes), entries * 2e-8, f"{entries} stored entries at most, {self.n_states} states")
@@ -302,14 +320,18 @@ class SparseSample:
         self.bonds = []
         for i, j, (dx, dy), T in self.hoppings:
             ni, nj = self.orbitals[i], self.orbitals[j]
-            xs = np.arange(max(0, -dx), min(N_x, N_x - dx))
-            ys = np.arange(max(0, -dy), min(W, W - dy))
+            if self.periodic:  # torus: every cell, the far end wrapped
+                xs, ys = np.arange(N_x), np.arange(W)
+            else:
+                xs = np.arange(max(0, -dx), min(N_x, N_x - dx))
+                ys = np.arange(max(0, -dy), min(W, W - dy))
             X, Y = np.meshgrid(xs, ys, indexing="ij")
             X, Y = X.ravel(), Y.ravel()
-            ok = ~self.vacant[X, Y, i] & ~self.vacant[X + dx, Y + dy, j]
-            X, Y = X[ok], Y[ok]
+            X2, Y2 = (X + dx) % N_x, (Y + dy) % W
+            ok = ~self.vacant[X, Y, i] & ~self.vacant[X2, Y2, j]
+            X, Y, X2, Y2 = X[ok], Y[ok], X2[ok], Y2[ok]
             t = T[X] if T.ndim == 3 else T[X, Y]
-            r0, c0 = self.start[X, Y, i], self.start[X + dx, Y + dy, j]
+            r0, c0 = self.start[X, Y, i], self.start[X2, Y2, j]
             add(r0, c0, t, ni, nj)
             add(c0, r0, t.conj().transpose(0, 2, 1), nj, ni)
             self.bonds.append({"x": X, "y": Y, "start": r0, "end": c0, "T": t})
@@ -323,6 +345,84 @@ class SparseSample:
         H.sum_duplicates()
         self.H = H
         self._graph = None
+
+    @classmethod
+    def from_tight_binding(cls, model, L, onsite_disorder=None, generators=None, check_memory=True):
+        """A periodic ``L_x x L_y`` supercell (torus, no edges) of a 2D crystal model, optionally with on-site disorder.
+
+        The model is duck-typed (an :class:`orbsym.materials.TightBinding` or anything with the same attributes:
+        ``periodic == 2``, ``cell`` (3, 3) rows, ``atoms`` with ``position``, ``basis`` with ``atom``, ``R``
+        (n_R, 3) ints and ``H`` (n_R, n, n), ``generators`` or ``angular_momentum("L")``).  Each atom is a
+        :class:`~orbsym.numeric.sites.Site`; ``H(R)_{ab}`` (atom blocks) becomes the bond ``a -> b`` with cell
+        offset ``(R_1, R_2)`` (each bond once, its Hermitian partner implied), wrapped around the torus
+        (:meth:`from_arrays` with ``periodic=True``).  Then ``H`` equals the Bloch Hamiltonian folded onto the
+        ``L_x x L_y`` k grid ``k = 2 pi (j_1/L_x, j_2/L_y)`` (checked element by element in the tests), and the
+        velocity ``i b T`` on the real bond vectors ``b = tau_b + R - tau_a`` is the model's ``i[H, r]``.
+
+        Parameters
+        ----------
+        model : TightBinding-like
+        L : (int, int)
+            Cells along ``a_1`` (``N_x``) and ``a_2`` (``width``).
+        onsite_disorder : ndarray, optional
+            Added to the on-site blocks: shape ``(L_x, L_y, n_atoms)`` (one energy per atom, on all its orbitals:
+            orbital-independent Anderson disorder), ``(L_x, L_y, n)`` (per orbital, in basis order) or
+            ``(L_x, L_y, n, n)`` (Hermitian matrices, atom blocks used).  Units of the model's energy.
+        generators : ndarray (3, n, n), optional
+            The ``J`` of the polarized currents (default: the model's generators, else its atom-centred ``L``);
+            atom blocks used.
+        """
+        if getattr(model, "periodic", None) != 2:
+            raise ValueError(f"from_tight_binding builds 2D tori (model.periodic == 2); got periodic={getattr(model, 'periodic', None)!r}")
+        try:
+            Lx, Ly = (int(v) for v in L)
+        except (TypeError, ValueError):
+            raise TypeError(f"L must be two integers (L_x, L_y), got {L!r}") from None
+        Lx = integer_at_least("L_x", Lx, 1)
+        Ly = integer_at_least("L_y", Ly, 1)
+        from .sites import Site
+
+        n = int(model.H.shape[1])
+        atom_of = np.array([o.atom for o in model.basis])
+        idx = [np.flatnonzero(atom_of == a) for a in range(len(model.atoms))]
+        if generators is None:
+            generators = model.generators if getattr(model, "generators", None) is not None else model.angular_momentum("L")
+        Jg = np.asarray(generators, dtype=complex)
+        if Jg.shape != (3, n, n):
+            raise ValueError(f"generators must have shape (3, {n}, {n}), got {Jg.shape}")
+        R = np.asarray(model.R, dtype=int)
+        z = int(np.flatnonzero(np.all(R == 0, axis=1))[0])
+        H0 = np.asarray(model.H[z])
+        sites = [Site(f"{a.name}{k}", a.position, H0[np.ix_(ia, ia)], Jg[:, ia][:, :, ia]) for k, (a, ia) in enumerate(zip(model.atoms, idx))]
+        hops, seen = [], set()
+        for r, M in zip(R, model.H):
+            off = (int(r[0]), int(r[1]))
+            for a, ia in enumerate(idx):
+                for b, ib in enumerate(idx):
+                    if a == b and off == (0, 0):
+                        continue
+                    blk = np.asarray(M)[np.ix_(ia, ib)]
+                    if not np.any(blk != 0) or (b, a, (-off[0], -off[1])) in seen:
+                        continue
+                    seen.add((a, b, off))
+                    hops.append((a, b, off, blk))
+        onsite = [np.broadcast_to(s.onsite, (Lx, Ly) + s.onsite.shape).copy() for s in sites]
+        if onsite_disorder is not None:
+            d = np.asarray(onsite_disorder)
+            if d.shape == (Lx, Ly, len(idx)):
+                for a, ia in enumerate(idx):
+                    onsite[a] = onsite[a] + d[:, :, a, None, None] * np.eye(len(ia))
+            elif d.shape == (Lx, Ly, n):
+                for a, ia in enumerate(idx):
+                    onsite[a] = onsite[a] + d[:, :, ia][..., None] * np.eye(len(ia))
+            elif d.shape == (Lx, Ly, n, n):
+                for a, ia in enumerate(idx):
+                    onsite[a] = onsite[a] + d[:, :, ia][:, :, :, ia]
+            else:
+                raise ValueError(f"onsite_disorder must have shape (L_x, L_y, n_atoms) = {(Lx, Ly, len(idx))}, (L_x, L_y, n) = {(Lx, Ly, n)} "
+                                 f"or (L_x, L_y, n, n), got {d.shape}")
+        return cls.from_arrays([tuple(sites)] * Lx, hops, Ly, onsite=onsite, vectors=np.asarray(model.cell, float),
+                               check_memory=check_memory, periodic=True)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -434,7 +534,7 @@ class SparseSample:
         """Plain-data summary (sizes, nonzeros, vacancies)."""
         return {"N_x": self.N_x, "width": self.width, "sites": list(self.names), "orbitals": self.orbitals.tolist(),
                 "n_states": self.n_states, "nnz": int(self.H.nnz), "vacancies": int(self.vacant.sum()),
-                "dtype": str(self.H.dtype), "engine": "chebyshev"}
+                "dtype": str(self.H.dtype), "engine": "chebyshev", "periodic": bool(getattr(self, "periodic", False))}
 
 
 def _check_pol(pol):
@@ -1201,7 +1301,11 @@ def kubo_bastin(sample, alpha="x", beta="y", polarization=None, T=0.05, mu=0.0, 
         t_m = (2 - delta_m0) g_m T_m(x),  e_n = (2 - delta_n0) g_n e^{-i n theta} (x + i n sin theta)
 
     (Garcia et al.'s ``Gamma_nm`` up to the order of indices: ``K`` is Hermitian in ``(m, n)`` like ``mu``,
-    so ``sigma`` is real).  The exact integrand vanishes outside the spectrum (every term holds a
+    so ``sigma`` is real).  Sign: this operator order is the transpose of Crepieux and Bruno's (PRB 64, 014416
+    (2001), Eq. 3), used by :mod:`orbsym.materials.hall` and :mod:`orbsym.materials.born`: the antisymmetric
+    (Hall) part has the opposite sign (a Chern insulator gives ``+C/(2 pi)`` here, ``-C/(2 pi)`` there), and for a
+    time-reversal-symmetric sample the orbital/spin Hall value is exactly ``-1`` times theirs
+    (tests/numeric/test_chebyshev_periodic.py).  The exact integrand vanishes outside the spectrum (every term holds a
     ``delta(E - H)``), so the ``x`` integral runs over the spectral bounds widened by ``3 pi / N`` (three
     kernel widths) on each side, clipped to ``|x| <= cos(pi / (4 N))``: the kernel series carry ``1 /
     sin^4 theta`` and their tails near ``x = +-1`` would otherwise dominate (a Fermi-sea artefact of the
