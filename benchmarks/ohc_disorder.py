@@ -14,10 +14,8 @@ Disorder: uniform on-site energies in [-W/2, W/2], the same on the three orbital
 * real space (:func:`orbsym.numeric.chebyshev.kubo_bastin`): L x L torus (:meth:`SparseSample.from_tight_binding`),
   ``n_real`` realizations x ``n_vec`` random-phase vectors, Jackson kernel with ``N`` moments, T = 0.02 t; the error
   bar is the standard error over realizations (each realization's estimate includes its random-vector noise).
-  kubo_bastin's operator order is the transpose of Crepieux-Bruno's (its Hall sign is opposite to hall.py's, see
-  tests/numeric/test_chebyshev_periodic.py); every realization is time-reversal symmetric (real H), for which the
-  transposed order gives exactly -sigma for the orbital Hall current and the same sigma_xx: the table shows -kb for
-  the OHC.
+  kubo_bastin uses Crepieux and Bruno's operator order, as hall.py and born.py (same Hall sign; see
+  tests/numeric/test_chebyshev_periodic.py).
 
 Run: ``PYTHONPATH=$PWD OMP_NUM_THREADS=1 python benchmarks/ohc_disorder.py [--quick]``.
 """
@@ -44,7 +42,7 @@ def sp_model(Es=1.0, Ep=-1.0, tss=-0.5, tsp=0.6, tpps=0.8, tppp=-0.2):
 
 
 def chebyshev(model, W, L, N, n_real, n_vec, mu, T, seed=0, xx=True):
-    """Realization average of sigma^z_xy (returned as -kb, the hall.py sign) and sigma_xx with standard errors."""
+    """Realization average of sigma^z_xy and sigma_xx with standard errors (the sign of hall.py)."""
     ohc, xx, want_xx = [], [], xx
     bounds = (-3.05 - W / 2, 3.05 + W / 2)  # clean bands in [-3, 3], |V| <= W/2
     for r in range(n_real):
@@ -52,7 +50,7 @@ def chebyshev(model, W, L, N, n_real, n_vec, mu, T, seed=0, xx=True):
         S = SparseSample.from_tight_binding(model, (L, L), onsite_disorder=rng.uniform(-W / 2, W / 2, size=(L, L, 1)))
         kw = dict(T=T, mu=[mu], n_moments=N, n_vectors=n_vec, seed=r, bounds=bounds)
         kb = kubo_bastin(S, "x", "y", "z", **kw)
-        ohc.append(-kb.sigma[0])
+        ohc.append(kb.sigma[0])
         if want_xx:
             xx.append(kubo_bastin(S, "x", "x", None, **kw).sigma[0])
     se = lambda a: float(np.std(a, ddof=1) / np.sqrt(len(a))) if len(a) > 1 else float("nan")  # noqa: E731

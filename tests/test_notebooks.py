@@ -32,7 +32,7 @@ QUOTED = {
     "disorder": ["G(W = 0) = 5.000000 (L = 3), 5.000000 (L = 17)", "(steps 0.174, 0.295): mean free path l = 10.2 sites",
                  "localization length xi = 24.3 sites; std ln G = 0.66 -> 1.50", "lambda_m = 15.80 +- 0.00 a", "lambda_m = 11.22 +- 1.06 a",
                  "lambda_m = 6.12 +- 1.89 a", "every density inside its bound: True", "within 3 standard errors: True",
-                 "sigma^Lz_xy = -0.167 +- 0.007", "sigma^Lz_xy = -0.140 +- 0.008", "sigma^Lz_xy = -0.154 +- 0.005"],
+                 "sigma^Lz_xy = +0.154 +- 0.004", "sigma^Lz_xy = +0.145 +- 0.002", "sigma^Lz_xy = +0.144 +- 0.001"],
 }
 
 #: Run after the notebook's last cell: the labels and titles of every open pyplot figure.

@@ -1232,7 +1232,7 @@ class KuboBastin:
         angular-momentum currents ``{v, J}/2``: ``e / hbar`` times the unit of J per ... see the function);
         standard error over the random vectors (zero for the exact trace).
     moments : ndarray (N, N)
-        ``mu_mn = Tr[j_alpha T_m(Ht) v_beta T_n(Ht)] / area`` (Jackson kernel NOT applied).
+        ``mu_mn = Tr[v_beta T_m(Ht) j_alpha T_n(Ht)] / area`` (Jackson kernel NOT applied).
     n_moments, n_vectors, T, a, b, area, kernel, resolution, theta_range, seconds, engine
         ``resolution = pi a / N`` (units of t): the Jackson broadening of the delta functions;
         ``theta_range``: the integration interval in ``theta = arccos x``.
@@ -1279,10 +1279,13 @@ def kubo_bastin(sample, alpha="x", beta="y", polarization=None, T=0.05, mu=0.0, 
                 bounds=None, margin=0.1, n_energy=None, chunk_bytes=4 * CHUNK_BYTES):
     """Kubo-Bastin conductivity ``sigma_{alpha beta}`` of a finite sample by the 2D Chebyshev expansion.
 
-    The Bastin formula (Bastin et al., J. Phys. Chem. Solids 32, 1811 (1971)) in the form of Garcia,
-    Covaci, Rappoport, PRL 114, 116602 (2015)::
+    The Bastin formula (Bastin et al., J. Phys. Chem. Solids 32, 1811 (1971)) in the operator order of
+    Crepieux and Bruno (PRB 64, 014416 (2001), Eq. 3), the order of :mod:`orbsym.materials.hall` and
+    :mod:`orbsym.materials.born`, evaluated with the kernel-polynomial series of Garcia, Covaci, Rappoport,
+    PRL 114, 116602 (2015)::
 
-        sigma_ab = (i / Omega) int dE f(E) Tr[ j_a delta(E - H) v_b dG+/dE - j_a dG-/dE v_b delta(E - H) ],
+        sigma_ab = (i / Omega) int dE f(E) Tr[ j_a dG+/dE v_b delta(E - H) - j_a delta(E - H) v_b dG-/dE ]
+                 = (i / Omega) int dE f(E) Tr[ v_b delta(E - H) j_a dG+/dE - v_b dG-/dE j_a delta(E - H) ],
 
     ``G+- = (E - H +- i0)^-1``, ``Omega`` the area (cells x cell area), ``j_a = v_a`` (charge) or
     ``{v_a, J}/2`` (orbital/spin Hall of the conventional current), ``v = -dH/dA`` from the Peierls
@@ -1293,19 +1296,18 @@ def kubo_bastin(sample, alpha="x", beta="y", polarization=None, T=0.05, mu=0.0, 
         G+-(x, Ht)    = sum_n G+-_n(x) T_n(Ht), G+-_n = -+ i (2 - delta_n0) g_n e^{-+ i n theta} / sin theta
 
     and ``d/dx [e^{-i n theta} / sin theta] = e^{-i n theta} (x + i n sin theta) / sin^3 theta``
-    (``d theta / dx = -1 / sin theta``) give, with the moments ``mu_mn = Tr[j_a T_m(Ht) v_b T_n(Ht)] /
-    Omega`` (``dE delta dG/dE`` brings ``1 / a^2``)::
+    (``d theta / dx = -1 / sin theta``) give, with the moments ``mu_mn = Tr[v_b T_m(Ht) j_a T_n(Ht)] /
+    Omega`` with the roles of the two operators in Garcia et al.'s form exchanged (the second line above;
+    ``dE delta dG/dE`` brings ``1 / a^2``)::
 
         sigma_ab(mu, T) = (1 / a^2) int_{-1}^{1} dx f(a x + b) sum_mn K_mn(x) mu_mn,
         K_mn(x) = [t_m e_n + conj(e_m) t_n] / (pi sin^4 theta),
         t_m = (2 - delta_m0) g_m T_m(x),  e_n = (2 - delta_n0) g_n e^{-i n theta} (x + i n sin theta)
 
     (Garcia et al.'s ``Gamma_nm`` up to the order of indices: ``K`` is Hermitian in ``(m, n)`` like ``mu``,
-    so ``sigma`` is real).  Sign: this operator order is the transpose of Crepieux and Bruno's (PRB 64, 014416
-    (2001), Eq. 3), used by :mod:`orbsym.materials.hall` and :mod:`orbsym.materials.born`: the antisymmetric
-    (Hall) part has the opposite sign (a Chern insulator gives ``+C/(2 pi)`` here, ``-C/(2 pi)`` there), and for a
-    time-reversal-symmetric sample the orbital/spin Hall value is exactly ``-1`` times theirs
-    (tests/numeric/test_chebyshev_periodic.py).  The exact integrand vanishes outside the spectrum (every term holds a
+    so ``sigma`` is real).  Sign: Garcia et al.'s own order ``Tr[j_a delta v_b dG+ - ...]`` is the transpose,
+    whose antisymmetric (Hall) part has the opposite sign; with the order above a Chern insulator gives the
+    ``-C/(2 pi)`` of :mod:`orbsym.materials.hall` (per unit force ``q E``; tests/numeric/test_chebyshev_periodic.py).  The exact integrand vanishes outside the spectrum (every term holds a
     ``delta(E - H)``), so the ``x`` integral runs over the spectral bounds widened by ``3 pi / N`` (three
     kernel widths) on each side, clipped to ``|x| <= cos(pi / (4 N))``: the kernel series carry ``1 /
     sin^4 theta`` and their tails near ``x = +-1`` would otherwise dominate (a Fermi-sea artefact of the
@@ -1337,8 +1339,8 @@ def kubo_bastin(sample, alpha="x", beta="y", polarization=None, T=0.05, mu=0.0, 
     n_energy : int, optional
         Quadrature points (default ``max(8 N, 2048)``).
     chunk_bytes : int
-        Memory for the stored vectors of one random vector: ``v_b T_n r`` for a chunk of ``n`` (all ``N``
-        when they fit; else the ``T_n r`` recurrence is rerun per chunk) and 16 ``T_m j r`` at a time.
+        Memory for the stored vectors of one random vector: ``j_a T_n r`` for a chunk of ``n`` (all ``N``
+        when they fit; else the ``T_n r`` recurrence is rerun per chunk) and 16 ``T_m v_b r`` at a time.
     """
     if not isinstance(sample, SparseSample):
         raise TypeError(f"sample must be a SparseSample, got {type(sample).__name__}")
@@ -1371,7 +1373,7 @@ def kubo_bastin(sample, alpha="x", beta="y", polarization=None, T=0.05, mu=0.0, 
     else:
         R = integer_at_least("n_vectors", n_vectors, 2, " (random vectors; standard errors need two)")
     seed = integer_at_least("seed", seed, 0)
-    # memory per vector: a chunk of cv stored v_b T_n r, a buffer of cl vectors T_m j r, the recurrence
+    # memory per vector: a chunk of cv stored j_a T_n r, a buffer of cl vectors T_m v_b r, the recurrence
     cl = min(N, 16)
     per_col = int(chunk_bytes // (16 * n))
     cv = max(min(N, per_col - cl - 4), min(N, 16))
@@ -1407,17 +1409,17 @@ def kubo_bastin(sample, alpha="x", beta="y", polarization=None, T=0.05, mu=0.0, 
             X[np.arange(c0, c1), np.arange(mb)] = 1
         else:
             X = np.exp(2j * np.pi * rng.random((n, mb)))
-        jX = j @ X
-        mu_c = np.zeros((mb, N, N), complex)  # mu_c[c, m, n] = <r_c| j T_m v_b T_n |r_c>
+        vX = v @ X
+        mu_c = np.zeros((mb, N, N), complex)  # mu_c[c, m, n] = <r_c| v_b T_m j_a T_n |r_c>
         for v0 in range(0, N, cv):
             v1 = min(N, v0 + cv)
-            V = np.empty((mb, v1 - v0, n), complex)  # v_b T_n(Ht) r, n in [v0, v1)
+            V = np.empty((mb, v1 - v0, n), complex)  # j_a T_n(Ht) r, n in [v0, v1)
             for k, Tk in enumerate(chebyshev_vectors(X, v1)):
                 if k >= v0:
-                    V[:, k - v0] = (v @ Tk).T
-            Lbuf = np.empty((mb, cl, n), complex)  # T_m(Ht) j r (so <r| j T_m = its conjugate transpose)
+                    V[:, k - v0] = (j @ Tk).T
+            Lbuf = np.empty((mb, cl, n), complex)  # T_m(Ht) v_b r (so <r| v_b T_m = its conjugate transpose)
             fill, start = 0, 0
-            for k, Lk in enumerate(chebyshev_vectors(jX, N)):
+            for k, Lk in enumerate(chebyshev_vectors(vX, N)):
                 Lbuf[:, fill] = Lk.T
                 fill += 1
                 if fill == cl or k == N - 1:

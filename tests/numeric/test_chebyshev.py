@@ -348,7 +348,8 @@ def positions(S):
 
 def dense_bastin(H, j, v, T, mus, a, b, N, n_energy, area, theta_range):
     """Bastin formula in the eigenbasis with the Jackson-kernel delta and dG+-/dE written as functions of two
-    energies: sigma = (i / area) int dE f(E) sum_kl j_kl v_lk [delta(E - E_l) G+'(E, E_k) - G-'(E, E_l) delta(E - E_k)]."""
+    energies, in Crepieux and Bruno's order Tr[j dG+ v delta - j delta v dG-]:
+    sigma = (i / area) int dE f(E) sum_kl j_kl v_lk [G+'(E, E_l) delta(E - E_k) - delta(E - E_l) G-'(E, E_k)]."""
     E, U = np.linalg.eigh(H)
     e = (E - b) / a
     jh, vh = U.conj().T @ j @ U, U.conj().T @ v @ U
@@ -362,7 +363,7 @@ def dense_bastin(H, j, v, T, mus, a, b, N, n_energy, area, theta_range):
     Gp = np.einsum("m,mx,mk->xk", w, -1j * np.exp(-1j * m[:, None] * th[None]) * (x[None] + 1j * m[:, None] * s[None]) / s[None] ** 3, Te)
     Gm = np.einsum("m,mx,mk->xk", w, 1j * np.exp(1j * m[:, None] * th[None]) * (x[None] - 1j * m[:, None] * s[None]) / s[None] ** 3, Te)
     P = jh * vh.T  # j_kl v_lk
-    integrand = 1j * (np.einsum("kl,xl,xk->x", P, D, Gp) - np.einsum("kl,xl,xk->x", P, Gm, D))
+    integrand = 1j * (np.einsum("kl,xl,xk->x", P, Gp, D) - np.einsum("kl,xl,xk->x", P, D, Gm))
     f = 1 / (1 + np.exp((a * x[None] + b - np.asarray(mus)[:, None]) / T))
     return (f * (integrand * s)[None]).sum(axis=1).real * h / (a**2 * area)  # dx = sin(theta) d theta, dE = a dx
 

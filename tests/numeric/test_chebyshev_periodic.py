@@ -97,7 +97,7 @@ def test_onsite_disorder_shapes():
 
 @pytest.mark.parametrize("alpha, beta, pol", [("x", "y", "z"), ("y", "y", None), ("x", "y", None)])
 def test_clean_torus_kubo_bastin_equals_the_k_space_moments(alpha, beta, pol):
-    """W = 0: the torus trace Tr[j T_m(Ht) v T_n(Ht)] equals the k sum over the folded grid of the Bloch matrices
+    """W = 0: the torus trace Tr[v T_m(Ht) j T_n(Ht)] equals the k sum over the folded grid of the Bloch matrices
     (eigenbasis of H(k), the model's velocity and generators), so sigma is the k-space Kubo-Bastin with the same
     Jackson kernel, to rounding."""
     m = random_model(4)
@@ -115,7 +115,7 @@ def test_clean_torus_kubo_bastin_equals_the_k_space_moments(alpha, beta, pol):
     jn, vn = Ud @ j @ U, Ud @ v[ib] @ U
     x = (E - kb.b) / kb.a
     Tm = np.cos(np.arange(N)[:, None, None] * np.arccos(np.clip(x, -1, 1))[None])  # (N, nk, n)
-    mom = np.einsum("kab,mkb,kba,nka->mn", jn, Tm, vn, Tm) / kb.area
+    mom = np.einsum("kab,mkb,kba,nka->mn", vn, Tm, jn, Tm) / kb.area
     np.testing.assert_allclose(kb.moments, mom, rtol=0, atol=1e-11 * np.abs(mom).max())
     ref = _kb_sigma(mom, jackson_kernel(N), 0.1, kb.a, kb.b, np.array([-0.3, 0.4]), 512, kb.theta_range)
     np.testing.assert_allclose(kb.sigma, ref, rtol=1e-10, atol=1e-13)
@@ -123,8 +123,8 @@ def test_clean_torus_kubo_bastin_equals_the_k_space_moments(alpha, beta, pol):
 
 
 def test_chern_insulator_torus_and_the_sign_of_kubo_bastin():
-    """QWZ (m = -1, |C| = 1) on a clean torus, mu in the gap: kubo_bastin gives +C/(2 pi) = -sigma_xy of hall.py
-    (its operator order Tr[j delta v dG+ - ...] is the transpose of Crepieux-Bruno's: sigma_ab -> sigma_ba)."""
+    """QWZ (m = -1, |C| = 1) on a clean torus, mu in the gap: kubo_bastin gives the sigma_xy = -C/(2 pi) of hall.py
+    (both in Crepieux and Bruno's operator order; Garcia et al.'s transposed order would flip the Hall sign)."""
     from orbsym.materials.hall import hall_conductivity
 
     m = TightBinding.from_bonds(np.eye(3), [Atom("A", (0, 0, 0), ("a", "b"))], -SZ, {(1, 0, 0): (SZ - 1j * SX) / 2, (0, 1, 0): (SZ - 1j * SY) / 2},
@@ -133,4 +133,4 @@ def test_chern_insulator_torus_and_the_sign_of_kubo_bastin():
     kb = kubo_bastin(S, "x", "y", T=0.05, mu=[0.0], n_moments=64, n_vectors="exact", bounds=(-3.05, 3.05))
     ref = hall_conductivity(m, 0.0, operator="charge", components="xy", N_k=8, units="natural", convergence=False).sigma.values[0, 0, 0, 1]
     assert ref == pytest.approx(-1 / (2 * np.pi), rel=2e-2)  # 8 x 8 grid
-    assert kb.sigma[0] == pytest.approx(-ref, rel=0.05)  # the Jackson kernel (resolution pi a / N ~ 0.17) leaks into the gap
+    assert kb.sigma[0] == pytest.approx(ref, rel=0.05)  # the Jackson kernel (resolution pi a / N ~ 0.17) leaks into the gap
