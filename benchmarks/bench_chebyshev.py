@@ -46,6 +46,8 @@ by up to ~2x with the load; ``--L 600 --T 0.05 --tol 1e-4 --sites 4 --vectors 4 
         (resolution 0.14 t): charge 53 s, orbital Hall 55 s, peak RSS 3.5 GB; sigma^{L_z}_xy at mu = -1, 0, 1:
         (-3.0 +- 0.4, -3.3 +- 0.8, -7.8 +- 1.5) 1e-3 (two vectors: the error bars are themselves rough)
     peak RSS 5.4 GB (the m = 48 block of stage 2); stages 1, 3, 4, 5 alone: 2.6 GB
+    (the orbital Hall values above were measured in Garcia et al.'s operator order; kubo_bastin now uses
+    Crepieux and Bruno's, the order of orbsym.materials.hall: rerun, their sign is opposite.)
 
 Scaling with the sample (one site, T = 0.05, tol 1e-4; 2 vectors; Kubo-Bastin 32 moments, 2 vectors)::
 
