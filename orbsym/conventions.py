@@ -173,7 +173,21 @@ Chebyshev engine (orbsym.numeric.chebyshev)
   truncated light cone; each reported ``*_error`` is ``(truncation + region) x sum |A_ab|``.
 * Stochastic traces with the standard error over random-phase vectors; DOS per state per energy with the
   Jackson kernel (resolution ``pi a / N``); Kubo-Bastin (Garcia, Covaci, Rappoport, PRL 114, 116602
-  (2015)) per unit area and per unit force ``q E``.
+  (2015)) per unit area and per unit force ``q E``, in Crepieux and Bruno's operator order (below).
+* Periodic (torus) samples (``SparseSample.from_tight_binding``, ``from_arrays(..., periodic=True)``): wrap
+  bonds with the real bond vectors, so the velocity ``-dH/dA`` is that of the Bloch model.
+
+Disorder-averaged Kubo (orbsym.materials.born)
+----------------------------------------------
+* Bastin formula in Crepieux and Bruno's order (PRB 64, 014416 (2001), Eq. 3), ``sigma_ab = (i/V) int dE
+  f(E) Tr[j_a dG+/dE v_b delta(E - H) - j_a delta(E - H) v_b dG-/dE]``, per unit force ``q E`` with ``e =
+  hbar = 1``: the sign of :mod:`orbsym.materials.hall` (a Chern insulator gives ``sigma_xy = -C/(2 pi)``);
+  ``chebyshev.kubo_bastin`` uses the same order.  (Garcia et al.'s transposed order flips the Hall part.)
+* Anderson disorder: uniform on ``[-W/2, W/2]`` (variance ``W^2/12``) or Gaussian of standard deviation
+  ``W`` (variance ``W^2``); "orbital-independent": one random energy on every orbital (and spin) of an atom
+  (the self-energy and the ladder vertex keep the atom block); "per-orbital": independent energies
+  (diagonal).  SCBA self-energy, R-A ladder at the Fermi level and R-R ladder in the Fermi sea; crossed,
+  X/Psi and skew-scattering diagrams are not included (``derivations/scba-ladder.md``).
 
 Material films (orbsym.materials.films)
 ---------------------------------------
