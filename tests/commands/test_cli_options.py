@@ -372,29 +372,33 @@ RESUME = ".orbsym-resume"  # sweep state of an interrupted figure (removed once 
 
 # SIGTERM sent by the process to itself at a chosen point of the save: while the PDF is being
 # written (the set must stay old), or during the renames (held off: the set must be all new).
-SELF_KILL = r"""
-import os, signal, sys
-where = sys.argv[1]
-if where == "pdf":
-    from matplotlib.figure import Figure
-    real = Figure.savefig
-    def savefig(self, fname, *a, **kw):
-        if kw.get("format") == "pdf":
-            open(fname, "wb").write(b"%PDF-1.4 half")
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real(self, fname, *a, **kw)
-    Figure.savefig = savefig
-else:
-    import orbsym.io
-    real_replace = os.replace
-    def replace(src, dst):
-        if os.path.basename(str(dst)).startswith("fig4."):
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real_replace(src, dst)
-    orbsym.io.os.replace = replace
-from orbsym.cli import main
-sys.exit(main(sys.argv[2:]))
-"""
+# In-process through cli.main (it installs the SIGTERM handler in the main thread, as a real run
+# does); the real-process exit path is covered by test_sigterm_from_outside_while_saving.
+def _self_kill_at(where, monkeypatch):
+    if where == "pdf":
+        from matplotlib.figure import Figure
+
+        real = Figure.savefig
+
+        def savefig(self, fname, *a, **kw):
+            if kw.get("format") == "pdf":
+                with open(fname, "wb") as fh:
+                    fh.write(b"%PDF-1.4 half")
+                os.kill(os.getpid(), signal.SIGTERM)
+            return real(self, fname, *a, **kw)
+
+        monkeypatch.setattr(Figure, "savefig", savefig)
+    else:
+        import orbsym.io
+
+        real_replace = os.replace
+
+        def replace(src, dst):
+            if os.path.basename(str(dst)).startswith("fig4."):
+                os.kill(os.getpid(), signal.SIGTERM)
+            return real_replace(src, dst)
+
+        monkeypatch.setattr(orbsym.io.os, "replace", replace)
 
 
 def _old_set(d):
@@ -409,14 +413,14 @@ def _state(d):
 
 
 @pytest.mark.parametrize("where, expect_old", [("pdf", True), ("rename", False)])
-def test_sigterm_during_figure_save_leaves_a_matched_set_and_no_temporary(tmp_path, where, expect_old):
+def test_sigterm_during_figure_save_leaves_a_matched_set_and_no_temporary(tmp_path, where, expect_old, monkeypatch, capsys):
     _old_set(tmp_path)
-    proc = subprocess.run(
-        [sys.executable, "-c", SELF_KILL, where, *FIG4_TINY, "--out", str(tmp_path)],
-        capture_output=True, text=True, env=_env(), cwd=ROOT, timeout=120,
-    )
-    assert proc.returncode == 143, proc.stderr
-    assert proc.stderr.strip().splitlines()[-1] == "orbsym: terminated (SIGTERM)"
+    previous = signal.getsignal(signal.SIGTERM)
+    _self_kill_at(where, monkeypatch)
+    rc, out, err = _main([*FIG4_TINY, "--out", str(tmp_path)], capsys)
+    assert signal.getsignal(signal.SIGTERM) == previous  # the CLI's handler is removed again
+    assert rc == 143, err
+    assert err.strip().splitlines()[-1] == "orbsym: terminated (SIGTERM)"
     names, old = _state(tmp_path)
     assert names == sorted(NAMES)  # no hidden temporary file left
     assert old == (list(NAMES) if expect_old else [])  # all old or all new, never mixed

@@ -119,8 +119,22 @@ def test_fig4_preferred_axis_changes_with_mu():
 
 # ----------------------------------------------------------------------------- Fig. 5
 @pytest.fixture(scope="module")
-def rkky_data():
-    return fig5.compute(N_x_min=3, N_x_max=17, N_y=800)
+def rkky_all():
+    """Fig. 5 over the paper's whole range N_x = 3..25 at N_y = 800, every gamma (1, 0.8, 0.5, 0.3):
+    one sweep; the fixtures below are views of it (each point is an independent solve)."""
+    return fig5.compute(N_x_min=3, N_x_max=25, N_y=800, gammas=(1.0, 0.8, 0.5, 0.3))
+
+
+def _rkky_view(data, N_x_max, gammas):
+    keep = data["N_x"] <= N_x_max
+    return {"N_x": data["N_x"][keep], "J": {g: data["J"][g][keep] for g in gammas},
+            "floor": {g: data["floor"][g] for g in gammas if g in data["floor"]}}
+
+
+@pytest.fixture(scope="module")
+def rkky_data(rkky_all):
+    """N_x = 3..17, every gamma."""
+    return _rkky_view(rkky_all, 17, (1.0, 0.8, 0.5, 0.3))
 
 
 def test_fig5_gamma_t_oscillates_and_decays(rkky_data):
@@ -412,9 +426,9 @@ def test_text_fig4_minima_stay_degenerate_at_plus_minus_axis():
 
 # ----------------------------------------------------------------------------- Fig. 5 text
 @pytest.fixture(scope="module")
-def rkky_paper():
-    """Fig. 5 over the paper's whole range N_x = 3..25 at N_y = 800 (~3 s)."""
-    return fig5.compute(N_x_min=3, N_x_max=25, N_y=800, gammas=(1.0, 0.8, 0.5))
+def rkky_paper(rkky_all):
+    """Fig. 5 over the paper's whole range N_x = 3..25 at N_y = 800, gamma = 1, 0.8, 0.5."""
+    return _rkky_view(rkky_all, 25, (1.0, 0.8, 0.5))
 
 
 def test_text_fig5_moderate_gamma_oscillates_with_a_longer_period(rkky_paper):
