@@ -265,8 +265,11 @@ def lower_bound(mod, n, params, quick):
             per = g if g.seconds < per.seconds else per
         except ValueError:
             pass
-    seconds = count * per.seconds + _own_seconds(n, p)
-    return ResourceEstimate(per.engine, per.bytes, seconds, f"at least {count} solves at N_x = {N_x}, N_y = {N_y}")
+    seconds, nbytes = count * per.seconds + _own_seconds(n, p), per.bytes
+    if n == 4:  # the mu grid is sized from its count, before compute() would build it
+        levels_seconds, levels_bytes = _fig4_levels_cost(p)
+        seconds, nbytes = seconds + levels_seconds, nbytes + levels_bytes
+    return ResourceEstimate(per.engine, nbytes, seconds, f"at least {count} solves at N_x = {N_x}, N_y = {N_y}")
 
 
 #: CPU seconds of Fig. 3's own work per grid point and panel (directions, symmetry keys, the map; measured ~21 us).
@@ -306,11 +309,19 @@ def estimate_figure(mod, n, params, quick, workers=1):
     grids = f"{len(parts)} grids: " if len(parts) > 1 else ""
     est = ResourceEstimate(" + ".join(sorted(used)) or "no", peak, total + _own_seconds(n, p), grids + "; ".join(parts))
     if n == 4:
-        N_x, N_y = int(p["N_x"]), int(p["N_y"])
-        nk = N_y // 2 + 1
-        n_mu = int(p["n_mu"])  # F(mu) from the levels; ~300 bytes per mu row for the plot and the CSV
-        est = replace(est, seconds=est.seconds + 3 * n_mu * nk * N_x * 3 * 3e-8, bytes=est.bytes + 3 * 8.0 * nk * N_x * 3 + 300.0 * n_mu)
+        seconds, nbytes = _fig4_levels_cost(p)
+        est = replace(est, seconds=est.seconds + seconds, bytes=est.bytes + nbytes)
     return est
+
+
+def _fig4_levels_cost(p):
+    """``(seconds, bytes)`` of Fig. 4's ``F(mu)`` from the levels of its three solves: every ``mu`` of
+    ``--mu-range`` against every level (``3 n_mu n_k N_x 3`` terms, ~30 ns each), ~300 bytes per ``mu``
+    row for the plot and the CSV."""
+    N_x, N_y = int(p["N_x"]), int(p["N_y"])
+    nk = N_y // 2 + 1
+    n_mu = int(p["n_mu"])
+    return 3 * n_mu * nk * N_x * 3 * 3e-8, 3 * 8.0 * nk * N_x * 3 + 300.0 * n_mu
 
 
 def check_energies(params):

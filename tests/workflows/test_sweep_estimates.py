@@ -264,3 +264,18 @@ def test_many_combinations_are_estimated_without_building_each():
     assert "1800 points to compute" in est.detail and 30 * 30 * 2 > est_mod.MAX_COMBINATIONS
     one = estimate_sweep("trilayer", {"T": [0.01]}, "free_energy", params={"N_x": 80, "N_y": 100, "N_FM": 1, "mu": 0.0})
     assert est.seconds == pytest.approx(1800 * one.seconds, rel=1.0)
+
+
+def test_figure4_mu_grid_refused_from_its_count(no_solve, tmp_path, capsys, monkeypatch):
+    """A 10^8-point --mu-range is refused by the cheap lower bound, before compute() would build the grid
+    (plan_grids is never called: it runs the figure's own code, np.linspace of every mu)."""
+    from orbsym.workflows.figures import common
+
+    def trip(*a, **k):
+        raise AssertionError("the figure's grids were planned before the mu count was sized")
+
+    monkeypatch.setattr(common, "plan_grids", trip)
+    monkeypatch.delenv("ORBSYM_MAX_MEMORY", raising=False)
+    assert cli.main(["figure", "4", "--mu-range=-3:3:100000000", "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    _, err = capsys.readouterr()
+    assert err.startswith("orbsym: error: figure 4 needs") and "at least 3 solves" in err and "--mu-range" in err, err
