@@ -5,6 +5,7 @@ benchmarks/bench_estimates.py compare them with measured CPU time).
   D = N_y dim states) picks dense -- measured 35-55x faster there (trilayer 12 x 16: greens 10-13 s,
   dense 0.2-0.3 s CPU) -- and greens still at the Fig. 2 size; the Green's-function ranking grows like
   D^3 per column for D > 3 (the d^3 NumPy calls of its batched d x d kernels).
+* Disorder ensembles' auto follows that model (no forced dense).
 * kubo_estimate: the eigensolver path (tridiagonal / real / complex) it budgets is the one solve_kubo
   takes, the paths' costs are ordered, and N_x 100 -> 200 scales by the model's law (~n^3).
 """
@@ -99,3 +100,13 @@ def test_kubo_estimate_paths_and_scaling_law():
     assert 1500 < kubo_estimate(1000, 800, 3, path="tridiagonal").seconds < 6000
     with pytest.raises(ValueError, match="path"):
         kubo_estimate(10, 10, 3, path="banded")
+
+
+def test_disorder_ensemble_auto_follows_the_model():
+    """orbsym.solve(disorder=...) with engine="auto": dense on the wide 12 x 16 supercell, greens on a long
+    narrow one (N_x = 120, N_y = 2: measured greens 0.13 s vs dense 0.20 s at N_x = 100, 0.62 vs 17.5 s at 400)."""
+    import orbsym
+
+    wide = orbsym.solve(trilayer(N_x=12, N_y=16, **GEN), 0.01, disorder=Anderson(1.0))
+    long = orbsym.solve(trilayer(N_x=120, N_y=2, **GEN), 0.01, disorder=Anderson(1.0))
+    assert wide.attrs["engine"].startswith("dense") and long.attrs["engine"].startswith("greens")
