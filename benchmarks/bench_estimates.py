@@ -20,12 +20,19 @@ fraction of the cost.
 Exit status 1 if any ratio is outside [0.5, 2].  ``--quick``: ~30 s; default: ~2-4 min;
 ``--large``: adds N_x = 2 10^4 (~2 min more).  ``--fit``: least-squares constants ``(g_0, a, b, h)``
 per (vectors, dim) from the rows (relative error), to paste into ``orbsym/numeric/engines.py``.
+
+``--supercells`` (only that table, ~1 min): the Gamma-only supercells of disordered periodic samples
+(:func:`orbsym.numeric.disorder.supercell` of the trilayer ``N_x x N_y``: one k point, a slice of
+``D = 3 N_y`` states), both engines timed (bands, T = 0.01): the budget's Green's-function estimate /
+CPU, the ranking's prediction of both engines (:func:`orbsym.numeric.engines.engine_costs`), the engine
+``auto`` picks and the faster one.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import pathlib
 import sys
 import time
@@ -158,13 +165,54 @@ def fit(results):
             print(f"    ({vectors}, {dim}): ({coef[0]:.3g}, {coef[1]:.3g}, {coef[2]:.3g}, {coef[3]:.3g}),   # {len(rs)} rows")
 
 
+SUPERCELLS = ((12, 2), (12, 4), (12, 8), (24, 4), (6, 16), (12, 16), (100, 2), (200, 2))
+
+
+def supercells():
+    """The supercell table of ``--supercells``; returns the number of wrong choices and budget ratios outside [0.5, 2]."""
+    from orbsym.numeric.bloch import solve_bloch
+    from orbsym.numeric.disorder import supercell
+    from orbsym.numeric.engines import engine_costs
+    from orbsym.systems import disorder_site_lattice
+
+    print(f"# Gamma-only supercells of the trilayer (generic m, T = 0.01, bands): load average {os.getloadavg()}")
+    print(f"{'N_x':>4} {'N_y':>4} {'D':>3} {'points':>6} {'dense cpu':>9} {'model':>8} {'greens cpu':>10} {'model':>8} {'budget':>8} "
+          f"{'budget/cpu':>10} {'auto':>6} {'faster':>6}")
+    bad = 0
+    for N_x, N_y in SUPERCELLS:
+        sc = supercell(disorder_site_lattice(system("orbital", N_x, N_y), "a supercell")).lattice
+        lat = sc.slices
+        pairs = ((0, 0), (1, 0), (0, 1))
+        cost = engine_costs(lat, 0.01, True)
+        budget = greens_solve_estimate(lat, 0.01, True).seconds
+        cpu = {"dense": measure(lambda: solve_bloch(lat, 0.01, pairs, vectors=True), 0.0)[0],
+               "greens": measure(lambda: solve_greens(lat, 0.01, pairs, vectors=True), 0.0)[0]}
+        auto, faster = sc.choose_engine(0.01), min(cpu, key=cpu.get)
+        ratio = budget / cpu["greens"]
+        flag = ""
+        if auto != faster and max(cpu.values()) > 1.3 * min(cpu.values()):
+            flag += "  <-- wrong choice"
+        if not 0.5 <= ratio <= 2:
+            flag += "  <-- budget outside [0.5, 2]"
+        bad += bool(flag)
+        print(f"{N_x:>4} {N_y:>4} {lat.dim:>3} {cost['greens_points']:>6} {cpu['dense']:>9.3g} {cost['dense']:>8.3g} {cpu['greens']:>10.3g} "
+              f"{cost['greens']:>8.3g} {budget:>8.3g} {ratio:>10.2f} {auto:>6} {faster:>6}{flag}", flush=True)
+    print(f"# load average at the end {os.getloadavg()}")
+    return bad
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--quick", action="store_true", help="the rows marked quick only (~30 s)")
     g.add_argument("--large", action="store_true", help="also N_x = 2e4, N_y = 10 (~2 min more)")
     ap.add_argument("--fit", action="store_true", help="print least-squares constants of the cost model")
+    ap.add_argument("--supercells", action="store_true", help="only the table of Gamma-only supercells (engine choice, ~1 min)")
     args = ap.parse_args(argv)
+    if args.supercells:
+        bad = supercells()
+        print("FAIL" if bad else "OK: auto picks the faster engine (or a near tie) and the budget is within a factor 2")
+        return 1 if bad else 0
     rows = [r for r in ROWS if r[7] or not args.quick] + (LARGE if args.large else [])
     system("orbital", 5, 10), system("spin", 5, 10)  # kernels derived and cached once
     solve_greens(system("orbital", 5, 10).lattice, 0.01)

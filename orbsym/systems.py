@@ -1006,7 +1006,7 @@ def solve(system, T=PAPER_PARAMETERS["T"], workers=1, engine="auto", *, disorder
     ``seed = 0``) on the system's site lattice (:func:`orbsym.numeric.sites.from_column_lattice`, one site
     per column cell; a SiteLattice as given), each realization the Gamma-only supercell of the periodic
     sample (:func:`orbsym.numeric.disorder.supercell`: the ``N_x x N_y`` torus, films ``x N_z``, with
-    disorder) solved with ``engine`` (``"auto"``: ``"dense"``, measured faster on supercells at one k point),
+    disorder) solved with ``engine`` (``"auto"``: the faster by :meth:`SiteLattice.choose_engine` on the clean supercell),
     ``workers`` local processes sharing the realizations, ``out`` a resumable NetCDF store
     (:func:`orbsym.workflows.ensembles.ensemble`).  Returns that ensemble's :class:`xarray.Dataset`::
 
@@ -1105,9 +1105,9 @@ def disorder_ensemble(system, T, disorder, realizations=None, seed=None, *, work
     sc = supercell(lat).lattice if lat.transverse_dimension else lat
     if response is None:
         engine = check_name("engine", engine, ENGINES)
-        # auto: dense.  At one k point the Green's-function engine's batched kernels do not pay for a slice of
-        # D = R dim states (trilayer 12 x 16: greens 10.5 s, dense 0.30 s CPU); it stays available by name.
-        used = "dense" if engine == "auto" else engine
+        # auto: the faster by the cost model on the clean supercell (dense for a wide slice of D = R dim states at
+        # one k point, greens for long samples: engines.greens_seconds grows like D^3 per column)
+        used = sc.choose_engine(T) if engine == "auto" else engine
         if used == "greens" and (sc.slices.sector(0.0) if sc.transverse_dimension == 2 else sc.slices).has_diagonal_bonds:
             raise ValueError("engine='greens' takes nearest-slice bonds only; this sample's supercell has diagonal slice bonds "
                              "(next-nearest neighbours): use engine='dense' or 'auto'")

@@ -282,7 +282,7 @@ def check_resources(est, what="this solve", workers=1, max_bytes=None, max_secon
 
 
 # =============================================================================== linear response (Kubo)
-__all__ += ["bulk_hall_estimate", "kubo_estimate"]
+__all__ += ["bulk_hall_estimate", "kubo_estimate", "kubo_path"]
 
 #: Seconds per k-point of :func:`orbsym.numeric.kubo.bulk_hall` (one core): a fixed part, a part
 #: ``~ dim^2`` (batched ``eigh`` and products of small blocks) and ``~ dim^2`` per chemical
@@ -292,9 +292,26 @@ _BULK_PER_K = (1.0e-6, 3.5e-7, 6e-8)
 _BULK_PER_MU_BATCH = 7e-5
 #: Bytes per k-point of a batch and per ``dim^2`` entry: ~24 complex work arrays.
 _BULK_BYTES_PER_K = 24 * 16.0
-#: Seconds per ``n^3`` of one Bloch block of :func:`orbsym.numeric.kubo.solve_kubo` (eigh, the
-#: velocity and response in the eigenbasis, the bands of three parts), per ``n^2`` and per k-point.
-_KUBO_COEFF = (8e-10, 2e-7, 1e-4)
+#: Seconds ``(a, b, c)`` of one Bloch block of :func:`orbsym.numeric.kubo.solve_kubo` (eigh, the
+#: velocity and response in the eigenbasis, the bands of three parts), per ``n^3``, ``n^2`` and k point,
+#: per eigensolver path (:func:`kubo_path`): ``"tridiagonal"`` (real ``h(k)`` tridiagonal in some order of
+#: the states: LAPACK ``dstevd``, real products; the paper's trilayer with ``m_L = x, m_R = y``),
+#: ``"real"`` (real gauge, ``eigh`` of a real matrix) and ``"complex"``.  Relative least squares of
+#: ``benchmarks/bench_response_estimate.py --fit`` (2026-12-07 10:45 UTC, load 2.4-3.6 on 2 shared cores,
+#: one BLAS thread; trilayer n = 75 ... 3000; actual / estimate 0.91-1.14 on every path; results.txt).
+#: The complex path costs ~9.5x the tridiagonal one at large n.
+_KUBO_PATH = {
+    "tridiagonal": (1.75e-10, 9e-8, 1.7e-4),
+    "real": (3.3e-10, 8e-8, 2e-4),
+    "complex": (1.67e-9, 3.4e-9, 5.6e-4),
+}
+#: Path unknown (``path=None``: an estimate from the sizes alone, before a lattice exists): the geometric
+#: mean of the tridiagonal and complex paths, ~3x of either at large n (pass ``path`` when a lattice exists).
+_KUBO_COEFF = tuple(math.sqrt(a * b) for a, b in zip(_KUBO_PATH["tridiagonal"], _KUBO_PATH["complex"]))
+#: Seconds per solve outside the k loop (setup; fitted with the above) and per ``n^2`` (the dense pieces).
+_KUBO_SOLVE = (3e-3, 3e-8)
+#: Eigensolver paths of :func:`kubo_estimate` (None: unknown).
+KUBO_PATHS = (None, "tridiagonal", "real", "complex")
 
 
 def bulk_hall_estimate(N_k, dim, n_mu=1, batch=20000):
@@ -330,7 +347,48 @@ def bulk_hall_estimate(N_k, dim, n_mu=1, batch=20000):
     )
 
 
-def kubo_estimate(N_x, N_y, dim, symmetric=True, solves=1):
+def kubo_path(lattice):
+    """The eigensolver path of :func:`orbsym.numeric.kubo.solve_kubo` on ``lattice`` (field ``E_y``), cheaply.
+
+    ``"complex"`` without a real gauge (:func:`orbsym.numeric.bloch.real_gauge`); else ``"tridiagonal"``
+    when the graph of the states (an edge for every nonzero off-diagonal entry of the on-site and hopping
+    blocks) is a union of paths -- every state has at most two neighbours and there is no cycle: edges =
+    states - components -- and ``"real"`` otherwise.  Works on the blocks (``O(N_x dim^2)``), never on the
+    ``n x n`` matrices, so it is safe before a refusal.  A film: its ``k_z = 0`` sector's path.
+    """
+    import numpy as np
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from .bloch import real_gauge
+
+    lat = lattice.sector(0.0) if getattr(lattice, "is_film", False) else lattice
+    if real_gauge(lat) is None:
+        return "complex"
+    N, d = lat.N_x, lat.dim
+    n = N * d
+    a, b = [], []
+    x, i, j = np.nonzero(np.asarray(lat.onsite) != 0)
+    a.append(x * d + i)
+    b.append(x * d + j)
+    for (dx, dy), t in lat.hoppings.items():
+        x, i, j = np.nonzero(np.asarray(t) != 0)
+        a.append(x * d + i)
+        b.append((x + dx) * d + j)
+    a, b = np.concatenate(a), np.concatenate(b)
+    keep = a != b
+    lo, hi = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
+    edges = np.unique(lo * n + hi)
+    lo, hi = edges // n, edges % n
+    degree = np.bincount(np.concatenate([lo, hi]), minlength=n)
+    if n < 2 or degree.max(initial=0) > 2:
+        return "real"
+    graph = coo_matrix((np.ones(lo.size), (lo, hi)), shape=(n, n))
+    n_comp = connected_components(graph, directed=False)[0]
+    return "tridiagonal" if lo.size == n - n_comp else "real"
+
+
+def kubo_estimate(N_x, N_y, dim, symmetric=True, solves=1, path=None):
     """Estimate of :func:`orbsym.numeric.kubo.solve_kubo` (heterostructure linear response).
 
     Parameters
@@ -341,22 +399,28 @@ def kubo_estimate(N_x, N_y, dim, symmetric=True, solves=1):
         ``h(-k) = h(k)``: only ``N_y // 2 + 1`` k points are diagonalized.
     solves : int
         Independent solves one after the other (scan points, drives of a reciprocity check).
+    path : {None, "tridiagonal", "real", "complex"}
+        The eigensolver path (:func:`kubo_path` of the lattice); None: not known (sizes only), the
+        geometric mean of the tridiagonal and complex paths' costs.
 
     Returns
     -------
     ResourceEstimate
         Peak memory: the dense pieces and gauge copies (8 complex ``n x n``), one chunk of k points
         (``max(CHUNK_BYTES, 12 n^2)`` complex entries), the energies; time ``n_k (a n^3 + b n^2 + c)``
-        per solve (:data:`_KUBO_COEFF`; measured: within a factor 2 for n = 30 ... 900).
+        per solve (:data:`_KUBO_PATH`, CPU seconds of one core with one BLAS thread; measured by
+        ``benchmarks/bench_response_estimate.py``: within 0.5-2x of the solve for n = 75 ... 1200).
     """
     from .kubo import CHUNK_BYTES
 
     N_x, N_y, dim = _positive_int("N_x", N_x), _positive_int("N_y", N_y), _positive_int("dim", dim)
     n = float(N_x * dim)
     nk = N_y // 2 + 1 if symmetric else N_y
-    a, b, c = _KUBO_COEFF
+    if path not in KUBO_PATHS:
+        raise ValueError(f"Kubo eigensolver path must be one of None, 'tridiagonal', 'real', 'complex', got {path!r}")
+    a, b, c = _KUBO_COEFF if path is None else _KUBO_PATH[path]
     nbytes = 8 * 16.0 * n * n + max(float(CHUNK_BYTES), 12 * 16.0 * n * n) + 8.0 * nk * n
-    seconds = nk * (a * n ** 3 + b * n * n + c) + 3e-8 * n * n
+    seconds = nk * (a * n ** 3 + b * n * n + c) + _KUBO_SOLVE[0] + _KUBO_SOLVE[1] * n * n
     est = ResourceEstimate("Kubo response", nbytes, seconds, f"{nk} k points (N_y = {N_y}) of {int(n)} x {int(n)} blocks (N_x = {N_x} x {dim} states)")
     return est.times(solves, "solves")
 

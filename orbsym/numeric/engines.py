@@ -28,6 +28,14 @@ N_y = 10 ... 800 and infinity, T = 0 and 0.01, orbital and spin, bands, free ene
 :data:`_GREENS_RANK` (``engine="auto"``) keeps the old quiet-machine fit, on the same scale as the
 dense table, with the same batch term; it only has to rank the engines (rms error 10% for
 N_x = 3..50, where both cost about the same).
+
+Slices of ``D > 3`` states (site lattices with several sites per slice; the Gamma-only supercell of a
+disordered periodic sample, :func:`orbsym.numeric.disorder.supercell`, ``D = N_y dim`` at one k point):
+the batched kernels make ``~D^3`` NumPy calls per batch and column (:func:`orbsym.numeric.greens._mm`
+loops over the block entries) and ``~D^3`` arithmetic per point and column, so both models scale every
+term by ``(D/3)^3``.  (The ranking used to scale the per-point terms by ``(D/3)^2`` and the per-call term
+not at all: at one k point, 55 poles and ``D = 48`` it predicted greens 5x cheaper than dense where it
+is 35-55x slower, trilayer 12 x 16.)  ``benchmarks/bench_estimates.py --supercells`` checks the choice.
 """
 
 from __future__ import annotations
@@ -72,6 +80,13 @@ _GREENS = {
     (False, 3): (1.7e-4, 7.3e-8, 2.8e-7, 2.05e-4),
     (False, 2): (1.7e-4, 7.3e-8, 7.5e-8, 5.5e-5),
 }
+#: ``dim > 3`` (:func:`_greens_constants`): the per-(batch, column) overhead ``h`` in units of ``(dim/3)^3``
+#: (bands, free energy).  The dim-3 ``h`` includes the explicit 3x3 inverse (~50 NumPy calls per column),
+#: which LAPACK's batched inverse replaces for larger blocks; fitted 2026-12-07 (load 2.4-3.7) to Gamma-only
+#: supercells of the trilayer (one k point, 46-55 poles: D = 6 ... 48, where this term is ~90% of the
+#: time; 1.15e-4 ... 2.4e-4) -- estimate / CPU 0.7-1.4 there, 0.7-1.0 on lattices of D = 4, 7 with
+#: 4000-10000 points.  Free energy: the same ratio to the dim-3 value.
+_GREENS_LARGE_D_H = {True: 1.6e-4, False: 8.4e-5}
 #: The engine choice's own constants ``(g_0, a, b, h)`` for bands and free energy (``a, b`` times
 #: ``(dim/3)^2``; T = 0 check ``2 n_k N_x _RANK_INERTIA``): measured on a quiet machine in the same runs
 #: as the dense table above, so that the two engines are compared on one scale (the crossovers of
@@ -172,6 +187,8 @@ def _greens_constants(dim, vectors):
         return _GREENS[bool(vectors), dim]
     g0, a, b, h = _GREENS[bool(vectors), 3]
     s = (dim / 3.0) ** 3
+    if dim > 3:  # LAPACK's batched inverse instead of the explicit 3x3 one: fewer NumPy calls per column
+        h = _GREENS_LARGE_D_H[bool(vectors)]
     return g0, a * s, b * s, h * s
 
 
@@ -214,9 +231,15 @@ def greens_seconds(N_x, n_points, dim, vectors=True, T=None, n_k=None, chunk_byt
     n_batch = -(-P // batch_size(P, N_x, dim, vectors, CHUNK_BYTES if chunk_bytes is None else chunk_bytes)) if P else 0
     if ranking:
         g0, a, b, h = _GREENS_RANK[bool(vectors)]
-        seconds = g0 + P * (a + b * N_x) * (dim / 3.0) ** 2 + h * N_x * n_batch
+        if dim <= 3:  # the explicit 2x3 / 3x3 kernels: as fitted (rms 10% at the crossovers)
+            seconds = g0 + P * (a + b * N_x) * (dim / 3.0) ** 2 + h * N_x * n_batch
+            inertia = _RANK_INERTIA
+        else:  # d^3 NumPy calls per batch and column, d^3 arithmetic per point and column
+            s = (dim / 3.0) ** 3
+            seconds = g0 + s * (P * (a + b * N_x) + h * N_x * n_batch)
+            inertia = _RANK_INERTIA * s
         if T is not None and T == 0 and n_k is not None:
-            seconds += 2 * n_k * N_x * _RANK_INERTIA
+            seconds += 2 * n_k * N_x * inertia
         return seconds, n_batch
     g0, a, b, h = _greens_constants(dim, vectors)
     seconds = g0 + a * P + b * float(P) * N_x + h * float(n_batch) * N_x
