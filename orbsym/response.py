@@ -388,15 +388,16 @@ def response_resources(lattice, solves=1, max_bytes=None, max_seconds=None):
     Raises :class:`orbsym.numeric.budget.ResourceError` (a ValueError) with the estimate
     (:func:`orbsym.numeric.budget.kubo_estimate`) naming ``N_x`` and ``N_y``; returns the estimate.
     """
-    from .numeric.budget import check_resources, kubo_estimate
+    from .numeric.budget import check_resources, kubo_estimate, kubo_path
 
+    path = kubo_path(lattice)  # the eigensolver the solve will use (cheap: from the blocks)
     if lattice.is_film:  # one 2D response per k_z sector, no k_y half zone assumed
         from .numeric.budget import film_estimate
 
-        est = film_estimate(kubo_estimate(lattice.N_x, lattice.N_y, lattice.dim, symmetric=False, solves=solves), lattice)
+        est = film_estimate(kubo_estimate(lattice.N_x, lattice.N_y, lattice.dim, symmetric=False, solves=solves, path=path), lattice)
         what = f"the linear response of the film N_x = {lattice.N_x}, N_y = {lattice.N_y}, N_z = {lattice.N_z}" + (f" ({solves} solves)" if solves > 1 else "")
         return check_resources(est, what=what, max_bytes=max_bytes, max_seconds=max_seconds, hint="reduce N_x, N_y or N_z")
-    est = kubo_estimate(lattice.N_x, lattice.N_y, lattice.dim, symmetric=bool(lattice.y_hermitian), solves=solves)
+    est = kubo_estimate(lattice.N_x, lattice.N_y, lattice.dim, symmetric=bool(lattice.y_hermitian), solves=solves, path=path)
     what = f"the linear response of N_x = {lattice.N_x}, N_y = {lattice.N_y}" + (f" ({solves} solves)" if solves > 1 else "")
     return check_resources(est, what=what, max_bytes=max_bytes, max_seconds=max_seconds, hint="reduce N_x or N_y")
 

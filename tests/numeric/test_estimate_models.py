@@ -110,3 +110,17 @@ def test_disorder_ensemble_auto_follows_the_model():
     wide = orbsym.solve(trilayer(N_x=12, N_y=16, **GEN), 0.01, disorder=Anderson(1.0))
     long = orbsym.solve(trilayer(N_x=120, N_y=2, **GEN), 0.01, disorder=Anderson(1.0))
     assert wide.attrs["engine"].startswith("dense") and long.attrs["engine"].startswith("greens")
+
+
+def test_response_budgets_the_path_its_solve_takes():
+    """orbsym.response's up-front check uses the lattice's eigensolver path: the tridiagonal (x, y) trilayer
+    and a generic magnetization (complex) get their own estimates, not the path-unknown one."""
+    from orbsym.response import response_resources
+
+    for m_R, path in (("y", "tridiagonal"), ((0.6, -0.2, 0.4), "complex")):
+        lat = trilayer(N_x=40, N_y=20, m_L="x", m_R=m_R).lattice
+        assert kubo_path(lat) == path
+        est = response_resources(lat)
+        ref = kubo_estimate(lat.N_x, lat.N_y, lat.dim, symmetric=bool(lat.y_hermitian), path=path)
+        assert est.seconds == pytest.approx(ref.seconds) and est.seconds != pytest.approx(
+            kubo_estimate(lat.N_x, lat.N_y, lat.dim, symmetric=bool(lat.y_hermitian)).seconds)
