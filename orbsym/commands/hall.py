@@ -423,6 +423,26 @@ def _scba_point(model, mu, W, dist, corr, op, names, N_k, n_sea, units):
     return r, collapsed
 
 
+def grid_resolution(model, mu, gamma, N_k):
+    """Energy spacing of the k grid at the Fermi level, ``dE = <|v|>_FS |b|_max / N_k`` (energy unit).
+
+    ``<|v|>_FS``: the band velocities ``|d E_n / d k|`` (diagonal of ``v`` in the eigenbasis) averaged with the
+    Lorentzian weight of width ``gamma`` around ``mu``; ``|b|_max`` the longest reciprocal lattice vector of the
+    periodic directions.  The SCBA sums resolve the broadening when ``dE`` is below ``Gamma``."""
+    import numpy as np
+
+    from ..materials.hall import monkhorst_pack
+
+    k = model.k_cartesian(monkhorst_pack(N_k, model.periodic))
+    E, U = np.linalg.eigh(model.hamiltonian(k))
+    v = model.velocity(k)
+    speed = np.sqrt(sum(np.abs(np.einsum("kni,kij,kjn->kn", U.conj().transpose(0, 2, 1), v[a], U)) ** 2 for a in range(model.periodic)))
+    w = gamma / ((E - mu) ** 2 + gamma**2)
+    vF = float((w * speed).sum() / max(w.sum(), 1e-300))
+    bmax = float(np.linalg.norm(np.asarray(model.reciprocal)[: model.periodic], axis=1).max())
+    return vF * bmax / N_k
+
+
 def _gamma_labels(model):
     out = []
     for i, o in enumerate(model.basis):
@@ -504,13 +524,13 @@ def run_disordered(args):
     if fermi is not None:
         ds.attrs["fermi_level"] = fermi["E_F"]
         ds.attrs["electrons_per_cell"] = fermi["electrons"]
-        ds.attrs["fermi_level_source"] = fermi["source"] + " (clean crystal)"
+        ds.attrs["fermi_level_source"] = fermi["source"]
         ds = ds.assign_coords(E_minus_E_F=("mu", ds.mu.values - fermi["E_F"]))
         ds["E_minus_E_F"].attrs.update(units=model.energy_unit, description="Fermi energy measured from the clean E_F (--electrons)")
     if out is not None:
         write(ds, out)
     if fermi is not None:
-        print(f"E_F = {fermi['E_F']:.6g} {model.energy_unit} for {fermi['electrons']:g} electrons per cell ({fermi['source']}, clean bands); mu below = E_F + offset")
+        print(f"E_F = {fermi['E_F']:.6g} {model.energy_unit} for {fermi['electrons']:g} electrons per cell ({fermi['source']}); mu below = E_F + offset")
     for line in disorder_summary(ds):
         print(line)
     if out is not None:
@@ -542,6 +562,7 @@ def _run_scba(model, mus, W, dist, corr, operator, comps, names, gammas, opts, u
     vals = {k: np.full(shape, np.nan) for k in keys}
     coarse_tot = np.full(shape, np.nan)
     gam = np.zeros((mus.size, model.n))
+    dE = np.full(mus.size, np.nan)
     sig_re = np.zeros((mus.size, model.n))
     gapped, iters, unit = [], [], None
     bar = progress_bar(mus.size * (2 if coarse else 1), desc="orbsym hall (SCBA)", progress=progress, unit="solve")
@@ -554,6 +575,8 @@ def _run_scba(model, mus, W, dist, corr, operator, comps, names, gammas, opts, u
             iters.append(int(r.info["scba_iterations"]))
             gam[i] = r.gamma
             sig_re[i] = np.diag(r.sigma).real
+            g_ref = float(np.min(r.gamma)) if not collapsed else 0.0
+            dE[i] = grid_resolution(model, float(mu), max(g_ref, 1e-12), N_k) if not collapsed else np.nan
             for c, name in zip(comps, names):
                 for k in keys:
                     vals[k][(i,) + c] = getattr(r, k)[name]
@@ -586,6 +609,8 @@ def _run_scba(model, mus, W, dist, corr, operator, comps, names, gammas, opts, u
         "fermi_sea_ladder": (dims, vals["fermi_sea_ladder"], {"units": unit, "description": "Fermi-sea (R-R) term with the R-R ladder"}),
         "vertex_share": (dims, share, {"units": "1", "description": "vertex-correction share (sigma_ladder - sigma_bubble) / sigma_ladder"}),
         "Gamma": (("mu", "orbital"), gam, {"units": model.energy_unit, "description": "SCBA broadening Gamma = -Im Sigma(E_F) per basis orbital (hbar / 2 tau)"}),
+        "grid_spacing": ("mu", dE, {"units": model.energy_unit, "description": "energy spacing of the k grid at E_F, <|v|>_FS |b|_max / N_k "
+                                                                                 "(converged when well below min Gamma; NaN: Gamma = 0, mu in a gap)"}),
         "Sigma_real": (("mu", "orbital"), sig_re, {"units": model.energy_unit, "description": "Re Sigma(E_F) per basis orbital (SCBA level shift)"}),
     }
     if coarse:
@@ -691,6 +716,11 @@ def disorder_summary(ds):
             g = ds.Gamma.values[i]
             lines.append(f"mu = {mu:g}: Gamma = -Im Sigma(E_F) per orbital [{a['energy_unit']}]: " + ", ".join(f"{lab.split(':', 1)[1]} {x:.4g}" for lab, x in zip(ds.orbital.values, g))
                          + (" (mu in a gap of the clean bands: Gamma = 0)" if json.loads(a["mu_in_gap"])[i] else ""))
+            dEi, gmin = float(ds.grid_spacing.values[i]), float(np.min(g))
+            if not np.isnan(dEi):
+                ok = "resolves" if dEi < gmin else "does NOT resolve"
+                lines.append(f"mu = {mu:g}: the N_k = {a['N_k']} grid {ok} the broadening: level spacing <|v|>_FS |b|/N_k = {dEi:.3g} "
+                             f"{'<' if dEi < gmin else '>='} min Gamma = {gmin:.3g} {a['energy_unit']}" + ("" if dEi < gmin else " (raise --N-k; not converged)"))
         for idx in np.ndindex(*[val.sizes[d] for d in dims]):
             v = float(val.values[(i,) + idx])
             if np.isnan(v):
@@ -700,7 +730,10 @@ def disorder_summary(ds):
             comp = f"sigma[{rest}]" if gl == "charge" else f"sigma^{gl}_{rest}"
             at = (i,) + idx
             if scba:
-                err = f" +- {float(ds.error_estimate.values[at]):.3g} (k grid)" if "error_estimate" in ds else ""
+                err = ""
+                if "error_estimate" in ds:
+                    e = float(ds.error_estimate.values[at])
+                    err = f" +- {e:.3g} (k grid: N_k/2 difference)" if not np.isnan(e) else f" (no k-grid estimate: N_k/2 = {a['N_k_coarse']} does not resolve Gamma)"
                 lad, bub = float(ds.sigma_ladder.values[at]), float(ds.sigma_bubble.values[at])
                 lines.append(f"mu = {mu:g}: {comp} = {v:.6g}{err} {a['units']} [{'SCBA + ladder' if a['ladder'] else 'SCBA bubble'}]; "
                              f"ladder {lad:.6g}, bubble {bub:.6g}, vertex-correction share (ladder - bubble)/ladder = {float(ds.vertex_share.values[at]):.3g}; "
