@@ -226,10 +226,11 @@ METHODS = ("scba", "chebyshev")
 #: What the SCBA + ladder evaluation leaves out (printed and stored with every result).
 SCBA_NEGLECTS = ("neglects the crossed (weak-localization) diagrams, O(1/(k_F l)), and the third-cumulant skew scattering; "
                  "T = 0; the k grid must resolve Gamma (the N_k/2 difference is the estimate)")
-#: One-core seconds per contour node and k point of born.disordered_conductivity: fixed, per n^3, per d^2
-#: (d = entries of the local self-energy), measured on the s-p square model (n = 3) and Cu (n = 9, d = 81, 9),
-#: 1 field direction, load ~2.7 on the shared 2-core machine; within a factor ~2.
-_SCBA_COST = (8e-6, 5e-8, 6e-8)
+#: One-core seconds per contour node and k point of born.disordered_conductivity: fixed, per n^3, per entry of
+#: the ladder map (min(n^4, d^2), d = entries of the local self-energy), measured on the s-p square model (n = 3)
+#: and Cu (n = 9; orbital-independent d = 81 and per-orbital d = 9), load ~2 on the shared 2-core machine;
+#: within a factor ~2.  More field directions add ~1/6 each.
+_SCBA_COST = (6e-6, 6e-8, 1e-9)
 #: Seconds per (nonzero x vector) of a sparse product and per moment^2 x state (chebyshev.kubo_bastin's own model).
 _CHEB_COST = (7e-9, 8e-9)
 CHEB_DEFAULTS = {"size": 32, "realizations": 4, "seed": 0, "moments": 128, "vectors": 4}
@@ -350,18 +351,18 @@ def _local_size(model, correlation):
 def scba_estimate(model, correlation, N_k, n_sea, n_mu, n_fields, convergence):
     """Memory and one-core time of the SCBA + ladder runs (:func:`orbsym.materials.born.disordered_conductivity` per ``mu``).
 
-    Per contour node (``n_sea + 1`` with the Fermi level) and k point: ``c0 + c1 n^3 + c2 d^2`` seconds
-    (:data:`_SCBA_COST`; the SCBA inversions, the ladder map on ``d`` local entries), times ``(2 + fields) / 3``;
-    memory ``16 nk (4 d^2 + 4 d n + 24 n^2)`` bytes (the ladder map's operands, the Green's functions).  The
-    ``N_k/2`` convergence grid adds its share."""
+    Per contour node (``n_sea + 1`` with the Fermi level) and k point: ``c0 + c1 n^3 + c2 min(n^4, d^2)`` seconds
+    (:data:`_SCBA_COST`; the SCBA inversions, the ladder map on ``d`` local entries), times ``(5 + fields) / 6``;
+    memory ``16 nk n^2 x 24`` bytes (H, velocities, Green's functions on the grid) plus the 64 MiB chunks of the
+    ladder map.  The ``N_k/2`` convergence grid adds its time."""
     from ..numeric.budget import ResourceEstimate
 
     n, d = model.n, _local_size(model, correlation)
     grids = [N_k] + ([max(2, N_k // 2)] if convergence and N_k // 2 >= 2 and N_k // 2 != N_k else [])
     c0, c1, c2 = _SCBA_COST
-    secs = sum(float(N) ** model.periodic for N in grids) * (n_sea + 1) * n_mu * (c0 + c1 * n**3 + c2 * d * d) * (2 + n_fields) / 3
+    secs = sum(float(N) ** model.periodic for N in grids) * (n_sea + 1) * n_mu * (c0 + c1 * n**3 + c2 * min(n**4, d * d)) * (5 + n_fields) / 6
     nk = float(N_k) ** model.periodic
-    nbytes = 16.0 * nk * (4 * d * d + 4 * d * n + 24 * n * n) + 2**24
+    nbytes = 16.0 * nk * n * n * 24 + 64 * 2**20 + 2**26
     return ResourceEstimate("SCBA + ladder (k space)", nbytes, secs,
                             f"{n_mu} Fermi energ{'y' if n_mu == 1 else 'ies'} x {n_sea + 1} contour nodes x {nk:.3g} k points (N_k = {N_k}, {model.periodic}D"
                             f"{', and the N_k/2 grid' if len(grids) > 1 else ''}) of {n} x {n} blocks, {d} local entries, {n_fields} field direction(s)")
@@ -716,11 +717,12 @@ def disorder_summary(ds):
             g = ds.Gamma.values[i]
             lines.append(f"mu = {mu:g}: Gamma = -Im Sigma(E_F) per orbital [{a['energy_unit']}]: " + ", ".join(f"{lab.split(':', 1)[1]} {x:.4g}" for lab, x in zip(ds.orbital.values, g))
                          + (" (mu in a gap of the clean bands: Gamma = 0)" if json.loads(a["mu_in_gap"])[i] else ""))
-            dEi, gmin = float(ds.grid_spacing.values[i]), float(np.min(g))
+            dEi, gmin, gmax = float(ds.grid_spacing.values[i]), float(np.min(g)), float(np.max(g))
             if not np.isnan(dEi):
-                ok = "resolves" if dEi < gmin else "does NOT resolve"
-                lines.append(f"mu = {mu:g}: the N_k = {a['N_k']} grid {ok} the broadening: level spacing <|v|>_FS |b|/N_k = {dEi:.3g} "
-                             f"{'<' if dEi < gmin else '>='} min Gamma = {gmin:.3g} {a['energy_unit']}" + ("" if dEi < gmin else " (raise --N-k; not converged)"))
+                verdict = ("below every Gamma: resolved" if dEi < gmin else "above every Gamma: NOT resolved (raise --N-k)" if dEi >= gmax
+                           else "between the smallest and largest Gamma: partly resolved, see the N_k/2 difference")
+                lines.append(f"mu = {mu:g}: k grid N_k = {a['N_k']}: level spacing <|v|>_FS |b|/N_k = {dEi:.3g} {a['energy_unit']}, "
+                             f"Gamma {gmin:.3g} .. {gmax:.3g} {a['energy_unit']}: {verdict}")
         for idx in np.ndindex(*[val.sizes[d] for d in dims]):
             v = float(val.values[(i,) + idx])
             if np.isnan(v):

@@ -72,7 +72,7 @@ def test_scba_cli_equals_disordered_conductivity(sp, tmp_path, capsys):
         ("scba", "anderson:2.5", "uniform", "orbital-independent", 12, 6, 6)
     assert "crossed" in a["neglected"] and "skew" in a["neglected"] and "born" in a["engine"]
     assert "vertex-correction share" in text and "Gamma = -Im Sigma" in text and "neglects the crossed" in text
-    assert "grid does NOT resolve the broadening" in text  # N_k = 12 against Gamma ~ 0.2 t
+    assert "above every Gamma: NOT resolved" in text  # N_k = 12 against Gamma ~ 0.2 t
     assert (ds.grid_spacing.values > ds.Gamma.values.min(axis=1)).all()
 
 
