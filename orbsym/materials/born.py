@@ -440,10 +440,12 @@ def disordered_conductivity(model, mu, W, *, operator="L", components=("zxy",), 
     -------
     DisorderedConductivity
 
-    Cost: per contour node an SCBA solve (a few batched ``n x n`` inversions on ``N_k^2`` points) and the
-    ladder map, ``N_k^2 d^2`` complex entries (``d = sum_a n_a^2``): memory ``16 N_k^2 d^2`` bytes (0.1 GB for
-    ``N_k = 128``, ``d = 9``).  Measured (s-p model, ``n = 3``, ``N_k = 128``, 40 nodes, one component): ~60 s
-    at load 8 on the shared 2-core machine.
+    Cost: per contour node an SCBA solve (a few batched ``n x n`` inversions on the ``N_k^d`` points) and the
+    ladder map (:func:`_linear_map`: chunks of k points, one BLAS product ``n^2 x n^2`` per chunk for dense
+    masks): memory ``~16 x 24 N_k^d n^2`` bytes plus 64 MiB chunks.  Measured (one core, load ~2 on the shared
+    2-core machine, one component): s-p model (``n = 3``), ``N_k = 128``, 11 nodes: 1.5 s; Cu (``n = 9``, 3D),
+    ``N_k = 32``, 41 nodes and the ``N_k = 16`` grid: 60 s, 0.64 GB.  One Fermi energy per call: loop over
+    ``mu`` (``orbsym hall MODEL --disorder anderson:W --mu A,B,...`` does).
     """
     from .hall import _operator
 
@@ -538,6 +540,8 @@ def disordered_conductivity(model, mu, W, *, operator="L", components=("zxy",), 
         from ..conventions import physical_response
 
         factor, unit = physical_response(1.0, "hall", model.periodic)
+        if O is None:  # the charge channel: an electric conductivity (as orbsym.materials.hall)
+            unit = unit.replace("(hbar/e) ", "")
     scale = lambda d: {k: float(val * factor) for k, val in d.items()}  # noqa: E731
     surf, surf0, sea, sea_l = scale(surf), scale(surf0), scale(sea), scale(sea_l)
     total = {c: surf[c] + sea_l[c] for c in comps}

@@ -174,3 +174,22 @@ def test_collapsed_scba_on_a_coarse_grid_fails_but_a_gap_is_reported(sp, tmp_pat
     one_line_error(capsys, base + ["--mu", "0.1"], 1, "collapsed to Gamma = 0", "raise --N-k")
     assert main(base + ["--mu=-5"]) == 0
     assert "mu in a gap of the clean bands" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("route", ["full", "gather"])
+def test_chunked_ladder_map_equals_the_unchunked_reference(route, monkeypatch):
+    """born._linear_map (chunks of k, BLAS route when the mask is dense, gather route otherwise) against the one-shot gather."""
+    import orbsym.materials.born as born
+
+    rng = np.random.default_rng(4)
+    n, nk = 5, 37
+    L = rng.normal(size=(nk, n, n)) + 1j * rng.normal(size=(nk, n, n))
+    R = rng.normal(size=(nk, n, n)) + 1j * rng.normal(size=(nk, n, n))
+    atom = np.array([0, 0, 0, 0, 1]) if route == "full" else np.array([0, 1, 1, 2, 2])  # d = 17 (4 d^2 >= n^4) or d = 9
+    mask = atom[:, None] == atom[None, :]
+    monkeypatch.setattr(born, "LINEAR_MAP_CHUNK_BYTES", 3000)  # several chunks
+    ref = born._linear_map_reference(L, R, mask, 0.3)
+    np.testing.assert_allclose(born._linear_map(L, R, mask, 0.3), ref, rtol=0, atol=1e-13 * np.abs(ref).max())
+    r, c = np.nonzero(mask)  # independent: the definition M[(r,s),(p,q)] = gamma2 <L_rp R_qs>, entry by entry
+    o, i = 3, 5
+    assert ref[o, i] == pytest.approx(0.3 * np.mean(L[:, r[o], r[i]] * R[:, c[i], c[o]]), rel=1e-12)
