@@ -6,6 +6,8 @@ Examples::
     orbsym hall wannier90_hr.dat --win wannier90.win --operator S --mu-range=-2:2:21 --out shc.nc
     orbsym hall model.py --operator charge --components xy,yx --N-k 60
     orbsym hall model.py --edelstein --eta 0.02 --T 0.01
+    orbsym hall Cu --disorder anderson:6 --N-k 32 --out cu_dirty.nc           # SCBA + ladder, 3D, at E_F
+    orbsym hall sp.py --units natural --disorder anderson:2.5 --method chebyshev --size 48 --realizations 6 --T 0.02
 
 MODEL is ``SEED_hr.dat``, ``SEED_tb.dat``, a Python file defining ``model`` (a
 :class:`orbsym.materials.TightBinding`; executed as Python: use only files you trust) or a shipped
@@ -19,6 +21,21 @@ every variable) or ``FILE.csv`` writes the tensor atomically (:mod:`orbsym.io`).
 ((hbar/e)(Ohm cm)^-1 in 3D, (hbar/e) S in 2D, for electrons q = -e; :mod:`orbsym.conventions`,
 "Materials") or natural (``--units natural``).  The cost is estimated first and a run beyond the
 limits is refused with the estimate (exit 2); bad options exit 2, failures 1, one line on stderr.
+
+Disorder (``--disorder KIND:W``, :data:`HALL_DISORDER_KINDS`: ``anderson``, ``anderson-gauss``,
+``anderson-orbital``; W in the model's energy unit, W = 0 refused: the clean crystal is ``orbsym hall``
+without it): the disorder-averaged conductivity, ``--method scba`` (default;
+:func:`orbsym.materials.born.disordered_conductivity` per Fermi energy, 2D and 3D, T = 0: SCBA Green's
+functions and ladder vertex corrections; the bubble is always computed, printed next to it with the
+vertex-correction share, and is the headline with ``--no-ladder``; the ``N_k/2`` grid gives the k-grid
+estimate; Gamma = -Im Sigma(E_F) per orbital and the grid's level spacing at E_F are printed) or
+``--method chebyshev`` (2D models: :func:`orbsym.numeric.chebyshev.kubo_bastin` on ``--size L`` tori
+(:meth:`~orbsym.numeric.chebyshev.SparseSample.from_tight_binding`), averaged over ``--realizations N``
+drawn from ``numpy.random.default_rng([S + r, 21])``, random vectors ``seed = S + r``; the standard error is
+over realizations; ``--T > 0``).  Options that do not apply to the method (``--eta``, ``--edelstein``,
+``--workers``, ``--T`` with scba, ``--N-k``/``--no-ladder`` with chebyshev ...) are refused; the work is
+estimated first (:func:`scba_estimate`, :func:`chebyshev_estimate`).  Default component ``zxy`` (charge:
+``xy``); ``--out FILE.nc`` only.
 """
 
 from __future__ import annotations
@@ -40,10 +57,10 @@ def add_arguments(parser):
     parser.add_argument("--electrons", type=float, default=None, metavar="N",
                         help="electrons per cell (both spins): sets the Fermi level E_F from the bands (a shipped material uses its valence electrons when neither --mu nor --electrons is given); --mu/--mu-range then count from E_F")
     parser.add_argument("--operator", default="L", help="O of the current {v, O}/2: L, S, J, charge or model (the model's generators) (default L)")
-    parser.add_argument("--components", default=None, help="e.g. xy,yx (every gamma) or zxy,xyz (gamma alpha beta); --edelstein: y or xy (gamma beta) (default: all)")
+    parser.add_argument("--components", default=None, help="e.g. xy,yx (every gamma) or zxy,xyz (gamma alpha beta); --edelstein: y or xy (gamma beta) (default: all; --disorder: zxy, charge xy)")
     parser.add_argument("--N-k", dest="N_k", type=int, default=None, help="k points per periodic direction (default 24; also the SCBA grid of --disorder)")
-    parser.add_argument("--T", type=float, default=0.0, help="temperature k_B T, energy unit of the model (default 0)")
-    parser.add_argument("--eta", type=float, default=None, help="broadening hbar eta (default 0: intrinsic; --edelstein: 0.01)")
+    parser.add_argument("--T", type=float, default=0.0, help="temperature k_B T, energy unit of the model (default 0; --disorder: --method chebyshev only, > 0)")
+    parser.add_argument("--eta", type=float, default=None, help="broadening hbar eta (default 0: intrinsic; --edelstein: 0.01; refused with --disorder)")
     parser.add_argument("--units", default="physical", help="physical (model in Angstrom/eV) or natural (default physical)")
     parser.add_argument("--edelstein", action="store_true", help="the accumulation <O> per unit field instead of the Hall current")
     parser.add_argument("--no-convergence", dest="convergence", action="store_false", help="skip the second (N_k/2) grid")
