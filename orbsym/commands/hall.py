@@ -248,8 +248,9 @@ SCBA_NEGLECTS = ("neglects the crossed (weak-localization) diagrams, O(1/(k_F l)
 #: and Cu (n = 9; orbital-independent d = 81 and per-orbital d = 9), load ~2 on the shared 2-core machine;
 #: within a factor ~2.  More field directions add ~1/6 each.
 _SCBA_COST = (6e-6, 6e-8, 1e-9)
-#: Seconds per (nonzero x vector) of a sparse product and per moment^2 x state (chebyshev.kubo_bastin's own model).
-_CHEB_COST = (7e-9, 8e-9)
+#: Seconds per (nonzero x vector) of a sparse product, per moment^2 x state x vector and per quadrature energy x
+#: moment^2 x vector (measured: 24 x 24 and 64 x 64 tori of the s-p model, 96 and 256 moments, load ~2; within a factor 2).
+_CHEB_COST = (7e-9, 1.5e-9, 2e-9)
 CHEB_DEFAULTS = {"size": 32, "realizations": 4, "seed": 0, "moments": 128, "vectors": 4}
 SCBA_DEFAULT_SEA = 40
 
@@ -389,7 +390,8 @@ def chebyshev_estimate(model, L, moments, vectors, realizations, n_comp):
     """Memory and one-core time of ``realizations x components`` Kubo-Bastin expansions on the ``L x L`` torus.
 
     Per expansion (:func:`orbsym.numeric.chebyshev.kubo_bastin`): ``~3 N`` sparse products per vector
-    (``nnz`` of the torus Hamiltonian each) and ``N^2`` moments per state and vector; memory the ``N + 20``
+    (``nnz`` of the torus Hamiltonian each), ``N^2`` moments per state and vector and the energy quadrature
+    (``max(8 N, 2048)`` energies x ``N^2`` per vector); memory the ``N + 20``
     stored vectors of up to 16 random vectors and the sparse matrices."""
     import numpy as np
 
@@ -397,7 +399,8 @@ def chebyshev_estimate(model, L, moments, vectors, realizations, n_comp):
 
     states = L * L * model.n
     nnz = float(L * L) * sum(int(np.count_nonzero(np.asarray(h))) for h in model.H)
-    one = vectors * (3 * moments * nnz * _CHEB_COST[0] + moments * moments * states * _CHEB_COST[1])
+    n_energy = max(8 * moments, 2048)
+    one = vectors * (3 * moments * nnz * _CHEB_COST[0] + moments * moments * states * _CHEB_COST[1] + n_energy * moments * moments * _CHEB_COST[2])
     nbytes = min(vectors, 16) * (moments + 20) * states * 16.0 + 6 * nnz * 24 + 2**24
     return ResourceEstimate("Chebyshev Kubo-Bastin (real space)", nbytes, one * realizations * n_comp,
                             f"{realizations} realization(s) x {n_comp} component(s) x {vectors} vectors x {moments}^2 moments on {states} states "
