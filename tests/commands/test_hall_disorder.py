@@ -193,3 +193,22 @@ def test_chunked_ladder_map_equals_the_unchunked_reference(route, monkeypatch):
     r, c = np.nonzero(mask)  # independent: the definition M[(r,s),(p,q)] = gamma2 <L_rp R_qs>, entry by entry
     o, i = 3, 5
     assert ref[o, i] == pytest.approx(0.3 * np.mean(L[:, r[o], r[i]] * R[:, c[i], c[o]]), rel=1e-12)
+
+
+def test_physical_units_of_both_methods(tmp_path, capsys):
+    """A model in Angstrom/eV: physical = natural x e^2/hbar (2D: (hbar/e) S; charge: S), for SCBA and Chebyshev alike."""
+    from orbsym.conventions import physical_response
+
+    f = tmp_path / "sp_ev.py"
+    f.write_text(SP.replace('length_unit="a", energy_unit="t"', 'length_unit="Angstrom", energy_unit="eV"'))
+    factor, unit = physical_response(1.0, "hall", 2)
+    for method in (["--N-k", "8", "--sea-points", "4", "--no-convergence"], ["--method", "chebyshev", "--size", "4", "--moments", "8", "--vectors", "2", "--T", "0.2"]):
+        for op, comp, u in (("L", "zxy", unit), ("charge", "xy", unit.replace("(hbar/e) ", ""))):
+            got = {}
+            for units in ("natural", "physical"):
+                ds, _ = _run_nc(capsys, ["hall", str(f), "--units", units, "--disorder", "anderson:2", "--operator", op, "--components", comp] + method,
+                                tmp_path / f"{units}.nc")
+                got[units] = (ds.sigma.values[0, -1, 0, 1], ds.sigma.attrs["units"])
+            assert got["physical"][0] == pytest.approx(factor * got["natural"][0], rel=1e-12)
+            assert got["physical"][1] == u and got["natural"][1] == "dimensionless (e^2/hbar = 1) per unit force qE"
+    assert "S" in unit and "(hbar/e)" in unit
