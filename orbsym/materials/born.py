@@ -144,16 +144,46 @@ def _local(G, mask):
     return np.where(mask, G.mean(axis=0), 0.0)
 
 
+#: Bytes of the k-point chunks of :func:`_linear_map` (its memory no longer grows with the grid).
+LINEAR_MAP_CHUNK_BYTES = 64 * 2**20
+
+
 def _linear_map(L, R, mask, gamma2):
-    """Matrix of ``X -> gamma2 P<L X R>_k`` on the masked entries (row-major order of ``np.nonzero(mask)``)."""
+    """Matrix of ``X -> gamma2 P<L X R>_k`` on the masked entries (row-major order of ``np.nonzero(mask)``).
+
+    ``M[(r, s), (p, q)] = gamma2 <L_rp R_qs>_k``, summed over chunks of k points.  When the mask holds a
+    large share of the ``n^2`` entries (``4 d^2 >= n^4``, e.g. one atom with orbital-independent disorder) the
+    full tensor ``<L_rp R_qs>`` is one matrix product ``L^T R`` per chunk (BLAS); else the ``d^2`` entries
+    are gathered and multiplied elementwise (:func:`_linear_map_reference` is the unchunked slow path)."""
+    r, c = np.nonzero(mask)
+    nk, n = L.shape[0], L.shape[1]
+    d = r.size
+    full = 4 * d * d >= n**4
+    per_k = 16.0 * (2 * n * n if full else 2 * d * d + 2 * d * n)
+    step = max(1, int(LINEAR_MAP_CHUNK_BYTES // per_k))
+    M = np.zeros((d, d), complex)
+    if full:
+        T = np.zeros((n * n, n * n), complex)  # T[(r, p), (q, s)] = sum_k L_rp R_qs
+        for k0 in range(0, nk, step):
+            Lc = L[k0 : k0 + step].reshape(-1, n * n)
+            Rc = R[k0 : k0 + step].reshape(-1, n * n)
+            T += Lc.T @ Rc
+        T = T.reshape(n, n, n, n)
+        M = T[r[:, None], r[None, :], c[None, :], c[:, None]]  # M[o, i] = T[r_o, p_i = r_i, q_i = c_i, s_o = c_o]
+    else:
+        for k0 in range(0, nk, step):
+            Lp = L[k0 : k0 + step][:, r[:, None], r[None, :]]  # L[k, r_out, p_in]
+            Rq = R[k0 : k0 + step][:, c[None, :], c[:, None]]  # R[k, q_in, s_out] as (k, out, in)
+            M += np.einsum("koi,koi->oi", Lp, Rq)
+    return gamma2 * M / nk
+
+
+def _linear_map_reference(L, R, mask, gamma2):
+    """Unchunked slow path of :func:`_linear_map`: gather all ``(k, out, in)`` entries at once."""
     r, c = np.nonzero(mask)
     nk = L.shape[0]
-    # M[(r,s),(p,q)] = gamma2 <L_rp R_qs>
-    Lr = L[:, r, :]  # (nk, d, n): L_{r p} for output rows r
-    Rs = R[:, :, c]  # (nk, n, d): R_{q s} for output cols s
-    # only allowed input entries (p, q)
-    Lp = Lr[:, :, r]  # (nk, d_out, d_in) = L[k, r_out, p_in]
-    Rq = Rs[:, c, :]  # (nk, d_in, d_out) = R[k, q_in, s_out]
+    Lp = L[:, r, :][:, :, r]
+    Rq = R[:, :, c][:, c, :]
     return gamma2 * np.einsum("kop,kpo->op", Lp, Rq) / nk
 
 
@@ -410,10 +440,12 @@ def disordered_conductivity(model, mu, W, *, operator="L", components=("zxy",), 
     -------
     DisorderedConductivity
 
-    Cost: per contour node an SCBA solve (a few batched ``n x n`` inversions on ``N_k^2`` points) and the
-    ladder map, ``N_k^2 d^2`` complex entries (``d = sum_a n_a^2``): memory ``16 N_k^2 d^2`` bytes (0.1 GB for
-    ``N_k = 128``, ``d = 9``).  Measured (s-p model, ``n = 3``, ``N_k = 128``, 40 nodes, one component): ~60 s
-    at load 8 on the shared 2-core machine.
+    Cost: per contour node an SCBA solve (a few batched ``n x n`` inversions on the ``N_k^d`` points) and the
+    ladder map (:func:`_linear_map`: chunks of k points, one BLAS product ``n^2 x n^2`` per chunk for dense
+    masks): memory ``~16 x 24 N_k^d n^2`` bytes plus 64 MiB chunks.  Measured (one core, load ~2 on the shared
+    2-core machine, one component): s-p model (``n = 3``), ``N_k = 128``, 11 nodes: 1.5 s; Cu (``n = 9``, 3D),
+    ``N_k = 32``, 41 nodes and the ``N_k = 16`` grid: 60 s, 0.64 GB.  One Fermi energy per call: loop over
+    ``mu`` (``orbsym hall MODEL --disorder anderson:W --mu A,B,...`` does).
     """
     from .hall import _operator
 
@@ -508,6 +540,8 @@ def disordered_conductivity(model, mu, W, *, operator="L", components=("zxy",), 
         from ..conventions import physical_response
 
         factor, unit = physical_response(1.0, "hall", model.periodic)
+        if O is None:  # the charge channel: an electric conductivity (as orbsym.materials.hall)
+            unit = unit.replace("(hbar/e) ", "")
     scale = lambda d: {k: float(val * factor) for k, val in d.items()}  # noqa: E731
     surf, surf0, sea, sea_l = scale(surf), scale(surf0), scale(sea), scale(sea_l)
     total = {c: surf[c] + sea_l[c] for c in comps}
