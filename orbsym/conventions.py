@@ -188,6 +188,11 @@ Disorder-averaged Kubo (orbsym.materials.born)
   (the self-energy and the ladder vertex keep the atom block); "per-orbital": independent energies
   (diagonal).  SCBA self-energy, R-A ladder at the Fermi level and R-R ladder in the Fermi sea; crossed,
   X/Psi and skew-scattering diagrams are not included (``derivations/scba-ladder.md``).
+* ``orbsym hall MODEL --disorder KIND:W``: ``W`` in the model's energy unit; ``anderson`` one energy per atom
+  on all its orbitals and spins, ``anderson-orbital`` one per basis spin-orbital, ``anderson-gauss`` Gaussian;
+  ``Gamma = -Im Sigma(E_F) = hbar / (2 tau)`` per orbital.  ``--method chebyshev``: realization ``r`` draws
+  its disorder from ``default_rng([S + r, 21])`` and its random vectors from seed ``S + r``; the error bar is
+  the standard error over realizations (``ddof = 1``).
 
 Material films (orbsym.materials.films)
 ---------------------------------------

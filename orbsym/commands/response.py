@@ -65,8 +65,8 @@ Disorder (trilayer/bilayer; :mod:`orbsym.commands.disorder_options`): ``--disord
 (part ``total``) of the Gamma-only supercell of the ``N_x x N_y`` torus (:func:`orbsym.response.response`
 with ``disorder=``), the driven per-site balance checked in every realization; ``--workers`` then
 shares the realizations, ``--out`` must be ``FILE.nc``; ``--scan`` and the ``bulk`` geometry are refused
-(bulk disorder: the real-space Chebyshev Kubo-Bastin engine, :mod:`orbsym.numeric.chebyshev`, or the
-Born-broadened k-space Kubo, ``orbsym.materials.born``).
+(bulk disorder: ``orbsym hall MODEL --disorder anderson:W``, SCBA + ladder in k space,
+:mod:`orbsym.materials.born`, or ``--method chebyshev``, real-space tori).
 
 Progress (``--progress {auto,on,off}``, :func:`orbsym.execution.progress_output`, the policy of every
 long-running command): a tqdm bar on a terminal (:func:`orbsym.execution.progress_enabled`), one line at the start, every 30 s
@@ -839,8 +839,8 @@ def run(args):
 
     disorder = check_disorder_options(args, refuse=(
         ("`orbsym response bulk`", args.geometry == "bulk",
-         "a disordered bulk crystal has no k grid; its orbital Hall conductivity comes from the real-space Chebyshev Kubo-Bastin engine "
-         "(orbsym.numeric.chebyshev) or the Born-broadened k-space Kubo (orbsym.materials.born); --disorder takes trilayer and bilayer"),
+         "a disordered bulk crystal has no k grid; its orbital Hall conductivity: `orbsym hall MODEL --disorder anderson:W` "
+         "(SCBA + ladder, or --method chebyshev); --disorder here takes trilayer and bilayer"),
         ("--scan", args.scan is not None, "an ensemble is one parameter point; run one ensemble per value (with the same --seed)"),
     ))
     _fill_defaults(args)

@@ -55,7 +55,7 @@ def tripwire(monkeypatch):
 
 
 REFUSALS = [
-    (["bulk", "--disorder", "anderson:1"], r"`orbsym response bulk` does not apply with --disorder: .*orbsym.numeric.chebyshev.*orbsym.materials.born"),
+    (["bulk", "--disorder", "anderson:1"], r"`orbsym response bulk` does not apply with --disorder: .*orbsym hall MODEL --disorder"),
     (["bilayer", "--scan", "mu=0,0.5", "--disorder", "anderson:1"], r"--scan does not apply with --disorder"),
     (["bilayer", "--realizations", "2"], r"--realizations applies only to a disorder ensemble"),
     (["bilayer", *SMALL, "--disorder", "anderson:1", "--out", "x.csv"], r"written as NetCDF"),
