@@ -49,8 +49,6 @@ def check_disorder_options(args, refuse=()):
 
     ``refuse``: ``(flag, given, why)`` of the command's options that do not apply to an ensemble.  Returns
     None (no disorder) or ``(random terms, realizations, first seed)``."""
-    from .sites import parse_disorder
-
     if not disorder_given(args):
         for flag, on in (("--realizations", args.realizations is not None), ("--seed", args.seed is not None)):
             if on:
@@ -64,6 +62,14 @@ def check_disorder_options(args, refuse=()):
         for other, on in (("--seed", args.seed is not None), ("--realizations", args.realizations is not None)):
             if on:
                 raise ValueError(f"{other} applies to random disorder: add --disorder KIND:STRENGTH (--disorder-file alone is one explicit configuration)")
+    return ensemble_terms(args)
+
+
+def ensemble_terms(args):
+    """``(terms, realizations, first seed)`` of ``--disorder``, ``--realizations``, ``--seed`` (defaults 1 and 0),
+    each checked (the ``--disorder-file`` arrays are read separately)."""
+    from .sites import parse_disorder
+
     terms = parse_disorder(args.disorder) if args.disorder is not None else []
     n = 1 if args.realizations is None else args.realizations
     if n < 1:

@@ -214,17 +214,22 @@ def run(args):
         ds = edelstein(model, mus, eta=0.01 if args.eta is None else args.eta, **kw)
     else:
         ds = hall_conductivity(model, mus, eta=0.0 if args.eta is None else args.eta, **kw)
+    return _finish(ds, model, fermi, out, summary, "Fermi energy measured from E_F (--electrons)")
+
+
+def _finish(ds, model, fermi, out, lines, description):
+    """Record ``E_F`` (``--electrons``) on ``ds``, write ``--out`` atomically, print the summary ``lines(ds)``."""
     if fermi is not None:
         ds.attrs["fermi_level"] = fermi["E_F"]
         ds.attrs["electrons_per_cell"] = fermi["electrons"]
         ds.attrs["fermi_level_source"] = fermi["source"]
         ds = ds.assign_coords(E_minus_E_F=("mu", ds.mu.values - fermi["E_F"]))
-        ds["E_minus_E_F"].attrs.update(units=ds.mu.attrs.get("units", model.energy_unit), description="Fermi energy measured from E_F (--electrons)")
+        ds["E_minus_E_F"].attrs.update(units=ds.mu.attrs.get("units", model.energy_unit), description=description)
     if out is not None:
         write(ds, out)
     if fermi is not None:
         print(f"E_F = {fermi['E_F']:.6g} {model.energy_unit} for {fermi['electrons']:g} electrons per cell ({fermi['source']}); mu below = E_F + offset")
-    for line in summary(ds):
+    for line in lines(ds):
         print(line)
     if out is not None:
         print(f"wrote {out}", file=sys.stderr)
@@ -542,21 +547,7 @@ def run_disordered(args):
     from ..materials.hall import SIGN_CONVENTION
 
     ds.attrs["sign_convention"] = SIGN_CONVENTION[args.units]
-    if fermi is not None:
-        ds.attrs["fermi_level"] = fermi["E_F"]
-        ds.attrs["electrons_per_cell"] = fermi["electrons"]
-        ds.attrs["fermi_level_source"] = fermi["source"]
-        ds = ds.assign_coords(E_minus_E_F=("mu", ds.mu.values - fermi["E_F"]))
-        ds["E_minus_E_F"].attrs.update(units=model.energy_unit, description="Fermi energy measured from the clean E_F (--electrons)")
-    if out is not None:
-        write(ds, out)
-    if fermi is not None:
-        print(f"E_F = {fermi['E_F']:.6g} {model.energy_unit} for {fermi['electrons']:g} electrons per cell ({fermi['source']}); mu below = E_F + offset")
-    for line in disorder_summary(ds):
-        print(line)
-    if out is not None:
-        print(f"wrote {out}", file=sys.stderr)
-    return 0
+    return _finish(ds, model, fermi, out, disorder_summary, "Fermi energy measured from the clean E_F (--electrons)")
 
 
 CURRENT_TEXT = "conventional current j^gamma_alpha = {v_alpha, O_gamma}/2, v = i[H, r]; Kubo-Bastin (Fermi surface + Fermi sea)"

@@ -466,14 +466,9 @@ def _disorder_options(args, mode):
         raise ValueError(f"--workers {args.workers}: the number of worker processes must be >= 1")
     if args.scheduler is not None and not args.scheduler.strip():
         raise ValueError("--scheduler is empty; give the address of a dask scheduler (e.g. --scheduler tcp://host:8786), or omit it to run locally")
-    terms = parse_disorder(args.disorder) if args.disorder is not None else []
-    n = 1 if args.realizations is None else args.realizations
-    if n < 1:
-        raise ValueError(f"--realizations {n}: the number of realizations must be >= 1")
-    seed = 0 if args.seed is None else args.seed
-    if seed < 0:
-        raise ValueError(f"--seed {seed}: seeds are integers >= 0")
-    return terms, n, seed
+    from .disorder_options import ensemble_terms  # (that module imports this one)
+
+    return ensemble_terms(args)
 
 
 def _identity(lat):
