@@ -758,16 +758,9 @@ def _assemble_transport(seeds, mode, rows, clean, factory):
     }
     sizes = {"polarization": len(POLARIZATION_LABELS), "x": clean.N_x, "row": clean.rows, "site": len(clean.names),
              "boundary": clean.N_x + 1 if contacts else max(clean.N_x - 1, 0)}
-    data = {}
     groups = {"layer_torque": ("layer_torque", "layer_torque_onsite", "layer_torque_disorder")}
     names = [v for o in TRANSPORT_OBSERVABLES if o in mode["observables"] for v in groups.get(o, (o,))]
-    for var in names + ["balance_residual", "boundary_mismatch"]:
-        dims, units, desc = schema[var]
-        arr = np.full((n,) + tuple(sizes[d] for d in dims), np.nan)
-        for i, r in enumerate(rows):
-            if r is not None:
-                arr[i] = r[var]
-        data[var] = (("realization",) + dims, arr, {"units": units, "description": desc})
+    data = _stack_rows(rows, names + ["balance_residual", "boundary_mismatch"], schema, sizes, n)
     coords = {"realization": np.array(seeds, dtype=np.int64)}
     labels = {"polarization": np.array(POLARIZATION_LABELS, dtype=str), "x": np.arange(sizes["x"]), "row": np.arange(sizes["row"]),
               "site": np.array(clean.names, dtype=str), "boundary": np.arange(sizes["boundary"]) - (1 if contacts else 0)}
@@ -833,16 +826,9 @@ def _assemble_periodic(seeds, mode, rows, clean, factory):
     }
     n = len(seeds)
     sizes = {"polarization": len(POLARIZATION_LABELS), "x": clean.N_x, "row": R, "site": len(clean.names), "boundary": max(clean.N_x - 1, 0)}
-    data = {}
     from .sweeps.sites import SITE_OBSERVABLES
 
-    for var in [o for o in SITE_OBSERVABLES if o in mode["observables"]] + ["balance_residual"]:
-        dims, units, desc = schema[var]
-        arr = np.full((n,) + tuple(sizes[d] for d in dims), np.nan)
-        for i, r in enumerate(rows):
-            if r is not None:
-                arr[i] = r[var]
-        data[var] = (("realization",) + dims, arr, {"units": units, "description": desc})
+    data = _stack_rows(rows, [o for o in SITE_OBSERVABLES if o in mode["observables"]] + ["balance_residual"], schema, sizes, n)
     coords = {"realization": np.array(seeds, dtype=np.int64)}
     labels = {"polarization": np.array(POLARIZATION_LABELS, dtype=str), "x": np.arange(sizes["x"]), "row": np.arange(R),
               "site": np.array(clean.names, dtype=str), "boundary": np.arange(sizes["boundary"])}
@@ -894,3 +880,17 @@ def _statistics(run, ds):
         ds[f"{var}_stderr"] = err.assign_attrs(units=units, description=f"standard error s / sqrt(n) of {var}_mean (s: sample standard deviation, n = {n}; NaN for n = 1)")
     ds.attrs["max_balance_residual"] = float(np.max([float(ds[c].max()) for c in checks if c in ds]))
     return ds
+
+
+def _stack_rows(rows, names, schema, sizes, n):
+    """``{var: (dims, array, attrs)}``: each variable of the per-realization ``rows`` stacked along a leading
+    ``realization`` axis (NaN where a row is missing), with its ``schema`` dims, units and description."""
+    data = {}
+    for var in names:
+        dims, units, desc = schema[var]
+        arr = np.full((n,) + tuple(sizes[d] for d in dims), np.nan)
+        for i, r in enumerate(rows):
+            if r is not None:
+                arr[i] = r[var]
+        data[var] = (("realization",) + dims, arr, {"units": units, "description": desc})
+    return data
