@@ -140,10 +140,9 @@ def sector_sum(lattice, solve_sector, pairs, use_symmetry=True, parity=1, N_z="l
     pairs2 = sorted(split)
     N, d = lattice.N_x, lattice.dim
     empty = lambda: {(dx, dy, dz): np.zeros((N, d, d), complex) for (dx, dy), dzs in split.items() for dz in dzs}  # noqa: E731
-    bands, sols = None, []
-    for k, w in zip(kz, wz):
-        sol = solve_sector(lattice.sector(k), k, pairs2)
-        sols.append(sol)
+    bands = None
+    sols = _solve_sectors(lattice, solve_sector, kz, pairs2)
+    for k, w, sol in zip(kz, wz, sols):
         parted = bool(sol.bands) and isinstance(next(iter(sol.bands.values())), dict)
         groups = sol.bands if parted else {None: sol.bands}
         if bands is None:
@@ -160,6 +159,65 @@ def sector_sum(lattice, solve_sector, pairs, use_symmetry=True, parity=1, N_z="l
     if bands is None or set(bands) == {None}:
         bands = empty() if bands is None else bands[None]
     return bands, kz, wz, sols
+
+
+#: Solve the k_z sectors' open systems in common point batches (:func:`_solve_sectors`); False: one sector
+#: after the other (the reference the tests compare with).
+BATCH_SECTORS = True
+#: Memory (bytes) of the outputs of the sectors held between their recording and their replay; a group of
+#: sectors is solved when its outputs reach it (the batches themselves are bounded by ``negf.batch_points``).
+SECTOR_GROUP_BYTES = 128 * 2**20
+
+
+def _solve_sectors(lattice, solve_sector, kz, pairs2):
+    """``[solve_sector(lattice.sector(k), k, pairs2) for k in kz]``, with the open-system solves of all sectors
+    in common batches of points (sectors x k_y x energies).
+
+    Each sector's code runs first while a :class:`orbsym.numeric.negf.SectorBatch` records its open-system
+    quantities (scattering states, equilibrium, transmission); a sector that asked for none (the dense and
+    Green's-function equilibrium engines) has its result already.  The recorded jobs of a group of sectors
+    (outputs up to :data:`SECTOR_GROUP_BYTES`) are solved together (:func:`orbsym.numeric.negf.run_jobs`:
+    with small blocks each NumPy call of a single sector did little work), and the sectors' code runs again,
+    each call returning its solved job.  If the common solve fails (e.g. a lead's surface Green's function),
+    the group's sectors are solved one by one, so that the error comes with its sector.
+    """
+    from . import negf
+
+    out = [None] * len(kz)
+    if not BATCH_SECTORS or len(kz) < 2:
+        for i, k in enumerate(kz):
+            out[i] = solve_sector(lattice.sector(k), k, pairs2)
+        return out
+    group, rec = [], negf.SectorBatch()
+
+    def flush():
+        nonlocal rec
+        try:
+            rec.run()
+        except Exception:  # noqa: BLE001 - re-raised by the sector that fails, in its own context
+            for i, sec, k in group:
+                out[i] = solve_sector(sec, k, pairs2)
+        else:
+            with rec.replaying():
+                for i, sec, k in group:
+                    out[i] = solve_sector(sec, k, pairs2)
+        group.clear()
+        rec = negf.SectorBatch()
+
+    for i, k in enumerate(kz):
+        sec = lattice.sector(k)
+        before = rec.recorded
+        with rec.recording():
+            sol = solve_sector(sec, k, pairs2)
+        if rec.recorded == before:
+            out[i] = sol  # no open-system solve: the result is final
+            continue
+        group.append((i, sec, k))
+        if rec.nbytes() >= SECTOR_GROUP_BYTES:
+            flush()
+    if group:
+        flush()
+    return out
 
 
 def solve_film(lattice, T, pairs=((0, 0, 0),), vectors=True, engine="dense", use_symmetry=True, workers=1, N_y="lattice", N_z="lattice", tol=1e-10, max_kz=4096, **options):

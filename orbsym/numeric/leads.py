@@ -269,6 +269,28 @@ class Lead:
         return self_energy(g, self.h01(k), side)
 
 
+def self_energy_points(parts, side, tol=DEFAULT_TOL, max_iter=DEFAULT_MAX_ITER):
+    """``Sigma`` of several leads at their paired points in one batched surface solve.
+
+    ``parts``: ``[(lead, k, z), ...]`` (e.g. the leads of the k_z sectors of a film, each with its points
+    ``(k_i, z_i)``); returns ``(sum len(k), dim, dim)``, the parts' self-energies in order, each equal to
+    ``lead.self_energy_batch(k, z, side)`` (one :func:`surface_green` call on the stacked ``h_00(k)``,
+    ``h_01(k)`` instead of one per lead: small cells are bound by the calls' overhead).
+    """
+    if len(parts) == 1:
+        lead, k, z = parts[0]
+        return lead.self_energy_batch(k, z, side, tol, max_iter)
+    check_name("lead side", side, SIDES)
+    ks = [np.asarray(k, float).reshape(-1) for _, k, _ in parts]
+    h = np.concatenate([lead.h00(k) for (lead, _, _), k in zip(parts, ks)])
+    t = np.concatenate([lead.h01(k) for (lead, _, _), k in zip(parts, ks)])
+    td = _dag(t)
+    a, b = (td, t) if side == "left" else (t, td)
+    z = np.concatenate([np.asarray(z, complex).reshape(-1) for _, _, z in parts])
+    g = surface_green(h, a, b, z, tol=tol, max_iter=max_iter, k=np.concatenate(ks), side=side)
+    return self_energy(g, t, side)
+
+
 class SurfaceGreenError(RuntimeError):
     """A surface Green's function that failed the acceptance test (module docstring) after every route.
 
@@ -820,7 +842,7 @@ def open_channels(lead, k, E, n_kx=4096):
     return crossings // 2
 
 
-__all__ += ["lead_bands", "open_channels", "dyson_residual"]
+__all__ += ["lead_bands", "open_channels", "dyson_residual", "self_energy_points"]
 
 
 # ------------------------------------------------------------------ films: leads of the transverse group (k_y, k_z)
