@@ -17,6 +17,10 @@ the sector at ``-k_z`` equals the one at ``k_z`` (:attr:`Lattice.z_symmetric`: t
 :mod:`orbsym.systems`), only ``0 <= k_z <= pi`` is solved, with weight 2 for the interior points and
 ``e^{i k_z dz}`` replaced by ``cos(k_z dz)``.
 
+Open systems (transport of films, :mod:`orbsym.transport` and :mod:`orbsym.numeric.sites_transport`): the
+sectors' NEGF solves run in common point batches (sectors x k_y x energies, :func:`sector_sum`,
+:class:`orbsym.numeric.negf.SectorBatch`), equal to the sector-by-sector loop (``BATCH_SECTORS = False``).
+
 Units: every quantity per site, i.e. per transverse cell ``a^2`` of one column; F and N per
 transverse cell (:mod:`orbsym.conventions`).
 """
@@ -207,8 +211,13 @@ def _solve_sectors(lattice, solve_sector, kz, pairs2):
     for i, k in enumerate(kz):
         sec = lattice.sector(k)
         before = rec.recorded
-        with rec.recording():
-            sol = solve_sector(sec, k, pairs2)
+        try:
+            with rec.recording():
+                sol = solve_sector(sec, k, pairs2)
+        except Exception:  # noqa: BLE001 - the sector's code did not run on placeholders: solve it on its own
+            rec.discard(before)
+            out[i] = solve_sector(sec, k, pairs2)
+            continue
         if rec.recorded == before:
             out[i] = sol  # no open-system solve: the result is final
             continue

@@ -55,11 +55,21 @@ Everything above calls one function, ``solver(z, diag, hop, sigma_L, sigma_R, dx
 implementation; the recursive Green's-function engine :func:`orbsym.numeric.rgf.rgf_region_solver`
 returns the same blocks in ``O(nb M d^3)`` and plugs in through the ``solver`` argument of
 :class:`OpenSystem` (a solver may carry ``bytes_per_point(M, d, n_dxs)`` to size the batches).
+
+Several open systems in one batch
+---------------------------------
+Each quantity of :class:`OpenSystem` (scattering blocks, equilibrium blocks, transmission) is a job: its
+points ``(k, z)`` and how a batch of region blocks adds into its outputs.  :func:`run_jobs` stacks the
+points of jobs of several systems with the same solver, ``M``, ``d`` and bands (the k_z sectors of a film:
+sectors x k_y x energies) into common batches, with each point's own diagonal blocks, couplings and lead
+self-energies; :class:`SectorBatch` collects a film's jobs (:func:`orbsym.numeric.film.sector_sum`).
+With blocks of a few states one system's points are too few to keep the NumPy calls of the sweeps busy.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 from dataclasses import dataclass
 
@@ -627,13 +637,14 @@ def _run_group(js):
             j.consume(ki, zi, sL[a:b], sR[a:b], part)
 
 
-#: The :class:`SectorBatch` recording or replaying (None: every quantity is solved when asked).
-_ACTIVE = None
+#: The :class:`SectorBatch` recording or replaying in this thread / context (None: every quantity is solved when asked).
+_ACTIVE = contextvars.ContextVar("orbsym_sector_batch", default=None)
 
 
 def _submit(job):
-    if _ACTIVE is not None:
-        return _ACTIVE.submit(job)
+    active = _ACTIVE.get()
+    if active is not None:
+        return active.submit(job)
     run_jobs([job])
     return job.outputs
 
@@ -650,6 +661,9 @@ class SectorBatch:
        points), then inside :meth:`replaying` the sector's code runs again and each call returns its job's
        outputs (a call that does not match the recorded one, same system, quantity and arguments, in order,
        is solved on its own: the result never depends on the recording).
+
+    The active batch is a context variable (per thread); outside :meth:`recording` and :meth:`replaying`
+    every quantity is solved when asked.
     """
 
     def __init__(self):
@@ -657,12 +671,13 @@ class SectorBatch:
 
     @contextlib.contextmanager
     def _active(self, mode):
-        global _ACTIVE
-        prev, _ACTIVE, self._mode = _ACTIVE, self, mode
+        token = _ACTIVE.set(self)
+        self._mode = mode
         try:
             yield self
         finally:
-            _ACTIVE, self._mode = prev, None
+            _ACTIVE.reset(token)
+            self._mode = None
 
     def recording(self):
         """Context: record the jobs (``recorded`` counts them)."""
@@ -687,6 +702,13 @@ class SectorBatch:
             return q.pop(0).outputs
         run_jobs([job])
         return job.outputs
+
+    def discard(self, start):
+        """Forget the jobs recorded from index ``start`` on (a sector whose recording pass failed)."""
+        drop = {id(j) for j in self.jobs[start:]}
+        del self.jobs[start:]
+        self.recorded = len(self.jobs)
+        self._queue = {key: [j for j in q if id(j) not in drop] for key, q in self._queue.items()}
 
     def run(self):
         """Solve every recorded job (common point batches)."""

@@ -148,3 +148,40 @@ def test_replay_mismatch_is_solved_alone():
     np.testing.assert_allclose(other, op.transmission(E2), rtol=0, atol=1e-14)
     np.testing.assert_allclose(same, op.transmission(E1), rtol=0, atol=1e-14)
     assert other.shape == (op.k.size, 1) and same.any()
+
+
+def test_groups_and_fallbacks_equal_the_loop(monkeypatch):
+    """A group budget of one sector (every sector flushed alone), a failing common solve (each sector then
+    solved on its own) and a sector whose recording pass raises all give the loop's bands."""
+    from orbsym.numeric.sites_transport import site_transport
+
+    lat = random_film(seed=11, N_x=4, N_y=2, N_z=3)
+    run = lambda: site_transport(lat, T=0.1, n_energy=4)  # noqa: E731
+    ref, _ = loop_and_batch(monkeypatch, run)
+    sizes = []
+    orig = negf._run_group
+    monkeypatch.setattr(negf, "_run_group", lambda js: (sizes.append(len(js)), orig(js))[1])
+    with monkeypatch.context() as m:
+        m.setattr(film_module, "SECTOR_GROUP_BYTES", 1)
+        one_by_one = run()
+    assert sizes and set(sizes) == {1}
+    sizes.clear()
+    with monkeypatch.context() as m:
+        m.setattr(negf.SectorBatch, "run", lambda self: (_ for _ in ()).throw(RuntimeError("batch failed")))
+        fallback = run()
+    assert set(sizes) == {1}
+    calls = {"n": 0}
+    orig_rec = negf.SectorBatch.recording
+
+    def flaky(self):  # the second sector's recording pass fails
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("recording failed")
+        return orig_rec(self)
+
+    with monkeypatch.context() as m:
+        m.setattr(negf.SectorBatch, "recording", flaky)
+        partial = run()
+    for res in (one_by_one, fallback, partial):
+        for part in ref.parts:
+            assert_bands_equal(ref[part].bands, res[part].bands)
