@@ -294,14 +294,33 @@ def solve_film(lattice, T, pairs=((0, 0, 0),), vectors=True, engine="dense", use
         cache[key] = sol
         return sol
 
+    if engine == "greens" and BATCH_SECTORS:
+        # every sector's Green's-function solve in common point batches (sectors x k_y x poles), filled into the
+        # cache that ``one`` reads (the N_z = infinity doublings add only the new sectors)
+        from .greens import solve_greens_sectors
+
+        def prefill(n_cells):
+            kz = k_points(n_cells, bool(use_symmetry and lattice.z_symmetric))[0]
+            todo = [float(k) for k in kz if float(k) not in cache]
+            if len(todo) > 1:
+                secs = [lattice.sector(k) for k in todo]
+                got = solve_greens_sectors(secs, T, sorted(sector_pairs(pairs)) if vectors else (), vectors=vectors,
+                                           N_y=None if infinite_y else "lattice", **options)
+                cache.update(zip(todo, got))
+    else:
+        def prefill(n_cells):
+            return None
+
     Ny = None if infinite_y else lattice.N_y
     if N_z == "lattice" or N_z == lattice.N_z:
+        prefill(lattice.N_z)
         bands, kz, wz, sols = sector_sum(lattice, one, pairs if vectors else (), use_symmetry)
         return FilmSolution(float(T), Ny, lattice.N_z, kz, wz, bands, engine, sols)
     if N_z is not None:
         raise ValueError(f"N_z must be 'lattice' or None (N_z = infinity), got {N_z!r}")
     M, last, change = 8, None, np.inf
     while True:
+        prefill(M)
         bands, kz, wz, sols = sector_sum(lattice, one, pairs if vectors else (), use_symmetry, N_z=M)
         now = FilmSolution(float(T), Ny, None, kz, wz, bands, engine, sols)
         if last is not None:

@@ -185,3 +185,45 @@ def test_groups_and_fallbacks_equal_the_loop(monkeypatch):
     for res in (one_by_one, fallback, partial):
         for part in ref.parts:
             assert_bands_equal(ref[part].bands, res[part].bands)
+
+
+# ---------------------------------------------------------------- film equilibrium: Green's-function sweeps of stacked sectors
+@pytest.mark.parametrize("T, kw", [(0.05, {}), (0.0, {}), (0.1, dict(vectors=False)), (0.1, dict(N_y=None, tol=1e-6)),
+                                   (0.2, dict(N_z=None, tol=1e-6)), (0.05, dict(use_symmetry=False))])
+def test_film_greens_stacked_sectors_equal_sector_loop(monkeypatch, T, kw):
+    """solve_film(engine="greens"): the sectors' sweeps stacked (greens.solve_greens_sectors) equal the loop of
+    solve_greens per sector (F, N and every band), with stacks of several sectors."""
+    from orbsym.numeric import greens
+    from orbsym.numeric.film import solve_film
+    from orbsym.systems import trilayer
+
+    lat = trilayer(N_x=6, N_y=4, N_z=5, gamma=0.5, m_L=(0.3, 0.5, 0.8), m_R=(0.6, -0.2, 0.4)).lattice
+    pairs = [(0, 0, 0), (1, 0, 0), (-1, 0, 0), (0, 1, 0), (0, -1, 1), (0, 0, 1), (1, 0, 1)]
+    stacks = []
+    orig = greens._sweep
+    monkeypatch.setattr(greens, "_sweep", lambda plans, *a: (stacks.append(len(plans)), orig(plans, *a))[1])
+    ref, bat = loop_and_batch(monkeypatch, lambda: solve_film(lat, T, pairs, engine="greens", **kw))
+    assert max(stacks) > 1  # the batched run stacked sectors
+    assert bat.free_energy() == pytest.approx(ref.free_energy(), rel=1e-13, abs=1e-12)
+    if kw.get("vectors", True):
+        assert bat.particle_number() == pytest.approx(ref.particle_number(), rel=1e-13, abs=1e-12)
+        assert_bands_equal(ref.bands, bat.bands)
+    assert [s.points for s in bat.sectors] == [s.points for s in ref.sectors]
+
+
+def test_greens_sectors_stacks_of_mixed_sizes(monkeypatch):
+    """solve_greens_sectors with stacks cut by STACK_POINTS (sectors of different pole counts) equals
+    solve_greens one lattice at a time; a wrong sector in a stack (another k_z) is seen."""
+    from orbsym.numeric import greens
+    from orbsym.systems import trilayer
+
+    lat = trilayer(N_x=5, N_y=3, N_z=6, gamma=0.5, m_L=(0.3, 0.5, 0.8), m_R=(0.6, -0.2, 0.4)).lattice
+    secs = [lat.sector(k) for k in (0.0, 1.1, 2.0, np.pi)]
+    pairs = [(0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)]
+    alone = [greens.solve_greens(s, 0.07, pairs) for s in secs]
+    monkeypatch.setattr(greens, "STACK_POINTS", int(alone[0].points + alone[1].points))
+    got = greens.solve_greens_sectors(secs, 0.07, pairs)
+    for a, b in zip(alone, got):
+        assert b.free_energy() == pytest.approx(a.free_energy(), rel=1e-13, abs=1e-12)
+        assert_bands_equal(a.bands, b.bands)
+    assert np.abs(got[1].bands[0, 1] - alone[2].bands[0, 1]).max() > 1e-6
