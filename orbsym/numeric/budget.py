@@ -583,6 +583,9 @@ def film_estimate(sector, lattice, vectors=True, n_sectors=None):
     :data:`orbsym.numeric.film.SECTOR_GROUP_BYTES` (counted as ``min((n_sectors - 1) x one sector's
     memory, that bound)``); the time stays ``n_sectors x`` one sector's (an upper bound: the batches save
     the per-call overhead of small blocks, measured 2-3x on 200 x 4 x 16 films, benchmarks/bench_film.py).
+    The Green's-function engine stacks sectors of few points into common sweeps
+    (:func:`orbsym.numeric.greens.solve_greens_sectors`, batches within the same memory budget): again at
+    most ``n_sectors x`` one sector's time.
 
     Parameters
     ----------
