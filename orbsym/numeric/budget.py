@@ -641,7 +641,15 @@ def film_estimate(sector, lattice, vectors=True, n_sectors=None):
 
     The sectors run one after the other (time ``n_sectors x`` one sector's, same peak memory), plus
     the film's correlation bands: ``n_pairs`` arrays of ``N_x dim^2`` complex numbers, kept for
-    every sector's 2D bands and the recombined film bands.
+    every sector's 2D bands and the recombined film bands.  Transport (a sector estimate of engine
+    ``"NEGF transport"``): the sectors' open-system solves run in common point batches
+    (:func:`orbsym.numeric.film.sector_sum`), which hold the outputs of a group of sectors at once, at most
+    :data:`orbsym.numeric.film.SECTOR_GROUP_BYTES` (counted as ``min((n_sectors - 1) x one sector's
+    memory, that bound)``); the time stays ``n_sectors x`` one sector's (an upper bound: the batches save
+    the per-call overhead of small blocks, measured 2-3x on 200 x 4 x 16 films, benchmarks/bench_film.py).
+    The Green's-function engine stacks sectors of few points into common sweeps
+    (:func:`orbsym.numeric.greens.solve_greens_sectors`, batches within the same memory budget): again at
+    most ``n_sectors x`` one sector's time.
 
     Parameters
     ----------
@@ -656,6 +664,10 @@ def film_estimate(sector, lattice, vectors=True, n_sectors=None):
     """
     n = film_sector_count(lattice.N_z, bool(lattice.z_symmetric)) if n_sectors is None else int(n_sectors)
     est = sector.times(n, "k_z sectors")
+    if sector.engine == "NEGF transport" and n > 1:
+        from .film import SECTOR_GROUP_BYTES
+
+        est = ResourceEstimate(est.engine, est.bytes + min((n - 1) * float(sector.bytes), float(SECTOR_GROUP_BYTES)), est.seconds, est.detail)
     if vectors:
         n_pairs = 2 * lattice.ndim + 1
         band_bytes = 16.0 * n_pairs * lattice.N_x * lattice.dim**2 * (n + 1)

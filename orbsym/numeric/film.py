@@ -17,6 +17,10 @@ the sector at ``-k_z`` equals the one at ``k_z`` (:attr:`Lattice.z_symmetric`: t
 :mod:`orbsym.systems`), only ``0 <= k_z <= pi`` is solved, with weight 2 for the interior points and
 ``e^{i k_z dz}`` replaced by ``cos(k_z dz)``.
 
+Open systems (transport of films, :mod:`orbsym.transport` and :mod:`orbsym.numeric.sites_transport`): the
+sectors' NEGF solves run in common point batches (sectors x k_y x energies, :func:`sector_sum`,
+:class:`orbsym.numeric.negf.SectorBatch`), equal to the sector-by-sector loop (``BATCH_SECTORS = False``).
+
 Units: every quantity per site, i.e. per transverse cell ``a^2`` of one column; F and N per
 transverse cell (:mod:`orbsym.conventions`).
 """
@@ -140,10 +144,9 @@ def sector_sum(lattice, solve_sector, pairs, use_symmetry=True, parity=1, N_z="l
     pairs2 = sorted(split)
     N, d = lattice.N_x, lattice.dim
     empty = lambda: {(dx, dy, dz): np.zeros((N, d, d), complex) for (dx, dy), dzs in split.items() for dz in dzs}  # noqa: E731
-    bands, sols = None, []
-    for k, w in zip(kz, wz):
-        sol = solve_sector(lattice.sector(k), k, pairs2)
-        sols.append(sol)
+    bands = None
+    sols = _solve_sectors(lattice, solve_sector, kz, pairs2)
+    for k, w, sol in zip(kz, wz, sols):
         parted = bool(sol.bands) and isinstance(next(iter(sol.bands.values())), dict)
         groups = sol.bands if parted else {None: sol.bands}
         if bands is None:
@@ -160,6 +163,70 @@ def sector_sum(lattice, solve_sector, pairs, use_symmetry=True, parity=1, N_z="l
     if bands is None or set(bands) == {None}:
         bands = empty() if bands is None else bands[None]
     return bands, kz, wz, sols
+
+
+#: Solve the k_z sectors' open systems in common point batches (:func:`_solve_sectors`); False: one sector
+#: after the other (the reference the tests compare with).
+BATCH_SECTORS = True
+#: Memory (bytes) of the outputs of the sectors held between their recording and their replay; a group of
+#: sectors is solved when its outputs reach it (the batches themselves are bounded by ``negf.batch_points``).
+SECTOR_GROUP_BYTES = 128 * 2**20
+
+
+def _solve_sectors(lattice, solve_sector, kz, pairs2):
+    """``[solve_sector(lattice.sector(k), k, pairs2) for k in kz]``, with the open-system solves of all sectors
+    in common batches of points (sectors x k_y x energies).
+
+    Each sector's code runs first while a :class:`orbsym.numeric.negf.SectorBatch` records its open-system
+    quantities (scattering states, equilibrium, transmission); a sector that asked for none (the dense and
+    Green's-function equilibrium engines) has its result already.  The recorded jobs of a group of sectors
+    (outputs up to :data:`SECTOR_GROUP_BYTES`) are solved together (:func:`orbsym.numeric.negf.run_jobs`:
+    with small blocks each NumPy call of a single sector did little work), and the sectors' code runs again,
+    each call returning its solved job.  If the common solve fails (e.g. a lead's surface Green's function),
+    the group's sectors are solved one by one, so that the error comes with its sector.
+    """
+    from . import negf
+
+    out = [None] * len(kz)
+    if not BATCH_SECTORS or len(kz) < 2:
+        for i, k in enumerate(kz):
+            out[i] = solve_sector(lattice.sector(k), k, pairs2)
+        return out
+    group, rec = [], negf.SectorBatch()
+
+    def flush():
+        nonlocal rec
+        try:
+            rec.run()
+        except Exception:  # noqa: BLE001 - re-raised by the sector that fails, in its own context
+            for i, sec, k in group:
+                out[i] = solve_sector(sec, k, pairs2)
+        else:
+            with rec.replaying():
+                for i, sec, k in group:
+                    out[i] = solve_sector(sec, k, pairs2)
+        group.clear()
+        rec = negf.SectorBatch()
+
+    for i, k in enumerate(kz):
+        sec = lattice.sector(k)
+        before = rec.recorded
+        try:
+            with rec.recording():
+                sol = solve_sector(sec, k, pairs2)
+        except Exception:  # noqa: BLE001 - the sector's code did not run on placeholders: solve it on its own
+            rec.discard(before)
+            out[i] = solve_sector(sec, k, pairs2)
+            continue
+        if rec.recorded == before:
+            out[i] = sol  # no open-system solve: the result is final
+            continue
+        group.append((i, sec, k))
+        if rec.nbytes() >= SECTOR_GROUP_BYTES:
+            flush()
+    if group:
+        flush()
+    return out
 
 
 def solve_film(lattice, T, pairs=((0, 0, 0),), vectors=True, engine="dense", use_symmetry=True, workers=1, N_y="lattice", N_z="lattice", tol=1e-10, max_kz=4096, **options):
@@ -227,14 +294,33 @@ def solve_film(lattice, T, pairs=((0, 0, 0),), vectors=True, engine="dense", use
         cache[key] = sol
         return sol
 
+    if engine == "greens" and BATCH_SECTORS:
+        # every sector's Green's-function solve in common point batches (sectors x k_y x poles), filled into the
+        # cache that ``one`` reads (the N_z = infinity doublings add only the new sectors)
+        from .greens import solve_greens_sectors
+
+        def prefill(n_cells):
+            kz = k_points(n_cells, bool(use_symmetry and lattice.z_symmetric))[0]
+            todo = [float(k) for k in kz if float(k) not in cache]
+            if len(todo) > 1:
+                secs = [lattice.sector(k) for k in todo]
+                got = solve_greens_sectors(secs, T, sorted(sector_pairs(pairs)) if vectors else (), vectors=vectors,
+                                           N_y=None if infinite_y else "lattice", **options)
+                cache.update(zip(todo, got))
+    else:
+        def prefill(n_cells):
+            return None
+
     Ny = None if infinite_y else lattice.N_y
     if N_z == "lattice" or N_z == lattice.N_z:
+        prefill(lattice.N_z)
         bands, kz, wz, sols = sector_sum(lattice, one, pairs if vectors else (), use_symmetry)
         return FilmSolution(float(T), Ny, lattice.N_z, kz, wz, bands, engine, sols)
     if N_z is not None:
         raise ValueError(f"N_z must be 'lattice' or None (N_z = infinity), got {N_z!r}")
     M, last, change = 8, None, np.inf
     while True:
+        prefill(M)
         bands, kz, wz, sols = sector_sum(lattice, one, pairs if vectors else (), use_symmetry, N_z=M)
         now = FilmSolution(float(T), Ny, None, kz, wz, bands, engine, sols)
         if last is not None:

@@ -62,7 +62,7 @@ from .checks import integer_at_least
 from .poles import DEFAULT_RESOLUTION, DEFAULT_TOL, pole_expansion
 from .thermo import check_temperature
 
-__all__ = ["GreensSolution", "solve_greens", "free_energy_greens", "spectral_bound", "k_grid", "count_below", "zero_levels", "CHUNK_BYTES", "MEMORY_LIMIT", "point_bytes", "batch_size", "checkpoint_stride"]
+__all__ = ["GreensSolution", "solve_greens", "solve_greens_sectors", "free_energy_greens", "spectral_bound", "k_grid", "count_below", "zero_levels", "CHUNK_BYTES", "MEMORY_LIMIT", "point_bytes", "batch_size", "checkpoint_stride"]
 
 #: Memory budget (bytes) of one batch of (k, w) points (stored left-connected blocks and work arrays).
 CHUNK_BYTES = 256 * 2**20
@@ -395,6 +395,60 @@ def solve_greens(lattice, T, pairs=((0, 0),), vectors=True, tol=DEFAULT_TOL, res
         return _solve_zero_safe(lattice, T, pairs, vectors, tol, resolution, N_y, chunk_bytes, use_subgrids)
 
 
+@blas_limited
+def solve_greens_sectors(lattices, T, pairs=((0, 0),), vectors=True, tol=DEFAULT_TOL, resolution=DEFAULT_RESOLUTION, N_y="lattice",
+                         chunk_bytes=CHUNK_BYTES, use_subgrids=True):
+    """``[solve_greens(lattice, T, pairs, ...) for lattice in lattices]`` with the points of all lattices in
+    common batches (the k_z sectors of a film: same ``N_x``, ``dim`` and pairs).
+
+    Each lattice keeps its own pole expansion, k grids and blocks; the sweeps run once over the stacked
+    points (sectors x k x poles), so that each NumPy call on the ``(dim, dim, batch)`` stacks does the work
+    of all sectors (a sector of a few k points had batches of ~100 points).  A lattice that needs the
+    T = 0 average over shifted chemical potentials (levels at zero, :func:`zero_levels`) is solved on its
+    own.  The bands are summed per sector from per-point products (``O(dim^2 x 2 n_dy)`` memory per point,
+    counted in the batch size).  Equal to the one-by-one solves to rounding.
+
+    Returns
+    -------
+    list of GreensSolution
+    """
+    lattices = list(lattices)
+    out = [None] * len(lattices)
+    with np.errstate(under="ignore"):
+        plans, where = [], []
+        for i, lat in enumerate(lattices):
+            rows = lat.N_y if (isinstance(N_y, str) and N_y == "lattice") else N_y
+            if check_temperature(T) == 0 and rows is not None and not (isinstance(rows, float) and math.isinf(rows)):
+                _check_nn(lat)
+                if zero_levels(lat, integer_at_least("N_y", rows, 1, " (rows)"), resolution)[0] != 0:
+                    out[i] = _solve_zero_safe(lat, T, pairs, vectors, tol, resolution, N_y, chunk_bytes, use_subgrids)
+                    continue
+            plans.append(_Plan(lat, T, pairs, vectors, tol, resolution, N_y, use_subgrids))
+            where.append(i)
+        # stacks of sectors with the same N_x and dim, up to STACK_POINTS points each (a sector with that many
+        # points already keeps its calls busy and is swept alone: larger stacks run out of cache)
+        groups, sizes = {}, {}
+        for i, p in zip(where, plans):
+            key = (p.lattice.N_x, p.lattice.dim)
+            if key not in groups or sizes[key] + p.k.size > STACK_POINTS:
+                groups.setdefault(key, []).append([])
+                sizes[key] = 0
+            groups[key][-1].append((i, p))
+            sizes[key] += p.k.size
+        for stacks in groups.values():
+            for members in stacks:
+                sums = _sweep([p for _, p in members], vectors, chunk_bytes)
+                for (i, p), r in zip(members, sums):
+                    out[i] = _assemble(p, *r)
+    return out
+
+
+#: Points (k x poles) of one stack of sectors in :func:`solve_greens_sectors`: sectors are stacked while their
+#: points add up to at most this (measured: 200 x 4 x 16 film, 165 points per sector, 1.6-1.9x faster stacked by 2048; a
+#: 25 x 64 x 64 film's 1650-point sectors were 2.7x slower stacked, benchmarks/results.txt).
+STACK_POINTS = 2048
+
+
 # ----------------------------------------------------------------- T = 0 levels at zero
 #: T = 0: levels with ``|E| < ZERO_WINDOW * resolution`` are "at zero" (half occupied).
 ZERO_WINDOW = 4.0
@@ -505,78 +559,154 @@ def _check_nn(lattice):
 
 
 def _solve(lattice, T, pairs, vectors, tol, resolution, N_y, chunk_bytes, use_subgrids):
-    T = check_temperature(T)
-    _check_nn(lattice)
-    if isinstance(N_y, str) and N_y == "lattice":
-        N_y = lattice.N_y
-    elif N_y is not None and not (isinstance(N_y, float) and math.isinf(N_y)):
-        N_y = integer_at_least("N_y", N_y, 1, " (rows), or None / inf for N_y = infinity")
-    else:
-        N_y = None
-    pairs = _check_pairs(pairs) if vectors else []
-    N, d = lattice.N_x, lattice.dim
-    n = N * d
-    E_max = spectral_bound(lattice)
-    exp = pole_expansion(T, E_max, tol, resolution)
-    k, w, c, M = _points(lattice, exp, N_y, tol, use_subgrids)
+    plan = _plan(lattice, T, pairs, vectors, tol, resolution, N_y, use_subgrids)
+    return _assemble(plan, *_sweep([plan], vectors, chunk_bytes)[0])
+
+
+class _Plan:
+    """One lattice's part of a solve: its pole expansion, points ``(k, w, c)`` and matrices."""
+
+    def __init__(self, lattice, T, pairs, vectors, tol, resolution, N_y, use_subgrids):
+        T = check_temperature(T)
+        _check_nn(lattice)
+        if isinstance(N_y, str) and N_y == "lattice":
+            N_y = lattice.N_y
+        elif N_y is not None and not (isinstance(N_y, float) and math.isinf(N_y)):
+            N_y = integer_at_least("N_y", N_y, 1, " (rows), or None / inf for N_y = infinity")
+        else:
+            N_y = None
+        self.lattice, self.T, self.N_y, self.vectors = lattice, T, N_y, bool(vectors)
+        self.pairs = _check_pairs(pairs) if vectors else []
+        N, d = lattice.N_x, lattice.dim
+        self.exp = pole_expansion(T, spectral_bound(lattice), tol, resolution)
+        self.k, self.w, self.c, self.M = _points(lattice, self.exp, N_y, tol, use_subgrids)
+        per_point = point_bytes(N, d, vectors)
+        if per_point > MEMORY_LIMIT:
+            raise ValueError(
+                f"the Green's-function solve needs {per_point / 2**20:.3g} MiB per (k, w) point for N_x = {N} "
+                f"(limit {MEMORY_LIMIT / 2**20:.3g} MiB): reduce N_x"
+            )
+        self.dys = sorted({p[1] for p in self.pairs} | {-p[1] for p in self.pairs})
+        self.onsite = lattice.onsite
+        self.ty = lattice.hop_y
+        self.tyd = self.ty.conj().transpose(0, 2, 1)
+        self.hop = lattice.hop_x
+        self.hopd = self.hop.conj().transpose(0, 2, 1)
+        self.symmetric = lattice.y_hermitian
+        # B_x^dag g B_x as one product on the (d^2, n) view of g: S_x[(k, j), (i, l)] = conj(B_x[i, k]) B_x[l, j]
+        self.sandwich = np.einsum("xki,xlj->xkjil", self.hopd, self.hop).reshape(max(N - 1, 0), d * d, d * d)
+
+
+_plan = _Plan
+
+
+def _sweep(plans, vectors, chunk_bytes):
+    """Forward (and with ``vectors`` backward) sweeps over the points of one or several plans of the same
+    ``N_x``, ``dim`` and pairs (the k_z sectors of a film), stacked into common batches: each point uses
+    its own plan's blocks; the bands, ``ln|det|`` sums and traces are accumulated per plan.
+
+    Returns ``[(acc, logdet, trace)]`` per plan.
+    """
+    p0 = plans[0]
+    N, d = p0.lattice.N_x, p0.lattice.dim
+    pairs, dys = p0.pairs, p0.dys
+    nd = len(dys)
+    S = len(plans)
+    single = S == 1
+    sid = np.concatenate([np.full(p.k.size, i) for i, p in enumerate(plans)])
+    k = np.concatenate([p.k for p in plans])
+    w = np.concatenate([p.w for p in plans])
+    c = np.concatenate([p.c for p in plans])
     stride = checkpoint_stride(N)
-    per_point = point_bytes(N, d, vectors)
-    if per_point > MEMORY_LIMIT:
-        raise ValueError(
-            f"the Green's-function solve needs {per_point / 2**20:.3g} MiB per (k, w) point for N_x = {N} "
-            f"(limit {MEMORY_LIMIT / 2**20:.3g} MiB): reduce N_x"
-        )
-    batch = batch_size(k.size, N, d, vectors, chunk_bytes)
-    dys = sorted({p[1] for p in pairs} | {-p[1] for p in pairs})
-    acc = {p: np.zeros((N, d, d), complex) for p in pairs}
-    logdet = 0.0
-    trace = 0.0
-    onsite = lattice.onsite
-    ty = lattice.hop_y
-    tyd = ty.conj().transpose(0, 2, 1)
-    hop = lattice.hop_x
-    hopd = hop.conj().transpose(0, 2, 1)
-    symmetric = lattice.y_hermitian
-
-    # B_x^dag g B_x as one product on the (d^2, n) view of g: S_x[(k, j), (i, l)] = conj(B_x[i, k]) B_x[l, j]
-    sandwich = np.einsum("xki,xlj->xkjil", hopd, hop).reshape(max(N - 1, 0), d * d, d * d)
-
-    def step(x, prev, eik, z):
-        """``K = A_x + B_{x-1}^dag g_{x-1} B_{x-1}`` and ``g_x = (z - K)^{-1}``."""
-        K = onsite[x][:, :, None] + ty[x][:, :, None] * eik + tyd[x][:, :, None] * eik.conj()
-        if x > 0:
-            K += np.dot(sandwich[x - 1], prev.reshape(d * d, -1)).reshape(prev.shape)
-        Mx = -K
-        for i in range(d):
-            Mx[i, i] += z
-        return K, _inv_det(Mx)
+    if single:
+        batch = batch_size(k.size, N, d, vectors, chunk_bytes)
+    else:  # plus the per-point products of the contraction (d^2 x 2 nd per point) and the per-point blocks
+        extra = (d * d * 2 * nd + 4 * d * d) * 16
+        batch = int(max(1, min(k.size, int(chunk_bytes) // (point_bytes(N, d, vectors) + extra))))
+    acc = {p: np.zeros((S, N, d, d), complex) for p in pairs}
+    logdet = np.zeros(S)
+    trace = np.zeros(S)
+    if single:
+        onsite, ty, tyd, hop, hopd, sandwich = p0.onsite, p0.ty, p0.tyd, p0.hop, p0.hopd, p0.sandwich
+    else:  # per plan, stacked: (S, N, d, d); each point picks its plan's blocks
+        onsite, ty, tyd = (np.stack([getattr(p, a) for p in plans]) for a in ("onsite", "ty", "tyd"))
+        hop, hopd, sandwich = (np.stack([getattr(p, a) for p in plans]) for a in ("hop", "hopd", "sandwich"))
 
     for a in range(0, k.size, batch):
-        kk, ww, cc = k[a : a + batch], w[a : a + batch], c[a : a + batch]
+        kk, ww, cc, ss = k[a : a + batch], w[a : a + batch], c[a : a + batch], sid[a : a + batch]
         nb = kk.size
         eik = np.exp(1j * kk)
         z = 1j * ww
-        # phase weights for the contraction: columns (+dy), then conj phases (-dy)
+        if single:
+            segs = [(0, 0, nb)]
+        else:
+            cut = np.concatenate([[0], np.flatnonzero(np.diff(ss)) + 1, [nb]])
+            segs = [(int(ss[lo]), int(lo), int(hi)) for lo, hi in zip(cut[:-1], cut[1:])]
+
+        def at(arr, x):
+            """``arr[x]`` of each point's plan, as ``(d, d, 1)`` (one plan) or ``(d, d, nb)``."""
+            if single:
+                return arr[x][:, :, None]
+            return np.moveaxis(arr[ss, x], 0, 2)
+
+        def lmul(C, X, x):  # C_x @ X per point
+            if single:
+                return _lmul(C[x], X)
+            out = np.empty(X.shape, complex)
+            for i, lo, hi in segs:
+                out[..., lo:hi] = np.dot(C[i, x], X[..., lo:hi].reshape(d, -1)).reshape(d, d, hi - lo)
+            return out
+
+        def rmul(X, C, x):  # X @ C_x per point
+            if single:
+                return _rmul(X, C[x])
+            out = np.empty(X.shape, complex)
+            for i, lo, hi in segs:
+                out[..., lo:hi] = _rmul(np.ascontiguousarray(X[..., lo:hi]), C[i, x])
+            return out
+
+        def step(x, prev):
+            """``K = A_x + B_{x-1}^dag g_{x-1} B_{x-1}`` and ``g_x = (z - K)^{-1}``."""
+            K = at(onsite, x) + at(ty, x) * eik + at(tyd, x) * eik.conj()
+            if x > 0:
+                p2 = prev.reshape(d * d, -1)
+                if single:
+                    K += np.dot(sandwich[x - 1], p2).reshape(prev.shape)
+                else:
+                    Sd = np.empty(p2.shape, complex)
+                    for i, lo, hi in segs:
+                        Sd[:, lo:hi] = np.dot(sandwich[i, x - 1], p2[:, lo:hi])
+                    K += Sd.reshape(prev.shape)
+            Mx = -K
+            for i in range(d):
+                Mx[i, i] += z
+            return K, _inv_det(Mx)
+
+        starts = None if single else np.array([lo for _, lo, _ in segs])
+        rows = np.array([0]) if single else np.array([i for i, _, _ in segs])
         if vectors:
-            ph = {dy: (np.cos(kk * dy) if symmetric else np.exp(1j * kk * dy)) * cc for dy in dys}
-            W = np.stack([ph[dy] for dy in dys] + [np.conj(ph[dy]) if not symmetric else ph[dy] for dy in dys], axis=1)
-            # g_x of the current segment [x0, x0 + stride) and g at the last column of each earlier one
+            # phase weights for the contraction: columns (+dy), then conj phases (-dy) (each point its plan's)
+            if single:
+                ph = {dy: (np.cos(kk * dy) if p0.symmetric else np.exp(1j * kk * dy)) * cc for dy in dys}
+                W = np.stack([ph[dy] for dy in dys] + [np.conj(ph[dy]) if not p0.symmetric else ph[dy] for dy in dys], axis=1)
+            else:
+                sym = np.array([p.symmetric for p in plans])[ss]
+                ph = {dy: np.where(sym, np.cos(kk * dy), np.exp(1j * kk * dy)) * cc for dy in dys}
+                W = np.stack([ph[dy] for dy in dys] + [np.where(sym, ph[dy], np.conj(ph[dy])) for dy in dys], axis=1)
             seg = np.empty((stride, d, d, nb), complex)
             marks = np.empty((-(-N // stride) - 1, d, d, nb), complex)
         ld = np.zeros(nb)
         prev = None
         for x in range(N):
-            K, prev = step(x, prev, eik, z)
+            K, prev = step(x, prev)
             ld += _log_abs_det_unit(K * (1.0 / z))  # ln|det(1 - K / (i w))|
             if vectors:
                 seg[x % stride] = prev
                 if x % stride == stride - 1 and x < N - 1:
                     marks[x // stride] = prev
-        logdet += float(np.dot(cc, ld))
+        logdet += np.bincount(ss, weights=cc * ld, minlength=S) if not single else float(np.dot(cc, ld))
         if not vectors:
             continue
-        # backward sweep: full diagonal blocks and the x-bond blocks, segment by segment (the last one
-        # is still in seg; the others are recomputed from their checkpoint)
         Gd = None
         tr = np.zeros(nb, complex)
         for j in range((N - 1) // stride, -1, -1):
@@ -584,23 +714,31 @@ def _solve(lattice, T, pairs, vectors, tol, resolution, N_y, chunk_bytes, use_su
             if x0 + stride < N:
                 prev = marks[j - 1] if j > 0 else None
                 for x in range(x0, x0 + stride):
-                    prev = step(x, prev, eik, z)[1]
+                    prev = step(x, prev)[1]
                     seg[x - x0] = prev
             for x in range(min(x0 + stride, N) - 1, x0 - 1, -1):
                 g = seg[x - x0]
                 if Gd is None:  # x = N - 1 (a copy: seg is overwritten by the next segment)
                     Gd = g.copy()
                 else:
-                    Q = _lmul(hopd[x], g)  # B^dag g
-                    Gup = _mm(_rmul(g, hop[x]), Gd)  # G_{x,x+1}
+                    Q = lmul(hopd, g, x)  # B^dag g
+                    Gup = _mm(rmul(g, hop, x), Gd)  # G_{x,x+1}
                     Glo = _mm(Gd, Q)  # G_{x+1,x}
                     Gd = g + _mm(Gup, Q)  # G_{x,x}
-                    _contract_bond(acc, pairs, dys, W, Gup, Glo, x)
-                _contract_site(acc, pairs, dys, W, Gd, x)
+                    _contract_bond(acc, pairs, dys, W, Gup, Glo, x, starts, rows)
+                _contract_site(acc, pairs, dys, W, Gd, x, starts, rows)
                 tr += sum(Gd[i, i] for i in range(d))
-        trace += float(2 * np.dot(cc, tr.real))
+        trace += 2 * (np.bincount(ss, weights=cc * tr.real, minlength=S) if not single else float(np.dot(cc, tr.real)))
         del seg, marks
-    # assemble: constant 1/2, the T = 0 tail, free energy and number
+    return [({p: acc[p][i] for p in pairs}, float(logdet[i]), float(trace[i])) for i in range(S)]
+
+
+def _assemble(plan, acc, logdet, trace):
+    """The solution of one plan from its sweeps' sums: constant 1/2, the T = 0 tail, free energy and number."""
+    lattice, exp, N_y, dys = plan.lattice, plan.exp, plan.N_y, plan.dys
+    N, d = lattice.N_x, lattice.dim
+    n = N * d
+    hop = plan.hop
     Npoint = None if N_y is None else N_y
     hdiag = _local_h_average(lattice, Npoint, sorted(set(dys) | {0}))
     tr_h = float(np.trace(hdiag[0], axis1=1, axis2=2).real.sum())
@@ -608,7 +746,7 @@ def _solve(lattice, T, pairs, vectors, tol, resolution, N_y, chunk_bytes, use_su
     F = 0.5 * tr_h + n * exp.offset - 2 * logdet - exp.tail_omega * tr_h2
     bands = {}
     Nnum = None
-    if vectors:
+    if plan.vectors:
         for (dx, dy), B in acc.items():
             if dx == 0:
                 B += 0.5 * _k_average(Npoint, dy) * np.eye(d)[None]
@@ -622,7 +760,7 @@ def _solve(lattice, T, pairs, vectors, tol, resolution, N_y, chunk_bytes, use_su
             bands[dx, dy] = B
         Nnum = 0.5 * n + trace - exp.tail_f * tr_h
     err = exp.error * 2
-    return GreensSolution(T, N_y, bands, exp, int(k.size), M, err, float(F), Nnum)
+    return GreensSolution(plan.T, N_y, bands, exp, int(plan.k.size), plan.M, err, float(F), Nnum)
 
 
 def _mean_trace_h2(lattice, N_y):
@@ -638,34 +776,42 @@ def _mean_trace_h2(lattice, N_y):
     return float(diag + 2 * np.sum(np.abs(lattice.hop_x) ** 2))
 
 
-def _contract_site(acc, pairs, dys, W, G, x):
-    """bands[0, dy][x] += sum_m c_m phi_m(dy) [G_m + G_m^dag]_{(x, j), (x, i)}."""
+def _project(G, W, starts):
+    """``sum_m G_m W_m`` per plan: ``(d, d, n_plans_in_batch, 2 nd)`` from ``G`` ``(d, d, nb)`` and the phase
+    weights ``W`` ``(nb, 2 nd)``; ``starts``: first point of each plan's (contiguous) segment, or None for
+    a single plan (one matrix product)."""
     d = G.shape[0]
+    if starts is None:
+        return (G.reshape(d * d, -1) @ W).reshape(d, d, 1, -1)
+    P = G.reshape(d * d, -1)[:, :, None] * W[None]  # (d^2, nb, 2 nd): one product per point, summed per plan
+    return np.add.reduceat(P, starts, axis=1).reshape(d, d, len(starts), -1)
+
+
+def _contract_site(acc, pairs, dys, W, G, x, starts=None, rows=0):
+    """bands[0, dy][plan, x] += sum_m c_m phi_m(dy) [G_m + G_m^dag]_{(x, j), (x, i)} (``acc[p]`` of shape
+    ``(plans, N_x, d, d)``; ``rows``: the plans of the batch's segments, :func:`_project`)."""
     nd = len(dys)
-    S = G.reshape(d * d, -1) @ W  # (d*d, 2 nd)
+    Sp = np.moveaxis(_project(G, W, starts), 2, 0)  # (segments, d, d, 2 nd)
     for dx, dy in pairs:
         if dx != 0:
             continue
         i = dys.index(dy)
-        Sp = S[:, i].reshape(d, d)
-        Sm = S[:, nd + i].reshape(d, d)
-        acc[0, dy][x] += Sp.T + Sm.conj()
+        acc[0, dy][rows, x] += Sp[..., i].transpose(0, 2, 1) + Sp[..., nd + i].conj()
 
 
-def _contract_bond(acc, pairs, dys, W, Gup, Glo, x):
-    """Bands with dx = +-1 on the bond (x, x+1)."""
-    d = Gup.shape[0]
+def _contract_bond(acc, pairs, dys, W, Gup, Glo, x, starts=None, rows=0):
+    """Bands with dx = +-1 on the bond (x, x+1), per plan (:func:`_contract_site`)."""
     nd = len(dys)
-    Su = Gup.reshape(d * d, -1) @ W
-    Sl = Glo.reshape(d * d, -1) @ W
+    Su = np.moveaxis(_project(Gup, W, starts), 2, 0)
+    Sl = np.moveaxis(_project(Glo, W, starts), 2, 0)
     for dx, dy in pairs:
         if dx == 0:
             continue
         i = dys.index(dy)
         if dx == 1:  # element ((x+1, j), (x, i)): G_{x+1,x}[j,i] + conj(G_{x,x+1}[i,j])
-            acc[1, dy][x] += Sl[:, i].reshape(d, d).T + Su[:, nd + i].reshape(d, d).conj()
+            acc[1, dy][rows, x] += Sl[..., i].transpose(0, 2, 1) + Su[..., nd + i].conj()
         else:  # at column x+1, element ((x, j), (x+1, i)): G_{x,x+1}[j,i] + conj(G_{x+1,x}[i,j])
-            acc[-1, dy][x + 1] += Su[:, i].reshape(d, d).T + Sl[:, nd + i].reshape(d, d).conj()
+            acc[-1, dy][rows, x + 1] += Su[..., i].transpose(0, 2, 1) + Sl[..., nd + i].conj()
 
 
 def free_energy_greens(lattice, T, per_row=True, **kwargs):

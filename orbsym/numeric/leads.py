@@ -37,7 +37,7 @@ cells)::
 
 starting from ``eps_s = eps = h_00``; ``g_surface = (z - eps_s)^-1``.  **Convergence criterion**: the
 decimated couplings are negligible, ``max(|a|, |b|) <= tol * scale`` (largest matrix entry, ``scale
-= max(1, |h_00| + |t_x|)``), at every point of the batch; after ``max_iter`` iterations without
+= max(1, |h_00| + |t_x|)`` of that point: a point's result never depends on the other points of its batch), at every point of the batch; after ``max_iter`` iterations without
 convergence a :class:`RuntimeError` names the worst point.  At real energies the decimated coupling
 of propagating modes decays like ``exp(-eta 2^i / v)``, so ``eta`` must be > 0 (typically 1e-10
 converges in ~40 iterations; the error in ``Sigma`` is ``O(eta)``).  Decimation is the fast path:
@@ -269,6 +269,28 @@ class Lead:
         return self_energy(g, self.h01(k), side)
 
 
+def self_energy_points(parts, side, tol=DEFAULT_TOL, max_iter=DEFAULT_MAX_ITER):
+    """``Sigma`` of several leads at their paired points in one batched surface solve.
+
+    ``parts``: ``[(lead, k, z), ...]`` (e.g. the leads of the k_z sectors of a film, each with its points
+    ``(k_i, z_i)``); returns ``(sum len(k), dim, dim)``, the parts' self-energies in order, each equal to
+    ``lead.self_energy_batch(k, z, side)`` (one :func:`surface_green` call on the stacked ``h_00(k)``,
+    ``h_01(k)`` instead of one per lead: small cells are bound by the calls' overhead).
+    """
+    if len(parts) == 1:
+        lead, k, z = parts[0]
+        return lead.self_energy_batch(k, z, side, tol, max_iter)
+    check_name("lead side", side, SIDES)
+    ks = [np.asarray(k, float).reshape(-1) for _, k, _ in parts]
+    h = np.concatenate([lead.h00(k) for (lead, _, _), k in zip(parts, ks)])
+    t = np.concatenate([lead.h01(k) for (lead, _, _), k in zip(parts, ks)])
+    td = _dag(t)
+    a, b = (td, t) if side == "left" else (t, td)
+    z = np.concatenate([np.asarray(z, complex).reshape(-1) for _, _, z in parts])
+    g = surface_green(h, a, b, z, tol=tol, max_iter=max_iter, k=np.concatenate(ks), side=side)
+    return self_energy(g, t, side)
+
+
 class SurfaceGreenError(RuntimeError):
     """A surface Green's function that failed the acceptance test (module docstring) after every route.
 
@@ -388,7 +410,7 @@ def mode_surface_green(h00, a, b, z, scale=None):
     if z.imag <= 0:
         raise ValueError(f"retarded surface Green's function needs Im z > 0 (eta > 0), got z = {z!r}")
     try:
-        return _modes(np.asarray(h00, complex), np.asarray(a, complex), np.asarray(b, complex), z, _scale(h00, a) if scale is None else scale)
+        return _modes(np.asarray(h00, complex), np.asarray(a, complex), np.asarray(b, complex), z, float(_scale(h00, a)) if scale is None else scale)
     except _ModeFailure as exc:
         cls = BandEdgeError if exc.criterion == "band_edge" else SurfaceGreenError
         raise cls(f"eigenmodes of the lead at z = {z:.6g}: {exc.text}", exc.criterion, z, details=exc.details) from None
@@ -506,13 +528,13 @@ def _decimate_steps(h00, a, b, z, tol, max_iter):
     eps = eps_s.copy()
     a = np.array(np.broadcast_to(a, shape + (d, d))).reshape(n, d, d)
     b = np.array(np.broadcast_to(b, shape + (d, d))).reshape(n, d, d)
-    scale = _scale(h00, a)
+    scale = _scale(eps_s, a)  # (n,): both are flat here
     size = np.full(n, np.inf)
     act = np.arange(n)  # points still decimating (converged points leave the batch)
     A, B, E, Es, Z = a, b, eps, eps_s, zI
     for _ in range(int(max_iter)):
         sz = np.maximum(np.abs(A).max(axis=(-1, -2), initial=0.0), np.abs(B).max(axis=(-1, -2), initial=0.0))
-        done = ~(sz > tol * scale)  # converged (or non-finite: caught by the caller)
+        done = ~(sz > tol * scale[act])  # converged (or non-finite: caught by the caller)
         if done.any():
             size[act[done]] = sz[done]
             eps_s[act[done]] = Es[done]
@@ -551,7 +573,12 @@ def _inv(m):
 
 
 def _scale(h00, a):
-    return max(1.0, float(np.abs(h00).max(initial=0.0)) + float(np.abs(a).max(initial=0.0)))
+    """Energy scale ``max(1, |h_00| + |a|)`` (largest entries) per batch point (the batch shape of ``h00`` and
+    ``a`` broadcast): per point, so that a point's thresholds, and so its result, do not depend on the other
+    points solved with it (e.g. the k_z sectors of a film batched together)."""
+    h = np.abs(h00).max(axis=(-1, -2), initial=0.0)
+    t = np.abs(a).max(axis=(-1, -2), initial=0.0)
+    return np.maximum(1.0, h + t)
 
 
 def dyson_residual(g, h00, a, b, z):
@@ -674,7 +701,7 @@ def surface_green(h00, a, b, z, tol=DEFAULT_TOL, max_iter=DEFAULT_MAX_ITER, resi
     zb = np.broadcast_to(z, shape)
     ab = np.broadcast_to(a, shape + (d, d))
     bb = np.broadcast_to(b, shape + (d, d))
-    scale = _scale(h00, a)
+    scale = np.broadcast_to(_scale(h00, a), shape)
     g, conv, size = _decimate(hb, ab, bb, zb, tol, max_iter)
     with np.errstate(all="ignore"):
         g = np.where(np.isfinite(g), g, 0)
@@ -702,22 +729,23 @@ def surface_green(h00, a, b, z, tol=DEFAULT_TOL, max_iter=DEFAULT_MAX_ITER, resi
     # 3. eigenmodes where decimation failed (eigenproblems batched, classification point by point)
     idx = np.nonzero(bad)
     H, Aa, Bb, Z = hb[idx], ab[idx], bb[idx], zb[idx]
-    before = acceptance(g[idx], H, Aa, Bb, Z, residual_tol, scale, relative=False)
+    sc = scale[idx]
+    before = acceptance(g[idx], H, Aa, Bb, Z, residual_tol, sc, relative=False)
     lam, V = _pencil_eigs(H, Aa, Bb, Z)
     gm = np.empty_like(H)
     points = list(zip(*idx))
     for j, point in enumerate(points):
         try:
-            gm[j], _ = _modes(H[j], Aa[j], Bb[j], complex(Z[j]), scale, (lam[j], V[j]))
+            gm[j], _ = _modes(H[j], Aa[j], Bb[j], complex(Z[j]), float(sc[j]), (lam[j], V[j]))
         except _ModeFailure as exc:
             _raise(exc.criterion, exc.text, exc.details, point, zb, k, side, before, j, conv, size, max_iter)
-    acc = acceptance(gm, H, Aa, Bb, Z, residual_tol, scale)
+    acc = acceptance(gm, H, Aa, Bb, Z, residual_tol, sc)
     if not acc["ok"].all() and d <= NEWTON_POLISH_MAX_DIM:
         # near a band edge the modes' vectors lose ~eta^-1/2 of accuracy: polish those few points
         j = np.nonzero(~acc["ok"])[0]
         with np.errstate(all="ignore"):
             gm[j] = _newton(np.where(np.isfinite(gm[j]), gm[j], 0), H[j], Aa[j], Bb[j], Z[j], max_dim=NEWTON_POLISH_MAX_DIM)
-        acc = acceptance(gm, H, Aa, Bb, Z, residual_tol, scale)
+        acc = acceptance(gm, H, Aa, Bb, Z, residual_tol, sc)
     if not acc["ok"].all():
         j = int(np.nonzero(~acc["ok"])[0][0])
         crit, text = _verdict(acc, j)
@@ -820,7 +848,7 @@ def open_channels(lead, k, E, n_kx=4096):
     return crossings // 2
 
 
-__all__ += ["lead_bands", "open_channels", "dyson_residual"]
+__all__ += ["lead_bands", "open_channels", "dyson_residual", "self_energy_points"]
 
 
 # ------------------------------------------------------------------ films: leads of the transverse group (k_y, k_z)

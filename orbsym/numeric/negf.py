@@ -55,17 +55,28 @@ Everything above calls one function, ``solver(z, diag, hop, sigma_L, sigma_R, dx
 implementation; the recursive Green's-function engine :func:`orbsym.numeric.rgf.rgf_region_solver`
 returns the same blocks in ``O(nb M d^3)`` and plugs in through the ``solver`` argument of
 :class:`OpenSystem` (a solver may carry ``bytes_per_point(M, d, n_dxs)`` to size the batches).
+
+Several open systems in one batch
+---------------------------------
+Each quantity of :class:`OpenSystem` (scattering blocks, equilibrium blocks, transmission) is a job: its
+points ``(k, z)`` and how a batch of region blocks adds into its outputs.  :func:`run_jobs` stacks the
+points of jobs of several systems with the same solver, ``M``, ``d`` and bands (the k_z sectors of a film:
+sectors x k_y x energies) into common batches, with each point's own diagonal blocks, couplings and lead
+self-energies; :class:`SectorBatch` collects a film's jobs (:func:`orbsym.numeric.film.sector_sum`).
+With blocks of a few states one system's points are too few to keep the NumPy calls of the sweeps busy.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 from dataclasses import dataclass
 
 import numpy as np
 
 from .bloch import k_points
-from .leads import DEFAULT_ETA, broadening
+from .leads import DEFAULT_ETA, broadening, self_energy_points
 from .thermo import check_temperature, fermi
 
 __all__ = [
@@ -81,6 +92,8 @@ __all__ = [
     "MIN_BATCH_POINTS",
     "MAX_BATCH_BYTES",
     "batch_points",
+    "SectorBatch",
+    "run_jobs",
 ]
 
 #: Memory budget (bytes) of one batch of dense region inverses.
@@ -365,6 +378,12 @@ class OpenSystem:
         leads: every eigenvalue lies within ``||h_{x,x-1}|| + ||h_{x,x+1}||`` (spectral norms) of the
         spectrum of some diagonal block ``h_xx(k)``; lead cells have ``2 ||t_x||``.
         """
+        if getattr(self, "_bounds", None) is not None:  # asked by every quantity (and by a film's replayed sectors): once
+            return self._bounds
+        self._bounds = self._spectral_bounds()
+        return self._bounds
+
+    def _spectral_bounds(self):
         lat = self.lattice
         # ||h_{x,x+1}(k)|| <= ||t_(1,0)|| + ||t_(1,1)|| + ||t_(1,-1)|| for every k
         nrm = sum(np.linalg.norm(t, ord=2, axis=(-2, -1)) for t in (self.hop, self._hop_up, self._hop_down) if t is self.hop or np.any(t)) if self.hop.size else np.zeros(0)
@@ -390,11 +409,13 @@ class OpenSystem:
         lo, hi = self.spectral_bounds()
         return max(abs(lo), abs(hi))
 
-    def _chunk(self, nz, ndx=0):
+    def _chunk(self, nz, ndx=0, point_inputs=False):
         M, d = self.lattice.N_x, self.lattice.dim
         # a solver may state its working memory per point (``solver.bytes_per_point(M, d, ndx)``); else dense
         per_point = getattr(self.solver, "bytes_per_point", None)
         per = per_point(M, d, ndx) if per_point is not None else 3 * (M * d) ** 2 * 16
+        if point_inputs:  # points of several systems (k_z sectors): their diagonal and coupling blocks are stacked per point
+            per += (2 * M - 1) * d * d * 16
         return batch_points(per, self.chunk_bytes, grow=per_point is not None, d=d)
 
     def greens(self, z_of_k, dxs=()):
@@ -420,14 +441,18 @@ class OpenSystem:
             yield ki, zi, sL, sR, res
 
     # ---------------------------------------------------------------- quantities
+    # Each quantity is a _Job: its (k, z) points and how a batch's blocks add into its outputs.  Run at once
+    # (run_jobs), or, inside SectorBatch.recording() (the k_z sectors of a film, orbsym.numeric.film.sector_sum),
+    # deferred and solved together with the other sectors' jobs in common point batches.
     def transmission(self, E):
         """``T(k, E) = Tr(Gamma_L G_{0,M-1} Gamma_R G_{0,M-1}^dag)``, shape ``(nk, nE)``."""
         E = np.atleast_1d(np.asarray(E, float))
         out = np.zeros((self.k.size, E.size))
-        for ki, zi, sL, sR, g in self.greens(E):
-            G0N = g.last[:, 0]
-            out[ki, zi] = _transmission(broadening(sL), G0N, broadening(sR))
-        return out
+
+        def consume(ki, zi, sL, sR, g):
+            out[ki, zi] = _transmission(broadening(sL), g.last[:, 0], broadening(sR))
+
+        return _submit(_Job(self, "transmission", E, (), consume, out, key=(E,)))
 
     def scattering_blocks(self, E, w_L, w_R, dxs):
         """``sum_E [w_L(E) A_L + w_R(E) A_R] / 2pi`` as per-k blocks ``{dx: (nk, M, d, d)}`` (``rho[x+dx, x]``),
@@ -437,15 +462,16 @@ class OpenSystem:
         w_R = np.broadcast_to(np.asarray(w_R, float), E.shape)
         M, d = self.lattice.N_x, self.lattice.dim
         nk = self.k.size
+        dxs = tuple(dxs)
         blocks = {dx: np.zeros((nk, M, d, d), complex) for dx in dxs}
         trans = np.zeros((nk, E.size))
         if E.size == 0:
             return blocks, trans
-        for ki, zi, sL, sR, g in self.greens(E):
+
+        def consume(ki, zi, sL, sR, g):
             GL, GR = broadening(sL), broadening(sR)
             G0N = g.last[:, 0]
-            T = _transmission(GL, G0N, GR)
-            trans[ki, zi] = T
+            trans[ki, zi] = _transmission(GL, G0N, GR)
             for cols, Gm, wv in ((g.first, GL, w_L[zi]), (g.last, GR, w_R[zi])):
                 if not np.any(wv):
                     continue
@@ -456,7 +482,8 @@ class OpenSystem:
                     if hi <= lo:
                         continue
                     _accumulate(blocks[dx], ki, slice(lo, hi), B[:, lo + dx : hi + dx] @ Cd[:, lo:hi])
-        return blocks, trans
+
+        return _submit(_Job(self, "scattering", E, (), consume, (blocks, trans), key=(E, np.array(w_L), np.array(w_R), dxs)))
 
     def equilibrium_blocks(self, mu, T, dxs, n_per_panel=8):
         """Equilibrium ``rho_eq(mu, T)`` (bound states included) as per-k blocks ``{dx: (nk, M, d, d)}``.
@@ -478,9 +505,11 @@ class OpenSystem:
             info = {"method": "imaginary-axis Gauss-Legendre on geometric panels", "nodes": int(y.size), "lower_cutoff": 1e-12 * R}
         M, d = self.lattice.N_x, self.lattice.dim
         nk = self.k.size
-        need = sorted(set(dxs) | {-dx for dx in dxs})
+        dxs = tuple(dxs)
+        need = tuple(sorted(set(dxs) | {-dx for dx in dxs}))
         blocks = {dx: np.zeros((nk, M, d, d), complex) for dx in dxs}
-        for ki, zi, _, _, g in self.greens(z, need):
+
+        def consume(ki, zi, sL, sR, g):
             wv = wz[zi][:, None, None, None]
             for dx in dxs:
                 lo, hi = max(0, -dx), min(M, M - dx)
@@ -489,7 +518,198 @@ class OpenSystem:
                 # rho[x+dx, x] += w (G_{x+dx, x} + (G_{x, x+dx})^dag)
                 term = g.bands[-dx][:, lo + dx : hi + dx] + _dag(g.bands[dx][:, lo:hi])
                 _accumulate(blocks[dx], ki, slice(lo, hi), wv * term)
-        if 0 in blocks:
-            blocks[0] += 0.5 * np.eye(d)
-        return blocks, info
 
+        def finish():
+            if 0 in blocks:
+                blocks[0] += 0.5 * np.eye(d)
+
+        return _submit(_Job(self, "equilibrium", z, need, consume, (blocks, info), finish, key=(float(mu), T, dxs, int(n_per_panel))))
+
+
+# ------------------------------------------------------------------ jobs: (k, z) points of one or several open systems
+class _Job:
+    """One quantity of an :class:`OpenSystem`: its points (every ``k`` of the system x the energies ``z``,
+    k-major), the bands asked of the region solver, and ``consume(ki, zi, Sigma_L, Sigma_R, RegionGreens)``
+    that adds one batch of points into ``outputs`` (``finish()`` once all points are in)."""
+
+    def __init__(self, op, kind, z, need, consume, outputs, finish=None, key=()):
+        self.op, self.kind = op, kind
+        self.z = np.atleast_1d(np.asarray(z, complex))
+        self.zl = np.where(self.z.imag > 0, self.z, self.z.real + 1j * op.eta)  # the leads get E + i eta for real z
+        self.need, self.consume, self.outputs, self.finish, self.key = tuple(need), consume, outputs, finish, key
+
+    def matches(self, other):
+        """The same quantity of the same system with the same arguments (a replayed call)."""
+        if self.op is not other.op or self.kind != other.kind or len(self.key) != len(other.key):
+            return False
+        return all(np.array_equal(a, b) if isinstance(a, np.ndarray) or isinstance(b, np.ndarray) else a == b for a, b in zip(self.key, other.key))
+
+    def nbytes(self):
+        return _nbytes(self.outputs)
+
+
+def _nbytes(obj):
+    if isinstance(obj, np.ndarray):
+        return obj.nbytes
+    if isinstance(obj, dict):
+        return sum(_nbytes(v) for v in obj.values())
+    if isinstance(obj, (tuple, list)):
+        return sum(_nbytes(v) for v in obj)
+    return 0
+
+
+def _zeros_like(obj):
+    """A placeholder of the outputs' structure: arrays zero, everything else (rule descriptions) as it is."""
+    if isinstance(obj, np.ndarray):
+        return np.zeros_like(obj)
+    if isinstance(obj, dict):
+        return {k: _zeros_like(v) for k, v in obj.items()}
+    if isinstance(obj, tuple):
+        return tuple(_zeros_like(v) for v in obj)
+    return obj
+
+
+def run_jobs(jobs):
+    """Solve the jobs of one or several :class:`OpenSystem` objects, their points stacked into common batches.
+
+    Jobs whose systems share the region solver, the number of columns ``M``, the block size ``d`` and the
+    bands asked for (e.g. the k_z sectors of a film) are one stack of points ``(system, k, z)``: per batch
+    the diagonal blocks ``h_xx(k)`` and couplings ``h_{x,x+1}`` of each point's system (shared when every
+    system has the same k-independent couplings), one lead surface solve per side
+    (:func:`orbsym.numeric.leads.self_energy_points`) and one region-solver call.  Every point is
+    independent, so each job's outputs equal those of the job run alone (to the rounding of the lead
+    decimation's batch-wide scale).  The batch size is :meth:`OpenSystem._chunk` (the solver's memory per
+    point, plus the stacked per-point blocks): memory is bounded as for one system.
+    """
+    groups = {}
+    for j in jobs:
+        if j.z.size:
+            op = j.op
+            groups.setdefault((op.solver, op.lattice.N_x, op.lattice.dim, j.need, op.chunk_bytes), []).append(j)
+    for js in groups.values():
+        _run_group(js)
+    for j in jobs:
+        if j.finish is not None:
+            j.finish()
+
+
+def _run_group(js):
+    op0 = js[0].op
+    M, d = op0.lattice.N_x, op0.lattice.dim
+    shared_hop = all(not j.op.k_dependent_hop and (j.op.hop is op0.hop or np.array_equal(j.op.hop, op0.hop)) for j in js)
+    step = op0._chunk(0, len(js[0].need), point_inputs=len(js) > 1)
+    J, K, Z = [], [], []
+    for n, j in enumerate(js):
+        kk, zz = np.meshgrid(np.arange(j.op.k.size), np.arange(j.z.size), indexing="ij")
+        J.append(np.full(kk.size, n))
+        K.append(kk.ravel())
+        Z.append(zz.ravel())
+    J, K, Z = np.concatenate(J), np.concatenate(K), np.concatenate(Z)
+    for s in range(0, J.size, step):
+        Jb, Kb, Zb = J[s : s + step], K[s : s + step], Z[s : s + step]
+        cut = np.concatenate([[0], np.flatnonzero(np.diff(Jb)) + 1, [Jb.size]])
+        segs = [(js[Jb[a]], Kb[a:b], Zb[a:b], a, b) for a, b in zip(cut[:-1], cut[1:])]
+        if len(segs) == 1:  # one system (also the single-system path): its own blocks, as OpenSystem.greens
+            j, ki, zi, _, _ = segs[0]
+            op, k = j.op, j.op.k[ki]
+            z, diag = j.z[zi], op.diag_blocks(k)
+            hop = op.hop_blocks(k) if op.k_dependent_hop else op.hop
+            sL = op.left.self_energy_batch(k, j.zl[zi], "left")
+            sR = sL if op._mirror_leads else op.right.self_energy_batch(k, j.zl[zi], "right")
+        else:
+            z = np.concatenate([j.z[zi] for j, _, zi, _, _ in segs])
+            diag = np.concatenate([j.op.diag_blocks(j.op.k[ki]) for j, ki, _, _, _ in segs])
+            if shared_hop:
+                hop = op0.hop
+            else:
+                hop = np.concatenate([
+                    j.op.hop_blocks(j.op.k[ki]) if j.op.k_dependent_hop else np.broadcast_to(j.op.hop, (ki.size,) + j.op.hop.shape)
+                    for j, ki, _, _, _ in segs
+                ])
+            sL = self_energy_points([(j.op.left, j.op.k[ki], j.zl[zi]) for j, ki, zi, _, _ in segs], "left")
+            if all(j.op._mirror_leads for j, _, _, _, _ in segs):
+                sR = sL
+            else:
+                sR = self_energy_points([(j.op.right, j.op.k[ki], j.zl[zi]) for j, ki, zi, _, _ in segs], "right")
+        res = op0.solver(z, diag, hop, sL, sR, js[0].need)
+        for j, ki, zi, a, b in segs:
+            part = res if len(segs) == 1 else RegionGreens(res.first[a:b], res.last[a:b], {dx: v[a:b] for dx, v in res.bands.items()})
+            j.consume(ki, zi, sL[a:b], sR[a:b], part)
+
+
+#: The :class:`SectorBatch` recording or replaying in this thread / context (None: every quantity is solved when asked).
+_ACTIVE = contextvars.ContextVar("orbsym_sector_batch", default=None)
+
+
+def _submit(job):
+    active = _ACTIVE.get()
+    if active is not None:
+        return active.submit(job)
+    run_jobs([job])
+    return job.outputs
+
+
+class SectorBatch:
+    """Solves the quantities of several :class:`OpenSystem` objects (the k_z sectors of a film) in common batches.
+
+    Used by :func:`orbsym.numeric.film.sector_sum` in two passes over the sectors:
+
+    1. inside :meth:`recording`, a sector's code runs as usual but every :meth:`OpenSystem.scattering_blocks`,
+       :meth:`OpenSystem.equilibrium_blocks` and :meth:`OpenSystem.transmission` only records its job and
+       returns zero placeholders (that pass's result is discarded when it recorded anything);
+    2. :meth:`run` solves all recorded jobs (:func:`run_jobs`: sectors x k x energies as one stack of
+       points), then inside :meth:`replaying` the sector's code runs again and each call returns its job's
+       outputs (a call that does not match the recorded one, same system, quantity and arguments, in order,
+       is solved on its own: the result never depends on the recording).
+
+    The active batch is a context variable (per thread); outside :meth:`recording` and :meth:`replaying`
+    every quantity is solved when asked.
+    """
+
+    def __init__(self):
+        self.jobs, self._queue, self._mode, self.recorded = [], {}, None, 0
+
+    @contextlib.contextmanager
+    def _active(self, mode):
+        token = _ACTIVE.set(self)
+        self._mode = mode
+        try:
+            yield self
+        finally:
+            _ACTIVE.reset(token)
+            self._mode = None
+
+    def recording(self):
+        """Context: record the jobs (``recorded`` counts them)."""
+        return self._active("record")
+
+    def replaying(self):
+        """Context: return the solved jobs' outputs."""
+        return self._active("replay")
+
+    def nbytes(self):
+        """Memory of the recorded jobs' outputs (held until replayed)."""
+        return sum(j.nbytes() for j in self.jobs)
+
+    def submit(self, job):
+        if self._mode == "record":
+            self.jobs.append(job)
+            self._queue.setdefault(id(job.op), []).append(job)
+            self.recorded += 1
+            return _zeros_like(job.outputs)
+        q = self._queue.get(id(job.op))
+        if q and q[0].matches(job):
+            return q.pop(0).outputs
+        run_jobs([job])
+        return job.outputs
+
+    def discard(self, start):
+        """Forget the jobs recorded from index ``start`` on (a sector whose recording pass failed)."""
+        drop = {id(j) for j in self.jobs[start:]}
+        del self.jobs[start:]
+        self.recorded = len(self.jobs)
+        self._queue = {key: [j for j in q if id(j) not in drop] for key, q in self._queue.items()}
+
+    def run(self):
+        """Solve every recorded job (common point batches)."""
+        run_jobs(self.jobs)

@@ -418,7 +418,11 @@ class SiteTransportResult:
         name = "rgf" if callable(solver) else choose_region_solver(solver, sec.N_x, sec.dim)[1]
         est = transport_estimate(sec.N_x, sec.N_y, sec.dim, points=full + poles, k_points=nk, solver=name, n_leads=2,
                                  n_dx=max(3, n_dx), poles=poles if self.T > 0 else 0, kernels="sites")
-        est = type(est)(est.engine, est.bytes, est.seconds * n_sectors,
+        # films: the sectors' solves share point batches and hold a group's outputs (orbsym.numeric.film.SECTOR_GROUP_BYTES)
+        from .film import SECTOR_GROUP_BYTES
+
+        held = min((n_sectors - 1) * float(est.bytes), float(SECTOR_GROUP_BYTES)) if n_sectors > 1 else 0.0
+        est = type(est)(est.engine, est.bytes + held, est.seconds * n_sectors,
                         f"{n_sectors} sector(s) x {nk} k-point(s) x {full + poles} energies, {sec.N_x} slices of {sec.dim} states; {est.detail}")
         check_resources(est, what=f"this site-lattice transport solve ({lat.n_slices} slices of {lat.slice_states} states)",
                         hint="use fewer energies (n_energy), fewer k points (N_y, N_z), fewer cells or a narrower sample")
