@@ -405,7 +405,7 @@ def check_size(args, scan_name, values, user=None):
     N_x = max(values) if scan_name == "N_x" else args.N_x
     N_z = max(values) if scan_name == "N_z" else args.N_z
     if N_z is None:
-        est = kubo_estimate(N_x, args.N_y, dim, symmetric=True, solves=points)
+        est = kubo_estimate(N_x, args.N_y, dim, symmetric=True, solves=points, path=kubo_path(_short_copy(args, N_x, user)))
         what = f"the linear response of N_x = {N_x}, N_y = {args.N_y}"
         sizes = "N_x or N_y"
     else:  # a film: one 2D response per k_z sector (as orbsym.response.response_resources)
@@ -429,17 +429,33 @@ def _film_estimate(args, N_x, N_z, dim, points, user=None):
     ``N_y = N_z = 2``: the same column types, built in milliseconds).  Every point is sized as
     the largest (``N_x``, ``N_z``) of the scan.
     """
-    import argparse
     import types
 
     from ..numeric.budget import film_estimate, kubo_estimate
+
+    lat = _short_copy(args, N_x, user, N_z=2)
+    film = types.SimpleNamespace(N_z=N_z, z_symmetric=bool(lat.z_symmetric), ndim=3, N_x=N_x, dim=lat.dim)
+    return film_estimate(kubo_estimate(N_x, args.N_y, dim, symmetric=False, solves=points, path=kubo_path(lat)), film)
+
+
+def _short_copy(args, N_x, user=None, N_z=None):
+    """The lattice of a short copy of the system (``2 N_FM + 3`` columns, ``N_y = 2``, films ``N_z = 2``): the
+    same column types, built in milliseconds, for what the estimate needs before the real system is built
+    (the film's k_z symmetry, the Kubo eigensolver path :func:`orbsym.numeric.budget.kubo_path`)."""
+    import argparse
+
     from .compute import _system
 
     a = argparse.Namespace(**vars(args))
-    a.N_x, a.N_y, a.N_z = min(N_x, 2 * args.N_FM + 3), 2, 2
-    lat = _system(a, None if user is None else (user[0], dict(user[1]))).lattice
-    film = types.SimpleNamespace(N_z=N_z, z_symmetric=bool(lat.z_symmetric), ndim=3, N_x=N_x, dim=lat.dim)
-    return film_estimate(kubo_estimate(N_x, args.N_y, dim, symmetric=False, solves=points), film)
+    a.N_x, a.N_y, a.N_z = min(N_x, 2 * args.N_FM + 3), 2, N_z
+    return _system(a, None if user is None else (user[0], dict(user[1]))).lattice
+
+
+def kubo_path(lattice):
+    """:func:`orbsym.numeric.budget.kubo_path` (the eigensolver the Kubo solve of ``lattice`` takes)."""
+    from ..numeric.budget import kubo_path as path
+
+    return path(lattice)
 
 
 # =============================================================================== progress

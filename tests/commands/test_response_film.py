@@ -166,7 +166,8 @@ def test_film_size_is_checked_per_k_z_sector(capsys, monkeypatch):
 
     from orbsym.commands.response import check_size
 
-    a = argparse.Namespace(geometry="bilayer", N_x=20, N_y=400, N_z=None, N_FM=1, workers=1, basis="orbital", metal="nm", metal_model=None)
+    a = argparse.Namespace(geometry="bilayer", N_x=20, N_y=400, N_z=None, N_FM=1, workers=1, basis="orbital", metal="nm", metal_model=None,
+                           m_FM="z", m=1.0, gamma=1.0, tp=None, w=None, t=1.0, mu=-0.2, interface="fm", spin_unit="sigma")
     assert check_size(a, None, [None]).seconds < 5 * one  # the 2D strip of the same size passes
 
 
