@@ -638,7 +638,7 @@ def _run_disorder(args, qs, disorder):
     if min(args.N_x, args.N_y, args.N_FM) < 1:
         _system(args, user)  # the geometry reports the bad size with its allowed range
     dim = user[0].dim if user else (2 if (args.basis == "spin" or args.metal == "am") else 3)
-    est = supercell_estimate(args.N_x, args.N_y, args.N_z, dim, n, args.workers)
+    est = supercell_estimate(args.N_x, args.N_y, args.N_z, dim, n, args.workers, T=args.T, engine=args.engine)
     system = _system(args, user)
     terms = terms_with_file(args, system, terms)
     attrs = {"command": "orbsym compute", "command_disorder": args.disorder or "", "disorder_file": str(args.disorder_file or "")}

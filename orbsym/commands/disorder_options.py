@@ -93,13 +93,15 @@ def check_out(path):
     return p
 
 
-def supercell_estimate(N_x, N_y, N_z, dim, realizations, workers, response=False):
+def supercell_estimate(N_x, N_y, N_z, dim, realizations, workers, response=False, T=None, engine="dense"):
     """Refuse, before building anything, an ensemble whose supercells would not fit (estimate in the message).
 
     One realization is the Gamma-only supercell: ``N_x`` slices of ``D = R dim`` states (``R = N_y``, films
     ``N_y N_z``), one k point; its dense solve (:func:`orbsym.numeric.budget.dense_bloch_estimate`) or Kubo
     response (:func:`orbsym.numeric.budget.kubo_estimate`), times the realizations, shared by ``workers``
-    processes.  Also refuses ``D`` above :data:`orbsym.numeric.sites.MAX_SLICE_STATES`."""
+    processes.  An equilibrium ensemble with ``engine="greens"`` is sized by the Green's-function estimate
+    (:func:`orbsym.numeric.engines.greens_estimate` at temperature ``T``), with ``"auto"`` by the cheaper of the
+    two (what ``auto`` picks).  Also refuses ``D`` above :data:`orbsym.numeric.sites.MAX_SLICE_STATES`."""
     from ..numeric.budget import check_resources, dense_bloch_estimate, kubo_estimate
     from ..numeric.sites import MAX_SLICE_STATES
 
@@ -111,6 +113,15 @@ def supercell_estimate(N_x, N_y, N_z, dim, realizations, workers, response=False
                          f"than the limit MAX_SLICE_STATES = {MAX_SLICE_STATES} of one slice (dense in the transverse cells: cost ~ N_x D^3); "
                          f"use --N-y <= {MAX_SLICE_STATES // (dim * (N_z or 1))}")
     one = kubo_estimate(N_x, 1, D, symmetric=False) if response else dense_bloch_estimate(N_x, 1, D, vectors=True)
+    if not response and engine in ("auto", "greens") and T is not None:
+        from ..numeric.engines import greens_estimate
+
+        try:
+            g = greens_estimate(N_x, 1, D, T, vectors=True, symmetric=False)
+        except ValueError:  # no usable Green's-function estimate (e.g. T = 0 bounds): dense, as auto would run
+            g = None
+        if g is not None and (engine == "greens" or g.seconds < one.seconds):
+            one = g
     est = one.times(realizations, "realizations")
     w = max(1, min(int(workers), realizations))
     return check_resources(est, what=f"the disorder ensemble of {realizations} realization(s) of the N_x = {N_x} x {cells} supercell "

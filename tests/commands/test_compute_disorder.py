@@ -109,3 +109,19 @@ def test_disorder_file_of_the_wrong_shape(tmp_path, capsys, tripwire):
     assert code == 2 and "potential_site has shape (5, 4); allowed: (5, 3)" in err and "R = N_y" in err, err
 
 
+
+
+def test_supercell_estimate_follows_the_engine(monkeypatch):
+    """A long narrow disordered sample (N_x = 2000, N_y = 2): the dense supercell (12000 states) is refused with its
+    estimate, while auto sizes (and would run) the Green's-function engine, as SiteLattice.choose_engine picks."""
+    from orbsym.commands.disorder_options import supercell_estimate
+    from orbsym.numeric.budget import ResourceError
+
+    monkeypatch.delenv("ORBSYM_MAX_MEMORY", raising=False)
+    monkeypatch.setenv("ORBSYM_MAX_SECONDS", "600")
+    with pytest.raises(ResourceError, match="dense Bloch engine"):
+        supercell_estimate(2000, 2, None, 3, 1, 1)
+    auto = supercell_estimate(2000, 2, None, 3, 1, 1, T=0.01, engine="auto")
+    assert auto.engine.startswith("Green") and auto.seconds < 60
+    wide = supercell_estimate(12, 16, None, 3, 1, 1, T=0.01, engine="auto")  # wide: dense is cheaper
+    assert wide.engine.startswith("dense") and wide.seconds == supercell_estimate(12, 16, None, 3, 1, 1).seconds
