@@ -1,7 +1,7 @@
 """Time every command whose duration the README or the guide quotes; print the table docs/site/guide/times.md copies.
 
     python benchmarks/bench_readme.py                 # every case but the test suite
-    python benchmarks/bench_readme.py --with-tests    # also `python -m pytest -q` (about 6 CPU-minutes)
+    python benchmarks/bench_readme.py --with-tests    # also `python -m pytest -q` (about 8 CPU-minutes)
     python benchmarks/bench_readme.py --only reproduce-quick,orbital-hall
 
 Each case runs as a fresh process from the repository root, in a temporary output directory, exactly
