@@ -166,22 +166,30 @@ def summary(ds):
     has_err = "error_estimate" in ds.data_vars
     if has_err:
         lines.append(f"convergence: +- |value(N_k = {a['N_k']}) - value(N_k = {a['N_k_coarse']})|")
-    val = ds[name]
+    for mu, at, comp, v in _tensor_entries(ds, ds[name], name):
+        err = f" +- {float(ds.error_estimate.values[at]):.3g}" if has_err else ""
+        lines.append(f"mu = {mu:g}: {comp} = {v:.6g}{err}")
+    if "note" in a:
+        lines.append(f"note: {a['note']}")
+    lines.append(f"cpu {a['cpu_seconds']:.2f} s, wall {a['wall_seconds']:.2f} s (estimate: {a['estimate']})")
+    return lines
+
+
+def _tensor_entries(ds, val, name, mu_index=None):
+    """``(mu, index, label, value)`` of every computed (non-NaN) component of ``val`` (dims ``mu`` first, then
+    ``gamma, alpha, beta`` or ``gamma, alpha``): label ``name^gamma_alphabeta``, or ``name[alphabeta]`` for charge."""
+    import numpy as np
+
     dims = [d for d in val.dims if d != "mu"]
-    for i, mu in enumerate(ds.mu.values):
+    rows = range(ds.sizes["mu"]) if mu_index is None else (mu_index,)
+    for i in rows:
         for idx in np.ndindex(*[val.sizes[d] for d in dims]):
             v = float(val.values[(i,) + idx])
             if np.isnan(v):
                 continue
             labels = [str(ds[d].values[j]) for d, j in zip(dims, idx)]
             g, rest = labels[0], "".join(labels[1:])
-            comp = f"{name}[{rest}]" if g == "charge" else f"{name}^{g}_{rest}"
-            err = f" +- {float(ds.error_estimate.values[(i,) + idx]):.3g}" if has_err else ""
-            lines.append(f"mu = {mu:g}: {comp} = {v:.6g}{err}")
-    if "note" in a:
-        lines.append(f"note: {a['note']}")
-    lines.append(f"cpu {a['cpu_seconds']:.2f} s, wall {a['wall_seconds']:.2f} s (estimate: {a['estimate']})")
-    return lines
+            yield float(ds.mu.values[i]), (i,) + idx, (f"{name}[{rest}]" if g == "charge" else f"{name}^{g}_{rest}"), v
 
 
 def run(args):
@@ -721,8 +729,6 @@ def disorder_summary(ds):
     lines.append(f"current: {a['current']}")
     lines.append(f"units: {a['units']}; sign: {a['sign_convention']}")
     lines.append(f"neglects: {a['neglected']}" if not scba else f"scba {a['neglected']}")
-    val = ds.sigma
-    dims = ["gamma", "alpha", "beta"]
     for i, mu in enumerate(ds.mu.values):
         if scba:
             g = ds.Gamma.values[i]
@@ -734,14 +740,7 @@ def disorder_summary(ds):
                            else "between the smallest and largest Gamma: partly resolved, see the N_k/2 difference")
                 lines.append(f"mu = {mu:g}: k grid N_k = {a['N_k']}: level spacing <|v|>_FS |b|/N_k = {dEi:.3g} {a['energy_unit']}, "
                              f"Gamma {gmin:.3g} .. {gmax:.3g} {a['energy_unit']}: {verdict}")
-        for idx in np.ndindex(*[val.sizes[d] for d in dims]):
-            v = float(val.values[(i,) + idx])
-            if np.isnan(v):
-                continue
-            labels = [str(ds[d].values[j]) for d, j in zip(dims, idx)]
-            gl, rest = labels[0], "".join(labels[1:])
-            comp = f"sigma[{rest}]" if gl == "charge" else f"sigma^{gl}_{rest}"
-            at = (i,) + idx
+        for _, at, comp, v in _tensor_entries(ds, ds.sigma, "sigma", i):
             if scba:
                 err = ""
                 if "error_estimate" in ds:
